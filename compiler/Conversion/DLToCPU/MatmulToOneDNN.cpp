@@ -1,0 +1,159 @@
+//===- MatmulToOneDNN.cpp - dense and matmul -> the runtime's oneDNN kernels ===//
+//
+// Compiled code passes shapes and pointers only: the runtime owns the oneDNN primitives,
+// created once per session, call site and shape. Each call site gets a number (`dl.site`,
+// assigned by the pass before these patterns run) that keys the runtime's cache.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "dialects/DL/DLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+Value runtimeContext(Operation *op) {
+  auto fn = op->getParentOfType<func::FuncOp>();
+  return fn.getArgument(0);
+}
+
+Value bufferPointer(OpBuilder &b, Location loc, Value tensorOrMemref) {
+  Value buf = tensorOrMemref;
+  if (auto t = dyn_cast<RankedTensorType>(buf.getType()))
+    buf = bufferization::ToBufferOp::create(b, loc, MemRefType::get(t.getShape(), t.getElementType()),
+                                            buf, /*read_only=*/true);
+  Value idx = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf);
+  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), idx);
+  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()), i);
+}
+
+Value allocResult(OpBuilder &b, Location loc, RankedTensorType type, ValueRange dynSizes) {
+  auto mt = MemRefType::get(type.getShape(), type.getElementType());
+  return memref::AllocOp::create(b, loc, mt, dynSizes, b.getI64IntegerAttr(64));
+}
+
+Value asTensor(OpBuilder &b, Location loc, Value memref, RankedTensorType type) {
+  return bufferization::ToTensorOp::create(b, loc, type, memref, /*restrict=*/true, /*writable=*/true);
+}
+
+void callRuntime(OpBuilder &b, Location loc, Operation *anchor, StringRef name, ValueRange args) {
+  auto module = anchor->getParentOfType<ModuleOp>();
+  auto fn = module.lookupSymbol<func::FuncOp>(name);
+  if (!fn) {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(module.getBody());
+    fn = func::FuncOp::create(b, loc, name, b.getFunctionType(TypeRange(args), {}));
+    fn.setPrivate();
+  }
+  func::CallOp::create(b, loc, fn, args);
+}
+
+Value i64Value(OpBuilder &b, Location loc, Value index) {
+  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
+}
+
+namespace {
+
+Value dimValue(OpBuilder &b, Location loc, Value t, int64_t i) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
+  return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
+}
+
+Value siteOf(OpBuilder &b, Location loc, Operation *op) {
+  auto site = op->getAttrOfType<IntegerAttr>("dl.site");
+  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), site ? site.getInt() : -1);
+}
+
+struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::DenseOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = op.getInput().getType();
+    auto rt = op.getResult().getType();
+    Value m = arith::ConstantIndexOp::create(rw, loc, 1);
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i + 1 < xt.getRank(); ++i) {
+      Value d = dimValue(rw, loc, x, i);
+      m = arith::MulIOp::create(rw, loc, m, d);
+      if (rt.isDynamicDim(i)) dyn.push_back(d);
+    }
+    Value k = dimValue(rw, loc, op.getWeight(), 1), n = dimValue(rw, loc, op.getWeight(), 0);
+    Value out = allocResult(rw, loc, rt, dyn);
+    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
+                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    callRuntime(rw, loc, op, "dlrt_k_dense_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, m), i64Value(rw, loc, k),
+                 i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()), bias,
+                 bufferPointer(rw, loc, out)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
+struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::MatmulOp op, PatternRewriter &rw) const override {
+    if (!op.getLhs().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    int64_t rank = rt.getRank();
+    // Both operands' dims, left-padded with 1s to the result's rank, in one i64 array.
+    auto dimsType = MemRefType::get({2 * rank}, rw.getI64Type());
+    Value dims = memref::AllocaOp::create(rw, loc, dimsType);
+    Value one = arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), 1);
+    for (auto [slot, operand] : llvm::enumerate(ValueRange{op.getLhs(), op.getRhs()})) {
+      auto t = cast<RankedTensorType>(operand.getType());
+      for (int64_t i = 0; i < rank; ++i) {
+        int64_t src = i - (rank - t.getRank());
+        Value v = src < 0 ? one : i64Value(rw, loc, dimValue(rw, loc, operand, src));
+        Value at = arith::ConstantIndexOp::create(rw, loc, slot * rank + i);
+        memref::StoreOp::create(rw, loc, v, dims, at);
+      }
+    }
+    SmallVector<Value> dyn = broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getLhs(), op.getRhs()});
+    // The row and column dims come from one operand each, not by broadcasting.
+    if (rt.isDynamicDim(rank - 2) || rt.isDynamicDim(rank - 1)) {
+      dyn.clear();
+      for (int64_t i = 0; i < rank; ++i) {
+        if (!rt.isDynamicDim(i)) continue;
+        if (i == rank - 2) dyn.push_back(dimValue(rw, loc, op.getLhs(), op.getLhs().getType().getRank() - 2));
+        else if (i == rank - 1) dyn.push_back(dimValue(rw, loc, op.getRhs(), op.getRhs().getType().getRank() - 1));
+        else {
+          for (Value o : {op.getLhs(), op.getRhs()}) {
+            auto t = cast<RankedTensorType>(o.getType());
+            int64_t src = i - (rank - t.getRank());
+            if (src >= 0 && t.isDynamicDim(src)) { dyn.push_back(dimValue(rw, loc, o, src)); break; }
+          }
+        }
+      }
+    }
+    Value out = allocResult(rw, loc, rt, dyn);
+    callRuntime(rw, loc, op, "dlrt_k_matmul_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), rank),
+                 bufferPointer(rw, loc, dims), bufferPointer(rw, loc, op.getLhs()), bufferPointer(rw, loc, op.getRhs()),
+                 bufferPointer(rw, loc, out)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateMatmulToOneDNN(RewritePatternSet &patterns) {
+  patterns.add<DenseToOneDNN, MatmulToOneDNN>(patterns.getContext());
+}
+
+} // namespace dlc

@@ -1,0 +1,27 @@
+//===- RuntimeCalls.h - building calls into the dlrt kernels ----*- C++ -*-===//
+#ifndef DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
+#define DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
+
+#include "mlir/IR/Builders.h"
+
+namespace dlc {
+
+/// The runtime context: the first argument of every entry function after the boundary
+/// is lowered.
+mlir::Value runtimeContext(mlir::Operation *op);
+/// The data pointer of a tensor (through a read-only buffer) or of a memref, as !llvm.ptr.
+mlir::Value bufferPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrMemref);
+/// A 64-byte aligned buffer for a kernel's result.
+mlir::Value allocResult(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTensorType type,
+                        mlir::ValueRange dynSizes);
+/// The tensor view of a buffer a kernel wrote.
+mlir::Value asTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
+                     mlir::RankedTensorType type);
+/// Calls runtime kernel `name`, declaring it in the module on first use. Every kernel
+/// returns void and records failures in the context, which the runtime checks.
+void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *anchor,
+                 llvm::StringRef name, mlir::ValueRange args);
+mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
+
+} // namespace dlc
+#endif

@@ -1,0 +1,36 @@
+//===- Passes.td - dlc's lowering passes --------------------*- tablegen -*-===//
+#ifndef DLC_CONVERSION_PASSES
+#define DLC_CONVERSION_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
+  let summary = "Lower dl ops to linalg/tensor and calls of the runtime's oneDNN kernels";
+  let description = [{
+    Rewrites each entry function to the runtime's calling convention first: a context
+    pointer, then one memref per input and parameter, then one memref per output, which
+    the function fills (destination passing). The body stays on tensors, ready for
+    one-shot bufferization. dense and matmul become kernel calls; every other op becomes
+    linalg. An op left without a lowering is an error at its source location.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def DLEmitModelInterface : Pass<"dl-emit-model-interface", "::mlir::ModuleOp"> {
+  let summary = "Add model.so's exported interface to an LLVM-dialect module";
+  let description = [{
+    Runs after the lowering to the LLVM dialect. Adds `dl_model_abi_version`,
+    `dl_model_signature` (the JSON of the module's `dl.signature`), one
+    `dl_entry_<name>(ctx, descriptors)` wrapper per entry function, and routes every call
+    of a `dlrt_` runtime kernel through an import slot that `dl_model_bind` fills from the
+    runtime's resolver, so model.so has no undefined symbols of dlrt's and works however
+    the runtime itself was loaded.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif

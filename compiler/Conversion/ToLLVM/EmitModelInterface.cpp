@@ -1,0 +1,152 @@
+//===- EmitModelInterface.cpp - the symbols model.so exports --------------===//
+//
+// model.so's contract with the runtime (runtime/include/dlrt/model_abi.h):
+//   int32_t     dl_model_abi_version(void);
+//   const char *dl_model_signature(void);             // JSON
+//   int32_t     dl_model_bind(void *(*resolve)(const char *, void *), void *user);
+//   void        dl_entry_<fn>(void *ctx, void **memref_descriptors);
+// Runtime kernels are reached through import slots filled by dl_model_bind, never by
+// symbol resolution: model.so then loads the same whether libdlrt was linked, dlopened
+// with RTLD_LOCAL, or is a static part of the application.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/Passes.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLEMITMODELINTERFACE
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+LLVM::GlobalOp stringGlobal(OpBuilder &b, Location loc, StringRef name, StringRef value) {
+  std::string data = value.str();
+  data.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(IntegerType::get(b.getContext(), 8), data.size());
+  return LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true, LLVM::Linkage::Internal, name,
+                                b.getStringAttr(data));
+}
+
+struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelInterfacePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    OpBuilder b(ctx);
+    Location loc = module.getLoc();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i32 = IntegerType::get(ctx, 32);
+    b.setInsertionPointToEnd(module.getBody());
+
+    // dl_model_abi_version and dl_model_signature.
+    {
+      auto fn = LLVM::LLVMFuncOp::create(b, loc, "dl_model_abi_version", LLVM::LLVMFunctionType::get(i32, {}));
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(fn.addEntryBlock(b));
+      LLVM::ReturnOp::create(b, loc, LLVM::ConstantOp::create(b, loc, i32, kModelAbiVersion).getResult());
+    }
+    auto sigAttr = module->getAttrOfType<StringAttr>("dl.signature");
+    if (!sigAttr) {
+      module.emitError("module has no dl.signature: it was not produced by dlc's front end");
+      return signalPassFailure();
+    }
+    {
+      auto sig = stringGlobal(b, loc, "__dl_signature", sigAttr.getValue());
+      auto fn = LLVM::LLVMFuncOp::create(b, loc, "dl_model_signature", LLVM::LLVMFunctionType::get(ptr, {}));
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(fn.addEntryBlock(b));
+      LLVM::ReturnOp::create(b, loc, LLVM::AddressOfOp::create(b, loc, sig).getResult());
+    }
+
+    // Import slots for the runtime's kernels.
+    SmallVector<std::pair<LLVM::LLVMFuncOp, LLVM::GlobalOp>> imports;
+    for (auto fn : llvm::to_vector(module.getOps<LLVM::LLVMFuncOp>())) {
+      if (!fn.isExternal() || !fn.getName().starts_with("dlrt_")) continue;
+      auto slot = LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false, LLVM::Linkage::Internal,
+                                         ("__dl_import_" + fn.getName()).str(), Attribute());
+      {
+        OpBuilder::InsertionGuard g(b);
+        Block *init = b.createBlock(&slot.getInitializerRegion());
+        (void)init;
+        LLVM::ReturnOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptr).getResult());
+      }
+      imports.push_back({fn, slot});
+    }
+    for (auto &[fn, slot] : imports) {
+      auto uses = SymbolTable::getSymbolUses(fn, module);
+      if (uses) {
+        for (const SymbolTable::SymbolUse &use : *uses) {
+          auto call = dyn_cast<LLVM::CallOp>(use.getUser());
+          if (!call) {
+            use.getUser()->emitError("runtime kernel '") << fn.getName() << "' used other than by a call";
+            return signalPassFailure();
+          }
+          OpBuilder cb(call);
+          Value addr = LLVM::AddressOfOp::create(cb, call.getLoc(), slot);
+          Value target = LLVM::LoadOp::create(cb, call.getLoc(), ptr, addr);
+          SmallVector<Value> args{target};
+          args.append(call.getArgOperands().begin(), call.getArgOperands().end());
+          auto indirect = LLVM::CallOp::create(cb, call.getLoc(), fn.getFunctionType(), args);
+          call.replaceAllUsesWith(indirect.getResults());
+          call.erase();
+        }
+      }
+    }
+
+    // dl_model_bind(resolve, user): fills every slot, returns how many stayed empty.
+    {
+      auto resolverType = LLVM::LLVMFunctionType::get(ptr, {ptr, ptr});
+      auto fn = LLVM::LLVMFuncOp::create(b, loc, "dl_model_bind", LLVM::LLVMFunctionType::get(i32, {ptr, ptr}));
+      SmallVector<LLVM::GlobalOp> names;
+      for (auto &[decl, slot] : imports) names.push_back(stringGlobal(b, loc, ("__dl_import_name_" + decl.getName()).str(), decl.getName()));
+      OpBuilder::InsertionGuard g(b);
+      Block *entry = fn.addEntryBlock(b);
+      b.setInsertionPointToStart(entry);
+      Value missing = LLVM::ConstantOp::create(b, loc, i32, 0);
+      Value zero = LLVM::ZeroOp::create(b, loc, ptr);
+      for (auto [imp, name] : llvm::zip(imports, names)) {
+        Value nameAddr = LLVM::AddressOfOp::create(b, loc, name);
+        auto call = LLVM::CallOp::create(b, loc, resolverType,
+                                         ValueRange{entry->getArgument(0), nameAddr, entry->getArgument(1)});
+        Value fp = call.getResult();
+        LLVM::StoreOp::create(b, loc, fp, LLVM::AddressOfOp::create(b, loc, imp.second));
+        Value isNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, fp, zero);
+        Value inc = LLVM::ZExtOp::create(b, loc, i32, isNull);
+        missing = LLVM::AddOp::create(b, loc, missing, inc);
+      }
+      LLVM::ReturnOp::create(b, loc, missing);
+    }
+    for (auto &[fn, slot] : imports) fn.erase();
+
+    // The dl.* argument tags have served the signature; LLVM IR has no place for them.
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        for (StringRef tag : {"dl.input", "dl.param", "dl.output"}) fn.removeArgAttr(i, tag);
+      fn->removeAttr("dl.entry_ranks");
+    }
+
+    // dl_entry_<name>(ctx, descriptors) for every C-interface wrapper of an entry.
+    for (auto fn : llvm::to_vector(module.getOps<LLVM::LLVMFuncOp>())) {
+      StringRef name = fn.getName();
+      if (!name.consume_front("_mlir_ciface_") || fn.isExternal()) continue;
+      auto entry = LLVM::LLVMFuncOp::create(b, loc, ("dl_entry_" + name).str(),
+                                            LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, ptr}));
+      OpBuilder::InsertionGuard g(b);
+      Block *blk = entry.addEntryBlock(b);
+      b.setInsertionPointToStart(blk);
+      SmallVector<Value> args{blk->getArgument(0)};
+      for (unsigned k = 1; k < fn.getNumArguments(); ++k) {
+        Value at = LLVM::GEPOp::create(b, loc, ptr, ptr, blk->getArgument(1), ArrayRef<LLVM::GEPArg>{int32_t(k - 1)});
+        args.push_back(LLVM::LoadOp::create(b, loc, ptr, at));
+      }
+      LLVM::CallOp::create(b, loc, fn, args);
+      LLVM::ReturnOp::create(b, loc, ValueRange{});
+    }
+  }
+};
+
+} // namespace
+} // namespace dlc

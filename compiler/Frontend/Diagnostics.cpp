@@ -1,0 +1,43 @@
+//===- Diagnostics.cpp - located errors through MLIR's engine -------------===//
+#include "compiler/Frontend/Diagnostics.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/MLIRContext.h"
+
+namespace dlc {
+
+Diagnostics::Diagnostics(mlir::MLIRContext &ctx, llvm::StringRef filename)
+    : ctx(ctx), filename(filename.str()) {}
+
+mlir::Location Diagnostics::loc(SrcLoc l) const {
+  return mlir::FileLineColLoc::get(&ctx, filename, l.line, l.col);
+}
+
+mlir::InFlightDiagnostic Diagnostics::error(SrcLoc l, const llvm::Twine &msg) {
+  ++errors;
+  return mlir::emitError(loc(l), msg);
+}
+
+mlir::InFlightDiagnostic Diagnostics::warning(SrcLoc l, const llvm::Twine &msg) {
+  return mlir::emitWarning(loc(l), msg);
+}
+
+std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates) {
+  std::string best;
+  unsigned bestDist = ~0u;
+  for (const std::string &c : candidates) {
+    unsigned d = word.edit_distance(c, /*AllowReplacements=*/true, /*MaxEditDistance=*/8);
+    if (d < bestDist) { bestDist = d; best = c; }
+  }
+  // A suggestion must be closer than a rewrite: at most a third of the word changed.
+  if (best.empty() || bestDist == 0 || bestDist > std::max<size_t>(1, (word.size() + 2) / 3))
+    return "";
+  return best;
+}
+
+std::string didYouMean(llvm::StringRef word, llvm::ArrayRef<std::string> candidates) {
+  std::string best = closestMatch(word, candidates);
+  return best.empty() ? "" : " (did you mean '" + best + "'?)";
+}
+
+} // namespace dlc

@@ -1,0 +1,43 @@
+//===- Diagnostics.h - located errors through MLIR's engine -----*- C++ -*-===//
+#ifndef DLC_FRONTEND_DIAGNOSTICS_H
+#define DLC_FRONTEND_DIAGNOSTICS_H
+
+#include "compiler/Frontend/Token.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+
+namespace dlc {
+
+/// Every error of the front end goes through MLIR's diagnostic engine with a
+/// FileLineColLoc into the .dl file, so that errors found later (verifiers, lowering)
+/// print the same way: file:line:col, the source line and a caret.
+class Diagnostics {
+public:
+  Diagnostics(mlir::MLIRContext &ctx, llvm::StringRef filename);
+
+  mlir::Location loc(SrcLoc l) const;
+  mlir::InFlightDiagnostic error(SrcLoc l, const llvm::Twine &msg);
+  mlir::InFlightDiagnostic warning(SrcLoc l, const llvm::Twine &msg);
+  unsigned errorCount() const { return errors; }
+  mlir::MLIRContext &context() const { return ctx; }
+
+private:
+  mlir::MLIRContext &ctx;
+  std::string filename;
+  unsigned errors = 0;
+};
+
+/// The candidate closest to `word` by edit distance, or "" when nothing is close enough
+/// to be a plausible typo.
+std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates);
+
+/// " (did you mean 'x'?)" or "".
+std::string didYouMean(llvm::StringRef word, llvm::ArrayRef<std::string> candidates);
+
+} // namespace dlc
+#endif

@@ -1,0 +1,51 @@
+//===- Pooling.cpp - max, average and global average pooling (shape rules) ===//
+#include "compiler/Layers/LayerRegistry.h"
+
+namespace dlc {
+
+static LayerDef pool2d(const std::string &name) {
+  LayerDef d;
+  d.name = name;
+  d.hasGradient = true;
+  d.attrs = {{"kernel", AttrType::IntOrPair, std::nullopt, {"kernel_size"}},
+             {"stride", AttrType::IntOrPair, AttrValue::none()},
+             {"padding", AttrType::IntOrPair, AttrValue::ofInt(0)}};
+  d.infer = [](LayerCall &c) {
+    const TensorType &x = c.inputs[0];
+    if (!isFloat(x.dtype)) return c.error("expects a floating-point input, got " + x.str());
+    if (x.rank() != 4) return c.error("expects a rank-4 input [N, C, H, W], got " + x.str());
+    std::vector<int64_t> k = c.getInts("kernel");
+    std::vector<int64_t> s = c.has("stride") ? c.getInts("stride") : k;
+    std::vector<int64_t> p = c.getInts("padding");
+    c.result = TensorType{x.dtype, {x.shape[0], x.shape[1]}};
+    for (size_t i = 0; i < 2; ++i) {
+      if (k[i] <= 0 || s[i] <= 0) return c.error("kernel and stride must be positive");
+      if (p[i] < 0 || 2 * p[i] > k[i])
+        return c.error("padding must be at most half the kernel, as in PyTorch");
+      SymExpr out = floorDiv(x.shape[2 + i] + SymExpr(2 * p[i] - k[i]), SymExpr(s[i])) + SymExpr(int64_t(1));
+      if (auto o = out.constant(); o && *o <= 0)
+        return c.error("the kernel does not fit the input " + x.str());
+      c.result.shape.push_back(out);
+    }
+    return true;
+  };
+  return d;
+}
+
+void registerPoolingLayers(LayerRegistry &r) {
+  r.add(pool2d("max_pool2d"));
+  r.add(pool2d("avg_pool2d"));
+  LayerDef g;
+  g.name = "global_avg_pool2d";
+  g.hasGradient = true;
+  g.infer = [](LayerCall &c) {
+    const TensorType &x = c.inputs[0];
+    if (!isFloat(x.dtype)) return c.error("expects a floating-point input, got " + x.str());
+    if (x.rank() != 4) return c.error("expects a rank-4 input [N, C, H, W], got " + x.str());
+    c.result = TensorType{x.dtype, {x.shape[0], x.shape[1]}};
+    return true;
+  };
+  r.add(g);
+}
+
+} // namespace dlc

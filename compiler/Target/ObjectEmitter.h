@@ -1,0 +1,28 @@
+//===- ObjectEmitter.h - LLVM dialect -> LLVM IR -> object code -*- C++ -*-===//
+#ifndef DLC_TARGET_OBJECTEMITTER_H
+#define DLC_TARGET_OBJECTEMITTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+#include <memory>
+#include <string>
+
+namespace dlc {
+
+struct CodegenOptions {
+  unsigned optLevel = 3;
+  std::string cpu = "native"; // or an -mcpu name; "x86-64-v3" for portable code
+};
+
+/// Translates to LLVM IR and runs LLVM's optimisation pipeline at `optLevel`.
+std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
+                                       const CodegenOptions &opts);
+
+/// Emits an object file (or assembly) in memory.
+mlir::LogicalResult emitMachineCode(llvm::Module &m, const CodegenOptions &opts, bool assembly,
+                                    std::string &out, std::string &error);
+
+} // namespace dlc
+#endif

@@ -1,0 +1,80 @@
+//===- Pipeline.cpp - from the dl dialect to the LLVM dialect -------------===//
+#include "compiler/Target/Pipeline.h"
+#include "compiler/Conversion/Passes.h"
+#include "dialects/DL/DLDialect.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/Index/IR/IndexDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/AllocationOpInterfaceImpl.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Transforms/Passes.h"
+
+namespace dlc {
+
+void registerDialects(mlir::DialectRegistry &registry) {
+  registry.insert<mlir::dl::DLDialect, mlir::arith::ArithDialect, mlir::affine::AffineDialect,
+                  mlir::bufferization::BufferizationDialect, mlir::cf::ControlFlowDialect,
+                  mlir::func::FuncDialect, mlir::index::IndexDialect, mlir::linalg::LinalgDialect,
+                  mlir::LLVM::LLVMDialect, mlir::math::MathDialect, mlir::memref::MemRefDialect,
+                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect, mlir::vector::VectorDialect>();
+  mlir::arith::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::scf::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::memref::registerAllocationOpInterfaceExternalModels(registry);
+  mlir::registerBuiltinDialectTranslation(registry);
+  mlir::registerLLVMDialectTranslation(registry);
+}
+
+void registerPasses() {
+  registerDLConversionPasses();
+  mlir::registerTransformsPasses();
+  mlir::registerConversionPasses();
+  mlir::bufferization::registerBufferizationPasses();
+  mlir::bufferization::registerBufferizationPipelines();
+  mlir::registerLinalgPasses();
+  mlir::memref::registerMemRefPasses();
+}
+
+std::string cpuPipeline() {
+  return "dl-lower-to-cpu,canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
+         "eliminate-empty-tensors,"
+         "one-shot-bufferize{unknown-type-conversion=identity-layout-map},"
+         "buffer-deallocation-pipeline,"
+         "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
+         "convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,"
+         "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+         "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts,"
+         "dl-emit-model-interface";
+}
+
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module,
+                                       llvm::function_ref<void(mlir::PassManager &)> configure) {
+  mlir::PassManager pm(module->getName());
+  if (configure) configure(pm);
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (mlir::failed(mlir::parsePassPipeline(cpuPipeline(), pm, os))) {
+    module.emitError("internal error: bad pass pipeline: ") << err;
+    return mlir::failure();
+  }
+  return pm.run(module);
+}
+
+} // namespace dlc

@@ -1,0 +1,25 @@
+//===- Pipeline.h - from the dl dialect to the LLVM dialect -----*- C++ -*-===//
+#ifndef DLC_TARGET_PIPELINE_H
+#define DLC_TARGET_PIPELINE_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+
+namespace dlc {
+
+/// Registers every dialect dlc's pipelines touch, with the external models that
+/// bufferization and LLVM translation need.
+void registerDialects(mlir::DialectRegistry &registry);
+
+/// Registers dlc's passes and the upstream ones its pipeline uses, for dlc-opt.
+void registerPasses();
+
+/// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
+std::string cpuPipeline();
+
+/// Runs the CPU pipeline on a dl-dialect module, leaving an LLVM-dialect module.
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module,
+                                       llvm::function_ref<void(mlir::PassManager &)> configure);
+
+} // namespace dlc
+#endif

@@ -1,0 +1,202 @@
+//===- dlc.cpp - the dlc compiler driver ----------------------------------===//
+//
+// dlc model.dl -o model.so       compile (CPU)
+// dlc model.dl --emit mlir|llvm|asm|dot
+// dlc model.dl --list-params
+// Exit codes: 0 ok, 1 a diagnosed error in the input, 2 bad usage, 3 internal error.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Frontend/MLIRGen.h"
+#include "compiler/Frontend/Parser.h"
+#include "compiler/Frontend/Sema.h"
+#include "compiler/Target/Linker.h"
+#include "compiler/Target/ObjectEmitter.h"
+#include "compiler/Target/Pipeline.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/PrettyStackTrace.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+#include <cstdio>
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory dlcCat("dlc options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.dl>"), cl::cat(dlcCat));
+static cl::opt<std::string> outputFile("o", cl::desc("Output model library"), cl::value_desc("model.so"),
+                                       cl::cat(dlcCat));
+static cl::opt<std::string> emit("emit", cl::desc("Print a stage instead of linking: mlir, llvm, asm, dot, ptx"),
+                                 cl::value_desc("stage"), cl::cat(dlcCat));
+static cl::opt<bool> listParams("list-params", cl::desc("Print every parameter: name, shape, dtype, initialiser"),
+                                cl::cat(dlcCat));
+static cl::opt<unsigned> optLevel("O", cl::desc("Optimisation level (0-3)"), cl::Prefix, cl::init(3),
+                                  cl::cat(dlcCat));
+static cl::opt<std::string> target("target", cl::desc("cpu (default) or cuda"), cl::init("cpu"), cl::cat(dlcCat));
+static cl::opt<std::string> mcpu("mcpu", cl::desc("CPU to generate code for (default: this machine)"),
+                                 cl::init("native"), cl::cat(dlcCat));
+static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin"), cl::cat(dlcCat));
+static cl::opt<std::string> weights("weights", cl::desc("Bake trained weights into the library"), cl::cat(dlcCat));
+static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the CPU pass pipeline and exit"),
+                                   cl::cat(dlcCat));
+
+namespace {
+enum Exit { Ok = 0, InputError = 1, Usage = 2, Internal = 3 };
+
+int usage(const llvm::Twine &msg) {
+  llvm::WithColor::error(llvm::errs(), "dlc") << msg << "\n";
+  llvm::errs() << "usage: dlc model.dl -o model.so [--emit mlir|llvm|asm|dot] [--list-params] [-O0..-O3]\n";
+  return Usage;
+}
+
+void printParams(const dlc::ModelGraph &g) {
+  size_t w = 4;
+  for (const dlc::GraphParam &p : g.params) w = std::max(w, p.name.size());
+  std::printf("%-*s  %-16s %-5s %s\n", int(w), "name", "shape", "dtype", "init");
+  for (const dlc::GraphParam &p : g.params) {
+    std::string shape = "[";
+    for (size_t i = 0; i < p.spec.type.shape.size(); ++i) shape += (i ? ", " : "") + p.spec.type.shape[i].str();
+    shape += "]";
+    std::string init = p.spec.init.str() + (p.spec.buffer ? " (buffer)" : "");
+    std::printf("%-*s  %-16s %-5s %s\n", int(w), p.name.c_str(), shape.c_str(), dlc::dtypeName(p.spec.type.dtype),
+                init.c_str());
+  }
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  llvm::setBugReportMsg("dlc: internal compiler error. Please report it with the .dl file and the "
+                        "command line (https://github.com/dlc/dlc/issues).\n");
+  mlir::registerPassManagerCLOptions();
+  mlir::registerDefaultTimingManagerCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerAsmPrinterCLOptions();
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "dlc " DLC_VERSION "\n"; });
+  std::string cliErr;
+  llvm::raw_string_ostream cliErrs(cliErr);
+  if (!cl::ParseCommandLineOptions(argc, argv, "dlc: deep-learning model compiler\n", &cliErrs))
+    return usage(llvm::StringRef(cliErr).trim());
+
+  if (printPipeline) {
+    llvm::outs() << dlc::cpuPipeline() << "\n";
+    return Ok;
+  }
+  if (inputFile.empty()) return usage("no input file");
+  if (optLevel > 3) return usage("-O takes 0 to 3");
+  if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "dot" && emit != "ptx")
+    return usage("--emit takes mlir, llvm, asm, dot or ptx, not '" + emit + "'");
+  if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
+  if (target == "cuda" || emit == "ptx") {
+    llvm::WithColor::error(llvm::errs(), "dlc") << "the cuda target is not implemented yet in this build\n";
+    return InputError;
+  }
+  if (!plugins.empty() || std::getenv("DLC_PLUGIN_PATH")) {
+    if (!plugins.empty()) {
+      llvm::WithColor::error(llvm::errs(), "dlc") << "plugins are not supported yet in this build\n";
+      return InputError;
+    }
+  }
+  if (!weights.empty()) {
+    llvm::WithColor::error(llvm::errs(), "dlc")
+        << "--weights (baking weights) is not supported yet: load them at run time with dlrun --weights\n";
+    return InputError;
+  }
+
+  auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
+  if (!file) {
+    llvm::WithColor::error(llvm::errs(), "dlc") << "cannot read '" << inputFile << "': " << file.getError().message() << "\n";
+    return InputError;
+  }
+  std::string src = (*file)->getBuffer().str();
+
+  mlir::DialectRegistry registry;
+  dlc::registerDialects(registry);
+  dlc::registerPasses();
+  mlir::MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sm;
+  sm.AddNewSourceBuffer(std::move(*file), llvm::SMLoc());
+  mlir::SourceMgrDiagnosticHandler printer(sm, &ctx);
+  unsigned errors = 0;
+  mlir::ScopedDiagnosticHandler counter(&ctx, [&](mlir::Diagnostic &d) {
+    if (d.getSeverity() == mlir::DiagnosticSeverity::Error) ++errors;
+    return mlir::failure(); // let the printer show it
+  });
+
+  dlc::Diagnostics diags(ctx, inputFile);
+  auto ast = dlc::parseModel(src, diags);
+  if (!ast || errors) return InputError;
+  auto graph = dlc::analyze(*ast, diags);
+  if (!graph || errors) return InputError;
+  if (listParams) {
+    printParams(*graph);
+    return Ok;
+  }
+
+  auto module = dlc::emitModule(*graph, diags);
+  if (!module || errors) return InputError;
+  if (mlir::failed(mlir::verify(*module))) {
+    llvm::errs() << "dlc: internal error: the generated dl module does not verify\n";
+    return Internal;
+  }
+  if (emit == "mlir") {
+    module->print(llvm::outs());
+    llvm::outs() << "\n";
+    return Ok;
+  }
+  if (emit == "dot") {
+    mlir::PassManager pm(&ctx);
+    pm.addPass(mlir::createPrintOpGraphPass(llvm::outs()));
+    return mlir::failed(pm.run(*module)) ? Internal : Ok;
+  }
+
+  if (mlir::failed(dlc::lowerToLLVMDialect(*module, [](mlir::PassManager &pm) {
+        (void)mlir::applyPassManagerCLOptions(pm);
+        mlir::applyDefaultTimingPassManagerCLOptions(pm);
+      })))
+    return errors ? InputError : Internal;
+
+  dlc::CodegenOptions cg;
+  cg.optLevel = optLevel;
+  cg.cpu = mcpu;
+  llvm::LLVMContext llctx;
+  auto llmod = dlc::toLLVMIR(*module, llctx, cg);
+  if (!llmod) return Internal;
+  if (emit == "llvm") {
+    llmod->print(llvm::outs(), nullptr);
+    return Ok;
+  }
+  std::string code, err;
+  if (mlir::failed(dlc::emitMachineCode(*llmod, cg, emit == "asm", code, err))) {
+    llvm::errs() << "dlc: internal error: " << err << "\n";
+    return Internal;
+  }
+  if (emit == "asm") {
+    llvm::outs() << code;
+    return Ok;
+  }
+  std::string out = outputFile;
+  if (out.empty()) {
+    llvm::SmallString<128> p(inputFile);
+    llvm::sys::path::replace_extension(p, "so");
+    out = std::string(llvm::sys::path::filename(p));
+  }
+  if (!dlc::linkSharedLibrary(code, out, err)) {
+    llvm::errs() << "dlc: " << err << "\n";
+    return Internal;
+  }
+  return Ok;
+}

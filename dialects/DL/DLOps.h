@@ -1,0 +1,29 @@
+//===- DLOps.h - ops of the dl dialect --------------------------*- C++ -*-===//
+#ifndef DLC_DIALECTS_DL_DLOPS_H
+#define DLC_DIALECTS_DL_DLOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/DL/DLDialect.h"
+#include "dialects/DL/DLInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/DL/DLOps.h.inc"
+
+namespace mlir::dl {
+/// The NumPy broadcast of two shapes (dynamic dims as ShapedType::kDynamic), or failure
+/// where two static dims differ and neither is 1.
+FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b);
+
+/// Name of the function argument attributes that tag model inputs and parameters, and of
+/// the result attribute that names outputs.
+inline constexpr llvm::StringLiteral kInputAttr = "dl.input";
+inline constexpr llvm::StringLiteral kParamAttr = "dl.param";
+inline constexpr llvm::StringLiteral kOutputAttr = "dl.output";
+} // namespace mlir::dl
+
+#endif

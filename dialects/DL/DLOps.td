@@ -1,0 +1,154 @@
+//===- DLOps.td - the ops of the dl dialect -----------------*- tablegen -*-===//
+//
+// One op per operation of the .dl language that has a lowering. Ops carry their own
+// verifiers; elementwise ops share the scalar-body interface so that one lowering (and
+// later one fusion and one gradient rule) serves all of them.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DL_OPS
+#define DL_OPS
+
+include "DLBase.td"
+include "DLInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+//===----------------------------------------------------------------------===//
+// Elementwise
+//===----------------------------------------------------------------------===//
+
+class DL_UnaryOp<string mnemonic, list<Trait> traits = []> :
+    DL_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>])> {
+  let arguments = (ins DL_AnyTensor:$input);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def DL_ReluOp : DL_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
+def DL_SigmoidOp : DL_UnaryOp<"sigmoid"> { let summary = "1 / (1 + exp(-x))"; }
+def DL_TanhOp : DL_UnaryOp<"tanh"> { let summary = "hyperbolic tangent"; }
+def DL_SiluOp : DL_UnaryOp<"silu"> { let summary = "x * sigmoid(x)"; }
+def DL_ExpOp : DL_UnaryOp<"exp"> { let summary = "e^x"; }
+def DL_LogOp : DL_UnaryOp<"log"> { let summary = "natural logarithm"; }
+def DL_SqrtOp : DL_UnaryOp<"sqrt"> { let summary = "square root"; }
+def DL_AbsOp : DL_UnaryOp<"abs"> { let summary = "absolute value"; }
+def DL_NegOp : DL_UnaryOp<"neg"> { let summary = "-x"; }
+
+def DL_LeakyReluOp : DL_UnaryOp<"leaky_relu"> {
+  let summary = "x if x > 0 else alpha * x";
+  let arguments = (ins DL_AnyTensor:$input, F64Attr:$alpha);
+}
+
+def DL_GeluOp : DL_UnaryOp<"gelu"> {
+  let summary = "x * Phi(x), exact (erf) or with the tanh approximation";
+  let arguments = (ins DL_AnyTensor:$input, BoolAttr:$tanh_approx);
+}
+
+class DL_BinaryOp<string mnemonic> :
+    DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>]> {
+  let description = [{
+    NumPy broadcasting of two tensors of one element type (the front end inserts the
+    casts that type promotion asks for).
+  }];
+  let arguments = (ins DL_AnyTensor:$lhs, DL_AnyTensor:$rhs);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_AddOp : DL_BinaryOp<"add"> { let summary = "broadcasting addition"; }
+def DL_SubOp : DL_BinaryOp<"sub"> { let summary = "broadcasting subtraction"; }
+def DL_MulOp : DL_BinaryOp<"mul"> { let summary = "broadcasting multiplication"; }
+def DL_DivOp : DL_BinaryOp<"div"> { let summary = "broadcasting true division"; }
+def DL_PowOp : DL_BinaryOp<"pow"> { let summary = "broadcasting power"; }
+
+def DL_CastOp : DL_Op<"cast", [Pure,
+    DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>]> {
+  let summary = "element type conversion, as torch's Tensor.to(dtype)";
+  let arguments = (ins DL_AnyTensor:$input);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Linear algebra
+//===----------------------------------------------------------------------===//
+
+def DL_DenseOp : DL_Op<"dense", [Pure]> {
+  let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
+                       Optional<DL_FloatTensor>:$bias);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DL_MatmulOp : DL_Op<"matmul", [Pure]> {
+  let summary = "torch.matmul: batched, with broadcast batch dims";
+  let arguments = (ins DL_FloatTensor:$lhs, DL_FloatTensor:$rhs);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisations over an axis
+//===----------------------------------------------------------------------===//
+
+class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+  let arguments = (ins DL_FloatTensor:$input, I64Attr:$axis);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+def DL_SoftmaxOp : DL_AxisOp<"softmax"> { let summary = "softmax along a non-negative axis"; }
+def DL_LogSoftmaxOp : DL_AxisOp<"log_softmax"> { let summary = "log of softmax, computed stably"; }
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+class DL_ReduceOp<string mnemonic> : DL_Op<mnemonic, [Pure]> {
+  let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+def DL_SumOp : DL_ReduceOp<"sum"> { let summary = "sum over sorted, non-negative axes"; }
+def DL_MeanOp : DL_ReduceOp<"mean"> { let summary = "mean over sorted, non-negative axes"; }
+def DL_MaxOp : DL_ReduceOp<"max"> { let summary = "maximum over sorted, non-negative axes (amax)"; }
+
+//===----------------------------------------------------------------------===//
+// Shape
+//===----------------------------------------------------------------------===//
+
+def DL_ReshapeOp : DL_Op<"reshape", [Pure]> {
+  let summary = "row-major reshape; the result type gives the shape";
+  let description = [{
+    Dynamic dims of the result are computed at run time: with one dynamic result dim it is
+    the element count divided by the static ones; with several, `sizes` gives a formula.
+    `shape` holds the result dims, with -1 for each dynamic one, and `from` maps every
+    dynamic result dim to the contiguous range of input dims whose product it is, or to
+    (-1, -1) where it is the quotient of the total by the static dims.
+  }];
+  let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$from);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_TransposeOp : DL_Op<"transpose", [Pure]> {
+  let summary = "permute dims (torch.permute): result dim i is input dim perm[i]";
+  let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+#endif // DL_OPS

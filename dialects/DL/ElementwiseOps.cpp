@@ -1,0 +1,147 @@
+//===- ElementwiseOps.cpp - the scalar body of each elementwise op --------===//
+//
+// Each elementwise op says how one element is computed; the linalg lowering (and later
+// fusion, the GPU path and autodiff's elementwise rules) build loops around these bodies.
+// Formulas follow PyTorch's CPU kernels so that results match to float rounding.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/DL/DLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+
+using namespace mlir;
+using namespace mlir::dl;
+
+static Value fconst(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, t, b.getFloatAttr(t, v));
+}
+static bool isFloat(Value v) { return isa<FloatType>(v.getType()); }
+
+static Value sigmoidOf(OpBuilder &b, Location loc, Value x) {
+  Type t = x.getType();
+  Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
+  return arith::DivFOp::create(b, loc, fconst(b, loc, t, 1.0),
+                               arith::AddFOp::create(b, loc, fconst(b, loc, t, 1.0), e));
+}
+
+Value ReluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  Type t = a[0].getType();
+  if (isFloat(a[0])) {
+    // max(x, 0) that keeps NaN, as torch.relu does.
+    Value zero = fconst(b, loc, t, 0.0);
+    Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, a[0], zero);
+    return arith::SelectOp::create(b, loc, gt, a[0], zero);
+  }
+  Value zero = arith::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, 0));
+  return arith::MaxSIOp::create(b, loc, a[0], zero);
+}
+
+Value LeakyReluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  Type t = a[0].getType();
+  Value zero = fconst(b, loc, t, 0.0);
+  Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, a[0], zero);
+  Value scaled = arith::MulFOp::create(b, loc, a[0], fconst(b, loc, t, getAlpha().convertToDouble()));
+  return arith::SelectOp::create(b, loc, gt, a[0], scaled);
+}
+
+Value SigmoidOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return sigmoidOf(b, loc, a[0]);
+}
+
+Value TanhOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return math::TanhOp::create(b, loc, a[0]);
+}
+
+Value SiluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return arith::MulFOp::create(b, loc, a[0], sigmoidOf(b, loc, a[0]));
+}
+
+Value GeluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  Value x = a[0];
+  Type t = x.getType();
+  Value half = fconst(b, loc, t, 0.5), one = fconst(b, loc, t, 1.0);
+  Value inner;
+  if (getTanhApprox()) {
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    Value x3 = arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
+    Value poly = arith::AddFOp::create(
+        b, loc, x, arith::MulFOp::create(b, loc, fconst(b, loc, t, 0.044715), x3));
+    inner = math::TanhOp::create(
+        b, loc, arith::MulFOp::create(b, loc, fconst(b, loc, t, 0.7978845608028654), poly));
+  } else {
+    // 0.5 x (1 + erf(x / sqrt(2)))
+    inner = math::ErfOp::create(
+        b, loc, arith::MulFOp::create(b, loc, x, fconst(b, loc, t, 0.7071067811865476)));
+  }
+  Value hx = arith::MulFOp::create(b, loc, half, x);
+  return arith::MulFOp::create(b, loc, hx, arith::AddFOp::create(b, loc, one, inner));
+}
+
+Value ExpOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return math::ExpOp::create(b, loc, a[0]);
+}
+Value LogOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return math::LogOp::create(b, loc, a[0]);
+}
+Value SqrtOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return math::SqrtOp::create(b, loc, a[0]);
+}
+Value AbsOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isFloat(a[0])) return math::AbsFOp::create(b, loc, a[0]);
+  return math::AbsIOp::create(b, loc, a[0]);
+}
+Value NegOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isFloat(a[0])) return arith::NegFOp::create(b, loc, a[0]);
+  Value zero = arith::ConstantOp::create(b, loc, a[0].getType(),
+                                         b.getIntegerAttr(a[0].getType(), 0));
+  return arith::SubIOp::create(b, loc, zero, a[0]);
+}
+
+Value AddOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isFloat(a[0])) return arith::AddFOp::create(b, loc, a[0], a[1]);
+  return arith::AddIOp::create(b, loc, a[0], a[1]);
+}
+Value SubOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isFloat(a[0])) return arith::SubFOp::create(b, loc, a[0], a[1]);
+  return arith::SubIOp::create(b, loc, a[0], a[1]);
+}
+Value MulOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isFloat(a[0])) return arith::MulFOp::create(b, loc, a[0], a[1]);
+  return arith::MulIOp::create(b, loc, a[0], a[1]);
+}
+Value DivOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  // `/` is true division: the front end casts integer operands to float first.
+  return arith::DivFOp::create(b, loc, a[0], a[1]);
+}
+Value PowOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  return math::PowFOp::create(b, loc, a[0], a[1]);
+}
+
+Value CastOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  Value x = a[0];
+  Type from = x.getType(), to = getResult().getType().getElementType();
+  if (from == to) return x;
+  auto fFrom = dyn_cast<FloatType>(from), fTo = dyn_cast<FloatType>(to);
+  if (fFrom && fTo) {
+    if (fFrom.getWidth() < fTo.getWidth()) return arith::ExtFOp::create(b, loc, to, x);
+    return arith::TruncFOp::create(b, loc, to, x);
+  }
+  if (fFrom) {
+    if (to.isInteger(1))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, fconst(b, loc, from, 0));
+    return arith::FPToSIOp::create(b, loc, to, x);
+  }
+  if (fTo) {
+    if (from.isInteger(1)) return arith::UIToFPOp::create(b, loc, to, x);
+    return arith::SIToFPOp::create(b, loc, to, x);
+  }
+  unsigned wf = from.getIntOrFloatBitWidth(), wt = to.getIntOrFloatBitWidth();
+  if (wt == 1) {
+    Value zero = arith::ConstantOp::create(b, loc, from, b.getIntegerAttr(from, 0));
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zero);
+  }
+  if (wf == 1) return arith::ExtUIOp::create(b, loc, to, x);
+  if (wf < wt) return arith::ExtSIOp::create(b, loc, to, x);
+  return arith::TruncIOp::create(b, loc, to, x);
+}
