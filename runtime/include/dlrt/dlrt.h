@@ -1,0 +1,111 @@
+/*===- dlrt.h - the dlc runtime: load compiled models and run them ---------===
+ *
+ * A stable C ABI. Conventions, as in IREE's runtime:
+ *  - Every fallible call returns a dlrt_status: NULL means success; otherwise the caller
+ *    owns the status, reads dlrt_status_message() and frees it with dlrt_status_free().
+ *    No call aborts or throws, and a failed call leaves a session usable.
+ *  - Handles are opaque. A dlrt_model (a loaded model.so) is immutable and may be shared
+ *    by threads; a dlrt_session (parameters, scratch, kernel caches) is used by one thread
+ *    at a time. Many sessions may share one model; free sessions before their model.
+ *  - Tensors cross the API as dlrt_tensor: the caller owns every buffer it passes.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef DLRT_DLRT_H
+#define DLRT_DLRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLRT_API_VERSION 1
+
+typedef struct dlrt_status_s *dlrt_status;
+typedef struct dlrt_model_s dlrt_model;
+typedef struct dlrt_session_s dlrt_session;
+
+typedef enum { DLRT_F32 = 0, DLRT_I64, DLRT_I32, DLRT_BF16, DLRT_F16, DLRT_BOOL } dlrt_dtype;
+typedef enum { DLRT_HOST = 0, DLRT_DEVICE = 1 } dlrt_memory_kind;
+
+/* A tensor the caller owns: `dims` has `rank` entries; data is dense, row-major. */
+typedef struct {
+  dlrt_dtype dtype;
+  int32_t rank;
+  const int64_t *dims;
+  void *data;
+  dlrt_memory_kind memory;
+} dlrt_tensor;
+
+/* Describes an input, output or parameter. Strings and arrays are owned by the model
+ * and live as long as it. `dims[i]` is a decimal size or an expression of the model's
+ * symbolic dims ("B", "(B*T)"). */
+typedef struct {
+  const char *name;
+  dlrt_dtype dtype;
+  int32_t rank;
+  const char *const *dims;
+  int32_t train_only; /* inputs: read only by the train and eval steps */
+  int32_t buffer;     /* parameters: a running statistic, saved but not trained */
+} dlrt_value_info;
+
+/* ---- status ---------------------------------------------------------------- */
+const char *dlrt_status_message(dlrt_status status);
+void dlrt_status_free(dlrt_status status);
+const char *dlrt_dtype_name(dlrt_dtype dtype);
+size_t dlrt_dtype_size(dlrt_dtype dtype);
+
+/* ---- models ---------------------------------------------------------------- */
+/* Loads a model.so; fails (with the reason) on a missing file, a library that is not a
+ * dlc model, another model ABI, or kernels this runtime does not provide. */
+dlrt_status dlrt_model_load(const char *path, dlrt_model **out_model);
+void dlrt_model_free(dlrt_model *model);
+const char *dlrt_model_name(const dlrt_model *model);
+/* The full signature as JSON (owned by the model). */
+const char *dlrt_model_signature(const dlrt_model *model);
+int32_t dlrt_model_abi_version(const dlrt_model *model);
+int32_t dlrt_model_num_inputs(const dlrt_model *model);
+int32_t dlrt_model_num_outputs(const dlrt_model *model);
+int32_t dlrt_model_num_params(const dlrt_model *model);
+dlrt_status dlrt_model_input(const dlrt_model *model, int32_t index, dlrt_value_info *out);
+dlrt_status dlrt_model_output(const dlrt_model *model, int32_t index, dlrt_value_info *out);
+dlrt_status dlrt_model_param(const dlrt_model *model, int32_t index, dlrt_value_info *out);
+
+/* ---- sessions -------------------------------------------------------------- */
+typedef struct {
+  int32_t num_threads; /* 0: oneDNN's default */
+  uint64_t seed;       /* parameters are initialised from it as PyTorch initialises them */
+  int32_t device;      /* 0: CPU */
+} dlrt_session_options;
+
+void dlrt_session_options_init(dlrt_session_options *options);
+dlrt_status dlrt_session_create(const dlrt_model *model, const dlrt_session_options *options,
+                                dlrt_session **out_session);
+void dlrt_session_free(dlrt_session *session);
+
+/* Output shapes for the given inputs (the non-train-only inputs, in model order):
+ * out_dims receives each output's dims one after the other (sum of output ranks). */
+dlrt_status dlrt_output_shapes(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
+                               int64_t *out_dims, size_t out_dims_capacity);
+/* Runs inference. `inputs`: the model's non-train-only inputs in model order. `outputs`:
+ * every output, with caller-owned buffers of the shapes dlrt_output_shapes gives; their
+ * dtype, rank and dims are checked. */
+dlrt_status dlrt_infer(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
+                       dlrt_tensor *outputs, int32_t num_outputs);
+
+/* ---- parameters and weights ------------------------------------------------ */
+/* Copies a parameter into the caller's tensor (dtype and dims must match). */
+dlrt_status dlrt_get_param(dlrt_session *session, const char *name, dlrt_tensor *out);
+dlrt_status dlrt_set_param(dlrt_session *session, const char *name, const dlrt_tensor *value);
+/* safetensors, keyed by parameter name (PyTorch's state_dict names). Loading checks every
+ * tensor and changes nothing on failure; a missing parameter is an error, an unexpected
+ * key a warning (collected in `warnings`, which may be NULL; free with dlrt_string_free). */
+dlrt_status dlrt_load_weights(dlrt_session *session, const char *path, char **warnings);
+dlrt_status dlrt_save_weights(dlrt_session *session, const char *path);
+void dlrt_string_free(char *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,34 @@
+//===- KernelContext.h - what compiled code's kernel calls reach -*- C++ -*-===//
+#ifndef DLRT_SRC_KERNELCONTEXT_H
+#define DLRT_SRC_KERNELCONTEXT_H
+
+#include <dnnl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dlrt {
+
+/// The `ctx` that compiled code passes to every kernel: one per session. Kernels never
+/// throw or abort across the generated code; the first failure of a call is recorded here
+/// and turned into the status of the API call that ran the model.
+struct KernelContext {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  /// oneDNN primitives, created once per call site and shape (a oneDNN 2.6 primitive is
+  /// fixed to its shapes) and reused on every later call.
+  std::map<std::vector<int64_t>, std::shared_ptr<void>> primitives;
+  std::string error;
+
+  void fail(const std::string &msg) {
+    if (error.empty()) error = msg;
+  }
+};
+
+/// Resolves kernel names for dl_model_bind; NULL for unknown names.
+void *resolveKernel(const char *name, void *user);
+
+} // namespace dlrt
+#endif

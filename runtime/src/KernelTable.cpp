@@ -1,0 +1,23 @@
+//===- KernelTable.cpp - name -> kernel, for dl_model_bind ----------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+#include <cstring>
+
+namespace dlrt {
+
+void *resolveKernel(const char *name, void *) {
+  struct Entry {
+    const char *name;
+    void *fn;
+  };
+  static const Entry table[] = {
+      {"dlrt_k_dense_f32", reinterpret_cast<void *>(&dlrt_k_dense_f32)},
+      {"dlrt_k_matmul_f32", reinterpret_cast<void *>(&dlrt_k_matmul_f32)},
+  };
+  for (const Entry &e : table)
+    if (std::strcmp(e.name, name) == 0) return e.fn;
+  return nullptr;
+}
+
+} // namespace dlrt

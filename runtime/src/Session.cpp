@@ -1,0 +1,292 @@
+//===- Session.cpp - sessions: parameters, inference, weights -------------===//
+#include "Model.h"
+#include "Status.h"
+#include "io/Safetensors.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+
+using namespace dlrt;
+
+namespace {
+
+/// oneDNN's OpenMP reads its thread count per calling thread; libgomp is loaded with
+/// libdnnl, so look the setter up rather than link OpenMP into the runtime.
+void setThreads(int32_t n) {
+  if (n <= 0) return;
+  using Fn = void (*)(int);
+  static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (fn) fn(n);
+}
+
+void initialise(HostTensor &t, const ValueSpec &spec, Generator &gen) {
+  int64_t n = t.numel();
+  auto fill = [&](auto gen1) {
+    if (t.dtype == DLRT_F32) {
+      float *p = reinterpret_cast<float *>(t.data());
+      for (int64_t i = 0; i < n; ++i) p[i] = float(gen1());
+    } else if (t.dtype == DLRT_I64) {
+      int64_t *p = reinterpret_cast<int64_t *>(t.data());
+      for (int64_t i = 0; i < n; ++i) p[i] = int64_t(gen1());
+    }
+  };
+  if (spec.initKind == "uniform") fill([&] { return gen.uniform(spec.initA, spec.initB); });
+  else if (spec.initKind == "normal") fill([&] { return spec.initA + spec.initB * gen.normal(); });
+  else if (spec.initKind == "ones") fill([] { return 1.0; });
+  else fill([] { return 0.0; });
+}
+
+/// Binds symbolic dims from the inference inputs, checking every dim.
+dlrt_status bindInputs(const dlrt_model *m, const dlrt_tensor *inputs, int32_t n, std::map<std::string, int64_t> &syms) {
+  if (n != int32_t(m->inferInputs.size())) {
+    std::string names;
+    for (int i : m->inferInputs) names += (names.empty() ? "" : ", ") + m->sig.inputs[i].name;
+    return fail("inference takes " + std::to_string(m->inferInputs.size()) + " inputs (" + names + "), got " +
+                std::to_string(n));
+  }
+  if (n && !inputs) return fail("inputs must not be NULL");
+  for (int32_t k = 0; k < n; ++k) {
+    const ValueSpec &spec = m->sig.inputs[m->inferInputs[k]];
+    const dlrt_tensor &t = inputs[k];
+    std::string where = "input '" + spec.name + "'";
+    if (t.dtype != spec.dtype)
+      return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
+    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
+    if (t.rank != int32_t(spec.dims.size()))
+      return fail(where + ": expected rank " + std::to_string(spec.dims.size()) + ", got " + std::to_string(t.rank) +
+                  " (shape " + shapeStr(t.dims, t.rank) + ")");
+    if (t.rank && !t.dims) return fail(where + ": dims must not be NULL");
+    int64_t numel = 1;
+    for (int32_t d = 0; d < t.rank; ++d) {
+      const std::string &e = spec.dims[d];
+      int64_t got = t.dims[d];
+      if (got < 0) return fail(where + ": negative dim " + std::to_string(got));
+      numel *= got;
+      bool isSymbol = std::find(m->sig.symbols.begin(), m->sig.symbols.end(), e) != m->sig.symbols.end();
+      if (isSymbol) {
+        auto [it, fresh] = syms.emplace(e, got);
+        if (!fresh && it->second != got)
+          return fail(where + ": dim " + std::to_string(d) + " is " + e + " = " + std::to_string(got) +
+                      ", but another input bound " + e + " = " + std::to_string(it->second));
+        continue;
+      }
+      auto want = evalDim(e, syms);
+      if (!want || *want != got) {
+        std::string expected;
+        for (size_t i = 0; i < spec.dims.size(); ++i) expected += (i ? ", " : "") + spec.dims[i];
+        return fail(where + ": expected shape [" + expected + "], got " + shapeStr(t.dims, t.rank));
+      }
+    }
+    if (numel && !t.data) return fail(where + ": data must not be NULL");
+  }
+  return nullptr;
+}
+
+dlrt_status outputDims(const dlrt_model *m, const std::map<std::string, int64_t> &syms,
+                       std::vector<std::vector<int64_t>> &out) {
+  out.clear();
+  for (const ValueSpec &o : m->sig.outputs) {
+    std::vector<int64_t> dims;
+    for (const std::string &e : o.dims) {
+      auto v = evalDim(e, syms);
+      if (!v || *v < 0) return fail("cannot size output '" + o.name + "': dim " + e + " is not determined by the inputs");
+      dims.push_back(*v);
+    }
+    out.push_back(std::move(dims));
+  }
+  return nullptr;
+}
+
+/// An MLIR memref descriptor {alloc, aligned, offset, sizes[], strides[]} as i64 words.
+std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims) {
+  std::vector<int64_t> d(3 + 2 * dims.size());
+  int64_t p = int64_t(reinterpret_cast<intptr_t>(data));
+  d[0] = p;
+  d[1] = p;
+  d[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    d[3 + i] = dims[i];
+    d[3 + dims.size() + i] = stride;
+    stride *= dims[i];
+  }
+  return d;
+}
+
+int paramIndex(const dlrt_session *s, const char *name) {
+  if (!name) return -1;
+  const auto &ps = s->model->sig.params;
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (ps[i].name == name) return int(i);
+  return -1;
+}
+
+} // namespace
+
+extern "C" {
+
+void dlrt_session_options_init(dlrt_session_options *o) {
+  if (o) *o = dlrt_session_options{0, 0, 0};
+}
+
+dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options *opts, dlrt_session **out) {
+  if (!m || !out) return fail("dlrt_session_create: model and out_session must not be NULL");
+  *out = nullptr;
+  dlrt_session_options o;
+  dlrt_session_options_init(&o);
+  if (opts) o = *opts;
+  if (o.device != 0) return fail("this runtime was built without a GPU backend: use device 0 (CPU)");
+  if (o.num_threads < 0) return fail("num_threads must be >= 0");
+  try {
+    auto s = std::make_unique<dlrt_session>();
+    s->model = m;
+    s->threads = o.num_threads;
+    s->seed = o.seed;
+    Generator gen(o.seed);
+    for (const ValueSpec &p : m->sig.params) {
+      std::vector<int64_t> dims;
+      for (const std::string &e : p.dims) {
+        auto v = evalDim(e, {});
+        if (!v) return fail("parameter '" + p.name + "' has a non-constant dim " + e);
+        dims.push_back(*v);
+      }
+      HostTensor t(p.dtype, dims);
+      if (!t.data()) return fail("out of memory allocating parameter '" + p.name + "'");
+      initialise(t, p, gen);
+      s->params.push_back(std::move(t));
+    }
+    *out = s.release();
+    return nullptr;
+  } catch (const std::exception &e) {
+    return fail(std::string("cannot create a session: ") + e.what());
+  }
+}
+
+void dlrt_session_free(dlrt_session *s) { delete s; }
+
+dlrt_status dlrt_output_shapes(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, int64_t *out, size_t cap) {
+  if (!s) return fail("session must not be NULL");
+  std::map<std::string, int64_t> syms;
+  if (dlrt_status st = bindInputs(s->model, inputs, n, syms)) return st;
+  std::vector<std::vector<int64_t>> dims;
+  if (dlrt_status st = outputDims(s->model, syms, dims)) return st;
+  size_t k = 0;
+  for (auto &d : dims)
+    for (int64_t v : d) {
+      if (k >= cap || !out) return fail("out_dims has room for " + std::to_string(cap) + " dims; more are needed");
+      out[k++] = v;
+    }
+  return nullptr;
+}
+
+dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dlrt_tensor *outputs, int32_t nout) {
+  if (!s) return fail("session must not be NULL");
+  const dlrt_model *m = s->model;
+  std::map<std::string, int64_t> syms;
+  if (dlrt_status st = bindInputs(m, inputs, n, syms)) return st;
+  std::vector<std::vector<int64_t>> odims;
+  if (dlrt_status st = outputDims(m, syms, odims)) return st;
+  if (nout != int32_t(m->sig.outputs.size()))
+    return fail("the model has " + std::to_string(m->sig.outputs.size()) + " outputs, got " + std::to_string(nout));
+  if (nout && !outputs) return fail("outputs must not be NULL");
+  for (int32_t k = 0; k < nout; ++k) {
+    const ValueSpec &spec = m->sig.outputs[k];
+    const dlrt_tensor &t = outputs[k];
+    std::string where = "output '" + spec.name + "'";
+    if (t.dtype != spec.dtype)
+      return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
+    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
+    if (t.rank != int32_t(odims[k].size()) || (t.rank && (!t.dims || !std::equal(odims[k].begin(), odims[k].end(), t.dims))))
+      return fail(where + ": expected shape " + shapeStr(odims[k].data(), int(odims[k].size())) + ", got " +
+                  (t.dims || !t.rank ? shapeStr(t.dims, t.rank) : "no dims"));
+    int64_t numel = 1;
+    for (int64_t d : odims[k]) numel *= d;
+    if (numel && !t.data) return fail(where + ": data must not be NULL");
+  }
+
+  std::vector<std::vector<int64_t>> descs;
+  for (int32_t k = 0; k < n; ++k)
+    descs.push_back(descriptor(inputs[k].data, std::vector<int64_t>(inputs[k].dims, inputs[k].dims + inputs[k].rank)));
+  for (HostTensor &p : s->params) descs.push_back(descriptor(p.data(), p.dims));
+  for (int32_t k = 0; k < nout; ++k) descs.push_back(descriptor(outputs[k].data, odims[k]));
+  std::vector<void *> ptrs;
+  for (auto &d : descs) ptrs.push_back(d.data());
+
+  setThreads(s->threads);
+  s->kernels.error.clear();
+  m->infer(&s->kernels, ptrs.data());
+  if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
+  return nullptr;
+}
+
+dlrt_status dlrt_get_param(dlrt_session *s, const char *name, dlrt_tensor *out) {
+  if (!s || !out) return fail("session and out must not be NULL");
+  int i = paramIndex(s, name);
+  if (i < 0) return fail(std::string("no parameter named '") + (name ? name : "(null)") + "'");
+  const HostTensor &p = s->params[i];
+  if (out->dtype != p.dtype || out->rank != int32_t(p.dims.size()) ||
+      (out->rank && (!out->dims || !std::equal(p.dims.begin(), p.dims.end(), out->dims))))
+    return fail("parameter '" + std::string(name) + "' is " + dlrt_dtype_name(p.dtype) + p.shapeStr() +
+                "; the destination does not match");
+  if (p.bytes() && !out->data) return fail("out->data must not be NULL");
+  std::memcpy(out->data, p.data(), p.bytes());
+  return nullptr;
+}
+
+dlrt_status dlrt_set_param(dlrt_session *s, const char *name, const dlrt_tensor *v) {
+  if (!s || !v) return fail("session and value must not be NULL");
+  int i = paramIndex(s, name);
+  if (i < 0) return fail(std::string("no parameter named '") + (name ? name : "(null)") + "'");
+  HostTensor &p = s->params[i];
+  if (v->dtype != p.dtype || v->rank != int32_t(p.dims.size()) ||
+      (v->rank && (!v->dims || !std::equal(p.dims.begin(), p.dims.end(), v->dims))))
+    return fail("parameter '" + std::string(name) + "' is " + dlrt_dtype_name(p.dtype) + p.shapeStr() + ", got " +
+                dlrt_dtype_name(v->dtype) + shapeStr(v->dims, v->rank));
+  if (p.bytes() && !v->data) return fail("value->data must not be NULL");
+  std::memcpy(p.data(), v->data, p.bytes());
+  return nullptr;
+}
+
+dlrt_status dlrt_load_weights(dlrt_session *s, const char *path, char **warnings) {
+  if (!s || !path) return fail("session and path must not be NULL");
+  if (warnings) *warnings = nullptr;
+  SafetensorsFile f;
+  std::string err;
+  if (!readSafetensors(path, f, err)) return fail(err);
+  const auto &specs = s->model->sig.params;
+  std::vector<const SafetensorsEntry *> found(specs.size(), nullptr);
+  std::string unexpected;
+  for (const SafetensorsEntry &e : f.entries) {
+    int i = paramIndex(s, e.name.c_str());
+    if (i < 0) {
+      unexpected += (unexpected.empty() ? "" : ", ") + e.name;
+      continue;
+    }
+    const HostTensor &p = s->params[i];
+    if (e.dtype != p.dtype || e.shape != p.dims)
+      return fail(std::string("'") + path + "': tensor '" + e.name + "' is " + dtypeToSafetensors(e.dtype) +
+                  shapeStr(e.shape.data(), int(e.shape.size())) + " but the model's parameter is " +
+                  dtypeToSafetensors(p.dtype) + p.shapeStr());
+    found[i] = &e;
+  }
+  std::string missing;
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (!found[i]) missing += (missing.empty() ? "" : ", ") + specs[i].name;
+  if (!missing.empty()) return fail(std::string("'") + path + "' lacks parameters: " + missing);
+  for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
+  if (!unexpected.empty() && warnings) *warnings = strdup(("unexpected keys ignored: " + unexpected).c_str());
+  return nullptr;
+}
+
+dlrt_status dlrt_save_weights(dlrt_session *s, const char *path) {
+  if (!s || !path) return fail("session and path must not be NULL");
+  std::vector<NamedTensor> ts;
+  for (size_t i = 0; i < s->params.size(); ++i)
+    ts.push_back({s->model->sig.params[i].name, s->params[i].dtype, s->params[i].dims, s->params[i].data()});
+  std::string err;
+  if (!writeSafetensors(path, ts, {{"format", "pt"}}, err)) return fail(err);
+  return nullptr;
+}
+
+} // extern "C"

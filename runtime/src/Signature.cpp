@@ -1,0 +1,124 @@
+//===- Signature.cpp - a model's signature, read from its JSON ------------===//
+#include "Signature.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+
+namespace dlrt {
+
+bool parseDtype(const std::string &s, dlrt_dtype &out) {
+  if (s == "f32") out = DLRT_F32;
+  else if (s == "i64") out = DLRT_I64;
+  else if (s == "i32") out = DLRT_I32;
+  else if (s == "bf16") out = DLRT_BF16;
+  else if (s == "f16") out = DLRT_F16;
+  else if (s == "bool") out = DLRT_BOOL;
+  else return false;
+  return true;
+}
+
+static bool parseValues(const nlohmann::json &arr, std::vector<ValueSpec> &out, std::string &error) {
+  if (!arr.is_array()) {
+    error = "signature: expected an array";
+    return false;
+  }
+  for (const auto &v : arr) {
+    ValueSpec s;
+    s.name = v.value("name", "");
+    if (!parseDtype(v.value("dtype", ""), s.dtype)) {
+      error = "signature: bad dtype for '" + s.name + "'";
+      return false;
+    }
+    for (const auto &d : v.at("shape")) s.dims.push_back(d.get<std::string>());
+    s.trainOnly = v.value("train_only", false);
+    s.buffer = v.value("buffer", false);
+    if (v.contains("init")) {
+      s.initKind = v["init"].value("kind", "zeros");
+      s.initA = v["init"].value("a", 0.0);
+      s.initB = v["init"].value("b", 0.0);
+    }
+    out.push_back(std::move(s));
+  }
+  for (ValueSpec &s : out)
+    for (const std::string &d : s.dims) s.dimPtrs.push_back(d.c_str());
+  return true;
+}
+
+bool parseSignature(const std::string &json, Signature &out, std::string &error) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    error = "the model's signature is not valid JSON";
+    return false;
+  }
+  try {
+    out.json = json;
+    out.model = j.value("model", "");
+    for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
+    return parseValues(j.at("inputs"), out.inputs, error) && parseValues(j.at("outputs"), out.outputs, error) &&
+           parseValues(j.at("params"), out.params, error);
+  } catch (const std::exception &e) {
+    error = std::string("the model's signature is malformed: ") + e.what();
+    return false;
+  }
+}
+
+namespace {
+struct DimParser {
+  const std::string &s;
+  const std::map<std::string, int64_t> &syms;
+  size_t pos = 0;
+  bool ok = true;
+  int64_t primary() {
+    if (pos < s.size() && s[pos] == '(') {
+      ++pos;
+      int64_t v = sum();
+      if (pos >= s.size() || s[pos] != ')') ok = false;
+      ++pos;
+      return v;
+    }
+    if (pos < s.size() && (std::isdigit(uint8_t(s[pos])) || s[pos] == '-')) {
+      size_t start = pos++;
+      while (pos < s.size() && std::isdigit(uint8_t(s[pos]))) ++pos;
+      return std::stoll(s.substr(start, pos - start));
+    }
+    size_t start = pos;
+    while (pos < s.size() && (std::isalnum(uint8_t(s[pos])) || s[pos] == '_')) ++pos;
+    auto it = syms.find(s.substr(start, pos - start));
+    if (start == pos || it == syms.end()) {
+      ok = false;
+      return 0;
+    }
+    return it->second;
+  }
+  int64_t product() {
+    int64_t v = primary();
+    while (ok && pos < s.size() && (s[pos] == '*' || s[pos] == '/')) {
+      char op = s[pos++];
+      int64_t r = primary();
+      if (op == '*') v *= r;
+      else if (r == 0) ok = false;
+      else v = (v / r) - ((v % r != 0) && ((v < 0) != (r < 0)));
+    }
+    return v;
+  }
+  int64_t sum() {
+    int64_t v = product();
+    while (ok && pos < s.size() && (s[pos] == '+' || (s[pos] == '-' && pos > 0))) {
+      char op = s[pos++];
+      int64_t r = product();
+      v = op == '+' ? v + r : v - r;
+    }
+    return v;
+  }
+};
+} // namespace
+
+std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols) {
+  DimParser p{expr, symbols};
+  int64_t v = p.sum();
+  if (!p.ok || p.pos != expr.size()) return std::nullopt;
+  return v;
+}
+
+} // namespace dlrt

@@ -1,0 +1,40 @@
+//===- Signature.h - a model's signature, read from its JSON ----*- C++ -*-===//
+#ifndef DLRT_SRC_SIGNATURE_H
+#define DLRT_SRC_SIGNATURE_H
+
+#include "dlrt/dlrt.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dlrt {
+
+struct ValueSpec {
+  std::string name;
+  dlrt_dtype dtype = DLRT_F32;
+  std::vector<std::string> dims; // decimal or an expression of symbols
+  std::vector<const char *> dimPtrs;
+  bool trainOnly = false;
+  bool buffer = false;
+  std::string initKind; // parameters: uniform, normal, zeros, ones
+  double initA = 0, initB = 0;
+};
+
+struct Signature {
+  std::string json;
+  std::string model;
+  std::vector<std::string> symbols;
+  std::vector<ValueSpec> inputs, outputs, params;
+};
+
+bool parseSignature(const std::string &json, Signature &out, std::string &error);
+
+/// Evaluates a dim expression ("64", "B", "((B*T)/2)") with the given symbol values.
+std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols);
+
+bool parseDtype(const std::string &s, dlrt_dtype &out);
+
+} // namespace dlrt
+#endif

@@ -1,0 +1,22 @@
+//===- Kernels.h - the kernels compiled code calls --------------*- C++ -*-===//
+//
+// Names and signatures are part of the model ABI (model_abi.h): a model.so resolves them
+// through dl_model_bind. Every kernel takes the session's KernelContext first.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DLRT_SRC_ONEDNN_KERNELS_H
+#define DLRT_SRC_ONEDNN_KERNELS_H
+
+#include <cstdint>
+
+extern "C" {
+/// y[m, n] = x[m, k] W[n, k]^T + bias[n] (bias may be NULL).
+void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
+                      const float *w, const float *bias, float *y);
+/// torch.matmul on operands of equal rank (left-padded with 1s): dims holds a's dims then
+/// b's; batch dims broadcast.
+void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
+                       const float *b, float *c);
+}
+
+#endif

@@ -1,0 +1,100 @@
+//===- Matmul.cpp - dense and matmul kernels on oneDNN --------------------===//
+//
+// Called from compiled code with shapes and pointers only. A primitive is built the first
+// time a call site meets a shape and reused afterwards.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+#include <string>
+
+using dnnl::memory;
+
+namespace dlrt {
+namespace {
+
+struct MatmulPrimitive {
+  dnnl::matmul prim;
+  memory::desc src, wei, bias, dst;
+};
+
+memory::dims contiguousStrides(const memory::dims &d) {
+  memory::dims s(d.size(), 1);
+  for (int i = int(d.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * d[i + 1];
+  return s;
+}
+
+MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
+                              const memory::desc &wei, const memory::desc &bias, const memory::desc &dst) {
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    auto p = std::make_shared<MatmulPrimitive>();
+    dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, wei, dst) : dnnl::matmul::desc(src, wei, bias, dst);
+    dnnl::matmul::primitive_desc pd(d, ctx.engine);
+    p->prim = dnnl::matmul(pd);
+    p->src = src;
+    p->wei = wei;
+    p->bias = bias;
+    p->dst = dst;
+    slot = p;
+  }
+  return static_cast<MatmulPrimitive *>(slot.get());
+}
+
+void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, const void *bias, void *c) {
+  std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<void *>(a))},
+      {DNNL_ARG_WEIGHTS, memory(p.wei, ctx.engine, const_cast<void *>(b))},
+      {DNNL_ARG_DST, memory(p.dst, ctx.engine, c)}};
+  if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<void *>(bias))});
+  p.prim.execute(ctx.stream, args);
+  ctx.stream.wait();
+}
+
+} // namespace
+} // namespace dlrt
+
+using namespace dlrt;
+
+extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
+                                 const float *w, const float *bias, float *y) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    if (m == 0) return;
+    // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
+    memory::desc src({m, k}, memory::data_type::f32, memory::format_tag::ab);
+    memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
+    memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
+    memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
+    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr}, src, wei, b, dst);
+    run(ctx, *p, x, w, bias, y);
+  } catch (const std::exception &e) {
+    ctx.fail("dense (site " + std::to_string(site) + "): oneDNN failed: " + e.what());
+  }
+}
+
+extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
+                                  const float *b, float *c) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    memory::dims ad(dims, dims + rank), bd(dims + rank, dims + 2 * rank), cd(rank);
+    for (int64_t i = 0; i + 2 < rank; ++i) cd[i] = std::max(ad[i], bd[i]);
+    cd[rank - 2] = ad[rank - 2];
+    cd[rank - 1] = bd[rank - 1];
+    for (int64_t d : cd)
+      if (d == 0) return;
+    std::vector<int64_t> key = {1, site};
+    key.insert(key.end(), ad.begin(), ad.end());
+    key.insert(key.end(), bd.begin(), bd.end());
+    memory::desc src(ad, memory::data_type::f32, contiguousStrides(ad));
+    memory::desc wei(bd, memory::data_type::f32, contiguousStrides(bd));
+    memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
+    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
+    run(ctx, *p, a, b, nullptr, c);
+  } catch (const std::exception &e) {
+    ctx.fail("matmul (site " + std::to_string(site) + "): oneDNN failed: " + e.what());
+  }
+}

@@ -1,0 +1,246 @@
+//===- dlrun.cpp - run a compiled model from the command line -------------===//
+//
+// dlrun info  model.so
+// dlrun infer model.so --input x=x.npy [--weights w.safetensors] [--out-dir DIR] [--threads N]
+// Exit codes: 0 ok, 1 bad input or a failed run, 2 bad usage.
+//
+//===----------------------------------------------------------------------===//
+#include "dlrt/dlrt.h"
+#include "io/Npy.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+enum Exit { Ok = 0, Failed = 1, Usage = 2 };
+
+int usage(const std::string &msg) {
+  std::fprintf(stderr, "dlrun: %s\n", msg.c_str());
+  std::fprintf(stderr,
+               "usage: dlrun info  model.so\n"
+               "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
+               "                   [--out-dir DIR] [--threads N] [--device cpu]\n");
+  return Usage;
+}
+
+int failed(dlrt_status st, const std::string &context = "") {
+  std::fprintf(stderr, "dlrun: %s%s\n", context.c_str(), dlrt_status_message(st));
+  dlrt_status_free(st);
+  return Failed;
+}
+
+std::string dimsStr(const dlrt_value_info &v) {
+  std::string s = "[";
+  for (int i = 0; i < v.rank; ++i) s += (i ? ", " : "") + std::string(v.dims[i]);
+  return s + "]";
+}
+
+/// libgomp reads OMP_WAIT_POLICY when oneDNN loads, before main: with the default policy
+/// 2 threads stall in ~4 ms steps on these VMs (notes/TOOLCHAIN.md). Re-exec once with a
+/// passive policy unless the user chose one.
+void ensurePassiveOpenMP(char **argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("DLRUN_NO_REEXEC")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  setenv("DLRUN_NO_REEXEC", "1", 1);
+  execv("/proc/self/exe", argv);
+  // If exec fails we carry on with the policy we have.
+}
+
+int info(const char *path) {
+  dlrt_model *m = nullptr;
+  if (dlrt_status st = dlrt_model_load(path, &m)) return failed(st);
+  std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
+              dlrt_model_abi_version(m));
+  dlrt_value_info v;
+  std::printf("inputs\n");
+  for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
+    dlrt_model_input(m, i, &v);
+    std::printf("  %-20s %-5s %s%s\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str(),
+                v.train_only ? "  (train only)" : "");
+  }
+  std::printf("outputs\n");
+  for (int i = 0; i < dlrt_model_num_outputs(m); ++i) {
+    dlrt_model_output(m, i, &v);
+    std::printf("  %-20s %-5s %s\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str());
+  }
+  std::printf("parameters\n");
+  int64_t total = 0;
+  for (int i = 0; i < dlrt_model_num_params(m); ++i) {
+    dlrt_model_param(m, i, &v);
+    int64_t n = 1;
+    for (int d = 0; d < v.rank; ++d) n *= std::atoll(v.dims[d]);
+    total += n;
+    std::printf("  %-28s %-5s %s%s\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str(), v.buffer ? "  (buffer)" : "");
+  }
+  std::printf("total parameters: %lld\n", (long long)total);
+  dlrt_model_free(m);
+  return Ok;
+}
+
+int infer(int argc, char **argv) {
+  std::string modelPath, weights, outDir = ".", device = "cpu";
+  std::map<std::string, std::string> inputs;
+  int threads = 0;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char *flag) -> const char * {
+      if (i + 1 >= argc) return nullptr;
+      (void)flag;
+      return argv[++i];
+    };
+    if (a == "--input") {
+      const char *v = value("--input");
+      if (!v) return usage("--input needs NAME=FILE.npy");
+      std::string s = v;
+      size_t eq = s.find('=');
+      if (eq == std::string::npos || eq == 0) return usage("--input needs NAME=FILE.npy, got '" + s + "'");
+      inputs[s.substr(0, eq)] = s.substr(eq + 1);
+    } else if (a == "--weights") {
+      const char *v = value("--weights");
+      if (!v) return usage("--weights needs a file");
+      weights = v;
+    } else if (a == "--out-dir") {
+      const char *v = value("--out-dir");
+      if (!v) return usage("--out-dir needs a directory");
+      outDir = v;
+    } else if (a == "--threads") {
+      const char *v = value("--threads");
+      char *end = nullptr;
+      if (!v || (threads = int(std::strtol(v, &end, 10)), *end) || threads < 1) return usage("--threads needs a positive integer");
+    } else if (a == "--device") {
+      const char *v = value("--device");
+      if (!v) return usage("--device needs cpu or cuda");
+      device = v;
+      if (device != "cpu" && device != "cuda") return usage("--device takes cpu or cuda");
+    } else if (!a.empty() && a[0] == '-') {
+      return usage("unknown option '" + a + "'");
+    } else if (modelPath.empty()) {
+      modelPath = a;
+    } else {
+      return usage("unexpected argument '" + a + "'");
+    }
+  }
+  if (modelPath.empty()) return usage("infer needs a model.so");
+  if (device == "cuda") {
+    std::fprintf(stderr, "dlrun: this runtime has no CUDA backend yet\n");
+    return Failed;
+  }
+
+  dlrt_model *m = nullptr;
+  if (dlrt_status st = dlrt_model_load(modelPath.c_str(), &m)) return failed(st);
+  dlrt_session_options opts;
+  dlrt_session_options_init(&opts);
+  opts.num_threads = threads;
+  dlrt_session *s = nullptr;
+  if (dlrt_status st = dlrt_session_create(m, &opts, &s)) return failed(st);
+  if (!weights.empty()) {
+    char *warn = nullptr;
+    if (dlrt_status st = dlrt_load_weights(s, weights.c_str(), &warn)) return failed(st);
+    if (warn) {
+      std::fprintf(stderr, "dlrun: warning: %s\n", warn);
+      dlrt_string_free(warn);
+    }
+  }
+
+  std::vector<dlrt::HostTensor> held;
+  std::vector<dlrt_tensor> ins;
+  held.reserve(dlrt_model_num_inputs(m));
+  for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
+    dlrt_value_info v;
+    dlrt_model_input(m, i, &v);
+    auto it = inputs.find(v.name);
+    if (v.train_only) {
+      if (it != inputs.end()) inputs.erase(it); // labels are harmless for inference
+      continue;
+    }
+    if (it == inputs.end()) {
+      std::fprintf(stderr, "dlrun: missing --input %s=FILE.npy (%s %s)\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str());
+      return Failed;
+    }
+    dlrt::HostTensor t;
+    std::string err;
+    bool cast = false;
+    if (!dlrt::readNpy(it->second, t, err, &cast)) {
+      std::fprintf(stderr, "dlrun: %s\n", err.c_str());
+      return Failed;
+    }
+    if (cast) std::fprintf(stderr, "dlrun: warning: '%s' is float64; cast to f32\n", it->second.c_str());
+    held.push_back(std::move(t));
+    ins.push_back(held.back().view());
+    inputs.erase(it);
+  }
+  for (auto &kv : inputs) {
+    std::fprintf(stderr, "dlrun: the model has no input '%s'\n", kv.first.c_str());
+    return Failed;
+  }
+
+  int nout = dlrt_model_num_outputs(m);
+  size_t totalRank = 0;
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    totalRank += size_t(v.rank);
+  }
+  std::vector<int64_t> dims(totalRank + 1);
+  if (dlrt_status st = dlrt_output_shapes(s, ins.data(), int32_t(ins.size()), dims.data(), dims.size())) return failed(st);
+  std::vector<dlrt::HostTensor> outs;
+  std::vector<dlrt_tensor> outViews;
+  size_t k = 0;
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    outs.emplace_back(v.dtype, std::vector<int64_t>(dims.begin() + k, dims.begin() + k + v.rank));
+    k += size_t(v.rank);
+  }
+  for (auto &o : outs) outViews.push_back(o.view());
+  auto t0 = std::chrono::steady_clock::now();
+  if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), outViews.data(), nout)) return failed(st);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    std::string path = outDir + "/" + v.name + ".npy";
+    std::string err;
+    if (!dlrt::writeNpy(path, outs[i].dtype, outs[i].dims, outs[i].data(), err)) {
+      std::fprintf(stderr, "dlrun: %s\n", err.c_str());
+      return Failed;
+    }
+    std::printf("%-16s %-5s %-16s -> %s\n", v.name, dlrt_dtype_name(v.dtype), outs[i].shapeStr().c_str(), path.c_str());
+  }
+  std::printf("inference: %.3f ms\n", ms);
+  dlrt_session_free(s);
+  dlrt_model_free(m);
+  return Ok;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage("missing command");
+  std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h") {
+    usage("run, inspect and (later) train compiled models");
+    return Ok;
+  }
+  if (cmd == "info") {
+    if (argc != 3) return usage("info takes one model.so");
+    return info(argv[2]);
+  }
+  if (cmd == "infer") {
+    ensurePassiveOpenMP(argv);
+    return infer(argc - 2, argv + 2);
+  }
+  if (cmd == "train" || cmd == "bench") {
+    std::fprintf(stderr, "dlrun: '%s' is not implemented yet in this build\n", cmd.c_str());
+    return Failed;
+  }
+  return usage("unknown command '" + cmd + "'");
+}
