@@ -27,6 +27,12 @@ std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candi
   unsigned bestDist = ~0u;
   for (const std::string &c : candidates) {
     unsigned d = word.edit_distance(c, /*AllowReplacements=*/true, /*MaxEditDistance=*/8);
+    // A swap of two neighbouring characters (f23 for f32) is one typo, not two.
+    if (d == 2 && c.size() == word.size())
+      for (size_t i = 0; i + 1 < c.size(); ++i)
+        if (word[i] == c[i + 1] && word[i + 1] == c[i] && word.substr(0, i) == llvm::StringRef(c).substr(0, i) &&
+            word.substr(i + 2) == llvm::StringRef(c).substr(i + 2))
+          d = 1;
     if (d < bestDist) { bestDist = d; best = c; }
   }
   // A suggestion must be closer than a rewrite: at most a third of the word changed.

@@ -446,8 +446,13 @@ bool Parser::parseArgs(Expr &call, SrcLoc open) {
     failedStmt = true;
     return false;
   }
-  errorHere("expected ',' or ')' in the call to '" + call.name + "' opened at " +
-            std::to_string(open.line) + ":" + std::to_string(open.col));
+  // Name the bracket that is still open, where it opened, and what stopped the call.
+  if (!failedStmt) {
+    failedStmt = true;
+    std::string found = at(Tok::Ident) || at(Tok::Int) || at(Tok::Float) ? "'" + cur().text + "'" : tokName(cur().kind);
+    diags.error(open, "unclosed '(' of the call to '" + call.name + "': expected ',' or ')' before " + found +
+                          " at " + std::to_string(cur().loc.line) + ":" + std::to_string(cur().loc.col));
+  }
   return false;
 }
 

@@ -193,6 +193,7 @@ void Sema::execInput(const Stmt &s, Scope &scope) {
     diags.error(in.dtypeLoc, "unknown dtype '" + in.dtype + "'" +
                                  didYouMean(in.dtype, {"f32", "i64", "i32", "bf16", "f16", "bool"}) +
                                  "; expected f32, i64, i32, bf16, f16 or bool");
+    scope.env[in.name] = Val{}; // known but invalid: uses of it report nothing more
     return;
   }
   if (scope.env.count(in.name) || consts.count(in.name)) {

@@ -1,0 +1,119 @@
+"""Helpers for end-to-end tests: compile a .dl with dlc, run it with dlrun, compare with
+PyTorch. Run by ctest with DLC_BIN (the build's bin/) and DLC_SOURCE set."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+BIN = os.environ.get("DLC_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "bin"))
+SRC = os.environ.get("DLC_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# Elementwise tolerance of the issue: |got - ref| <= ATOL + RTOL * |ref|.
+ATOL, RTOL = 1e-6, 1e-5
+
+_failures = []
+
+
+def workdir():
+    d = tempfile.mkdtemp(prefix="dlc-e2e-")
+    return d
+
+
+def compile_model(source, wd, name="model"):
+    """Compiles .dl source text (or a path) to WD/name.so and returns the path."""
+    path = source if os.path.exists(source) else os.path.join(wd, name + ".dl")
+    if path != source:
+        with open(path, "w") as f:
+            f.write(source)
+    out = os.path.join(wd, name + ".so")
+    r = subprocess.run([os.path.join(BIN, "dlc"), path, "-o", out], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("dlc failed (%d):\n%s" % (r.returncode, r.stderr))
+    return out
+
+
+def save_safetensors(path, tensors):
+    """Writes {name: np.ndarray} as safetensors (the format PyTorch's safetensors uses)."""
+    codes = {np.dtype("float32"): "F32", np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
+    header, offset, blobs = {}, 0, []
+    for name, a in tensors.items():
+        a = np.ascontiguousarray(a)
+        b = a.tobytes()
+        header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def state_dict_numpy(module):
+    return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def dlrun(args, check=True):
+    r = subprocess.run([os.path.join(BIN, "dlrun")] + args, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError("dlrun %s failed (%d):\n%s" % (" ".join(args), r.returncode, r.stderr))
+    return r
+
+
+def infer(so, inputs, weights=None, wd=None, threads=None):
+    """Runs dlrun infer and returns {output name: np.ndarray}."""
+    wd = wd or workdir()
+    args = ["infer", so, "--out-dir", wd]
+    for name, a in inputs.items():
+        p = os.path.join(wd, "in_%s.npy" % name)
+        np.save(p, a)
+        args += ["--input", "%s=%s" % (name, p)]
+    if weights:
+        args += ["--weights", weights]
+    if threads:
+        args += ["--threads", str(threads)]
+    r = dlrun(args)
+    outs = {}
+    for line in r.stdout.splitlines():
+        if "->" in line:
+            name = line.split()[0]
+            outs[name] = np.load(line.split("->")[1].strip())
+    return outs
+
+
+def check_close(what, got, ref, atol=ATOL, rtol=RTOL):
+    ref = np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        _failures.append("%s: shape %s, expected %s" % (what, got.shape, ref.shape))
+        print("FAIL", _failures[-1])
+        return
+    err = np.abs(got - ref)
+    bound = atol + rtol * np.abs(ref)
+    if not np.all(err <= bound) or not np.all(np.isfinite(got)):
+        i = np.unravel_index(np.argmax(err - bound), err.shape)
+        _failures.append("%s: max error %.3g at %s (got %.9g, expected %.9g)" % (what, err.max(), i, got[i], ref[i]))
+        print("FAIL", _failures[-1])
+    else:
+        print("ok   %s (max abs error %.3g)" % (what, err.max() if err.size else 0.0))
+
+
+def check(what, cond, detail=""):
+    if not cond:
+        _failures.append("%s %s" % (what, detail))
+        print("FAIL", what, detail)
+    else:
+        print("ok  ", what)
+
+
+def finish():
+    if _failures:
+        print("%d check(s) failed" % len(_failures))
+        sys.exit(1)
+    print("all checks passed")
