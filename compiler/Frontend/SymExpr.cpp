@@ -1,11 +1,15 @@
 //===- SymExpr.cpp - sizes that may depend on symbolic dims ---------------===//
 #include "compiler/Frontend/SymExpr.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace dlc {
 
 struct SymExpr::Node {
   char op = 'c'; // 'c' constant, 's' symbol, or one of + - * /
-  int64_t value = 0;
+  int64_t value = 0; // constants; the coefficient of a product
+  std::vector<SymExpr> factors; // a product's non-constant factors, sorted by spelling
   std::string spelling;
 };
 
@@ -57,25 +61,44 @@ SymExpr operator-(const SymExpr &a, const SymExpr &b) {
   return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
 }
 
-SymExpr operator*(const SymExpr &a, const SymExpr &b) {
-  auto ca = a.constant(), cb = b.constant();
-  if (ca && cb) return SymExpr(*ca * *cb);
-  if (ca && *ca == 1) return b;
-  if (cb && *cb == 1) return a;
-  if ((ca && *ca == 0) || (cb && *cb == 0)) return SymExpr(int64_t(0));
+/// Products are kept canonical (coefficient times sorted factors) so that equal sizes
+/// spell the same however they were computed: B*3*4, 12*B and (4*B)*3 are one size.
+static SymExpr product(int64_t coef, std::vector<SymExpr> factors) {
+  if (coef == 0 || factors.empty()) return SymExpr(factors.empty() ? coef : 0);
+  std::sort(factors.begin(), factors.end(), [](const SymExpr &x, const SymExpr &y) { return x.str() < y.str(); });
+  if (coef == 1 && factors.size() == 1) return factors[0];
   auto n = std::make_shared<SymExpr::Node>();
   n->op = '*';
-  // Constants first so that 4*B and B*4 spell the same.
-  const SymExpr &l = cb && !ca ? b : a;
-  const SymExpr &r = cb && !ca ? a : b;
-  n->spelling = "(" + l.str() + "*" + r.str() + ")";
+  n->value = coef;
+  n->spelling = "(" + (coef != 1 ? std::to_string(coef) : std::string());
+  for (size_t i = 0; i < factors.size(); ++i)
+    n->spelling += (i || coef != 1 ? "*" : "") + factors[i].str();
+  n->spelling += ")";
+  n->factors = std::move(factors);
   return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
+}
+
+SymExpr operator*(const SymExpr &a, const SymExpr &b) {
+  int64_t coef = 1;
+  std::vector<SymExpr> factors;
+  for (const SymExpr *x : {&a, &b}) {
+    if (auto c = x->constant()) coef *= *c;
+    else if (x->node->op == '*') {
+      coef *= x->node->value;
+      factors.insert(factors.end(), x->node->factors.begin(), x->node->factors.end());
+    } else {
+      factors.push_back(*x);
+    }
+  }
+  return product(coef, std::move(factors));
 }
 
 SymExpr floorDiv(const SymExpr &a, const SymExpr &b) {
   auto ca = a.constant(), cb = b.constant();
   if (ca && cb && *cb != 0) return SymExpr(floorDivInt(*ca, *cb));
   if (cb && *cb == 1) return a;
+  if (cb && *cb != 0 && a.node->op == '*' && a.node->value % *cb == 0)
+    return product(a.node->value / *cb, a.node->factors);
   auto n = std::make_shared<SymExpr::Node>();
   n->op = '/';
   n->spelling = "(" + a.str() + "/" + b.str() + ")";

@@ -1,0 +1,123 @@
+"""Every op lowered so far against PyTorch, on a dynamic batch (1, 3 and 8 from one
+model.so): activations, arithmetic with broadcasting and literals, math, softmax and
+log_softmax on several axes, 3-D dense, batched matmul, reshape/flatten/transpose and
+reductions with keepdims."""
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import harness as h
+
+SRC = """
+model Ops {
+  input x: f32[B, 6]
+  input s: f32[B, 3, 4]
+
+  a = dense(x, 5)
+  output o_relu = relu(a)
+  output o_gelu = gelu(a)
+  output o_gelu_tanh = gelu(a, approximate = "tanh")
+  output o_sigmoid = sigmoid(a)
+  output o_tanh = tanh(a)
+  output o_silu = silu(a)
+  output o_leaky = leaky_relu(a, alpha = 0.2)
+  output o_leaky_torch_name = leaky_relu(a, negative_slope = 0.3)
+  output o_softmax = softmax(s, axis = 1)
+  output o_log_softmax = log_softmax(a)
+  output o_log_softmax0 = log_softmax(s, dim = 0)
+  output o_arith = (x * 2.0 - 1) / (abs(x) + 1.5)
+  output o_neg = -x + 0.5 * x
+  output o_math = exp(-abs(x)) + log(abs(x) + 1) + sqrt(abs(x)) + pow(abs(x), 1.5)
+  output o_pow_tensor = pow(abs(s) + 0.5, s)
+  output o_bcast = s + dense(s, 4)
+  output o_bias_row = s * sum(s, axis = 0, keepdims = true)
+  output o_dense3 = dense(s, 7) |> relu
+  output o_nobias = dense(x, 3, bias = false)
+  output o_flat = flatten(s)
+  output o_flat0 = flatten(s, start = 0)
+  output o_reshape = reshape(s, (-1, 2))
+  output o_reshape_b = reshape(s, (-1, 6, 2))
+  output o_transpose = transpose(s, (0, 2, 1))
+  output o_transpose_neg = transpose(s, (-1, 0, 1))
+  output o_bmm = s @ transpose(s, (0, 2, 1))
+  output o_mm_shared = matmul(s, reshape(dense(x, 8), (-1, 4, 2)))
+  output o_vec = x @ transpose(reshape(dense(x, 6), (-1, 6)), (1, 0))
+  output o_sum = sum(s, axis = (1, 2))
+  output o_sum_all = sum(s)
+  output o_mean = mean(s, axis = -1, keepdims = true)
+  output o_max = max(s, axis = 1)
+  output o_max_keep = max(s, axis = (0, 2), keepdim = true)
+  output o_dropout = dropout(x, 0.5)
+}
+"""
+
+
+class Ops(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(6, 5)
+        self.dense = torch.nn.Linear(4, 4)
+        self.o_dense3 = torch.nn.Linear(4, 7)
+        self.o_nobias = torch.nn.Linear(6, 3, bias=False)
+        self.dense_1 = torch.nn.Linear(6, 8)
+        self.dense_2 = torch.nn.Linear(6, 6)
+
+    def forward(self, x, s):
+        a = self.a(x)
+        o = {}
+        o["o_relu"] = torch.relu(a)
+        o["o_gelu"] = F.gelu(a)
+        o["o_gelu_tanh"] = F.gelu(a, approximate="tanh")
+        o["o_sigmoid"] = torch.sigmoid(a)
+        o["o_tanh"] = torch.tanh(a)
+        o["o_silu"] = F.silu(a)
+        o["o_leaky"] = F.leaky_relu(a, 0.2)
+        o["o_leaky_torch_name"] = F.leaky_relu(a, 0.3)
+        o["o_softmax"] = torch.softmax(s, 1)
+        o["o_log_softmax"] = torch.log_softmax(a, -1)
+        o["o_log_softmax0"] = torch.log_softmax(s, 0)
+        o["o_arith"] = (x * 2.0 - 1) / (torch.abs(x) + 1.5)
+        o["o_neg"] = -x + 0.5 * x
+        ax = torch.abs(x)
+        o["o_math"] = torch.exp(-ax) + torch.log(ax + 1) + torch.sqrt(ax) + torch.pow(ax, 1.5)
+        o["o_pow_tensor"] = torch.pow(torch.abs(s) + 0.5, s)
+        o["o_bcast"] = s + self.dense(s)
+        o["o_bias_row"] = s * torch.sum(s, 0, keepdim=True)
+        o["o_dense3"] = torch.relu(self.o_dense3(s))
+        o["o_nobias"] = self.o_nobias(x)
+        o["o_flat"] = torch.flatten(s, 1)
+        o["o_flat0"] = torch.flatten(s, 0)
+        o["o_reshape"] = s.reshape(-1, 2)
+        o["o_reshape_b"] = s.reshape(-1, 6, 2)
+        o["o_transpose"] = s.permute(0, 2, 1)
+        o["o_transpose_neg"] = s.permute(2, 0, 1)
+        o["o_bmm"] = s @ s.permute(0, 2, 1)
+        o["o_mm_shared"] = torch.matmul(s, self.dense_1(x).reshape(-1, 4, 2))
+        o["o_vec"] = x @ self.dense_2(x).reshape(-1, 6).permute(1, 0)
+        o["o_sum"] = torch.sum(s, (1, 2))
+        o["o_sum_all"] = torch.sum(s)
+        o["o_mean"] = torch.mean(s, -1, keepdim=True)
+        o["o_max"] = torch.amax(s, 1)
+        o["o_max_keep"] = torch.amax(s, (0, 2), keepdim=True)
+        o["o_dropout"] = x
+        return o
+
+
+torch.manual_seed(0)
+wd = h.workdir()
+so = h.compile_model(SRC, wd)
+ref = Ops().eval()
+weights = os.path.join(wd, "w.safetensors")
+h.save_safetensors(weights, h.state_dict_numpy(ref))
+rng = np.random.RandomState(2)
+for batch in (1, 3, 8):
+    x = rng.randn(batch, 6).astype(np.float32)
+    s = rng.randn(batch, 3, 4).astype(np.float32)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x), torch.from_numpy(s))
+    got = h.infer(so, {"x": x, "s": s}, weights=weights)
+    for name, r in want.items():
+        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+h.finish()
