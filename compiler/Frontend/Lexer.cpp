@@ -179,7 +179,7 @@ std::vector<Token> lex(std::string_view src) {
     push(k, std::string(1, c), loc);
     advance(1);
   }
-  push(Tok::Newline, "\n", SrcLoc{line, col});
+  if (out.empty() || out.back().kind != Tok::Newline) push(Tok::Newline, "\n", SrcLoc{line, col});
   push(Tok::Eof, "", SrcLoc{line, col});
   return out;
 }

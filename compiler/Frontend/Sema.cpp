@@ -94,6 +94,7 @@ private:
   std::map<std::string, const FnDecl *> fns;
   std::map<std::string, Val> consts;
   std::vector<std::string> callStack;
+  bool sawOutput = false;
 };
 
 std::optional<ModelGraph> Sema::run() {
@@ -106,7 +107,7 @@ std::optional<ModelGraph> Sema::run() {
   }
   Scope top;
   execBlock(model.body, top);
-  if (graph.outputs.empty()) diags.error(model.loc, "model '" + model.name + "' has no 'output'");
+  if (!sawOutput) diags.error(model.loc, "model '" + model.name + "' has no 'output'");
   if (model.train) checkTrain(top);
   if (diags.errorCount() == 0) checkUsage();
   if (diags.errorCount() != 0) return std::nullopt;
@@ -144,6 +145,7 @@ std::optional<Val> Sema::execBlock(const std::vector<StmtPtr> &body, Scope &scop
       scope.env[s.name] = eval(*s.value, scope, &s.name);
       break;
     case Stmt::Output: {
+      sawOutput = true;
       Val v;
       if (s.value) {
         v = eval(*s.value, scope, &s.name);
@@ -508,6 +510,28 @@ std::optional<AttrValue> Sema::convertAttr(const AttrSpec &spec, const Val &v, c
   return std::nullopt;
 }
 
+/// Defaults are written in their short form (padding = 0): give them the normalised form
+/// that a written value of that type gets.
+static AttrValue normaliseDefault(const AttrSpec &s) {
+  AttrValue v = *s.dflt;
+  if (v.kind != AttrValue::Int) return v;
+  AttrValue t;
+  t.kind = AttrValue::Tuple;
+  switch (s.type) {
+  case AttrType::IntOrPair:
+  case AttrType::PadOrSame:
+    t.elems = {v, v};
+    return t;
+  case AttrType::IntOrTuple:
+  case AttrType::OptAxes:
+  case AttrType::IntTuple:
+    t.elems = {v};
+    return t;
+  default:
+    return v;
+  }
+}
+
 std::optional<std::map<std::string, AttrValue>> Sema::bindAttrs(
     const std::string &callee, const std::vector<AttrSpec> &specs, std::vector<Val> pos,
     std::vector<std::pair<const KwArg *, Val>> kw, SrcLoc loc, std::string *explicitName,
@@ -564,7 +588,7 @@ std::optional<std::map<std::string, AttrValue>> Sema::bindAttrs(
         diags.error(loc, callee + ": missing required argument '" + s.name + "'");
         ok = false;
       } else {
-        out[s.name] = *s.dflt;
+        out[s.name] = normaliseDefault(s);
       }
       continue;
     }

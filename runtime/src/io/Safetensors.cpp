@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -84,6 +85,9 @@ bool parseSafetensors(std::vector<uint8_t> raw, SafetensorsFile &out, std::strin
     entry.bytes = size_t(en - b);
     out.entries.push_back(std::move(entry));
   }
+  // JSON objects have no order: present tensors in file order.
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const SafetensorsEntry &a, const SafetensorsEntry &b) { return a.offset < b.offset; });
   out.raw = std::move(raw);
   return true;
 }

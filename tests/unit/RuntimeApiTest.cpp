@@ -1,0 +1,139 @@
+#include "dlrt/dlrt.hpp"
+#include "io/Safetensors.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+
+static std::string tmp(const std::string &name) { return std::string(DLC_TEST_TMP) + "/" + name; }
+
+static std::string message(dlrt_status st) {
+  std::string m = st ? dlrt_status_message(st) : "";
+  dlrt_status_free(st);
+  return m;
+}
+
+TEST_CASE("runtime: load a model and read its signature") {
+  dlrt::Model m(DLC_TEST_MODEL);
+  CHECK(m.name() == "Mlp");
+  REQUIRE(m.numInputs() == 2);
+  CHECK(std::string(m.input(0).name) == "x");
+  CHECK(std::string(m.input(0).dims[0]) == "B");
+  CHECK(m.input(1).train_only == 1);
+  REQUIRE(m.numOutputs() == 2);
+  CHECK(std::string(m.output(1).name) == "probs");
+  CHECK(m.numParams() == 6);
+  CHECK(dlrt_model_abi_version(m.get()) == 1);
+  dlrt_value_info v;
+  CHECK(message(dlrt_model_param(m.get(), 99, &v)).find("out of range") != std::string::npos);
+}
+
+TEST_CASE("runtime: bad model files are errors, not crashes") {
+  dlrt_model *m = nullptr;
+  CHECK(message(dlrt_model_load("/nonexistent/model.so", &m)).find("cannot load model") != std::string::npos);
+  CHECK(m == nullptr);
+  CHECK(message(dlrt_model_load("libm.so.6", &m)).find("cannot load") != std::string::npos);
+  CHECK(message(dlrt_model_load("/lib/x86_64-linux-gnu/libm.so.6", &m)).find("not a model compiled by dlc") !=
+        std::string::npos);
+  CHECK(message(dlrt_model_load(nullptr, &m)).find("must not be NULL") != std::string::npos);
+}
+
+TEST_CASE("runtime: inference, output shapes, and checked inputs") {
+  dlrt::Model m(DLC_TEST_MODEL);
+  dlrt::Session s(m, 1, 7);
+  std::vector<float> x(3 * 64);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i));
+  int64_t xd[] = {3, 64};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 2, xd, x.data(), DLRT_HOST}};
+  auto shapes = s.outputShapes(in);
+  REQUIRE(shapes == std::vector<std::vector<int64_t>>{{3, 10}, {3, 10}});
+  std::vector<float> logits(30), probs(30);
+  int64_t od[] = {3, 10};
+  std::vector<dlrt_tensor> out = {{DLRT_F32, 2, od, logits.data(), DLRT_HOST}, {DLRT_F32, 2, od, probs.data(), DLRT_HOST}};
+  s.infer(in, out);
+  for (int b = 0; b < 3; ++b) {
+    double sum = 0;
+    for (int c = 0; c < 10; ++c) sum += probs[b * 10 + c];
+    CHECK(sum == Approx(1.0).epsilon(1e-5));
+  }
+
+  int64_t wrong[] = {3, 63};
+  std::vector<dlrt_tensor> bad = {{DLRT_F32, 2, wrong, x.data(), DLRT_HOST}};
+  CHECK(message(dlrt_infer(s.get(), bad.data(), 1, out.data(), 2)).find("expected shape [B, 64], got [3, 63]") !=
+        std::string::npos);
+  bad[0].dtype = DLRT_I64;
+  CHECK(message(dlrt_infer(s.get(), bad.data(), 1, out.data(), 2)).find("expected dtype f32") != std::string::npos);
+  int64_t od2[] = {2, 10};
+  std::vector<dlrt_tensor> badOut = {{DLRT_F32, 2, od2, logits.data(), DLRT_HOST}, out[1]};
+  CHECK(message(dlrt_infer(s.get(), in.data(), 1, badOut.data(), 2)).find("expected shape [3, 10]") != std::string::npos);
+  CHECK(message(dlrt_infer(s.get(), in.data(), 2, out.data(), 2)).find("takes 1 inputs") != std::string::npos);
+  // The session is still usable after failed calls, and results are deterministic.
+  std::vector<float> again(30);
+  std::vector<dlrt_tensor> out2 = {{DLRT_F32, 2, od, again.data(), DLRT_HOST}, out[1]};
+  s.infer(in, out2);
+  CHECK(std::memcmp(again.data(), logits.data(), 30 * sizeof(float)) == 0);
+}
+
+TEST_CASE("runtime: seeded initialisation follows PyTorch's bounds and is reproducible") {
+  dlrt::Model m(DLC_TEST_MODEL);
+  dlrt::Session a(m, 1, 42), b(m, 1, 42), c(m, 1, 43);
+  std::vector<float> wa(128 * 64), wb(128 * 64), wc(128 * 64);
+  int64_t d[] = {128, 64};
+  dlrt_tensor ta{DLRT_F32, 2, d, wa.data(), DLRT_HOST}, tb{DLRT_F32, 2, d, wb.data(), DLRT_HOST},
+      tc{DLRT_F32, 2, d, wc.data(), DLRT_HOST};
+  a.getParam("h1.weight", ta);
+  b.getParam("h1.weight", tb);
+  c.getParam("h1.weight", tc);
+  CHECK(wa == wb);
+  CHECK(wa != wc);
+  float lo = 1, hi = -1;
+  for (float v : wa) lo = std::min(lo, v), hi = std::max(hi, v);
+  CHECK(lo >= -0.125f);
+  CHECK(hi <= 0.125f);
+  CHECK(hi - lo > 0.24f); // U(-1/sqrt(64), 1/sqrt(64)) covers its range
+}
+
+TEST_CASE("runtime: parameters by name, weights through safetensors") {
+  dlrt::Model m(DLC_TEST_MODEL);
+  dlrt::Session s(m, 1, 1);
+  std::vector<float> bias(10, 0.25f);
+  int64_t bd[] = {10};
+  dlrt_tensor t{DLRT_F32, 1, bd, bias.data(), DLRT_HOST};
+  s.setParam("logits.bias", t);
+  s.saveWeights(tmp("w.safetensors"));
+
+  dlrt::Session r(m, 1, 2);
+  r.loadWeights(tmp("w.safetensors"));
+  std::vector<float> back(10);
+  dlrt_tensor tb{DLRT_F32, 1, bd, back.data(), DLRT_HOST};
+  r.getParam("logits.bias", tb);
+  CHECK(back == bias);
+
+  int64_t wrongd[] = {11};
+  dlrt_tensor wrong{DLRT_F32, 1, wrongd, bias.data(), DLRT_HOST};
+  CHECK(message(dlrt_set_param(s.get(), "logits.bias", &wrong)).find("f32[10]") != std::string::npos);
+  CHECK(message(dlrt_set_param(s.get(), "nope", &t)).find("no parameter named 'nope'") != std::string::npos);
+
+  // A file that lacks a parameter is refused and changes nothing.
+  std::vector<float> w(10, 9.0f);
+  std::string err;
+  REQUIRE(dlrt::writeSafetensors(tmp("partial.safetensors"), {{"logits.bias", DLRT_F32, {10}, w.data()}}, {}, err));
+  CHECK(message(dlrt_load_weights(r.get(), tmp("partial.safetensors").c_str(), nullptr)).find("lacks parameters") !=
+        std::string::npos);
+  r.getParam("logits.bias", tb);
+  CHECK(back == bias);
+
+  // Unexpected keys are a warning that names them.
+  dlrt::SafetensorsFile f;
+  REQUIRE(dlrt::readSafetensors(tmp("w.safetensors"), f, err));
+  std::vector<dlrt::NamedTensor> all;
+  for (auto &e : f.entries) all.push_back({e.name, e.dtype, e.shape, f.data(e)});
+  all.push_back({"extra.thing", DLRT_F32, {10}, w.data()});
+  REQUIRE(dlrt::writeSafetensors(tmp("extra.safetensors"), all, {}, err));
+  char *warn = nullptr;
+  REQUIRE(dlrt_load_weights(r.get(), tmp("extra.safetensors").c_str(), &warn) == nullptr);
+  REQUIRE(warn);
+  CHECK(std::string(warn).find("extra.thing") != std::string::npos);
+  dlrt_string_free(warn);
+}
