@@ -1,0 +1,64 @@
+// RUN: dlc-opt %s -split-input-file -verify-diagnostics
+
+func.func @dense_inner_dim(%x: tensor<?x8xf32>, %w: tensor<4x7xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{disagree on the inner dim}}
+  %0 = dl.dense %x, %w : tensor<?x8xf32>, tensor<4x7xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @broadcast(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
+  // expected-error @+2 {{cannot broadcast}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = dl.add %a, %b : tensor<2x3xf32>, tensor<4xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+func.func @mixed_types(%a: tensor<3xf32>, %b: tensor<3xi64>) -> tensor<3xf32> {
+  // expected-error @+1 {{one element type}}
+  %0 = dl.mul %a, %b : tensor<3xf32>, tensor<3xi64> -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+func.func @axis(%a: tensor<3x4xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{axis 2 out of range for rank 2}}
+  %0 = dl.softmax %a {axis = 2 : i64} : tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+func.func @perm(%a: tensor<3x4xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{perm is not a permutation}}
+  %0 = dl.transpose %a {perm = array<i64: 0, 0>} : tensor<3x4xf32> -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @reduce_shape(%a: tensor<3x4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{does not match the computed shape}}
+  %0 = dl.sum %a {axes = array<i64: 1>, keepdims = false} : tensor<3x4xf32> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @matmul_inner(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+1 {{inner dims disagree}}
+  %0 = dl.matmul %a, %b : tensor<2x3xf32>, tensor<4x5xf32> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+func.func @reshape_count(%a: tensor<3x4xf32>) -> tensor<5x2xf32> {
+  // expected-error @+1 {{element count changes}}
+  %0 = dl.reshape %a {from = array<i64>} : tensor<3x4xf32> -> tensor<5x2xf32>
+  return %0 : tensor<5x2xf32>
+}

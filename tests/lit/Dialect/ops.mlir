@@ -1,0 +1,25 @@
+// RUN: dlc-opt %s | dlc-opt | FileCheck %s
+// Round trip of the dl ops through their textual form.
+
+// CHECK-LABEL: func @ops
+func.func @ops(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>, %s: tensor<?x3x4xf32>) -> tensor<?x4xf32> {
+  // CHECK: dl.dense %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  %0 = dl.dense %x, %w, %b : tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: dl.relu
+  %1 = dl.relu %0 : tensor<?x4xf32>
+  // CHECK: dl.gelu {{.*}}tanh_approx = true
+  %2 = dl.gelu %1 {tanh_approx = true} : tensor<?x4xf32>
+  // CHECK: dl.add {{.*}} : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  %3 = dl.add %2, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
+  // CHECK: dl.softmax {{.*}}axis = 1
+  %4 = dl.softmax %3 {axis = 1 : i64} : tensor<?x4xf32>
+  // CHECK: dl.transpose {{.*}}perm = array<i64: 0, 2, 1>
+  %5 = dl.transpose %s {perm = array<i64: 0, 2, 1>} : tensor<?x3x4xf32> -> tensor<?x4x3xf32>
+  // CHECK: dl.matmul
+  %6 = dl.matmul %s, %5 : tensor<?x3x4xf32>, tensor<?x4x3xf32> -> tensor<?x3x3xf32>
+  // CHECK: dl.sum {{.*}}axes = array<i64: 1, 2>
+  %7 = dl.sum %6 {axes = array<i64: 1, 2>, keepdims = false} : tensor<?x3x3xf32> -> tensor<?xf32>
+  // CHECK: dl.reshape {{.*}}from = array<i64: 0, 1>
+  %8 = dl.reshape %s {from = array<i64: 0, 1>} : tensor<?x3x4xf32> -> tensor<?x12xf32>
+  return %4 : tensor<?x4xf32>
+}
