@@ -467,7 +467,7 @@ std::optional<AttrValue> Sema::convertAttr(const AttrSpec &spec, const Val &v, c
   case AttrType::PadOrSame:
     if (v.kind == Val::Str) {
       if (v.s == "same") return AttrValue::ofString("same");
-      if (v.s == "valid") return convertAttr({spec.name, AttrType::IntOrPair}, [] {
+      if (v.s == "valid") return convertAttr({spec.name, AttrType::IntOrPair, std::nullopt}, [] {
           Val z; z.kind = Val::Int; return z; }(), callee);
       return fail("an int, a pair or \"same\"");
     }

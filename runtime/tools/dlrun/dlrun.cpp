@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,7 +28,8 @@ int usage(const std::string &msg) {
   std::fprintf(stderr,
                "usage: dlrun info  model.so\n"
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
-               "                   [--out-dir DIR] [--threads N] [--device cpu]\n");
+               "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
+               "       dlrun bench model.so [--batch N] [--threads N]\n");
   return Usage;
 }
 
@@ -221,6 +223,94 @@ int infer(int argc, char **argv) {
   return Ok;
 }
 
+
+/// dlrun bench: latency percentiles and throughput of inference on random inputs. Every
+/// symbolic dim is set to --batch.
+int bench(int argc, char **argv) {
+  std::string modelPath;
+  int64_t batch = 32;
+  int threads = 1;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--batch" || a == "--threads") && i + 1 < argc) {
+      char *end = nullptr;
+      long v = std::strtol(argv[++i], &end, 10);
+      if (*end || v < 1) return usage(a + " needs a positive integer");
+      if (a == "--batch") batch = v;
+      else threads = int(v);
+    } else if (a == "--train") {
+      std::fprintf(stderr, "dlrun: bench --train needs the compiled train step, not implemented yet\n");
+      return Failed;
+    } else if (!a.empty() && a[0] != '-' && modelPath.empty()) {
+      modelPath = a;
+    } else {
+      return usage("bench: unexpected argument '" + a + "'");
+    }
+  }
+  if (modelPath.empty()) return usage("bench needs a model.so");
+  dlrt_model *m = nullptr;
+  if (dlrt_status st = dlrt_model_load(modelPath.c_str(), &m)) return failed(st);
+  dlrt_session_options opts;
+  dlrt_session_options_init(&opts);
+  opts.num_threads = threads;
+  dlrt_session *s = nullptr;
+  if (dlrt_status st = dlrt_session_create(m, &opts, &s)) return failed(st);
+  std::vector<dlrt::HostTensor> held;
+  std::vector<dlrt_tensor> ins;
+  held.reserve(dlrt_model_num_inputs(m));
+  uint32_t seed = 1;
+  for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
+    dlrt_value_info v;
+    dlrt_model_input(m, i, &v);
+    if (v.train_only) continue;
+    std::vector<int64_t> dims;
+    for (int d = 0; d < v.rank; ++d) {
+      char *end = nullptr;
+      long long n = std::strtoll(v.dims[d], &end, 10);
+      dims.push_back(*end ? batch : n);
+    }
+    held.emplace_back(v.dtype, dims);
+    if (v.dtype == DLRT_F32) {
+      float *p = reinterpret_cast<float *>(held.back().data());
+      for (int64_t k = 0; k < held.back().numel(); ++k) {
+        seed = seed * 1664525u + 1013904223u;
+        p[k] = float(seed >> 8) / float(1 << 24) * 2.0f - 1.0f;
+      }
+    }
+    ins.push_back(held.back().view());
+  }
+  int nout = dlrt_model_num_outputs(m);
+  std::vector<int64_t> dims(64);
+  if (dlrt_status st = dlrt_output_shapes(s, ins.data(), int32_t(ins.size()), dims.data(), dims.size())) return failed(st);
+  std::vector<dlrt::HostTensor> outs;
+  std::vector<dlrt_tensor> views;
+  size_t k = 0;
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    outs.emplace_back(v.dtype, std::vector<int64_t>(dims.begin() + k, dims.begin() + k + v.rank));
+    k += size_t(v.rank);
+  }
+  for (auto &o : outs) views.push_back(o.view());
+  std::vector<double> times;
+  auto start = std::chrono::steady_clock::now();
+  for (int it = 0;; ++it) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), views.data(), nout)) return failed(st);
+    auto t1 = std::chrono::steady_clock::now();
+    if (it >= 10) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count()); // after warm-up
+    if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > 2.0)) break;
+  }
+  std::sort(times.begin(), times.end());
+  auto pct = [&](double q) { return times[std::min(times.size() - 1, size_t(q * double(times.size())))]; };
+  std::printf("model %s  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads, times.size());
+  std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
+  std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
+  dlrt_session_free(s);
+  dlrt_model_free(m);
+  return Ok;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -238,7 +328,11 @@ int main(int argc, char **argv) {
     ensurePassiveOpenMP(argv);
     return infer(argc - 2, argv + 2);
   }
-  if (cmd == "train" || cmd == "bench") {
+  if (cmd == "bench") {
+    ensurePassiveOpenMP(argv);
+    return bench(argc - 2, argv + 2);
+  }
+  if (cmd == "train") {
     std::fprintf(stderr, "dlrun: '%s' is not implemented yet in this build\n", cmd.c_str());
     return Failed;
   }
