@@ -56,6 +56,29 @@ void ensurePassiveOpenMP(char **argv) {
   // If exec fails we carry on with the policy we have.
 }
 
+/// Sizes every output for these inputs and allocates it; `views` point into `outs`.
+dlrt_status allocateOutputs(dlrt_model *m, dlrt_session *s, const std::vector<dlrt_tensor> &ins,
+                            std::vector<dlrt::HostTensor> &outs, std::vector<dlrt_tensor> &views) {
+  int nout = dlrt_model_num_outputs(m);
+  size_t totalRank = 0;
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    totalRank += size_t(v.rank);
+  }
+  std::vector<int64_t> dims(totalRank + 1);
+  if (dlrt_status st = dlrt_output_shapes(s, ins.data(), int32_t(ins.size()), dims.data(), dims.size())) return st;
+  size_t k = 0;
+  for (int i = 0; i < nout; ++i) {
+    dlrt_value_info v;
+    dlrt_model_output(m, i, &v);
+    outs.emplace_back(v.dtype, std::vector<int64_t>(dims.begin() + k, dims.begin() + k + v.rank));
+    k += size_t(v.rank);
+  }
+  for (auto &o : outs) views.push_back(o.view());
+  return nullptr;
+}
+
 int info(const char *path) {
   dlrt_model *m = nullptr;
   if (dlrt_status st = dlrt_model_load(path, &m)) return failed(st);
@@ -185,24 +208,9 @@ int infer(int argc, char **argv) {
   }
 
   int nout = dlrt_model_num_outputs(m);
-  size_t totalRank = 0;
-  for (int i = 0; i < nout; ++i) {
-    dlrt_value_info v;
-    dlrt_model_output(m, i, &v);
-    totalRank += size_t(v.rank);
-  }
-  std::vector<int64_t> dims(totalRank + 1);
-  if (dlrt_status st = dlrt_output_shapes(s, ins.data(), int32_t(ins.size()), dims.data(), dims.size())) return failed(st);
   std::vector<dlrt::HostTensor> outs;
   std::vector<dlrt_tensor> outViews;
-  size_t k = 0;
-  for (int i = 0; i < nout; ++i) {
-    dlrt_value_info v;
-    dlrt_model_output(m, i, &v);
-    outs.emplace_back(v.dtype, std::vector<int64_t>(dims.begin() + k, dims.begin() + k + v.rank));
-    k += size_t(v.rank);
-  }
-  for (auto &o : outs) outViews.push_back(o.view());
+  if (dlrt_status st = allocateOutputs(m, s, ins, outs, outViews)) return failed(st);
   auto t0 = std::chrono::steady_clock::now();
   if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), outViews.data(), nout)) return failed(st);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -280,18 +288,9 @@ int bench(int argc, char **argv) {
     ins.push_back(held.back().view());
   }
   int nout = dlrt_model_num_outputs(m);
-  std::vector<int64_t> dims(64);
-  if (dlrt_status st = dlrt_output_shapes(s, ins.data(), int32_t(ins.size()), dims.data(), dims.size())) return failed(st);
   std::vector<dlrt::HostTensor> outs;
   std::vector<dlrt_tensor> views;
-  size_t k = 0;
-  for (int i = 0; i < nout; ++i) {
-    dlrt_value_info v;
-    dlrt_model_output(m, i, &v);
-    outs.emplace_back(v.dtype, std::vector<int64_t>(dims.begin() + k, dims.begin() + k + v.rank));
-    k += size_t(v.rank);
-  }
-  for (auto &o : outs) views.push_back(o.view());
+  if (dlrt_status st = allocateOutputs(m, s, ins, outs, views)) return failed(st);
   std::vector<double> times;
   auto start = std::chrono::steady_clock::now();
   for (int it = 0;; ++it) {
