@@ -1,21 +1,15 @@
 #include "compiler/Frontend/Parser.h"
 
-#include "mlir/IR/MLIRContext.h"
+#include "CollectDiagnostics.h"
 
 #include <catch2/catch.hpp>
 
 using namespace dlc;
 
 namespace {
-struct Parsed {
-  mlir::MLIRContext ctx;
-  std::vector<std::string> errors;
+struct Parsed : CollectDiagnostics {
   std::optional<Model> model;
   explicit Parsed(const std::string &src) {
-    ctx.getDiagEngine().registerHandler([this](mlir::Diagnostic &d) {
-      errors.push_back(d.str());
-      return mlir::success();
-    });
     Diagnostics diags(ctx, "t.dl");
     model = parseModel(src, diags);
   }

@@ -1,22 +1,16 @@
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
 
-#include "mlir/IR/MLIRContext.h"
+#include "CollectDiagnostics.h"
 
 #include <catch2/catch.hpp>
 
 using namespace dlc;
 
 namespace {
-struct Analyzed {
-  mlir::MLIRContext ctx;
-  std::vector<std::string> errors;
+struct Analyzed : CollectDiagnostics {
   std::optional<ModelGraph> graph;
   explicit Analyzed(const std::string &src) {
-    ctx.getDiagEngine().registerHandler([this](mlir::Diagnostic &d) {
-      errors.push_back(d.str());
-      return mlir::success();
-    });
     Diagnostics diags(ctx, "t.dl");
     auto m = parseModel(src, diags);
     if (m) graph = analyze(*m, diags);

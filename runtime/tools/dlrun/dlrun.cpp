@@ -56,6 +56,23 @@ void ensurePassiveOpenMP(char **argv) {
   // If exec fails we carry on with the policy we have.
 }
 
+/// A model and one session over it, freed on every return path.
+struct Loaded {
+  dlrt_model *model = nullptr;
+  dlrt_session *session = nullptr;
+  dlrt_status open(const std::string &path, int threads) {
+    if (dlrt_status st = dlrt_model_load(path.c_str(), &model)) return st;
+    dlrt_session_options opts;
+    dlrt_session_options_init(&opts);
+    opts.num_threads = threads;
+    return dlrt_session_create(model, &opts, &session);
+  }
+  ~Loaded() {
+    dlrt_session_free(session);
+    dlrt_model_free(model);
+  }
+};
+
 /// Sizes every output for these inputs and allocates it; `views` point into `outs`.
 dlrt_status allocateOutputs(dlrt_model *m, dlrt_session *s, const std::vector<dlrt_tensor> &ins,
                             std::vector<dlrt::HostTensor> &outs, std::vector<dlrt_tensor> &views) {
@@ -159,13 +176,10 @@ int infer(int argc, char **argv) {
     return Failed;
   }
 
-  dlrt_model *m = nullptr;
-  if (dlrt_status st = dlrt_model_load(modelPath.c_str(), &m)) return failed(st);
-  dlrt_session_options opts;
-  dlrt_session_options_init(&opts);
-  opts.num_threads = threads;
-  dlrt_session *s = nullptr;
-  if (dlrt_status st = dlrt_session_create(m, &opts, &s)) return failed(st);
+  Loaded loaded;
+  if (dlrt_status st = loaded.open(modelPath, threads)) return failed(st);
+  dlrt_model *m = loaded.model;
+  dlrt_session *s = loaded.session;
   if (!weights.empty()) {
     char *warn = nullptr;
     if (dlrt_status st = dlrt_load_weights(s, weights.c_str(), &warn)) return failed(st);
@@ -226,8 +240,6 @@ int infer(int argc, char **argv) {
     std::printf("%-16s %-5s %-16s -> %s\n", v.name, dlrt_dtype_name(v.dtype), outs[i].shapeStr().c_str(), path.c_str());
   }
   std::printf("inference: %.3f ms\n", ms);
-  dlrt_session_free(s);
-  dlrt_model_free(m);
   return Ok;
 }
 
@@ -256,13 +268,10 @@ int bench(int argc, char **argv) {
     }
   }
   if (modelPath.empty()) return usage("bench needs a model.so");
-  dlrt_model *m = nullptr;
-  if (dlrt_status st = dlrt_model_load(modelPath.c_str(), &m)) return failed(st);
-  dlrt_session_options opts;
-  dlrt_session_options_init(&opts);
-  opts.num_threads = threads;
-  dlrt_session *s = nullptr;
-  if (dlrt_status st = dlrt_session_create(m, &opts, &s)) return failed(st);
+  Loaded loaded;
+  if (dlrt_status st = loaded.open(modelPath, threads)) return failed(st);
+  dlrt_model *m = loaded.model;
+  dlrt_session *s = loaded.session;
   std::vector<dlrt::HostTensor> held;
   std::vector<dlrt_tensor> ins;
   held.reserve(dlrt_model_num_inputs(m));
@@ -305,8 +314,6 @@ int bench(int argc, char **argv) {
   std::printf("model %s  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads, times.size());
   std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
   std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
-  dlrt_session_free(s);
-  dlrt_model_free(m);
   return Ok;
 }
 
