@@ -55,6 +55,15 @@ def save_safetensors(path, tensors):
             f.write(b)
 
 
+def compile_with_weights(source, module, wd):
+    """Compiles `source` and saves `module`'s state_dict as the weights to run it with:
+    the model and the PyTorch reference share every parameter. Returns (so, weights)."""
+    so = compile_model(source, wd)
+    weights = os.path.join(wd, "w.safetensors")
+    save_safetensors(weights, state_dict_numpy(module))
+    return so, weights
+
+
 def state_dict_numpy(module):
     return {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
 

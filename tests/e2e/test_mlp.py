@@ -23,10 +23,8 @@ class Mlp(torch.nn.Module):
 
 
 wd = h.workdir()
-so = h.compile_model(os.path.join(h.SRC, "samples", "mlp", "mlp.dl"), wd)
 ref = Mlp().eval()
-weights = os.path.join(wd, "w.safetensors")
-h.save_safetensors(weights, h.state_dict_numpy(ref))
+so, weights = h.compile_with_weights(os.path.join(h.SRC, "samples", "mlp", "mlp.dl"), ref, wd)
 
 rng = np.random.RandomState(1)
 for batch in (1, 7, 64):

@@ -107,10 +107,8 @@ class Ops(torch.nn.Module):
 
 torch.manual_seed(0)
 wd = h.workdir()
-so = h.compile_model(SRC, wd)
 ref = Ops().eval()
-weights = os.path.join(wd, "w.safetensors")
-h.save_safetensors(weights, h.state_dict_numpy(ref))
+so, weights = h.compile_with_weights(SRC, ref, wd)
 rng = np.random.RandomState(2)
 for batch in (1, 3, 8):
     x = rng.randn(batch, 6).astype(np.float32)
