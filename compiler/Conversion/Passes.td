@@ -20,6 +20,16 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
+  let summary = "Turn memref.copy of non-contiguous buffers into linalg.copy loops";
+  let description = [{
+    The LLVM lowering of memref.copy calls MLIR's runner-utils `memrefCopy` for strided
+    buffers, a symbol no deployment has. Contiguous copies keep memref.copy (a memcpy);
+    the others become linalg.copy, which later turns into loops.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def DLEmitModelInterface : Pass<"dl-emit-model-interface", "::mlir::ModuleOp"> {
   let summary = "Add model.so's exported interface to an LLVM-dialect module";
   let description = [{

@@ -1,5 +1,6 @@
-//===- Convolution.cpp - conv1d, conv2d, conv_transpose2d (shape rules) ---===//
+//===- Convolution.cpp - conv1d, conv2d, conv_transpose2d -----------------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 namespace {
@@ -7,6 +8,54 @@ namespace {
 /// PyTorch's output size of a convolution along one dim.
 SymExpr convOut(const SymExpr &in, int64_t k, int64_t s, int64_t p, int64_t d) {
   return floorDiv(in + SymExpr(2 * p - d * (k - 1) - 1), SymExpr(s)) + SymExpr(int64_t(1));
+}
+
+/// One value per spatial dim from an int-or-pair attribute.
+std::vector<int64_t> perDim(const std::map<std::string, AttrValue> &attrs, const std::string &n, size_t spatial) {
+  std::vector<int64_t> out = attrInts(attrs.at(n));
+  out.resize(spatial, out.empty() ? 0 : out.back());
+  return out;
+}
+
+/// conv1d runs as conv2d with H = 1: a [N, C, L] input is viewed as [N, C, 1, L].
+mlir::Value emitConvolution(GenCall &c, size_t spatial) {
+  std::vector<int64_t> k = perDim(c.attrs, "kernel", spatial), s = perDim(c.attrs, "stride", spatial),
+                       d = perDim(c.attrs, "dilation", spatial);
+  std::vector<int64_t> lo(spatial), hi(spatial);
+  if (c.attrs.at("padding").kind == AttrValue::String) {
+    // "same": PyTorch pads d*(k-1) in total, the odd element at the end.
+    for (size_t i = 0; i < spatial; ++i) {
+      lo[i] = d[i] * (k[i] - 1) / 2;
+      hi[i] = d[i] * (k[i] - 1) - lo[i];
+    }
+  } else {
+    lo = hi = perDim(c.attrs, "padding", spatial);
+  }
+  mlir::Value x = c.operands[0], w = c.operands[1];
+  mlir::Value bias = c.operands.size() > 2 ? c.operands[2] : mlir::Value();
+  TensorType xt = c.inputTypes[0], rt = c.resultSym;
+  if (spatial == 1) {
+    TensorType x4 = xt, r4 = rt;
+    x4.shape.insert(x4.shape.begin() + 2, SymExpr(int64_t(1)));
+    r4.shape.insert(r4.shape.begin() + 2, SymExpr(int64_t(1)));
+    x = emitReshape(c.b, c.loc, x, xt.shape, x4);
+    auto wType = llvm::cast<mlir::RankedTensorType>(w.getType());
+    TensorType w3{xt.dtype, {}}, w4{xt.dtype, {}};
+    for (int64_t dim : wType.getShape()) w3.shape.push_back(SymExpr(dim));
+    w4 = w3;
+    w4.shape.insert(w4.shape.begin() + 2, SymExpr(int64_t(1)));
+    w = emitReshape(c.b, c.loc, w, w3.shape, w4);
+    k.insert(k.begin(), 1), s.insert(s.begin(), 1), d.insert(d.begin(), 1);
+    lo.insert(lo.begin(), 0), hi.insert(hi.begin(), 0);
+    mlir::Value y = mlir::dl::Conv2DOp::create(
+        c.b, c.loc, toMLIR(r4, c.b.getContext()), x, w, bias, c.b.getDenseI64ArrayAttr(s),
+        c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}), c.b.getDenseI64ArrayAttr(d),
+        c.b.getI64IntegerAttr(c.attrs.at("groups").i));
+    return emitReshape(c.b, c.loc, y, r4.shape, rt);
+  }
+  return mlir::dl::Conv2DOp::create(c.b, c.loc, c.resultType, x, w, bias, c.b.getDenseI64ArrayAttr(s),
+                                    c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}),
+                                    c.b.getDenseI64ArrayAttr(d), c.b.getI64IntegerAttr(c.attrs.at("groups").i));
 }
 
 /// conv1d and conv2d share everything but the number of spatial dims.
@@ -70,6 +119,7 @@ LayerDef convolution(const std::string &name, size_t spatial) {
       c.params.push_back({"bias", TensorType{x.dtype, {SymExpr(filters)}}, fanInUniform(fanIn)});
     return true;
   };
+  d.build = [spatial](GenCall &c) { return emitConvolution(c, spatial); };
   return d;
 }
 

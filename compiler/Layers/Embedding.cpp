@@ -1,10 +1,6 @@
-//===- Embedding.cpp - embedding and position_embedding (shape rules) -----===//
-//
-// Lowerings arrive with the rest of the layer set; until then a model using these
-// compiles through every check and reports that the layer has no CPU lowering yet.
-//
-//===----------------------------------------------------------------------===//
+//===- Embedding.cpp - embedding and position_embedding -------------------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 
@@ -31,6 +27,9 @@ void registerEmbeddingLayers(LayerRegistry &r) {
                         ParamInit{ParamInit::Normal, 0, 1}});
     return true;
   };
+  emb.build = [](GenCall &c) -> mlir::Value {
+    return mlir::dl::EmbeddingOp::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1]);
+  };
   r.add(emb);
 
   LayerDef pos;
@@ -51,6 +50,9 @@ void registerEmbeddingLayers(LayerRegistry &r) {
     c.params.push_back({"weight", TensorType{DType::F32, {SymExpr(maxLen), SymExpr(dim)}},
                         ParamInit{ParamInit::Normal, 0, 1}});
     return true;
+  };
+  pos.build = [](GenCall &c) -> mlir::Value {
+    return mlir::dl::PositionEmbeddingOp::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1]);
   };
   r.add(pos);
 }

@@ -39,13 +39,14 @@ std::string ParamInit::str() const {
   return os.str();
 }
 
-std::vector<int64_t> LayerCall::getInts(const std::string &n) const {
-  std::vector<int64_t> out;
-  const AttrValue &v = attrs.at(n);
+std::vector<int64_t> attrInts(const AttrValue &v) {
   if (v.kind == AttrValue::Int) return {v.i};
+  std::vector<int64_t> out;
   for (const AttrValue &e : v.elems) out.push_back(e.i);
   return out;
 }
+
+std::vector<int64_t> LayerCall::getInts(const std::string &n) const { return attrInts(attrs.at(n)); }
 
 bool LayerCall::error(const std::string &msg) const {
   diags.error(loc, def.name + ": " + msg);

@@ -82,6 +82,9 @@ struct ParamSpec {
 
 struct LayerDef;
 
+/// The integers of an int or tuple attribute.
+std::vector<int64_t> attrInts(const AttrValue &v);
+
 /// One call of a layer as the shape rule sees it.
 struct LayerCall {
   const LayerDef &def;

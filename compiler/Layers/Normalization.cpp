@@ -1,5 +1,6 @@
 //===- Normalization.cpp - batch_norm and layer_norm (shape rules) --------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 
@@ -28,6 +29,12 @@ void registerNormalizationLayers(LayerRegistry &r) {
                 {"num_batches_tracked", TensorType{DType::I64, {}}, {ParamInit::Zeros}, true}};
     return true;
   };
+  // Inference normalises with the running statistics (operands: x, weight, bias,
+  // running_mean, running_var, num_batches_tracked).
+  bn.build = [](GenCall &c) -> mlir::Value {
+    return mlir::dl::BatchNormOp::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1], c.operands[2],
+                                         c.operands[3], c.operands[4], c.b.getF64FloatAttr(c.attrs.at("eps").f));
+  };
   r.add(bn);
 
   LayerDef ln;
@@ -46,6 +53,10 @@ void registerNormalizationLayers(LayerRegistry &r) {
     TensorType vec{x.dtype, {SymExpr(*d)}};
     c.params = {{"weight", vec, {ParamInit::Ones}}, {"bias", vec, {ParamInit::Zeros}}};
     return true;
+  };
+  ln.build = [](GenCall &c) -> mlir::Value {
+    return mlir::dl::LayerNormOp::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1], c.operands[2],
+                                         c.b.getF64FloatAttr(c.attrs.at("eps").f));
   };
   r.add(ln);
 }

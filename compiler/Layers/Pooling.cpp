@@ -1,9 +1,10 @@
-//===- Pooling.cpp - max, average and global average pooling (shape rules) ===//
+//===- Pooling.cpp - max, average and global average pooling -------------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 
-static LayerDef pool2d(const std::string &name) {
+static LayerDef pool2d(const std::string &name, bool isMax) {
   LayerDef d;
   d.name = name;
   d.hasGradient = true;
@@ -29,12 +30,20 @@ static LayerDef pool2d(const std::string &name) {
     }
     return true;
   };
+  d.build = [isMax](GenCall &c) -> mlir::Value {
+    std::vector<int64_t> k = attrInts(c.attrs.at("kernel"));
+    std::vector<int64_t> s = c.attrs.at("stride").kind == AttrValue::None ? k : attrInts(c.attrs.at("stride"));
+    std::vector<int64_t> p = attrInts(c.attrs.at("padding"));
+    return mlir::dl::Pool2DOp::create(c.b, c.loc, c.resultType, c.operands[0], c.b.getBoolAttr(isMax),
+                                      c.b.getDenseI64ArrayAttr(k), c.b.getDenseI64ArrayAttr(s),
+                                      c.b.getDenseI64ArrayAttr({p[0], p[1], p[0], p[1]}));
+  };
   return d;
 }
 
 void registerPoolingLayers(LayerRegistry &r) {
-  r.add(pool2d("max_pool2d"));
-  r.add(pool2d("avg_pool2d"));
+  r.add(pool2d("max_pool2d", true));
+  r.add(pool2d("avg_pool2d", false));
   LayerDef g;
   g.name = "global_avg_pool2d";
   g.hasGradient = true;
@@ -44,6 +53,10 @@ void registerPoolingLayers(LayerRegistry &r) {
     if (x.rank() != 4) return c.error("expects a rank-4 input [N, C, H, W], got " + x.str());
     c.result = TensorType{x.dtype, {x.shape[0], x.shape[1]}};
     return true;
+  };
+  g.build = [](GenCall &c) -> mlir::Value {
+    return mlir::dl::MeanOp::create(c.b, c.loc, c.resultType, c.operands[0], c.b.getDenseI64ArrayAttr({2, 3}),
+                                    c.b.getBoolAttr(false));
   };
   r.add(g);
 }

@@ -129,6 +129,7 @@ void registerShapeLayers(LayerRegistry &r) {
   concat.name = "concat";
   concat.tupleInput = true;
   concat.hasGradient = true;
+  concat.promotesOperands = true;
   concat.attrs = {{"axis", AttrType::Int, std::nullopt, {"dim"}}};
   concat.infer = [](LayerCall &c) {
     if (c.inputs.empty()) return c.error("needs at least one tensor");
@@ -153,6 +154,9 @@ void registerShapeLayers(LayerRegistry &r) {
     c.result.shape[*a] = total;
     return true;
   };
+  concat.build = [](GenCall &c) -> mlir::Value {
+    return ConcatOp::create(c.b, c.loc, c.resultType, c.operands, c.b.getI64IntegerAttr(c.normalisedAxes[0]));
+  };
   r.add(concat);
 
   LayerDef slice;
@@ -165,7 +169,6 @@ void registerShapeLayers(LayerRegistry &r) {
     const TensorType &x = c.inputs[0];
     auto a = c.axis(c.getInt("axis"), x.rank());
     if (!a) return false;
-    c.axes = {*a};
     auto size = x.shape[*a].constant();
     if (!size)
       return c.error("slicing along the symbolic dim " + x.shape[*a].str() + " is not supported");
@@ -174,10 +177,15 @@ void registerShapeLayers(LayerRegistry &r) {
       if (v < 0) v += *size;
       return std::clamp<int64_t>(v, 0, *size);
     };
-    int64_t s = clampIdx(c.getInt("start")), e = clampIdx(c.getInt("end"));
+    int64_t s = clampIdx(c.getInt("start")), e = std::max(s, clampIdx(c.getInt("end")));
     c.result = x;
-    c.result.shape[*a] = SymExpr(std::max<int64_t>(0, e - s));
+    c.result.shape[*a] = SymExpr(e - s);
+    c.axes = {*a, s, e}; // the resolved bounds travel to the lowering
     return true;
+  };
+  slice.build = [](GenCall &c) -> mlir::Value {
+    return SliceOp::create(c.b, c.loc, c.resultType, c.operands[0], c.b.getI64IntegerAttr(c.normalisedAxes[0]),
+                           c.b.getI64IntegerAttr(c.normalisedAxes[1]), c.b.getI64IntegerAttr(c.normalisedAxes[2]));
   };
   r.add(slice);
 }

@@ -55,7 +55,7 @@ void registerPasses() {
 std::string cpuPipeline() {
   return "dl-lower-to-cpu,canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "eliminate-empty-tensors,"
-         "one-shot-bufferize{unknown-type-conversion=identity-layout-map},"
+         "one-shot-bufferize{unknown-type-conversion=identity-layout-map},dl-expand-strided-copies,"
          "buffer-deallocation-pipeline,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
          "convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,"

@@ -15,6 +15,10 @@ def DL_Dialect : Dialect {
   let cppNamespace = "::mlir::dl";
 }
 
+// Ops that lower to a call of a runtime kernel: each gets a call-site number, which keys
+// the runtime's primitive cache and names the op's source location in run-time errors.
+def DL_RuntimeCallSite : NativeOpTrait<"RuntimeCallSite"> { let cppNamespace = "::mlir::dl"; }
+
 class DL_Op<string mnemonic, list<Trait> traits = []> :
     Op<DL_Dialect, mnemonic, traits>;
 

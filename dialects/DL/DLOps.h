@@ -11,6 +11,12 @@
 #include "dialects/DL/DLDialect.h"
 #include "dialects/DL/DLInterfaces.h.inc"
 
+namespace mlir::dl {
+/// Marks ops that become runtime kernel calls (see DL_RuntimeCallSite in DLBase.td).
+template <typename ConcreteType>
+class RuntimeCallSite : public OpTrait::TraitBase<ConcreteType, RuntimeCallSite> {};
+} // namespace mlir::dl
+
 #define GET_OP_CLASSES
 #include "dialects/DL/DLOps.h.inc"
 

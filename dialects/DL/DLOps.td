@@ -77,7 +77,7 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 // Linear algebra
 //===----------------------------------------------------------------------===//
 
-def DL_DenseOp : DL_Op<"dense", [Pure]> {
+def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
                        Optional<DL_FloatTensor>:$bias);
@@ -89,7 +89,7 @@ def DL_DenseOp : DL_Op<"dense", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_MatmulOp : DL_Op<"matmul", [Pure]> {
+def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite]> {
   let summary = "torch.matmul: batched, with broadcast batch dims";
   let arguments = (ins DL_FloatTensor:$lhs, DL_FloatTensor:$rhs);
   let results = (outs DL_FloatTensor:$result);
@@ -147,6 +147,103 @@ def DL_TransposeOp : DL_Op<"transpose", [Pure]> {
   let summary = "permute dims (torch.permute): result dim i is input dim perm[i]";
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+
+//===----------------------------------------------------------------------===//
+// Normalisation layers (inference form)
+//===----------------------------------------------------------------------===//
+
+def DL_LayerNormOp : DL_Op<"layer_norm", [Pure]> {
+  let summary = "normalise over the last dim, then scale and shift (torch.nn.LayerNorm)";
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias attr-dict `:` type($input) `,` type($weight) `,` type($bias) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DL_BatchNormOp : DL_Op<"batch_norm", [Pure]> {
+  let summary = "batch norm over dim 1 with running statistics (inference)";
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias,
+                       DL_FloatTensor:$running_mean, DL_FloatTensor:$running_var, F64Attr:$eps);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias `,` $running_mean `,` $running_var attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Indexing and slicing
+//===----------------------------------------------------------------------===//
+
+def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite]> {
+  let summary = "rows of a table gathered by integer ids; ids out of range are an error";
+  let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$ids `,` $weight attr-dict `:` type($ids) `,` type($weight) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSite]> {
+  let summary = "rows 0..T-1 of a table broadcast to [B, T, D] for ids [B, T]";
+  let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$ids `,` $weight attr-dict `:` type($ids) `,` type($weight) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_ConcatOp : DL_Op<"concat", [Pure]> {
+  let summary = "join tensors of one element type along a non-negative axis";
+  let arguments = (ins Variadic<DL_AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` type($inputs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_SliceOp : DL_Op<"slice", [Pure]> {
+  let summary = "x[..., start:end, ...] along a non-negative axis with resolved bounds";
+  let arguments = (ins DL_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
+  let results = (outs DL_AnyTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType]> {
+  let summary = "-inf where the column index of the last two dims exceeds the row index";
+  let arguments = (ins DL_FloatTensor:$input);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// Convolution and pooling (NCHW)
+//===----------------------------------------------------------------------===//
+
+def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite]> {
+  let summary = "2-D convolution, NCHW input, OIHW weight (torch.nn.Conv2d)";
+  let description = [{ `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it. }];
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite]> {
+  let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
+  let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
 }

@@ -21,9 +21,16 @@ struct KernelContext {
   /// fixed to its shapes) and reused on every later call.
   std::map<std::vector<int64_t>, std::shared_ptr<void>> primitives;
   std::string error;
+  /// "embedding at model.dl:5:7" for each call site, from the model's signature.
+  const std::vector<std::string> *sites = nullptr;
 
   void fail(const std::string &msg) {
     if (error.empty()) error = msg;
+  }
+  /// The source location of a call site, for error messages.
+  std::string where(int64_t site) const {
+    if (sites && site >= 0 && size_t(site) < sites->size()) return (*sites)[site];
+    return "call site " + std::to_string(site);
   }
 };
 

@@ -14,6 +14,10 @@ void *resolveKernel(const char *name, void *) {
   static const Entry table[] = {
       {"dlrt_k_dense_f32", reinterpret_cast<void *>(&dlrt_k_dense_f32)},
       {"dlrt_k_matmul_f32", reinterpret_cast<void *>(&dlrt_k_matmul_f32)},
+      {"dlrt_k_conv2d_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_f32)},
+      {"dlrt_k_pool2d_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_f32)},
+      {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},
+      {"dlrt_k_check_size", reinterpret_cast<void *>(&dlrt_k_check_size)},
   };
   for (const Entry &e : table)
     if (std::strcmp(e.name, name) == 0) return e.fn;

@@ -142,6 +142,7 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
     auto s = std::make_unique<dlrt_session>();
     s->model = m;
     s->threads = o.num_threads;
+    s->kernels.sites = &m->sig.sites;
     s->seed = o.seed;
     Generator gen(o.seed);
     for (const ValueSpec &p : m->sig.params) {

@@ -55,6 +55,8 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     out.json = json;
     out.model = j.value("model", "");
     for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
+    if (j.contains("sites"))
+      for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());
     return parseValues(j.at("inputs"), out.inputs, error) && parseValues(j.at("outputs"), out.outputs, error) &&
            parseValues(j.at("params"), out.params, error);
   } catch (const std::exception &e) {

@@ -27,6 +27,7 @@ struct Signature {
   std::string model;
   std::vector<std::string> symbols;
   std::vector<ValueSpec> inputs, outputs, params;
+  std::vector<std::string> sites; // source location of each kernel call site
 };
 
 bool parseSignature(const std::string &json, Signature &out, std::string &error);

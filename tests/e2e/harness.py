@@ -41,8 +41,8 @@ def save_safetensors(path, tensors):
     codes = {np.dtype("float32"): "F32", np.dtype("int64"): "I64", np.dtype("int32"): "I32"}
     header, offset, blobs = {}, 0, []
     for name, a in tensors.items():
-        a = np.ascontiguousarray(a)
-        b = a.tobytes()
+        a = np.asarray(a)
+        b = a.tobytes(order="C")  # (ascontiguousarray would turn a 0-d tensor into 1-d)
         header[name] = {"dtype": codes[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(b)]}
         offset += len(b)
         blobs.append(b)

@@ -18,13 +18,22 @@ namespace {
 struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Number the kernel call sites in program order: the runtime caches a primitive per site.
-    int64_t site = 0;
+    // Number the kernel call sites in program order: the runtime caches a primitive per site
+    // and names the site's source location (kept in dl.sites) in run-time errors.
+    SmallVector<Attribute> sites;
     module.walk([&](Operation *op) {
-      if (isa<dl::DenseOp, dl::MatmulOp>(op))
-        op->setAttr("dl.site", IntegerAttr::get(IntegerType::get(op->getContext(), 64), site++));
+      if (!op->hasTrait<dl::RuntimeCallSite>()) return;
+      op->setAttr("dl.site", IntegerAttr::get(IntegerType::get(op->getContext(), 64), int64_t(sites.size())));
+      std::string where;
+      llvm::raw_string_ostream os(where);
+      os << op->getName().stripDialect() << " at ";
+      if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
+        os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+      else
+        os << op->getLoc();
+      sites.push_back(StringAttr::get(op->getContext(), where));
     });
-    module->setAttr("dl.num_sites", IntegerAttr::get(IntegerType::get(module.getContext(), 64), site));
+    module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));
 
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (!fn.isPrivate() && failed(lowerEntryBoundary(fn))) return signalPassFailure();
@@ -35,6 +44,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populateSoftmaxToLinalg(patterns);
     populateReductionToLinalg(patterns);
     populateShapeToTensor(patterns);
+    populateConvolutionToOneDNN(patterns);
+    populateNormalizationToLinalg(patterns);
+    populateIndexingToTensor(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
     bool left = false;

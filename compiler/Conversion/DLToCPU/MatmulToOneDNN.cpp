@@ -20,57 +20,12 @@ using namespace mlir;
 
 namespace dlc {
 
-Value runtimeContext(Operation *op) {
-  auto fn = op->getParentOfType<func::FuncOp>();
-  return fn.getArgument(0);
-}
-
-Value bufferPointer(OpBuilder &b, Location loc, Value tensorOrMemref) {
-  Value buf = tensorOrMemref;
-  if (auto t = dyn_cast<RankedTensorType>(buf.getType()))
-    buf = bufferization::ToBufferOp::create(b, loc, MemRefType::get(t.getShape(), t.getElementType()),
-                                            buf, /*read_only=*/true);
-  Value idx = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf);
-  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), idx);
-  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()), i);
-}
-
-Value allocResult(OpBuilder &b, Location loc, RankedTensorType type, ValueRange dynSizes) {
-  auto mt = MemRefType::get(type.getShape(), type.getElementType());
-  return memref::AllocOp::create(b, loc, mt, dynSizes, b.getI64IntegerAttr(64));
-}
-
-Value asTensor(OpBuilder &b, Location loc, Value memref, RankedTensorType type) {
-  return bufferization::ToTensorOp::create(b, loc, type, memref, /*restrict=*/true, /*writable=*/true);
-}
-
-void callRuntime(OpBuilder &b, Location loc, Operation *anchor, StringRef name, ValueRange args) {
-  auto module = anchor->getParentOfType<ModuleOp>();
-  auto fn = module.lookupSymbol<func::FuncOp>(name);
-  if (!fn) {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(module.getBody());
-    fn = func::FuncOp::create(b, loc, name, b.getFunctionType(TypeRange(args), {}));
-    fn.setPrivate();
-  }
-  func::CallOp::create(b, loc, fn, args);
-}
-
-Value i64Value(OpBuilder &b, Location loc, Value index) {
-  return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
-}
-
 namespace {
 
 Value dimValue(OpBuilder &b, Location loc, Value t, int64_t i) {
   auto type = cast<RankedTensorType>(t.getType());
   if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
   return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
-}
-
-Value siteOf(OpBuilder &b, Location loc, Operation *op) {
-  auto site = op->getAttrOfType<IntegerAttr>("dl.site");
-  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), site ? site.getInt() : -1);
 }
 
 struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
@@ -111,18 +66,16 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
     auto rt = op.getResult().getType();
     int64_t rank = rt.getRank();
     // Both operands' dims, left-padded with 1s to the result's rank, in one i64 array.
-    auto dimsType = MemRefType::get({2 * rank}, rw.getI64Type());
-    Value dims = memref::AllocaOp::create(rw, loc, dimsType);
     Value one = arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), 1);
-    for (auto [slot, operand] : llvm::enumerate(ValueRange{op.getLhs(), op.getRhs()})) {
+    SmallVector<Value> words;
+    for (Value operand : {op.getLhs(), op.getRhs()}) {
       auto t = cast<RankedTensorType>(operand.getType());
       for (int64_t i = 0; i < rank; ++i) {
         int64_t src = i - (rank - t.getRank());
-        Value v = src < 0 ? one : i64Value(rw, loc, dimValue(rw, loc, operand, src));
-        Value at = arith::ConstantIndexOp::create(rw, loc, slot * rank + i);
-        memref::StoreOp::create(rw, loc, v, dims, at);
+        words.push_back(src < 0 ? one : dimValue(rw, loc, operand, src));
       }
     }
+    Value dims = i64ArrayPointer(rw, loc, words);
     SmallVector<Value> dyn = broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getLhs(), op.getRhs()});
     // The row and column dims come from one operand each, not by broadcasting.
     if (rt.isDynamicDim(rank - 2) || rt.isDynamicDim(rank - 1)) {
@@ -143,7 +96,7 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
     Value out = allocResult(rw, loc, rt, dyn);
     callRuntime(rw, loc, op, "dlrt_k_matmul_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), rank),
-                 bufferPointer(rw, loc, dims), bufferPointer(rw, loc, op.getLhs()), bufferPointer(rw, loc, op.getRhs()),
+                 dims, bufferPointer(rw, loc, op.getLhs()), bufferPointer(rw, loc, op.getRhs()),
                  bufferPointer(rw, loc, out)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();

@@ -18,6 +18,12 @@ void populateReductionToLinalg(mlir::RewritePatternSet &patterns);
 void populateShapeToTensor(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);
+/// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
+void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
+/// layer_norm / batch_norm -> linalg.
+void populateNormalizationToLinalg(mlir::RewritePatternSet &patterns);
+/// embedding / position_embedding (with run-time index checks), concat, slice, causal_mask.
+void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
 // Helpers shared by the patterns.
 
@@ -28,6 +34,13 @@ llvm::SmallVector<mlir::OpFoldResult> tensorSizes(mlir::OpBuilder &b, mlir::Loca
 llvm::SmallVector<mlir::Value> broadcastDynamicSizes(mlir::OpBuilder &b, mlir::Location loc,
                                                      mlir::RankedTensorType result,
                                                      mlir::ValueRange operands);
+enum class Combine { Add, Max };
+/// Reduces `input` over `axes` (sorted) into a tensor without those dims.
+mlir::Value reduce(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input, llvm::ArrayRef<int64_t> axes,
+                   Combine kind);
+/// Applies `fn(x, r)` elementwise, where r is `reduced` (x without dim `axis`) broadcast back.
+mlir::Value mapWithReduced(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value reduced, int64_t axis,
+                           llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value, mlir::Value)> fn);
 /// The identity for a reduction: -inf / the lowest integer for max, 0 for sums.
 mlir::Value reductionInit(mlir::OpBuilder &b, mlir::Location loc, mlir::Type elt, bool isMax);
 

@@ -10,11 +10,7 @@
 using namespace mlir;
 
 namespace dlc {
-namespace {
 
-enum class Combine { Add, Max };
-
-/// Reduces `input` over `axes` (sorted) into a tensor without those dims.
 Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Combine kind) {
   auto in = cast<RankedTensorType>(input.getType());
   Type elt = in.getElementType();
@@ -52,7 +48,6 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Co
   return generic.getResult(0);
 }
 
-/// Applies `fn(x, r)` elementwise where r is `reduced` broadcast back along `axis`.
 Value mapWithReduced(OpBuilder &b, Location loc, Value x, Value reduced, int64_t axis,
                      function_ref<Value(OpBuilder &, Location, Value, Value)> fn) {
   auto xt = cast<RankedTensorType>(x.getType());
@@ -71,6 +66,8 @@ Value mapWithReduced(OpBuilder &b, Location loc, Value x, Value reduced, int64_t
                                    })
       .getResult(0);
 }
+
+namespace {
 
 /// Puts `keepdims` size-1 dims back with tensor.reshape.
 Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType target, Value like,

@@ -22,6 +22,12 @@ mlir::Value asTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
 void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *anchor,
                  llvm::StringRef name, mlir::ValueRange args);
 mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
+/// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
+/// the runtime keys caches by it and names the op's source location in errors.
+/// A stack array of i64 words (index values are converted) and its pointer: how kernels
+/// with many sizes (convolution geometry, matmul dims) receive them.
+mlir::Value i64ArrayPointer(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
+mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);
 
 } // namespace dlc
 #endif

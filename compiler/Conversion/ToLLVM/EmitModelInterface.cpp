@@ -13,6 +13,7 @@
 #include "compiler/Conversion/Passes.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/Support/JSON.h"
 
 using namespace mlir;
 
@@ -53,8 +54,24 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       module.emitError("module has no dl.signature: it was not produced by dlc's front end");
       return signalPassFailure();
     }
+    // The call sites' source locations join the signature: run-time errors name them.
+    std::string signature = sigAttr.getValue().str();
+    if (auto sites = module->getAttrOfType<ArrayAttr>("dl.sites")) {
+      llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(signature);
+      if (!parsed || !parsed->getAsObject()) {
+        llvm::consumeError(parsed.takeError());
+        module.emitError("dl.signature is not a JSON object");
+        return signalPassFailure();
+      }
+      llvm::json::Array list;
+      for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
+      (*parsed->getAsObject())["sites"] = std::move(list);
+      signature.clear();
+      llvm::raw_string_ostream os(signature);
+      os << *parsed;
+    }
     {
-      auto sig = stringGlobal(b, loc, "__dl_signature", sigAttr.getValue());
+      auto sig = stringGlobal(b, loc, "__dl_signature", signature);
       auto fn = LLVM::LLVMFuncOp::create(b, loc, "dl_model_signature", LLVM::LLVMFunctionType::get(ptr, {}));
       OpBuilder::InsertionGuard g(b);
       b.setInsertionPointToStart(fn.addEntryBlock(b));

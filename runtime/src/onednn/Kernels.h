@@ -17,6 +17,16 @@ void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, 
 /// b's; batch dims broadcast.
 void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                        const float *b, float *c);
+/// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G
+/// (dilations as PyTorch counts them). bias may be NULL.
+void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
+                       const float *bias, float *y);
+/// Max or average (padding counted) pooling. geom: N C H W OH OW KH KW SH SW PT PL PB PR is_max
+void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, float *y);
+/// Records an error naming the site unless every id (i32 or i64, `elem_bytes` wide) is in [0, limit).
+void dlrt_k_check_ids(void *ctx, int64_t site, const void *ids, int64_t count, int64_t elem_bytes, int64_t limit);
+/// Records an error naming the site unless size <= limit.
+void dlrt_k_check_size(void *ctx, int64_t site, int64_t size, int64_t limit);
 }
 
 #endif

@@ -71,7 +71,7 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr}, src, wei, b, dst);
     run(ctx, *p, x, w, bias, y);
   } catch (const std::exception &e) {
-    ctx.fail("dense (site " + std::to_string(site) + "): oneDNN failed: " + e.what());
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }
 }
 
@@ -95,6 +95,6 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
     run(ctx, *p, a, b, nullptr, c);
   } catch (const std::exception &e) {
-    ctx.fail("matmul (site " + std::to_string(site) + "): oneDNN failed: " + e.what());
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }
 }

@@ -1,0 +1,101 @@
+//===- ConvolutionToOneDNN.cpp - conv2d and pool2d -> oneDNN kernels ------===//
+//
+// The geometry (sizes, strides, paddings, dilations, groups) travels as one i64 array;
+// output sizes are computed here with PyTorch's formula so dynamic H and W work too.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "dialects/DL/DLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dlc {
+namespace {
+
+Value idx(OpBuilder &b, Location loc, int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
+  return idx(b, loc, type.getDimSize(i));
+}
+
+/// (in + lo + hi - dilation * (k - 1) - 1) / stride + 1
+Value outSize(OpBuilder &b, Location loc, Value in, int64_t k, int64_t s, int64_t lo, int64_t hi, int64_t d) {
+  Value num = arith::AddIOp::create(b, loc, in, idx(b, loc, lo + hi - d * (k - 1) - 1));
+  return arith::AddIOp::create(b, loc, arith::DivSIOp::create(b, loc, num, idx(b, loc, s)), idx(b, loc, 1));
+}
+
+SmallVector<Value> resultDynSizes(RankedTensorType rt, ArrayRef<Value> sizes) {
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rt.getRank(); ++i)
+    if (rt.isDynamicDim(i)) dyn.push_back(sizes[i]);
+  return dyn;
+}
+
+struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput(), w = op.getWeight();
+    auto wt = op.getWeight().getType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    int64_t kh = wt.getDimSize(2), kw = wt.getDimSize(3);
+    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), wd = dimOf(rw, loc, x, 3);
+    Value oc = idx(rw, loc, wt.getDimSize(0));
+    Value oh = outSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
+    Value ow = outSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
+    auto rt = op.getResult().getType();
+    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}));
+    Value geom = i64ArrayPointer(rw, loc,
+                                 {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
+                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
+                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups())});
+    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
+                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
+                 bias, bufferPointer(rw, loc, out)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
+struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
+    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), w = dimOf(rw, loc, x, 3);
+    Value oh = outSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
+    Value ow = outSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
+    auto rt = op.getResult().getType();
+    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, oh, ow}));
+    Value geom = i64ArrayPointer(rw, loc,
+                                 {n, c, h, w, oh, ow, idx(rw, loc, k[0]), idx(rw, loc, k[1]), idx(rw, loc, s[0]),
+                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
+                                  idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0)});
+    callRuntime(rw, loc, op, "dlrt_k_pool2d_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, out)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateConvolutionToOneDNN(RewritePatternSet &patterns) {
+  patterns.add<Conv2DToOneDNN, Pool2DToOneDNN>(patterns.getContext());
+}
+
+} // namespace dlc

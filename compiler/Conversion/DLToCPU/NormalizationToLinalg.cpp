@@ -1,0 +1,94 @@
+//===- NormalizationToLinalg.cpp - layer_norm and batch_norm -> linalg ----===//
+//
+// Both follow PyTorch's formulas: layer_norm with the biased variance of the last dim,
+// batch_norm (inference) with the running statistics; (x - mean) / sqrt(var + eps).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "dialects/DL/DLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dlc {
+namespace {
+
+Value floatConst(OpBuilder &b, Location loc, Type t, double v) {
+  return arith::ConstantOp::create(b, loc, t, b.getFloatAttr(t, v));
+}
+
+struct LayerNormLowering : public OpRewritePattern<dl::LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::LayerNormOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = op.getInput().getType();
+    Type elt = xt.getElementType();
+    int64_t axis = xt.getRank() - 1;
+    if (xt.isDynamicDim(axis)) return rw.notifyMatchFailure(op, "the normalised dim must be static");
+    Value n = floatConst(rw, loc, elt, double(xt.getDimSize(axis)));
+    Value sum = reduce(rw, loc, x, {axis}, Combine::Add);
+    Value centred = mapWithReduced(rw, loc, x, sum, axis, [&](OpBuilder &b, Location l, Value v, Value s) {
+      return arith::SubFOp::create(b, l, v, arith::DivFOp::create(b, l, s, n)).getResult();
+    });
+    Value sq = mapWithReduced(rw, loc, centred, sum, axis, [&](OpBuilder &b, Location l, Value v, Value) {
+      return arith::MulFOp::create(b, l, v, v).getResult();
+    });
+    Value var = reduce(rw, loc, sq, {axis}, Combine::Add);
+    Value eps = floatConst(rw, loc, elt, op.getEps().convertToDouble());
+    Value normed = mapWithReduced(rw, loc, centred, var, axis, [&](OpBuilder &b, Location l, Value v, Value s) {
+      Value denom = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, arith::DivFOp::create(b, l, s, n), eps));
+      return arith::DivFOp::create(b, l, v, denom).getResult();
+    });
+    // y = normed * weight + bias, the vectors broadcast along the last dim.
+    int64_t rank = xt.getRank();
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    AffineMap last = AffineMap::get(rank, 0, {rw.getAffineDimExpr(axis)}, rw.getContext());
+    Value init = tensor::EmptyOp::create(rw, loc, xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{x}));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto g = linalg::GenericOp::create(
+        rw, loc, xt, ValueRange{normed, op.getWeight(), op.getBias()}, init,
+        ArrayRef<AffineMap>{id, last, last, id}, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          linalg::YieldOp::create(b, l, arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, a[0], a[1]), a[2]).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+struct BatchNormLowering : public OpRewritePattern<dl::BatchNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::BatchNormOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = op.getInput().getType();
+    int64_t rank = xt.getRank();
+    Value eps = floatConst(rw, loc, xt.getElementType(), op.getEps().convertToDouble());
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    AffineMap chan = AffineMap::get(rank, 0, {rw.getAffineDimExpr(1)}, rw.getContext());
+    Value init = tensor::EmptyOp::create(rw, loc, xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{x}));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto g = linalg::GenericOp::create(
+        rw, loc, xt, ValueRange{x, op.getRunningMean(), op.getRunningVar(), op.getWeight(), op.getBias()}, init,
+        ArrayRef<AffineMap>{id, chan, chan, chan, chan, id}, iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value centred = arith::SubFOp::create(b, l, a[0], a[1]);
+          Value denom = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, a[2], eps));
+          Value normed = arith::DivFOp::create(b, l, centred, denom);
+          linalg::YieldOp::create(b, l, arith::AddFOp::create(b, l, arith::MulFOp::create(b, l, normed, a[3]), a[4]).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void populateNormalizationToLinalg(RewritePatternSet &patterns) {
+  patterns.add<LayerNormLowering, BatchNormLowering>(patterns.getContext());
+}
+
+} // namespace dlc

@@ -1,0 +1,105 @@
+//===- LayerOps.cpp - verifiers of normalisation, indexing, conv, pool ----===//
+#include "dialects/DL/DLOps.h"
+
+using namespace mlir;
+using namespace mlir::dl;
+
+static bool agree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+static LogicalResult vector(Operation *op, Value v, int64_t size, StringRef what) {
+  auto t = cast<RankedTensorType>(v.getType());
+  if (t.getRank() != 1 || !agree(t.getDimSize(0), size))
+    return op->emitOpError(what) << " must be a vector of " << size << ", got " << t;
+  return success();
+}
+
+LogicalResult LayerNormOp::verify() {
+  auto x = getInput().getType();
+  if (x.getRank() < 1 || x.getShape() != getResult().getType().getShape())
+    return emitOpError("result must have the input's shape");
+  int64_t d = x.getShape().back();
+  if (failed(vector(*this, getWeight(), d, "weight")) || failed(vector(*this, getBias(), d, "bias")))
+    return failure();
+  return success();
+}
+
+LogicalResult BatchNormOp::verify() {
+  auto x = getInput().getType();
+  if (x.getRank() < 2 || x.getShape() != getResult().getType().getShape())
+    return emitOpError("needs rank >= 2 and a result of the input's shape");
+  int64_t c = x.getDimSize(1);
+  for (auto [v, name] : llvm::zip(ValueRange{getWeight(), getBias(), getRunningMean(), getRunningVar()},
+                                  ArrayRef<StringRef>{"weight", "bias", "running_mean", "running_var"}))
+    if (failed(vector(*this, v, c, name))) return failure();
+  return success();
+}
+
+LogicalResult EmbeddingOp::verify() {
+  auto ids = getIds().getType();
+  auto w = getWeight().getType();
+  auto r = getResult().getType();
+  if (w.getRank() != 2) return emitOpError("weight must be [num, dim]");
+  if (r.getRank() != ids.getRank() + 1 || !agree(r.getShape().back(), w.getDimSize(1)))
+    return emitOpError("result must be ids' shape + [dim]");
+  return success();
+}
+
+LogicalResult PositionEmbeddingOp::verify() {
+  auto ids = getIds().getType();
+  auto w = getWeight().getType();
+  auto r = getResult().getType();
+  if (ids.getRank() != 2 || w.getRank() != 2 || r.getRank() != 3)
+    return emitOpError("expects ids [B, T], weight [max_len, dim], result [B, T, dim]");
+  if (!agree(r.getDimSize(2), w.getDimSize(1)) || !agree(r.getDimSize(1), ids.getDimSize(1)))
+    return emitOpError("result dims disagree with ids and weight");
+  return success();
+}
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty()) return emitOpError("needs at least one input");
+  auto first = cast<RankedTensorType>(getInputs()[0].getType());
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= first.getRank()) return emitOpError("axis out of range");
+  for (Value v : getInputs()) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getElementType() != first.getElementType() || t.getRank() != first.getRank())
+      return emitOpError("inputs must share element type and rank");
+    for (int64_t d = 0; d < t.getRank(); ++d)
+      if (d != axis && !agree(t.getDimSize(d), first.getDimSize(d)))
+        return emitOpError("inputs differ outside the concatenation axis");
+  }
+  return success();
+}
+
+LogicalResult SliceOp::verify() {
+  auto in = getInput().getType();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= in.getRank()) return emitOpError("axis out of range");
+  if (getStart() < 0 || getEnd() < getStart() || (!in.isDynamicDim(axis) && getEnd() > in.getDimSize(axis)))
+    return emitOpError("bounds [") << getStart() << ", " << getEnd() << ") outside the axis";
+  if (getResult().getType().getDimSize(axis) != getEnd() - getStart())
+    return emitOpError("result size along the axis must be end - start");
+  return success();
+}
+
+LogicalResult Conv2DOp::verify() {
+  auto x = getInput().getType();
+  auto w = getWeight().getType();
+  if (x.getRank() != 4 || w.getRank() != 4) return emitOpError("expects NCHW input and OIHW weight");
+  if (getStride().size() != 2 || getPadding().size() != 4 || getDilation().size() != 2)
+    return emitOpError("stride and dilation need 2 values, padding 4");
+  if (!agree(x.getDimSize(1), w.getDimSize(1) * getGroups()))
+    return emitOpError("input channels ") << x.getDimSize(1) << " != weight's " << w.getDimSize(1)
+                                          << " x groups " << getGroups();
+  if (getBias() && failed(vector(*this, getBias(), w.getDimSize(0), "bias"))) return failure();
+  return success();
+}
+
+LogicalResult Pool2DOp::verify() {
+  if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW input");
+  if (getKernel().size() != 2 || getStride().size() != 2 || getPadding().size() != 4)
+    return emitOpError("kernel and stride need 2 values, padding 4");
+  return success();
+}

@@ -1,0 +1,125 @@
+"""Layers with parameters and the shape ops beyond the MLP set, against PyTorch on a
+dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, conv1d),
+pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
+multi-head attention (causal and not). Also: an out-of-range id is an error naming the
+op's source location."""
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import harness as h
+
+SRC = """
+model Layers {
+  input img: f32[N, 3, 11, 10]
+  input seq: f32[N, 5, 8]
+  input ids: i64[N, 5]
+
+  c1 = conv2d(img, 6, 3, padding = 1)
+  c2 = conv2d(c1, 4, (3, 2), stride = (2, 1), dilation = (1, 2), bias = false)
+  c3 = conv2d(c1, 6, 3, padding = "same", groups = 3)
+  output o_c2 = c2
+  output o_pool = max_pool2d(c3, 2)
+  output o_avg = avg_pool2d(c3, 3, stride = 2, padding = 1)
+  output o_gap = global_avg_pool2d(c3)
+  bn = batch_norm(c3)
+  output o_bn = bn
+  output o_bn1d = batch_norm(seq, eps = 1e-3)
+  output o_conv1d = conv1d(seq, 4, 3, padding = "same", dilation = 2)
+  output o_ln = layer_norm(seq)
+  e = embedding(ids, 11, 8)
+  p = position_embedding(ids, 7, 8)
+  output o_emb = e + p
+  output o_concat = concat((seq, e, p), axis = -1)
+  output o_slice = slice(seq, 1, 1, -1)
+  output o_slice_clamp = slice(seq, 2, -100, 100)
+  output o_att = attention(seq, heads = 2)
+  output o_causal = attention(layer_norm(seq), 4, causal = true)
+}
+"""
+
+
+class Layers(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(6, 4, (3, 2), stride=(2, 1), dilation=(1, 2), bias=False)
+        self.c3 = torch.nn.Conv2d(6, 6, 3, padding="same", groups=3)
+        self.bn = torch.nn.BatchNorm2d(6)
+        self.o_bn1d = torch.nn.BatchNorm1d(5, eps=1e-3)
+        self.o_conv1d = torch.nn.Conv1d(5, 4, 3, padding="same", dilation=2)
+        self.o_ln = torch.nn.LayerNorm(8)
+        self.e = torch.nn.Embedding(11, 8)
+        self.p = torch.nn.Embedding(7, 8)  # position_embedding: learned rows 0..T-1
+        self.o_att = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+        self.layer_norm = torch.nn.LayerNorm(8)
+        self.o_causal = torch.nn.MultiheadAttention(8, 4, batch_first=True)
+        for bn in (self.bn, self.o_bn1d):  # non-trivial running statistics
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 1.5)
+            bn.bias.data.uniform_(-0.5, 0.5)
+        for ln in (self.o_ln, self.layer_norm):
+            ln.weight.data.uniform_(0.5, 1.5)
+            ln.bias.data.uniform_(-0.5, 0.5)
+        for att in (self.o_att, self.o_causal):
+            att.in_proj_bias.data.uniform_(-0.2, 0.2)
+            att.out_proj.bias.data.uniform_(-0.2, 0.2)
+
+    def forward(self, img, seq, ids):
+        o = {}
+        c1 = self.c1(img)
+        o["o_c2"] = self.c2(c1)
+        c3 = self.c3(c1)
+        o["o_pool"] = F.max_pool2d(c3, 2)
+        o["o_avg"] = F.avg_pool2d(c3, 3, stride=2, padding=1)
+        o["o_gap"] = c3.mean((2, 3))
+        o["o_bn"] = self.bn(c3)
+        o["o_bn1d"] = self.o_bn1d(seq)
+        o["o_conv1d"] = self.o_conv1d(seq)
+        o["o_ln"] = self.o_ln(seq)
+        e = self.e(ids)
+        p = self.p.weight[: ids.shape[1]].unsqueeze(0).expand(ids.shape[0], -1, -1)
+        o["o_emb"] = e + p
+        o["o_concat"] = torch.cat((seq, e, p), -1)
+        o["o_slice"] = seq[:, 1:-1]
+        o["o_slice_clamp"] = seq[:, :, -100:100]
+        o["o_att"] = self.o_att(seq, seq, seq, need_weights=False)[0]
+        x = self.layer_norm(seq)
+        t = seq.shape[1]
+        mask = torch.triu(torch.full((t, t), float("-inf")), 1)
+        o["o_causal"] = self.o_causal(x, x, x, attn_mask=mask, need_weights=False)[0]
+        return o
+
+
+torch.manual_seed(0)
+wd = h.workdir()
+ref = Layers().eval()
+state = h.state_dict_numpy(ref)
+# position_embedding's parameter is called p.weight like the Embedding standing in for it.
+so, weights = h.compile_with_weights(SRC, ref, wd)
+rng = np.random.RandomState(3)
+for batch in (1, 2, 5):
+    img = rng.randn(batch, 3, 11, 10).astype(np.float32)
+    seq = rng.randn(batch, 5, 8).astype(np.float32)
+    ids = rng.randint(0, 11, size=(batch, 5)).astype(np.int64)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(img), torch.from_numpy(seq), torch.from_numpy(ids))
+    got = h.infer(so, {"img": img, "seq": seq, "ids": ids}, weights=weights)
+    for name, r in want.items():
+        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+
+# An id out of range: exit 1 and a message that names the embedding's line.
+ids[0, 2] = 11
+bad = os.path.join(wd, "ids.npy")
+np.save(bad, ids)
+args = ["infer", so, "--weights", weights, "--out-dir", wd, "--input", "ids=" + bad]
+for name, a in (("img", img), ("seq", seq)):
+    np.save(os.path.join(wd, name + ".npy"), a)
+    args += ["--input", "%s=%s" % (name, os.path.join(wd, name + ".npy"))]
+r = h.dlrun(args, check=False)
+h.check("out-of-range id -> exit 1 naming the op", r.returncode == 1 and "embedding at" in r.stderr
+        and "model.dl:19:7" in r.stderr and "index 11" in r.stderr, r.stderr)
+h.finish()
