@@ -1,5 +1,6 @@
-//===- Recurrent.cpp - lstm and gru (shape rules, PyTorch's parameters) ---===//
+//===- Recurrent.cpp - lstm and gru with PyTorch's parameters -------------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 
@@ -34,6 +35,13 @@ static LayerDef recurrent(const std::string &name, int64_t gates) {
     c.result = c.getBool("sequences") ? TensorType{x.dtype, {x.shape[0], x.shape[1], SymExpr(h)}}
                                       : TensorType{x.dtype, {x.shape[0], SymExpr(h)}};
     return true;
+  };
+  d.build = [gates](GenCall &c) -> mlir::Value {
+    std::vector<mlir::Value> weights(c.operands.begin() + 1, c.operands.end());
+    return mlir::dl::RecurrentOp::create(c.b, c.loc, c.resultType, c.operands[0], weights, c.b.getBoolAttr(gates == 3),
+                                         c.b.getI64IntegerAttr(c.attrs.at("hidden").i),
+                                         c.b.getI64IntegerAttr(c.attrs.at("layers").i),
+                                         c.b.getBoolAttr(c.attrs.at("sequences").b));
   };
   return d;
 }

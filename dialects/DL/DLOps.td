@@ -248,4 +248,23 @@ def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite]> {
   let hasVerifier = 1;
 }
 
+
+//===----------------------------------------------------------------------===//
+// Recurrent layers
+//===----------------------------------------------------------------------===//
+
+def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite]> {
+  let summary = "stacked LSTM or GRU over a batch-first sequence (torch.nn.LSTM / GRU)";
+  let description = [{
+    `weights` holds PyTorch's parameters in its order: weight_ih, weight_hh, bias_ih,
+    bias_hh for each layer. The result is every step of the last layer ([B, T, H]) or,
+    with `sequences = false`, its last step ([B, H]).
+  }];
+  let arguments = (ins DL_FloatTensor:$input, Variadic<DL_FloatTensor>:$weights, BoolAttr:$is_gru,
+                       I64Attr:$hidden, I64Attr:$layers, BoolAttr:$sequences);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $weights attr-dict `:` type($input) `,` type($weights) `->` type($result)";
+  let hasVerifier = 1;
+}
+
 #endif // DL_OPS

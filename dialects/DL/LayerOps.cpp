@@ -103,3 +103,21 @@ LogicalResult Pool2DOp::verify() {
     return emitOpError("kernel and stride need 2 values, padding 4");
   return success();
 }
+
+LogicalResult RecurrentOp::verify() {
+  auto x = getInput().getType();
+  int64_t h = getHidden(), layers = getLayers(), gates = getIsGru() ? 3 : 4;
+  if (x.getRank() != 3) return emitOpError("expects a batch-first sequence [B, T, D]");
+  if ((int64_t)getWeights().size() != 4 * layers) return emitOpError("needs 4 weight tensors per layer");
+  for (int64_t l = 0; l < layers; ++l) {
+    int64_t in = l == 0 ? x.getDimSize(2) : h;
+    auto wih = cast<RankedTensorType>(getWeights()[4 * l].getType());
+    auto whh = cast<RankedTensorType>(getWeights()[4 * l + 1].getType());
+    if (wih.getShape() != ArrayRef<int64_t>{gates * h, in} || whh.getShape() != ArrayRef<int64_t>{gates * h, h})
+      return emitOpError("layer ") << l << " weights have the wrong shapes";
+  }
+  auto r = getResult().getType();
+  if (r.getShape().back() != h || r.getRank() != (getSequences() ? 3 : 2))
+    return emitOpError("result must be [B, T, hidden] or [B, hidden]");
+  return success();
+}

@@ -45,6 +45,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populateReductionToLinalg(patterns);
     populateShapeToTensor(patterns);
     populateConvolutionToOneDNN(patterns);
+    populateRecurrentToOneDNN(patterns);
     populateNormalizationToLinalg(patterns);
     populateIndexingToTensor(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();

@@ -20,6 +20,8 @@ void populateShapeToTensor(mlir::RewritePatternSet &patterns);
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
+/// lstm / gru -> the runtime's oneDNN RNN kernel.
+void populateRecurrentToOneDNN(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm -> linalg.
 void populateNormalizationToLinalg(mlir::RewritePatternSet &patterns);
 /// embedding / position_embedding (with run-time index checks), concat, slice, causal_mask.

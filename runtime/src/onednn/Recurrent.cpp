@@ -1,0 +1,143 @@
+//===- Recurrent.cpp - LSTM and GRU kernels on oneDNN ---------------------===//
+//
+// One oneDNN RNN primitive per layer (layers differ in input width), batch-first (ntc)
+// activations as PyTorch has them. PyTorch's weight matrices [gates*H, in] are oneDNN's
+// ldgoi layout; they are reordered into the primitive's preferred layout on each call,
+// so weights set through the API take effect at once. PyTorch's two biases are summed
+// (LSTM) or arranged as linear-before-reset GRU expects; GRU gates r, z, n become
+// oneDNN's u(z), r, o(n).
+//
+//===----------------------------------------------------------------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+#include <cstring>
+
+using dnnl::memory;
+
+namespace dlrt {
+namespace {
+
+struct RnnLayer {
+  dnnl::primitive prim;
+  memory::desc src, wl, wi, bias, dst;       // the primitive's
+  memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
+};
+
+RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t in,
+                         int64_t h, bool gru) {
+  std::vector<int64_t> key = {4, site, layer, b, t, in, h, gru};
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    auto p = std::make_shared<RnnLayer>();
+    int64_t g = gru ? 3 : 4, biasGates = gru ? 4 : 4;
+    auto f32 = memory::data_type::f32;
+    p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
+    p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
+    p->userWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldgoi);
+    p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
+    memory::desc wlAny({1, 1, in, g, h}, f32, memory::format_tag::any);
+    memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
+    p->bias = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+    auto dir = dnnl::rnn_direction::unidirectional_left2right;
+    auto inf = dnnl::prop_kind::forward_inference;
+    if (gru) {
+      dnnl::lbr_gru_forward::desc d(inf, dir, p->src, memory::desc(), wlAny, wiAny, p->bias, p->dst, memory::desc());
+      dnnl::lbr_gru_forward::primitive_desc pd(d, ctx.engine);
+      p->wl = pd.weights_layer_desc();
+      p->wi = pd.weights_iter_desc();
+      p->prim = dnnl::lbr_gru_forward(pd);
+    } else {
+      dnnl::lstm_forward::desc d(inf, dir, p->src, memory::desc(), memory::desc(), wlAny, wiAny, p->bias, p->dst,
+                                 memory::desc(), memory::desc());
+      dnnl::lstm_forward::primitive_desc pd(d, ctx.engine);
+      p->wl = pd.weights_layer_desc();
+      p->wi = pd.weights_iter_desc();
+      p->prim = dnnl::lstm_forward(pd);
+    }
+    slot = p;
+  }
+  return *static_cast<RnnLayer *>(slot.get());
+}
+
+/// GRU: PyTorch's gate blocks (r, z, n) in oneDNN's order (z, r, n).
+void gruGates(const float *src, float *dst, int64_t h, int64_t width) {
+  size_t block = size_t(h * width);
+  std::memcpy(dst, src + block, block * sizeof(float));
+  std::memcpy(dst + block, src, block * sizeof(float));
+  std::memcpy(dst + 2 * block, src + 2 * block, block * sizeof(float));
+}
+
+memory reordered(KernelContext &ctx, const memory::desc &user, const memory::desc &want, const float *data) {
+  memory src(user, ctx.engine, const_cast<float *>(data));
+  if (user == want) return src;
+  memory dst(want, ctx.engine);
+  dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
+  return dst;
+}
+
+} // namespace
+} // namespace dlrt
+
+using namespace dlrt;
+
+extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const int64_t *weights, const float *x,
+                               float *y) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
+    bool gru = g[5] != 0, sequences = g[6] != 0;
+    if (b == 0) return;
+    if (t == 0) {
+      ctx.fail(ctx.where(site) + ": a sequence of length 0 has no last step");
+      return;
+    }
+    auto ptr = [&](int64_t i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(weights[i])); };
+    std::vector<float> bufA, bufB, scratchWl, scratchWi, bias(size_t(4 * h));
+    const float *cur = x;
+    for (int64_t l = 0; l < layers; ++l) {
+      int64_t width = l == 0 ? in : h;
+      RnnLayer &p = layerPrimitive(ctx, site, l, b, t, width, h, gru);
+      const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
+      if (gru) {
+        scratchWl.resize(size_t(3 * h * width));
+        scratchWi.resize(size_t(3 * h * h));
+        gruGates(wih, scratchWl.data(), h, width);
+        gruGates(whh, scratchWi.data(), h, h);
+        wih = scratchWl.data();
+        whh = scratchWi.data();
+        for (int64_t k = 0; k < h; ++k) {
+          bias[k] = bih[h + k] + bhh[h + k];         // u: z gate
+          bias[h + k] = bih[k] + bhh[k];             // r
+          bias[2 * h + k] = bih[2 * h + k];          // o: n's input part
+          bias[3 * h + k] = bhh[2 * h + k];          // n's hidden part, inside r * (...)
+        }
+      } else {
+        for (int64_t k = 0; k < 4 * h; ++k) bias[k] = bih[k] + bhh[k];
+      }
+      bool last = l + 1 == layers;
+      float *out;
+      if (last && sequences) {
+        out = y;
+      } else {
+        std::vector<float> &buf = (l % 2 == 0) ? bufA : bufB;
+        buf.resize(size_t(b * t * h));
+        out = buf.data();
+      }
+      memory wl = reordered(ctx, p.userWl, p.wl, wih), wi = reordered(ctx, p.userWi, p.wi, whh);
+      p.prim.execute(ctx.stream, {{DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(cur))},
+                                  {DNNL_ARG_WEIGHTS_LAYER, wl},
+                                  {DNNL_ARG_WEIGHTS_ITER, wi},
+                                  {DNNL_ARG_BIAS, memory(p.bias, ctx.engine, bias.data())},
+                                  {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}});
+      ctx.stream.wait();
+      cur = out;
+    }
+    if (!sequences)
+      for (int64_t i = 0; i < b; ++i)
+        std::memcpy(y + i * h, cur + (i * t + (t - 1)) * h, size_t(h) * sizeof(float));
+  } catch (const std::exception &e) {
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
+  }
+}
