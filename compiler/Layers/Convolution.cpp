@@ -170,6 +170,15 @@ void registerConvolutionLayers(LayerRegistry &r) {
       c.params.push_back({"bias", TensorType{x.dtype, {SymExpr(filters)}}, fanInUniform(fanIn)});
     return true;
   };
+  d.build = [](GenCall &c) -> mlir::Value {
+    std::vector<int64_t> s = perDim(c.attrs, "stride", 2), p = perDim(c.attrs, "padding", 2),
+                         op = perDim(c.attrs, "output_padding", 2), dil = perDim(c.attrs, "dilation", 2);
+    mlir::Value bias = c.operands.size() > 2 ? c.operands[2] : mlir::Value();
+    return mlir::dl::ConvTranspose2DOp::create(
+        c.b, c.loc, c.resultType, c.operands[0], c.operands[1], bias, c.b.getDenseI64ArrayAttr(s),
+        c.b.getDenseI64ArrayAttr({p[0], p[1], p[0] - op[0], p[1] - op[1]}), c.b.getDenseI64ArrayAttr(dil),
+        c.b.getI64IntegerAttr(c.attrs.at("groups").i));
+  };
   r.add(d);
 }
 

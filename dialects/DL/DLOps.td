@@ -239,6 +239,19 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite]> {
   let hasVerifier = 1;
 }
 
+def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]> {
+  let summary = "2-D transposed convolution, NCHW, weight [in, out/groups, kH, kW] (torch.nn.ConvTranspose2d)";
+  let description = [{ `padding` is (top, left, bottom, right): PyTorch's padding less output_padding at the end. }];
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?
+    `->` type($result)
+  }];
+}
+
 def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite]> {
   let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,

@@ -15,6 +15,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_dense_f32", reinterpret_cast<void *>(&dlrt_k_dense_f32)},
       {"dlrt_k_matmul_f32", reinterpret_cast<void *>(&dlrt_k_matmul_f32)},
       {"dlrt_k_conv2d_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_f32)},
+      {"dlrt_k_deconv2d_f32", reinterpret_cast<void *>(&dlrt_k_deconv2d_f32)},
       {"dlrt_k_pool2d_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_f32)},
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},

@@ -1,4 +1,4 @@
-"""Layers with parameters and the shape ops beyond the MLP set, against PyTorch on a
+"""Layers with parameters (conv_transpose2d too) and the shape ops beyond the MLP set, against PyTorch on a
 dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, conv1d),
 pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
 multi-head attention (causal and not). Also: an out-of-range id is an error naming the
@@ -36,6 +36,9 @@ model Layers {
   output o_slice = slice(seq, 1, 1, -1)
   output o_slice_clamp = slice(seq, 2, -100, 100)
   output o_att = attention(seq, heads = 2)
+  output o_up = conv_transpose2d(c3, 4, 3, stride = 2, padding = 1, output_padding = 1)
+  output o_up_op = conv_transpose2d(c3, 2, 2, stride = 2, output_padding = 1)
+  output o_up_g = conv_transpose2d(c3, 4, (2, 3), stride = (1, 2), groups = 2, dilation = 2, bias = false)
   output o_causal = attention(layer_norm(seq), 4, causal = true)
 }
 """
@@ -56,6 +59,9 @@ class Layers(torch.nn.Module):
         self.o_att = torch.nn.MultiheadAttention(8, 2, batch_first=True)
         self.layer_norm = torch.nn.LayerNorm(8)
         self.o_causal = torch.nn.MultiheadAttention(8, 4, batch_first=True)
+        self.o_up = torch.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1)
+        self.o_up_op = torch.nn.ConvTranspose2d(6, 2, 2, stride=2, output_padding=1)
+        self.o_up_g = torch.nn.ConvTranspose2d(6, 4, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False)
         for bn in (self.bn, self.o_bn1d):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -87,6 +93,9 @@ class Layers(torch.nn.Module):
         o["o_slice"] = seq[:, 1:-1]
         o["o_slice_clamp"] = seq[:, :, -100:100]
         o["o_att"] = self.o_att(seq, seq, seq, need_weights=False)[0]
+        o["o_up"] = self.o_up(c3)
+        o["o_up_g"] = self.o_up_g(c3)
+        o["o_up_op"] = self.o_up_op(c3)
         x = self.layer_norm(seq)
         t = seq.shape[1]
         mask = torch.triu(torch.full((t, t), float("-inf")), 1)

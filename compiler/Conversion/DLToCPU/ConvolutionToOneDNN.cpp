@@ -68,6 +68,40 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
   }
 };
 
+struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ConvTranspose2DOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput(), w = op.getWeight();
+    auto wt = op.getWeight().getType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    int64_t kh = wt.getDimSize(2), kw = wt.getDimSize(3);
+    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), wd = dimOf(rw, loc, x, 3);
+    Value oc = idx(rw, loc, wt.getDimSize(1) * op.getGroups());
+    // (in - 1) * stride - lo - hi + dilation * (k - 1) + 1
+    auto out = [&](Value in, int64_t k, int64_t st, int64_t lo, int64_t hi, int64_t dl) -> Value {
+      Value m = arith::MulIOp::create(rw, loc, arith::SubIOp::create(rw, loc, in, idx(rw, loc, 1)), idx(rw, loc, st));
+      return arith::AddIOp::create(rw, loc, m, idx(rw, loc, dl * (k - 1) + 1 - lo - hi));
+    };
+    Value oh = out(h, kh, s[0], p[0], p[2], d[0]), ow = out(wd, kw, s[1], p[1], p[3], d[1]);
+    auto rt = op.getResult().getType();
+    Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}));
+    Value geom = i64ArrayPointer(rw, loc,
+                                 {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
+                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
+                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups())});
+    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
+                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
+                 bias, bufferPointer(rw, loc, res)});
+    rw.replaceOp(op, asTensor(rw, loc, res, rt));
+    return success();
+  }
+};
+
 struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
@@ -95,7 +129,7 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
 } // namespace
 
 void populateConvolutionToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<Conv2DToOneDNN, Pool2DToOneDNN>(patterns.getContext());
+  patterns.add<Conv2DToOneDNN, ConvTranspose2DToOneDNN, Pool2DToOneDNN>(patterns.getContext());
 }
 
 } // namespace dlc

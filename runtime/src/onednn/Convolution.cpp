@@ -14,8 +14,8 @@ using dnnl::memory;
 namespace dlrt {
 namespace {
 
-struct ConvPrimitive {
-  dnnl::convolution_forward prim;
+template <typename Prim> struct ConvPrimitive {
+  Prim prim;
   memory::desc src, wei, bias, dst;
 };
 
@@ -29,41 +29,67 @@ struct PoolPrimitive {
 
 using namespace dlrt;
 
+namespace {
+
+/// Convolution and transposed convolution share geometry, caching and execution; they
+/// differ in the primitive and in how PyTorch lays out the weight.
+template <typename Prim>
+void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
+              float *y, bool transposed) {
+  int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
+  int64_t groups = g[17];
+  if (n == 0) return;
+  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr};
+  key.insert(key.end(), g, g + 18);
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    auto p = std::make_shared<ConvPrimitive<Prim>>();
+    auto f32 = memory::data_type::f32;
+    p->src = memory::desc({n, c, h, wd}, f32, memory::format_tag::nchw);
+    // Conv2d weights are [OC, IC/G, KH, KW] (oihw); ConvTranspose2d's [IC, OC/G, KH, KW] (iohw).
+    using tag = memory::format_tag;
+    p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, transposed ? tag::iohw : tag::oihw)
+                         : memory::desc({groups, oc / groups, c / groups, kh, kw}, f32,
+                                        transposed ? tag::giohw : tag::goihw);
+    p->bias = bias ? memory::desc({oc}, f32, tag::x) : memory::desc();
+    p->dst = memory::desc({n, oc, oh, ow}, f32, tag::nchw);
+    // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
+    memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
+    auto alg = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
+    auto inf = dnnl::prop_kind::forward_inference;
+    auto d = bias ? typename Prim::desc(inf, alg, p->src, p->wei, p->bias, p->dst, strides, dil, padL, padR)
+                  : typename Prim::desc(inf, alg, p->src, p->wei, p->dst, strides, dil, padL, padR);
+    p->prim = Prim(typename Prim::primitive_desc(d, ctx.engine));
+    slot = p;
+  }
+  auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
+                                          {DNNL_ARG_WEIGHTS, memory(p.wei, ctx.engine, const_cast<float *>(w))},
+                                          {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
+  if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
+  p.prim.execute(ctx.stream, args);
+  ctx.stream.wait();
+}
+
+} // namespace
+
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                   const float *bias, float *y) {
   auto &ctx = *static_cast<KernelContext *>(vctx);
   if (!ctx.error.empty()) return;
   try {
-    int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
-    int64_t groups = g[17];
-    if (n == 0) return;
-    std::vector<int64_t> key = {2, site, bias != nullptr};
-    key.insert(key.end(), g, g + 18);
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<ConvPrimitive>();
-      p->src = memory::desc({n, c, h, wd}, memory::data_type::f32, memory::format_tag::nchw);
-      p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, memory::data_type::f32, memory::format_tag::oihw)
-                           : memory::desc({groups, oc / groups, c / groups, kh, kw}, memory::data_type::f32,
-                                          memory::format_tag::goihw);
-      p->bias = bias ? memory::desc({oc}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
-      p->dst = memory::desc({n, oc, oh, ow}, memory::data_type::f32, memory::format_tag::nchw);
-      // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
-      memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
-      auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                      p->src, p->wei, p->bias, p->dst, strides, dil, padL, padR)
-                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                      p->src, p->wei, p->dst, strides, dil, padL, padR);
-      p->prim = dnnl::convolution_forward(dnnl::convolution_forward::primitive_desc(d, ctx.engine));
-      slot = p;
-    }
-    auto &p = *static_cast<ConvPrimitive *>(slot.get());
-    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
-                                            {DNNL_ARG_WEIGHTS, memory(p.wei, ctx.engine, const_cast<float *>(w))},
-                                            {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
-    if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
-    p.prim.execute(ctx.stream, args);
-    ctx.stream.wait();
+    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false);
+  } catch (const std::exception &e) {
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
+  }
+}
+
+extern "C" void dlrt_k_deconv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
+                                    const float *bias, float *y) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    convolve<dnnl::deconvolution_forward>(ctx, site, g, x, w, bias, y, true);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }

@@ -21,6 +21,11 @@ void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dim
 /// (dilations as PyTorch counts them). bias may be NULL.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
                        const float *bias, float *y);
+/// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for
+/// conv2d with OH OW the output size and the paddings oneDNN's (right = PyTorch's padding
+/// less output_padding).
+void dlrt_k_deconv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
+                         const float *bias, float *y);
 /// Max or average (padding counted) pooling. geom: N C H W OH OW KH KW SH SW PT PL PB PR is_max
 void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, float *y);
 /// Stacked LSTM (is_gru 0) or GRU over a batch-first sequence. geom: B T I H layers is_gru
