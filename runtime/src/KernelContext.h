@@ -2,6 +2,8 @@
 #ifndef DLRT_SRC_KERNELCONTEXT_H
 #define DLRT_SRC_KERNELCONTEXT_H
 
+#include "Threads.h"
+
 #include <dnnl.hpp>
 
 #include <map>
@@ -23,6 +25,15 @@ struct KernelContext {
   std::string error;
   /// "embedding at model.dl:5:7" for each call site, from the model's signature.
   const std::vector<std::string> *sites = nullptr;
+
+  /// Bumped whenever parameters may have changed (set_param, load_weights): kernels that
+  /// keep weights in another layout redo it then.
+  uint64_t paramVersion = 0;
+  /// The session's thread count for large kernels (resolved when the session is made).
+  int threads = 1;
+
+  /// Runs small kernels on one thread and large ones on the session's threads.
+  void threadsFor(double flops) const { setOpenMPThreads(flops < kParallelFlops ? 1 : threads); }
 
   void fail(const std::string &msg) {
     if (error.empty()) error = msg;

@@ -3,22 +3,12 @@
 #include "Status.h"
 #include "io/Safetensors.h"
 
-#include <dlfcn.h>
 
 #include <cstring>
 
 using namespace dlrt;
 
 namespace {
-
-/// oneDNN's OpenMP reads its thread count per calling thread; libgomp is loaded with
-/// libdnnl, so look the setter up rather than link OpenMP into the runtime.
-void setThreads(int32_t n) {
-  if (n <= 0) return;
-  using Fn = void (*)(int);
-  static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  if (fn) fn(n);
-}
 
 void initialise(HostTensor &t, const ValueSpec &spec, Generator &gen) {
   int64_t n = t.numel();
@@ -143,6 +133,7 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
     s->model = m;
     s->threads = o.num_threads;
     s->kernels.sites = &m->sig.sites;
+    s->kernels.threads = o.num_threads > 0 ? o.num_threads : openMPMaxThreads();
     s->seed = o.seed;
     Generator gen(o.seed);
     for (const ValueSpec &p : m->sig.params) {
@@ -214,7 +205,6 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   std::vector<void *> ptrs;
   for (auto &d : descs) ptrs.push_back(d.data());
 
-  setThreads(s->threads);
   s->kernels.error.clear();
   m->infer(&s->kernels, ptrs.data());
   if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
@@ -246,6 +236,7 @@ dlrt_status dlrt_set_param(dlrt_session *s, const char *name, const dlrt_tensor 
                 dlrt_dtype_name(v->dtype) + shapeStr(v->dims, v->rank));
   if (p.bytes() && !v->data) return fail("value->data must not be NULL");
   std::memcpy(p.data(), v->data, p.bytes());
+  ++s->kernels.paramVersion;
   return nullptr;
 }
 
@@ -276,6 +267,7 @@ dlrt_status dlrt_load_weights(dlrt_session *s, const char *path, char **warnings
     if (!found[i]) missing += (missing.empty() ? "" : ", ") + specs[i].name;
   if (!missing.empty()) return fail(std::string("'") + path + "' lacks parameters: " + missing);
   for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
+  ++s->kernels.paramVersion;
   if (!unexpected.empty() && warnings) *warnings = strdup(("unexpected keys ignored: " + unexpected).c_str());
   return nullptr;
 }

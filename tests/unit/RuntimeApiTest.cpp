@@ -137,3 +137,35 @@ TEST_CASE("runtime: parameters by name, weights through safetensors") {
   CHECK(std::string(warn).find("extra.thing") != std::string::npos);
   dlrt_string_free(warn);
 }
+
+TEST_CASE("runtime: weights kept in oneDNN's layouts follow loads and sets") {
+  // Convolution weights are reordered into blocked layouts and cached; a later load or
+  // set must reach the next call.
+  dlrt::Model m(DLC_TEST_CNN);
+  dlrt::Session a(m, 1, 1), b(m, 1, 2);
+  std::vector<float> x(2 * 28 * 28);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.01f * float(i));
+  int64_t xd[] = {2, 1, 28, 28}, od[] = {2, 10};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 4, xd, x.data(), DLRT_HOST}};
+  auto run = [&](dlrt::Session &s) {
+    std::vector<float> y(20);
+    std::vector<dlrt_tensor> out = {{DLRT_F32, 2, od, y.data(), DLRT_HOST}};
+    s.infer(in, out);
+    return y;
+  };
+  std::vector<float> ya = run(a), yb = run(b);
+  REQUIRE(ya != yb);
+  b.saveWeights(tmp("cnn_b.safetensors"));
+  a.loadWeights(tmp("cnn_b.safetensors"));
+  CHECK(run(a) == yb);
+
+  // set_param: zero the first convolution's weight; its output is then its bias alone.
+  std::vector<float> zeros(16 * 9, 0.0f);
+  int64_t wd[] = {16, 1, 3, 3};
+  dlrt_tensor w{DLRT_F32, 4, wd, zeros.data(), DLRT_HOST};
+  b.setParam("c1.weight", w);
+  a.setParam("c1.weight", w);
+  std::vector<float> za = run(a), zb = run(b);
+  CHECK(za == zb);
+  CHECK(za != yb);
+}

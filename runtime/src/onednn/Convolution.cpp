@@ -16,7 +16,12 @@ namespace {
 
 template <typename Prim> struct ConvPrimitive {
   Prim prim;
-  memory::desc src, wei, bias, dst;
+  memory::desc src, wei, bias, dst;          // PyTorch's plain layouts
+  memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
+  memory srcBuf, dstBuf;                     // activations in the primitive's layout
+  memory weiBuf;                             // weights in the primitive's layout...
+  const void *weiFrom = nullptr;             // ...reordered from this buffer
+  uint64_t weiVersion = ~uint64_t(0);        // ...at this parameter version
 };
 
 struct PoolPrimitive {
@@ -57,17 +62,43 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
     auto alg = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
     auto inf = dnnl::prop_kind::forward_inference;
-    auto d = bias ? typename Prim::desc(inf, alg, p->src, p->wei, p->bias, p->dst, strides, dil, padL, padR)
-                  : typename Prim::desc(inf, alg, p->src, p->wei, p->dst, strides, dil, padL, padR);
-    p->prim = Prim(typename Prim::primitive_desc(d, ctx.engine));
+    // Let oneDNN choose layouts: its blocked formats (nChw16c, ...) run several times
+    // faster than plain NCHW. Activations are reordered in and out per call, weights once
+    // per parameter version.
+    memory::desc srcAny(p->src.dims(), f32, tag::any), weiAny(p->wei.dims(), f32, tag::any),
+        dstAny(p->dst.dims(), f32, tag::any);
+    auto d = bias ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
+                  : typename Prim::desc(inf, alg, srcAny, weiAny, dstAny, strides, dil, padL, padR);
+    typename Prim::primitive_desc pd(d, ctx.engine);
+    p->srcP = pd.src_desc();
+    p->weiP = pd.weights_desc();
+    p->dstP = pd.dst_desc();
+    if (p->srcP != p->src) p->srcBuf = memory(p->srcP, ctx.engine);
+    if (p->dstP != p->dst) p->dstBuf = memory(p->dstP, ctx.engine);
+    p->weiBuf = memory(p->weiP, ctx.engine);
+    p->prim = Prim(pd);
     slot = p;
   }
   auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
-                                          {DNNL_ARG_WEIGHTS, memory(p.wei, ctx.engine, const_cast<float *>(w))},
-                                          {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
+  double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
+  ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
+  memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
+  memory src = userSrc, dst = userDst;
+  if (p.srcBuf) {
+    dnnl::reorder(userSrc, p.srcBuf).execute(ctx.stream, userSrc, p.srcBuf);
+    src = p.srcBuf;
+  }
+  if (p.dstBuf) dst = p.dstBuf;
+  if (p.weiFrom != w || p.weiVersion != ctx.paramVersion) {
+    memory userWei(p.wei, ctx.engine, const_cast<float *>(w));
+    dnnl::reorder(userWei, p.weiBuf).execute(ctx.stream, userWei, p.weiBuf);
+    p.weiFrom = w;
+    p.weiVersion = ctx.paramVersion;
+  }
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weiBuf}, {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
   p.prim.execute(ctx.stream, args);
+  if (p.dstBuf) dnnl::reorder(p.dstBuf, userDst).execute(ctx.stream, p.dstBuf, userDst);
   ctx.stream.wait();
 }
 
@@ -115,6 +146,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
       slot = p;
     }
     auto &p = *static_cast<PoolPrimitive *>(slot.get());
+    ctx.threadsFor(double(n * c * oh * ow) * double(g[6] * g[7]));
     p.prim.execute(ctx.stream, {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
                                 {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}});
     ctx.stream.wait();

@@ -69,6 +69,7 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
     MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr}, src, wei, b, dst);
+    ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
     run(ctx, *p, x, w, bias, y);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
@@ -93,6 +94,9 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     memory::desc wei(bd, memory::data_type::f32, contiguousStrides(bd));
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
+    double flops = 2.0 * double(ad[rank - 1]);
+    for (int64_t d : cd) flops *= double(d);
+    ctx.threadsFor(flops);
     run(ctx, *p, a, b, nullptr, c);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());

@@ -99,6 +99,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
       RnnLayer &p = layerPrimitive(ctx, site, l, b, t, width, h, gru);
+      ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h));
       const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
       if (gru) {
         scratchWl.resize(size_t(3 * h * width));

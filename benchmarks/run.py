@@ -1,0 +1,163 @@
+"""dlc against PyTorch (eager and jit-optimised) and ONNX Runtime, side by side in one run,
+on the workloads of BENCHMARKS.md at 1 and 2 threads. Prints a table (medians, p90, the
+ratio of each peer's median to dlc's, max abs error against PyTorch eager) and writes
+results/latest.json and results/latest.svg. Run through run.sh."""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import harness  # noqa: E402
+import models  # noqa: E402
+
+WORKLOADS = {
+    # name: (sample, model class, input builder, batch sizes)
+    "mlp": ("mlp784", models.Mlp784, lambda b, r: {"x": r.randn(b, 784).astype(np.float32)}, (1, 64)),
+    "cnn": ("cnn", models.Cnn, lambda b, r: {"image": r.randn(b, 1, 28, 28).astype(np.float32)}, (1, 64)),
+    "resnet18": ("resnet18", models.ResNet18, lambda b, r: {"image": r.randn(b, 3, 224, 224).astype(np.float32)}, (1, 16)),
+    "gpt": ("gpt", models.TinyGpt, lambda b, r: {"tokens": r.randint(0, 256, (b, 64)).astype(np.int64)}, (1,)),
+    "lstm": ("lstm", models.SeqClassifier, lambda b, r: {"x": r.randn(b, 50, 32).astype(np.float32)}, (1, 32)),
+}
+
+
+def timeit(fn, seconds):
+    for _ in range(10):
+        fn()
+    times, start = [], time.perf_counter()
+    while len(times) < 2000:
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+        if len(times) >= 20 and time.perf_counter() - start > seconds:
+            break
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.9)]
+
+
+def dlc_bench(bin_dir, so, batch, threads):
+    r = subprocess.run([os.path.join(bin_dir, "dlrun"), "bench", so, "--batch", str(batch), "--threads", str(threads)],
+                       capture_output=True, text=True, check=True)
+    m = re.search(r"p50 ([0-9.]+)\s+p90 ([0-9.]+)", r.stdout)
+    return float(m.group(1)), float(m.group(2))
+
+
+def ort_bench(onnx_path, inputs, threads, seconds, wd):
+    spec = {"model": onnx_path, "threads": threads, "seconds": seconds, "inputs": [],
+            "output_file": os.path.join(wd, "ort_out.bin")}
+    for name, a in inputs.items():
+        f = os.path.join(wd, "ort_%s.bin" % name)
+        a.tofile(f)
+        spec["inputs"].append({"name": name, "dtype": "int64" if a.dtype == np.int64 else "float32",
+                               "dims": list(a.shape), "file": f})
+    sf = os.path.join(wd, "spec.json")
+    with open(sf, "w") as f:
+        json.dump(spec, f)
+    r = subprocess.run(["node", os.path.join(HERE, "ort_bench.js"), sf], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
+    res = json.loads(r.stdout)
+    return (res["p50"], res["p90"], np.fromfile(spec["output_file"], dtype=np.float32)), None
+
+
+def chart(rows, path):
+    """Bars: best peer's median / dlc's median per case (above 1: dlc faster)."""
+    w, bh, left = 760, 18, 190
+    h = 40 + bh * len(rows) + 30
+    top = max([r["speedup"] for r in rows if r["speedup"]] + [1.5])
+    scale = (w - left - 40) / top
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">' % (w, h),
+           '<text x="10" y="18" font-size="13">dlc speed-up over the best peer (median latency; &gt;1 = dlc faster)</text>']
+    for i, r in enumerate(rows):
+        y = 30 + i * bh
+        s = r["speedup"] or 0
+        colour = "#2a7" if s >= 1.2 else "#da3" if s >= 1.0 else "#c33"
+        out.append('<text x="10" y="%d">%s b%d t%d</text>' % (y + 12, r["workload"], r["batch"], r["threads"]))
+        out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (left, y + 2, s * scale, bh - 4, colour))
+        out.append('<text x="%.1f" y="%d">%.2fx</text>' % (left + s * scale + 4, y + 12, s))
+    for mark in (1.0, 1.2):
+        x = left + mark * scale
+        out.append('<line x1="%.1f" y1="26" x2="%.1f" y2="%d" stroke="#555" stroke-dasharray="3,3"/>' % (x, x, h - 20))
+        out.append('<text x="%.1f" y="%d">%.1f</text>' % (x - 8, h - 6, mark))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--cases", default=",".join(WORKLOADS))
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")
+    args = ap.parse_args()
+    harness.BIN = args.bin
+    rng = np.random.RandomState(0)
+    torch.manual_seed(0)
+    rows = []
+    for wname in args.cases.split(","):
+        sample, cls, make, batches = WORKLOADS[wname]
+        ref = cls()
+        models.randomise_batch_norms(ref)
+        ref.eval()
+        wd = tempfile.mkdtemp(prefix="dlc-bench-")
+        t0 = time.perf_counter()
+        so, weights = harness.compile_with_weights(os.path.join(ROOT, "samples", sample, sample + ".dl"), ref, wd)
+        compile_s = time.perf_counter() - t0
+        example = make(batches[0], rng)
+        onnx_path = os.path.join(wd, "model.onnx")
+        names = list(example)
+        torch.onnx.export(ref, tuple(torch.from_numpy(v) for v in example.values()), onnx_path, opset_version=17,
+                          input_names=names, output_names=["logits"],
+                          dynamic_axes={**{n: {0: "B"} for n in names}, "logits": {0: "B"}})
+        try:
+            jit = torch.jit.optimize_for_inference(torch.jit.trace(ref, tuple(torch.from_numpy(v) for v in example.values())))
+        except Exception:  # noqa: BLE001 - some modules do not trace; the table shows '-'
+            jit = None
+        for batch in batches:
+            inputs = make(batch, rng)
+            tin = tuple(torch.from_numpy(v) for v in inputs.values())
+            with torch.no_grad():
+                want = ref(*tin).numpy()
+            got = harness.infer(so, inputs, weights=weights)["logits"]
+            dlc_err = float(np.abs(got - want).max())
+            for threads in [int(t) for t in args.threads.split(",")]:
+                torch.set_num_threads(threads)
+                row = {"workload": wname, "batch": batch, "threads": threads, "dlc_err": dlc_err,
+                       "compile_s": compile_s}
+                row["dlc"] = dlc_bench(args.bin, so, batch, threads)
+                with torch.no_grad():
+                    row["torch"] = timeit(lambda: ref(*tin), args.seconds)
+                    row["jit"] = timeit(lambda: jit(*tin), args.seconds) if jit is not None else None
+                ort, err = ort_bench(onnx_path, inputs, threads, args.seconds, wd)
+                row["ort"] = ort[:2] if ort else None
+                row["ort_err"] = float(np.abs(ort[2].reshape(want.shape) - want).max()) if ort else None
+                if err:
+                    row["ort_note"] = err
+                peers = [row[k][0] for k in ("torch", "jit", "ort") if row[k]]
+                row["best_peer"] = min(peers)
+                row["speedup"] = row["best_peer"] / row["dlc"][0]
+                rows.append(row)
+                fmt = lambda v: "%8.3f %8.3f" % v if v else "%8s %8s" % ("-", "-")
+                print("%-9s b%-3d t%d | dlc %s | torch %s | jit %s | ort %s | best/dlc %5.2fx | err dlc %.1e ort %s"
+                      % (wname, batch, threads, fmt(row["dlc"]), fmt(row["torch"]), fmt(row["jit"]), fmt(row["ort"]),
+                         row["speedup"], dlc_err, "%.1e" % row["ort_err"] if row["ort_err"] is not None else "-"),
+                      flush=True)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
+        json.dump({"unit": "ms (median, p90)", "rows": rows}, f, indent=1)
+    chart(rows, os.path.join(HERE, "results", "latest.svg"))
+    print("wrote benchmarks/results/latest.json and latest.svg")
+
+
+if __name__ == "__main__":
+    main()

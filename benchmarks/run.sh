@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the benchmark: dlc against PyTorch (eager, jit-optimised) and ONNX Runtime, 1 and 2
+# threads, on the five workloads. Not a test: nothing depends on its timings.
+#   bash benchmarks/run.sh [--quick] [--cases mlp,cnn,...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+bash "$root/scripts/build.sh" > /dev/null
+if [ ! -d "$here/node_modules/onnxruntime-node" ]; then
+  # The plain install tries to download GPU binaries; the CPU library is in the package.
+  (cd "$here" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --no-save onnxruntime-node@1.30 > /dev/null)
+fi
+# A fair PyTorch baseline needs OpenBLAS's SkylakeX kernels (notes/TOOLCHAIN.md), and every
+# system the passive OpenMP wait policy (the 2-thread stall of these VMs).
+export OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=passive
+exec /usr/bin/python3 "$here/run.py" --bin "${DLC_BUILD_DIR:-$root/build}/bin" "$@"
