@@ -79,8 +79,9 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 
 def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
+  let description = [{ `fused_relu`: a following relu, applied inside the kernel. }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
-                       Optional<DL_FloatTensor>:$bias);
+                       Optional<DL_FloatTensor>:$bias, UnitAttr:$fused_relu);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
@@ -230,7 +231,7 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite]> {
   let description = [{ `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it. }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                       DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?

@@ -45,6 +45,17 @@ struct KernelContext {
   }
 };
 
+/// Primitive attributes with a ReLU post-op when `relu` (PyTorch's relu after the op).
+inline dnnl::primitive_attr reluAttr(bool relu) {
+  dnnl::primitive_attr attr;
+  if (relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 /// Resolves kernel names for dl_model_bind; NULL for unknown names.
 void *resolveKernel(const char *name, void *user);
 

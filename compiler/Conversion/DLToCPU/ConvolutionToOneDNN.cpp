@@ -57,7 +57,8 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value geom = i64ArrayPointer(rw, loc,
                                  {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups())});
+                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
+                                  idx(rw, loc, op.getFusedRelu() ? 1 : 0)});
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
@@ -91,7 +92,8 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     Value geom = i64ArrayPointer(rw, loc,
                                  {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups())});
+                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
+                                  idx(rw, loc, 0)});
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",

@@ -38,6 +38,11 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (!fn.isPrivate() && failed(lowerEntryBoundary(fn))) return signalPassFailure();
 
+    // Fusion first, on the dl graph, before the producers turn into kernel calls.
+    RewritePatternSet fusion(&getContext());
+    populateFuseActivations(fusion);
+    if (failed(applyPatternsGreedily(module, std::move(fusion)))) return signalPassFailure();
+
     RewritePatternSet patterns(&getContext());
     populateMatmulToOneDNN(patterns);
     populateElementwiseToLinalg(patterns);

@@ -51,7 +51,8 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
     callRuntime(rw, loc, op, "dlrt_k_dense_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, m), i64Value(rw, loc, k),
                  i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()), bias,
-                 bufferPointer(rw, loc, out)});
+                 bufferPointer(rw, loc, out),
+                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getFusedRelu() ? 1 : 0)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -45,7 +45,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   int64_t groups = g[17];
   if (n == 0) return;
   std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr};
-  key.insert(key.end(), g, g + 18);
+  key.insert(key.end(), g, g + 19);
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<ConvPrimitive<Prim>>();
@@ -69,7 +69,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
         dstAny(p->dst.dims(), f32, tag::any);
     auto d = bias ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
                   : typename Prim::desc(inf, alg, srcAny, weiAny, dstAny, strides, dil, padL, padR);
-    typename Prim::primitive_desc pd(d, ctx.engine);
+    typename Prim::primitive_desc pd(d, reluAttr(g[18] != 0), ctx.engine);
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();

@@ -26,12 +26,13 @@ memory::dims contiguousStrides(const memory::dims &d) {
 }
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
-                              const memory::desc &wei, const memory::desc &bias, const memory::desc &dst) {
+                              const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
+                              bool relu = false) {
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<MatmulPrimitive>();
     dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, wei, dst) : dnnl::matmul::desc(src, wei, bias, dst);
-    dnnl::matmul::primitive_desc pd(d, ctx.engine);
+    dnnl::matmul::primitive_desc pd(d, reluAttr(relu), ctx.engine);
     p->prim = dnnl::matmul(pd);
     p->src = src;
     p->wei = wei;
@@ -58,7 +59,7 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 using namespace dlrt;
 
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
-                                 const float *w, const float *bias, float *y) {
+                                 const float *w, const float *bias, float *y, int64_t relu) {
   auto &ctx = *static_cast<KernelContext *>(vctx);
   if (!ctx.error.empty()) return;
   try {
@@ -68,7 +69,7 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
-    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr}, src, wei, b, dst);
+    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr, relu}, src, wei, b, dst, relu != 0);
     ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
     run(ctx, *p, x, w, bias, y);
   } catch (const std::exception &e) {

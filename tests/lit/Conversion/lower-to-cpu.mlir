@@ -1,7 +1,7 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu | FileCheck %s
 
 // The entry takes the runtime context, input and parameter buffers, then output buffers.
-// CHECK: func.func private @dlrt_k_dense_f32(!llvm.ptr, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr)
+// CHECK: func.func private @dlrt_k_dense_f32(!llvm.ptr, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64)
 // CHECK-LABEL: func.func @infer(
 // CHECK-SAME: %[[CTX:.*]]: !llvm.ptr, %[[X:.*]]: memref<?x8xf32> {dl.input = "x"}, %{{.*}}: memref<4x8xf32> {dl.param = "d.weight"}, %{{.*}}: memref<4xf32> {dl.param = "d.bias"}, %[[OUT:.*]]: memref<?x4xf32> {dl.output = "y"})
 // CHECK-SAME: llvm.emit_c_interface
@@ -9,15 +9,14 @@
 // dense is a call of the oneDNN kernel with shapes and pointers, site 0.
 // CHECK: memref.alloc
 // CHECK: call @dlrt_k_dense_f32(%[[CTX]], %c0_i64
-// relu is a linalg.generic with the op's scalar body.
+// tanh is a linalg.generic with the op's scalar body.
 // CHECK: linalg.generic
-// CHECK: arith.cmpf ugt
-// CHECK: arith.select
+// CHECK: math.tanh
 // CHECK: bufferization.materialize_in_destination {{.*}} in restrict writable %[[OUT]]
 module attributes {dl.signature = "{}"} {
   func.func @infer(%x: tensor<?x8xf32> {dl.input = "x"}, %w: tensor<4x8xf32> {dl.param = "d.weight"}, %b: tensor<4xf32> {dl.param = "d.bias"}) -> (tensor<?x4xf32> {dl.output = "y"}) {
     %0 = dl.dense %x, %w, %b : tensor<?x8xf32>, tensor<4x8xf32>, tensor<4xf32> -> tensor<?x4xf32>
-    %1 = dl.relu %0 : tensor<?x4xf32>
+    %1 = dl.tanh %0 : tensor<?x4xf32>
     return %1 : tensor<?x4xf32>
   }
 }
