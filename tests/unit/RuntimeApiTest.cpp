@@ -168,4 +168,14 @@ TEST_CASE("runtime: weights kept in oneDNN's layouts follow loads and sets") {
   std::vector<float> za = run(a), zb = run(b);
   CHECK(za == zb);
   CHECK(za != yb);
+
+  // The dense layer's packed weight follows a set too: zero weight leaves only the bias.
+  std::vector<float> zw(10 * 1568, 0.0f), bias(10);
+  int64_t zwd[] = {10, 1568}, bd[] = {10};
+  dlrt_tensor zt{DLRT_F32, 2, zwd, zw.data(), DLRT_HOST}, bt{DLRT_F32, 1, bd, bias.data(), DLRT_HOST};
+  a.setParam("logits.weight", zt);
+  a.getParam("logits.bias", bt);
+  std::vector<float> only = run(a);
+  for (int i = 0; i < 2; ++i)
+    for (int c = 0; c < 10; ++c) CHECK(only[i * 10 + c] == bias[c]);
 }

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
+#include "onednn/PackedWeights.h"
 
 #include <string>
 
@@ -19,9 +20,7 @@ template <typename Prim> struct ConvPrimitive {
   memory::desc src, wei, bias, dst;          // PyTorch's plain layouts
   memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
   memory srcBuf, dstBuf;                     // activations in the primitive's layout
-  memory weiBuf;                             // weights in the primitive's layout...
-  const void *weiFrom = nullptr;             // ...reordered from this buffer
-  uint64_t weiVersion = ~uint64_t(0);        // ...at this parameter version
+  PackedWeights packed;
 };
 
 struct PoolPrimitive {
@@ -75,7 +74,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     p->dstP = pd.dst_desc();
     if (p->srcP != p->src) p->srcBuf = memory(p->srcP, ctx.engine);
     if (p->dstP != p->dst) p->dstBuf = memory(p->dstP, ctx.engine);
-    p->weiBuf = memory(p->weiP, ctx.engine);
+    p->packed = PackedWeights(ctx, p->wei, p->weiP);
     p->prim = Prim(pd);
     slot = p;
   }
@@ -89,13 +88,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     src = p.srcBuf;
   }
   if (p.dstBuf) dst = p.dstBuf;
-  if (p.weiFrom != w || p.weiVersion != ctx.paramVersion) {
-    memory userWei(p.wei, ctx.engine, const_cast<float *>(w));
-    dnnl::reorder(userWei, p.weiBuf).execute(ctx.stream, userWei, p.weiBuf);
-    p.weiFrom = w;
-    p.weiVersion = ctx.paramVersion;
-  }
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weiBuf}, {DNNL_ARG_DST, dst}};
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
+                                          {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
   p.prim.execute(ctx.stream, args);
   if (p.dstBuf) dnnl::reorder(p.dstBuf, userDst).execute(ctx.stream, p.dstBuf, userDst);

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
+#include "onednn/PackedWeights.h"
 
 #include <string>
 
@@ -17,6 +18,7 @@ namespace {
 struct MatmulPrimitive {
   dnnl::matmul prim;
   memory::desc src, wei, bias, dst;
+  PackedWeights packed; // dense: the weight in oneDNN's packed layout
 };
 
 memory::dims contiguousStrides(const memory::dims &d) {
@@ -27,12 +29,15 @@ memory::dims contiguousStrides(const memory::dims &d) {
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
-                              bool relu = false) {
+                              bool relu = false, bool packWeights = false) {
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<MatmulPrimitive>();
-    dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, wei, dst) : dnnl::matmul::desc(src, wei, bias, dst);
+    // A dense layer's weight is a parameter: let oneDNN choose its layout and keep it packed.
+    memory::desc w = packWeights ? memory::desc(wei.dims(), memory::data_type::f32, memory::format_tag::any) : wei;
+    dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, w, dst) : dnnl::matmul::desc(src, w, bias, dst);
     dnnl::matmul::primitive_desc pd(d, reluAttr(relu), ctx.engine);
+    if (packWeights) p->packed = PackedWeights(ctx, wei, pd.weights_desc());
     p->prim = dnnl::matmul(pd);
     p->src = src;
     p->wei = wei;
@@ -43,10 +48,11 @@ MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, cons
   return static_cast<MatmulPrimitive *>(slot.get());
 }
 
-void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, const void *bias, void *c) {
+void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, const void *bias, void *c,
+         bool packed = false) {
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<void *>(a))},
-      {DNNL_ARG_WEIGHTS, memory(p.wei, ctx.engine, const_cast<void *>(b))},
+      {DNNL_ARG_WEIGHTS, packed ? p.packed.get(ctx, b) : memory(p.wei, ctx.engine, const_cast<void *>(b))},
       {DNNL_ARG_DST, memory(p.dst, ctx.engine, c)}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<void *>(bias))});
   p.prim.execute(ctx.stream, args);
@@ -69,9 +75,10 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
-    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr, relu}, src, wei, b, dst, relu != 0);
+    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr, relu}, src, wei, b, dst, relu != 0,
+                                      /*packWeights=*/true);
     ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
-    run(ctx, *p, x, w, bias, y);
+    run(ctx, *p, x, w, bias, y, /*packed=*/true);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }
