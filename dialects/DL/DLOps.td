@@ -226,16 +226,23 @@ def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType]> {
 // Convolution and pooling (NCHW)
 //===----------------------------------------------------------------------===//
 
-def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite]> {
+def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSegments]> {
   let summary = "2-D convolution, NCHW input, OIHW weight (torch.nn.Conv2d)";
-  let description = [{ `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it. }];
+  let description = [{
+    `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it.
+    `bn` (weight, bias, running_mean, running_var) with `bn_eps`: an inference batch_norm
+    that follows, folded into the weights by the runtime whenever the parameters change.
+    `fused_relu`: a relu that follows, applied inside the kernel.
+  }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
+                       Variadic<DL_FloatTensor>:$bn,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu);
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu,
+                       OptionalAttr<F64Attr>:$bn_eps);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?
-    `->` type($result)
+    $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? attr-dict `:` type($input) `,` type($weight)
+    (`,` type($bias)^)? (`bn` `(` type($bn)^ `)`)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

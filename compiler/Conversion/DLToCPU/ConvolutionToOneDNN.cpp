@@ -9,7 +9,9 @@
 #include "dialects/DL/DLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -61,9 +63,23 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
                                   idx(rw, loc, op.getFusedRelu() ? 1 : 0)});
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    // A folded batch_norm: its four vectors' addresses and eps.
+    Value bn = LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext()));
+    if (!op.getBn().empty()) {
+      SmallVector<Value> addresses;
+      for (Value v : op.getBn()) {
+        auto vt = cast<RankedTensorType>(v.getType());
+        Value buf = bufferization::ToBufferOp::create(rw, loc, MemRefType::get(vt.getShape(), vt.getElementType()), v,
+                                                      /*read_only=*/true);
+        addresses.push_back(memref::ExtractAlignedPointerAsIndexOp::create(rw, loc, buf));
+      }
+      bn = i64ArrayPointer(rw, loc, addresses);
+    }
+    Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
+                                          rw.getF64FloatAttr(op.getBnEps() ? op.getBnEps()->convertToDouble() : 0.0));
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 bias, bufferPointer(rw, loc, out)});
+                 bias, bufferPointer(rw, loc, out), bn, eps});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -8,6 +8,7 @@
 #include "onednn/Kernels.h"
 #include "onednn/PackedWeights.h"
 
+#include <cmath>
 #include <string>
 
 using dnnl::memory;
@@ -21,6 +22,10 @@ template <typename Prim> struct ConvPrimitive {
   memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
   memory srcBuf, dstBuf;                     // activations in the primitive's layout
   PackedWeights packed;
+  // A folded batch_norm: weights and bias scaled by gamma / sqrt(var + eps).
+  std::vector<float> foldedW, foldedB;
+  uint64_t foldedVersion = ~uint64_t(0);
+  const void *foldedFrom = nullptr;
 };
 
 struct PoolPrimitive {
@@ -37,13 +42,32 @@ namespace {
 
 /// Convolution and transposed convolution share geometry, caching and execution; they
 /// differ in the primitive and in how PyTorch lays out the weight.
+/// w'[o] = w[o] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps):
+/// batch_norm(conv(x)) as one convolution, recomputed when the parameters change.
+template <typename P>
+void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, const int64_t *bn, double eps,
+                   int64_t oc, int64_t perOut) {
+  if (p.foldedFrom == w && p.foldedVersion == ctx.paramVersion) return;
+  auto vec = [&](int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); };
+  const float *gamma = vec(0), *beta = vec(1), *mean = vec(2), *var = vec(3);
+  p.foldedW.resize(size_t(oc * perOut));
+  p.foldedB.resize(size_t(oc));
+  for (int64_t o = 0; o < oc; ++o) {
+    double s = double(gamma[o]) / std::sqrt(double(var[o]) + eps);
+    for (int64_t k = 0; k < perOut; ++k) p.foldedW[o * perOut + k] = float(double(w[o * perOut + k]) * s);
+    p.foldedB[o] = float((double(bias ? bias[o] : 0.0f) - double(mean[o])) * s + double(beta[o]));
+  }
+  p.foldedFrom = w;
+  p.foldedVersion = ctx.paramVersion;
+}
+
 template <typename Prim>
 void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
-              float *y, bool transposed) {
+              float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   if (n == 0) return;
-  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr};
+  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr, bn != nullptr};
   key.insert(key.end(), g, g + 19);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -55,7 +79,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, transposed ? tag::iohw : tag::oihw)
                          : memory::desc({groups, oc / groups, c / groups, kh, kw}, f32,
                                         transposed ? tag::giohw : tag::goihw);
-    p->bias = bias ? memory::desc({oc}, f32, tag::x) : memory::desc();
+    p->bias = bias || bn ? memory::desc({oc}, f32, tag::x) : memory::desc();
     p->dst = memory::desc({n, oc, oh, ow}, f32, tag::nchw);
     // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
@@ -66,7 +90,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // per parameter version.
     memory::desc srcAny(p->src.dims(), f32, tag::any), weiAny(p->wei.dims(), f32, tag::any),
         dstAny(p->dst.dims(), f32, tag::any);
-    auto d = bias ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
+    auto d = bias || bn ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
                   : typename Prim::desc(inf, alg, srcAny, weiAny, dstAny, strides, dil, padL, padR);
     typename Prim::primitive_desc pd(d, reluAttr(g[18] != 0), ctx.engine);
     p->srcP = pd.src_desc();
@@ -79,6 +103,11 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     slot = p;
   }
   auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
+  if (bn) {
+    foldBatchNorm(ctx, p, w, bias, bn, bnEps, oc, (c / groups) * kh * kw);
+    w = p.foldedW.data();
+    bias = p.foldedB.data();
+  }
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
@@ -99,11 +128,11 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 } // namespace
 
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
-                                  const float *bias, float *y) {
+                                  const float *bias, float *y, const int64_t *bn, double bnEps) {
   auto &ctx = *static_cast<KernelContext *>(vctx);
   if (!ctx.error.empty()) return;
   try {
-    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false);
+    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }

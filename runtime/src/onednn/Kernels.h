@@ -18,9 +18,11 @@ void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, 
 void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                        const float *b, float *c);
 /// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G RELU
-/// (dilations as PyTorch counts them; RELU 1 applies relu inside). bias may be NULL.
+/// (dilations as PyTorch counts them; RELU 1 applies relu inside). bias may be NULL. bn,
+/// when not NULL, holds the addresses of a following batch_norm's weight, bias,
+/// running_mean and running_var, folded in with `bn_eps`.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
-                       const float *bias, float *y);
+                       const float *bias, float *y, const int64_t *bn, double bn_eps);
 /// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for
 /// conv2d with OH OW the output size and the paddings oneDNN's (right = PyTorch's padding
 /// less output_padding).
