@@ -2,6 +2,7 @@
 #ifndef DLRT_SRC_MODEL_H
 #define DLRT_SRC_MODEL_H
 
+#include "Arena.h"
 #include "KernelContext.h"
 #include "Random.h"
 #include "Signature.h"
@@ -21,6 +22,7 @@ struct dlrt_session_s {
   const dlrt_model_s *model = nullptr;
   std::vector<dlrt::HostTensor> params; // in signature order
   dlrt::KernelContext kernels;
+  dlrt::Arena arena; // intermediate tensors of compiled code
   int32_t threads = 0;
   uint64_t seed = 0;
 };

@@ -206,10 +206,16 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   for (auto &d : descs) ptrs.push_back(d.data());
 
   s->kernels.error.clear();
+  struct ArenaScope {
+    explicit ArenaScope(Arena *a) { currentArena() = a; }
+    ~ArenaScope() { currentArena() = nullptr; }
+  } scope(&s->arena);
   m->infer(&s->kernels, ptrs.data());
   if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
   return nullptr;
 }
+
+size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }
 
 dlrt_status dlrt_get_param(dlrt_session *s, const char *name, dlrt_tensor *out) {
   if (!s || !out) return fail("session and out must not be NULL");

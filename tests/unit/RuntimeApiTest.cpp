@@ -73,6 +73,11 @@ TEST_CASE("runtime: inference, output shapes, and checked inputs") {
   std::vector<dlrt_tensor> out2 = {{DLRT_F32, 2, od, again.data(), DLRT_HOST}, out[1]};
   s.infer(in, out2);
   CHECK(std::memcmp(again.data(), logits.data(), 30 * sizeof(float)) == 0);
+  // Intermediates (the hidden layers, 3x128 and 3x64 floats) came from the session's arena.
+  size_t peak = dlrt_session_arena_peak(s.get());
+  CHECK(peak >= (3 * 128 + 3 * 64) * sizeof(float));
+  s.infer(in, out2);
+  CHECK(dlrt_session_arena_peak(s.get()) == peak);
 }
 
 TEST_CASE("runtime: seeded initialisation follows PyTorch's bounds and is reproducible") {

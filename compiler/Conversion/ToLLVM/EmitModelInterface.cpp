@@ -78,12 +78,21 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       LLVM::ReturnOp::create(b, loc, LLVM::AddressOfOp::create(b, loc, sig).getResult());
     }
 
-    // Import slots for the runtime's kernels.
+    // Import slots for the runtime's kernels. Heap allocations of the generated code go to
+    // the session's arena: malloc and free are imports too.
+    auto importName = [](StringRef name) -> std::string {
+      if (name == "malloc") return "dlrt_k_alloc";
+      if (name == "free") return "dlrt_k_free";
+      return name.starts_with("dlrt_") ? name.str() : "";
+    };
     SmallVector<std::pair<LLVM::LLVMFuncOp, LLVM::GlobalOp>> imports;
+    SmallVector<std::string> importNames;
     for (auto fn : llvm::to_vector(module.getOps<LLVM::LLVMFuncOp>())) {
-      if (!fn.isExternal() || !fn.getName().starts_with("dlrt_")) continue;
+      std::string name = fn.isExternal() ? importName(fn.getName()) : "";
+      if (name.empty()) continue;
+      importNames.push_back(name);
       auto slot = LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false, LLVM::Linkage::Internal,
-                                         ("__dl_import_" + fn.getName()).str(), Attribute());
+                                         "__dl_import_" + name, Attribute());
       {
         OpBuilder::InsertionGuard g(b);
         Block *init = b.createBlock(&slot.getInitializerRegion());
@@ -118,7 +127,7 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       auto resolverType = LLVM::LLVMFunctionType::get(ptr, {ptr, ptr});
       auto fn = LLVM::LLVMFuncOp::create(b, loc, "dl_model_bind", LLVM::LLVMFunctionType::get(i32, {ptr, ptr}));
       SmallVector<LLVM::GlobalOp> names;
-      for (auto &[decl, slot] : imports) names.push_back(stringGlobal(b, loc, ("__dl_import_name_" + decl.getName()).str(), decl.getName()));
+      for (const std::string &n : importNames) names.push_back(stringGlobal(b, loc, "__dl_import_name_" + n, n));
       OpBuilder::InsertionGuard g(b);
       Block *entry = fn.addEntryBlock(b);
       b.setInsertionPointToStart(entry);

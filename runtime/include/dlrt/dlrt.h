@@ -94,6 +94,9 @@ dlrt_status dlrt_output_shapes(dlrt_session *session, const dlrt_tensor *inputs,
 dlrt_status dlrt_infer(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
                        dlrt_tensor *outputs, int32_t num_outputs);
 
+/* Peak bytes of intermediate tensors the session's arena held at once so far. */
+size_t dlrt_session_arena_peak(const dlrt_session *session);
+
 /* ---- parameters and weights ------------------------------------------------ */
 /* Copies a parameter into the caller's tensor (dtype and dims must match). */
 dlrt_status dlrt_get_param(dlrt_session *session, const char *name, dlrt_tensor *out);

@@ -34,6 +34,9 @@ void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float
 /// sequences; weights: the addresses of PyTorch's per-layer weight_ih, weight_hh, bias_ih,
 /// bias_hh. y is [B, T, H] with sequences, else [B, H].
 void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x, float *y);
+/// malloc and free of compiled code, served by the session's Arena.
+void *dlrt_k_alloc(int64_t bytes);
+void dlrt_k_free(void *p);
 /// Records an error naming the site unless every id (i32 or i64, `elem_bytes` wide) is in [0, limit).
 void dlrt_k_check_ids(void *ctx, int64_t site, const void *ids, int64_t count, int64_t elem_bytes, int64_t limit);
 /// Records an error naming the site unless size <= limit.

@@ -239,7 +239,8 @@ int infer(int argc, char **argv) {
     }
     std::printf("%-16s %-5s %-16s -> %s\n", v.name, dlrt_dtype_name(v.dtype), outs[i].shapeStr().c_str(), path.c_str());
   }
-  std::printf("inference: %.3f ms\n", ms);
+  std::printf("inference: %.3f ms (first call: primitives are created)\n", ms);
+  std::printf("arena: peak %.2f MiB of intermediate tensors\n", double(dlrt_session_arena_peak(s)) / (1 << 20));
   return Ok;
 }
 
@@ -314,6 +315,7 @@ int bench(int argc, char **argv) {
   std::printf("model %s  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads, times.size());
   std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
   std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
+  std::printf("arena: peak %.2f MiB of intermediate tensors\n", double(dlrt_session_arena_peak(s)) / (1 << 20));
   return Ok;
 }
 
