@@ -13,6 +13,11 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
     one-shot bufferization. dense and matmul become kernel calls; every other op becomes
     linalg. An op left without a lowering is an error at its source location.
   }];
+  let options = [
+    Option<"kernels", "kernels", "std::string", /*default=*/"\"onednn\"",
+           "onednn: dense, matmul, conv2d and pool2d call oneDNN; linalg: they become linalg "
+           "(conv_transpose2d and the RNNs keep their oneDNN kernels)">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",

@@ -52,8 +52,8 @@ void registerPasses() {
   mlir::memref::registerMemRefPasses();
 }
 
-std::string cpuPipeline() {
-  return "dl-lower-to-cpu,canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
+std::string cpuPipeline(const std::string &kernels) {
+  return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map},dl-expand-strided-copies,"
          "buffer-deallocation-pipeline,"
@@ -64,13 +64,13 @@ std::string cpuPipeline() {
          "dl-emit-model-interface";
 }
 
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module,
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure) {
   mlir::PassManager pm(module->getName());
   if (configure) configure(pm);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (mlir::failed(mlir::parsePassPipeline(cpuPipeline(), pm, os))) {
+  if (mlir::failed(mlir::parsePassPipeline(cpuPipeline(kernels), pm, os))) {
     module.emitError("internal error: bad pass pipeline: ") << err;
     return mlir::failure();
   }

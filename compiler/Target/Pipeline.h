@@ -15,10 +15,11 @@ void registerDialects(mlir::DialectRegistry &registry);
 void registerPasses();
 
 /// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
-std::string cpuPipeline();
+/// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass).
+std::string cpuPipeline(const std::string &kernels = "onednn");
 
 /// Runs the CPU pipeline on a dl-dialect module, leaving an LLVM-dialect module.
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module,
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure);
 
 } // namespace dlc

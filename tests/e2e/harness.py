@@ -30,7 +30,9 @@ def compile_model(source, wd, name="model"):
         with open(path, "w") as f:
             f.write(source)
     out = os.path.join(wd, name + ".so")
-    r = subprocess.run([os.path.join(BIN, "dlc"), path, "-o", out], capture_output=True, text=True)
+    # DLC_FLAGS: extra compiler flags, e.g. --kernels=linalg to test the portable lowering.
+    flags = os.environ.get("DLC_FLAGS", "").split()
+    r = subprocess.run([os.path.join(BIN, "dlc"), path, "-o", out] + flags, capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError("dlc failed (%d):\n%s" % (r.returncode, r.stderr))
     return out

@@ -16,6 +16,7 @@ namespace dlc {
 namespace {
 
 struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     // Number the kernel call sites in program order: the runtime caches a primitive per site
@@ -43,7 +44,12 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populateFuseActivations(fusion);
     if (failed(applyPatternsGreedily(module, std::move(fusion)))) return signalPassFailure();
 
+    if (kernels != "onednn" && kernels != "linalg") {
+      module.emitError("dl-lower-to-cpu: kernels must be onednn or linalg, not '") << kernels << "'";
+      return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
+    if (kernels == "linalg") populateKernelsToLinalg(patterns); // preferred: a higher benefit
     populateMatmulToOneDNN(patterns);
     populateElementwiseToLinalg(patterns);
     populateSoftmaxToLinalg(patterns);

@@ -16,6 +16,8 @@ void populateSoftmaxToLinalg(mlir::RewritePatternSet &patterns);
 void populateReductionToLinalg(mlir::RewritePatternSet &patterns);
 /// reshape / transpose -> tensor.reshape, linalg.transpose.
 void populateShapeToTensor(mlir::RewritePatternSet &patterns);
+/// dense / matmul / conv2d / pool2d -> linalg contractions (the portable lowering).
+void populateKernelsToLinalg(mlir::RewritePatternSet &patterns);
 /// relu(dense) and relu(conv2d) -> the producer with `fused_relu` (a oneDNN post-op).
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.

@@ -49,6 +49,10 @@ static cl::opt<std::string> mcpu("mcpu", cl::desc("CPU to generate code for (def
                                  cl::init("native"), cl::cat(dlcCat));
 static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin"), cl::cat(dlcCat));
 static cl::opt<std::string> weights("weights", cl::desc("Bake trained weights into the library"), cl::cat(dlcCat));
+static cl::opt<std::string> kernels("kernels",
+                                    cl::desc("onednn (default): dense, matmul, convolutions and pooling call oneDNN; "
+                                             "linalg: they are generated code too"),
+                                    cl::init("onednn"), cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the CPU pass pipeline and exit"),
                                    cl::cat(dlcCat));
 
@@ -91,13 +95,14 @@ int main(int argc, char **argv) {
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
-    llvm::outs() << dlc::cpuPipeline() << "\n";
+    llvm::outs() << dlc::cpuPipeline(kernels) << "\n";
     return Ok;
   }
   if (inputFile.empty()) return usage("no input file");
   if (optLevel > 3) return usage("-O takes 0 to 3");
   if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "dot" && emit != "ptx")
     return usage("--emit takes mlir, llvm, asm, dot or ptx, not '" + emit + "'");
+  if (kernels != "onednn" && kernels != "linalg") return usage("--kernels takes onednn or linalg, not '" + kernels + "'");
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
   if (target == "cuda" || emit == "ptx") {
     llvm::WithColor::error(llvm::errs(), "dlc") << "the cuda target is not implemented yet in this build\n";
@@ -163,7 +168,7 @@ int main(int argc, char **argv) {
     return mlir::failed(pm.run(*module)) ? Internal : Ok;
   }
 
-  if (mlir::failed(dlc::lowerToLLVMDialect(*module, [](mlir::PassManager &pm) {
+  if (mlir::failed(dlc::lowerToLLVMDialect(*module, kernels, [](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
         mlir::applyDefaultTimingPassManagerCLOptions(pm);
       })))

@@ -1,0 +1,263 @@
+//===- LinalgKernels.cpp - dense, matmul, conv2d, pool2d as linalg --------===//
+//
+// The portable lowering of the ops the CPU path sends to oneDNN: plain linalg.generic
+// contractions that fusion, the GPU path and `dlc --kernels=linalg` use. Results match
+// the oneDNN path to rounding (tested against PyTorch); speed is not their purpose here.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "dialects/DL/DLOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+namespace dlc {
+namespace {
+
+using Iter = utils::IteratorType;
+
+Value zeroFilled(OpBuilder &b, Location loc, RankedTensorType t, ValueRange dyn, Value init) {
+  Value empty = tensor::EmptyOp::create(b, loc, t, dyn);
+  return linalg::FillOp::create(b, loc, init, empty).getResult(0);
+}
+
+Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
+  return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
+}
+
+/// out = relu?(acc + bias[channel]) elementwise; `channel` is the result dim bias follows.
+Value epilogue(OpBuilder &b, Location loc, Value acc, Value bias, int64_t channel, bool relu) {
+  if (!bias && !relu) return acc;
+  auto t = cast<RankedTensorType>(acc.getType());
+  int64_t rank = t.getRank();
+  SmallVector<Value> ins{acc};
+  SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(rank)};
+  if (bias) {
+    ins.push_back(bias);
+    maps.push_back(AffineMap::get(rank, 0, {b.getAffineDimExpr(channel)}, b.getContext()));
+  }
+  maps.push_back(b.getMultiDimIdentityMap(rank));
+  Value init = tensor::EmptyOp::create(b, loc, t, broadcastDynamicSizes(b, loc, t, ValueRange{acc}));
+  SmallVector<Iter> iters(rank, Iter::parallel);
+  return linalg::GenericOp::create(b, loc, t, ins, init, maps, iters,
+                                   [&](OpBuilder &nb, Location l, ValueRange a) {
+                                     Value v = a[0];
+                                     if (bias) v = arith::AddFOp::create(nb, l, v, a[1]);
+                                     if (relu) {
+                                       Value z = arith::ConstantOp::create(nb, l, v.getType(), nb.getFloatAttr(v.getType(), 0.0));
+                                       Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UGT, v, z);
+                                       v = arith::SelectOp::create(nb, l, gt, v, z);
+                                     }
+                                     linalg::YieldOp::create(nb, l, v);
+                                   })
+      .getResult(0);
+}
+
+Value multiplyAdd(OpBuilder &b, Location l, ValueRange a) {
+  return arith::AddFOp::create(b, l, a[2], arith::MulFOp::create(b, l, a[0], a[1]));
+}
+
+struct DenseToLinalg : public OpRewritePattern<dl::DenseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::DenseOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    int64_t rank = rt.getRank(); // loops: result dims, then k
+    SmallVector<AffineExpr> xe, oe;
+    for (int64_t i = 0; i + 1 < rank; ++i) xe.push_back(rw.getAffineDimExpr(i));
+    xe.push_back(rw.getAffineDimExpr(rank));
+    for (int64_t i = 0; i < rank; ++i) oe.push_back(rw.getAffineDimExpr(i));
+    AffineMap xm = AffineMap::get(rank + 1, 0, xe, rw.getContext());
+    AffineMap wm = AffineMap::get(rank + 1, 0, {rw.getAffineDimExpr(rank - 1), rw.getAffineDimExpr(rank)}, rw.getContext());
+    AffineMap om = AffineMap::get(rank + 1, 0, oe, rw.getContext());
+    SmallVector<Iter> iters(rank, Iter::parallel);
+    iters.push_back(Iter::reduction);
+    Value acc = zeroFilled(rw, loc, rt, broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getInput()}),
+                           reductionInit(rw, loc, rt.getElementType(), false));
+    Value prod = linalg::GenericOp::create(rw, loc, rt, ValueRange{op.getInput(), op.getWeight()}, acc,
+                                           ArrayRef<AffineMap>{xm, wm, om}, iters,
+                                           [&](OpBuilder &b, Location l, ValueRange a) {
+                                             linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));
+                                           })
+                     .getResult(0);
+    rw.replaceOp(op, epilogue(rw, loc, prod, op.getBias(), rank - 1, op.getFusedRelu()));
+    return success();
+  }
+};
+
+struct MatmulToLinalg : public OpRewritePattern<dl::MatmulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::MatmulOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    int64_t rank = rt.getRank(); // loops: result dims (batch..., m, n), then k
+    auto operandMap = [&](Value v, bool isLhs) {
+      auto t = cast<RankedTensorType>(v.getType());
+      SmallVector<AffineExpr> e;
+      int64_t batch = t.getRank() - 2, offset = (rank - 2) - batch;
+      for (int64_t i = 0; i < batch; ++i)
+        e.push_back(t.getDimSize(i) == 1 && rt.getDimSize(offset + i) != 1 ? rw.getAffineConstantExpr(0)
+                                                                            : rw.getAffineDimExpr(offset + i));
+      if (isLhs) e.append({rw.getAffineDimExpr(rank - 2), rw.getAffineDimExpr(rank)});
+      else e.append({rw.getAffineDimExpr(rank), rw.getAffineDimExpr(rank - 1)});
+      return AffineMap::get(rank + 1, 0, e, rw.getContext());
+    };
+    SmallVector<AffineExpr> oe;
+    for (int64_t i = 0; i < rank; ++i) oe.push_back(rw.getAffineDimExpr(i));
+    SmallVector<Iter> iters(rank, Iter::parallel);
+    iters.push_back(Iter::reduction);
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!rt.isDynamicDim(i)) continue;
+      if (i == rank - 2) dyn.push_back(dimOf(rw, loc, op.getLhs(), op.getLhs().getType().getRank() - 2));
+      else if (i == rank - 1) dyn.push_back(dimOf(rw, loc, op.getRhs(), op.getRhs().getType().getRank() - 1));
+      else
+        for (Value o : {op.getLhs(), op.getRhs()}) {
+          auto t = cast<RankedTensorType>(o.getType());
+          int64_t src = i - (rank - t.getRank());
+          if (src >= 0 && t.isDynamicDim(src)) { dyn.push_back(dimOf(rw, loc, o, src)); break; }
+        }
+    }
+    Value acc = zeroFilled(rw, loc, rt, dyn, reductionInit(rw, loc, rt.getElementType(), false));
+    auto g = linalg::GenericOp::create(
+        rw, loc, rt, ValueRange{op.getLhs(), op.getRhs()}, acc,
+        ArrayRef<AffineMap>{operandMap(op.getLhs(), true), operandMap(op.getRhs(), false),
+                            AffineMap::get(rank + 1, 0, oe, rw.getContext())},
+        iters, [&](OpBuilder &b, Location l, ValueRange a) { linalg::YieldOp::create(b, l, multiplyAdd(b, l, a)); });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+/// Pads H and W of an NCHW tensor with `value`.
+Value padSpatial(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> pad, Value value) {
+  if (llvm::all_of(pad, [](int64_t p) { return p == 0; })) return x;
+  SmallVector<OpFoldResult> lo = {b.getIndexAttr(0), b.getIndexAttr(0), b.getIndexAttr(pad[0]), b.getIndexAttr(pad[1])};
+  SmallVector<OpFoldResult> hi = {b.getIndexAttr(0), b.getIndexAttr(0), b.getIndexAttr(pad[2]), b.getIndexAttr(pad[3])};
+  auto t = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(t.getShape());
+  for (int i = 0; i < 2; ++i)
+    if (!ShapedType::isDynamic(shape[2 + i])) shape[2 + i] += pad[i] + pad[2 + i];
+  return tensor::PadOp::create(b, loc, RankedTensorType::get(shape, t.getElementType()), x, lo, hi, value);
+}
+
+SmallVector<Value> nchwDynamic(OpBuilder &b, Location loc, RankedTensorType rt, Value x, int64_t k0, int64_t k1,
+                               ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d) {
+  SmallVector<Value> dyn;
+  if (rt.isDynamicDim(0)) dyn.push_back(dimOf(b, loc, x, 0));
+  int64_t k[2] = {k0, k1};
+  for (int i = 0; i < 2; ++i) {
+    if (!rt.isDynamicDim(2 + i)) continue;
+    Value in = dimOf(b, loc, x, 2 + i);
+    Value num = arith::AddIOp::create(b, loc, in, arith::ConstantIndexOp::create(b, loc, p[i] + p[2 + i] - d[i] * (k[i] - 1) - 1));
+    Value q = arith::DivSIOp::create(b, loc, num, arith::ConstantIndexOp::create(b, loc, s[i]));
+    dyn.push_back(arith::AddIOp::create(b, loc, q, arith::ConstantIndexOp::create(b, loc, 1)));
+  }
+  return dyn;
+}
+
+struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    auto wt = op.getWeight().getType();
+    Type elt = rt.getElementType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    int64_t groups = op.getGroups(), oc = wt.getDimSize(0), cg = wt.getDimSize(1);
+    Value zero = reductionInit(rw, loc, elt, false);
+    Value x = padSpatial(rw, loc, op.getInput(), p, zero);
+    // Loops n, o, y, x | c (per group), ky, kx. The input channel of o's group is
+    // (o floordiv (oc / groups)) * cg + c.
+    MLIRContext *ctx = rw.getContext();
+    AffineExpr n = getAffineDimExpr(0, ctx), o = getAffineDimExpr(1, ctx), y = getAffineDimExpr(2, ctx),
+               xx = getAffineDimExpr(3, ctx), c = getAffineDimExpr(4, ctx), ky = getAffineDimExpr(5, ctx),
+               kx = getAffineDimExpr(6, ctx);
+    AffineExpr ic = groups == 1 ? c : o.floorDiv(oc / groups) * cg + c;
+    AffineMap im = AffineMap::get(7, 0, {n, ic, y * s[0] + ky * d[0], xx * s[1] + kx * d[1]}, ctx);
+    AffineMap wm = AffineMap::get(7, 0, {o, c, ky, kx}, ctx);
+    AffineMap om = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
+    SmallVector<Iter> iters = {Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel,
+                               Iter::reduction, Iter::reduction, Iter::reduction};
+    Value acc = zeroFilled(rw, loc, rt,
+                           nchwDynamic(rw, loc, rt, op.getInput(), wt.getDimSize(2), wt.getDimSize(3), s, p, d), zero);
+    Value conv = linalg::GenericOp::create(rw, loc, rt, ValueRange{x, op.getWeight()}, acc,
+                                           ArrayRef<AffineMap>{im, wm, om}, iters,
+                                           [&](OpBuilder &b, Location l, ValueRange a) {
+                                             linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));
+                                           })
+                     .getResult(0);
+    if (!op.getBn().empty()) {
+      // (conv + bias - mean) / sqrt(var + eps) * gamma + beta, then relu: as PyTorch computes it.
+      conv = epilogue(rw, loc, conv, op.getBias(), 1, false);
+      Value bn = dl::BatchNormOp::create(rw, loc, rt, conv, op.getBn()[0], op.getBn()[1], op.getBn()[2],
+                                         op.getBn()[3], op.getBnEpsAttr());
+      if (op.getFusedRelu()) bn = dl::ReluOp::create(rw, loc, rt, bn);
+      rw.replaceOp(op, bn);
+      return success();
+    }
+    rw.replaceOp(op, epilogue(rw, loc, conv, op.getBias(), 1, op.getFusedRelu()));
+    return success();
+  }
+};
+
+struct Pool2DToLinalg : public OpRewritePattern<dl::Pool2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    Type elt = rt.getElementType();
+    bool isMax = op.getIsMax();
+    auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
+    Value init = reductionInit(rw, loc, elt, isMax);
+    // Max pooling pads with -inf, average pooling with 0 and counts the padding (PyTorch's default).
+    Value x = padSpatial(rw, loc, op.getInput(), p, init);
+    MLIRContext *ctx = rw.getContext();
+    AffineExpr n = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx), y = getAffineDimExpr(2, ctx),
+               xx = getAffineDimExpr(3, ctx), ky = getAffineDimExpr(4, ctx), kx = getAffineDimExpr(5, ctx);
+    AffineMap im = AffineMap::get(6, 0, {n, c, y * s[0] + ky, xx * s[1] + kx}, ctx);
+    AffineMap wm = AffineMap::get(6, 0, {ky, kx}, ctx);
+    AffineMap om = AffineMap::get(6, 0, {n, c, y, xx}, ctx);
+    SmallVector<Iter> iters = {Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel, Iter::reduction,
+                               Iter::reduction};
+    SmallVector<Value> dyn = nchwDynamic(rw, loc, rt, op.getInput(), k[0], k[1], s, p, {1, 1});
+    if (rt.isDynamicDim(1)) dyn.insert(dyn.begin() + (rt.isDynamicDim(0) ? 1 : 0), dimOf(rw, loc, op.getInput(), 1));
+    Value acc = zeroFilled(rw, loc, rt, dyn, init);
+    // The window's shape as an operand, so that the loops know its bounds.
+    Value window = tensor::EmptyOp::create(rw, loc, ArrayRef<int64_t>{k[0], k[1]}, elt);
+    Value r = linalg::GenericOp::create(rw, loc, rt, ValueRange{x, window}, acc, ArrayRef<AffineMap>{im, wm, om}, iters,
+                                        [&](OpBuilder &b, Location l, ValueRange a) {
+                                          Value v = isMax ? arith::MaximumFOp::create(b, l, a[0], a[2]).getResult()
+                                                          : arith::AddFOp::create(b, l, a[0], a[2]).getResult();
+                                          linalg::YieldOp::create(b, l, v);
+                                        })
+                  .getResult(0);
+    if (!isMax) {
+      Value area = arith::ConstantOp::create(rw, loc, elt, rw.getFloatAttr(elt, double(k[0] * k[1])));
+      auto mapId = rw.getMultiDimIdentityMap(4);
+      Value out = tensor::EmptyOp::create(rw, loc, rt, broadcastDynamicSizes(rw, loc, rt, ValueRange{r}));
+      r = linalg::GenericOp::create(rw, loc, rt, ValueRange{r}, out, ArrayRef<AffineMap>{mapId, mapId},
+                                    SmallVector<Iter>(4, Iter::parallel),
+                                    [&](OpBuilder &b, Location l, ValueRange a) {
+                                      linalg::YieldOp::create(b, l, arith::DivFOp::create(b, l, a[0], area).getResult());
+                                    })
+              .getResult(0);
+    }
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+} // namespace
+
+void populateKernelsToLinalg(RewritePatternSet &patterns) {
+  patterns.add<DenseToLinalg, MatmulToLinalg, Conv2DToLinalg, Pool2DToLinalg>(patterns.getContext(), /*benefit=*/2);
+}
+
+} // namespace dlc
