@@ -48,12 +48,12 @@ mlir::Value emitConvolution(GenCall &c, size_t spatial) {
     k.insert(k.begin(), 1), s.insert(s.begin(), 1), d.insert(d.begin(), 1);
     lo.insert(lo.begin(), 0), hi.insert(hi.begin(), 0);
     mlir::Value y = mlir::dl::Conv2DOp::create(
-        c.b, c.loc, toMLIR(r4, c.b.getContext()), x, w, bias, mlir::ValueRange{}, c.b.getDenseI64ArrayAttr(s),
+        c.b, c.loc, toMLIR(r4, c.b.getContext()), x, w, bias, mlir::ValueRange{}, mlir::Value(), c.b.getDenseI64ArrayAttr(s),
         c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}), c.b.getDenseI64ArrayAttr(d),
         c.b.getI64IntegerAttr(c.attrs.at("groups").i), nullptr, nullptr);
     return emitReshape(c.b, c.loc, y, r4.shape, rt);
   }
-  return mlir::dl::Conv2DOp::create(c.b, c.loc, c.resultType, x, w, bias, mlir::ValueRange{}, c.b.getDenseI64ArrayAttr(s),
+  return mlir::dl::Conv2DOp::create(c.b, c.loc, c.resultType, x, w, bias, mlir::ValueRange{}, mlir::Value(), c.b.getDenseI64ArrayAttr(s),
                                     c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}),
                                     c.b.getDenseI64ArrayAttr(d), c.b.getI64IntegerAttr(c.attrs.at("groups").i),
                                     nullptr, nullptr);

@@ -232,17 +232,20 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it.
     `bn` (weight, bias, running_mean, running_var) with `bn_eps`: an inference batch_norm
     that follows, folded into the weights by the runtime whenever the parameters change.
-    `fused_relu`: a relu that follows, applied inside the kernel.
+    `residual`: a tensor of the result's shape added after the (batch-normalised)
+    convolution, as ResNet's skip connections do.
+    `fused_relu`: a relu that follows (after the residual), applied inside the kernel.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
-                       Variadic<DL_FloatTensor>:$bn,
+                       Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                        DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu,
                        OptionalAttr<F64Attr>:$bn_eps);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
-    $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? attr-dict `:` type($input) `,` type($weight)
-    (`,` type($bias)^)? (`bn` `(` type($bn)^ `)`)? `->` type($result)
+    $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? (`residual` `(` $residual^ `)`)? attr-dict `:`
+    type($input) `,` type($weight) (`,` type($bias)^)? (`bn` `(` type($bn)^ `)`)?
+    (`residual` `(` type($residual)^ `)`)? `->` type($result)
   }];
   let hasVerifier = 1;
 }

@@ -94,6 +94,8 @@ LogicalResult Conv2DOp::verify() {
     return emitOpError("input channels ") << x.getDimSize(1) << " != weight's " << w.getDimSize(1)
                                           << " x groups " << getGroups();
   if (getBias() && failed(vector(*this, getBias(), w.getDimSize(0), "bias"))) return failure();
+  if (getResidual() && getResidual().getType() != getResult().getType())
+    return emitOpError("residual must have the result's type");
   if (!getBn().empty()) {
     if (getBn().size() != 4 || !getBnEps()) return emitOpError("a folded batch_norm needs 4 vectors and bn_eps");
     for (Value v : getBn())

@@ -38,6 +38,8 @@ model Layers {
   output o_att = attention(seq, heads = 2)
   output o_up = conv_transpose2d(c3, 4, 3, stride = 2, padding = 1, output_padding = 1)
   output o_fold = conv2d(img, 5, 3, stride = 2) |> batch_norm(eps = 1e-3) |> relu
+  r = conv2d(c1, 6, 3, padding = 1, name = "res") |> batch_norm(name = "res_bn")
+  output o_residual = relu(r + conv2d(c1, 6, 1, name = "skip"))
   output o_up_op = conv_transpose2d(c3, 2, 2, stride = 2, output_padding = 1)
   output o_up_g = conv_transpose2d(c3, 4, (2, 3), stride = (1, 2), groups = 2, dilation = 2, bias = false)
   output o_causal = attention(layer_norm(seq), 4, causal = true)
@@ -63,9 +65,12 @@ class Layers(torch.nn.Module):
         self.o_up = torch.nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1)
         self.conv2d = torch.nn.Conv2d(3, 5, 3, stride=2)
         self.o_fold = torch.nn.BatchNorm2d(5, eps=1e-3)
+        self.res = torch.nn.Conv2d(6, 6, 3, padding=1)
+        self.res_bn = torch.nn.BatchNorm2d(6)
+        self.skip = torch.nn.Conv2d(6, 6, 1)
         self.o_up_op = torch.nn.ConvTranspose2d(6, 2, 2, stride=2, output_padding=1)
         self.o_up_g = torch.nn.ConvTranspose2d(6, 4, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False)
-        for bn in (self.bn, self.o_bn1d, self.o_fold):  # non-trivial running statistics
+        for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
             bn.weight.data.uniform_(0.5, 1.5)
@@ -99,6 +104,7 @@ class Layers(torch.nn.Module):
         o["o_up"] = self.o_up(c3)
         o["o_up_g"] = self.o_up_g(c3)
         o["o_up_op"] = self.o_up_op(c3)
+        o["o_residual"] = torch.relu(self.res_bn(self.res(c1)) + self.skip(c1))
         o["o_fold"] = torch.relu(self.o_fold(self.conv2d(img)))
         x = self.layer_norm(seq)
         t = seq.shape[1]

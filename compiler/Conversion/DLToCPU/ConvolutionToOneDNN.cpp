@@ -77,9 +77,11 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     }
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
                                           rw.getF64FloatAttr(op.getBnEps() ? op.getBnEps()->convertToDouble() : 0.0));
+    Value residual = op.getResidual() ? bufferPointer(rw, loc, op.getResidual())
+                                      : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 bias, bufferPointer(rw, loc, out), bn, eps});
+                 bias, bufferPointer(rw, loc, out), bn, eps, residual});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

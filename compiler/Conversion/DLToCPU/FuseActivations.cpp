@@ -31,7 +31,8 @@ struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormOp bn, PatternRewriter &rw) const override {
     auto conv = bn.getInput().getDefiningOp<dl::Conv2DOp>();
-    if (!conv || !conv.getBn().empty() || conv.getFusedRelu() || !conv->hasOneUse()) return failure();
+    if (!conv || !conv.getBn().empty() || conv.getResidual() || conv.getFusedRelu() || !conv->hasOneUse())
+      return failure();
     rw.modifyOpInPlace(conv, [&] {
       conv.getBnMutable().assign(ValueRange{bn.getWeight(), bn.getBias(), bn.getRunningMean(), bn.getRunningVar()});
       conv.setBnEpsAttr(bn.getEpsAttr());
@@ -41,10 +42,30 @@ struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
   }
 };
 
+/// add(conv2d(...), skip) -> conv2d with `residual`: oneDNN's sum post-op adds the skip
+/// connection while the convolution's output is in cache.
+struct FuseResidual : public OpRewritePattern<dl::AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::AddOp add, PatternRewriter &rw) const override {
+    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()}, std::pair{add.getRhs(), add.getLhs()}}) {
+      auto conv = mine.getDefiningOp<dl::Conv2DOp>();
+      if (!conv || conv.getResidual() || conv.getFusedRelu() || !conv->hasOneUse()) continue;
+      if (other.getType() != add.getType() || conv.getType() != add.getType() || other == mine) continue;
+      // The skip value may be computed after the convolution (ResNet's downsample branch):
+      // the convolution moves down to the add, where all its operands are available.
+      rw.moveOpBefore(conv, add);
+      rw.modifyOpInPlace(conv, [&] { conv.getResidualMutable().assign(other); });
+      rw.replaceOp(add, conv.getResult());
+      return success();
+    }
+    return failure();
+  }
+};
+
 } // namespace
 
 void populateFuseActivations(RewritePatternSet &patterns) {
-  patterns.add<FuseRelu<dl::DenseOp>, FuseRelu<dl::Conv2DOp>, FoldBatchNorm>(patterns.getContext());
+  patterns.add<FuseRelu<dl::DenseOp>, FuseRelu<dl::Conv2DOp>, FoldBatchNorm, FuseResidual>(patterns.getContext());
 }
 
 } // namespace dlc

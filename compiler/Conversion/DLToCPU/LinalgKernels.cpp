@@ -193,13 +193,16 @@ struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
                                              linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));
                                            })
                      .getResult(0);
-    if (!op.getBn().empty()) {
-      // (conv + bias - mean) / sqrt(var + eps) * gamma + beta, then relu: as PyTorch computes it.
-      conv = epilogue(rw, loc, conv, op.getBias(), 1, false);
-      Value bn = dl::BatchNormOp::create(rw, loc, rt, conv, op.getBn()[0], op.getBn()[1], op.getBn()[2],
-                                         op.getBn()[3], op.getBnEpsAttr());
-      if (op.getFusedRelu()) bn = dl::ReluOp::create(rw, loc, rt, bn);
-      rw.replaceOp(op, bn);
+    if (!op.getBn().empty() || op.getResidual()) {
+      // (conv + bias - mean) / sqrt(var + eps) * gamma + beta, + residual, then relu: as
+      // PyTorch computes the unfused ops.
+      Value v = epilogue(rw, loc, conv, op.getBias(), 1, false);
+      if (!op.getBn().empty())
+        v = dl::BatchNormOp::create(rw, loc, rt, v, op.getBn()[0], op.getBn()[1], op.getBn()[2], op.getBn()[3],
+                                    op.getBnEpsAttr());
+      if (op.getResidual()) v = dl::AddOp::create(rw, loc, rt, v, op.getResidual());
+      if (op.getFusedRelu()) v = dl::ReluOp::create(rw, loc, rt, v);
+      rw.replaceOp(op, v);
       return success();
     }
     rw.replaceOp(op, epilogue(rw, loc, conv, op.getBias(), 1, op.getFusedRelu()));

@@ -84,6 +84,8 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::setBugReportMsg("dlc: internal compiler error. Please report it with the .dl file and the "
                         "command line (https://github.com/dlc/dlc/issues).\n");
+  // Passes first: --mlir-print-ir-after=<pass> resolves names while options are parsed.
+  dlc::registerPasses();
   mlir::registerPassManagerCLOptions();
   mlir::registerDefaultTimingManagerCLOptions();
   mlir::registerMLIRContextCLOptions();
@@ -129,7 +131,6 @@ int main(int argc, char **argv) {
 
   mlir::DialectRegistry registry;
   dlc::registerDialects(registry);
-  dlc::registerPasses();
   mlir::MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
   llvm::SourceMgr sm;

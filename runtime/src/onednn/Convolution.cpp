@@ -63,11 +63,12 @@ void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, 
 
 template <typename Prim>
 void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
-              float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0) {
+              float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0,
+              const float *residual = nullptr) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   if (n == 0) return;
-  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr, bn != nullptr};
+  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr, bn != nullptr, residual != nullptr};
   key.insert(key.end(), g, g + 19);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -92,7 +93,12 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
         dstAny(p->dst.dims(), f32, tag::any);
     auto d = bias || bn ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
                   : typename Prim::desc(inf, alg, srcAny, weiAny, dstAny, strides, dil, padL, padR);
-    typename Prim::primitive_desc pd(d, reluAttr(g[18] != 0), ctx.engine);
+    dnnl::primitive_attr attr;
+    dnnl::post_ops ops;
+    if (residual) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
+    if (g[18]) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    typename Prim::primitive_desc pd(d, attr, ctx.engine);
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();
@@ -117,6 +123,10 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     src = p.srcBuf;
   }
   if (p.dstBuf) dst = p.dstBuf;
+  if (residual) {
+    memory res(p.dst, ctx.engine, const_cast<float *>(residual));
+    dnnl::reorder(res, dst).execute(ctx.stream, res, dst);
+  }
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
@@ -128,11 +138,12 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 } // namespace
 
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
-                                  const float *bias, float *y, const int64_t *bn, double bnEps) {
+                                  const float *bias, float *y, const int64_t *bn, double bnEps,
+                                  const float *residual) {
   auto &ctx = *static_cast<KernelContext *>(vctx);
   if (!ctx.error.empty()) return;
   try {
-    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps);
+    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps, residual);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
   }

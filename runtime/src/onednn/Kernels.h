@@ -20,9 +20,10 @@ void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dim
 /// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G RELU
 /// (dilations as PyTorch counts them; RELU 1 applies relu inside). bias may be NULL. bn,
 /// when not NULL, holds the addresses of a following batch_norm's weight, bias,
-/// running_mean and running_var, folded in with `bn_eps`.
+/// running_mean and running_var, folded in with `bn_eps`. residual, when not NULL, is added
+/// (before the relu): a oneDNN sum post-op.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
-                       const float *bias, float *y, const int64_t *bn, double bn_eps);
+                       const float *bias, float *y, const int64_t *bn, double bn_eps, const float *residual);
 /// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for
 /// conv2d with OH OW the output size and the paddings oneDNN's (right = PyTorch's padding
 /// less output_padding).
