@@ -1,4 +1,4 @@
-//===- Normalization.cpp - batch_norm and layer_norm (shape rules) --------===//
+//===- Normalization.cpp - batch_norm and layer_norm -----------------------===//
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
 

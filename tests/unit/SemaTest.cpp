@@ -105,7 +105,7 @@ TEST_CASE("types: promotion with weak literals, true division") {
   CHECK(dt(3) == DType::F32);
 }
 
-TEST_CASE("shapes: rules of layers not yet lowered still check") {
+TEST_CASE("shapes: convolution, pooling and recurrent rules") {
   Analyzed a(R"(model M {
   input x: f32[N, 3, 32, 32]
   c = conv2d(x, 16, 3, padding = 1)
