@@ -21,12 +21,6 @@ namespace {
 
 Value idx(OpBuilder &b, Location loc, int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
-  return idx(b, loc, type.getDimSize(i));
-}
-
 /// (in + lo + hi - dilation * (k - 1) - 1) / stride + 1
 Value outSize(OpBuilder &b, Location loc, Value in, int64_t k, int64_t s, int64_t lo, int64_t hi, int64_t d) {
   Value num = arith::AddIOp::create(b, loc, in, idx(b, loc, lo + hi - d * (k - 1) - 1));

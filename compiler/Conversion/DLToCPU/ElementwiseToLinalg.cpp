@@ -25,6 +25,12 @@ SmallVector<OpFoldResult> tensorSizes(OpBuilder &b, Location loc, Value t) {
   return sizes;
 }
 
+Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
+  auto type = cast<RankedTensorType>(t.getType());
+  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
+  return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
+}
+
 SmallVector<Value> broadcastDynamicSizes(OpBuilder &b, Location loc, RankedTensorType result,
                                          ValueRange operands) {
   SmallVector<Value> sizes;

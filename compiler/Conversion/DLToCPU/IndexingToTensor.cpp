@@ -18,12 +18,6 @@ Value i64Const(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
 }
 
-Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
-  return indexConst(b, loc, type.getDimSize(i));
-}
-
 /// Ids out of range are reported by the runtime, naming the op's source location; the
 /// gather clamps them so that nothing is read out of bounds meanwhile.
 struct EmbeddingLowering : public OpRewritePattern<dl::EmbeddingOp> {

@@ -25,12 +25,6 @@ Value zeroFilled(OpBuilder &b, Location loc, RankedTensorType t, ValueRange dyn,
   return linalg::FillOp::create(b, loc, init, empty).getResult(0);
 }
 
-Value dimOf(OpBuilder &b, Location loc, Value t, int64_t i) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
-  return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
-}
-
 /// out = relu?(acc + bias[channel]) elementwise; `channel` is the result dim bias follows.
 Value epilogue(OpBuilder &b, Location loc, Value acc, Value bias, int64_t channel, bool relu) {
   if (!bias && !relu) return acc;

@@ -22,12 +22,6 @@ namespace dlc {
 
 namespace {
 
-Value dimValue(OpBuilder &b, Location loc, Value t, int64_t i) {
-  auto type = cast<RankedTensorType>(t.getType());
-  if (type.isDynamicDim(i)) return tensor::DimOp::create(b, loc, t, i);
-  return arith::ConstantIndexOp::create(b, loc, type.getDimSize(i));
-}
-
 struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::DenseOp op, PatternRewriter &rw) const override {
@@ -40,11 +34,11 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
     Value m = arith::ConstantIndexOp::create(rw, loc, 1);
     SmallVector<Value> dyn;
     for (int64_t i = 0; i + 1 < xt.getRank(); ++i) {
-      Value d = dimValue(rw, loc, x, i);
+      Value d = dimOf(rw, loc, x, i);
       m = arith::MulIOp::create(rw, loc, m, d);
       if (rt.isDynamicDim(i)) dyn.push_back(d);
     }
-    Value k = dimValue(rw, loc, op.getWeight(), 1), n = dimValue(rw, loc, op.getWeight(), 0);
+    Value k = dimOf(rw, loc, op.getWeight(), 1), n = dimOf(rw, loc, op.getWeight(), 0);
     Value out = allocResult(rw, loc, rt, dyn);
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
@@ -73,7 +67,7 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
       auto t = cast<RankedTensorType>(operand.getType());
       for (int64_t i = 0; i < rank; ++i) {
         int64_t src = i - (rank - t.getRank());
-        words.push_back(src < 0 ? one : dimValue(rw, loc, operand, src));
+        words.push_back(src < 0 ? one : dimOf(rw, loc, operand, src));
       }
     }
     Value dims = i64ArrayPointer(rw, loc, words);
@@ -83,13 +77,13 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
       dyn.clear();
       for (int64_t i = 0; i < rank; ++i) {
         if (!rt.isDynamicDim(i)) continue;
-        if (i == rank - 2) dyn.push_back(dimValue(rw, loc, op.getLhs(), op.getLhs().getType().getRank() - 2));
-        else if (i == rank - 1) dyn.push_back(dimValue(rw, loc, op.getRhs(), op.getRhs().getType().getRank() - 1));
+        if (i == rank - 2) dyn.push_back(dimOf(rw, loc, op.getLhs(), op.getLhs().getType().getRank() - 2));
+        else if (i == rank - 1) dyn.push_back(dimOf(rw, loc, op.getRhs(), op.getRhs().getType().getRank() - 1));
         else {
           for (Value o : {op.getLhs(), op.getRhs()}) {
             auto t = cast<RankedTensorType>(o.getType());
             int64_t src = i - (rank - t.getRank());
-            if (src >= 0 && t.isDynamicDim(src)) { dyn.push_back(dimValue(rw, loc, o, src)); break; }
+            if (src >= 0 && t.isDynamicDim(src)) { dyn.push_back(dimOf(rw, loc, o, src)); break; }
           }
         }
       }

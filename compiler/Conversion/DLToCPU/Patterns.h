@@ -35,6 +35,8 @@ void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
 /// The sizes of `t` as index values: constants for static dims, tensor.dim otherwise.
 llvm::SmallVector<mlir::OpFoldResult> tensorSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t);
+/// Size `i` of a tensor as an index value (a constant where static).
+mlir::Value dimOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t, int64_t i);
 /// Dynamic sizes of a result type, taken from the operand dims that line up with them
 /// under right-aligned broadcasting.
 llvm::SmallVector<mlir::Value> broadcastDynamicSizes(mlir::OpBuilder &b, mlir::Location loc,
