@@ -2,6 +2,7 @@
 #ifndef DLC_CONVERSION_PASSES_H
 #define DLC_CONVERSION_PASSES_H
 
+#include "runtime/include/dlrt/model_abi.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -21,8 +22,9 @@ namespace dlc {
 #define GEN_PASS_REGISTRATION
 #include "compiler/Conversion/Passes.h.inc"
 
-/// The ABI version model.so and the runtime must agree on (runtime/include/dlrt/model_abi.h).
-constexpr int kModelAbiVersion = 1;
+/// The ABI version model.so and the runtime must agree on: the runtime's header is the one
+/// place it is written.
+constexpr int kModelAbiVersion = DLRT_MODEL_ABI_VERSION;
 
 } // namespace dlc
 #endif

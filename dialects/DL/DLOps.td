@@ -235,12 +235,14 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     `residual`: a tensor of the result's shape added after the (batch-normalised)
     convolution, as ResNet's skip connections do.
     `fused_relu`: a relu that follows (after the residual), applied inside the kernel.
+    `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
+    Only the layout pass sets it, for kernels that run faster on NHWC.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                        DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu,
-                       OptionalAttr<F64Attr>:$bn_eps);
+                       OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? (`residual` `(` $residual^ `)`)? attr-dict `:`
@@ -252,10 +254,13 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
 
 def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]> {
   let summary = "2-D transposed convolution, NCHW, weight [in, out/groups, kH, kW] (torch.nn.ConvTranspose2d)";
-  let description = [{ `padding` is (top, left, bottom, right): PyTorch's padding less output_padding at the end. }];
+  let description = [{
+    `padding` is (top, left, bottom, right): PyTorch's padding less output_padding at the end.
+    `channels_last`: input and result are NHWC (set by the layout pass).
+  }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                       DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight) (`,` type($bias)^)?
@@ -265,8 +270,9 @@ def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]>
 
 def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite]> {
   let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
+  let description = [{ `channels_last`: input and result are NHWC (set by the layout pass). }];
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
-                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;

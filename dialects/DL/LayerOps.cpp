@@ -87,11 +87,12 @@ LogicalResult SliceOp::verify() {
 LogicalResult Conv2DOp::verify() {
   auto x = getInput().getType();
   auto w = getWeight().getType();
-  if (x.getRank() != 4 || w.getRank() != 4) return emitOpError("expects NCHW input and OIHW weight");
+  if (x.getRank() != 4 || w.getRank() != 4) return emitOpError("expects NCHW (or NHWC) input and OIHW weight");
   if (getStride().size() != 2 || getPadding().size() != 4 || getDilation().size() != 2)
     return emitOpError("stride and dilation need 2 values, padding 4");
-  if (!agree(x.getDimSize(1), w.getDimSize(1) * getGroups()))
-    return emitOpError("input channels ") << x.getDimSize(1) << " != weight's " << w.getDimSize(1)
+  int64_t channels = x.getDimSize(getChannelsLast() ? 3 : 1);
+  if (!agree(channels, w.getDimSize(1) * getGroups()))
+    return emitOpError("input channels ") << channels << " != weight's " << w.getDimSize(1)
                                           << " x groups " << getGroups();
   if (getBias() && failed(vector(*this, getBias(), w.getDimSize(0), "bias"))) return failure();
   if (getResidual() && getResidual().getType() != getResult().getType())
@@ -105,7 +106,7 @@ LogicalResult Conv2DOp::verify() {
 }
 
 LogicalResult Pool2DOp::verify() {
-  if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW input");
+  if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW (or NHWC) input");
   if (getKernel().size() != 2 || getStride().size() != 2 || getPadding().size() != 4)
     return emitOpError("kernel and stride need 2 values, padding 4");
   return success();

@@ -32,8 +32,15 @@ struct KernelContext {
   /// The session's thread count for large kernels (resolved when the session is made).
   int threads = 1;
 
-  /// Runs small kernels on one thread and large ones on the session's threads.
-  void threadsFor(double flops) const { setOpenMPThreads(flops < kParallelFlops ? 1 : threads); }
+  /// Runs small kernels on one thread and large ones on the session's threads; returns
+  /// the count. Call it before creating a primitive and key the cache on the count:
+  /// oneDNN splits a primitive's work for the thread count current at its creation, and a
+  /// primitive made for one thread runs on one thread however many it is given later.
+  int threadsFor(double flops) const {
+    int n = flops < kParallelFlops ? 1 : threads;
+    setOpenMPThreads(n);
+    return n;
+  }
 
   void fail(const std::string &msg) {
     if (error.empty()) error = msg;

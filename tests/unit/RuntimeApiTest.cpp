@@ -1,4 +1,5 @@
 #include "dlrt/dlrt.hpp"
+#include "dlrt/model_abi.h"
 #include "io/Safetensors.h"
 
 #include <catch2/catch.hpp>
@@ -24,7 +25,7 @@ TEST_CASE("runtime: load a model and read its signature") {
   REQUIRE(m.numOutputs() == 2);
   CHECK(std::string(m.output(1).name) == "probs");
   CHECK(m.numParams() == 6);
-  CHECK(dlrt_model_abi_version(m.get()) == 1);
+  CHECK(dlrt_model_abi_version(m.get()) == DLRT_MODEL_ABI_VERSION);
   dlrt_value_info v;
   CHECK(message(dlrt_model_param(m.get(), 99, &v)).find("out of range") != std::string::npos);
 }

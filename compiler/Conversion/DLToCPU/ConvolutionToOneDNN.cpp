@@ -1,6 +1,6 @@
 //===- ConvolutionToOneDNN.cpp - conv2d and pool2d -> oneDNN kernels ------===//
 //
-// The geometry (sizes, strides, paddings, dilations, groups) travels as one i64 array;
+// The geometry (sizes, strides, paddings, dilations, groups, layout) travels as one i64 array;
 // output sizes are computed here with PyTorch's formula so dynamic H and W work too.
 //
 //===----------------------------------------------------------------------===//
@@ -27,11 +27,20 @@ Value outSize(OpBuilder &b, Location loc, Value in, int64_t k, int64_t s, int64_
   return arith::AddIOp::create(b, loc, arith::DivSIOp::create(b, loc, num, idx(b, loc, s)), idx(b, loc, 1));
 }
 
-SmallVector<Value> resultDynSizes(RankedTensorType rt, ArrayRef<Value> sizes) {
+/// The dynamic sizes of a result given in NCHW order, for a result laid out NCHW or NHWC.
+SmallVector<Value> resultDynSizes(RankedTensorType rt, ArrayRef<Value> nchw, bool channelsLast) {
+  SmallVector<Value> sizes(nchw);
+  if (channelsLast) sizes = {nchw[0], nchw[2], nchw[3], nchw[1]};
   SmallVector<Value> dyn;
   for (int64_t i = 0; i < rt.getRank(); ++i)
     if (rt.isDynamicDim(i)) dyn.push_back(sizes[i]);
   return dyn;
+}
+
+/// N, C, H, W of an activation laid out NCHW or NHWC.
+std::array<Value, 4> nchwSizes(OpBuilder &b, Location loc, Value x, bool channelsLast) {
+  if (channelsLast) return {dimOf(b, loc, x, 0), dimOf(b, loc, x, 3), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2)};
+  return {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2), dimOf(b, loc, x, 3)};
 }
 
 struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
@@ -44,17 +53,18 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     auto wt = op.getWeight().getType();
     auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
     int64_t kh = wt.getDimSize(2), kw = wt.getDimSize(3);
-    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), wd = dimOf(rw, loc, x, 3);
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, wd] = nchwSizes(rw, loc, x, cl);
     Value oc = idx(rw, loc, wt.getDimSize(0));
     Value oh = outSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = outSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}));
+    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     Value geom = i64ArrayPointer(rw, loc,
                                  {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
                                   idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
-                                  idx(rw, loc, op.getFusedRelu() ? 1 : 0)});
+                                  idx(rw, loc, op.getFusedRelu() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     // A folded batch_norm: its four vectors' addresses and eps.
@@ -91,7 +101,8 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     auto wt = op.getWeight().getType();
     auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
     int64_t kh = wt.getDimSize(2), kw = wt.getDimSize(3);
-    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), wd = dimOf(rw, loc, x, 3);
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, wd] = nchwSizes(rw, loc, x, cl);
     Value oc = idx(rw, loc, wt.getDimSize(1) * op.getGroups());
     // (in - 1) * stride - lo - hi + dilation * (k - 1) + 1
     auto out = [&](Value in, int64_t k, int64_t st, int64_t lo, int64_t hi, int64_t dl) -> Value {
@@ -100,12 +111,12 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     };
     Value oh = out(h, kh, s[0], p[0], p[2], d[0]), ow = out(wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}));
+    Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     Value geom = i64ArrayPointer(rw, loc,
                                  {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
                                   idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
-                                  idx(rw, loc, 0)});
+                                  idx(rw, loc, 0), idx(rw, loc, cl ? 1 : 0)});
     Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
                               : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
@@ -124,15 +135,16 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
     Location loc = op.getLoc();
     Value x = op.getInput();
     auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
-    Value n = dimOf(rw, loc, x, 0), c = dimOf(rw, loc, x, 1), h = dimOf(rw, loc, x, 2), w = dimOf(rw, loc, x, 3);
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
     Value oh = outSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
     Value ow = outSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
     auto rt = op.getResult().getType();
-    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, oh, ow}));
+    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
     Value geom = i64ArrayPointer(rw, loc,
                                  {n, c, h, w, oh, ow, idx(rw, loc, k[0]), idx(rw, loc, k[1]), idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0)});
+                                  idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
     callRuntime(rw, loc, op, "dlrt_k_pool2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, out)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));

@@ -159,6 +159,7 @@ SmallVector<Value> nchwDynamic(OpBuilder &b, Location loc, RankedTensorType rt, 
 struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
     Location loc = op.getLoc();
     auto rt = op.getResult().getType();
     auto wt = op.getWeight().getType();
@@ -207,6 +208,7 @@ struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
 struct Pool2DToLinalg : public OpRewritePattern<dl::Pool2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
     Location loc = op.getLoc();
     auto rt = op.getResult().getType();
     Type elt = rt.getElementType();

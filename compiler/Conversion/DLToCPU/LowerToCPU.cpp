@@ -48,6 +48,13 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       module.emitError("dl-lower-to-cpu: kernels must be onednn or linalg, not '") << kernels << "'";
       return signalPassFailure();
     }
+    // Layouts: oneDNN's convolutions and pooling run on NHWC; the portable linalg kernels
+    // keep PyTorch's NCHW.
+    if (kernels == "onednn") {
+      RewritePatternSet layout(&getContext());
+      populateChannelsLast(layout);
+      if (failed(applyPatternsGreedily(module, std::move(layout)))) return signalPassFailure();
+    }
     RewritePatternSet patterns(&getContext());
     if (kernels == "linalg") populateKernelsToLinalg(patterns); // preferred: a higher benefit
     populateMatmulToOneDNN(patterns);

@@ -20,6 +20,9 @@ void populateShapeToTensor(mlir::RewritePatternSet &patterns);
 void populateKernelsToLinalg(mlir::RewritePatternSet &patterns);
 /// relu(dense) and relu(conv2d) -> the producer with `fused_relu` (a oneDNN post-op).
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
+/// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
+/// transposes, which then cancel or sink through elementwise ops and reductions.
+void populateChannelsLast(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.

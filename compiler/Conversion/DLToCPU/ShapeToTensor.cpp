@@ -60,7 +60,26 @@ struct TransposeLowering : public OpRewritePattern<dl::TransposeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::TransposeOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
+    auto inT = op.getInput().getType();
     auto outT = op.getResult().getType();
+    // A transpose that only moves size-1 dims (NCHW -> NHWC with one channel) keeps the
+    // elements in order: a reshape, which bufferizes to a view instead of a copy.
+    if (inT.getRank() == 0) {
+      rw.replaceOp(op, op.getInput());
+      return success();
+    }
+    SmallVector<int64_t> moved;
+    for (int64_t p : op.getPerm())
+      if (inT.getDimSize(p) != 1) moved.push_back(p);
+    if (llvm::is_sorted(moved)) {
+      // (collapse_shape + expand_shape would say the same, but MLIR 22's canonicalizer
+      // folds that pair into an invalid expand_shape when a dim is dynamic.)
+      SmallVector<Value> sizes;
+      for (int64_t p : op.getPerm()) sizes.push_back(dimOf(rw, loc, op.getInput(), p));
+      Value shape = tensor::FromElementsOp::create(rw, loc, sizes);
+      rw.replaceOpWithNewOp<tensor::ReshapeOp>(op, outT, op.getInput(), shape);
+      return success();
+    }
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < outT.getRank(); ++i)
       if (outT.isDynamicDim(i)) dyn.push_back(tensor::DimOp::create(rw, loc, op.getInput(), op.getPerm()[i]));

@@ -1,7 +1,8 @@
 //===- Convolution.cpp - conv2d and pool2d kernels on oneDNN --------------===//
 //
-// Plain NCHW activations and OIHW weights, as PyTorch stores them; oneDNN picks its
-// implementation for these layouts. Primitives are cached per call site and geometry.
+// Activations come NCHW, as PyTorch stores them, or NHWC where the compiler's layout pass
+// chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders);
+// weights are OIHW. Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
@@ -67,28 +68,33 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
               const float *residual = nullptr) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
+  bool channelsLast = g[19];
   if (n == 0) return;
-  std::vector<int64_t> key = {transposed ? 5 : 2, site, bias != nullptr, bn != nullptr, residual != nullptr};
-  key.insert(key.end(), g, g + 19);
+  double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
+  int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
+  std::vector<int64_t> key = {transposed ? 5 : 2, site, threads, bias != nullptr, bn != nullptr, residual != nullptr};
+  key.insert(key.end(), g, g + 20);
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<ConvPrimitive<Prim>>();
     auto f32 = memory::data_type::f32;
-    p->src = memory::desc({n, c, h, wd}, f32, memory::format_tag::nchw);
-    // Conv2d weights are [OC, IC/G, KH, KW] (oihw); ConvTranspose2d's [IC, OC/G, KH, KW] (iohw).
     using tag = memory::format_tag;
+    tag act = channelsLast ? tag::nhwc : tag::nchw;
+    p->src = memory::desc({n, c, h, wd}, f32, act);
+    // Conv2d weights are [OC, IC/G, KH, KW] (oihw); ConvTranspose2d's [IC, OC/G, KH, KW] (iohw).
     p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, transposed ? tag::iohw : tag::oihw)
                          : memory::desc({groups, oc / groups, c / groups, kh, kw}, f32,
                                         transposed ? tag::giohw : tag::goihw);
     p->bias = bias || bn ? memory::desc({oc}, f32, tag::x) : memory::desc();
-    p->dst = memory::desc({n, oc, oh, ow}, f32, tag::nchw);
+    p->dst = memory::desc({n, oc, oh, ow}, f32, act);
     // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
     auto alg = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
     auto inf = dnnl::prop_kind::forward_inference;
-    // Let oneDNN choose layouts: its blocked formats (nChw16c, ...) run several times
-    // faster than plain NCHW. Activations are reordered in and out per call, weights once
-    // per parameter version.
+    // Let oneDNN choose layouts: its blocked or NHWC formats run several times faster
+    // than plain NCHW. Activations are reordered in and out per call where its choice
+    // differs from ours (with channels_last it rarely does), weights once per parameter
+    // version.
     memory::desc srcAny(p->src.dims(), f32, tag::any), weiAny(p->wei.dims(), f32, tag::any),
         dstAny(p->dst.dims(), f32, tag::any);
     auto d = bias || bn ? typename Prim::desc(inf, alg, srcAny, weiAny, p->bias, dstAny, strides, dil, padL, padR)
@@ -114,8 +120,6 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     w = p.foldedW.data();
     bias = p.foldedB.data();
   }
-  double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
-  ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
   memory src = userSrc, dst = userDst;
   if (p.srcBuf) {
@@ -166,13 +170,15 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
   try {
     int64_t n = g[0], c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5];
     if (n == 0) return;
-    std::vector<int64_t> key = {3, site};
-    key.insert(key.end(), g, g + 15);
+    int threads = ctx.threadsFor(double(n * c * oh * ow) * double(g[6] * g[7]));
+    std::vector<int64_t> key = {3, site, threads};
+    key.insert(key.end(), g, g + 16);
     auto &slot = ctx.primitives[key];
     if (!slot) {
       auto p = std::make_shared<PoolPrimitive>();
-      p->src = memory::desc({n, c, h, w}, memory::data_type::f32, memory::format_tag::nchw);
-      p->dst = memory::desc({n, c, oh, ow}, memory::data_type::f32, memory::format_tag::nchw);
+      auto act = g[15] ? memory::format_tag::nhwc : memory::format_tag::nchw;
+      p->src = memory::desc({n, c, h, w}, memory::data_type::f32, act);
+      p->dst = memory::desc({n, c, oh, ow}, memory::data_type::f32, act);
       auto alg = g[14] ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
       dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, p->src, p->dst, {g[8], g[9]},
                                     {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
@@ -180,7 +186,6 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
       slot = p;
     }
     auto &p = *static_cast<PoolPrimitive *>(slot.get());
-    ctx.threadsFor(double(n * c * oh * ow) * double(g[6] * g[7]));
     p.prim.execute(ctx.stream, {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
                                 {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}});
     ctx.stream.wait();

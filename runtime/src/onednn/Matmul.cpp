@@ -75,9 +75,9 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
-    MatmulPrimitive *p = getPrimitive(ctx, {0, site, m, k, n, bias != nullptr, relu}, src, wei, b, dst, relu != 0,
-                                      /*packWeights=*/true);
-    ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
+    int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
+    MatmulPrimitive *p = getPrimitive(ctx, {0, site, threads, m, k, n, bias != nullptr, relu}, src, wei, b, dst,
+                                      relu != 0, /*packWeights=*/true);
     run(ctx, *p, x, w, bias, y, /*packed=*/true);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
@@ -95,16 +95,15 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     cd[rank - 1] = bd[rank - 1];
     for (int64_t d : cd)
       if (d == 0) return;
-    std::vector<int64_t> key = {1, site};
+    double flops = 2.0 * double(ad[rank - 1]);
+    for (int64_t d : cd) flops *= double(d);
+    std::vector<int64_t> key = {1, site, ctx.threadsFor(flops)};
     key.insert(key.end(), ad.begin(), ad.end());
     key.insert(key.end(), bd.begin(), bd.end());
     memory::desc src(ad, memory::data_type::f32, contiguousStrides(ad));
     memory::desc wei(bd, memory::data_type::f32, contiguousStrides(bd));
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
-    double flops = 2.0 * double(ad[rank - 1]);
-    for (int64_t d : cd) flops *= double(d);
-    ctx.threadsFor(flops);
     run(ctx, *p, a, b, nullptr, c);
   } catch (const std::exception &e) {
     ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());

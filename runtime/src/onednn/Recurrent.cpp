@@ -24,9 +24,9 @@ struct RnnLayer {
   memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
 };
 
-RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t in,
-                         int64_t h, bool gru) {
-  std::vector<int64_t> key = {4, site, layer, b, t, in, h, gru};
+RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t layer, int64_t b, int64_t t,
+                         int64_t in, int64_t h, bool gru) {
+  std::vector<int64_t> key = {4, site, threads, layer, b, t, in, h, gru};
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<RnnLayer>();
@@ -98,8 +98,8 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
-      RnnLayer &p = layerPrimitive(ctx, site, l, b, t, width, h, gru);
-      ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h));
+      int threads = ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h));
+      RnnLayer &p = layerPrimitive(ctx, site, threads, l, b, t, width, h, gru);
       const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
       if (gru) {
         scratchWl.resize(size_t(3 * h * width));
