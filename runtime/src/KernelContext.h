@@ -36,8 +36,9 @@ struct KernelContext {
   /// the count. Call it before creating a primitive and key the cache on the count:
   /// oneDNN splits a primitive's work for the thread count current at its creation, and a
   /// primitive made for one thread runs on one thread however many it is given later.
-  int threadsFor(double flops) const {
-    int n = flops < kParallelFlops ? 1 : threads;
+  /// `regions`: how many parallel regions the kernel runs (an RNN: one or more per step).
+  int threadsFor(double flops, double regions = 1) const {
+    int n = flops / regions < kParallelFlops ? 1 : threads;
     setOpenMPThreads(n);
     return n;
   }

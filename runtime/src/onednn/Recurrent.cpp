@@ -98,7 +98,10 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
-      int threads = ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h));
+      // oneDNN projects the inputs of all steps at once, then runs two regions per step
+      // (the recurrent GEMM, the gates).
+      int threads = ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h),
+                                   /*regions=*/double(2 * t + 1));
       RnnLayer &p = layerPrimitive(ctx, site, threads, l, b, t, width, h, gru);
       const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
       if (gru) {
