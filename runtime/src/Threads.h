@@ -16,8 +16,9 @@ int openMPMaxThreads();
 /// wait policy, waking the sleeping worker costs 20-40 us on these VMs, more than two
 /// threads save on less (measured: a 784-256-256-10 MLP at batch 1 takes 0.037 ms on one
 /// thread and 0.083 ms on two; an LSTM(32->128) over 50 steps at batch 32, one region
-/// per step, 1.7 ms on one and 2.7 ms on two).
-constexpr double kParallelFlops = 4e6;
+/// per step, 1.7 ms on one and 2.7 ms on two; the TinyGpt at batch 1, whose largest
+/// kernels do 6-8 MFLOP, 0.75 ms on one, 2.1 ms on two with a 4e6 limit, 0.79 with 1e7).
+constexpr double kParallelFlops = 1e7;
 
 } // namespace dlrt
 #endif
