@@ -35,6 +35,16 @@ def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DLApproximateMath : Pass<"dl-approximate-math"> {
+  let summary = "Replace erf and exp by inline polynomials that vectorise";
+  let description = [{
+    libm's scalar erff and expf keep the loops that call them from vectorising. MLIR's
+    polynomial approximations (f32, a few ulp) are arithmetic that LLVM vectorises.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def DLEmitModelInterface : Pass<"dl-emit-model-interface", "::mlir::ModuleOp"> {
   let summary = "Add model.so's exported interface to an LLVM-dialect module";
   let description = [{

@@ -58,7 +58,7 @@ std::string cpuPipeline(const std::string &kernels) {
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map},dl-expand-strided-copies,"
          "buffer-deallocation-pipeline,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
-         "convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,"
+         "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
          "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts,"
          "dl-emit-model-interface";

@@ -29,7 +29,7 @@ int usage(const std::string &msg) {
                "usage: dlrun info  model.so\n"
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
                "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
-               "       dlrun bench model.so [--batch N] [--threads N]\n");
+               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S]\n");
   return Usage;
 }
 
@@ -251,9 +251,14 @@ int bench(int argc, char **argv) {
   std::string modelPath;
   int64_t batch = 32;
   int threads = 1;
+  double seconds = 2.0;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if ((a == "--batch" || a == "--threads") && i + 1 < argc) {
+    if (a == "--seconds" && i + 1 < argc) {
+      char *end = nullptr;
+      seconds = std::strtod(argv[++i], &end);
+      if (*end || !(seconds > 0)) return usage("--seconds needs a positive number");
+    } else if ((a == "--batch" || a == "--threads") && i + 1 < argc) {
       char *end = nullptr;
       long v = std::strtol(argv[++i], &end, 10);
       if (*end || v < 1) return usage(a + " needs a positive integer");
@@ -308,7 +313,7 @@ int bench(int argc, char **argv) {
     if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), views.data(), nout)) return failed(st);
     auto t1 = std::chrono::steady_clock::now();
     if (it >= 10) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count()); // after warm-up
-    if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > 2.0)) break;
+    if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > seconds)) break;
   }
   std::sort(times.begin(), times.end());
   auto pct = [&](double q) { return times[std::min(times.size() - 1, size_t(q * double(times.size())))]; };
