@@ -2,39 +2,115 @@
 #include "Arena.h"
 #include "onednn/Kernels.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace dlrt {
 
+namespace {
+constexpr size_t kAlign = 64;
+size_t rounded(size_t bytes) { return std::max<size_t>(kAlign, (bytes + kAlign - 1) / kAlign * kAlign); }
+} // namespace
+
 Arena::~Arena() {
-  for (auto &[p, size] : sizeOf) std::free(p);
+  for (auto &[p, i] : mallocd) std::free(p);
+  std::free(slab);
+}
+
+void Arena::begin(const std::vector<int64_t> &s) {
+  shapes = s;
+  auto it = plans.find(s);
+  replaying = it != plans.end() ? &it->second : nullptr;
+  recording = !replaying;
+  diverged = false;
+  cursor = 0;
+  trace.clear();
+  clock = 0;
+  live = 0;
 }
 
 void *Arena::allocate(size_t bytes) {
-  size_t size = (bytes + 4095) / 4096 * 4096;
-  if (size == 0) size = 4096;
-  void *p = nullptr;
-  auto it = freeBlocks.find(size);
-  if (it != freeBlocks.end() && !it->second.empty()) {
-    p = it->second.back();
-    it->second.pop_back();
-  } else {
-    p = std::aligned_alloc(64, size);
-    if (!p) return nullptr;
-    sizeOf[p] = size;
-    reserved += size;
+  size_t size = rounded(bytes);
+  if (replaying && !diverged) {
+    if (cursor < replaying->sizes.size() && replaying->sizes[cursor] == size)
+      return slab + replaying->offsets[cursor++];
+    diverged = true; // not the recorded sequence: malloc from here on, record next time
   }
-  live += size;
-  if (live > peak) peak = live;
+  void *p = std::aligned_alloc(kAlign, size);
+  if (!p) return nullptr;
+  mallocd[p] = trace.size();
+  if (recording) {
+    trace.push_back({size, clock++, SIZE_MAX});
+    live += size;
+    peak = std::max(peak, live);
+  }
   return p;
 }
 
 bool Arena::release(void *p) {
-  auto it = sizeOf.find(p);
-  if (it == sizeOf.end()) return false;
-  live -= it->second;
-  freeBlocks[it->second].push_back(p);
+  if (slab && static_cast<char *>(p) >= slab && static_cast<char *>(p) < slab + slabBytes) return true;
+  auto it = mallocd.find(p);
+  if (it == mallocd.end()) return false;
+  if (recording) {
+    trace[it->second].died = clock++;
+    live -= trace[it->second].size;
+  }
+  std::free(p);
+  mallocd.erase(it);
   return true;
+}
+
+void Arena::end() {
+  // Whatever compiled code left allocated is dead now: outputs live in the caller's buffers.
+  for (auto &[p, i] : mallocd) std::free(p);
+  mallocd.clear();
+  if (diverged) plans.erase(shapes);
+  if (recording) {
+    for (Block &b : trace)
+      if (b.died == SIZE_MAX) b.died = clock;
+    size_t bytes = 0;
+    Plan plan = pack(trace, bytes);
+    if (bytes > slabBytes) {
+      std::free(slab);
+      slab = static_cast<char *>(std::aligned_alloc(kAlign, bytes));
+      slabBytes = slab ? bytes : 0;
+    }
+    if (slab || bytes == 0) plans[shapes] = std::move(plan);
+  }
+  replaying = nullptr;
+  recording = false;
+}
+
+/// Offsets for `blocks` such that two blocks alive at the same time never overlap: the
+/// largest first, each at the lowest offset clear of the already placed blocks whose
+/// lifetimes meet its own.
+Arena::Plan Arena::pack(const std::vector<Block> &blocks, size_t &bytes) {
+  std::vector<size_t> order(blocks.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return blocks[a].size > blocks[b].size; });
+  Plan plan;
+  plan.sizes.resize(blocks.size());
+  plan.offsets.resize(blocks.size());
+  std::vector<size_t> placed;
+  bytes = 0;
+  for (size_t i : order) {
+    const Block &b = blocks[i];
+    std::vector<std::pair<size_t, size_t>> taken; // [offset, end) of overlapping lifetimes
+    for (size_t j : placed)
+      if (blocks[j].born < b.died && b.born < blocks[j].died)
+        taken.push_back({plan.offsets[j], plan.offsets[j] + blocks[j].size});
+    std::sort(taken.begin(), taken.end());
+    size_t offset = 0;
+    for (auto [lo, hi] : taken) {
+      if (offset + b.size <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    plan.sizes[i] = b.size;
+    plan.offsets[i] = offset;
+    bytes = std::max(bytes, offset + b.size);
+    placed.push_back(i);
+  }
+  return plan;
 }
 
 Arena *&currentArena() {

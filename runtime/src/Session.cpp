@@ -206,16 +206,27 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   for (auto &d : descs) ptrs.push_back(d.data());
 
   s->kernels.error.clear();
+  // The symbols' values fix every intermediate shape, and so the arena's plan.
+  std::vector<int64_t> shapes;
+  for (auto &[name, v] : syms) shapes.push_back(v);
   struct ArenaScope {
-    explicit ArenaScope(Arena *a) { currentArena() = a; }
-    ~ArenaScope() { currentArena() = nullptr; }
-  } scope(&s->arena);
+    ArenaScope(Arena *a, const std::vector<int64_t> &shapes) : a(a) {
+      a->begin(shapes);
+      currentArena() = a;
+    }
+    ~ArenaScope() {
+      currentArena() = nullptr;
+      a->end();
+    }
+    Arena *a;
+  } scope(&s->arena, shapes);
   m->infer(&s->kernels, ptrs.data());
   if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
   return nullptr;
 }
 
 size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }
+size_t dlrt_session_arena_size(const dlrt_session *s) { return s ? s->arena.plannedBytes() : 0; }
 
 dlrt_status dlrt_get_param(dlrt_session *s, const char *name, dlrt_tensor *out) {
   if (!s || !out) return fail("session and out must not be NULL");

@@ -94,8 +94,12 @@ dlrt_status dlrt_output_shapes(dlrt_session *session, const dlrt_tensor *inputs,
 dlrt_status dlrt_infer(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
                        dlrt_tensor *outputs, int32_t num_outputs);
 
-/* Peak bytes of intermediate tensors the session's arena held at once so far. */
+/* Peak bytes of intermediate tensors alive at once in any call so far: the lower bound
+ * for the arena. */
 size_t dlrt_session_arena_peak(const dlrt_session *session);
+/* Bytes of the session's arena: intermediate tensors packed by liveness, planned on the
+ * first call with each set of input shapes; the largest plan so far. */
+size_t dlrt_session_arena_size(const dlrt_session *session);
 
 /* ---- parameters and weights ------------------------------------------------ */
 /* Copies a parameter into the caller's tensor (dtype and dims must match). */

@@ -26,7 +26,7 @@ enum Exit { Ok = 0, Failed = 1, Usage = 2 };
 int usage(const std::string &msg) {
   std::fprintf(stderr, "dlrun: %s\n", msg.c_str());
   std::fprintf(stderr,
-               "usage: dlrun info  model.so\n"
+               "usage: dlrun info  model.so [--batch N]\n"
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
                "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
                "       dlrun bench model.so [--batch N] [--threads N] [--seconds S]\n");
@@ -96,7 +96,39 @@ dlrt_status allocateOutputs(dlrt_model *m, dlrt_session *s, const std::vector<dl
   return nullptr;
 }
 
-int info(const char *path) {
+/// Inputs for timing and planning: every symbolic dim is `batch`, floats are uniform in
+/// [-1, 1) from a fixed seed, integers (token ids) are 0. `held` owns the data.
+void syntheticInputs(dlrt_model *m, int64_t batch, std::vector<dlrt::HostTensor> &held, std::vector<dlrt_tensor> &ins) {
+  held.reserve(dlrt_model_num_inputs(m));
+  uint32_t seed = 1;
+  for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
+    dlrt_value_info v;
+    dlrt_model_input(m, i, &v);
+    if (v.train_only) continue;
+    std::vector<int64_t> dims;
+    for (int d = 0; d < v.rank; ++d) {
+      char *end = nullptr;
+      long long n = std::strtoll(v.dims[d], &end, 10);
+      dims.push_back(*end ? batch : n);
+    }
+    held.emplace_back(v.dtype, dims);
+    if (v.dtype == DLRT_F32) {
+      float *p = reinterpret_cast<float *>(held.back().data());
+      for (int64_t k = 0; k < held.back().numel(); ++k) {
+        seed = seed * 1664525u + 1013904223u;
+        p[k] = float(seed >> 8) / float(1 << 24) * 2.0f - 1.0f;
+      }
+    }
+    ins.push_back(held.back().view());
+  }
+}
+
+void printArena(dlrt_session *s) {
+  std::printf("arena: %.2f MiB planned by liveness (lower bound: %.2f MiB alive at once)\n",
+              double(dlrt_session_arena_size(s)) / (1 << 20), double(dlrt_session_arena_peak(s)) / (1 << 20));
+}
+
+int info(const char *path, int64_t batch) {
   dlrt_model *m = nullptr;
   if (dlrt_status st = dlrt_model_load(path, &m)) return failed(st);
   std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
@@ -124,6 +156,18 @@ int info(const char *path) {
   }
   std::printf("total parameters: %lld\n", (long long)total);
   dlrt_model_free(m);
+
+  // The arena's size depends on the input shapes: plan it with one call at `batch`.
+  Loaded loaded;
+  if (dlrt_status st = loaded.open(path, 1)) return failed(st);
+  std::vector<dlrt::HostTensor> held, outs;
+  std::vector<dlrt_tensor> ins, views;
+  syntheticInputs(loaded.model, batch, held, ins);
+  if (dlrt_status st = allocateOutputs(loaded.model, loaded.session, ins, outs, views)) return failed(st);
+  if (dlrt_status st = dlrt_infer(loaded.session, ins.data(), int32_t(ins.size()), views.data(), int32_t(views.size())))
+    return failed(st);
+  std::printf("with every symbolic dim = %lld:\n", (long long)batch);
+  printArena(loaded.session);
   return Ok;
 }
 
@@ -240,7 +284,7 @@ int infer(int argc, char **argv) {
     std::printf("%-16s %-5s %-16s -> %s\n", v.name, dlrt_dtype_name(v.dtype), outs[i].shapeStr().c_str(), path.c_str());
   }
   std::printf("inference: %.3f ms (first call: primitives are created)\n", ms);
-  std::printf("arena: peak %.2f MiB of intermediate tensors\n", double(dlrt_session_arena_peak(s)) / (1 << 20));
+  printArena(s);
   return Ok;
 }
 
@@ -280,28 +324,7 @@ int bench(int argc, char **argv) {
   dlrt_session *s = loaded.session;
   std::vector<dlrt::HostTensor> held;
   std::vector<dlrt_tensor> ins;
-  held.reserve(dlrt_model_num_inputs(m));
-  uint32_t seed = 1;
-  for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
-    dlrt_value_info v;
-    dlrt_model_input(m, i, &v);
-    if (v.train_only) continue;
-    std::vector<int64_t> dims;
-    for (int d = 0; d < v.rank; ++d) {
-      char *end = nullptr;
-      long long n = std::strtoll(v.dims[d], &end, 10);
-      dims.push_back(*end ? batch : n);
-    }
-    held.emplace_back(v.dtype, dims);
-    if (v.dtype == DLRT_F32) {
-      float *p = reinterpret_cast<float *>(held.back().data());
-      for (int64_t k = 0; k < held.back().numel(); ++k) {
-        seed = seed * 1664525u + 1013904223u;
-        p[k] = float(seed >> 8) / float(1 << 24) * 2.0f - 1.0f;
-      }
-    }
-    ins.push_back(held.back().view());
-  }
+  syntheticInputs(m, batch, held, ins);
   int nout = dlrt_model_num_outputs(m);
   std::vector<dlrt::HostTensor> outs;
   std::vector<dlrt_tensor> views;
@@ -320,7 +343,7 @@ int bench(int argc, char **argv) {
   std::printf("model %s  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads, times.size());
   std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
   std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
-  std::printf("arena: peak %.2f MiB of intermediate tensors\n", double(dlrt_session_arena_peak(s)) / (1 << 20));
+  printArena(s);
   return Ok;
 }
 
@@ -334,8 +357,16 @@ int main(int argc, char **argv) {
     return Ok;
   }
   if (cmd == "info") {
-    if (argc != 3) return usage("info takes one model.so");
-    return info(argv[2]);
+    int64_t batch = 1;
+    if (argc == 5 && std::string(argv[3]) == "--batch") {
+      char *end = nullptr;
+      batch = std::strtoll(argv[4], &end, 10);
+      if (*end || batch < 1) return usage("--batch needs a positive integer");
+    } else if (argc != 3) {
+      return usage("info takes one model.so and optionally --batch N");
+    }
+    ensurePassiveOpenMP(argv);
+    return info(argv[2], batch);
   }
   if (cmd == "infer") {
     ensurePassiveOpenMP(argv);
