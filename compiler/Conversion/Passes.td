@@ -16,7 +16,7 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"kernels", "kernels", "std::string", /*default=*/"\"onednn\"",
            "onednn: dense, matmul, conv2d and pool2d call oneDNN; linalg: they become linalg "
-           "(conv_transpose2d and the RNNs keep their oneDNN kernels)">
+           "(the RNNs keep their oneDNN kernels)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

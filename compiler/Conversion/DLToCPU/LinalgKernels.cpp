@@ -1,4 +1,4 @@
-//===- LinalgKernels.cpp - dense, matmul, conv2d, pool2d as linalg --------===//
+//===- LinalgKernels.cpp - the oneDNN-backed ops as linalg ----------------===//
 //
 // The portable lowering of the ops the CPU path sends to oneDNN: plain linalg.generic
 // contractions that fusion, the GPU path and `dlc --kernels=linalg` use. Results match
@@ -253,10 +253,95 @@ struct Pool2DToLinalg : public OpRewritePattern<dl::Pool2DOp> {
   }
 };
 
+/// The transposed convolution as a convolution: the input spread out by the stride (zeros
+/// between its pixels), padded by dilation * (k - 1) less PyTorch's padding on each side,
+/// and convolved at stride 1 with the flipped kernel, whose [in, out/groups] layout is
+/// read transposed.
+struct ConvTranspose2DToLinalg : public OpRewritePattern<dl::ConvTranspose2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ConvTranspose2DOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    auto wt = op.getWeight().getType();
+    auto xt = op.getInput().getType();
+    Type elt = rt.getElementType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    int64_t groups = op.getGroups(), icg = wt.getDimSize(0) / groups, ocg = wt.getDimSize(1);
+    int64_t k[2] = {wt.getDimSize(2), wt.getDimSize(3)};
+    Value zero = reductionInit(rw, loc, elt, false);
+    Value x = op.getInput();
+    auto idx = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(rw, loc, v); };
+    // Spread: (H - 1) * s + 1 rows, x's at multiples of s.
+    SmallVector<int64_t> spreadShape(xt.getShape());
+    SmallVector<Value> spreadDyn;
+    for (int i = 0; i < 2; ++i) {
+      int64_t h = xt.getDimSize(2 + i);
+      spreadShape[2 + i] = ShapedType::isDynamic(h) ? h : (h - 1) * s[i] + 1;
+    }
+    for (int64_t i = 0; i < 4; ++i) {
+      if (!ShapedType::isDynamic(spreadShape[i])) continue;
+      Value v = dimOf(rw, loc, x, i);
+      if (i >= 2)
+        v = arith::AddIOp::create(rw, loc, arith::MulIOp::create(rw, loc, arith::SubIOp::create(rw, loc, v, idx(1)),
+                                                                 idx(s[i - 2])),
+                                  idx(1));
+      spreadDyn.push_back(v);
+    }
+    if (s[0] != 1 || s[1] != 1) {
+      Value spread = zeroFilled(rw, loc, RankedTensorType::get(spreadShape, elt), spreadDyn, zero);
+      SmallVector<OpFoldResult> offsets(4, rw.getIndexAttr(0)), strides = {rw.getIndexAttr(1), rw.getIndexAttr(1),
+                                                                           rw.getIndexAttr(s[0]), rw.getIndexAttr(s[1])};
+      x = tensor::InsertSliceOp::create(rw, loc, x, spread, offsets, tensorSizes(rw, loc, x), strides);
+    }
+    // Pad by dilation * (k - 1) - padding; where that is negative, start reading further in.
+    int64_t lo[2], hi[2], skip[2];
+    for (int i = 0; i < 2; ++i) {
+      int64_t full = d[i] * (k[i] - 1);
+      lo[i] = std::max<int64_t>(0, full - p[i]);
+      hi[i] = std::max<int64_t>(0, full - p[2 + i]);
+      skip[i] = lo[i] - (full - p[i]);
+    }
+    x = padSpatial(rw, loc, x, {lo[0], lo[1], hi[0], hi[1]}, zero);
+    MLIRContext *ctx = rw.getContext();
+    AffineExpr n = getAffineDimExpr(0, ctx), o = getAffineDimExpr(1, ctx), y = getAffineDimExpr(2, ctx),
+               xx = getAffineDimExpr(3, ctx), c = getAffineDimExpr(4, ctx), ky = getAffineDimExpr(5, ctx),
+               kx = getAffineDimExpr(6, ctx);
+    AffineExpr ic = groups == 1 ? c : o.floorDiv(ocg) * icg + c, oInGroup = groups == 1 ? o : o % ocg;
+    AffineMap im = AffineMap::get(7, 0, {n, ic, y + ky * d[0] + skip[0], xx + kx * d[1] + skip[1]}, ctx);
+    AffineMap wm = AffineMap::get(7, 0, {ic, oInGroup, k[0] - 1 - ky, k[1] - 1 - kx}, ctx);
+    AffineMap om = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
+    SmallVector<Iter> iters = {Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel,
+                               Iter::reduction, Iter::reduction, Iter::reduction};
+    // Output: (H - 1) * s - padding + dilation * (k - 1) + 1.
+    SmallVector<Value> dyn;
+    if (rt.isDynamicDim(0)) dyn.push_back(dimOf(rw, loc, op.getInput(), 0));
+    for (int i = 0; i < 2; ++i) {
+      if (!rt.isDynamicDim(2 + i)) continue;
+      Value h = arith::SubIOp::create(rw, loc, dimOf(rw, loc, op.getInput(), 2 + i), idx(1));
+      dyn.push_back(arith::AddIOp::create(rw, loc, arith::MulIOp::create(rw, loc, h, idx(s[i])),
+                                          idx(d[i] * (k[i] - 1) + 1 - p[i] - p[2 + i])));
+    }
+    // The reduction runs over one group's input channels: a window-shaped operand gives
+    // the loops their bounds (c < icg), as the weight alone cannot under groups.
+    Value bounds = tensor::EmptyOp::create(rw, loc, ArrayRef<int64_t>{icg, k[0], k[1]}, elt);
+    AffineMap bm = AffineMap::get(7, 0, {c, ky, kx}, ctx);
+    Value acc = zeroFilled(rw, loc, rt, dyn, zero);
+    Value conv = linalg::GenericOp::create(rw, loc, rt, ValueRange{x, op.getWeight(), bounds}, acc,
+                                           ArrayRef<AffineMap>{im, wm, bm, om}, iters,
+                                           [&](OpBuilder &b, Location l, ValueRange a) {
+                                             linalg::YieldOp::create(b, l, multiplyAdd(b, l, {a[0], a[1], a[3]}));
+                                           })
+                     .getResult(0);
+    rw.replaceOp(op, epilogue(rw, loc, conv, op.getBias(), 1, false));
+    return success();
+  }
+};
+
 } // namespace
 
 void populateKernelsToLinalg(RewritePatternSet &patterns) {
-  patterns.add<DenseToLinalg, MatmulToLinalg, Conv2DToLinalg, Pool2DToLinalg>(patterns.getContext(), /*benefit=*/2);
+  patterns.add<DenseToLinalg, MatmulToLinalg, Conv2DToLinalg, ConvTranspose2DToLinalg, Pool2DToLinalg>(patterns.getContext(), /*benefit=*/2);
 }
 
 } // namespace dlc
