@@ -15,13 +15,14 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"kernels", "kernels", "std::string", /*default=*/"\"onednn\"",
-           "onednn: dense, matmul, conv2d and pool2d call oneDNN; linalg: they become linalg "
-           "(the RNNs keep their oneDNN kernels)">
+           "onednn: dense, matmul, convolutions, pooling and RNNs call oneDNN; linalg: they "
+           "become linalg (and scf loops for the RNNs)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
     "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",
-    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::tensor::TensorDialect"
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 

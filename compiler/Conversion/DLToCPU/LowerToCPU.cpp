@@ -56,7 +56,10 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       if (failed(applyPatternsGreedily(module, std::move(layout)))) return signalPassFailure();
     }
     RewritePatternSet patterns(&getContext());
-    if (kernels == "linalg") populateKernelsToLinalg(patterns); // preferred: a higher benefit
+    if (kernels == "linalg") { // preferred: a higher benefit
+      populateKernelsToLinalg(patterns);
+      populateRecurrentToLinalg(patterns);
+    }
     populateMatmulToOneDNN(patterns);
     populateElementwiseToLinalg(patterns);
     populateSoftmaxToLinalg(patterns);

@@ -18,6 +18,8 @@ void populateReductionToLinalg(mlir::RewritePatternSet &patterns);
 void populateShapeToTensor(mlir::RewritePatternSet &patterns);
 /// dense / matmul / conv2d / pool2d -> linalg contractions (the portable lowering).
 void populateKernelsToLinalg(mlir::RewritePatternSet &patterns);
+/// lstm / gru -> an scf.for over the steps of dl projections and gates (the portable lowering).
+void populateRecurrentToLinalg(mlir::RewritePatternSet &patterns);
 /// relu(dense) and relu(conv2d) -> the producer with `fused_relu` (a oneDNN post-op).
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
