@@ -29,19 +29,15 @@ struct KernelContext {
   /// Bumped whenever parameters may have changed (set_param, load_weights): kernels that
   /// keep weights in another layout redo it then.
   uint64_t paramVersion = 0;
-  /// The session's thread count for large kernels (resolved when the session is made).
-  int threads = 1;
+  /// Each kernel's thread count.
+  ThreadPolicy threading;
 
-  /// Runs small kernels on one thread and large ones on the session's threads; returns
-  /// the count. Call it before creating a primitive and key the cache on the count:
+  /// Sets the kernel's thread count (see ThreadPolicy) and returns it. Call it before
+  /// creating a primitive and key the cache on the count:
   /// oneDNN splits a primitive's work for the thread count current at its creation, and a
   /// primitive made for one thread runs on one thread however many it is given later.
   /// `regions`: how many parallel regions the kernel runs (an RNN: one or more per step).
-  int threadsFor(double flops, double regions = 1) const {
-    int n = flops / regions < kParallelFlops ? 1 : threads;
-    setOpenMPThreads(n);
-    return n;
-  }
+  int threadsFor(double flops, double regions = 1) { return threading.choose(flops, regions); }
 
   void fail(const std::string &msg) {
     if (error.empty()) error = msg;

@@ -133,7 +133,7 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
     s->model = m;
     s->threads = o.num_threads;
     s->kernels.sites = &m->sig.sites;
-    s->kernels.threads = o.num_threads > 0 ? o.num_threads : openMPMaxThreads();
+    s->kernels.threading.threads = o.num_threads > 0 ? o.num_threads : openMPMaxThreads();
     s->seed = o.seed;
     Generator gen(o.seed);
     for (const ValueSpec &p : m->sig.params) {
@@ -206,20 +206,23 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   for (auto &d : descs) ptrs.push_back(d.data());
 
   s->kernels.error.clear();
-  // The symbols' values fix every intermediate shape, and so the arena's plan.
+  // The symbols' values fix every intermediate shape, and so the arena's plan and the
+  // threading policy.
   std::vector<int64_t> shapes;
   for (auto &[name, v] : syms) shapes.push_back(v);
-  struct ArenaScope {
-    ArenaScope(Arena *a, const std::vector<int64_t> &shapes) : a(a) {
-      a->begin(shapes);
-      currentArena() = a;
+  struct CallScope {
+    CallScope(dlrt_session *s, const std::vector<int64_t> &shapes) : s(s) {
+      s->arena.begin(shapes);
+      s->kernels.threading.beginCall(shapes);
+      currentArena() = &s->arena;
     }
-    ~ArenaScope() {
+    ~CallScope() {
       currentArena() = nullptr;
-      a->end();
+      s->kernels.threading.endCall();
+      s->arena.end();
     }
-    Arena *a;
-  } scope(&s->arena, shapes);
+    dlrt_session *s;
+  } scope(s, shapes);
   m->infer(&s->kernels, ptrs.data());
   if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
   return nullptr;

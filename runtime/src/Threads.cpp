@@ -12,6 +12,27 @@ void setOpenMPThreads(int n) {
   if (fn) fn(n);
 }
 
+void ThreadPolicy::beginCall(const std::vector<int64_t> &s) {
+  shapes = s;
+  auto it = allParallelFor.find(s);
+  learning = it == allParallelFor.end();
+  allParallel = !learning && it->second;
+  total = parallel = 0;
+}
+
+void ThreadPolicy::endCall() {
+  if (learning) allParallelFor[shapes] = total > 0 && parallel >= 0.9 * total;
+  learning = false;
+}
+
+int ThreadPolicy::choose(double flops, double regions) {
+  int n = threads > 1 && (allParallel || flops / regions >= kParallelFlops) ? threads : 1;
+  total += flops;
+  if (n > 1) parallel += flops;
+  setOpenMPThreads(n);
+  return n;
+}
+
 int openMPMaxThreads() {
   using Fn = int (*)();
   static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
