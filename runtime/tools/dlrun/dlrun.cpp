@@ -123,9 +123,16 @@ void syntheticInputs(dlrt_model *m, int64_t batch, std::vector<dlrt::HostTensor>
   }
 }
 
+std::string bytesStr(size_t bytes) {
+  char buf[32];
+  if (bytes < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", double(bytes) / 1024);
+  else std::snprintf(buf, sizeof buf, "%.2f MiB", double(bytes) / (1 << 20));
+  return buf;
+}
+
 void printArena(dlrt_session *s) {
-  std::printf("arena: %.2f MiB planned by liveness (lower bound: %.2f MiB alive at once)\n",
-              double(dlrt_session_arena_size(s)) / (1 << 20), double(dlrt_session_arena_peak(s)) / (1 << 20));
+  std::printf("arena: %s planned by liveness (lower bound: %s alive at once)\n",
+              bytesStr(dlrt_session_arena_size(s)).c_str(), bytesStr(dlrt_session_arena_peak(s)).c_str());
 }
 
 int info(const char *path, int64_t batch) {
