@@ -144,7 +144,7 @@ def DL_ReshapeOp : DL_Op<"reshape", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_TransposeOp : DL_Op<"transpose", [Pure]> {
+def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite]> {
   let summary = "permute dims (torch.permute): result dim i is input dim perm[i]";
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs DL_AnyTensor:$result);

@@ -18,6 +18,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_deconv2d_f32", reinterpret_cast<void *>(&dlrt_k_deconv2d_f32)},
       {"dlrt_k_pool2d_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_f32)},
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
+      {"dlrt_k_transpose_f32", reinterpret_cast<void *>(&dlrt_k_transpose_f32)},
       {"dlrt_k_alloc", reinterpret_cast<void *>(&dlrt_k_alloc)},
       {"dlrt_k_free", reinterpret_cast<void *>(&dlrt_k_free)},
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},

@@ -152,7 +152,44 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
   }
 };
 
+/// The NCHW <-> NHWC transposes of the layout pass -> oneDNN's reorder, which copies on
+/// all the call's threads. One that only moves a size-1 dim stays a view (ShapeToTensor).
+struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
+  LayoutTransposeToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(dl::TransposeOp op, PatternRewriter &rw) const override {
+    auto xt = op.getInput().getType();
+    ArrayRef<int64_t> perm = op.getPerm();
+    if (!xt.getElementType().isF32() || xt.getRank() != 4 ||
+        (perm != ArrayRef<int64_t>{0, 2, 3, 1} && perm != ArrayRef<int64_t>{0, 3, 1, 2}))
+      return rw.notifyMatchFailure(op, "not an f32 layout transpose");
+    SmallVector<int64_t> moved;
+    for (int64_t p : perm)
+      if (xt.getDimSize(p) != 1) moved.push_back(p);
+    if (llvm::is_sorted(moved)) return rw.notifyMatchFailure(op, "a view");
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    SmallVector<Value> dims, dyn, perms;
+    for (int64_t i = 0; i < 4; ++i) {
+      dims.push_back(dimOf(rw, loc, op.getInput(), i));
+      perms.push_back(idx(rw, loc, perm[i]));
+    }
+    for (int64_t i = 0; i < 4; ++i)
+      if (rt.isDynamicDim(i)) dyn.push_back(dims[perm[i]]);
+    Value out = allocResult(rw, loc, rt, dyn);
+    callRuntime(rw, loc, op, "dlrt_k_transpose_f32",
+                {runtimeContext(op), siteOf(rw, loc, op),
+                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), 4).getResult(), i64ArrayPointer(rw, loc, dims),
+                 i64ArrayPointer(rw, loc, perms), bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
 } // namespace
+
+void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
+  patterns.add<LayoutTransposeToOneDNN>(patterns.getContext());
+}
 
 void populateConvolutionToOneDNN(RewritePatternSet &patterns) {
   patterns.add<Conv2DToOneDNN, ConvTranspose2DToOneDNN, Pool2DToOneDNN>(patterns.getContext());

@@ -59,6 +59,8 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     if (kernels == "linalg") { // preferred: a higher benefit
       populateKernelsToLinalg(patterns);
       populateRecurrentToLinalg(patterns);
+    } else {
+      populateLayoutTransposeToOneDNN(patterns);
     }
     populateMatmulToOneDNN(patterns);
     populateElementwiseToLinalg(patterns);

@@ -25,6 +25,8 @@ void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);
+/// The NCHW <-> NHWC transposes -> oneDNN reorders (parallel copies).
+void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.

@@ -35,6 +35,9 @@ void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float
 /// sequences; weights: the addresses of PyTorch's per-layer weight_ih, weight_hh, bias_ih,
 /// bias_hh. y is [B, T, H] with sequences, else [B, H].
 void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x, float *y);
+/// y = x transposed: y's dim i is x's dim perm[i]; dims are x's. Both contiguous.
+void dlrt_k_transpose_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
+                          const float *x, float *y);
 /// malloc and free of compiled code, served by the session's Arena.
 void *dlrt_k_alloc(int64_t bytes);
 void dlrt_k_free(void *p);

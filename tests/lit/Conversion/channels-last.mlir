@@ -1,12 +1,13 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu | FileCheck %s
 // RUN: dlc-opt %s --dl-lower-to-cpu=kernels=linalg | FileCheck %s --check-prefix=LINALG
 
-// With oneDNN kernels, convolutions and pooling run on NHWC. The input is transposed once;
-// between the oneDNN ops the transposes cancel, an elementwise op runs on NHWC in place,
-// and a global average pool (mean over H, W) reduces NHWC's dims 1 and 2 without any
-// transpose back.
+// With oneDNN kernels, convolutions and pooling run on NHWC. The input is transposed once
+// (a oneDNN reorder); between the oneDNN ops the transposes cancel, an elementwise op runs
+// on NHWC in place, and a global average pool (mean over H, W) reduces NHWC's dims 1 and 2
+// without any transpose back.
 // CHECK-LABEL: func.func @infer
-// CHECK: linalg.transpose {{.*}} permutation = [0, 2, 3, 1]
+// CHECK: call @dlrt_k_transpose_f32
+// CHECK-NOT: dlrt_k_transpose_f32
 // CHECK-NOT: linalg.transpose
 // CHECK: call @dlrt_k_conv2d_f32
 // CHECK: linalg.generic
@@ -15,20 +16,21 @@
 // CHECK: call @dlrt_k_conv2d_f32
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "reduction", "parallel"]
 // CHECK-NOT: linalg.transpose
+// CHECK-NOT: dlrt_k_transpose_f32
 // CHECK: return
 
 // A one-channel input needs no transpose (a reshape), but flattening the NHWC result in
 // PyTorch's order does.
 // CHECK-LABEL: func.func @unit
-// CHECK-NOT: linalg.transpose
+// CHECK-NOT: dlrt_k_transpose_f32
 // CHECK: tensor.reshape
 // CHECK: call @dlrt_k_conv2d_f32
-// CHECK: linalg.transpose {{.*}} permutation = [0, 3, 1, 2]
+// CHECK: call @dlrt_k_transpose_f32
 // CHECK: return
 
 // The portable kernels keep NCHW.
 // LINALG-LABEL: func.func @infer
-// LINALG-NOT: linalg.transpose
+// LINALG-NOT: transpose
 // LINALG: return
 module attributes {dl.signature = "{}"} {
   func.func @infer(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %w1: tensor<4x3x3x3xf32> {dl.param = "c1.weight"},

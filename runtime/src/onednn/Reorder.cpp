@@ -1,0 +1,56 @@
+//===- Reorder.cpp - layout transposes on oneDNN's reorder ----------------===//
+//
+// The NCHW <-> NHWC transposes the layout pass leaves at a model's edges. oneDNN's jit
+// reorder copies them on every thread the call uses; the loops compiled code would run
+// are sequential, and while they run the other threads' vCPUs go idle (ThreadPolicy).
+//
+//===----------------------------------------------------------------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+using dnnl::memory;
+using namespace dlrt;
+
+namespace {
+struct ReorderPrimitive {
+  dnnl::reorder prim;
+  memory::desc src, dst;
+};
+} // namespace
+
+extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
+                                     const float *x, float *y) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    memory::dims in(dims, dims + rank), out(rank), inStrides(rank, 1), srcStrides(rank);
+    for (int64_t i = rank - 2; i >= 0; --i) inStrides[i] = inStrides[i + 1] * in[i + 1];
+    double elements = 1;
+    for (int64_t i = 0; i < rank; ++i) {
+      out[i] = in[perm[i]];
+      srcStrides[i] = inStrides[perm[i]]; // x read in y's order
+      elements *= double(out[i]);
+    }
+    if (elements == 0) return;
+    // A copy does about as much work per element as a few flops.
+    std::vector<int64_t> key = {6, site, ctx.threadsFor(4.0 * elements), rank};
+    key.insert(key.end(), dims, dims + rank);
+    key.insert(key.end(), perm, perm + rank);
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto p = std::make_shared<ReorderPrimitive>();
+      p->src = memory::desc(out, memory::data_type::f32, srcStrides);
+      memory::dims dstStrides(rank, 1);
+      for (int64_t i = rank - 2; i >= 0; --i) dstStrides[i] = dstStrides[i + 1] * out[i + 1];
+      p->dst = memory::desc(out, memory::data_type::f32, dstStrides);
+      p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, p->src, ctx.engine, p->dst));
+      slot = p;
+    }
+    auto &p = *static_cast<ReorderPrimitive *>(slot.get());
+    memory src(p.src, ctx.engine, const_cast<float *>(x)), dst(p.dst, ctx.engine, y);
+    p.prim.execute(ctx.stream, src, dst);
+    ctx.stream.wait();
+  } catch (const std::exception &e) {
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
+  }
+}
