@@ -23,6 +23,7 @@ template <typename Prim> struct ConvPrimitive {
   memory::desc src, wei, bias, dst;          // PyTorch's plain layouts
   memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
   memory srcBuf, dstBuf;                     // activations in the primitive's layout
+  dnnl::reorder residualCopy;                 // the skip tensor into dst, before the sum post-op
   PackedWeights packed;
   // A folded batch_norm: weights and bias scaled by gamma / sqrt(var + eps).
   std::vector<float> foldedW, foldedB;
@@ -150,7 +151,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   if (p.dstBuf) dst = p.dstBuf;
   if (residual) {
     memory res(p.dst, ctx.engine, const_cast<float *>(residual));
-    dnnl::reorder(res, dst).execute(ctx.stream, res, dst);
+    if (!p.residualCopy) p.residualCopy = dnnl::reorder(res, dst);
+    p.residualCopy.execute(ctx.stream, res, dst);
   }
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
