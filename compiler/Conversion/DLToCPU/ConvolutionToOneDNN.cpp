@@ -1,7 +1,8 @@
 //===- ConvolutionToOneDNN.cpp - conv2d and pool2d -> oneDNN kernels ------===//
 //
 // The geometry (sizes, strides, paddings, dilations, groups, layout) travels as one i64 array;
-// output sizes are computed here with PyTorch's formula so dynamic H and W work too.
+// output sizes are computed with PyTorch's formulas (WindowSizes.cpp) so dynamic H and W
+// work too.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
@@ -9,10 +10,6 @@
 #include "dialects/DL/DLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 
@@ -20,12 +17,6 @@ namespace dlc {
 namespace {
 
 Value idx(OpBuilder &b, Location loc, int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-
-/// (in + lo + hi - dilation * (k - 1) - 1) / stride + 1
-Value outSize(OpBuilder &b, Location loc, Value in, int64_t k, int64_t s, int64_t lo, int64_t hi, int64_t d) {
-  Value num = arith::AddIOp::create(b, loc, in, idx(b, loc, lo + hi - d * (k - 1) - 1));
-  return arith::AddIOp::create(b, loc, arith::DivSIOp::create(b, loc, num, idx(b, loc, s)), idx(b, loc, 1));
-}
 
 /// The dynamic sizes of a result given in NCHW order, for a result laid out NCHW or NHWC.
 SmallVector<Value> resultDynSizes(RankedTensorType rt, ArrayRef<Value> nchw, bool channelsLast) {
@@ -43,6 +34,18 @@ std::array<Value, 4> nchwSizes(OpBuilder &b, Location loc, Value x, bool channel
   return {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2), dimOf(b, loc, x, 3)};
 }
 
+/// The geometry word array of dlrt_k_conv2d_f32 and dlrt_k_deconv2d_f32: N C H W OC KH KW
+/// OH OW, strides, paddings (top, left, bottom, right), dilations, groups, relu, layout.
+Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, int64_t kh, int64_t kw, Value oh,
+                   Value ow, ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d, int64_t groups, bool relu,
+                   bool channelsLast) {
+  SmallVector<Value> words(nchw);
+  words.append({oc, idx(b, loc, kh), idx(b, loc, kw), oh, ow});
+  for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, int64_t(relu), int64_t(channelsLast)})
+    words.push_back(idx(b, loc, v));
+  return i64ArrayPointer(b, loc, words);
+}
+
 struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
@@ -56,36 +59,19 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     bool cl = op.getChannelsLast();
     auto [n, c, h, wd] = nchwSizes(rw, loc, x, cl);
     Value oc = idx(rw, loc, wt.getDimSize(0));
-    Value oh = outSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
-    Value ow = outSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
+    Value oh = windowOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
+    Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
     Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = i64ArrayPointer(rw, loc,
-                                 {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
-                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
-                                  idx(rw, loc, op.getFusedRelu() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
-    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
-                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getFusedRelu(), cl);
     // A folded batch_norm: its four vectors' addresses and eps.
-    Value bn = LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext()));
-    if (!op.getBn().empty()) {
-      SmallVector<Value> addresses;
-      for (Value v : op.getBn()) {
-        auto vt = cast<RankedTensorType>(v.getType());
-        Value buf = bufferization::ToBufferOp::create(rw, loc, MemRefType::get(vt.getShape(), vt.getElementType()), v,
-                                                      /*read_only=*/true);
-        addresses.push_back(memref::ExtractAlignedPointerAsIndexOp::create(rw, loc, buf));
-      }
-      bn = i64ArrayPointer(rw, loc, addresses);
-    }
+    Value bn = op.getBn().empty() ? optionalPointer(rw, loc, Value()) : addressArray(rw, loc, op.getBn());
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
                                           rw.getF64FloatAttr(op.getBnEps() ? op.getBnEps()->convertToDouble() : 0.0));
-    Value residual = op.getResidual() ? bufferPointer(rw, loc, op.getResidual())
-                                      : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 bias, bufferPointer(rw, loc, out), bn, eps, residual});
+                 optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, out), bn, eps,
+                 optionalPointer(rw, loc, op.getResidual())});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }
@@ -104,24 +90,14 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     bool cl = op.getChannelsLast();
     auto [n, c, h, wd] = nchwSizes(rw, loc, x, cl);
     Value oc = idx(rw, loc, wt.getDimSize(1) * op.getGroups());
-    // (in - 1) * stride - lo - hi + dilation * (k - 1) + 1
-    auto out = [&](Value in, int64_t k, int64_t st, int64_t lo, int64_t hi, int64_t dl) -> Value {
-      Value m = arith::MulIOp::create(rw, loc, arith::SubIOp::create(rw, loc, in, idx(rw, loc, 1)), idx(rw, loc, st));
-      return arith::AddIOp::create(rw, loc, m, idx(rw, loc, dl * (k - 1) + 1 - lo - hi));
-    };
-    Value oh = out(h, kh, s[0], p[0], p[2], d[0]), ow = out(wd, kw, s[1], p[1], p[3], d[1]);
+    Value oh = transposedOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
+    Value ow = transposedOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
     Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = i64ArrayPointer(rw, loc,
-                                 {n, c, h, wd, oc, idx(rw, loc, kh), idx(rw, loc, kw), oh, ow, idx(rw, loc, s[0]),
-                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, d[0]), idx(rw, loc, d[1]), idx(rw, loc, op.getGroups()),
-                                  idx(rw, loc, 0), idx(rw, loc, cl ? 1 : 0)});
-    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
-                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), false, cl);
     callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 bias, bufferPointer(rw, loc, res)});
+                 optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, res)});
     rw.replaceOp(op, asTensor(rw, loc, res, rt));
     return success();
   }
@@ -137,8 +113,8 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
     auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
     bool cl = op.getChannelsLast();
     auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
-    Value oh = outSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
-    Value ow = outSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
+    Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
+    Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
     auto rt = op.getResult().getType();
     Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
     Value geom = i64ArrayPointer(rw, loc,

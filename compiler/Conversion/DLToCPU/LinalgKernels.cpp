@@ -148,10 +148,7 @@ SmallVector<Value> nchwDynamic(OpBuilder &b, Location loc, RankedTensorType rt, 
   int64_t k[2] = {k0, k1};
   for (int i = 0; i < 2; ++i) {
     if (!rt.isDynamicDim(2 + i)) continue;
-    Value in = dimOf(b, loc, x, 2 + i);
-    Value num = arith::AddIOp::create(b, loc, in, arith::ConstantIndexOp::create(b, loc, p[i] + p[2 + i] - d[i] * (k[i] - 1) - 1));
-    Value q = arith::DivSIOp::create(b, loc, num, arith::ConstantIndexOp::create(b, loc, s[i]));
-    dyn.push_back(arith::AddIOp::create(b, loc, q, arith::ConstantIndexOp::create(b, loc, 1)));
+    dyn.push_back(windowOutputSize(b, loc, dimOf(b, loc, x, 2 + i), k[i], s[i], p[i], p[2 + i], d[i]));
   }
   return dyn;
 }
@@ -313,15 +310,11 @@ struct ConvTranspose2DToLinalg : public OpRewritePattern<dl::ConvTranspose2DOp> 
     AffineMap om = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
     SmallVector<Iter> iters = {Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel,
                                Iter::reduction, Iter::reduction, Iter::reduction};
-    // Output: (H - 1) * s - padding + dilation * (k - 1) + 1.
     SmallVector<Value> dyn;
     if (rt.isDynamicDim(0)) dyn.push_back(dimOf(rw, loc, op.getInput(), 0));
-    for (int i = 0; i < 2; ++i) {
-      if (!rt.isDynamicDim(2 + i)) continue;
-      Value h = arith::SubIOp::create(rw, loc, dimOf(rw, loc, op.getInput(), 2 + i), idx(1));
-      dyn.push_back(arith::AddIOp::create(rw, loc, arith::MulIOp::create(rw, loc, h, idx(s[i])),
-                                          idx(d[i] * (k[i] - 1) + 1 - p[i] - p[2 + i])));
-    }
+    for (int i = 0; i < 2; ++i)
+      if (rt.isDynamicDim(2 + i))
+        dyn.push_back(transposedOutputSize(rw, loc, dimOf(rw, loc, op.getInput(), 2 + i), k[i], s[i], p[i], p[2 + i], d[i]));
     // The reduction runs over one group's input channels: a window-shaped operand gives
     // the loops their bounds (c < icg), as the weight alone cannot under groups.
     Value bounds = tensor::EmptyOp::create(rw, loc, ArrayRef<int64_t>{icg, k[0], k[1]}, elt);

@@ -10,11 +10,6 @@
 #include "dialects/DL/DLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 
@@ -40,11 +35,10 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
     }
     Value k = dimOf(rw, loc, op.getWeight(), 1), n = dimOf(rw, loc, op.getWeight(), 0);
     Value out = allocResult(rw, loc, rt, dyn);
-    Value bias = op.getBias() ? bufferPointer(rw, loc, op.getBias())
-                              : LLVM::ZeroOp::create(rw, loc, LLVM::LLVMPointerType::get(rw.getContext())).getResult();
     callRuntime(rw, loc, op, "dlrt_k_dense_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, m), i64Value(rw, loc, k),
-                 i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()), bias,
+                 i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()),
+                 optionalPointer(rw, loc, op.getBias()),
                  bufferPointer(rw, loc, out),
                  arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getFusedRelu() ? 1 : 0)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));

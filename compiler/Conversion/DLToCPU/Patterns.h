@@ -49,6 +49,13 @@ mlir::Value dimOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t, int64_t
 llvm::SmallVector<mlir::Value> broadcastDynamicSizes(mlir::OpBuilder &b, mlir::Location loc,
                                                      mlir::RankedTensorType result,
                                                      mlir::ValueRange operands);
+/// A convolution's or pooling window's output size along one dim, as PyTorch computes it:
+/// (in + lo + hi - dilation * (k - 1) - 1) / stride + 1.
+mlir::Value windowOutputSize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value in, int64_t k, int64_t stride,
+                             int64_t lo, int64_t hi, int64_t dilation);
+/// A transposed convolution's: (in - 1) * stride - lo - hi + dilation * (k - 1) + 1.
+mlir::Value transposedOutputSize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value in, int64_t k, int64_t stride,
+                                 int64_t lo, int64_t hi, int64_t dilation);
 enum class Combine { Add, Max };
 /// Reduces `input` over `axes` (sorted) into a tensor without those dims.
 mlir::Value reduce(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input, llvm::ArrayRef<int64_t> axes,

@@ -45,7 +45,7 @@ struct RecurrentToLinalg : public OpRewritePattern<dl::RecurrentOp> {
                                                                     : OpFoldResult(batch);
 
     Value seq = op.getInput(), last;
-    for (int64_t l = 0; l < op.getLayers(); ++l) {
+    for (int64_t l = 0; l < int64_t(op.getLayers()); ++l) {
       Value wih = op.getWeights()[4 * l], whh = op.getWeights()[4 * l + 1], bih = op.getWeights()[4 * l + 2],
             bhh = op.getWeights()[4 * l + 3];
       auto projType = RankedTensorType::get({bStatic, tStatic, gates * h}, elt);

@@ -17,14 +17,28 @@ Value runtimeContext(Operation *op) {
   return fn.getArgument(0);
 }
 
-Value bufferPointer(OpBuilder &b, Location loc, Value tensorOrMemref) {
+Value bufferAddress(OpBuilder &b, Location loc, Value tensorOrMemref) {
   Value buf = tensorOrMemref;
   if (auto t = dyn_cast<RankedTensorType>(buf.getType()))
     buf = bufferization::ToBufferOp::create(b, loc, MemRefType::get(t.getShape(), t.getElementType()),
                                             buf, /*read_only=*/true);
-  Value idx = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf);
-  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), idx);
+  return memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf);
+}
+
+Value bufferPointer(OpBuilder &b, Location loc, Value tensorOrMemref) {
+  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), bufferAddress(b, loc, tensorOrMemref));
   return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()), i);
+}
+
+Value optionalPointer(OpBuilder &b, Location loc, Value tensorOrNull) {
+  if (tensorOrNull) return bufferPointer(b, loc, tensorOrNull);
+  return LLVM::ZeroOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()));
+}
+
+Value addressArray(OpBuilder &b, Location loc, ValueRange tensors) {
+  SmallVector<Value> addresses;
+  for (Value t : tensors) addresses.push_back(bufferAddress(b, loc, t));
+  return i64ArrayPointer(b, loc, addresses);
 }
 
 Value allocResult(OpBuilder &b, Location loc, RankedTensorType type, ValueRange dynSizes) {

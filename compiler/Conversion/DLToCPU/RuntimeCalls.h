@@ -9,8 +9,15 @@ namespace dlc {
 /// The runtime context: the first argument of every entry function after the boundary
 /// is lowered.
 mlir::Value runtimeContext(mlir::Operation *op);
-/// The data pointer of a tensor (through a read-only buffer) or of a memref, as !llvm.ptr.
+/// The data address of a tensor (through a read-only buffer) or of a memref, as an index.
+mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrMemref);
+/// The same address as !llvm.ptr, what kernels take.
 mlir::Value bufferPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrMemref);
+/// bufferPointer of an optional operand, or a null pointer where it is absent.
+mlir::Value optionalPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrNull);
+/// The addresses of several tensors as one i64 array (a folded batch_norm's vectors, an
+/// RNN's weights), for kernels that take a variable number of buffers.
+mlir::Value addressArray(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange tensors);
 /// A 64-byte aligned buffer for a kernel's result.
 mlir::Value allocResult(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTensorType type,
                         mlir::ValueRange dynSizes);
@@ -22,11 +29,11 @@ mlir::Value asTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
 void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *anchor,
                  llvm::StringRef name, mlir::ValueRange args);
 mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
-/// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
-/// the runtime keys caches by it and names the op's source location in errors.
 /// A stack array of i64 words (index values are converted) and its pointer: how kernels
 /// with many sizes (convolution geometry, matmul dims) receive them.
 mlir::Value i64ArrayPointer(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
+/// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
+/// the runtime keys caches by it and names the op's source location in errors.
 mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);
 
 } // namespace dlc
