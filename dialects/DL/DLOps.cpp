@@ -186,6 +186,13 @@ LogicalResult ReshapeOp::verify() {
   return success();
 }
 
+bool TransposeOp::keepsElementOrder() {
+  SmallVector<int64_t> moved;
+  for (int64_t p : getPerm())
+    if (getInput().getType().getDimSize(p) != 1) moved.push_back(p);
+  return llvm::is_sorted(moved);
+}
+
 LogicalResult TransposeOp::verify() {
   auto in = getInput().getType();
   auto perm = getPerm();

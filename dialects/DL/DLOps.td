@@ -150,6 +150,11 @@ def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite]> {
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// True when only dims of static size 1 move (NCHW -> NHWC with one channel): the
+    /// elements keep their order, so the transpose is a reshape and needs no copy.
+    bool keepsElementOrder();
+  }];
 }
 
 

@@ -138,10 +138,7 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
     if (!xt.getElementType().isF32() || xt.getRank() != 4 ||
         (perm != ArrayRef<int64_t>{0, 2, 3, 1} && perm != ArrayRef<int64_t>{0, 3, 1, 2}))
       return rw.notifyMatchFailure(op, "not an f32 layout transpose");
-    SmallVector<int64_t> moved;
-    for (int64_t p : perm)
-      if (xt.getDimSize(p) != 1) moved.push_back(p);
-    if (llvm::is_sorted(moved)) return rw.notifyMatchFailure(op, "a view");
+    if (op.keepsElementOrder()) return rw.notifyMatchFailure(op, "a view");
     Location loc = op.getLoc();
     auto rt = op.getResult().getType();
     SmallVector<Value> dims, dyn, perms;

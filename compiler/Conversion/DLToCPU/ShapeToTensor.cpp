@@ -68,10 +68,7 @@ struct TransposeLowering : public OpRewritePattern<dl::TransposeOp> {
       rw.replaceOp(op, op.getInput());
       return success();
     }
-    SmallVector<int64_t> moved;
-    for (int64_t p : op.getPerm())
-      if (inT.getDimSize(p) != 1) moved.push_back(p);
-    if (llvm::is_sorted(moved)) {
+    if (op.keepsElementOrder()) {
       // (collapse_shape + expand_shape would say the same, but MLIR 22's canonicalizer
       // folds that pair into an invalid expand_shape when a dim is dynamic.)
       SmallVector<Value> sizes;
