@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
+#include "onednn/Strides.h"
 #include "onednn/PackedWeights.h"
 
 #include <string>
@@ -20,12 +21,6 @@ struct MatmulPrimitive {
   memory::desc src, wei, bias, dst;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
 };
-
-memory::dims contiguousStrides(const memory::dims &d) {
-  memory::dims s(d.size(), 1);
-  for (int i = int(d.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * d[i + 1];
-  return s;
-}
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
+#include "onednn/Strides.h"
 
 using dnnl::memory;
 using namespace dlrt;
@@ -23,8 +24,7 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
   auto &ctx = *static_cast<KernelContext *>(vctx);
   if (!ctx.error.empty()) return;
   try {
-    memory::dims in(dims, dims + rank), out(rank), inStrides(rank, 1), srcStrides(rank);
-    for (int64_t i = rank - 2; i >= 0; --i) inStrides[i] = inStrides[i + 1] * in[i + 1];
+    memory::dims in(dims, dims + rank), out(rank), inStrides = contiguousStrides(in), srcStrides(rank);
     double elements = 1;
     for (int64_t i = 0; i < rank; ++i) {
       out[i] = in[perm[i]];
@@ -40,9 +40,7 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
     if (!slot) {
       auto p = std::make_shared<ReorderPrimitive>();
       p->src = memory::desc(out, memory::data_type::f32, srcStrides);
-      memory::dims dstStrides(rank, 1);
-      for (int64_t i = rank - 2; i >= 0; --i) dstStrides[i] = dstStrides[i + 1] * out[i + 1];
-      p->dst = memory::desc(out, memory::data_type::f32, dstStrides);
+      p->dst = memory::desc(out, memory::data_type::f32, contiguousStrides(out));
       p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, p->src, ctx.engine, p->dst));
       slot = p;
     }
