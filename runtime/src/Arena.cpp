@@ -74,6 +74,8 @@ void Arena::end() {
       std::free(slab);
       slab = static_cast<char *>(std::aligned_alloc(kAlign, bytes));
       slabBytes = slab ? bytes : 0;
+      // Without a slab no plan can be replayed: every call records (on malloc) instead.
+      if (!slab) plans.clear();
     }
     if (slab || bytes == 0) plans[shapes] = std::move(plan);
   }
