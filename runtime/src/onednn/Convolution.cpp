@@ -20,7 +20,7 @@ namespace {
 
 template <typename Prim> struct ConvPrimitive {
   Prim prim;
-  memory::desc src, wei, bias, dst;          // PyTorch's plain layouts
+  memory::desc src, wei, bias, dst;          // as compiled code passes them (NCHW or NHWC)
   memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
   memory srcBuf, dstBuf;                     // activations in the primitive's layout
   dnnl::reorder residualCopy;                 // the skip tensor into dst, before the sum post-op
@@ -93,10 +93,6 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
     auto alg = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
     auto inf = dnnl::prop_kind::forward_inference;
-    // Let oneDNN choose layouts: its blocked or NHWC formats run several times faster
-    // than plain NCHW. Activations are reordered in and out per call where its choice
-    // differs from ours (with channels_last it rarely does), weights once per parameter
-    // version.
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
     if (residual) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
