@@ -136,8 +136,9 @@ void printArena(dlrt_session *s) {
 }
 
 int info(const char *path, int64_t batch) {
-  dlrt_model *m = nullptr;
-  if (dlrt_status st = dlrt_model_load(path, &m)) return failed(st);
+  Loaded loaded;
+  if (dlrt_status st = loaded.open(path, 1)) return failed(st);
+  dlrt_model *m = loaded.model;
   std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
               dlrt_model_abi_version(m));
   dlrt_value_info v;
@@ -162,15 +163,12 @@ int info(const char *path, int64_t batch) {
     std::printf("  %-28s %-5s %s%s\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str(), v.buffer ? "  (buffer)" : "");
   }
   std::printf("total parameters: %lld\n", (long long)total);
-  dlrt_model_free(m);
 
   // The arena's size depends on the input shapes: plan it with one call at `batch`.
-  Loaded loaded;
-  if (dlrt_status st = loaded.open(path, 1)) return failed(st);
   std::vector<dlrt::HostTensor> held, outs;
   std::vector<dlrt_tensor> ins, views;
-  syntheticInputs(loaded.model, batch, held, ins);
-  if (dlrt_status st = allocateOutputs(loaded.model, loaded.session, ins, outs, views)) return failed(st);
+  syntheticInputs(m, batch, held, ins);
+  if (dlrt_status st = allocateOutputs(m, loaded.session, ins, outs, views)) return failed(st);
   if (dlrt_status st = dlrt_infer(loaded.session, ins.data(), int32_t(ins.size()), views.data(), int32_t(views.size())))
     return failed(st);
   std::printf("with every symbolic dim = %lld:\n", (long long)batch);
