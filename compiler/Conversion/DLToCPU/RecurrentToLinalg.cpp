@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 using namespace mlir;
 
@@ -41,8 +42,7 @@ struct RecurrentToLinalg : public OpRewritePattern<dl::RecurrentOp> {
     Value zeros = linalg::FillOp::create(rw, loc, zero, tensor::EmptyOp::create(rw, loc, state, bDyn).getResult())
                       .getResult(0);
     Value one = arith::ConstantIndexOp::create(rw, loc, 1);
-    OpFoldResult b = batch.getDefiningOp<arith::ConstantIndexOp>() ? OpFoldResult(rw.getIndexAttr(bStatic))
-                                                                    : OpFoldResult(batch);
+    OpFoldResult b = getAsOpFoldResult(batch);
 
     Value seq = op.getInput(), last;
     for (int64_t l = 0; l < int64_t(op.getLayers()); ++l) {
