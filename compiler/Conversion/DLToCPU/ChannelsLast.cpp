@@ -16,6 +16,8 @@
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
 
+#include "mlir/Dialect/Utils/IndexingUtils.h"
+
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -35,12 +37,6 @@ RankedTensorType permuted(RankedTensorType t, ArrayRef<int64_t> perm) {
 Value transpose(PatternRewriter &rw, Location loc, Value v, ArrayRef<int64_t> perm) {
   auto t = cast<RankedTensorType>(v.getType());
   return dl::TransposeOp::create(rw, loc, permuted(t, perm), v, rw.getDenseI64ArrayAttr(perm));
-}
-
-bool isIdentity(ArrayRef<int64_t> perm) {
-  for (auto [i, p] : llvm::enumerate(perm))
-    if (int64_t(i) != p) return false;
-  return true;
 }
 
 /// Rewrites an NCHW op to its channels_last form. `Op` names which operands are
@@ -77,7 +73,7 @@ struct ComposeTransposes : public OpRewritePattern<dl::TransposeOp> {
     if (!inner) return failure();
     SmallVector<int64_t> perm;
     for (int64_t q : op.getPerm()) perm.push_back(inner.getPerm()[q]);
-    if (isIdentity(perm))
+    if (isIdentityPermutation(perm))
       rw.replaceOp(op, inner.getInput());
     else
       rw.replaceOpWithNewOp<dl::TransposeOp>(op, op.getType(), inner.getInput(), rw.getDenseI64ArrayAttr(perm));
@@ -105,12 +101,10 @@ struct SinkThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarEleme
       perm = t.getPerm();
       inputs.push_back(t.getInput());
     }
-    SmallVector<int64_t> inverse(perm.size());
-    for (auto [i, p] : llvm::enumerate(perm)) inverse[p] = int64_t(i);
     auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
     Operation *moved = rw.clone(*op);
     moved->setOperands(inputs);
-    moved->getResult(0).setType(permuted(resultType, inverse));
+    moved->getResult(0).setType(permuted(resultType, invertPermutationVector(perm)));
     rw.replaceOp(op, transpose(rw, op->getLoc(), moved->getResult(0), perm));
     return success();
   }
@@ -130,7 +124,7 @@ template <typename Op> struct SinkThroughReduction : public OpRewritePattern<Op>
     for (int64_t a : op.getAxes()) axes.push_back(perm[a]);
     llvm::sort(axes);
     // The reduced tensor's shape, and where its dims must go to match op's result.
-    SmallVector<int64_t> shape, rest;
+    SmallVector<int64_t> shape;
     bool keep = op.getKeepdims();
     for (int64_t i = 0; i < xType.getRank(); ++i) {
       bool reduced = llvm::is_contained(axes, i);
@@ -153,7 +147,7 @@ template <typename Op> struct SinkThroughReduction : public OpRewritePattern<Op>
     auto reducedType = RankedTensorType::get(shape, xType.getElementType());
     Value r = Op::create(rw, op.getLoc(), reducedType, t.getInput(), rw.getDenseI64ArrayAttr(axes),
                          rw.getBoolAttr(keep));
-    rw.replaceOp(op, isIdentity(after) ? r : transpose(rw, op.getLoc(), r, after));
+    rw.replaceOp(op, isIdentityPermutation(after) ? r : transpose(rw, op.getLoc(), r, after));
     return success();
   }
 };
