@@ -30,6 +30,11 @@ WORKLOADS = {
 }
 
 
+def best(old, new):
+    """The (median, p90) pair with the lower median; None stands for no measurement."""
+    return new if old is None or (new is not None and new[0] < old[0]) else old
+
+
 def timeit(fn, seconds):
     for _ in range(10):
         fn()
@@ -137,7 +142,6 @@ def main():
                 torch.set_num_threads(threads)
                 row = {"workload": wname, "batch": batch, "threads": threads, "dlc_err": dlc_err,
                        "compile_s": compile_s}
-                best = lambda old, new: new if old is None or (new is not None and new[0] < old[0]) else old
                 for k in ("dlc", "torch", "jit", "ort"):
                     row[k] = None
                 row["ort_err"] = None
