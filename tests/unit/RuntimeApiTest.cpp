@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <cstring>
@@ -216,4 +217,24 @@ TEST_CASE("runtime: the arena is planned by liveness per input shape and replaye
   CHECK(bound >= size_t(5 * 16 * 28 * 28) * sizeof(float));
   CHECK(planned >= bound);
   CHECK(double(planned) <= 1.1 * double(bound));
+}
+
+TEST_CASE("runtime: two threads compute what one does, while the thread policy learns and after") {
+  // Batch 64 puts nearly all of the CNN's work in parallel-sized kernels: the first call
+  // runs with the per-kernel limit, later ones run every kernel on both threads, with
+  // primitives created for that thread count.
+  dlrt::Model m(DLC_TEST_CNN);
+  dlrt::Session one(m, 1, 9), two(m, 2, 9);
+  std::vector<float> x(64 * 28 * 28), y1(640), y2(640);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(0.002f * float(i));
+  int64_t xd[] = {64, 1, 28, 28}, od[] = {64, 10};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 4, xd, x.data(), DLRT_HOST}};
+  std::vector<dlrt_tensor> out1 = {{DLRT_F32, 2, od, y1.data(), DLRT_HOST}};
+  std::vector<dlrt_tensor> out2 = {{DLRT_F32, 2, od, y2.data(), DLRT_HOST}};
+  one.infer(in, out1);
+  for (int call = 0; call < 3; ++call) {
+    std::fill(y2.begin(), y2.end(), 0.0f);
+    two.infer(in, out2);
+    for (size_t i = 0; i < y1.size(); ++i) REQUIRE(y2[i] == Approx(y1[i]).margin(1e-6).epsilon(1e-5));
+  }
 }
