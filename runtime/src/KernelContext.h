@@ -49,6 +49,34 @@ struct KernelContext {
   }
 };
 
+/// The first word of every primitive cache key: which kernel made the primitive.
+enum PrimitiveKind : int64_t {
+  kDense = 0,
+  kMatmul = 1,
+  kConvolution = 2,
+  kPooling = 3,
+  kRecurrent = 4,
+  kDeconvolution = 5,
+  kTranspose = 6,
+  kLayerNorm = 7,
+  kBatchNorm = 8,
+  kSoftmax = 9,
+  kPoolingBackward = 10,
+};
+
+/// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN
+/// exception becomes the call's error, naming the site, instead of unwinding through
+/// generated code.
+template <typename Body> void guarded(void *vctx, int64_t site, Body &&body) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (!ctx.error.empty()) return;
+  try {
+    body(ctx);
+  } catch (const std::exception &e) {
+    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
+  }
+}
+
 /// Primitive attributes with a ReLU post-op when `relu` (PyTorch's relu after the op).
 inline dnnl::primitive_attr reluAttr(bool relu) {
   dnnl::primitive_attr attr;

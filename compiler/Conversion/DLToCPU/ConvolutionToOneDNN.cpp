@@ -122,7 +122,8 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
                                   idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
     callRuntime(rw, loc, op, "dlrt_k_pool2d_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, out)});
+                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, out),
+                 /*workspace: inference*/ optionalPointer(rw, loc, Value())});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

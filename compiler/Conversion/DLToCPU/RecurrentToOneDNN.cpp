@@ -29,7 +29,8 @@ struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
                                   cst(op.getSequences() ? 1 : 0)});
     callRuntime(rw, loc, op, "dlrt_k_rnn_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, addressArray(rw, loc, op.getWeights()),
-                 bufferPointer(rw, loc, x), bufferPointer(rw, loc, out)});
+                 bufferPointer(rw, loc, x), bufferPointer(rw, loc, out),
+                 /*workspace: inference*/ optionalPointer(rw, loc, Value())});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 2
+#define DLRT_MODEL_ABI_VERSION 3
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,4 @@
-//===- Convolution.cpp - conv2d and pool2d kernels on oneDNN --------------===//
+//===- Convolution.cpp - conv2d and conv_transpose2d kernels on oneDNN ----===//
 //
 // Activations come NCHW, as PyTorch stores them, or NHWC where the compiler's layout pass
 // chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders);
@@ -29,11 +29,6 @@ template <typename Prim> struct ConvPrimitive {
   std::vector<float> foldedW, foldedB;
   uint64_t foldedVersion = ~uint64_t(0);
   const void *foldedFrom = nullptr;
-};
-
-struct PoolPrimitive {
-  dnnl::pooling_forward prim;
-  memory::desc src, dst;
 };
 
 } // namespace
@@ -74,7 +69,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   if (n == 0) return;
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
-  std::vector<int64_t> key = {transposed ? 5 : 2, site, threads, bias != nullptr, bn != nullptr, residual != nullptr};
+  std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr, bn != nullptr, residual != nullptr};
   key.insert(key.end(), g, g + 20);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -163,52 +158,14 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                   const float *bias, float *y, const int64_t *bn, double bnEps,
                                   const float *residual) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps, residual);
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }
 
 extern "C" void dlrt_k_deconv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                     const float *bias, float *y) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     convolve<dnnl::deconvolution_forward>(ctx, site, g, x, w, bias, y, true);
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
-}
-
-extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, float *y) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
-    int64_t n = g[0], c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5];
-    if (n == 0) return;
-    int threads = ctx.threadsFor(double(n * c * oh * ow) * double(g[6] * g[7]));
-    std::vector<int64_t> key = {3, site, threads};
-    key.insert(key.end(), g, g + 16);
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<PoolPrimitive>();
-      auto act = g[15] ? memory::format_tag::nhwc : memory::format_tag::nchw;
-      p->src = memory::desc({n, c, h, w}, memory::data_type::f32, act);
-      p->dst = memory::desc({n, c, oh, ow}, memory::data_type::f32, act);
-      auto alg = g[14] ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
-      dnnl::pooling_forward::desc d(dnnl::prop_kind::forward_inference, alg, p->src, p->dst, {g[8], g[9]},
-                                    {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
-      p->prim = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(d, ctx.engine));
-      slot = p;
-    }
-    auto &p = *static_cast<PoolPrimitive *>(slot.get());
-    p.prim.execute(ctx.stream, {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
-                                {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}});
-    ctx.stream.wait();
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }

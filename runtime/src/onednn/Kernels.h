@@ -29,12 +29,39 @@ void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float
 /// less output_padding).
 void dlrt_k_deconv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
                          const float *bias, float *y);
-/// Max or average (padding counted) pooling. geom: N C H W OH OW KH KW SH SW PT PL PB PR is_max
-void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, float *y);
+/// Max or average (padding counted) pooling. geom: N C H W OH OW KH KW SH SW PT PL PB PR
+/// is_max channels_last. workspace NULL: inference. Otherwise the training form, which
+/// fills `workspace` (dlrt_k_pool2d_workspace_bytes long) for the backward pass.
+void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, float *y, void *workspace);
+/// The workspace size of the training form of a pooling site (at least 1 byte).
+int64_t dlrt_k_pool2d_workspace_bytes(void *ctx, int64_t site, const int64_t *geom);
+/// dx = the gradient of pooling for dy, from the workspace of the same site's training-form
+/// forward (unused by average pooling). geom as for the forward.
+void dlrt_k_pool2d_backward_f32(void *ctx, int64_t site, const int64_t *geom, const float *dy,
+                                const void *workspace, float *dx);
+/// layer_norm of x viewed as [rows, cols] over cols, then * gamma + beta ([cols]). mean and
+/// var NULL: inference; otherwise the training form, which writes each row's mean and
+/// biased variance ([rows]) for the backward pass.
+void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, const float *x,
+                           const float *gamma, const float *beta, float *y, double eps, float *mean, float *var);
+/// batch_norm over dim 1 of x (dims: N C spatial..., rank 2 to 5, contiguous). training 0:
+/// normalises with mean and var (the running statistics); training 1: computes the batch's
+/// mean and biased variance into them and normalises with those.
+void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
+                           const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
+                           int64_t training);
+/// softmax (log 0) or log_softmax (log 1) of a contiguous tensor along `axis`.
+void dlrt_k_softmax_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis, const float *x,
+                        float *y, int64_t log);
 /// Stacked LSTM (is_gru 0) or GRU over a batch-first sequence. geom: B T I H layers is_gru
 /// sequences; weights: the addresses of PyTorch's per-layer weight_ih, weight_hh, bias_ih,
-/// bias_hh. y is [B, T, H] with sequences, else [B, H].
-void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x, float *y);
+/// bias_hh. y is [B, T, H] with sequences, else [B, H]. workspace NULL: inference.
+/// Otherwise the training form, which keeps in `workspace` (dlrt_k_rnn_workspace_bytes
+/// long) each layer's gates and output sequence for the backward pass.
+void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x, float *y,
+                    void *workspace);
+/// The workspace size of the training form of a recurrent site (at least 1 byte).
+int64_t dlrt_k_rnn_workspace_bytes(void *ctx, int64_t site, const int64_t *geom);
 /// y = x transposed: y's dim i is x's dim perm[i]; dims are x's. Both contiguous.
 void dlrt_k_transpose_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
                           const float *x, float *y);

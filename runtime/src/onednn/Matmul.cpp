@@ -61,9 +61,7 @@ using namespace dlrt;
 
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
                                  const float *w, const float *bias, float *y, int64_t relu) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     if (m == 0) return;
     // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
     memory::desc src({m, k}, memory::data_type::f32, memory::format_tag::ab);
@@ -71,19 +69,15 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
     int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
-    MatmulPrimitive *p = getPrimitive(ctx, {0, site, threads, m, k, n, bias != nullptr, relu}, src, wei, b, dst,
+    MatmulPrimitive *p = getPrimitive(ctx, {kDense, site, threads, m, k, n, bias != nullptr, relu}, src, wei, b, dst,
                                       relu != 0, /*packWeights=*/true);
     run(ctx, *p, x, w, bias, y, /*packed=*/true);
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }
 
 extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                                   const float *b, float *c) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims ad(dims, dims + rank), bd(dims + rank, dims + 2 * rank), cd(rank);
     for (int64_t i = 0; i + 2 < rank; ++i) cd[i] = std::max(ad[i], bd[i]);
     cd[rank - 2] = ad[rank - 2];
@@ -92,7 +86,7 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
       if (d == 0) return;
     double flops = 2.0 * double(ad[rank - 1]);
     for (int64_t d : cd) flops *= double(d);
-    std::vector<int64_t> key = {1, site, ctx.threadsFor(flops)};
+    std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops)};
     key.insert(key.end(), ad.begin(), ad.end());
     key.insert(key.end(), bd.begin(), bd.end());
     memory::desc src(ad, memory::data_type::f32, contiguousStrides(ad));
@@ -100,7 +94,5 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
     run(ctx, *p, a, b, nullptr, c);
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }

@@ -7,10 +7,16 @@
 // (LSTM) or arranged as linear-before-reset GRU expects; GRU gates r, z, n become
 // oneDNN's u(z), r, o(n).
 //
+// The training form (a non-NULL workspace) runs forward_training primitives and keeps in
+// the workspace what the backward pass reads: each layer's oneDNN workspace (the gates of
+// every step) and each layer's output sequence (the next layer's input, and the last
+// layer's full sequence where only its last step is returned).
+//
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
 
+#include <cstdint>
 #include <cstring>
 
 using dnnl::memory;
@@ -22,11 +28,12 @@ struct RnnLayer {
   dnnl::primitive prim;
   memory::desc src, wl, wi, bias, dst;       // the primitive's
   memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
+  memory::desc workspace;                    // empty for inference
 };
 
 RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t layer, int64_t b, int64_t t,
-                         int64_t in, int64_t h, bool gru) {
-  std::vector<int64_t> key = {4, site, threads, layer, b, t, in, h, gru};
+                         int64_t in, int64_t h, bool gru, bool training) {
+  std::vector<int64_t> key = {kRecurrent, site, threads, training, layer, b, t, in, h, gru};
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<RnnLayer>();
@@ -40,12 +47,13 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
     memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
     p->bias = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
     auto dir = dnnl::rnn_direction::unidirectional_left2right;
-    auto inf = dnnl::prop_kind::forward_inference;
+    auto inf = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     if (gru) {
       dnnl::lbr_gru_forward::desc d(inf, dir, p->src, memory::desc(), wlAny, wiAny, p->bias, p->dst, memory::desc());
       dnnl::lbr_gru_forward::primitive_desc pd(d, ctx.engine);
       p->wl = pd.weights_layer_desc();
       p->wi = pd.weights_iter_desc();
+      p->workspace = pd.workspace_desc();
       p->prim = dnnl::lbr_gru_forward(pd);
     } else {
       dnnl::lstm_forward::desc d(inf, dir, p->src, memory::desc(), memory::desc(), wlAny, wiAny, p->bias, p->dst,
@@ -53,6 +61,7 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
       dnnl::lstm_forward::primitive_desc pd(d, ctx.engine);
       p->wl = pd.weights_layer_desc();
       p->wi = pd.weights_iter_desc();
+      p->workspace = pd.workspace_desc();
       p->prim = dnnl::lstm_forward(pd);
     }
     slot = p;
@@ -68,6 +77,40 @@ void gruGates(const float *src, float *dst, int64_t h, int64_t width) {
   std::memcpy(dst + 2 * block, src + 2 * block, block * sizeof(float));
 }
 
+/// Where each layer's pieces of the training-form workspace start: per layer the oneDNN
+/// workspace, then its output sequence unless that is y itself; 64-byte aligned.
+struct WorkspaceLayout {
+  std::vector<size_t> gates, outputs;
+  size_t bytes = 0;
+};
+
+size_t aligned(size_t n) { return (n + 63) / 64 * 64; }
+
+int rnnThreads(KernelContext &ctx, int64_t b, int64_t t, int64_t width, int64_t h, bool gru) {
+  // oneDNN projects the inputs of all steps at once, then runs two regions per step (the
+  // recurrent GEMM, the gates).
+  return ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h),
+                        /*regions=*/double(2 * t + 1));
+}
+
+WorkspaceLayout workspaceLayout(KernelContext &ctx, int64_t site, const int64_t *g) {
+  int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
+  bool gru = g[5] != 0, sequences = g[6] != 0;
+  WorkspaceLayout w;
+  for (int64_t l = 0; l < layers; ++l) {
+    int64_t width = l == 0 ? in : h;
+    RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, true);
+    w.gates.push_back(w.bytes);
+    w.bytes += aligned(p.workspace.get_size());
+  }
+  for (int64_t l = 0; l < layers; ++l) {
+    bool intoY = l + 1 == layers && sequences;
+    w.outputs.push_back(intoY ? SIZE_MAX : w.bytes);
+    if (!intoY) w.bytes += aligned(size_t(b * t * h) * sizeof(float));
+  }
+  return w;
+}
+
 memory reordered(KernelContext &ctx, const memory::desc &user, const memory::desc &want, const float *data) {
   memory src(user, ctx.engine, const_cast<float *>(data));
   if (user == want) return src;
@@ -81,11 +124,17 @@ memory reordered(KernelContext &ctx, const memory::desc &user, const memory::des
 
 using namespace dlrt;
 
+extern "C" int64_t dlrt_k_rnn_workspace_bytes(void *vctx, int64_t site, const int64_t *g) {
+  int64_t bytes = 0;
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    bytes = g[0] == 0 || g[1] == 0 ? 1 : int64_t(workspaceLayout(ctx, site, g).bytes);
+  });
+  return bytes;
+}
+
 extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const int64_t *weights, const float *x,
-                               float *y) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+                               float *y, void *workspace) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
     bool gru = g[5] != 0, sequences = g[6] != 0;
     if (b == 0) return;
@@ -94,15 +143,15 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       return;
     }
     auto ptr = [&](int64_t i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(weights[i])); };
+    bool training = workspace != nullptr;
+    WorkspaceLayout ws;
+    if (training) ws = workspaceLayout(ctx, site, g);
+    auto *wsBytes = static_cast<char *>(workspace);
     std::vector<float> bufA, bufB, scratchWl, scratchWi, bias(size_t(4 * h));
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
-      // oneDNN projects the inputs of all steps at once, then runs two regions per step
-      // (the recurrent GEMM, the gates).
-      int threads = ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h),
-                                   /*regions=*/double(2 * t + 1));
-      RnnLayer &p = layerPrimitive(ctx, site, threads, l, b, t, width, h, gru);
+      RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, training);
       const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
       if (gru) {
         scratchWl.resize(size_t(3 * h * width));
@@ -124,24 +173,26 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       float *out;
       if (last && sequences) {
         out = y;
+      } else if (training) {
+        out = reinterpret_cast<float *>(wsBytes + ws.outputs[l]);
       } else {
         std::vector<float> &buf = (l % 2 == 0) ? bufA : bufB;
         buf.resize(size_t(b * t * h));
         out = buf.data();
       }
       memory wl = reordered(ctx, p.userWl, p.wl, wih), wi = reordered(ctx, p.userWi, p.wi, whh);
-      p.prim.execute(ctx.stream, {{DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(cur))},
-                                  {DNNL_ARG_WEIGHTS_LAYER, wl},
-                                  {DNNL_ARG_WEIGHTS_ITER, wi},
-                                  {DNNL_ARG_BIAS, memory(p.bias, ctx.engine, bias.data())},
-                                  {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}});
+      std::unordered_map<int, memory> args = {{DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(cur))},
+                                              {DNNL_ARG_WEIGHTS_LAYER, wl},
+                                              {DNNL_ARG_WEIGHTS_ITER, wi},
+                                              {DNNL_ARG_BIAS, memory(p.bias, ctx.engine, bias.data())},
+                                              {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}};
+      if (training) args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, wsBytes + ws.gates[l])});
+      p.prim.execute(ctx.stream, args);
       ctx.stream.wait();
       cur = out;
     }
     if (!sequences)
       for (int64_t i = 0; i < b; ++i)
         std::memcpy(y + i * h, cur + (i * t + (t - 1)) * h, size_t(h) * sizeof(float));
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }

@@ -21,9 +21,7 @@ struct ReorderPrimitive {
 
 extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
                                      const float *x, float *y) {
-  auto &ctx = *static_cast<KernelContext *>(vctx);
-  if (!ctx.error.empty()) return;
-  try {
+  guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims in(dims, dims + rank), out(rank), inStrides = contiguousStrides(in), srcStrides(rank);
     double elements = 1;
     for (int64_t i = 0; i < rank; ++i) {
@@ -33,7 +31,7 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
     }
     if (elements == 0) return;
     // A copy does about as much work per element as a few flops.
-    std::vector<int64_t> key = {6, site, ctx.threadsFor(4.0 * elements), rank};
+    std::vector<int64_t> key = {kTranspose, site, ctx.threadsFor(4.0 * elements), rank};
     key.insert(key.end(), dims, dims + rank);
     key.insert(key.end(), perm, perm + rank);
     auto &slot = ctx.primitives[key];
@@ -48,7 +46,5 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
     memory src(p.src, ctx.engine, const_cast<float *>(x)), dst(p.dst, ctx.engine, y);
     p.prim.execute(ctx.stream, src, dst);
     ctx.stream.wait();
-  } catch (const std::exception &e) {
-    ctx.fail(ctx.where(site) + ": oneDNN failed: " + e.what());
-  }
+  });
 }

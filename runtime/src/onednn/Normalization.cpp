@@ -1,0 +1,127 @@
+//===- Normalization.cpp - layer_norm, batch_norm and softmax on oneDNN ---===//
+//
+// PyTorch's formulas: layer_norm over the last dim with the biased variance; batch_norm
+// over dim 1, with the running statistics for inference or the batch's own (biased)
+// statistics in training form; softmax and log_softmax along one axis.
+//
+// The training forms run forward_training primitives and hand back the statistics the
+// backward pass reads (oneDNN's normalisation backward takes mean and variance as inputs),
+// so a train step never computes them twice.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+#include "onednn/Strides.h"
+
+using dnnl::memory;
+using namespace dlrt;
+
+namespace {
+
+struct NormPrimitive {
+  dnnl::primitive prim;
+  memory::desc data, stat, scale;
+};
+
+const auto kScaleShift = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+
+void runNorm(KernelContext &ctx, const NormPrimitive &p, const float *x, const float *gamma, const float *beta,
+             float *y, float *mean, float *var) {
+  auto mem = [&](const memory::desc &d, const float *ptr) { return memory(d, ctx.engine, const_cast<float *>(ptr)); };
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, mem(p.data, x)},
+                                          {DNNL_ARG_DST, mem(p.data, y)},
+                                          {DNNL_ARG_SCALE, mem(p.scale, gamma)},
+                                          {DNNL_ARG_SHIFT, mem(p.scale, beta)}};
+  if (mean) {
+    args.insert({DNNL_ARG_MEAN, mem(p.stat, mean)});
+    args.insert({DNNL_ARG_VARIANCE, mem(p.stat, var)});
+  }
+  p.prim.execute(ctx.stream, args);
+  ctx.stream.wait();
+}
+
+} // namespace
+
+extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
+                                      const float *gamma, const float *beta, float *y, double eps, float *mean,
+                                      float *var) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (rows == 0) return;
+    bool training = mean != nullptr;
+    // About eight flops per element: two passes for the statistics, one to normalise.
+    int threads = ctx.threadsFor(8.0 * double(rows) * double(cols));
+    std::vector<int64_t> key = {kLayerNorm, site, threads, training, rows, cols};
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto p = std::make_shared<NormPrimitive>();
+      auto f32 = memory::data_type::f32;
+      p->data = memory::desc({rows, cols}, f32, memory::format_tag::ab);
+      p->stat = memory::desc({rows}, f32, memory::format_tag::a);
+      p->scale = memory::desc({cols}, f32, memory::format_tag::a);
+      auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+      dnnl::layer_normalization_forward::desc d(prop, p->data, p->stat, float(eps), kScaleShift);
+      p->prim = dnnl::layer_normalization_forward(dnnl::layer_normalization_forward::primitive_desc(d, ctx.engine));
+      slot = p;
+    }
+    runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
+  });
+}
+
+extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
+                                      const float *gamma, const float *beta, float *mean, float *var, float *y,
+                                      double eps, int64_t training) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    memory::dims d(dims, dims + rank);
+    double elements = 1;
+    for (int64_t v : d) elements *= double(v);
+    if (elements == 0) return;
+    int threads = ctx.threadsFor(8.0 * elements);
+    std::vector<int64_t> key = {kBatchNorm, site, threads, training, rank};
+    key.insert(key.end(), dims, dims + rank);
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto p = std::make_shared<NormPrimitive>();
+      auto f32 = memory::data_type::f32;
+      // Channels are dim 1 in every rank; oneDNN wants at least [N, C, W], so a [N, C]
+      // input is viewed as [N, C, 1].
+      if (d.size() == 2) d.push_back(1);
+      p->data = memory::desc(d, f32, contiguousStrides(d));
+      p->stat = memory::desc({d[1]}, f32, memory::format_tag::a);
+      p->scale = p->stat;
+      auto flags = kScaleShift;
+      if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
+      auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+      dnnl::batch_normalization_forward::desc bd(prop, p->data, float(eps), flags);
+      p->prim =
+          dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(bd, ctx.engine));
+      slot = p;
+    }
+    runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
+  });
+}
+
+extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
+                                   const float *x, float *y, int64_t log) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    memory::dims d(dims, dims + rank);
+    double elements = 1;
+    for (int64_t v : d) elements *= double(v);
+    if (elements == 0) return;
+    // exp is worth about ten flops.
+    int threads = ctx.threadsFor(14.0 * elements);
+    std::vector<int64_t> key = {kSoftmax, site, threads, axis, log, rank};
+    key.insert(key.end(), dims, dims + rank);
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
+      auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+      dnnl::softmax_v2_forward::desc sd(dnnl::prop_kind::forward_inference, alg, data, data, int(axis));
+      slot = std::make_shared<dnnl::softmax_v2_forward>(dnnl::softmax_v2_forward::primitive_desc(sd, ctx.engine));
+    }
+    auto &prim = *static_cast<dnnl::softmax_v2_forward *>(slot.get());
+    memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
+    prim.execute(ctx.stream, {{DNNL_ARG_SRC, memory(data, ctx.engine, const_cast<float *>(x))},
+                              {DNNL_ARG_DST, memory(data, ctx.engine, y)}});
+    ctx.stream.wait();
+  });
+}

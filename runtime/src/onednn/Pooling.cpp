@@ -1,0 +1,135 @@
+//===- Pooling.cpp - max and average pooling on oneDNN, forward and backward ===//
+//
+// Activations NCHW or NHWC (geom[15]). Inference runs a forward_inference primitive. The
+// training form (the caller passes a workspace) runs forward_training, which for max
+// pooling writes where each maximum came from; its primitive descriptor is kept so that
+// the backward primitive is made from it (oneDNN's hint) and reads that workspace instead
+// of searching the window again.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+#include <algorithm>
+
+using dnnl::memory;
+using namespace dlrt;
+
+namespace {
+
+struct PoolForward {
+  dnnl::pooling_forward prim;
+  memory::desc src, dst, workspace;
+};
+
+struct PoolBackward {
+  dnnl::pooling_backward prim;
+  memory::desc diffSrc, diffDst, workspace;
+};
+
+constexpr int kGeomWords = 16;
+
+memory::desc activation(const int64_t *g, int64_t h, int64_t w) {
+  return memory::desc({g[0], g[1], h, w}, memory::data_type::f32,
+                      g[15] ? memory::format_tag::nhwc : memory::format_tag::nchw);
+}
+
+dnnl::algorithm algorithmOf(const int64_t *g) {
+  return g[14] ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_include_padding;
+}
+
+dnnl::pooling_forward::desc forwardDesc(const int64_t *g, dnnl::prop_kind prop) {
+  return dnnl::pooling_forward::desc(prop, algorithmOf(g), activation(g, g[2], g[3]), activation(g, g[4], g[5]),
+                                     {g[8], g[9]}, {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
+}
+
+/// The training-form descriptor of a site and geometry, made once: the forward primitive
+/// and the backward one both come from it, whatever thread counts they run with.
+const dnnl::pooling_forward::primitive_desc &trainingDesc(KernelContext &ctx, int64_t site, const int64_t *g) {
+  std::vector<int64_t> key = {kPooling, site, /*descriptor, not primitive*/ -1};
+  key.insert(key.end(), g, g + kGeomWords);
+  auto &slot = ctx.primitives[key];
+  if (!slot)
+    slot = std::make_shared<dnnl::pooling_forward::primitive_desc>(
+        forwardDesc(g, dnnl::prop_kind::forward_training), ctx.engine);
+  return *static_cast<dnnl::pooling_forward::primitive_desc *>(slot.get());
+}
+
+double poolFlops(const int64_t *g) { return double(g[0] * g[1] * g[4] * g[5]) * double(g[6] * g[7]); }
+
+} // namespace
+
+extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, float *y,
+                                  void *workspace) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (g[0] == 0) return;
+    bool training = workspace != nullptr;
+    int threads = ctx.threadsFor(poolFlops(g));
+    std::vector<int64_t> key = {kPooling, site, threads, training};
+    key.insert(key.end(), g, g + kGeomWords);
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto p = std::make_shared<PoolForward>();
+      auto pd = training ? trainingDesc(ctx, site, g)
+                         : dnnl::pooling_forward::primitive_desc(forwardDesc(g, dnnl::prop_kind::forward_inference),
+                                                                 ctx.engine);
+      p->src = pd.src_desc();
+      p->dst = pd.dst_desc();
+      p->workspace = pd.workspace_desc();
+      p->prim = dnnl::pooling_forward(pd);
+      slot = p;
+    }
+    auto &p = *static_cast<PoolForward *>(slot.get());
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<float *>(x))},
+                                            {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
+    if (training && p.workspace.get_size() != 0)
+      args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, workspace)});
+    p.prim.execute(ctx.stream, args);
+    ctx.stream.wait();
+  });
+}
+
+extern "C" int64_t dlrt_k_pool2d_workspace_bytes(void *vctx, int64_t site, const int64_t *g) {
+  int64_t bytes = 0;
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    // At least one byte, so that a non-NULL workspace marks the training form even where
+    // the algorithm (average pooling) keeps nothing in it.
+    bytes = std::max<int64_t>(1, int64_t(trainingDesc(ctx, site, g).workspace_desc().get_size()));
+  });
+  return bytes;
+}
+
+extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64_t *g, const float *dy,
+                                           const void *workspace, float *dx) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (g[0] == 0) return;
+    int threads = ctx.threadsFor(poolFlops(g));
+    std::vector<int64_t> key = {kPoolingBackward, site, threads};
+    key.insert(key.end(), g, g + kGeomWords);
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto &hint = trainingDesc(ctx, site, g);
+      dnnl::pooling_backward::desc d(algorithmOf(g), activation(g, g[2], g[3]), activation(g, g[4], g[5]),
+                                     {g[8], g[9]}, {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
+      dnnl::pooling_backward::primitive_desc pd(d, ctx.engine, hint);
+      auto p = std::make_shared<PoolBackward>();
+      p->diffSrc = pd.diff_src_desc();
+      p->diffDst = pd.diff_dst_desc();
+      p->workspace = pd.workspace_desc();
+      p->prim = dnnl::pooling_backward(pd);
+      slot = p;
+    }
+    auto &p = *static_cast<PoolBackward *>(slot.get());
+    std::unordered_map<int, memory> args = {{DNNL_ARG_DIFF_DST, memory(p.diffDst, ctx.engine, const_cast<float *>(dy))},
+                                            {DNNL_ARG_DIFF_SRC, memory(p.diffSrc, ctx.engine, dx)}};
+    if (p.workspace.get_size() != 0) {
+      if (!workspace) {
+        ctx.fail(ctx.where(site) + ": max pooling's backward needs the workspace of its training-form forward");
+        return;
+      }
+      args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, const_cast<void *>(workspace))});
+    }
+    p.prim.execute(ctx.stream, args);
+    ctx.stream.wait();
+  });
+}

@@ -1,0 +1,226 @@
+// The runtime's kernels called directly, as compiled code calls them: the training forms
+// of pooling, normalisation and the RNN against naive references, and pooling's backward
+// reading its forward's workspace.
+#include "KernelContext.h"
+#include "onednn/Kernels.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+using dlrt::KernelContext;
+
+namespace {
+
+std::vector<float> randomVector(size_t n, unsigned seed, float lo = -1, float hi = 1) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(n);
+  for (float &x : v) x = dist(gen);
+  return v;
+}
+
+void requireClose(const std::vector<float> &got, const std::vector<double> &want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i);
+    REQUIRE(std::abs(double(got[i]) - want[i]) <= tol * (1 + std::abs(want[i])));
+  }
+}
+
+std::vector<double> widen(const std::vector<float> &v) { return {v.begin(), v.end()}; }
+
+struct Pool {
+  int64_t n = 2, c = 3, h = 7, w = 6, kh = 3, kw = 2, sh = 2, sw = 2, pt = 1, pl = 0, pb = 1, pr = 1;
+  int64_t oh = (h + pt + pb - kh) / sh + 1, ow = (w + pl + pr - kw) / sw + 1;
+  bool max, nhwc;
+  std::vector<int64_t> geom() const { return {n, c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr, max, nhwc}; }
+  size_t at(int64_t i, int64_t ch, int64_t y, int64_t x, int64_t height, int64_t width) const {
+    return size_t(nhwc ? ((i * height + y) * width + x) * c + ch : ((i * c + ch) * height + y) * width + x);
+  }
+};
+
+} // namespace
+
+TEST_CASE("pooling's training form keeps what its backward reads", "[kernels]") {
+  for (bool max : {true, false})
+    for (bool nhwc : {false, true}) {
+      Pool p;
+      p.max = max;
+      p.nhwc = nhwc;
+      INFO((max ? "max" : "avg") << (nhwc ? " nhwc" : " nchw"));
+      KernelContext ctx;
+      auto g = p.geom();
+      size_t inSize = size_t(p.n * p.c * p.h * p.w), outSize = size_t(p.n * p.c * p.oh * p.ow);
+      // Distinct values, so that every window has one maximum.
+      std::vector<float> x(inSize);
+      std::iota(x.begin(), x.end(), 0.0f);
+      std::shuffle(x.begin(), x.end(), std::mt19937(7));
+      std::vector<float> yInfer(outSize), yTrain(outSize), dy = randomVector(outSize, 3), dx(inSize, 99.0f);
+      dlrt_k_pool2d_f32(&ctx, 0, g.data(), x.data(), yInfer.data(), nullptr);
+      int64_t bytes = dlrt_k_pool2d_workspace_bytes(&ctx, 0, g.data());
+      REQUIRE(bytes >= 1);
+      std::vector<char> ws(static_cast<size_t>(bytes));
+      dlrt_k_pool2d_f32(&ctx, 0, g.data(), x.data(), yTrain.data(), ws.data());
+      dlrt_k_pool2d_backward_f32(&ctx, 0, g.data(), dy.data(), ws.data(), dx.data());
+      REQUIRE(ctx.error.empty());
+      REQUIRE(yTrain == yInfer);
+
+      // The reference: each output's gradient to its window's maximum, or spread evenly
+      // over the window (padding counted in the divisor, as the forward counts it).
+      std::vector<double> wantY(outSize), wantDx(inSize, 0.0);
+      for (int64_t i = 0; i < p.n; ++i)
+        for (int64_t ch = 0; ch < p.c; ++ch)
+          for (int64_t oy = 0; oy < p.oh; ++oy)
+            for (int64_t ox = 0; ox < p.ow; ++ox) {
+              size_t o = p.at(i, ch, oy, ox, p.oh, p.ow);
+              double best = -INFINITY, sum = 0;
+              size_t arg = 0;
+              for (int64_t ky = 0; ky < p.kh; ++ky)
+                for (int64_t kx = 0; kx < p.kw; ++kx) {
+                  int64_t yy = oy * p.sh - p.pt + ky, xx = ox * p.sw - p.pl + kx;
+                  if (yy < 0 || yy >= p.h || xx < 0 || xx >= p.w) continue;
+                  size_t in = p.at(i, ch, yy, xx, p.h, p.w);
+                  sum += x[in];
+                  if (x[in] > best) best = x[in], arg = in;
+                  if (!max) wantDx[in] += double(dy[o]) / double(p.kh * p.kw);
+                }
+              wantY[o] = max ? best : sum / double(p.kh * p.kw);
+              if (max) wantDx[arg] += dy[o];
+            }
+      requireClose(yTrain, wantY, 1e-6);
+      requireClose(dx, wantDx, 1e-6);
+    }
+}
+
+TEST_CASE("pooling's backward without its forward's workspace is an error, not a crash", "[kernels]") {
+  Pool p;
+  p.max = true;
+  p.nhwc = false;
+  KernelContext ctx;
+  auto g = p.geom();
+  std::vector<float> dy(static_cast<size_t>(p.n * p.c * p.oh * p.ow)), dx(static_cast<size_t>(p.n * p.c * p.h * p.w));
+  std::vector<std::string> sites = {"max_pool2d at model.dl:3:5"};
+  ctx.sites = &sites;
+  dlrt_k_pool2d_backward_f32(&ctx, 0, g.data(), dy.data(), nullptr, dx.data());
+  REQUIRE(ctx.error.find("max_pool2d at model.dl:3:5") != std::string::npos);
+  REQUIRE(ctx.error.find("workspace") != std::string::npos);
+}
+
+TEST_CASE("layer_norm's training form returns each row's mean and biased variance", "[kernels]") {
+  for (int64_t cols : {7, 128}) {
+    int64_t rows = 5;
+    KernelContext ctx;
+    auto x = randomVector(static_cast<size_t>(rows * cols), 1, -2, 3), gamma = randomVector(static_cast<size_t>(cols), 2, 0.5, 1.5),
+         beta = randomVector(static_cast<size_t>(cols), 3);
+    std::vector<float> yInfer(x.size()), yTrain(x.size()), mean(static_cast<size_t>(rows)), var(static_cast<size_t>(rows));
+    dlrt_k_layer_norm_f32(&ctx, 0, rows, cols, x.data(), gamma.data(), beta.data(), yInfer.data(), 1e-5, nullptr,
+                          nullptr);
+    dlrt_k_layer_norm_f32(&ctx, 0, rows, cols, x.data(), gamma.data(), beta.data(), yTrain.data(), 1e-5,
+                          mean.data(), var.data());
+    REQUIRE(ctx.error.empty());
+    std::vector<double> wantMean(static_cast<size_t>(rows)), wantVar(static_cast<size_t>(rows)), wantY(x.size());
+    for (int64_t r = 0; r < rows; ++r) {
+      double s = 0, ss = 0;
+      for (int64_t j = 0; j < cols; ++j) s += x[size_t(r * cols + j)];
+      double m = s / double(cols);
+      for (int64_t j = 0; j < cols; ++j) ss += std::pow(x[size_t(r * cols + j)] - m, 2);
+      wantMean[size_t(r)] = m;
+      wantVar[size_t(r)] = ss / double(cols);
+      for (int64_t j = 0; j < cols; ++j)
+        wantY[size_t(r * cols + j)] =
+            (x[size_t(r * cols + j)] - m) / std::sqrt(wantVar[size_t(r)] + 1e-5) * gamma[size_t(j)] + beta[size_t(j)];
+    }
+    requireClose(mean, wantMean, 1e-6);
+    requireClose(var, wantVar, 1e-5);
+    requireClose(yTrain, wantY, 1e-5);
+    requireClose(yInfer, widen(yTrain), 1e-6);
+  }
+}
+
+TEST_CASE("batch_norm normalises with running statistics, or in training form with the batch's", "[kernels]") {
+  for (std::vector<int64_t> dims : {std::vector<int64_t>{6, 4}, std::vector<int64_t>{3, 4, 5, 2}}) {
+    int64_t n = dims[0], c = dims[1], spatial = 1;
+    for (size_t i = 2; i < dims.size(); ++i) spatial *= dims[i];
+    KernelContext ctx;
+    auto x = randomVector(static_cast<size_t>(n * c * spatial), 4, -1, 2), gamma = randomVector(static_cast<size_t>(c), 5, 0.5, 1.5),
+         beta = randomVector(static_cast<size_t>(c), 6);
+    auto runMean = randomVector(static_cast<size_t>(c), 7), runVar = randomVector(static_cast<size_t>(c), 8, 0.5, 2);
+    std::vector<float> y(x.size()), batchMean(static_cast<size_t>(c)), batchVar(static_cast<size_t>(c)), yTrain(x.size());
+    auto at = [&](int64_t i, int64_t ch, int64_t s) { return size_t((i * c + ch) * spatial + s); };
+    dlrt_k_batch_norm_f32(&ctx, 0, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
+                          runMean.data(), runVar.data(), y.data(), 1e-5, 0);
+    dlrt_k_batch_norm_f32(&ctx, 1, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
+                          batchMean.data(), batchVar.data(), yTrain.data(), 1e-5, 1);
+    REQUIRE(ctx.error.empty());
+    std::vector<double> wantY(x.size()), wantMean(static_cast<size_t>(c)), wantVar(static_cast<size_t>(c)), wantTrain(x.size());
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double s = 0, ss = 0, count = double(n * spatial);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < spatial; ++k) s += x[at(i, ch, k)];
+      double m = s / count;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < spatial; ++k) ss += std::pow(x[at(i, ch, k)] - m, 2);
+      wantMean[size_t(ch)] = m;
+      wantVar[size_t(ch)] = ss / count;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < spatial; ++k) {
+          double v = x[at(i, ch, k)];
+          wantY[at(i, ch, k)] = (v - runMean[size_t(ch)]) / std::sqrt(runVar[size_t(ch)] + 1e-5) * gamma[size_t(ch)] +
+                                beta[size_t(ch)];
+          wantTrain[at(i, ch, k)] = (v - m) / std::sqrt(ss / count + 1e-5) * gamma[size_t(ch)] + beta[size_t(ch)];
+        }
+    }
+    requireClose(y, wantY, 1e-5);
+    requireClose(batchMean, wantMean, 1e-6);
+    requireClose(batchVar, wantVar, 1e-5);
+    requireClose(yTrain, wantTrain, 1e-5);
+  }
+}
+
+TEST_CASE("the RNN's training form computes what inference does and keeps each layer's sequence", "[kernels]") {
+  for (bool gru : {false, true}) {
+    INFO((gru ? "gru" : "lstm"));
+    int64_t b = 3, t = 4, in = 5, h = 6, layers = 2, gates = gru ? 3 : 4;
+    std::vector<std::vector<float>> params;
+    for (int64_t l = 0; l < layers; ++l) {
+      unsigned seed = unsigned(10 * l);
+      params.push_back(randomVector(static_cast<size_t>(gates * h * (l == 0 ? in : h)), seed + 1, -0.4f, 0.4f));
+      params.push_back(randomVector(static_cast<size_t>(gates * h * h), seed + 2, -0.4f, 0.4f));
+      params.push_back(randomVector(static_cast<size_t>(gates * h), seed + 3, -0.4f, 0.4f));
+      params.push_back(randomVector(static_cast<size_t>(gates * h), seed + 4, -0.4f, 0.4f));
+    }
+    std::vector<int64_t> addrs;
+    for (auto &p : params) addrs.push_back(int64_t(reinterpret_cast<intptr_t>(p.data())));
+    auto x = randomVector(static_cast<size_t>(b * t * in), 9);
+    KernelContext ctx;
+    std::vector<int64_t> g = {b, t, in, h, layers, gru, /*sequences=*/0};
+    std::vector<float> yInfer(static_cast<size_t>(b * h)), yTrain(static_cast<size_t>(b * h));
+    dlrt_k_rnn_f32(&ctx, 0, g.data(), addrs.data(), x.data(), yInfer.data(), nullptr);
+    int64_t bytes = dlrt_k_rnn_workspace_bytes(&ctx, 0, g.data());
+    size_t seqBytes = size_t(b * t * h) * sizeof(float);
+    REQUIRE(static_cast<size_t>(bytes) > 2 * seqBytes);
+    std::vector<float> ws(static_cast<size_t>(bytes) / sizeof(float) + 1);
+    dlrt_k_rnn_f32(&ctx, 0, g.data(), addrs.data(), x.data(), yTrain.data(), ws.data());
+    REQUIRE(ctx.error.empty());
+    requireClose(yTrain, widen(yInfer), 1e-6);
+
+    // The two layer sequences close the workspace, 64-byte aligned: layer 0's must be what
+    // a one-layer run returns as its sequence; the last step of layer 1's is y.
+    std::vector<int64_t> g1 = {b, t, in, h, 1, gru, /*sequences=*/1};
+    std::vector<float> seq0(static_cast<size_t>(b * t * h));
+    dlrt_k_rnn_f32(&ctx, 1, g1.data(), addrs.data(), x.data(), seq0.data(), nullptr);
+    size_t slot = (seqBytes + 63) / 64 * 64;
+    const char *base = reinterpret_cast<const char *>(ws.data());
+    auto *stored0 = reinterpret_cast<const float *>(base + size_t(bytes) - 2 * slot);
+    auto *stored1 = reinterpret_cast<const float *>(base + size_t(bytes) - slot);
+    requireClose(std::vector<float>(stored0, stored0 + seq0.size()), widen(seq0), 1e-6);
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t k = 0; k < h; ++k)
+        REQUIRE(stored1[(i * t + t - 1) * h + k] == yTrain[size_t(i * h + k)]);
+  }
+}
