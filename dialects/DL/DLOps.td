@@ -102,7 +102,7 @@ def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite]> {
 // Normalisations over an axis
 //===----------------------------------------------------------------------===//
 
-class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType, DL_RuntimeCallSite]> {
   let arguments = (ins DL_FloatTensor:$input, I64Attr:$axis);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -162,7 +162,7 @@ def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite]> {
 // Normalisation layers (inference form)
 //===----------------------------------------------------------------------===//
 
-def DL_LayerNormOp : DL_Op<"layer_norm", [Pure]> {
+def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DL_RuntimeCallSite]> {
   let summary = "normalise over the last dim, then scale and shift (torch.nn.LayerNorm)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
   let results = (outs DL_FloatTensor:$result);
@@ -172,7 +172,7 @@ def DL_LayerNormOp : DL_Op<"layer_norm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_BatchNormOp : DL_Op<"batch_norm", [Pure]> {
+def DL_BatchNormOp : DL_Op<"batch_norm", [Pure, DL_RuntimeCallSite]> {
   let summary = "batch norm over dim 1 with running statistics (inference)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias,
                        DL_FloatTensor:$running_mean, DL_FloatTensor:$running_var, F64Attr:$eps);

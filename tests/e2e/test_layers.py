@@ -27,6 +27,8 @@ model Layers {
   bn = batch_norm(c3)
   output o_bn = bn
   output o_bn1d = batch_norm(seq, eps = 1e-3)
+  output o_bn2d = batch_norm(mean(seq, axis = 1), name = "bn2d")
+  output o_ln4d = layer_norm(c3, name = "ln4d")
   output o_conv1d = conv1d(seq, 4, 3, padding = "same", dilation = 2)
   output o_ln = layer_norm(seq)
   e = embedding(ids, 11, 8)
@@ -57,6 +59,8 @@ class Layers(torch.nn.Module):
         self.o_bn1d = torch.nn.BatchNorm1d(5, eps=1e-3)
         self.o_conv1d = torch.nn.Conv1d(5, 4, 3, padding="same", dilation=2)
         self.o_ln = torch.nn.LayerNorm(8)
+        self.bn2d = torch.nn.BatchNorm1d(8)
+        self.ln4d = torch.nn.LayerNorm(10)
         self.e = torch.nn.Embedding(11, 8)
         self.p = torch.nn.Embedding(7, 8)  # position_embedding: learned rows 0..T-1
         self.o_att = torch.nn.MultiheadAttention(8, 2, batch_first=True)
@@ -70,12 +74,12 @@ class Layers(torch.nn.Module):
         self.skip = torch.nn.Conv2d(6, 6, 1)
         self.o_up_op = torch.nn.ConvTranspose2d(6, 2, 2, stride=2, output_padding=1)
         self.o_up_g = torch.nn.ConvTranspose2d(6, 4, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False)
-        for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn):  # non-trivial running statistics
+        for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
             bn.weight.data.uniform_(0.5, 1.5)
             bn.bias.data.uniform_(-0.5, 0.5)
-        for ln in (self.o_ln, self.layer_norm):
+        for ln in (self.o_ln, self.layer_norm, self.ln4d):
             ln.weight.data.uniform_(0.5, 1.5)
             ln.bias.data.uniform_(-0.5, 0.5)
         for att in (self.o_att, self.o_causal):
@@ -94,6 +98,8 @@ class Layers(torch.nn.Module):
         o["o_bn1d"] = self.o_bn1d(seq)
         o["o_conv1d"] = self.o_conv1d(seq)
         o["o_ln"] = self.o_ln(seq)
+        o["o_bn2d"] = self.bn2d(seq.mean(1))
+        o["o_ln4d"] = self.ln4d(c3)
         e = self.e(ids)
         p = self.p.weight[: ids.shape[1]].unsqueeze(0).expand(ids.shape[0], -1, -1)
         o["o_emb"] = e + p
@@ -140,5 +146,5 @@ for name, a in (("img", img), ("seq", seq)):
     args += ["--input", "%s=%s" % (name, os.path.join(wd, name + ".npy"))]
 r = h.dlrun(args, check=False)
 h.check("out-of-range id -> exit 1 naming the op", r.returncode == 1 and "embedding at" in r.stderr
-        and "model.dl:19:7" in r.stderr and "index 11" in r.stderr, r.stderr)
+        and "model.dl:21:7" in r.stderr and "index 11" in r.stderr, r.stderr)
 h.finish()

@@ -61,6 +61,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       populateRecurrentToLinalg(patterns);
     } else {
       populateLayoutTransposeToOneDNN(patterns);
+      populateNormalizationToOneDNN(patterns);
     }
     populateMatmulToOneDNN(patterns);
     populateElementwiseToLinalg(patterns);

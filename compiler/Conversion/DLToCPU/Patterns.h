@@ -35,6 +35,9 @@ void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
 void populateRecurrentToOneDNN(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm -> linalg.
 void populateNormalizationToLinalg(mlir::RewritePatternSet &patterns);
+/// layer_norm / batch_norm / softmax / log_softmax -> the runtime's oneDNN kernels,
+/// preferred over their linalg lowerings.
+void populateNormalizationToOneDNN(mlir::RewritePatternSet &patterns);
 /// embedding / position_embedding (with run-time index checks), concat, slice, causal_mask.
 void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
