@@ -20,4 +20,14 @@ def DL_ScalarElementwiseOpInterface : OpInterface<"ScalarElementwiseOpInterface"
   ];
 }
 
+// An activation that a dense or convolution kernel can apply to its result while it is
+// still in cache (a oneDNN post-op), instead of in a pass of its own.
+def DL_KernelActivationOpInterface : OpInterface<"KernelActivationOpInterface"> {
+  let cppNamespace = "::mlir::dl";
+  let methods = [
+    InterfaceMethod<"The activation's code in the kernel ABI (dlrt_activation of model_abi.h).",
+      "int64_t", "getKernelActivation">,
+  ];
+}
+
 #endif // DL_INTERFACES

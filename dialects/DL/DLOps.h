@@ -21,6 +21,10 @@ class RuntimeCallSite : public OpTrait::TraitBase<ConcreteType, RuntimeCallSite>
 #include "dialects/DL/DLOps.h.inc"
 
 namespace mlir::dl {
+/// The activation op of kernel activation code `code` (dlrt_activation) applied to x:
+/// how a lowering without post-ops (linalg) computes a fused activation.
+Value createKernelActivation(OpBuilder &b, Location loc, int64_t code, Value x);
+
 /// The NumPy broadcast of two shapes (dynamic dims as ShapedType::kDynamic), or failure
 /// where two static dims differ and neither is 1.
 FailureOr<SmallVector<int64_t>> broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b);

@@ -25,10 +25,10 @@ class DL_UnaryOp<string mnemonic, list<Trait> traits = []> :
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def DL_ReluOp : DL_UnaryOp<"relu"> { let summary = "max(x, 0)"; }
-def DL_SigmoidOp : DL_UnaryOp<"sigmoid"> { let summary = "1 / (1 + exp(-x))"; }
-def DL_TanhOp : DL_UnaryOp<"tanh"> { let summary = "hyperbolic tangent"; }
-def DL_SiluOp : DL_UnaryOp<"silu"> { let summary = "x * sigmoid(x)"; }
+def DL_ReluOp : DL_UnaryOp<"relu", [DeclareOpInterfaceMethods<DL_KernelActivationOpInterface>]> { let summary = "max(x, 0)"; }
+def DL_SigmoidOp : DL_UnaryOp<"sigmoid", [DeclareOpInterfaceMethods<DL_KernelActivationOpInterface>]> { let summary = "1 / (1 + exp(-x))"; }
+def DL_TanhOp : DL_UnaryOp<"tanh", [DeclareOpInterfaceMethods<DL_KernelActivationOpInterface>]> { let summary = "hyperbolic tangent"; }
+def DL_SiluOp : DL_UnaryOp<"silu", [DeclareOpInterfaceMethods<DL_KernelActivationOpInterface>]> { let summary = "x * sigmoid(x)"; }
 def DL_ExpOp : DL_UnaryOp<"exp"> { let summary = "e^x"; }
 def DL_LogOp : DL_UnaryOp<"log"> { let summary = "natural logarithm"; }
 def DL_SqrtOp : DL_UnaryOp<"sqrt"> { let summary = "square root"; }
@@ -40,7 +40,7 @@ def DL_LeakyReluOp : DL_UnaryOp<"leaky_relu"> {
   let arguments = (ins DL_AnyTensor:$input, F64Attr:$alpha);
 }
 
-def DL_GeluOp : DL_UnaryOp<"gelu"> {
+def DL_GeluOp : DL_UnaryOp<"gelu", [DeclareOpInterfaceMethods<DL_KernelActivationOpInterface>]> {
   let summary = "x * Phi(x), exact (erf) or with the tanh approximation";
   let arguments = (ins DL_AnyTensor:$input, BoolAttr:$tanh_approx);
 }
@@ -79,9 +79,12 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 
 def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
-  let description = [{ `fused_relu`: a following relu, applied inside the kernel. }];
+  let description = [{
+    `activation`: a following activation applied inside the kernel (a dlrt_activation
+    code, 0 for none; set by fusion).
+  }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
-                       Optional<DL_FloatTensor>:$bias, UnitAttr:$fused_relu);
+                       Optional<DL_FloatTensor>:$bias, DefaultValuedAttr<I64Attr, "0">:$activation);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
@@ -239,14 +242,15 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     that follows, folded into the weights by the runtime whenever the parameters change.
     `residual`: a tensor of the result's shape added after the (batch-normalised)
     convolution, as ResNet's skip connections do.
-    `fused_relu`: a relu that follows (after the residual), applied inside the kernel.
+    `activation`: an activation that follows (after the residual), applied inside the
+    kernel (a dlrt_activation code, 0 for none).
     `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
     Only the layout pass sets it, for kernels that run faster on NHWC.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
-                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, UnitAttr:$fused_relu,
+                       DenseI64ArrayAttr:$dilation, I64Attr:$groups, DefaultValuedAttr<I64Attr, "0">:$activation,
                        OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{

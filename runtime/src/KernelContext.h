@@ -77,14 +77,16 @@ template <typename Body> void guarded(void *vctx, int64_t site, Body &&body) {
   }
 }
 
-/// Primitive attributes with a ReLU post-op when `relu` (PyTorch's relu after the op).
-inline dnnl::primitive_attr reluAttr(bool relu) {
+/// Appends the eltwise post-op of a dlrt_activation code (none: nothing). Throws on an
+/// unknown code, which the kernel's guard turns into the call's error.
+void appendActivation(dnnl::post_ops &ops, int64_t activation);
+
+/// Primitive attributes with the post-op of `activation` (PyTorch's function after the op).
+inline dnnl::primitive_attr activationAttr(int64_t activation) {
   dnnl::primitive_attr attr;
-  if (relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-  }
+  dnnl::post_ops ops;
+  appendActivation(ops, activation);
+  attr.set_post_ops(ops);
   return attr;
 }
 

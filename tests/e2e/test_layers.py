@@ -1,7 +1,8 @@
 """Layers with parameters (conv_transpose2d too) and the shape ops beyond the MLP set, against PyTorch on a
 dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, conv1d),
 pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
-multi-head attention (causal and not). Also: an out-of-range id is an error naming the
+multi-head attention (causal and not), and every activation fused into the dense or
+convolution before it. Also: an out-of-range id is an error naming the
 op's source location."""
 import os
 
@@ -45,6 +46,12 @@ model Layers {
   output o_up_op = conv_transpose2d(c3, 2, 2, stride = 2, output_padding = 1)
   output o_up_g = conv_transpose2d(c3, 4, (2, 3), stride = (1, 2), groups = 2, dilation = 2, bias = false)
   output o_causal = attention(layer_norm(seq), 4, causal = true)
+  output o_gelu = dense(seq, 6, name = "act1") |> gelu
+  output o_gelu_tanh = dense(seq, 6, name = "act2") |> gelu(approximate = "tanh")
+  output o_sigmoid = dense(seq, 6, name = "act3") |> sigmoid
+  output o_tanh = dense(seq, 6, name = "act4", bias = false) |> tanh
+  output o_silu = conv2d(img, 4, 3, name = "act5") |> silu
+  output o_conv_gelu = conv2d(img, 4, 3, padding = 1, name = "act6") |> gelu
 }
 """
 
@@ -74,6 +81,13 @@ class Layers(torch.nn.Module):
         self.skip = torch.nn.Conv2d(6, 6, 1)
         self.o_up_op = torch.nn.ConvTranspose2d(6, 2, 2, stride=2, output_padding=1)
         self.o_up_g = torch.nn.ConvTranspose2d(6, 4, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False)
+        # Activations that run as oneDNN post-ops of the dense or convolution before them.
+        self.act1 = torch.nn.Linear(8, 6)
+        self.act2 = torch.nn.Linear(8, 6)
+        self.act3 = torch.nn.Linear(8, 6)
+        self.act4 = torch.nn.Linear(8, 6, bias=False)
+        self.act5 = torch.nn.Conv2d(3, 4, 3)
+        self.act6 = torch.nn.Conv2d(3, 4, 3, padding=1)
         for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -116,6 +130,12 @@ class Layers(torch.nn.Module):
         t = seq.shape[1]
         mask = torch.triu(torch.full((t, t), float("-inf")), 1)
         o["o_causal"] = self.o_causal(x, x, x, attn_mask=mask, need_weights=False)[0]
+        o["o_gelu"] = F.gelu(self.act1(seq))
+        o["o_gelu_tanh"] = F.gelu(self.act2(seq), approximate="tanh")
+        o["o_sigmoid"] = torch.sigmoid(self.act3(seq))
+        o["o_tanh"] = torch.tanh(self.act4(seq))
+        o["o_silu"] = F.silu(self.act5(img))
+        o["o_conv_gelu"] = F.gelu(self.act6(img))
         return o
 
 

@@ -8,6 +8,7 @@
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "dialects/DL/DLOps.h"
+#include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 
@@ -35,13 +36,14 @@ std::array<Value, 4> nchwSizes(OpBuilder &b, Location loc, Value x, bool channel
 }
 
 /// The geometry word array of dlrt_k_conv2d_f32 and dlrt_k_deconv2d_f32: N C H W OC KH KW
-/// OH OW, strides, paddings (top, left, bottom, right), dilations, groups, relu, layout.
+/// OH OW, strides, paddings (top, left, bottom, right), dilations, groups, activation
+/// (dlrt_activation), layout.
 Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, int64_t kh, int64_t kw, Value oh,
-                   Value ow, ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d, int64_t groups, bool relu,
+                   Value ow, ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d, int64_t groups, int64_t activation,
                    bool channelsLast) {
   SmallVector<Value> words(nchw);
   words.append({oc, idx(b, loc, kh), idx(b, loc, kw), oh, ow});
-  for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, int64_t(relu), int64_t(channelsLast)})
+  for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, activation, int64_t(channelsLast)})
     words.push_back(idx(b, loc, v));
   return i64ArrayPointer(b, loc, words);
 }
@@ -63,7 +65,7 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
     Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getFusedRelu(), cl);
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(), cl);
     // A folded batch_norm: its four vectors' addresses and eps.
     Value bn = op.getBn().empty() ? optionalPointer(rw, loc, Value()) : addressArray(rw, loc, op.getBn());
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
@@ -94,7 +96,7 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     Value ow = transposedOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
     Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), false, cl);
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), DLRT_ACTIVATION_NONE, cl);
     callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
                  optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, res)});

@@ -1,8 +1,9 @@
-//===- FuseActivations.cpp - batch_norm and relu into the producing op ----===//
+//===- FuseActivations.cpp - batch_norm and activations into the producer ===//
 //
-// relu(dense(...)) and relu(conv2d(...)) become one kernel call with a oneDNN ReLU
-// post-op: the activation is applied while the result is still in cache, and one pass
-// over memory disappears. An inference batch_norm after a conv2d folds into it: the
+// act(dense(...)) and act(conv2d(...)), for the activations oneDNN applies as post-ops
+// (KernelActivationOpInterface: relu, sigmoid, tanh, silu, gelu), become one kernel call:
+// the activation is applied while the result is still in cache, and one pass over memory
+// disappears. An inference batch_norm after a conv2d folds into it: the
 // runtime scales the weights and bias by gamma / sqrt(var + eps) whenever the parameters
 // change, so loaded and set weights stay right.
 //
@@ -15,15 +16,21 @@ using namespace mlir;
 namespace dlc {
 namespace {
 
-template <typename ProducerOp>
-struct FuseRelu : public OpRewritePattern<dl::ReluOp> {
-  using OpRewritePattern<dl::ReluOp>::OpRewritePattern;
-  LogicalResult matchAndRewrite(dl::ReluOp relu, PatternRewriter &rw) const override {
-    auto producer = relu.getInput().template getDefiningOp<ProducerOp>();
-    if (!producer || producer.getFusedRelu() || !producer->hasOneUse()) return failure();
-    rw.modifyOpInPlace(producer, [&] { producer.setFusedRelu(true); });
-    rw.replaceOp(relu, producer.getResult());
-    return success();
+struct FuseActivation : public OpInterfaceRewritePattern<dl::KernelActivationOpInterface> {
+  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+  LogicalResult matchAndRewrite(dl::KernelActivationOpInterface act, PatternRewriter &rw) const override {
+    Operation *producer = act->getOperand(0).getDefiningOp();
+    if (!producer || !producer->hasOneUse() || producer->getResult(0).getType() != act->getResult(0).getType())
+      return failure();
+    auto fuse = [&](auto op) -> LogicalResult {
+      if (op.getActivation() != 0) return failure();
+      rw.modifyOpInPlace(op, [&] { op.setActivation(act.getKernelActivation()); });
+      rw.replaceOp(act, op.getResult());
+      return success();
+    };
+    if (auto dense = dyn_cast<dl::DenseOp>(producer)) return fuse(dense);
+    if (auto conv = dyn_cast<dl::Conv2DOp>(producer)) return fuse(conv);
+    return failure();
   }
 };
 
@@ -31,7 +38,8 @@ struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormOp bn, PatternRewriter &rw) const override {
     auto conv = bn.getInput().getDefiningOp<dl::Conv2DOp>();
-    if (!conv || !conv.getBn().empty() || conv.getResidual() || conv.getFusedRelu() || !conv->hasOneUse())
+    if (!conv || !conv.getBn().empty() || conv.getResidual() || conv.getActivation() != 0 ||
+        !conv->hasOneUse())
       return failure();
     rw.modifyOpInPlace(conv, [&] {
       conv.getBnMutable().assign(ValueRange{bn.getWeight(), bn.getBias(), bn.getRunningMean(), bn.getRunningVar()});
@@ -49,7 +57,7 @@ struct FuseResidual : public OpRewritePattern<dl::AddOp> {
   LogicalResult matchAndRewrite(dl::AddOp add, PatternRewriter &rw) const override {
     for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()}, std::pair{add.getRhs(), add.getLhs()}}) {
       auto conv = mine.getDefiningOp<dl::Conv2DOp>();
-      if (!conv || conv.getResidual() || conv.getFusedRelu() || !conv->hasOneUse()) continue;
+      if (!conv || conv.getResidual() || conv.getActivation() != 0 || !conv->hasOneUse()) continue;
       if (other.getType() != add.getType() || conv.getType() != add.getType() || other == mine) continue;
       // The skip value may be computed after the convolution (ResNet's downsample branch):
       // the convolution moves down to the add, where all its operands are available.
@@ -65,7 +73,7 @@ struct FuseResidual : public OpRewritePattern<dl::AddOp> {
 } // namespace
 
 void populateFuseActivations(RewritePatternSet &patterns) {
-  patterns.add<FuseRelu<dl::DenseOp>, FuseRelu<dl::Conv2DOp>, FoldBatchNorm, FuseResidual>(patterns.getContext());
+  patterns.add<FuseActivation, FoldBatchNorm, FuseResidual>(patterns.getContext());
 }
 
 } // namespace dlc

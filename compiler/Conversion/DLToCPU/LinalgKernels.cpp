@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
+#include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -25,9 +26,10 @@ Value zeroFilled(OpBuilder &b, Location loc, RankedTensorType t, ValueRange dyn,
   return linalg::FillOp::create(b, loc, init, empty).getResult(0);
 }
 
-/// out = relu?(acc + bias[channel]) elementwise; `channel` is the result dim bias follows.
-Value epilogue(OpBuilder &b, Location loc, Value acc, Value bias, int64_t channel, bool relu) {
-  if (!bias && !relu) return acc;
+/// out = activation(acc + bias[channel]) elementwise; `channel` is the result dim bias
+/// follows; `activation` a dlrt_activation code.
+Value epilogue(OpBuilder &b, Location loc, Value acc, Value bias, int64_t channel, int64_t activation) {
+  if (!bias) return dl::createKernelActivation(b, loc, activation, acc);
   auto t = cast<RankedTensorType>(acc.getType());
   int64_t rank = t.getRank();
   SmallVector<Value> ins{acc};
@@ -39,18 +41,13 @@ Value epilogue(OpBuilder &b, Location loc, Value acc, Value bias, int64_t channe
   maps.push_back(b.getMultiDimIdentityMap(rank));
   Value init = tensor::EmptyOp::create(b, loc, t, broadcastDynamicSizes(b, loc, t, ValueRange{acc}));
   SmallVector<Iter> iters(rank, Iter::parallel);
-  return linalg::GenericOp::create(b, loc, t, ins, init, maps, iters,
-                                   [&](OpBuilder &nb, Location l, ValueRange a) {
-                                     Value v = a[0];
-                                     if (bias) v = arith::AddFOp::create(nb, l, v, a[1]);
-                                     if (relu) {
-                                       Value z = arith::ConstantOp::create(nb, l, v.getType(), nb.getFloatAttr(v.getType(), 0.0));
-                                       Value gt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UGT, v, z);
-                                       v = arith::SelectOp::create(nb, l, gt, v, z);
-                                     }
-                                     linalg::YieldOp::create(nb, l, v);
-                                   })
-      .getResult(0);
+  Value biased = linalg::GenericOp::create(b, loc, t, ins, init, maps, iters,
+                                           [&](OpBuilder &nb, Location l, ValueRange a) {
+                                             linalg::YieldOp::create(nb, l, arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
+                                           })
+                     .getResult(0);
+  // The activation's own lowering; elementwise fusion merges it into this loop.
+  return dl::createKernelActivation(b, loc, activation, biased);
 }
 
 Value multiplyAdd(OpBuilder &b, Location l, ValueRange a) {
@@ -80,7 +77,7 @@ struct DenseToLinalg : public OpRewritePattern<dl::DenseOp> {
                                              linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));
                                            })
                      .getResult(0);
-    rw.replaceOp(op, epilogue(rw, loc, prod, op.getBias(), rank - 1, op.getFusedRelu()));
+    rw.replaceOp(op, epilogue(rw, loc, prod, op.getBias(), rank - 1, op.getActivation()));
     return success();
   }
 };
@@ -186,18 +183,18 @@ struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
                                            })
                      .getResult(0);
     if (!op.getBn().empty() || op.getResidual()) {
-      // (conv + bias - mean) / sqrt(var + eps) * gamma + beta, + residual, then relu: as
+      // (conv + bias - mean) / sqrt(var + eps) * gamma + beta, + residual, then the activation: as
       // PyTorch computes the unfused ops.
-      Value v = epilogue(rw, loc, conv, op.getBias(), 1, false);
+      Value v = epilogue(rw, loc, conv, op.getBias(), 1, DLRT_ACTIVATION_NONE);
       if (!op.getBn().empty())
         v = dl::BatchNormOp::create(rw, loc, rt, v, op.getBn()[0], op.getBn()[1], op.getBn()[2], op.getBn()[3],
                                     op.getBnEpsAttr());
       if (op.getResidual()) v = dl::AddOp::create(rw, loc, rt, v, op.getResidual());
-      if (op.getFusedRelu()) v = dl::ReluOp::create(rw, loc, rt, v);
+      v = dl::createKernelActivation(rw, loc, op.getActivation(), v);
       rw.replaceOp(op, v);
       return success();
     }
-    rw.replaceOp(op, epilogue(rw, loc, conv, op.getBias(), 1, op.getFusedRelu()));
+    rw.replaceOp(op, epilogue(rw, loc, conv, op.getBias(), 1, op.getActivation()));
     return success();
   }
 };

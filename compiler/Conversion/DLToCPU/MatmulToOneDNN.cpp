@@ -40,7 +40,7 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
                  i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()),
                  optionalPointer(rw, loc, op.getBias()),
                  bufferPointer(rw, loc, out),
-                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getFusedRelu() ? 1 : 0)});
+                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getActivation())});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -20,7 +20,8 @@ void populateShapeToTensor(mlir::RewritePatternSet &patterns);
 void populateKernelsToLinalg(mlir::RewritePatternSet &patterns);
 /// lstm / gru -> an scf.for over the steps of dl projections and gates (the portable lowering).
 void populateRecurrentToLinalg(mlir::RewritePatternSet &patterns);
-/// relu(dense) and relu(conv2d) -> the producer with `fused_relu` (a oneDNN post-op).
+/// act(dense) and act(conv2d) -> the producer with `activation` (a oneDNN post-op); an
+/// inference batch_norm and a residual add into the convolution before it.
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.

@@ -16,6 +16,18 @@
 extern "C" {
 #endif
 
+/* The activation a kernel applies to its result (oneDNN's eltwise post-op), as
+ * PyTorch's function of that name computes it; a kernel argument or geometry word. */
+enum dlrt_activation {
+  DLRT_ACTIVATION_NONE = 0,
+  DLRT_ACTIVATION_RELU = 1,
+  DLRT_ACTIVATION_SIGMOID = 2,
+  DLRT_ACTIVATION_TANH = 3,
+  DLRT_ACTIVATION_SILU = 4,
+  DLRT_ACTIVATION_GELU_ERF = 5,
+  DLRT_ACTIVATION_GELU_TANH = 6,
+};
+
 /* Resolves a runtime kernel by name ("dlrt_k_dense_f32"); NULL when unknown. */
 typedef void *(*dlrt_import_resolver)(const char *name, void *user);
 

@@ -91,7 +91,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
     if (residual) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
-    if (g[18]) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    appendActivation(ops, g[18]);
     attr.set_post_ops(ops);
     auto make = [&](const memory::desc &src, const memory::desc &dst) {
       memory::desc weiAny(p->wei.dims(), f32, tag::any);

@@ -10,18 +10,19 @@
 #include <cstdint>
 
 extern "C" {
-/// y[m, n] = x[m, k] W[n, k]^T + bias[n] (bias may be NULL), then relu if `relu`.
+/// y[m, n] = act(x[m, k] W[n, k]^T + bias[n]) (bias may be NULL); act: a dlrt_activation.
 void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
-                      const float *w, const float *bias, float *y, int64_t relu);
+                      const float *w, const float *bias, float *y, int64_t activation);
 /// torch.matmul on operands of equal rank (left-padded with 1s): dims holds a's dims then
 /// b's; batch dims broadcast.
 void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                        const float *b, float *c);
-/// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G RELU
-/// (dilations as PyTorch counts them; RELU 1 applies relu inside). bias may be NULL. bn,
+/// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G ACT
+/// CHANNELS_LAST (dilations as PyTorch counts them; ACT a dlrt_activation applied inside,
+/// after the residual). bias may be NULL. bn,
 /// when not NULL, holds the addresses of a following batch_norm's weight, bias,
 /// running_mean and running_var, folded in with `bn_eps`. residual, when not NULL, is added
-/// (before the relu): a oneDNN sum post-op.
+/// (before the activation): a oneDNN sum post-op.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
                        const float *bias, float *y, const int64_t *bn, double bn_eps, const float *residual);
 /// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for

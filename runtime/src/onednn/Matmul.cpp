@@ -24,14 +24,14 @@ struct MatmulPrimitive {
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
-                              bool relu = false, bool packWeights = false) {
+                              int64_t activation = 0, bool packWeights = false) {
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<MatmulPrimitive>();
     // A dense layer's weight is a parameter: let oneDNN choose its layout and keep it packed.
     memory::desc w = packWeights ? memory::desc(wei.dims(), memory::data_type::f32, memory::format_tag::any) : wei;
     dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, w, dst) : dnnl::matmul::desc(src, w, bias, dst);
-    dnnl::matmul::primitive_desc pd(d, reluAttr(relu), ctx.engine);
+    dnnl::matmul::primitive_desc pd(d, activationAttr(activation), ctx.engine);
     if (packWeights) p->packed = PackedWeights(ctx, wei, pd.weights_desc());
     p->prim = dnnl::matmul(pd);
     p->src = src;
@@ -60,7 +60,7 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 using namespace dlrt;
 
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
-                                 const float *w, const float *bias, float *y, int64_t relu) {
+                                 const float *w, const float *bias, float *y, int64_t activation) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (m == 0) return;
     // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
@@ -69,8 +69,8 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
     int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
-    MatmulPrimitive *p = getPrimitive(ctx, {kDense, site, threads, m, k, n, bias != nullptr, relu}, src, wei, b, dst,
-                                      relu != 0, /*packWeights=*/true);
+    MatmulPrimitive *p = getPrimitive(ctx, {kDense, site, threads, m, k, n, bias != nullptr, activation}, src, wei, b, dst,
+                                      activation, /*packWeights=*/true);
     run(ctx, *p, x, w, bias, y, /*packed=*/true);
   });
 }

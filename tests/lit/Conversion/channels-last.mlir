@@ -36,7 +36,7 @@ module attributes {dl.signature = "{}"} {
   func.func @infer(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %w1: tensor<4x3x3x3xf32> {dl.param = "c1.weight"},
                    %w2: tensor<6x4x1x1xf32> {dl.param = "c2.weight"}) -> (tensor<?x6xf32> {dl.output = "y"}) {
     %0 = dl.conv2d %x, %w1 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32> -> tensor<?x4x8x8xf32>
-    %1 = dl.sigmoid %0 : tensor<?x4x8x8xf32>
+    %1 = dl.exp %0 : tensor<?x4x8x8xf32>
     %2 = dl.pool2d %1 {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x4x8x8xf32> -> tensor<?x4x4x4xf32>
     %3 = dl.conv2d %2, %w2 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : tensor<?x4x4x4xf32>, tensor<6x4x1x1xf32> -> tensor<?x6x4x4xf32>
     %4 = dl.mean %3 {axes = array<i64: 2, 3>, keepdims = false} : tensor<?x6x4x4xf32> -> tensor<?x6xf32>

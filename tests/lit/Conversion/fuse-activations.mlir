@@ -1,0 +1,63 @@
+// RUN: dlc-opt %s --dl-lower-to-cpu | FileCheck %s
+// RUN: dlc-opt %s --dl-lower-to-cpu=kernels=linalg | FileCheck %s --check-prefix=LINALG
+
+// An activation after dense or conv2d is a oneDNN post-op: the kernel's last argument
+// (dense) or geometry word 18 (conv2d) is its dlrt_activation code, and no loop is left
+// for it. An activation whose producer has another use stays a loop.
+// CHECK-LABEL: func.func @infer
+// CHECK: %[[ONE:.*]] = arith.constant 1 : i64
+// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[ONE]])
+// CHECK: call @dlrt_k_dense_f32
+// CHECK: linalg.generic
+// CHECK: arith.cmpf ugt
+// CHECK-NOT: linalg.generic
+// CHECK: return
+module attributes {dl.signature = "{}"} {
+  func.func @infer(%x: tensor<?x8xf32> {dl.input = "x"}, %w: tensor<8x8xf32> {dl.param = "d.weight"}) -> (tensor<?x8xf32> {dl.output = "y"}, tensor<?x8xf32> {dl.output = "z"}) {
+    %0 = dl.dense %x, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %1 = dl.relu %0 : tensor<?x8xf32>
+    %2 = dl.dense %1, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %3 = dl.relu %2 : tensor<?x8xf32>
+    return %3, %2 : tensor<?x8xf32>, tensor<?x8xf32>
+  }
+
+// Each activation's own code: gelu exact 5, gelu tanh 6, sigmoid 2, tanh 3, silu 4 (the
+// convolution's, in its geometry).
+// CHECK-LABEL: func.func @codes
+// CHECK-DAG: %[[GELU:.*]] = arith.constant 5 : i64
+// CHECK-DAG: %[[GELUT:.*]] = arith.constant 6 : i64
+// CHECK-DAG: %[[SIG:.*]] = arith.constant 2 : i64
+// CHECK-DAG: %[[TANH:.*]] = arith.constant 3 : i64
+// CHECK-DAG: %[[SILU:.*]] = arith.constant 4 : i64
+// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[GELU]])
+// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[GELUT]])
+// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[SIG]])
+// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[TANH]])
+// CHECK: memref.store %[[SILU]], %{{.*}}[%c18] : memref<20xi64>
+// CHECK: call @dlrt_k_conv2d_f32
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// The portable lowering applies them after the contraction, as loops.
+// LINALG-LABEL: func.func @codes
+// LINALG: math.erf
+// LINALG: math.tanh
+// LINALG: math.exp
+// LINALG: math.tanh
+// LINALG: math.exp
+// LINALG: return
+  func.func @codes(%x: tensor<?x8xf32> {dl.input = "x"}, %w: tensor<8x8xf32> {dl.param = "d.weight"},
+                   %img: tensor<?x2x5x5xf32> {dl.input = "img"}, %k: tensor<3x2x3x3xf32> {dl.param = "c.weight"})
+      -> (tensor<?x8xf32> {dl.output = "y"}, tensor<?x3x3x3xf32> {dl.output = "z"}) {
+    %0 = dl.dense %x, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %1 = dl.gelu %0 {tanh_approx = false} : tensor<?x8xf32>
+    %2 = dl.dense %1, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %3 = dl.gelu %2 {tanh_approx = true} : tensor<?x8xf32>
+    %4 = dl.dense %3, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %5 = dl.sigmoid %4 : tensor<?x8xf32>
+    %6 = dl.dense %5, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %7 = dl.tanh %6 : tensor<?x8xf32>
+    %8 = dl.conv2d %img, %k {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : tensor<?x2x5x5xf32>, tensor<3x2x3x3xf32> -> tensor<?x3x3x3xf32>
+    %9 = dl.silu %8 : tensor<?x3x3x3xf32>
+    return %7, %9 : tensor<?x8xf32>, tensor<?x3x3x3xf32>
+  }
+}
