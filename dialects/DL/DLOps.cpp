@@ -110,6 +110,10 @@ LogicalResult DenseOp::verify() {
     if (b.getRank() != 1 || !dimsAgree(b.getDimSize(0), w.getDimSize(0)))
       return emitOpError("bias ") << b << " must be [units] for weight " << w;
   }
+  if (auto chw = getNhwcInput()) {
+    if (chw->size() != 3 || w.isDynamicDim(1) || (*chw)[0] * (*chw)[1] * (*chw)[2] != w.getDimSize(1))
+      return emitOpError("nhwc_input must be [C, H, W] with C*H*W the weight's inner dim ") << w;
+  }
   SmallVector<int64_t> expected(x.getShape());
   expected.back() = w.getDimSize(0);
   return verifyShape(getOperation(), expected);

@@ -82,10 +82,23 @@ def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
   let description = [{
     `activation`: a following activation applied inside the kernel (a dlrt_activation
     code, 0 for none; set by fusion).
+    `nhwc_input` = [C, H, W]: the input [.., H*W*C] is an NHWC tensor flattened, while the
+    weight's columns follow PyTorch's NCHW flattening (C*H*W). The layout pass sets it
+    instead of transposing a convolution's NHWC output back before a classifier head;
+    the kernel permutes the weight once per parameter version.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
-                       Optional<DL_FloatTensor>:$bias, DefaultValuedAttr<I64Attr, "0">:$activation);
+                       Optional<DL_FloatTensor>:$bias, DefaultValuedAttr<I64Attr, "0">:$activation,
+                       OptionalAttr<DenseI64ArrayAttr>:$nhwc_input);
   let results = (outs DL_FloatTensor:$result);
+  let builders = [
+    // A plain dense, as the front end writes it (no fused activation, NCHW-ordered input).
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$input, "::mlir::Value":$weight,
+                   "::mlir::Value":$bias), [{
+      build($_builder, $_state, result, input, weight, bias, $_builder.getI64IntegerAttr(0),
+            ::mlir::DenseI64ArrayAttr());
+    }]>,
+  ];
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,` type($weight)
     (`,` type($bias)^)? `->` type($result)

@@ -186,6 +186,13 @@ TEST_CASE("runtime: weights kept in oneDNN's layouts follow loads and sets") {
   std::vector<float> only = run(a);
   for (int i = 0; i < 2; ++i)
     for (int c = 0; c < 10; ++c) CHECK(only[i * 10 + c] == bias[c]);
+  // The head reads the last pooling's NHWC output, its weight's columns permuted to match
+  // (nhwc_input): a non-zero weight set later is permuted again.
+  std::vector<float> headB(10 * 1568);
+  dlrt_tensor ht{DLRT_F32, 2, zwd, headB.data(), DLRT_HOST};
+  b.getParam("logits.weight", ht);
+  a.setParam("logits.weight", ht);
+  CHECK(run(a) == run(b));
 }
 
 TEST_CASE("runtime: the arena is planned by liveness per input shape and replayed exactly") {

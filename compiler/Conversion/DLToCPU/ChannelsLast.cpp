@@ -9,8 +9,10 @@
 //
 // Then transposes that meet cancel (T_nhwc(T_nchw(y)) = y), and the remaining ones move
 // down through elementwise ops and reductions towards the next convolution or the model's
-// boundary. In a CNN only the input's and the head's transposes are left; an input with
-// one channel turns into a reshape, which costs nothing (see ShapeToTensor).
+// boundary. A transpose that is flattened into a dense layer (a CNN's classifier head)
+// folds into the dense's weight instead, which the runtime permutes once. In a CNN only
+// the input's transpose is left; an input with one channel turns into a reshape, which
+// costs nothing (see ShapeToTensor).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
@@ -152,12 +154,40 @@ template <typename Op> struct SinkThroughReduction : public OpRewritePattern<Op>
   }
 };
 
+/// dense(flatten(T_nchw(x))) -> dense(flatten(x)) with `nhwc_input`: the dense reads the
+/// NHWC tensor as it is and its weight's columns are permuted to match, once per
+/// parameter version, instead of the activations on every call.
+struct FoldFlattenedTransposeIntoDense : public OpRewritePattern<dl::DenseOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::DenseOp dense, PatternRewriter &rw) const override {
+    if (dense.getNhwcInput()) return failure();
+    auto flatten = dense.getInput().getDefiningOp<dl::ReshapeOp>();
+    if (!flatten || !flatten->hasOneUse()) return failure();
+    auto t = flatten.getInput().getDefiningOp<dl::TransposeOp>();
+    if (!t || !t->hasOneUse() || t.getPerm() != ArrayRef<int64_t>(kToNCHW)) return failure();
+    auto nchw = t.getResult().getType();
+    auto flat = flatten.getResult().getType();
+    // [N, C, H, W] -> [N, C*H*W] with N carried over (statically or as the input's dim 0).
+    if (flat.getRank() != 2 || nchw.getDimSize(0) != flat.getDimSize(0)) return failure();
+    if (flat.isDynamicDim(0) && flatten.getFrom() != ArrayRef<int64_t>{0, 1}) return failure();
+    SmallVector<int64_t> chw(nchw.getShape().drop_front());
+    if (ShapedType::isDynamicShape(chw) || flat.getDimSize(1) != chw[0] * chw[1] * chw[2]) return failure();
+    Value flatNhwc = dl::ReshapeOp::create(rw, flatten.getLoc(), flat, t.getInput(), flatten.getFromAttr());
+    rw.modifyOpInPlace(dense, [&] {
+      dense.getInputMutable().assign(flatNhwc);
+      dense.setNhwcInput(chw);
+    });
+    return success();
+  }
+};
+
 } // namespace
 
 void populateChannelsLast(RewritePatternSet &patterns) {
   patterns.add<ToChannelsLast<dl::Conv2DOp>, ToChannelsLast<dl::ConvTranspose2DOp>, ToChannelsLast<dl::Pool2DOp>,
                ComposeTransposes, SinkThroughElementwise, SinkThroughReduction<dl::SumOp>,
-               SinkThroughReduction<dl::MeanOp>, SinkThroughReduction<dl::MaxOp>>(patterns.getContext());
+               SinkThroughReduction<dl::MeanOp>, SinkThroughReduction<dl::MaxOp>, FoldFlattenedTransposeIntoDense>(
+      patterns.getContext());
 }
 
 } // namespace dlc

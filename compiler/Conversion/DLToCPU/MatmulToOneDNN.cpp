@@ -35,12 +35,18 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
     }
     Value k = dimOf(rw, loc, op.getWeight(), 1), n = dimOf(rw, loc, op.getWeight(), 0);
     Value out = allocResult(rw, loc, rt, dyn);
+    Value nhwc = optionalPointer(rw, loc, Value());
+    if (auto chw = op.getNhwcInput()) {
+      SmallVector<Value> words;
+      for (int64_t v : *chw) words.push_back(arith::ConstantIndexOp::create(rw, loc, v));
+      nhwc = i64ArrayPointer(rw, loc, words);
+    }
     callRuntime(rw, loc, op, "dlrt_k_dense_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, m), i64Value(rw, loc, k),
                  i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()),
                  optionalPointer(rw, loc, op.getBias()),
                  bufferPointer(rw, loc, out),
-                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getActivation())});
+                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getActivation()), nhwc});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -9,6 +9,7 @@
 #include "onednn/Strides.h"
 #include "onednn/PackedWeights.h"
 
+#include <optional>
 #include <string>
 
 using dnnl::memory;
@@ -16,10 +17,39 @@ using dnnl::memory;
 namespace dlrt {
 namespace {
 
+/// A dense weight [n, C*H*W] with its columns reordered to (H, W, C), for an input that
+/// is a flattened NHWC tensor (nhwc_input); redone when the parameter may have changed.
+class NhwcColumns {
+public:
+  NhwcColumns() = default;
+  NhwcColumns(KernelContext &ctx, int64_t n, const int64_t *chw) {
+    int64_t c = chw[0], h = chw[1], w = chw[2];
+    // Element (o, y, x, ch) of both: the weight's at o*CHW + ch*HW + y*W + x, ours row-major.
+    from = memory::desc({n, h, w, c}, memory::data_type::f32, memory::dims{c * h * w, w, 1, h * w});
+    to = memory(memory::desc({n, h, w, c}, memory::data_type::f32, memory::format_tag::abcd), ctx.engine);
+  }
+  const void *get(KernelContext &ctx, const void *weight) {
+    if (weight != source || version != ctx.paramVersion) {
+      memory src(from, ctx.engine, const_cast<void *>(weight));
+      dnnl::reorder(src, to).execute(ctx.stream, src, to);
+      source = weight;
+      version = ctx.paramVersion;
+    }
+    return to.get_data_handle();
+  }
+
+private:
+  memory::desc from;
+  memory to;
+  const void *source = nullptr;
+  uint64_t version = ~uint64_t(0);
+};
+
 struct MatmulPrimitive {
   dnnl::matmul prim;
   memory::desc src, wei, bias, dst;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
+  std::optional<NhwcColumns> nhwc;
 };
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
@@ -60,7 +90,8 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 using namespace dlrt;
 
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
-                                 const float *w, const float *bias, float *y, int64_t activation) {
+                                 const float *w, const float *bias, float *y, int64_t activation,
+                                 const int64_t *nhwc) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (m == 0) return;
     // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
@@ -69,9 +100,15 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
     memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
     int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
-    MatmulPrimitive *p = getPrimitive(ctx, {kDense, site, threads, m, k, n, bias != nullptr, activation}, src, wei, b, dst,
-                                      activation, /*packWeights=*/true);
-    run(ctx, *p, x, w, bias, y, /*packed=*/true);
+    std::vector<int64_t> key = {kDense, site, threads, m, k, n, bias != nullptr, activation, nhwc != nullptr};
+    if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
+    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true);
+    const void *weight = w;
+    if (nhwc) {
+      if (!p->nhwc) p->nhwc.emplace(ctx, n, nhwc);
+      weight = p->nhwc->get(ctx, w);
+    }
+    run(ctx, *p, x, weight, bias, y, /*packed=*/true);
   });
 }
 

@@ -28,6 +28,19 @@
 // CHECK: call @dlrt_k_transpose_f32
 // CHECK: return
 
+// A classifier head (after the input's transpose): the flattened NHWC tensor goes to the dense as it is, which permutes
+// its weight's columns ([C, H, W] = [4, 8, 8] passed to the kernel) instead of a transpose
+// of the activations.
+// CHECK-LABEL: func.func @head
+// CHECK: call @dlrt_k_transpose_f32
+// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: memref.store %c4_i64, %[[CHW:.*]][%c0]
+// CHECK: memref.store %c8_i64, %[[CHW]][%c1]
+// CHECK: memref.store %c8_i64, %[[CHW]][%c2]
+// CHECK: call @dlrt_k_dense_f32
+// CHECK-NOT: dlrt_k_transpose_f32
+// CHECK: return
+
 // The portable kernels keep NCHW.
 // LINALG-LABEL: func.func @infer
 // LINALG-NOT: transpose
@@ -46,5 +59,12 @@ module attributes {dl.signature = "{}"} {
     %0 = dl.conv2d %x, %w1 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32> -> tensor<?x4x8x8xf32>
     %1 = dl.reshape %0 {from = array<i64: 0, 1>} : tensor<?x4x8x8xf32> -> tensor<?x256xf32>
     return %1 : tensor<?x256xf32>
+  }
+  func.func @head(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %w1: tensor<4x3x3x3xf32> {dl.param = "c1.weight"},
+                  %w2: tensor<10x256xf32> {dl.param = "d.weight"}) -> (tensor<?x10xf32> {dl.output = "y"}) {
+    %0 = dl.conv2d %x, %w1 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32> -> tensor<?x4x8x8xf32>
+    %1 = dl.reshape %0 {from = array<i64: 0, 1>} : tensor<?x4x8x8xf32> -> tensor<?x256xf32>
+    %2 = dl.dense %1, %w2 : tensor<?x256xf32>, tensor<10x256xf32> -> tensor<?x10xf32>
+    return %2 : tensor<?x10xf32>
   }
 }

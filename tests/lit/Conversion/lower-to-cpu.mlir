@@ -1,7 +1,7 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu | FileCheck %s
 
 // The entry takes the runtime context, input and parameter buffers, then output buffers.
-// CHECK: func.func private @dlrt_k_dense_f32(!llvm.ptr, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64)
+// CHECK: func.func private @dlrt_k_dense_f32(!llvm.ptr, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, !llvm.ptr)
 // CHECK-LABEL: func.func @infer(
 // CHECK-SAME: %[[CTX:.*]]: !llvm.ptr, %[[X:.*]]: memref<?x8xf32> {dl.input = "x"}, %{{.*}}: memref<4x8xf32> {dl.param = "d.weight"}, %{{.*}}: memref<4xf32> {dl.param = "d.bias"}, %[[OUT:.*]]: memref<?x4xf32> {dl.output = "y"})
 // CHECK-SAME: llvm.emit_c_interface
