@@ -52,6 +52,10 @@ model Layers {
   output o_tanh = dense(seq, 6, name = "act4", bias = false) |> tanh
   output o_silu = conv2d(img, 4, 3, name = "act5") |> silu
   output o_conv_gelu = conv2d(img, 4, 3, padding = 1, name = "act6") |> gelu
+  sk = conv2d(c1, 6, 1, name = "skip2")
+  output o_residual_live = conv2d(c1, 6, 3, padding = 1, name = "res2") + sk
+  output o_skip_after = sk * 2
+  output o_residual_input = conv2d(img, 3, 3, padding = 1, name = "res3") + img
 }
 """
 
@@ -88,6 +92,11 @@ class Layers(torch.nn.Module):
         self.act4 = torch.nn.Linear(8, 6, bias=False)
         self.act5 = torch.nn.Conv2d(3, 4, 3)
         self.act6 = torch.nn.Conv2d(3, 4, 3, padding=1)
+        # Skip tensors the convolution's result is written over: dead after it, still read
+        # after it (then copied first), and a model input.
+        self.skip2 = torch.nn.Conv2d(6, 6, 1)
+        self.res2 = torch.nn.Conv2d(6, 6, 3, padding=1)
+        self.res3 = torch.nn.Conv2d(3, 3, 3, padding=1)
         for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -136,6 +145,10 @@ class Layers(torch.nn.Module):
         o["o_tanh"] = torch.tanh(self.act4(seq))
         o["o_silu"] = F.silu(self.act5(img))
         o["o_conv_gelu"] = F.gelu(self.act6(img))
+        sk = self.skip2(c1)
+        o["o_residual_live"] = self.res2(c1) + sk
+        o["o_skip_after"] = sk * 2
+        o["o_residual_input"] = self.res3(img) + img
         return o
 
 

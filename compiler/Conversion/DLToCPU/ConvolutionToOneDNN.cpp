@@ -11,6 +11,7 @@
 #include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 
 using namespace mlir;
 
@@ -64,7 +65,15 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value oh = windowOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
+    // With a skip tensor, the convolution writes its result over it (oneDNN's sum post-op
+    // adds to what dst holds). The buffer is writable: bufferization writes in place where
+    // the skip tensor is dead after this op (ResNet's blocks), and copies it otherwise.
+    Value residual = op.getResidual();
+    Value out = residual && residual.getType() == rt
+                    ? bufferization::ToBufferOp::create(rw, loc, MemRefType::get(rt.getShape(), rt.getElementType()),
+                                                        residual, /*read_only=*/false)
+                          .getResult()
+                    : allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(), cl);
     // A folded batch_norm: its four vectors' addresses and eps.
     Value bn = op.getBn().empty() ? optionalPointer(rw, loc, Value()) : addressArray(rw, loc, op.getBn());
@@ -73,7 +82,7 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
                  optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, out), bn, eps,
-                 optionalPointer(rw, loc, op.getResidual())});
+                 residual && residual.getType() == rt ? bufferPointer(rw, loc, out) : optionalPointer(rw, loc, residual)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }

@@ -140,7 +140,9 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     src = p.srcBuf;
   }
   if (p.dstBuf) dst = p.dstBuf;
-  if (residual) {
+  // residual == y: compiled code had the result written over the skip tensor, so dst
+  // already holds it (unless the primitive's dst is a buffer in another layout).
+  if (residual && (residual != y || p.dstBuf)) {
     memory res(p.dst, ctx.engine, const_cast<float *>(residual));
     if (!p.residualCopy) p.residualCopy = dnnl::reorder(res, dst);
     p.residualCopy.execute(ctx.stream, res, dst);
