@@ -72,8 +72,7 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
                                       double eps, int64_t training) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
-    double elements = 1;
-    for (int64_t v : d) elements *= double(v);
+    double elements = elementCount(d);
     if (elements == 0) return;
     int threads = ctx.threadsFor(8.0 * elements);
     std::vector<int64_t> key = {kBatchNorm, site, threads, training, rank};
@@ -104,8 +103,7 @@ extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const
                                    const float *x, float *y, int64_t log) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
-    double elements = 1;
-    for (int64_t v : d) elements *= double(v);
+    double elements = elementCount(d);
     if (elements == 0) return;
     // exp is worth about ten flops.
     int threads = ctx.threadsFor(14.0 * elements);

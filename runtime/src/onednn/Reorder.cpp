@@ -23,12 +23,11 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
                                      const float *x, float *y) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims in(dims, dims + rank), out(rank), inStrides = contiguousStrides(in), srcStrides(rank);
-    double elements = 1;
     for (int64_t i = 0; i < rank; ++i) {
       out[i] = in[perm[i]];
       srcStrides[i] = inStrides[perm[i]]; // x read in y's order
-      elements *= double(out[i]);
     }
+    double elements = elementCount(in);
     if (elements == 0) return;
     // A copy does about as much work per element as a few flops.
     std::vector<int64_t> key = {kTranspose, site, ctx.threadsFor(4.0 * elements), rank};
