@@ -50,8 +50,8 @@ static cl::opt<std::string> mcpu("mcpu", cl::desc("CPU to generate code for (def
 static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin"), cl::cat(dlcCat));
 static cl::opt<std::string> weights("weights", cl::desc("Bake trained weights into the library"), cl::cat(dlcCat));
 static cl::opt<std::string> kernels("kernels",
-                                    cl::desc("onednn (default): dense, matmul, convolutions and pooling call oneDNN; "
-                                             "linalg: they are generated code too"),
+                                    cl::desc("onednn (default): dense, matmul, convolutions, pooling, RNNs, "
+                                             "normalisation and softmax call oneDNN; linalg: all generated code"),
                                     cl::init("onednn"), cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the CPU pass pipeline and exit"),
                                    cl::cat(dlcCat));
