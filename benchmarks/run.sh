@@ -10,7 +10,8 @@ if [ ! -d "$here/node_modules/onnxruntime-node" ]; then
   # The plain install tries to download GPU binaries; the CPU library is in the package.
   (cd "$here" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --no-save onnxruntime-node@1.30 > /dev/null)
 fi
-# A fair PyTorch baseline needs OpenBLAS's SkylakeX kernels (notes/TOOLCHAIN.md), and every
-# system the passive OpenMP wait policy (the 2-thread stall of these VMs).
-export OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=passive
+# A fair PyTorch baseline needs OpenBLAS's SkylakeX kernels (notes/TOOLCHAIN.md). PyTorch
+# and dlc share GNU OpenMP: both get dlrun's short spin (its default spin stalls 2 threads on
+# these VMs; ONNX Runtime has its own spinning pool).
+export OPENBLAS_CORETYPE=SkylakeX GOMP_SPINCOUNT=1000
 exec /usr/bin/python3 "$here/run.py" --bin "${DLC_BUILD_DIR:-$root/build}/bin" "$@"
