@@ -224,3 +224,35 @@ TEST_CASE("the RNN's training form computes what inference does and keeps each l
         REQUIRE(stored1[(i * t + t - 1) * h + k] == yTrain[size_t(i * h + k)]);
   }
 }
+
+TEST_CASE("the RNN repacks its weights when the parameters change, and only then", "[kernels]") {
+  for (bool gru : {false, true}) {
+    INFO((gru ? "gru" : "lstm"));
+    int64_t b = 2, t = 3, in = 4, h = 5, gates = gru ? 3 : 4;
+    std::vector<std::vector<float>> params = {randomVector(static_cast<size_t>(gates * h * in), 1),
+                                              randomVector(static_cast<size_t>(gates * h * h), 2),
+                                              randomVector(static_cast<size_t>(gates * h), 3),
+                                              randomVector(static_cast<size_t>(gates * h), 4)};
+    std::vector<int64_t> addrs;
+    for (auto &p : params) addrs.push_back(int64_t(reinterpret_cast<intptr_t>(p.data())));
+    auto x = randomVector(static_cast<size_t>(b * t * in), 5);
+    std::vector<int64_t> g = {b, t, in, h, 1, gru, 0};
+    auto run = [&](KernelContext &ctx) {
+      std::vector<float> y(static_cast<size_t>(b * h));
+      dlrt_k_rnn_f32(&ctx, 0, g.data(), addrs.data(), x.data(), y.data(), nullptr);
+      REQUIRE(ctx.error.empty());
+      return y;
+    };
+    KernelContext ctx;
+    auto before = run(ctx);
+    REQUIRE(run(ctx) == before);
+    // A set_param writes the buffers in place and bumps the version: the next call sees it.
+    for (auto &p : params)
+      for (float &v : p) v *= 0.5f;
+    ++ctx.paramVersion;
+    auto after = run(ctx);
+    REQUIRE(after != before);
+    KernelContext fresh;
+    REQUIRE(run(fresh) == after);
+  }
+}

@@ -2,8 +2,8 @@
 //
 // One oneDNN RNN primitive per layer (layers differ in input width), batch-first (ntc)
 // activations as PyTorch has them. PyTorch's weight matrices [gates*H, in] are oneDNN's
-// ldgoi layout; they are reordered into the primitive's preferred layout on each call,
-// so weights set through the API take effect at once. PyTorch's two biases are summed
+// ldgoi layout; they are reordered into the primitive's preferred layout once per
+// parameter version (set_param and load_weights bump it). PyTorch's two biases are summed
 // (LSTM) or arranged as linear-before-reset GRU expects; GRU gates r, z, n become
 // oneDNN's u(z), r, o(n).
 //
@@ -26,9 +26,14 @@ namespace {
 
 struct RnnLayer {
   dnnl::primitive prim;
-  memory::desc src, wl, wi, bias, dst;       // the primitive's
+  memory::desc src, wl, wi, biasDesc, dst;   // the primitive's
   memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
   memory::desc workspace;                    // empty for inference
+  // The layer's weights in the primitive's layouts and its bias, as of `packedVersion`.
+  memory packedWl, packedWi;
+  std::vector<float> bias;
+  const void *packedFrom = nullptr;
+  uint64_t packedVersion = ~uint64_t(0);
 };
 
 RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t layer, int64_t b, int64_t t,
@@ -37,7 +42,8 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<RnnLayer>();
-    int64_t g = gru ? 3 : 4, biasGates = gru ? 4 : 4;
+    // Linear-before-reset GRU keeps a fourth bias (the n gate's hidden part) besides its 3 gates.
+    int64_t g = gru ? 3 : 4, biasGates = 4;
     auto f32 = memory::data_type::f32;
     p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
     p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
@@ -45,18 +51,18 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
     p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
     memory::desc wlAny({1, 1, in, g, h}, f32, memory::format_tag::any);
     memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
-    p->bias = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+    p->biasDesc = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
     auto dir = dnnl::rnn_direction::unidirectional_left2right;
     auto inf = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     if (gru) {
-      dnnl::lbr_gru_forward::desc d(inf, dir, p->src, memory::desc(), wlAny, wiAny, p->bias, p->dst, memory::desc());
+      dnnl::lbr_gru_forward::desc d(inf, dir, p->src, memory::desc(), wlAny, wiAny, p->biasDesc, p->dst, memory::desc());
       dnnl::lbr_gru_forward::primitive_desc pd(d, ctx.engine);
       p->wl = pd.weights_layer_desc();
       p->wi = pd.weights_iter_desc();
       p->workspace = pd.workspace_desc();
       p->prim = dnnl::lbr_gru_forward(pd);
     } else {
-      dnnl::lstm_forward::desc d(inf, dir, p->src, memory::desc(), memory::desc(), wlAny, wiAny, p->bias, p->dst,
+      dnnl::lstm_forward::desc d(inf, dir, p->src, memory::desc(), memory::desc(), wlAny, wiAny, p->biasDesc, p->dst,
                                  memory::desc(), memory::desc());
       dnnl::lstm_forward::primitive_desc pd(d, ctx.engine);
       p->wl = pd.weights_layer_desc();
@@ -111,12 +117,40 @@ WorkspaceLayout workspaceLayout(KernelContext &ctx, int64_t site, const int64_t 
   return w;
 }
 
-memory reordered(KernelContext &ctx, const memory::desc &user, const memory::desc &want, const float *data) {
-  memory src(user, ctx.engine, const_cast<float *>(data));
-  if (user == want) return src;
-  memory dst(want, ctx.engine);
-  dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
-  return dst;
+/// Brings a layer's packed weights and bias up to date with PyTorch's four tensors
+/// (w_ih, w_hh, b_ih, b_hh): redone only when the parameters may have changed.
+void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t width, int64_t h, bool gru) {
+  if (p.packedFrom == w[0] && p.packedVersion == ctx.paramVersion) return;
+  const float *wih = w[0], *whh = w[1], *bih = w[2], *bhh = w[3];
+  std::vector<float> scratchWl, scratchWi;
+  p.bias.resize(size_t(4 * h));
+  if (gru) {
+    scratchWl.resize(size_t(3 * h * width));
+    scratchWi.resize(size_t(3 * h * h));
+    gruGates(wih, scratchWl.data(), h, width);
+    gruGates(whh, scratchWi.data(), h, h);
+    wih = scratchWl.data();
+    whh = scratchWi.data();
+    for (int64_t k = 0; k < h; ++k) {
+      p.bias[k] = bih[h + k] + bhh[h + k];         // u: z gate
+      p.bias[h + k] = bih[k] + bhh[k];             // r
+      p.bias[2 * h + k] = bih[2 * h + k];          // o: n's input part
+      p.bias[3 * h + k] = bhh[2 * h + k];          // n's hidden part, inside r * (...)
+    }
+  } else {
+    for (int64_t k = 0; k < 4 * h; ++k) p.bias[k] = bih[k] + bhh[k];
+  }
+  if (!p.packedWl) {
+    p.packedWl = memory(p.wl, ctx.engine);
+    p.packedWi = memory(p.wi, ctx.engine);
+  }
+  for (auto [user, data, packed] : {std::tuple{p.userWl, wih, p.packedWl}, std::tuple{p.userWi, whh, p.packedWi}}) {
+    memory src(user, ctx.engine, const_cast<float *>(data));
+    dnnl::reorder(src, packed).execute(ctx.stream, src, packed);
+  }
+  ctx.stream.wait();
+  p.packedFrom = w[0];
+  p.packedVersion = ctx.paramVersion;
 }
 
 } // namespace
@@ -147,28 +181,13 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     WorkspaceLayout ws;
     if (training) ws = workspaceLayout(ctx, site, g);
     auto *wsBytes = static_cast<char *>(workspace);
-    std::vector<float> bufA, bufB, scratchWl, scratchWi, bias(size_t(4 * h));
+    std::vector<float> bufA, bufB;
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
       RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, training);
-      const float *wih = ptr(4 * l), *whh = ptr(4 * l + 1), *bih = ptr(4 * l + 2), *bhh = ptr(4 * l + 3);
-      if (gru) {
-        scratchWl.resize(size_t(3 * h * width));
-        scratchWi.resize(size_t(3 * h * h));
-        gruGates(wih, scratchWl.data(), h, width);
-        gruGates(whh, scratchWi.data(), h, h);
-        wih = scratchWl.data();
-        whh = scratchWi.data();
-        for (int64_t k = 0; k < h; ++k) {
-          bias[k] = bih[h + k] + bhh[h + k];         // u: z gate
-          bias[h + k] = bih[k] + bhh[k];             // r
-          bias[2 * h + k] = bih[2 * h + k];          // o: n's input part
-          bias[3 * h + k] = bhh[2 * h + k];          // n's hidden part, inside r * (...)
-        }
-      } else {
-        for (int64_t k = 0; k < 4 * h; ++k) bias[k] = bih[k] + bhh[k];
-      }
+      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
+      pack(ctx, p, params, width, h, gru);
       bool last = l + 1 == layers;
       float *out;
       if (last && sequences) {
@@ -180,11 +199,10 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
         buf.resize(size_t(b * t * h));
         out = buf.data();
       }
-      memory wl = reordered(ctx, p.userWl, p.wl, wih), wi = reordered(ctx, p.userWi, p.wi, whh);
       std::unordered_map<int, memory> args = {{DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(cur))},
-                                              {DNNL_ARG_WEIGHTS_LAYER, wl},
-                                              {DNNL_ARG_WEIGHTS_ITER, wi},
-                                              {DNNL_ARG_BIAS, memory(p.bias, ctx.engine, bias.data())},
+                                              {DNNL_ARG_WEIGHTS_LAYER, p.packedWl},
+                                              {DNNL_ARG_WEIGHTS_ITER, p.packedWi},
+                                              {DNNL_ARG_BIAS, memory(p.biasDesc, ctx.engine, p.bias.data())},
                                               {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}};
       if (training) args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, wsBytes + ws.gates[l])});
       p.prim.execute(ctx.stream, args);
