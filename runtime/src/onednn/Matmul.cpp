@@ -17,39 +17,21 @@ using dnnl::memory;
 namespace dlrt {
 namespace {
 
-/// A dense weight [n, C*H*W] with its columns reordered to (H, W, C), for an input that
-/// is a flattened NHWC tensor (nhwc_input); redone when the parameter may have changed.
-class NhwcColumns {
-public:
-  NhwcColumns() = default;
-  NhwcColumns(KernelContext &ctx, int64_t n, const int64_t *chw) {
-    int64_t c = chw[0], h = chw[1], w = chw[2];
-    // Element (o, y, x, ch) of both: the weight's at o*CHW + ch*HW + y*W + x, ours row-major.
-    from = memory::desc({n, h, w, c}, memory::data_type::f32, memory::dims{c * h * w, w, 1, h * w});
-    to = memory(memory::desc({n, h, w, c}, memory::data_type::f32, memory::format_tag::abcd), ctx.engine);
-  }
-  const void *get(KernelContext &ctx, const void *weight) {
-    if (weight != source || version != ctx.paramVersion) {
-      memory src(from, ctx.engine, const_cast<void *>(weight));
-      dnnl::reorder(src, to).execute(ctx.stream, src, to);
-      source = weight;
-      version = ctx.paramVersion;
-    }
-    return to.get_data_handle();
-  }
-
-private:
-  memory::desc from;
-  memory to;
-  const void *source = nullptr;
-  uint64_t version = ~uint64_t(0);
-};
+/// Where a dense's input is a flattened NHWC tensor (nhwc_input = [C, H, W]), its weight
+/// [n, C*H*W] read with the columns in (H, W, C) order: element (o, y, x, ch) lies at
+/// o*CHW + ch*HW + y*W + x.
+memory::desc nhwcOrderedWeight(int64_t n, const int64_t *chw) {
+  int64_t c = chw[0], h = chw[1], w = chw[2];
+  return memory::desc({n, h, w, c}, memory::data_type::f32, memory::dims{c * h * w, w, 1, h * w});
+}
 
 struct MatmulPrimitive {
   dnnl::matmul prim;
   memory::desc src, wei, bias, dst;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
-  std::optional<NhwcColumns> nhwc;
+  // nhwc_input: the weight with its columns in the input's order, row-major [n, H*W*C]
+  // (what `packed` then packs).
+  std::optional<PackedWeights> nhwc;
 };
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
@@ -105,8 +87,11 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true);
     const void *weight = w;
     if (nhwc) {
-      if (!p->nhwc) p->nhwc.emplace(ctx, n, nhwc);
-      weight = p->nhwc->get(ctx, w);
+      if (!p->nhwc) {
+        memory::desc from = nhwcOrderedWeight(n, nhwc);
+        p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcd));
+      }
+      weight = p->nhwc->get(ctx, w).get_data_handle();
     }
     run(ctx, *p, x, weight, bias, y, /*packed=*/true);
   });
