@@ -69,7 +69,8 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     // adds to what dst holds). The buffer is writable: bufferization writes in place where
     // the skip tensor is dead after this op (ResNet's blocks), and copies it otherwise.
     Value residual = op.getResidual();
-    Value out = residual && residual.getType() == rt
+    bool overResidual = residual && residual.getType() == rt;
+    Value out = overResidual
                     ? bufferization::ToBufferOp::create(rw, loc, MemRefType::get(rt.getShape(), rt.getElementType()),
                                                         residual, /*read_only=*/false)
                           .getResult()
@@ -82,7 +83,7 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
                  optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, out), bn, eps,
-                 residual && residual.getType() == rt ? bufferPointer(rw, loc, out) : optionalPointer(rw, loc, residual)});
+                 overResidual ? bufferPointer(rw, loc, out) : optionalPointer(rw, loc, residual)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }
@@ -163,7 +164,7 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
     Value out = allocResult(rw, loc, rt, dyn);
     callRuntime(rw, loc, op, "dlrt_k_transpose_f32",
                 {runtimeContext(op), siteOf(rw, loc, op),
-                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), 4).getResult(), i64ArrayPointer(rw, loc, dims),
+                 i64Const(rw, loc, 4), i64ArrayPointer(rw, loc, dims),
                  i64ArrayPointer(rw, loc, perms), bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();

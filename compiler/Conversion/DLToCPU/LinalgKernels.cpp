@@ -60,7 +60,6 @@ struct DenseToLinalg : public OpRewritePattern<dl::DenseOp> {
     // Only the oneDNN path's layout pass sets nhwc_input; the portable kernels keep NCHW.
     if (op.getNhwcInput()) return rw.notifyMatchFailure(op, "nhwc_input is for the oneDNN kernel");
     Location loc = op.getLoc();
-    Value weight = op.getWeight();
     auto rt = op.getResult().getType();
     int64_t rank = rt.getRank(); // loops: result dims, then k
     SmallVector<AffineExpr> xe, oe;
@@ -74,7 +73,7 @@ struct DenseToLinalg : public OpRewritePattern<dl::DenseOp> {
     iters.push_back(Iter::reduction);
     Value acc = zeroFilled(rw, loc, rt, broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getInput()}),
                            reductionInit(rw, loc, rt.getElementType(), false));
-    Value prod = linalg::GenericOp::create(rw, loc, rt, ValueRange{op.getInput(), weight}, acc,
+    Value prod = linalg::GenericOp::create(rw, loc, rt, ValueRange{op.getInput(), op.getWeight()}, acc,
                                            ArrayRef<AffineMap>{xm, wm, om}, iters,
                                            [&](OpBuilder &b, Location l, ValueRange a) {
                                              linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));

@@ -46,7 +46,7 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
                  i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()),
                  optionalPointer(rw, loc, op.getBias()),
                  bufferPointer(rw, loc, out),
-                 arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), op.getActivation()), nhwc});
+                 i64Const(rw, loc, op.getActivation()), nhwc});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));
     return success();
   }
@@ -61,7 +61,7 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
     auto rt = op.getResult().getType();
     int64_t rank = rt.getRank();
     // Both operands' dims, left-padded with 1s to the result's rank, in one i64 array.
-    Value one = arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), 1);
+    Value one = i64Const(rw, loc, 1);
     SmallVector<Value> words;
     for (Value operand : {op.getLhs(), op.getRhs()}) {
       auto t = cast<RankedTensorType>(operand.getType());
@@ -90,7 +90,7 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
     }
     Value out = allocResult(rw, loc, rt, dyn);
     callRuntime(rw, loc, op, "dlrt_k_matmul_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), arith::ConstantIntOp::create(rw, loc, rw.getI64Type(), rank),
+                {runtimeContext(op), siteOf(rw, loc, op), i64Const(rw, loc, rank),
                  dims, bufferPointer(rw, loc, op.getLhs()), bufferPointer(rw, loc, op.getRhs()),
                  bufferPointer(rw, loc, out)});
     rw.replaceOp(op, asTensor(rw, loc, out, rt));

@@ -66,9 +66,13 @@ Value i64Value(OpBuilder &b, Location loc, Value index) {
   return arith::IndexCastOp::create(b, loc, b.getI64Type(), index);
 }
 
+Value i64Const(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+}
+
 Value siteOf(OpBuilder &b, Location loc, Operation *op) {
   auto site = op->getAttrOfType<IntegerAttr>("dl.site");
-  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), site ? site.getInt() : -1);
+  return i64Const(b, loc, site ? site.getInt() : -1);
 }
 
 Value i64ArrayPointer(OpBuilder &b, Location loc, ArrayRef<Value> values) {

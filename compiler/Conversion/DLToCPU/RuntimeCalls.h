@@ -29,6 +29,8 @@ mlir::Value asTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
 void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *anchor,
                  llvm::StringRef name, mlir::ValueRange args);
 mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
+/// An i64 constant, the type of kernels' scalar words.
+mlir::Value i64Const(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
 /// A stack array of i64 words (index values are converted) and its pointer: how kernels
 /// with many sizes (convolution geometry, matmul dims) receive them.
 mlir::Value i64ArrayPointer(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
