@@ -2,7 +2,8 @@
 dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, conv1d),
 pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
 multi-head attention (causal and not), and every activation fused into the dense or
-convolution before it. Also: an out-of-range id is an error naming the
+convolution before it; 3x3 convolutions of 16 channels and more (Winograd in the runtime)
+with an activation, a skip tensor and a folded batch_norm. Also: an out-of-range id is an error naming the
 op's source location."""
 import os
 
@@ -56,6 +57,10 @@ model Layers {
   output o_residual_live = conv2d(c1, 6, 3, padding = 1, name = "res2") + sk
   output o_skip_after = sk * 2
   output o_residual_input = conv2d(img, 3, 3, padding = 1, name = "res3") + img
+  w16 = conv2d(img, 16, 3, padding = 1, name = "w16")
+  output o_wino = conv2d(w16, 32, 3, padding = 1, name = "wino") |> relu
+  output o_wino_res = relu(conv2d(w16, 16, 3, padding = 1, bias = false, name = "wino_res") + w16)
+  output o_wino_bn = conv2d(w16, 16, 3, padding = "same", name = "wino_c") |> batch_norm(name = "wino_bn")
 }
 """
 
@@ -97,7 +102,13 @@ class Layers(torch.nn.Module):
         self.skip2 = torch.nn.Conv2d(6, 6, 1)
         self.res2 = torch.nn.Conv2d(6, 6, 3, padding=1)
         self.res3 = torch.nn.Conv2d(3, 3, 3, padding=1)
-        for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d):  # non-trivial running statistics
+        # 16 channels and more, 3x3, stride 1: the runtime convolves them by Winograd's algorithm.
+        self.w16 = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.wino = torch.nn.Conv2d(16, 32, 3, padding=1)
+        self.wino_res = torch.nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.wino_c = torch.nn.Conv2d(16, 16, 3, padding="same")
+        self.wino_bn = torch.nn.BatchNorm2d(16)
+        for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d, self.wino_bn):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
             bn.weight.data.uniform_(0.5, 1.5)
@@ -149,6 +160,10 @@ class Layers(torch.nn.Module):
         o["o_residual_live"] = self.res2(c1) + sk
         o["o_skip_after"] = sk * 2
         o["o_residual_input"] = self.res3(img) + img
+        w16 = self.w16(img)
+        o["o_wino"] = torch.relu(self.wino(w16))
+        o["o_wino_res"] = torch.relu(self.wino_res(w16) + w16)
+        o["o_wino_bn"] = self.wino_bn(self.wino_c(w16))
         return o
 
 

@@ -65,11 +65,11 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value oh = windowOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    // With a skip tensor, the convolution writes its result over it (oneDNN's sum post-op
-    // adds to what dst holds). The buffer is writable: bufferization writes in place where
-    // the skip tensor is dead after this op (ResNet's blocks), and copies it otherwise.
+    // With a skip tensor no one reads afterwards (ResNet's blocks), the convolution writes
+    // its result over it (oneDNN's sum post-op adds to what dst holds); otherwise into a new
+    // buffer, where the kernel copies the skip tensor first.
     Value residual = op.getResidual();
-    bool overResidual = residual && residual.getType() == rt;
+    bool overResidual = residual && residual.getType() == rt && op->hasAttr(kOverwriteResidual);
     Value out = overResidual
                     ? bufferization::ToBufferOp::create(rw, loc, MemRefType::get(rt.getShape(), rt.getElementType()),
                                                         residual, /*read_only=*/false)
@@ -172,6 +172,24 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
 };
 
 } // namespace
+
+void markOverwritableResiduals(ModuleOp module) {
+  module.walk([](dl::Conv2DOp conv) {
+    Value skip = conv.getResidual();
+    if (!skip || conv.getInput() == skip) return;
+    // A kernel's result is a buffer of its own, except a transpose's, which may lower to a
+    // view of its input (one that keeps the element order).
+    Operation *producer = skip.getDefiningOp();
+    if (!producer || !producer->hasTrait<dl::RuntimeCallSite>() || isa<dl::TransposeOp>(producer) ||
+        producer->getBlock() != conv->getBlock())
+      return;
+    for (Operation *user : skip.getUsers())
+      if (user != conv && (user->getBlock() != conv->getBlock() || !user->isBeforeInBlock(conv) ||
+                           !user->hasTrait<dl::RuntimeCallSite>()))
+        return;
+    conv->setAttr(kOverwriteResidual, UnitAttr::get(conv.getContext()));
+  });
+}
 
 void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
   patterns.add<LayoutTransposeToOneDNN>(patterns.getContext());

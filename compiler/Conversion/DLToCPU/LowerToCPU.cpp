@@ -54,6 +54,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       RewritePatternSet layout(&getContext());
       populateChannelsLast(layout);
       if (failed(applyPatternsGreedily(module, std::move(layout)))) return signalPassFailure();
+      markOverwritableResiduals(module);
     }
     RewritePatternSet patterns(&getContext());
     if (kernels == "linalg") { // preferred: a higher benefit

@@ -3,6 +3,7 @@
 #define DLC_CONVERSION_DLTOCPU_PATTERNS_H
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace dlc {
@@ -26,6 +27,14 @@ void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);
+/// Marks (kOverwriteResidual) each conv2d that may write its result over its skip tensor.
+/// Kernel results are buffers by the time bufferization runs, so it cannot see which skip
+/// tensors are still needed; this decides it on the dl graph: the skip tensor must be a
+/// kernel's own result (not a view, not a model input), and every other reader of it a
+/// kernel that runs earlier in the same block (kernels run synchronously). Run it after
+/// the layout patterns, before the lowering.
+void markOverwritableResiduals(mlir::ModuleOp module);
+inline constexpr llvm::StringLiteral kOverwriteResidual = "dl.overwrite_residual";
 /// The NCHW <-> NHWC transposes -> oneDNN reorders (parallel copies).
 void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.
