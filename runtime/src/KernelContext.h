@@ -6,12 +6,26 @@
 
 #include <dnnl.hpp>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace dlrt {
+
+/// Memory grown to the largest size asked of it and kept, for what kernels need only while
+/// they run. Kernels run one at a time per session, so one such buffer serves them all.
+class GrowingBuffer {
+public:
+  /// At least `bytes`, page-aligned; throws std::bad_alloc.
+  void *get(size_t bytes);
+
+private:
+  std::unique_ptr<char, decltype(&std::free)> data{nullptr, &std::free};
+  size_t size = 0;
+};
 
 /// The `ctx` that compiled code passes to every kernel: one per session. Kernels never
 /// throw or abort across the generated code; the first failure of a call is recorded here
@@ -32,12 +46,29 @@ struct KernelContext {
   /// Each kernel's thread count.
   ThreadPolicy threading;
 
+
   /// Sets the kernel's thread count (see ThreadPolicy) and returns it. Call it before
   /// creating a primitive and key the cache on the count:
   /// oneDNN splits a primitive's work for the thread count current at its creation, and a
   /// primitive made for one thread runs on one thread however many it is given later.
   /// `regions`: how many parallel regions the kernel runs (an RNN: one or more per step).
   int threadsFor(double flops, double regions = 1) { return threading.choose(flops, regions); }
+
+  /// Every primitive's scratch memory. oneDNN's own (library) mode, in this build made for
+  /// concurrent execution, allocates a primitive's scratchpad on every execution and frees it
+  /// after: for a Winograd convolution tens of megabytes, touched for the first time on
+  /// every call.
+  GrowingBuffer scratchpad;
+  /// Activations in a primitive's own layout where it differs from compiled code's (a
+  /// convolution's blocked input and output): reordered in and out around the call.
+  GrowingBuffer stagedSrc, stagedDst;
+
+  /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
+  void run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args);
+  /// `desc`-shaped memory in a staging buffer.
+  dnnl::memory staged(GrowingBuffer &buffer, const dnnl::memory::desc &desc) {
+    return dnnl::memory(desc, engine, buffer.get(desc.get_size()));
+  }
 
   void fail(const std::string &msg) {
     if (error.empty()) error = msg;
@@ -81,9 +112,17 @@ template <typename Body> void guarded(void *vctx, int64_t site, Body &&body) {
 /// unknown code, which the kernel's guard turns into the call's error.
 void appendActivation(dnnl::post_ops &ops, int64_t activation);
 
-/// Primitive attributes with the post-op of `activation` (PyTorch's function after the op).
-inline dnnl::primitive_attr activationAttr(int64_t activation) {
+/// The attributes every kernel's primitive starts from: the scratchpad is the session's
+/// (KernelContext::run hands it over).
+inline dnnl::primitive_attr kernelAttr() {
   dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+/// kernelAttr() with the post-op of `activation` (PyTorch's function after the op).
+inline dnnl::primitive_attr activationAttr(int64_t activation) {
+  dnnl::primitive_attr attr = kernelAttr();
   dnnl::post_ops ops;
   appendActivation(ops, activation);
   attr.set_post_ops(ops);

@@ -2,7 +2,7 @@
 dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, conv1d),
 pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
 multi-head attention (causal and not), and every activation fused into the dense or
-convolution before it; 3x3 convolutions of 16 channels and more (Winograd in the runtime)
+convolution before it; 3x3 convolutions of 64 channels and more (Winograd in the runtime)
 with an activation, a skip tensor and a folded batch_norm. Also: an out-of-range id is an error naming the
 op's source location."""
 import os
@@ -57,10 +57,10 @@ model Layers {
   output o_residual_live = conv2d(c1, 6, 3, padding = 1, name = "res2") + sk
   output o_skip_after = sk * 2
   output o_residual_input = conv2d(img, 3, 3, padding = 1, name = "res3") + img
-  w16 = conv2d(img, 16, 3, padding = 1, name = "w16")
-  output o_wino = conv2d(w16, 32, 3, padding = 1, name = "wino") |> relu
-  output o_wino_res = relu(conv2d(w16, 16, 3, padding = 1, bias = false, name = "wino_res") + w16)
-  output o_wino_bn = conv2d(w16, 16, 3, padding = "same", name = "wino_c") |> batch_norm(name = "wino_bn")
+  w64 = conv2d(img, 64, 3, padding = 1, name = "w64")
+  output o_wino = conv2d(w64, 80, 3, padding = 1, name = "wino") |> relu
+  output o_wino_res = relu(conv2d(w64, 64, 3, padding = 1, bias = false, name = "wino_res") + w64)
+  output o_wino_bn = conv2d(w64, 64, 3, padding = "same", name = "wino_c") |> batch_norm(name = "wino_bn")
 }
 """
 
@@ -102,12 +102,12 @@ class Layers(torch.nn.Module):
         self.skip2 = torch.nn.Conv2d(6, 6, 1)
         self.res2 = torch.nn.Conv2d(6, 6, 3, padding=1)
         self.res3 = torch.nn.Conv2d(3, 3, 3, padding=1)
-        # 16 channels and more, 3x3, stride 1: the runtime convolves them by Winograd's algorithm.
-        self.w16 = torch.nn.Conv2d(3, 16, 3, padding=1)
-        self.wino = torch.nn.Conv2d(16, 32, 3, padding=1)
-        self.wino_res = torch.nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.wino_c = torch.nn.Conv2d(16, 16, 3, padding="same")
-        self.wino_bn = torch.nn.BatchNorm2d(16)
+        # 64 channels and more, 3x3, stride 1: the runtime convolves them by Winograd's algorithm.
+        self.w64 = torch.nn.Conv2d(3, 64, 3, padding=1)
+        self.wino = torch.nn.Conv2d(64, 80, 3, padding=1)
+        self.wino_res = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
+        self.wino_c = torch.nn.Conv2d(64, 64, 3, padding="same")
+        self.wino_bn = torch.nn.BatchNorm2d(64)
         for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d, self.wino_bn):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -160,10 +160,10 @@ class Layers(torch.nn.Module):
         o["o_residual_live"] = self.res2(c1) + sk
         o["o_skip_after"] = sk * 2
         o["o_residual_input"] = self.res3(img) + img
-        w16 = self.w16(img)
-        o["o_wino"] = torch.relu(self.wino(w16))
-        o["o_wino_res"] = torch.relu(self.wino_res(w16) + w16)
-        o["o_wino_bn"] = self.wino_bn(self.wino_c(w16))
+        w64 = self.w64(img)
+        o["o_wino"] = torch.relu(self.wino(w64))
+        o["o_wino_res"] = torch.relu(self.wino_res(w64) + w64)
+        o["o_wino_bn"] = self.wino_bn(self.wino_c(w64))
         return o
 
 
@@ -182,7 +182,11 @@ for batch in (1, 2, 5):
         want = ref(torch.from_numpy(img), torch.from_numpy(seq), torch.from_numpy(ids))
     got = h.infer(so, {"img": img, "seq": seq, "ids": ids}, weights=weights)
     for name, r in want.items():
-        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+        # Winograd's transforms round differently from a direct convolution: 2e-6 at most
+        # here on outputs up to 1.4, where PyTorch's own float32 result is 4.5e-7 from
+        # float64. Its outputs get atol 1e-5, the others the harness's 1e-6.
+        atol = 1e-5 if name.startswith("o_wino") else h.ATOL
+        h.check_close("%s b%d" % (name, batch), got[name], r.numpy(), atol=atol)
 
 # An id out of range: exit 1 and a message that names the embedding's line.
 ids[0, 2] = 11

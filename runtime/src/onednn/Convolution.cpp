@@ -22,8 +22,10 @@ template <typename Prim> struct ConvPrimitive {
   Prim prim;
   memory::desc src, wei, bias, dst;          // as compiled code passes them (NCHW or NHWC)
   memory::desc srcP, weiP, dstP;             // the primitive's (blocked where that is faster)
-  memory srcBuf, dstBuf;                     // activations in the primitive's layout
-  dnnl::reorder residualCopy;                 // the skip tensor into dst, before the sum post-op
+  // Where the primitive's activation layouts differ from ours, reorders into and out of the
+  // session's staging buffers.
+  std::optional<dnnl::reorder> toSrcP, fromDstP;
+  std::optional<dnnl::reorder> residualCopy; // the skip tensor into dst, before the sum post-op
   PackedWeights packed;
   // A folded batch_norm: weights and bias scaled by gamma / sqrt(var + eps).
   std::vector<float> foldedW, foldedB;
@@ -86,43 +88,64 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     p->dst = memory::desc({n, oc, oh, ow}, f32, act);
     // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
-    auto alg = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
+    auto direct = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
     auto inf = dnnl::prop_kind::forward_inference;
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = kernelAttr();
     dnnl::post_ops ops;
     if (residual) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
     appendActivation(ops, g[18]);
     attr.set_post_ops(ops);
-    auto make = [&](const memory::desc &src, const memory::desc &dst) {
+    auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
       memory::desc weiAny(p->wei.dims(), f32, tag::any);
       auto d = bias || bn ? typename Prim::desc(inf, alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
                           : typename Prim::desc(inf, alg, src, weiAny, dst, strides, dil, padL, padR);
       return typename Prim::primitive_desc(d, attr, ctx.engine);
     };
+    auto isReference = [](const auto &pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; };
+    memory::desc srcAny(p->src.dims(), f32, tag::any), dstAny(p->dst.dims(), f32, tag::any);
     // A first layer with one input channel and 16 outputs: NHWC input and output are, byte
     // for byte, NCHW and nChw16c, the layouts of oneDNN's direct first-layer kernel, which
     // runs such a convolution twice as fast as brgconv on NHWC.
     std::optional<typename Prim::primitive_desc> chosen;
     if (channelsLast && !transposed && c == 1 && oc == 16) {
       memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, tag::nChw16c);
-      auto pd = make(src, dst);
-      if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) {
+      auto pd = make(src, dst, direct);
+      if (!isReference(pd)) {
         chosen = pd;
         p->src = src;
         p->dst = dst;
+      }
+    }
+    // A 3x3 stride-1 convolution by Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3)
+    // on blocked layouts) where oneDNN has it for the shape and post-ops. Measured on this
+    // CPU against direct: 1.2-2.3x faster on ResNet's layers (64 to 512 channels, 1 and 16
+    // images), and as accurate against a double-precision reference (max error 1e-6..1e-5
+    // on outputs of magnitude 4, like direct's). With fewer channels the transforms cost
+    // more than the multiplications save (16->32 channels on 14x14: 0.7-0.9x), hence
+    // the 64-channel floor.
+    if (!chosen && !transposed && kh == 3 && kw == 3 && g[9] == 1 && g[10] == 1 && g[15] == 1 && g[16] == 1 &&
+        groups == 1 && c >= 64 && oc >= 64) {
+      try {
+        auto pd = make(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
+        if (!isReference(pd)) chosen = pd;
+      } catch (const dnnl::error &) {
       }
     }
     // Otherwise oneDNN chooses layouts: its blocked or NHWC formats run several times
     // faster than plain NCHW. Activations are reordered in and out per call where its
     // choice differs from ours (with channels_last it rarely does), weights once per
     // parameter version.
-    if (!chosen) chosen = make(memory::desc(p->src.dims(), f32, tag::any), memory::desc(p->dst.dims(), f32, tag::any));
+    if (!chosen) chosen = make(srcAny, dstAny, direct);
     auto &pd = *chosen;
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();
-    if (p->srcP != p->src) p->srcBuf = memory(p->srcP, ctx.engine);
-    if (p->dstP != p->dst) p->dstBuf = memory(p->dstP, ctx.engine);
+    auto reorder = [&](const memory::desc &from, const memory::desc &to) {
+      return dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, kernelAttr()));
+    };
+    if (p->srcP != p->src) p->toSrcP = reorder(p->src, p->srcP);
+    if (p->dstP != p->dst) p->fromDstP = reorder(p->dstP, p->dst);
+    if (residual) p->residualCopy = reorder(p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP);
     p->prim = Prim(pd);
     slot = p;
@@ -135,24 +158,22 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   }
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
   memory src = userSrc, dst = userDst;
-  if (p.srcBuf) {
-    dnnl::reorder(userSrc, p.srcBuf).execute(ctx.stream, userSrc, p.srcBuf);
-    src = p.srcBuf;
+  if (p.toSrcP) {
+    src = ctx.staged(ctx.stagedSrc, p.srcP);
+    ctx.run(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, src}});
   }
-  if (p.dstBuf) dst = p.dstBuf;
+  if (p.fromDstP) dst = ctx.staged(ctx.stagedDst, p.dstP);
   // residual == y: compiled code had the result written over the skip tensor, so dst
-  // already holds it (unless the primitive's dst is a buffer in another layout).
-  if (residual && (residual != y || p.dstBuf)) {
+  // already holds it (unless the primitive's dst is staged in another layout).
+  if (residual && (residual != y || p.fromDstP)) {
     memory res(p.dst, ctx.engine, const_cast<float *>(residual));
-    if (!p.residualCopy) p.residualCopy = dnnl::reorder(res, dst);
-    p.residualCopy.execute(ctx.stream, res, dst);
+    ctx.run(*p.residualCopy, {{DNNL_ARG_FROM, res}, {DNNL_ARG_TO, dst}});
   }
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
-  p.prim.execute(ctx.stream, args);
-  if (p.dstBuf) dnnl::reorder(p.dstBuf, userDst).execute(ctx.stream, p.dstBuf, userDst);
-  ctx.stream.wait();
+  ctx.run(p.prim, args);
+  if (p.fromDstP) ctx.run(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}});
 }
 
 } // namespace

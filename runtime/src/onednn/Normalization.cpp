@@ -36,8 +36,7 @@ void runNorm(KernelContext &ctx, const NormPrimitive &p, const float *x, const f
     args.insert({DNNL_ARG_MEAN, mem(p.stat, mean)});
     args.insert({DNNL_ARG_VARIANCE, mem(p.stat, var)});
   }
-  p.prim.execute(ctx.stream, args);
-  ctx.stream.wait();
+  ctx.run(p.prim, args);
 }
 
 } // namespace
@@ -60,7 +59,7 @@ extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, in
       p->scale = memory::desc({cols}, f32, memory::format_tag::a);
       auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
       dnnl::layer_normalization_forward::desc d(prop, p->data, p->stat, float(eps), kScaleShift);
-      p->prim = dnnl::layer_normalization_forward(dnnl::layer_normalization_forward::primitive_desc(d, ctx.engine));
+      p->prim = dnnl::layer_normalization_forward(dnnl::layer_normalization_forward::primitive_desc(d, kernelAttr(), ctx.engine));
       slot = p;
     }
     runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
@@ -92,7 +91,7 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
       auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
       dnnl::batch_normalization_forward::desc bd(prop, p->data, float(eps), flags);
       p->prim =
-          dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(bd, ctx.engine));
+          dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(bd, kernelAttr(), ctx.engine));
       slot = p;
     }
     runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
@@ -114,12 +113,11 @@ extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const
       memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
       auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
       dnnl::softmax_v2_forward::desc sd(dnnl::prop_kind::forward_inference, alg, data, data, int(axis));
-      slot = std::make_shared<dnnl::softmax_v2_forward>(dnnl::softmax_v2_forward::primitive_desc(sd, ctx.engine));
+      slot = std::make_shared<dnnl::softmax_v2_forward>(dnnl::softmax_v2_forward::primitive_desc(sd, kernelAttr(), ctx.engine));
     }
     auto &prim = *static_cast<dnnl::softmax_v2_forward *>(slot.get());
     memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
-    prim.execute(ctx.stream, {{DNNL_ARG_SRC, memory(data, ctx.engine, const_cast<float *>(x))},
-                              {DNNL_ARG_DST, memory(data, ctx.engine, y)}});
-    ctx.stream.wait();
+    ctx.run(prim, {{DNNL_ARG_SRC, memory(data, ctx.engine, const_cast<float *>(x))},
+                   {DNNL_ARG_DST, memory(data, ctx.engine, y)}});
   });
 }

@@ -51,7 +51,7 @@ const dnnl::pooling_forward::primitive_desc &trainingDesc(KernelContext &ctx, in
   auto &slot = ctx.primitives[key];
   if (!slot)
     slot = std::make_shared<dnnl::pooling_forward::primitive_desc>(
-        forwardDesc(g, dnnl::prop_kind::forward_training), ctx.engine);
+        forwardDesc(g, dnnl::prop_kind::forward_training), kernelAttr(), ctx.engine);
   return *static_cast<dnnl::pooling_forward::primitive_desc *>(slot.get());
 }
 
@@ -72,7 +72,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
       auto p = std::make_shared<PoolForward>();
       auto pd = training ? trainingDesc(ctx, site, g)
                          : dnnl::pooling_forward::primitive_desc(forwardDesc(g, dnnl::prop_kind::forward_inference),
-                                                                 ctx.engine);
+                                                                 kernelAttr(), ctx.engine);
       p->src = pd.src_desc();
       p->dst = pd.dst_desc();
       p->workspace = pd.workspace_desc();
@@ -84,8 +84,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
                                             {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
     if (training && p.workspace.get_size() != 0)
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, workspace)});
-    p.prim.execute(ctx.stream, args);
-    ctx.stream.wait();
+    ctx.run(p.prim, args);
   });
 }
 
@@ -111,7 +110,7 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64
       auto &hint = trainingDesc(ctx, site, g);
       dnnl::pooling_backward::desc d(algorithmOf(g), activation(g, g[2], g[3]), activation(g, g[4], g[5]),
                                      {g[8], g[9]}, {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
-      dnnl::pooling_backward::primitive_desc pd(d, ctx.engine, hint);
+      dnnl::pooling_backward::primitive_desc pd(d, kernelAttr(), ctx.engine, hint);
       auto p = std::make_shared<PoolBackward>();
       p->diffSrc = pd.diff_src_desc();
       p->diffDst = pd.diff_dst_desc();
@@ -129,7 +128,6 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64
       }
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, const_cast<void *>(workspace))});
     }
-    p.prim.execute(ctx.stream, args);
-    ctx.stream.wait();
+    ctx.run(p.prim, args);
   });
 }

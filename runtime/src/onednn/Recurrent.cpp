@@ -56,7 +56,7 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
     auto inf = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     if (gru) {
       dnnl::lbr_gru_forward::desc d(inf, dir, p->src, memory::desc(), wlAny, wiAny, p->biasDesc, p->dst, memory::desc());
-      dnnl::lbr_gru_forward::primitive_desc pd(d, ctx.engine);
+      dnnl::lbr_gru_forward::primitive_desc pd(d, kernelAttr(), ctx.engine);
       p->wl = pd.weights_layer_desc();
       p->wi = pd.weights_iter_desc();
       p->workspace = pd.workspace_desc();
@@ -64,7 +64,7 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
     } else {
       dnnl::lstm_forward::desc d(inf, dir, p->src, memory::desc(), memory::desc(), wlAny, wiAny, p->biasDesc, p->dst,
                                  memory::desc(), memory::desc());
-      dnnl::lstm_forward::primitive_desc pd(d, ctx.engine);
+      dnnl::lstm_forward::primitive_desc pd(d, kernelAttr(), ctx.engine);
       p->wl = pd.weights_layer_desc();
       p->wi = pd.weights_iter_desc();
       p->workspace = pd.workspace_desc();
@@ -205,8 +205,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
                                               {DNNL_ARG_BIAS, memory(p.biasDesc, ctx.engine, p.bias.data())},
                                               {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}};
       if (training) args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, wsBytes + ws.gates[l])});
-      p.prim.execute(ctx.stream, args);
-      ctx.stream.wait();
+      ctx.run(p.prim, args);
       cur = out;
     }
     if (!sequences)

@@ -38,12 +38,11 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
       auto p = std::make_shared<ReorderPrimitive>();
       p->src = memory::desc(out, memory::data_type::f32, srcStrides);
       p->dst = memory::desc(out, memory::data_type::f32, contiguousStrides(out));
-      p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, p->src, ctx.engine, p->dst));
+      p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, p->src, ctx.engine, p->dst, kernelAttr()));
       slot = p;
     }
     auto &p = *static_cast<ReorderPrimitive *>(slot.get());
-    memory src(p.src, ctx.engine, const_cast<float *>(x)), dst(p.dst, ctx.engine, y);
-    p.prim.execute(ctx.stream, src, dst);
-    ctx.stream.wait();
+    ctx.run(p.prim, {{DNNL_ARG_FROM, memory(p.src, ctx.engine, const_cast<float *>(x))},
+                     {DNNL_ARG_TO, memory(p.dst, ctx.engine, y)}});
   });
 }
