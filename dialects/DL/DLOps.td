@@ -259,12 +259,15 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     kernel (a dlrt_activation code, 0 for none).
     `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
     Only the layout pass sets it, for kernels that run faster on NHWC.
+    `blocked_channels` (with channels_last): input, residual and result, typed NHWC, are
+    stored in 16-channel blocks (see dl.block_channels). The layout pass sets it where the
+    runtime runs the convolution by Winograd's algorithm, which works on that layout.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                        DenseI64ArrayAttr:$dilation, I64Attr:$groups, DefaultValuedAttr<I64Attr, "0">:$activation,
-                       OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last);
+                       OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last, UnitAttr:$blocked_channels);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? (`residual` `(` $residual^ `)`)? attr-dict `:`
@@ -272,6 +275,22 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     (`residual` `(` type($residual)^ `)`)? `->` type($result)
   }];
   let hasVerifier = 1;
+}
+
+def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, SameOperandsAndResultType, DL_RuntimeCallSite]> {
+  let summary = "an NHWC tensor's buffer rearranged into 16-channel blocks, or back (`inverse`)";
+  let description = [{
+    The result has the input's type and values; its buffer holds them as
+    [N][C/16][H][W][16] (oneDNN's nChw16c), or, with `inverse`, a blocked input goes back
+    to NHWC. Only the layout pass creates it, around convolutions marked
+    `blocked_channels`; a blocked tensor is read by those, by elementwise ops whose
+    operands are all blocked, and by the inverse op, nothing else. A pair folds away.
+  }];
+  let arguments = (ins DL_FloatTensor:$input, UnitAttr:$inverse);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]> {

@@ -102,7 +102,23 @@ LogicalResult Conv2DOp::verify() {
     for (Value v : getBn())
       if (failed(vector(*this, v, w.getDimSize(0), "batch_norm parameter"))) return failure();
   }
+  if (getBlockedChannels() && (!getChannelsLast() || channels % 16 != 0 || w.getDimSize(0) % 16 != 0))
+    return emitOpError("blocked_channels needs channels_last and channels in multiples of 16");
   return success();
+}
+
+LogicalResult BlockChannelsOp::verify() {
+  auto t = getInput().getType();
+  if (t.getRank() != 4 || t.isDynamicDim(3) || t.getDimSize(3) % 16 != 0)
+    return emitOpError("expects an NHWC tensor with a static channel count that is a multiple of 16");
+  return success();
+}
+
+OpFoldResult BlockChannelsOp::fold(FoldAdaptor) {
+  // block(unblock(x)) and unblock(block(x)) are x.
+  if (auto inner = getInput().getDefiningOp<BlockChannelsOp>())
+    if (inner.getInverse() != getInverse()) return inner.getInput();
+  return {};
 }
 
 LogicalResult Pool2DOp::verify() {

@@ -93,6 +93,7 @@ enum PrimitiveKind : int64_t {
   kBatchNorm = 8,
   kSoftmax = 9,
   kPoolingBackward = 10,
+  kBlockChannels = 11,
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

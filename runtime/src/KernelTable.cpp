@@ -25,6 +25,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
       {"dlrt_k_rnn_workspace_bytes", reinterpret_cast<void *>(&dlrt_k_rnn_workspace_bytes)},
       {"dlrt_k_transpose_f32", reinterpret_cast<void *>(&dlrt_k_transpose_f32)},
+      {"dlrt_k_block_channels_f32", reinterpret_cast<void *>(&dlrt_k_block_channels_f32)},
       {"dlrt_k_alloc", reinterpret_cast<void *>(&dlrt_k_alloc)},
       {"dlrt_k_free", reinterpret_cast<void *>(&dlrt_k_free)},
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},

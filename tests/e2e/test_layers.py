@@ -3,7 +3,8 @@ dynamic batch: convolutions (stride, padding incl. "same", dilation, groups, con
 pooling, batch_norm with running statistics, layer_norm, embeddings, concat, slice and
 multi-head attention (causal and not), and every activation fused into the dense or
 convolution before it; 3x3 convolutions of 64 channels and more (Winograd in the runtime)
-with an activation, a skip tensor and a folded batch_norm. Also: an out-of-range id is an error naming the
+with an activation, a skip tensor and a folded batch_norm, and a run of them kept in
+16-channel blocks through elementwise ops. Also: an out-of-range id is an error naming the
 op's source location."""
 import os
 
@@ -61,6 +62,9 @@ model Layers {
   output o_wino = conv2d(w64, 80, 3, padding = 1, name = "wino") |> relu
   output o_wino_res = relu(conv2d(w64, 64, 3, padding = 1, bias = false, name = "wino_res") + w64)
   output o_wino_bn = conv2d(w64, 64, 3, padding = "same", name = "wino_c") |> batch_norm(name = "wino_bn")
+  wa = conv2d(w64, 64, 3, padding = 1, name = "wc1")
+  wb = conv2d(w64, 64, 3, padding = 1, name = "wc3")
+  output o_wino_chain = conv2d(exp(wa) + wb, 64, 3, padding = 1, name = "wc2")
 }
 """
 
@@ -108,6 +112,10 @@ class Layers(torch.nn.Module):
         self.wino_res = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False)
         self.wino_c = torch.nn.Conv2d(64, 64, 3, padding="same")
         self.wino_bn = torch.nn.BatchNorm2d(64)
+        # Kept in 16-channel blocks from wc1 and wc3 through exp and + into wc2.
+        self.wc1 = torch.nn.Conv2d(64, 64, 3, padding=1)
+        self.wc3 = torch.nn.Conv2d(64, 64, 3, padding=1)
+        self.wc2 = torch.nn.Conv2d(64, 64, 3, padding=1)
         for bn in (self.bn, self.o_bn1d, self.o_fold, self.res_bn, self.bn2d, self.wino_bn):  # non-trivial running statistics
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -164,6 +172,7 @@ class Layers(torch.nn.Module):
         o["o_wino"] = torch.relu(self.wino(w64))
         o["o_wino_res"] = torch.relu(self.wino_res(w64) + w64)
         o["o_wino_bn"] = self.wino_bn(self.wino_c(w64))
+        o["o_wino_chain"] = self.wc2(torch.exp(self.wc1(w64)) + self.wc3(w64))
         return o
 
 

@@ -1,7 +1,7 @@
 // The runtime's kernels called directly, as compiled code calls them: the training forms
 // of pooling, normalisation and the RNN against naive references, and pooling's backward
 // reading its forward's workspace; a convolution with a skip tensor, by Winograd and
-// direct, in place and not.
+// direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
@@ -260,43 +260,87 @@ TEST_CASE("the RNN repacks its weights when the parameters change, and only then
 }
 
 TEST_CASE("a convolution adds its skip tensor, written over it or into a buffer of its own", "[kernels]") {
-  // 64 channels and more: Winograd on blocked layouts, staged around the call; 32: direct
-  // on NHWC. NHWC activations, 3x3, padding 1, a bias, then relu.
+  // 64 channels and more: Winograd, on 16-channel blocks (given blocked, or staged into
+  // blocks around the call when given NHWC); 32: direct on NHWC. 3x3, padding 1, a bias,
+  // then relu.
   for (int64_t ch : {32, 64, 96})
-    for (bool inPlace : {false, true}) {
-      INFO(ch << " channels, " << (inPlace ? "in place" : "into another buffer"));
-      int64_t n = 2, h = 9, w = 7, oc = ch;
-      std::vector<int64_t> g = {n, ch, h, w, oc, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_RELU, 1};
-      auto x = randomVector(size_t(n * h * w * ch), 21);
-      auto wt = randomVector(size_t(oc * ch * 9), 22, -0.1f, 0.1f);
-      auto bias = randomVector(size_t(oc), 23);
-      auto skip = randomVector(size_t(n * h * w * oc), 24);
-      std::vector<double> want(skip.size());
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t y = 0; y < h; ++y)
-          for (int64_t xx = 0; xx < w; ++xx)
-            for (int64_t o = 0; o < oc; ++o) {
-              double acc = bias[size_t(o)];
-              for (int64_t ky = 0; ky < 3; ++ky)
-                for (int64_t kx = 0; kx < 3; ++kx) {
-                  int64_t iy = y + ky - 1, ix = xx + kx - 1;
-                  if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
-                  for (int64_t c = 0; c < ch; ++c)
-                    acc += double(x[size_t(((i * h + iy) * w + ix) * ch + c)]) *
-                           double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
-                }
-              size_t at = size_t(((i * h + y) * w + xx) * oc + o);
-              want[at] = std::max(0.0, acc + double(skip[at]));
-            }
-      KernelContext ctx;
-      std::vector<float> y = inPlace ? skip : std::vector<float>(skip.size(), -7.0f);
-      // Twice: the second call reuses the cached primitive and its staging.
-      for (int call = 0; call < 2; ++call) {
-        if (inPlace) y = skip;
-        dlrt_k_conv2d_f32(&ctx, 0, g.data(), x.data(), wt.data(), bias.data(), y.data(), nullptr, 0.0,
-                          inPlace ? y.data() : skip.data());
-        REQUIRE(ctx.error.empty());
-        requireClose(y, want, 1e-5);
+    for (bool inPlace : {false, true})
+      for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C}) {
+        if (layout == DLRT_LAYOUT_NCHW16C && ch % 16 != 0) continue;
+        INFO(ch << " channels, " << (inPlace ? "in place" : "into another buffer") << ", layout " << layout);
+        int64_t n = 2, h = 9, w = 7, oc = ch;
+        std::vector<int64_t> g = {n, ch, h, w, oc, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_RELU, layout};
+        auto x = randomVector(size_t(n * h * w * ch), 21);
+        auto wt = randomVector(size_t(oc * ch * 9), 22, -0.1f, 0.1f);
+        auto bias = randomVector(size_t(oc), 23);
+        auto skip = randomVector(size_t(n * h * w * oc), 24);
+        std::vector<double> want(skip.size());
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t xx = 0; xx < w; ++xx)
+              for (int64_t o = 0; o < oc; ++o) {
+                double acc = bias[size_t(o)];
+                for (int64_t ky = 0; ky < 3; ++ky)
+                  for (int64_t kx = 0; kx < 3; ++kx) {
+                    int64_t iy = y + ky - 1, ix = xx + kx - 1;
+                    if (iy < 0 || ix < 0 || iy >= h || ix >= w)
+                      continue;
+                    for (int64_t c = 0; c < ch; ++c)
+                      acc += double(x[size_t(((i * h + iy) * w + ix) * ch + c)]) *
+                             double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                  }
+                size_t at = size_t(((i * h + y) * w + xx) * oc + o);
+                want[at] = std::max(0.0, acc + double(skip[at]));
+              }
+        KernelContext ctx;
+        std::vector<int64_t> nchw = {n, ch, h, w};
+        // Blocked activations go through the blocking kernel (checked on its own below).
+        auto toLayout = [&](const std::vector<float> &v) {
+          if (layout == DLRT_LAYOUT_NHWC)
+            return v;
+          std::vector<float> b(v.size());
+          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), 0);
+          return b;
+        };
+        auto fromLayout = [&](const std::vector<float> &v) {
+          if (layout == DLRT_LAYOUT_NHWC)
+            return v;
+          std::vector<float> b(v.size());
+          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), 1);
+          return b;
+        };
+        std::vector<float> xl = toLayout(x), skipl = toLayout(skip);
+        std::vector<float> y(skip.size(), -7.0f);
+        // Twice: the second call reuses the cached primitive and its staging.
+        for (int call = 0; call < 2; ++call) {
+          if (inPlace)
+            y = skipl;
+          dlrt_k_conv2d_f32(&ctx, 0, g.data(), xl.data(), wt.data(), bias.data(), y.data(), nullptr, 0.0,
+                            inPlace ? y.data() : skipl.data());
+          REQUIRE(ctx.error.empty());
+          requireClose(fromLayout(y), want, 1e-5);
+        }
       }
-    }
+}
+
+TEST_CASE("16-channel blocks: element (n, c, h, w) at [n][c/16][h][w][c%16], and back", "[kernels]") {
+  int64_t n = 2, c = 48, h = 3, w = 5;
+  std::vector<int64_t> nchw = {n, c, h, w};
+  auto x = randomVector(size_t(n * c * h * w), 31); // NHWC
+  std::vector<float> blocked(x.size()), back(x.size());
+  KernelContext ctx;
+  dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), x.data(), blocked.data(), 0);
+  dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), blocked.data(), back.data(), 1);
+  REQUIRE(ctx.error.empty());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t xx = 0; xx < w; ++xx)
+          REQUIRE(blocked[size_t((((i * (c / 16) + ch / 16) * h + y) * w + xx) * 16 + ch % 16)] ==
+                  x[size_t(((i * h + y) * w + xx) * c + ch)]);
+  REQUIRE(back == x);
+
+  std::vector<int64_t> odd = {1, 24, 2, 2};
+  dlrt_k_block_channels_f32(&ctx, 3, odd.data(), x.data(), blocked.data(), 0);
+  REQUIRE(ctx.error.find("16-channel blocks of 24 channels") != std::string::npos);
 }

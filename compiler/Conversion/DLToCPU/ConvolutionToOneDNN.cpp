@@ -41,10 +41,10 @@ std::array<Value, 4> nchwSizes(OpBuilder &b, Location loc, Value x, bool channel
 /// (dlrt_activation), layout.
 Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, int64_t kh, int64_t kw, Value oh,
                    Value ow, ArrayRef<int64_t> s, ArrayRef<int64_t> p, ArrayRef<int64_t> d, int64_t groups, int64_t activation,
-                   bool channelsLast) {
+                   dlrt_layout layout) {
   SmallVector<Value> words(nchw);
   words.append({oc, idx(b, loc, kh), idx(b, loc, kw), oh, ow});
-  for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, activation, int64_t(channelsLast)})
+  for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, activation, int64_t(layout)})
     words.push_back(idx(b, loc, v));
   return i64ArrayPointer(b, loc, words);
 }
@@ -75,7 +75,9 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
                                                         residual, /*read_only=*/false)
                           .getResult()
                     : allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(), cl);
+    dlrt_layout layout = op.getBlockedChannels() ? DLRT_LAYOUT_NCHW16C : cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(),
+                              layout);
     // A folded batch_norm: its four vectors' addresses and eps.
     Value bn = op.getBn().empty() ? optionalPointer(rw, loc, Value()) : addressArray(rw, loc, op.getBn());
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
@@ -106,7 +108,8 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     Value ow = transposedOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
     Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
-    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), DLRT_ACTIVATION_NONE, cl);
+    Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), DLRT_ACTIVATION_NONE,
+                              cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW);
     callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
                 {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
                  optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, res)});
@@ -171,6 +174,24 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
   }
 };
 
+/// The layout pass's dl.block_channels -> oneDNN's reorder between NHWC and nChw16c.
+struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::BlockChannelsOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    Location loc = op.getLoc();
+    auto rt = op.getResult().getType();
+    auto [n, c, h, w] = nchwSizes(rw, loc, op.getInput(), /*channelsLast=*/true);
+    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, h, w}, /*channelsLast=*/true));
+    callRuntime(rw, loc, op, "dlrt_k_block_channels_f32",
+                {runtimeContext(op), siteOf(rw, loc, op), i64ArrayPointer(rw, loc, {n, c, h, w}),
+                 bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out),
+                 i64Const(rw, loc, op.getInverse() ? 1 : 0)});
+    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    return success();
+  }
+};
+
 } // namespace
 
 void markOverwritableResiduals(ModuleOp module) {
@@ -192,7 +213,7 @@ void markOverwritableResiduals(ModuleOp module) {
 }
 
 void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<LayoutTransposeToOneDNN>(patterns.getContext());
+  patterns.add<LayoutTransposeToOneDNN, BlockChannelsToOneDNN>(patterns.getContext());
 }
 
 void populateConvolutionToOneDNN(RewritePatternSet &patterns) {

@@ -54,19 +54,43 @@ struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
 /// connection while the convolution's output is in cache.
 struct FuseResidual : public OpRewritePattern<dl::AddOp> {
   using OpRewritePattern::OpRewritePattern;
+
+  /// The conv2d that can take `other` as its residual, if `mine` is one.
+  static dl::Conv2DOp candidate(Value mine, Value other, dl::AddOp add) {
+    auto conv = mine.getDefiningOp<dl::Conv2DOp>();
+    if (!conv || conv.getResidual() || conv.getActivation() != 0 || !conv->hasOneUse()) return {};
+    if (other.getType() != add.getType() || conv.getType() != add.getType() || other == mine) return {};
+    return conv;
+  }
+  /// A batch_norm that FoldBatchNorm has yet to fold into its convolution.
+  static bool pendingFold(Value v) {
+    auto bn = v.getDefiningOp<dl::BatchNormOp>();
+    auto conv = bn ? bn.getInput().getDefiningOp<dl::Conv2DOp>() : dl::Conv2DOp();
+    return conv && conv.getBn().empty() && !conv.getResidual() && conv.getActivation() == 0 && conv->hasOneUse();
+  }
+  /// Multiply-adds per output element.
+  static int64_t window(dl::Conv2DOp conv) {
+    auto w = conv.getWeight().getType();
+    return w.getDimSize(1) * w.getDimSize(2) * w.getDimSize(3);
+  }
+
   LogicalResult matchAndRewrite(dl::AddOp add, PatternRewriter &rw) const override {
-    for (auto [mine, other] : {std::pair{add.getLhs(), add.getRhs()}, std::pair{add.getRhs(), add.getLhs()}}) {
-      auto conv = mine.getDefiningOp<dl::Conv2DOp>();
-      if (!conv || conv.getResidual() || conv.getActivation() != 0 || !conv->hasOneUse()) continue;
-      if (other.getType() != add.getType() || conv.getType() != add.getType() || other == mine) continue;
-      // The skip value may be computed after the convolution (ResNet's downsample branch):
-      // the convolution moves down to the add, where all its operands are available.
-      rw.moveOpBefore(conv, add);
-      rw.modifyOpInPlace(conv, [&] { conv.getResidualMutable().assign(other); });
-      rw.replaceOp(add, conv.getResult());
-      return success();
-    }
-    return failure();
+    // Both sides settled first (ResNet's h + d: bn(conv2) + bn(downsample)), so that the
+    // choice below does not depend on which batch_norm folded first.
+    if (pendingFold(add.getLhs()) || pendingFold(add.getRhs())) return failure();
+    dl::Conv2DOp lhs = candidate(add.getLhs(), add.getRhs(), add), rhs = candidate(add.getRhs(), add.getLhs(), add);
+    // Of two convolutions, the one with the larger window takes the sum: in ResNet the 3x3
+    // one, whose layout (16-channel blocks for Winograd) the skip tensor then joins,
+    // rather than the 1x1 downsampling one.
+    dl::Conv2DOp conv = lhs && rhs ? (window(rhs) > window(lhs) ? rhs : lhs) : lhs ? lhs : rhs;
+    if (!conv) return failure();
+    Value other = conv == lhs ? add.getRhs() : add.getLhs();
+    // The skip value may be computed after the convolution (ResNet's downsample branch):
+    // the convolution moves down to the add, where all its operands are available.
+    rw.moveOpBefore(conv, add);
+    rw.modifyOpInPlace(conv, [&] { conv.getResidualMutable().assign(other); });
+    rw.replaceOp(add, conv.getResult());
+    return success();
   }
 };
 

@@ -4,6 +4,8 @@
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DL/DLOps.h"
 
+#include "mlir/IR/Dominance.h"
+#include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 using namespace mlir;
@@ -48,12 +50,19 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       module.emitError("dl-lower-to-cpu: kernels must be onednn or linalg, not '") << kernels << "'";
       return signalPassFailure();
     }
-    // Layouts: oneDNN's convolutions and pooling run on NHWC; the portable linalg kernels
-    // keep PyTorch's NCHW.
+    // Layouts: oneDNN's convolutions and pooling run on NHWC, Winograd convolutions on
+    // 16-channel blocks; the portable linalg kernels keep PyTorch's NCHW.
     if (kernels == "onednn") {
       RewritePatternSet layout(&getContext());
       populateChannelsLast(layout);
       if (failed(applyPatternsGreedily(module, std::move(layout)))) return signalPassFailure();
+      RewritePatternSet blocked(&getContext());
+      populateBlockedChannels(blocked);
+      if (failed(applyPatternsGreedily(module, std::move(blocked)))) return signalPassFailure();
+      // One transpose or blocking of a tensor that several convolutions read.
+      IRRewriter rewriter(&getContext());
+      DominanceInfo dominance(module);
+      eliminateCommonSubExpressions(rewriter, dominance, module);
       markOverwritableResiduals(module);
     }
     RewritePatternSet patterns(&getContext());

@@ -27,6 +27,10 @@ void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);
+/// After populateChannelsLast: the convolutions the runtime runs by Winograd's algorithm
+/// take and give 16-channel blocks (blocked_channels) between dl.block_channels ops, which
+/// fold away between consecutive ones and sink through elementwise ops.
+void populateBlockedChannels(mlir::RewritePatternSet &patterns);
 /// Marks (kOverwriteResidual) each conv2d that may write its result over its skip tensor.
 /// Kernel results are buffers by the time bufferization runs, so it cannot see which skip
 /// tensors are still needed; this decides it on the dl graph: the skip tensor must be a
@@ -35,7 +39,7 @@ void populateChannelsLast(mlir::RewritePatternSet &patterns);
 /// the layout patterns, before the lowering.
 void markOverwritableResiduals(mlir::ModuleOp module);
 inline constexpr llvm::StringLiteral kOverwriteResidual = "dl.overwrite_residual";
-/// The NCHW <-> NHWC transposes -> oneDNN reorders (parallel copies).
+/// The NCHW <-> NHWC transposes and dl.block_channels -> oneDNN reorders (parallel copies).
 void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);

@@ -1,11 +1,13 @@
 //===- Convolution.cpp - conv2d and conv_transpose2d kernels on oneDNN ----===//
 //
-// Activations come NCHW, as PyTorch stores them, or NHWC where the compiler's layout pass
-// chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders);
-// weights are OIHW. Primitives are cached per call site and geometry.
+// Activations come NCHW, as PyTorch stores them, NHWC where the compiler's layout pass
+// chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders), or in
+// 16-channel blocks between Winograd convolutions; weights are OIHW. Primitives are cached
+// per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
 #include "onednn/PackedWeights.h"
 
@@ -67,7 +69,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
               const float *residual = nullptr) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
-  bool channelsLast = g[19];
+  int64_t layout = g[19]; // dlrt_layout
   if (n == 0) return;
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
@@ -78,7 +80,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     auto p = std::make_shared<ConvPrimitive<Prim>>();
     auto f32 = memory::data_type::f32;
     using tag = memory::format_tag;
-    tag act = channelsLast ? tag::nhwc : tag::nchw;
+    tag act = layout == DLRT_LAYOUT_NCHW16C ? tag::nChw16c : layout == DLRT_LAYOUT_NHWC ? tag::nhwc : tag::nchw;
     p->src = memory::desc({n, c, h, wd}, f32, act);
     // Conv2d weights are [OC, IC/G, KH, KW] (oihw); ConvTranspose2d's [IC, OC/G, KH, KW] (iohw).
     p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, transposed ? tag::iohw : tag::oihw)
@@ -107,7 +109,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // for byte, NCHW and nChw16c, the layouts of oneDNN's direct first-layer kernel, which
     // runs such a convolution twice as fast as brgconv on NHWC.
     std::optional<typename Prim::primitive_desc> chosen;
-    if (channelsLast && !transposed && c == 1 && oc == 16) {
+    if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && oc == 16) {
       memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, tag::nChw16c);
       auto pd = make(src, dst, direct);
       if (!isReference(pd)) {
@@ -116,15 +118,11 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
         p->dst = dst;
       }
     }
-    // A 3x3 stride-1 convolution by Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3)
-    // on blocked layouts) where oneDNN has it for the shape and post-ops. Measured on this
-    // CPU against direct: 1.2-2.3x faster on ResNet's layers (64 to 512 channels, 1 and 16
-    // images), and as accurate against a double-precision reference (max error 1e-6..1e-5
-    // on outputs of magnitude 4, like direct's). With fewer channels the transforms cost
-    // more than the multiplications save (16->32 channels on 14x14: 0.7-0.9x), hence
-    // the 64-channel floor.
-    if (!chosen && !transposed && kh == 3 && kw == 3 && g[9] == 1 && g[10] == 1 && g[15] == 1 && g[16] == 1 &&
-        groups == 1 && c >= 64 && oc >= 64) {
+    // Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3), on 16-channel blocks) where
+    // model_abi.h's rule picks it and oneDNN has a kernel for the shape and post-ops. As
+    // accurate as direct against a double-precision reference (max error 1e-6..1e-5 on
+    // outputs of magnitude 4 for both).
+    if (!chosen && !transposed && dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
       try {
         auto pd = make(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
         if (!isReference(pd)) chosen = pd;

@@ -1,6 +1,7 @@
 //===- Reorder.cpp - layout transposes on oneDNN's reorder ----------------===//
 //
-// The NCHW <-> NHWC transposes the layout pass leaves at a model's edges. oneDNN's jit
+// The NCHW <-> NHWC transposes the layout pass leaves at a model's edges, and NHWC <->
+// 16-channel blocks where a run of Winograd convolutions starts and ends. oneDNN's jit
 // reorder copies them on every thread the call uses; the loops compiled code would run
 // are sequential, and while they run the other threads' vCPUs go idle (ThreadPolicy).
 //
@@ -17,6 +18,22 @@ struct ReorderPrimitive {
   dnnl::reorder prim;
   memory::desc src, dst;
 };
+
+/// Runs the cached reorder of a site from `src` to `dst` (made on first use).
+void reorder(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src, const memory::desc &dst,
+             const float *x, float *y) {
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    auto p = std::make_shared<ReorderPrimitive>();
+    p->src = src;
+    p->dst = dst;
+    p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, src, ctx.engine, dst, kernelAttr()));
+    slot = p;
+  }
+  auto &p = *static_cast<ReorderPrimitive *>(slot.get());
+  ctx.run(p.prim, {{DNNL_ARG_FROM, memory(p.src, ctx.engine, const_cast<float *>(x))},
+                   {DNNL_ARG_TO, memory(p.dst, ctx.engine, y)}});
+}
 } // namespace
 
 extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
@@ -33,16 +50,28 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
     std::vector<int64_t> key = {kTranspose, site, ctx.threadsFor(4.0 * elements), rank};
     key.insert(key.end(), dims, dims + rank);
     key.insert(key.end(), perm, perm + rank);
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<ReorderPrimitive>();
-      p->src = memory::desc(out, memory::data_type::f32, srcStrides);
-      p->dst = memory::desc(out, memory::data_type::f32, contiguousStrides(out));
-      p->prim = dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, p->src, ctx.engine, p->dst, kernelAttr()));
-      slot = p;
+    reorder(ctx, key, memory::desc(out, memory::data_type::f32, srcStrides),
+            memory::desc(out, memory::data_type::f32, contiguousStrides(out)), x, y);
+  });
+}
+
+extern "C" void dlrt_k_block_channels_f32(void *vctx, int64_t site, const int64_t *nchw, const float *x, float *y,
+                                          int64_t inverse) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    memory::dims d(nchw, nchw + 4);
+    double elements = elementCount(d);
+    if (elements == 0) return;
+    if (d[1] % 16 != 0) {
+      ctx.fail(ctx.where(site) + ": 16-channel blocks of " + std::to_string(d[1]) + " channels");
+      return;
     }
-    auto &p = *static_cast<ReorderPrimitive *>(slot.get());
-    ctx.run(p.prim, {{DNNL_ARG_FROM, memory(p.src, ctx.engine, const_cast<float *>(x))},
-                     {DNNL_ARG_TO, memory(p.dst, ctx.engine, y)}});
+    std::vector<int64_t> key = {kBlockChannels, site, ctx.threadsFor(4.0 * elements), inverse};
+    key.insert(key.end(), d.begin(), d.end());
+    memory::desc nhwc(d, memory::data_type::f32, memory::format_tag::nhwc),
+        blocked(d, memory::data_type::f32, memory::format_tag::nChw16c);
+    if (inverse)
+      reorder(ctx, key, blocked, nhwc, x, y);
+    else
+      reorder(ctx, key, nhwc, blocked, x, y);
   });
 }

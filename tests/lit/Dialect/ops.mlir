@@ -23,3 +23,15 @@ func.func @ops(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>, %s: 
   %8 = dl.reshape %s {from = array<i64: 0, 1>} : tensor<?x3x4xf32> -> tensor<?x12xf32>
   return %4 : tensor<?x4xf32>
 }
+
+// A layout-pass op: an NHWC tensor in 16-channel blocks and back, and a convolution on them.
+// CHECK-LABEL: func @blocked
+// CHECK: dl.block_channels %{{.*}} : tensor<?x5x5x32xf32>
+// CHECK: dl.conv2d {{.*}}blocked_channels{{.*}}channels_last
+// CHECK: dl.block_channels %{{.*}} {inverse} : tensor<?x5x5x32xf32>
+func.func @blocked(%x: tensor<?x5x5x32xf32>, %w: tensor<32x32x3x3xf32>) -> tensor<?x5x5x32xf32> {
+  %0 = dl.block_channels %x : tensor<?x5x5x32xf32>
+  %1 = dl.conv2d %0, %w {blocked_channels, channels_last, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x5x5x32xf32>, tensor<32x32x3x3xf32> -> tensor<?x5x5x32xf32>
+  %2 = dl.block_channels %1 {inverse} : tensor<?x5x5x32xf32>
+  return %2 : tensor<?x5x5x32xf32>
+}

@@ -1,0 +1,58 @@
+// RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --cse | FileCheck %s
+
+// Two Winograd convolutions (3x3, stride 1, 64 channels) with an elementwise op between
+// them: blocked once after the input's transpose, unblocked once before the output's. The
+// convolutions get layout 2 (16-channel blocks) in their geometry's last word, and exp
+// runs on the blocked buffer.
+// CHECK-LABEL: func.func @chain
+// CHECK: call @dlrt_k_transpose_f32
+// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: memref.store %c2_i64, %{{.*}}[%c19]
+// CHECK: call @dlrt_k_conv2d_f32
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: math.exp
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: memref.store %c2_i64, %{{.*}}[%c19]
+// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: call @dlrt_k_transpose_f32
+// CHECK: return
+
+// 32 channels: direct convolution on NHWC (layout 1), nothing blocked.
+// CHECK-LABEL: func.func @narrow
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: memref.store %c1_i64, %{{.*}}[%c19]
+// CHECK: call @dlrt_k_conv2d_f32
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: return
+
+// d + h with d a 1x1 convolution and h a 3x3 one, both of x: the sum goes into the 3x3
+// one (site 4), whatever the operand order, which then writes over the blocked d; x is
+// transposed once for both.
+// CHECK-LABEL: func.func @skip
+// CHECK: call @dlrt_k_transpose_f32
+// CHECK-NOT: dlrt_k_transpose_f32
+// CHECK: call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %0)
+// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: call @dlrt_k_block_channels_f32(%{{.*}}, %c-1_i64, %{{[0-9]+}}, %{{[0-9]+}}, %[[D:[0-9]+]], %c0_i64)
+// CHECK: call @dlrt_k_conv2d_f32(%{{.*}}, %c4_i64, {{.*}}, %[[D]], %0, %cst, %[[D]])
+// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: return
+module attributes {dl.signature = "{}"} {
+  func.func @chain(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
+    %e = dl.exp %a : tensor<?x64x8x8xf32>
+    %b = dl.conv2d %e, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
+    return %b : tensor<?x64x8x8xf32>
+  }
+  func.func @narrow(%x: tensor<?x32x8x8xf32> {dl.input = "x"}, %w: tensor<32x32x3x3xf32> {dl.param = "w"}) -> (tensor<?x32x8x8xf32> {dl.output = "y"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x32x8x8xf32>, tensor<32x32x3x3xf32> -> tensor<?x32x8x8xf32>
+    return %a : tensor<?x32x8x8xf32>
+  }
+  func.func @skip(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}, %w1: tensor<64x64x1x1xf32> {dl.param = "w1"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
+    %d = dl.conv2d %x, %w1 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x1x1xf32> -> tensor<?x64x8x8xf32>
+    %h = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
+    %s = dl.add %d, %h : tensor<?x64x8x8xf32>, tensor<?x64x8x8xf32> -> tensor<?x64x8x8xf32>
+    return %s : tensor<?x64x8x8xf32>
+  }
+}
