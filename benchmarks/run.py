@@ -1,7 +1,8 @@
 """dlc against PyTorch (eager and jit-optimised) and ONNX Runtime, side by side in one run,
 on the workloads of BENCHMARKS.md at 1 and 2 threads. Prints a table (medians, p90, the
 ratio of each peer's median to dlc's, max abs error against PyTorch eager) and writes
-results/latest.json and results/latest.svg. Run through run.sh."""
+results/latest.json and results/latest.svg. Single-thread cases run every system pinned to
+the same CPU. Run through run.sh."""
 import argparse
 import json
 import os
@@ -112,6 +113,7 @@ def main():
     rng = np.random.RandomState(0)
     torch.manual_seed(0)
     rows = []
+    all_cpus = os.sched_getaffinity(0)
     for wname in args.cases.split(","):
         sample, cls, make, batches = WORKLOADS[wname]
         ref = cls()
@@ -140,6 +142,10 @@ def main():
             dlc_err = float(np.abs(got - want).max())
             for threads in [int(t) for t in args.threads.split(",")]:
                 torch.set_num_threads(threads)
+                # One thread: every system on the same CPU (the child processes inherit the
+                # mask). The vCPUs of these VMs differ: the CNN at batch 1 runs in 21 us on
+                # one and 28 on the other, and an unpinned process lands on either.
+                os.sched_setaffinity(0, {min(all_cpus)} if threads == 1 else all_cpus)
                 row = {"workload": wname, "batch": batch, "threads": threads, "dlc_err": dlc_err,
                        "compile_s": compile_s}
                 for k in ("dlc", "torch", "jit", "ort"):
@@ -166,6 +172,7 @@ def main():
                       % (wname, batch, threads, fmt(row["dlc"]), fmt(row["torch"]), fmt(row["jit"]), fmt(row["ort"]),
                          row["speedup"], dlc_err, "%.1e" % row["ort_err"] if row["ort_err"] is not None else "-"),
                       flush=True)
+    os.sched_setaffinity(0, all_cpus)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
         json.dump({"unit": "ms (median, p90); best round of %d" % args.rounds, "rows": rows}, f, indent=1)
