@@ -295,21 +295,14 @@ TEST_CASE("a convolution adds its skip tensor, written over it or into a buffer 
         KernelContext ctx;
         std::vector<int64_t> nchw = {n, ch, h, w};
         // Blocked activations go through the blocking kernel (checked on its own below).
-        auto toLayout = [&](const std::vector<float> &v) {
+        auto relayout = [&](const std::vector<float> &v, bool back) {
           if (layout == DLRT_LAYOUT_NHWC)
             return v;
           std::vector<float> b(v.size());
-          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), 0);
+          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), back);
           return b;
         };
-        auto fromLayout = [&](const std::vector<float> &v) {
-          if (layout == DLRT_LAYOUT_NHWC)
-            return v;
-          std::vector<float> b(v.size());
-          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), 1);
-          return b;
-        };
-        std::vector<float> xl = toLayout(x), skipl = toLayout(skip);
+        std::vector<float> xl = relayout(x, false), skipl = relayout(skip, false);
         std::vector<float> y(skip.size(), -7.0f);
         // Twice: the second call reuses the cached primitive and its staging.
         for (int call = 0; call < 2; ++call) {
@@ -318,7 +311,7 @@ TEST_CASE("a convolution adds its skip tensor, written over it or into a buffer 
           dlrt_k_conv2d_f32(&ctx, 0, g.data(), xl.data(), wt.data(), bias.data(), y.data(), nullptr, 0.0,
                             inPlace ? y.data() : skipl.data());
           REQUIRE(ctx.error.empty());
-          requireClose(fromLayout(y), want, 1e-5);
+          requireClose(relayout(y, true), want, 1e-5);
         }
       }
 }

@@ -59,24 +59,20 @@ struct BlockWinogradConvolution : public OpRewritePattern<dl::Conv2DOp> {
   }
 };
 
-/// f(unblock(a), unblock(b), ...) -> unblock(f(a, b, ...)) for an elementwise f whose
-/// operands all have the result's shape (no broadcasting): the same function of the same
-/// elements in the same byte order. Only where each unblock has no other user.
+/// f(unblock(a), unblock(b), ...) -> unblock(f(a, b, ...)) for an elementwise f (see
+/// sinkLayoutThroughElementwise): the same function of the same elements in the same byte
+/// order.
 struct SinkUnblockThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarElementwiseOpInterface> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
   LogicalResult matchAndRewrite(dl::ScalarElementwiseOpInterface iface, PatternRewriter &rw) const override {
     Operation *op = iface.getOperation();
     if (op->getNumResults() != 1 || op->getNumOperands() == 0) return failure();
-    SmallVector<Value> inputs;
-    for (Value v : op->getOperands()) {
+    auto unwrap = [](Value v) -> Value {
       auto b = v.getDefiningOp<dl::BlockChannelsOp>();
-      if (!b || !b.getInverse() || !b->hasOneUse() || v.getType() != op->getResult(0).getType()) return failure();
-      inputs.push_back(b.getInput());
-    }
-    Operation *moved = rw.clone(*op);
-    moved->setOperands(inputs);
-    rw.replaceOp(op, blockChannels(rw, op->getLoc(), moved->getResult(0), true));
-    return success();
+      return b && b.getInverse() ? b.getInput() : Value();
+    };
+    return sinkLayoutThroughElementwise(op, rw, unwrap, op->getResult(0).getType(),
+                                        [&](Value moved) { return blockChannels(rw, op->getLoc(), moved, true); });
   }
 };
 

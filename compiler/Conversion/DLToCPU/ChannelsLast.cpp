@@ -84,31 +84,22 @@ struct ComposeTransposes : public OpRewritePattern<dl::TransposeOp> {
 };
 
 /// f(transpose(a, p), transpose(b, p), ...) -> transpose(f(a, b, ...), p) for an
-/// elementwise f whose operands all have the result's shape (no broadcasting), so that
-/// the transpose can meet its inverse further down. Only where each transpose has no
-/// other user: otherwise the transpose would stay and a second one be added.
+/// elementwise f (see sinkLayoutThroughElementwise).
 struct SinkThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarElementwiseOpInterface> {
   using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
   LogicalResult matchAndRewrite(dl::ScalarElementwiseOpInterface iface, PatternRewriter &rw) const override {
     Operation *op = iface.getOperation();
     if (op->getNumResults() != 1 || op->getNumOperands() == 0) return failure();
-    ArrayRef<int64_t> perm;
-    SmallVector<Value> inputs;
-    for (Value v : op->getOperands()) {
+    auto first = op->getOperand(0).getDefiningOp<dl::TransposeOp>();
+    if (!first) return failure();
+    ArrayRef<int64_t> perm = first.getPerm();
+    auto unwrap = [&](Value v) -> Value {
       auto t = v.getDefiningOp<dl::TransposeOp>();
-      if (!t || !t->hasOneUse() || cast<ShapedType>(v.getType()).getShape() !=
-                                       cast<ShapedType>(op->getResult(0).getType()).getShape())
-        return failure();
-      if (!perm.empty() && t.getPerm() != perm) return failure();
-      perm = t.getPerm();
-      inputs.push_back(t.getInput());
-    }
+      return t && t.getPerm() == perm ? t.getInput() : Value();
+    };
     auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-    Operation *moved = rw.clone(*op);
-    moved->setOperands(inputs);
-    moved->getResult(0).setType(permuted(resultType, invertPermutationVector(perm)));
-    rw.replaceOp(op, transpose(rw, op->getLoc(), moved->getResult(0), perm));
-    return success();
+    return sinkLayoutThroughElementwise(op, rw, unwrap, permuted(resultType, invertPermutationVector(perm)),
+                                        [&](Value moved) { return transpose(rw, op->getLoc(), moved, perm); });
   }
 };
 
@@ -182,6 +173,23 @@ struct FoldFlattenedTransposeIntoDense : public OpRewritePattern<dl::DenseOp> {
 };
 
 } // namespace
+
+LogicalResult sinkLayoutThroughElementwise(Operation *op, PatternRewriter &rw, function_ref<Value(Value)> unwrap,
+                                           Type movedType, function_ref<Value(Value)> wrap) {
+  SmallVector<Value> inputs;
+  for (Value v : op->getOperands()) {
+    Value inner = unwrap(v);
+    if (!inner || !v.hasOneUse() ||
+        cast<ShapedType>(v.getType()).getShape() != cast<ShapedType>(op->getResult(0).getType()).getShape())
+      return failure();
+    inputs.push_back(inner);
+  }
+  Operation *moved = rw.clone(*op);
+  moved->setOperands(inputs);
+  moved->getResult(0).setType(movedType);
+  rw.replaceOp(op, wrap(moved->getResult(0)));
+  return success();
+}
 
 void populateChannelsLast(RewritePatternSet &patterns) {
   patterns.add<ToChannelsLast<dl::Conv2DOp>, ToChannelsLast<dl::ConvTranspose2DOp>, ToChannelsLast<dl::Pool2DOp>,

@@ -57,6 +57,18 @@ void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
 // Helpers shared by the patterns.
 
+/// f(L(a), L(b), ...) -> L(f(a, b, ...)) for an elementwise `op` whose operands all have
+/// its result's shape (no broadcasting) and are all made by the same layout change L (a
+/// transpose, a channel blocking), each with no other user (else L would stay and a second
+/// one be added): so that L can meet its inverse further down. `unwrap` gives L's input
+/// for an operand, or a null Value where the operand is not made by such an L (or by
+/// another L than the operands before it); `wrap` applies L to the moved op's result,
+/// whose type is `movedType`.
+mlir::LogicalResult sinkLayoutThroughElementwise(mlir::Operation *op, mlir::PatternRewriter &rw,
+                                                 llvm::function_ref<mlir::Value(mlir::Value)> unwrap,
+                                                 mlir::Type movedType,
+                                                 llvm::function_ref<mlir::Value(mlir::Value)> wrap);
+
 /// The sizes of `t` as index values: constants for static dims, tensor.dim otherwise.
 llvm::SmallVector<mlir::OpFoldResult> tensorSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t);
 /// Size `i` of a tensor as an index value (a constant where static).
