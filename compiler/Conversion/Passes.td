@@ -36,19 +36,6 @@ def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def DLDeallocAfterLastUse : Pass<"dl-dealloc-after-last-use"> {
-  let summary = "Move each buffer's dealloc up to just after its last use";
-  let description = [{
-    The ownership-based deallocation frees a block's buffers at the block's end, so every
-    intermediate tensor of a model stays alive for the whole call, and the runtime's
-    arena, planned by liveness, has to hold them all at once. This moves each
-    memref.dealloc of a memref.alloc to just after the last operation of its block that
-    reads a value derived from the buffer (views, extracted pointers handed to kernel
-    calls, copies). A buffer whose pointer is stored to memory, returned, or used in
-    another block keeps its dealloc where it is. Kernels do not keep pointers past a call.
-  }];
-}
-
 def DLApproximateMath : Pass<"dl-approximate-math"> {
   let summary = "Replace erf and exp by inline polynomials that vectorise";
   let description = [{

@@ -56,7 +56,7 @@ std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
-         "buffer-deallocation-pipeline,canonicalize,dl-dealloc-after-last-use,"
+         "buffer-deallocation-pipeline,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
          "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,lower-affine,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
