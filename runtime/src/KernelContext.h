@@ -46,7 +46,6 @@ struct KernelContext {
   /// Each kernel's thread count.
   ThreadPolicy threading;
 
-
   /// Sets the kernel's thread count (see ThreadPolicy) and returns it. Call it before
   /// creating a primitive and key the cache on the count:
   /// oneDNN splits a primitive's work for the thread count current at its creation, and a
@@ -54,16 +53,16 @@ struct KernelContext {
   /// `regions`: how many parallel regions the kernel runs (an RNN: one or more per step).
   int threadsFor(double flops, double regions = 1) { return threading.choose(flops, regions); }
 
-  /// Every primitive's scratch memory. oneDNN's own (library) mode, in this build made for
-  /// concurrent execution, allocates a primitive's scratchpad on every execution and frees it
-  /// after: for a Winograd convolution tens of megabytes, touched for the first time on
-  /// every call.
+  /// Every primitive's scratch memory, allocated once. oneDNN's own (library) mode, in
+  /// this build made for concurrent execution, allocates a primitive's scratchpad on every
+  /// execution and frees it after.
   GrowingBuffer scratchpad;
   /// Activations in a primitive's own layout where it differs from compiled code's (a
   /// convolution's blocked input and output): reordered in and out around the call.
   GrowingBuffer stagedSrc, stagedDst;
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
+  /// `args` is taken by value to add the scratchpad: callers move theirs in.
   void run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args);
   /// `desc`-shaped memory in a staging buffer.
   dnnl::memory staged(GrowingBuffer &buffer, const dnnl::memory::desc &desc) {

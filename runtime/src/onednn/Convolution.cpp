@@ -170,7 +170,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
-  ctx.run(p.prim, args);
+  ctx.run(p.prim, std::move(args));
   if (p.fromDstP) ctx.run(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}});
 }
 

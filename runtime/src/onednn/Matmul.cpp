@@ -62,7 +62,7 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
       {DNNL_ARG_WEIGHTS, packed ? p.packed.get(ctx, b) : memory(p.wei, ctx.engine, const_cast<void *>(b))},
       {DNNL_ARG_DST, memory(p.dst, ctx.engine, c)}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<void *>(bias))});
-  ctx.run(p.prim, args);
+  ctx.run(p.prim, std::move(args));
 }
 
 } // namespace

@@ -36,7 +36,7 @@ void runNorm(KernelContext &ctx, const NormPrimitive &p, const float *x, const f
     args.insert({DNNL_ARG_MEAN, mem(p.stat, mean)});
     args.insert({DNNL_ARG_VARIANCE, mem(p.stat, var)});
   }
-  ctx.run(p.prim, args);
+  ctx.run(p.prim, std::move(args));
 }
 
 } // namespace

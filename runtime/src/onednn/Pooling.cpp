@@ -84,7 +84,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
                                             {DNNL_ARG_DST, memory(p.dst, ctx.engine, y)}};
     if (training && p.workspace.get_size() != 0)
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, workspace)});
-    ctx.run(p.prim, args);
+    ctx.run(p.prim, std::move(args));
   });
 }
 
@@ -128,6 +128,6 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64
       }
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, const_cast<void *>(workspace))});
     }
-    ctx.run(p.prim, args);
+    ctx.run(p.prim, std::move(args));
   });
 }

@@ -205,7 +205,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
                                               {DNNL_ARG_BIAS, memory(p.biasDesc, ctx.engine, p.bias.data())},
                                               {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, out)}};
       if (training) args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, wsBytes + ws.gates[l])});
-      ctx.run(p.prim, args);
+      ctx.run(p.prim, std::move(args));
       cur = out;
     }
     if (!sequences)
