@@ -2,6 +2,7 @@
 #ifndef DLC_CONVERSION_PASSES_H
 #define DLC_CONVERSION_PASSES_H
 
+#include "dialects/DLRT/DLRTDialect.h"
 #include "runtime/include/dlrt/model_abi.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"

@@ -20,10 +20,24 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
-    "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect", "::mlir::LLVM::LLVMDialect",
+    "::mlir::dlrt::DLRTDialect", "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect"
   ];
+}
+
+def DLRTCallToFunc : Pass<"dlrt-call-to-func", "::mlir::ModuleOp"> {
+  let summary = "Turn bufferized dlrt.call ops into calls of the runtime's C kernels";
+  let description = [{
+    Runs after one-shot bufferization and buffer deallocation, so that every pass that
+    reasons about buffers sees which ones a kernel reads and writes. Each buffer becomes
+    its data pointer, an address array a stack array of i64 addresses, an absent optional
+    buffer a null pointer; the kernel is declared in the module on first use. A call still
+    on tensors is an error (bufferization did not run).
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::func::FuncDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::memref::MemRefDialect"];
 }
 
 def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {

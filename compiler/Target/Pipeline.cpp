@@ -2,6 +2,7 @@
 #include "compiler/Target/Pipeline.h"
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DL/DLDialect.h"
+#include "dialects/DLRT/DLRTDialect.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -27,7 +28,7 @@
 namespace dlc {
 
 void registerDialects(mlir::DialectRegistry &registry) {
-  registry.insert<mlir::dl::DLDialect, mlir::arith::ArithDialect, mlir::affine::AffineDialect,
+  registry.insert<mlir::dl::DLDialect, mlir::dlrt::DLRTDialect, mlir::arith::ArithDialect, mlir::affine::AffineDialect,
                   mlir::bufferization::BufferizationDialect, mlir::cf::ControlFlowDialect,
                   mlir::func::FuncDialect, mlir::index::IndexDialect, mlir::linalg::LinalgDialect,
                   mlir::LLVM::LLVMDialect, mlir::math::MathDialect, mlir::memref::MemRefDialect,
@@ -56,7 +57,7 @@ std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
-         "buffer-deallocation-pipeline,"
+         "buffer-deallocation-pipeline,dlrt-call-to-func,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
          "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,lower-affine,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"

@@ -11,7 +11,6 @@
 #include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 
 using namespace mlir;
 
@@ -46,7 +45,7 @@ Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, i
   words.append({oc, idx(b, loc, kh), idx(b, loc, kw), oh, ow});
   for (int64_t v : {s[0], s[1], p[0], p[1], p[2], p[3], d[0], d[1], groups, activation, int64_t(layout)})
     words.push_back(idx(b, loc, v));
-  return i64ArrayPointer(b, loc, words);
+  return i64Array(b, loc, words);
 }
 
 struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
@@ -65,28 +64,24 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value oh = windowOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    // With a skip tensor no one reads afterwards (ResNet's blocks), the convolution writes
-    // its result over it (oneDNN's sum post-op adds to what dst holds); otherwise into a new
-    // buffer, where the kernel copies the skip tensor first.
-    Value residual = op.getResidual();
-    bool overResidual = residual && residual.getType() == rt && op->hasAttr(kOverwriteResidual);
-    Value out = overResidual
-                    ? bufferization::ToBufferOp::create(rw, loc, MemRefType::get(rt.getShape(), rt.getElementType()),
-                                                        residual, /*read_only=*/false)
-                          .getResult()
-                    : allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     dlrt_layout layout = op.getBlockedChannels() ? DLRT_LAYOUT_NCHW16C : cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
     Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(),
                               layout);
-    // A folded batch_norm: its four vectors' addresses and eps.
-    Value bn = op.getBn().empty() ? optionalPointer(rw, loc, Value()) : addressArray(rw, loc, op.getBn());
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
                                           rw.getF64FloatAttr(op.getBnEps() ? op.getBnEps()->convertToDouble() : 0.0));
-    callRuntime(rw, loc, op, "dlrt_k_conv2d_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, out), bn, eps,
-                 overResidual ? bufferPointer(rw, loc, out) : optionalPointer(rw, loc, residual)});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    KernelCall call(rw, loc, op, "dlrt_k_conv2d_f32");
+    call.in(geom).in(x).in(w).optional(op.getBias());
+    // With a skip tensor, oneDNN's sum post-op adds the convolution to what dst holds: the
+    // result is written over the skip tensor where bufferization finds it dead afterwards
+    // (ResNet's blocks), into a copy of it otherwise.
+    Value residual = op.getResidual();
+    if (residual) call.into(residual, /*readsDest=*/true);
+    else call.out(rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
+    // A folded batch_norm: its four vectors' addresses and eps.
+    if (op.getBn().empty()) call.optional(Value());
+    else call.addresses(op.getBn());
+    call.in(eps).in(i64Const(rw, loc, residual ? 1 : 0)); // accumulate into the destination
+    rw.replaceOp(op, call.emitResult());
     return success();
   }
 };
@@ -107,13 +102,15 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
     Value oh = transposedOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = transposedOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    Value res = allocResult(rw, loc, rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), DLRT_ACTIVATION_NONE,
                               cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW);
-    callRuntime(rw, loc, op, "dlrt_k_deconv2d_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, w),
-                 optionalPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, res)});
-    rw.replaceOp(op, asTensor(rw, loc, res, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_deconv2d_f32")
+                         .in(geom)
+                         .in(x)
+                         .in(w)
+                         .optional(op.getBias())
+                         .out(rt, resultDynSizes(rt, {n, oc, oh, ow}, cl))
+                         .emitResult());
     return success();
   }
 };
@@ -131,15 +128,16 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
     Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
     Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
     auto rt = op.getResult().getType();
-    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
-    Value geom = i64ArrayPointer(rw, loc,
+    Value geom = i64Array(rw, loc,
                                  {n, c, h, w, oh, ow, idx(rw, loc, k[0]), idx(rw, loc, k[1]), idx(rw, loc, s[0]),
                                   idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
                                   idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
-    callRuntime(rw, loc, op, "dlrt_k_pool2d_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), geom, bufferPointer(rw, loc, x), bufferPointer(rw, loc, out),
-                 /*workspace: inference*/ optionalPointer(rw, loc, Value())});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_f32")
+                         .in(geom)
+                         .in(x)
+                         .out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl))
+                         .optional(Value()) // workspace: training form only
+                         .emitResult());
     return success();
   }
 };
@@ -164,12 +162,13 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
     }
     for (int64_t i = 0; i < 4; ++i)
       if (rt.isDynamicDim(i)) dyn.push_back(dims[perm[i]]);
-    Value out = allocResult(rw, loc, rt, dyn);
-    callRuntime(rw, loc, op, "dlrt_k_transpose_f32",
-                {runtimeContext(op), siteOf(rw, loc, op),
-                 i64Const(rw, loc, 4), i64ArrayPointer(rw, loc, dims),
-                 i64ArrayPointer(rw, loc, perms), bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out)});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_transpose_f32")
+                         .in(i64Const(rw, loc, 4))
+                         .in(i64Array(rw, loc, dims))
+                         .in(i64Array(rw, loc, perms))
+                         .in(op.getInput())
+                         .out(rt, dyn)
+                         .emitResult());
     return success();
   }
 };
@@ -182,35 +181,17 @@ struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
     Location loc = op.getLoc();
     auto rt = op.getResult().getType();
     auto [n, c, h, w] = nchwSizes(rw, loc, op.getInput(), /*channelsLast=*/true);
-    Value out = allocResult(rw, loc, rt, resultDynSizes(rt, {n, c, h, w}, /*channelsLast=*/true));
-    callRuntime(rw, loc, op, "dlrt_k_block_channels_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64ArrayPointer(rw, loc, {n, c, h, w}),
-                 bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out),
-                 i64Const(rw, loc, op.getInverse() ? 1 : 0)});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_block_channels_f32")
+                         .in(i64Array(rw, loc, {n, c, h, w}))
+                         .in(op.getInput())
+                         .out(rt, resultDynSizes(rt, {n, c, h, w}, /*channelsLast=*/true))
+                         .in(i64Const(rw, loc, op.getInverse() ? 1 : 0))
+                         .emitResult());
     return success();
   }
 };
 
 } // namespace
-
-void markOverwritableResiduals(ModuleOp module) {
-  module.walk([](dl::Conv2DOp conv) {
-    Value skip = conv.getResidual();
-    if (!skip || conv.getInput() == skip) return;
-    // A kernel's result is a buffer of its own, except a transpose's, which may lower to a
-    // view of its input (one that keeps the element order).
-    Operation *producer = skip.getDefiningOp();
-    if (!producer || !producer->hasTrait<dl::RuntimeCallSite>() || isa<dl::TransposeOp>(producer) ||
-        producer->getBlock() != conv->getBlock())
-      return;
-    for (Operation *user : skip.getUsers())
-      if (user != conv && (user->getBlock() != conv->getBlock() || !user->isBeforeInBlock(conv) ||
-                           !user->hasTrait<dl::RuntimeCallSite>()))
-        return;
-    conv->setAttr(kOverwriteResidual, UnitAttr::get(conv.getContext()));
-  });
-}
 
 void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
   patterns.add<LayoutTransposeToOneDNN, BlockChannelsToOneDNN>(patterns.getContext());

@@ -31,9 +31,12 @@ struct EmbeddingLowering : public OpRewritePattern<dl::EmbeddingOp> {
     Value count = indexConst(rw, loc, 1);
     for (int64_t i = 0; i < rank; ++i) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, ids, i));
     Value num = dimOf(rw, loc, op.getWeight(), 0);
-    callRuntime(rw, loc, op, "dlrt_k_check_ids",
-                {runtimeContext(op), siteOf(rw, loc, op), bufferPointer(rw, loc, ids), i64Value(rw, loc, count),
-                 i64Const(rw, loc, idsT.getElementType().getIntOrFloatBitWidth() / 8), i64Value(rw, loc, num)});
+    KernelCall(rw, loc, op, "dlrt_k_check_ids")
+        .in(ids)
+        .in(i64Value(rw, loc, count))
+        .in(i64Const(rw, loc, idsT.getElementType().getIntOrFloatBitWidth() / 8))
+        .in(i64Value(rw, loc, num))
+        .emit();
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < rank; ++i)
       if (rt.isDynamicDim(i)) dyn.push_back(tensor::DimOp::create(rw, loc, ids, i));
@@ -65,9 +68,10 @@ struct PositionEmbeddingLowering : public OpRewritePattern<dl::PositionEmbedding
     auto wt = op.getWeight().getType();
     Value t = dimOf(rw, loc, op.getIds(), 1);
     if (op.getIds().getType().isDynamicDim(1))
-      callRuntime(rw, loc, op, "dlrt_k_check_size",
-                  {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, t),
-                   i64Value(rw, loc, dimOf(rw, loc, op.getWeight(), 0))});
+      KernelCall(rw, loc, op, "dlrt_k_check_size")
+          .in(i64Value(rw, loc, t))
+          .in(i64Value(rw, loc, dimOf(rw, loc, op.getWeight(), 0)))
+          .emit();
     SmallVector<OpFoldResult> offsets = {rw.getIndexAttr(0), rw.getIndexAttr(0)};
     SmallVector<OpFoldResult> sizes = {rt.isDynamicDim(1) ? OpFoldResult(t) : rw.getIndexAttr(rt.getDimSize(1)),
                                        rw.getIndexAttr(wt.getDimSize(1))};

@@ -63,7 +63,6 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       IRRewriter rewriter(&getContext());
       DominanceInfo dominance(module);
       eliminateCommonSubExpressions(rewriter, dominance, module);
-      markOverwritableResiduals(module);
     }
     RewritePatternSet patterns(&getContext());
     if (kernels == "linalg") { // preferred: a higher benefit

@@ -34,20 +34,24 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
       if (rt.isDynamicDim(i)) dyn.push_back(d);
     }
     Value k = dimOf(rw, loc, op.getWeight(), 1), n = dimOf(rw, loc, op.getWeight(), 0);
-    Value out = allocResult(rw, loc, rt, dyn);
-    Value nhwc = optionalPointer(rw, loc, Value());
+    Value nhwc;
     if (auto chw = op.getNhwcInput()) {
       SmallVector<Value> words;
       for (int64_t v : *chw) words.push_back(arith::ConstantIndexOp::create(rw, loc, v));
-      nhwc = i64ArrayPointer(rw, loc, words);
+      nhwc = i64Array(rw, loc, words);
     }
-    callRuntime(rw, loc, op, "dlrt_k_dense_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, m), i64Value(rw, loc, k),
-                 i64Value(rw, loc, n), bufferPointer(rw, loc, x), bufferPointer(rw, loc, op.getWeight()),
-                 optionalPointer(rw, loc, op.getBias()),
-                 bufferPointer(rw, loc, out),
-                 i64Const(rw, loc, op.getActivation()), nhwc});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    Value result = KernelCall(rw, loc, op, "dlrt_k_dense_f32")
+                       .in(i64Value(rw, loc, m))
+                       .in(i64Value(rw, loc, k))
+                       .in(i64Value(rw, loc, n))
+                       .in(x)
+                       .in(op.getWeight())
+                       .optional(op.getBias())
+                       .out(rt, dyn)
+                       .in(i64Const(rw, loc, op.getActivation()))
+                       .optional(nhwc)
+                       .emitResult();
+    rw.replaceOp(op, result);
     return success();
   }
 };
@@ -70,7 +74,7 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
         words.push_back(src < 0 ? one : dimOf(rw, loc, operand, src));
       }
     }
-    Value dims = i64ArrayPointer(rw, loc, words);
+    Value dims = i64Array(rw, loc, words);
     SmallVector<Value> dyn = broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getLhs(), op.getRhs()});
     // The row and column dims come from one operand each, not by broadcasting.
     if (rt.isDynamicDim(rank - 2) || rt.isDynamicDim(rank - 1)) {
@@ -88,12 +92,13 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
         }
       }
     }
-    Value out = allocResult(rw, loc, rt, dyn);
-    callRuntime(rw, loc, op, "dlrt_k_matmul_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64Const(rw, loc, rank),
-                 dims, bufferPointer(rw, loc, op.getLhs()), bufferPointer(rw, loc, op.getRhs()),
-                 bufferPointer(rw, loc, out)});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_matmul_f32")
+                         .in(i64Const(rw, loc, rank))
+                         .in(dims)
+                         .in(op.getLhs())
+                         .in(op.getRhs())
+                         .out(rt, dyn)
+                         .emitResult());
     return success();
   }
 };

@@ -22,16 +22,17 @@ Value f64Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF64Type(), b.getF64FloatAttr(v));
 }
 
-/// Every dim of `t` as index values, and the result buffer of the same shape.
-std::pair<SmallVector<Value>, Value> sameShapeResult(OpBuilder &b, Location loc, Value t) {
-  auto tt = cast<RankedTensorType>(t.getType());
-  SmallVector<Value> dims, dyn;
-  for (int64_t i = 0; i < tt.getRank(); ++i) {
-    dims.push_back(dimOf(b, loc, t, i));
-    if (tt.isDynamicDim(i)) dyn.push_back(dims.back());
-  }
-  return {dims, allocResult(b, loc, tt, dyn)};
+/// Every dim of `t` as index values.
+SmallVector<Value> allDims(OpBuilder &b, Location loc, Value t) {
+  SmallVector<Value> dims;
+  for (int64_t i = 0; i < cast<RankedTensorType>(t.getType()).getRank(); ++i) dims.push_back(dimOf(b, loc, t, i));
+  return dims;
 }
+
+/// These kernels read each position of their input before writing it (oneDNN runs them
+/// in place), so the result may take over the input's buffer where it is dead afterwards;
+/// otherwise it gets one of its own (the destination is not read).
+KernelCall &resultOverInput(KernelCall &call, Value input) { return call.into(input, /*readsDest=*/false).inPlace(); }
 
 struct LayerNormToOneDNN : public OpRewritePattern<dl::LayerNormOp> {
   LayerNormToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
@@ -39,16 +40,17 @@ struct LayerNormToOneDNN : public OpRewritePattern<dl::LayerNormOp> {
     auto xt = op.getInput().getType();
     if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
     Location loc = op.getLoc();
-    auto [dims, out] = sameShapeResult(rw, loc, op.getInput());
+    SmallVector<Value> dims = allDims(rw, loc, op.getInput());
     Value rows = arith::ConstantIndexOp::create(rw, loc, 1);
     for (size_t i = 0; i + 1 < dims.size(); ++i) rows = arith::MulIOp::create(rw, loc, rows, dims[i]);
-    Value none = optionalPointer(rw, loc, Value());
-    callRuntime(rw, loc, op, "dlrt_k_layer_norm_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64Value(rw, loc, rows), i64Value(rw, loc, dims.back()),
-                 bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, op.getWeight()),
-                 bufferPointer(rw, loc, op.getBias()), bufferPointer(rw, loc, out),
-                 f64Const(rw, loc, op.getEps().convertToDouble()), none, none});
-    rw.replaceOp(op, asTensor(rw, loc, out, xt));
+    KernelCall call(rw, loc, op, "dlrt_k_layer_norm_f32");
+    call.in(i64Value(rw, loc, rows)).in(i64Value(rw, loc, dims.back())).in(op.getInput()).in(op.getWeight())
+        .in(op.getBias());
+    resultOverInput(call, op.getInput())
+        .in(f64Const(rw, loc, op.getEps().convertToDouble()))
+        .optional(Value())  // mean and variance: training form only
+        .optional(Value());
+    rw.replaceOp(op, call.emitResult());
     return success();
   }
 };
@@ -60,16 +62,17 @@ struct BatchNormToOneDNN : public OpRewritePattern<dl::BatchNormOp> {
     if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
     if (xt.getRank() < 2 || xt.getRank() > 5) return rw.notifyMatchFailure(op, "oneDNN takes ranks 2 to 5");
     Location loc = op.getLoc();
-    auto [dims, out] = sameShapeResult(rw, loc, op.getInput());
     // Inference reads the running statistics; the kernel writes them only in training form.
-    callRuntime(rw, loc, op, "dlrt_k_batch_norm_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64Const(rw, loc, xt.getRank()),
-                 i64ArrayPointer(rw, loc, dims), bufferPointer(rw, loc, op.getInput()),
-                 bufferPointer(rw, loc, op.getWeight()), bufferPointer(rw, loc, op.getBias()),
-                 bufferPointer(rw, loc, op.getRunningMean()), bufferPointer(rw, loc, op.getRunningVar()),
-                 bufferPointer(rw, loc, out), f64Const(rw, loc, op.getEps().convertToDouble()),
-                 i64Const(rw, loc, 0)});
-    rw.replaceOp(op, asTensor(rw, loc, out, xt));
+    KernelCall call(rw, loc, op, "dlrt_k_batch_norm_f32");
+    call.in(i64Const(rw, loc, xt.getRank()))
+        .in(i64Array(rw, loc, allDims(rw, loc, op.getInput())))
+        .in(op.getInput())
+        .in(op.getWeight())
+        .in(op.getBias())
+        .in(op.getRunningMean())
+        .in(op.getRunningVar());
+    resultOverInput(call, op.getInput()).in(f64Const(rw, loc, op.getEps().convertToDouble())).in(i64Const(rw, loc, 0));
+    rw.replaceOp(op, call.emitResult());
     return success();
   }
 };
@@ -80,12 +83,13 @@ template <typename OpT, bool isLog> struct SoftmaxToOneDNN : public OpRewritePat
     auto xt = cast<RankedTensorType>(op.getInput().getType());
     if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
     Location loc = op.getLoc();
-    auto [dims, out] = sameShapeResult(rw, loc, op.getInput());
-    callRuntime(rw, loc, op, "dlrt_k_softmax_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), i64Const(rw, loc, xt.getRank()),
-                 i64ArrayPointer(rw, loc, dims), i64Const(rw, loc, op.getAxis()),
-                 bufferPointer(rw, loc, op.getInput()), bufferPointer(rw, loc, out), i64Const(rw, loc, isLog)});
-    rw.replaceOp(op, asTensor(rw, loc, out, xt));
+    KernelCall call(rw, loc, op, "dlrt_k_softmax_f32");
+    call.in(i64Const(rw, loc, xt.getRank()))
+        .in(i64Array(rw, loc, allDims(rw, loc, op.getInput())))
+        .in(i64Const(rw, loc, op.getAxis()))
+        .in(op.getInput());
+    resultOverInput(call, op.getInput()).in(i64Const(rw, loc, isLog));
+    rw.replaceOp(op, call.emitResult());
     return success();
   }
 };

@@ -31,14 +31,6 @@ void populateChannelsLast(mlir::RewritePatternSet &patterns);
 /// take and give 16-channel blocks (blocked_channels) between dl.block_channels ops, which
 /// fold away between consecutive ones and sink through elementwise ops.
 void populateBlockedChannels(mlir::RewritePatternSet &patterns);
-/// Marks (kOverwriteResidual) each conv2d that may write its result over its skip tensor.
-/// Kernel results are buffers by the time bufferization runs, so it cannot see which skip
-/// tensors are still needed; this decides it on the dl graph: the skip tensor must be a
-/// kernel's own result (not a view, not a model input), and every other reader of it a
-/// kernel that runs earlier in the same block (kernels run synchronously). Run it after
-/// the layout patterns, before the lowering.
-void markOverwritableResiduals(mlir::ModuleOp module);
-inline constexpr llvm::StringLiteral kOverwriteResidual = "dl.overwrite_residual";
 /// The NCHW <-> NHWC transposes and dl.block_channels -> oneDNN reorders (parallel copies).
 void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's oneDNN kernels.

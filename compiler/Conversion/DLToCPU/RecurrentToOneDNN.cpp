@@ -23,15 +23,16 @@ struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < rt.getRank(); ++i)
       if (rt.isDynamicDim(i)) dyn.push_back(i == 0 ? b : t);
-    Value out = allocResult(rw, loc, rt, dyn);
-    Value geom = i64ArrayPointer(rw, loc,
+    Value geom = i64Array(rw, loc,
                                  {b, t, dimOf(rw, loc, x, 2), cst(op.getHidden()), cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0),
                                   cst(op.getSequences() ? 1 : 0)});
-    callRuntime(rw, loc, op, "dlrt_k_rnn_f32",
-                {runtimeContext(op), siteOf(rw, loc, op), geom, addressArray(rw, loc, op.getWeights()),
-                 bufferPointer(rw, loc, x), bufferPointer(rw, loc, out),
-                 /*workspace: inference*/ optionalPointer(rw, loc, Value())});
-    rw.replaceOp(op, asTensor(rw, loc, out, rt));
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_rnn_f32")
+                         .in(geom)
+                         .addresses(op.getWeights())
+                         .in(x)
+                         .out(rt, dyn)
+                         .optional(Value()) // workspace: training form only
+                         .emitResult());
     return success();
   }
 };

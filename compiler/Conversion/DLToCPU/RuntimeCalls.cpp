@@ -1,14 +1,14 @@
 //===- RuntimeCalls.cpp - building calls into the dlrt kernels ------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "dialects/DLRT/DLRTOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
+using mlir::dlrt::KernelArgKind;
 
 namespace dlc {
 
@@ -17,49 +17,53 @@ Value runtimeContext(Operation *op) {
   return fn.getArgument(0);
 }
 
-Value bufferAddress(OpBuilder &b, Location loc, Value tensorOrMemref) {
-  Value buf = tensorOrMemref;
-  if (auto t = dyn_cast<RankedTensorType>(buf.getType()))
-    buf = bufferization::ToBufferOp::create(b, loc, MemRefType::get(t.getShape(), t.getElementType()),
-                                            buf, /*read_only=*/true);
-  return memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buf);
+KernelCall::KernelCall(OpBuilder &b, Location loc, Operation *op, StringRef callee)
+    : b(b), loc(loc), callee(callee.str()) {
+  in(runtimeContext(op));
+  in(siteOf(b, loc, op));
 }
 
-Value bufferPointer(OpBuilder &b, Location loc, Value tensorOrMemref) {
-  Value i = arith::IndexCastOp::create(b, loc, b.getI64Type(), bufferAddress(b, loc, tensorOrMemref));
-  return LLVM::IntToPtrOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()), i);
+KernelCall &KernelCall::in(Value v) {
+  operands.push_back(v);
+  kinds.push_back(int32_t(KernelArgKind::In));
+  return *this;
 }
 
-Value optionalPointer(OpBuilder &b, Location loc, Value tensorOrNull) {
-  if (tensorOrNull) return bufferPointer(b, loc, tensorOrNull);
-  return LLVM::ZeroOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()));
+KernelCall &KernelCall::optional(Value tensorOrNull) {
+  if (tensorOrNull) return in(tensorOrNull);
+  kinds.push_back(int32_t(KernelArgKind::Null));
+  return *this;
 }
 
-Value addressArray(OpBuilder &b, Location loc, ValueRange tensors) {
-  SmallVector<Value> addresses;
-  for (Value t : tensors) addresses.push_back(bufferAddress(b, loc, t));
-  return i64ArrayPointer(b, loc, addresses);
+KernelCall &KernelCall::addresses(ValueRange tensors) {
+  operands.append(tensors.begin(), tensors.end());
+  kinds.push_back(dlrt::addressesKind(tensors.size()));
+  return *this;
 }
 
-Value allocResult(OpBuilder &b, Location loc, RankedTensorType type, ValueRange dynSizes) {
-  auto mt = MemRefType::get(type.getShape(), type.getElementType());
-  return memref::AllocOp::create(b, loc, mt, dynSizes, b.getI64IntegerAttr(64));
+KernelCall &KernelCall::out(RankedTensorType type, ValueRange dynSizes) {
+  Value dest = tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType(), dynSizes);
+  return into(dest, /*readsDest=*/false);
 }
 
-Value asTensor(OpBuilder &b, Location loc, Value memref, RankedTensorType type) {
-  return bufferization::ToTensorOp::create(b, loc, type, memref, /*restrict=*/true, /*writable=*/true);
+KernelCall &KernelCall::into(Value dest, bool readsDest) {
+  operands.push_back(dest);
+  kinds.push_back(int32_t(readsDest ? KernelArgKind::InOut : KernelArgKind::Out));
+  resultTypes.push_back(dest.getType());
+  return *this;
 }
 
-void callRuntime(OpBuilder &b, Location loc, Operation *anchor, StringRef name, ValueRange args) {
-  auto module = anchor->getParentOfType<ModuleOp>();
-  auto fn = module.lookupSymbol<func::FuncOp>(name);
-  if (!fn) {
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(module.getBody());
-    fn = func::FuncOp::create(b, loc, name, b.getFunctionType(TypeRange(args), {}));
-    fn.setPrivate();
-  }
-  func::CallOp::create(b, loc, fn, args);
+SmallVector<Value> KernelCall::emit() {
+  auto call = dlrt::KernelCallOp::create(b, loc, resultTypes, FlatSymbolRefAttr::get(b.getContext(), callee),
+                                         operands, b.getDenseI32ArrayAttr(kinds),
+                                         inPlace_ ? b.getUnitAttr() : UnitAttr());
+  return SmallVector<Value>(call->getResults());
+}
+
+Value KernelCall::emitResult() {
+  SmallVector<Value> results = emit();
+  assert(results.size() == 1 && "a kernel with one result");
+  return results.front();
 }
 
 Value i64Value(OpBuilder &b, Location loc, Value index) {
@@ -75,7 +79,7 @@ Value siteOf(OpBuilder &b, Location loc, Operation *op) {
   return i64Const(b, loc, site ? site.getInt() : -1);
 }
 
-Value i64ArrayPointer(OpBuilder &b, Location loc, ArrayRef<Value> values) {
+Value i64Array(OpBuilder &b, Location loc, ArrayRef<Value> values) {
   auto type = MemRefType::get({int64_t(values.size())}, b.getI64Type());
   Value array = memref::AllocaOp::create(b, loc, type);
   for (auto [i, v] : llvm::enumerate(values)) {
@@ -83,7 +87,7 @@ Value i64ArrayPointer(OpBuilder &b, Location loc, ArrayRef<Value> values) {
     Value word = v.getType().isIndex() ? i64Value(b, loc, v) : v;
     memref::StoreOp::create(b, loc, word, array, at);
   }
-  return bufferPointer(b, loc, array);
+  return array;
 }
 
 } // namespace dlc

@@ -1,4 +1,11 @@
 //===- RuntimeCalls.h - building calls into the dlrt kernels ----*- C++ -*-===//
+//
+// Lowerings build `dlrt.call` ops on tensors: each kernel argument says whether the kernel
+// reads it, writes it (a result's destination) or takes it as a scalar word, so one-shot
+// bufferization sees every buffer a kernel touches. Pointers appear only after
+// bufferization (dlrt-call-to-func).
+//
+//===----------------------------------------------------------------------===//
 #ifndef DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
 #define DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
 
@@ -9,31 +16,48 @@ namespace dlc {
 /// The runtime context: the first argument of every entry function after the boundary
 /// is lowered.
 mlir::Value runtimeContext(mlir::Operation *op);
-/// The data address of a tensor (through a read-only buffer) or of a memref, as an index.
-mlir::Value bufferAddress(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrMemref);
-/// The same address as !llvm.ptr, what kernels take.
-mlir::Value bufferPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrMemref);
-/// bufferPointer of an optional operand, or a null pointer where it is absent.
-mlir::Value optionalPointer(mlir::OpBuilder &b, mlir::Location loc, mlir::Value tensorOrNull);
-/// The addresses of several tensors as one i64 array (a folded batch_norm's vectors, an
-/// RNN's weights), for kernels that take a variable number of buffers.
-mlir::Value addressArray(mlir::OpBuilder &b, mlir::Location loc, mlir::ValueRange tensors);
-/// A 64-byte aligned buffer for a kernel's result.
-mlir::Value allocResult(mlir::OpBuilder &b, mlir::Location loc, mlir::RankedTensorType type,
-                        mlir::ValueRange dynSizes);
-/// The tensor view of a buffer a kernel wrote.
-mlir::Value asTensor(mlir::OpBuilder &b, mlir::Location loc, mlir::Value memref,
-                     mlir::RankedTensorType type);
-/// Calls runtime kernel `name`, declaring it in the module on first use. Every kernel
-/// returns void and records failures in the context, which the runtime checks.
-void callRuntime(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *anchor,
-                 llvm::StringRef name, mlir::ValueRange args);
+
+/// One call of a runtime kernel, its C arguments added in order. The context and the
+/// call site of `op` come first, as every kernel takes them.
+class KernelCall {
+public:
+  KernelCall(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op, llvm::StringRef callee);
+
+  /// A scalar word, or a tensor (or i64Array) the kernel only reads.
+  KernelCall &in(mlir::Value v);
+  /// A tensor the kernel reads, or a null pointer where `tensorOrNull` is absent.
+  KernelCall &optional(mlir::Value tensorOrNull);
+  /// The addresses of several tensors the kernel reads, as one i64 array.
+  KernelCall &addresses(mlir::ValueRange tensors);
+  /// A new result of `type` the kernel writes (dynamic sizes in order).
+  KernelCall &out(mlir::RankedTensorType type, mlir::ValueRange dynSizes);
+  /// A result written over `dest` where bufferization finds `dest` dead afterwards, into
+  /// a copy of it otherwise; `readsDest` when the kernel reads its contents first.
+  KernelCall &into(mlir::Value dest, bool readsDest);
+  /// The kernel may be handed a destination that is also one of its inputs.
+  KernelCall &inPlace() { inPlace_ = true; return *this; }
+
+  /// Creates the call; returns its results, one per out/into, in order.
+  llvm::SmallVector<mlir::Value> emit();
+  /// emit() for a kernel with one result.
+  mlir::Value emitResult();
+
+private:
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  std::string callee;
+  llvm::SmallVector<mlir::Value> operands;
+  llvm::SmallVector<int32_t> kinds;
+  llvm::SmallVector<mlir::Type> resultTypes;
+  bool inPlace_ = false;
+};
+
 mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
 /// An i64 constant, the type of kernels' scalar words.
 mlir::Value i64Const(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
-/// A stack array of i64 words (index values are converted) and its pointer: how kernels
-/// with many sizes (convolution geometry, matmul dims) receive them.
-mlir::Value i64ArrayPointer(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
+/// A stack array of i64 words (index values are converted), for KernelCall::in: how
+/// kernels with many sizes (convolution geometry, matmul dims) receive them.
+mlir::Value i64Array(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
 /// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
 /// the runtime keys caches by it and names the op's source location in errors.
 mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);

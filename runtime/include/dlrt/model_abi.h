@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 4
+#define DLRT_MODEL_ABI_VERSION 5
 
 #ifdef __cplusplus
 extern "C" {

@@ -66,14 +66,14 @@ void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, 
 template <typename Prim>
 void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
               float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0,
-              const float *residual = nullptr) {
+              bool accumulate = false) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   int64_t layout = g[19]; // dlrt_layout
   if (n == 0) return;
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
-  std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr, bn != nullptr, residual != nullptr};
+  std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr, bn != nullptr, accumulate};
   key.insert(key.end(), g, g + 20);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -94,7 +94,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     auto inf = dnnl::prop_kind::forward_inference;
     dnnl::primitive_attr attr = kernelAttr();
     dnnl::post_ops ops;
-    if (residual) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
+    if (accumulate) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
     appendActivation(ops, g[18]);
     attr.set_post_ops(ops);
     auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
@@ -143,7 +143,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     };
     if (p->srcP != p->src) p->toSrcP = reorder(p->src, p->srcP);
     if (p->dstP != p->dst) p->fromDstP = reorder(p->dstP, p->dst);
-    if (residual) p->residualCopy = reorder(p->dst, p->dstP);
+    if (accumulate && p->fromDstP) p->residualCopy = reorder(p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP);
     p->prim = Prim(pd);
     slot = p;
@@ -161,12 +161,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     ctx.run(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, src}});
   }
   if (p.fromDstP) dst = ctx.staged(ctx.stagedDst, p.dstP);
-  // residual == y: compiled code had the result written over the skip tensor, so dst
-  // already holds it (unless the primitive's dst is staged in another layout).
-  if (residual && (residual != y || p.fromDstP)) {
-    memory res(p.dst, ctx.engine, const_cast<float *>(residual));
-    ctx.run(*p.residualCopy, {{DNNL_ARG_FROM, res}, {DNNL_ARG_TO, dst}});
-  }
+  // y holds the skip tensor; a staged dst in another layout needs it too.
+  if (accumulate && p.fromDstP) ctx.run(*p.residualCopy, {{DNNL_ARG_FROM, userDst}, {DNNL_ARG_TO, dst}});
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
@@ -178,9 +174,9 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                   const float *bias, float *y, const int64_t *bn, double bnEps,
-                                  const float *residual) {
+                                  int64_t accumulate) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps, residual);
+    convolve<dnnl::convolution_forward>(ctx, site, g, x, w, bias, y, false, bn, bnEps, accumulate != 0);
   });
 }
 

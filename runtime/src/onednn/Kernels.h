@@ -23,11 +23,11 @@ void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dim
 /// CHANNELS_LAST (dilations as PyTorch counts them; ACT a dlrt_activation applied inside,
 /// after the residual). bias may be NULL. bn,
 /// when not NULL, holds the addresses of a following batch_norm's weight, bias,
-/// running_mean and running_var, folded in with `bn_eps`. residual, when not NULL, is added
-/// (before the activation): a oneDNN sum post-op. residual may be y itself, holding the
-/// skip tensor already: the result is then written over it with no copy.
+/// running_mean and running_var, folded in with `bn_eps`. accumulate != 0: y holds a skip
+/// tensor on entry, to which the convolution is added (before the activation: a oneDNN sum
+/// post-op); compiled code puts the skip tensor there, or writes over a dead one.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
-                       const float *bias, float *y, const int64_t *bn, double bn_eps, const float *residual);
+                       const float *bias, float *y, const int64_t *bn, double bn_eps, int64_t accumulate);
 /// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for
 /// conv2d with OH OW the output size and the paddings oneDNN's (right = PyTorch's padding
 /// less output_padding).

@@ -5,38 +5,39 @@
 // convolutions get layout 2 (16-channel blocks) in their geometry's last word, and exp
 // runs on the blocked buffer.
 // CHECK-LABEL: func.func @chain
-// CHECK: call @dlrt_k_transpose_f32
-// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
 // CHECK: memref.store %c2_i64, %{{.*}}[%c19]
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: math.exp
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: memref.store %c2_i64, %{{.*}}[%c19]
-// CHECK: call @dlrt_k_conv2d_f32
-// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
-// CHECK: call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK: return
 
 // 32 channels: direct convolution on NHWC (layout 1), nothing blocked.
 // CHECK-LABEL: func.func @narrow
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: memref.store %c1_i64, %{{.*}}[%c19]
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: return
 
 // d + h with d a 1x1 convolution and h a 3x3 one, both of x: the sum goes into the 3x3
-// one (site 4), whatever the operand order, which then writes over the blocked d; x is
-// transposed once for both.
+// one (site 4), whatever the operand order, which accumulates into the blocked d (its
+// inout destination, arg kind 3); x is transposed once for both.
 // CHECK-LABEL: func.func @skip
-// CHECK: call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK-NOT: dlrt_k_transpose_f32
-// CHECK: call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %0)
-// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
-// CHECK: call @dlrt_k_block_channels_f32(%{{.*}}, %c-1_i64, %{{[0-9]+}}, %{{[0-9]+}}, %[[D:[0-9]+]], %c0_i64)
-// CHECK: call @dlrt_k_conv2d_f32(%{{.*}}, %c4_i64, {{.*}}, %[[D]], %0, %cst, %[[D]])
-// CHECK: call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: %[[D0:.*]] = dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: %[[D:.*]] = dlrt.call @dlrt_k_block_channels_f32(%{{.*}}, %c-1_i64, %{{[a-z0-9_]+}}, %[[D0]], %{{[0-9]+}}, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c4_i64, %{{[a-z0-9_]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %[[D]], %cst, %c1_i64)
+// CHECK-SAME: arg_kinds = array<i32: 0, 0, 0, 0, 0, 1, 3, 1, 0, 0>
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
 // CHECK: return
 module attributes {dl.signature = "{}"} {
   func.func @chain(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {

@@ -6,14 +6,14 @@
 // on NHWC in place, and a global average pool (mean over H, W) reduces NHWC's dims 1 and 2
 // without any transpose back.
 // CHECK-LABEL: func.func @infer
-// CHECK: call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK-NOT: dlrt_k_transpose_f32
 // CHECK-NOT: linalg.transpose
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK: linalg.generic
 // CHECK: math.exp
-// CHECK: call @dlrt_k_pool2d_f32
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "reduction", "parallel"]
 // CHECK-NOT: linalg.transpose
 // CHECK-NOT: dlrt_k_transpose_f32
@@ -24,20 +24,20 @@
 // CHECK-LABEL: func.func @unit
 // CHECK-NOT: dlrt_k_transpose_f32
 // CHECK: tensor.reshape
-// CHECK: call @dlrt_k_conv2d_f32
-// CHECK: call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK: return
 
 // A classifier head (after the input's transpose): the flattened NHWC tensor goes to the dense as it is, which permutes
 // its weight's columns ([C, H, W] = [4, 8, 8] passed to the kernel) instead of a transpose
 // of the activations.
 // CHECK-LABEL: func.func @head
-// CHECK: call @dlrt_k_transpose_f32
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK: memref.store %c4_i64, %[[CHW:.*]][%c0]
 // CHECK: memref.store %c8_i64, %[[CHW]][%c1]
 // CHECK: memref.store %c8_i64, %[[CHW]][%c2]
-// CHECK: call @dlrt_k_dense_f32
+// CHECK: dlrt.call @dlrt_k_dense_f32
 // CHECK-NOT: dlrt_k_transpose_f32
 // CHECK: return
 

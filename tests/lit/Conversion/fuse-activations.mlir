@@ -6,8 +6,8 @@
 // for it. An activation whose producer has another use stays a loop.
 // CHECK-LABEL: func.func @infer
 // CHECK: %[[ONE:.*]] = arith.constant 1 : i64
-// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[ONE]], %{{.*}})
-// CHECK: call @dlrt_k_dense_f32
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[ONE]])
+// CHECK: dlrt.call @dlrt_k_dense_f32
 // CHECK: linalg.generic
 // CHECK: arith.cmpf ugt
 // CHECK-NOT: linalg.generic
@@ -29,12 +29,12 @@ module attributes {dl.signature = "{}"} {
 // CHECK-DAG: %[[SIG:.*]] = arith.constant 2 : i64
 // CHECK-DAG: %[[TANH:.*]] = arith.constant 3 : i64
 // CHECK-DAG: %[[SILU:.*]] = arith.constant 4 : i64
-// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[GELU]], %{{.*}})
-// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[GELUT]], %{{.*}})
-// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[SIG]], %{{.*}})
-// CHECK: call @dlrt_k_dense_f32({{.*}}, %[[TANH]], %{{.*}})
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[GELU]])
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[GELUT]])
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[SIG]])
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[TANH]])
 // CHECK: memref.store %[[SILU]], %{{.*}}[%c18] : memref<20xi64>
-// CHECK: call @dlrt_k_conv2d_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK-NOT: linalg.generic
 // CHECK: return
 // The portable lowering applies them after the contraction, as loops.

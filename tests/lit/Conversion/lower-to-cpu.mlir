@@ -1,14 +1,16 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu | FileCheck %s
 
 // The entry takes the runtime context, input and parameter buffers, then output buffers.
-// CHECK: func.func private @dlrt_k_dense_f32(!llvm.ptr, i64, i64, i64, i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr, i64, !llvm.ptr)
 // CHECK-LABEL: func.func @infer(
 // CHECK-SAME: %[[CTX:.*]]: !llvm.ptr, %[[X:.*]]: memref<?x8xf32> {dl.input = "x"}, %{{.*}}: memref<4x8xf32> {dl.param = "d.weight"}, %{{.*}}: memref<4xf32> {dl.param = "d.bias"}, %[[OUT:.*]]: memref<?x4xf32> {dl.output = "y"})
 // CHECK-SAME: llvm.emit_c_interface
 // CHECK: bufferization.to_tensor %[[X]] restrict
-// dense is a call of the oneDNN kernel with shapes and pointers, site 0.
-// CHECK: memref.alloc
-// CHECK: call @dlrt_k_dense_f32(%[[CTX]], %c0_i64
+// dense is a call of the oneDNN kernel, site 0, on tensors: it reads x, the weight and
+// the bias, writes a new tensor and takes no nhwc_input word array (null).
+// CHECK: %[[DEST:.*]] = tensor.empty(%{{.*}}) : tensor<?x4xf32>
+// CHECK: dlrt.call @dlrt_k_dense_f32(%[[CTX]], %c0_i64, %{{.*}}, %c8_i64, %c4_i64, %{{.*}}, %{{.*}}, %{{.*}}, %[[DEST]], %c0_i64)
+// CHECK-SAME: arg_kinds = array<i32: 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1>
+// CHECK-SAME: -> tensor<?x4xf32>
 // exp is a linalg.generic with the op's scalar body.
 // CHECK: linalg.generic
 // CHECK: math.exp

@@ -1,4 +1,4 @@
-// RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --eliminate-empty-tensors --one-shot-bufferize="unknown-type-conversion=identity-layout-map" --buffer-deallocation-pipeline --convert-linalg-to-loops --lower-affine --convert-scf-to-cf --expand-strided-metadata --finalize-memref-to-llvm --convert-arith-to-llvm --convert-index-to-llvm --convert-func-to-llvm --convert-cf-to-llvm --reconcile-unrealized-casts --dl-emit-model-interface | FileCheck %s
+// RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --eliminate-empty-tensors --one-shot-bufferize="unknown-type-conversion=identity-layout-map" --buffer-deallocation-pipeline --dlrt-call-to-func --convert-linalg-to-loops --lower-affine --convert-scf-to-cf --expand-strided-metadata --finalize-memref-to-llvm --convert-arith-to-llvm --convert-index-to-llvm --convert-func-to-llvm --convert-cf-to-llvm --reconcile-unrealized-casts --dl-emit-model-interface | FileCheck %s
 
 // The exported interface: ABI version, signature, import binding, entry wrapper; runtime
 // kernels are called through import slots, never by symbol.

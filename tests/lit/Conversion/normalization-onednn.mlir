@@ -2,16 +2,19 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu=kernels=linalg | FileCheck %s --check-prefix=LINALG
 
 // With oneDNN kernels, layer_norm, batch_norm, softmax and log_softmax are runtime calls,
-// numbered in program order; inference passes no statistics buffers (null pointers).
+// numbered in program order; inference passes no statistics buffers (null pointers). Each
+// result may take over its input's buffer (in_place, the input as destination): the
+// softmaxes both read %[[BN]], so bufferization gives at most one of them that buffer.
 // CHECK-LABEL: func.func @infer(
-// CHECK: %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
-// CHECK: call @dlrt_k_layer_norm_f32(%{{.*}}, %c0_i64, {{.*}}, %[[NULL]], %[[NULL]])
-// CHECK: call @dlrt_k_batch_norm_f32(%{{.*}}, %c1_i64, %c3_i64,
-// CHECK: call @dlrt_k_softmax_f32(%{{.*}}, %c2_i64, %c3_i64, %{{.*}}, %c2_i64
-// CHECK: call @dlrt_k_softmax_f32(%{{.*}}, %c3_i64, %c3_i64, %{{.*}}, %c1_i64, %{{.*}}, %{{.*}}, %c1_i64)
+// CHECK: %[[LN:.*]] = dlrt.call @dlrt_k_layer_norm_f32(%{{.*}}, %c0_i64, %{{.*}}, %c8_i64, %[[X:[0-9]+]], %{{.*}}, %{{.*}}, %[[X]], %{{[a-z0-9_]+}})
+// CHECK-SAME: arg_kinds = array<i32: 0, 0, 0, 0, 0, 0, 0, 2, 0, 1, 1>
+// CHECK-SAME: in_place
+// CHECK: %[[BN:.*]] = dlrt.call @dlrt_k_batch_norm_f32(%{{.*}}, %c1_i64, %c3_i64, %{{.*}}, %[[LN]], {{.*}}, %[[LN]], %{{.*}}, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_softmax_f32(%{{.*}}, %c2_i64, %c3_i64, %{{.*}}, %c2_i64, %[[BN]], %[[BN]], %c0_i64)
+// CHECK: dlrt.call @dlrt_k_softmax_f32(%{{.*}}, %c3_i64, %c3_i64, %{{.*}}, %c1_i64, %[[BN]], %[[BN]], %c1_i64)
 // CHECK-NOT: linalg.generic
 // The portable lowering keeps them in linalg.
-// LINALG-NOT: call @dlrt_k_
+// LINALG-NOT: dlrt.call
 // LINALG: linalg.generic
 module attributes {dl.signature = "{}"} {
   func.func @infer(%x: tensor<?x5x8xf32> {dl.input = "x"}, %g: tensor<8xf32> {dl.param = "ln.weight"}, %b: tensor<8xf32> {dl.param = "ln.bias"},
