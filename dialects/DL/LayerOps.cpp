@@ -30,8 +30,11 @@ LogicalResult BatchNormOp::verify() {
   if (x.getRank() < 2 || x.getShape() != getResult().getType().getShape())
     return emitOpError("needs rank >= 2 and a result of the input's shape");
   int64_t c = x.getDimSize(1);
-  for (auto [v, name] : llvm::zip(ValueRange{getWeight(), getBias(), getRunningMean(), getRunningVar()},
-                                  ArrayRef<StringRef>{"weight", "bias", "running_mean", "running_var"}))
+  // Named arrays, not braced ranges in the loop header: a range-for (before C++23) destroys
+  // the initializer lists behind such ranges before the body reads them.
+  Value vectors[] = {getWeight(), getBias(), getRunningMean(), getRunningVar()};
+  StringRef names[] = {"weight", "bias", "running_mean", "running_var"};
+  for (auto [v, name] : llvm::zip(vectors, names))
     if (failed(vector(*this, v, c, name))) return failure();
   return success();
 }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the compiler, runtime and every test with AddressSanitizer and
+# UndefinedBehaviorSanitizer (clang-22) in build-asan/, then runs the whole suite there
+# (lit, unit, end-to-end). Any report fails the run: UBSan halts on its first error, LSan
+# reports leaks at exit. Arguments go to ctest (e.g. -R e2e).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${DLC_ASAN_BUILD_DIR:-$root/build-asan}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/dlc-ccache}
+export CCACHE_BASEDIR=$root
+export CCACHE_COMPILERCHECK=content
+flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1"
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-clang.cmake" \
+    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
+fi
+ninja -C "$build"
+export OMP_WAIT_POLICY=passive
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1
+export LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+cd "$build"
+ctest --output-on-failure -j2 "$@"

@@ -1,0 +1,596 @@
+"""Random, shape-valid .dl models with a PyTorch reference for each (NNSmith's idea).
+
+A model is grown one statement at a time from a pool of live values: each new op draws
+its operands from the pool (mostly the newest value, often an older one, so values feed
+several consumers and stay live across long chains) and is chosen among the ops whose
+shape rules the operands satisfy. The draw covers every layer and operation of DSL.md
+that inference runs: convolutions with odd channel counts and Winograd-sized ones (64+
+channels, 3x3, stride 1), layout changes between convolutions and dense layers
+(flatten, reshape to images), residuals across pools, concat, reductions over inner
+axes, softmax and normalisation chains with several readers, recurrent layers after
+attention, embeddings, shape ops, broadcasting arithmetic and literals.
+
+Every layer with parameters is named explicitly (`name = "pK"`), and its PyTorch module
+gets the same name, so one state_dict is both the model's weights file and the reference's
+parameters. Dim 0 is the batch, symbolic (`B`) in the model.
+
+`Model.source` is the .dl text; `Model.reference(inputs)` computes every output with
+PyTorch; `Model.state_dict()` the weights by their DSL names; `Model.inputs(batch, rng)`
+random inputs.
+"""
+import math
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+class Value:
+    """A live value: its name in the model and its shape (dim 0 is the batch)."""
+
+    def __init__(self, name, shape, dtype="f32"):
+        self.name, self.shape, self.dtype = name, list(shape), dtype
+        self.uses = 0
+        self.deps = {name}  # the model inputs it is computed from (an input: itself)
+
+    @property
+    def rank(self):
+        return len(self.shape)
+
+
+class Model:
+    def __init__(self, seed, max_ops=12):
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.lines = []          # statements of the model body
+        self.inputs_decl = []    # (name, dtype, shape) with dim 0 the batch
+        self.steps = []          # (result name, fn(env) -> tensor), in order
+        self.modules = torch.nn.ModuleDict()
+        self.pool = []           # live f32 values
+        self.ids = None          # the i64 ids input, if any
+        self.outputs = []        # (output name, value name)
+        self.counter = 0
+        torch.manual_seed(seed)
+        self._make_inputs()
+        for _ in range(self.rng.randint(3, max_ops)):
+            self._grow()
+        self._finish()
+
+    # ---- building blocks -------------------------------------------------------------
+
+    def _fresh(self, prefix="v"):
+        self.counter += 1
+        return "%s%d" % (prefix, self.counter)
+
+    def _bind(self, expr, shape, fn):
+        name = self._fresh()
+        self.lines.append("%s = %s" % (name, expr))
+        v = Value(name, shape)
+        known = {p.name: p for p in self.pool}
+        if self.ids is not None:
+            known["ids"] = self.ids
+        words = expr.replace("(", " ").replace(")", " ").replace(",", " ").split()
+        v.deps = set().union(*[known[w].deps for w in words if w in known])
+        self.pool.append(v)
+        self.steps.append((name, fn))
+        return v
+
+    def _layer(self, module):
+        name = "p%d" % len(self.modules)
+        self.modules[name] = module
+        return name
+
+    def _pick(self, cond=lambda v: True):
+        """The newest value most of the time, an older one otherwise (long live ranges)."""
+        cands = [v for v in self.pool if cond(v)]
+        if not cands:
+            return None
+        if self.rng.random() < 0.6 and cond(self.pool[-1]):
+            v = self.pool[-1]
+        else:
+            v = self.rng.choice(cands)
+        v.uses += 1
+        return v
+
+    def _make_inputs(self):
+        r = self.rng
+        kinds = r.sample(["img", "seq", "vec", "ids"], r.randint(1, 3))
+        if "ids" in kinds and len(kinds) == 1:
+            kinds.append("seq")
+        for k in kinds:
+            if k == "img":
+                shape = ["B", r.choice([1, 3, 4, 5, 8, 16]), r.randint(4, 11), r.randint(4, 11)]
+            elif k == "seq":
+                shape = ["B", r.randint(1, 7), r.choice([4, 6, 8, 12, 16])]
+            elif k == "vec":
+                shape = ["B", r.choice([3, 8, 12, 16, 24, 36])]
+            else:
+                self.ids_len = r.randint(1, 7)
+                self.ids_num = r.randint(3, 20)
+                self.inputs_decl.append(("ids", "i64", ["B", self.ids_len]))
+                self.ids = Value("ids", ["B", self.ids_len], "i64")
+                continue
+            self.inputs_decl.append((k, "f32", shape))
+            self.pool.append(Value(k, shape))
+
+    # ---- the ops ---------------------------------------------------------------------
+
+    def _grow(self):
+        r = self.rng
+        options = [self._unary, self._unary, self._binary, self._binary, self._dense, self._softmax,
+                   self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm]
+        if any(v.rank == 4 for v in self.pool):
+            options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd]
+        if any(v.rank == 3 for v in self.pool):
+            options += [self._recurrent, self._attention, self._conv1d, self._matmul]
+        if any(v.rank == 2 for v in self.pool):
+            options += [self._to_image, self._to_sequence]
+        if self.ids is not None:
+            options += [self._embedding]
+        for _ in range(20):  # an op whose preconditions fail returns False: draw again
+            if r.choice(options)():
+                return
+
+    def _unary(self):
+        r = self.rng
+        x = self._pick()
+        kinds = [
+            ("relu(%s)", torch.relu), ("sigmoid(%s)", torch.sigmoid), ("tanh(%s)", torch.tanh),
+            ("gelu(%s)", F.gelu), ('gelu(%s, approximate = "tanh")', lambda t: F.gelu(t, approximate="tanh")),
+            ("silu(%s)", F.silu), ("leaky_relu(%s, alpha = 0.2)", lambda t: F.leaky_relu(t, 0.2)),
+            ("abs(%s)", torch.abs), ("exp(-abs(%s))", lambda t: torch.exp(-torch.abs(t))),
+            ("log(abs(%s) + 1)", lambda t: torch.log(torch.abs(t) + 1)),
+            ("sqrt(abs(%s) + 0.5)", lambda t: torch.sqrt(torch.abs(t) + 0.5)),
+            ("pow(abs(%s) + 0.5, 1.5)", lambda t: torch.pow(torch.abs(t) + 0.5, 1.5)),
+            ("-%s", lambda t: -t), ("%s * 2.0", lambda t: t * 2.0), ("0.5 + %s", lambda t: 0.5 + t),
+            ("%s / 3", lambda t: t / 3), ("dropout(%s, 0.3)", lambda t: t),
+        ]
+        if x.name in [n for n, _, _ in self.inputs_decl]:
+            # Truncation to an integer type and back, on exact values only: a computed
+            # value one ulp off an integer would round the other way.
+            kinds.append(("cast(cast(%s * 4, i32), f32)", lambda t: (t * 4).to(torch.int32).to(torch.float32)))
+        expr, fn = r.choice(kinds)
+        n = x.name
+        return self._bind(expr % n, x.shape, lambda env: fn(env[n]))
+
+    def _binary(self):
+        r = self.rng
+        a = self._pick()
+        same = [v for v in self.pool if v.shape == a.shape and v is not a]
+        if same and r.random() < 0.7:
+            b = r.choice(same)
+            b.uses += 1
+            bn = b.name
+            bshape_expr = bn
+            bfn = lambda env: env[bn]
+        elif a.rank >= 2:
+            # A reduction of a itself with keepdims: broadcasting back over inner axes, or
+            # over the batch (axis 0).
+            axis = r.randrange(a.rank)
+            bshape_expr = "mean(%s, axis = %d, keepdims = true)" % (a.name, axis)
+            an = a.name
+            bfn = lambda env: torch.mean(env[an], axis, keepdim=True)
+        else:
+            return False
+        an = a.name
+        op = r.choice(["+", "-", "*", "/", "pow"])
+        if op == "pow":
+            # A tensor exponent, bounded so that the powers stay finite.
+            expr = "pow(abs(%s) + 0.5, tanh(%s))" % (an, bshape_expr)
+            fn = lambda env: torch.pow(torch.abs(env[an]) + 0.5, torch.tanh(bfn(env)))
+        elif op == "/":
+            expr = "%s / (abs(%s) + 1)" % (an, bshape_expr)
+            fn = lambda env: env[an] / (torch.abs(bfn(env)) + 1)
+        else:
+            expr = "%s %s %s" % (an, op, bshape_expr)
+            fn = {"+": lambda env: env[an] + bfn(env), "-": lambda env: env[an] - bfn(env),
+                  "*": lambda env: env[an] * bfn(env)}[op]
+        return self._bind(expr, a.shape, fn)
+
+    def _dense(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2 and v.rank <= 4)
+        units = r.choice([1, 3, 5, 8, 10, 16, 33])
+        bias = r.random() < 0.8
+        act = r.choice(["", "", " |> relu", " |> gelu", " |> sigmoid", " |> tanh", " |> silu"])
+        lin = torch.nn.Linear(x.shape[-1], units, bias=bias)
+        name = self._layer(lin)
+        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> gelu": F.gelu, " |> sigmoid": torch.sigmoid,
+                 " |> tanh": torch.tanh, " |> silu": F.silu}[act]
+        xn = x.name
+        expr = 'dense(%s, %d%s, name = "%s")%s' % (xn, units, "" if bias else ", bias = false", name, act)
+        return self._bind(expr, x.shape[:-1] + [units], lambda env: actfn(self.modules[name](env[xn])))
+
+    def _softmax(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2)
+        axis = r.choice(list(range(1, x.rank)) + [-1])
+        log = r.random() < 0.3
+        xn = x.name
+        op = "log_softmax" if log else "softmax"
+        f = torch.log_softmax if log else torch.softmax
+        expr = "%s(%s)" % (op, xn) if axis == -1 and r.random() < 0.5 else "%s(%s, axis = %d)" % (op, xn, axis)
+        return self._bind(expr, x.shape, lambda env: f(env[xn], axis))
+
+    def _layer_norm(self):
+        x = self._pick(lambda v: v.rank >= 2)
+        ln = torch.nn.LayerNorm(x.shape[-1])
+        with torch.no_grad():
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.5, 0.5)
+        name = self._layer(ln)
+        xn = x.name
+        return self._bind('layer_norm(%s, name = "%s")' % (xn, name), x.shape,
+                          lambda env: self.modules[name](env[xn]))
+
+    def _batch_norm(self):
+        x = self._pick(lambda v: 2 <= v.rank <= 4)
+        c = x.shape[1]
+        bn = (torch.nn.BatchNorm1d if x.rank <= 3 else torch.nn.BatchNorm2d)(c)
+        with torch.no_grad():
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.5, 0.5)
+        bn.eval()
+        name = self._layer(bn)
+        xn = x.name
+        return self._bind('batch_norm(%s, name = "%s")' % (xn, name), x.shape,
+                          lambda env: self.modules[name](env[xn]))
+
+    def _reduce(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 3)
+        if x is None:
+            return False
+        k = r.randint(1, x.rank - 2)
+        axes = sorted(r.sample(range(1, x.rank), k))
+        keep = r.random() < 0.3
+        op = r.choice(["sum", "mean", "max"])
+        xn = x.name
+        f = {"sum": lambda t: torch.sum(t, axes, keepdim=keep), "mean": lambda t: torch.mean(t, axes, keepdim=keep),
+             "max": lambda t: torch.amax(t, axes, keepdim=keep)}[op]
+        axis_text = str(axes[0]) if len(axes) == 1 else "(%s)" % ", ".join(map(str, axes))
+        shape = [d if i not in axes else 1 for i, d in enumerate(x.shape)] if keep else \
+            [d for i, d in enumerate(x.shape) if i not in axes]
+        expr = "%s(%s, axis = %s%s)" % (op, xn, axis_text, ", keepdims = true" if keep else "")
+        return self._bind(expr, shape, lambda env: f(env[xn]))
+
+    def _shape_op(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2)
+        xn = x.name
+        kind = r.choice(["flatten", "transpose", "slice", "reshape"])
+        if kind == "flatten" and x.rank >= 3:
+            return self._bind("flatten(%s)" % xn, ["B", math.prod(x.shape[1:])], lambda env: torch.flatten(env[xn], 1))
+        if kind == "transpose" and x.rank >= 3:
+            inner = list(range(1, x.rank))
+            while inner == list(range(1, x.rank)):
+                r.shuffle(inner)
+            perm = [0] + inner
+            return self._bind("transpose(%s, (%s))" % (xn, ", ".join(map(str, perm))), [x.shape[p] for p in perm],
+                              lambda env: env[xn].permute(*perm))
+        if kind == "slice":
+            axis = r.randrange(1, x.rank)
+            n = x.shape[axis]
+            # Python's slicing, as DSL.md has it: negative bounds count from the end,
+            # out-of-range ones clamp.
+            start = r.randint(-n - 1, n - 1)
+            end = r.choice([r.randint(-n, n), n, 100])
+            length = len(range(n)[start:end])
+            if length == 0:
+                return False
+            sl = [slice(None)] * x.rank
+            sl[axis] = slice(start, end)
+            shape = list(x.shape)
+            shape[axis] = length
+            return self._bind("slice(%s, %d, %d, %d)" % (xn, axis, start, end), shape, lambda env: env[xn][tuple(sl)])
+        if kind == "reshape":
+            total = math.prod(x.shape[1:])
+            divs = [d for d in range(1, total + 1) if total % d == 0]
+            a = r.choice(divs)
+            shape = ["B", a, total // a]
+            return self._bind("reshape(%s, (-1, %d, %d))" % (xn, a, total // a), shape,
+                              lambda env: env[xn].reshape(-1, a, total // a))
+        return False
+
+    def _concat(self):
+        r = self.rng
+        a = self._pick(lambda v: v.rank >= 2)
+        axis = r.randrange(1, a.rank)
+        cands = [v for v in self.pool if v.rank == a.rank and
+                 all(v.shape[i] == a.shape[i] for i in range(a.rank) if i != axis)]
+        parts = [a] + [r.choice(cands) for _ in range(r.randint(1, 2))]
+        for p in parts[1:]:
+            p.uses += 1
+        names = [p.name for p in parts]
+        shape = list(a.shape)
+        shape[axis] = sum(p.shape[axis] for p in parts)
+        ax = axis - a.rank if r.random() < 0.3 else axis
+        return self._bind("concat((%s), %d)" % (", ".join(names), ax), shape,
+                          lambda env: torch.cat([env[n] for n in names], axis))
+
+    def _conv2d(self, filters=None, kernel=None, stride=None, winograd=False):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 4 and (not winograd or v.shape[1] >= 64))
+        if x is None:
+            return False
+        c, h, w = x.shape[1:]
+        filters = filters or r.choice([1, 3, 4, 6, 8, 16, 17, 32])
+        kernel = kernel or r.choice([1, 3, 3, 5])
+        stride = stride or r.choice([1, 1, 2])
+        groups = 1
+        if not winograd and r.random() < 0.2:
+            common = [g for g in (2, 3, 4) if c % g == 0 and filters % g == 0]
+            groups = r.choice(common) if common else 1
+        dilation = 2 if (not winograd and kernel == 3 and r.random() < 0.15) else 1
+        if stride == 1 and r.random() < 0.3:
+            padding, ptxt = "same", '"same"'
+        else:
+            padding = r.randint(0, kernel // 2)
+            ptxt = str(padding)
+        ext = dilation * (kernel - 1) + 1
+        if padding != "same" and (h + 2 * padding < ext or w + 2 * padding < ext):
+            return False
+        if padding == "same":
+            oh, ow = h, w
+        else:
+            oh = (h + 2 * padding - ext) // stride + 1
+            ow = (w + 2 * padding - ext) // stride + 1
+        bias = r.random() < 0.8
+        conv = torch.nn.Conv2d(c, filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                               bias=bias)
+        name = self._layer(conv)
+        attrs = ["%d" % filters, "%d" % kernel]
+        if stride != 1: attrs.append("stride = %d" % stride)
+        if padding != 0: attrs.append("padding = %s" % ptxt)
+        if dilation != 1: attrs.append("dilation = %d" % dilation)
+        if groups != 1: attrs.append("groups = %d" % groups)
+        if not bias: attrs.append("bias = false")
+        act = r.choice(["", "", " |> relu", " |> silu"])
+        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> silu": F.silu}[act]
+        xn = x.name
+        expr = 'conv2d(%s, %s, name = "%s")%s' % (xn, ", ".join(attrs), name, act)
+        v = self._bind(expr, ["B", filters, oh, ow], lambda env: actfn(self.modules[name](env[xn])))
+        # A residual: the convolution plus an earlier value of its shape (ResNet's add,
+        # which the compiler fuses into the convolution when the skip is dead after it).
+        skips = [s for s in self.pool if s.shape == v.shape and s is not v]
+        if skips and r.random() < 0.5:
+            s = r.choice(skips)
+            s.uses += 1
+            vn, sn = v.name, s.name
+            self._bind("%s + %s" % (vn, sn) if r.random() < 0.5 else "%s + %s" % (sn, vn), v.shape,
+                       lambda env: env[vn] + env[sn])
+        return True
+
+    def _winograd(self):
+        """3x3 stride-1 convolutions of 64+ channels (Winograd on 16-channel blocks), from a
+        value widened to 64 channels when none is that wide yet."""
+        r = self.rng
+        if not any(v.rank == 4 and v.shape[1] >= 64 for v in self.pool):
+            return self._conv2d(filters=r.choice([64, 80]), kernel=3, stride=1)
+        return self._conv2d(filters=r.choice([64, 64, 80, 96]), kernel=3, stride=1, winograd=True)
+
+    def _pool(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 4)
+        h, w = x.shape[2:]
+        xn = x.name
+        kind = r.choice(["max", "avg", "global"])
+        if kind == "global":
+            return self._bind("global_avg_pool2d(%s)" % xn, x.shape[:2], lambda env: env[xn].mean((2, 3)))
+        k = r.choice([2, 3])
+        s = r.choice([1, 2, k])
+        p = r.randint(0, k // 2)
+        if h + 2 * p < k or w + 2 * p < k:
+            return False
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        attrs = "%d" % k + (", stride = %d" % s if s != k else "") + (", padding = %d" % p if p else "")
+        if kind == "max":
+            fn = lambda env: F.max_pool2d(env[xn], k, s, p)
+        else:
+            fn = lambda env: F.avg_pool2d(env[xn], k, s, p)
+        return self._bind("%s_pool2d(%s, %s)" % (kind, xn, attrs), ["B", x.shape[1], oh, ow], fn)
+
+    def _conv_transpose(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 4 and v.shape[2] <= 8 and v.shape[3] <= 8)
+        if x is None:
+            return False
+        c, h, w = x.shape[1:]
+        filters = r.choice([2, 3, 4, 8])
+        k, s = r.choice([2, 3]), r.choice([1, 2])
+        p = r.randint(0, k - 1)
+        op_ = r.randint(0, s - 1) if s > 1 else 0
+        oh, ow = (h - 1) * s - 2 * p + (k - 1) + op_ + 1, (w - 1) * s - 2 * p + (k - 1) + op_ + 1
+        if oh < 1 or ow < 1:
+            return False
+        mod = torch.nn.ConvTranspose2d(c, filters, k, stride=s, padding=p, output_padding=op_)
+        name = self._layer(mod)
+        xn = x.name
+        expr = 'conv_transpose2d(%s, %d, %d, stride = %d, padding = %d, output_padding = %d, name = "%s")' % (
+            xn, filters, k, s, p, op_, name)
+        return self._bind(expr, ["B", filters, oh, ow], lambda env: self.modules[name](env[xn]))
+
+    def _conv1d(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 3)
+        c, l = x.shape[1:]
+        k = r.choice([1, 2, 3])
+        if l < k:
+            return False
+        filters = r.choice([2, 4, 7])
+        mod = torch.nn.Conv1d(c, filters, k)
+        name = self._layer(mod)
+        xn = x.name
+        return self._bind('conv1d(%s, %d, %d, name = "%s")' % (xn, filters, k, name), ["B", filters, l - k + 1],
+                          lambda env: self.modules[name](env[xn]))
+
+    def _matmul(self):
+        r = self.rng
+        a = self._pick(lambda v: v.rank == 3)
+        cands = [v for v in self.pool if v.rank == 3 and v.shape[2] == a.shape[2]]
+        b = r.choice(cands)
+        b.uses += 1
+        an, bn = a.name, b.name
+        if r.random() < 0.5:
+            return self._bind("%s @ transpose(%s, (0, 2, 1))" % (an, bn), ["B", a.shape[1], b.shape[1]],
+                              lambda env: env[an] @ env[bn].permute(0, 2, 1))
+        # matmul's function form, with a broadcast right operand: [B, T, D] x [D, T'].
+        return self._bind("matmul(%s, transpose(mean(%s, axis = 0), (1, 0)))" % (an, bn), ["B", a.shape[1], b.shape[1]],
+                          lambda env: torch.matmul(env[an], env[bn].mean(0).permute(1, 0)))
+
+    def _recurrent(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 3)
+        d = x.shape[2]
+        hidden = r.choice([3, 5, 8, 16])
+        layers = r.choice([1, 1, 2])
+        seqs = r.random() < 0.7
+        gru = r.random() < 0.5
+        mod = (torch.nn.GRU if gru else torch.nn.LSTM)(d, hidden, layers, batch_first=True)
+        name = self._layer(mod)
+        xn = x.name
+        expr = '%s(%s, %d%s%s, name = "%s")' % ("gru" if gru else "lstm", xn, hidden,
+                                               ", layers = %d" % layers if layers > 1 else "",
+                                               "" if seqs else ", sequences = false", name)
+
+        def fn(env):
+            y = self.modules[name](env[xn])[0]
+            return y if seqs else y[:, -1]
+
+        return self._bind(expr, ["B", x.shape[1], hidden] if seqs else ["B", hidden], fn)
+
+    def _attention(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 3 and v.shape[2] % 2 == 0)
+        if x is None:
+            return False
+        d = x.shape[2]
+        heads = r.choice([h for h in (1, 2, 4) if d % h == 0])
+        causal = r.random() < 0.5
+        mod = torch.nn.MultiheadAttention(d, heads, batch_first=True)
+        with torch.no_grad():
+            mod.in_proj_bias.uniform_(-0.2, 0.2)
+            mod.out_proj.bias.uniform_(-0.2, 0.2)
+        name = self._layer(mod)
+        xn = x.name
+
+        def fn(env):
+            t = env[xn]
+            mask = None
+            if causal:
+                n = t.shape[1]
+                mask = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+            return self.modules[name](t, t, t, attn_mask=mask, need_weights=False)[0]
+
+        expr = 'attention(%s, heads = %d%s, name = "%s")' % (xn, heads, ", causal = true" if causal else "", name)
+        return self._bind(expr, x.shape, fn)
+
+    def _embedding(self):
+        r = self.rng
+        dim = r.choice([4, 6, 8, 16])
+        self.ids.uses += 1
+        if r.random() < 0.3:
+            max_len = self.ids_len + r.randint(0, 3)
+            mod = torch.nn.Embedding(max_len, dim)
+            name = self._layer(mod)
+            fn = lambda env: self.modules[name].weight[: env["ids"].shape[1]].unsqueeze(0).expand(
+                env["ids"].shape[0], -1, -1)
+            return self._bind('position_embedding(ids, %d, %d, name = "%s")' % (max_len, dim, name),
+                              ["B", self.ids_len, dim], fn)
+        mod = torch.nn.Embedding(self.ids_num, dim)
+        name = self._layer(mod)
+        return self._bind('embedding(ids, %d, %d, name = "%s")' % (self.ids_num, dim, name),
+                          ["B", self.ids_len, dim], lambda env: self.modules[name](env["ids"]))
+
+    def _to_image(self):
+        """[B, F] -> [B, C, H, W]: a dense layer's features as an image for convolutions."""
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 2)
+        f = x.shape[1]
+        for c in r.sample([1, 2, 3, 4, 6, 8], 6):
+            rest = f // c
+            if f % c == 0:
+                hs = [hh for hh in range(2, rest + 1) if rest % hh == 0 and rest // hh >= 2]
+                if hs:
+                    hh = r.choice(hs)
+                    shape = ["B", c, hh, rest // hh]
+                    xn = x.name
+                    return self._bind("reshape(%s, (-1, %d, %d, %d))" % (xn, c, hh, rest // hh), shape,
+                                      lambda env: env[xn].reshape(-1, c, hh, rest // hh))
+        return False
+
+    def _to_sequence(self):
+        r = self.rng
+        x = self._pick(lambda v: v.rank == 2)
+        f = x.shape[1]
+        ts = [t for t in range(2, f + 1) if f % t == 0]
+        if not ts:
+            return False
+        t = r.choice(ts)
+        xn = x.name
+        return self._bind("reshape(%s, (-1, %d, %d))" % (xn, t, f // t), ["B", t, f // t],
+                          lambda env: env[xn].reshape(-1, t, f // t))
+
+    # ---- outputs ---------------------------------------------------------------------
+
+    def _finish(self):
+        r = self.rng
+        produced = [v for v in self.pool if v.name not in dict((n, 0) for n, _, _ in self.inputs_decl)]
+        chosen = [produced[-1]] if produced else []
+        others = [v for v in produced[:-1]]
+        r.shuffle(others)
+        chosen += others[: r.randint(0, 3)]
+        # Every input must reach an output (DSL.md: an unused input is an error): an
+        # output of the newest value computed from it, or of relu(input) where none is.
+        for n, dtype, _ in self.inputs_decl:
+            if any(n in v.deps for v in chosen):
+                continue
+            readers = [v for v in produced if n in v.deps]
+            if readers:
+                chosen.append(readers[-1])
+                continue
+            if dtype == "i64":
+                self._embedding()
+            else:
+                v = next(p for p in self.pool if p.name == n)
+                self._bind("relu(%s)" % n, v.shape, lambda env, n=n: torch.relu(env[n]))
+            chosen.append(self.pool[-1])
+        seen = set()
+        for v in chosen:
+            if v.name in seen:
+                continue
+            seen.add(v.name)
+            self.outputs.append(("o_" + v.name, v.name))
+
+    @property
+    def source(self):
+        head = ["model R%d {" % self.seed]
+        for n, dtype, shape in self.inputs_decl:
+            head.append("  input %s: %s[%s]" % (n, dtype, ", ".join(map(str, shape))))
+        body = ["  " + l for l in self.lines]
+        outs = ["  output %s = %s" % (o, v) for o, v in self.outputs]
+        return "\n".join(head + body + outs + ["}"]) + "\n"
+
+    def state_dict(self):
+        return {k: v.detach().cpu().numpy() for k, v in self.modules.state_dict().items()}
+
+    def inputs(self, batch, rng):
+        out = {}
+        for n, dtype, shape in self.inputs_decl:
+            dims = [batch] + list(shape[1:])
+            if dtype == "i64":
+                out[n] = rng.randint(0, self.ids_num, size=dims).astype(np.int64)
+            else:
+                out[n] = rng.randn(*dims).astype(np.float32)
+        return out
+
+    def reference(self, inputs):
+        env = {n: torch.from_numpy(a) for n, a in inputs.items()}
+        self.modules.eval()
+        with torch.no_grad():
+            for name, fn in self.steps:
+                env[name] = fn(env)
+        return {o: env[v].detach().numpy() for o, v in self.outputs}

@@ -1,0 +1,99 @@
+"""Buffers read by runtime kernels must be visible to bufferization (issue: a dense read a
+tensor through a pointer taken before a sigmoid was written in place over it). The model
+of the report and its variants, each a tensor read by a kernel after a chain that could
+reuse its buffer, against PyTorch on a dynamic batch. Also the reductions of the random
+models that found them (tests/difftest)."""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import harness as h
+
+SRC = """
+model Aliasing {
+  input x: f32[B, 16]
+  input s: f32[B, 5, 16]
+  input ids: i64[B, 5]
+
+  # The report: e read by a softmax chain and, after it, by a dense.
+  e = x * 2.0
+  v1 = softmax(e)
+  v3 = sigmoid(v1)
+  v4 = softmax(v3)
+  y = dense(e, 16)
+  output y
+  output v4
+
+  # layer_norm in place of the softmax.
+  f = x * 3.0
+  l1 = layer_norm(f)
+  l2 = sigmoid(l1)
+  output l3 = layer_norm(l2, name = "ln2")
+  output yl = dense(f, 8)
+
+  # A 3-D dense and an lstm reading a tensor after a softmax chain over it.
+  g = s * 2.0
+  g1 = softmax(g)
+  g2 = tanh(g1)
+  output g3 = softmax(g2)
+  output yd = dense(g, 4)
+  output yr = lstm(g, 6)
+
+  # An embedding feeding both a softmax chain and an lstm.
+  t = embedding(ids, 10, 16)
+  t1 = softmax(t)
+  t2 = sigmoid(t1)
+  output t3 = log_softmax(t2)
+  output tr = lstm(t, 5, name = "tl")
+}
+"""
+
+
+class Ref(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.y = torch.nn.Linear(16, 16)
+        self.l1 = torch.nn.LayerNorm(16)
+        self.ln2 = torch.nn.LayerNorm(16)
+        self.yl = torch.nn.Linear(16, 8)
+        self.yd = torch.nn.Linear(16, 4)
+        self.yr = torch.nn.LSTM(16, 6, batch_first=True)
+        self.t = torch.nn.Embedding(10, 16)
+        self.tl = torch.nn.LSTM(16, 5, batch_first=True)
+        for ln in (self.l1, self.ln2):
+            ln.weight.data.uniform_(0.5, 1.5)
+            ln.bias.data.uniform_(-0.5, 0.5)
+
+    def forward(self, x, s, ids):
+        o = {}
+        e = x * 2.0
+        o["v4"] = torch.softmax(torch.sigmoid(torch.softmax(e, -1)), -1)
+        o["y"] = self.y(e)
+        f = x * 3.0
+        o["l3"] = self.ln2(torch.sigmoid(self.l1(f)))
+        o["yl"] = self.yl(f)
+        g = s * 2.0
+        o["g3"] = torch.softmax(torch.tanh(torch.softmax(g, -1)), -1)
+        o["yd"] = self.yd(g)
+        o["yr"] = self.yr(g)[0]
+        t = self.t(ids)
+        o["t3"] = torch.log_softmax(torch.sigmoid(torch.softmax(t, -1)), -1)
+        o["tr"] = self.tl(t)[0]
+        return o
+
+
+torch.manual_seed(0)
+wd = h.workdir()
+ref = Ref().eval()
+so, weights = h.compile_with_weights(SRC, ref, wd)
+rng = np.random.RandomState(3)
+for batch in (1, 2, 5):
+    x = rng.randn(batch, 16).astype(np.float32)
+    s = rng.randn(batch, 5, 16).astype(np.float32)
+    ids = rng.randint(0, 10, size=(batch, 5)).astype(np.int64)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x), torch.from_numpy(s), torch.from_numpy(ids))
+    got = h.infer(so, {"x": x, "s": s, "ids": ids}, weights=weights)
+    for name, r in want.items():
+        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+h.finish()
