@@ -27,6 +27,32 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def DLUniqueEmptyTensors : Pass<"dl-unique-empty-tensors"> {
+  let summary = "Give every use of a tensor.empty its own tensor.empty";
+  let description = [{
+    CSE merges equal tensor.empty ops (they are pure), so the destinations of unrelated
+    ops (two concats, two kernels' results of one shape) become one value, which makes
+    bufferization copy one of them and keeps dl-eliminate-empty-tensors from writing
+    either into its final buffer. Run right before dl-eliminate-empty-tensors.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
+def DLEliminateEmptyTensors : Pass<"dl-eliminate-empty-tensors", "::mlir::ModuleOp"> {
+  let summary = "Compute values straight into the output or concat slice they end in";
+  let description = [{
+    MLIR's eliminate-empty-tensors, restricted to chains it is sound for here. A value
+    materialized into an output buffer (or inserted into a concat) is computed there
+    directly when it comes from a tensor.empty through ops that each write their one
+    destination in place, and every value on that chain, the destination of the insertion
+    included, has no other reader. Upstream follows chains whose values other ops read
+    too; with outputs written through memrefs, which bufferization does not analyse, that
+    placed a value in an output buffer that another output's copy overwrote before it was
+    read (found by the random-model tests: one output came out equal to another).
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def DLRTCallToFunc : Pass<"dlrt-call-to-func", "::mlir::ModuleOp"> {
   let summary = "Turn bufferized dlrt.call ops into calls of the runtime's C kernels";
   let description = [{

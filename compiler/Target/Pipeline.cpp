@@ -55,7 +55,7 @@ void registerPasses() {
 
 std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
-         "eliminate-empty-tensors,"
+         "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
          "buffer-deallocation-pipeline,dlrt-call-to-func,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"

@@ -27,21 +27,9 @@ bool KernelCallOp::bufferizesToElementwiseAccess(const AnalysisState &, ArrayRef
   return getInPlace();
 }
 
-/// A destination nothing else uses (the call's own tensor.empty, or what empty-tensor
-/// elimination put in its place) holds nothing but the result: they are one buffer. A
-/// destination that other ops read too (a skip tensor read later, an input taken over in
-/// place) is reported as a mere alias, so that empty-tensor elimination does not follow
-/// the chain through it to the producer of that tensor: it would place that producer's
-/// result in an output buffer on the strength of an analysis that the final one-shot
-/// analysis may decide differently (seen: a batch_norm's output buffer holding its input
-/// while a layer_norm overwrote that input in place, before the batch_norm's result was
-/// copied there).
-static bool ownsDestination(OpOperand &operand) { return operand.get().hasOneUse(); }
-
 AliasingValueList KernelCallOp::getAliasingValues(OpOperand &operand, const AnalysisState &) {
-  OpResult r = getTiedResult(operand);
-  if (!r) return {};
-  return {{r, ownsDestination(operand) ? BufferRelation::Equivalent : BufferRelation::Unknown, /*isDefinite=*/true}};
+  if (OpResult r = getTiedResult(operand)) return {{r, BufferRelation::Equivalent, /*isDefinite=*/true}};
+  return {};
 }
 
 /// A contiguous (identity layout) buffer with the sizes of `buffer`, allocated as
@@ -62,9 +50,8 @@ LogicalResult KernelCallOp::bufferize(RewriterBase &rw, const BufferizationOptio
   Location loc = getLoc();
   SmallVector<Value> operands, results;
   // Kernels address rows from the data pointer: strided buffers get a contiguous stand-in.
-  // An own destination (a subview of a concat's or an output's buffer, after empty-tensor
-  // elimination) is the result's buffer, so the stand-in is copied back after the call; a
-  // taken-over one is only an alias of the result, which then is the stand-in itself.
+  // A strided destination (a concat's slice, after empty-tensor elimination) is the
+  // result's buffer, so its stand-in is copied back after the call.
   SmallVector<std::pair<Value, Value>> copyBack;
   rw.setInsertionPoint(*this);
   for (const Argument &arg : getArguments())
@@ -81,11 +68,11 @@ LogicalResult KernelCallOp::bufferize(RewriterBase &rw, const BufferizationOptio
         FailureOr<Value> flat = allocContiguous(rw, loc, *buffer, options);
         if (failed(flat)) return failure();
         if (arg.kind != KernelArgKind::Out && failed(options.createMemCpy(rw, loc, *buffer, *flat))) return failure();
-        if (isDestination(arg.kind) && ownsDestination(operand)) copyBack.push_back({*flat, *buffer});
+        if (isDestination(arg.kind)) copyBack.push_back({*flat, *buffer});
         passed = *flat;
       }
       operands.push_back(passed);
-      if (isDestination(arg.kind)) results.push_back(ownsDestination(operand) ? *buffer : passed);
+      if (isDestination(arg.kind)) results.push_back(*buffer);
     }
   auto call = KernelCallOp::create(rw, loc, TypeRange{}, getCalleeAttr(), operands, getArgKindsAttr(),
                                    getInPlaceAttr());

@@ -51,6 +51,7 @@ class Model:
         self.ids = None          # the i64 ids input, if any
         self.outputs = []        # (output name, value name)
         self.counter = 0
+        self.force = None        # the operand the next _pick returns (if it qualifies)
         torch.manual_seed(seed)
         self._make_inputs()
         for _ in range(self.rng.randint(3, max_ops)):
@@ -83,11 +84,18 @@ class Model:
 
     def _pick(self, cond=lambda v: True):
         """The newest value most of the time, an older one otherwise (long live ranges)."""
+        if self.force is not None and cond(self.force):
+            v, self.force = self.force, None
+            v.uses += 1
+            return v
         cands = [v for v in self.pool if cond(v)]
         if not cands:
             return None
-        if self.rng.random() < 0.6 and cond(self.pool[-1]):
+        u = self.rng.random()
+        if u < 0.5 and cond(self.pool[-1]):
             v = self.pool[-1]
+        elif u < 0.75:
+            v = self.rng.choice(cands[-4:])
         else:
             v = self.rng.choice(cands)
         v.uses += 1
@@ -119,7 +127,8 @@ class Model:
     def _grow(self):
         r = self.rng
         options = [self._unary, self._unary, self._binary, self._binary, self._dense, self._softmax,
-                   self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm]
+                   self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm,
+                   self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse]
         if any(v.rank == 4 for v in self.pool):
             options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd]
         if any(v.rank == 3 for v in self.pool):
@@ -187,6 +196,35 @@ class Model:
             fn = {"+": lambda env: env[an] + bfn(env), "-": lambda env: env[an] - bfn(env),
                   "*": lambda env: env[an] * bfn(env)}[op]
         return self._bind(expr, a.shape, fn)
+
+    def _chain_then_reuse(self):
+        """A value read by a chain that starts with a kernel (softmax, a normalisation) and
+        goes on through elementwise ops of its shape, then read again by another kernel:
+        the shape of the aliasing report (e = x * 2; softmax, sigmoid, softmax of e; then
+        dense(e)), where a buffer still to be read must not be reused by the chain."""
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2)
+        if r.random() < 0.7:
+            self.force = x
+            self._unary()  # e computed by generated code, not by a kernel
+            x = self.pool[-1]
+        e = x
+        self.force = e
+        r.choice([self._softmax, self._layer_norm, self._batch_norm])()
+        for _ in range(r.randint(1, 3)):
+            self.force = self.pool[-1]
+            r.choice([self._unary, self._unary, self._softmax, self._layer_norm])()
+        readers = [self._dense, self._dense, self._softmax, self._layer_norm]
+        if e.rank == 3:
+            readers += [self._recurrent, self._attention, self._matmul]
+        if e.rank == 4:
+            readers += [self._conv2d, self._pool]
+        for _ in range(20):
+            self.force = e  # e is read once more, by a kernel
+            if r.choice(readers)():
+                break
+        self.force = None
+        return True
 
     def _dense(self):
         r = self.rng
@@ -539,10 +577,14 @@ class Model:
     def _finish(self):
         r = self.rng
         produced = [v for v in self.pool if v.name not in dict((n, 0) for n, _, _ in self.inputs_decl)]
+        # Outputs: the last value and most values nothing reads (else their code would be
+        # dead and test nothing), and now and then a value that is also read further on.
         chosen = [produced[-1]] if produced else []
-        others = [v for v in produced[:-1]]
-        r.shuffle(others)
-        chosen += others[: r.randint(0, 3)]
+        leaves = [v for v in produced[:-1] if v.uses == 0]
+        r.shuffle(leaves)
+        chosen += leaves[:6]
+        inner = [v for v in produced[:-1] if v.uses > 0]
+        chosen += r.sample(inner, min(len(inner), r.randint(0, 2)))
         # Every input must reach an output (DSL.md: an unused input is an error): an
         # output of the newest value computed from it, or of relu(input) where none is.
         for n, dtype, _ in self.inputs_decl:
