@@ -52,6 +52,7 @@ class Model:
         self.outputs = []        # (output name, value name)
         self.counter = 0
         self.force = None        # the operand the next _pick returns (if it qualifies)
+        self.reads = {}          # value name -> the names its statement reads
         torch.manual_seed(seed)
         self._make_inputs()
         for _ in range(self.rng.randint(3, max_ops)):
@@ -73,6 +74,7 @@ class Model:
             known["ids"] = self.ids
         words = expr.replace("(", " ").replace(")", " ").replace(",", " ").split()
         v.deps = set().union(*[known[w].deps for w in words if w in known])
+        self.reads[name] = {w for w in words if w in known}
         self.pool.append(v)
         self.steps.append((name, fn))
         return v
@@ -606,6 +608,29 @@ class Model:
                 continue
             seen.add(v.name)
             self.outputs.append(("o_" + v.name, v.name))
+
+    def restrict(self, outputs):
+        """Keeps only `outputs` and the statements and inputs they are computed from: the
+        reduced model of a failure in those outputs."""
+        self.outputs = [(o, v) for o, v in self.outputs if o in outputs]
+        needed, todo = set(), [v for _, v in self.outputs]
+        while todo:
+            n = todo.pop()
+            if n in needed:
+                continue
+            needed.add(n)
+            todo += list(self.reads.get(n, ()))
+        keep = [i for i, (n, _) in enumerate(self.steps) if n in needed]
+        self.lines = [self.lines[i] for i in keep]
+        self.steps = [self.steps[i] for i in keep]
+        self.inputs_decl = [d for d in self.inputs_decl if d[0] in needed]
+        used = set()
+        for line in self.lines:
+            for word in line.replace('"', " ").replace("(", " ").replace(")", " ").replace(",", " ").split():
+                used.add(word)
+        for name in list(self.modules.keys()):
+            if name not in used:
+                del self.modules[name]
 
     @property
     def source(self):

@@ -30,7 +30,8 @@ ATOL, RTOL = 1e-4, 1e-3
 
 
 def check_model(args):
-    seed, kernels, keep, max_ops = args
+    seed, kernels, keep, max_ops = args[:4]
+    only = args[4] if len(args) > 4 else None
     import torch
     torch.set_num_threads(1)
     import harness as h
@@ -40,6 +41,8 @@ def check_model(args):
     problems, worst = [], 0.0
     try:
         m = modelgen.Model(seed, max_ops=max_ops)
+        if only:
+            m.restrict(only)
         src = os.path.join(wd, "model.dl")
         with open(src, "w") as f:
             f.write(m.source)
@@ -95,6 +98,29 @@ def check_model(args):
     return seed, problems, worst
 
 
+def reduce_failures(a, kernels, failures):
+    """Drops the outputs of each failing model one at a time, with the statements only they
+    needed, as long as the model still fails, and keeps the smallest failing model."""
+    import modelgen
+    for seed, _ in failures:
+        outs = [o for o, _ in modelgen.Model(seed, max_ops=a.max_ops).outputs]
+        scratch = tempfile.mkdtemp(prefix="dlc-reduce-")
+        for o in list(outs):
+            trial = [x for x in outs if x != o]
+            if not trial:
+                continue
+            _, still, _ = check_model((seed, kernels, "", a.max_ops, trial))
+            if still:
+                outs = trial
+        keep = os.path.join(a.keep or scratch, "seed%d-reduced" % seed)
+        _, problems, _ = check_model((seed, kernels, scratch, a.max_ops, outs))
+        if problems:
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.move(os.path.join(scratch, "seed%d" % seed), keep)
+            print("reduced seed %d to outputs %s: %s" % (seed, ", ".join(outs), keep))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1000, help="first seed")
@@ -103,20 +129,26 @@ def main():
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--max-ops", type=int, default=12)
     ap.add_argument("--keep", default="", help="folder for failing models")
+    ap.add_argument("--reduce", action="store_true",
+                    help="for each failing model, keep only one failing output and what it is computed "
+                         "from, and save that model under --keep (seedN-OUTPUT)")
     a = ap.parse_args()
     kernels = a.kernels.split(",")
     t0 = time.time()
     jobs = [(s, kernels, a.keep, a.max_ops) for s in range(a.seed, a.seed + a.count)]
-    failed, worst = 0, 0.0
+    failed, worst, failures = 0, 0.0, []
     with multiprocessing.Pool(a.jobs) as pool:
         for seed, problems, w in pool.imap_unordered(check_model, jobs):
             worst = max(worst, w)
             if problems:
+                failures.append((seed, problems))
                 failed += 1
                 print("FAIL seed %d:" % seed)
                 for p in problems:
                     print("    " + p)
                 sys.stdout.flush()
+    if a.reduce and failed:
+        reduce_failures(a, kernels, failures)
     print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5: %d passed, %d failed; "
           "largest error on passing outputs %.2f of the tolerance; %.0f s" %
           (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), a.count - failed, failed, worst,

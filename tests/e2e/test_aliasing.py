@@ -96,4 +96,55 @@ for batch in (1, 2, 5):
     got = h.infer(so, {"x": x, "s": s, "ids": ids}, weights=weights)
     for name, r in want.items():
         h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+
+# Found by tests/difftest (reduced with run.py --reduce): two outputs of one shape whose
+# destinations CSE made one tensor.empty, which empty-tensor elimination then placed in
+# one output's buffer. Before the fix o_v21 came out as 1 on the linalg path (seed 5228)
+# and o_v3 equal to o_v2 on both paths (seed 5238).
+FOUND = """
+model Found {
+  input seq: f32[B, 1, 16]
+  input vec: f32[B, 3]
+  v1 = seq * 2.0
+  v2 = softmax(v1, axis = 1)
+  v3 = softmax(v2, axis = 2)
+  v4 = softmax(v3)
+  v6 = dense(v1, 5, name = "p1") |> tanh
+  v7 = abs(v4)
+  output o_v13 = v7 @ transpose(v2, (0, 2, 1))
+  output o_v21 = matmul(v6, transpose(mean(v6, axis = 0), (1, 0)))
+
+  c1 = vec + mean(vec, axis = 1, keepdims = true)
+  output c2 = concat((c1, vec, c1), -1)
+  output c3 = concat((c1, c1, vec), 1)
+}
+"""
+
+
+class Found(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.p1 = torch.nn.Linear(16, 5)
+
+    def forward(self, seq, vec):
+        v1 = seq * 2.0
+        v2 = torch.softmax(v1, 1)
+        v4 = torch.softmax(torch.softmax(v2, 2), -1)
+        v6 = torch.tanh(self.p1(v1))
+        c1 = vec + vec.mean(1, keepdim=True)
+        return {"o_v13": torch.abs(v4) @ v2.permute(0, 2, 1),
+                "o_v21": torch.matmul(v6, v6.mean(0).permute(1, 0)),
+                "c2": torch.cat([c1, vec, c1], -1), "c3": torch.cat([c1, c1, vec], 1)}
+
+
+found = Found().eval()
+so, weights = h.compile_with_weights(FOUND, found, wd)
+for batch in (1, 2, 4):
+    seq = rng.randn(batch, 1, 16).astype(np.float32)
+    vec = rng.randn(batch, 3).astype(np.float32)
+    with torch.no_grad():
+        want = found(torch.from_numpy(seq), torch.from_numpy(vec))
+    got = h.infer(so, {"seq": seq, "vec": vec}, weights=weights)
+    for name, r in want.items():
+        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
 h.finish()
