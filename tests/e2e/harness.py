@@ -98,6 +98,20 @@ def infer(so, inputs, weights=None, wd=None, threads=None):
     return outs
 
 
+def check_outputs(so, weights, ref, batches, make_inputs, atol_for=lambda name: ATOL):
+    """Runs `so` at each batch size on make_inputs(batch) ({input name: array}, in the
+    order `ref` takes them) and checks every output of `ref` (a module returning
+    {output name: tensor}) against it."""
+    import torch
+    for batch in batches:
+        inputs = make_inputs(batch)
+        with torch.no_grad():
+            want = ref(*[torch.from_numpy(a) for a in inputs.values()])
+        got = infer(so, inputs, weights=weights)
+        for name, r in want.items():
+            check_close("%s b%d" % (name, batch), got[name], r.numpy(), atol=atol_for(name))
+
+
 def check_close(what, got, ref, atol=ATOL, rtol=RTOL):
     ref = np.asarray(ref, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)

@@ -87,15 +87,10 @@ wd = h.workdir()
 ref = Ref().eval()
 so, weights = h.compile_with_weights(SRC, ref, wd)
 rng = np.random.RandomState(3)
-for batch in (1, 2, 5):
-    x = rng.randn(batch, 16).astype(np.float32)
-    s = rng.randn(batch, 5, 16).astype(np.float32)
-    ids = rng.randint(0, 10, size=(batch, 5)).astype(np.int64)
-    with torch.no_grad():
-        want = ref(torch.from_numpy(x), torch.from_numpy(s), torch.from_numpy(ids))
-    got = h.infer(so, {"x": x, "s": s, "ids": ids}, weights=weights)
-    for name, r in want.items():
-        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+h.check_outputs(so, weights, ref, (1, 2, 5), lambda batch: {
+    "x": rng.randn(batch, 16).astype(np.float32),
+    "s": rng.randn(batch, 5, 16).astype(np.float32),
+    "ids": rng.randint(0, 10, size=(batch, 5)).astype(np.int64)})
 
 # Found by tests/difftest (reduced with run.py --reduce): two outputs of one shape whose
 # destinations CSE made one tensor.empty, which empty-tensor elimination then placed in
@@ -139,12 +134,7 @@ class Found(torch.nn.Module):
 
 found = Found().eval()
 so, weights = h.compile_with_weights(FOUND, found, wd)
-for batch in (1, 2, 4):
-    seq = rng.randn(batch, 1, 16).astype(np.float32)
-    vec = rng.randn(batch, 3).astype(np.float32)
-    with torch.no_grad():
-        want = found(torch.from_numpy(seq), torch.from_numpy(vec))
-    got = h.infer(so, {"seq": seq, "vec": vec}, weights=weights)
-    for name, r in want.items():
-        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+h.check_outputs(so, weights, found, (1, 2, 4), lambda batch: {
+    "seq": rng.randn(batch, 1, 16).astype(np.float32),
+    "vec": rng.randn(batch, 3).astype(np.float32)})
 h.finish()

@@ -183,19 +183,21 @@ state = h.state_dict_numpy(ref)
 # position_embedding's parameter is called p.weight like the Embedding standing in for it.
 so, weights = h.compile_with_weights(SRC, ref, wd)
 rng = np.random.RandomState(3)
-for batch in (1, 2, 5):
-    img = rng.randn(batch, 3, 11, 10).astype(np.float32)
-    seq = rng.randn(batch, 5, 8).astype(np.float32)
-    ids = rng.randint(0, 11, size=(batch, 5)).astype(np.int64)
-    with torch.no_grad():
-        want = ref(torch.from_numpy(img), torch.from_numpy(seq), torch.from_numpy(ids))
-    got = h.infer(so, {"img": img, "seq": seq, "ids": ids}, weights=weights)
-    for name, r in want.items():
-        # Winograd's transforms round differently from a direct convolution: 2e-6 at most
-        # here on outputs up to 1.4, where PyTorch's own float32 result is 4.5e-7 from
-        # float64. Its outputs get atol 1e-5, the others the harness's 1e-6.
-        atol = 1e-5 if name.startswith("o_wino") else h.ATOL
-        h.check_close("%s b%d" % (name, batch), got[name], r.numpy(), atol=atol)
+# Winograd's transforms round differently from a direct convolution: 2e-6 at most here on
+# outputs up to 1.4, where PyTorch's own float32 result is 4.5e-7 from float64. Its
+# outputs get atol 1e-5, the others the harness's 1e-6.
+last = {}
+
+
+def make_inputs(batch):
+    last.update(img=rng.randn(batch, 3, 11, 10).astype(np.float32), seq=rng.randn(batch, 5, 8).astype(np.float32),
+                ids=rng.randint(0, 11, size=(batch, 5)).astype(np.int64))
+    return dict(last)
+
+
+h.check_outputs(so, weights, ref, (1, 2, 5), make_inputs,
+                atol_for=lambda name: 1e-5 if name.startswith("o_wino") else h.ATOL)
+img, seq, ids = last["img"], last["seq"], last["ids"]
 
 # An id out of range: exit 1 and a message that names the embedding's line.
 ids[0, 2] = 11

@@ -110,12 +110,7 @@ wd = h.workdir()
 ref = Ops().eval()
 so, weights = h.compile_with_weights(SRC, ref, wd)
 rng = np.random.RandomState(2)
-for batch in (1, 3, 8):
-    x = rng.randn(batch, 6).astype(np.float32)
-    s = rng.randn(batch, 3, 4).astype(np.float32)
-    with torch.no_grad():
-        want = ref(torch.from_numpy(x), torch.from_numpy(s))
-    got = h.infer(so, {"x": x, "s": s}, weights=weights)
-    for name, r in want.items():
-        h.check_close("%s b%d" % (name, batch), got[name], r.numpy())
+h.check_outputs(so, weights, ref, (1, 3, 8), lambda batch: {
+    "x": rng.randn(batch, 6).astype(np.float32),
+    "s": rng.randn(batch, 3, 4).astype(np.float32)})
 h.finish()
