@@ -409,8 +409,9 @@ class Model:
         value widened to 64 channels when none is that wide yet."""
         r = self.rng
         if not any(v.rank == 4 and v.shape[1] >= 64 for v in self.pool):
-            return self._conv2d(filters=r.choice([64, 80]), kernel=3, stride=1)
-        return self._conv2d(filters=r.choice([64, 64, 80, 96]), kernel=3, stride=1, winograd=True)
+            return self._conv2d(filters=r.choice([64, 72, 80]), kernel=3, stride=1)
+        # Multiples of 16 run on 16-channel blocks; 65 and 72 do not divide into them.
+        return self._conv2d(filters=r.choice([64, 64, 65, 72, 80, 96]), kernel=3, stride=1, winograd=True)
 
     def _pool(self):
         r = self.rng

@@ -11,6 +11,7 @@
 #include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 
@@ -75,6 +76,7 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     // result is written over the skip tensor where bufferization finds it dead afterwards
     // (ResNet's blocks), into a copy of it otherwise.
     Value residual = op.getResidual();
+    if (residual && residual.getType() != rt) residual = tensor::CastOp::create(rw, loc, rt, residual);
     if (residual) call.into(residual, /*readsDest=*/true);
     else call.out(rt, resultDynSizes(rt, {n, oc, oh, ow}, cl));
     // A folded batch_norm: its four vectors' addresses and eps.
