@@ -655,10 +655,19 @@ class Model:
                 out[n] = rng.randn(*dims).astype(np.float32)
         return out
 
-    def reference(self, inputs):
+    def reference(self, inputs, double=False):
+        """Every output computed by PyTorch, in float32, or in float64 (parameters and float
+        inputs widened) to show how much float32 rounding moves each output."""
         env = {n: torch.from_numpy(a) for n, a in inputs.items()}
-        self.modules.eval()
-        with torch.no_grad():
-            for name, fn in self.steps:
-                env[name] = fn(env)
+        modules = self.modules
+        if double:
+            env = {n: t.double() if t.is_floating_point() else t for n, t in env.items()}
+            modules.double()
+        modules.eval()
+        try:
+            with torch.no_grad():
+                for name, fn in self.steps:
+                    env[name] = fn(env)
+        finally:
+            modules.float()
         return {o: env[v].detach().numpy() for o, v in self.outputs}

@@ -7,9 +7,13 @@ against PyTorch, on both --kernels paths, at batch 1 and a larger batch from one
 
 Prints one line per failing model and a summary; exits 1 if any model failed. A failing
 model is kept under --keep (its .dl, weights, inputs and the report) to be reduced to a
-regression test. Tolerance per output: |dlc - torch| <= 1e-4 * max(1, max|torch|) +
-1e-3 * |torch|: loose enough for float32 reassociation through deep random chains (the
-largest error on passing models is printed), tight enough to catch any wrong buffer.
+regression test. Tolerance per element: |dlc - torch| <= 1e-4 * max(1, max|torch|) +
+1e-3 * |torch| + 10 * max|torch - torch64|: loose enough for float32 reassociation
+through deep random chains, and wider for an output the model computes ill-conditioned
+(float32 PyTorch differs from float64 PyTorch there, e.g. a layer_norm of differences of
+near-equal values, where two float32 implementations differ by about as much anywhere in
+the output); tight enough to catch any wrong buffer. The largest error of passing models, as
+a fraction of this bound, is printed.
 """
 import argparse
 import multiprocessing
@@ -26,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 BIN = os.environ.get("DLC_BIN", os.path.join(HERE, "..", "..", "build", "bin"))
 
-ATOL, RTOL = 1e-4, 1e-3
+ATOL, RTOL, COND = 1e-4, 1e-3, 10.0
 
 
 def check_model(args):
@@ -52,6 +56,7 @@ def check_model(args):
         batches = [1, rng.randint(2, 6)]
         cases = [(b, m.inputs(b, rng)) for b in batches]
         refs = [m.reference(inp) for _, inp in cases]
+        refs64 = [m.reference(inp, double=True) for _, inp in cases]
         for k in kernels:
             so = os.path.join(wd, "model_%s.so" % k)
             r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + k],
@@ -59,7 +64,7 @@ def check_model(args):
             if r.returncode != 0:
                 problems.append("%s: dlc exit %d: %s" % (k, r.returncode, r.stderr.strip()[-600:]))
                 continue
-            for (b, inp), ref in zip(cases, refs):
+            for (b, inp), ref, ref64 in zip(cases, refs, refs64):
                 out = os.path.join(wd, "out_%s_%d" % (k, b))
                 os.makedirs(out, exist_ok=True)
                 cmd = [os.path.join(BIN, "dlrun"), "infer", so, "--weights", weights, "--out-dir", out]
@@ -79,13 +84,17 @@ def check_model(args):
                         continue
                     scale = max(1.0, float(np.abs(want).max()) if want.size else 1.0)
                     err = np.abs(got.astype(np.float64) - want)
-                    bound = ATOL * scale + RTOL * np.abs(want)
+                    # How far float32 rounding alone moves this output (PyTorch's float32
+                    # against its float64): where the model is ill-conditioned, any two
+                    # float32 implementations differ by about that much anywhere in it.
+                    rounding = float(np.abs(want - ref64[name]).max()) if want.size else 0.0
+                    bound = ATOL * scale + RTOL * np.abs(want) + COND * rounding
                     if not np.all(np.isfinite(got)) or np.any(err > bound):
                         i = np.unravel_index(np.argmax(err - bound), err.shape)
                         problems.append("%s b%d %s: max error %.3g at %s (dlc %.6g, torch %.6g)" %
                                         (k, b, name, err.max(), i, got[i], want[i]))
                     elif err.size:
-                        worst = max(worst, float((err / (ATOL * scale + RTOL * np.abs(want))).max()))
+                        worst = max(worst, float((err / bound).max()))
     except Exception as e:  # a generator bug is reported as such, not hidden
         problems.append("harness: %s: %s" % (type(e).__name__, e))
     if problems and keep:
