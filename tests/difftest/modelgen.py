@@ -160,7 +160,7 @@ class Model:
         if x.name in [n for n, _, _ in self.inputs_decl]:
             # Truncation to an integer type and back, on exact values only: a computed
             # value one ulp off an integer would round the other way.
-            kinds.append(("cast(cast(%s * 4, i32), f32)", lambda t: (t * 4).to(torch.int32).to(torch.float32)))
+            kinds.append(("cast(cast(%s * 4, i32), f32)", lambda t: (t * 4).to(torch.int32).to(t.dtype)))
         expr, fn = r.choice(kinds)
         n = x.name
         return self._bind(expr % n, x.shape, lambda env: fn(env[n]))
@@ -523,7 +523,7 @@ class Model:
             mask = None
             if causal:
                 n = t.shape[1]
-                mask = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+                mask = torch.triu(torch.full((n, n), float("-inf"), dtype=t.dtype), diagonal=1)
             return self.modules[name](t, t, t, attn_mask=mask, need_weights=False)[0]
 
         expr = 'attention(%s, heads = %d%s, name = "%s")' % (xn, heads, ", causal = true" if causal else "", name)
