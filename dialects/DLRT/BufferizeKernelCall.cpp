@@ -54,7 +54,7 @@ LogicalResult KernelCallOp::bufferize(RewriterBase &rw, const BufferizationOptio
   // result's buffer, so its stand-in is copied back after the call.
   SmallVector<std::pair<Value, Value>> copyBack;
   rw.setInsertionPoint(*this);
-  for (const Argument &arg : getArguments())
+  for (const Argument &arg : getKernelArguments())
     for (OpOperand &operand : arg.operands) {
       Value v = operand.get();
       if (!isa<TensorType>(v.getType())) {

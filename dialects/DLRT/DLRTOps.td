@@ -66,7 +66,7 @@ def DLRT_KernelCallOp : Op<DLRT_Dialect, "call", [
       ::mlir::MutableArrayRef<::mlir::OpOperand> operands;
     };
     /// The C arguments in order (valid only on a verified op).
-    ::llvm::SmallVector<Argument> getArguments();
+    ::llvm::SmallVector<Argument> getKernelArguments();
     /// The kind of the argument operand `operand` belongs to.
     KernelArgKind getKindOf(::mlir::OpOperand &operand);
     /// The result that destination operand `operand` (out or inout) becomes, or null.

@@ -18,7 +18,7 @@ std::pair<KernelArgKind, int64_t> decode(int32_t word) {
 }
 } // namespace
 
-SmallVector<KernelCallOp::Argument> KernelCallOp::getArguments() {
+SmallVector<KernelCallOp::Argument> KernelCallOp::getKernelArguments() {
   SmallVector<Argument> args;
   MutableArrayRef<OpOperand> operands = getOperation()->getOpOperands();
   size_t at = 0;
@@ -31,7 +31,7 @@ SmallVector<KernelCallOp::Argument> KernelCallOp::getArguments() {
 }
 
 KernelArgKind KernelCallOp::getKindOf(OpOperand &operand) {
-  for (const Argument &a : getArguments())
+  for (const Argument &a : getKernelArguments())
     for (OpOperand &o : a.operands)
       if (&o == &operand) return a.kind;
   llvm_unreachable("not an operand of this call");
@@ -40,7 +40,7 @@ KernelArgKind KernelCallOp::getKindOf(OpOperand &operand) {
 OpResult KernelCallOp::getTiedResult(OpOperand &operand) {
   if (getNumResults() == 0) return {};
   unsigned k = 0;
-  for (const Argument &a : getArguments()) {
+  for (const Argument &a : getKernelArguments()) {
     if (!isDestination(a.kind)) continue;
     if (&a.operands.front() == &operand) return getOperation()->getResult(k);
     ++k;
@@ -84,7 +84,7 @@ void KernelCallOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
   // Failures are recorded in the runtime context: the call is never dead nor a duplicate.
   effects.emplace_back(MemoryEffects::Write::get());
-  for (const Argument &a : getArguments())
+  for (const Argument &a : getKernelArguments())
     for (OpOperand &o : a.operands) {
       if (!isa<MemRefType>(o.get().getType())) continue;
       if (a.kind != KernelArgKind::Out) effects.emplace_back(MemoryEffects::Read::get(), &o);

@@ -145,10 +145,11 @@ def main():
     kernels = a.kernels.split(",")
     t0 = time.time()
     jobs = [(s, kernels, a.keep, a.max_ops) for s in range(a.seed, a.seed + a.count)]
-    failed, worst, failures = 0, 0.0, []
+    failed, worst, worst_seed, failures = 0, 0.0, None, []
     with multiprocessing.Pool(a.jobs) as pool:
         for seed, problems, w in pool.imap_unordered(check_model, jobs):
-            worst = max(worst, w)
+            if w > worst:
+                worst, worst_seed = w, seed
             if problems:
                 failures.append((seed, problems))
                 failed += 1
@@ -159,9 +160,9 @@ def main():
     if a.reduce and failed:
         reduce_failures(a, kernels, failures)
     print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5: %d passed, %d failed; "
-          "largest error on passing outputs %.2f of the tolerance; %.0f s" %
+          "largest error on passing outputs %.2f of the tolerance (seed %s); %.0f s" %
           (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), a.count - failed, failed, worst,
-           time.time() - t0))
+           worst_seed, time.time() - t0))
     sys.exit(1 if failed else 0)
 
 

@@ -31,9 +31,17 @@ struct LayerNormLowering : public OpRewritePattern<dl::LayerNormOp> {
     int64_t axis = xt.getRank() - 1;
     if (xt.isDynamicDim(axis)) return rw.notifyMatchFailure(op, "the normalised dim must be static");
     Value n = floatConst(rw, loc, elt, double(xt.getDimSize(axis)));
-    Value sum = reduce(rw, loc, x, {axis}, Combine::Add);
+    // The mean in float64: a float32 sum of a row of near-equal values loses the digits
+    // that x - mean consists of, which the division by sqrt(var + eps) then magnifies (a
+    // row of one value came out 6e-4 off, where x - mean is 0). x - mean is rounded once,
+    // to float32, from the exact difference.
+    Type f64 = rw.getF64Type();
+    Value n64 = floatConst(rw, loc, f64, double(xt.getDimSize(axis)));
+    Value sum = reduce(rw, loc, x, {axis}, Combine::Add, elt.getIntOrFloatBitWidth() < 64 ? f64 : Type());
     Value centred = mapWithReduced(rw, loc, x, sum, axis, [&](OpBuilder &b, Location l, Value v, Value s) {
-      return arith::SubFOp::create(b, l, v, arith::DivFOp::create(b, l, s, n)).getResult();
+      Value wide = v.getType() == f64 ? v : arith::ExtFOp::create(b, l, f64, v).getResult();
+      Value d = arith::SubFOp::create(b, l, wide, arith::DivFOp::create(b, l, s, n64));
+      return v.getType() == f64 ? d : arith::TruncFOp::create(b, l, v.getType(), d).getResult();
     });
     Value sq = mapWithReduced(rw, loc, centred, sum, axis, [&](OpBuilder &b, Location l, Value v, Value) {
       return arith::MulFOp::create(b, l, v, v).getResult();

@@ -78,9 +78,10 @@ mlir::Value windowOutputSize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value
 mlir::Value transposedOutputSize(mlir::OpBuilder &b, mlir::Location loc, mlir::Value in, int64_t k, int64_t stride,
                                  int64_t lo, int64_t hi, int64_t dilation);
 enum class Combine { Add, Max };
-/// Reduces `input` over `axes` (sorted) into a tensor without those dims.
+/// Reduces `input` over `axes` (sorted) into a tensor without those dims; in `accumulator`
+/// (a wider float type, each element extended first) where given, else in its own type.
 mlir::Value reduce(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input, llvm::ArrayRef<int64_t> axes,
-                   Combine kind);
+                   Combine kind, mlir::Type accumulator = {});
 /// Applies `fn(x, r)` elementwise, where r is `reduced` (x without dim `axis`) broadcast back.
 mlir::Value mapWithReduced(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value reduced, int64_t axis,
                            llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value, mlir::Value)> fn);

@@ -11,9 +11,9 @@ using namespace mlir;
 
 namespace dlc {
 
-Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Combine kind) {
+Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Combine kind, Type accumulator) {
   auto in = cast<RankedTensorType>(input.getType());
-  Type elt = in.getElementType();
+  Type elt = accumulator ? accumulator : in.getElementType();
   SmallVector<int64_t> shape;
   SmallVector<Value> dyn;
   SmallVector<AffineExpr> outExprs;
@@ -35,14 +35,15 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Co
   auto generic = linalg::GenericOp::create(
       b, loc, outType, input, init, ArrayRef<AffineMap>{inMap, outMap}, iters,
       [&](OpBuilder &nb, Location l, ValueRange args) {
-        Value r;
+        Value r, v = args[0];
+        if (v.getType() != elt) v = arith::ExtFOp::create(nb, l, elt, v);
         bool isF = isa<FloatType>(elt);
         if (kind == Combine::Add)
-          r = isF ? arith::AddFOp::create(nb, l, args[0], args[1]).getResult()
-                  : arith::AddIOp::create(nb, l, args[0], args[1]).getResult();
+          r = isF ? arith::AddFOp::create(nb, l, v, args[1]).getResult()
+                  : arith::AddIOp::create(nb, l, v, args[1]).getResult();
         else // maximumf propagates NaN, as torch.amax does
-          r = isF ? arith::MaximumFOp::create(nb, l, args[0], args[1]).getResult()
-                  : arith::MaxSIOp::create(nb, l, args[0], args[1]).getResult();
+          r = isF ? arith::MaximumFOp::create(nb, l, v, args[1]).getResult()
+                  : arith::MaxSIOp::create(nb, l, v, args[1]).getResult();
         linalg::YieldOp::create(nb, l, r);
       });
   return generic.getResult(0);

@@ -27,7 +27,7 @@ LogicalResult lowerCall(dlrt::KernelCallOp call, SymbolTable &symbols) {
   OpBuilder b(call);
   Location loc = call.getLoc();
   SmallVector<Value> args;
-  for (const auto &arg : call.getArguments()) {
+  for (const auto &arg : call.getKernelArguments()) {
     if (arg.kind == KernelArgKind::Null) {
       args.push_back(LLVM::ZeroOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext())));
       continue;

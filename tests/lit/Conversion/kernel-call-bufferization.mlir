@@ -52,6 +52,29 @@ func.func @inout_strided(%ctx: !llvm.ptr, %m: memref<8xf32>) -> (tensor<4xf32>, 
   return %r, %t : tensor<4xf32>, tensor<8xf32>
 }
 
+// The train step's shape: a forward kernel with two results (its output and the
+// workspace its backward reads), elementwise work in between that could reuse a dead
+// buffer of that shape, and the backward reading both. The workspace stays its own buffer
+// until the backward has read it.
+// CHECK-LABEL: func.func @forward_backward
+// CHECK: %[[Y:.*]] = memref.alloc() {{.*}} : memref<8xf32>
+// CHECK: %[[WS:.*]] = memref.alloc() {{.*}} : memref<8xf32>
+// CHECK: dlrt.call @pool_fwd(%{{.*}}, %{{.*}}, %[[Y]], %[[WS]])
+// CHECK: %[[Z:.*]] = memref.alloc() {{.*}} : memref<8xf32>
+// CHECK: dlrt.call @relu(%{{.*}}, %[[Y]], %[[Z]])
+// CHECK: dlrt.call @pool_bwd(%{{.*}}, %[[Z]], %[[WS]], %{{.*}})
+func.func @forward_backward(%ctx: !llvm.ptr, %x: memref<8xf32>) -> tensor<8xf32> {
+  %xt = bufferization.to_tensor %x restrict : memref<8xf32> to tensor<8xf32>
+  %d0 = tensor.empty() : tensor<8xf32>
+  %d1 = tensor.empty() : tensor<8xf32>
+  %y, %ws = dlrt.call @pool_fwd(%ctx, %xt, %d0, %d1) {arg_kinds = array<i32: 0, 0, 2, 2>} : (!llvm.ptr, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>)
+  %d2 = tensor.empty() : tensor<8xf32>
+  %z = dlrt.call @relu(%ctx, %y, %d2) {arg_kinds = array<i32: 0, 0, 2>} : (!llvm.ptr, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  %d3 = tensor.empty() : tensor<8xf32>
+  %dx = dlrt.call @pool_bwd(%ctx, %z, %ws, %d3) {arg_kinds = array<i32: 0, 0, 0, 2>} : (!llvm.ptr, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+  return %dx : tensor<8xf32>
+}
+
 // After bufferization: buffers become data pointers, an absent buffer a null pointer, an
 // address array a stack array of i64 addresses; the kernel is declared once.
 // CALL-DAG: func.func private @dense(!llvm.ptr, !llvm.ptr, !llvm.ptr)
