@@ -71,7 +71,8 @@ def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
   let description = [{
     The LLVM lowering of memref.copy calls MLIR's runner-utils `memrefCopy` for strided
     buffers, a symbol no deployment has. Contiguous copies keep memref.copy (a memcpy);
-    the others become linalg.copy, which later turns into loops.
+    the others become linalg.copy, which later turns into loops. A copy of a buffer onto
+    itself is dropped.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

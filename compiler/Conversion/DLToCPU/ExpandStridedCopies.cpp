@@ -17,6 +17,13 @@ struct ExpandStridedCopiesPass : public impl::DLExpandStridedCopiesBase<ExpandSt
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation()->walk([&](memref::CopyOp c) {
+      // A buffer copied onto itself: an output computed in its own buffer, still copied
+      // there by its materialization (a memcpy with equal pointers, which C leaves
+      // undefined).
+      if (c.getSource() == c.getTarget()) {
+        c.erase();
+        return;
+      }
       auto src = cast<MemRefType>(c.getSource().getType()), dst = cast<MemRefType>(c.getTarget().getType());
       if (!src.getLayout().isIdentity() || !dst.getLayout().isIdentity()) copies.push_back(c);
     });
