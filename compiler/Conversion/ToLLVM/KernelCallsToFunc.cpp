@@ -1,4 +1,5 @@
 //===- KernelCallsToFunc.cpp - bufferized dlrt.call -> func.call ----------===//
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DLRT/DLRTOps.h"
 
@@ -51,12 +52,7 @@ LogicalResult lowerCall(dlrt::KernelCallOp call, SymbolTable &symbols) {
       if (!addresses.empty()) args.push_back(asPointer(b, loc, addresses.front()));
       continue;
     }
-    auto arrayType = MemRefType::get({int64_t(addresses.size())}, b.getI64Type());
-    Value array = memref::AllocaOp::create(b, loc, arrayType);
-    for (auto [i, a] : llvm::enumerate(addresses))
-      memref::StoreOp::create(b, loc, arith::IndexCastOp::create(b, loc, b.getI64Type(), a), array,
-                              ValueRange{arith::ConstantIndexOp::create(b, loc, int64_t(i))});
-    args.push_back(asPointer(b, loc, bufferAddress(b, loc, array)));
+    args.push_back(asPointer(b, loc, bufferAddress(b, loc, i64Array(b, loc, addresses))));
   }
 
   auto fn = symbols.lookup<func::FuncOp>(call.getCallee());
