@@ -16,6 +16,17 @@ static nlohmann::json shapeJson(const TensorType &t) {
   return dims;
 }
 
+/// Whether the loss is a classification loss itself (scores and integer labels): then the
+/// train and eval steps also return the predicted classes, for accuracy and the
+/// confusion matrix.
+static bool predictsClasses(const ModelGraph &g) {
+  if (!g.train) return false;
+  const GraphValue &loss = g.values[g.train->loss];
+  if (loss.kind != GraphValue::Result) return false;
+  const GraphNode &n = g.nodes[loss.node];
+  return n.def->isLoss && n.operands.size() == 2 && isInteger(g.values[n.operands[1]].type.dtype);
+}
+
 std::string buildSignature(const ModelGraph &g) {
   using nlohmann::json;
   json sig;
@@ -52,87 +63,197 @@ std::string buildSignature(const ModelGraph &g) {
       opt[k] = v.kind == AttrValue::Bool ? json(v.b) : json(v.f);
     sig["train"] = {{"optimizer", g.train->optimizer}, {"hyper", opt}};
     if (g.train->clipGradNorm) sig["train"]["clip_grad_norm"] = *g.train->clipGradNorm;
+    const OptimizerDef *od = LayerRegistry::instance().lookupOptimizer(g.train->optimizer);
+    sig["train"]["slots"] = od && od->slots ? od->slots(g.train->optimizerAttrs) : std::vector<std::string>{};
+    sig["train"]["predictions"] = predictsClasses(g);
+    if (predictsClasses(g)) {
+      const GraphNode &n = g.nodes[g.values[g.train->loss].node];
+      sig["train"]["prediction_shape"] = shapeJson(g.values[n.operands[1]].type);
+      // The input that holds the labels, where the loss reads one directly: dlrun's metrics.
+      if (g.values[n.operands[1]].kind == GraphValue::Input) sig["train"]["labels"] = g.values[n.operands[1]].name;
+    }
   }
   return sig.dump();
 }
 
+namespace {
+
+enum class Entry { Infer, Eval, Train };
+
+/// Emits one entry function of the model: @infer (outputs from the inference inputs),
+/// @eval_step (the loss, predicted classes and outputs from every input, layers in their
+/// inference behaviour) or @train_step (the same in training behaviour, with the
+/// optimizer's slots, the generator's seed, the step number and the learning rate as
+/// further arguments; dl-autodiff then adds the backward pass and the update).
+class EntryEmitter {
+public:
+  EntryEmitter(const ModelGraph &g, Diagnostics &diags, mlir::ModuleOp module)
+      : g(g), diags(diags), module(module), ctx(module.getContext()), b(ctx) {}
+
+  bool emit(Entry kind) {
+    bool training = kind == Entry::Train;
+    // Arguments.
+    llvm::SmallVector<mlir::Type> argTypes;
+    llvm::SmallVector<mlir::NamedAttrList> argAttrs;
+    std::vector<int> argValues; // graph value per argument, -1 for the train step's extras
+    auto addArg = [&](int value, mlir::Type t, llvm::StringRef attr, mlir::Attribute a) {
+      argValues.push_back(value);
+      argTypes.push_back(t);
+      argAttrs.emplace_back();
+      argAttrs.back().set(attr, a);
+    };
+    for (size_t k = 0; k < g.inputs.size(); ++k)
+      if (kind != Entry::Infer || !g.inputTrainOnly[k])
+        addArg(g.inputs[k], toMLIR(g.values[g.inputs[k]].type, ctx), mlir::dl::kInputAttr,
+               b.getStringAttr(g.values[g.inputs[k]].name));
+    for (const GraphParam &p : g.params) {
+      addArg(p.value, toMLIR(g.values[p.value].type, ctx), mlir::dl::kParamAttr, b.getStringAttr(p.name));
+      if (p.spec.buffer) argAttrs.back().set("dl.buffer", b.getUnitAttr());
+    }
+    auto i64Scalar = mlir::RankedTensorType::get({}, b.getI64Type());
+    if (training) {
+      const OptimizerDef *od = LayerRegistry::instance().lookupOptimizer(g.train->optimizer);
+      std::vector<std::string> slots = od->slots(g.train->optimizerAttrs);
+      for (const GraphParam &p : g.params)
+        if (!p.spec.buffer)
+          for (const std::string &s : slots)
+            addArg(-1, toMLIR(g.values[p.value].type, ctx), "dl.slot", b.getStringAttr(p.name + "." + s));
+      addArg(-1, i64Scalar, "dl.seed", b.getUnitAttr());
+      addArg(-1, i64Scalar, "dl.step", b.getUnitAttr());
+      addArg(-1, mlir::RankedTensorType::get({}, b.getF64Type()), "dl.lr", b.getUnitAttr());
+    }
+
+    // Results: the values they need.
+    std::vector<int> roots;
+    if (kind != Entry::Infer) roots.push_back(g.train->loss);
+    for (const GraphOutput &o : g.outputs) roots.push_back(o.value);
+    std::vector<bool> needed(g.values.size(), false);
+    std::vector<int> stack = roots;
+    while (!stack.empty()) {
+      int v = stack.back();
+      stack.pop_back();
+      if (v < 0 || needed[v]) continue;
+      needed[v] = true;
+      if (g.values[v].kind == GraphValue::Result)
+        for (int o : g.nodes[g.values[v].node].operands) stack.push_back(o);
+    }
+
+    static const char *names[] = {"infer", "eval_step", "train_step"};
+    b.setInsertionPointToEnd(module.getBody());
+    auto fn = mlir::func::FuncOp::create(b, diags.loc(SrcLoc{1, 1}), names[int(kind)],
+                                         b.getFunctionType(argTypes, {}));
+    for (size_t k = 0; k < argAttrs.size(); ++k) fn.setArgAttrs(k, argAttrs[k].getDictionary(ctx));
+    mlir::Block *entry = fn.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    std::vector<mlir::Value> values(g.values.size());
+    mlir::Value seed, step;
+    for (size_t k = 0; k < argValues.size(); ++k) {
+      if (argValues[k] >= 0) values[argValues[k]] = entry->getArgument(k);
+      if (argAttrs[k].get("dl.seed")) seed = entry->getArgument(k);
+      if (argAttrs[k].get("dl.step")) step = entry->getArgument(k);
+    }
+    int64_t nextStream = 0;
+
+    bool ok = true;
+    for (size_t v = 0; v < g.values.size(); ++v) {
+      if (!needed[v]) continue;
+      const GraphValue &gv = g.values[v];
+      if (gv.kind == GraphValue::Constant) {
+        auto type = toMLIR(gv.type, ctx);
+        mlir::Attribute elt = isFloat(gv.type.dtype)
+                                  ? mlir::Attribute(b.getFloatAttr(type.getElementType(), gv.constant))
+                                  : mlir::Attribute(b.getIntegerAttr(type.getElementType(), int64_t(gv.constant)));
+        values[v] = mlir::arith::ConstantOp::create(b, diags.loc(gv.loc), mlir::DenseElementsAttr::get(type, elt));
+        continue;
+      }
+      if (gv.kind != GraphValue::Result) continue;
+      const GraphNode &n = g.nodes[gv.node];
+      if (!n.def->build) {
+        diags.error(n.loc, "'" + n.def->name + "' is checked but has no CPU lowering yet");
+        ok = false;
+        continue;
+      }
+      GenCall call{b, diags.loc(n.loc), {}, n.attrs, toMLIR(gv.type, ctx), n.axes, n.inputTypes, gv.type};
+      call.training = training;
+      call.seed = seed;
+      call.step = step;
+      call.nextStream = &nextStream;
+      bool missing = false;
+      for (int o : n.operands) {
+        call.operands.push_back(values[o]);
+        missing |= !values[o];
+      }
+      if (missing) { ok = false; continue; } // an operand already failed
+      values[v] = n.def->build(call);
+    }
+    if (!ok) return false;
+
+    llvm::SmallVector<mlir::Value> results;
+    llvm::SmallVector<mlir::NamedAttrList> resultAttrs;
+    mlir::Location retLoc = diags.loc(g.outputs.front().loc);
+    if (kind != Entry::Infer) {
+      results.push_back(values[g.train->loss]);
+      resultAttrs.emplace_back();
+      resultAttrs.back().set("dl.loss", b.getUnitAttr());
+      if (predictsClasses(g)) {
+        const GraphNode &n = g.nodes[g.values[g.train->loss].node];
+        mlir::Value scores = values[n.operands[0]];
+        auto st = mlir::cast<mlir::RankedTensorType>(scores.getType());
+        auto pt = mlir::RankedTensorType::get(st.getShape().drop_back(), b.getI64Type());
+        results.push_back(mlir::dl::ArgmaxOp::create(b, diags.loc(n.loc), pt, scores));
+        resultAttrs.emplace_back();
+        resultAttrs.back().set("dl.predictions", b.getUnitAttr());
+      }
+      retLoc = diags.loc(g.train->loc);
+    }
+    for (const GraphOutput &o : g.outputs) {
+      results.push_back(values[o.value]);
+      resultAttrs.emplace_back();
+      resultAttrs.back().set(mlir::dl::kOutputAttr, b.getStringAttr(o.name));
+    }
+    mlir::func::ReturnOp::create(b, retLoc, results);
+    llvm::SmallVector<mlir::Type> resultTypes;
+    for (mlir::Value r : results) resultTypes.push_back(r.getType());
+    fn.setType(b.getFunctionType(argTypes, resultTypes));
+    for (size_t k = 0; k < resultAttrs.size(); ++k) fn.setResultAttrs(k, resultAttrs[k].getDictionary(ctx));
+
+    if (training) {
+      llvm::SmallVector<mlir::NamedAttribute> hyper;
+      for (auto &[k, v] : g.train->optimizerAttrs)
+        hyper.push_back(b.getNamedAttr(k, v.kind == AttrValue::Bool ? mlir::Attribute(b.getBoolAttr(v.b))
+                                                                     : mlir::Attribute(b.getF64FloatAttr(v.f))));
+      llvm::SmallVector<mlir::NamedAttribute> train{b.getNamedAttr("optimizer", b.getStringAttr(g.train->optimizer)),
+                                                    b.getNamedAttr("hyper", b.getDictionaryAttr(hyper))};
+      if (g.train->clipGradNorm)
+        train.push_back(b.getNamedAttr("clip_grad_norm", b.getF64FloatAttr(*g.train->clipGradNorm)));
+      fn->setAttr("dl.train", b.getDictionaryAttr(train));
+    }
+    return true;
+  }
+
+private:
+  const ModelGraph &g;
+  Diagnostics &diags;
+  mlir::ModuleOp module;
+  mlir::MLIRContext *ctx;
+  mlir::OpBuilder b;
+};
+
+} // namespace
+
 mlir::OwningOpRef<mlir::ModuleOp> emitModule(const ModelGraph &g, Diagnostics &diags) {
   mlir::MLIRContext *ctx = &diags.context();
   ctx->loadDialect<mlir::dl::DLDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect>();
-  mlir::OpBuilder b(ctx);
   auto module = mlir::ModuleOp::create(diags.loc(SrcLoc{1, 1}), g.name);
+  mlir::OpBuilder b(ctx);
   module->setAttr("dl.signature", b.getStringAttr(buildSignature(g)));
-
-  // Which values inference needs: everything the outputs reach.
-  std::vector<bool> needed(g.values.size(), false);
-  std::vector<int> stack;
-  for (const GraphOutput &o : g.outputs) stack.push_back(o.value);
-  while (!stack.empty()) {
-    int v = stack.back();
-    stack.pop_back();
-    if (needed[v]) continue;
-    needed[v] = true;
-    if (g.values[v].kind == GraphValue::Result)
-      for (int o : g.nodes[g.values[v].node].operands) stack.push_back(o);
+  EntryEmitter emitter(g, diags, module);
+  bool ok = emitter.emit(Entry::Infer);
+  if (ok && g.train) ok = emitter.emit(Entry::Eval) && emitter.emit(Entry::Train);
+  if (!ok) {
+    module->erase();
+    return nullptr;
   }
-
-  llvm::SmallVector<mlir::Type> argTypes, resultTypes;
-  llvm::SmallVector<int> argValues;
-  for (size_t k = 0; k < g.inputs.size(); ++k)
-    if (!g.inputTrainOnly[k]) argValues.push_back(g.inputs[k]);
-  for (const GraphParam &p : g.params) argValues.push_back(p.value);
-  for (int v : argValues) argTypes.push_back(toMLIR(g.values[v].type, ctx));
-  for (const GraphOutput &o : g.outputs) resultTypes.push_back(toMLIR(g.values[o.value].type, ctx));
-
-  b.setInsertionPointToEnd(module.getBody());
-  auto fn = mlir::func::FuncOp::create(b, diags.loc(SrcLoc{1, 1}), "infer",
-                                       b.getFunctionType(argTypes, resultTypes));
-  for (size_t k = 0; k < argValues.size(); ++k) {
-    const GraphValue &v = g.values[argValues[k]];
-    fn.setArgAttr(k, v.kind == GraphValue::Input ? mlir::dl::kInputAttr : mlir::dl::kParamAttr,
-                  b.getStringAttr(v.name));
-  }
-  for (size_t k = 0; k < g.outputs.size(); ++k)
-    fn.setResultAttr(k, mlir::dl::kOutputAttr, b.getStringAttr(g.outputs[k].name));
-
-  mlir::Block *entry = fn.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  std::vector<mlir::Value> values(g.values.size());
-  for (size_t k = 0; k < argValues.size(); ++k) values[argValues[k]] = entry->getArgument(k);
-
-  bool ok = true;
-  for (size_t v = 0; v < g.values.size(); ++v) {
-    if (!needed[v]) continue;
-    const GraphValue &gv = g.values[v];
-    if (gv.kind == GraphValue::Constant) {
-      auto type = toMLIR(gv.type, ctx);
-      mlir::Attribute elt = isFloat(gv.type.dtype)
-                                ? mlir::Attribute(b.getFloatAttr(type.getElementType(), gv.constant))
-                                : mlir::Attribute(b.getIntegerAttr(type.getElementType(), int64_t(gv.constant)));
-      values[v] = mlir::arith::ConstantOp::create(b, diags.loc(gv.loc),
-                                                  mlir::DenseElementsAttr::get(type, elt));
-      continue;
-    }
-    if (gv.kind != GraphValue::Result) continue;
-    const GraphNode &n = g.nodes[gv.node];
-    if (!n.def->build) {
-      diags.error(n.loc, "'" + n.def->name + "' is checked but has no CPU lowering yet");
-      ok = false;
-      continue;
-    }
-    GenCall call{b, diags.loc(n.loc), {}, n.attrs, toMLIR(gv.type, ctx), n.axes, n.inputTypes, gv.type};
-    bool missing = false;
-    for (int o : n.operands) {
-      call.operands.push_back(values[o]);
-      missing |= !values[o];
-    }
-    if (missing) { ok = false; continue; } // an operand already failed
-    values[v] = n.def->build(call);
-  }
-  if (!ok) return nullptr;
-  llvm::SmallVector<mlir::Value> results;
-  for (const GraphOutput &o : g.outputs) results.push_back(values[o.value]);
-  mlir::func::ReturnOp::create(b, diags.loc(g.outputs.front().loc), results);
   return module;
 }
 

@@ -795,15 +795,6 @@ void Sema::checkUsage() {
                              std::string(graph.train ? " or the loss" : ""));
     graph.inputTrainOnly.push_back(!inferUse[id] && trainUse[id]);
   }
-  if (graph.train) {
-    for (size_t v = 0; v < graph.values.size(); ++v) {
-      if (!trainUse[v] || graph.values[v].kind != GraphValue::Result) continue;
-      const GraphNode &n = graph.nodes[graph.values[v].node];
-      if (!n.def->hasGradient)
-        diags.error(n.loc, "'" + n.def->name + "' (from " + n.def->origin +
-                               ") is on the training path but has no gradient");
-    }
-  }
 }
 
 } // namespace

@@ -48,6 +48,10 @@ static mlir::Value emitAttention(GenCall &c) {
   mlir::Value att = MatmulOp::create(b, loc, mty(scores), q, kt);
   if (c.attrs.at("causal").b) att = CausalMaskOp::create(b, loc, mty(scores), att);
   att = SoftmaxOp::create(b, loc, mty(scores), att, b.getI64IntegerAttr(3));
+  double p = c.attrs.at("dropout").f; // on the attention weights, in training only
+  if (c.training && p > 0)
+    att = DropoutOp::create(b, loc, mty(scores), att, c.seed, c.step, b.getF64FloatAttr(p),
+                            b.getI64IntegerAttr((*c.nextStream)++));
   mlir::Value o = MatmulOp::create(b, loc, mty(headsFirst), att, v);
   o = TransposeOp::create(b, loc, mty(split), o, perm({0, 2, 1, 3}));
   o = emitReshape(b, loc, o, split.shape, seq);
@@ -58,7 +62,6 @@ void registerAttentionLayers(LayerRegistry &r) {
   LayerDef d;
   d.name = "attention";
   d.withParams = true;
-  d.hasGradient = true;
   d.trainOnlyBehaviour = true;
   d.attrs = {{"heads", AttrType::Int, std::nullopt, {"num_heads"}},
              {"causal", AttrType::Bool, AttrValue::ofBool(false)},
@@ -86,7 +89,7 @@ void registerAttentionLayers(LayerRegistry &r) {
                 {"out_proj.bias", TensorType{x.dtype, {E}}, {ParamInit::Zeros}}};
     return true;
   };
-  d.build = emitAttention; // dropout acts in training only
+  d.build = emitAttention;
   r.add(d);
 }
 

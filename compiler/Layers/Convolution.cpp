@@ -64,7 +64,6 @@ LayerDef convolution(const std::string &name, size_t spatial) {
   LayerDef d;
   d.name = name;
   d.withParams = true;
-  d.hasGradient = true;
   AttrType pairT = spatial == 1 ? AttrType::Int : AttrType::IntOrPair;
   AttrType padT = spatial == 1 ? AttrType::PadOrSame : AttrType::PadOrSame;
   d.attrs = {{"filters", AttrType::Int, std::nullopt, {"out_channels"}},
@@ -133,7 +132,6 @@ void registerConvolutionLayers(LayerRegistry &r) {
   LayerDef d;
   d.name = "conv_transpose2d";
   d.withParams = true;
-  d.hasGradient = true;
   d.attrs = {{"filters", AttrType::Int, std::nullopt, {"out_channels"}},
              {"kernel", AttrType::IntOrPair, std::nullopt, {"kernel_size"}},
              {"stride", AttrType::IntOrPair, AttrValue::ofInt(1)},

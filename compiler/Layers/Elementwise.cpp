@@ -20,7 +20,6 @@ template <typename OpT>
 LayerDef unary(const std::string &name, bool floatOnly = true) {
   LayerDef d;
   d.name = name;
-  d.hasGradient = true;
   d.infer = floatOnly ? floatSameAsInput : sameAsInput;
   d.build = [](GenCall &c) -> mlir::Value {
     return OpT::create(c.b, c.loc, c.resultType, c.operands[0]);
@@ -35,7 +34,6 @@ LayerDef binary(const std::string &name, bool trueDivision = false) {
   LayerDef d;
   d.name = name;
   d.numInputs = 2;
-  d.hasGradient = true;
   d.promotesOperands = true;
   d.infer = [trueDivision](LayerCall &c) {
     auto shape = broadcast(c.inputs[0].shape, c.inputs[1].shape);
@@ -58,7 +56,6 @@ template <typename OpT>
 LayerDef axisOp(const std::string &name) {
   LayerDef d;
   d.name = name;
-  d.hasGradient = true;
   d.attrs = {{"axis", AttrType::Int, AttrValue::ofInt(-1), {"dim"}}};
   d.infer = [](LayerCall &c) {
     if (!floatSameAsInput(c)) return false;
@@ -117,7 +114,6 @@ void registerElementwiseLayers(LayerRegistry &r) {
 
   LayerDef dropout;
   dropout.name = "dropout";
-  dropout.hasGradient = true;
   dropout.trainOnlyBehaviour = true;
   dropout.attrs = {{"p", AttrType::Float, std::nullopt}};
   dropout.infer = [](LayerCall &c) {
@@ -125,13 +121,17 @@ void registerElementwiseLayers(LayerRegistry &r) {
     if (p < 0 || p >= 1) return c.error("p must be in [0, 1), got " + std::to_string(p));
     return floatSameAsInput(c);
   };
-  // Inference: the identity. Training masks come with the train step.
-  dropout.build = [](GenCall &c) -> mlir::Value { return c.operands[0]; };
+  // Inference (and the eval step): the identity. The train step draws a mask.
+  dropout.build = [](GenCall &c) -> mlir::Value {
+    double p = c.attrs.at("p").f;
+    if (!c.training || p == 0) return c.operands[0];
+    return DropoutOp::create(c.b, c.loc, c.resultType, c.operands[0], c.seed, c.step, c.b.getF64FloatAttr(p),
+                             c.b.getI64IntegerAttr((*c.nextStream)++));
+  };
   r.add(dropout);
 
   LayerDef cast;
   cast.name = "cast";
-  cast.hasGradient = true;
   cast.attrs = {{"dtype", AttrType::Dtype, std::nullopt}};
   cast.infer = [](LayerCall &c) {
     c.result = TensorType{c.attrs.at("dtype").dtype, c.inputs[0].shape};

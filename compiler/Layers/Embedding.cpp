@@ -14,7 +14,6 @@ void registerEmbeddingLayers(LayerRegistry &r) {
   LayerDef emb;
   emb.name = "embedding";
   emb.withParams = true;
-  emb.hasGradient = true;
   emb.attrs = {{"num", AttrType::Int, std::nullopt, {"num_embeddings"}},
                {"dim", AttrType::Int, std::nullopt, {"embedding_dim"}}};
   emb.infer = [](LayerCall &c) {
@@ -35,7 +34,6 @@ void registerEmbeddingLayers(LayerRegistry &r) {
   LayerDef pos;
   pos.name = "position_embedding";
   pos.withParams = true;
-  pos.hasGradient = true;
   pos.attrs = {{"max_len", AttrType::Int, std::nullopt},
                {"dim", AttrType::Int, std::nullopt, {"embedding_dim"}}};
   pos.infer = [](LayerCall &c) {

@@ -121,6 +121,12 @@ struct GenCall {
   const std::vector<int64_t> &normalisedAxes; // set by shape rules that resolve axes
   const std::vector<TensorType> &inputTypes;  // the symbolic shapes Sema computed
   const TensorType &resultSym;
+  /// Set while building the train step: layers whose behaviour differs in training
+  /// (dropout) read the step's seed and step number (0-d i64 tensors) and number their
+  /// random streams from `nextStream`.
+  bool training = false;
+  mlir::Value seed = {}, step = {};
+  int64_t *nextStream = nullptr;
 };
 
 struct LayerDef {
@@ -132,7 +138,6 @@ struct LayerDef {
   bool isLoss = false;
   bool trainOnlyBehaviour = false; // dropout: differs between training and inference
   std::string origin = "built-in"; // or the plugin that registered it
-  bool hasGradient = false;
   /// Elementwise arithmetic: operands are cast to the promoted result dtype first.
   bool promotesOperands = false;
 
@@ -142,9 +147,25 @@ struct LayerDef {
   std::function<mlir::Value(GenCall &)> build;
 };
 
+/// One optimizer step for one parameter, as the autodiff pass asks for it.
+struct OptimizerUpdate {
+  mlir::OpBuilder &b;
+  mlir::Location loc;
+  mlir::DictionaryAttr hyper; // the optimizer's attributes (f64 / bool), defaults filled in
+  mlir::Value param, grad;
+  llvm::ArrayRef<mlir::Value> slots; // in the order of OptimizerDef::slots
+  mlir::Value lr;                    // 0-d f64: settable between steps
+  mlir::Value step;                  // 0-d i64: this step's number, from 1
+};
+
 struct OptimizerDef {
   std::string name;
   std::vector<AttrSpec> attrs;
+  /// The state kept per trainable parameter, PyTorch's names ("exp_avg"), given the
+  /// optimizer's attributes.
+  std::function<std::vector<std::string>(const std::map<std::string, AttrValue> &)> slots;
+  /// Emits the update: returns the new parameter, then the new value of each slot.
+  std::function<llvm::SmallVector<mlir::Value>(const OptimizerUpdate &)> update;
 };
 
 class LayerRegistry {

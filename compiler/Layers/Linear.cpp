@@ -15,7 +15,6 @@ void registerLinearLayers(LayerRegistry &r) {
   LayerDef dense;
   dense.name = "dense";
   dense.withParams = true;
-  dense.hasGradient = true;
   dense.attrs = {{"units", AttrType::Int, std::nullopt, {"out_features"}},
                  {"bias", AttrType::Bool, AttrValue::ofBool(true)}};
   dense.infer = [](LayerCall &c) {
@@ -44,7 +43,6 @@ void registerLinearLayers(LayerRegistry &r) {
   LayerDef matmul;
   matmul.name = "matmul";
   matmul.numInputs = 2;
-  matmul.hasGradient = true;
   matmul.infer = [](LayerCall &c) {
     if (!requireFloat(c, 0, "the left operand") || !requireFloat(c, 1, "the right operand"))
       return false;

@@ -1,15 +1,20 @@
-//===- Loss.cpp - cross_entropy, nll, mse, bce_with_logits (shape rules) --===//
+//===- Loss.cpp - cross_entropy, nll, mse, bce_with_logits ----------------===//
 #include "compiler/Layers/LayerRegistry.h"
+#include "dialects/DL/DLOps.h"
 
 namespace dlc {
 
 /// Classes in the last dim: logits [..., C], labels [...] of integer class indices.
+template <typename OpT>
+static mlir::Value buildLoss(GenCall &c) {
+  return OpT::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1]);
+}
+
 static LayerDef classification(const std::string &name) {
   LayerDef d;
   d.name = name;
   d.numInputs = 2;
   d.isLoss = true;
-  d.hasGradient = true;
   d.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0], &y = c.inputs[1];
     if (!isFloat(x.dtype)) return c.error("expects floating-point scores, got " + x.str());
@@ -30,7 +35,6 @@ static LayerDef regression(const std::string &name) {
   d.name = name;
   d.numInputs = 2;
   d.isLoss = true;
-  d.hasGradient = true;
   d.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0], &y = c.inputs[1];
     if (!isFloat(x.dtype) || !isFloat(y.dtype))
@@ -44,28 +48,15 @@ static LayerDef regression(const std::string &name) {
 }
 
 void registerLossLayers(LayerRegistry &r) {
-  r.add(classification("cross_entropy"));
-  r.add(classification("nll"));
-  r.add(regression("mse"));
-  r.add(regression("bce_with_logits"));
-}
-
-void registerOptimizers(LayerRegistry &r) {
-  r.addOptimizer({"sgd",
-                  {{"lr", AttrType::Float, std::nullopt},
-                   {"momentum", AttrType::Float, AttrValue::ofFloat(0)},
-                   {"nesterov", AttrType::Bool, AttrValue::ofBool(false)},
-                   {"weight_decay", AttrType::Float, AttrValue::ofFloat(0)}}});
-  auto adamLike = [](const std::string &name, double wd) {
-    return OptimizerDef{name,
-                        {{"lr", AttrType::Float, AttrValue::ofFloat(1e-3)},
-                         {"beta1", AttrType::Float, AttrValue::ofFloat(0.9)},
-                         {"beta2", AttrType::Float, AttrValue::ofFloat(0.999)},
-                         {"eps", AttrType::Float, AttrValue::ofFloat(1e-8)},
-                         {"weight_decay", AttrType::Float, AttrValue::ofFloat(wd)}}};
+  auto with = [](LayerDef d, std::function<mlir::Value(GenCall &)> build) {
+    d.build = std::move(build);
+    return d;
   };
-  r.addOptimizer(adamLike("adam", 0));
-  r.addOptimizer(adamLike("adamw", 0.01));
+  using namespace mlir::dl;
+  r.add(with(classification("cross_entropy"), buildLoss<CrossEntropyOp>));
+  r.add(with(classification("nll"), buildLoss<NllOp>));
+  r.add(with(regression("mse"), buildLoss<MseOp>));
+  r.add(with(regression("bce_with_logits"), buildLoss<BceWithLogitsOp>));
 }
 
 } // namespace dlc

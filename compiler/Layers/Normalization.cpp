@@ -8,7 +8,6 @@ void registerNormalizationLayers(LayerRegistry &r) {
   LayerDef bn;
   bn.name = "batch_norm";
   bn.withParams = true;
-  bn.hasGradient = true;
   bn.trainOnlyBehaviour = true;
   bn.attrs = {{"momentum", AttrType::Float, AttrValue::ofFloat(0.1)},
               {"eps", AttrType::Float, AttrValue::ofFloat(1e-5)}};
@@ -40,7 +39,6 @@ void registerNormalizationLayers(LayerRegistry &r) {
   LayerDef ln;
   ln.name = "layer_norm";
   ln.withParams = true;
-  ln.hasGradient = true;
   ln.attrs = {{"eps", AttrType::Float, AttrValue::ofFloat(1e-5)}};
   ln.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0];

@@ -7,7 +7,6 @@ namespace dlc {
 static LayerDef pool2d(const std::string &name, bool isMax) {
   LayerDef d;
   d.name = name;
-  d.hasGradient = true;
   d.attrs = {{"kernel", AttrType::IntOrPair, std::nullopt, {"kernel_size"}},
              {"stride", AttrType::IntOrPair, AttrValue::none()},
              {"padding", AttrType::IntOrPair, AttrValue::ofInt(0)}};
@@ -46,7 +45,6 @@ void registerPoolingLayers(LayerRegistry &r) {
   r.add(pool2d("avg_pool2d", false));
   LayerDef g;
   g.name = "global_avg_pool2d";
-  g.hasGradient = true;
   g.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0];
     if (!isFloat(x.dtype)) return c.error("expects a floating-point input, got " + x.str());

@@ -11,7 +11,6 @@ static LayerDef recurrent(const std::string &name, int64_t gates) {
   LayerDef d;
   d.name = name;
   d.withParams = true;
-  d.hasGradient = true;
   d.attrs = {{"hidden", AttrType::Int, std::nullopt, {"hidden_size"}},
              {"layers", AttrType::Int, AttrValue::ofInt(1), {"num_layers"}},
              {"sequences", AttrType::Bool, AttrValue::ofBool(true)}};

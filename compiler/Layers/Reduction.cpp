@@ -10,7 +10,6 @@ template <typename OpT>
 static LayerDef reduction(const std::string &name, bool floatOnly) {
   LayerDef d;
   d.name = name;
-  d.hasGradient = true;
   d.attrs = {{"axis", AttrType::OptAxes, AttrValue::none(), {"dim"}},
              {"keepdims", AttrType::Bool, AttrValue::ofBool(false), {"keepdim"}}};
   d.infer = [floatOnly](LayerCall &c) {

@@ -37,7 +37,6 @@ void registerShapeLayers(LayerRegistry &r) {
 
   LayerDef flatten;
   flatten.name = "flatten";
-  flatten.hasGradient = true;
   flatten.attrs = {{"start", AttrType::Int, AttrValue::ofInt(1), {"start_dim"}}};
   flatten.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0];
@@ -60,7 +59,6 @@ void registerShapeLayers(LayerRegistry &r) {
 
   LayerDef reshape;
   reshape.name = "reshape";
-  reshape.hasGradient = true;
   reshape.attrs = {{"shape", AttrType::IntTuple, std::nullopt}};
   reshape.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0];
@@ -99,7 +97,6 @@ void registerShapeLayers(LayerRegistry &r) {
 
   LayerDef transpose;
   transpose.name = "transpose";
-  transpose.hasGradient = true;
   transpose.attrs = {{"perm", AttrType::IntTuple, std::nullopt, {"dims"}}};
   transpose.infer = [](LayerCall &c) {
     const TensorType &x = c.inputs[0];
@@ -128,7 +125,6 @@ void registerShapeLayers(LayerRegistry &r) {
   LayerDef concat;
   concat.name = "concat";
   concat.tupleInput = true;
-  concat.hasGradient = true;
   concat.promotesOperands = true;
   concat.attrs = {{"axis", AttrType::Int, std::nullopt, {"dim"}}};
   concat.infer = [](LayerCall &c) {
@@ -161,7 +157,6 @@ void registerShapeLayers(LayerRegistry &r) {
 
   LayerDef slice;
   slice.name = "slice";
-  slice.hasGradient = true;
   slice.attrs = {{"axis", AttrType::Int, std::nullopt, {"dim"}},
                  {"start", AttrType::Int, std::nullopt},
                  {"end", AttrType::Int, std::nullopt}};

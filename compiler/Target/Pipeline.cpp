@@ -1,5 +1,6 @@
 //===- Pipeline.cpp - from the dl dialect to the LLVM dialect -------------===//
 #include "compiler/Target/Pipeline.h"
+#include "compiler/Autodiff/Passes.h"
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DL/DLDialect.h"
 #include "dialects/DLRT/DLRTDialect.h"
@@ -45,6 +46,7 @@ void registerDialects(mlir::DialectRegistry &registry) {
 
 void registerPasses() {
   registerDLConversionPasses();
+  registerDLAutodiffPasses();
   mlir::registerTransformsPasses();
   mlir::registerConversionPasses();
   mlir::bufferization::registerBufferizationPasses();

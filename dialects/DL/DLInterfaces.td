@@ -17,6 +17,14 @@ def DL_ScalarElementwiseOpInterface : OpInterface<"ScalarElementwiseOpInterface"
       "::mlir::Value", "buildScalar",
       (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc,
            "::mlir::ValueRange":$args)>,
+    InterfaceMethod<[{
+      The gradient reaching operand `operand` at one element: `grad` (the gradient of
+      the result there) times the derivative of the result with respect to that operand,
+      given the operands `args` and the `result` at that element. Autodiff's elementwise
+      rule builds loops around it and sums broadcast dims back to the operand's shape.
+    }], "::mlir::Value", "buildScalarGradient",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Location":$loc, "::mlir::ValueRange":$args,
+           "::mlir::Value":$result, "::mlir::Value":$grad, "unsigned":$operand)>,
   ];
 }
 
@@ -27,6 +35,30 @@ def DL_KernelActivationOpInterface : OpInterface<"KernelActivationOpInterface"> 
   let methods = [
     InterfaceMethod<"The activation's code in the kernel ABI (dlrt_activation of model_abi.h).",
       "int64_t", "getKernelActivation">,
+  ];
+}
+
+// Reverse-mode differentiation: how the gradients of an op's results flow to its
+// operands. The dl-autodiff pass walks the train step backwards and asks each op on the
+// path from a trainable parameter to the loss; an op without this interface there is an
+// error that names it. Gradients are built as dl ops (and linalg/tensor where no dl op
+// says it), so both kernel paths and later targets lower them like any other op.
+def DL_GradientOpInterface : OpInterface<"GradientOpInterface"> {
+  let cppNamespace = "::mlir::dl";
+  let methods = [
+    InterfaceMethod<[{
+      Appends one value per operand to `operandGrads`: the gradient of the loss with
+      respect to that operand, of the operand's type, or a null Value where `needed` is
+      false for it (nothing upstream is trained) or it has no gradient (integer ids).
+      `resultGrads` holds one gradient per result, null for a result nothing reads on
+      the way to the loss. The default serves ops with ScalarElementwiseOpInterface.
+    }], "::mlir::LogicalResult", "buildGradient",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::ValueRange":$resultGrads,
+           "::llvm::ArrayRef<bool>":$needed, "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads),
+      /*methodBody=*/[{}],
+      /*defaultImplementation=*/[{
+        return ::mlir::dl::buildElementwiseGradient($_op, b, resultGrads, needed, operandGrads);
+      }]>,
   ];
 }
 

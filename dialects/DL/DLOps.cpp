@@ -214,3 +214,32 @@ LogicalResult TransposeOp::verify() {
 
 #define GET_OP_CLASSES
 #include "dialects/DL/DLOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyClassLoss(Operation *op, RankedTensorType scores, RankedTensorType labels) {
+  if (scores.getRank() < 2) return op->emitOpError("scores need rank >= 2 (classes last), got ") << scores;
+  if (labels.getRank() != scores.getRank() - 1)
+    return op->emitOpError("labels ") << labels << " must have the scores' shape without the class dim";
+  for (int64_t i = 0; i < labels.getRank(); ++i)
+    if (!dimsAgree(labels.getDimSize(i), scores.getDimSize(i)))
+      return op->emitOpError("labels ") << labels << " do not match scores " << scores;
+  if (cast<RankedTensorType>(op->getResult(0).getType()).getRank() != 0)
+    return op->emitOpError("the loss is a scalar");
+  return success();
+}
+static LogicalResult verifyPairLoss(Operation *op, RankedTensorType x, RankedTensorType t) {
+  if (x.getRank() != t.getRank()) return op->emitOpError("input ") << x << " and target " << t << " differ in rank";
+  for (int64_t i = 0; i < x.getRank(); ++i)
+    if (!dimsAgree(x.getDimSize(i), t.getDimSize(i)))
+      return op->emitOpError("input ") << x << " and target " << t << " differ in shape";
+  if (cast<RankedTensorType>(op->getResult(0).getType()).getRank() != 0)
+    return op->emitOpError("the loss is a scalar");
+  return success();
+}
+LogicalResult CrossEntropyOp::verify() { return verifyClassLoss(*this, getInput().getType(), getTarget().getType()); }
+LogicalResult NllOp::verify() { return verifyClassLoss(*this, getInput().getType(), getTarget().getType()); }
+LogicalResult MseOp::verify() { return verifyPairLoss(*this, getInput().getType(), getTarget().getType()); }
+LogicalResult BceWithLogitsOp::verify() { return verifyPairLoss(*this, getInput().getType(), getTarget().getType()); }

@@ -9,6 +9,14 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/DL/DLDialect.h"
+
+namespace mlir::dl {
+/// The gradient rule of every elementwise op (GradientOpInterface's default): loops
+/// around the op's buildScalarGradient, broadcast dims summed back to each operand.
+LogicalResult buildElementwiseGradient(Operation *op, OpBuilder &b, ValueRange resultGrads,
+                                       ArrayRef<bool> needed, SmallVectorImpl<Value> &operandGrads);
+} // namespace mlir::dl
+
 #include "dialects/DL/DLInterfaces.h.inc"
 
 namespace mlir::dl {

@@ -19,7 +19,7 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 
 class DL_UnaryOp<string mnemonic, list<Trait> traits = []> :
     DL_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
-        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>])> {
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface])> {
   let arguments = (ins DL_AnyTensor:$input);
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -47,7 +47,7 @@ def DL_GeluOp : DL_UnaryOp<"gelu", [DeclareOpInterfaceMethods<DL_KernelActivatio
 
 class DL_BinaryOp<string mnemonic> :
     DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
-        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>]> {
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface]> {
   let description = [{
     NumPy broadcasting of two tensors of one element type (the front end inserts the
     casts that type promotion asks for).
@@ -65,7 +65,7 @@ def DL_DivOp : DL_BinaryOp<"div"> { let summary = "broadcasting true division"; 
 def DL_PowOp : DL_BinaryOp<"pow"> { let summary = "broadcasting power"; }
 
 def DL_CastOp : DL_Op<"cast", [Pure,
-    DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>]> {
+    DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface]> {
   let summary = "element type conversion, as torch's Tensor.to(dtype)";
   let arguments = (ins DL_AnyTensor:$input);
   let results = (outs DL_AnyTensor:$result);
@@ -77,7 +77,7 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 // Linear algebra
 //===----------------------------------------------------------------------===//
 
-def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
+def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
   let description = [{
     `activation`: a following activation applied inside the kernel (a dlrt_activation
@@ -106,7 +106,7 @@ def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite]> {
   let hasVerifier = 1;
 }
 
-def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite]> {
+def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "torch.matmul: batched, with broadcast batch dims";
   let arguments = (ins DL_FloatTensor:$lhs, DL_FloatTensor:$rhs);
   let results = (outs DL_FloatTensor:$result);
@@ -118,7 +118,7 @@ def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite]> {
 // Normalisations over an axis
 //===----------------------------------------------------------------------===//
 
-class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType, DL_RuntimeCallSite]> {
+class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let arguments = (ins DL_FloatTensor:$input, I64Attr:$axis);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -131,7 +131,7 @@ def DL_LogSoftmaxOp : DL_AxisOp<"log_softmax"> { let summary = "log of softmax, 
 // Reductions
 //===----------------------------------------------------------------------===//
 
-class DL_ReduceOp<string mnemonic> : DL_Op<mnemonic, [Pure]> {
+class DL_ReduceOp<string mnemonic> : DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -145,7 +145,7 @@ def DL_MaxOp : DL_ReduceOp<"max"> { let summary = "maximum over sorted, non-nega
 // Shape
 //===----------------------------------------------------------------------===//
 
-def DL_ReshapeOp : DL_Op<"reshape", [Pure]> {
+def DL_ReshapeOp : DL_Op<"reshape", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "row-major reshape; the result type gives the shape";
   let description = [{
     Dynamic dims of the result are computed at run time: with one dynamic result dim it is
@@ -160,7 +160,7 @@ def DL_ReshapeOp : DL_Op<"reshape", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite]> {
+def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "permute dims (torch.permute): result dim i is input dim perm[i]";
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs DL_AnyTensor:$result);
@@ -178,7 +178,7 @@ def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite]> {
 // Normalisation layers (inference form)
 //===----------------------------------------------------------------------===//
 
-def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DL_RuntimeCallSite]> {
+def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "normalise over the last dim, then scale and shift (torch.nn.LayerNorm)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
   let results = (outs DL_FloatTensor:$result);
@@ -204,7 +204,7 @@ def DL_BatchNormOp : DL_Op<"batch_norm", [Pure, DL_RuntimeCallSite]> {
 // Indexing and slicing
 //===----------------------------------------------------------------------===//
 
-def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite]> {
+def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "rows of a table gathered by integer ids; ids out of range are an error";
   let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
   let results = (outs DL_FloatTensor:$result);
@@ -212,7 +212,7 @@ def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite]> {
   let hasVerifier = 1;
 }
 
-def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSite]> {
+def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "rows 0..T-1 of a table broadcast to [B, T, D] for ids [B, T]";
   let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
   let results = (outs DL_FloatTensor:$result);
@@ -220,7 +220,7 @@ def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSi
   let hasVerifier = 1;
 }
 
-def DL_ConcatOp : DL_Op<"concat", [Pure]> {
+def DL_ConcatOp : DL_Op<"concat", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "join tensors of one element type along a non-negative axis";
   let arguments = (ins Variadic<DL_AnyTensor>:$inputs, I64Attr:$axis);
   let results = (outs DL_AnyTensor:$result);
@@ -228,7 +228,7 @@ def DL_ConcatOp : DL_Op<"concat", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_SliceOp : DL_Op<"slice", [Pure]> {
+def DL_SliceOp : DL_Op<"slice", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "x[..., start:end, ...] along a non-negative axis with resolved bounds";
   let arguments = (ins DL_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
   let results = (outs DL_AnyTensor:$result);
@@ -236,7 +236,7 @@ def DL_SliceOp : DL_Op<"slice", [Pure]> {
   let hasVerifier = 1;
 }
 
-def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType]> {
+def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "-inf where the column index of the last two dims exceeds the row index";
   let arguments = (ins DL_FloatTensor:$input);
   let results = (outs DL_FloatTensor:$result);
@@ -336,6 +336,87 @@ def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite]> {
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input `,` $weights attr-dict `:` type($input) `,` type($weights) `->` type($result)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Training: losses, dropout, gradients without a forward op, optimizer updates
+//===----------------------------------------------------------------------===//
+
+class DL_LossOp<string mnemonic, Type target> : DL_Op<mnemonic, [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let arguments = (ins DL_FloatTensor:$input, target:$target);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $target attr-dict `:` type($input) `,` type($target) `->` type($result)";
+  let hasVerifier = 1;
+}
+def DL_CrossEntropyOp : DL_LossOp<"cross_entropy", RankedTensorOf<[I64, I32]>> {
+  let summary = "mean over positions of -log_softmax(input)[label], classes in the last dim";
+  let description = [{ A label outside [0, C) is a run-time error naming the op. }];
+}
+def DL_NllOp : DL_LossOp<"nll", RankedTensorOf<[I64, I32]>> {
+  let summary = "mean over positions of -input[label] (input holds log-probabilities)";
+}
+def DL_MseOp : DL_LossOp<"mse", DL_FloatTensor> { let summary = "mean of (input - target)^2"; }
+def DL_BceWithLogitsOp : DL_LossOp<"bce_with_logits", DL_FloatTensor> {
+  let summary = "mean binary cross-entropy of sigmoid(input) against target, computed stably";
+}
+
+def DL_ArgmaxOp : DL_Op<"argmax", [Pure]> {
+  let summary = "index of the largest value along the last dim (the first among ties)";
+  let arguments = (ins DL_FloatTensor:$input);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def DL_DropoutOp : DL_Op<"dropout", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let summary = "zeroes each element with probability p, scales the rest by 1/(1-p)";
+  let description = [{
+    The mask is a function of (seed, step, stream, element index) only: Philox4x32-10
+    keyed by the seed, counter (index low 32 bits, index high 32 bits, stream, step),
+    keeps an element when the first word's top 24 bits / 2^24 < 1 - p. `stream` is the
+    dropout's own number in the model, so two dropouts draw different masks. The
+    gradient recomputes the mask rather than keeping it.
+  }];
+  let arguments = (ins DL_FloatTensor:$input, RankedTensorOf<[I64]>:$seed, RankedTensorOf<[I64]>:$step,
+                       F64Attr:$p, I64Attr:$stream);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $seed `,` $step attr-dict `:` type($input) `,` type($seed) `,` type($step) `->` type($result)";
+}
+
+def DL_EmbeddingGradOp : DL_Op<"embedding_grad", [Pure]> {
+  let summary = "the gradient of an embedding table: rows of grad summed into the rows ids name";
+  let description = [{ result[ids[i]] += grad[i] for every position i; repeated ids accumulate. }];
+  let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$grad);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$ids `,` $grad attr-dict `:` type($ids) `,` type($grad) `->` type($result)";
+}
+
+def DL_SgdUpdateOp : DL_Op<"sgd_update", [Pure]> {
+  let summary = "one torch.optim.SGD step for one parameter (no dampening)";
+  let description = [{
+    g = grad + weight_decay * param; with momentum: buf = momentum * buf + g (the slot
+    starts at zero, which equals PyTorch's first-step clone), g = g + momentum * buf
+    with nesterov, else buf; param = param - lr * g. `lr` is a 0-d f64 tensor.
+  }];
+  let arguments = (ins DL_FloatTensor:$param, DL_FloatTensor:$grad, Optional<DL_FloatTensor>:$momentum_buffer,
+                       RankedTensorOf<[F64]>:$lr, F64Attr:$momentum, BoolAttr:$nesterov, F64Attr:$weight_decay);
+  let results = (outs DL_FloatTensor:$new_param, Optional<DL_FloatTensor>:$new_momentum_buffer);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def DL_AdamUpdateOp : DL_Op<"adam_update", [Pure]> {
+  let summary = "one torch.optim.Adam (or, with decoupled, AdamW) step for one parameter";
+  let description = [{
+    PyTorch 1.13's single-tensor rule. Adam: g = grad + weight_decay * param; AdamW:
+    param = param * (1 - lr * weight_decay) first. Then m = beta1 m + (1 - beta1) g,
+    v = beta2 v + (1 - beta2) g^2, param -= (lr / (1 - beta1^t)) * m /
+    (sqrt(v) / sqrt(1 - beta2^t) + eps), with t = `step` (from 1) and the bias
+    corrections in double, as PyTorch's Python floats.
+  }];
+  let arguments = (ins DL_FloatTensor:$param, DL_FloatTensor:$grad, DL_FloatTensor:$exp_avg,
+                       DL_FloatTensor:$exp_avg_sq, RankedTensorOf<[F64]>:$lr, RankedTensorOf<[I64]>:$step,
+                       F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps, F64Attr:$weight_decay, BoolAttr:$decoupled);
+  let results = (outs DL_FloatTensor:$new_param, DL_FloatTensor:$new_exp_avg, DL_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
 #endif // DL_OPS

@@ -79,8 +79,12 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   }
   model->infer = reinterpret_cast<dl_entry_fn>(dlsym(h, "dl_entry_infer"));
   if (!model->infer) return close("has no inference entry point (dl_entry_infer)");
-  for (size_t i = 0; i < model->sig.inputs.size(); ++i)
+  model->trainStep = reinterpret_cast<dl_entry_fn>(dlsym(h, "dl_entry_train_step"));
+  model->evalStep = reinterpret_cast<dl_entry_fn>(dlsym(h, "dl_entry_eval_step"));
+  for (size_t i = 0; i < model->sig.inputs.size(); ++i) {
+    model->allInputs.push_back(int(i));
     if (!model->sig.inputs[i].trainOnly) model->inferInputs.push_back(int(i));
+  }
   model->handle = h;
   model->path = path;
   model->abi = abi;

@@ -15,7 +15,9 @@ struct dlrt_model_s {
   int32_t abi = 0;
   dlrt::Signature sig;
   dl_entry_fn infer = nullptr;
+  dl_entry_fn trainStep = nullptr, evalStep = nullptr; // with a train block
   std::vector<int> inferInputs; // indices into sig.inputs that inference takes
+  std::vector<int> allInputs;   // the train and eval steps take every input
 };
 
 struct dlrt_session_s {
@@ -25,6 +27,34 @@ struct dlrt_session_s {
   dlrt::Arena arena; // intermediate tensors of compiled code
   int32_t threads = 0;
   uint64_t seed = 0;
+
+  // Training state. The train step writes new parameters and slots into the `next`
+  // buffers; only a step that succeeded with a finite loss swaps them in, so a failed
+  // step changes nothing.
+  std::vector<dlrt::HostTensor> nextParams;
+  std::vector<std::vector<dlrt::HostTensor>> slots, nextSlots; // per parameter (empty for buffers)
+  double lr = 0;
+  int64_t step = 0; // optimizer steps taken
 };
+
+namespace dlrt {
+/// Binds the symbolic dims from `inputs`, the model's inputs `which` (indices into the
+/// signature's inputs) in order, checking dtype, rank and every dim.
+dlrt_status bindInputs(const dlrt_model *m, const std::vector<int> &which, const dlrt_tensor *inputs, int32_t n,
+                       std::map<std::string, int64_t> &syms, const char *what);
+/// Checks caller-owned result buffers against `specs` with the dims `dims`.
+dlrt_status checkOutputs(const std::vector<ValueSpec> &specs, const std::vector<std::vector<int64_t>> &dims,
+                         const dlrt_tensor *outputs, int32_t n);
+/// The dims of `specs` under the bound symbols.
+dlrt_status valueDims(const std::vector<ValueSpec> &specs, const std::map<std::string, int64_t> &syms,
+                      std::vector<std::vector<int64_t>> &out, const char *what);
+/// An MLIR memref descriptor {alloc, aligned, offset, sizes[], strides[]} as i64 words.
+std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims);
+/// Runs entry `fn` with the memref descriptors `descs` under the session's arena and
+/// threading, for the given symbol values; the kernels' error, if any, as a status.
+dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vector<int64_t>> &descs,
+                     const std::map<std::string, int64_t> &syms, const char *what);
+int paramIndex(const dlrt_session *s, const char *name);
+} // namespace dlrt
 
 #endif

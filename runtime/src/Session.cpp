@@ -27,17 +27,19 @@ void initialise(HostTensor &t, const ValueSpec &spec, Generator &gen) {
   else fill([] { return 0.0; });
 }
 
-/// Binds symbolic dims from the inference inputs, checking every dim.
-dlrt_status bindInputs(const dlrt_model *m, const dlrt_tensor *inputs, int32_t n, std::map<std::string, int64_t> &syms) {
-  if (n != int32_t(m->inferInputs.size())) {
+} // namespace
+
+dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which, const dlrt_tensor *inputs, int32_t n,
+                             std::map<std::string, int64_t> &syms, const char *what) {
+  if (n != int32_t(which.size())) {
     std::string names;
-    for (int i : m->inferInputs) names += (names.empty() ? "" : ", ") + m->sig.inputs[i].name;
-    return fail("inference takes " + std::to_string(m->inferInputs.size()) + " inputs (" + names + "), got " +
+    for (int i : which) names += (names.empty() ? "" : ", ") + m->sig.inputs[i].name;
+    return fail(std::string(what) + " takes " + std::to_string(which.size()) + " inputs (" + names + "), got " +
                 std::to_string(n));
   }
   if (n && !inputs) return fail("inputs must not be NULL");
   for (int32_t k = 0; k < n; ++k) {
-    const ValueSpec &spec = m->sig.inputs[m->inferInputs[k]];
+    const ValueSpec &spec = m->sig.inputs[which[k]];
     const dlrt_tensor &t = inputs[k];
     std::string where = "input '" + spec.name + "'";
     if (t.dtype != spec.dtype)
@@ -73,14 +75,15 @@ dlrt_status bindInputs(const dlrt_model *m, const dlrt_tensor *inputs, int32_t n
   return nullptr;
 }
 
-dlrt_status outputDims(const dlrt_model *m, const std::map<std::string, int64_t> &syms,
-                       std::vector<std::vector<int64_t>> &out) {
+dlrt_status dlrt::valueDims(const std::vector<ValueSpec> &specs, const std::map<std::string, int64_t> &syms,
+                            std::vector<std::vector<int64_t>> &out, const char *what) {
   out.clear();
-  for (const ValueSpec &o : m->sig.outputs) {
+  for (const ValueSpec &o : specs) {
     std::vector<int64_t> dims;
     for (const std::string &e : o.dims) {
       auto v = evalDim(e, syms);
-      if (!v || *v < 0) return fail("cannot size output '" + o.name + "': dim " + e + " is not determined by the inputs");
+      if (!v || *v < 0)
+        return fail(std::string("cannot size ") + what + " '" + o.name + "': dim " + e + " is not determined by the inputs");
       dims.push_back(*v);
     }
     out.push_back(std::move(dims));
@@ -88,8 +91,56 @@ dlrt_status outputDims(const dlrt_model *m, const std::map<std::string, int64_t>
   return nullptr;
 }
 
-/// An MLIR memref descriptor {alloc, aligned, offset, sizes[], strides[]} as i64 words.
-std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims) {
+dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::vector<std::vector<int64_t>> &odims,
+                               const dlrt_tensor *outputs, int32_t nout) {
+  if (nout != int32_t(specs.size()))
+    return fail("the model has " + std::to_string(specs.size()) + " outputs, got " + std::to_string(nout));
+  if (nout && !outputs) return fail("outputs must not be NULL");
+  for (int32_t k = 0; k < nout; ++k) {
+    const ValueSpec &spec = specs[k];
+    const dlrt_tensor &t = outputs[k];
+    std::string where = "output '" + spec.name + "'";
+    if (t.dtype != spec.dtype)
+      return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
+    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
+    if (t.rank != int32_t(odims[k].size()) || (t.rank && (!t.dims || !std::equal(odims[k].begin(), odims[k].end(), t.dims))))
+      return fail(where + ": expected shape " + shapeStr(odims[k].data(), int(odims[k].size())) + ", got " +
+                  (t.dims || !t.rank ? shapeStr(t.dims, t.rank) : "no dims"));
+    int64_t numel = 1;
+    for (int64_t d : odims[k]) numel *= d;
+    if (numel && !t.data) return fail(where + ": data must not be NULL");
+  }
+  return nullptr;
+}
+
+dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vector<int64_t>> &descs,
+                           const std::map<std::string, int64_t> &syms, const char *what) {
+  std::vector<void *> ptrs;
+  for (auto &d : descs) ptrs.push_back(d.data());
+  s->kernels.error.clear();
+  // The symbols' values fix every intermediate shape, and so the arena's plan and the
+  // threading policy. Each entry point allocates differently: its own plans.
+  std::vector<int64_t> shapes{int64_t(reinterpret_cast<intptr_t>(fn))};
+  for (auto &[name, v] : syms) shapes.push_back(v);
+  struct CallScope {
+    CallScope(dlrt_session *s, const std::vector<int64_t> &shapes) : s(s) {
+      s->arena.begin(shapes);
+      s->kernels.threading.beginCall(shapes);
+      currentArena() = &s->arena;
+    }
+    ~CallScope() {
+      currentArena() = nullptr;
+      s->kernels.threading.endCall();
+      s->arena.end();
+    }
+    dlrt_session *s;
+  } scope(s, shapes);
+  fn(&s->kernels, ptrs.data());
+  if (!s->kernels.error.empty()) return fail(std::string(what) + " failed: " + s->kernels.error);
+  return nullptr;
+}
+
+std::vector<int64_t> dlrt::descriptor(void *data, const std::vector<int64_t> &dims) {
   std::vector<int64_t> d(3 + 2 * dims.size());
   int64_t p = int64_t(reinterpret_cast<intptr_t>(data));
   d[0] = p;
@@ -104,15 +155,13 @@ std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims) {
   return d;
 }
 
-int paramIndex(const dlrt_session *s, const char *name) {
+int dlrt::paramIndex(const dlrt_session *s, const char *name) {
   if (!name) return -1;
   const auto &ps = s->model->sig.params;
   for (size_t i = 0; i < ps.size(); ++i)
     if (ps[i].name == name) return int(i);
   return -1;
 }
-
-} // namespace
 
 extern "C" {
 
@@ -148,6 +197,23 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
       initialise(t, p, gen);
       s->params.push_back(std::move(t));
     }
+    const TrainSignature &ts = m->sig.train;
+    if (ts.present) {
+      s->lr = ts.lr;
+      for (size_t i = 0; i < m->sig.params.size(); ++i) {
+        const HostTensor &p = s->params[i];
+        s->nextParams.emplace_back(p.dtype, p.dims);
+        s->slots.emplace_back();
+        s->nextSlots.emplace_back();
+        if (m->sig.params[i].buffer) continue;
+        for (size_t k = 0; k < ts.slots.size(); ++k) {
+          s->slots.back().emplace_back(p.dtype, p.dims);
+          s->nextSlots.back().emplace_back(p.dtype, p.dims);
+          if (!s->slots.back().back().data() || !s->nextSlots.back().back().data())
+            return fail("out of memory allocating the optimizer state of '" + m->sig.params[i].name + "'");
+        }
+      }
+    }
     *out = s.release();
     return nullptr;
   } catch (const std::exception &e) {
@@ -160,9 +226,9 @@ void dlrt_session_free(dlrt_session *s) { delete s; }
 dlrt_status dlrt_output_shapes(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, int64_t *out, size_t cap) {
   if (!s) return fail("session must not be NULL");
   std::map<std::string, int64_t> syms;
-  if (dlrt_status st = bindInputs(s->model, inputs, n, syms)) return st;
+  if (dlrt_status st = bindInputs(s->model, s->model->inferInputs, inputs, n, syms, "inference")) return st;
   std::vector<std::vector<int64_t>> dims;
-  if (dlrt_status st = outputDims(s->model, syms, dims)) return st;
+  if (dlrt_status st = valueDims(s->model->sig.outputs, syms, dims, "output")) return st;
   size_t k = 0;
   for (auto &d : dims)
     for (int64_t v : d) {
@@ -176,56 +242,16 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   if (!s) return fail("session must not be NULL");
   const dlrt_model *m = s->model;
   std::map<std::string, int64_t> syms;
-  if (dlrt_status st = bindInputs(m, inputs, n, syms)) return st;
+  if (dlrt_status st = bindInputs(m, m->inferInputs, inputs, n, syms, "inference")) return st;
   std::vector<std::vector<int64_t>> odims;
-  if (dlrt_status st = outputDims(m, syms, odims)) return st;
-  if (nout != int32_t(m->sig.outputs.size()))
-    return fail("the model has " + std::to_string(m->sig.outputs.size()) + " outputs, got " + std::to_string(nout));
-  if (nout && !outputs) return fail("outputs must not be NULL");
-  for (int32_t k = 0; k < nout; ++k) {
-    const ValueSpec &spec = m->sig.outputs[k];
-    const dlrt_tensor &t = outputs[k];
-    std::string where = "output '" + spec.name + "'";
-    if (t.dtype != spec.dtype)
-      return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
-    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
-    if (t.rank != int32_t(odims[k].size()) || (t.rank && (!t.dims || !std::equal(odims[k].begin(), odims[k].end(), t.dims))))
-      return fail(where + ": expected shape " + shapeStr(odims[k].data(), int(odims[k].size())) + ", got " +
-                  (t.dims || !t.rank ? shapeStr(t.dims, t.rank) : "no dims"));
-    int64_t numel = 1;
-    for (int64_t d : odims[k]) numel *= d;
-    if (numel && !t.data) return fail(where + ": data must not be NULL");
-  }
-
+  if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
+  if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout)) return st;
   std::vector<std::vector<int64_t>> descs;
   for (int32_t k = 0; k < n; ++k)
     descs.push_back(descriptor(inputs[k].data, std::vector<int64_t>(inputs[k].dims, inputs[k].dims + inputs[k].rank)));
   for (HostTensor &p : s->params) descs.push_back(descriptor(p.data(), p.dims));
   for (int32_t k = 0; k < nout; ++k) descs.push_back(descriptor(outputs[k].data, odims[k]));
-  std::vector<void *> ptrs;
-  for (auto &d : descs) ptrs.push_back(d.data());
-
-  s->kernels.error.clear();
-  // The symbols' values fix every intermediate shape, and so the arena's plan and the
-  // threading policy.
-  std::vector<int64_t> shapes;
-  for (auto &[name, v] : syms) shapes.push_back(v);
-  struct CallScope {
-    CallScope(dlrt_session *s, const std::vector<int64_t> &shapes) : s(s) {
-      s->arena.begin(shapes);
-      s->kernels.threading.beginCall(shapes);
-      currentArena() = &s->arena;
-    }
-    ~CallScope() {
-      currentArena() = nullptr;
-      s->kernels.threading.endCall();
-      s->arena.end();
-    }
-    dlrt_session *s;
-  } scope(s, shapes);
-  m->infer(&s->kernels, ptrs.data());
-  if (!s->kernels.error.empty()) return fail("inference failed: " + s->kernels.error);
-  return nullptr;
+  return runEntry(s, m->infer, descs, syms, "inference");
 }
 
 size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }

@@ -57,6 +57,20 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
     if (j.contains("sites"))
       for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());
+    if (j.contains("train")) {
+      const auto &t = j.at("train");
+      TrainSignature &ts = out.train;
+      ts.present = true;
+      ts.optimizer = t.value("optimizer", "");
+      ts.lr = t.contains("hyper") ? t.at("hyper").value("lr", 0.0) : 0.0;
+      if (t.contains("slots"))
+        for (const auto &s : t.at("slots")) ts.slots.push_back(s.get<std::string>());
+      ts.predictions = t.value("predictions", false);
+      if (t.contains("prediction_shape"))
+        for (const auto &d : t.at("prediction_shape")) ts.predictionDims.push_back(d.get<std::string>());
+      ts.unavailable = t.value("unavailable", "");
+      ts.labels = t.value("labels", "");
+    }
     return parseValues(j.at("inputs"), out.inputs, error) && parseValues(j.at("outputs"), out.outputs, error) &&
            parseValues(j.at("params"), out.params, error);
   } catch (const std::exception &e) {

@@ -22,12 +22,26 @@ struct ValueSpec {
   double initA = 0, initB = 0;
 };
 
+/// The `train` block as compiled: the optimizer, its slots per trainable parameter, and
+/// whether the steps return predicted classes (a classification loss).
+struct TrainSignature {
+  bool present = false;
+  std::string optimizer;
+  double lr = 0;
+  std::vector<std::string> slots;
+  bool predictions = false;
+  std::vector<std::string> predictionDims; // the labels' shape
+  std::string labels;                      // the input the loss reads its labels from, if one
+  std::string unavailable;                 // why model.so has no train step, if it has none
+};
+
 struct Signature {
   std::string json;
   std::string model;
   std::vector<std::string> symbols;
   std::vector<ValueSpec> inputs, outputs, params;
   std::vector<std::string> sites; // source location of each kernel call site
+  TrainSignature train;
 };
 
 bool parseSignature(const std::string &json, Signature &out, std::string &error);

@@ -142,3 +142,38 @@ def finish():
         print("%d check(s) failed" % len(_failures))
         sys.exit(1)
     print("all checks passed")
+
+
+def load_safetensors(path):
+    """Reads a safetensors file: ({name: np.ndarray}, metadata)."""
+    codes = {"F32": np.float32, "I64": np.int64, "I32": np.int32, "F64": np.float64}
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        lo, hi = e["data_offsets"]
+        out[name] = np.frombuffer(raw[8 + n + lo:8 + n + hi], dtype=codes[e["dtype"]]).reshape(e["shape"]).copy()
+    return out, meta
+
+
+def train_run(so, inputs, weights, wd, extra=(), check=True):
+    """dlrun train on all samples as one batch, in order; returns (weights after,
+    checkpoint tensors, checkpoint metadata, the CompletedProcess)."""
+    args = ["train", so, "--weights", weights, "--no-shuffle", "--save", os.path.join(wd, "after.safetensors"),
+            "--checkpoint", os.path.join(wd, "ckpt.safetensors")]
+    n = None
+    for name, a in inputs.items():
+        p = os.path.join(wd, "train_%s.npy" % name)
+        np.save(p, a)
+        args += ["--input", "%s=%s" % (name, p)]
+        n = a.shape[0]
+    args += ["--batch", str(n)] + list(extra)
+    r = dlrun(args, check=check)
+    if r.returncode != 0:
+        return None, None, None, r
+    after, _ = load_safetensors(os.path.join(wd, "after.safetensors"))
+    ckpt, meta = load_safetensors(os.path.join(wd, "ckpt.safetensors"))
+    return after, ckpt, meta, r

@@ -5,6 +5,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -157,10 +158,66 @@ struct CausalMaskLowering : public OpRewritePattern<dl::CausalMaskOp> {
   }
 };
 
+/// The table's gradient: zeros, then each position's gradient row added to the row its id
+/// names, one position after the other (repeated ids accumulate). The ids were checked
+/// by the forward embedding; they are clamped here too, so nothing is written out of
+/// bounds when that check failed.
+struct EmbeddingGradLowering : public OpRewritePattern<dl::EmbeddingGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::EmbeddingGradOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value ids = op.getIds(), grad = op.getGrad();
+    auto idsT = op.getIds().getType();
+    auto rt = op.getResult().getType();
+    int64_t rank = idsT.getRank();
+    // ids as [N], grad as [N, D].
+    if (rank != 1) {
+      SmallVector<ReassociationIndices> all(1);
+      for (int64_t i = 0; i < rank; ++i) all[0].push_back(i);
+      ids = tensor::CollapseShapeOp::create(rw, loc, ids, all);
+      SmallVector<ReassociationIndices> rows = {all[0], {rank}};
+      grad = tensor::CollapseShapeOp::create(rw, loc, grad, rows);
+    }
+    int64_t dim = rt.getDimSize(1);
+    Value zero = arith::ConstantOp::create(rw, loc, rw.getFloatAttr(rt.getElementType(), 0.0));
+    Value empty = tensor::EmptyOp::create(rw, loc, rt, ValueRange{});
+    Value table = linalg::FillOp::create(rw, loc, zero, empty).getResult(0);
+    Value n = dimOf(rw, loc, ids, 0), num = indexConst(rw, loc, rt.getDimSize(0));
+    auto rowType = RankedTensorType::get({1, dim}, rt.getElementType());
+    auto loop = scf::ForOp::create(
+        rw, loc, indexConst(rw, loc, 0), n, indexConst(rw, loc, 1), ValueRange{table},
+        [&](OpBuilder &b, Location l, Value i, ValueRange acc) {
+          Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), tensor::ExtractOp::create(b, l, ids, i));
+          Value last = arith::SubIOp::create(b, l, num, indexConst(b, l, 1));
+          id = arith::MinSIOp::create(b, l, arith::MaxSIOp::create(b, l, id, indexConst(b, l, 0)), last);
+          SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(dim)};
+          SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+          Value src = tensor::ExtractSliceOp::create(b, l, rowType, grad, ArrayRef<OpFoldResult>{i, b.getIndexAttr(0)},
+                                                     sizes, strides);
+          Value dst = tensor::ExtractSliceOp::create(b, l, rowType, acc[0],
+                                                     ArrayRef<OpFoldResult>{id, b.getIndexAttr(0)}, sizes, strides);
+          AffineMap idm = b.getMultiDimIdentityMap(2);
+          Value sum = linalg::GenericOp::create(
+                          b, l, rowType, src, dst, ArrayRef<AffineMap>{idm, idm},
+                          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel, utils::IteratorType::parallel},
+                          [&](OpBuilder &nb, Location nl, ValueRange a) {
+                            linalg::YieldOp::create(nb, nl, arith::AddFOp::create(nb, nl, a[1], a[0]).getResult());
+                          })
+                          .getResult(0);
+          Value next = tensor::InsertSliceOp::create(b, l, sum, acc[0], ArrayRef<OpFoldResult>{id, b.getIndexAttr(0)},
+                                                     sizes, strides);
+          scf::YieldOp::create(b, l, next);
+        });
+    rw.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
 } // namespace
 
 void populateIndexingToTensor(RewritePatternSet &patterns) {
-  patterns.add<EmbeddingLowering, PositionEmbeddingLowering, ConcatLowering, SliceLowering, CausalMaskLowering>(
+  patterns.add<EmbeddingLowering, PositionEmbeddingLowering, ConcatLowering, SliceLowering, CausalMaskLowering,
+               EmbeddingGradLowering>(
       patterns.getContext());
 }
 

@@ -81,6 +81,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populateRecurrentToOneDNN(patterns);
     populateNormalizationToLinalg(patterns);
     populateIndexingToTensor(patterns);
+    populateLossToLinalg(patterns);
+    populateOptimizerToLinalg(patterns);
+    populateDropoutToLinalg(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
     bool left = false;

@@ -44,7 +44,14 @@ void populateNormalizationToLinalg(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm / softmax / log_softmax -> the runtime's oneDNN kernels,
 /// preferred over their linalg lowerings.
 void populateNormalizationToOneDNN(mlir::RewritePatternSet &patterns);
-/// embedding / position_embedding (with run-time index checks), concat, slice, causal_mask.
+/// cross_entropy / nll / mse / bce_with_logits (means in f64) and argmax -> linalg.
+void populateLossToLinalg(mlir::RewritePatternSet &patterns);
+/// sgd_update / adam_update -> one elementwise linalg.generic each.
+void populateOptimizerToLinalg(mlir::RewritePatternSet &patterns);
+/// dropout -> linalg.generic with a Philox4x32-10 mask.
+void populateDropoutToLinalg(mlir::RewritePatternSet &patterns);
+/// embedding / position_embedding (with run-time index checks), embedding_grad, concat,
+/// slice, causal_mask.
 void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
 // Helpers shared by the patterns.

@@ -56,16 +56,25 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     }
     // The call sites' source locations join the signature: run-time errors name them.
     std::string signature = sigAttr.getValue().str();
-    if (auto sites = module->getAttrOfType<ArrayAttr>("dl.sites")) {
+    auto sites = module->getAttrOfType<ArrayAttr>("dl.sites");
+    auto trainUnavailable = module->getAttrOfType<StringAttr>("dl.train_unavailable");
+    if (sites || trainUnavailable) {
       llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(signature);
       if (!parsed || !parsed->getAsObject()) {
         llvm::consumeError(parsed.takeError());
         module.emitError("dl.signature is not a JSON object");
         return signalPassFailure();
       }
-      llvm::json::Array list;
-      for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
-      (*parsed->getAsObject())["sites"] = std::move(list);
+      llvm::json::Object &root = *parsed->getAsObject();
+      if (sites) {
+        llvm::json::Array list;
+        for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
+        root["sites"] = std::move(list);
+      }
+      // Why the model has no train step (dlrun train says so).
+      if (trainUnavailable)
+        if (llvm::json::Object *train = root.getObject("train"))
+          (*train)["unavailable"] = trainUnavailable.getValue().str();
       signature.clear();
       llvm::raw_string_ostream os(signature);
       os << *parsed;
@@ -150,7 +159,9 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     // The dl.* argument tags have served the signature; LLVM IR has no place for them.
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-        for (StringRef tag : {"dl.input", "dl.param", "dl.output"}) fn.removeArgAttr(i, tag);
+        if (DictionaryAttr d = fn.getArgAttrDict(i))
+          for (NamedAttribute a : llvm::to_vector(d.getValue()))
+            if (a.getName().getValue().starts_with("dl.")) fn.removeArgAttr(i, a.getName());
       fn->removeAttr("dl.entry_ranks");
     }
 

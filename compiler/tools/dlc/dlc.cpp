@@ -6,6 +6,7 @@
 // Exit codes: 0 ok, 1 a diagnosed error in the input, 2 bad usage, 3 internal error.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Autodiff/Passes.h"
 #include "compiler/Frontend/MLIRGen.h"
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
@@ -157,6 +158,16 @@ int main(int argc, char **argv) {
   if (mlir::failed(mlir::verify(*module))) {
     llvm::errs() << "dlc: internal error: the generated dl module does not verify\n";
     return Internal;
+  }
+  {
+    // The train step's backward pass and update, on the dl graph (so --emit mlir shows
+    // them). A built-in op still without a gradient leaves an inference-only model.so.
+    mlir::PassManager pm(&ctx);
+    (void)mlir::applyPassManagerCLOptions(pm);
+    dlc::DLAutodiffOptions opts;
+    opts.allowInferenceOnly = true;
+    pm.addPass(dlc::createDLAutodiff(opts));
+    if (mlir::failed(pm.run(*module))) return errors ? InputError : Internal;
   }
   if (emit == "mlir") {
     module->print(llvm::outs());

@@ -112,6 +112,57 @@ dlrt_status dlrt_load_weights(dlrt_session *session, const char *path, char **wa
 dlrt_status dlrt_save_weights(dlrt_session *session, const char *path);
 void dlrt_string_free(char *s);
 
+/* ---- training ---------------------------------------------------------------
+ * For a model with a `train` block. The train and eval steps take every input of the
+ * model, train-only ones (labels, targets) included, in model order. */
+
+/* 1 when model.so has a train step; 0 otherwise, with the reason in `why` (may be NULL;
+ * owned by the model): no train block, or an op on the training path without a gradient. */
+int32_t dlrt_model_trainable(const dlrt_model *model, const char **why);
+
+/* For a cross_entropy or nll loss whose labels are a model input: that input's index
+ * (the steps then return predictions of the labels' shape); -1 otherwise. */
+int32_t dlrt_model_label_input(const dlrt_model *model);
+
+/* What a train or eval step gives back, all optional (NULL: not wanted).
+ *  loss:        the step's loss (mean over the batch), before the update.
+ *  predictions: for cross_entropy and nll, the predicted class of each position (i64, the
+ *               labels' shape): for accuracy and confusion matrices.
+ *  outputs:     the model's outputs as the step computed them (train mode in the train
+ *               step: dropout applied), caller-owned buffers of the shapes
+ *               dlrt_output_shapes gives; all of them or none. */
+typedef struct {
+  float *loss;
+  dlrt_tensor *predictions;
+  dlrt_tensor *outputs;
+  int32_t num_outputs;
+} dlrt_step_results;
+
+/* One optimizer step on a batch: forward, loss, backward, update, in one compiled call.
+ * A failed step (a label out of range, a kernel error, a non-finite loss) changes no
+ * parameter, slot, step count or generator state, and says why. */
+dlrt_status dlrt_train_step(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
+                            dlrt_step_results *results);
+/* The loss (and predictions, outputs) without an update: dropout off, batch norm on its
+ * running statistics. */
+dlrt_status dlrt_eval_step(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
+                           dlrt_step_results *results);
+
+/* The learning rate of the following steps (initially the one the train block names). */
+dlrt_status dlrt_set_lr(dlrt_session *session, double lr);
+double dlrt_get_lr(const dlrt_session *session);
+/* Optimizer steps taken (PyTorch's `step` of the optimizer state). */
+int64_t dlrt_session_steps(const dlrt_session *session);
+
+/* A training checkpoint: the weights plus the optimizer's slots (optim.<param>.<slot>),
+ * the step count, learning rate and generator seed, and `user_state` (any string; dlrun
+ * keeps its data position there), written atomically (a temporary file in the same
+ * folder, synced, then renamed). Loading checks every tensor against the model first
+ * and changes nothing on failure; `user_state` (may be NULL) receives the stored string,
+ * to free with dlrt_string_free. */
+dlrt_status dlrt_save_checkpoint(dlrt_session *session, const char *path, const char *user_state);
+dlrt_status dlrt_load_checkpoint(dlrt_session *session, const char *path, char **user_state);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
 #include <fstream>
 
 namespace dlrt {
@@ -128,6 +129,8 @@ bool writeSafetensors(const std::string &path, const std::vector<NamedTensor> &t
     size_t bytes = size_t(numel) * dlrt_dtype_size(t.dtype);
     ok = ok && (bytes == 0 || std::fwrite(t.data, 1, bytes, f) == bytes);
   }
+  // Durable before it replaces the old file: a crash leaves one or the other, whole.
+  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     error = "cannot write '" + path + "': " + std::strerror(errno);

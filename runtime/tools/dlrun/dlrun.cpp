@@ -19,6 +19,11 @@
 #include <string>
 #include <vector>
 
+namespace dlrun {
+/// dlrun train (Train.cpp).
+int train(int argc, char **argv);
+} // namespace dlrun
+
 namespace {
 
 enum Exit { Ok = 0, Failed = 1, Usage = 2 };
@@ -29,6 +34,7 @@ int usage(const std::string &msg) {
                "usage: dlrun info  model.so [--batch N]\n"
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
                "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
+               "       dlrun train model.so --input NAME=FILE.npy ... (dlrun train --help)\n"
                "       dlrun bench model.so [--batch N] [--threads N] [--seconds S]\n");
   return Usage;
 }
@@ -395,8 +401,8 @@ int main(int argc, char **argv) {
     return bench(argc - 2, argv + 2);
   }
   if (cmd == "train") {
-    std::fprintf(stderr, "dlrun: '%s' is not implemented yet in this build\n", cmd.c_str());
-    return Failed;
+    ensureBoundedOpenMPWait(argv);
+    return dlrun::train(argc - 2, argv + 2);
   }
   return usage("unknown command '" + cmd + "'");
 }

@@ -1,0 +1,31 @@
+//===- Passes.td - reverse-mode autodiff --------------------*- tablegen -*-===//
+#ifndef DLC_AUTODIFF_PASSES
+#define DLC_AUTODIFF_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def DLAutodiff : Pass<"dl-autodiff", "::mlir::ModuleOp"> {
+  let summary = "Complete @train_step: gradients of the loss, clipping, optimizer update";
+  let description = [{
+    For each function tagged `dl.train` (the train step MLIRGen emits: the forward pass
+    and the loss as its first result), walks the ops backwards from the loss and asks each
+    op on a path from a trainable parameter (an argument tagged `dl.param` without
+    `dl.buffer`) to the loss for its operands' gradients through GradientOpInterface;
+    gradients of a value read several times are summed. Then clips the global gradient
+    norm (`clip_grad_norm`) and applies the optimizer (named in `dl.train`, from the
+    layer registry) to each parameter with a gradient, its slots being the arguments
+    tagged `dl.slot`. The function then also returns every parameter's new value (in
+    argument order; buffers and parameters without a gradient unchanged) and every
+    slot's. An op without a gradient on such a path is an error naming it.
+  }];
+  let options = [
+    Option<"allowInferenceOnly", "allow-inference-only", "bool", /*default=*/"false",
+           "Where a built-in op lacks a gradient, warn and drop the train step (the module "
+           "keeps @infer and @eval_step, and records why in dl.train_unavailable) instead "
+           "of failing">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+#endif

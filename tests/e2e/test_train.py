@@ -1,0 +1,318 @@
+"""Compiled training against PyTorch: the gradient of every op on a path to the loss,
+each loss, and one or more steps of each optimizer (with weight decay, momentum,
+nesterov, clipping), on a dynamic batch; DLC_FLAGS=--kernels=linalg runs the same checks
+on the portable lowering.
+
+Gradients: a train step with sgd(lr = 1) leaves w - grad, so w0 - w1 is the gradient
+dlc computed, compared with torch.autograd's in float64 within 1e-6 + 1e-5 max|g| +
+1e-3 |g| (float32 arithmetic against the exact value). Optimizers: weights and slots
+after the steps against torch.optim's float32 run within TOOLS.md's 1e-4 + 1e-3 |v|
+(for Adam and AdamW, elements whose gradient is below 1e-6 excluded)."""
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import harness as h
+
+torch.manual_seed(0)
+
+
+def linear(P, name, x):
+    return F.linear(x, P[name + ".weight"], P[name + ".bias"])
+
+
+def init_params(names_shapes, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {n: (torch.rand(s, generator=g, dtype=torch.float64) * 2 - 1).mul(0.5).to(dtype) for n, s in names_shapes}
+
+
+# ---- models: .dl source (with OPT for the optimizer), parameters, torch forward -------
+
+MLP = """
+model Mlp {
+  input x: f32[B, 12]
+  input label: i64[B]
+  h1 = dense(x, 16) |> relu
+  h2 = dense(h1, 16) |> tanh
+  logits = dense(h2, 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+    CLIP
+  }
+}
+"""
+MLP_PARAMS = [("h1.weight", (16, 12)), ("h1.bias", (16,)), ("h2.weight", (16, 16)), ("h2.bias", (16,)),
+              ("logits.weight", (5, 16)), ("logits.bias", (5,))]
+
+
+def mlp_loss(P, I):
+    h1 = torch.relu(linear(P, "h1", I["x"]))
+    h2 = torch.tanh(linear(P, "h2", h1))
+    return F.cross_entropy(linear(P, "logits", h2), I["label"])
+
+
+def mlp_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 12)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
+ZOO = """
+model Zoo {
+  input x: f32[B, 6]
+  input t: f32[B, 4]
+  h = dense(x, 8)
+  a = sigmoid(h) * gelu(h) + silu(h) - leaky_relu(h, alpha = 0.1) / (abs(h) + 1)
+  b = sqrt(abs(h) + 0.5) + log(exp(tanh(h)) + 1) + pow(abs(h) + 1, 1.5) - gelu(h, approximate = "tanh")
+  c = a * b + relu(h) + -h
+  y = dense(c, 4)
+  output y
+  train {
+    loss = mse(y, t)
+    optimizer = OPT
+  }
+}
+"""
+ZOO_PARAMS = [("h.weight", (8, 6)), ("h.bias", (8,)), ("y.weight", (4, 8)), ("y.bias", (4,))]
+
+
+def zoo_loss(P, I):
+    h = linear(P, "h", I["x"])
+    a = torch.sigmoid(h) * F.gelu(h) + F.silu(h) - F.leaky_relu(h, 0.1) / (h.abs() + 1)
+    b = (h.abs() + 0.5).sqrt() + (torch.tanh(h).exp() + 1).log() + (h.abs() + 1).pow(1.5) - F.gelu(h, approximate="tanh")
+    c = a * b + torch.relu(h) + -h
+    return F.mse_loss(linear(P, "y", c), I["t"])
+
+
+def zoo_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 6)).astype(np.float32), "t": rng.standard_normal((b, 4)).astype(np.float32)}
+
+
+SHAPES = """
+model Shapes {
+  input x: f32[B, 5, 6]
+  input t: f32[B, 5, 4]
+  h = dense(x, 8)
+  s = sum(h, axis = 1, keepdims = true)
+  m = max(h, axis = -1, keepdims = true)
+  tie = max(concat((h, h), axis = 2), axis = -1)
+  g = h * s / 5.0 + m - mean(h, axis = (1, 2), keepdims = true) + reshape(tie, (-1, 5, 1))
+  k = transpose(g, (0, 2, 1))
+  r = reshape(k, (-1, 5, 8))
+  c = concat((slice(r, 2, 0, 3), slice(g, 2, 3, 8)), axis = 2)
+  y = dense(log_softmax(c) + softmax(c, axis = 1) + (flatten(mean(h, axis = 1), start = 1) |> reshape((-1, 1, 8))), 4)
+  output y
+  train {
+    loss = mse(y, t)
+    optimizer = OPT
+  }
+}
+"""
+SHAPES_PARAMS = [("h.weight", (8, 6)), ("h.bias", (8,)), ("y.weight", (4, 8)), ("y.bias", (4,))]
+
+
+def shapes_loss(P, I):
+    h = linear(P, "h", I["x"])
+    s = h.sum(1, keepdim=True)
+    m = h.amax(-1, keepdim=True)
+    tie = torch.cat((h, h), 2).amax(-1)
+    g = h * s / 5.0 + m - h.mean((1, 2), keepdim=True) + tie.reshape(-1, 5, 1)
+    r = g.permute(0, 2, 1).reshape(-1, 5, 8)
+    c = torch.cat((r[:, :, 0:3], g[:, :, 3:8]), 2)
+    extra = h.mean(1).flatten(1).reshape(-1, 1, 8)
+    return F.mse_loss(linear(P, "y", F.log_softmax(c, -1) + F.softmax(c, 1) + extra), I["t"])
+
+
+def shapes_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 5, 6)).astype(np.float32),
+            "t": rng.standard_normal((b, 5, 4)).astype(np.float32)}
+
+
+GPT = """
+model Gpt {
+  input tokens: i64[B, 6]
+  input targets: i64[B, 6]
+  h = embedding(tokens, 7, 8) + position_embedding(tokens, 9, 8)
+  h = h + attention(layer_norm(h), heads = 2, causal = true)
+  logits = dense(layer_norm(h), 7)
+  output logits
+  train {
+    loss = cross_entropy(logits, targets)
+    optimizer = OPT
+  }
+}
+"""
+GPT_PARAMS = [("embedding.weight", (7, 8)), ("position_embedding.weight", (9, 8)), ("layer_norm.weight", (8,)),
+              ("layer_norm.bias", (8,)), ("attention.in_proj_weight", (24, 8)), ("attention.in_proj_bias", (24,)),
+              ("attention.out_proj.weight", (8, 8)), ("attention.out_proj.bias", (8,)),
+              ("layer_norm_1.weight", (8,)), ("layer_norm_1.bias", (8,)), ("logits.weight", (7, 8)),
+              ("logits.bias", (7,))]
+
+
+def gpt_loss(P, I):
+    tok = I["tokens"]
+    b, t = tok.shape
+    h = F.embedding(tok, P["embedding.weight"]) + P["position_embedding.weight"][:t].unsqueeze(0)
+    x = F.layer_norm(h, (8,), P["layer_norm.weight"], P["layer_norm.bias"])
+    qkv = F.linear(x, P["attention.in_proj_weight"], P["attention.in_proj_bias"])
+    q, k, v = [z.reshape(b, t, 2, 4).permute(0, 2, 1, 3) for z in qkv.split(8, -1)]
+    att = (q / 2.0) @ k.transpose(-1, -2)
+    att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf")).softmax(-1)
+    o = (att @ v).permute(0, 2, 1, 3).reshape(b, t, 8)
+    h = h + F.linear(o, P["attention.out_proj.weight"], P["attention.out_proj.bias"])
+    logits = linear(P, "logits", F.layer_norm(h, (8,), P["layer_norm_1.weight"], P["layer_norm_1.bias"]))
+    return F.cross_entropy(logits.reshape(-1, 7), I["targets"].reshape(-1))
+
+
+def gpt_inputs(b, rng):
+    # Few ids: repeated ids within a batch accumulate into the same embedding row.
+    return {"tokens": rng.integers(0, 4, (b, 6)).astype(np.int64), "targets": rng.integers(0, 7, (b, 6)).astype(np.int64)}
+
+
+PAIRS = """
+model Pairs {
+  input x: f32[B, 4, 6]
+  input t: f32[B, 4, 4]
+  input label: i32[B, 4]
+  a = dense(x, 6)
+  b = dense(x, 6)
+  s = a @ transpose(b, (0, 2, 1))
+  n = nll(log_softmax(dense(x, 5)), label)
+  train {
+    loss = bce_with_logits(s, t) + n * 0.5
+    optimizer = OPT
+  }
+  output s
+}
+"""
+PAIRS_PARAMS = [("a.weight", (6, 6)), ("a.bias", (6,)), ("b.weight", (6, 6)), ("b.bias", (6,)),
+                ("dense.weight", (5, 6)), ("dense.bias", (5,))]
+
+
+def pairs_loss(P, I):
+    x = I["x"]
+    s = linear(P, "a", x) @ linear(P, "b", x).transpose(1, 2)
+    n = F.nll_loss(F.log_softmax(linear(P, "dense", x), -1).reshape(-1, 5), I["label"].reshape(-1).long())
+    return F.binary_cross_entropy_with_logits(s, I["t"]) + n * 0.5
+
+
+def pairs_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 4, 6)).astype(np.float32),
+            "t": rng.random((b, 4, 4)).astype(np.float32),
+            "label": rng.integers(0, 5, (b, 4)).astype(np.int32)}
+
+
+MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
+          ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
+          ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs)]
+
+
+def source(src, opt, clip=None):
+    return src.replace("OPT", opt).replace("CLIP", "clip_grad_norm = %g" % clip if clip else "")
+
+
+def torch_inputs(inputs, dtype):
+    return {k: torch.from_numpy(v).to(dtype) if v.dtype == np.float32 else torch.from_numpy(v)
+            for k, v in inputs.items()}
+
+
+def check_gradients():
+    rng = np.random.default_rng(0)
+    for name, src, params, loss_fn, make_inputs in MODELS:
+        wd = h.workdir()
+        so = h.compile_model(source(src, "sgd(lr = 1.0)"), wd)
+        P = init_params(params)
+        w0 = os.path.join(wd, "w0.safetensors")
+        h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+        for batch in (3, 8):
+            inputs = make_inputs(batch, rng)
+            after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "1"])
+            P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
+            loss = loss_fn(P64, torch_inputs(inputs, torch.float64))
+            grads = torch.autograd.grad(loss, list(P64.values()), allow_unused=True)
+            for (pname, p), g in zip(P64.items(), grads):
+                ref = np.zeros(p.shape) if g is None else g.numpy()
+                got = p.detach().numpy() - after[pname].astype(np.float64)
+                scale = np.abs(ref).max() if ref.size else 0.0
+                h.check_close("%s b%d grad %s" % (name, batch, pname), got, ref, atol=1e-6 + 1e-5 * scale, rtol=1e-3)
+
+
+OPTIMIZERS = [
+    ("sgd(lr = 0.1)", None, lambda ps: torch.optim.SGD(ps, lr=0.1)),
+    ("sgd(lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01)", 0.5,
+     lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adam(lr = 0.01, weight_decay = 0.01)", None, lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.01)),
+    ("adamw(lr = 0.01)", 1.0, lambda ps: torch.optim.AdamW(ps, lr=0.01)),
+]
+SLOT_NAMES = {torch.optim.SGD: ["momentum_buffer"], torch.optim.Adam: ["exp_avg", "exp_avg_sq"],
+              torch.optim.AdamW: ["exp_avg", "exp_avg_sq"]}
+
+
+def check_optimizers():
+    rng = np.random.default_rng(1)
+    steps = 3
+    for name, src, params, loss_fn, make_inputs in [MODELS[0], MODELS[3]]:
+        for opt, clip, make_opt in OPTIMIZERS:
+            wd = h.workdir()
+            so = h.compile_model(source(src, opt, clip), wd)
+            P = init_params(params, torch.float32, seed=2)
+            w0 = os.path.join(wd, "w0.safetensors")
+            h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+            inputs = make_inputs(6, rng)
+            after, ckpt, meta, _ = h.train_run(so, inputs, w0, wd, ["--steps", str(steps)])
+            T = {k: v.clone().requires_grad_() for k, v in P.items()}
+            o = make_opt(list(T.values()))
+            small = {k: np.zeros(v.shape, bool) for k, v in T.items()}
+            for _ in range(steps):
+                o.zero_grad()
+                loss_fn(T, torch_inputs(inputs, torch.float32)).backward()
+                for k, v in T.items():
+                    small[k] |= v.grad.abs().numpy() < 1e-6
+                if clip:
+                    torch.nn.utils.clip_grad_norm_(list(T.values()), clip)
+                o.step()
+            adam = not isinstance(o, torch.optim.SGD)
+            what = "%s %s" % (name, opt.split("(")[0] + (" clip" if clip else ""))
+            h.check("%s: checkpoint step count" % what, meta.get("step") == str(steps), str(meta.get("step")))
+            for k, v in T.items():
+                keep = ~small[k] if adam else np.ones(v.shape, bool)
+                ref = v.detach().numpy()
+                h.check_close("%s %s" % (what, k), after[k][keep], ref[keep], atol=1e-4, rtol=1e-3)
+                state = o.state[v]
+                for slot in SLOT_NAMES[type(o)]:
+                    if slot not in state or state[slot] is None:
+                        continue
+                    h.check_close("%s optim.%s.%s" % (what, k, slot), ckpt["optim.%s.%s" % (k, slot)][keep],
+                                  state[slot].numpy()[keep], atol=1e-4, rtol=1e-3)
+
+
+def check_errors():
+    wd = h.workdir()
+    so = h.compile_model(source(MLP, "sgd(lr = 0.1)"), wd)
+    P = init_params(MLP_PARAMS, torch.float32)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    rng = np.random.default_rng(3)
+    inputs = mlp_inputs(4, rng)
+    inputs["label"][2] = 5
+    _, _, _, r = h.train_run(so, inputs, w0, wd, ["--steps", "1"], check=False)
+    h.check("label out of range fails", r.returncode == 1 and "cross_entropy at" in r.stderr and "out of range" in r.stderr,
+            r.stderr)
+    h.check("nothing saved after a failed step", not os.path.exists(os.path.join(wd, "after.safetensors")))
+    inputs = mlp_inputs(4, rng)
+    inputs["x"][1, 3] = np.nan
+    _, _, _, r = h.train_run(so, inputs, w0, wd, ["--steps", "1"], check=False)
+    h.check("NaN loss stops with the step named", r.returncode == 1 and "step 1" in r.stderr and "nan" in r.stderr,
+            r.stderr)
+    # A model without a train block.
+    so2 = h.compile_model("model M {\n input x: f32[B, 3]\n output y = dense(x, 2)\n}\n", wd, "plain")
+    r = h.dlrun(["train", so2, "--input", "x=" + os.path.join(wd, "train_x.npy")], check=False)
+    h.check("a model without train block is refused", r.returncode == 1 and "no train block" in r.stderr, r.stderr)
+
+
+check_gradients()
+check_optimizers()
+check_errors()
+h.finish()
