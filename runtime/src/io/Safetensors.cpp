@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 #include <fstream>
@@ -123,11 +124,21 @@ bool writeSafetensors(const std::string &path, const std::vector<NamedTensor> &t
   uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
   bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
+  // Test hook: DLRT_TEST_SAVE_PAUSE=N stops for a minute once N bytes of tensor data are
+  // written, so a test can kill the process in the middle of a save, deterministically.
+  const char *pause = std::getenv("DLRT_TEST_SAVE_PAUSE");
+  uint64_t pauseAt = pause ? std::strtoull(pause, nullptr, 10) : UINT64_MAX, written = 0;
   for (const NamedTensor &t : tensors) {
     uint64_t numel = 1;
     for (int64_t d : t.shape) numel *= uint64_t(d);
     size_t bytes = size_t(numel) * dlrt_dtype_size(t.dtype);
     ok = ok && (bytes == 0 || std::fwrite(t.data, 1, bytes, f) == bytes);
+    written += bytes;
+    if (written >= pauseAt) {
+      std::fflush(f);
+      pauseAt = UINT64_MAX;
+      ::sleep(60);
+    }
   }
   // Durable before it replaces the old file: a crash leaves one or the other, whole.
   ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;

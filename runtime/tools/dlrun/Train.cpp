@@ -303,7 +303,7 @@ int train(int argc, char **argv) {
       for (int64_t i = 0; i < data.n; ++i) byClass[labels[size_t(i)]].push_back(i);
       for (auto &[c, members] : byClass) {
         std::vector<int64_t> p = permutation(int64_t(members.size()), o.seed, kSplit, uint64_t(c));
-        int64_t take = int64_t(std::llround(o.valSplit * double(members.size())));
+        int64_t take = int64_t(std::llrint(o.valSplit * double(members.size()))); // Python's round: half to even
         for (int64_t k = 0; k < take; ++k) inVal[size_t(members[size_t(p[size_t(k)])])] = true;
       }
     } else {
