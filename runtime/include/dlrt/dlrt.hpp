@@ -93,6 +93,36 @@ public:
   void getParam(const std::string &name, dlrt_tensor &out) { check(dlrt_get_param(handle, name.c_str(), &out)); }
   void setParam(const std::string &name, const dlrt_tensor &v) { check(dlrt_set_param(handle, name.c_str(), &v)); }
 
+  /// One optimizer step on a batch (every model input, in model order); returns the loss.
+  /// `predictions` (i64, the labels' shape) receives the predicted classes if given.
+  float trainStep(const std::vector<dlrt_tensor> &inputs, dlrt_tensor *predictions = nullptr) {
+    float loss = 0;
+    dlrt_step_results r{&loss, predictions, nullptr, 0};
+    check(dlrt_train_step(handle, inputs.data(), int32_t(inputs.size()), &r));
+    return loss;
+  }
+  /// The loss without an update (dropout off, batch norm on running statistics).
+  float evalStep(const std::vector<dlrt_tensor> &inputs, dlrt_tensor *predictions = nullptr) {
+    float loss = 0;
+    dlrt_step_results r{&loss, predictions, nullptr, 0};
+    check(dlrt_eval_step(handle, inputs.data(), int32_t(inputs.size()), &r));
+    return loss;
+  }
+  void setLearningRate(double lr) { check(dlrt_set_lr(handle, lr)); }
+  double learningRate() const { return dlrt_get_lr(handle); }
+  int64_t steps() const { return dlrt_session_steps(handle); }
+  void saveCheckpoint(const std::string &path, const std::string &userState = "") {
+    check(dlrt_save_checkpoint(handle, path.c_str(), userState.c_str()));
+  }
+  /// Returns the caller string stored with the checkpoint.
+  std::string loadCheckpoint(const std::string &path) {
+    char *user = nullptr;
+    check(dlrt_load_checkpoint(handle, path.c_str(), &user));
+    std::string s = user ? user : "";
+    dlrt_string_free(user);
+    return s;
+  }
+
 private:
   const Model &model;
   dlrt_session *handle = nullptr;

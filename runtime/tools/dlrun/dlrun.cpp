@@ -35,7 +35,7 @@ int usage(const std::string &msg) {
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
                "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
                "       dlrun train model.so --input NAME=FILE.npy ... (dlrun train --help)\n"
-               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S]\n");
+               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train]\n");
   return Usage;
 }
 
@@ -117,13 +117,14 @@ dlrt_status allocateOutputs(dlrt_model *m, dlrt_session *s, const std::vector<dl
 
 /// Inputs for timing and planning: every symbolic dim is `batch`, floats are uniform in
 /// [-1, 1) from a fixed seed, integers (token ids) are 0. `held` owns the data.
-void syntheticInputs(dlrt_model *m, int64_t batch, std::vector<dlrt::HostTensor> &held, std::vector<dlrt_tensor> &ins) {
+void syntheticInputs(dlrt_model *m, int64_t batch, std::vector<dlrt::HostTensor> &held, std::vector<dlrt_tensor> &ins,
+                     bool withTrainOnly = false) {
   held.reserve(dlrt_model_num_inputs(m));
   uint32_t seed = 1;
   for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
     dlrt_value_info v;
     dlrt_model_input(m, i, &v);
-    if (v.train_only) continue;
+    if (v.train_only && !withTrainOnly) continue;
     std::vector<int64_t> dims;
     for (int d = 0; d < v.rank; ++d) {
       char *end = nullptr;
@@ -320,6 +321,7 @@ int bench(int argc, char **argv) {
   int64_t batch = 32;
   int threads = 1;
   double seconds = 2.0;
+  bool trainMode = false;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
@@ -333,8 +335,7 @@ int bench(int argc, char **argv) {
       if (a == "--batch") batch = v;
       else threads = int(v);
     } else if (a == "--train") {
-      std::fprintf(stderr, "dlrun: bench --train needs the compiled train step, not implemented yet\n");
-      return Failed;
+      trainMode = true;
     } else if (!a.empty() && a[0] != '-' && modelPath.empty()) {
       modelPath = a;
     } else {
@@ -348,6 +349,34 @@ int bench(int argc, char **argv) {
   dlrt_session *s = loaded.session;
   std::vector<dlrt::HostTensor> held;
   std::vector<dlrt_tensor> ins;
+  if (trainMode) {
+    // Train steps on synthetic data (labels 0, valid for any class count): the learning
+    // rate is set to 0 so that the weights, and so the work, stay the same throughout.
+    const char *why = nullptr;
+    if (!dlrt_model_trainable(m, &why)) {
+      std::fprintf(stderr, "dlrun: bench --train: %s\n", why);
+      return Failed;
+    }
+    syntheticInputs(m, batch, held, ins, /*withTrainOnly=*/true);
+    dlrt_set_lr(s, 0.0);
+    std::vector<double> times;
+    auto start = std::chrono::steady_clock::now();
+    for (int it = 0;; ++it) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (dlrt_status st = dlrt_train_step(s, ins.data(), int32_t(ins.size()), nullptr)) return failed(st);
+      auto t1 = std::chrono::steady_clock::now();
+      if (it >= 5) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > seconds)) break;
+    }
+    std::sort(times.begin(), times.end());
+    auto pct = [&](double q) { return times[std::min(times.size() - 1, size_t(q * double(times.size())))]; };
+    std::printf("model %s  train step  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads,
+                times.size());
+    std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
+    std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
+    printArena(s);
+    return Ok;
+  }
   syntheticInputs(m, batch, held, ins);
   int nout = dlrt_model_num_outputs(m);
   std::vector<dlrt::HostTensor> outs;

@@ -1,0 +1,41 @@
+// RUN: dlc-opt %s --dl-autodiff --split-input-file --verify-diagnostics | FileCheck %s
+
+// A dense layer trained on mse by SGD with momentum: dW = dY^T X as a matmul of the
+// transposed gradient, db = the batch sum of dY, the input x (not a parameter) gets no
+// gradient, and the update takes the parameter, its gradient, its slot and the rate.
+// CHECK-LABEL: func.func @train_step
+// CHECK-SAME: -> (tensor<f32> {dl.loss}, tensor<3x4xf32> {dl.param_out = "d.weight"}, tensor<3xf32> {dl.param_out = "d.bias"}, tensor<3x4xf32> {dl.slot_out = "d.weight.momentum_buffer"}, tensor<3xf32> {dl.slot_out = "d.bias.momentum_buffer"})
+// CHECK: %[[Y:.*]] = dl.dense %arg0, %arg2, %arg3
+// CHECK: %[[L:.*]] = dl.mse %[[Y]], %arg1
+// CHECK: %[[G:.*]] = linalg.generic
+// CHECK-NOT: dl.matmul %[[G]], %arg2
+// CHECK: %[[GT:.*]] = dl.transpose %[[G]] {perm = array<i64: 1, 0>}
+// CHECK: %[[DW:.*]] = dl.matmul %[[GT]], %arg0 : tensor<3x?xf32>, tensor<?x4xf32> -> tensor<3x4xf32>
+// CHECK: %[[DB:.*]] = dl.sum %[[G]] {axes = array<i64: 0>, keepdims = false}
+// CHECK: %[[W:[^,]*]], %[[MW:.*]] = dl.sgd_update %arg2, %[[DW]], %arg4, %arg8
+// CHECK: %[[B:[^,]*]], %[[MB:.*]] = dl.sgd_update %arg3, %[[DB]], %arg5, %arg8
+// CHECK: return %[[L]], %[[W]], %[[B]], %[[MW]], %[[MB]]
+func.func @train_step(%x: tensor<?x4xf32> {dl.input = "x"}, %t: tensor<?x3xf32> {dl.input = "t"},
+                      %w: tensor<3x4xf32> {dl.param = "d.weight"}, %b: tensor<3xf32> {dl.param = "d.bias"},
+                      %mw: tensor<3x4xf32> {dl.slot = "d.weight.momentum_buffer"}, %mb: tensor<3xf32> {dl.slot = "d.bias.momentum_buffer"},
+                      %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
+    -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.9 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
+  %y = dl.dense %x, %w, %b : tensor<?x4xf32>, tensor<3x4xf32>, tensor<3xf32> -> tensor<?x3xf32>
+  %l = dl.mse %y, %t : tensor<?x3xf32>, tensor<?x3xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// An op without a gradient between a parameter and the loss is an error that names it.
+func.func @train_step(%x: tensor<2x3x4x4xf32> {dl.input = "x"}, %t: tensor<2x3x2x2xf32> {dl.input = "t"},
+                      %w: tensor<3xf32> {dl.param = "s"},
+                      %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
+    -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
+  %r = dl.reshape %w {from = array<i64>} : tensor<3xf32> -> tensor<1x3x1x1xf32>
+  %s = dl.mul %x, %r : tensor<2x3x4x4xf32>, tensor<1x3x1x1xf32> -> tensor<2x3x4x4xf32>
+  // expected-error @+1 {{(from built-in) is on the training path but has no gradient}}
+  %p = dl.pool2d %s {is_max = true, kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>} : tensor<2x3x4x4xf32> -> tensor<2x3x2x2xf32>
+  %l = dl.mse %p, %t : tensor<2x3x2x2xf32>, tensor<2x3x2x2xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
