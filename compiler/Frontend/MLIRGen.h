@@ -15,8 +15,10 @@ namespace dlc {
 std::string buildSignature(const ModelGraph &g);
 
 /// Builds a module with `func.func @infer` in the dl dialect: model inputs and parameters
-/// as arguments (tagged dl.input / dl.param), outputs as results (dl.output). Every op
-/// carries the location of the .dl call it came from. Reports layers without a lowering.
+/// as arguments (tagged dl.input / dl.param), outputs as results (dl.output). With a train
+/// block also @eval_step (loss, predicted classes, outputs) and the forward part of
+/// @train_step, tagged `dl.train` for dl-autodiff. Every op carries the location of the
+/// .dl call it came from. Reports layers without a lowering.
 mlir::OwningOpRef<mlir::ModuleOp> emitModule(const ModelGraph &g, Diagnostics &diags);
 
 } // namespace dlc
