@@ -7,7 +7,7 @@
 // each epoch's order from (seed, "shuffle", epoch), so a resumed run recomputes them.
 //
 //===----------------------------------------------------------------------===//
-#include "dlrt/dlrt.h"
+#include "Common.h"
 #include "io/Npy.h"
 
 #include <nlohmann/json.hpp>
@@ -28,8 +28,6 @@ namespace dlrun {
 
 namespace {
 
-enum Exit { Ok = 0, Failed = 1, Usage = 2 };
-
 int usage(const std::string &msg) {
   std::fprintf(stderr, "dlrun: %s\n", msg.c_str());
   std::fprintf(stderr,
@@ -39,12 +37,6 @@ int usage(const std::string &msg) {
                "         [--save W.safetensors] [--checkpoint C.safetensors] [--checkpoint-every STEPS]\n"
                "         [--resume C.safetensors] [--log train.csv] [--threads N]\n");
   return Usage;
-}
-
-int failed(dlrt_status st, const std::string &context = "") {
-  std::fprintf(stderr, "dlrun: %s%s\n", context.c_str(), dlrt_status_message(st));
-  dlrt_status_free(st);
-  return Failed;
 }
 
 /// Creates the folders above `path` (mkdir -p of its directory).
@@ -383,36 +375,42 @@ int train(int argc, char **argv) {
   std::vector<int64_t> labelsAll = classification ? labelsOf(data.tensors[size_t(labelInput)]) : std::vector<int64_t>{};
   int64_t positionsPerSample = classification ? data.tensors[size_t(labelInput)].numel() / data.n : 1;
 
-  // Runs `fn` (the eval step) over `idx` in batches: metrics, and predictions per position.
+  // One train or eval step on the samples order[lo, hi): its loss and, for a
+  // classification loss, correct predictions into `m`, the predictions into `preds`.
   std::vector<dlrt::HostTensor> batchHeld;
   std::vector<dlrt_tensor> batchViews;
-  auto evaluate = [&](const std::vector<int64_t> &idx, Metrics &m, std::vector<int64_t> *preds) -> dlrt_status {
-    for (size_t lo = 0; lo < idx.size(); lo += size_t(o.batch)) {
-      size_t hi = std::min(idx.size(), lo + size_t(o.batch));
-      data.gather(idx, lo, hi, batchHeld, batchViews);
-      float loss = 0;
-      dlrt::HostTensor p;
-      dlrt_tensor pv;
-      dlrt_step_results r{&loss, nullptr, nullptr, 0};
-      if (classification) {
-        p = dlrt::HostTensor(DLRT_I64, batchHeld[size_t(labelInput)].dims);
-        pv = p.view();
-        r.predictions = &pv;
-      }
-      if (dlrt_status st = dlrt_eval_step(session, batchViews.data(), int32_t(batchViews.size()), &r)) return st;
-      int64_t pos = int64_t(hi - lo) * positionsPerSample;
-      m.lossSum += double(loss) * double(pos);
-      m.count += double(pos);
-      if (classification) {
-        std::vector<int64_t> lab = labelsOf(batchHeld[size_t(labelInput)]);
-        const int64_t *pp = reinterpret_cast<const int64_t *>(p.data());
-        for (int64_t k = 0; k < pos; ++k) {
-          m.correct += pp[k] == lab[size_t(k)];
-          if (preds) preds->push_back(pp[k]);
-        }
-        m.positions += pos;
-      }
+  auto runBatch = [&](bool train, const std::vector<int64_t> &order, size_t lo, size_t hi, Metrics &m,
+                      std::vector<int64_t> *preds) -> dlrt_status {
+    data.gather(order, lo, hi, batchHeld, batchViews);
+    float loss = 0;
+    dlrt::HostTensor p;
+    dlrt_tensor pv;
+    dlrt_step_results r{&loss, nullptr, nullptr, 0};
+    if (classification) {
+      p = dlrt::HostTensor(DLRT_I64, batchHeld[size_t(labelInput)].dims);
+      pv = p.view();
+      r.predictions = &pv;
     }
+    auto stepFn = train ? dlrt_train_step : dlrt_eval_step;
+    if (dlrt_status st = stepFn(session, batchViews.data(), int32_t(batchViews.size()), &r)) return st;
+    int64_t pos = int64_t(hi - lo) * positionsPerSample;
+    m.lossSum += double(loss) * double(pos);
+    m.count += double(pos);
+    if (classification) {
+      std::vector<int64_t> lab = labelsOf(batchHeld[size_t(labelInput)]);
+      const int64_t *pp = reinterpret_cast<const int64_t *>(p.data());
+      for (int64_t k = 0; k < pos; ++k) {
+        m.correct += pp[k] == lab[size_t(k)];
+        if (preds) preds->push_back(pp[k]);
+      }
+      m.positions += pos;
+    }
+    return nullptr;
+  };
+  // The eval step over `idx` in batches.
+  auto evaluate = [&](const std::vector<int64_t> &idx, Metrics &m, std::vector<int64_t> *preds) -> dlrt_status {
+    for (size_t lo = 0; lo < idx.size(); lo += size_t(o.batch))
+      if (dlrt_status st = runBatch(false, idx, lo, std::min(idx.size(), lo + size_t(o.batch)), m, preds)) return st;
     return nullptr;
   };
 
@@ -455,30 +453,11 @@ int train(int argc, char **argv) {
     auto epochStart = std::chrono::steady_clock::now();
     for (; state.batchInEpoch < batchesPerEpoch && step < totalSteps; ++state.batchInEpoch) {
       size_t lo = size_t(state.batchInEpoch * o.batch), hi = std::min(order.size(), lo + size_t(o.batch));
-      data.gather(order, lo, hi, batchHeld, batchViews);
-      float loss = 0;
-      dlrt::HostTensor p;
-      dlrt_tensor pv;
-      dlrt_step_results r{&loss, nullptr, nullptr, 0};
-      if (classification) {
-        p = dlrt::HostTensor(DLRT_I64, batchHeld[size_t(labelInput)].dims);
-        pv = p.view();
-        r.predictions = &pv;
-      }
-      if (dlrt_status st = dlrt_train_step(session, batchViews.data(), int32_t(batchViews.size()), &r)) {
+      if (dlrt_status st = runBatch(true, order, lo, hi, state.running, nullptr)) {
         if (tty) std::fprintf(stderr, "\n");
         return failed(st, "epoch " + std::to_string(state.epoch + 1) + ", ");
       }
       ++step;
-      int64_t pos = int64_t(hi - lo) * positionsPerSample;
-      state.running.lossSum += double(loss) * double(pos);
-      state.running.count += double(pos);
-      if (classification) {
-        std::vector<int64_t> lab = labelsOf(batchHeld[size_t(labelInput)]);
-        const int64_t *pp = reinterpret_cast<const int64_t *>(p.data());
-        for (int64_t k = 0; k < pos; ++k) state.running.correct += pp[k] == lab[size_t(k)];
-        state.running.positions += pos;
-      }
       if (tty) {
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - epochStart).count();
         double done = double(state.batchInEpoch + 1) / double(batchesPerEpoch);

@@ -5,7 +5,7 @@
 // Exit codes: 0 ok, 1 bad input or a failed run, 2 bad usage.
 //
 //===----------------------------------------------------------------------===//
-#include "dlrt/dlrt.h"
+#include "Common.h"
 #include "io/Npy.h"
 
 #include <unistd.h>
@@ -19,14 +19,9 @@
 #include <string>
 #include <vector>
 
-namespace dlrun {
-/// dlrun train (Train.cpp).
-int train(int argc, char **argv);
-} // namespace dlrun
+using namespace dlrun;
 
 namespace {
-
-enum Exit { Ok = 0, Failed = 1, Usage = 2 };
 
 int usage(const std::string &msg) {
   std::fprintf(stderr, "dlrun: %s\n", msg.c_str());
@@ -37,12 +32,6 @@ int usage(const std::string &msg) {
                "       dlrun train model.so --input NAME=FILE.npy ... (dlrun train --help)\n"
                "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train]\n");
   return Usage;
-}
-
-int failed(dlrt_status st, const std::string &context = "") {
-  std::fprintf(stderr, "dlrun: %s%s\n", context.c_str(), dlrt_status_message(st));
-  dlrt_status_free(st);
-  return Failed;
 }
 
 std::string dimsStr(const dlrt_value_info &v) {
