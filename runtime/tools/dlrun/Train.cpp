@@ -250,13 +250,7 @@ int train(int argc, char **argv) {
       return Failed;
     }
     dlrt::HostTensor t;
-    std::string err;
-    bool cast = false;
-    if (!dlrt::readNpy(it->second, t, err, &cast)) {
-      std::fprintf(stderr, "dlrun: %s\n", err.c_str());
-      return Failed;
-    }
-    if (cast) std::fprintf(stderr, "dlrun: warning: '%s' is float64; cast to f32\n", it->second.c_str());
+    if (!readInput(it->second, t)) return Failed;
     if (t.dims.empty()) {
       std::fprintf(stderr, "dlrun: input '%s' holds samples along axis 0; '%s' is a scalar\n", v.name, it->second.c_str());
       return Failed;

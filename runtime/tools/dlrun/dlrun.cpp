@@ -263,13 +263,7 @@ int infer(int argc, char **argv) {
       return Failed;
     }
     dlrt::HostTensor t;
-    std::string err;
-    bool cast = false;
-    if (!dlrt::readNpy(it->second, t, err, &cast)) {
-      std::fprintf(stderr, "dlrun: %s\n", err.c_str());
-      return Failed;
-    }
-    if (cast) std::fprintf(stderr, "dlrun: warning: '%s' is float64; cast to f32\n", it->second.c_str());
+    if (!readInput(it->second, t)) return Failed;
     held.push_back(std::move(t));
     ins.push_back(held.back().view());
     inputs.erase(it);
