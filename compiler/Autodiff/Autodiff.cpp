@@ -25,11 +25,6 @@ namespace dlc {
 
 namespace {
 
-bool isFloatTensor(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && isa<FloatType>(t.getElementType());
-}
-
 std::string describe(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -69,7 +64,7 @@ public:
     for (Operation *op : forward)
       if (llvm::any_of(op->getOperands(), [&](Value v) { return dependent.contains(v); }))
         for (Value r : op->getResults())
-          if (isFloatTensor(r)) dependent.insert(r);
+          if (dl::isFloatTensor(r)) dependent.insert(r);
     llvm::DenseSet<Value> onPath;
     if (dependent.contains(loss)) onPath.insert(loss);
     for (Operation *op : llvm::reverse(forward)) {

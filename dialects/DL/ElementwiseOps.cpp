@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientBuilders.h"
 #include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -14,23 +15,20 @@
 using namespace mlir;
 using namespace mlir::dl;
 
-static Value fconst(OpBuilder &b, Location loc, Type t, double v) {
-  return arith::ConstantOp::create(b, loc, t, b.getFloatAttr(t, v));
-}
 static bool isFloat(Value v) { return isa<FloatType>(v.getType()); }
 
 static Value sigmoidOf(OpBuilder &b, Location loc, Value x) {
   Type t = x.getType();
   Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
-  return arith::DivFOp::create(b, loc, fconst(b, loc, t, 1.0),
-                               arith::AddFOp::create(b, loc, fconst(b, loc, t, 1.0), e));
+  return arith::DivFOp::create(b, loc, floatConst(b, loc, t, 1.0),
+                               arith::AddFOp::create(b, loc, floatConst(b, loc, t, 1.0), e));
 }
 
 Value ReluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   Type t = a[0].getType();
   if (isFloat(a[0])) {
     // max(x, 0) that keeps NaN, as torch.relu does.
-    Value zero = fconst(b, loc, t, 0.0);
+    Value zero = floatConst(b, loc, t, 0.0);
     Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UGT, a[0], zero);
     return arith::SelectOp::create(b, loc, gt, a[0], zero);
   }
@@ -40,9 +38,9 @@ Value ReluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
 
 Value LeakyReluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   Type t = a[0].getType();
-  Value zero = fconst(b, loc, t, 0.0);
+  Value zero = floatConst(b, loc, t, 0.0);
   Value gt = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, a[0], zero);
-  Value scaled = arith::MulFOp::create(b, loc, a[0], fconst(b, loc, t, getAlpha().convertToDouble()));
+  Value scaled = arith::MulFOp::create(b, loc, a[0], floatConst(b, loc, t, getAlpha().convertToDouble()));
   return arith::SelectOp::create(b, loc, gt, a[0], scaled);
 }
 
@@ -61,19 +59,19 @@ Value SiluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
 Value GeluOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   Value x = a[0];
   Type t = x.getType();
-  Value half = fconst(b, loc, t, 0.5), one = fconst(b, loc, t, 1.0);
+  Value half = floatConst(b, loc, t, 0.5), one = floatConst(b, loc, t, 1.0);
   Value inner;
   if (getTanhApprox()) {
     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
     Value x3 = arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
     Value poly = arith::AddFOp::create(
-        b, loc, x, arith::MulFOp::create(b, loc, fconst(b, loc, t, 0.044715), x3));
+        b, loc, x, arith::MulFOp::create(b, loc, floatConst(b, loc, t, 0.044715), x3));
     inner = math::TanhOp::create(
-        b, loc, arith::MulFOp::create(b, loc, fconst(b, loc, t, 0.7978845608028654), poly));
+        b, loc, arith::MulFOp::create(b, loc, floatConst(b, loc, t, 0.7978845608028654), poly));
   } else {
     // 0.5 x (1 + erf(x / sqrt(2)))
     inner = math::ErfOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, fconst(b, loc, t, 0.7071067811865476)));
+        b, loc, arith::MulFOp::create(b, loc, x, floatConst(b, loc, t, 0.7071067811865476)));
   }
   Value hx = arith::MulFOp::create(b, loc, half, x);
   return arith::MulFOp::create(b, loc, hx, arith::AddFOp::create(b, loc, one, inner));
@@ -130,7 +128,7 @@ Value CastOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   }
   if (fFrom) {
     if (to.isInteger(1))
-      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, fconst(b, loc, from, 0));
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, floatConst(b, loc, from, 0));
     return arith::FPToSIOp::create(b, loc, to, x);
   }
   if (fTo) {

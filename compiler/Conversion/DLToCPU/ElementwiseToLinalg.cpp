@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -74,31 +75,14 @@ struct ElementwiseToGeneric : public OpInterfaceRewritePattern<dl::ScalarElement
     Operation *op = iface.getOperation();
     Location loc = op->getLoc();
     auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
-    int64_t rank = resultType.getRank();
     ValueRange operands = op->getOperands();
 
-    Value init = tensor::EmptyOp::create(rewriter, loc, resultType,
-                                         broadcastDynamicSizes(rewriter, loc, resultType, operands));
-    SmallVector<AffineMap> maps;
-    for (Value o : operands) {
-      auto ot = cast<RankedTensorType>(o.getType());
-      SmallVector<AffineExpr> exprs;
-      for (int64_t i = 0; i < ot.getRank(); ++i) {
-        int64_t d = i + (rank - ot.getRank());
-        bool broadcastDim = ot.getDimSize(i) == 1 && resultType.getDimSize(d) != 1;
-        exprs.push_back(broadcastDim ? rewriter.getAffineConstantExpr(0) : rewriter.getAffineDimExpr(d));
-      }
-      maps.push_back(AffineMap::get(rank, 0, exprs, rewriter.getContext()));
-    }
-    maps.push_back(rewriter.getMultiDimIdentityMap(rank));
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, resultType, operands, init, maps, iters,
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value v = iface.buildScalar(b, l, args.drop_back());
-          linalg::YieldOp::create(b, l, v);
-        });
-    rewriter.replaceOp(op, generic.getResults());
+    Value result = dl::buildBroadcastGeneric(rewriter, loc, resultType,
+                                             broadcastDynamicSizes(rewriter, loc, resultType, operands), operands,
+                                             [&](OpBuilder &b, Location l, ValueRange args) {
+                                               return iface.buildScalar(b, l, args);
+                                             });
+    rewriter.replaceOp(op, result);
     return success();
   }
 };

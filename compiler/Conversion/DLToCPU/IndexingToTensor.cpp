@@ -15,9 +15,27 @@ namespace {
 
 Value indexConst(OpBuilder &b, Location loc, int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-Value i64Const(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+} // namespace
+
+void checkIndices(PatternRewriter &rw, Location loc, Operation *op, Value ids, Value limit) {
+  auto idsT = cast<RankedTensorType>(ids.getType());
+  Value count = indexConst(rw, loc, 1);
+  for (int64_t i = 0; i < idsT.getRank(); ++i) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, ids, i));
+  KernelCall(rw, loc, op, "dlrt_k_check_ids")
+      .in(ids)
+      .in(i64Value(rw, loc, count))
+      .in(i64Const(rw, loc, idsT.getElementType().getIntOrFloatBitWidth() / 8))
+      .in(i64Value(rw, loc, limit))
+      .emit();
 }
+
+Value clampIndex(OpBuilder &b, Location loc, Value id, Value limit) {
+  Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
+  Value last = arith::SubIOp::create(b, loc, limit, indexConst(b, loc, 1));
+  return arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, i, indexConst(b, loc, 0)), last);
+}
+
+namespace {
 
 /// Ids out of range are reported by the runtime, naming the op's source location; the
 /// gather clamps them so that nothing is read out of bounds meanwhile.
@@ -29,15 +47,8 @@ struct EmbeddingLowering : public OpRewritePattern<dl::EmbeddingOp> {
     auto idsT = op.getIds().getType();
     auto rt = op.getResult().getType();
     int64_t rank = idsT.getRank();
-    Value count = indexConst(rw, loc, 1);
-    for (int64_t i = 0; i < rank; ++i) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, ids, i));
     Value num = dimOf(rw, loc, op.getWeight(), 0);
-    KernelCall(rw, loc, op, "dlrt_k_check_ids")
-        .in(ids)
-        .in(i64Value(rw, loc, count))
-        .in(i64Const(rw, loc, idsT.getElementType().getIntOrFloatBitWidth() / 8))
-        .in(i64Value(rw, loc, num))
-        .emit();
+    checkIndices(rw, loc, op, ids, num);
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < rank; ++i)
       if (rt.isDynamicDim(i)) dyn.push_back(tensor::DimOp::create(rw, loc, ids, i));
@@ -50,9 +61,7 @@ struct EmbeddingLowering : public OpRewritePattern<dl::EmbeddingOp> {
     auto g = linalg::GenericOp::create(
         rw, loc, rt, ValueRange{ids}, init, ArrayRef<AffineMap>{idsMap, rw.getMultiDimIdentityMap(rank + 1)}, iters,
         [&](OpBuilder &b, Location l, ValueRange a) {
-          Value row = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
-          Value last = arith::SubIOp::create(b, l, num, indexConst(b, l, 1));
-          row = arith::MinSIOp::create(b, l, arith::MaxSIOp::create(b, l, row, indexConst(b, l, 0)), last);
+          Value row = clampIndex(b, l, a[0], num);
           Value col = linalg::IndexOp::create(b, l, rank);
           linalg::YieldOp::create(b, l, tensor::ExtractOp::create(b, l, weight, ValueRange{row, col}).getResult());
         });
@@ -187,9 +196,7 @@ struct EmbeddingGradLowering : public OpRewritePattern<dl::EmbeddingGradOp> {
     auto loop = scf::ForOp::create(
         rw, loc, indexConst(rw, loc, 0), n, indexConst(rw, loc, 1), ValueRange{table},
         [&](OpBuilder &b, Location l, Value i, ValueRange acc) {
-          Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), tensor::ExtractOp::create(b, l, ids, i));
-          Value last = arith::SubIOp::create(b, l, num, indexConst(b, l, 1));
-          id = arith::MinSIOp::create(b, l, arith::MaxSIOp::create(b, l, id, indexConst(b, l, 0)), last);
+          Value id = clampIndex(b, l, tensor::ExtractOp::create(b, l, ids, i), num);
           SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(dim)};
           SmallVector<OpFoldResult> strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
           Value src = tensor::ExtractSliceOp::create(b, l, rowType, grad, ArrayRef<OpFoldResult>{i, b.getIndexAttr(0)},

@@ -19,15 +19,10 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
+using mlir::dl::iota;
 
 namespace dlc {
 namespace {
-
-SmallVector<int64_t> iota(int64_t n) {
-  SmallVector<int64_t> v;
-  for (int64_t i = 0; i < n; ++i) v.push_back(i);
-  return v;
-}
 
 /// sum over every element of `term(operands...)` (operands all of `like`'s rank, or of
 /// its positions' rank where `dims` says), in f64, divided by `count`, as a 0-d tensor
@@ -62,28 +57,11 @@ Value meanOf(OpBuilder &b, Location loc, ValueRange operands, ArrayRef<AffineMap
       .getResult(0);
 }
 
-/// Reports labels outside [0, C) through the runtime, naming the loss op.
-void checkLabels(PatternRewriter &rw, Location loc, Operation *op, Value labels, Value scores) {
-  auto lt = cast<RankedTensorType>(labels.getType());
-  Value count = arith::ConstantIndexOp::create(rw, loc, 1);
-  for (int64_t i = 0; i < lt.getRank(); ++i) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, labels, i));
-  auto st = cast<RankedTensorType>(scores.getType());
-  KernelCall(rw, loc, op, "dlrt_k_check_ids")
-      .in(labels)
-      .in(i64Value(rw, loc, count))
-      .in(i64Const(rw, loc, lt.getElementType().getIntOrFloatBitWidth() / 8))
-      .in(i64Value(rw, loc, dimOf(rw, loc, scores, st.getRank() - 1)))
-      .emit();
-}
-
 /// `x[pos..., label]`, the label clamped into [0, C).
 Value scoreOfLabel(OpBuilder &b, Location loc, Value x, Value label, int64_t positionsRank, Value classes) {
   SmallVector<Value> idx;
   for (int64_t i = 0; i < positionsRank; ++i) idx.push_back(linalg::IndexOp::create(b, loc, i));
-  Value c = arith::IndexCastOp::create(b, loc, b.getIndexType(), label);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0), one = arith::ConstantIndexOp::create(b, loc, 1);
-  c = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, c, zero), arith::SubIOp::create(b, loc, classes, one));
-  idx.push_back(c);
+  idx.push_back(clampIndex(b, loc, label, classes));
   return tensor::ExtractOp::create(b, loc, x, idx);
 }
 
@@ -96,8 +74,8 @@ struct ClassLossLowering : public OpRewritePattern<OpT> {
     Value x = op.getInput(), labels = op.getTarget();
     auto xt = op.getInput().getType();
     int64_t rank = xt.getRank(), last = rank - 1;
-    checkLabels(rw, loc, op, labels, x);
     Value classes = dimOf(rw, loc, x, last);
+    checkIndices(rw, loc, op, labels, classes); // an out-of-range label is an error naming the loss
     SmallVector<Value> operands{labels};
     SmallVector<AffineMap> maps{rw.getMultiDimIdentityMap(last)};
     if (logSumExp) {

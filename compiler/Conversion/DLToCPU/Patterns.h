@@ -92,6 +92,13 @@ mlir::Value reduce(mlir::OpBuilder &b, mlir::Location loc, mlir::Value input, ll
 /// Applies `fn(x, r)` elementwise, where r is `reduced` (x without dim `axis`) broadcast back.
 mlir::Value mapWithReduced(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x, mlir::Value reduced, int64_t axis,
                            llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Location, mlir::Value, mlir::Value)> fn);
+/// Has the runtime check that every element of the integer tensor `ids` lies in
+/// [0, limit) (an index value); one outside is an error naming `op`'s source location.
+void checkIndices(mlir::PatternRewriter &rw, mlir::Location loc, mlir::Operation *op, mlir::Value ids,
+                  mlir::Value limit);
+/// An integer id as an index clamped into [0, limit): what a gather or scatter reads or
+/// writes while checkIndices' error is on its way, so nothing is touched out of bounds.
+mlir::Value clampIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value id, mlir::Value limit);
 /// The identity for a reduction: -inf / the lowest integer for max, 0 for sums.
 mlir::Value reductionInit(mlir::OpBuilder &b, mlir::Location loc, mlir::Type elt, bool isMax);
 

@@ -19,6 +19,13 @@ SmallVector<int64_t> keptDimsOf(int64_t rank, ArrayRef<int64_t> axes) {
   return kept;
 }
 
+SmallVector<int64_t> iota(int64_t n) { return keptDimsOf(n, {}); }
+
+bool isFloatTensor(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && isa<FloatType>(t.getElementType());
+}
+
 SmallVector<Value> dynamicSizes(OpBuilder &b, Location loc, Value like) {
   auto type = cast<RankedTensorType>(like.getType());
   SmallVector<Value> sizes;

@@ -3,7 +3,8 @@
 // Gradient rules (GradientOpInterface) build their results from dl ops where a dl op
 // says it, and from these few linalg/tensor building blocks where none does:
 // elementwise maps with broadcasting, sums back to a broadcast operand's shape, zeros,
-// reshapes to another value's run-time shape.
+// reshapes to another value's run-time shape. The elementwise lowering and the training
+// ops' lowerings build on the same blocks.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DLC_DIALECTS_DL_GRADIENTS_GRADIENTBUILDERS_H
@@ -53,6 +54,12 @@ Value floatConst(OpBuilder &b, Location loc, Type t, double v);
 
 /// The dims of a rank-`rank` shape that are not in `axes`.
 SmallVector<int64_t> keptDimsOf(int64_t rank, ArrayRef<int64_t> axes);
+
+/// 0, 1, ..., n - 1: every dim of a rank-n shape, or the identity dim map.
+SmallVector<int64_t> iota(int64_t n);
+
+/// A ranked tensor of floating-point elements (the values that carry gradients).
+bool isFloatTensor(Value v);
 
 } // namespace mlir::dl
 #endif

@@ -18,12 +18,6 @@ using namespace mlir::dl;
 
 namespace {
 
-SmallVector<int64_t> iota(int64_t n) {
-  SmallVector<int64_t> v;
-  for (int64_t i = 0; i < n; ++i) v.push_back(i);
-  return v;
-}
-
 /// `body(p, onehot, scale)` over the scores' shape: p an element of `scores`, onehot 1 at
 /// the label's class and 0 elsewhere, scale = dLoss / (number of positions).
 Value classGradient(OpBuilder &b, Location loc, Value x, Value scores, Value labels, Value g,

@@ -20,16 +20,13 @@ namespace {
 Value mapWithReduced(OpBuilder &b, Location loc, Value x, ValueRange reduced, ArrayRef<int64_t> axes, bool keepdims,
                      ScalarBody body) {
   auto xt = cast<RankedTensorType>(x.getType());
-  SmallVector<int64_t> identity;
-  for (int64_t i = 0; i < xt.getRank(); ++i) identity.push_back(i);
+  SmallVector<int64_t> identity = iota(xt.getRank());
   SmallVector<SmallVector<int64_t>> maps{identity};
   for (size_t k = 0; k < reduced.size(); ++k) maps.push_back(keepdims ? identity : keptDimsOf(xt.getRank(), axes));
   SmallVector<Value> operands{x};
   operands.append(reduced.begin(), reduced.end());
   return buildBroadcastGeneric(b, loc, xt, dynamicSizes(b, loc, x), operands, body, maps);
 }
-
-bool isFloatTensor(Value v) { return isa<FloatType>(cast<RankedTensorType>(v.getType()).getElementType()); }
 
 } // namespace
 
@@ -69,10 +66,9 @@ LogicalResult MaxOp::buildGradient(OpBuilder &b, ValueRange resultGrads, ArrayRe
   SmallVector<int64_t> countShape(xt.getShape());
   for (int64_t a : getAxes()) countShape[a] = 1;
   Value count = SumOp::create(b, loc, RankedTensorType::get(countShape, elt), mask, getAxesAttr(), b.getBoolAttr(true));
-  SmallVector<SmallVector<int64_t>> maps;
-  SmallVector<int64_t> identity;
-  for (int64_t i = 0; i < xt.getRank(); ++i) identity.push_back(i);
-  maps = {identity, identity, getKeepdims() ? identity : keptDimsOf(xt.getRank(), getAxes())};
+  SmallVector<int64_t> identity = iota(xt.getRank());
+  SmallVector<SmallVector<int64_t>> maps = {identity, identity,
+                                            getKeepdims() ? identity : keptDimsOf(xt.getRank(), getAxes())};
   grads.push_back(buildBroadcastGeneric(b, loc, xt, dynamicSizes(b, loc, x), ValueRange{mask, count, resultGrads[0]},
                                         [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
                                           Value share = arith::DivFOp::create(nb, l, a[2], a[1]);

@@ -16,8 +16,6 @@ using namespace mlir;
 using namespace mlir::dl;
 
 namespace {
-bool isFloatTensor(Value v) { return isa<FloatType>(cast<RankedTensorType>(v.getType()).getElementType()); }
-
 OpFoldResult sizeOf(OpBuilder &b, Location loc, Value t, int64_t d) {
   auto tt = cast<RankedTensorType>(t.getType());
   if (tt.isDynamicDim(d)) return tensor::DimOp::create(b, loc, t, d).getResult();

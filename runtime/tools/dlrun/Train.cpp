@@ -411,29 +411,36 @@ int train(int argc, char **argv) {
   bool tty = isatty(fileno(stderr));
   auto runStart = std::chrono::steady_clock::now();
   int64_t step = dlrt_session_steps(session);
-  // Best weights for early stopping, kept in memory (and in `best.` form nowhere else).
-  std::vector<std::vector<uint8_t>> best;
+  // Best weights for early stopping, kept in memory: each parameter's dims and bytes.
+  struct Saved {
+    dlrt_value_info info;
+    std::vector<int64_t> dims;
+    std::vector<uint8_t> bytes;
+    dlrt_tensor view() { return dlrt_tensor{info.dtype, info.rank, dims.data(), bytes.data(), DLRT_HOST}; }
+  };
+  std::vector<Saved> best;
   auto snapshot = [&]() {
-    best.clear();
-    for (int i = 0; i < dlrt_model_num_params(model); ++i) {
-      dlrt_value_info v;
-      dlrt_model_param(model, i, &v);
-      std::vector<int64_t> dims;
-      size_t numel = 1;
-      for (int d = 0; d < v.rank; ++d) dims.push_back(std::strtoll(v.dims[d], nullptr, 10)), numel *= size_t(dims.back());
-      best.emplace_back(numel * dlrt_dtype_size(v.dtype));
-      dlrt_tensor t{v.dtype, v.rank, dims.data(), best.back().data(), DLRT_HOST};
-      dlrt_get_param(session, v.name, &t);
+    if (best.empty())
+      for (int i = 0; i < dlrt_model_num_params(model); ++i) {
+        Saved p;
+        dlrt_model_param(model, i, &p.info);
+        size_t numel = 1;
+        for (int d = 0; d < p.info.rank; ++d) {
+          p.dims.push_back(std::strtoll(p.info.dims[d], nullptr, 10)); // parameter dims are constants
+          numel *= size_t(p.dims.back());
+        }
+        p.bytes.resize(numel * dlrt_dtype_size(p.info.dtype));
+        best.push_back(std::move(p));
+      }
+    for (Saved &p : best) {
+      dlrt_tensor t = p.view();
+      dlrt_get_param(session, p.info.name, &t);
     }
   };
   auto restoreBest = [&]() {
-    for (int i = 0; i < dlrt_model_num_params(model) && size_t(i) < best.size(); ++i) {
-      dlrt_value_info v;
-      dlrt_model_param(model, i, &v);
-      std::vector<int64_t> dims;
-      for (int d = 0; d < v.rank; ++d) dims.push_back(std::strtoll(v.dims[d], nullptr, 10));
-      dlrt_tensor t{v.dtype, v.rank, dims.data(), best[size_t(i)].data(), DLRT_HOST};
-      dlrt_set_param(session, v.name, &t);
+    for (Saved &p : best) {
+      dlrt_tensor t = p.view();
+      dlrt_set_param(session, p.info.name, &t);
     }
   };
 
