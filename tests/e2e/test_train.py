@@ -49,10 +49,14 @@ MLP_PARAMS = [("h1.weight", (16, 12)), ("h1.bias", (16,)), ("h2.weight", (16, 16
               ("logits.weight", (5, 16)), ("logits.bias", (5,))]
 
 
-def mlp_loss(P, I):
+def mlp_logits(P, I):
     h1 = torch.relu(linear(P, "h1", I["x"]))
     h2 = torch.tanh(linear(P, "h2", h1))
-    return F.cross_entropy(linear(P, "logits", h2), I["label"])
+    return linear(P, "logits", h2)
+
+
+def mlp_loss(P, I):
+    return F.cross_entropy(mlp_logits(P, I), I["label"])
 
 
 def mlp_inputs(b, rng):
@@ -151,7 +155,7 @@ GPT_PARAMS = [("embedding.weight", (7, 8)), ("position_embedding.weight", (9, 8)
               ("logits.bias", (7,))]
 
 
-def gpt_loss(P, I):
+def gpt_logits(P, I):
     tok = I["tokens"]
     b, t = tok.shape
     h = F.embedding(tok, P["embedding.weight"]) + P["position_embedding.weight"][:t].unsqueeze(0)
@@ -162,8 +166,11 @@ def gpt_loss(P, I):
     att = att.masked_fill(torch.triu(torch.ones(t, t, dtype=torch.bool), 1), float("-inf")).softmax(-1)
     o = (att @ v).permute(0, 2, 1, 3).reshape(b, t, 8)
     h = h + F.linear(o, P["attention.out_proj.weight"], P["attention.out_proj.bias"])
-    logits = linear(P, "logits", F.layer_norm(h, (8,), P["layer_norm_1.weight"], P["layer_norm_1.bias"]))
-    return F.cross_entropy(logits.reshape(-1, 7), I["targets"].reshape(-1))
+    return linear(P, "logits", F.layer_norm(h, (8,), P["layer_norm_1.weight"], P["layer_norm_1.bias"]))
+
+
+def gpt_loss(P, I):
+    return F.cross_entropy(gpt_logits(P, I).reshape(-1, 7), I["targets"].reshape(-1))
 
 
 def gpt_inputs(b, rng):
@@ -209,6 +216,13 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs)]
 
 
+def accuracy(logits_fn, labels):
+    return lambda P, I: (logits_fn(P, I).argmax(-1) == I[labels]).double().mean().item()
+
+
+ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets")}
+
+
 def source(src, opt, clip=None):
     return src.replace("OPT", opt).replace("CLIP", "clip_grad_norm = %g" % clip if clip else "")
 
@@ -228,10 +242,20 @@ def check_gradients():
         h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
         for batch in (3, 8):
             inputs = make_inputs(batch, rng)
-            after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "1"])
+            log = os.path.join(wd, "log.csv")
+            after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "1", "--log", log])
             P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
             loss = loss_fn(P64, torch_inputs(inputs, torch.float64))
             grads = torch.autograd.grad(loss, list(P64.values()), allow_unused=True)
+            # The loss the step computed (forward, before the update), as the log has it
+            # (6 decimals), and for classification losses the accuracy of its predictions.
+            row = dict(zip(*[line.split(",") for line in open(log).read().split()]))
+            h.check_close("%s b%d loss" % (name, batch), float(row["train_loss"]), loss.item(),
+                          atol=2e-6, rtol=1e-5)
+            if name in ACCURACY:
+                want = ACCURACY[name](P64, torch_inputs(inputs, torch.float64))
+                h.check_close("%s b%d accuracy of the predictions" % (name, batch), float(row["train_acc"]), want,
+                              atol=1e-6, rtol=0)
             for (pname, p), g in zip(P64.items(), grads):
                 ref = np.zeros(p.shape) if g is None else g.numpy()
                 got = p.detach().numpy() - after[pname].astype(np.float64)
