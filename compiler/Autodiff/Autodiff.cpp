@@ -14,7 +14,9 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringMap.h"
 
 using namespace mlir;
 
@@ -160,7 +162,25 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
     }
   }
 
+  /// Removes the results tagged dl.buffer_update (a buffer's new value in training, which
+  /// layers such as batch_norm emit) and returns them by buffer name.
+  static llvm::StringMap<Value> takeBufferUpdates(func::FuncOp fn) {
+    llvm::StringMap<Value> updates;
+    auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+    llvm::BitVector drop(fn.getNumResults());
+    for (unsigned i = 0; i < fn.getNumResults(); ++i)
+      if (auto name = fn.getResultAttrOfType<StringAttr>(i, "dl.buffer_update")) {
+        updates[name.getValue()] = ret.getOperand(i);
+        drop.set(i);
+      }
+    if (drop.none()) return updates;
+    ret->eraseOperands(drop);
+    (void)fn.eraseResults(drop);
+    return updates;
+  }
+
   LogicalResult complete(ModuleOp module, func::FuncOp fn, DictionaryAttr config) {
+    llvm::StringMap<Value> bufferUpdates = takeBufferUpdates(fn);
     TrainStep ts{fn, config, {}, {}, {}, {}, {}};
     for (BlockArgument a : fn.getArguments()) {
       unsigned i = a.getArgNumber();
@@ -205,7 +225,9 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
     size_t k = 0;
     for (auto [p, trainable, g] : llvm::zip(ts.params, ts.trainable, paramGrads)) {
       if (!trainable) {
-        newParams.push_back(p);
+        auto name = fn.getArgAttrOfType<StringAttr>(p.getArgNumber(), dl::kParamAttr);
+        Value updated = name ? bufferUpdates.lookup(name.getValue()) : Value();
+        newParams.push_back(updated ? updated : p);
         continue;
       }
       ArrayRef<BlockArgument> slotArgs = ArrayRef<BlockArgument>(ts.slots).slice(k * slotsPer, slotsPer);

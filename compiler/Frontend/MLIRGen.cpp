@@ -4,6 +4,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
 #include <nlohmann/json.hpp>
@@ -153,6 +155,7 @@ public:
       if (argAttrs[k].get("dl.step")) step = entry->getArgument(k);
     }
     int64_t nextStream = 0;
+    std::vector<std::pair<mlir::Value, mlir::Value>> bufferUpdates;
 
     bool ok = true;
     for (size_t v = 0; v < g.values.size(); ++v) {
@@ -178,6 +181,7 @@ public:
       call.seed = seed;
       call.step = step;
       call.nextStream = &nextStream;
+      if (training) call.bufferUpdates = &bufferUpdates;
       bool missing = false;
       for (int o : n.operands) {
         call.operands.push_back(values[o]);
@@ -211,6 +215,13 @@ public:
       resultAttrs.emplace_back();
       resultAttrs.back().set(mlir::dl::kOutputAttr, b.getStringAttr(o.name));
     }
+    // The train step's new buffer values, which dl-autodiff moves to the buffers' results.
+    for (auto [buffer, value] : bufferUpdates) {
+      auto arg = mlir::cast<mlir::BlockArgument>(buffer);
+      results.push_back(value);
+      resultAttrs.emplace_back();
+      resultAttrs.back().set("dl.buffer_update", fn.getArgAttr(arg.getArgNumber(), mlir::dl::kParamAttr));
+    }
     mlir::func::ReturnOp::create(b, retLoc, results);
     llvm::SmallVector<mlir::Type> resultTypes;
     for (mlir::Value r : results) resultTypes.push_back(r.getType());
@@ -243,7 +254,9 @@ private:
 
 mlir::OwningOpRef<mlir::ModuleOp> emitModule(const ModelGraph &g, Diagnostics &diags) {
   mlir::MLIRContext *ctx = &diags.context();
-  ctx->loadDialect<mlir::dl::DLDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect>();
+  // Layers build dl ops, and the linalg/tensor blocks of GradientBuilders where no dl op fits.
+  ctx->loadDialect<mlir::dl::DLDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                   mlir::linalg::LinalgDialect, mlir::tensor::TensorDialect>();
   auto module = mlir::ModuleOp::create(diags.loc(SrcLoc{1, 1}), g.name);
   mlir::OpBuilder b(ctx);
   module->setAttr("dl.signature", b.getStringAttr(buildSignature(g)));

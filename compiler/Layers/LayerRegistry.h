@@ -127,6 +127,9 @@ struct GenCall {
   bool training = false;
   mlir::Value seed = {}, step = {};
   int64_t *nextStream = nullptr;
+  /// Set while building the train step: layers with buffers that training changes
+  /// (batch_norm's running statistics) add (the buffer operand, its new value) here.
+  std::vector<std::pair<mlir::Value, mlir::Value>> *bufferUpdates = nullptr;
 };
 
 struct LayerDef {

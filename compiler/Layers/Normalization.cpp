@@ -1,8 +1,82 @@
 //===- Normalization.cpp - batch_norm and layer_norm -----------------------===//
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientBuilders.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
 
 namespace dlc {
+namespace {
+
+/// batch_norm in training, as torch.nn.BatchNorm*d.train(): normalised with the batch's
+/// mean and biased variance over every dim but 1, and the buffers updated with momentum m:
+/// running_mean = (1 - m) running_mean + m mean, running_var likewise with the unbiased
+/// variance (times n / (n - 1), n the values per channel), num_batches_tracked + 1. Built
+/// from dl ops, whose gradients then give batch norm's.
+mlir::Value buildBatchNormTraining(GenCall &c) {
+  mlir::OpBuilder &b = c.b;
+  mlir::Location loc = c.loc;
+  // PyTorch refuses batch statistics of a single value per channel.
+  mlir::Value x = mlir::dl::ChannelCountCheckOp::create(b, loc, c.operands[0].getType(), c.operands[0],
+                                                        b.getI64IntegerAttr(2), b.getStringAttr("batch_norm"));
+  auto xt = mlir::cast<mlir::RankedTensorType>(x.getType());
+  mlir::Type elt = xt.getElementType();
+  int64_t rank = xt.getRank(), ch = xt.getDimSize(1);
+  llvm::SmallVector<int64_t> axes = {0}, kept(rank, 1);
+  for (int64_t d = 2; d < rank; ++d) axes.push_back(d);
+  kept[1] = ch;
+  auto keptType = mlir::RankedTensorType::get(kept, elt);
+  auto axesAttr = b.getDenseI64ArrayAttr(axes);
+  auto mean = mlir::dl::MeanOp::create(b, loc, keptType, x, axesAttr, b.getBoolAttr(true));
+  mlir::Value xc = mlir::dl::SubOp::create(b, loc, x, mean);
+  mlir::Value var = mlir::dl::MeanOp::create(b, loc, keptType, mlir::dl::MulOp::create(b, loc, xc, xc), axesAttr,
+                                             b.getBoolAttr(true));
+  auto scalar = [&](double v) -> mlir::Value {
+    auto t = mlir::RankedTensorType::get({}, elt);
+    return mlir::arith::ConstantOp::create(b, loc, mlir::DenseElementsAttr::get(t, b.getFloatAttr(elt, v)));
+  };
+  double eps = c.attrs.at("eps").f, m = c.attrs.at("momentum").f;
+  mlir::Value std = mlir::dl::SqrtOp::create(b, loc, keptType, mlir::dl::AddOp::create(b, loc, var, scalar(eps)));
+  auto asKept = [&](mlir::Value v) -> mlir::Value {
+    return mlir::dl::ReshapeOp::create(b, loc, keptType, v, b.getDenseI64ArrayAttr({}));
+  };
+  mlir::Value y = mlir::dl::DivOp::create(b, loc, xc, std);
+  y = mlir::dl::AddOp::create(b, loc, mlir::dl::MulOp::create(b, loc, y, asKept(c.operands[1])), asKept(c.operands[2]));
+
+  if (c.bufferUpdates) {
+    auto vecType = mlir::cast<mlir::RankedTensorType>(c.operands[3].getType());
+    auto asVec = [&](mlir::Value v) -> mlir::Value {
+      return mlir::dl::ReshapeOp::create(b, loc, vecType, v, b.getDenseI64ArrayAttr({}));
+    };
+    mlir::Value n = mlir::dl::countOf(b, loc, x, axes, elt);
+    mlir::Value unbias = mlir::arith::DivFOp::create(
+        b, loc, n, mlir::arith::SubFOp::create(b, loc, n, mlir::dl::floatConst(b, loc, elt, 1.0)));
+    auto blend = [&](mlir::Value running, mlir::Value batch, mlir::Value factor) {
+      return mlir::dl::mapLike(b, loc, running, elt, {running, batch},
+                               [&](mlir::OpBuilder &nb, mlir::Location l, mlir::ValueRange a) -> mlir::Value {
+                                 mlir::Value stat = factor ? mlir::arith::MulFOp::create(nb, l, a[1], factor) : a[1];
+                                 mlir::Value keep = mlir::arith::MulFOp::create(
+                                     nb, l, a[0], mlir::dl::floatConst(nb, l, elt, 1.0 - m));
+                                 mlir::Value add =
+                                     mlir::arith::MulFOp::create(nb, l, stat, mlir::dl::floatConst(nb, l, elt, m));
+                                 return mlir::arith::AddFOp::create(nb, l, keep, add);
+                               });
+    };
+    mlir::Value tracked = c.operands[5];
+    mlir::Type i64 = b.getI64Type();
+    c.bufferUpdates->push_back({c.operands[3], blend(c.operands[3], asVec(mean), {})});
+    c.bufferUpdates->push_back({c.operands[4], blend(c.operands[4], asVec(var), unbias)});
+    c.bufferUpdates->push_back(
+        {tracked, mlir::dl::mapLike(b, loc, tracked, i64, {tracked},
+                                    [&](mlir::OpBuilder &nb, mlir::Location l, mlir::ValueRange a) -> mlir::Value {
+                                      return mlir::arith::AddIOp::create(
+                                          nb, l, a[0], mlir::arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(1)));
+                                    })});
+  }
+  return y;
+}
+
+} // namespace
 
 void registerNormalizationLayers(LayerRegistry &r) {
   LayerDef bn;
@@ -28,9 +102,10 @@ void registerNormalizationLayers(LayerRegistry &r) {
                 {"num_batches_tracked", TensorType{DType::I64, {}}, {ParamInit::Zeros}, true}};
     return true;
   };
-  // Inference normalises with the running statistics (operands: x, weight, bias,
-  // running_mean, running_var, num_batches_tracked).
+  // Operands: x, weight, bias, running_mean, running_var, num_batches_tracked. Inference
+  // normalises with the running statistics; training with the batch's, and updates them.
   bn.build = [](GenCall &c) -> mlir::Value {
+    if (c.training) return buildBatchNormTraining(c);
     return mlir::dl::BatchNormOp::create(c.b, c.loc, c.resultType, c.operands[0], c.operands[1], c.operands[2],
                                          c.operands[3], c.operands[4], c.b.getF64FloatAttr(c.attrs.at("eps").f));
   };

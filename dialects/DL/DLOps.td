@@ -247,7 +247,7 @@ def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType, Dec
 // Convolution and pooling (NCHW)
 //===----------------------------------------------------------------------===//
 
-def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSegments]> {
+def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSegments, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "2-D convolution, NCHW input, OIHW weight (torch.nn.Conv2d)";
   let description = [{
     `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it.
@@ -293,7 +293,7 @@ def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, SameOperandsAndResultTyp
   let hasFolder = 1;
 }
 
-def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]> {
+def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "2-D transposed convolution, NCHW, weight [in, out/groups, kH, kW] (torch.nn.ConvTranspose2d)";
   let description = [{
     `padding` is (top, left, bottom, right): PyTorch's padding less output_padding at the end.
@@ -309,7 +309,7 @@ def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite]>
   }];
 }
 
-def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite]> {
+def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
   let description = [{ `channels_last`: input and result are NHWC (set by the layout pass). }];
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
@@ -388,6 +388,55 @@ def DL_EmbeddingGradOp : DL_Op<"embedding_grad", [Pure]> {
   let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$grad);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$ids `,` $grad attr-dict `:` type($ids) `,` type($grad) `->` type($result)";
+}
+
+def DL_ChannelCountCheckOp : DL_Op<"channel_count_check", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let summary = "x, after checking at run time that each channel has at least `min` values";
+  let description = [{
+    The values per channel are the product of x's dims other than 1; fewer than `min` is
+    a run-time error naming `layer` and its source location (batch statistics in
+    training need two values per channel, as PyTorch requires). The result is x.
+  }];
+  let arguments = (ins DL_FloatTensor:$input, I64Attr:$min, StrAttr:$layer);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def DL_Conv2DBackwardDataOp : DL_Op<"conv2d_backward_data", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradient of an NCHW conv2d for its input, from the result's gradient and the weight";
+  let description = [{
+    `stride`, `padding`, `dilation` and `groups` are the forward's; the result has the
+    forward input's type, whose H and W must be static (they are not implied by the
+    gradient's when the stride exceeds 1).
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$weight, DenseI64ArrayAttr:$stride,
+                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$grad `,` $weight attr-dict `:` type($grad) `,` type($weight) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_Conv2DBackwardWeightsOp : DL_Op<"conv2d_backward_weights", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradient of an NCHW conv2d for its OIHW weight, from the result's gradient and the input";
+  let description = [{ `stride`, `padding`, `dilation` and `groups` are the forward's. }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, DenseI64ArrayAttr:$stride,
+                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$grad `,` $input attr-dict `:` type($grad) `,` type($input) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_Pool2DBackwardOp : DL_Op<"pool2d_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradient of an NCHW pool2d for its input, from the result's gradient and the input";
+  let description = [{
+    Max pooling sends each window's gradient to the first position holding its maximum
+    (as PyTorch); average pooling spreads it evenly over the window, padding included.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, BoolAttr:$is_max,
+                       DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$grad `,` $input attr-dict `:` type($grad) `,` type($input) `->` type($result)";
+  let hasVerifier = 1;
 }
 
 def DL_SgdUpdateOp : DL_Op<"sgd_update", [Pure]> {

@@ -131,6 +131,54 @@ LogicalResult Pool2DOp::verify() {
   return success();
 }
 
+/// The window attributes of a convolution's gradient op, and that `in` (NCHW) convolved
+/// by `kernel` gives `out` where both sizes are known.
+static LogicalResult verifyWindow(Operation *op, RankedTensorType in, RankedTensorType out, ArrayRef<int64_t> kernel,
+                                  ArrayRef<int64_t> stride, ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation) {
+  if (in.getRank() != 4 || out.getRank() != 4) return op->emitOpError("expects NCHW tensors");
+  if (stride.size() != 2 || padding.size() != 4 || dilation.size() != 2)
+    return op->emitOpError("stride and dilation need 2 values, padding 4");
+  if (llvm::any_of(padding, [](int64_t p) { return p < 0; })) return op->emitOpError("padding must not be negative");
+  for (int i = 0; i < 2; ++i) {
+    int64_t h = in.getDimSize(2 + i), oh = out.getDimSize(2 + i);
+    if (ShapedType::isDynamic(h) || ShapedType::isDynamic(oh)) continue;
+    int64_t expect = (h + padding[i] + padding[2 + i] - dilation[i] * (kernel[i] - 1) - 1) / stride[i] + 1;
+    if (oh != expect) return op->emitOpError("gradient size ") << oh << " does not match input size " << h;
+  }
+  if (!agree(in.getDimSize(0), out.getDimSize(0))) return op->emitOpError("batch sizes differ");
+  return success();
+}
+
+LogicalResult Conv2DBackwardDataOp::verify() {
+  auto dx = getResult().getType(), w = getWeight().getType();
+  if (w.getRank() != 4) return emitOpError("expects an OIHW weight");
+  if (dx.getRank() == 4 && (dx.isDynamicDim(2) || dx.isDynamicDim(3)))
+    return emitOpError("the input's H and W must be static");
+  if (failed(verifyWindow(*this, dx, getGrad().getType(), {w.getDimSize(2), w.getDimSize(3)}, getStride(),
+                          getPadding(), getDilation())))
+    return failure();
+  if (!agree(dx.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(getGrad().getType().getDimSize(1), w.getDimSize(0)))
+    return emitOpError("channels do not match the weight");
+  return success();
+}
+
+LogicalResult Conv2DBackwardWeightsOp::verify() {
+  auto w = getResult().getType(), x = getInput().getType();
+  if (w.getRank() != 4 || !w.hasStaticShape()) return emitOpError("expects a static OIHW result");
+  if (failed(verifyWindow(*this, x, getGrad().getType(), {w.getDimSize(2), w.getDimSize(3)}, getStride(),
+                          getPadding(), getDilation())))
+    return failure();
+  if (!agree(x.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(getGrad().getType().getDimSize(1), w.getDimSize(0)))
+    return emitOpError("channels do not match the weight");
+  return success();
+}
+
+LogicalResult Pool2DBackwardOp::verify() {
+  if (getKernel().size() != 2) return emitOpError("kernel needs 2 values");
+  if (getResult().getType() != getInput().getType()) return emitOpError("result must have the input's type");
+  return verifyWindow(*this, getInput().getType(), getGrad().getType(), getKernel(), getStride(), getPadding(), {1, 1});
+}
+
 LogicalResult RecurrentOp::verify() {
   auto x = getInput().getType();
   int64_t h = getHidden(), layers = getLayers(), gates = getIsGru() ? 3 : 4;

@@ -37,3 +37,10 @@ extern "C" void dlrt_k_check_size(void *vctx, int64_t site, int64_t size, int64_
   if (size > limit)
     ctx.fail(ctx.where(site) + ": length " + std::to_string(size) + " exceeds the maximum " + std::to_string(limit));
 }
+
+extern "C" void dlrt_k_check_count(void *vctx, int64_t site, int64_t count, int64_t min) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  if (count < min)
+    ctx.fail(ctx.where(site) + ": expected at least " + std::to_string(min) + " values per channel in training, got " +
+             std::to_string(count));
+}

@@ -60,6 +60,11 @@ struct KernelContext {
   /// Activations in a primitive's own layout where it differs from compiled code's (a
   /// convolution's blocked input and output): reordered in and out around the call.
   GrowingBuffer stagedSrc, stagedDst;
+  /// A weight gradient in a primitive's own layout, reordered out after the call.
+  GrowingBuffer stagedWeights;
+  /// What a backward kernel recomputes from the forward's input rather than keeping it:
+  /// max pooling's output and workspace.
+  GrowingBuffer recomputed, recomputedWorkspace;
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.
@@ -93,6 +98,8 @@ enum PrimitiveKind : int64_t {
   kSoftmax = 9,
   kPoolingBackward = 10,
   kBlockChannels = 11,
+  kConvolutionBackwardData = 12,
+  kConvolutionBackwardWeights = 13,
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -16,9 +16,12 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_matmul_f32", reinterpret_cast<void *>(&dlrt_k_matmul_f32)},
       {"dlrt_k_conv2d_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_f32)},
       {"dlrt_k_deconv2d_f32", reinterpret_cast<void *>(&dlrt_k_deconv2d_f32)},
+      {"dlrt_k_conv2d_backward_data_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_backward_data_f32)},
+      {"dlrt_k_conv2d_backward_weights_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_backward_weights_f32)},
       {"dlrt_k_pool2d_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_f32)},
       {"dlrt_k_pool2d_workspace_bytes", reinterpret_cast<void *>(&dlrt_k_pool2d_workspace_bytes)},
       {"dlrt_k_pool2d_backward_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_backward_f32)},
+      {"dlrt_k_pool2d_grad_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_grad_f32)},
       {"dlrt_k_layer_norm_f32", reinterpret_cast<void *>(&dlrt_k_layer_norm_f32)},
       {"dlrt_k_batch_norm_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_f32)},
       {"dlrt_k_softmax_f32", reinterpret_cast<void *>(&dlrt_k_softmax_f32)},
@@ -30,6 +33,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_free", reinterpret_cast<void *>(&dlrt_k_free)},
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},
       {"dlrt_k_check_size", reinterpret_cast<void *>(&dlrt_k_check_size)},
+      {"dlrt_k_check_count", reinterpret_cast<void *>(&dlrt_k_check_count)},
   };
   for (const Entry &e : table)
     if (std::strcmp(e.name, name) == 0) return e.fn;

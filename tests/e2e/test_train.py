@@ -211,16 +211,99 @@ def pairs_inputs(b, rng):
             "label": rng.integers(0, 5, (b, 4)).astype(np.int32)}
 
 
+CONV = """
+model Conv {
+  input x: f32[B, 3, 10, 10]
+  input label: i64[B]
+  c1 = conv2d(x, 8, 3, stride = 2, padding = 1) |> relu
+  p = max_pool2d(c1, 2, stride = 1)
+  n1 = batch_norm(p)
+  c2 = conv2d(n1, 8, 3, padding = 1, groups = 2)
+  a = avg_pool2d(c2, 3, stride = 2, padding = 1)
+  u = conv_transpose2d(a, 4, 3, stride = 2, padding = 1, output_padding = 1)
+  d = conv2d(u, 6, 2, dilation = 2, bias = false)
+  logits = dense(global_avg_pool2d(d), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+CONV_PARAMS = [("c1.weight", (8, 3, 3, 3)), ("c1.bias", (8,)), ("n1.weight", (8,)), ("n1.bias", (8,)),
+               ("c2.weight", (8, 4, 3, 3)), ("c2.bias", (8,)), ("u.weight", (8, 4, 3, 3)), ("u.bias", (4,)),
+               ("d.weight", (6, 4, 2, 2)), ("logits.weight", (5, 6)), ("logits.bias", (5,))]
+# batch_norm's buffers: their values before the step; the step's new ones are checked too.
+CONV_BUFFERS = {"n1.running_mean": np.linspace(-0.5, 0.5, 8).astype(np.float32),
+                "n1.running_var": np.linspace(0.5, 2.0, 8).astype(np.float32),
+                "n1.num_batches_tracked": np.array(7, np.int64)}
+
+
+def conv_logits(P, I):
+    c1 = torch.relu(F.conv2d(I["x"], P["c1.weight"], P["c1.bias"], stride=2, padding=1))
+    p = F.max_pool2d(c1, 2, stride=1)
+    n1 = F.batch_norm(p, P["n1.running_mean"], P["n1.running_var"], P["n1.weight"], P["n1.bias"], True, 0.1, 1e-5)
+    c2 = F.conv2d(n1, P["c2.weight"], P["c2.bias"], padding=1, groups=2)
+    a = F.avg_pool2d(c2, 3, stride=2, padding=1)
+    u = F.conv_transpose2d(a, P["u.weight"], P["u.bias"], stride=2, padding=1, output_padding=1)
+    d = F.conv2d(u, P["d.weight"], dilation=2)
+    return linear(P, "logits", d.mean((2, 3)))
+
+
+def conv_loss(P, I):
+    return F.cross_entropy(conv_logits(P, I), I["label"])
+
+
+def conv_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 3, 10, 10)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
+NORM1D = """
+model Norm1d {
+  input x: f32[B, 4, 5]
+  input t: f32[B, 6]
+  h = batch_norm(x, momentum = 0.3)
+  f = dense(flatten(h), 6) |> tanh
+  y = batch_norm(f, eps = 0.001)
+  output y
+  train {
+    loss = mse(y, t)
+    optimizer = OPT
+  }
+}
+"""
+NORM1D_PARAMS = [("h.weight", (4,)), ("h.bias", (4,)), ("f.weight", (6, 20)), ("f.bias", (6,)), ("y.weight", (6,)),
+                 ("y.bias", (6,))]
+NORM1D_BUFFERS = {"h.running_mean": np.zeros(4, np.float32), "h.running_var": np.ones(4, np.float32),
+                  "h.num_batches_tracked": np.array(0, np.int64),
+                  "y.running_mean": np.full(6, 0.25, np.float32), "y.running_var": np.full(6, 3.0, np.float32),
+                  "y.num_batches_tracked": np.array(2, np.int64)}
+
+
+def norm1d_loss(P, I):
+    h = F.batch_norm(I["x"], P["h.running_mean"], P["h.running_var"], P["h.weight"], P["h.bias"], True, 0.3, 1e-5)
+    f = torch.tanh(linear(P, "f", h.flatten(1)))
+    y = F.batch_norm(f, P["y.running_mean"], P["y.running_var"], P["y.weight"], P["y.bias"], True, 0.1, 1e-3)
+    return F.mse_loss(y, I["t"])
+
+
+def norm1d_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 4, 5)).astype(np.float32), "t": rng.standard_normal((b, 6)).astype(np.float32)}
+
+
 MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
-          ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs)]
+          ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
+          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs)]
+BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS}
 
 
 def accuracy(logits_fn, labels):
     return lambda P, I: (logits_fn(P, I).argmax(-1) == I[labels]).double().mean().item()
 
 
-ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets")}
+ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets"),
+            "conv": accuracy(conv_logits, "label")}
 
 
 def source(src, opt, clip=None):
@@ -238,14 +321,22 @@ def check_gradients():
         wd = h.workdir()
         so = h.compile_model(source(src, "sgd(lr = 1.0)"), wd)
         P = init_params(params)
+        buffers = BUFFERS.get(name, {})
         w0 = os.path.join(wd, "w0.safetensors")
-        h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+        h.save_safetensors(w0, {**{k: v.to(torch.float32).numpy() for k, v in P.items()}, **buffers})
         for batch in (3, 8):
             inputs = make_inputs(batch, rng)
             log = os.path.join(wd, "log.csv")
             after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "1", "--log", log])
             P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
-            loss = loss_fn(P64, torch_inputs(inputs, torch.float64))
+            B64 = {k: torch.from_numpy(v).to(torch.float64) for k, v in buffers.items()}
+            loss = loss_fn({**P64, **B64}, torch_inputs(inputs, torch.float64))
+            # Buffers after the step: batch_norm's running statistics (updated in place by
+            # F.batch_norm) and num_batches_tracked + 1.
+            for bname, b in B64.items():
+                want = b.numpy() + 1 if bname.endswith("num_batches_tracked") else b.numpy()
+                h.check_close("%s b%d buffer %s" % (name, batch, bname), after[bname].astype(np.float64), want,
+                              atol=1e-6, rtol=1e-5)
             grads = torch.autograd.grad(loss, list(P64.values()), allow_unused=True)
             # The loss the step computed (forward, before the update), as the log has it
             # (6 decimals), and for classification losses the accuracy of its predictions.
@@ -253,7 +344,8 @@ def check_gradients():
             h.check_close("%s b%d loss" % (name, batch), float(row["train_loss"]), loss.item(),
                           atol=2e-6, rtol=1e-5)
             if name in ACCURACY:
-                want = ACCURACY[name](P64, torch_inputs(inputs, torch.float64))
+                B64 = {k: torch.from_numpy(v).to(torch.float64) for k, v in buffers.items()}
+                want = ACCURACY[name]({**P64, **B64}, torch_inputs(inputs, torch.float64))
                 h.check_close("%s b%d accuracy of the predictions" % (name, batch), float(row["train_acc"]), want,
                               atol=1e-6, rtol=0)
             for (pname, p), g in zip(P64.items(), grads):
@@ -330,6 +422,15 @@ def check_errors():
     _, _, _, r = h.train_run(so, inputs, w0, wd, ["--steps", "1"], check=False)
     h.check("NaN loss stops with the step named", r.returncode == 1 and "step 1" in r.stderr and "nan" in r.stderr,
             r.stderr)
+    # batch_norm of one value per channel in training (PyTorch refuses it too).
+    so3 = h.compile_model(source(NORM1D, "sgd(lr = 0.1)"), wd, "norm1d")
+    one = norm1d_inputs(1, rng)
+    for k, a in one.items():
+        np.save(os.path.join(wd, "one_%s.npy" % k), a)
+    r = h.dlrun(["train", so3, "--steps", "1", "--input", "x=" + os.path.join(wd, "one_x.npy"),
+                 "--input", "t=" + os.path.join(wd, "one_t.npy")], check=False)
+    h.check("batch_norm of one value per channel fails naming the layer",
+            r.returncode == 1 and "batch_norm at" in r.stderr and "at least 2 values per channel" in r.stderr, r.stderr)
     # A model without a train block.
     so2 = h.compile_model("model M {\n input x: f32[B, 3]\n output y = dense(x, 2)\n}\n", wd, "plain")
     r = h.dlrun(["train", so2, "--input", "x=" + os.path.join(wd, "train_x.npy")], check=False)

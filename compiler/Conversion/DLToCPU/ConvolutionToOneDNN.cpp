@@ -49,6 +49,17 @@ Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, i
   return i64Array(b, loc, words);
 }
 
+/// The pooling geometry word array of the dlrt_k_pool2d kernels: N C H W OH OW KH KW SH SW
+/// PT PL PB PR is_max channels_last.
+Value poolGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oh, Value ow, ArrayRef<int64_t> k,
+                   ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, bool channelsLast) {
+  SmallVector<Value> words(nchw);
+  words.append({oh, ow});
+  for (int64_t v : {k[0], k[1], s[0], s[1], p[0], p[1], p[2], p[3], int64_t(isMax), int64_t(channelsLast)})
+    words.push_back(idx(b, loc, v));
+  return i64Array(b, loc, words);
+}
+
 struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
@@ -130,15 +141,85 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
     Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
     Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
     auto rt = op.getResult().getType();
-    Value geom = i64Array(rw, loc,
-                                 {n, c, h, w, oh, ow, idx(rw, loc, k[0]), idx(rw, loc, k[1]), idx(rw, loc, s[0]),
-                                  idx(rw, loc, s[1]), idx(rw, loc, p[0]), idx(rw, loc, p[1]), idx(rw, loc, p[2]),
-                                  idx(rw, loc, p[3]), idx(rw, loc, op.getIsMax() ? 1 : 0), idx(rw, loc, cl ? 1 : 0)});
+    Value geom = poolGeometry(rw, loc, {n, c, h, w}, oh, ow, k, s, p, op.getIsMax(), cl);
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_f32")
                          .in(geom)
                          .in(x)
                          .out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl))
                          .optional(Value()) // workspace: training form only
+                         .emitResult());
+    return success();
+  }
+};
+
+/// dx of a conv2d on oneDNN's backward-data primitive. The input's N comes from the
+/// gradient, its C, H and W from the result type (static).
+struct Conv2DBackwardDataToOneDNN : public OpRewritePattern<dl::Conv2DBackwardDataOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Conv2DBackwardDataOp op, PatternRewriter &rw) const override {
+    if (!op.getGrad().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    Location loc = op.getLoc();
+    Value dy = op.getGrad(), w = op.getWeight();
+    auto wt = op.getWeight().getType();
+    auto rt = op.getResult().getType();
+    auto [n, oc, oh, ow] = nchwSizes(rw, loc, dy, false);
+    Value c = rt.isDynamicDim(1) ? idx(rw, loc, wt.getDimSize(1) * op.getGroups()) : idx(rw, loc, rt.getDimSize(1));
+    Value geom = convGeometry(rw, loc, {n, c, idx(rw, loc, rt.getDimSize(2)), idx(rw, loc, rt.getDimSize(3))}, oc,
+                              wt.getDimSize(2), wt.getDimSize(3), oh, ow, op.getStride(), op.getPadding(),
+                              op.getDilation(), op.getGroups(), DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NCHW);
+    SmallVector<Value> dyn;
+    if (rt.isDynamicDim(0)) dyn.push_back(n);
+    if (rt.isDynamicDim(1)) dyn.push_back(c);
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_conv2d_backward_data_f32")
+                         .in(geom)
+                         .in(dy)
+                         .in(w)
+                         .out(rt, dyn)
+                         .emitResult());
+    return success();
+  }
+};
+
+/// dw of a conv2d on oneDNN's backward-weights primitive.
+struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwardWeightsOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Conv2DBackwardWeightsOp op, PatternRewriter &rw) const override {
+    if (!op.getGrad().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    Location loc = op.getLoc();
+    Value dy = op.getGrad(), x = op.getInput();
+    auto wt = op.getResult().getType();
+    auto [n, c, h, w] = nchwSizes(rw, loc, x, false);
+    Value oh = dimOf(rw, loc, dy, 2), ow = dimOf(rw, loc, dy, 3);
+    Value geom = convGeometry(rw, loc, {n, c, h, w}, idx(rw, loc, wt.getDimSize(0)), wt.getDimSize(2),
+                              wt.getDimSize(3), oh, ow, op.getStride(), op.getPadding(), op.getDilation(),
+                              op.getGroups(), DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NCHW);
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_conv2d_backward_weights_f32")
+                         .in(geom)
+                         .in(x)
+                         .in(dy)
+                         .out(wt, {})
+                         .emitResult());
+    return success();
+  }
+};
+
+/// dx of a pool2d on oneDNN's pooling backward (max pooling reruns the forward to find
+/// its maxima, see dlrt_k_pool2d_grad_f32).
+struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Pool2DBackwardOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput(), dy = op.getGrad();
+    auto [n, c, h, w] = nchwSizes(rw, loc, x, false);
+    Value geom = poolGeometry(rw, loc, {n, c, h, w}, dimOf(rw, loc, dy, 2), dimOf(rw, loc, dy, 3), op.getKernel(),
+                              op.getStride(), op.getPadding(), op.getIsMax(), false);
+    auto rt = op.getResult().getType();
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_grad_f32")
+                         .in(geom)
+                         .in(x)
+                         .in(dy)
+                         .out(rt, resultDynSizes(rt, {n, c, h, w}, false))
                          .emitResult());
     return success();
   }
@@ -200,7 +281,8 @@ void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
 }
 
 void populateConvolutionToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<Conv2DToOneDNN, ConvTranspose2DToOneDNN, Pool2DToOneDNN>(patterns.getContext());
+  patterns.add<Conv2DToOneDNN, ConvTranspose2DToOneDNN, Pool2DToOneDNN, Conv2DBackwardDataToOneDNN,
+               Conv2DBackwardWeightsToOneDNN, Pool2DBackwardToOneDNN>(patterns.getContext());
 }
 
 } // namespace dlc

@@ -330,10 +330,173 @@ struct ConvTranspose2DToLinalg : public OpRewritePattern<dl::ConvTranspose2DOp> 
   }
 };
 
+/// dx of a conv2d as the transposed convolution of the gradient by the same weight, with
+/// the output padding that gives back the input's (static) H and W: the rows a strided
+/// window never reached.
+struct Conv2DBackwardDataToLinalg : public OpRewritePattern<dl::Conv2DBackwardDataOp> {
+  Conv2DBackwardDataToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(dl::Conv2DBackwardDataOp op, PatternRewriter &rw) const override {
+    auto rt = op.getResult().getType();
+    auto wt = op.getWeight().getType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    SmallVector<int64_t> padding(p);
+    for (int i = 0; i < 2; ++i) {
+      int64_t span = rt.getDimSize(2 + i) + p[i] + p[2 + i] - d[i] * (wt.getDimSize(2 + i) - 1) - 1;
+      padding[2 + i] -= span % s[i];
+    }
+    rw.replaceOpWithNewOp<dl::ConvTranspose2DOp>(op, rt, op.getGrad(), op.getWeight(), /*bias=*/Value(),
+                                                 op.getStrideAttr(), rw.getDenseI64ArrayAttr(padding),
+                                                 op.getDilationAttr(), op.getGroupsAttr(), UnitAttr());
+    return success();
+  }
+};
+
+/// dw[o, c, ky, kx] = sum over n, y, x of x_padded[n, ic, y*s + ky*d, x*s + kx*d] dy[n, o, y, x],
+/// ic the input channel c of o's group.
+struct Conv2DBackwardWeightsToLinalg : public OpRewritePattern<dl::Conv2DBackwardWeightsOp> {
+  Conv2DBackwardWeightsToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(dl::Conv2DBackwardWeightsOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto wt = op.getResult().getType();
+    Type elt = wt.getElementType();
+    auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
+    int64_t groups = op.getGroups(), oc = wt.getDimSize(0), cg = wt.getDimSize(1);
+    Value zero = reductionInit(rw, loc, elt, false);
+    Value x = padSpatial(rw, loc, op.getInput(), p, zero);
+    MLIRContext *ctx = rw.getContext();
+    AffineExpr o = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx), ky = getAffineDimExpr(2, ctx),
+               kx = getAffineDimExpr(3, ctx), n = getAffineDimExpr(4, ctx), y = getAffineDimExpr(5, ctx),
+               xx = getAffineDimExpr(6, ctx);
+    AffineExpr ic = groups == 1 ? c : o.floorDiv(oc / groups) * cg + c;
+    AffineMap im = AffineMap::get(7, 0, {n, ic, y * s[0] + ky * d[0], xx * s[1] + kx * d[1]}, ctx);
+    AffineMap gm = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
+    AffineMap om = AffineMap::get(7, 0, {o, c, ky, kx}, ctx);
+    SmallVector<Iter> iters = {Iter::parallel,  Iter::parallel,  Iter::parallel, Iter::parallel,
+                               Iter::reduction, Iter::reduction, Iter::reduction};
+    Value acc = zeroFilled(rw, loc, wt, {}, zero);
+    rw.replaceOp(op, linalg::GenericOp::create(rw, loc, wt, ValueRange{x, op.getGrad()}, acc,
+                                               ArrayRef<AffineMap>{im, gm, om}, iters,
+                                               [&](OpBuilder &b, Location l, ValueRange a) {
+                                                 linalg::YieldOp::create(b, l, multiplyAdd(b, l, a));
+                                               })
+                         .getResult(0));
+    return success();
+  }
+};
+
+/// dx of a pool2d: for each window offset (ky, kx), the gradient of every window is added
+/// at that offset into a padded dx through a strided slice (static offsets and strides, so
+/// each step is one loop nest), then the padding is cut away. Max pooling adds only where
+/// the offset is the window's first maximum (as PyTorch, a NaN counts as a maximum),
+/// found beforehand in one pass; average pooling adds gradient / window area everywhere.
+struct Pool2DBackwardToLinalg : public OpRewritePattern<dl::Pool2DBackwardOp> {
+  Pool2DBackwardToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
+  LogicalResult matchAndRewrite(dl::Pool2DBackwardOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput(), dy = op.getGrad();
+    auto xt = op.getInput().getType();
+    auto gt = op.getGrad().getType();
+    Type elt = xt.getElementType();
+    bool isMax = op.getIsMax();
+    auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
+    MLIRContext *ctx = rw.getContext();
+    auto id4 = rw.getMultiDimIdentityMap(4);
+    SmallVector<Iter> par4(4, Iter::parallel);
+    auto i32 = rw.getI32Type();
+    auto argType = RankedTensorType::get(gt.getShape(), i32);
+    SmallVector<Value> gDyn = broadcastDynamicSizes(rw, loc, gt, ValueRange{dy});
+
+    // The offset (ky * KW + kx) of each window's first maximum.
+    Value argmax;
+    if (isMax) {
+      Value lowest = reductionInit(rw, loc, elt, true);
+      Value xp = padSpatial(rw, loc, x, p, lowest);
+      AffineExpr n = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx), y = getAffineDimExpr(2, ctx),
+                 xx = getAffineDimExpr(3, ctx), ky = getAffineDimExpr(4, ctx), kx = getAffineDimExpr(5, ctx);
+      AffineMap im = AffineMap::get(6, 0, {n, c, y * s[0] + ky, xx * s[1] + kx}, ctx);
+      AffineMap wm = AffineMap::get(6, 0, {ky, kx}, ctx);
+      AffineMap om = AffineMap::get(6, 0, {n, c, y, xx}, ctx);
+      Value window = tensor::EmptyOp::create(rw, loc, ArrayRef<int64_t>{k[0], k[1]}, elt);
+      Value best = zeroFilled(rw, loc, gt, gDyn, lowest);
+      Value where = zeroFilled(rw, loc, argType, gDyn, arith::ConstantOp::create(rw, loc, rw.getI32IntegerAttr(0)));
+      argmax = linalg::GenericOp::create(
+                   rw, loc, TypeRange{gt, argType}, ValueRange{xp, window}, ValueRange{best, where},
+                   ArrayRef<AffineMap>{im, wm, om, om},
+                   SmallVector<Iter>{Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel, Iter::reduction,
+                                     Iter::reduction},
+                   [&](OpBuilder &b, Location l, ValueRange a) {
+                     Value v = a[0], cur = a[2], curAt = a[3];
+                     Value greater = arith::OrIOp::create(
+                         b, l, arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, v, cur),
+                         arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, v, v));
+                     Value at = arith::AddIOp::create(
+                         b, l,
+                         arith::MulIOp::create(b, l, linalg::IndexOp::create(b, l, 4),
+                                               arith::ConstantIndexOp::create(b, l, k[1])),
+                         linalg::IndexOp::create(b, l, 5));
+                     at = arith::IndexCastOp::create(b, l, i32, at);
+                     linalg::YieldOp::create(b, l,
+                                             ValueRange{arith::SelectOp::create(b, l, greater, v, cur),
+                                                        arith::SelectOp::create(b, l, greater, at, curAt)});
+                   })
+                   .getResult(1);
+    }
+
+    // The padded gradient, zero, then each offset's share added through a strided slice.
+    Value zero = reductionInit(rw, loc, elt, false);
+    SmallVector<int64_t> paddedShape(xt.getShape());
+    SmallVector<Value> paddedDyn;
+    for (int64_t i = 0; i < 4; ++i) {
+      if (i >= 2 && !xt.isDynamicDim(i)) paddedShape[i] += p[i - 2] + p[i];
+      if (!xt.isDynamicDim(i)) continue;
+      Value v = dimOf(rw, loc, x, i);
+      if (i >= 2) v = arith::AddIOp::create(rw, loc, v, arith::ConstantIndexOp::create(rw, loc, p[i - 2] + p[i]));
+      paddedDyn.push_back(v);
+    }
+    Value dxp = zeroFilled(rw, loc, RankedTensorType::get(paddedShape, elt), paddedDyn, zero);
+    SmallVector<OpFoldResult> sizes = tensorSizes(rw, loc, dy);
+    SmallVector<OpFoldResult> strides = {rw.getIndexAttr(1), rw.getIndexAttr(1), rw.getIndexAttr(s[0]),
+                                         rw.getIndexAttr(s[1])};
+    Value area = arith::ConstantOp::create(rw, loc, elt, rw.getFloatAttr(elt, double(k[0] * k[1])));
+    for (int64_t ky = 0; ky < k[0]; ++ky)
+      for (int64_t kx = 0; kx < k[1]; ++kx) {
+        SmallVector<OpFoldResult> offsets = {rw.getIndexAttr(0), rw.getIndexAttr(0), rw.getIndexAttr(ky),
+                                             rw.getIndexAttr(kx)};
+        Value part = tensor::ExtractSliceOp::create(rw, loc, gt, dxp, offsets, sizes, strides);
+        SmallVector<Value> ins{part, dy};
+        if (argmax) ins.push_back(argmax);
+        SmallVector<AffineMap> maps(ins.size() + 1, id4);
+        Value init = tensor::EmptyOp::create(rw, loc, gt, gDyn);
+        int32_t at = int32_t(ky * k[1] + kx);
+        Value sum = linalg::GenericOp::create(
+                        rw, loc, gt, ins, init, maps, par4,
+                        [&](OpBuilder &b, Location l, ValueRange a) {
+                          Value share;
+                          if (isMax) {
+                            Value hit = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, a[2],
+                                                              arith::ConstantOp::create(b, l, b.getI32IntegerAttr(at)));
+                            share = arith::SelectOp::create(b, l, hit, a[1], zero);
+                          } else {
+                            share = arith::DivFOp::create(b, l, a[1], area);
+                          }
+                          linalg::YieldOp::create(b, l, arith::AddFOp::create(b, l, a[0], share).getResult());
+                        })
+                        .getResult(0);
+        dxp = tensor::InsertSliceOp::create(rw, loc, sum, dxp, offsets, sizes, strides);
+      }
+    SmallVector<OpFoldResult> start = {rw.getIndexAttr(0), rw.getIndexAttr(0), rw.getIndexAttr(p[0]),
+                                       rw.getIndexAttr(p[1])};
+    SmallVector<OpFoldResult> unit(4, rw.getIndexAttr(1));
+    rw.replaceOpWithNewOp<tensor::ExtractSliceOp>(op, xt, dxp, start, tensorSizes(rw, loc, x), unit);
+    return success();
+  }
+};
+
 } // namespace
 
 void populateKernelsToLinalg(RewritePatternSet &patterns) {
   patterns.add<DenseToLinalg, MatmulToLinalg, Conv2DToLinalg, ConvTranspose2DToLinalg, Pool2DToLinalg>(patterns.getContext(), /*benefit=*/2);
+  patterns.add<Conv2DBackwardDataToLinalg, Conv2DBackwardWeightsToLinalg, Pool2DBackwardToLinalg>(patterns.getContext());
 }
 
 } // namespace dlc

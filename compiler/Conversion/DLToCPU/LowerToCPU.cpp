@@ -29,7 +29,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       op->setAttr("dl.site", IntegerAttr::get(IntegerType::get(op->getContext(), 64), int64_t(sites.size())));
       std::string where;
       llvm::raw_string_ostream os(where);
-      os << op->getName().stripDialect() << " at ";
+      // An op made for a layer of another name (batch_norm's checks) says so in `layer`.
+      if (auto layer = op->getAttrOfType<StringAttr>("layer")) os << layer.getValue() << " at ";
+      else os << op->getName().stripDialect() << " at ";
       if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
         os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
       else

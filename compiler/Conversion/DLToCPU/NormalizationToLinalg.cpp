@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "dialects/DL/DLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -93,10 +94,25 @@ struct BatchNormLowering : public OpRewritePattern<dl::BatchNormOp> {
   }
 };
 
+/// The run-time check of the values per channel, then the input itself.
+struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheckOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ChannelCountCheckOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    Value count = arith::ConstantIndexOp::create(rw, loc, 1);
+    for (int64_t d = 0; d < op.getInput().getType().getRank(); ++d)
+      if (d != 1) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, x, d));
+    KernelCall(rw, loc, op, "dlrt_k_check_count").in(i64Value(rw, loc, count)).in(i64Const(rw, loc, op.getMin())).emit();
+    rw.replaceOp(op, x);
+    return success();
+  }
+};
+
 } // namespace
 
 void populateNormalizationToLinalg(RewritePatternSet &patterns) {
-  patterns.add<LayerNormLowering, BatchNormLowering>(patterns.getContext());
+  patterns.add<LayerNormLowering, BatchNormLowering, ChannelCountCheckLowering>(patterns.getContext());
 }
 
 } // namespace dlc

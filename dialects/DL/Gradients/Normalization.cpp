@@ -1,5 +1,7 @@
 //===- Normalization.cpp - gradients of softmax, log_softmax, layer_norm --===//
 //
+// (and of channel_count_check, batch_norm's training-time guard: the identity).
+//
 // Written with dl ops, PyTorch's formulas (_softmax_backward_data, native_layer_norm's
 // backward): y (dY - sum(dY y)) for softmax, dY - exp(y) sum(dY) for log_softmax; layer
 // norm recomputes its mean and 1/std from the input rather than keeping them.
@@ -76,5 +78,11 @@ LogicalResult LayerNormOp::buildGradient(OpBuilder &b, ValueRange resultGrads, A
   if (needed[1]) dw = sumTo(b, loc, MulOp::create(b, loc, g, xhat), getWeight().getType());
   if (needed[2]) db = sumTo(b, loc, g, getBias().getType());
   grads.append({dx, dw, db});
+  return success();
+}
+
+LogicalResult ChannelCountCheckOp::buildGradient(OpBuilder &, ValueRange resultGrads, ArrayRef<bool> needed,
+                                                 SmallVectorImpl<Value> &grads) {
+  grads.push_back(needed[0] ? resultGrads[0] : Value());
   return success();
 }

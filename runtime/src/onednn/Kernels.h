@@ -28,6 +28,12 @@ void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dim
 /// post-op); compiled code puts the skip tensor there, or writes over a dead one.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
                        const float *bias, float *y, const int64_t *bn, double bn_eps, int64_t accumulate);
+/// The gradients of dlrt_k_conv2d_f32 (geom as there, NCHW, no fused bias, batch norm,
+/// residual or activation): dx from dy and the weight, and dw from x and dy.
+void dlrt_k_conv2d_backward_data_f32(void *ctx, int64_t site, const int64_t *geom, const float *dy, const float *w,
+                                     float *dx);
+void dlrt_k_conv2d_backward_weights_f32(void *ctx, int64_t site, const int64_t *geom, const float *x,
+                                        const float *dy, float *dw);
 /// Transposed convolution; weight [IC, OC/G, KH, KW] as PyTorch stores it; geom as for
 /// conv2d with OH OW the output size and the paddings oneDNN's (right = PyTorch's padding
 /// less output_padding).
@@ -43,6 +49,11 @@ int64_t dlrt_k_pool2d_workspace_bytes(void *ctx, int64_t site, const int64_t *ge
 /// forward (unused by average pooling). geom as for the forward.
 void dlrt_k_pool2d_backward_f32(void *ctx, int64_t site, const int64_t *geom, const float *dy,
                                 const void *workspace, float *dx);
+/// dx = the gradient of pooling for dy, from the forward's input x: max pooling reruns
+/// the training-form forward to find where each maximum came from (the train step keeps
+/// x, which it holds anyway, rather than a workspace). geom as for the forward.
+void dlrt_k_pool2d_grad_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *dy,
+                            float *dx);
 /// layer_norm of x viewed as [rows, cols] over cols, then * gamma + beta ([cols]). mean and
 /// var NULL: inference; otherwise the training form, which writes each row's mean and
 /// biased variance ([rows]) for the backward pass.
@@ -80,6 +91,8 @@ void dlrt_k_free(void *p);
 void dlrt_k_check_ids(void *ctx, int64_t site, const void *ids, int64_t count, int64_t elem_bytes, int64_t limit);
 /// Records an error naming the site unless size <= limit.
 void dlrt_k_check_size(void *ctx, int64_t site, int64_t size, int64_t limit);
+/// Records an error naming the site unless count >= min (values per channel in training).
+void dlrt_k_check_count(void *ctx, int64_t site, int64_t count, int64_t min);
 }
 
 #endif

@@ -131,3 +131,18 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64
     ctx.run(p.prim, std::move(args));
   });
 }
+
+extern "C" void dlrt_k_pool2d_grad_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *dy,
+                                       float *dx) {
+  void *workspace = nullptr;
+  float *y = nullptr;
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (g[0] == 0) return;
+    int64_t bytes = std::max<int64_t>(1, int64_t(trainingDesc(ctx, site, g).workspace_desc().get_size()));
+    workspace = ctx.recomputedWorkspace.get(size_t(bytes));
+    y = static_cast<float *>(ctx.recomputed.get(size_t(g[0] * g[1] * g[4] * g[5]) * sizeof(float)));
+  });
+  if (!workspace) return; // failed, or no samples
+  dlrt_k_pool2d_f32(vctx, site, g, x, y, workspace);
+  dlrt_k_pool2d_backward_f32(vctx, site, g, dy, workspace, dx);
+}
