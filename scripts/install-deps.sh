@@ -7,6 +7,7 @@ pkgs=(
   libdnnl-dev ocl-icd-opencl-dev libfmt-dev catch2 nlohmann-json3-dev ninja-build ccache cmake
   zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libclang-rt-22-dev
   python3-torch python3-numpy python3-sklearn libopenblas0-openmp
+  dataset-fashion-mnist fortunes   # the real-data training tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

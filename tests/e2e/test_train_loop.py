@@ -114,6 +114,27 @@ h.check("early stopping stops and restores the best weights", "early stop" in r.
 r = run("--early-stop", "2", check=False)
 h.check("--early-stop without a split is a usage error", r.returncode == 2, r.stderr)
 
+# The HTML report: self-contained (nothing fetched), a curve point per epoch for train and
+# validation loss and accuracy, the confusion matrix as one cell per (true, predicted)
+# pair; after a resume it still covers every epoch, from the checkpoint's loop state.
+import re  # noqa: E402
+
+report = os.path.join(wd, "reports", "run.html")
+ck2 = os.path.join(wd, "ck2.safetensors")
+run("--epochs", "2", "--val-split", "0.2", "--checkpoint", ck2)
+run("--epochs", "5", "--val-split", "0.2", "--resume", ck2, "--report", report)
+html = open(report).read()
+h.check("--report creates its folder and writes HTML", html.startswith("<!DOCTYPE html>"))
+h.check("the report fetches nothing", not re.search(r"<(script|link|img)\b|src=|href=|url\(", html))
+curves = re.findall(r"<polyline[^>]*points='([^']*)'", html)
+h.check("four curves (loss and accuracy, train and validation) of 5 epochs each, resumed run included",
+        len(curves) == 4 and all(len(c.split()) == 5 for c in curves), str([len(c.split()) for c in curves]))
+classes = len(np.unique(label))
+cells = re.findall(r"<title>true (\d+), predicted (\d+): (\d+)</title>", html)
+h.check("the confusion matrix has a cell per class pair, counting the validation samples",
+        len(cells) == classes * classes and sum(int(c[2]) for c in cells) == 10, str(len(cells)))
+r = run("--report", os.path.join(wd, "r2.html"), "--steps", "3")
+h.check("a run shorter than an epoch still reports", os.path.exists(os.path.join(wd, "r2.html")), r.stderr)
 
 # Dropout: masks rebuilt from Philox4x32-10 and the gradient through them.
 def philox_word0(index, stream, step, seed):

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Common.h"
+#include "Report.h"
 #include "io/Npy.h"
 
 #include <nlohmann/json.hpp>
@@ -35,7 +36,7 @@ int usage(const std::string &msg) {
                "         [--epochs E | --steps S] [--batch N] [--shuffle | --no-shuffle] [--seed S]\n"
                "         [--val-split F [--stratify NAME]] [--early-stop PATIENCE] [--lr LR]\n"
                "         [--save W.safetensors] [--checkpoint C.safetensors] [--checkpoint-every STEPS]\n"
-               "         [--resume C.safetensors] [--log train.csv] [--threads N]\n");
+               "         [--resume C.safetensors] [--log train.csv] [--report report.html] [--threads N]\n");
   return Usage;
 }
 
@@ -182,7 +183,6 @@ int parse(int argc, char **argv, Options &o) {
   if (o.haveEpochs && o.steps > 0) return usage("give --epochs or --steps, not both");
   if (o.earlyStop > 0 && o.valSplit <= 0) return usage("--early-stop needs a validation split (--val-split)");
   if (!o.stratify.empty() && o.valSplit <= 0) return usage("--stratify needs --val-split");
-  if (!o.report.empty()) return usage("--report (the HTML report) is not implemented yet in this build");
   return Ok;
 }
 
@@ -192,13 +192,33 @@ struct LoopState {
   double bestLoss = INFINITY;
   int64_t badValidations = 0;
   Metrics running; // the current epoch's train metrics so far
+  std::vector<EpochRecord> history; // every epoch line so far, for --report after a resume too
   nlohmann::json config;
+  static nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+  static double number(const nlohmann::json &v) { return v.is_number() ? v.get<double>() : NAN; }
   std::string dump() const {
     nlohmann::json j = {{"epoch", epoch},       {"batch", batchInEpoch},       {"best_loss", bestLoss},
                         {"bad", badValidations}, {"loss_sum", running.lossSum}, {"count", running.count},
                         {"correct", running.correct}, {"positions", running.positions}, {"config", config}};
     if (!std::isfinite(bestLoss)) j["best_loss"] = nullptr;
+    nlohmann::json h = nlohmann::json::array();
+    for (const EpochRecord &e : history)
+      h.push_back({e.epoch, e.step, number(e.trainLoss), number(e.trainAcc), number(e.valLoss), number(e.valAcc),
+                   number(e.lr), number(e.seconds)});
+    j["history"] = h;
     return j.dump();
+  }
+  void restoreHistory(const nlohmann::json &h) {
+    if (!h.is_array()) return;
+    for (const nlohmann::json &r : h) {
+      if (!r.is_array() || r.size() != 8) continue;
+      EpochRecord e;
+      e.epoch = r[0].is_number_integer() ? r[0].get<int64_t>() : 0;
+      e.step = r[1].is_number_integer() ? r[1].get<int64_t>() : 0;
+      e.trainLoss = number(r[2]), e.trainAcc = number(r[3]), e.valLoss = number(r[4]), e.valAcc = number(r[5]);
+      e.lr = number(r[6]), e.seconds = number(r[7]);
+      history.push_back(e);
+    }
   }
 };
 
@@ -331,11 +351,12 @@ int train(int argc, char **argv) {
     state.running.count = j.value("count", 0.0);
     state.running.correct = j.value("correct", int64_t(0));
     state.running.positions = j.value("positions", int64_t(0));
+    state.restoreHistory(j.value("history", nlohmann::json()));
     if (o.lr >= 0) dlrt_set_lr(session, o.lr);
   }
 
   // Writers.
-  for (const std::string *p : {&o.save, &o.checkpoint, &o.log})
+  for (const std::string *p : {&o.save, &o.checkpoint, &o.log, &o.report})
     if (!p->empty() && !makeParents(*p)) {
       std::fprintf(stderr, "dlrun: cannot create the folder of '%s': %s\n", p->c_str(), std::strerror(errno));
       return Failed;
@@ -496,6 +517,8 @@ int train(int argc, char **argv) {
     line += buf;
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
+    state.history.push_back(EpochRecord{state.epoch + 1, step, state.running.loss(), state.running.acc(), val.loss(),
+                                        val.acc(), dlrt_get_lr(session), secs});
     if (logFile) {
       auto num = [](double v) { return std::isfinite(v) ? std::to_string(v) : std::string(); };
       std::fprintf(logFile, "%lld,%lld,%s,%s,%s,%s,%g,%.3f\n", (long long)state.epoch + 1, (long long)step,
@@ -525,6 +548,7 @@ int train(int argc, char **argv) {
   double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - runStart).count();
   std::printf("trained %lld steps in %.1fs\n", (long long)step, total);
 
+  ReportData report;
   if (classification) {
     // Per-class figures on the validation data if any, else on the training data.
     const std::vector<int64_t> &idx = valIdx.empty() ? trainIdx : valIdx;
@@ -542,15 +566,17 @@ int train(int argc, char **argv) {
                 m.loss(), m.acc(), (long long)m.positions);
     std::printf("class  precision  recall     f1  support\n");
     double mp = 0, mr = 0, mf = 0;
+    ClassScores scores(cm);
     for (int64_t c = 0; c < classes; ++c) {
-      int64_t tp = cm[size_t(c)][size_t(c)], predicted = 0, actual = 0;
-      for (int64_t k = 0; k < classes; ++k) predicted += cm[size_t(k)][size_t(c)], actual += cm[size_t(c)][size_t(k)];
-      double p = predicted ? double(tp) / double(predicted) : 0, r = actual ? double(tp) / double(actual) : 0;
-      double f = p + r > 0 ? 2 * p * r / (p + r) : 0;
+      double p = scores.precision[size_t(c)], r = scores.recall[size_t(c)], f = scores.f1[size_t(c)];
       mp += p, mr += r, mf += f;
-      std::printf("%5lld  %9.4f  %6.4f  %6.4f  %7lld\n", (long long)c, p, r, f, (long long)actual);
+      std::printf("%5lld  %9.4f  %6.4f  %6.4f  %7lld\n", (long long)c, p, r, f, (long long)scores.support[size_t(c)]);
     }
     std::printf("macro  %9.4f  %6.4f  %6.4f\n", mp / double(classes), mr / double(classes), mf / double(classes));
+    report.confusion = cm;
+    report.evaluatedOn = valIdx.empty() ? "training data" : "validation data";
+    report.finalLoss = m.loss();
+    report.finalAcc = m.acc();
     if (classes <= 20) {
       std::printf("confusion matrix (rows: true class, columns: predicted)\n");
       for (int64_t c = 0; c < classes; ++c) {
@@ -558,6 +584,22 @@ int train(int argc, char **argv) {
         std::printf("\n");
       }
     }
+  }
+  if (!o.report.empty()) {
+    report.model = dlrt_model_name(model);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s; batch %lld, %s, seed %llu%s, final lr %g, %lld steps in %.1f s", o.model.c_str(),
+                  (long long)o.batch, o.shuffle ? "shuffled" : "in order", (unsigned long long)o.seed,
+                  o.valSplit > 0 ? (", validation split " + std::to_string(o.valSplit)).c_str() : "",
+                  dlrt_get_lr(session), (long long)step, total);
+    report.settings = buf;
+    report.epochs = state.history;
+    std::string err;
+    if (!writeReport(o.report, report, err)) {
+      std::fprintf(stderr, "dlrun: --report: %s\n", err.c_str());
+      return Failed;
+    }
+    std::printf("report written to %s\n", o.report.c_str());
   }
   if (!o.save.empty()) {
     if (dlrt_status st = dlrt_save_weights(session, o.save.c_str())) return failed(st, "--save: ");

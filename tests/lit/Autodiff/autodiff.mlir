@@ -28,14 +28,34 @@ func.func @train_step(%x: tensor<?x4xf32> {dl.input = "x"}, %t: tensor<?x3xf32> 
 // -----
 
 // An op without a gradient between a parameter and the loss is an error that names it.
-func.func @train_step(%x: tensor<2x3x4x4xf32> {dl.input = "x"}, %t: tensor<2x3x2x2xf32> {dl.input = "t"},
-                      %w: tensor<3xf32> {dl.param = "s"},
+func.func @train_step(%x: tensor<2x5x4xf32> {dl.input = "x"}, %t: tensor<2x3xf32> {dl.input = "t"},
+                      %wih: tensor<12x4xf32> {dl.param = "w_ih"}, %whh: tensor<12x3xf32> {dl.param = "w_hh"},
+                      %bih: tensor<12xf32> {dl.param = "b_ih"}, %bhh: tensor<12xf32> {dl.param = "b_hh"},
                       %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
     -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
-  %r = dl.reshape %w {from = array<i64>} : tensor<3xf32> -> tensor<1x3x1x1xf32>
-  %s = dl.mul %x, %r : tensor<2x3x4x4xf32>, tensor<1x3x1x1xf32> -> tensor<2x3x4x4xf32>
   // expected-error @+1 {{(from built-in) is on the training path but has no gradient}}
-  %p = dl.pool2d %s {is_max = true, kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>} : tensor<2x3x4x4xf32> -> tensor<2x3x2x2xf32>
-  %l = dl.mse %p, %t : tensor<2x3x2x2xf32>, tensor<2x3x2x2xf32> -> tensor<f32>
+  %h = dl.recurrent %x, %wih, %whh, %bih, %bhh {is_gru = false, hidden = 3 : i64, layers = 1 : i64, sequences = false} : tensor<2x5x4xf32>, tensor<12x4xf32>, tensor<12x3xf32>, tensor<12xf32>, tensor<12xf32> -> tensor<2x3xf32>
+  %l = dl.mse %h, %t : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Convolution and pooling: their gradients are the backward ops, reading the forward's
+// input (dx of the first convolution is not needed: x is no parameter).
+// CHECK-LABEL: func.func @train_step
+// CHECK: dl.pool2d_backward
+// CHECK-SAME: is_max = true
+// CHECK: dl.conv2d_backward_weights
+// CHECK-NOT: dl.conv2d_backward_data
+// CHECK: dl.sum
+// CHECK: dl.sgd_update
+func.func @train_step(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %t: tensor<?x4x3x3xf32> {dl.input = "t"},
+                      %w: tensor<4x3x3x3xf32> {dl.param = "c.weight"}, %b: tensor<4xf32> {dl.param = "c.bias"},
+                      %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
+    -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
+  %c = dl.conv2d %x, %w, %b {stride = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>, groups = 1 : i64} : tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32>, tensor<4xf32> -> tensor<?x4x8x8xf32>
+  %p = dl.pool2d %c {is_max = true, kernel = array<i64: 3, 3>, stride = array<i64: 3, 3>, padding = array<i64: 1, 1, 1, 1>} : tensor<?x4x8x8xf32> -> tensor<?x4x3x3xf32>
+  %l = dl.mse %p, %t : tensor<?x4x3x3xf32>, tensor<?x4x3x3xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
