@@ -5,6 +5,9 @@
 #include "dlrt/dlrt.h"
 #include "io/Npy.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
@@ -31,6 +34,22 @@ inline bool readInput(const std::string &path, dlrt::HostTensor &t) {
   }
   if (cast) std::fprintf(stderr, "dlrun: warning: '%s' is float64; cast to f32\n", path.c_str());
   return true;
+}
+
+/// Creates a folder and the folders above it (mkdir -p); true if they exist afterwards.
+inline bool makeDirs(const std::string &dir) {
+  for (size_t i = 1; i <= dir.size(); ++i)
+    if (i == dir.size() || dir[i] == '/') {
+      std::string part = dir.substr(0, i);
+      if (mkdir(part.c_str(), 0777) != 0 && errno != EEXIST) return false;
+    }
+  return true;
+}
+
+/// Creates the folders above `path` (mkdir -p of its directory).
+inline bool makeParentDirs(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos || slash == 0 || makeDirs(path.substr(0, slash));
 }
 
 /// dlrun train (Train.cpp).

@@ -40,19 +40,6 @@ int usage(const std::string &msg) {
   return Usage;
 }
 
-/// Creates the folders above `path` (mkdir -p of its directory).
-bool makeParents(const std::string &path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos || slash == 0) return true;
-  std::string dir = path.substr(0, slash);
-  for (size_t i = 1; i <= dir.size(); ++i)
-    if (i == dir.size() || dir[i] == '/') {
-      std::string part = dir.substr(0, i);
-      if (mkdir(part.c_str(), 0777) != 0 && errno != EEXIST) return false;
-    }
-  return true;
-}
-
 /// A permutation of 0..n-1 from (seed, purpose, counter): Fisher-Yates on a 64-bit
 /// Mersenne Twister seeded by their mix (fully specified, so the same on every machine).
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, uint64_t purpose, uint64_t counter) {
@@ -357,7 +344,7 @@ int train(int argc, char **argv) {
 
   // Writers.
   for (const std::string *p : {&o.save, &o.checkpoint, &o.log, &o.report})
-    if (!p->empty() && !makeParents(*p)) {
+    if (!p->empty() && !makeParentDirs(*p)) {
       std::fprintf(stderr, "dlrun: cannot create the folder of '%s': %s\n", p->c_str(), std::strerror(errno));
       return Failed;
     }

@@ -280,6 +280,10 @@ int infer(int argc, char **argv) {
   auto t0 = std::chrono::steady_clock::now();
   if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), outViews.data(), nout)) return failed(st);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (!makeDirs(outDir)) {
+    std::fprintf(stderr, "dlrun: cannot create --out-dir '%s': %s\n", outDir.c_str(), std::strerror(errno));
+    return Failed;
+  }
   for (int i = 0; i < nout; ++i) {
     dlrt_value_info v;
     dlrt_model_output(m, i, &v);
