@@ -99,6 +99,81 @@ def chart(rows, path):
         f.write("\n".join(out))
 
 
+# Train steps (BENCHMARKS.md): forward, cross-entropy, backward and the sample's optimizer.
+TRAIN_CASES = {"mlp": 64, "cnn": 64, "gpt": 16, "lstm": 32, "resnet18": 16}
+
+
+def torch_optimizer(sample, params):
+    """The optimizer of the sample's train block, as torch.optim."""
+    if sample == "gpt":
+        return torch.optim.AdamW(params, lr=3e-4, weight_decay=0.01)
+    if sample == "resnet18":
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-4)
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+def dlc_train_bench(bin_dir, so, batch, threads, seconds):
+    """(p50, p90) of dlrun bench --train and its arena line; None and the reason where the
+    model has no train step."""
+    r = subprocess.run([os.path.join(bin_dir, "dlrun"), "bench", so, "--batch", str(batch), "--threads", str(threads),
+                        "--seconds", str(seconds), "--train"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, (r.stderr.strip().splitlines() or ["failed"])[-1]
+    m = re.search(r"p50 ([0-9.]+)\s+p90 ([0-9.]+)", r.stdout)
+    arena = re.search(r"arena: (.*)", r.stdout)
+    return (float(m.group(1)), float(m.group(2))), arena.group(1) if arena else ""
+
+
+def train_main(args, rng):
+    rows = []
+    all_cpus = os.sched_getaffinity(0)
+    for wname in args.cases.split(","):
+        if wname not in TRAIN_CASES:
+            continue
+        sample, cls, make, _ = WORKLOADS[wname]
+        batch = TRAIN_CASES[wname]
+        wd = tempfile.mkdtemp(prefix="dlc-bench-")
+        so = harness.compile_model(os.path.join(ROOT, "samples", sample, sample + ".dl"), wd, sample)
+        ref = cls()
+        ref.train()
+        opt = torch_optimizer(sample, ref.parameters())
+        inputs = make(batch, rng)
+        tin = tuple(torch.from_numpy(v) for v in inputs.values())
+        probe = ref(*tin)
+        classes = probe.shape[-1]
+        labels = torch.from_numpy(rng.randint(0, classes, probe.shape[:-1]).astype(np.int64))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            out = ref(*tin)
+            F_loss = torch.nn.functional.cross_entropy(out.reshape(-1, classes), labels.reshape(-1))
+            F_loss.backward()
+            opt.step()
+
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            os.sched_setaffinity(0, {min(all_cpus)} if threads == 1 else all_cpus)
+            row = {"workload": wname + " train", "batch": batch, "threads": threads, "dlc": None, "torch": None}
+            note = ""
+            for _ in range(args.rounds):
+                got, note = dlc_train_bench(args.bin, so, batch, threads, args.seconds)
+                row["dlc"] = best(row["dlc"], got)
+                row["torch"] = best(row["torch"], timeit(step, args.seconds))
+            row["arena"] = note
+            row["speedup"] = row["torch"][0] / row["dlc"][0] if row["dlc"] else None
+            rows.append(row)
+            fmt = lambda v: "%9.3f %9.3f" % v if v else "%9s %9s" % ("-", "-")
+            print("%-14s b%-3d t%d | dlc %s | torch eager %s | eager/dlc %s | %s"
+                  % (row["workload"], batch, threads, fmt(row["dlc"]), fmt(row["torch"]),
+                     "%5.2fx" % row["speedup"] if row["speedup"] else "    -", note), flush=True)
+    os.sched_setaffinity(0, all_cpus)
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    with open(os.path.join(HERE, "results", "latest_train.json"), "w") as f:
+        json.dump({"unit": "ms per train step (median, p90); best round of %d" % args.rounds, "rows": rows}, f,
+                  indent=1)
+    print("wrote benchmarks/results/latest_train.json")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -108,10 +183,16 @@ def main():
     ap.add_argument("--rounds", type=int, default=3,
                     help="interleaved rounds over the systems; each keeps its best median (these VMs "
                          "drift by 20-50%% over minutes, so one round can flatter or wrong anyone)")
+    ap.add_argument("--train", action="store_true", help="time train steps against PyTorch eager instead")
+    ap.add_argument("--quick", action="store_true", help="one round of 0.3 s per measurement")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.seconds = 1, 0.3
     harness.BIN = args.bin
     rng = np.random.RandomState(0)
     torch.manual_seed(0)
+    if args.train:
+        return train_main(args, rng)
     rows = []
     all_cpus = os.sched_getaffinity(0)
     for wname in args.cases.split(","):
