@@ -13,7 +13,9 @@
 #include "dialects/DL/Gradients/GradientBuilders.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/BitVector.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
@@ -116,10 +118,44 @@ public:
   }
 
 private:
+  /// A gradient that is zero outside one slice (a slice's gradient: the slice's gradient
+  /// inserted into zeros): the insert_slice, else null.
+  static tensor::InsertSliceOp zeroOutsideSlice(Value g) {
+    auto insert = g.getDefiningOp<tensor::InsertSliceOp>();
+    if (!insert) return {};
+    auto fill = insert.getDest().getDefiningOp<linalg::FillOp>();
+    if (!fill) return {};
+    auto zero = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+    auto value = zero ? dyn_cast<FloatAttr>(zero.getValue()) : FloatAttr();
+    return value && value.getValue().isZero() ? insert : tensor::InsertSliceOp();
+  }
+
   void accumulate(OpBuilder &b, Value operand, Value g) {
     if (g.getType() != operand.getType()) g = tensor::CastOp::create(b, g.getLoc(), operand.getType(), g);
     Value &slot = grads[operand];
-    slot = slot ? Value(dl::AddOp::create(b, g.getLoc(), slot, g)) : g;
+    if (!slot) {
+      slot = g;
+      return;
+    }
+    // Adding a gradient that is zero outside a slice touches only the slice: an unrolled
+    // recurrence reads each step's slice of one tensor, and adding full-size zero-padded
+    // gradients would cost steps x the tensor's size.
+    Value full = slot, part = g;
+    tensor::InsertSliceOp insert = zeroOutsideSlice(part);
+    if (!insert) {
+      std::swap(full, part);
+      insert = zeroOutsideSlice(part);
+    }
+    if (insert) {
+      Location loc = g.getLoc();
+      Value current = tensor::ExtractSliceOp::create(b, loc, insert.getSourceType(), full, insert.getMixedOffsets(),
+                                                     insert.getMixedSizes(), insert.getMixedStrides());
+      Value sum = dl::AddOp::create(b, loc, current, insert.getSource());
+      slot = tensor::InsertSliceOp::create(b, loc, sum, full, insert.getMixedOffsets(), insert.getMixedSizes(),
+                                           insert.getMixedStrides());
+      return;
+    }
+    slot = dl::AddOp::create(b, g.getLoc(), slot, g);
   }
 
   TrainStep &ts;

@@ -129,6 +129,16 @@ public:
     std::vector<int> roots;
     if (kind != Entry::Infer) roots.push_back(g.train->loss);
     for (const GraphOutput &o : g.outputs) roots.push_back(o.value);
+    // A layer that updates buffers in training (batch_norm's running statistics) runs in the
+    // train step even where nothing reads its result, as the module's forward would in PyTorch.
+    if (training) {
+      std::vector<bool> isBuffer(g.values.size(), false);
+      for (const GraphParam &p : g.params)
+        if (p.spec.buffer) isBuffer[size_t(p.value)] = true;
+      for (const GraphNode &n : g.nodes)
+        if (n.result >= 0 && llvm::any_of(n.operands, [&](int o) { return o >= 0 && isBuffer[size_t(o)]; }))
+          roots.push_back(n.result);
+    }
     std::vector<bool> needed(g.values.size(), false);
     std::vector<int> stack = roots;
     while (!stack.empty()) {

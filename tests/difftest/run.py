@@ -14,6 +14,12 @@ through deep random chains, and wider for an output the model computes ill-condi
 near-equal values, where two float32 implementations differ by about as much anywhere in
 the output); tight enough to catch any wrong buffer. The largest error of passing models, as
 a fraction of this bound, is printed.
+
+Each model also gets a train step (unless --no-train): its first output's mse to a random
+target, one step of an optimizer drawn by the seed through dlrun train, every parameter
+and buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
+statistics, with its running statistics updated) within the same kind of bound. Models
+with dropout (masks PyTorch cannot reproduce) or recurrent layers (no gradient yet) skip it.
 """
 import argparse
 import multiprocessing
@@ -32,10 +38,124 @@ BIN = os.environ.get("DLC_BIN", os.path.join(HERE, "..", "..", "build", "bin"))
 
 ATOL, RTOL, COND = 1e-4, 1e-3, 10.0
 
+# The train step of each model: mse of its first output to a random target, one step of an
+# optimizer drawn by the seed (clipping, weight decay, momentum and nesterov among them).
+OPTIMIZERS = [
+    ("sgd(lr = 0.1)", None, lambda ps, t: t.optim.SGD(ps, lr=0.1)),
+    ("sgd(lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.01)", 0.5,
+     lambda ps, t: t.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adam(lr = 0.01, weight_decay = 0.01)", None, lambda ps, t: t.optim.Adam(ps, lr=0.01, weight_decay=0.01)),
+    ("adamw(lr = 0.01)", 1.0, lambda ps, t: t.optim.AdamW(ps, lr=0.01)),
+]
+
+
+def train_source(m, value, shape, opt, clip):
+    """The model's source with a target input of `value`'s shape and a train block."""
+    lines = m.source.rstrip().splitlines()
+    header = 1 + len(m.inputs_decl)
+    target = "  input target: f32[%s]" % ", ".join(["B"] + [str(d) for d in shape[1:]])
+    train = ["  train {", "    loss = mse(%s, target)" % value, "    optimizer = %s" % opt]
+    if clip:
+        train.append("    clip_grad_norm = %g" % clip)
+    train.append("  }")
+    return "\n".join(lines[:header] + [target] + lines[header:-1] + train + ["}"]) + "\n"
+
+
+def train_reference(m, value, inputs, target, make_opt, clip, double):
+    """PyTorch's state_dict after one step (layers in training behaviour), and each
+    parameter's gradient."""
+    import copy
+    import torch
+    original = m.modules
+    m.modules = copy.deepcopy(original)
+    try:
+        if double:
+            m.modules.double()
+        m.modules.train()
+        env = {n: torch.from_numpy(a) for n, a in inputs.items()}
+        if double:
+            env = {n: t.double() if t.is_floating_point() else t for n, t in env.items()}
+        for name, fn in m.steps:
+            env[name] = fn(env)
+        t = torch.from_numpy(target)
+        loss = torch.nn.functional.mse_loss(env[value], t.double() if double else t)
+        params = [p for p in m.modules.parameters()]
+        opt = make_opt(params, torch) if params else None  # a model without parameters trains nothing
+        if loss.requires_grad:
+            loss.backward()
+        grads = {n: (p.grad.detach().double().numpy().copy() if p.grad is not None else np.zeros(p.shape))
+                 for n, p in m.modules.named_parameters()}
+        if clip and params:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        if opt:
+            opt.step()
+        return {k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, float(loss)
+    finally:
+        m.modules = original
+
+
+def check_train(m, seed, kernels, wd, rng, batch, problems):
+    """One train step through dlrun train against PyTorch's; returns the largest error as a
+    fraction of the bound, or None where the model has no train step to check (dropout,
+    whose masks PyTorch cannot reproduce; recurrent layers, which have no gradient yet)."""
+    if "dropout(" in m.source or "lstm(" in m.source or "gru(" in m.source:
+        return None
+    import harness as h
+    opt, clip, make_opt = OPTIMIZERS[seed % len(OPTIMIZERS)]
+    value = m.outputs[0][1]
+    inputs = m.inputs(batch, rng)
+    shape = m.reference(inputs)[m.outputs[0][0]].shape
+    target = rng.randn(*shape).astype(np.float32)
+    src = os.path.join(wd, "train.dl")
+    with open(src, "w") as f:
+        f.write(train_source(m, value, shape, opt, clip))
+    weights = os.path.join(wd, "w.safetensors")
+    want, grads, _ = train_reference(m, value, inputs, target, make_opt, clip, False)
+    want64, _, _ = train_reference(m, value, inputs, target, make_opt, clip, True)
+    worst = 0.0
+    for k in kernels:
+        so = os.path.join(wd, "train_%s.so" % k)
+        r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + k],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            problems.append("train %s: dlc exit %d: %s" % (k, r.returncode, r.stderr.strip()[-600:]))
+            continue
+        after = os.path.join(wd, "after_%s.safetensors" % k)
+        cmd = [os.path.join(BIN, "dlrun"), "train", so, "--weights", weights, "--steps", "1", "--batch", str(batch),
+               "--no-shuffle", "--save", after]
+        for n, a in list(inputs.items()) + [("target", target)]:
+            p = os.path.join(wd, "train_%s.npy" % n)
+            np.save(p, a)
+            cmd += ["--input", "%s=%s" % (n, p)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+        if r.returncode != 0:
+            problems.append("train %s (%s): dlrun exit %d: %s" % (k, opt, r.returncode, r.stderr.strip()[-600:]))
+            continue
+        got_all, _ = h.load_safetensors(after)
+        for name, ref in want.items():
+            got = got_all[name].astype(np.float64)
+            keep = np.ones(ref.shape, bool)
+            if opt.startswith("adam") and name in grads:
+                # Adam's first step is lr * g / (|g| + eps): noise-sized gradients flip it.
+                keep = np.abs(grads[name]) >= 1e-6
+            rounding = np.abs(ref - want64[name])
+            scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+            bound = ATOL * scale + RTOL * np.abs(ref) + COND * rounding.max() if ref.size else 0
+            err = np.where(keep, np.abs(got - ref), 0.0)
+            if not np.all(np.isfinite(got)) or np.any(err > bound):
+                i = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
+                problems.append("train %s (%s) %s: max error %.3g at %s (dlc %.6g, torch %.6g)" %
+                                (k, opt, name, err.max(), i, got[i], ref[i]))
+            elif err.size:
+                worst = max(worst, float((err / bound).max()))
+    return worst
+
 
 def check_model(args):
-    seed, kernels, keep, max_ops = args[:4]
-    only = args[4] if len(args) > 4 else None
+    seed, kernels, keep, max_ops, train = args[:5]
+    only = args[5] if len(args) > 5 else None
+    trained = False
     import torch
     torch.set_num_threads(1)
     import harness as h
@@ -95,6 +215,11 @@ def check_model(args):
                                         (k, b, name, err.max(), i, got[i], want[i]))
                     elif err.size:
                         worst = max(worst, float((err / bound).max()))
+        if not only and train:
+            w = check_train(m, seed, kernels, wd, rng, int(batches[1]), problems)
+            if w is not None:
+                worst = max(worst, w)
+                trained = True
     except Exception as e:  # a generator bug is reported as such, not hidden
         problems.append("harness: %s: %s" % (type(e).__name__, e))
     if problems and keep:
@@ -104,7 +229,7 @@ def check_model(args):
         with open(os.path.join(dst, "report.txt"), "w") as f:
             f.write("\n".join(problems) + "\n")
     shutil.rmtree(wd, ignore_errors=True)
-    return seed, problems, worst
+    return seed, problems, worst, trained
 
 
 def reduce_failures(a, kernels, failures):
@@ -118,11 +243,11 @@ def reduce_failures(a, kernels, failures):
             trial = [x for x in outs if x != o]
             if not trial:
                 continue
-            _, still, _ = check_model((seed, kernels, "", a.max_ops, trial))
+            _, still, _, _ = check_model((seed, kernels, "", a.max_ops, False, trial))
             if still:
                 outs = trial
         keep = os.path.join(a.keep or scratch, "seed%d-reduced" % seed)
-        _, problems, _ = check_model((seed, kernels, scratch, a.max_ops, outs))
+        _, problems, _, _ = check_model((seed, kernels, scratch, a.max_ops, False, outs))
         if problems:
             shutil.rmtree(keep, ignore_errors=True)
             shutil.move(os.path.join(scratch, "seed%d" % seed), keep)
@@ -138,16 +263,18 @@ def main():
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--max-ops", type=int, default=12)
     ap.add_argument("--keep", default="", help="folder for failing models")
+    ap.add_argument("--no-train", action="store_true", help="inference only, without the train step per model")
     ap.add_argument("--reduce", action="store_true",
                     help="for each failing model, keep only one failing output and what it is computed "
                          "from, and save that model under --keep (seedN-OUTPUT)")
     a = ap.parse_args()
     kernels = a.kernels.split(",")
     t0 = time.time()
-    jobs = [(s, kernels, a.keep, a.max_ops) for s in range(a.seed, a.seed + a.count)]
-    failed, worst, worst_seed, failures = 0, 0.0, None, []
+    jobs = [(s, kernels, a.keep, a.max_ops, not a.no_train) for s in range(a.seed, a.seed + a.count)]
+    failed, worst, worst_seed, failures, trained = 0, 0.0, None, [], 0
     with multiprocessing.Pool(a.jobs) as pool:
-        for seed, problems, w in pool.imap_unordered(check_model, jobs):
+        for seed, problems, w, t in pool.imap_unordered(check_model, jobs):
+            trained += t
             if w > worst:
                 worst, worst_seed = w, seed
             if problems:
@@ -159,9 +286,9 @@ def main():
                 sys.stdout.flush()
     if a.reduce and failed:
         reduce_failures(a, kernels, failures)
-    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5: %d passed, %d failed; "
-          "largest error on passing outputs %.2f of the tolerance (seed %s); %.0f s" %
-          (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), a.count - failed, failed, worst,
+    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5, %d with a train step: %d passed, "
+          "%d failed; largest error on passing outputs %.2f of the tolerance (seed %s); %.0f s" %
+          (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), trained, a.count - failed, failed, worst,
            worst_seed, time.time() - t0))
     sys.exit(1 if failed else 0)
 

@@ -291,10 +291,86 @@ def norm1d_inputs(b, rng):
     return {"x": rng.standard_normal((b, 4, 5)).astype(np.float32), "t": rng.standard_normal((b, 6)).astype(np.float32)}
 
 
+RNN = """
+model Rnn {
+  input x: f32[B, 5, 3]
+  input label: i64[B]
+  s = lstm(x, 6, layers = 2)
+  g = gru(s, 4, sequences = false)
+  logits = dense(g, 3)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+RNN_PARAMS = [("s.weight_ih_l0", (24, 3)), ("s.weight_hh_l0", (24, 6)), ("s.bias_ih_l0", (24,)), ("s.bias_hh_l0", (24,)),
+              ("s.weight_ih_l1", (24, 6)), ("s.weight_hh_l1", (24, 6)), ("s.bias_ih_l1", (24,)), ("s.bias_hh_l1", (24,)),
+              ("g.weight_ih_l0", (12, 6)), ("g.weight_hh_l0", (12, 4)), ("g.bias_ih_l0", (12,)), ("g.bias_hh_l0", (12,)),
+              ("logits.weight", (3, 4)), ("logits.bias", (3,))]
+
+
+def recurrent(x, P, prefix, layers, gru):
+    """torch.nn.LSTM / GRU (batch_first, zero initial states) written out, so that autograd
+    sees the parameters themselves (nn.RNN modules keep flattened copies of theirs); checked
+    against the modules in check_recurrent_reference. Returns every step's output."""
+    for l in range(layers):
+        w_ih, w_hh = P["%sweight_ih_l%d" % (prefix, l)], P["%sweight_hh_l%d" % (prefix, l)]
+        b_ih, b_hh = P["%sbias_ih_l%d" % (prefix, l)], P["%sbias_hh_l%d" % (prefix, l)]
+        hidden = w_hh.shape[1]
+        h = x.new_zeros(x.shape[0], hidden)
+        c = x.new_zeros(x.shape[0], hidden)
+        outs = []
+        for t in range(x.shape[1]):
+            gi, gh = F.linear(x[:, t], w_ih, b_ih), F.linear(h, w_hh, b_hh)
+            if gru:
+                r = torch.sigmoid(gi[:, :hidden] + gh[:, :hidden])
+                z = torch.sigmoid(gi[:, hidden:2 * hidden] + gh[:, hidden:2 * hidden])
+                n = torch.tanh(gi[:, 2 * hidden:] + r * gh[:, 2 * hidden:])
+                h = (1 - z) * n + z * h
+            else:
+                i, f, g, o = (gi + gh).chunk(4, 1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+            outs.append(h)
+        x = torch.stack(outs, 1)
+    return x
+
+
+def rnn_logits(P, I):
+    s = recurrent(I["x"], P, "s.", 2, False)
+    g = recurrent(s, P, "g.", 1, True)[:, -1]
+    return linear(P, "logits", g)
+
+
+def check_recurrent_reference():
+    P = init_params(RNN_PARAMS)
+    x = torch.randn(3, 5, 3, dtype=torch.float64)
+    lstm = torch.nn.LSTM(3, 6, 2, batch_first=True).double()
+    gru = torch.nn.GRU(6, 4, batch_first=True).double()
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            p.copy_(P["s." + name])
+        for name, p in gru.named_parameters():
+            p.copy_(P["g." + name])
+        want = gru(lstm(x)[0])[0]
+        got = recurrent(recurrent(x, P, "s.", 2, False), P, "g.", 1, True)
+    h.check_close("the written-out LSTM and GRU equal torch.nn's", got.numpy(), want.numpy(), atol=1e-12, rtol=1e-12)
+
+
+def rnn_loss(P, I):
+    return F.cross_entropy(rnn_logits(P, I), I["label"])
+
+
+def rnn_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 5, 3)).astype(np.float32), "label": rng.integers(0, 3, b).astype(np.int64)}
+
+
 MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
-          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs)]
+          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs)]
 BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS}
 
 
@@ -303,7 +379,7 @@ def accuracy(logits_fn, labels):
 
 
 ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets"),
-            "conv": accuracy(conv_logits, "label")}
+            "conv": accuracy(conv_logits, "label"), "rnn": accuracy(rnn_logits, "label")}
 
 
 def source(src, opt, clip=None):
@@ -437,6 +513,7 @@ def check_errors():
     h.check("a model without train block is refused", r.returncode == 1 and "no train block" in r.stderr, r.stderr)
 
 
+check_recurrent_reference()
 check_gradients()
 check_optimizers()
 check_errors()
