@@ -221,7 +221,8 @@ model Conv {
   c2 = conv2d(n1, 8, 3, padding = 1, groups = 2)
   a = avg_pool2d(c2, 3, stride = 2, padding = 1)
   u = conv_transpose2d(a, 4, 3, stride = 2, padding = 1, output_padding = 1)
-  d = conv2d(u, 6, 2, dilation = 2, bias = false)
+  v = conv_transpose2d(u, 3, 2, stride = 2, output_padding = 1)
+  d = conv2d(v, 6, 2, dilation = 2, bias = false)
   logits = dense(global_avg_pool2d(d), 5)
   output logits
   train {
@@ -232,7 +233,7 @@ model Conv {
 """
 CONV_PARAMS = [("c1.weight", (8, 3, 3, 3)), ("c1.bias", (8,)), ("n1.weight", (8,)), ("n1.bias", (8,)),
                ("c2.weight", (8, 4, 3, 3)), ("c2.bias", (8,)), ("u.weight", (8, 4, 3, 3)), ("u.bias", (4,)),
-               ("d.weight", (6, 4, 2, 2)), ("logits.weight", (5, 6)), ("logits.bias", (5,))]
+               ("v.weight", (4, 3, 2, 2)), ("v.bias", (3,)), ("d.weight", (6, 3, 2, 2)), ("logits.weight", (5, 6)), ("logits.bias", (5,))]
 # batch_norm's buffers: their values before the step; the step's new ones are checked too.
 CONV_BUFFERS = {"n1.running_mean": np.linspace(-0.5, 0.5, 8).astype(np.float32),
                 "n1.running_var": np.linspace(0.5, 2.0, 8).astype(np.float32),
@@ -246,7 +247,8 @@ def conv_logits(P, I):
     c2 = F.conv2d(n1, P["c2.weight"], P["c2.bias"], padding=1, groups=2)
     a = F.avg_pool2d(c2, 3, stride=2, padding=1)
     u = F.conv_transpose2d(a, P["u.weight"], P["u.bias"], stride=2, padding=1, output_padding=1)
-    d = F.conv2d(u, P["d.weight"], dilation=2)
+    v = F.conv_transpose2d(u, P["v.weight"], P["v.bias"], stride=2, output_padding=1)
+    d = F.conv2d(v, P["d.weight"], dilation=2)
     return linear(P, "logits", d.mean((2, 3)))
 
 

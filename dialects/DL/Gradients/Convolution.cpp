@@ -49,22 +49,35 @@ LogicalResult Conv2DOp::buildGradient(OpBuilder &b, ValueRange resultGrads, Arra
 LogicalResult ConvTranspose2DOp::buildGradient(OpBuilder &b, ValueRange resultGrads, ArrayRef<bool> needed,
                                                SmallVectorImpl<Value> &grads) {
   if (getChannelsLast()) return emitOpError("has no gradient once laid out for a kernel");
-  // The padding at the end is PyTorch's less output_padding; the convolution that undoes
-  // the transposed one needs it non-negative.
-  if (llvm::any_of(getPadding(), [](int64_t p) { return p < 0; }))
-    return emitOpError("has no gradient when output_padding exceeds padding");
   Location loc = getLoc();
   Value g = resultGrads[0], x = getInput(), w = getWeight();
+  // The padding at the end is PyTorch's less output_padding. Where that is negative, the
+  // last rows (columns) of the result are out of every window's reach (they hold the bias
+  // alone), so their gradient reaches nothing: the convolution that undoes this one reads
+  // the gradient without them, at padding 0 there.
+  SmallVector<int64_t> padding(getPadding());
+  for (int i = 0; i < 2; ++i) {
+    if (padding[2 + i] >= 0) continue;
+    auto gt = cast<RankedTensorType>(g.getType());
+    int64_t axis = 2 + i, size = gt.getDimSize(axis);
+    if (ShapedType::isDynamic(size))
+      return emitOpError("has no gradient when output_padding exceeds padding on a dynamic H or W");
+    SmallVector<int64_t> shape(gt.getShape());
+    shape[axis] = size + padding[2 + i];
+    g = SliceOp::create(b, loc, RankedTensorType::get(shape, gt.getElementType()), g, axis, 0, shape[axis]);
+    padding[2 + i] = 0;
+  }
+  auto paddingAttr = b.getDenseI64ArrayAttr(padding);
   Value dx, dw;
   if (needed[0])
     dx = Conv2DOp::create(b, loc, getInput().getType(), g, w, /*bias=*/Value(), /*bn=*/ValueRange{},
-                          /*residual=*/Value(), getStrideAttr(), getPaddingAttr(), getDilationAttr(), getGroupsAttr(),
+                          /*residual=*/Value(), getStrideAttr(), paddingAttr, getDilationAttr(), getGroupsAttr(),
                           b.getI64IntegerAttr(0), FloatAttr(), UnitAttr(), UnitAttr());
   if (needed[1])
-    dw = Conv2DBackwardWeightsOp::create(b, loc, getWeight().getType(), x, g, getStrideAttr(), getPaddingAttr(),
+    dw = Conv2DBackwardWeightsOp::create(b, loc, getWeight().getType(), x, g, getStrideAttr(), paddingAttr,
                                          getDilationAttr(), getGroupsAttr());
   grads.append({dx, dw});
-  if (getBias()) grads.push_back(needed[2] ? channelSum(b, loc, g, getBias()) : Value());
+  if (getBias()) grads.push_back(needed[2] ? channelSum(b, loc, resultGrads[0], getBias()) : Value());
   return success();
 }
 
