@@ -152,6 +152,25 @@ SmallVector<Value> nchwDynamic(OpBuilder &b, Location loc, RankedTensorType rt, 
   return dyn;
 }
 
+/// The seven loops of a convolution's correlation, at the positions `dims` gives for
+/// n, o, y, x, c (an input channel within o's group), ky, kx: the forward orders them
+/// n, o, y, x | c, ky, kx, the weight gradient o, c, ky, kx | n, y, x.
+struct ConvLoops {
+  AffineExpr n, o, y, x, c, ky, kx;
+  MLIRContext *ctx;
+  ConvLoops(MLIRContext *ctx, std::array<unsigned, 7> dims) : ctx(ctx) {
+    AffineExpr *e[7] = {&n, &o, &y, &x, &c, &ky, &kx};
+    for (int i = 0; i < 7; ++i) *e[i] = getAffineDimExpr(dims[i], ctx);
+  }
+  /// Where the padded input is read: channel (o floordiv (oc / groups)) * cg + c.
+  AffineMap inputMap(ArrayRef<int64_t> s, ArrayRef<int64_t> d, int64_t groups, int64_t oc, int64_t cg) const {
+    AffineExpr ic = groups == 1 ? c : o.floorDiv(oc / groups) * cg + c;
+    return AffineMap::get(7, 0, {n, ic, y * s[0] + ky * d[0], x * s[1] + kx * d[1]}, ctx);
+  }
+  AffineMap weightMap() const { return AffineMap::get(7, 0, {o, c, ky, kx}, ctx); }
+  AffineMap outputMap() const { return AffineMap::get(7, 0, {n, o, y, x}, ctx); }
+};
+
 struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
@@ -164,16 +183,9 @@ struct Conv2DToLinalg : public OpRewritePattern<dl::Conv2DOp> {
     int64_t groups = op.getGroups(), oc = wt.getDimSize(0), cg = wt.getDimSize(1);
     Value zero = reductionInit(rw, loc, elt, false);
     Value x = padSpatial(rw, loc, op.getInput(), p, zero);
-    // Loops n, o, y, x | c (per group), ky, kx. The input channel of o's group is
-    // (o floordiv (oc / groups)) * cg + c.
-    MLIRContext *ctx = rw.getContext();
-    AffineExpr n = getAffineDimExpr(0, ctx), o = getAffineDimExpr(1, ctx), y = getAffineDimExpr(2, ctx),
-               xx = getAffineDimExpr(3, ctx), c = getAffineDimExpr(4, ctx), ky = getAffineDimExpr(5, ctx),
-               kx = getAffineDimExpr(6, ctx);
-    AffineExpr ic = groups == 1 ? c : o.floorDiv(oc / groups) * cg + c;
-    AffineMap im = AffineMap::get(7, 0, {n, ic, y * s[0] + ky * d[0], xx * s[1] + kx * d[1]}, ctx);
-    AffineMap wm = AffineMap::get(7, 0, {o, c, ky, kx}, ctx);
-    AffineMap om = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
+    // Loops n, o, y, x | c (per group), ky, kx.
+    ConvLoops l(rw.getContext(), {0, 1, 2, 3, 4, 5, 6});
+    AffineMap im = l.inputMap(s, d, groups, oc, cg), wm = l.weightMap(), om = l.outputMap();
     SmallVector<Iter> iters = {Iter::parallel, Iter::parallel, Iter::parallel, Iter::parallel,
                                Iter::reduction, Iter::reduction, Iter::reduction};
     Value acc = zeroFilled(rw, loc, rt,
@@ -363,14 +375,9 @@ struct Conv2DBackwardWeightsToLinalg : public OpRewritePattern<dl::Conv2DBackwar
     int64_t groups = op.getGroups(), oc = wt.getDimSize(0), cg = wt.getDimSize(1);
     Value zero = reductionInit(rw, loc, elt, false);
     Value x = padSpatial(rw, loc, op.getInput(), p, zero);
-    MLIRContext *ctx = rw.getContext();
-    AffineExpr o = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx), ky = getAffineDimExpr(2, ctx),
-               kx = getAffineDimExpr(3, ctx), n = getAffineDimExpr(4, ctx), y = getAffineDimExpr(5, ctx),
-               xx = getAffineDimExpr(6, ctx);
-    AffineExpr ic = groups == 1 ? c : o.floorDiv(oc / groups) * cg + c;
-    AffineMap im = AffineMap::get(7, 0, {n, ic, y * s[0] + ky * d[0], xx * s[1] + kx * d[1]}, ctx);
-    AffineMap gm = AffineMap::get(7, 0, {n, o, y, xx}, ctx);
-    AffineMap om = AffineMap::get(7, 0, {o, c, ky, kx}, ctx);
+    // Loops o, c, ky, kx | n, y, x: the forward's correlation with the weight as the result.
+    ConvLoops l(rw.getContext(), {4, 0, 5, 6, 1, 2, 3});
+    AffineMap im = l.inputMap(s, d, groups, oc, cg), gm = l.outputMap(), om = l.weightMap();
     SmallVector<Iter> iters = {Iter::parallel,  Iter::parallel,  Iter::parallel, Iter::parallel,
                                Iter::reduction, Iter::reduction, Iter::reduction};
     Value acc = zeroFilled(rw, loc, wt, {}, zero);

@@ -1,5 +1,6 @@
 //===- Safetensors.cpp - read and write .safetensors files ----------------===//
 #include "io/Safetensors.h"
+#include "io/AtomicFile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -114,16 +115,13 @@ bool writeSafetensors(const std::string &path, const std::vector<NamedTensor> &t
   }
   std::string h = header.dump();
   while ((h.size() + 8) % 8) h.push_back(' ');
-  std::string tmp = path + ".tmp";
-  std::FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) {
-    error = "cannot write '" + tmp + "': " + std::strerror(errno);
-    return false;
-  }
+  AtomicFile f;
+  if (!f.open(path, error)) return false;
   uint8_t len[8];
   uint64_t n = h.size();
   for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
-  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
+  f.write(len, 8);
+  f.write(h.data(), h.size());
   // Test hook: DLRT_TEST_SAVE_PAUSE=N stops for a minute once N bytes of tensor data are
   // written, so a test can kill the process in the middle of a save, deterministically.
   const char *pause = std::getenv("DLRT_TEST_SAVE_PAUSE");
@@ -132,23 +130,15 @@ bool writeSafetensors(const std::string &path, const std::vector<NamedTensor> &t
     uint64_t numel = 1;
     for (int64_t d : t.shape) numel *= uint64_t(d);
     size_t bytes = size_t(numel) * dlrt_dtype_size(t.dtype);
-    ok = ok && (bytes == 0 || std::fwrite(t.data, 1, bytes, f) == bytes);
+    f.write(t.data, bytes);
     written += bytes;
     if (written >= pauseAt) {
-      std::fflush(f);
+      f.flush();
       pauseAt = UINT64_MAX;
       ::sleep(60);
     }
   }
-  // Durable before it replaces the old file: a crash leaves one or the other, whole.
-  ok = ok && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    error = "cannot write '" + path + "': " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  return f.commit(error);
 }
 
 } // namespace dlrt

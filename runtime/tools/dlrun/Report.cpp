@@ -5,14 +5,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Report.h"
-
-#include <unistd.h>
+#include "io/AtomicFile.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <sstream>
 
 namespace dlrun {
@@ -245,22 +242,10 @@ std::string html(const ReportData &d) {
 
 bool writeReport(const std::string &path, const ReportData &data, std::string &err) {
   std::string text = html(data);
-  std::string tmp = path + ".tmp";
-  std::FILE *f = std::fopen(tmp.c_str(), "w");
-  if (!f) {
-    err = "cannot write '" + tmp + "': " + std::strerror(errno);
-    return false;
-  }
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = "cannot write '" + path + "': " + std::strerror(errno);
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  dlrt::AtomicFile f;
+  if (!f.open(path, err)) return false;
+  f.write(text.data(), text.size());
+  return f.commit(err); // reports a failed write too
 }
 
 } // namespace dlrun
