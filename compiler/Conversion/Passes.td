@@ -53,6 +53,21 @@ def DLEliminateEmptyTensors : Pass<"dl-eliminate-empty-tensors", "::mlir::Module
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def DLFreeAfterLastUse : Pass<"dl-free-after-last-use", "::mlir::func::FuncOp"> {
+  let summary = "Move each buffer's alloc to its first use, its dealloc to just after the last use of it or its aliases";
+  let description = [{
+    The ownership-based deallocation pipeline frees a buffer at the end of the block that
+    allocated it: in a model's single-block entry function, at the end of the call, so every
+    intermediate is alive at once. This pass moves each unconditional memref.dealloc in the
+    function's body block to just after the last op there that touches the buffer, through
+    any value derived from it (views, casts, pointers, kernel calls) or any memory an op
+    that touches it may have written it to (a kernel's address array). Nested uses count
+    at their ancestor in the block. Each memref.alloc of the block moves down to just
+    before its first use likewise. The runtime's arena then packs buffers by these true
+    lifetimes.
+  }];
+}
+
 def DLRTCallToFunc : Pass<"dlrt-call-to-func", "::mlir::ModuleOp"> {
   let summary = "Turn bufferized dlrt.call ops into calls of the runtime's C kernels";
   let description = [{

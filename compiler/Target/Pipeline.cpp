@@ -59,7 +59,7 @@ std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
-         "buffer-deallocation-pipeline,dlrt-call-to-func,"
+         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dlrt-call-to-func,"
          "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
          "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,lower-affine,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
