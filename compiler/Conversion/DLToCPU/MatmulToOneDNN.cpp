@@ -56,6 +56,19 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
   }
 };
 
+/// An operand made by a dl.transpose that only exchanges the last two dims: the transpose's
+/// input, which the kernel reads with exchanged strides instead of a copy being made.
+Value swappedSource(Value operand) {
+  auto t = operand.getDefiningOp<dl::TransposeOp>();
+  if (!t) return {};
+  ArrayRef<int64_t> perm = t.getPerm();
+  int64_t r = int64_t(perm.size());
+  if (r < 2 || perm[r - 1] != r - 2 || perm[r - 2] != r - 1) return {};
+  for (int64_t i = 0; i + 2 < r; ++i)
+    if (perm[i] != i) return {};
+  return t.getInput();
+}
+
 struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::MatmulOp op, PatternRewriter &rw) const override {
@@ -64,40 +77,54 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
     Location loc = op.getLoc();
     auto rt = op.getResult().getType();
     int64_t rank = rt.getRank();
+    // Each operand as the kernel reads it: a transposed one as its source, and dim `d` of
+    // the logical operand read from the dim it came from.
+    Value stored[2];
+    int64_t transposed = 0;
+    Value operands[2] = {op.getLhs(), op.getRhs()};
+    for (int k = 0; k < 2; ++k) {
+      Value src = swappedSource(operands[k]);
+      stored[k] = src ? src : operands[k];
+      if (src) transposed |= int64_t(1) << k;
+    }
+    auto logicalDim = [&](int k, int64_t d) -> Value {
+      int64_t r = cast<RankedTensorType>(operands[k].getType()).getRank();
+      if (transposed & (int64_t(1) << k)) d = d == r - 1 ? r - 2 : d == r - 2 ? r - 1 : d;
+      return dimOf(rw, loc, stored[k], d);
+    };
     // Both operands' dims, left-padded with 1s to the result's rank, in one i64 array.
     Value one = i64Const(rw, loc, 1);
     SmallVector<Value> words;
-    for (Value operand : {op.getLhs(), op.getRhs()}) {
-      auto t = cast<RankedTensorType>(operand.getType());
+    for (int k = 0; k < 2; ++k) {
+      auto t = cast<RankedTensorType>(operands[k].getType());
       for (int64_t i = 0; i < rank; ++i) {
         int64_t src = i - (rank - t.getRank());
-        words.push_back(src < 0 ? one : dimOf(rw, loc, operand, src));
+        words.push_back(src < 0 ? one : logicalDim(k, src));
       }
     }
     Value dims = i64Array(rw, loc, words);
-    SmallVector<Value> dyn = broadcastDynamicSizes(rw, loc, rt, ValueRange{op.getLhs(), op.getRhs()});
-    // The row and column dims come from one operand each, not by broadcasting.
-    if (rt.isDynamicDim(rank - 2) || rt.isDynamicDim(rank - 1)) {
-      dyn.clear();
-      for (int64_t i = 0; i < rank; ++i) {
-        if (!rt.isDynamicDim(i)) continue;
-        if (i == rank - 2) dyn.push_back(dimOf(rw, loc, op.getLhs(), op.getLhs().getType().getRank() - 2));
-        else if (i == rank - 1) dyn.push_back(dimOf(rw, loc, op.getRhs(), op.getRhs().getType().getRank() - 1));
-        else {
-          for (Value o : {op.getLhs(), op.getRhs()}) {
-            auto t = cast<RankedTensorType>(o.getType());
-            int64_t src = i - (rank - t.getRank());
-            if (src >= 0 && t.isDynamicDim(src)) { dyn.push_back(dimOf(rw, loc, o, src)); break; }
-          }
-        }
-      }
+    // Each dynamic result dim from the operand it comes from: rows from the lhs, columns
+    // from the rhs, batch dims from whichever operand has them dynamic.
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (!rt.isDynamicDim(i)) continue;
+      auto fromOperand = [&](int k) -> Value {
+        auto t = cast<RankedTensorType>(operands[k].getType());
+        int64_t src = i - (rank - t.getRank());
+        return src >= 0 && t.isDynamicDim(src) ? logicalDim(k, src) : Value();
+      };
+      Value d = i == rank - 2 ? fromOperand(0) : i == rank - 1 ? fromOperand(1) : Value();
+      if (!d && i < rank - 2) d = fromOperand(0) ? fromOperand(0) : fromOperand(1);
+      if (!d) return rw.notifyMatchFailure(op, "a dynamic result dim no operand gives");
+      dyn.push_back(d);
     }
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_matmul_f32")
                          .in(i64Const(rw, loc, rank))
                          .in(dims)
-                         .in(op.getLhs())
-                         .in(op.getRhs())
+                         .in(stored[0])
+                         .in(stored[1])
                          .out(rt, dyn)
+                         .in(i64Const(rw, loc, transposed))
                          .emitResult());
     return success();
   }

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 5
+#define DLRT_MODEL_ABI_VERSION 6
 
 #ifdef __cplusplus
 extern "C" {

@@ -16,9 +16,11 @@ extern "C" {
 void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
                       const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc);
 /// torch.matmul on operands of equal rank (left-padded with 1s): dims holds a's dims then
-/// b's; batch dims broadcast.
+/// b's; batch dims broadcast. `transposed` bit 0 (a) and bit 1 (b): that operand's buffer
+/// holds it with the last two dims exchanged (its transpose, contiguous), so that a
+/// gradient's dY^T X reads dY in place.
 void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
-                       const float *b, float *c);
+                       const float *b, float *c, int64_t transposed);
 /// Convolution, NCHW/OIHW. geom: N C H W OC KH KW OH OW SH SW PT PL PB PR DH DW G ACT
 /// CHANNELS_LAST (dilations as PyTorch counts them; ACT a dlrt_activation applied inside,
 /// after the residual). bias may be NULL. bn,

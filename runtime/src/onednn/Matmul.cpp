@@ -96,8 +96,20 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
   });
 }
 
+/// The strides of an operand of logical dims `d` that, with `swapped`, is stored with its
+/// last two dims exchanged (the buffer of its transpose, contiguous).
+static memory::dims operandStrides(const memory::dims &d, bool swapped) {
+  if (!swapped) return contiguousStrides(d);
+  memory::dims stored(d);
+  size_t r = d.size();
+  std::swap(stored[r - 1], stored[r - 2]);
+  memory::dims s = contiguousStrides(stored);
+  std::swap(s[r - 1], s[r - 2]);
+  return s;
+}
+
 extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
-                                  const float *b, float *c) {
+                                  const float *b, float *c, int64_t transposed) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims ad(dims, dims + rank), bd(dims + rank, dims + 2 * rank), cd(rank);
     for (int64_t i = 0; i + 2 < rank; ++i) cd[i] = std::max(ad[i], bd[i]);
@@ -107,11 +119,11 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
       if (d == 0) return;
     double flops = 2.0 * double(ad[rank - 1]);
     for (int64_t d : cd) flops *= double(d);
-    std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops)};
+    std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops), transposed};
     key.insert(key.end(), ad.begin(), ad.end());
     key.insert(key.end(), bd.begin(), bd.end());
-    memory::desc src(ad, memory::data_type::f32, contiguousStrides(ad));
-    memory::desc wei(bd, memory::data_type::f32, contiguousStrides(bd));
+    memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
+    memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
     MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
     run(ctx, *p, a, b, nullptr, c);
