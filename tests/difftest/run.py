@@ -49,6 +49,24 @@ OPTIMIZERS = [
 ]
 
 
+def compile_model(src, so, kernels):
+    """dlc src -o so --kernels=KERNELS: None, or what went wrong."""
+    r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + kernels],
+                       capture_output=True, text=True, timeout=300)
+    return None if r.returncode == 0 else "dlc exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
+
+
+def run_dlrun(args, inputs, wd, tag):
+    """dlrun ARGS with each input saved to WD and passed as --input: None, or what went wrong."""
+    cmd = [os.path.join(BIN, "dlrun")] + args
+    for n, a in inputs:
+        p = os.path.join(wd, "in_%s_%s.npy" % (tag, n))
+        np.save(p, a)
+        cmd += ["--input", "%s=%s" % (n, p)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
+    return None if r.returncode == 0 else "dlrun exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
+
+
 def train_source(m, value, shape, opt, clip):
     """The model's source with a target input of `value`'s shape and a train block."""
     lines = m.source.rstrip().splitlines()
@@ -115,22 +133,15 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
     worst = 0.0
     for k in kernels:
         so = os.path.join(wd, "train_%s.so" % k)
-        r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + k],
-                           capture_output=True, text=True, timeout=300)
-        if r.returncode != 0:
-            problems.append("train %s: dlc exit %d: %s" % (k, r.returncode, r.stderr.strip()[-600:]))
+        err = compile_model(src, so, k)
+        if err:
+            problems.append("train %s: %s" % (k, err))
             continue
         after = os.path.join(wd, "after_%s.safetensors" % k)
-        cmd = [os.path.join(BIN, "dlrun"), "train", so, "--weights", weights, "--steps", "1", "--batch", str(batch),
-               "--no-shuffle", "--save", after]
-        for n, a in list(inputs.items()) + [("target", target)]:
-            p = os.path.join(wd, "train_%s.npy" % n)
-            np.save(p, a)
-            cmd += ["--input", "%s=%s" % (n, p)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                           env=dict(os.environ, OMP_WAIT_POLICY="passive"))
-        if r.returncode != 0:
-            problems.append("train %s (%s): dlrun exit %d: %s" % (k, opt, r.returncode, r.stderr.strip()[-600:]))
+        err = run_dlrun(["train", so, "--weights", weights, "--steps", "1", "--batch", str(batch), "--no-shuffle",
+                         "--save", after], list(inputs.items()) + [("target", target)], wd, "train")
+        if err:
+            problems.append("train %s (%s): %s" % (k, opt, err))
             continue
         got_all, _ = h.load_safetensors(after)
         for name, ref in want.items():
@@ -179,23 +190,15 @@ def check_model(args):
         refs64 = [m.reference(inp, double=True) for _, inp in cases]
         for k in kernels:
             so = os.path.join(wd, "model_%s.so" % k)
-            r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + k],
-                               capture_output=True, text=True, timeout=300)
-            if r.returncode != 0:
-                problems.append("%s: dlc exit %d: %s" % (k, r.returncode, r.stderr.strip()[-600:]))
+            err = compile_model(src, so, k)
+            if err:
+                problems.append("%s: %s" % (k, err))
                 continue
             for (b, inp), ref, ref64 in zip(cases, refs, refs64):
                 out = os.path.join(wd, "out_%s_%d" % (k, b))
-                os.makedirs(out, exist_ok=True)
-                cmd = [os.path.join(BIN, "dlrun"), "infer", so, "--weights", weights, "--out-dir", out]
-                for n, a in inp.items():
-                    p = os.path.join(wd, "in_%d_%s.npy" % (b, n))
-                    np.save(p, a)
-                    cmd += ["--input", "%s=%s" % (n, p)]
-                r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                                   env=dict(os.environ, OMP_WAIT_POLICY="passive"))
-                if r.returncode != 0:
-                    problems.append("%s b%d: dlrun exit %d: %s" % (k, b, r.returncode, r.stderr.strip()[-600:]))
+                err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out], inp.items(), wd, str(b))
+                if err:
+                    problems.append("%s b%d: %s" % (k, b, err))
                     continue
                 for name, want in ref.items():
                     got = np.load(os.path.join(out, name + ".npy"))
