@@ -8,11 +8,11 @@
 namespace dlc {
 namespace {
 
-/// batch_norm in training, as torch.nn.BatchNorm*d.train(): normalised with the batch's
-/// mean and biased variance over every dim but 1, and the buffers updated with momentum m:
-/// running_mean = (1 - m) running_mean + m mean, running_var likewise with the unbiased
-/// variance (times n / (n - 1), n the values per channel), num_batches_tracked + 1. Built
-/// from dl ops, whose gradients then give batch norm's.
+/// batch_norm in training, as torch.nn.BatchNorm*d.train(): dl.batch_norm_train normalises
+/// with the batch's mean and biased variance over every dim but 1 and returns them; the
+/// buffers are updated with momentum m: running_mean = (1 - m) running_mean + m mean,
+/// running_var likewise with the unbiased variance (times n / (n - 1), n the values per
+/// channel), num_batches_tracked + 1.
 mlir::Value buildBatchNormTraining(GenCall &c) {
   mlir::OpBuilder &b = c.b;
   mlir::Location loc = c.loc;
@@ -21,33 +21,13 @@ mlir::Value buildBatchNormTraining(GenCall &c) {
                                                         b.getI64IntegerAttr(2), b.getStringAttr("batch_norm"));
   auto xt = mlir::cast<mlir::RankedTensorType>(x.getType());
   mlir::Type elt = xt.getElementType();
-  int64_t rank = xt.getRank(), ch = xt.getDimSize(1);
-  llvm::SmallVector<int64_t> axes = {0}, kept(rank, 1);
-  for (int64_t d = 2; d < rank; ++d) axes.push_back(d);
-  kept[1] = ch;
-  auto keptType = mlir::RankedTensorType::get(kept, elt);
-  auto axesAttr = b.getDenseI64ArrayAttr(axes);
-  auto mean = mlir::dl::MeanOp::create(b, loc, keptType, x, axesAttr, b.getBoolAttr(true));
-  mlir::Value xc = mlir::dl::SubOp::create(b, loc, x, mean);
-  mlir::Value var = mlir::dl::MeanOp::create(b, loc, keptType, mlir::dl::MulOp::create(b, loc, xc, xc), axesAttr,
-                                             b.getBoolAttr(true));
-  auto scalar = [&](double v) -> mlir::Value {
-    auto t = mlir::RankedTensorType::get({}, elt);
-    return mlir::arith::ConstantOp::create(b, loc, mlir::DenseElementsAttr::get(t, b.getFloatAttr(elt, v)));
-  };
+  auto vecType = mlir::cast<mlir::RankedTensorType>(c.operands[3].getType());
   double eps = c.attrs.at("eps").f, m = c.attrs.at("momentum").f;
-  mlir::Value std = mlir::dl::SqrtOp::create(b, loc, keptType, mlir::dl::AddOp::create(b, loc, var, scalar(eps)));
-  auto asKept = [&](mlir::Value v) -> mlir::Value {
-    return mlir::dl::ReshapeOp::create(b, loc, keptType, v, b.getDenseI64ArrayAttr({}));
-  };
-  mlir::Value y = mlir::dl::DivOp::create(b, loc, xc, std);
-  y = mlir::dl::AddOp::create(b, loc, mlir::dl::MulOp::create(b, loc, y, asKept(c.operands[1])), asKept(c.operands[2]));
-
+  auto bn = mlir::dl::BatchNormTrainOp::create(b, loc, mlir::TypeRange{xt, vecType, vecType}, x, c.operands[1],
+                                               c.operands[2], b.getF64FloatAttr(eps));
   if (c.bufferUpdates) {
-    auto vecType = mlir::cast<mlir::RankedTensorType>(c.operands[3].getType());
-    auto asVec = [&](mlir::Value v) -> mlir::Value {
-      return mlir::dl::ReshapeOp::create(b, loc, vecType, v, b.getDenseI64ArrayAttr({}));
-    };
+    llvm::SmallVector<int64_t> axes = {0};
+    for (int64_t d = 2; d < xt.getRank(); ++d) axes.push_back(d);
     mlir::Value n = mlir::dl::countOf(b, loc, x, axes, elt);
     mlir::Value unbias = mlir::arith::DivFOp::create(
         b, loc, n, mlir::arith::SubFOp::create(b, loc, n, mlir::dl::floatConst(b, loc, elt, 1.0)));
@@ -64,8 +44,8 @@ mlir::Value buildBatchNormTraining(GenCall &c) {
     };
     mlir::Value tracked = c.operands[5];
     mlir::Type i64 = b.getI64Type();
-    c.bufferUpdates->push_back({c.operands[3], blend(c.operands[3], asVec(mean), {})});
-    c.bufferUpdates->push_back({c.operands[4], blend(c.operands[4], asVec(var), unbias)});
+    c.bufferUpdates->push_back({c.operands[3], blend(c.operands[3], bn.getMean(), {})});
+    c.bufferUpdates->push_back({c.operands[4], blend(c.operands[4], bn.getVar(), unbias)});
     c.bufferUpdates->push_back(
         {tracked, mlir::dl::mapLike(b, loc, tracked, i64, {tracked},
                                     [&](mlir::OpBuilder &nb, mlir::Location l, mlir::ValueRange a) -> mlir::Value {
@@ -73,7 +53,7 @@ mlir::Value buildBatchNormTraining(GenCall &c) {
                                           nb, l, a[0], mlir::arith::ConstantOp::create(nb, l, nb.getI64IntegerAttr(1)));
                                     })});
   }
-  return y;
+  return bn.getResult();
 }
 
 } // namespace

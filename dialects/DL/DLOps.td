@@ -200,6 +200,33 @@ def DL_BatchNormOp : DL_Op<"batch_norm", [Pure, DL_RuntimeCallSite]> {
   let hasVerifier = 1;
 }
 
+def DL_BatchNormTrainOp : DL_Op<"batch_norm_train", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let summary = "batch norm over dim 1 with the batch's statistics (training), which it also returns";
+  let description = [{
+    result = (input - mean) / sqrt(var + eps) * weight + bias, with mean and the biased
+    variance taken over every dim but 1; `mean` and `var` ([C]) are those statistics, from
+    which the layer updates its running ones.
+  }];
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
+  let results = (outs DL_FloatTensor:$result, DL_FloatTensor:$mean, DL_FloatTensor:$var);
+  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def DL_BatchNormBackwardOp : DL_Op<"batch_norm_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradients of batch_norm_train for its input, weight and bias";
+  let description = [{
+    From the result's gradient, the forward's input and weight, and the batch mean and
+    biased variance it computed: dx = weight / sqrt(var + eps) * (grad - mean(grad) -
+    xhat * mean(grad * xhat)), dweight = sum(grad * xhat), dbias = sum(grad), means and
+    sums over every dim but 1.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$mean,
+                       DL_FloatTensor:$var, F64Attr:$eps);
+  let results = (outs DL_FloatTensor:$input_grad, DL_FloatTensor:$weight_grad, DL_FloatTensor:$bias_grad);
+  let assemblyFormat = "$grad `,` $input `,` $weight `,` $mean `,` $var attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Indexing and slicing
 //===----------------------------------------------------------------------===//

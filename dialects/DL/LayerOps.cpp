@@ -15,6 +15,16 @@ static LogicalResult vector(Operation *op, Value v, int64_t size, StringRef what
   return success();
 }
 
+LogicalResult BatchNormTrainOp::verify() {
+  auto x = getInput().getType();
+  if (x.getRank() < 2 || x.getShape() != getResult().getType().getShape())
+    return emitOpError("expects a result of the input's shape, rank >= 2");
+  int64_t c = x.getDimSize(1);
+  for (Value v : {getWeight(), getBias(), getMean(), getVar()})
+    if (failed(vector(*this, v, c, "weight, bias and the statistics"))) return failure();
+  return success();
+}
+
 LogicalResult LayerNormOp::verify() {
   auto x = getInput().getType();
   if (x.getRank() < 1 || x.getShape() != getResult().getType().getShape())

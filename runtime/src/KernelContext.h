@@ -100,6 +100,7 @@ enum PrimitiveKind : int64_t {
   kBlockChannels = 11,
   kConvolutionBackwardData = 12,
   kConvolutionBackwardWeights = 13,
+  kBatchNormBackward = 14,
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

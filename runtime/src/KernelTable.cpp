@@ -24,6 +24,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_pool2d_grad_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_grad_f32)},
       {"dlrt_k_layer_norm_f32", reinterpret_cast<void *>(&dlrt_k_layer_norm_f32)},
       {"dlrt_k_batch_norm_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_f32)},
+      {"dlrt_k_batch_norm_backward_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_backward_f32)},
       {"dlrt_k_softmax_f32", reinterpret_cast<void *>(&dlrt_k_softmax_f32)},
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
       {"dlrt_k_rnn_workspace_bytes", reinterpret_cast<void *>(&dlrt_k_rnn_workspace_bytes)},

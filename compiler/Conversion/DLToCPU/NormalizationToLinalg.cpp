@@ -94,6 +94,75 @@ struct BatchNormLowering : public OpRewritePattern<dl::BatchNormOp> {
   }
 };
 
+/// batch_norm_train and its backward on the portable path, as the dl ops they consist of
+/// (whose lowerings follow): statistics over every dim but 1, kept as [1, C, 1, ...] to
+/// broadcast against the input.
+struct BatchNormDecomposition {
+  OpBuilder &b;
+  Location loc;
+  RankedTensorType xt, kept;
+  SmallVector<int64_t> axes;
+
+  BatchNormDecomposition(OpBuilder &b, Location loc, Value x) : b(b), loc(loc), xt(cast<RankedTensorType>(x.getType())) {
+    SmallVector<int64_t> shape(xt.getRank(), 1);
+    shape[1] = xt.getDimSize(1);
+    kept = RankedTensorType::get(shape, xt.getElementType());
+    for (int64_t d = 0; d < xt.getRank(); ++d)
+      if (d != 1) axes.push_back(d);
+  }
+  Value mean(Value v) { return dl::MeanOp::create(b, loc, kept, v, b.getDenseI64ArrayAttr(axes), b.getBoolAttr(true)); }
+  Value sum(Value v, Type vec) {
+    return dl::SumOp::create(b, loc, vec, v, b.getDenseI64ArrayAttr(axes), b.getBoolAttr(false));
+  }
+  Value asKept(Value v) { return dl::ReshapeOp::create(b, loc, kept, v, b.getDenseI64ArrayAttr({})); }
+  Value asVector(Value v, Type vec) { return dl::ReshapeOp::create(b, loc, vec, v, b.getDenseI64ArrayAttr({})); }
+  /// 1 / sqrt(var + eps), kept-shaped.
+  Value invStd(Value var, double eps) {
+    auto scalar = [&](double v) -> Value {
+      auto t = RankedTensorType::get({}, xt.getElementType());
+      return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(t, b.getFloatAttr(xt.getElementType(), v)));
+    };
+    Value std = dl::SqrtOp::create(b, loc, var.getType(), dl::AddOp::create(b, loc, var, scalar(eps)));
+    return dl::DivOp::create(b, loc, scalar(1.0), std);
+  }
+};
+
+struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::BatchNormTrainOp op, PatternRewriter &rw) const override {
+    BatchNormDecomposition d(rw, op.getLoc(), op.getInput());
+    Value x = op.getInput();
+    Value mean = d.mean(x);
+    Value xc = dl::SubOp::create(rw, op.getLoc(), x, mean);
+    Value var = d.mean(dl::MulOp::create(rw, op.getLoc(), xc, xc));
+    Value y = dl::MulOp::create(rw, op.getLoc(), xc, d.invStd(var, op.getEps().convertToDouble()));
+    y = dl::AddOp::create(rw, op.getLoc(), dl::MulOp::create(rw, op.getLoc(), y, d.asKept(op.getWeight())),
+                          d.asKept(op.getBias()));
+    Type vec = op.getMean().getType();
+    rw.replaceOp(op, ValueRange{y, d.asVector(mean, vec), d.asVector(var, vec)});
+    return success();
+  }
+};
+
+struct BatchNormBackwardDecomposition : public OpRewritePattern<dl::BatchNormBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::BatchNormBackwardOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    BatchNormDecomposition d(rw, loc, op.getInput());
+    Value g = op.getGrad();
+    Value invStd = d.invStd(d.asKept(op.getVar()), op.getEps().convertToDouble());
+    Value xhat = dl::MulOp::create(rw, loc, dl::SubOp::create(rw, loc, op.getInput(), d.asKept(op.getMean())), invStd);
+    Value gx = dl::MulOp::create(rw, loc, g, xhat);
+    Type vec = op.getWeight().getType();
+    // dx = weight * invstd * (g - mean(g) - xhat * mean(g * xhat))
+    Value inner = dl::SubOp::create(rw, loc, dl::SubOp::create(rw, loc, g, d.mean(g)),
+                                    dl::MulOp::create(rw, loc, xhat, d.mean(gx)));
+    Value dx = dl::MulOp::create(rw, loc, dl::MulOp::create(rw, loc, d.asKept(op.getWeight()), invStd), inner);
+    rw.replaceOp(op, ValueRange{dx, d.sum(gx, vec), d.sum(g, vec)});
+    return success();
+  }
+};
+
 /// The run-time check of the values per channel, then the input itself.
 struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheckOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -112,7 +181,8 @@ struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheck
 } // namespace
 
 void populateNormalizationToLinalg(RewritePatternSet &patterns) {
-  patterns.add<LayerNormLowering, BatchNormLowering, ChannelCountCheckLowering>(patterns.getContext());
+  patterns.add<LayerNormLowering, BatchNormLowering, ChannelCountCheckLowering, BatchNormTrainDecomposition,
+               BatchNormBackwardDecomposition>(patterns.getContext());
 }
 
 } // namespace dlc

@@ -77,6 +77,61 @@ struct BatchNormToOneDNN : public OpRewritePattern<dl::BatchNormOp> {
   }
 };
 
+/// Training: the kernel's training form computes the batch statistics into two new vectors.
+/// The result gets its own buffer, since the backward pass reads the input.
+struct BatchNormTrainToOneDNN : public OpRewritePattern<dl::BatchNormTrainOp> {
+  BatchNormTrainToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
+  LogicalResult matchAndRewrite(dl::BatchNormTrainOp op, PatternRewriter &rw) const override {
+    auto xt = op.getInput().getType();
+    if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    if (xt.getRank() < 2 || xt.getRank() > 5) return rw.notifyMatchFailure(op, "oneDNN takes ranks 2 to 5");
+    Location loc = op.getLoc();
+    SmallVector<Value> dims = allDims(rw, loc, op.getInput());
+    auto vec = op.getMean().getType();
+    SmallVector<Value> results = KernelCall(rw, loc, op, "dlrt_k_batch_norm_f32")
+                                     .in(i64Const(rw, loc, xt.getRank()))
+                                     .in(i64Array(rw, loc, dims))
+                                     .in(op.getInput())
+                                     .in(op.getWeight())
+                                     .in(op.getBias())
+                                     .out(vec, {})
+                                     .out(vec, {})
+                                     .out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{op.getInput()}))
+                                     .in(f64Const(rw, loc, op.getEps().convertToDouble()))
+                                     .in(i64Const(rw, loc, 1))
+                                     .emit();
+    rw.replaceOp(op, ValueRange{results[2], results[0], results[1]});
+    return success();
+  }
+};
+
+/// Its gradients on oneDNN's batch_normalization_backward.
+struct BatchNormBackwardToOneDNN : public OpRewritePattern<dl::BatchNormBackwardOp> {
+  BatchNormBackwardToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
+  LogicalResult matchAndRewrite(dl::BatchNormBackwardOp op, PatternRewriter &rw) const override {
+    auto xt = op.getInput().getType();
+    if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    if (xt.getRank() < 2 || xt.getRank() > 5) return rw.notifyMatchFailure(op, "oneDNN takes ranks 2 to 5");
+    Location loc = op.getLoc();
+    auto vec = op.getWeight().getType();
+    SmallVector<Value> results = KernelCall(rw, loc, op, "dlrt_k_batch_norm_backward_f32")
+                                     .in(i64Const(rw, loc, xt.getRank()))
+                                     .in(i64Array(rw, loc, allDims(rw, loc, op.getInput())))
+                                     .in(op.getInput())
+                                     .in(op.getWeight())
+                                     .in(op.getMean())
+                                     .in(op.getVar())
+                                     .in(op.getGrad())
+                                     .out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{op.getInput()}))
+                                     .out(vec, {})
+                                     .out(vec, {})
+                                     .in(f64Const(rw, loc, op.getEps().convertToDouble()))
+                                     .emit();
+    rw.replaceOp(op, results);
+    return success();
+  }
+};
+
 template <typename OpT, bool isLog> struct SoftmaxToOneDNN : public OpRewritePattern<OpT> {
   SoftmaxToOneDNN(MLIRContext *ctx) : OpRewritePattern<OpT>(ctx, kPreferred) {}
   LogicalResult matchAndRewrite(OpT op, PatternRewriter &rw) const override {
@@ -97,7 +152,7 @@ template <typename OpT, bool isLog> struct SoftmaxToOneDNN : public OpRewritePat
 } // namespace
 
 void populateNormalizationToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<LayerNormToOneDNN, BatchNormToOneDNN, SoftmaxToOneDNN<dl::SoftmaxOp, false>,
+  patterns.add<LayerNormToOneDNN, BatchNormToOneDNN, BatchNormTrainToOneDNN, BatchNormBackwardToOneDNN, SoftmaxToOneDNN<dl::SoftmaxOp, false>,
                SoftmaxToOneDNN<dl::LogSoftmaxOp, true>>(patterns.getContext());
 }
 

@@ -86,3 +86,16 @@ LogicalResult ChannelCountCheckOp::buildGradient(OpBuilder &, ValueRange resultG
   grads.push_back(needed[0] ? resultGrads[0] : Value());
   return success();
 }
+
+LogicalResult BatchNormTrainOp::buildGradient(OpBuilder &b, ValueRange resultGrads, ArrayRef<bool> needed,
+                                              SmallVectorImpl<Value> &grads) {
+  // The statistics feed only the running ones, which carry no gradient.
+  if (resultGrads[1] || resultGrads[2]) return emitOpError("has no gradient for its batch statistics");
+  auto back = BatchNormBackwardOp::create(
+      b, getLoc(), TypeRange{getInput().getType(), getWeight().getType(), getBias().getType()}, resultGrads[0],
+      getInput(), getWeight(), getMean(), getVar(), getEpsAttr());
+  grads.push_back(needed[0] ? back.getInputGrad() : Value());
+  grads.push_back(needed[1] ? back.getWeightGrad() : Value());
+  grads.push_back(needed[2] ? back.getBiasGrad() : Value());
+  return success();
+}

@@ -67,6 +67,11 @@ void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, 
 void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                            const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
                            int64_t training);
+/// The gradients of the training form of batch_norm: dx, dgamma and dbeta from dy, the
+/// forward's x and gamma, and the batch mean and biased variance it computed. dims as there.
+void dlrt_k_batch_norm_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
+                                    const float *gamma, const float *mean, const float *var, const float *dy,
+                                    float *dx, float *dgamma, float *dbeta, double eps);
 /// softmax (log 0) or log_softmax (log 1) of a contiguous tensor along `axis`.
 void dlrt_k_softmax_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis, const float *x,
                         float *y, int64_t log);

@@ -13,6 +13,8 @@
 #include "onednn/Kernels.h"
 #include "onednn/Strides.h"
 
+#include <algorithm>
+
 using dnnl::memory;
 using namespace dlrt;
 
@@ -95,6 +97,53 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
       slot = p;
     }
     runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
+  });
+}
+
+extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims,
+                                               const float *x, const float *gamma, const float *mean, const float *var,
+                                               const float *dy, float *dx, float *dgamma, float *dbeta, double eps) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    memory::dims d(dims, dims + rank);
+    double elements = elementCount(d);
+    if (elements == 0) { // no values: no gradient for the scale and shift either
+      std::fill_n(dgamma, d[1], 0.0f);
+      std::fill_n(dbeta, d[1], 0.0f);
+      return;
+    }
+    int threads = ctx.threadsFor(12.0 * elements);
+    std::vector<int64_t> key = {kBatchNormBackward, site, threads, rank};
+    key.insert(key.end(), dims, dims + rank);
+    auto &slot = ctx.primitives[key];
+    struct Backward {
+      dnnl::batch_normalization_backward prim;
+      memory::desc data, stat;
+    };
+    if (!slot) {
+      auto p = std::make_shared<Backward>();
+      if (d.size() == 2) d.push_back(1); // as the forward: [N, C] viewed as [N, C, 1]
+      p->data = memory::desc(d, memory::data_type::f32, contiguousStrides(d));
+      p->stat = memory::desc({d[1]}, memory::data_type::f32, memory::format_tag::a);
+      dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, p->data, float(eps), kScaleShift);
+      dnnl::batch_normalization_forward::primitive_desc hint(fd, kernelAttr(), ctx.engine);
+      dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, p->data, p->data, float(eps), kScaleShift);
+      p->prim = dnnl::batch_normalization_backward(
+          dnnl::batch_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
+      slot = p;
+    }
+    auto &p = *static_cast<Backward *>(slot.get());
+    auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
+    ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
+                     {DNNL_ARG_MEAN, mem(p.stat, mean)},
+                     {DNNL_ARG_VARIANCE, mem(p.stat, var)},
+                     {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
+                     {DNNL_ARG_SCALE, mem(p.stat, gamma)},
+                     // oneDNN asks for the shift with use_shift, though the gradients do not
+                     // depend on it; any [C] vector serves.
+                     {DNNL_ARG_SHIFT, mem(p.stat, gamma)},
+                     {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
+                     {DNNL_ARG_DIFF_SCALE, mem(p.stat, dgamma)},
+                     {DNNL_ARG_DIFF_SHIFT, mem(p.stat, dbeta)}});
   });
 }
 
