@@ -7,6 +7,7 @@
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientBuilders.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -152,13 +153,10 @@ struct BatchNormBackwardDecomposition : public OpRewritePattern<dl::BatchNormBac
     Value g = op.getGrad();
     Value invStd = d.invStd(d.asKept(op.getVar()), op.getEps().convertToDouble());
     Value xhat = dl::MulOp::create(rw, loc, dl::SubOp::create(rw, loc, op.getInput(), d.asKept(op.getMean())), invStd);
-    Value gx = dl::MulOp::create(rw, loc, g, xhat);
     Type vec = op.getWeight().getType();
-    // dx = weight * invstd * (g - mean(g) - xhat * mean(g * xhat))
-    Value inner = dl::SubOp::create(rw, loc, dl::SubOp::create(rw, loc, g, d.mean(g)),
-                                    dl::MulOp::create(rw, loc, xhat, d.mean(gx)));
-    Value dx = dl::MulOp::create(rw, loc, dl::MulOp::create(rw, loc, d.asKept(op.getWeight()), invStd), inner);
-    rw.replaceOp(op, ValueRange{dx, d.sum(gx, vec), d.sum(g, vec)});
+    Value dx = dl::normalizedInputGrad(rw, loc, dl::MulOp::create(rw, loc, g, d.asKept(op.getWeight())), xhat, invStd,
+                                       [&](Value v) { return d.mean(v); });
+    rw.replaceOp(op, ValueRange{dx, d.sum(dl::MulOp::create(rw, loc, g, xhat), vec), d.sum(g, vec)});
     return success();
   }
 };

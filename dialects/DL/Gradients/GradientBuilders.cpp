@@ -142,4 +142,11 @@ Value countOf(OpBuilder &b, Location loc, Value t, ArrayRef<int64_t> axes, Type 
   return arith::SIToFPOp::create(b, loc, elt, i64);
 }
 
+Value normalizedInputGrad(OpBuilder &b, Location loc, Value dxhat, Value xhat, Value rstd,
+                          llvm::function_ref<Value(Value)> mean) {
+  Value inner = SubOp::create(b, loc, SubOp::create(b, loc, dxhat, mean(dxhat)),
+                              MulOp::create(b, loc, xhat, mean(MulOp::create(b, loc, dxhat, xhat))));
+  return MulOp::create(b, loc, rstd, inner);
+}
+
 } // namespace mlir::dl

@@ -58,6 +58,13 @@ SmallVector<int64_t> keptDimsOf(int64_t rank, ArrayRef<int64_t> axes);
 /// 0, 1, ..., n - 1: every dim of a rank-n shape, or the identity dim map.
 SmallVector<int64_t> iota(int64_t n);
 
+/// The input gradient of a normalisation y = xhat * weight + bias, xhat = (x - mean) * rstd,
+/// from dxhat = dy * weight: rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), where
+/// `mean` averages over the normalised dims and keeps them (layer_norm's last dim,
+/// batch_norm's every dim but 1).
+Value normalizedInputGrad(OpBuilder &b, Location loc, Value dxhat, Value xhat, Value rstd,
+                          llvm::function_ref<Value(Value)> mean);
+
 /// A ranked tensor of floating-point elements (the values that carry gradients).
 bool isFloatTensor(Value v);
 

@@ -69,11 +69,8 @@ LogicalResult LayerNormOp::buildGradient(OpBuilder &b, ValueRange resultGrads, A
   Value xhat = MulOp::create(b, loc, xc, rstd);
   Value dx, dw, db;
   if (needed[0]) {
-    Value dxhat = MulOp::create(b, loc, g, getWeight());
-    Value a = meanKeep(b, loc, dxhat, last);
-    Value c = meanKeep(b, loc, MulOp::create(b, loc, dxhat, xhat), last);
-    Value inner = SubOp::create(b, loc, SubOp::create(b, loc, dxhat, a), MulOp::create(b, loc, xhat, c));
-    dx = MulOp::create(b, loc, rstd, inner);
+    dx = normalizedInputGrad(b, loc, MulOp::create(b, loc, g, getWeight()), xhat, rstd,
+                             [&](Value v) { return meanKeep(b, loc, v, last); });
   }
   if (needed[1]) dw = sumTo(b, loc, MulOp::create(b, loc, g, xhat), getWeight().getType());
   if (needed[2]) db = sumTo(b, loc, g, getBias().getType());
