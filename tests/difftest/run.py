@@ -19,7 +19,7 @@ Each model also gets a train step (unless --no-train): its first output's mse to
 target, one step of an optimizer drawn by the seed through dlrun train, every parameter
 and buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
 statistics, with its running statistics updated) within the same kind of bound. Models
-with dropout (masks PyTorch cannot reproduce) or recurrent layers (no gradient yet) skip it.
+with dropout (masks PyTorch cannot reproduce) skip it.
 """
 import argparse
 import multiprocessing
@@ -115,8 +115,8 @@ def train_reference(m, value, inputs, target, make_opt, clip, double):
 def check_train(m, seed, kernels, wd, rng, batch, problems):
     """One train step through dlrun train against PyTorch's; returns the largest error as a
     fraction of the bound, or None where the model has no train step to check (dropout,
-    whose masks PyTorch cannot reproduce; recurrent layers, which have no gradient yet)."""
-    if "dropout(" in m.source or "lstm(" in m.source or "gru(" in m.source:
+    whose masks PyTorch cannot reproduce)."""
+    if "dropout(" in m.source:
         return None
     import harness as h
     opt, clip, make_opt = OPTIMIZERS[seed % len(OPTIMIZERS)]
