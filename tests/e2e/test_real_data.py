@@ -52,19 +52,11 @@ def idx(path):
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def infer(so, weights, inputs, wd, out_name, batch):
+def infer(so, weights, inputs, out_name, batch):
     """The model's output `out_name` for `inputs` (dicts of arrays), `batch` samples per call."""
     n = len(next(iter(inputs.values())))
-    parts = []
-    for lo in range(0, n, batch):
-        args = ["infer", so, "--weights", weights, "--out-dir", os.path.join(wd, "out")]
-        for k, a in inputs.items():
-            p = os.path.join(wd, "in_%s.npy" % k)
-            np.save(p, a[lo:lo + batch])
-            args += ["--input", "%s=%s" % (k, p)]
-        h.dlrun(args)
-        parts.append(np.load(os.path.join(wd, "out", out_name + ".npy")))
-    return np.concatenate(parts)
+    return np.concatenate([h.infer(so, {k: a[lo:lo + batch] for k, a in inputs.items()}, weights=weights)[out_name]
+                           for lo in range(0, n, batch)])
 
 
 def fashion():
@@ -88,7 +80,7 @@ def fashion():
                      "--input", "label=" + os.path.join(wd, "label.npy"), "--epochs", str(epochs), "--batch", "64",
                      "--seed", "0", "--save", weights])
         m = re.search(r"trained (\d+) steps in ([0-9.]+)s", r.stdout)
-        logits = infer(so, weights, {x_name: xte.reshape(shape)}, wd, "logits", 5000)
+        logits = infer(so, weights, {x_name: xte.reshape(shape)}, "logits", 5000)
         acc = float((logits.argmax(1) == yte).mean())
         print("Fashion-MNIST %s: %d epoch(s), %s steps in %ss, test accuracy %.4f" %
               (name, epochs, m.group(1) if m else "?", m.group(2) if m else "?", acc))
@@ -119,7 +111,7 @@ def fortunes():
     m = re.search(r"trained (\d+) steps in ([0-9.]+)s", r.stdout)
     # Validation: 1024 windows spread evenly over the held-out 10%.
     pick = np.linspace(split, n - 1, 1024).astype(np.int64)
-    logits = infer(so, weights, {"tokens": tokens[pick]}, wd, "logits", 256).astype(np.float64)
+    logits = infer(so, weights, {"tokens": tokens[pick]}, "logits", 256).astype(np.float64)
     logits -= logits.max(-1, keepdims=True)
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     nats = float(-np.take_along_axis(logp, targets[pick][..., None], -1).mean())
