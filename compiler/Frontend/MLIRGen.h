@@ -2,7 +2,7 @@
 #ifndef DLC_FRONTEND_MLIRGEN_H
 #define DLC_FRONTEND_MLIRGEN_H
 
-#include "compiler/Frontend/Diagnostics.h"
+#include "compiler/Basic/Diagnostics.h"
 #include "compiler/Frontend/ModelGraph.h"
 
 #include "mlir/IR/BuiltinOps.h"

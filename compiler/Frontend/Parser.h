@@ -3,7 +3,7 @@
 #define DLC_FRONTEND_PARSER_H
 
 #include "compiler/Frontend/AST.h"
-#include "compiler/Frontend/Diagnostics.h"
+#include "compiler/Basic/Diagnostics.h"
 
 #include <optional>
 #include <string_view>

@@ -3,7 +3,7 @@
 #define DLC_FRONTEND_SEMA_H
 
 #include "compiler/Frontend/AST.h"
-#include "compiler/Frontend/Diagnostics.h"
+#include "compiler/Basic/Diagnostics.h"
 #include "compiler/Frontend/ModelGraph.h"
 
 #include <optional>

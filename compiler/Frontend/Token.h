@@ -2,15 +2,12 @@
 #ifndef DLC_FRONTEND_TOKEN_H
 #define DLC_FRONTEND_TOKEN_H
 
+#include "compiler/Basic/SourceLocation.h"
+
 #include <cstdint>
 #include <string>
 
 namespace dlc {
-
-/// A position in the source: 1-based line and column, as printed in diagnostics.
-struct SrcLoc {
-  unsigned line = 0, col = 0;
-};
 
 enum class Tok {
   Eof, Newline, Ident, Int, Float, String,

@@ -1,6 +1,6 @@
 //===- LayerRegistry.cpp - the one table of layer definitions -------------===//
 #include "compiler/Layers/LayerRegistry.h"
-#include "compiler/Frontend/Diagnostics.h"
+#include "compiler/Basic/Diagnostics.h"
 
 #include <cmath>
 #include <sstream>

@@ -8,7 +8,7 @@
 #ifndef DLC_LAYERS_LAYERREGISTRY_H
 #define DLC_LAYERS_LAYERREGISTRY_H
 
-#include "compiler/Frontend/Token.h"
+#include "compiler/Basic/SourceLocation.h"
 #include "compiler/Layers/TensorType.h"
 
 #include "mlir/IR/Builders.h"

@@ -2,7 +2,7 @@
 #ifndef DLC_LAYERS_TENSORTYPE_H
 #define DLC_LAYERS_TENSORTYPE_H
 
-#include "compiler/Frontend/SymExpr.h"
+#include "compiler/Basic/SymExpr.h"
 
 #include <optional>
 #include <string>

@@ -33,7 +33,7 @@ def DL_ScalarElementwiseOpInterface : OpInterface<"ScalarElementwiseOpInterface"
 def DL_KernelActivationOpInterface : OpInterface<"KernelActivationOpInterface"> {
   let cppNamespace = "::mlir::dl";
   let methods = [
-    InterfaceMethod<"The activation's code in the kernel ABI (dlrt_activation of model_abi.h).",
+    InterfaceMethod<"The activation's code (dl::Activation, dialects/DL/Activation.h).",
       "int64_t", "getKernelActivation">,
   ];
 }

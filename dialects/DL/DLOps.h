@@ -29,7 +29,7 @@ class RuntimeCallSite : public OpTrait::TraitBase<ConcreteType, RuntimeCallSite>
 #include "dialects/DL/DLOps.h.inc"
 
 namespace mlir::dl {
-/// The activation op of kernel activation code `code` (dlrt_activation) applied to x:
+/// The activation op of activation code `code` (dl::Activation) applied to x:
 /// how a lowering without post-ops (linalg) computes a fused activation.
 Value createKernelActivation(OpBuilder &b, Location loc, int64_t code, Value x);
 

@@ -80,7 +80,7 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
   let description = [{
-    `activation`: a following activation applied inside the kernel (a dlrt_activation
+    `activation`: a following activation applied inside the kernel (a dl::Activation
     code, 0 for none; set by fusion).
     `nhwc_input` = [C, H, W]: the input [.., H*W*C] is an NHWC tensor flattened, while the
     weight's columns follow PyTorch's NCHW flattening (C*H*W). The layout pass sets it
@@ -283,7 +283,7 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     `residual`: a tensor of the result's shape added after the (batch-normalised)
     convolution, as ResNet's skip connections do.
     `activation`: an activation that follows (after the residual), applied inside the
-    kernel (a dlrt_activation code, 0 for none).
+    kernel (a dl::Activation code, 0 for none).
     `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
     Only the layout pass sets it, for kernels that run faster on NHWC.
     `blocked_channels` (with channels_last): input, residual and result, typed NHWC, are

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "dialects/DL/DLOps.h"
 #include "dialects/DL/Gradients/GradientBuilders.h"
-#include "runtime/include/dlrt/model_abi.h"
+#include "dialects/DL/Activation.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -147,23 +147,23 @@ Value CastOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
 
 // The activations a kernel can apply as a oneDNN post-op, and back.
 
-int64_t ReluOp::getKernelActivation() { return DLRT_ACTIVATION_RELU; }
-int64_t SigmoidOp::getKernelActivation() { return DLRT_ACTIVATION_SIGMOID; }
-int64_t TanhOp::getKernelActivation() { return DLRT_ACTIVATION_TANH; }
-int64_t SiluOp::getKernelActivation() { return DLRT_ACTIVATION_SILU; }
+int64_t ReluOp::getKernelActivation() { return ActivationRelu; }
+int64_t SigmoidOp::getKernelActivation() { return ActivationSigmoid; }
+int64_t TanhOp::getKernelActivation() { return ActivationTanh; }
+int64_t SiluOp::getKernelActivation() { return ActivationSilu; }
 int64_t GeluOp::getKernelActivation() {
-  return getTanhApprox() ? DLRT_ACTIVATION_GELU_TANH : DLRT_ACTIVATION_GELU_ERF;
+  return getTanhApprox() ? ActivationGeluTanh : ActivationGeluErf;
 }
 
 Value mlir::dl::createKernelActivation(OpBuilder &b, Location loc, int64_t code, Value x) {
   Type t = x.getType();
   switch (code) {
-  case DLRT_ACTIVATION_RELU: return ReluOp::create(b, loc, t, x);
-  case DLRT_ACTIVATION_SIGMOID: return SigmoidOp::create(b, loc, t, x);
-  case DLRT_ACTIVATION_TANH: return TanhOp::create(b, loc, t, x);
-  case DLRT_ACTIVATION_SILU: return SiluOp::create(b, loc, t, x);
-  case DLRT_ACTIVATION_GELU_ERF: return GeluOp::create(b, loc, t, x, false);
-  case DLRT_ACTIVATION_GELU_TANH: return GeluOp::create(b, loc, t, x, true);
+  case ActivationRelu: return ReluOp::create(b, loc, t, x);
+  case ActivationSigmoid: return SigmoidOp::create(b, loc, t, x);
+  case ActivationTanh: return TanhOp::create(b, loc, t, x);
+  case ActivationSilu: return SiluOp::create(b, loc, t, x);
+  case ActivationGeluErf: return GeluOp::create(b, loc, t, x, false);
+  case ActivationGeluTanh: return GeluOp::create(b, loc, t, x, true);
   default: return x;
   }
 }

@@ -1,4 +1,4 @@
-#include "compiler/Frontend/SymExpr.h"
+#include "compiler/Basic/SymExpr.h"
 
 #include <catch2/catch.hpp>
 

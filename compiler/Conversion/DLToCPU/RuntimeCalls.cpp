@@ -1,6 +1,8 @@
 //===- RuntimeCalls.cpp - building calls into the dlrt kernels ------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "dialects/DL/Activation.h"
 #include "dialects/DLRT/DLRTOps.h"
+#include "runtime/include/dlrt/model_abi.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -9,6 +11,16 @@
 
 using namespace mlir;
 using mlir::dlrt::KernelArgKind;
+
+// The dialect's activation codes go to the kernels unchanged.
+static_assert(int64_t(mlir::dl::ActivationNone) == DLRT_ACTIVATION_NONE &&
+                  int64_t(mlir::dl::ActivationRelu) == DLRT_ACTIVATION_RELU &&
+                  int64_t(mlir::dl::ActivationSigmoid) == DLRT_ACTIVATION_SIGMOID &&
+                  int64_t(mlir::dl::ActivationTanh) == DLRT_ACTIVATION_TANH &&
+                  int64_t(mlir::dl::ActivationSilu) == DLRT_ACTIVATION_SILU &&
+                  int64_t(mlir::dl::ActivationGeluErf) == DLRT_ACTIVATION_GELU_ERF &&
+                  int64_t(mlir::dl::ActivationGeluTanh) == DLRT_ACTIVATION_GELU_TANH,
+              "dl::Activation and dlrt_activation disagree");
 
 namespace dlc {
 

@@ -1,5 +1,5 @@
 //===- SymExpr.cpp - sizes that may depend on symbolic dims ---------------===//
-#include "compiler/Frontend/SymExpr.h"
+#include "compiler/Basic/SymExpr.h"
 
 #include <algorithm>
 #include <vector>

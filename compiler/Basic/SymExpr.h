@@ -1,6 +1,6 @@
 //===- SymExpr.h - sizes that may depend on symbolic dims -------*- C++ -*-===//
-#ifndef DLC_FRONTEND_SYMEXPR_H
-#define DLC_FRONTEND_SYMEXPR_H
+#ifndef DLC_BASIC_SYMEXPR_H
+#define DLC_BASIC_SYMEXPR_H
 
 #include <cstdint>
 #include <memory>

@@ -1,8 +1,8 @@
 //===- Diagnostics.h - located errors through MLIR's engine -----*- C++ -*-===//
-#ifndef DLC_FRONTEND_DIAGNOSTICS_H
-#define DLC_FRONTEND_DIAGNOSTICS_H
+#ifndef DLC_BASIC_DIAGNOSTICS_H
+#define DLC_BASIC_DIAGNOSTICS_H
 
-#include "compiler/Frontend/Token.h"
+#include "compiler/Basic/SourceLocation.h"
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Location.h"

@@ -1,5 +1,5 @@
 //===- Diagnostics.cpp - located errors through MLIR's engine -------------===//
-#include "compiler/Frontend/Diagnostics.h"
+#include "compiler/Basic/Diagnostics.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/MLIRContext.h"
