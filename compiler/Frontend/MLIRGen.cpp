@@ -191,6 +191,7 @@ public:
       call.seed = seed;
       call.step = step;
       call.nextStream = &nextStream;
+      call.saved = &n.saved;
       if (training) call.bufferUpdates = &bufferUpdates;
       bool missing = false;
       for (int o : n.operands) {

@@ -36,6 +36,7 @@ struct GraphNode {
   int result = -1;
   std::string layerName; // the naming rule's name, for layers with parameters
   SrcLoc loc;
+  std::vector<TensorType> saved; // a plugin layer's saved results (LayerCall::saved)
 };
 
 struct GraphParam {

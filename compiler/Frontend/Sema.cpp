@@ -7,6 +7,19 @@
 namespace dlc {
 namespace {
 
+/// What to say after "unknown op 'x'": the closest layer, with the plugin it comes from,
+/// or how plugins add layers when nothing is close.
+std::string unknownOpHint(const std::string &name, const std::vector<std::string> &known,
+                          const LayerRegistry &reg) {
+  std::string best = closestMatch(name, known);
+  if (best.empty())
+    return " (no built-in or loaded plugin layer has this name; a plugin adds layers: load it with "
+           "--plugin PATH or DLC_PLUGIN_PATH)";
+  const LayerDef *def = reg.lookup(best);
+  if (def && def->plugin.plugin) return " (did you mean '" + best + "' from " + def->origin + "?)";
+  return " (did you mean '" + best + "'?)";
+}
+
 /// A value during analysis: a compile-time number, string or tuple, or a tensor of the
 /// graph. `Err` stands for a value whose computation already reported an error, so that
 /// one mistake is not reported again by everything that uses it.
@@ -395,7 +408,7 @@ Val Sema::evalCall(const Expr &call, Scope &scope, const std::string *hint, cons
     for (auto &kv : fns) known.push_back(kv.first);
     if (reg.lookupOptimizer(call.name))
       diags.error(call.loc, "optimizer '" + call.name + "' may only be used as 'optimizer = ...' in 'train'");
-    else diags.error(call.loc, "unknown op '" + call.name + "'" + didYouMean(call.name, known));
+    else diags.error(call.loc, "unknown op '" + call.name + "'" + unknownOpHint(call.name, known, reg));
     return Val{};
   }
   return callLayer(*def, std::move(pos), std::move(kw), call.loc, scope, hint);
@@ -670,6 +683,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
   }
 
   GraphNode node{&def, ids, *attrs, call.axes, call.inputs, -1, "", loc};
+  node.saved = call.saved;
   if (def.withParams) {
     std::string name;
     if (!explicitName.empty()) {

@@ -78,6 +78,11 @@ LayerRegistry &LayerRegistry::instance() {
     registerReductionLayers(*r);
     registerLossLayers(*r);
     registerOptimizers(*r);
+    // dl.plugin ops find their layer's definition here.
+    mlir::dl::setPluginLayerLookup([r](llvm::StringRef name) -> const mlir::dl::PluginLayer * {
+      const LayerDef *def = r->lookup(name.str());
+      return def && def->plugin.plugin ? &def->plugin : nullptr;
+    });
     return r;
   }();
   return *reg;
@@ -87,6 +92,32 @@ void LayerRegistry::add(LayerDef def) {
   std::string name = def.name;
   layers[name] = std::make_unique<LayerDef>(std::move(def));
 }
+bool LayerRegistry::addPluginLayer(LayerDef def, std::string &error) {
+  if (const LayerDef *old = lookup(def.name)) {
+    error = "layer '" + def.name + "' is already defined by " + (old->plugin.plugin ? old->origin : "dlc (a built-in layer)");
+    return false;
+  }
+  if (lookupOptimizer(def.name)) {
+    error = "'" + def.name + "' is the name of a built-in optimizer";
+    return false;
+  }
+  add(std::move(def));
+  return true;
+}
+
+mlir::Attribute toMLIR(const AttrValue &v, mlir::Builder &b) {
+  switch (v.kind) {
+  case AttrValue::None: return b.getUnitAttr();
+  case AttrValue::Int: return b.getI64IntegerAttr(v.i);
+  case AttrValue::Float: return b.getF64FloatAttr(v.f);
+  case AttrValue::Bool: return b.getBoolAttr(v.b);
+  case AttrValue::String: return b.getStringAttr(v.s);
+  case AttrValue::Dtype: return b.getStringAttr(dtypeName(v.dtype));
+  case AttrValue::Tuple: return b.getDenseI64ArrayAttr(attrInts(v));
+  }
+  return b.getUnitAttr();
+}
+
 void LayerRegistry::addOptimizer(OptimizerDef def) {
   std::string name = def.name;
   optimizers[name] = std::move(def);

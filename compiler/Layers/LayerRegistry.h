@@ -10,6 +10,7 @@
 
 #include "compiler/Basic/SourceLocation.h"
 #include "compiler/Layers/TensorType.h"
+#include "dialects/DL/PluginLayer.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -84,6 +85,9 @@ struct LayerDef;
 
 /// The integers of an int or tuple attribute.
 std::vector<int64_t> attrInts(const AttrValue &v);
+/// An attribute value as an MLIR attribute: i64, f64, bool, string, i64 array (tuples),
+/// the dtype's name, unit for an absent optional one.
+mlir::Attribute toMLIR(const AttrValue &v, mlir::Builder &b);
 
 /// One call of a layer as the shape rule sees it.
 struct LayerCall {
@@ -98,6 +102,9 @@ struct LayerCall {
   TensorType result;
   std::vector<ParamSpec> params;
   std::vector<int64_t> axes; // axes resolved to [0, rank), passed on to the lowering
+  /// Plugin layers: what the forward saves for the gradient (its extra results). A
+  /// dynamic dim must equal one of the inputs' dims.
+  std::vector<TensorType> saved;
 
   int64_t getInt(const std::string &n) const { return attrs.at(n).i; }
   double getFloat(const std::string &n) const { return attrs.at(n).f; }
@@ -130,6 +137,8 @@ struct GenCall {
   /// Set while building the train step: layers with buffers that training changes
   /// (batch_norm's running statistics) add (the buffer operand, its new value) here.
   std::vector<std::pair<mlir::Value, mlir::Value>> *bufferUpdates = nullptr;
+  /// What the shape rule said the layer saves (LayerCall::saved).
+  const std::vector<TensorType> *saved = nullptr;
 };
 
 struct LayerDef {
@@ -140,14 +149,17 @@ struct LayerDef {
   bool withParams = false;
   bool isLoss = false;
   bool trainOnlyBehaviour = false; // dropout: differs between training and inference
-  std::string origin = "built-in"; // or the plugin that registered it
+  std::string origin = "built-in"; // or "plugin 'name'" for a plugin's layer
   /// Elementwise arithmetic: operands are cast to the promoted result dtype first.
   bool promotesOperands = false;
 
   /// The shape and dtype rule; false after reporting an error.
   std::function<bool(LayerCall &)> infer;
-  /// Emits dl ops; empty where this layer has no lowering yet.
+  /// Emits dl ops; empty where this layer has no lowering yet. A plugin's layer leaves
+  /// it empty: the registrar makes it emit dl.plugin.
   std::function<mlir::Value(GenCall &)> build;
+  /// Plugin layers: how the layer runs and differentiates (dialects/DL/PluginLayer.h).
+  mlir::dl::PluginLayer plugin;
 };
 
 /// One optimizer step for one parameter, as the autodiff pass asks for it.
@@ -176,7 +188,10 @@ public:
   /// The registry with every built-in layer.
   static LayerRegistry &instance();
 
+  /// Adds or replaces a built-in layer.
   void add(LayerDef def);
+  /// Adds a plugin's layer; false, with `error` set, when the name is taken.
+  bool addPluginLayer(LayerDef def, std::string &error);
   void addOptimizer(OptimizerDef def);
   const LayerDef *lookup(const std::string &name) const;
   const OptimizerDef *lookupOptimizer(const std::string &name) const;

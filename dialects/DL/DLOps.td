@@ -495,4 +495,35 @@ def DL_AdamUpdateOp : DL_Op<"adam_update", [Pure]> {
   let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
+//===----------------------------------------------------------------------===//
+// Plugin layers
+//===----------------------------------------------------------------------===//
+
+def DL_PluginOp : DL_Op<"plugin", [Pure, DL_RuntimeCallSite,
+    DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let summary = "a layer that a plugin defines";
+  let description = [{
+    One generic op for every plugin layer: `layer` names it and `plugin` its plugin;
+    `layer_attrs` holds the call's attributes (ints as i64, numbers as f64, bools,
+    strings, tuples as i64 arrays). Operands are the layer's inputs, then its
+    parameters. Results are the layer's result, then what it saves for its gradient.
+    How it lowers and differentiates comes from the layer's definition
+    (dialects/DL/PluginLayer.h): a call of the plugin's run-time kernel, or the
+    plugin's own linalg.
+
+    `dynamic_dims`: where each dynamic dim of the results comes from, in order over the
+    results' dynamic dims: pairs (operand, dim) of an operand dim of the same size.
+
+    `backward`: the op is the backward kernel of a kernel-kind layer. Its operands are
+    the forward's operands, the forward's results and the gradient of the first result;
+    its results are the gradients of the forward's operands, in order (each dynamic dim
+    that of its operand).
+  }];
+  let arguments = (ins Variadic<DL_AnyTensor>:$inputs, StrAttr:$plugin, StrAttr:$layer,
+                       DictionaryAttr:$layer_attrs, DenseI64ArrayAttr:$dynamic_dims, UnitAttr:$backward);
+  let results = (outs Variadic<DL_AnyTensor>:$results);
+  let assemblyFormat = "$layer `(` $inputs `)` attr-dict `:` functional-type($inputs, $results)";
+  let hasVerifier = 1;
+}
+
 #endif // DL_OPS

@@ -15,6 +15,8 @@
 
 namespace dlrt {
 
+struct PluginSite;
+
 /// Memory grown to the largest size asked of it and kept, for what kernels need only while
 /// they run. Kernels run one at a time per session, so one such buffer serves them all.
 class GrowingBuffer {
@@ -39,6 +41,8 @@ struct KernelContext {
   std::string error;
   /// "embedding at model.dl:5:7" for each call site, from the model's signature.
   const std::vector<std::string> *sites = nullptr;
+  /// The model's plugin kernel calls by call site.
+  const std::unordered_map<int64_t, PluginSite> *pluginSites = nullptr;
 
   /// Bumped whenever parameters may have changed (set_param, load_weights): kernels that
   /// keep weights in another layout redo it then.
@@ -65,6 +69,8 @@ struct KernelContext {
   /// What a backward kernel recomputes from the forward's input rather than keeping it:
   /// max pooling's output and workspace.
   GrowingBuffer recomputed, recomputedWorkspace;
+  /// A plugin kernel's workspace.
+  GrowingBuffer pluginWorkspace;
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.

@@ -1,5 +1,6 @@
 //===- KernelTable.cpp - name -> kernel, for dl_model_bind ----------------===//
 #include "KernelContext.h"
+#include "Plugins.h"
 #include "onednn/Kernels.h"
 
 #include <cstring>
@@ -38,7 +39,7 @@ void *resolveKernel(const char *name, void *) {
   };
   for (const Entry &e : table)
     if (std::strcmp(e.name, name) == 0) return e.fn;
-  return nullptr;
+  return resolvePluginTrampoline(name);
 }
 
 } // namespace dlrt

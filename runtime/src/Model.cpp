@@ -61,6 +61,7 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   auto model = std::make_unique<dlrt_model>();
   std::string err;
   if (!parseSignature(sigFn(), model->sig, err)) return close(err);
+  if (!loadPlugins(model->sig, file, model->plugins, err)) return close(err);
   struct Missing {
     std::vector<std::string> names;
   } missing;
@@ -89,6 +90,12 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   model->path = path;
   model->abi = abi;
   *out = model.release();
+  return nullptr;
+}
+
+dlrt_status dlrt_add_plugin_dir(const char *dir) {
+  if (!dir || !*dir) return fail("dlrt_add_plugin_dir: dir must be a folder's path");
+  addPluginDir(dir);
   return nullptr;
 }
 

@@ -4,6 +4,7 @@
 
 #include "Arena.h"
 #include "KernelContext.h"
+#include "Plugins.h"
 #include "Random.h"
 #include "Signature.h"
 #include "dlrt/model_abi.h"
@@ -14,6 +15,7 @@ struct dlrt_model_s {
   std::string path;
   int32_t abi = 0;
   dlrt::Signature sig;
+  dlrt::PluginSet plugins; // the run-time parts of the plugins it calls
   dl_entry_fn infer = nullptr;
   dl_entry_fn trainStep = nullptr, evalStep = nullptr; // with a train block
   std::vector<int> inferInputs; // indices into sig.inputs that inference takes

@@ -182,6 +182,7 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
     s->model = m;
     s->threads = o.num_threads;
     s->kernels.sites = &m->sig.sites;
+    s->kernels.pluginSites = &m->plugins.sites;
     s->kernels.threading.threads = o.num_threads > 0 ? o.num_threads : openMPMaxThreads();
     s->seed = o.seed;
     Generator gen(o.seed);

@@ -57,6 +57,40 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
     if (j.contains("sites"))
       for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());
+    if (j.contains("plugins"))
+      for (const auto &p : j.at("plugins"))
+        out.plugins.push_back({p.at("name").get<std::string>(), p.at("file").get<std::string>(),
+                               p.at("major").get<uint32_t>(), p.at("minor").get<uint32_t>(), p.at("abi").get<uint32_t>()});
+    if (j.contains("plugin_calls"))
+      for (const auto &c : j.at("plugin_calls")) {
+        PluginCallSpec spec;
+        spec.site = c.at("site").get<int64_t>();
+        spec.plugin = c.at("plugin").get<std::string>();
+        spec.kernel = c.at("kernel").get<std::string>();
+        spec.backward = c.at("backward").get<bool>();
+        for (const auto &a : c.at("attrs")) {
+          PluginCallSpec::Attr attr;
+          attr.name = a.at(0).get<std::string>();
+          attr.kind = a.at(1).get<std::string>();
+          const auto &v = a.at(2);
+          if (attr.kind == "int") attr.i = v.get<int64_t>();
+          else if (attr.kind == "bool") attr.i = v.get<bool>();
+          else if (attr.kind == "float") attr.f = v.get<double>();
+          else if (attr.kind == "string") attr.s = v.get<std::string>();
+          else if (attr.kind == "ints") attr.ints = v.get<std::vector<int64_t>>();
+          spec.attrs.push_back(std::move(attr));
+        }
+        for (const char *side : {"inputs", "outputs"})
+          for (const auto &v : c.at(side)) {
+            dlrt_dtype d;
+            if (!parseDtype(v.at(0).get<std::string>(), d)) {
+              error = "signature: bad dtype in a plugin call";
+              return false;
+            }
+            (side[0] == 'i' ? spec.inputs : spec.outputs).push_back({d, v.at(1).get<int32_t>()});
+          }
+        out.pluginCalls.push_back(std::move(spec));
+      }
     if (j.contains("train")) {
       const auto &t = j.at("train");
       TrainSignature &ts = out.train;

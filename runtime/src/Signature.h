@@ -35,12 +35,33 @@ struct TrainSignature {
   std::string unavailable;                 // why model.so has no train step, if it has none
 };
 
+/// A plugin whose run-time part the model needs (its kernels), and one call of a kernel.
+struct PluginNeed {
+  std::string name, file;
+  uint32_t major = 0, minor = 0, abi = 0;
+};
+struct PluginCallSpec {
+  int64_t site = -1;
+  std::string plugin, kernel;
+  bool backward = false;
+  struct Attr {
+    std::string name, kind, s; // kind: int, float, bool, string, ints, none
+    int64_t i = 0;
+    double f = 0;
+    std::vector<int64_t> ints;
+  };
+  std::vector<Attr> attrs;
+  std::vector<std::pair<dlrt_dtype, int32_t>> inputs, outputs; // dtype and rank of each view
+};
+
 struct Signature {
   std::string json;
   std::string model;
   std::vector<std::string> symbols;
   std::vector<ValueSpec> inputs, outputs, params;
   std::vector<std::string> sites; // source location of each kernel call site
+  std::vector<PluginNeed> plugins;
+  std::vector<PluginCallSpec> pluginCalls;
   TrainSignature train;
 };
 

@@ -39,6 +39,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       sites.push_back(StringAttr::get(op->getContext(), where));
     });
     module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));
+    if (failed(recordPluginCalls(module))) return signalPassFailure();
 
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (!fn.isPrivate() && failed(lowerEntryBoundary(fn))) return signalPassFailure();
@@ -86,6 +87,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populateLossToLinalg(patterns);
     populateOptimizerToLinalg(patterns);
     populateDropoutToLinalg(patterns);
+    populatePluginLowering(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
     bool left = false;

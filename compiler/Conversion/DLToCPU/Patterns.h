@@ -54,6 +54,13 @@ void populateDropoutToLinalg(mlir::RewritePatternSet &patterns);
 /// slice, causal_mask.
 void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 
+/// dl.plugin -> the plugin's kernel through the runtime's trampoline, or the plugin's
+/// own linalg lowering.
+void populatePluginLowering(mlir::RewritePatternSet &patterns);
+/// Records the plugin kernel calls (after call sites are numbered) and the plugins they
+/// need as the module's dl.plugin_calls and dl.plugins, for the model's signature.
+mlir::LogicalResult recordPluginCalls(mlir::ModuleOp module);
+
 // Helpers shared by the patterns.
 
 /// f(L(a), L(b), ...) -> L(f(a, b, ...)) for an elementwise `op` whose operands all have

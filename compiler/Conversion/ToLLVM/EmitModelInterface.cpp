@@ -32,6 +32,30 @@ LLVM::GlobalOp stringGlobal(OpBuilder &b, Location loc, StringRef name, StringRe
                                 b.getStringAttr(data));
 }
 
+/// An attribute of the dl.plugins / dl.plugin_calls tables as JSON.
+llvm::json::Value toJSON(Attribute a) {
+  if (auto b = dyn_cast<BoolAttr>(a)) return b.getValue();
+  if (auto i = dyn_cast<IntegerAttr>(a)) return i.getInt();
+  if (auto f = dyn_cast<FloatAttr>(a)) return f.getValueAsDouble();
+  if (auto s = dyn_cast<StringAttr>(a)) return s.getValue().str();
+  if (auto arr = dyn_cast<DenseI64ArrayAttr>(a)) {
+    llvm::json::Array out;
+    for (int64_t v : arr.asArrayRef()) out.push_back(v);
+    return out;
+  }
+  if (auto arr = dyn_cast<ArrayAttr>(a)) {
+    llvm::json::Array out;
+    for (Attribute e : arr) out.push_back(toJSON(e));
+    return out;
+  }
+  if (auto d = dyn_cast<DictionaryAttr>(a)) {
+    llvm::json::Object out;
+    for (NamedAttribute n : d) out[n.getName().getValue()] = toJSON(n.getValue());
+    return out;
+  }
+  return nullptr;
+}
+
 struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelInterfacePass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -58,7 +82,10 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     std::string signature = sigAttr.getValue().str();
     auto sites = module->getAttrOfType<ArrayAttr>("dl.sites");
     auto trainUnavailable = module->getAttrOfType<StringAttr>("dl.train_unavailable");
-    if (sites || trainUnavailable) {
+    // The plugins whose run-time parts the model needs, and what each kernel call passes.
+    auto plugins = module->getAttrOfType<ArrayAttr>("dl.plugins");
+    auto pluginCalls = module->getAttrOfType<ArrayAttr>("dl.plugin_calls");
+    if (sites || trainUnavailable || plugins) {
       llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(signature);
       if (!parsed || !parsed->getAsObject()) {
         llvm::consumeError(parsed.takeError());
@@ -70,6 +97,10 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
         llvm::json::Array list;
         for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
         root["sites"] = std::move(list);
+      }
+      if (plugins) {
+        root["plugins"] = toJSON(plugins);
+        root["plugin_calls"] = pluginCalls ? toJSON(pluginCalls) : llvm::json::Array();
       }
       // Why the model has no train step (dlrun train says so).
       if (trainUnavailable)

@@ -10,6 +10,8 @@
 #include "compiler/Frontend/MLIRGen.h"
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
+#include "compiler/Layers/LayerRegistry.h"
+#include "compiler/Plugin/PluginLoader.h"
 #include "compiler/Target/Linker.h"
 #include "compiler/Target/ObjectEmitter.h"
 #include "compiler/Target/Pipeline.h"
@@ -48,7 +50,11 @@ static cl::opt<unsigned> optLevel("O", cl::desc("Optimisation level (0-3)"), cl:
 static cl::opt<std::string> target("target", cl::desc("cpu (default) or cuda"), cl::init("cpu"), cl::cat(dlcCat));
 static cl::opt<std::string> mcpu("mcpu", cl::desc("CPU to generate code for (default: this machine)"),
                                  cl::init("native"), cl::cat(dlcCat));
-static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin"), cl::cat(dlcCat));
+static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin (its compile-time part); repeatable. "
+                                                         "Also DLC_PLUGIN_PATH=dir1:dir2"),
+                                     cl::value_desc("libname.so"), cl::cat(dlcCat));
+static cl::opt<bool> listPlugins("list-plugins", cl::desc("Print the loaded plugins: name, version, ABI, layers"),
+                                 cl::cat(dlcCat));
 static cl::opt<std::string> weights("weights", cl::desc("Bake trained weights into the library"), cl::cat(dlcCat));
 static cl::opt<std::string> kernels("kernels",
                                     cl::desc("onednn (default): dense, matmul, convolutions, pooling, RNNs, "
@@ -101,6 +107,37 @@ int main(int argc, char **argv) {
     llvm::outs() << dlc::cpuPipeline(kernels) << "\n";
     return Ok;
   }
+  // Plugins first: their layers join the registry the front end resolves calls in.
+  dlc::PluginLoader pluginLoader(dlc::LayerRegistry::instance());
+  {
+    std::string err;
+    const char *envPath = std::getenv("DLC_PLUGIN_PATH");
+    bool ok = true;
+    for (const std::string &p : plugins)
+      if (ok && !pluginLoader.load(p, err)) ok = false;
+    if (ok && envPath && !pluginLoader.loadPathList(envPath, err)) {
+      err += " (from DLC_PLUGIN_PATH)";
+      ok = false;
+    }
+    if (!ok) {
+      llvm::WithColor::error(llvm::errs(), "dlc") << err << "\n";
+      return InputError;
+    }
+  }
+  if (listPlugins) {
+    if (pluginLoader.plugins().empty()) llvm::outs() << "no plugins loaded (--plugin PATH, DLC_PLUGIN_PATH)\n";
+    for (const auto &p : pluginLoader.plugins()) {
+      llvm::outs() << p->info.name << " " << p->info.major << "." << p->info.minor << "  ABI " << p->info.abi << "  "
+                   << p->info.path << "\n  run-time part: " << p->info.runtimeFile << "\n  layers:";
+      for (const std::string &l : p->layers) {
+        const dlc::LayerDef *d = dlc::LayerRegistry::instance().lookup(l);
+        llvm::outs() << " " << l << " (" << (d->plugin.runsKernel() ? "kernel" : "linalg")
+                     << (d->plugin.hasGradient() ? ", gradient" : ", no gradient") << ")";
+      }
+      llvm::outs() << "\n";
+    }
+    return Ok;
+  }
   if (inputFile.empty()) return usage("no input file");
   if (optLevel > 3) return usage("-O takes 0 to 3");
   if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "dot" && emit != "ptx")
@@ -110,12 +147,6 @@ int main(int argc, char **argv) {
   if (target == "cuda" || emit == "ptx") {
     llvm::WithColor::error(llvm::errs(), "dlc") << "the cuda target is not implemented yet in this build\n";
     return InputError;
-  }
-  if (!plugins.empty() || std::getenv("DLC_PLUGIN_PATH")) {
-    if (!plugins.empty()) {
-      llvm::WithColor::error(llvm::errs(), "dlc") << "plugins are not supported yet in this build\n";
-      return InputError;
-    }
   }
   if (!weights.empty()) {
     llvm::WithColor::error(llvm::errs(), "dlc")

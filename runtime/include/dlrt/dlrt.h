@@ -61,6 +61,10 @@ size_t dlrt_dtype_size(dlrt_dtype dtype);
  * dlc model, another model ABI, or kernels this runtime does not provide. */
 dlrt_status dlrt_model_load(const char *path, dlrt_model **out_model);
 void dlrt_model_free(dlrt_model *model);
+/* Adds a folder where the run-time parts of plugins (lib<name>_rt.so) are looked for, for
+ * models loaded from now on: after the model's own folder and DLRT_PLUGIN_PATH's. A
+ * plugin is native code run in this process: add only folders you trust. */
+dlrt_status dlrt_add_plugin_dir(const char *dir);
 const char *dlrt_model_name(const dlrt_model *model);
 /* The full signature as JSON (owned by the model). */
 const char *dlrt_model_signature(const dlrt_model *model);

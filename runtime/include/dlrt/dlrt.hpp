@@ -28,6 +28,9 @@ inline void check(dlrt_status st) {
   throw Error(msg);
 }
 
+/// Adds a folder where plugins' run-time parts are looked for (dlrt_add_plugin_dir).
+inline void addPluginDir(const std::string &dir) { check(dlrt_add_plugin_dir(dir.c_str())); }
+
 class Model {
 public:
   explicit Model(const std::string &path) { check(dlrt_model_load(path.c_str(), &handle)); }
