@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 import harness as h
 
-PLUGINS = os.environ.get("DLC_PLUGIN_DIR", os.path.join(h.BIN, "..", "lib"))
+PLUGINS = os.environ.get("DLC_PLUGIN_DIR", os.path.join(h.BIN, "..", "lib", "dlc-plugins"))
 os.environ["DLC_FLAGS"] = (os.environ.get("DLC_FLAGS", "") + " --plugin %s/librms_norm.so --plugin %s/libmish.so"
                            % (PLUGINS, PLUGINS))
 os.environ["DLRT_PLUGIN_PATH"] = PLUGINS
