@@ -13,12 +13,18 @@
 #include <vector>
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
+#ifdef DLC_MODEL_mlp
+  // Built with dlc_add_model(mlp mlp.dl) (samples/mlp/CMakeLists.txt): the model it made.
+  const char *path = argc > 1 ? argv[1] : DLC_MODEL_mlp;
+#else
+  const char *path = argc > 1 ? argv[1] : nullptr;
+#endif
+  if (!path) {
     std::fprintf(stderr, "usage: %s model.so [weights.safetensors]\n", argv[0]);
     return 2;
   }
   try {
-    dlrt::Model model(argv[1]);
+    dlrt::Model model(path);
     dlrt::Session session(model, /*threads=*/1, /*seed=*/0);
     if (argc > 2) session.loadWeights(argv[2]);
 

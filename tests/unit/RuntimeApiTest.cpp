@@ -245,3 +245,36 @@ TEST_CASE("runtime: two threads compute what one does, while the thread policy l
     for (size_t i = 0; i < y1.size(); ++i) REQUIRE(y2[i] == Approx(y1[i]).margin(1e-6).epsilon(1e-5));
   }
 }
+
+TEST_CASE("runtime: plugin run-time parts, and a plugin kernel's error") {
+  // The model's folder lacks libchecks_rt.so and DLRT_PLUGIN_PATH is not set here: the
+  // load fails, naming the plugin and where it looked.
+  unsetenv("DLRT_PLUGIN_PATH");
+  dlrt_model *m = nullptr;
+  std::string err = message(dlrt_model_load(DLC_TEST_PLUGIN_MODEL, &m));
+  CHECK(err.find("needs plugin 'checks' 1.0") != std::string::npos);
+  CHECK(err.find("libchecks_rt.so") != std::string::npos);
+  CHECK(m == nullptr);
+  CHECK(message(dlrt_add_plugin_dir(nullptr)).find("must be a folder") != std::string::npos);
+  dlrt::addPluginDir(DLC_TEST_PLUGIN_DIR);
+
+  dlrt::Model model(DLC_TEST_PLUGIN_MODEL);
+  dlrt::Session session(model, 2, 0);
+  std::vector<int64_t> dims = {3, 4};
+  std::vector<float> good(12), out(12);
+  for (int i = 0; i < 12; ++i) good[i] = float(i + 1);
+  std::vector<float> bad = good;
+  bad[6] = -5;
+  auto run = [&](std::vector<float> &x) {
+    std::vector<dlrt_tensor> in = {{DLRT_F32, 2, dims.data(), x.data(), DLRT_HOST}};
+    std::vector<dlrt_tensor> outs = {{DLRT_F32, 2, dims.data(), out.data(), DLRT_HOST}};
+    return message(dlrt_infer(session.get(), in.data(), 1, outs.data(), 1));
+  };
+  // The kernel's message, after the layer's source location; then the session runs on.
+  err = run(bad);
+  CHECK(err.find("assert_positive at ") != std::string::npos);
+  CHECK(err.find("checked.dl:4:7") != std::string::npos);
+  CHECK(err.find("element 6 is -5, not > 0") != std::string::npos);
+  CHECK(run(good).empty());
+  CHECK(out == good);
+}

@@ -15,6 +15,10 @@ function(dlc_add_plugin name)
   if(NOT ARG_SOURCES)
     message(FATAL_ERROR "dlc_add_plugin(${name}): SOURCES is required")
   endif()
+  if(NOT DLC_SDK_INCLUDE_DIRS)
+    message(FATAL_ERROR "dlc_add_plugin(${name}): a plugin's compile-time part needs MLIR 22's headers "
+                        "(Debian: libmlir-22-dev), which find_package(MLIR) did not find")
+  endif()
   add_library(${name}_rt MODULE ${ARG_SOURCES})
   target_include_directories(${name}_rt PRIVATE ${DLC_RUNTIME_INCLUDE_DIRS})
   set_target_properties(${name}_rt PROPERTIES PREFIX "lib" CXX_VISIBILITY_PRESET hidden
