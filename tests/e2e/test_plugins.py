@@ -55,6 +55,43 @@ def check_forward():
         h.check_close("forward b%d t%d" % (b, t), got, ref.numpy(), atol=1e-5, rtol=1e-5)
 
 
+CONV = """
+model Conv {
+  input x: f32[B, 3, 8, 8]
+  c = conv2d(x, 64, 3, padding = 1)
+  n = rms_norm(c)
+  m = mish(n)
+  y = conv2d(m, 64, 3, padding = 1) |> relu
+  z = conv2d(y, 64, 3, padding = 1)
+  output z
+}
+"""
+
+
+def check_after_convolutions():
+    """Between convolutions that run on NHWC or 16-channel blocks (64 channels: Winograd)
+    on the oneDNN path, the
+    plugin's kernel still gets the NCHW tensor the model means (rms_norm normalises W)."""
+    wd = h.workdir()
+    so = h.compile_model(CONV, wd)
+    rng = np.random.default_rng(3)
+    P = {"c.weight": rng.standard_normal((64, 3, 3, 3)) * 0.3, "c.bias": rng.standard_normal(64) * 0.1,
+         "n.weight": rng.standard_normal(8) * 0.3 + 1, "y.weight": rng.standard_normal((64, 64, 3, 3)) * 0.05, "z.weight": rng.standard_normal((64, 64, 3, 3)) * 0.05,
+         "y.bias": rng.standard_normal(64) * 0.1, "z.bias": rng.standard_normal(64) * 0.1}
+    P = {k: v.astype(np.float32) for k, v in P.items()}
+    weights = os.path.join(wd, "w.safetensors")
+    h.save_safetensors(weights, P)
+    T = {k: torch.from_numpy(v).double() for k, v in P.items()}
+    for b in (1, 4):
+        x = rng.standard_normal((b, 3, 8, 8)).astype(np.float32)
+        got = h.infer(so, {"x": x}, weights, wd)["z"]
+        c = F.conv2d(torch.from_numpy(x).double(), T["c.weight"], T["c.bias"], padding=1)
+        m = mish(rms_norm(c, T["n.weight"], 1e-6))
+        y = torch.relu(F.conv2d(m, T["y.weight"], T["y.bias"], padding=1))
+        ref = F.conv2d(y, T["z.weight"], T["z.bias"], padding=1)
+        h.check_close("conv, rms_norm, mish, winograd convs b%d" % b, got, ref.numpy(), atol=1e-4, rtol=1e-4)
+
+
 TRAIN = """
 model Net {
   input x: f32[B, 12]
@@ -138,6 +175,7 @@ def check_training():
 
 
 check_forward()
+check_after_convolutions()
 check_gradients()
 check_training()
 h.finish()
