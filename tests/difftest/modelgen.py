@@ -26,6 +26,18 @@ import torch
 import torch.nn.functional as F
 
 
+class RMSNorm(torch.nn.Module):
+    """The shipped rms_norm plugin layer (plugins/rms_norm), in torch ops."""
+
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
 class Value:
     """A live value: its name in the model and its shape (dim 0 is the batch)."""
 
@@ -139,6 +151,7 @@ class Model:
             options += [self._to_image, self._to_sequence]
         if self.ids is not None:
             options += [self._embedding]
+        options += [self._plugin_layer]
         for _ in range(20):  # an op whose preconditions fail returns False: draw again
             if r.choice(options)():
                 return
@@ -262,6 +275,22 @@ class Model:
         name = self._layer(ln)
         xn = x.name
         return self._bind('layer_norm(%s, name = "%s")' % (xn, name), x.shape,
+                          lambda env: self.modules[name](env[xn]))
+
+    def _plugin_layer(self):
+        """A layer of a shipped plugin: rms_norm (a run-time kernel) or mish (a linalg
+        lowering). run.py loads both plugins."""
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2)
+        xn = x.name
+        if r.random() < 0.5:
+            return self._bind("mish(%s)" % xn, x.shape, lambda env: env[xn] * torch.tanh(F.softplus(env[xn])))
+        eps = r.choice([1e-6, 1e-5, 0.1])
+        rms = RMSNorm(x.shape[-1], eps)
+        with torch.no_grad():
+            rms.weight.uniform_(0.5, 1.5)
+        name = self._layer(rms)
+        return self._bind('rms_norm(%s, eps = %g, name = "%s")' % (xn, eps, name), x.shape,
                           lambda env: self.modules[name](env[xn]))
 
     def _batch_norm(self):

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Differential testing: random models (modelgen.py) compiled by dlc and run by dlrun,
 against PyTorch, on both --kernels paths, at batch 1 and a larger batch from one model.so.
+The models draw the shipped plugins' layers (rms_norm, mish) like built-in ones.
 
   run.py --count 40 --seed 1000            # CI: fixed seeds, bounded
   run.py --count 2000 --seed $RANDOM -j 2  # by hand: fresh seeds, many models
@@ -49,9 +50,16 @@ OPTIMIZERS = [
 ]
 
 
+# The shipped plugins, whose layers the generator draws; dlrun finds their run-time parts
+# through DLRT_PLUGIN_PATH.
+PLUGIN_DIR = os.path.join(BIN, "..", "lib", "dlc-plugins")
+PLUGINS = ["--plugin", os.path.join(PLUGIN_DIR, "librms_norm.so"), "--plugin", os.path.join(PLUGIN_DIR, "libmish.so")]
+os.environ["DLRT_PLUGIN_PATH"] = PLUGIN_DIR
+
+
 def compile_model(src, so, kernels):
     """dlc src -o so --kernels=KERNELS: None, or what went wrong."""
-    r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + kernels],
+    r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + kernels] + PLUGINS,
                        capture_output=True, text=True, timeout=300)
     return None if r.returncode == 0 else "dlc exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
 

@@ -8,6 +8,8 @@
 #include "Common.h"
 #include "io/Npy.h"
 
+#include <nlohmann/json.hpp>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -150,6 +152,12 @@ int info(const char *path, int64_t batch) {
   dlrt_model *m = loaded.model;
   std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
               dlrt_model_abi_version(m));
+  // The plugins whose run-time parts the model calls (loading it found them).
+  nlohmann::json sig = nlohmann::json::parse(dlrt_model_signature(m), nullptr, false);
+  if (sig.is_object() && sig.contains("plugins"))
+    for (const auto &p : sig["plugins"])
+      std::printf("plugin   %s %d.%d (%s, kernel ABI %d)\n", p.value("name", "").c_str(), p.value("major", 0),
+                  p.value("minor", 0), p.value("file", "").c_str(), p.value("abi", 0));
   dlrt_value_info v;
   std::printf("inputs\n");
   for (int i = 0; i < dlrt_model_num_inputs(m); ++i) {
