@@ -3,6 +3,8 @@
 // dlc model.dl -o model.so       compile (CPU)
 // dlc model.dl --emit mlir|llvm|asm|dot
 // dlc model.dl --list-params
+// dlc model.dl -o model.so --plugin libfoo.so   (also DLC_PLUGIN_PATH=dir1:dir2)
+// dlc --list-plugins [--plugin ...]
 // Exit codes: 0 ok, 1 a diagnosed error in the input, 2 bad usage, 3 internal error.
 //
 //===----------------------------------------------------------------------===//
@@ -68,7 +70,8 @@ enum Exit { Ok = 0, InputError = 1, Usage = 2, Internal = 3 };
 
 int usage(const llvm::Twine &msg) {
   llvm::WithColor::error(llvm::errs(), "dlc") << msg << "\n";
-  llvm::errs() << "usage: dlc model.dl -o model.so [--emit mlir|llvm|asm|dot] [--list-params] [-O0..-O3]\n";
+  llvm::errs() << "usage: dlc model.dl -o model.so [--emit mlir|llvm|asm|dot] [--list-params] [-O0..-O3] "
+                  "[--plugin lib.so]...\n       dlc --list-plugins [--plugin lib.so]...\n";
   return Usage;
 }
 
