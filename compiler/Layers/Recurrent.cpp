@@ -1,6 +1,7 @@
 //===- Recurrent.cpp - lstm and gru with PyTorch's parameters -------------===//
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientBuilders.h"
 
 namespace dlc {
 namespace {
@@ -40,8 +41,14 @@ mlir::Value buildUnrolled(GenCall &c, bool gru) {
     llvm::SmallVector<mlir::Value> outputs;
     for (int64_t t = 0; t < steps; ++t) {
       mlir::Value xs = dl::SliceOp::create(b, loc, type(1, gates * h), projected, 1, t, t + 1);
-      // The hidden projection; at t = 0 the state is zero and only its bias remains.
-      mlir::Value hs = t ? mlir::Value(dl::DenseOp::create(b, loc, type(1, gates * h), hidden, whh, bhh)) : bhh;
+      // The hidden projection; at t = 0 the state is zero and only its bias remains. A
+      // one-step sequence still projects the zero state, as PyTorch's kernel does: the
+      // hidden weight then gets a zero gradient rather than none, so that weight decay
+      // and momentum update it as torch.optim does (a parameter without a gradient is
+      // skipped).
+      mlir::Value hs = bhh;
+      if (t || steps == 1)
+        hs = dl::DenseOp::create(b, loc, type(1, gates * h), t ? hidden : dl::zerosLike(b, loc, part(xs, 0)), whh, bhh);
       if (gru) {
         mlir::Value r = sigmoid(add(part(xs, 0), part(hs, 0)));
         mlir::Value z = sigmoid(add(part(xs, 1), part(hs, 1)));

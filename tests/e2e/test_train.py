@@ -515,7 +515,50 @@ def check_errors():
     h.check("a model without train block is refused", r.returncode == 1 and "no train block" in r.stderr, r.stderr)
 
 
+def check_one_step_recurrence():
+    """lstm and gru over a one-step sequence: the hidden weights meet only the zero state,
+    so their gradient is zero, not absent, as in PyTorch, and weight decay and momentum
+    still move them (found by the random-model test, seed 2037)."""
+    src = """
+model One {
+  input x: f32[B, 1, 3]
+  input label: i64[B]
+  s = lstm(x, 4)
+  g = gru(s, 4, sequences = false)
+  logits = dense(g, 3)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = sgd(lr = 0.1, momentum = 0.9, nesterov = true, weight_decay = 0.05)
+  }
+}
+"""
+    params = [("s.weight_ih_l0", (16, 3)), ("s.weight_hh_l0", (16, 4)), ("s.bias_ih_l0", (16,)),
+              ("s.bias_hh_l0", (16,)), ("g.weight_ih_l0", (12, 4)), ("g.weight_hh_l0", (12, 4)),
+              ("g.bias_ih_l0", (12,)), ("g.bias_hh_l0", (12,)), ("logits.weight", (3, 4)), ("logits.bias", (3,))]
+    wd = h.workdir()
+    so = h.compile_model(src, wd)
+    P = init_params(params, torch.float32, seed=5)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    rng = np.random.default_rng(5)
+    inputs = {"x": rng.standard_normal((4, 1, 3)).astype(np.float32), "label": rng.integers(0, 3, 4).astype(np.int64)}
+    after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "2"])
+    T = {k: v.clone().requires_grad_() for k, v in P.items()}
+    opt = torch.optim.SGD(list(T.values()), lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.05)
+    I = torch_inputs(inputs, torch.float32)
+    for _ in range(2):
+        opt.zero_grad()
+        s_out = recurrent(I["x"], T, "s.", 1, False)
+        g_out = recurrent(s_out, T, "g.", 1, True)[:, -1]
+        F.cross_entropy(linear(T, "logits", g_out), I["label"]).backward()
+        opt.step()
+    for k, v in T.items():
+        h.check_close("one-step recurrence: %s after 2 steps" % k, after[k], v.detach().numpy(), atol=1e-4, rtol=1e-3)
+
+
 check_recurrent_reference()
+check_one_step_recurrence()
 check_gradients()
 check_optimizers()
 check_errors()
