@@ -14,28 +14,6 @@ const char *dlrt_status_message(dlrt_status status) { return status ? status->me
 void dlrt_status_free(dlrt_status status) { delete status; }
 void dlrt_string_free(char *s) { std::free(s); }
 
-const char *dlrt_dtype_name(dlrt_dtype d) {
-  switch (d) {
-  case DLRT_F32: return "f32";
-  case DLRT_I64: return "i64";
-  case DLRT_I32: return "i32";
-  case DLRT_BF16: return "bf16";
-  case DLRT_F16: return "f16";
-  case DLRT_BOOL: return "bool";
-  }
-  return "?";
-}
-
-size_t dlrt_dtype_size(dlrt_dtype d) {
-  switch (d) {
-  case DLRT_F32: case DLRT_I32: return 4;
-  case DLRT_I64: return 8;
-  case DLRT_BF16: case DLRT_F16: return 2;
-  case DLRT_BOOL: return 1;
-  }
-  return 0;
-}
-
 dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   if (!path || !out) return fail("dlrt_model_load: path and out_model must not be NULL");
   *out = nullptr;
@@ -78,6 +56,13 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
     return close("needs runtime kernels this runtime does not provide (" + list +
                  "): the runtime is older than the compiler that built the model");
   }
+  if (auto weightsFn = reinterpret_cast<dl_model_weights_fn>(dlsym(h, "dl_model_weights"))) {
+    uint64_t size = 0;
+    const uint8_t *data = weightsFn(&size);
+    model->baked = std::make_unique<SafetensorsFile>();
+    if (!data || !parseSafetensors(std::vector<uint8_t>(data, data + size), *model->baked, err, "baked weights"))
+      return close("its baked weights are unreadable: " + err);
+  }
   model->infer = reinterpret_cast<dl_entry_fn>(dlsym(h, "dl_entry_infer"));
   if (!model->infer) return close("has no inference entry point (dl_entry_infer)");
   model->trainStep = reinterpret_cast<dl_entry_fn>(dlsym(h, "dl_entry_train_step"));
@@ -110,6 +95,7 @@ void dlrt_model_free(dlrt_model *model) {
 const char *dlrt_model_name(const dlrt_model *m) { return m ? m->sig.model.c_str() : ""; }
 const char *dlrt_model_signature(const dlrt_model *m) { return m ? m->sig.json.c_str() : ""; }
 int32_t dlrt_model_abi_version(const dlrt_model *m) { return m ? m->abi : 0; }
+int32_t dlrt_model_has_weights(const dlrt_model *m) { return m && m->baked ? 1 : 0; }
 int32_t dlrt_model_num_inputs(const dlrt_model *m) { return m ? int32_t(m->sig.inputs.size()) : 0; }
 int32_t dlrt_model_num_outputs(const dlrt_model *m) { return m ? int32_t(m->sig.outputs.size()) : 0; }
 int32_t dlrt_model_num_params(const dlrt_model *m) { return m ? int32_t(m->sig.params.size()) : 0; }

@@ -8,6 +8,7 @@
 #include "Random.h"
 #include "Signature.h"
 #include "dlrt/model_abi.h"
+#include "io/Safetensors.h"
 #include "io/Tensor.h"
 
 struct dlrt_model_s {
@@ -16,6 +17,8 @@ struct dlrt_model_s {
   int32_t abi = 0;
   dlrt::Signature sig;
   dlrt::PluginSet plugins; // the run-time parts of the plugins it calls
+  /// Weights baked into model.so (dlc --weights): every session starts from them.
+  std::unique_ptr<dlrt::SafetensorsFile> baked;
   dl_entry_fn infer = nullptr;
   dl_entry_fn trainStep = nullptr, evalStep = nullptr; // with a train block
   std::vector<int> inferInputs; // indices into sig.inputs that inference takes
@@ -57,6 +60,11 @@ std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims);
 dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vector<int64_t>> &descs,
                      const std::map<std::string, int64_t> &syms, const char *what);
 int paramIndex(const dlrt_session *s, const char *name);
+/// Copies a weights file's tensors into the session's parameters: every parameter must be
+/// there with its dtype and shape (`what` names the file in errors); unknown names are
+/// collected in `unexpected`.
+dlrt_status applyWeights(dlrt_session *s, const SafetensorsFile &f, const std::string &what,
+                         std::string &unexpected);
 } // namespace dlrt
 
 #endif

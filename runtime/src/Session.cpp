@@ -163,6 +163,32 @@ int dlrt::paramIndex(const dlrt_session *s, const char *name) {
   return -1;
 }
 
+dlrt_status dlrt::applyWeights(dlrt_session *s, const SafetensorsFile &f, const std::string &what,
+                               std::string &unexpected) {
+  const auto &specs = s->model->sig.params;
+  std::vector<const SafetensorsEntry *> found(specs.size(), nullptr);
+  for (const SafetensorsEntry &e : f.entries) {
+    int i = paramIndex(s, e.name.c_str());
+    if (i < 0) {
+      unexpected += (unexpected.empty() ? "" : ", ") + e.name;
+      continue;
+    }
+    const HostTensor &p = s->params[i];
+    if (e.dtype != p.dtype || e.shape != p.dims)
+      return fail(what + ": tensor '" + e.name + "' is " + dtypeToSafetensors(e.dtype) +
+                  shapeStr(e.shape.data(), int(e.shape.size())) + " but the model's parameter is " +
+                  dtypeToSafetensors(p.dtype) + p.shapeStr());
+    found[i] = &e;
+  }
+  std::string missing;
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (!found[i]) missing += (missing.empty() ? "" : ", ") + specs[i].name;
+  if (!missing.empty()) return fail(what + " lacks parameters: " + missing);
+  for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
+  ++s->kernels.paramVersion;
+  return nullptr;
+}
+
 extern "C" {
 
 void dlrt_session_options_init(dlrt_session_options *o) {
@@ -197,6 +223,11 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
       if (!t.data()) return fail("out of memory allocating parameter '" + p.name + "'");
       initialise(t, p, gen);
       s->params.push_back(std::move(t));
+    }
+    // Weights baked into the model replace the seeded initialisation.
+    if (m->baked) {
+      std::string unexpected;
+      if (dlrt_status st = applyWeights(s.get(), *m->baked, "the model's baked weights", unexpected)) return st;
     }
     const TrainSignature &ts = m->sig.train;
     if (ts.present) {
@@ -291,30 +322,9 @@ dlrt_status dlrt_load_weights(dlrt_session *s, const char *path, char **warnings
   if (!s || !path) return fail("session and path must not be NULL");
   if (warnings) *warnings = nullptr;
   SafetensorsFile f;
-  std::string err;
+  std::string err, unexpected;
   if (!readSafetensors(path, f, err)) return fail(err);
-  const auto &specs = s->model->sig.params;
-  std::vector<const SafetensorsEntry *> found(specs.size(), nullptr);
-  std::string unexpected;
-  for (const SafetensorsEntry &e : f.entries) {
-    int i = paramIndex(s, e.name.c_str());
-    if (i < 0) {
-      unexpected += (unexpected.empty() ? "" : ", ") + e.name;
-      continue;
-    }
-    const HostTensor &p = s->params[i];
-    if (e.dtype != p.dtype || e.shape != p.dims)
-      return fail(std::string("'") + path + "': tensor '" + e.name + "' is " + dtypeToSafetensors(e.dtype) +
-                  shapeStr(e.shape.data(), int(e.shape.size())) + " but the model's parameter is " +
-                  dtypeToSafetensors(p.dtype) + p.shapeStr());
-    found[i] = &e;
-  }
-  std::string missing;
-  for (size_t i = 0; i < specs.size(); ++i)
-    if (!found[i]) missing += (missing.empty() ? "" : ", ") + specs[i].name;
-  if (!missing.empty()) return fail(std::string("'") + path + "' lacks parameters: " + missing);
-  for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
-  ++s->kernels.paramVersion;
+  if (dlrt_status st = applyWeights(s, f, std::string("'") + path + "'", unexpected)) return st;
   if (!unexpected.empty() && warnings) *warnings = strdup(("unexpected keys ignored: " + unexpected).c_str());
   return nullptr;
 }

@@ -14,6 +14,7 @@
 #include "compiler/Frontend/Sema.h"
 #include "compiler/Layers/LayerRegistry.h"
 #include "compiler/Plugin/PluginLoader.h"
+#include "compiler/Target/EmbedWeights.h"
 #include "compiler/Target/Linker.h"
 #include "compiler/Target/ObjectEmitter.h"
 #include "compiler/Target/Pipeline.h"
@@ -151,11 +152,6 @@ int main(int argc, char **argv) {
     llvm::WithColor::error(llvm::errs(), "dlc") << "the cuda target is not implemented yet in this build\n";
     return InputError;
   }
-  if (!weights.empty()) {
-    llvm::WithColor::error(llvm::errs(), "dlc")
-        << "--weights (baking weights) is not supported yet: load them at run time with dlrun --weights\n";
-    return InputError;
-  }
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file) {
@@ -185,6 +181,23 @@ int main(int argc, char **argv) {
   if (listParams) {
     printParams(*graph);
     return Ok;
+  }
+  // --weights: checked now, against the parameters' names, dtypes and shapes, so that a
+  // file for another model fails before any code is generated.
+  std::vector<uint8_t> bakedWeights;
+  if (!weights.empty()) {
+    std::vector<dlc::WeightSpec> specs;
+    for (const dlc::GraphParam &p : graph->params) {
+      dlc::WeightSpec w{p.name, dlc::dtypeName(p.spec.type.dtype), {}};
+      for (const dlc::SymExpr &d : p.spec.type.shape) w.shape.push_back(d.constant().value_or(-1));
+      specs.push_back(std::move(w));
+    }
+    std::string err, warning;
+    if (!dlc::readWeightsFor(weights, specs, bakedWeights, err, warning)) {
+      llvm::WithColor::error(llvm::errs(), "dlc") << err << "\n";
+      return InputError;
+    }
+    if (!warning.empty()) llvm::WithColor::warning(llvm::errs(), "dlc") << warning << "\n";
   }
 
   auto module = dlc::emitModule(*graph, diags);
@@ -226,6 +239,7 @@ int main(int argc, char **argv) {
   llvm::LLVMContext llctx;
   auto llmod = dlc::toLLVMIR(*module, llctx, cg);
   if (!llmod) return Internal;
+  if (!weights.empty()) dlc::embedWeights(*llmod, bakedWeights);
   if (emit == "llvm") {
     llmod->print(llvm::outs(), nullptr);
     return Ok;

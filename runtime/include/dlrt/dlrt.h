@@ -69,6 +69,9 @@ const char *dlrt_model_name(const dlrt_model *model);
 /* The full signature as JSON (owned by the model). */
 const char *dlrt_model_signature(const dlrt_model *model);
 int32_t dlrt_model_abi_version(const dlrt_model *model);
+/* 1 when weights were baked into the model (dlc --weights): new sessions start from them
+ * instead of the seeded initialisation (and may still load others). */
+int32_t dlrt_model_has_weights(const dlrt_model *model);
 int32_t dlrt_model_num_inputs(const dlrt_model *model);
 int32_t dlrt_model_num_outputs(const dlrt_model *model);
 int32_t dlrt_model_num_params(const dlrt_model *model);

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 6
+#define DLRT_MODEL_ABI_VERSION 7
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +59,9 @@ typedef int32_t (*dl_model_bind_fn)(dlrt_import_resolver resolve, void *user);
  * memref descriptor {alloc, aligned, offset, sizes[rank], strides[rank]} of argument i:
  * the entry's inputs, then every parameter, then its outputs (written by the call). */
 typedef void (*dl_entry_fn)(void *ctx, void **descriptors);
+/* Optional (dlc --weights): weights baked into the model, a whole safetensors file in
+ * static storage; `*size` receives its length. Sessions start from them. */
+typedef const uint8_t *(*dl_model_weights_fn)(uint64_t *size);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,30 @@
 
 #include <cstring>
 
+// Part of the C API, defined with the file formats that need them, so that tools reading
+// these formats (dlc --weights) link the formats without the runtime.
+extern "C" __attribute__((visibility("default"))) const char *dlrt_dtype_name(dlrt_dtype d) {
+  switch (d) {
+  case DLRT_F32: return "f32";
+  case DLRT_I64: return "i64";
+  case DLRT_I32: return "i32";
+  case DLRT_BF16: return "bf16";
+  case DLRT_F16: return "f16";
+  case DLRT_BOOL: return "bool";
+  }
+  return "?";
+}
+
+extern "C" __attribute__((visibility("default"))) size_t dlrt_dtype_size(dlrt_dtype d) {
+  switch (d) {
+  case DLRT_F32: case DLRT_I32: return 4;
+  case DLRT_I64: return 8;
+  case DLRT_BF16: case DLRT_F16: return 2;
+  case DLRT_BOOL: return 1;
+  }
+  return 0;
+}
+
 namespace dlrt {
 
 HostTensor::HostTensor(dlrt_dtype dt, std::vector<int64_t> d) : dtype(dt), dims(std::move(d)) {

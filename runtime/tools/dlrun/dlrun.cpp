@@ -152,6 +152,7 @@ int info(const char *path, int64_t batch) {
   dlrt_model *m = loaded.model;
   std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
               dlrt_model_abi_version(m));
+  if (dlrt_model_has_weights(m)) std::printf("weights  baked into the model (dlc --weights)\n");
   // The plugins whose run-time parts the model calls (loading it found them).
   nlohmann::json sig = nlohmann::json::parse(dlrt_model_signature(m), nullptr, false);
   if (sig.is_object() && sig.contains("plugins"))
@@ -253,6 +254,10 @@ int infer(int argc, char **argv) {
       std::fprintf(stderr, "dlrun: warning: %s\n", warn);
       dlrt_string_free(warn);
     }
+  } else if (!dlrt_model_has_weights(m) && dlrt_model_num_params(m) > 0) {
+    // Predictions of untrained weights are rarely what was meant.
+    std::fprintf(stderr, "dlrun: warning: no --weights and none baked into the model: running freshly "
+                         "initialised weights (seed 0)\n");
   }
 
   std::vector<dlrt::HostTensor> held;
