@@ -106,8 +106,8 @@ void registerElementwiseLayers(LayerRegistry &r) {
   r.add(binary<SubOp>("sub"));
   r.add(binary<MulOp>("mul"));
   r.add(binary<DivOp>("div", /*trueDivision=*/true));
-  LayerDef pow = binary<PowOp>("pow", /*trueDivision=*/true);
-  r.add(pow);
+  // Integer powers stay integers, as in PyTorch and ONNX (DSL.md's promotion rules).
+  r.add(binary<PowOp>("pow"));
 
   r.add(axisOp<SoftmaxOp>("softmax"));
   r.add(axisOp<LogSoftmaxOp>("log_softmax"));

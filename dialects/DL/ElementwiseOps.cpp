@@ -113,7 +113,33 @@ Value DivOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   // `/` is true division: the front end casts integer operands to float first.
   return arith::DivFOp::create(b, loc, a[0], a[1]);
 }
+/// b^e for integers as PyTorch computes it: square-and-multiply, wrapping on overflow;
+/// a negative exponent gives 1 for b = 1, +-1 for b = -1 and 0 otherwise (0^0 = 1).
+/// Branch-free over every exponent bit, so that the loop around it still vectorises.
+static Value integerPower(OpBuilder &b, Location loc, Value base, Value exp) {
+  Type t = base.getType();
+  unsigned width = t.getIntOrFloatBitWidth();
+  auto c = [&](int64_t v) -> Value { return arith::ConstantOp::create(b, loc, t, b.getIntegerAttr(t, v)); };
+  Value one = c(1), zero = c(0);
+  Value result = one, square = base;
+  for (unsigned i = 0; i + 1 < width; ++i) { // the sign bit is handled below
+    Value bit = arith::AndIOp::create(b, loc, arith::ShRUIOp::create(b, loc, exp, c(i)), one);
+    Value set = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, bit, zero);
+    result = arith::SelectOp::create(b, loc, set, arith::MulIOp::create(b, loc, result, square), result);
+    square = arith::MulIOp::create(b, loc, square, square);
+  }
+  Value negative = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, exp, zero);
+  Value odd = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, arith::AndIOp::create(b, loc, exp, one), zero);
+  Value isOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, base, one);
+  Value isMinusOne = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, base, c(-1));
+  Value minusOnePower = arith::SelectOp::create(b, loc, odd, c(-1), one);
+  Value negativePower =
+      arith::SelectOp::create(b, loc, isOne, one, arith::SelectOp::create(b, loc, isMinusOne, minusOnePower, zero));
+  return arith::SelectOp::create(b, loc, negative, negativePower, result);
+}
+
 Value PowOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
+  if (isa<IntegerType>(a[0].getType())) return integerPower(b, loc, a[0], a[1]);
   return math::PowFOp::create(b, loc, a[0], a[1]);
 }
 

@@ -113,4 +113,43 @@ rng = np.random.RandomState(2)
 h.check_outputs(so, weights, ref, (1, 3, 8), lambda batch: {
     "x": rng.randn(batch, 6).astype(np.float32),
     "s": rng.randn(batch, 3, 4).astype(np.float32)})
+
+
+INT_POW = """
+model IntPow {
+  input a: i64[B, 8]
+  input e: i64[B, 8]
+  input c: i32[B, 4]
+  output p = pow(a, e)
+  output q = pow(c, 3)
+  output r = pow(c, slice(e, 1, 0, 4))
+  output f = pow(c, 0.5)
+}
+"""
+
+
+def check_integer_pow():
+    """pow of integers stays integer and computes as PyTorch does: wrapping on overflow,
+    negative exponents giving 0 except for bases 1 and -1 (DSL.md's promotion rules, as
+    for the other arithmetic); with a float exponent it is a float."""
+    so = h.compile_model(INT_POW, h.workdir(), "intpow")
+    rng = np.random.RandomState(3)
+    for batch in (1, 4):
+        a = rng.randint(-5, 6, (batch, 8)).astype(np.int64)
+        a[0, :3] = [1, -1, 7]
+        e = rng.randint(-3, 9, (batch, 8)).astype(np.int64)
+        e[0, 2] = 40  # 7^40 wraps
+        c = rng.randint(-9, 10, (batch, 4)).astype(np.int32)
+        out = h.infer(so, {"a": a, "e": e[:, :8], "c": c})
+        A, E, C = torch.from_numpy(a), torch.from_numpy(e), torch.from_numpy(c)
+        want = {"p": torch.pow(A, E), "q": torch.pow(C, 3), "r": torch.pow(C, E[:, :4]), "f": torch.pow(C, 0.5)}
+        for k, v in want.items():
+            got = out[k]
+            same = got.dtype == v.numpy().dtype and (np.array_equal(got, v.numpy()) if k != "f" else
+                                                     np.allclose(got, v.numpy(), equal_nan=True, rtol=1e-6))
+            h.check("integer pow b%d %s: %s, equal to torch's" % (batch, k, v.numpy().dtype), same,
+                    "dlc %s %s, torch %s %s" % (got.dtype, got.ravel()[:8], v.dtype, v.numpy().ravel()[:8]))
+
+
+check_integer_pow()
 h.finish()
