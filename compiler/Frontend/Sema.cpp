@@ -378,9 +378,9 @@ Val Sema::evalCall(const Expr &call, Scope &scope, const std::string *hint, cons
       pos.push_back(v);
       continue;
     }
-    Val v = eval(a, scope);
-    if (v.kind == Val::Err) return v;
-    pos.push_back(v);
+    // An argument that failed is carried on as Err: what the call can be checked for
+    // without it (an unknown op, attribute names, the argument count) is still reported.
+    pos.push_back(eval(a, scope));
   }
   std::vector<std::pair<const KwArg *, Val>> kw;
   for (const KwArg &k : call.kwargs) {
@@ -392,11 +392,12 @@ Val Sema::evalCall(const Expr &call, Scope &scope, const std::string *hint, cons
       kw.emplace_back(&k, v);
       continue;
     }
-    Val v = eval(*k.value, scope);
-    if (v.kind == Val::Err) return v;
-    kw.emplace_back(&k, v);
+    kw.emplace_back(&k, eval(*k.value, scope));
   }
+  bool argFailed = std::any_of(pos.begin(), pos.end(), [](const Val &v) { return v.kind == Val::Err; }) ||
+                   std::any_of(kw.begin(), kw.end(), [](const auto &p) { return p.second.kind == Val::Err; });
   if (isFn) {
+    if (argFailed) return Val{};
     if (!kw.empty()) {
       diags.error(kw[0].first->loc, "function '" + call.name + "' takes positional arguments only");
       return Val{};
@@ -561,7 +562,9 @@ std::optional<std::map<std::string, AttrValue>> Sema::bindAttrs(
   for (size_t k = 0; k < pos.size(); ++k) given[specs[k].name] = &pos[k];
   for (auto &[arg, val] : kw) {
     if (allowName && arg->name == "name") {
-      if (val.kind != Val::Str) {
+      if (val.kind == Val::Err) {
+        ok = false;
+      } else if (val.kind != Val::Str) {
         diags.error(arg->loc, callee + ": 'name' expects a string");
         ok = false;
       } else {
@@ -605,6 +608,10 @@ std::optional<std::map<std::string, AttrValue>> Sema::bindAttrs(
       }
       continue;
     }
+    if (it->second->kind == Val::Err) { // already reported where it was computed
+      ok = false;
+      continue;
+    }
     auto v = convertAttr(s, *it->second, callee);
     if (!v) ok = false;
     else out[s.name] = *v;
@@ -618,6 +625,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
   // Tensor operands come first, positionally.
   std::vector<Val> operands;
   if (def.tupleInput) {
+    if (!pos.empty() && pos[0].kind == Val::Err) return Val{};
     if (pos.empty() || pos[0].kind != Val::Tuple) {
       diags.error(pos.empty() ? loc : pos[0].loc, def.name + " expects a tuple of tensors first, as in " +
                                                       def.name + "((a, b), ...)");
@@ -636,12 +644,18 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
   }
   std::string explicitName;
   auto attrs = bindAttrs(def.name, def.attrs, std::move(pos), std::move(kw), loc, &explicitName, def.withParams);
-  for (const Val &o : operands)
+  bool operandFailed = false;
+  for (const Val &o : operands) {
+    if (o.kind == Val::Err) { // reported where it was computed
+      operandFailed = true;
+      continue;
+    }
     if (o.kind != Val::Tensor && !o.isNumber()) {
       diags.error(o.loc, def.name + " expects a tensor here, got " + kindName(o.kind));
       return Val{};
     }
-  if (!attrs) return Val{};
+  }
+  if (!attrs || operandFailed) return Val{};
 
   // Literal operands become weak scalar constants (torch's wrapped numbers).
   std::vector<int> ids;
