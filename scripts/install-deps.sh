@@ -8,6 +8,7 @@ pkgs=(
   zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libclang-rt-22-dev
   python3-torch python3-numpy python3-sklearn libopenblas0-openmp
   dataset-fashion-mnist fortunes   # the real-data training tests
+  graphviz                         # dlc --emit svg
 )
 missing=()
 for p in "${pkgs[@]}"; do

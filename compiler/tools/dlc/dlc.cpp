@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Autodiff/Passes.h"
+#include "compiler/Frontend/GraphDot.h"
 #include "compiler/Frontend/MLIRGen.h"
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Sema.h"
@@ -29,7 +30,9 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/PrettyStackTrace.h"
 #include "llvm/Support/SourceMgr.h"
@@ -44,7 +47,9 @@ static cl::OptionCategory dlcCat("dlc options");
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.dl>"), cl::cat(dlcCat));
 static cl::opt<std::string> outputFile("o", cl::desc("Output model library"), cl::value_desc("model.so"),
                                        cl::cat(dlcCat));
-static cl::opt<std::string> emit("emit", cl::desc("Print a stage instead of linking: mlir, llvm, asm, dot, ptx"),
+static cl::opt<std::string> emit("emit",
+                                 cl::desc("Print a stage instead of linking: mlir, llvm, asm, dot (the model's "
+                                          "graph), svg (rendered by Graphviz), ptx"),
                                  cl::value_desc("stage"), cl::cat(dlcCat));
 static cl::opt<bool> listParams("list-params", cl::desc("Print every parameter: name, shape, dtype, initialiser"),
                                 cl::cat(dlcCat));
@@ -89,6 +94,44 @@ void printParams(const dlc::ModelGraph &g) {
                 init.c_str());
   }
 }
+/// The model's graph rendered by Graphviz's dot, on stdout.
+int renderSvg(const dlc::ModelGraph &g) {
+  auto dot = llvm::sys::findProgramByName("dot");
+  if (!dot) {
+    llvm::WithColor::error(llvm::errs(), "dlc")
+        << "--emit svg renders with Graphviz's 'dot', which is not on PATH (Debian: apt install graphviz); "
+           "--emit dot prints the graph for it\n";
+    return InputError;
+  }
+  llvm::SmallString<128> in, out;
+  if (llvm::sys::fs::createTemporaryFile("dlc-graph", "dot", in) ||
+      llvm::sys::fs::createTemporaryFile("dlc-graph", "svg", out)) {
+    llvm::errs() << "dlc: cannot create a temporary file for --emit svg\n";
+    return Internal;
+  }
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(in, ec);
+    if (ec) {
+      llvm::errs() << "dlc: cannot write '" << in << "': " << ec.message() << "\n";
+      return Internal;
+    }
+    dlc::printModelDot(g, os);
+  }
+  std::string err;
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(out), std::nullopt};
+  int rc = llvm::sys::ExecuteAndWait(*dot, {*dot, "-Tsvg", in}, std::nullopt, redirects, 0, 0, &err);
+  auto svg = llvm::MemoryBuffer::getFile(out);
+  llvm::sys::fs::remove(in);
+  llvm::sys::fs::remove(out);
+  if (rc != 0 || !svg) {
+    llvm::errs() << "dlc: Graphviz's dot failed (" << rc << ")" << (err.empty() ? "" : ": " + err) << "\n";
+    return Internal;
+  }
+  llvm::outs() << (*svg)->getBuffer();
+  return Ok;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -144,8 +187,9 @@ int main(int argc, char **argv) {
   }
   if (inputFile.empty()) return usage("no input file");
   if (optLevel > 3) return usage("-O takes 0 to 3");
-  if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "dot" && emit != "ptx")
-    return usage("--emit takes mlir, llvm, asm, dot or ptx, not '" + emit + "'");
+  if (!emit.empty() && emit != "mlir" && emit != "llvm" && emit != "asm" && emit != "dot" && emit != "svg" &&
+      emit != "ptx")
+    return usage("--emit takes mlir, llvm, asm, dot, svg or ptx, not '" + emit + "'");
   if (kernels != "onednn" && kernels != "linalg") return usage("--kernels takes onednn or linalg, not '" + kernels + "'");
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
   if (target == "cuda" || emit == "ptx") {
@@ -182,6 +226,11 @@ int main(int argc, char **argv) {
     printParams(*graph);
     return Ok;
   }
+  if (emit == "dot") {
+    dlc::printModelDot(*graph, llvm::outs());
+    return Ok;
+  }
+  if (emit == "svg") return renderSvg(*graph);
   // --weights: checked now, against the parameters' names, dtypes and shapes, so that a
   // file for another model fails before any code is generated.
   std::vector<uint8_t> bakedWeights;
@@ -220,11 +269,6 @@ int main(int argc, char **argv) {
     module->print(llvm::outs());
     llvm::outs() << "\n";
     return Ok;
-  }
-  if (emit == "dot") {
-    mlir::PassManager pm(&ctx);
-    pm.addPass(mlir::createPrintOpGraphPass(llvm::outs()));
-    return mlir::failed(pm.run(*module)) ? Internal : Ok;
   }
 
   if (mlir::failed(dlc::lowerToLLVMDialect(*module, kernels, [](mlir::PassManager &pm) {
