@@ -9,14 +9,14 @@ build=${DLC_ASAN_BUILD_DIR:-$root/build-asan}
 export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/dlc-ccache}
 export CCACHE_BASEDIR=$root
 export CCACHE_COMPILERCHECK=content
-flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1"
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-clang.cmake" \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
-    -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
-    -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"
-fi
+# fuzzer-no-link: coverage instrumentation everywhere, for the libFuzzer targets of
+# tests/fuzz built here too (scripts/fuzz.sh runs them).
+flags="-fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g1"
+cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DDLC_FUZZ=ON \
+  -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchain-clang.cmake" \
+  -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" > /dev/null
 ninja -C "$build"
 export OMP_WAIT_POLICY=passive
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1

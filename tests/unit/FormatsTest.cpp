@@ -101,3 +101,30 @@ TEST_CASE("npy: round trip, f64 cast, malformed and truncated files") {
   CHECK(t.dtype == DLRT_F32);
   CHECK(reinterpret_cast<float *>(t.data())[1] == -1.25f);
 }
+
+TEST_CASE("npy: malformed headers the fuzzer found are errors, not exceptions") {
+  auto file = [](const std::string &dict) {
+    std::string h = dict;
+    while ((10 + h.size() + 1) % 64) h.push_back(' ');
+    h.push_back('\n');
+    return std::string("\x93NUMPY\x01\x00", 8) + char(h.size()) + char(0) + h + std::string(64, '\0');
+  };
+  HostTensor t;
+  std::string err;
+  // A shape that is no tuple (it threw std::out_of_range from substr).
+  CHECK_FALSE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': }"), t, err, "empty"));
+  CHECK(err.find("bad shape") != std::string::npos);
+  CHECK_FALSE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': 5, }"), t, err, "bare"));
+  // "L" alone was read as a dim of 0; signs and overflowing dims are not dims either.
+  CHECK_FALSE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (L,), }"), t, err, "L"));
+  CHECK_FALSE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (+2,), }"), t, err, "sign"));
+  CHECK_FALSE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }"), t, err,
+                       "huge"));
+  // A product that would wrap around 2^64 before the size check.
+  CHECK_FALSE(
+      parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }"), t, err, "wrap"));
+  CHECK(err.find("implausibly large") != std::string::npos);
+  CHECK_FALSE(parseNpy(file("{'descr': <f4, 'fortran_order': False, 'shape': (2,), }"), t, err, "unquoted"));
+  REQUIRE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3L), }"), t, err, "ok"));
+  CHECK(t.dims == std::vector<int64_t>{2, 3});
+}

@@ -63,7 +63,8 @@ bool parseNpy(const std::string &b, HostTensor &out, std::string &error, const s
   if (!dictValue(h, "descr", descr) || !dictValue(h, "fortran_order", fortran) || !dictValue(h, "shape", shape))
     return bad("header lacks descr, fortran_order or shape");
   if (fortran.find("True") != std::string::npos) return bad("Fortran-order arrays are not supported; save C order");
-  if (descr.size() < 3) return bad("bad descr " + descr);
+  if (descr.size() < 3 || (descr.front() != '\'' && descr.front() != '"') || descr.back() != descr.front())
+    return bad("bad descr " + descr);
   std::string d = descr.substr(1, descr.size() - 2);
   if (d[0] == '>' ) return bad("big-endian data is not supported");
   std::string code = d.substr(1);
@@ -77,22 +78,26 @@ bool parseNpy(const std::string &b, HostTensor &out, std::string &error, const s
   else if (code == "b1") dt = DLRT_BOOL;
   else return bad("unsupported dtype " + descr);
   std::vector<int64_t> dims;
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') return bad("bad shape " + shape);
   std::string inner = shape.substr(1, shape.size() - 2);
   std::stringstream ss(inner);
   std::string item;
   while (std::getline(ss, item, ',')) {
     size_t a = item.find_first_not_of(" "), e = item.find_last_not_of(" L");
     if (a == std::string::npos) continue;
+    if (e == std::string::npos || e < a) return bad("bad shape " + shape);
     std::string num = item.substr(a, e - a + 1);
-    char *endp = nullptr;
-    long long v = std::strtoll(num.c_str(), &endp, 10);
-    if (!endp || *endp || v < 0) return bad("bad shape " + shape);
-    dims.push_back(v);
+    // Digits only: strtoll alone would take "+5", " 5" or an overflowing number.
+    if (num.empty() || num.size() > 15 || num.find_first_not_of("0123456789") != std::string::npos)
+      return bad("bad shape " + shape);
+    dims.push_back(std::stoll(num));
   }
+  // At most 2^40 elements, checked before each product so that it cannot wrap.
+  const uint64_t limit = uint64_t(1) << 40;
   uint64_t numel = 1;
   for (int64_t x : dims) {
+    if (x != 0 && numel > limit / uint64_t(x)) return bad("implausibly large shape " + shape);
     numel *= uint64_t(x);
-    if (numel > (uint64_t(1) << 40)) return bad("implausibly large shape " + shape);
   }
   size_t srcSize = f64 ? 8 : dlrt_dtype_size(dt);
   if (b.size() - pos < numel * srcSize)
