@@ -1,6 +1,8 @@
 //===- Lexer.cpp - splits .dl source into tokens --------------------------===//
 #include "compiler/Frontend/Lexer.h"
 
+#include "llvm/Support/ConvertUTF.h"
+
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
@@ -139,6 +141,13 @@ std::vector<Token> lex(std::string_view src) {
       if (j >= src.size() || src[j] != '"') {
         push(Tok::Error, "unterminated string: expected a closing '\"' on the same line", loc);
         advance(j - i);
+        continue;
+      }
+      // Strings become names in model.so's JSON signature and in messages: UTF-8 only.
+      const auto *begin = reinterpret_cast<const llvm::UTF8 *>(value.data());
+      if (!llvm::isLegalUTF8String(&begin, begin + value.size())) {
+        push(Tok::Error, "string literal is not valid UTF-8", loc);
+        advance(j + 1 - i);
         continue;
       }
       push(Tok::String, value, loc);

@@ -75,7 +75,9 @@ std::string buildSignature(const ModelGraph &g) {
       if (g.values[n.operands[1]].kind == GraphValue::Input) sig["train"]["labels"] = g.values[n.operands[1]].name;
     }
   }
-  return sig.dump();
+  // The lexer admits only UTF-8 strings; should anything else reach here, replace it
+  // rather than throw through code built without exceptions.
+  return sig.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {

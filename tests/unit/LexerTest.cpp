@@ -50,3 +50,14 @@ TEST_CASE("lexer: errors become error tokens with a message") {
   REQUIRE(big[2].kind == Tok::Error);
   REQUIRE(big[2].text.find("too large") != std::string::npos);
 }
+
+TEST_CASE("lexer: a string literal must be UTF-8 (found by fuzzing: it reached the JSON signature)") {
+  auto bad = lex("a = f(x, name = \"\xff\xfe" "enc\")");
+  bool error = false;
+  for (const Token &t : bad) error |= t.kind == Tok::Error && t.text == "string literal is not valid UTF-8";
+  REQUIRE(error);
+  auto good = lex("a = f(x, name = \"\xc3\xa9t\xc3\xa9\")");
+  bool string = false;
+  for (const Token &t : good) string |= t.kind == Tok::String && t.text == "\xc3\xa9t\xc3\xa9";
+  REQUIRE(string);
+}
