@@ -23,6 +23,8 @@ void Arena::begin(const std::vector<int64_t> &s) {
   replaying = it != plans.end() ? &it->second : nullptr;
   recording = !replaying;
   diverged = false;
+  failed = false;
+  failMessage.clear();
   cursor = 0;
   trace.clear();
   clock = 0;
@@ -36,9 +38,19 @@ void *Arena::allocate(size_t bytes) {
       return slab + replaying->offsets[cursor++];
     diverged = true; // not the recorded sequence: malloc from here on, record next time
   }
-  void *p = std::aligned_alloc(kAlign, size);
-  if (!p) return nullptr;
-  mallocd[p] = trace.size();
+  bool overLimit = limit && slabBytes + mallocBytes + size > limit;
+  void *p = overLimit ? nullptr : std::aligned_alloc(kAlign, size);
+  if (!p) {
+    failMessage = "out of memory: an intermediate tensor of " + std::to_string(size) + " bytes" +
+                  (overLimit ? " would take the session's memory past its limit of " + std::to_string(limit) +
+                                   " bytes (" + std::to_string(slabBytes + mallocBytes) + " held)"
+                             : " could not be allocated");
+    failed = true;
+    if (failJump && std::this_thread::get_id() == failThread) std::longjmp(*failJump, 1);
+    return nullptr;
+  }
+  mallocd[p] = {trace.size(), size};
+  mallocBytes += size;
   if (recording) {
     trace.push_back({size, clock++, SIZE_MAX});
     live += size;
@@ -52,9 +64,10 @@ bool Arena::release(void *p) {
   auto it = mallocd.find(p);
   if (it == mallocd.end()) return false;
   if (recording) {
-    trace[it->second].died = clock++;
-    live -= trace[it->second].size;
+    trace[it->second.index].died = clock++;
+    live -= trace[it->second.index].size;
   }
+  mallocBytes -= it->second.size;
   std::free(p);
   mallocd.erase(it);
   return true;
@@ -64,20 +77,24 @@ void Arena::end() {
   // Whatever compiled code left allocated is dead now: outputs live in the caller's buffers.
   for (auto &[p, i] : mallocd) std::free(p);
   mallocd.clear();
-  if (diverged) plans.erase(shapes);
-  if (recording) {
+  mallocBytes = 0;
+  if (diverged || failed) plans.erase(shapes);
+  if (recording && !failed) {
     for (Block &b : trace)
       if (b.died == SIZE_MAX) b.died = clock;
     size_t bytes = 0;
     Plan plan = pack(trace, bytes);
-    if (bytes > slabBytes) {
+    if (bytes > slabBytes && limit && bytes > limit) {
+      // A slab for this plan would pass the limit: such calls keep allocating block by
+      // block, within the limit or failing.
+    } else if (bytes > slabBytes) {
       std::free(slab);
       slab = static_cast<char *>(std::aligned_alloc(kAlign, bytes));
       slabBytes = slab ? bytes : 0;
       // Without a slab no plan can be replayed: every call records (on malloc) instead.
       if (!slab) plans.clear();
     }
-    if (slab || bytes == 0) plans[shapes] = std::move(plan);
+    if ((slab && bytes <= slabBytes) || bytes == 0) plans[shapes] = std::move(plan);
   }
   replaying = nullptr;
   recording = false;

@@ -2,9 +2,12 @@
 #ifndef DLRT_SRC_ARENA_H
 #define DLRT_SRC_ARENA_H
 
+#include <csetjmp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +41,17 @@ public:
   /// False if `p` did not come from this arena.
   bool release(void *p);
 
+  /// The most bytes the arena may hold (its slab and the blocks it malloc'ed); 0: no limit.
+  size_t limit = 0;
+  /// Compiled code does not check its allocations: one the arena cannot make jumps to
+  /// `jump` (set by the thread that runs the call, cleared after it), with failure()
+  /// saying why, instead of handing it a null pointer.
+  void setFailureJump(std::jmp_buf *jump) {
+    failJump = jump;
+    failThread = std::this_thread::get_id();
+  }
+  const std::string &failure() const { return failMessage; }
+
   /// The liveness lower bound: the most bytes alive at once in any call so far.
   size_t peakBytes() const { return peak; }
   /// The slab: what the plans need (the largest of them).
@@ -58,7 +72,15 @@ private:
   size_t cursor = 0;
   bool recording = false, diverged = false;
   std::vector<Block> trace;
-  std::unordered_map<void *, size_t> mallocd; // malloc'ed block -> its index in trace
+  struct Mallocd {
+    size_t index, size; // in trace, and its bytes
+  };
+  std::unordered_map<void *, Mallocd> mallocd;
+  size_t mallocBytes = 0;
+  bool failed = false; // this call could not allocate: its trace is no plan
+  std::jmp_buf *failJump = nullptr;
+  std::thread::id failThread;
+  std::string failMessage;
   size_t clock = 0, live = 0, peak = 0;
   char *slab = nullptr;
   size_t slabBytes = 0;

@@ -135,7 +135,13 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vec
     }
     dlrt_session *s;
   } scope(s, shapes);
-  fn(&s->kernels, ptrs.data());
+  // An allocation the arena cannot make returns here (Arena::setFailureJump); between
+  // this frame and the arena lie only compiled code and dlrt_k_alloc, nothing to unwind.
+  std::jmp_buf outOfMemory;
+  s->arena.setFailureJump(&outOfMemory);
+  if (setjmp(outOfMemory) == 0) fn(&s->kernels, ptrs.data());
+  else s->kernels.fail(s->arena.failure());
+  s->arena.setFailureJump(nullptr);
   if (!s->kernels.error.empty()) return fail(std::string(what) + " failed: " + s->kernels.error);
   return nullptr;
 }
@@ -315,6 +321,12 @@ dlrt_status dlrt_set_param(dlrt_session *s, const char *name, const dlrt_tensor 
   if (p.bytes() && !v->data) return fail("value->data must not be NULL");
   std::memcpy(p.data(), v->data, p.bytes());
   ++s->kernels.paramVersion;
+  return nullptr;
+}
+
+dlrt_status dlrt_session_set_memory_limit(dlrt_session *s, uint64_t bytes) {
+  if (!s) return fail("session must not be NULL");
+  s->arena.limit = size_t(bytes);
   return nullptr;
 }
 

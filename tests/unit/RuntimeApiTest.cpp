@@ -4,8 +4,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <cstring>
 
@@ -277,4 +281,80 @@ TEST_CASE("runtime: plugin run-time parts, and a plugin kernel's error") {
   CHECK(err.find("element 6 is -5, not > 0") != std::string::npos);
   CHECK(run(good).empty());
   CHECK(out == good);
+}
+
+namespace {
+/// cnn's logits for a batch of `n` images, or the call's error message.
+std::string cnnInfer(dlrt_session *s, int64_t n, std::vector<float> &logits) {
+  std::vector<float> x(size_t(n * 28 * 28));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 17) / 17.0f;
+  std::vector<int64_t> xd = {n, 1, 28, 28}, ld = {n, 10};
+  logits.assign(size_t(n * 10), 0.0f);
+  dlrt_tensor in{DLRT_F32, 4, xd.data(), x.data(), DLRT_HOST};
+  dlrt_tensor out{DLRT_F32, 2, ld.data(), logits.data(), DLRT_HOST};
+  return message(dlrt_infer(s, &in, 1, &out, 1));
+}
+} // namespace
+
+TEST_CASE("runtime: an allocation past the memory limit fails the call, and the session goes on") {
+  dlrt::Model model(DLC_TEST_CNN);
+  std::vector<float> want1, want64, got;
+  size_t small = 0;
+  {
+    dlrt::Session ref(model, 1, 0);
+    REQUIRE(cnnInfer(ref.get(), 1, want1).empty());
+    small = dlrt_session_arena_size(ref.get());
+    REQUIRE(cnnInfer(ref.get(), 64, want64).empty());
+    REQUIRE(dlrt_session_arena_size(ref.get()) > 4 * small);
+  }
+  dlrt::Session s(model, 1, 0);
+  REQUIRE(message(dlrt_session_set_memory_limit(s.get(), 2 * small)).empty());
+  // A batch of 64 needs more: the call fails with a message instead of writing through a
+  // null pointer; twice, so that the failed call left no broken plan behind.
+  for (int round = 0; round < 2; ++round) {
+    std::string err = cnnInfer(s.get(), 64, got);
+    CHECK(err.find("out of memory") != std::string::npos);
+    CHECK(err.find("limit") != std::string::npos);
+  }
+  // A batch of 1 fits, with the results a session without a limit gives.
+  CHECK(cnnInfer(s.get(), 1, got).empty());
+  CHECK(got == want1);
+  CHECK(cnnInfer(s.get(), 1, got).empty());
+  CHECK(got == want1);
+  // Without the limit, the big batch runs again.
+  REQUIRE(message(dlrt_session_set_memory_limit(s.get(), 0)).empty());
+  CHECK(cnnInfer(s.get(), 64, got).empty());
+  CHECK(got == want64);
+}
+
+TEST_CASE("runtime: weights that cannot be written whole leave the previous file intact") {
+  // A file-size limit makes every write past it fail (EFBIG, with SIGXFSZ ignored): the
+  // save must fail with a message and the old file stay as it was (written to a temporary
+  // file, renamed over the old one only once complete).
+  dlrt::Model model(DLC_TEST_MODEL);
+  dlrt::Session s(model, 1, 0);
+  std::string path = tmp("limited.safetensors");
+  REQUIRE(message(dlrt_save_weights(s.get(), path.c_str())).empty());
+  std::ifstream before(path, std::ios::binary);
+  std::string old((std::istreambuf_iterator<char>(before)), {});
+  REQUIRE(old.size() > 4096);
+
+  struct rlimit saved;
+  REQUIRE(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  auto oldHandler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tight = saved;
+  tight.rlim_cur = 4096;
+  REQUIRE(setrlimit(RLIMIT_FSIZE, &tight) == 0);
+  std::string err = message(dlrt_save_weights(s.get(), path.c_str()));
+  std::string ckErr = message(dlrt_save_checkpoint(s.get(), path.c_str(), "state"));
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, oldHandler);
+
+  CHECK(!err.empty());
+  CHECK(!ckErr.empty());
+  std::ifstream after(path, std::ios::binary);
+  std::string now((std::istreambuf_iterator<char>(after)), {});
+  CHECK(now == old);
+  // With room again, the save goes through.
+  CHECK(message(dlrt_save_weights(s.get(), path.c_str())).empty());
 }

@@ -90,6 +90,10 @@ void dlrt_session_options_init(dlrt_session_options *options);
 dlrt_status dlrt_session_create(const dlrt_model *model, const dlrt_session_options *options,
                                 dlrt_session **out_session);
 void dlrt_session_free(dlrt_session *session);
+/* The most bytes the session's intermediate tensors (its arena) may take; 0 (the
+ * default): no limit. A call that would need more fails with "out of memory" and
+ * changes nothing; the session stays usable (a smaller batch may fit). */
+dlrt_status dlrt_session_set_memory_limit(dlrt_session *session, uint64_t bytes);
 
 /* Output shapes for the given inputs (the non-train-only inputs, in model order):
  * out_dims receives each output's dims one after the other (sum of output ranks). */
