@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <cstdint>
 
 namespace dlrt {
 
@@ -114,23 +115,38 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
 }
 
 namespace {
+/// A dim expression of the signature: integers, symbols, + - * / (floor) and parentheses.
+/// The signature comes from a file: overflowing numbers and results, and nesting past
+/// any real model's, make the expression invalid rather than undefined behaviour.
 struct DimParser {
   const std::string &s;
   const std::map<std::string, int64_t> &syms;
   size_t pos = 0;
   bool ok = true;
+  int depth = 0;
   int64_t primary() {
     if (pos < s.size() && s[pos] == '(') {
+      if (++depth > 64) {
+        ok = false;
+        return 0;
+      }
       ++pos;
       int64_t v = sum();
+      --depth;
       if (pos >= s.size() || s[pos] != ')') ok = false;
       ++pos;
       return v;
     }
     if (pos < s.size() && (std::isdigit(uint8_t(s[pos])) || s[pos] == '-')) {
-      size_t start = pos++;
-      while (pos < s.size() && std::isdigit(uint8_t(s[pos]))) ++pos;
-      return std::stoll(s.substr(start, pos - start));
+      bool negative = s[pos] == '-';
+      size_t start = negative ? ++pos : pos;
+      int64_t v = 0;
+      while (pos < s.size() && std::isdigit(uint8_t(s[pos]))) {
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[pos] - '0', &v)) ok = false;
+        ++pos;
+      }
+      if (pos == start) ok = false;
+      return negative ? -v : v;
     }
     size_t start = pos;
     while (pos < s.size() && (std::isalnum(uint8_t(s[pos])) || s[pos] == '_')) ++pos;
@@ -146,9 +162,13 @@ struct DimParser {
     while (ok && pos < s.size() && (s[pos] == '*' || s[pos] == '/')) {
       char op = s[pos++];
       int64_t r = primary();
-      if (op == '*') v *= r;
-      else if (r == 0) ok = false;
-      else v = (v / r) - ((v % r != 0) && ((v < 0) != (r < 0)));
+      if (op == '*') {
+        if (__builtin_mul_overflow(v, r, &v)) ok = false;
+      } else if (r == 0 || (r == -1 && v == INT64_MIN)) {
+        ok = false;
+      } else {
+        v = (v / r) - ((v % r != 0) && ((v < 0) != (r < 0)));
+      }
     }
     return v;
   }
@@ -157,7 +177,7 @@ struct DimParser {
     while (ok && pos < s.size() && (s[pos] == '+' || (s[pos] == '-' && pos > 0))) {
       char op = s[pos++];
       int64_t r = product();
-      v = op == '+' ? v + r : v - r;
+      if (op == '+' ? __builtin_add_overflow(v, r, &v) : __builtin_sub_overflow(v, r, &v)) ok = false;
     }
     return v;
   }

@@ -1,5 +1,6 @@
 #include "io/Npy.h"
 #include "io/Safetensors.h"
+#include "Signature.h"
 
 #include <catch2/catch.hpp>
 
@@ -127,4 +128,19 @@ TEST_CASE("npy: malformed headers the fuzzer found are errors, not exceptions") 
   CHECK_FALSE(parseNpy(file("{'descr': <f4, 'fortran_order': False, 'shape': (2,), }"), t, err, "unquoted"));
   REQUIRE(parseNpy(file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3L), }"), t, err, "ok"));
   CHECK(t.dims == std::vector<int64_t>{2, 3});
+}
+
+TEST_CASE("signature: dim expressions evaluate, and hostile ones are invalid, not undefined") {
+  std::map<std::string, int64_t> syms = {{"B", 4}, {"T", 3}};
+  CHECK(dlrt::evalDim("((B*T)/2)", syms) == 6);
+  CHECK(dlrt::evalDim("(B-7)/2", syms) == -2); // floor division, as SymExpr
+  CHECK(dlrt::evalDim("-3", syms) == -3);
+  // Found by fuzzing: a 40-digit size threw std::out_of_range out of the parser.
+  CHECK_FALSE(dlrt::evalDim("1044444444444444444444444444444444444444", syms));
+  CHECK_FALSE(dlrt::evalDim("-", syms));
+  CHECK_FALSE(dlrt::evalDim("4611686018427387904*4", syms));
+  CHECK_FALSE(dlrt::evalDim("9223372036854775807+B", syms));
+  CHECK_FALSE(dlrt::evalDim("B/0", syms));
+  CHECK_FALSE(dlrt::evalDim(std::string(100, '(') + "B" + std::string(100, ')'), syms));
+  CHECK_FALSE(dlrt::evalDim("Q", syms));
 }
