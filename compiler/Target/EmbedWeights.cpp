@@ -7,43 +7,28 @@
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
 
-#include <map>
 
 namespace dlc {
-
-static std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 bool readWeightsFor(const std::string &path, const std::vector<WeightSpec> &params, std::vector<uint8_t> &bytes,
                     std::string &error, std::string &warning) {
   dlrt::SafetensorsFile file;
   if (!dlrt::readSafetensors(path, file, error)) return false;
-  std::map<std::string, const dlrt::SafetensorsEntry *> byName;
-  for (const dlrt::SafetensorsEntry &e : file.entries) byName[e.name] = &e;
-  std::string missing;
+  // The runtime's own check of a weights file against a model's parameters.
+  std::vector<dlrt::ExpectedTensor> expected;
   for (const WeightSpec &p : params) {
-    auto it = byName.find(p.name);
-    if (it == byName.end()) {
-      missing += (missing.empty() ? "" : ", ") + p.name;
-      continue;
-    }
-    const dlrt::SafetensorsEntry &e = *it->second;
-    if (p.dtype != dlrt_dtype_name(e.dtype) || p.shape != e.shape) {
-      error = "'" + path + "': tensor '" + p.name + "' is " + dlrt_dtype_name(e.dtype) + shapeText(e.shape) +
-              " but the model's parameter is " + p.dtype + shapeText(p.shape);
+    dlrt::ExpectedTensor t{p.name, DLRT_F32, p.shape};
+    if (!dlrt::parseDtype(p.dtype, t.dtype)) {
+      error = "parameter '" + p.name + "' has a dtype (" + p.dtype + ") weights files cannot hold";
       return false;
     }
-    byName.erase(it);
+    expected.push_back(std::move(t));
   }
-  if (!missing.empty()) {
-    error = "'" + path + "' lacks parameters: " + missing;
-    return false;
-  }
-  for (const auto &kv : byName) warning += (warning.empty() ? "" : ", ") + kv.first;
-  if (!warning.empty()) warning = "'" + path + "': tensors the model does not have, not baked in: " + warning;
+  std::vector<const dlrt::SafetensorsEntry *> found;
+  std::string unexpected;
+  if (!dlrt::matchTensors(file, expected, "'" + path + "'", found, unexpected, error)) return false;
+  if (!unexpected.empty())
+    warning = "'" + path + "': tensors the model does not have, not baked in: " + unexpected;
   bytes = std::move(file.raw);
   return true;
 }

@@ -172,24 +172,11 @@ int dlrt::paramIndex(const dlrt_session *s, const char *name) {
 dlrt_status dlrt::applyWeights(dlrt_session *s, const SafetensorsFile &f, const std::string &what,
                                std::string &unexpected) {
   const auto &specs = s->model->sig.params;
-  std::vector<const SafetensorsEntry *> found(specs.size(), nullptr);
-  for (const SafetensorsEntry &e : f.entries) {
-    int i = paramIndex(s, e.name.c_str());
-    if (i < 0) {
-      unexpected += (unexpected.empty() ? "" : ", ") + e.name;
-      continue;
-    }
-    const HostTensor &p = s->params[i];
-    if (e.dtype != p.dtype || e.shape != p.dims)
-      return fail(what + ": tensor '" + e.name + "' is " + dtypeToSafetensors(e.dtype) +
-                  shapeStr(e.shape.data(), int(e.shape.size())) + " but the model's parameter is " +
-                  dtypeToSafetensors(p.dtype) + p.shapeStr());
-    found[i] = &e;
-  }
-  std::string missing;
-  for (size_t i = 0; i < specs.size(); ++i)
-    if (!found[i]) missing += (missing.empty() ? "" : ", ") + specs[i].name;
-  if (!missing.empty()) return fail(what + " lacks parameters: " + missing);
+  std::vector<ExpectedTensor> expected;
+  for (size_t i = 0; i < specs.size(); ++i) expected.push_back({specs[i].name, s->params[i].dtype, s->params[i].dims});
+  std::vector<const SafetensorsEntry *> found;
+  std::string err;
+  if (!matchTensors(f, expected, what, found, unexpected, err)) return fail(err);
   for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
   ++s->kernels.paramVersion;
   return nullptr;

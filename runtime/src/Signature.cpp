@@ -8,17 +8,6 @@
 
 namespace dlrt {
 
-bool parseDtype(const std::string &s, dlrt_dtype &out) {
-  if (s == "f32") out = DLRT_F32;
-  else if (s == "i64") out = DLRT_I64;
-  else if (s == "i32") out = DLRT_I32;
-  else if (s == "bf16") out = DLRT_BF16;
-  else if (s == "f16") out = DLRT_F16;
-  else if (s == "bool") out = DLRT_BOOL;
-  else return false;
-  return true;
-}
-
 static bool parseValues(const nlohmann::json &arr, std::vector<ValueSpec> &out, std::string &error) {
   if (!arr.is_array()) {
     error = "signature: expected an array";

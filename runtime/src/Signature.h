@@ -3,6 +3,7 @@
 #define DLRT_SRC_SIGNATURE_H
 
 #include "dlrt/dlrt.h"
+#include "io/Tensor.h" // parseDtype
 
 #include <map>
 #include <optional>
@@ -70,7 +71,6 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
 /// Evaluates a dim expression ("64", "B", "((B*T)/2)") with the given symbol values.
 std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols);
 
-bool parseDtype(const std::string &s, dlrt_dtype &out);
 
 } // namespace dlrt
 #endif

@@ -141,4 +141,34 @@ bool writeSafetensors(const std::string &path, const std::vector<NamedTensor> &t
   return f.commit(error);
 }
 
+bool matchTensors(const SafetensorsFile &f, const std::vector<ExpectedTensor> &expected, const std::string &what,
+                  std::vector<const SafetensorsEntry *> &found, std::string &unexpected, std::string &error) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < expected.size(); ++i) index[expected[i].name] = i;
+  found.assign(expected.size(), nullptr);
+  for (const SafetensorsEntry &e : f.entries) {
+    auto it = index.find(e.name);
+    if (it == index.end()) {
+      unexpected += (unexpected.empty() ? "" : ", ") + e.name;
+      continue;
+    }
+    const ExpectedTensor &want = expected[it->second];
+    if (e.dtype != want.dtype || e.shape != want.shape) {
+      error = what + ": tensor '" + e.name + "' is " + dlrt_dtype_name(e.dtype) +
+              shapeStr(e.shape.data(), int(e.shape.size())) + " but the model's parameter is " +
+              dlrt_dtype_name(want.dtype) + shapeStr(want.shape.data(), int(want.shape.size()));
+      return false;
+    }
+    found[it->second] = &e;
+  }
+  std::string missing;
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (!found[i]) missing += (missing.empty() ? "" : ", ") + expected[i].name;
+  if (!missing.empty()) {
+    error = what + " lacks parameters: " + missing;
+    return false;
+  }
+  return true;
+}
+
 } // namespace dlrt

@@ -34,6 +34,21 @@ bool readSafetensors(const std::string &path, SafetensorsFile &out, std::string 
 bool parseSafetensors(std::vector<uint8_t> raw, SafetensorsFile &out, std::string &error,
                       const std::string &what);
 
+/// A tensor a model expects in a weights file.
+struct ExpectedTensor {
+  std::string name;
+  dlrt_dtype dtype;
+  std::vector<int64_t> shape;
+};
+
+/// Finds each of `expected` in `f`, with its dtype and shape: what loading weights into a
+/// session and baking them into a model (dlc --weights) both require. `found[i]` is the
+/// entry of expected[i]; `unexpected` lists the file's other tensors (comma-separated).
+/// False with `error` (prefixed with `what`, the file) at the first tensor of another
+/// dtype or shape, or naming every missing one.
+bool matchTensors(const SafetensorsFile &f, const std::vector<ExpectedTensor> &expected, const std::string &what,
+                  std::vector<const SafetensorsEntry *> &found, std::string &unexpected, std::string &error);
+
 struct NamedTensor {
   std::string name;
   dlrt_dtype dtype;

@@ -55,6 +55,17 @@ std::string shapeStr(const int64_t *dims, int rank) {
 
 std::string HostTensor::shapeStr() const { return dlrt::shapeStr(dims.data(), int(dims.size())); }
 
+bool parseDtype(const std::string &s, dlrt_dtype &out) {
+  if (s == "f32") out = DLRT_F32;
+  else if (s == "i64") out = DLRT_I64;
+  else if (s == "i32") out = DLRT_I32;
+  else if (s == "bf16") out = DLRT_BF16;
+  else if (s == "f16") out = DLRT_F16;
+  else if (s == "bool") out = DLRT_BOOL;
+  else return false;
+  return true;
+}
+
 bool dtypeFromSafetensors(const std::string &s, dlrt_dtype &out) {
   if (s == "F32") out = DLRT_F32;
   else if (s == "I64") out = DLRT_I64;

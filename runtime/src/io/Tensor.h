@@ -35,6 +35,8 @@ struct HostTensor {
 
 std::string shapeStr(const int64_t *dims, int rank);
 /// Parses f32 / F32 / float32 style names as used by safetensors and .npy.
+/// A dtype by the name dlc and signatures use ("f32", "i64", ...).
+bool parseDtype(const std::string &s, dlrt_dtype &out);
 bool dtypeFromSafetensors(const std::string &s, dlrt_dtype &out);
 const char *dtypeToSafetensors(dlrt_dtype d);
 
