@@ -119,8 +119,12 @@ bool PluginLoader::load(const std::string &path, std::string &error) {
   plugin->info.runtimeFile = runtimePartName(plugin->info.path);
   Registrar registrar(registry, *plugin, *table);
   reg(&registrar);
-  if (!registrar.error.empty()) return fail(registrar.error);
-  if (plugin->layers.empty()) return fail("registers no layer");
+  std::string problem = !registrar.error.empty() ? registrar.error : plugin->layers.empty() ? "registers no layer" : "";
+  if (!problem.empty()) {
+    // Layers it added before failing point at its info: keep that alive.
+    rejected.push_back(std::move(plugin));
+    return fail(problem);
+  }
   loaded.push_back(std::move(plugin));
   return true;
 }

@@ -39,6 +39,8 @@ public:
 private:
   LayerRegistry &registry;
   std::vector<std::unique_ptr<LoadedPlugin>> loaded;
+  /// Plugins whose registration failed part way: the registry may hold layers of theirs.
+  std::vector<std::unique_ptr<LoadedPlugin>> rejected;
 };
 
 /// The file name of the run-time part that belongs to the compile-time part at `path`
