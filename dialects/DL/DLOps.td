@@ -524,6 +524,12 @@ def DL_PluginOp : DL_Op<"plugin", [Pure, DL_RuntimeCallSite,
   let results = (outs Variadic<DL_AnyTensor>:$results);
   let assemblyFormat = "$layer `(` $inputs `)` attr-dict `:` functional-type($inputs, $results)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// "layer 'rms_norm' (from plugin 'rms_norm')": how messages name the op.
+    std::string describe() {
+      return "layer '" + getLayer().str() + "' (from plugin '" + getPlugin().str() + "')";
+    }
+  }];
 }
 
 #endif // DL_OPS

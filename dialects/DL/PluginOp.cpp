@@ -96,7 +96,7 @@ LogicalResult PluginOp::verify() {
 LogicalResult PluginOp::buildGradient(OpBuilder &b, ValueRange resultGrads, ArrayRef<bool> needed,
                                       SmallVectorImpl<Value> &operandGrads) {
   const PluginLayer *layer = lookupPluginLayer(getLayer());
-  std::string what = "layer '" + getLayer().str() + "' (from plugin '" + getPlugin().str() + "')";
+  std::string what = describe();
   if (!layer) return emitError(what + " is on the training path, but that plugin is not loaded");
   if (getBackward()) return emitError("the backward kernel of " + what + " has no gradient of its own");
   if (!layer->hasGradient()) return emitError(what + " is on the training path but has no gradient");

@@ -61,16 +61,12 @@ ArrayAttr attrTriples(Builder &b, DictionaryAttr attrs) {
   return b.getArrayAttr(out);
 }
 
-std::string describe(dl::PluginOp op) {
-  return "layer '" + op.getLayer().str() + "' (from plugin '" + op.getPlugin().str() + "')";
-}
-
 struct PluginToKernel : public OpRewritePattern<dl::PluginOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::PluginOp op, PatternRewriter &rw) const override {
     if (!runsKernel(op)) return failure();
     if (op.getNumResults() > kMaxPluginOutputs)
-      return op.emitError(describe(op) + ": a kernel call has at most ") << kMaxPluginOutputs << " outputs";
+      return op.emitError(op.describe() + ": a kernel call has at most ") << kMaxPluginOutputs << " outputs";
     Location loc = op.getLoc();
     // Every dim of every input, then of every output, as the kernel's views take them.
     SmallVector<Value> dims;
@@ -107,16 +103,16 @@ struct PluginToLinalg : public OpRewritePattern<dl::PluginOp> {
   LogicalResult matchAndRewrite(dl::PluginOp op, PatternRewriter &rw) const override {
     if (op.getBackward()) return failure();
     const dl::PluginLayer *layer = dl::lookupPluginLayer(op.getLayer());
-    if (!layer) return op.emitError(describe(op) + ": that plugin is not loaded (dlc --plugin PATH)");
+    if (!layer) return op.emitError(op.describe() + ": that plugin is not loaded (dlc --plugin PATH)");
     if (layer->runsKernel()) return failure();
     dl::PluginLowering lowering{{rw, op.getLoc(), op.getInputs(), op.getLayerAttrs()}, op.getResultTypes()};
     SmallVector<Value> results = layer->lowerToLinalg(lowering);
     if (results.size() != op.getNumResults())
-      return op.emitError(describe(op) + ": its lowering returned ") << results.size() << " values for "
+      return op.emitError(op.describe() + ": its lowering returned ") << results.size() << " values for "
                                                                       << op.getNumResults() << " results";
     for (auto [r, t] : llvm::zip(results, op.getResultTypes()))
       if (!r || r.getType() != t)
-        return op.emitError(describe(op) + ": its lowering returned ") << (r ? r.getType() : Type()) << " for a "
+        return op.emitError(op.describe() + ": its lowering returned ") << (r ? r.getType() : Type()) << " for a "
                                                                         << t << " result";
     rw.replaceOp(op, results);
     return success();
@@ -138,7 +134,7 @@ LogicalResult recordPluginCalls(ModuleOp module) {
     if (!runsKernel(op)) return WalkResult::advance();
     const dl::PluginLayer *layer = dl::lookupPluginLayer(op.getLayer());
     if (!layer || !layer->plugin) {
-      op.emitError(describe(op) + ": that plugin is not loaded (dlc --plugin PATH)");
+      op.emitError(op.describe() + ": that plugin is not loaded (dlc --plugin PATH)");
       return WalkResult::interrupt();
     }
     const dl::PluginInfo &p = *layer->plugin;
