@@ -3,7 +3,8 @@
 # with ASan and UBSan) for SECONDS each (default 60), from the committed corpora, in a
 # scratch copy: CI's bounded run. By hand, longer: scripts/fuzz.sh 1800 frontend.
 # A crash fails the run and leaves its input in build-asan/fuzz-artifacts/; add it to
-# tests/fuzz/corpus/<target>/ with the fix.
+# tests/fuzz/corpus/<target>/ with the fix. DLC_FUZZ_MERGE=1 (long runs by hand) merges
+# the inputs that reached new coverage into the committed corpus afterwards.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${DLC_ASAN_BUILD_DIR:-$root/build-asan}
@@ -35,6 +36,10 @@ for t in "${targets[@]}"; do
        -artifact_prefix="$artifacts/$t-" -print_final_stats=1 "${extra[@]}" 2> "$work.log"; then
     status=1
     tail -n 60 "$work.log"
+  fi
+  if [ "${DLC_FUZZ_MERGE:-0}" = 1 ] && [ $status = 0 ]; then
+    "$bin" -merge=1 "$root/tests/fuzz/corpus/$t" "$work" "${extra[@]}" 2>> "$work.log" >/dev/null
+    echo "merged: $(ls "$root/tests/fuzz/corpus/$t" | wc -l) inputs in tests/fuzz/corpus/$t"
   fi
   grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE" "$work.log" | tr '\n' ' '
   echo
