@@ -93,10 +93,13 @@ public:
       for (Value o : op->getOperands()) needed.push_back(onPath.contains(o));
       if (!llvm::is_contained(needed, true)) continue;
       auto iface = dyn_cast<dl::GradientOpInterface>(op);
-      if (!iface) {
+      // A target may mark an op whose gradient it cannot run (dl-unroll-recurrent does).
+      auto unavailable = op->getAttrOfType<StringAttr>("dl.gradient_unavailable");
+      if (!iface || unavailable) {
         auto origin = op->getAttrOfType<StringAttr>("dl.origin");
         std::string what = describe(op) + " (from " + (origin ? origin.getValue().str() : "built-in") +
                            ") is on the training path but has no gradient";
+        if (unavailable) what += " (" + unavailable.getValue().str() + ")";
         if (allowInferenceOnly && !origin) {
           missing = what;
           missingAt = op->getLoc();

@@ -28,4 +28,23 @@ def DLAutodiff : Pass<"dl-autodiff", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def DLUnrollRecurrent : Pass<"dl-unroll-recurrent", "::mlir::ModuleOp"> {
+  let summary = "Unroll lstm/gru in the train step into dl ops, for targets without their fused gradient";
+  let description = [{
+    Runs before dl-autodiff. In each function tagged `dl.train`, a dl.recurrent over a
+    sequence of static length becomes its recurrence written out in dl ops (PyTorch's
+    formulas, gate order i, f, g, o for LSTM and r, z, n for GRU, zero initial states),
+    so that autodiff composes those ops' gradients into backpropagation through time.
+    A target that runs dl.recurrent_backward as one kernel keeps the recurrences it can
+    run that way (`keep-fused-f32`: the f32 ones). One of dynamic length that it cannot
+    keep is marked `dl.gradient_unavailable`, and autodiff reports it as having no
+    gradient. Inference functions keep the fused op.
+  }];
+  let options = [
+    Option<"keepFusedF32", "keep-fused-f32", "bool", /*default=*/"false",
+           "Keep f32 recurrences, whose gradient the target runs fused (dl.recurrent_backward)">
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
+}
+
 #endif

@@ -55,6 +55,15 @@ void registerPasses() {
   mlir::memref::registerMemRefPasses();
 }
 
+void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly) {
+  DLUnrollRecurrentOptions unroll;
+  unroll.keepFusedF32 = kernels == "onednn";
+  pm.addPass(createDLUnrollRecurrent(unroll));
+  DLAutodiffOptions autodiff;
+  autodiff.allowInferenceOnly = allowInferenceOnly;
+  pm.addPass(createDLAutodiff(autodiff));
+}
+
 std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"

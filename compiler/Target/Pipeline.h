@@ -14,6 +14,11 @@ void registerDialects(mlir::DialectRegistry &registry);
 /// Registers dlc's passes and the upstream ones its pipeline uses, for dlc-opt.
 void registerPasses();
 
+/// The passes that complete the train step on the dl graph, before lowering: the
+/// target's preparation (dl-unroll-recurrent, keeping the recurrences whose gradient the
+/// oneDNN path runs fused), then dl-autodiff.
+void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly);
+
 /// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
 /// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass).
 std::string cpuPipeline(const std::string &kernels = "onednn");

@@ -351,7 +351,7 @@ def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceM
 // Recurrent layers
 //===----------------------------------------------------------------------===//
 
-def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite]> {
+def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "stacked LSTM or GRU over a batch-first sequence (torch.nn.LSTM / GRU)";
   let description = [{
     `weights` holds PyTorch's parameters in its order: weight_ih, weight_hh, bias_ih,
@@ -363,6 +363,21 @@ def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite]> {
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input `,` $weights attr-dict `:` type($input) `,` type($weights) `->` type($result)";
   let hasVerifier = 1;
+}
+
+def DL_RecurrentBackwardOp : DL_Op<"recurrent_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradients of dl.recurrent for its input and every weight";
+  let description = [{
+    Backpropagation through time of the dl.recurrent with the same input, weights and
+    attributes, for `grad`, the gradient of its result: `input_grad` and one gradient per
+    weight, in `weights`' order. A target computes it in one piece (recomputing what the
+    forward's kernel does not keep) or unrolls the recurrence before autodiff
+    (dl-unroll-recurrent), in which case this op never appears.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, Variadic<DL_FloatTensor>:$weights,
+                       BoolAttr:$is_gru, I64Attr:$hidden, I64Attr:$layers, BoolAttr:$sequences);
+  let results = (outs DL_FloatTensor:$input_grad, Variadic<DL_FloatTensor>:$weight_grads);
+  let assemblyFormat = "$grad `,` $input `,` $weights attr-dict `:` functional-type(operands, results)";
 }
 
 //===----------------------------------------------------------------------===//

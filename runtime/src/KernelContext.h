@@ -107,6 +107,7 @@ enum PrimitiveKind : int64_t {
   kConvolutionBackwardData = 12,
   kConvolutionBackwardWeights = 13,
   kBatchNormBackward = 14,
+  kRecurrentBackward = 15,
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -29,6 +29,8 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_softmax_f32", reinterpret_cast<void *>(&dlrt_k_softmax_f32)},
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
       {"dlrt_k_rnn_workspace_bytes", reinterpret_cast<void *>(&dlrt_k_rnn_workspace_bytes)},
+      {"dlrt_k_rnn_backward_f32", reinterpret_cast<void *>(&dlrt_k_rnn_backward_f32)},
+      {"dlrt_k_rnn_grad_f32", reinterpret_cast<void *>(&dlrt_k_rnn_grad_f32)},
       {"dlrt_k_transpose_f32", reinterpret_cast<void *>(&dlrt_k_transpose_f32)},
       {"dlrt_k_block_channels_f32", reinterpret_cast<void *>(&dlrt_k_block_channels_f32)},
       {"dlrt_k_alloc", reinterpret_cast<void *>(&dlrt_k_alloc)},

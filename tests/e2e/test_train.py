@@ -9,6 +9,7 @@ dlc computed, compared with torch.autograd's in float64 within 1e-6 + 1e-5 max|g
 after the steps against torch.optim's float32 run within TOOLS.md's 1e-4 + 1e-3 |v|
 (for Adam and AdamW, elements whose gradient is below 1e-6 excluded)."""
 import os
+import subprocess
 
 import numpy as np
 import torch
@@ -557,8 +558,44 @@ model One {
         h.check_close("one-step recurrence: %s after 2 steps" % k, after[k], v.detach().numpy(), atol=1e-4, rtol=1e-3)
 
 
+def check_dynamic_length_recurrence():
+    """lstm and gru over a sequence of dynamic length: the oneDNN path trains them on its
+    RNN backward kernel (every length gives torch's gradients); the portable path, which
+    unrolls the recurrence for training, needs a static length and says so."""
+    src = source(RNN.replace("f32[B, 5, 3]", "f32[B, T, 3]"), "sgd(lr = 1.0)")
+    wd = h.workdir()
+    linalg = "--kernels=linalg" in os.environ.get("DLC_FLAGS", "")
+    path = os.path.join(wd, "dyn.dl")
+    with open(path, "w") as f:
+        f.write(src)
+    r = subprocess.run([os.path.join(h.BIN, "dlc"), path, "-o", os.path.join(wd, "dyn.so")] +
+                       os.environ.get("DLC_FLAGS", "").split(), capture_output=True, text=True)
+    if linalg:
+        h.check("portable path: a dynamic-length recurrence leaves no train step, saying why",
+                r.returncode == 0 and "needs a static sequence length" in r.stderr, r.stderr)
+        return
+    h.check("oneDNN path: a dynamic-length recurrence compiles with its train step", r.returncode == 0 and
+            "no train step" not in r.stderr, r.stderr)
+    P = init_params(RNN_PARAMS)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+    rng = np.random.default_rng(7)
+    for batch, steps in ((3, 1), (2, 4), (5, 9)):
+        inputs = {"x": rng.standard_normal((batch, steps, 3)).astype(np.float32),
+                  "label": rng.integers(0, 3, batch).astype(np.int64)}
+        after, _, _, _ = h.train_run(os.path.join(wd, "dyn.so"), inputs, w0, wd, ["--steps", "1"])
+        P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
+        grads = torch.autograd.grad(rnn_loss(P64, torch_inputs(inputs, torch.float64)), list(P64.values()))
+        for (pname, p), g in zip(P64.items(), grads):
+            ref = g.numpy()
+            got = p.detach().numpy() - after[pname].astype(np.float64)
+            h.check_close("dynamic length b%d T%d grad %s" % (batch, steps, pname), got, ref,
+                          atol=1e-6 + 1e-5 * np.abs(ref).max(), rtol=1e-3)
+
+
 check_recurrent_reference()
 check_one_step_recurrence()
+check_dynamic_length_recurrence()
 check_gradients()
 check_optimizers()
 check_errors()

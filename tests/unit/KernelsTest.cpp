@@ -203,7 +203,8 @@ TEST_CASE("the RNN's training form computes what inference does and keeps each l
     std::vector<int64_t> g = {b, t, in, h, layers, gru, /*sequences=*/0};
     std::vector<float> yInfer(static_cast<size_t>(b * h)), yTrain(static_cast<size_t>(b * h));
     dlrt_k_rnn_f32(&ctx, 0, g.data(), addrs.data(), x.data(), yInfer.data(), nullptr);
-    int64_t bytes = dlrt_k_rnn_workspace_bytes(&ctx, 0, g.data());
+    int64_t bytes = 0;
+    dlrt_k_rnn_workspace_bytes(&ctx, 0, g.data(), &bytes);
     size_t seqBytes = size_t(b * t * h) * sizeof(float);
     REQUIRE(static_cast<size_t>(bytes) > 2 * seqBytes);
     std::vector<float> ws(static_cast<size_t>(bytes) / sizeof(float) + 1);
@@ -224,6 +225,19 @@ TEST_CASE("the RNN's training form computes what inference does and keeps each l
     for (int64_t i = 0; i < b; ++i)
       for (int64_t k = 0; k < h; ++k)
         REQUIRE(stored1[(i * t + t - 1) * h + k] == yTrain[size_t(i * h + k)]);
+
+    // The backward pass from this workspace (another site, as in compiled code) equals
+    // the one that reruns the forward itself.
+    auto dy = randomVector(static_cast<size_t>(b * h), 11);
+    size_t weightFloats = 0;
+    for (auto &p : params) weightFloats += p.size();
+    std::vector<float> dxKept(x.size()), dwKept(weightFloats), dxRerun(x.size()), dwRerun(weightFloats);
+    dlrt_k_rnn_backward_f32(&ctx, 2, 0, g.data(), addrs.data(), x.data(), yTrain.data(), ws.data(), dy.data(),
+                            dxKept.data(), dwKept.data());
+    dlrt_k_rnn_grad_f32(&ctx, 3, g.data(), addrs.data(), x.data(), dy.data(), dxRerun.data(), dwRerun.data());
+    REQUIRE(ctx.error.empty());
+    REQUIRE(dxKept == dxRerun);
+    REQUIRE(dwKept == dwRerun);
   }
 }
 

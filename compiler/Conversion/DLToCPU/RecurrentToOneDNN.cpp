@@ -4,28 +4,59 @@
 #include "dialects/DL/DLOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 
 namespace dlc {
 namespace {
 
+/// The kernels' geometry words: B T I H layers is_gru sequences.
+template <typename OpT> Value recurrentGeometry(OpBuilder &b, Location loc, OpT op, Value x) {
+  auto cst = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
+  return i64Array(b, loc,
+                  {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2), cst(op.getHidden()),
+                   cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0), cst(op.getSequences() ? 1 : 0)});
+}
+
+/// Whether `back` is the gradient of `fwd` (autodiff gives it the forward's input,
+/// weights and attributes), after it in the same block, both on the oneDNN kernels.
+bool isGradientOf(dl::RecurrentBackwardOp back, dl::RecurrentOp fwd) {
+  return back.getInput() == fwd.getInput() && llvm::equal(back.getWeights(), fwd.getWeights()) &&
+         back.getIsGru() == fwd.getIsGru() && back.getHidden() == fwd.getHidden() &&
+         back.getLayers() == fwd.getLayers() && back.getSequences() == fwd.getSequences() &&
+         back->getBlock() == fwd->getBlock() && fwd->isBeforeInBlock(back) &&
+         fwd.getInput().getType().getElementType().isF32();
+}
+
+/// The train step's forward whose training form `back` can read, or null.
+dl::RecurrentOp forwardOf(dl::RecurrentBackwardOp back) {
+  for (Operation *user : back.getInput().getUsers())
+    if (auto fwd = dyn_cast<dl::RecurrentOp>(user); fwd && isGradientOf(back, fwd)) return fwd;
+  return {};
+}
+
+/// Whether a gradient will lower `fwd` with itself (RecurrentBackwardToOneDNN).
+bool hasGradient(dl::RecurrentOp fwd) {
+  for (Operation *user : fwd.getInput().getUsers())
+    if (auto back = dyn_cast<dl::RecurrentBackwardOp>(user); back && isGradientOf(back, fwd)) return true;
+  return false;
+}
+
 struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::RecurrentOp op, PatternRewriter &rw) const override {
     if (!op.getInput().getType().getElementType().isF32())
       return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    if (hasGradient(op)) return rw.notifyMatchFailure(op, "lowered with its gradient, in training form");
     Location loc = op.getLoc();
     Value x = op.getInput();
     auto rt = op.getResult().getType();
-    auto cst = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(rw, loc, v); };
     Value b = dimOf(rw, loc, x, 0), t = dimOf(rw, loc, x, 1);
     SmallVector<Value> dyn;
     for (int64_t i = 0; i < rt.getRank(); ++i)
       if (rt.isDynamicDim(i)) dyn.push_back(i == 0 ? b : t);
-    Value geom = i64Array(rw, loc,
-                                 {b, t, dimOf(rw, loc, x, 2), cst(op.getHidden()), cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0),
-                                  cst(op.getSequences() ? 1 : 0)});
+    Value geom = recurrentGeometry(rw, loc, op, x);
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_rnn_f32")
                          .in(geom)
                          .addresses(op.getWeights())
@@ -37,8 +68,93 @@ struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
   }
 };
 
+/// Each weight's gradient as a view of the kernels' flat buffer of them all.
+SmallVector<Value> weightGradients(OpBuilder &b, Location loc, Value flat, ValueRange weights) {
+  SmallVector<Value> grads;
+  int64_t offset = 0;
+  for (Value w : weights) {
+    auto wt = cast<RankedTensorType>(w.getType());
+    int64_t n = wt.getNumElements();
+    auto part = RankedTensorType::get({n}, wt.getElementType());
+    Value slice = tensor::ExtractSliceOp::create(b, loc, part, flat, ArrayRef<OpFoldResult>{b.getIndexAttr(offset)},
+                                                 ArrayRef<OpFoldResult>{b.getIndexAttr(n)},
+                                                 ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+    if (wt.getRank() != 1) {
+      SmallVector<ReassociationIndices> all{llvm::to_vector<2>(llvm::seq<int64_t>(0, wt.getRank()))};
+      slice = tensor::ExpandShapeOp::create(b, loc, wt, slice, all);
+    }
+    grads.push_back(slice);
+    offset += n;
+  }
+  return grads;
+}
+
+/// The gradients on oneDNN's RNN backward: the input's, and every weight's in one flat
+/// buffer, of which each weight's gradient is a view. With the train step's forward
+/// beside it, that forward runs in training form and keeps its workspace (its size asked
+/// of the runtime, which knows oneDNN's layout) for the backward to read; otherwise the
+/// backward kernel reruns the forward.
+struct RecurrentBackwardToOneDNN : public OpRewritePattern<dl::RecurrentBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::RecurrentBackwardOp op, PatternRewriter &rw) const override {
+    if (!op.getInput().getType().getElementType().isF32())
+      return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    int64_t total = 0;
+    for (Value w : op.getWeights()) total += cast<RankedTensorType>(w.getType()).getNumElements();
+    auto flatType = RankedTensorType::get({total}, xt.getElementType());
+
+    Value y, workspace, forwardSite;
+    if (dl::RecurrentOp fwd = forwardOf(op)) {
+      OpBuilder::InsertionGuard guard(rw);
+      rw.setInsertionPoint(fwd);
+      Location floc = fwd.getLoc();
+      Value geom = recurrentGeometry(rw, floc, fwd, x);
+      forwardSite = siteOf(rw, floc, fwd);
+      Value size = KernelCall(rw, floc, fwd, "dlrt_k_rnn_workspace_bytes")
+                       .in(geom)
+                       .out(RankedTensorType::get({1}, rw.getI64Type()), {})
+                       .emitResult();
+      Value bytes = arith::IndexCastOp::create(
+          rw, floc, rw.getIndexType(),
+          tensor::ExtractOp::create(rw, floc, size, ValueRange{arith::ConstantIndexOp::create(rw, floc, 0)}));
+      auto rt = fwd.getResult().getType();
+      SmallVector<Value> dyn;
+      for (int64_t i = 0; i < rt.getRank(); ++i)
+        if (rt.isDynamicDim(i)) dyn.push_back(dimOf(rw, floc, x, i));
+      SmallVector<Value> results = KernelCall(rw, floc, fwd, "dlrt_k_rnn_f32")
+                                       .in(geom)
+                                       .addresses(fwd.getWeights())
+                                       .in(x)
+                                       .out(rt, dyn)
+                                       .out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes})
+                                       .emit();
+      y = results[0];
+      workspace = results[1];
+      rw.replaceOp(fwd, y);
+    }
+
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < xt.getRank(); ++i)
+      if (xt.isDynamicDim(i)) dyn.push_back(dimOf(rw, loc, x, i));
+    KernelCall call(rw, loc, op, workspace ? "dlrt_k_rnn_backward_f32" : "dlrt_k_rnn_grad_f32");
+    if (workspace) call.in(forwardSite);
+    call.in(recurrentGeometry(rw, loc, op, x)).addresses(op.getWeights()).in(x);
+    if (workspace) call.in(y).in(workspace);
+    SmallVector<Value> results = call.in(op.getGrad()).out(xt, dyn).out(flatType, {}).emit();
+    SmallVector<Value> grads{results[0]};
+    grads.append(weightGradients(rw, loc, results[1], op.getWeights()));
+    rw.replaceOp(op, grads);
+    return success();
+  }
+};
+
 } // namespace
 
-void populateRecurrentToOneDNN(RewritePatternSet &patterns) { patterns.add<RecurrentToOneDNN>(patterns.getContext()); }
+void populateRecurrentToOneDNN(RewritePatternSet &patterns) {
+  patterns.add<RecurrentToOneDNN, RecurrentBackwardToOneDNN>(patterns.getContext());
+}
 
 } // namespace dlc

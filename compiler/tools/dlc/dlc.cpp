@@ -260,9 +260,7 @@ int main(int argc, char **argv) {
     // them). A built-in op still without a gradient leaves an inference-only model.so.
     mlir::PassManager pm(&ctx);
     (void)mlir::applyPassManagerCLOptions(pm);
-    dlc::DLAutodiffOptions opts;
-    opts.allowInferenceOnly = true;
-    pm.addPass(dlc::createDLAutodiff(opts));
+    dlc::addTrainStepPasses(pm, kernels, /*allowInferenceOnly=*/true);
     if (mlir::failed(pm.run(*module))) return errors ? InputError : Internal;
   }
   if (emit == "mlir") {

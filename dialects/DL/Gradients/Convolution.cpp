@@ -30,7 +30,7 @@ LogicalResult Conv2DOp::buildGradient(OpBuilder &b, ValueRange resultGrads, Arra
     return emitOpError("has no gradient once fused or laid out for a kernel (autodiff runs before fusion)");
   Location loc = getLoc();
   Value g = resultGrads[0], x = getInput(), w = getWeight();
-  Value dx, dw, db;
+  Value dx, dw;
   if (needed[0]) {
     auto xt = getInput().getType();
     if (xt.isDynamicDim(2) || xt.isDynamicDim(3))

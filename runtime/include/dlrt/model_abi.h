@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 7
+#define DLRT_MODEL_ABI_VERSION 8
 
 #ifdef __cplusplus
 extern "C" {

@@ -82,8 +82,20 @@ void dlrt_k_softmax_f32(void *ctx, int64_t site, int64_t rank, const int64_t *di
 /// long) each layer's gates and output sequence for the backward pass.
 void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x, float *y,
                     void *workspace);
-/// The workspace size of the training form of a recurrent site (at least 1 byte).
-int64_t dlrt_k_rnn_workspace_bytes(void *ctx, int64_t site, const int64_t *geom);
+/// The workspace size of the training form of a recurrent site (at least 1 byte), into
+/// *bytes.
+void dlrt_k_rnn_workspace_bytes(void *ctx, int64_t site, const int64_t *geom, int64_t *bytes);
+/// The gradients of dlrt_k_rnn_f32 (geom and weights as there) for dy (y's shape), from
+/// the input x, and the output y and workspace of the training-form forward at
+/// `forward_site`: dx ([B, T, I]) and, in `dweights`, every parameter's in PyTorch's
+/// order (per layer weight_ih, weight_hh, bias_ih, bias_hh), contiguous.
+void dlrt_k_rnn_backward_f32(void *ctx, int64_t site, int64_t forward_site, const int64_t *geom,
+                             const int64_t *weights, const float *x, const float *y, const void *workspace,
+                             const float *dy, float *dx, float *dweights);
+/// dlrt_k_rnn_backward_f32 without a forward to pair with: reruns the training-form
+/// forward from x first.
+void dlrt_k_rnn_grad_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t *weights, const float *x,
+                         const float *dy, float *dx, float *dweights);
 /// y = x transposed: y's dim i is x's dim perm[i]; dims are x's. Both contiguous.
 void dlrt_k_transpose_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
                           const float *x, float *y);

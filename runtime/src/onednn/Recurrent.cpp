@@ -12,6 +12,12 @@
 // every step) and each layer's output sequence (the next layer's input, and the last
 // layer's full sequence where only its last step is returned).
 //
+// The backward pass (dlrt_k_rnn_backward_f32) reads the training-form forward's
+// workspace and runs each layer's backward primitive from the last layer to the first:
+// oneDNN batches the weight gradients of all steps into one GEMM per weight, where the
+// unrolled recurrence made one per step. Where compiled code has no training-form
+// forward to pair it with, dlrt_k_rnn_grad_f32 reruns the forward from the input first.
+//
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
@@ -29,6 +35,7 @@ struct RnnLayer {
   memory::desc src, wl, wi, biasDesc, dst;   // the primitive's
   memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
   memory::desc workspace;                    // empty for inference
+  memory::desc diffWl, diffWi;               // the backward's weight gradients (ldigo)
   // The layer's weights in the primitive's layouts and its bias, as of `packedVersion`.
   memory packedWl, packedWi;
   std::vector<float> bias;
@@ -75,6 +82,57 @@ RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t 
   return *static_cast<RnnLayer *>(slot.get());
 }
 
+/// A layer's backward primitive. Its weights have layouts of their own (packed as the
+/// forward's are), and its weight gradients are ldigo, which it accumulates into.
+RnnLayer &layerBackward(KernelContext &ctx, int64_t site, int threads, int64_t layer, int64_t b, int64_t t,
+                        int64_t in, int64_t h, bool gru) {
+  std::vector<int64_t> key = {kRecurrentBackward, site, threads, layer, b, t, in, h, gru};
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    auto p = std::make_shared<RnnLayer>();
+    int64_t g = gru ? 3 : 4, biasGates = 4;
+    auto f32 = memory::data_type::f32;
+    p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
+    p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
+    p->userWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldgoi);
+    p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
+    p->diffWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldigo);
+    p->diffWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldigo);
+    memory::desc wlAny({1, 1, in, g, h}, f32, memory::format_tag::any);
+    memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
+    p->biasDesc = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+    auto dir = dnnl::rnn_direction::unidirectional_left2right;
+    auto train = dnnl::prop_kind::forward_training;
+    memory::desc none;
+    if (gru) {
+      dnnl::lbr_gru_forward::primitive_desc hint(
+          dnnl::lbr_gru_forward::desc(train, dir, p->src, none, wlAny, wiAny, p->biasDesc, p->dst, none), kernelAttr(),
+          ctx.engine);
+      dnnl::lbr_gru_backward::desc d(dnnl::prop_kind::backward, dir, p->src, none, wlAny, wiAny, p->biasDesc, p->dst,
+                                     none, p->src, none, p->diffWl, p->diffWi, p->biasDesc, p->dst, none);
+      dnnl::lbr_gru_backward::primitive_desc pd(d, kernelAttr(), ctx.engine, hint);
+      p->wl = pd.weights_layer_desc();
+      p->wi = pd.weights_iter_desc();
+      p->workspace = pd.workspace_desc();
+      p->prim = dnnl::lbr_gru_backward(pd);
+    } else {
+      dnnl::lstm_forward::primitive_desc hint(dnnl::lstm_forward::desc(train, dir, p->src, none, none, wlAny, wiAny,
+                                                                        p->biasDesc, p->dst, none, none),
+                                              kernelAttr(), ctx.engine);
+      dnnl::lstm_backward::desc d(dnnl::prop_kind::backward, dir, p->src, none, none, wlAny, wiAny, p->biasDesc,
+                                  p->dst, none, none, p->src, none, none, p->diffWl, p->diffWi, p->biasDesc, p->dst,
+                                  none, none);
+      dnnl::lstm_backward::primitive_desc pd(d, kernelAttr(), ctx.engine, hint);
+      p->wl = pd.weights_layer_desc();
+      p->wi = pd.weights_iter_desc();
+      p->workspace = pd.workspace_desc();
+      p->prim = dnnl::lstm_backward(pd);
+    }
+    slot = p;
+  }
+  return *static_cast<RnnLayer *>(slot.get());
+}
+
 /// GRU: PyTorch's gate blocks (r, z, n) in oneDNN's order (z, r, n).
 void gruGates(const float *src, float *dst, int64_t h, int64_t width) {
   size_t block = size_t(h * width);
@@ -92,10 +150,11 @@ struct WorkspaceLayout {
 
 size_t aligned(size_t n) { return (n + 63) / 64 * 64; }
 
-int rnnThreads(KernelContext &ctx, int64_t b, int64_t t, int64_t width, int64_t h, bool gru) {
+int rnnThreads(KernelContext &ctx, int64_t b, int64_t t, int64_t width, int64_t h, bool gru, bool backward = false) {
   // oneDNN projects the inputs of all steps at once, then runs two regions per step (the
-  // recurrent GEMM, the gates).
-  return ctx.threadsFor(2.0 * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h),
+  // recurrent GEMM, the gates). The backward pass does twice the work (data and weight
+  // gradients) in as many regions.
+  return ctx.threadsFor((backward ? 4.0 : 2.0) * double(b * t) * double((gru ? 3 : 4) * h) * double(width + h),
                         /*regions=*/double(2 * t + 1));
 }
 
@@ -158,12 +217,11 @@ void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t widt
 
 using namespace dlrt;
 
-extern "C" int64_t dlrt_k_rnn_workspace_bytes(void *vctx, int64_t site, const int64_t *g) {
-  int64_t bytes = 0;
+extern "C" void dlrt_k_rnn_workspace_bytes(void *vctx, int64_t site, const int64_t *g, int64_t *bytes) {
+  *bytes = 1;
   guarded(vctx, site, [&](KernelContext &ctx) {
-    bytes = g[0] == 0 || g[1] == 0 ? 1 : int64_t(workspaceLayout(ctx, site, g).bytes);
+    if (g[0] != 0 && g[1] != 0) *bytes = int64_t(workspaceLayout(ctx, site, g).bytes);
   });
-  return bytes;
 }
 
 extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const int64_t *weights, const float *x,
@@ -212,4 +270,137 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       for (int64_t i = 0; i < b; ++i)
         std::memcpy(y + i * h, cur + (i * t + (t - 1)) * h, size_t(h) * sizeof(float));
   });
+}
+
+namespace {
+
+/// The gradients of one layer's weights and biases, from the backward primitive's (ldigo
+/// weights, oneDNN's gate order, one bias per gate) into PyTorch's four tensors at `out`:
+/// weight_ih, weight_hh, bias_ih, bias_hh, contiguous.
+void unpackGradients(KernelContext &ctx, const RnnLayer &p, memory &dWl, memory &dWi, const float *dBias, float *out,
+                     int64_t width, int64_t h, bool gru) {
+  int64_t g = gru ? 3 : 4;
+  float *wih = out, *whh = wih + g * h * width, *bih = whh + g * h * h, *bhh = bih + g * h;
+  std::vector<float> scratch;
+  for (auto [diff, user, dst, cols] : {std::tuple{&dWl, p.userWl, wih, width}, std::tuple{&dWi, p.userWi, whh, h}}) {
+    float *into = dst;
+    if (gru) {
+      scratch.resize(size_t(g * h * cols));
+      into = scratch.data();
+    }
+    memory u(user, ctx.engine, into);
+    dnnl::reorder(*diff, u).execute(ctx.stream, *diff, u);
+    ctx.stream.wait();
+    if (gru) gruGates(scratch.data(), dst, h, cols); // its own inverse: swaps the first two blocks
+  }
+  if (gru) {
+    // oneDNN's biases u (z), r, o (n's input part), u' (n's hidden part); see pack().
+    for (int64_t k = 0; k < h; ++k) {
+      bih[k] = bhh[k] = dBias[h + k];
+      bih[h + k] = bhh[h + k] = dBias[k];
+      bih[2 * h + k] = dBias[2 * h + k];
+      bhh[2 * h + k] = dBias[3 * h + k];
+    }
+  } else {
+    // Both biases were summed into one: each gets its gradient.
+    std::memcpy(bih, dBias, size_t(4 * h) * sizeof(float));
+    std::memcpy(bhh, dBias, size_t(4 * h) * sizeof(float));
+  }
+}
+
+/// How many floats each layer's four gradients take in the kernel's `dweights`.
+int64_t layerGradientFloats(int64_t width, int64_t h, bool gru) {
+  int64_t g = gru ? 3 : 4;
+  return g * h * (width + h) + 2 * g * h;
+}
+
+} // namespace
+
+extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwardSite, const int64_t *g,
+                                        const int64_t *weights, const float *x, const float *y, const void *workspace,
+                                        const float *dy, float *dx, float *dweights) {
+  int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
+  bool gru = g[5] != 0, sequences = g[6] != 0;
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (b == 0) { // no samples: zero gradients
+      int64_t floats = 0;
+      for (int64_t l = 0; l < layers; ++l) floats += layerGradientFloats(l == 0 ? in : h, h, gru);
+      std::memset(dweights, 0, size_t(floats) * sizeof(float));
+      return;
+    }
+    if (t == 0) {
+      ctx.fail(ctx.where(site) + ": a sequence of length 0 has no last step");
+      return;
+    }
+    // Laid out by the forward's site, whose primitives wrote it.
+    WorkspaceLayout ws = workspaceLayout(ctx, forwardSite, g);
+    auto *wsBytes = static_cast<char *>(const_cast<void *>(workspace));
+    auto ptr = [&](int64_t i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(weights[i])); };
+    // Where each layer's gradients start in dweights.
+    std::vector<int64_t> offsets;
+    for (int64_t l = 0, at = 0; l < layers; ++l) {
+      offsets.push_back(at);
+      at += layerGradientFloats(l == 0 ? in : h, h, gru);
+    }
+    // The gradient of the last layer's output sequence: dy itself, or zero but at the
+    // last step when only that step is returned.
+    std::vector<float> lastStep, bufA, bufB;
+    const float *diffDst = dy;
+    if (!sequences) {
+      lastStep.assign(size_t(b * t * h), 0.0f);
+      for (int64_t i = 0; i < b; ++i)
+        std::memcpy(lastStep.data() + (i * t + t - 1) * h, dy + i * h, size_t(h) * sizeof(float));
+      diffDst = lastStep.data();
+    }
+    for (int64_t l = layers - 1; l >= 0; --l) {
+      int64_t width = l == 0 ? in : h;
+      RnnLayer &p = layerBackward(ctx, site, rnnThreads(ctx, b, t, width, h, gru, true), l, b, t, width, h, gru);
+      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
+      pack(ctx, p, params, width, h, gru);
+      const float *src = l == 0 ? x : reinterpret_cast<const float *>(wsBytes + ws.outputs[l - 1]);
+      const float *dst =
+          l + 1 == layers && sequences ? y : reinterpret_cast<const float *>(wsBytes + ws.outputs[l]);
+      float *diffSrc = dx;
+      if (l > 0) {
+        std::vector<float> &buf = (l % 2 == 0) ? bufA : bufB;
+        buf.resize(size_t(b * t * h));
+        diffSrc = buf.data();
+      }
+      // The primitive adds into its weight gradients: they start at zero.
+      memory dWl(p.diffWl, ctx.engine), dWi(p.diffWi, ctx.engine), dBias(p.biasDesc, ctx.engine);
+      for (memory *m : {&dWl, &dWi, &dBias}) std::memset(m->get_data_handle(), 0, m->get_desc().get_size());
+      std::unordered_map<int, memory> args = {
+          {DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(src))},
+          {DNNL_ARG_WEIGHTS_LAYER, p.packedWl},
+          {DNNL_ARG_WEIGHTS_ITER, p.packedWi},
+          {DNNL_ARG_BIAS, memory(p.biasDesc, ctx.engine, p.bias.data())},
+          {DNNL_ARG_DST_LAYER, memory(p.dst, ctx.engine, const_cast<float *>(dst))},
+          {DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, wsBytes + ws.gates[l])},
+          {DNNL_ARG_DIFF_SRC_LAYER, memory(p.src, ctx.engine, diffSrc)},
+          {DNNL_ARG_DIFF_WEIGHTS_LAYER, dWl},
+          {DNNL_ARG_DIFF_WEIGHTS_ITER, dWi},
+          {DNNL_ARG_DIFF_BIAS, dBias},
+          {DNNL_ARG_DIFF_DST_LAYER, memory(p.dst, ctx.engine, const_cast<float *>(diffDst))}};
+      ctx.run(p.prim, std::move(args));
+      unpackGradients(ctx, p, dWl, dWi, static_cast<const float *>(dBias.get_data_handle()), dweights + offsets[l],
+                      width, h, gru);
+      diffDst = diffSrc;
+    }
+  });
+}
+
+extern "C" void dlrt_k_rnn_grad_f32(void *vctx, int64_t site, const int64_t *g, const int64_t *weights,
+                                    const float *x, const float *dy, float *dx, float *dweights) {
+  int64_t b = g[0], t = g[1], h = g[3];
+  bool sequences = g[6] != 0;
+  void *workspace = nullptr;
+  float *y = nullptr;
+  if (b != 0 && t != 0)
+    guarded(vctx, site, [&](KernelContext &ctx) {
+      workspace = ctx.recomputedWorkspace.get(workspaceLayout(ctx, site, g).bytes);
+      y = static_cast<float *>(ctx.recomputed.get(size_t(b * (sequences ? t : 1) * h) * sizeof(float)));
+    });
+  if (workspace) dlrt_k_rnn_f32(vctx, site, g, weights, x, y, workspace);
+  // No samples: zero gradients; a length of 0, or a failed forward: the call's error.
+  dlrt_k_rnn_backward_f32(vctx, site, site, g, weights, x, y, workspace, dy, dx, dweights);
 }

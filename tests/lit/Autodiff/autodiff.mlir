@@ -27,14 +27,16 @@ func.func @train_step(%x: tensor<?x4xf32> {dl.input = "x"}, %t: tensor<?x3xf32> 
 
 // -----
 
-// An op without a gradient between a parameter and the loss is an error that names it.
-func.func @train_step(%x: tensor<2x5x4xf32> {dl.input = "x"}, %t: tensor<2x3xf32> {dl.input = "t"},
+// An op whose gradient the target cannot run (marked by a target's preparation, as
+// dl-unroll-recurrent marks a recurrence of dynamic length) between a parameter and the
+// loss is an error that names it and says why.
+func.func @train_step(%x: tensor<2x?x4xf32> {dl.input = "x"}, %t: tensor<2x3xf32> {dl.input = "t"},
                       %wih: tensor<12x4xf32> {dl.param = "w_ih"}, %whh: tensor<12x3xf32> {dl.param = "w_hh"},
                       %bih: tensor<12xf32> {dl.param = "b_ih"}, %bhh: tensor<12xf32> {dl.param = "b_hh"},
                       %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
     -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
-  // expected-error @+1 {{(from built-in) is on the training path but has no gradient}}
-  %h = dl.recurrent %x, %wih, %whh, %bih, %bhh {is_gru = false, hidden = 3 : i64, layers = 1 : i64, sequences = false} : tensor<2x5x4xf32>, tensor<12x4xf32>, tensor<12x3xf32>, tensor<12xf32>, tensor<12xf32> -> tensor<2x3xf32>
+  // expected-error @+1 {{(from built-in) is on the training path but has no gradient (needs a static length)}}
+  %h = dl.recurrent %x, %wih, %whh, %bih, %bhh {is_gru = false, hidden = 3 : i64, layers = 1 : i64, sequences = false, dl.gradient_unavailable = "needs a static length"} : tensor<2x?x4xf32>, tensor<12x4xf32>, tensor<12x3xf32>, tensor<12xf32>, tensor<12xf32> -> tensor<2x3xf32>
   %l = dl.mse %h, %t : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
