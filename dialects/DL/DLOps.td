@@ -227,6 +227,32 @@ def DL_BatchNormBackwardOp : DL_Op<"batch_norm_backward", [Pure, DL_RuntimeCallS
   let assemblyFormat = "$grad `,` $input `,` $weight `,` $mean `,` $var attr-dict `:` functional-type(operands, results)";
 }
 
+def DL_LayerNormBackwardOp : DL_Op<"layer_norm_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradients of layer_norm for its input, weight and bias";
+  let description = [{
+    From the result's gradient and the forward's input and weight: with mean and the
+    biased variance of the input's last dim, xhat = (input - mean) / sqrt(var + eps),
+    dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps) where
+    dxhat = grad * weight, dweight = sum(grad * xhat), dbias = sum(grad), sums over every
+    dim but the last. A target may take the statistics from the forward's kernel rather
+    than recompute them.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, DL_FloatTensor:$weight, F64Attr:$eps);
+  let results = (outs DL_FloatTensor:$input_grad, DL_FloatTensor:$weight_grad, DL_FloatTensor:$bias_grad);
+  let assemblyFormat = "$grad `,` $input `,` $weight attr-dict `:` functional-type(operands, results)";
+}
+
+def DL_SoftmaxBackwardOp : DL_Op<"softmax_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradient of softmax or log_softmax for its input, from its output";
+  let description = [{
+    `output` is the forward's result y along `axis`: softmax gives y * (grad - sum(grad * y)),
+    log_softmax (`log`) grad - exp(y) * sum(grad), sums along `axis`, kept.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$output, I64Attr:$axis, BoolAttr:$log);
+  let results = (outs DL_FloatTensor:$input_grad);
+  let assemblyFormat = "$grad `,` $output attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Indexing and slicing
 //===----------------------------------------------------------------------===//

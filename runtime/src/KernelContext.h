@@ -108,6 +108,8 @@ enum PrimitiveKind : int64_t {
   kConvolutionBackwardWeights = 13,
   kBatchNormBackward = 14,
   kRecurrentBackward = 15,
+  kLayerNormBackward = 16,
+  kSoftmaxBackward = 17,
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -161,6 +161,68 @@ struct BatchNormBackwardDecomposition : public OpRewritePattern<dl::BatchNormBac
   }
 };
 
+RankedTensorType keepDimsType(Value v, int64_t axis) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<int64_t> shape(t.getShape());
+  shape[axis] = 1;
+  return RankedTensorType::get(shape, t.getElementType());
+}
+Value sumKeep(OpBuilder &b, Location loc, Value v, int64_t axis) {
+  return dl::SumOp::create(b, loc, keepDimsType(v, axis), v, b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(true));
+}
+Value meanKeep(OpBuilder &b, Location loc, Value v, int64_t axis) {
+  return dl::MeanOp::create(b, loc, keepDimsType(v, axis), v, b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(true));
+}
+Value scalarTensor(OpBuilder &b, Location loc, Type elt, double v) {
+  auto t = RankedTensorType::get({}, elt);
+  return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(t, b.getFloatAttr(elt, v)));
+}
+
+/// layer_norm_backward in dl ops, its mean and 1/std recomputed from the input.
+struct LayerNormBackwardDecomposition : public OpRewritePattern<dl::LayerNormBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::LayerNormBackwardOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value g = op.getGrad(), x = op.getInput();
+    auto xt = op.getInput().getType();
+    int64_t last = xt.getRank() - 1;
+    Type elt = xt.getElementType();
+    auto mean = [&](Value v) { return meanKeep(rw, loc, v, last); };
+    Value xc = dl::SubOp::create(rw, loc, x, mean(x));
+    Value var = mean(dl::MulOp::create(rw, loc, xc, xc));
+    Value std = dl::SqrtOp::create(
+        rw, loc, var.getType(), dl::AddOp::create(rw, loc, var, scalarTensor(rw, loc, elt, op.getEps().convertToDouble())));
+    Value rstd = dl::DivOp::create(rw, loc, scalarTensor(rw, loc, elt, 1.0), std);
+    Value xhat = dl::MulOp::create(rw, loc, xc, rstd);
+    Value dx = dl::normalizedInputGrad(rw, loc, dl::MulOp::create(rw, loc, g, op.getWeight()), xhat, rstd, mean);
+    Value dw = dl::sumTo(rw, loc, dl::MulOp::create(rw, loc, g, xhat), op.getWeightGrad().getType());
+    Value db = dl::sumTo(rw, loc, g, op.getBiasGrad().getType());
+    rw.replaceOp(op, ValueRange{dx, dw, db});
+    return success();
+  }
+};
+
+/// softmax_backward in dl ops: y (dY - sum(dY y)) for softmax, dY - exp(y) sum(dY) for
+/// log_softmax.
+struct SoftmaxBackwardDecomposition : public OpRewritePattern<dl::SoftmaxBackwardOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::SoftmaxBackwardOp op, PatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value g = op.getGrad(), y = op.getOutput();
+    int64_t axis = op.getAxis();
+    Value dx;
+    if (op.getLog()) {
+      Value p = dl::ExpOp::create(rw, loc, y.getType(), y);
+      dx = dl::SubOp::create(rw, loc, g, dl::MulOp::create(rw, loc, p, sumKeep(rw, loc, g, axis)));
+    } else {
+      Value s = sumKeep(rw, loc, dl::MulOp::create(rw, loc, g, y), axis);
+      dx = dl::MulOp::create(rw, loc, y, dl::SubOp::create(rw, loc, g, s));
+    }
+    rw.replaceOp(op, dx);
+    return success();
+  }
+};
+
 /// The run-time check of the values per channel, then the input itself.
 struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheckOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -180,7 +242,8 @@ struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheck
 
 void populateNormalizationToLinalg(RewritePatternSet &patterns) {
   patterns.add<LayerNormLowering, BatchNormLowering, ChannelCountCheckLowering, BatchNormTrainDecomposition,
-               BatchNormBackwardDecomposition>(patterns.getContext());
+               BatchNormBackwardDecomposition, LayerNormBackwardDecomposition, SoftmaxBackwardDecomposition>(
+      patterns.getContext());
 }
 
 } // namespace dlc

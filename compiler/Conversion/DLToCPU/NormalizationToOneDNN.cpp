@@ -1,8 +1,8 @@
 //===- NormalizationToOneDNN.cpp - layer_norm, batch_norm, softmax -> oneDNN ===//
 //
 // With --kernels=onednn these run as oneDNN primitives (benefit 2: preferred over the
-// linalg lowerings, which stay for the portable path and the GPU). Inference passes no
-// statistics buffers; the kernels' training forms take them.
+// linalg lowerings, which stay for the portable path and the GPU), their gradients too.
+// Inference passes no statistics buffers; the kernels' training forms take them.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
@@ -34,17 +34,31 @@ SmallVector<Value> allDims(OpBuilder &b, Location loc, Value t) {
 /// otherwise it gets one of its own (the destination is not read).
 KernelCall &resultOverInput(KernelCall &call, Value input) { return call.into(input, /*readsDest=*/false).inPlace(); }
 
+/// layer_norm's rows (every dim but the last, multiplied) and columns, as index values.
+std::pair<Value, Value> rowsAndCols(OpBuilder &b, Location loc, Value x) {
+  SmallVector<Value> dims = allDims(b, loc, x);
+  Value rows = arith::ConstantIndexOp::create(b, loc, 1);
+  for (size_t i = 0; i + 1 < dims.size(); ++i) rows = arith::MulIOp::create(b, loc, rows, dims[i]);
+  return {rows, dims.back()};
+}
+
+/// Whether `back` is the gradient of the layer_norm `fwd` (same weight and eps, f32).
+bool sameLayerNorm(dl::LayerNormOp fwd, dl::LayerNormBackwardOp back) {
+  return fwd.getWeight() == back.getWeight() && fwd.getEps() == back.getEps() &&
+         fwd.getInput().getType().getElementType().isF32();
+}
+
 struct LayerNormToOneDNN : public OpRewritePattern<dl::LayerNormOp> {
   LayerNormToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
   LogicalResult matchAndRewrite(dl::LayerNormOp op, PatternRewriter &rw) const override {
     auto xt = op.getInput().getType();
     if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    if (hasPairedBackward<dl::LayerNormBackwardOp>(op, op.getInput(), sameLayerNorm))
+      return rw.notifyMatchFailure(op, "lowered with its gradient, in training form");
     Location loc = op.getLoc();
-    SmallVector<Value> dims = allDims(rw, loc, op.getInput());
-    Value rows = arith::ConstantIndexOp::create(rw, loc, 1);
-    for (size_t i = 0; i + 1 < dims.size(); ++i) rows = arith::MulIOp::create(rw, loc, rows, dims[i]);
+    auto [rows, cols] = rowsAndCols(rw, loc, op.getInput());
     KernelCall call(rw, loc, op, "dlrt_k_layer_norm_f32");
-    call.in(i64Value(rw, loc, rows)).in(i64Value(rw, loc, dims.back())).in(op.getInput()).in(op.getWeight())
+    call.in(i64Value(rw, loc, rows)).in(i64Value(rw, loc, cols)).in(op.getInput()).in(op.getWeight())
         .in(op.getBias());
     resultOverInput(call, op.getInput())
         .in(f64Const(rw, loc, op.getEps().convertToDouble()))
@@ -132,6 +146,92 @@ struct BatchNormBackwardToOneDNN : public OpRewritePattern<dl::BatchNormBackward
   }
 };
 
+/// layer_norm's training form: its result and the mean and variance of each row.
+SmallVector<Value> layerNormTraining(OpBuilder &b, Location loc, Operation *op, Value x, Value weight, Value bias,
+                                     double eps) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  auto [rows, cols] = rowsAndCols(b, loc, x);
+  int64_t staticRows = 1;
+  for (int64_t d : xt.getShape().drop_back()) staticRows = ShapedType::isDynamic(d) || ShapedType::isDynamic(staticRows)
+                                                                 ? ShapedType::kDynamic
+                                                                 : staticRows * d;
+  auto stat = RankedTensorType::get({staticRows}, xt.getElementType());
+  SmallVector<Value> statSizes;
+  if (ShapedType::isDynamic(staticRows)) statSizes.push_back(rows);
+  return KernelCall(b, loc, op, "dlrt_k_layer_norm_f32")
+      .in(i64Value(b, loc, rows))
+      .in(i64Value(b, loc, cols))
+      .in(x)
+      .in(weight)
+      .in(bias)
+      .out(xt, broadcastDynamicSizes(b, loc, xt, ValueRange{x}))
+      .in(f64Const(b, loc, eps))
+      .out(stat, statSizes)
+      .out(stat, statSizes)
+      .emit();
+}
+
+/// Its gradients on oneDNN's layer_normalization_backward, from the statistics of the
+/// train step's forward, which then runs in training form; without one beside it, from a
+/// training-form forward of its own (its result unused).
+struct LayerNormBackwardToOneDNN : public OpRewritePattern<dl::LayerNormBackwardOp> {
+  LayerNormBackwardToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
+  LogicalResult matchAndRewrite(dl::LayerNormBackwardOp op, PatternRewriter &rw) const override {
+    auto xt = op.getInput().getType();
+    if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value x = op.getInput();
+    double eps = op.getEps().convertToDouble();
+    SmallVector<Value> forward;
+    if (auto fwd = forwardOf<dl::LayerNormOp>(op, x, sameLayerNorm)) {
+      OpBuilder::InsertionGuard guard(rw);
+      rw.setInsertionPoint(fwd);
+      forward = layerNormTraining(rw, fwd.getLoc(), fwd, x, fwd.getWeight(), fwd.getBias(), eps);
+      rw.replaceOp(fwd, forward[0]);
+    } else {
+      // The bias only shifts the unused result: the weight serves.
+      forward = layerNormTraining(rw, loc, op, x, op.getWeight(), op.getWeight(), eps);
+    }
+    auto [rows, cols] = rowsAndCols(rw, loc, x);
+    auto vec = op.getWeight().getType();
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_layer_norm_backward_f32")
+                         .in(i64Value(rw, loc, rows))
+                         .in(i64Value(rw, loc, cols))
+                         .in(x)
+                         .in(op.getWeight())
+                         .in(forward[1])
+                         .in(forward[2])
+                         .in(op.getGrad())
+                         .out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{x}))
+                         .out(vec, {})
+                         .out(vec, {})
+                         .in(f64Const(rw, loc, eps))
+                         .emit());
+    return success();
+  }
+};
+
+/// softmax's and log_softmax's gradient on oneDNN's softmax backward, from the output.
+struct SoftmaxBackwardToOneDNN : public OpRewritePattern<dl::SoftmaxBackwardOp> {
+  SoftmaxBackwardToOneDNN(MLIRContext *ctx) : OpRewritePattern(ctx, kPreferred) {}
+  LogicalResult matchAndRewrite(dl::SoftmaxBackwardOp op, PatternRewriter &rw) const override {
+    auto yt = cast<RankedTensorType>(op.getOutput().getType());
+    if (!yt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    Location loc = op.getLoc();
+    Value y = op.getOutput();
+    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_softmax_backward_f32")
+                         .in(i64Const(rw, loc, yt.getRank()))
+                         .in(i64Array(rw, loc, allDims(rw, loc, y)))
+                         .in(i64Const(rw, loc, op.getAxis()))
+                         .in(y)
+                         .in(op.getGrad())
+                         .out(yt, broadcastDynamicSizes(rw, loc, yt, ValueRange{y}))
+                         .in(i64Const(rw, loc, op.getLog()))
+                         .emitResult());
+    return success();
+  }
+};
+
 template <typename OpT, bool isLog> struct SoftmaxToOneDNN : public OpRewritePattern<OpT> {
   SoftmaxToOneDNN(MLIRContext *ctx) : OpRewritePattern<OpT>(ctx, kPreferred) {}
   LogicalResult matchAndRewrite(OpT op, PatternRewriter &rw) const override {
@@ -152,8 +252,9 @@ template <typename OpT, bool isLog> struct SoftmaxToOneDNN : public OpRewritePat
 } // namespace
 
 void populateNormalizationToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<LayerNormToOneDNN, BatchNormToOneDNN, BatchNormTrainToOneDNN, BatchNormBackwardToOneDNN, SoftmaxToOneDNN<dl::SoftmaxOp, false>,
-               SoftmaxToOneDNN<dl::LogSoftmaxOp, true>>(patterns.getContext());
+  patterns.add<LayerNormToOneDNN, LayerNormBackwardToOneDNN, BatchNormToOneDNN, BatchNormTrainToOneDNN,
+               BatchNormBackwardToOneDNN, SoftmaxToOneDNN<dl::SoftmaxOp, false>, SoftmaxToOneDNN<dl::LogSoftmaxOp, true>,
+               SoftmaxBackwardToOneDNN>(patterns.getContext());
 }
 
 } // namespace dlc

@@ -109,5 +109,26 @@ mlir::Value clampIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value id, m
 /// The identity for a reduction: -inf / the lowest integer for max, 0 for sums.
 mlir::Value reductionInit(mlir::OpBuilder &b, mlir::Location loc, mlir::Type elt, bool isMax);
 
+/// A backward op that reads its forward's operands (autodiff gives it them) lowered
+/// together with that forward, which then runs in training form and hands the backward
+/// what it computed (statistics, a workspace) instead of the backward recomputing it.
+/// `sameOp(fwd, back)` says whether the two share operands and attributes; the pair must
+/// also share `input` and a block, the forward first.
+template <typename FwdOp, typename BackOp, typename SameOp>
+FwdOp forwardOf(BackOp back, mlir::Value input, SameOp sameOp) {
+  for (mlir::Operation *user : input.getUsers())
+    if (auto fwd = llvm::dyn_cast<FwdOp>(user))
+      if (fwd->getBlock() == back->getBlock() && fwd->isBeforeInBlock(back) && sameOp(fwd, back)) return fwd;
+  return {};
+}
+/// Whether a backward op will lower `fwd` together with itself (see forwardOf).
+template <typename BackOp, typename FwdOp, typename SameOp>
+bool hasPairedBackward(FwdOp fwd, mlir::Value input, SameOp sameOp) {
+  for (mlir::Operation *user : input.getUsers())
+    if (auto back = llvm::dyn_cast<BackOp>(user))
+      if (back->getBlock() == fwd->getBlock() && fwd->isBeforeInBlock(back) && sameOp(fwd, back)) return true;
+  return false;
+}
+
 } // namespace dlc
 #endif

@@ -19,28 +19,11 @@ template <typename OpT> Value recurrentGeometry(OpBuilder &b, Location loc, OpT 
                    cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0), cst(op.getSequences() ? 1 : 0)});
 }
 
-/// Whether `back` is the gradient of `fwd` (autodiff gives it the forward's input,
-/// weights and attributes), after it in the same block, both on the oneDNN kernels.
-bool isGradientOf(dl::RecurrentBackwardOp back, dl::RecurrentOp fwd) {
-  return back.getInput() == fwd.getInput() && llvm::equal(back.getWeights(), fwd.getWeights()) &&
-         back.getIsGru() == fwd.getIsGru() && back.getHidden() == fwd.getHidden() &&
-         back.getLayers() == fwd.getLayers() && back.getSequences() == fwd.getSequences() &&
-         back->getBlock() == fwd->getBlock() && fwd->isBeforeInBlock(back) &&
-         fwd.getInput().getType().getElementType().isF32();
-}
-
-/// The train step's forward whose training form `back` can read, or null.
-dl::RecurrentOp forwardOf(dl::RecurrentBackwardOp back) {
-  for (Operation *user : back.getInput().getUsers())
-    if (auto fwd = dyn_cast<dl::RecurrentOp>(user); fwd && isGradientOf(back, fwd)) return fwd;
-  return {};
-}
-
-/// Whether a gradient will lower `fwd` with itself (RecurrentBackwardToOneDNN).
-bool hasGradient(dl::RecurrentOp fwd) {
-  for (Operation *user : fwd.getInput().getUsers())
-    if (auto back = dyn_cast<dl::RecurrentBackwardOp>(user); back && isGradientOf(back, fwd)) return true;
-  return false;
+/// Whether `back` is the gradient of `fwd`: the same weights and attributes, on f32.
+bool sameRecurrence(dl::RecurrentOp fwd, dl::RecurrentBackwardOp back) {
+  return llvm::equal(back.getWeights(), fwd.getWeights()) && back.getIsGru() == fwd.getIsGru() &&
+         back.getHidden() == fwd.getHidden() && back.getLayers() == fwd.getLayers() &&
+         back.getSequences() == fwd.getSequences() && fwd.getInput().getType().getElementType().isF32();
 }
 
 struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
@@ -48,7 +31,8 @@ struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
   LogicalResult matchAndRewrite(dl::RecurrentOp op, PatternRewriter &rw) const override {
     if (!op.getInput().getType().getElementType().isF32())
       return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
-    if (hasGradient(op)) return rw.notifyMatchFailure(op, "lowered with its gradient, in training form");
+    if (hasPairedBackward<dl::RecurrentBackwardOp>(op, op.getInput(), sameRecurrence))
+      return rw.notifyMatchFailure(op, "lowered with its gradient, in training form");
     Location loc = op.getLoc();
     Value x = op.getInput();
     auto rt = op.getResult().getType();
@@ -107,7 +91,7 @@ struct RecurrentBackwardToOneDNN : public OpRewritePattern<dl::RecurrentBackward
     auto flatType = RankedTensorType::get({total}, xt.getElementType());
 
     Value y, workspace, forwardSite;
-    if (dl::RecurrentOp fwd = forwardOf(op)) {
+    if (auto fwd = forwardOf<dl::RecurrentOp>(op, x, sameRecurrence)) {
       OpBuilder::InsertionGuard guard(rw);
       rw.setInsertionPoint(fwd);
       Location floc = fwd.getLoc();

@@ -72,9 +72,18 @@ void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t 
 void dlrt_k_batch_norm_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                     const float *gamma, const float *mean, const float *var, const float *dy,
                                     float *dx, float *dgamma, float *dbeta, double eps);
+/// The gradients of the training form of layer_norm: dx, dgamma and dbeta ([cols]) from
+/// dy, the forward's x and gamma, and the mean and biased variance ([rows]) it computed.
+void dlrt_k_layer_norm_backward_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, const float *x,
+                                    const float *gamma, const float *mean, const float *var, const float *dy,
+                                    float *dx, float *dgamma, float *dbeta, double eps);
 /// softmax (log 0) or log_softmax (log 1) of a contiguous tensor along `axis`.
 void dlrt_k_softmax_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis, const float *x,
                         float *y, int64_t log);
+/// dx, the gradient of softmax (log 0) or log_softmax (log 1) along `axis`, from its
+/// output y and dy (all contiguous, of y's dims).
+void dlrt_k_softmax_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
+                                 const float *y, const float *dy, float *dx, int64_t log);
 /// Stacked LSTM (is_gru 0) or GRU over a batch-first sequence. geom: B T I H layers is_gru
 /// sequences; weights: the addresses of PyTorch's per-layer weight_ih, weight_hh, bias_ih,
 /// bias_hh. y is [B, T, H] with sequences, else [B, H]. workspace NULL: inference.

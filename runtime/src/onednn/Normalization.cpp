@@ -147,6 +147,48 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
   });
 }
 
+extern "C" void dlrt_k_layer_norm_backward_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
+                                               const float *gamma, const float *mean, const float *var,
+                                               const float *dy, float *dx, float *dgamma, float *dbeta, double eps) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    if (rows == 0) { // no rows: no gradient for the scale and shift either
+      std::fill_n(dgamma, cols, 0.0f);
+      std::fill_n(dbeta, cols, 0.0f);
+      return;
+    }
+    int threads = ctx.threadsFor(12.0 * double(rows) * double(cols));
+    std::vector<int64_t> key = {kLayerNormBackward, site, threads, rows, cols};
+    auto &slot = ctx.primitives[key];
+    if (!slot) {
+      auto p = std::make_shared<NormPrimitive>();
+      auto f32 = memory::data_type::f32;
+      p->data = memory::desc({rows, cols}, f32, memory::format_tag::ab);
+      p->stat = memory::desc({rows}, f32, memory::format_tag::a);
+      p->scale = memory::desc({cols}, f32, memory::format_tag::a);
+      dnnl::layer_normalization_forward::primitive_desc hint(
+          dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, p->data, p->stat, float(eps),
+                                                  kScaleShift),
+          kernelAttr(), ctx.engine);
+      dnnl::layer_normalization_backward::desc bd(dnnl::prop_kind::backward, p->data, p->data, p->stat, float(eps),
+                                                  kScaleShift);
+      p->prim = dnnl::layer_normalization_backward(
+          dnnl::layer_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
+      slot = p;
+    }
+    auto &p = *static_cast<NormPrimitive *>(slot.get());
+    auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
+    ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
+                     {DNNL_ARG_MEAN, mem(p.stat, mean)},
+                     {DNNL_ARG_VARIANCE, mem(p.stat, var)},
+                     {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
+                     {DNNL_ARG_SCALE, mem(p.scale, gamma)},
+                     {DNNL_ARG_SHIFT, mem(p.scale, gamma)}, // as for batch_norm: asked for, not read
+                     {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
+                     {DNNL_ARG_DIFF_SCALE, mem(p.scale, dgamma)},
+                     {DNNL_ARG_DIFF_SHIFT, mem(p.scale, dbeta)}});
+  });
+}
+
 extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
                                    const float *x, float *y, int64_t log) {
   guarded(vctx, site, [&](KernelContext &ctx) {
@@ -168,5 +210,31 @@ extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const
     memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
     ctx.run(prim, {{DNNL_ARG_SRC, memory(data, ctx.engine, const_cast<float *>(x))},
                    {DNNL_ARG_DST, memory(data, ctx.engine, y)}});
+  });
+}
+
+extern "C" void dlrt_k_softmax_backward_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
+                                            const float *y, const float *dy, float *dx, int64_t log) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    memory::dims d(dims, dims + rank);
+    double elements = elementCount(d);
+    if (elements == 0) return;
+    int threads = ctx.threadsFor(6.0 * elements);
+    std::vector<int64_t> key = {kSoftmaxBackward, site, threads, axis, log, rank};
+    key.insert(key.end(), dims, dims + rank);
+    auto &slot = ctx.primitives[key];
+    memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
+    if (!slot) {
+      auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+      dnnl::softmax_v2_forward::primitive_desc hint(
+          dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg, data, data, int(axis)), kernelAttr(),
+          ctx.engine);
+      dnnl::softmax_v2_backward::desc bd(alg, data, data, data, int(axis));
+      slot = std::make_shared<dnnl::softmax_v2_backward>(
+          dnnl::softmax_v2_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
+    }
+    auto &prim = *static_cast<dnnl::softmax_v2_backward *>(slot.get());
+    auto mem = [&](const float *ptr) { return memory(data, ctx.engine, const_cast<float *>(ptr)); };
+    ctx.run(prim, {{DNNL_ARG_DST, mem(y)}, {DNNL_ARG_DIFF_DST, mem(dy)}, {DNNL_ARG_DIFF_SRC, mem(dx)}});
   });
 }
