@@ -151,10 +151,9 @@ SmallVector<Value> layerNormTraining(OpBuilder &b, Location loc, Operation *op, 
                                      double eps) {
   auto xt = cast<RankedTensorType>(x.getType());
   auto [rows, cols] = rowsAndCols(b, loc, x);
-  int64_t staticRows = 1;
-  for (int64_t d : xt.getShape().drop_back()) staticRows = ShapedType::isDynamic(d) || ShapedType::isDynamic(staticRows)
-                                                                 ? ShapedType::kDynamic
-                                                                 : staticRows * d;
+  int64_t staticRows = 1; // dynamic where any leading dim is
+  for (int64_t d : xt.getShape().drop_back())
+    staticRows = ShapedType::isDynamic(d) || ShapedType::isDynamic(staticRows) ? ShapedType::kDynamic : staticRows * d;
   auto stat = RankedTensorType::get({staticRows}, xt.getElementType());
   SmallVector<Value> statSizes;
   if (ShapedType::isDynamic(staticRows)) statSizes.push_back(rows);

@@ -41,6 +41,24 @@ void runNorm(KernelContext &ctx, const NormPrimitive &p, const float *x, const f
   ctx.run(p.prim, std::move(args));
 }
 
+/// Runs a normalisation's backward primitive: dx, dgamma and dbeta from dy, the forward's
+/// x and gamma, and the statistics it computed.
+void runNormBackward(KernelContext &ctx, const NormPrimitive &p, const float *x, const float *gamma,
+                     const float *mean, const float *var, const float *dy, float *dx, float *dgamma, float *dbeta) {
+  auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
+  ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
+                   {DNNL_ARG_MEAN, mem(p.stat, mean)},
+                   {DNNL_ARG_VARIANCE, mem(p.stat, var)},
+                   {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
+                   {DNNL_ARG_SCALE, mem(p.scale, gamma)},
+                   // oneDNN asks for the shift with use_shift, though the gradients do not
+                   // depend on it; any vector of its size serves.
+                   {DNNL_ARG_SHIFT, mem(p.scale, gamma)},
+                   {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
+                   {DNNL_ARG_DIFF_SCALE, mem(p.scale, dgamma)},
+                   {DNNL_ARG_DIFF_SHIFT, mem(p.scale, dbeta)}});
+}
+
 } // namespace
 
 extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
@@ -115,15 +133,12 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
     std::vector<int64_t> key = {kBatchNormBackward, site, threads, rank};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];
-    struct Backward {
-      dnnl::batch_normalization_backward prim;
-      memory::desc data, stat;
-    };
     if (!slot) {
-      auto p = std::make_shared<Backward>();
+      auto p = std::make_shared<NormPrimitive>();
       if (d.size() == 2) d.push_back(1); // as the forward: [N, C] viewed as [N, C, 1]
       p->data = memory::desc(d, memory::data_type::f32, contiguousStrides(d));
       p->stat = memory::desc({d[1]}, memory::data_type::f32, memory::format_tag::a);
+      p->scale = p->stat;
       dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, p->data, float(eps), kScaleShift);
       dnnl::batch_normalization_forward::primitive_desc hint(fd, kernelAttr(), ctx.engine);
       dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, p->data, p->data, float(eps), kScaleShift);
@@ -131,19 +146,7 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
           dnnl::batch_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
       slot = p;
     }
-    auto &p = *static_cast<Backward *>(slot.get());
-    auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
-    ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
-                     {DNNL_ARG_MEAN, mem(p.stat, mean)},
-                     {DNNL_ARG_VARIANCE, mem(p.stat, var)},
-                     {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
-                     {DNNL_ARG_SCALE, mem(p.stat, gamma)},
-                     // oneDNN asks for the shift with use_shift, though the gradients do not
-                     // depend on it; any [C] vector serves.
-                     {DNNL_ARG_SHIFT, mem(p.stat, gamma)},
-                     {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
-                     {DNNL_ARG_DIFF_SCALE, mem(p.stat, dgamma)},
-                     {DNNL_ARG_DIFF_SHIFT, mem(p.stat, dbeta)}});
+    runNormBackward(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, mean, var, dy, dx, dgamma, dbeta);
   });
 }
 
@@ -175,17 +178,7 @@ extern "C" void dlrt_k_layer_norm_backward_f32(void *vctx, int64_t site, int64_t
           dnnl::layer_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
       slot = p;
     }
-    auto &p = *static_cast<NormPrimitive *>(slot.get());
-    auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
-    ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
-                     {DNNL_ARG_MEAN, mem(p.stat, mean)},
-                     {DNNL_ARG_VARIANCE, mem(p.stat, var)},
-                     {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
-                     {DNNL_ARG_SCALE, mem(p.scale, gamma)},
-                     {DNNL_ARG_SHIFT, mem(p.scale, gamma)}, // as for batch_norm: asked for, not read
-                     {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
-                     {DNNL_ARG_DIFF_SCALE, mem(p.scale, dgamma)},
-                     {DNNL_ARG_DIFF_SHIFT, mem(p.scale, dbeta)}});
+    runNormBackward(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, mean, var, dy, dx, dgamma, dbeta);
   });
 }
 

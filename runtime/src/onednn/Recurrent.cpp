@@ -43,22 +43,33 @@ struct RnnLayer {
   uint64_t packedVersion = ~uint64_t(0);
 };
 
+/// A layer's activations (batch-first), PyTorch's weight layouts and the bias, for a
+/// forward or backward primitive to be made from.
+std::shared_ptr<RnnLayer> newLayer(int64_t b, int64_t t, int64_t in, int64_t h, bool gru) {
+  auto p = std::make_shared<RnnLayer>();
+  // Linear-before-reset GRU keeps a fourth bias (the n gate's hidden part) besides its 3 gates.
+  int64_t g = gru ? 3 : 4, biasGates = 4;
+  auto f32 = memory::data_type::f32;
+  p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
+  p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
+  p->userWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldgoi);
+  p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
+  p->biasDesc = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+  return p;
+}
+
+/// `user`'s dims in the layout the primitive prefers.
+memory::desc anyLayout(const memory::desc &user) {
+  return memory::desc(user.dims(), memory::data_type::f32, memory::format_tag::any);
+}
+
 RnnLayer &layerPrimitive(KernelContext &ctx, int64_t site, int threads, int64_t layer, int64_t b, int64_t t,
                          int64_t in, int64_t h, bool gru, bool training) {
   std::vector<int64_t> key = {kRecurrent, site, threads, training, layer, b, t, in, h, gru};
   auto &slot = ctx.primitives[key];
   if (!slot) {
-    auto p = std::make_shared<RnnLayer>();
-    // Linear-before-reset GRU keeps a fourth bias (the n gate's hidden part) besides its 3 gates.
-    int64_t g = gru ? 3 : 4, biasGates = 4;
-    auto f32 = memory::data_type::f32;
-    p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
-    p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
-    p->userWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldgoi);
-    p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
-    memory::desc wlAny({1, 1, in, g, h}, f32, memory::format_tag::any);
-    memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
-    p->biasDesc = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+    auto p = newLayer(b, t, in, h, gru);
+    memory::desc wlAny = anyLayout(p->userWl), wiAny = anyLayout(p->userWi);
     auto dir = dnnl::rnn_direction::unidirectional_left2right;
     auto inf = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     if (gru) {
@@ -89,18 +100,10 @@ RnnLayer &layerBackward(KernelContext &ctx, int64_t site, int threads, int64_t l
   std::vector<int64_t> key = {kRecurrentBackward, site, threads, layer, b, t, in, h, gru};
   auto &slot = ctx.primitives[key];
   if (!slot) {
-    auto p = std::make_shared<RnnLayer>();
-    int64_t g = gru ? 3 : 4, biasGates = 4;
-    auto f32 = memory::data_type::f32;
-    p->src = memory::desc({t, b, in}, f32, memory::format_tag::ntc);
-    p->dst = memory::desc({t, b, h}, f32, memory::format_tag::ntc);
-    p->userWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldgoi);
-    p->userWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldgoi);
-    p->diffWl = memory::desc({1, 1, in, g, h}, f32, memory::format_tag::ldigo);
-    p->diffWi = memory::desc({1, 1, h, g, h}, f32, memory::format_tag::ldigo);
-    memory::desc wlAny({1, 1, in, g, h}, f32, memory::format_tag::any);
-    memory::desc wiAny({1, 1, h, g, h}, f32, memory::format_tag::any);
-    p->biasDesc = memory::desc({1, 1, biasGates, h}, f32, memory::format_tag::ldgo);
+    auto p = newLayer(b, t, in, h, gru);
+    memory::desc wlAny = anyLayout(p->userWl), wiAny = anyLayout(p->userWi);
+    p->diffWl = memory::desc(p->userWl.dims(), memory::data_type::f32, memory::format_tag::ldigo);
+    p->diffWi = memory::desc(p->userWi.dims(), memory::data_type::f32, memory::format_tag::ldigo);
     auto dir = dnnl::rnn_direction::unidirectional_left2right;
     auto train = dnnl::prop_kind::forward_training;
     memory::desc none;
