@@ -19,6 +19,15 @@ template <typename OpT> Value recurrentGeometry(OpBuilder &b, Location loc, OpT 
                    cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0), cst(op.getSequences() ? 1 : 0)});
 }
 
+/// The dynamic sizes of a recurrence's result ([B, T, H] or [B, H]): its batch and
+/// sequence length are the input's.
+SmallVector<Value> resultDynSizes(OpBuilder &b, Location loc, RankedTensorType rt, Value x) {
+  SmallVector<Value> dyn;
+  for (int64_t i = 0; i < rt.getRank(); ++i)
+    if (rt.isDynamicDim(i)) dyn.push_back(dimOf(b, loc, x, i));
+  return dyn;
+}
+
 /// Whether `back` is the gradient of `fwd`: the same weights and attributes, on f32.
 bool sameRecurrence(dl::RecurrentOp fwd, dl::RecurrentBackwardOp back) {
   return llvm::equal(back.getWeights(), fwd.getWeights()) && back.getIsGru() == fwd.getIsGru() &&
@@ -36,16 +45,11 @@ struct RecurrentToOneDNN : public OpRewritePattern<dl::RecurrentOp> {
     Location loc = op.getLoc();
     Value x = op.getInput();
     auto rt = op.getResult().getType();
-    Value b = dimOf(rw, loc, x, 0), t = dimOf(rw, loc, x, 1);
-    SmallVector<Value> dyn;
-    for (int64_t i = 0; i < rt.getRank(); ++i)
-      if (rt.isDynamicDim(i)) dyn.push_back(i == 0 ? b : t);
-    Value geom = recurrentGeometry(rw, loc, op, x);
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_rnn_f32")
-                         .in(geom)
+                         .in(recurrentGeometry(rw, loc, op, x))
                          .addresses(op.getWeights())
                          .in(x)
-                         .out(rt, dyn)
+                         .out(rt, resultDynSizes(rw, loc, rt, x))
                          .optional(Value()) // workspace: training form only
                          .emitResult());
     return success();
@@ -105,14 +109,11 @@ struct RecurrentBackwardToOneDNN : public OpRewritePattern<dl::RecurrentBackward
           rw, floc, rw.getIndexType(),
           tensor::ExtractOp::create(rw, floc, size, ValueRange{arith::ConstantIndexOp::create(rw, floc, 0)}));
       auto rt = fwd.getResult().getType();
-      SmallVector<Value> dyn;
-      for (int64_t i = 0; i < rt.getRank(); ++i)
-        if (rt.isDynamicDim(i)) dyn.push_back(dimOf(rw, floc, x, i));
       SmallVector<Value> results = KernelCall(rw, floc, fwd, "dlrt_k_rnn_f32")
                                        .in(geom)
                                        .addresses(fwd.getWeights())
                                        .in(x)
-                                       .out(rt, dyn)
+                                       .out(rt, resultDynSizes(rw, floc, rt, x))
                                        .out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes})
                                        .emit();
       y = results[0];
@@ -120,14 +121,12 @@ struct RecurrentBackwardToOneDNN : public OpRewritePattern<dl::RecurrentBackward
       rw.replaceOp(fwd, y);
     }
 
-    SmallVector<Value> dyn;
-    for (int64_t i = 0; i < xt.getRank(); ++i)
-      if (xt.isDynamicDim(i)) dyn.push_back(dimOf(rw, loc, x, i));
     KernelCall call(rw, loc, op, workspace ? "dlrt_k_rnn_backward_f32" : "dlrt_k_rnn_grad_f32");
     if (workspace) call.in(forwardSite);
     call.in(recurrentGeometry(rw, loc, op, x)).addresses(op.getWeights()).in(x);
     if (workspace) call.in(y).in(workspace);
-    SmallVector<Value> results = call.in(op.getGrad()).out(xt, dyn).out(flatType, {}).emit();
+    SmallVector<Value> results =
+        call.in(op.getGrad()).out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{x})).out(flatType, {}).emit();
     SmallVector<Value> grads{results[0]};
     grads.append(weightGradients(rw, loc, results[1], op.getWeights()));
     rw.replaceOp(op, grads);

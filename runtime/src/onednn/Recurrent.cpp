@@ -325,10 +325,11 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
   int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
   bool gru = g[5] != 0, sequences = g[6] != 0;
   guarded(vctx, site, [&](KernelContext &ctx) {
+    // Where each layer's gradients start in dweights; the last entry is their end.
+    std::vector<int64_t> offsets = {0};
+    for (int64_t l = 0; l < layers; ++l) offsets.push_back(offsets.back() + layerGradientFloats(l == 0 ? in : h, h, gru));
     if (b == 0) { // no samples: zero gradients
-      int64_t floats = 0;
-      for (int64_t l = 0; l < layers; ++l) floats += layerGradientFloats(l == 0 ? in : h, h, gru);
-      std::memset(dweights, 0, size_t(floats) * sizeof(float));
+      std::memset(dweights, 0, size_t(offsets.back()) * sizeof(float));
       return;
     }
     if (t == 0) {
@@ -339,12 +340,6 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
     WorkspaceLayout ws = workspaceLayout(ctx, forwardSite, g);
     auto *wsBytes = static_cast<char *>(const_cast<void *>(workspace));
     auto ptr = [&](int64_t i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(weights[i])); };
-    // Where each layer's gradients start in dweights.
-    std::vector<int64_t> offsets;
-    for (int64_t l = 0, at = 0; l < layers; ++l) {
-      offsets.push_back(at);
-      at += layerGradientFloats(l == 0 ? in : h, h, gru);
-    }
     // The gradient of the last layer's output sequence: dy itself, or zero but at the
     // last step when only that step is returned.
     std::vector<float> lastStep, bufA, bufB;
@@ -369,9 +364,14 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
         buf.resize(size_t(b * t * h));
         diffSrc = buf.data();
       }
-      // The primitive adds into its weight gradients: they start at zero.
-      memory dWl(p.diffWl, ctx.engine), dWi(p.diffWi, ctx.engine), dBias(p.biasDesc, ctx.engine);
-      for (memory *m : {&dWl, &dWi, &dBias}) std::memset(m->get_data_handle(), 0, m->get_desc().get_size());
+      // The weight gradients in the primitive's layouts, staged for unpackGradients; the
+      // primitive adds into them, so they start at zero.
+      size_t wlBytes = aligned(p.diffWl.get_size()), wiBytes = aligned(p.diffWi.get_size());
+      size_t stagedBytes = wlBytes + wiBytes + p.biasDesc.get_size();
+      auto *staged = static_cast<char *>(ctx.stagedWeights.get(stagedBytes));
+      std::memset(staged, 0, stagedBytes);
+      memory dWl(p.diffWl, ctx.engine, staged), dWi(p.diffWi, ctx.engine, staged + wlBytes),
+          dBias(p.biasDesc, ctx.engine, staged + wlBytes + wiBytes);
       std::unordered_map<int, memory> args = {
           {DNNL_ARG_SRC_LAYER, memory(p.src, ctx.engine, const_cast<float *>(src))},
           {DNNL_ARG_WEIGHTS_LAYER, p.packedWl},
