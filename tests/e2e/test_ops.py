@@ -151,5 +151,51 @@ def check_integer_pow():
                     "dlc %s %s, torch %s %s" % (got.dtype, got.ravel()[:8], v.dtype, v.numpy().ravel()[:8]))
 
 
+NAN = """
+model NanProp {
+  input x: f32[B, 6]
+  input img: f32[B, 3, 6, 6]
+  output d = dense(x, 5) |> relu
+  output c = conv2d(img, 4, 3, padding = 1) |> relu
+  output r = relu(conv2d(img, 3, 3, padding = 1, name = "skip") + img)
+}
+"""
+
+
+class NanProp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.d = torch.nn.Linear(6, 5)
+        self.c = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.skip = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x, img):
+        return {"d": torch.relu(self.d(x)), "c": torch.relu(self.c(img)), "r": torch.relu(self.skip(img) + img)}
+
+
+def check_nan_propagation():
+    """A NaN in the input comes out where torch.relu puts it, after a dense, a convolution
+    and a residual add alike (whichever kernel computes them); the rows without one match."""
+    torch.manual_seed(1)
+    ref = NanProp().eval()
+    so, weights = h.compile_with_weights(NAN, ref, h.workdir())
+    rng = np.random.RandomState(5)
+    x = rng.randn(3, 6).astype(np.float32)
+    img = rng.randn(3, 3, 6, 6).astype(np.float32)
+    x[0, 2] = np.nan
+    img[1, 1, 2, 3] = np.nan
+    out = h.infer(so, {"x": x, "img": img}, weights)
+    with torch.no_grad():
+        want = ref(torch.from_numpy(x), torch.from_numpy(img))
+    for k, v in want.items():
+        got, w = out[k], v.numpy()
+        same_nan = np.array_equal(np.isnan(got), np.isnan(w)) and np.isnan(w).any()
+        close = np.allclose(got[~np.isnan(w)], w[~np.isnan(w)], atol=1e-5, rtol=1e-5)
+        h.check("NaN through %s as torch: %d NaN" % (k, int(np.isnan(w).sum())), same_nan and close,
+                "dlc NaN at %s, torch at %s" % (np.argwhere(np.isnan(got))[:4].tolist(),
+                                                np.argwhere(np.isnan(w))[:4].tolist()))
+
+
 check_integer_pow()
+check_nan_propagation()
 h.finish()

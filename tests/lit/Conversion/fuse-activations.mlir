@@ -3,22 +3,30 @@
 
 // An activation after dense or conv2d is a oneDNN post-op: the kernel's last argument
 // (dense) or geometry word 18 (conv2d) is its dlrt_activation code, and no loop is left
-// for it. An activation whose producer has another use stays a loop.
+// for it. An activation whose producer has another use stays a loop, and so does relu
+// always: oneDNN's relu turns NaN into 0, torch.relu keeps it (the loop's unordered
+// compare does: x >u 0 ? x : 0).
 // CHECK-LABEL: func.func @infer
-// CHECK: %[[ONE:.*]] = arith.constant 1 : i64
-// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[ONE]])
-// CHECK: dlrt.call @dlrt_k_dense_f32
+// CHECK-DAG: %[[SIG:.*]] = arith.constant 2 : i64
+// CHECK-DAG: %[[NONE:.*]] = arith.constant 0 : i64
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[SIG]])
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[NONE]])
 // CHECK: linalg.generic
 // CHECK: arith.cmpf ugt
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %[[NONE]])
+// CHECK: linalg.generic
+// CHECK: math.tanh
 // CHECK-NOT: linalg.generic
 // CHECK: return
 module attributes {dl.signature = "{}"} {
-  func.func @infer(%x: tensor<?x8xf32> {dl.input = "x"}, %w: tensor<8x8xf32> {dl.param = "d.weight"}) -> (tensor<?x8xf32> {dl.output = "y"}, tensor<?x8xf32> {dl.output = "z"}) {
+  func.func @infer(%x: tensor<?x8xf32> {dl.input = "x"}, %w: tensor<8x8xf32> {dl.param = "d.weight"}) -> (tensor<?x8xf32> {dl.output = "y"}, tensor<?x8xf32> {dl.output = "z"}, tensor<?x8xf32> {dl.output = "u"}) {
     %0 = dl.dense %x, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
-    %1 = dl.relu %0 : tensor<?x8xf32>
+    %1 = dl.sigmoid %0 : tensor<?x8xf32>
     %2 = dl.dense %1, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
     %3 = dl.relu %2 : tensor<?x8xf32>
-    return %3, %2 : tensor<?x8xf32>, tensor<?x8xf32>
+    %4 = dl.dense %x, %w : tensor<?x8xf32>, tensor<8x8xf32> -> tensor<?x8xf32>
+    %5 = dl.tanh %4 : tensor<?x8xf32>
+    return %3, %5, %4 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
   }
 
 // Each activation's own code: gelu exact 5, gelu tanh 6, sigmoid 2, tanh 3, silu 4 (the
