@@ -4,6 +4,7 @@
 
 #include "dialects/DLRT/DLRTDialect.h"
 #include "runtime/include/dlrt/model_abi.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"

@@ -92,6 +92,18 @@ def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DLCollapseLoopDims : Pass<"dl-collapse-loop-dims"> {
+  let summary = "Merge the consecutive loops of a linalg.generic that walk memory as one";
+  let description = [{
+    Consecutive dims of one iterator kind that every operand indexes together and in
+    order become one dim (the operands reshaped around the op). An elementwise op over
+    contiguous tensors becomes a single loop, which LLVM vectorises along memory instead
+    of unrolling a short inner loop and vectorising the strided one around it.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
+}
+
 def DLApproximateMath : Pass<"dl-approximate-math"> {
   let summary = "Replace erf and exp by inline polynomials that vectorise";
   let description = [{

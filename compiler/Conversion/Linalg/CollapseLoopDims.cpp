@@ -1,0 +1,77 @@
+//===- CollapseLoopDims.cpp - merge loops that walk memory contiguously ---===//
+//
+// convert-linalg-to-loops gives a generic one loop per dim, and LLVM vectorises only the
+// innermost one. Where that loop is short and static (the 16 or 32 channels of an NHWC
+// activation) LLVM unrolls it fully and then vectorises the loop around it, which walks
+// memory with the channel count as stride: gathers and scatters, one element per lane.
+// In the CNN's train step a relu's backward over [64, 28, 28, 16] took 0.6 ms that way.
+//
+// Consecutive loops of one kind (all parallel or all reduction) whose dims every operand
+// indexes together, in order, address memory as one longer loop would: this pass merges
+// them (linalg's collapseOpIterationDims, reshaping the operands around the op), so that
+// an elementwise op over a contiguous tensor becomes a single loop, and a reduction of
+// NHWC over N, H and W a loop of rows around a loop over the channels.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/Passes.h"
+
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLCOLLAPSELOOPDIMS
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+/// The groups of consecutive loops of `op` that can run as one (see the file comment);
+/// none where there is nothing to merge or the op is not a plain generic on tensors.
+SmallVector<ReassociationIndices> mergeableLoops(linalg::LinalgOp op) {
+  auto generic = dyn_cast<linalg::GenericOp>(op.getOperation());
+  if (!generic || !generic.hasPureTensorSemantics() || generic.getNumLoops() < 2) return {};
+  // A body that reads its loop indices would need them rebuilt by division.
+  if (!generic.getBody()->getOps<linalg::IndexOp>().empty()) return {};
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  // areDimSequencesPreserved expects projected permutations (no broadcast constants).
+  if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); })) return {};
+  auto iterators = generic.getIteratorTypesArray();
+  SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
+  auto dynamicIn = [&](const ReassociationIndices &group) {
+    return llvm::count_if(group, [&](int64_t d) { return ShapedType::isDynamic(ranges[d]); });
+  };
+  SmallVector<ReassociationIndices> groups;
+  ReassociationIndices current = {0};
+  auto flush = [&] {
+    if (current.size() > 1) groups.push_back(current);
+  };
+  for (int64_t d = 1; d < int64_t(iterators.size()); ++d) {
+    ReassociationIndices longer = current;
+    longer.push_back(d);
+    // At most one dynamic size per group: MLIR 22's expand-strided-metadata crashes on a
+    // memref.expand_shape that splits one dim into two dynamic ones (the result's
+    // reshape back), and the batch dim of [B, T, C] merged with T buys little.
+    if (iterators[d] == iterators[current.back()] && dynamicIn(longer) <= 1 &&
+        linalg::areDimSequencesPreserved(maps, {longer})) {
+      current = longer;
+      continue;
+    }
+    flush();
+    current = {d};
+  }
+  flush();
+  return groups;
+}
+
+struct CollapseLoopDimsPass : public impl::DLCollapseLoopDimsBase<CollapseLoopDimsPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    linalg::populateCollapseDimensions(patterns, mergeableLoops);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace dlc
