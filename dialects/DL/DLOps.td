@@ -206,8 +206,11 @@ def DL_BatchNormTrainOp : DL_Op<"batch_norm_train", [Pure, DL_RuntimeCallSite, D
     result = (input - mean) / sqrt(var + eps) * weight + bias, with mean and the biased
     variance taken over every dim but 1; `mean` and `var` ([C]) are those statistics, from
     which the layer updates its running ones.
+    `channels_last`: input and result are 4-d NHWC, the channels their dim 3 (set by the
+    layout pass).
   }];
-  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps,
+                       UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result, DL_FloatTensor:$mean, DL_FloatTensor:$var);
   let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
@@ -220,9 +223,11 @@ def DL_BatchNormBackwardOp : DL_Op<"batch_norm_backward", [Pure, DL_RuntimeCallS
     biased variance it computed: dx = weight / sqrt(var + eps) * (grad - mean(grad) -
     xhat * mean(grad * xhat)), dweight = sum(grad * xhat), dbias = sum(grad), means and
     sums over every dim but 1.
+    `channels_last`: grad, input and input_grad are 4-d NHWC, the channels their dim 3
+    (set by the layout pass).
   }];
   let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$mean,
-                       DL_FloatTensor:$var, F64Attr:$eps);
+                       DL_FloatTensor:$var, F64Attr:$eps, UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$input_grad, DL_FloatTensor:$weight_grad, DL_FloatTensor:$bias_grad);
   let assemblyFormat = "$grad `,` $input `,` $weight `,` $mean `,` $var attr-dict `:` functional-type(operands, results)";
 }
@@ -461,11 +466,12 @@ def DL_EmbeddingGradOp : DL_Op<"embedding_grad", [Pure]> {
 def DL_ChannelCountCheckOp : DL_Op<"channel_count_check", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "x, after checking at run time that each channel has at least `min` values";
   let description = [{
-    The values per channel are the product of x's dims other than 1; fewer than `min` is
-    a run-time error naming `layer` and its source location (batch statistics in
-    training need two values per channel, as PyTorch requires). The result is x.
+    The values per channel are the product of x's dims other than `axis` (the channels',
+    1 as PyTorch lays them out; the layout pass moves it); fewer than `min` is a run-time
+    error naming `layer` and its source location (batch statistics in training need two
+    values per channel, as PyTorch requires). The result is x.
   }];
-  let arguments = (ins DL_FloatTensor:$input, I64Attr:$min, StrAttr:$layer);
+  let arguments = (ins DL_FloatTensor:$input, I64Attr:$min, StrAttr:$layer, DefaultValuedAttr<I64Attr, "1">:$axis);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
@@ -476,9 +482,11 @@ def DL_Conv2DBackwardDataOp : DL_Op<"conv2d_backward_data", [Pure, DL_RuntimeCal
     `stride`, `padding`, `dilation` and `groups` are the forward's; the result has the
     forward input's type, whose H and W must be static (they are not implied by the
     gradient's when the stride exceeds 1).
+    `channels_last`: gradient and result are NHWC (set by the layout pass).
   }];
   let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$weight, DenseI64ArrayAttr:$stride,
-                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups,
+                       UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$grad `,` $weight attr-dict `:` type($grad) `,` type($weight) `->` type($result)";
   let hasVerifier = 1;
@@ -486,9 +494,14 @@ def DL_Conv2DBackwardDataOp : DL_Op<"conv2d_backward_data", [Pure, DL_RuntimeCal
 
 def DL_Conv2DBackwardWeightsOp : DL_Op<"conv2d_backward_weights", [Pure, DL_RuntimeCallSite]> {
   let summary = "the gradient of an NCHW conv2d for its OIHW weight, from the result's gradient and the input";
-  let description = [{ `stride`, `padding`, `dilation` and `groups` are the forward's. }];
+  let description = [{
+    `stride`, `padding`, `dilation` and `groups` are the forward's.
+    `channels_last`: gradient and input are NHWC (set by the layout pass); the result
+    stays OIHW.
+  }];
   let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, DenseI64ArrayAttr:$stride,
-                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups);
+                       DenseI64ArrayAttr:$padding, DenseI64ArrayAttr:$dilation, I64Attr:$groups,
+                       UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$grad `,` $input attr-dict `:` type($grad) `,` type($input) `->` type($result)";
   let hasVerifier = 1;
@@ -499,9 +512,11 @@ def DL_Pool2DBackwardOp : DL_Op<"pool2d_backward", [Pure, DL_RuntimeCallSite]> {
   let description = [{
     Max pooling sends each window's gradient to the first position holding its maximum
     (as PyTorch); average pooling spreads it evenly over the window, padding included.
+    `channels_last`: gradient, input and result are NHWC (set by the layout pass).
   }];
   let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$input, BoolAttr:$is_max,
-                       DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding);
+                       DenseI64ArrayAttr:$kernel, DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
+                       UnitAttr:$channels_last);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$grad `,` $input attr-dict `:` type($grad) `,` type($input) `->` type($result)";
   let hasVerifier = 1;

@@ -19,7 +19,8 @@ LogicalResult BatchNormTrainOp::verify() {
   auto x = getInput().getType();
   if (x.getRank() < 2 || x.getShape() != getResult().getType().getShape())
     return emitOpError("expects a result of the input's shape, rank >= 2");
-  int64_t c = x.getDimSize(1);
+  if (getChannelsLast() && x.getRank() != 4) return emitOpError("channels_last needs a 4-d input");
+  int64_t c = x.getDimSize(getChannelsLast() ? 3 : 1);
   for (Value v : {getWeight(), getBias(), getMean(), getVar()})
     if (failed(vector(*this, v, c, "weight, bias and the statistics"))) return failure();
   return success();
@@ -141,11 +142,19 @@ LogicalResult Pool2DOp::verify() {
   return success();
 }
 
+/// An activation's type as NCHW: itself, or for an NHWC one (`channelsLast`) its dims
+/// taken in NCHW order, so that one check serves both layouts.
+static RankedTensorType asNCHW(RankedTensorType t, bool channelsLast) {
+  if (!channelsLast || t.getRank() != 4) return t;
+  return RankedTensorType::get({t.getDimSize(0), t.getDimSize(3), t.getDimSize(1), t.getDimSize(2)},
+                               t.getElementType());
+}
+
 /// The window attributes of a convolution's gradient op, and that `in` (NCHW) convolved
 /// by `kernel` gives `out` where both sizes are known.
 static LogicalResult verifyWindow(Operation *op, RankedTensorType in, RankedTensorType out, ArrayRef<int64_t> kernel,
                                   ArrayRef<int64_t> stride, ArrayRef<int64_t> padding, ArrayRef<int64_t> dilation) {
-  if (in.getRank() != 4 || out.getRank() != 4) return op->emitOpError("expects NCHW tensors");
+  if (in.getRank() != 4 || out.getRank() != 4) return op->emitOpError("expects NCHW (or NHWC) tensors");
   if (stride.size() != 2 || padding.size() != 4 || dilation.size() != 2)
     return op->emitOpError("stride and dilation need 2 values, padding 4");
   if (llvm::any_of(padding, [](int64_t p) { return p < 0; })) return op->emitOpError("padding must not be negative");
@@ -160,33 +169,39 @@ static LogicalResult verifyWindow(Operation *op, RankedTensorType in, RankedTens
 }
 
 LogicalResult Conv2DBackwardDataOp::verify() {
-  auto dx = getResult().getType(), w = getWeight().getType();
+  bool cl = getChannelsLast();
+  auto dx = asNCHW(getResult().getType(), cl), dy = asNCHW(getGrad().getType(), cl);
+  auto w = getWeight().getType();
   if (w.getRank() != 4) return emitOpError("expects an OIHW weight");
   if (dx.getRank() == 4 && (dx.isDynamicDim(2) || dx.isDynamicDim(3)))
     return emitOpError("the input's H and W must be static");
-  if (failed(verifyWindow(*this, dx, getGrad().getType(), {w.getDimSize(2), w.getDimSize(3)}, getStride(),
-                          getPadding(), getDilation())))
+  if (failed(verifyWindow(*this, dx, dy, {w.getDimSize(2), w.getDimSize(3)}, getStride(), getPadding(),
+                          getDilation())))
     return failure();
-  if (!agree(dx.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(getGrad().getType().getDimSize(1), w.getDimSize(0)))
+  if (!agree(dx.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(dy.getDimSize(1), w.getDimSize(0)))
     return emitOpError("channels do not match the weight");
   return success();
 }
 
 LogicalResult Conv2DBackwardWeightsOp::verify() {
-  auto w = getResult().getType(), x = getInput().getType();
+  bool cl = getChannelsLast();
+  auto w = getResult().getType();
+  auto x = asNCHW(getInput().getType(), cl), dy = asNCHW(getGrad().getType(), cl);
   if (w.getRank() != 4 || !w.hasStaticShape()) return emitOpError("expects a static OIHW result");
-  if (failed(verifyWindow(*this, x, getGrad().getType(), {w.getDimSize(2), w.getDimSize(3)}, getStride(),
-                          getPadding(), getDilation())))
+  if (failed(verifyWindow(*this, x, dy, {w.getDimSize(2), w.getDimSize(3)}, getStride(), getPadding(),
+                          getDilation())))
     return failure();
-  if (!agree(x.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(getGrad().getType().getDimSize(1), w.getDimSize(0)))
+  if (!agree(x.getDimSize(1), w.getDimSize(1) * getGroups()) || !agree(dy.getDimSize(1), w.getDimSize(0)))
     return emitOpError("channels do not match the weight");
   return success();
 }
 
 LogicalResult Pool2DBackwardOp::verify() {
+  bool cl = getChannelsLast();
   if (getKernel().size() != 2) return emitOpError("kernel needs 2 values");
   if (getResult().getType() != getInput().getType()) return emitOpError("result must have the input's type");
-  return verifyWindow(*this, getInput().getType(), getGrad().getType(), getKernel(), getStride(), getPadding(), {1, 1});
+  return verifyWindow(*this, asNCHW(getInput().getType(), cl), asNCHW(getGrad().getType(), cl), getKernel(),
+                      getStride(), getPadding(), {1, 1});
 }
 
 LogicalResult RecurrentOp::verify() {

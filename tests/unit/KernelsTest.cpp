@@ -64,11 +64,13 @@ TEST_CASE("pooling's training form keeps what its backward reads", "[kernels]") 
       std::shuffle(x.begin(), x.end(), std::mt19937(7));
       std::vector<float> yInfer(outSize), yTrain(outSize), dy = randomVector(outSize, 3), dx(inSize, 99.0f);
       dlrt_k_pool2d_f32(&ctx, 0, g.data(), x.data(), yInfer.data(), nullptr);
-      int64_t bytes = dlrt_k_pool2d_workspace_bytes(&ctx, 0, g.data());
+      int64_t bytes = 0;
+      dlrt_k_pool2d_workspace_bytes(&ctx, 0, g.data(), &bytes);
       REQUIRE(bytes >= 1);
       std::vector<char> ws(static_cast<size_t>(bytes));
       dlrt_k_pool2d_f32(&ctx, 0, g.data(), x.data(), yTrain.data(), ws.data());
-      dlrt_k_pool2d_backward_f32(&ctx, 0, g.data(), dy.data(), ws.data(), dx.data());
+      // The backward is its own site (1) and reads the workspace of the forward's (0).
+      dlrt_k_pool2d_backward_f32(&ctx, 1, 0, g.data(), dy.data(), ws.data(), dx.data());
       REQUIRE(ctx.error.empty());
       REQUIRE(yTrain == yInfer);
 
@@ -108,7 +110,7 @@ TEST_CASE("pooling's backward without its forward's workspace is an error, not a
   std::vector<float> dy(static_cast<size_t>(p.n * p.c * p.oh * p.ow)), dx(static_cast<size_t>(p.n * p.c * p.h * p.w));
   std::vector<std::string> sites = {"max_pool2d at model.dl:3:5"};
   ctx.sites = &sites;
-  dlrt_k_pool2d_backward_f32(&ctx, 0, g.data(), dy.data(), nullptr, dx.data());
+  dlrt_k_pool2d_backward_f32(&ctx, 0, 0, g.data(), dy.data(), nullptr, dx.data());
   REQUIRE(ctx.error.find("max_pool2d at model.dl:3:5") != std::string::npos);
   REQUIRE(ctx.error.find("workspace") != std::string::npos);
 }
@@ -155,9 +157,9 @@ TEST_CASE("batch_norm normalises with running statistics, or in training form wi
     std::vector<float> y(x.size()), batchMean(static_cast<size_t>(c)), batchVar(static_cast<size_t>(c)), yTrain(x.size());
     auto at = [&](int64_t i, int64_t ch, int64_t s) { return size_t((i * c + ch) * spatial + s); };
     dlrt_k_batch_norm_f32(&ctx, 0, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
-                          runMean.data(), runVar.data(), y.data(), 1e-5, 0);
+                          runMean.data(), runVar.data(), y.data(), 1e-5, 0, 0);
     dlrt_k_batch_norm_f32(&ctx, 1, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
-                          batchMean.data(), batchVar.data(), yTrain.data(), 1e-5, 1);
+                          batchMean.data(), batchVar.data(), yTrain.data(), 1e-5, 1, 0);
     REQUIRE(ctx.error.empty());
     std::vector<double> wantY(x.size()), wantMean(static_cast<size_t>(c)), wantVar(static_cast<size_t>(c)), wantTrain(x.size());
     for (int64_t ch = 0; ch < c; ++ch) {
@@ -182,6 +184,45 @@ TEST_CASE("batch_norm normalises with running statistics, or in training form wi
     requireClose(batchVar, wantVar, 1e-5);
     requireClose(yTrain, wantTrain, 1e-5);
   }
+}
+
+TEST_CASE("batch_norm on an NHWC tensor computes what it does on the NCHW one, forward and backward", "[kernels]") {
+  int64_t n = 3, c = 4, h = 5, w = 2;
+  std::vector<int64_t> nchw = {n, c, h, w}, nhwc = {n, h, w, c};
+  auto toNHWC = [&](const std::vector<float> &v) {
+    std::vector<float> r(v.size());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t x = 0; x < w; ++x) r[size_t(((i * h + y) * w + x) * c + ch)] = v[size_t(((i * c + ch) * h + y) * w + x)];
+    return r;
+  };
+  size_t size = size_t(n * c * h * w);
+  auto x = randomVector(size, 11, -1, 2), dy = randomVector(size, 12), gamma = randomVector(size_t(c), 13, 0.5, 1.5),
+       beta = randomVector(size_t(c), 14);
+  auto xl = toNHWC(x), dyl = toNHWC(dy);
+  struct Run {
+    std::vector<float> y, mean, var, dx, dgamma, dbeta;
+  };
+  auto run = [&](const std::vector<int64_t> &dims, const std::vector<float> &xs, const std::vector<float> &dys,
+                 int64_t channelsLast) {
+    KernelContext ctx;
+    Run r{std::vector<float>(size), std::vector<float>(size_t(c)), std::vector<float>(size_t(c)),
+          std::vector<float>(size), std::vector<float>(size_t(c)), std::vector<float>(size_t(c))};
+    dlrt_k_batch_norm_f32(&ctx, 0, 4, dims.data(), xs.data(), gamma.data(), beta.data(), r.mean.data(), r.var.data(),
+                          r.y.data(), 1e-5, 1, channelsLast);
+    dlrt_k_batch_norm_backward_f32(&ctx, 1, 4, dims.data(), xs.data(), gamma.data(), r.mean.data(), r.var.data(),
+                                   dys.data(), r.dx.data(), r.dgamma.data(), r.dbeta.data(), 1e-5, channelsLast);
+    REQUIRE(ctx.error.empty());
+    return r;
+  };
+  Run planar = run(nchw, x, dy, 0), last = run(nhwc, xl, dyl, 1);
+  requireClose(last.y, widen(toNHWC(planar.y)), 1e-5);
+  requireClose(last.mean, widen(planar.mean), 1e-6);
+  requireClose(last.var, widen(planar.var), 1e-6);
+  requireClose(last.dx, widen(toNHWC(planar.dx)), 1e-5);
+  requireClose(last.dgamma, widen(planar.dgamma), 1e-5);
+  requireClose(last.dbeta, widen(planar.dbeta), 1e-5);
 }
 
 TEST_CASE("the RNN's training form computes what inference does and keeps each layer's sequence", "[kernels]") {
@@ -274,9 +315,8 @@ TEST_CASE("the RNN repacks its weights when the parameters change, and only then
 }
 
 TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]") {
-  // 64 channels and more: Winograd, on 16-channel blocks (given blocked, or staged into
-  // blocks around the call when given NHWC); 32: direct on NHWC. 3x3, padding 1, a bias,
-  // then relu.
+  // 64 channels and more given blocked: Winograd, on 16-channel blocks; given NHWC (and
+  // with 32 channels): direct on NHWC. 3x3, padding 1, a bias, then relu.
   for (int64_t ch : {32, 64, 96})
       for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C}) {
         if (layout == DLRT_LAYOUT_NCHW16C && ch % 16 != 0) continue;

@@ -2,8 +2,9 @@
 //
 // oneDNN's fastest f32 convolutions on this CPU (brgconv) work on NHWC activations, and
 // its pooling vectorises over channels there too. Models are written in PyTorch's NCHW,
-// so each conv2d / conv_transpose2d / pool2d is rewritten to the channels_last form with
-// explicit transposes around it:
+// so each conv2d / conv_transpose2d / pool2d, each of their gradients in a train step, and
+// the training batch_norm between them with its gradient, is rewritten to the
+// channels_last form with explicit transposes around it:
 //
 //   conv(x)  ->  T_nchw(conv_cl(T_nhwc(x)))
 //
@@ -18,6 +19,8 @@
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/IndexingUtils.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -41,28 +44,51 @@ Value transpose(PatternRewriter &rw, Location loc, Value v, ArrayRef<int64_t> pe
   return dl::TransposeOp::create(rw, loc, permuted(t, perm), v, rw.getDenseI64ArrayAttr(perm));
 }
 
-/// Rewrites an NCHW op to its channels_last form. `Op` names which operands are
-/// activations (moved to NHWC); the others (weights, biases) keep their layout.
-template <typename Op> struct ToChannelsLast : public OpRewritePattern<Op> {
-  using OpRewritePattern<Op>::OpRewritePattern;
-  static SmallVector<OpOperand *> activations(Op op) {
+/// The operands of an NCHW op that are activations (moved to NHWC with it); the others
+/// (weights, biases, statistics) keep their layout.
+template <typename Op> SmallVector<OpOperand *> activationOperands(Op op) {
+  if constexpr (std::is_same_v<Op, dl::Conv2DBackwardDataOp>) return {&op.getGradMutable()};
+  else if constexpr (std::is_same_v<Op, dl::Conv2DBackwardWeightsOp> || std::is_same_v<Op, dl::Pool2DBackwardOp> ||
+                     std::is_same_v<Op, dl::BatchNormBackwardOp>)
+    return {&op.getGradMutable(), &op.getInputMutable()};
+  else {
     SmallVector<OpOperand *> r = {&op.getInputMutable()};
     if constexpr (std::is_same_v<Op, dl::Conv2DOp>)
       if (op.getResidual()) r.push_back(&op.getResidualMutable()[0]);
     return r;
   }
+}
+/// Whether result `i` of the op is an activation: not a weight's gradient, a batch
+/// norm's statistics or its weight and bias gradients.
+template <typename Op> bool isActivationResult(unsigned i) {
+  if constexpr (std::is_same_v<Op, dl::Conv2DBackwardWeightsOp>) return false;
+  else return i == 0;
+}
+
+/// Rewrites a 4-d NCHW op (a forward one or a gradient) to its channels_last form.
+template <typename Op> struct ToChannelsLast : public OpRewritePattern<Op> {
+  using OpRewritePattern<Op>::OpRewritePattern;
   LogicalResult matchAndRewrite(Op op, PatternRewriter &rw) const override {
-    if (op.getChannelsLast() || !op.getInput().getType().getElementType().isF32()) return failure();
+    SmallVector<OpOperand *> activations = activationOperands(op);
+    auto xt = cast<ShapedType>(activations[0]->get().getType());
+    if (op.getChannelsLast() || !xt.getElementType().isF32() || xt.getRank() != 4) return failure();
     Location loc = op.getLoc();
     SmallVector<std::pair<unsigned, Value>> moved;
-    for (OpOperand *use : activations(op))
+    for (OpOperand *use : activations)
       moved.push_back({use->getOperandNumber(), transpose(rw, loc, use->get(), kToNHWC)});
-    auto resultType = op.getResult().getType();
     Operation *nhwc = rw.clone(*op.getOperation());
     for (auto [i, v] : moved) nhwc->setOperand(i, v);
-    nhwc->getResult(0).setType(permuted(resultType, kToNHWC));
     nhwc->setAttr("channels_last", rw.getUnitAttr());
-    rw.replaceOp(op, transpose(rw, loc, nhwc->getResult(0), kToNCHW));
+    SmallVector<Value> replacements;
+    for (auto [i, r] : llvm::enumerate(nhwc->getResults())) {
+      if (!isActivationResult<Op>(i)) {
+        replacements.push_back(r);
+        continue;
+      }
+      r.setType(permuted(cast<RankedTensorType>(r.getType()), kToNHWC));
+      replacements.push_back(transpose(rw, loc, r, kToNCHW));
+    }
+    rw.replaceOp(op, replacements);
     return success();
   }
 };
@@ -79,6 +105,19 @@ struct ComposeTransposes : public OpRewritePattern<dl::TransposeOp> {
       rw.replaceOp(op, inner.getInput());
     else
       rw.replaceOpWithNewOp<dl::TransposeOp>(op, op.getType(), inner.getInput(), rw.getDenseI64ArrayAttr(perm));
+    return success();
+  }
+};
+
+/// dim(transpose(x, p), i) -> dim(x, p[i]): a size read off a transpose (a gradient's init
+/// takes its sizes so) must not count as a use that keeps the transpose from sinking.
+struct DimOfTranspose : public OpRewritePattern<tensor::DimOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::DimOp op, PatternRewriter &rw) const override {
+    auto t = op.getSource().getDefiningOp<dl::TransposeOp>();
+    std::optional<int64_t> i = op.getConstantIndex();
+    if (!t || !i || *i < 0 || *i >= int64_t(t.getPerm().size())) return failure();
+    rw.replaceOpWithNewOp<tensor::DimOp>(op, t.getInput(), t.getPerm()[*i]);
     return success();
   }
 };
@@ -100,6 +139,61 @@ struct SinkThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarEleme
     auto resultType = cast<RankedTensorType>(op->getResult(0).getType());
     return sinkLayoutThroughElementwise(op, rw, unwrap, permuted(resultType, invertPermutationVector(perm)),
                                         [&](Value moved) { return transpose(rw, op->getLoc(), moved, perm); });
+  }
+};
+
+/// The same sinking for the elementwise linalg.generic ops that gradients are built of
+/// (a relu's backward, say): all loops parallel, every operand read at the loop's own
+/// index, the init a tensor.empty. The generic runs over the untransposed operands, its
+/// init permuted to match.
+struct SinkThroughElementwiseGeneric : public OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::GenericOp op, PatternRewriter &rw) const override {
+    if (op.getNumDpsInits() != 1 || op.getNumDpsInputs() == 0 ||
+        op.getNumParallelLoops() != op.getNumLoops() ||
+        !llvm::all_of(op.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); }))
+      return failure();
+    auto empty = op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>();
+    if (!empty || op.payloadUsesValueFromOperand(op.getDpsInitOperand(0))) return failure();
+    auto first = op.getDpsInputs()[0].getDefiningOp<dl::TransposeOp>();
+    if (!first) return failure();
+    ArrayRef<int64_t> perm = first.getPerm();
+    SmallVector<Value> inputs;
+    for (Value v : op.getDpsInputs()) {
+      auto t = v.getDefiningOp<dl::TransposeOp>();
+      if (!t || t.getPerm() != perm || !v.hasOneUse()) return failure();
+      inputs.push_back(t.getInput());
+    }
+    // Linalg's own fusion may since have taken the body's index (linalg.index) into
+    // account; a body that reads it would see permuted indices.
+    if (!op.getBody()->getOps<linalg::IndexOp>().empty()) return failure();
+    Location loc = op.getLoc();
+    auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
+    auto movedType = permuted(resultType, invertPermutationVector(perm));
+    SmallVector<Value> dyn;
+    for (int64_t i = 0; i < movedType.getRank(); ++i)
+      if (movedType.isDynamicDim(i)) dyn.push_back(tensor::DimOp::create(rw, loc, inputs[0], i));
+    Value init = tensor::EmptyOp::create(rw, loc, movedType, dyn);
+    auto moved = linalg::GenericOp::create(rw, loc, TypeRange{movedType}, inputs, ValueRange{init},
+                                           op.getIndexingMapsArray(), op.getIteratorTypesArray());
+    rw.inlineRegionBefore(op.getRegion(), moved.getRegion(), moved.getRegion().begin());
+    rw.replaceOp(op, transpose(rw, loc, moved.getResult(0), perm));
+    return success();
+  }
+};
+
+/// check(transpose(x, p)) -> transpose(check(x), p), the check counting around x's dim
+/// p[axis]: batch_norm's run-time check stands between a convolution and the batch norm
+/// and would otherwise hold the transposes between them apart.
+struct SinkThroughChannelCountCheck : public OpRewritePattern<dl::ChannelCountCheckOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ChannelCountCheckOp op, PatternRewriter &rw) const override {
+    auto t = op.getInput().getDefiningOp<dl::TransposeOp>();
+    if (!t || !t->hasOneUse()) return failure();
+    auto moved = dl::ChannelCountCheckOp::create(rw, op.getLoc(), t.getInput().getType(), t.getInput(), op.getMinAttr(),
+                                                 op.getLayerAttr(), rw.getI64IntegerAttr(t.getPerm()[op.getAxis()]));
+    rw.replaceOp(op, transpose(rw, op.getLoc(), moved.getResult(), t.getPerm()));
+    return success();
   }
 };
 
@@ -193,7 +287,9 @@ LogicalResult sinkLayoutThroughElementwise(Operation *op, PatternRewriter &rw, f
 
 void populateChannelsLast(RewritePatternSet &patterns) {
   patterns.add<ToChannelsLast<dl::Conv2DOp>, ToChannelsLast<dl::ConvTranspose2DOp>, ToChannelsLast<dl::Pool2DOp>,
-               ComposeTransposes, SinkThroughElementwise, SinkThroughReduction<dl::SumOp>,
+               ToChannelsLast<dl::Conv2DBackwardDataOp>, ToChannelsLast<dl::Conv2DBackwardWeightsOp>,
+               ToChannelsLast<dl::Pool2DBackwardOp>, ToChannelsLast<dl::BatchNormTrainOp>,
+               ToChannelsLast<dl::BatchNormBackwardOp>, ComposeTransposes, DimOfTranspose, SinkThroughElementwiseGeneric, SinkThroughChannelCountCheck, SinkThroughElementwise, SinkThroughReduction<dl::SumOp>,
                SinkThroughReduction<dl::MeanOp>, SinkThroughReduction<dl::MaxOp>, FoldFlattenedTransposeIntoDense>(
       patterns.getContext());
 }

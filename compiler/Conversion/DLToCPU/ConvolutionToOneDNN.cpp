@@ -128,26 +128,52 @@ struct ConvTranspose2DToOneDNN : public OpRewritePattern<dl::ConvTranspose2DOp> 
   }
 };
 
+/// Whether `back` is the gradient of `fwd`: the same window and layout.
+bool samePooling(dl::Pool2DOp fwd, dl::Pool2DBackwardOp back) {
+  return fwd.getIsMax() == back.getIsMax() && fwd.getKernel() == back.getKernel() &&
+         fwd.getStride() == back.getStride() && fwd.getPadding() == back.getPadding() &&
+         fwd.getChannelsLast() == back.getChannelsLast();
+}
+
+/// The pooling geometry of `op` (a pool2d or its gradient, which share the input).
+template <typename Op> Value poolGeometryOf(OpBuilder &b, Location loc, Op op, Value oh, Value ow) {
+  auto [n, c, h, w] = nchwSizes(b, loc, op.getInput(), op.getChannelsLast());
+  return poolGeometry(b, loc, {n, c, h, w}, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(),
+                      op.getChannelsLast());
+}
+
+/// dlrt_k_pool2d_f32 for `op`: the result, and in training form (`workspace`) also the
+/// workspace the backward reads (its size asked of the runtime, which knows oneDNN's).
+SmallVector<Value> poolForward(PatternRewriter &rw, dl::Pool2DOp op, bool workspace) {
+  Location loc = op.getLoc();
+  Value x = op.getInput();
+  auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
+  bool cl = op.getChannelsLast();
+  auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
+  Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
+  Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
+  auto rt = op.getResult().getType();
+  Value geom = poolGeometryOf(rw, loc, op, oh, ow);
+  KernelCall call(rw, loc, op, "dlrt_k_pool2d_f32");
+  call.in(geom).in(x).out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
+  if (!workspace) return {call.optional(Value()).emitResult()}; // workspace: training form only
+  Value size = KernelCall(rw, loc, op, "dlrt_k_pool2d_workspace_bytes")
+                   .in(geom)
+                   .out(RankedTensorType::get({1}, rw.getI64Type()), {})
+                   .emitResult();
+  Value bytes = arith::IndexCastOp::create(
+      rw, loc, rw.getIndexType(), tensor::ExtractOp::create(rw, loc, size, ValueRange{idx(rw, loc, 0)}));
+  return call.out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes}).emit();
+}
+
 struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
     if (!op.getInput().getType().getElementType().isF32())
       return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
-    Location loc = op.getLoc();
-    Value x = op.getInput();
-    auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
-    bool cl = op.getChannelsLast();
-    auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
-    Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
-    Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
-    auto rt = op.getResult().getType();
-    Value geom = poolGeometry(rw, loc, {n, c, h, w}, oh, ow, k, s, p, op.getIsMax(), cl);
-    rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_f32")
-                         .in(geom)
-                         .in(x)
-                         .out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl))
-                         .optional(Value()) // workspace: training form only
-                         .emitResult());
+    if (hasPairedBackward<dl::Pool2DBackwardOp>(op, op.getInput(), samePooling))
+      return rw.notifyMatchFailure(op, "lowered with its gradient, in training form");
+    rw.replaceOp(op, poolForward(rw, op, /*workspace=*/false)[0]);
     return success();
   }
 };
@@ -162,14 +188,17 @@ struct Conv2DBackwardDataToOneDNN : public OpRewritePattern<dl::Conv2DBackwardDa
     Value dy = op.getGrad(), w = op.getWeight();
     auto wt = op.getWeight().getType();
     auto rt = op.getResult().getType();
-    auto [n, oc, oh, ow] = nchwSizes(rw, loc, dy, false);
-    Value c = rt.isDynamicDim(1) ? idx(rw, loc, wt.getDimSize(1) * op.getGroups()) : idx(rw, loc, rt.getDimSize(1));
-    Value geom = convGeometry(rw, loc, {n, c, idx(rw, loc, rt.getDimSize(2)), idx(rw, loc, rt.getDimSize(3))}, oc,
-                              wt.getDimSize(2), wt.getDimSize(3), oh, ow, op.getStride(), op.getPadding(),
-                              op.getDilation(), op.getGroups(), DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NCHW);
-    SmallVector<Value> dyn;
-    if (rt.isDynamicDim(0)) dyn.push_back(n);
-    if (rt.isDynamicDim(1)) dyn.push_back(c);
+    bool cl = op.getChannelsLast();
+    auto [n, oc, oh, ow] = nchwSizes(rw, loc, dy, cl);
+    // The result's C, H and W (H and W static), wherever its layout keeps them.
+    int64_t cDim = cl ? 3 : 1, hDim = cl ? 1 : 2, wDim = cl ? 2 : 3;
+    Value c = rt.isDynamicDim(cDim) ? idx(rw, loc, wt.getDimSize(1) * op.getGroups())
+                                    : idx(rw, loc, rt.getDimSize(cDim));
+    Value h = idx(rw, loc, rt.getDimSize(hDim)), w2 = idx(rw, loc, rt.getDimSize(wDim));
+    Value geom = convGeometry(rw, loc, {n, c, h, w2}, oc, wt.getDimSize(2), wt.getDimSize(3), oh, ow, op.getStride(),
+                              op.getPadding(), op.getDilation(), op.getGroups(), DLRT_ACTIVATION_NONE,
+                              cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW);
+    SmallVector<Value> dyn = resultDynSizes(rt, {n, c, h, w2}, cl);
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_conv2d_backward_data_f32")
                          .in(geom)
                          .in(dy)
@@ -188,11 +217,13 @@ struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwar
     Location loc = op.getLoc();
     Value dy = op.getGrad(), x = op.getInput();
     auto wt = op.getResult().getType();
-    auto [n, c, h, w] = nchwSizes(rw, loc, x, false);
-    Value oh = dimOf(rw, loc, dy, 2), ow = dimOf(rw, loc, dy, 3);
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
+    auto dyn = nchwSizes(rw, loc, dy, cl);
+    Value oh = dyn[2], ow = dyn[3];
     Value geom = convGeometry(rw, loc, {n, c, h, w}, idx(rw, loc, wt.getDimSize(0)), wt.getDimSize(2),
                               wt.getDimSize(3), oh, ow, op.getStride(), op.getPadding(), op.getDilation(),
-                              op.getGroups(), DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NCHW);
+                              op.getGroups(), DLRT_ACTIVATION_NONE, cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW);
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_conv2d_backward_weights_f32")
                          .in(geom)
                          .in(x)
@@ -203,23 +234,46 @@ struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwar
   }
 };
 
-/// dx of a pool2d on oneDNN's pooling backward (max pooling reruns the forward to find
-/// its maxima, see dlrt_k_pool2d_grad_f32).
+/// dx of a pool2d on oneDNN's pooling backward. With the train step's forward beside it,
+/// that forward runs in training form and keeps its workspace (where each maximum came
+/// from) for the backward; otherwise the kernel reruns the forward to find the maxima
+/// (dlrt_k_pool2d_grad_f32).
 struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Pool2DBackwardOp op, PatternRewriter &rw) const override {
     if (!op.getInput().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
     Location loc = op.getLoc();
     Value x = op.getInput(), dy = op.getGrad();
-    auto [n, c, h, w] = nchwSizes(rw, loc, x, false);
-    Value geom = poolGeometry(rw, loc, {n, c, h, w}, dimOf(rw, loc, dy, 2), dimOf(rw, loc, dy, 3), op.getKernel(),
-                              op.getStride(), op.getPadding(), op.getIsMax(), false);
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
+    auto dyDims = nchwSizes(rw, loc, dy, cl);
+    Value geom = poolGeometryOf(rw, loc, op, dyDims[2], dyDims[3]);
     auto rt = op.getResult().getType();
+    auto dyn = resultDynSizes(rt, {n, c, h, w}, cl);
+    if (auto fwd = forwardOf<dl::Pool2DOp>(op, x, samePooling)) {
+      Value forwardSite = siteOf(rw, fwd.getLoc(), fwd);
+      Value workspace;
+      {
+        OpBuilder::InsertionGuard guard(rw);
+        rw.setInsertionPoint(fwd);
+        SmallVector<Value> results = poolForward(rw, fwd, /*workspace=*/true);
+        workspace = results[1];
+        rw.replaceOp(fwd, results[0]);
+      }
+      rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_backward_f32")
+                           .in(forwardSite)
+                           .in(geom)
+                           .in(dy)
+                           .in(workspace)
+                           .out(rt, dyn)
+                           .emitResult());
+      return success();
+    }
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_grad_f32")
                          .in(geom)
                          .in(x)
                          .in(dy)
-                         .out(rt, resultDynSizes(rt, {n, c, h, w}, false))
+                         .out(rt, dyn)
                          .emitResult());
     return success();
   }

@@ -348,6 +348,7 @@ struct ConvTranspose2DToLinalg : public OpRewritePattern<dl::ConvTranspose2DOp> 
 struct Conv2DBackwardDataToLinalg : public OpRewritePattern<dl::Conv2DBackwardDataOp> {
   Conv2DBackwardDataToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(dl::Conv2DBackwardDataOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
     auto rt = op.getResult().getType();
     auto wt = op.getWeight().getType();
     auto s = op.getStride(), p = op.getPadding(), d = op.getDilation();
@@ -368,6 +369,7 @@ struct Conv2DBackwardDataToLinalg : public OpRewritePattern<dl::Conv2DBackwardDa
 struct Conv2DBackwardWeightsToLinalg : public OpRewritePattern<dl::Conv2DBackwardWeightsOp> {
   Conv2DBackwardWeightsToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(dl::Conv2DBackwardWeightsOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
     Location loc = op.getLoc();
     auto wt = op.getResult().getType();
     Type elt = wt.getElementType();
@@ -399,6 +401,7 @@ struct Conv2DBackwardWeightsToLinalg : public OpRewritePattern<dl::Conv2DBackwar
 struct Pool2DBackwardToLinalg : public OpRewritePattern<dl::Pool2DBackwardOp> {
   Pool2DBackwardToLinalg(MLIRContext *ctx) : OpRewritePattern(ctx, /*benefit=*/2) {}
   LogicalResult matchAndRewrite(dl::Pool2DBackwardOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the linalg kernels take NCHW");
     Location loc = op.getLoc();
     Value x = op.getInput(), dy = op.getGrad();
     auto xt = op.getInput().getType();

@@ -4,6 +4,7 @@
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DL/DLOps.h"
 
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/Dominance.h"
 #include "mlir/Transforms/CSE.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -47,6 +48,10 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     // Fusion first, on the dl graph, before the producers turn into kernel calls.
     RewritePatternSet fusion(&getContext());
     populateFuseActivations(fusion);
+    // A gradient's generic takes every operand of its op, used or not (see
+    // buildElementwiseGradient): an unused one would count as a second reader of a
+    // convolution's result and keep its activation out of the kernel.
+    linalg::populateEraseUnusedOperandsAndResultsPatterns(fusion);
     if (failed(applyPatternsGreedily(module, std::move(fusion)))) return signalPassFailure();
 
     if (kernels != "onednn" && kernels != "linalg") {

@@ -131,6 +131,7 @@ struct BatchNormDecomposition {
 struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormTrainOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the decomposition takes channels in dim 1");
     BatchNormDecomposition d(rw, op.getLoc(), op.getInput());
     Value x = op.getInput();
     Value mean = d.mean(x);
@@ -148,6 +149,7 @@ struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainO
 struct BatchNormBackwardDecomposition : public OpRewritePattern<dl::BatchNormBackwardOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormBackwardOp op, PatternRewriter &rw) const override {
+    if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the decomposition takes channels in dim 1");
     Location loc = op.getLoc();
     BatchNormDecomposition d(rw, loc, op.getInput());
     Value g = op.getGrad();
@@ -231,7 +233,7 @@ struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheck
     Value x = op.getInput();
     Value count = arith::ConstantIndexOp::create(rw, loc, 1);
     for (int64_t d = 0; d < op.getInput().getType().getRank(); ++d)
-      if (d != 1) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, x, d));
+      if (d != op.getAxis()) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, x, d));
     KernelCall(rw, loc, op, "dlrt_k_check_count").in(i64Value(rw, loc, count)).in(i64Const(rw, loc, op.getMin())).emit();
     rw.replaceOp(op, x);
     return success();

@@ -85,7 +85,10 @@ struct BatchNormToOneDNN : public OpRewritePattern<dl::BatchNormOp> {
         .in(op.getBias())
         .in(op.getRunningMean())
         .in(op.getRunningVar());
-    resultOverInput(call, op.getInput()).in(f64Const(rw, loc, op.getEps().convertToDouble())).in(i64Const(rw, loc, 0));
+    resultOverInput(call, op.getInput())
+        .in(f64Const(rw, loc, op.getEps().convertToDouble()))
+        .in(i64Const(rw, loc, 0))  // inference
+        .in(i64Const(rw, loc, 0)); // NCHW: the layout pass folds an inference batch_norm into its conv2d
     rw.replaceOp(op, call.emitResult());
     return success();
   }
@@ -113,6 +116,7 @@ struct BatchNormTrainToOneDNN : public OpRewritePattern<dl::BatchNormTrainOp> {
                                      .out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{op.getInput()}))
                                      .in(f64Const(rw, loc, op.getEps().convertToDouble()))
                                      .in(i64Const(rw, loc, 1))
+                                     .in(i64Const(rw, loc, op.getChannelsLast() ? 1 : 0))
                                      .emit();
     rw.replaceOp(op, ValueRange{results[2], results[0], results[1]});
     return success();
@@ -140,6 +144,7 @@ struct BatchNormBackwardToOneDNN : public OpRewritePattern<dl::BatchNormBackward
                                      .out(vec, {})
                                      .out(vec, {})
                                      .in(f64Const(rw, loc, op.getEps().convertToDouble()))
+                                     .in(i64Const(rw, loc, op.getChannelsLast() ? 1 : 0))
                                      .emit();
     rw.replaceOp(op, results);
     return success();

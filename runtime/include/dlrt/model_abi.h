@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 8
+#define DLRT_MODEL_ABI_VERSION 9
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,11 +37,13 @@ enum dlrt_layout {
   DLRT_LAYOUT_NCHW16C = 2,
 };
 
-/* Whether the runtime runs a conv2d by Winograd's algorithm (when oneDNN has a kernel for
- * it): 3x3, stride 1, no dilation, no groups, 64 channels in and out or more. Measured
- * on this project's CPUs: 1.2-2.3x faster than direct convolution on ResNet's layers,
- * slower with fewer channels (0.7-0.9x for 16 -> 32 on 14x14). The compiler keeps such
- * convolutions' activations in 16-channel blocks between them, the layout Winograd runs on. */
+/* Whether a conv2d may run by Winograd's algorithm (when oneDNN has a kernel for it): 3x3,
+ * stride 1, no dilation, no groups, 64 channels in and out or more. Measured on this
+ * project's CPUs: 1.2-2.3x faster than direct convolution on ResNet's layers, slower with
+ * fewer channels (0.7-0.9x for 16 -> 32 on 14x14). The compiler keeps such convolutions'
+ * activations in 16-channel blocks between them, the layout Winograd runs on, except
+ * where the call updates the weight (a train step); the runtime runs Winograd exactly for
+ * the convolutions handed blocked activations (DLRT_LAYOUT_NCHW16C). */
 static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                        int64_t dh, int64_t dw, int64_t groups) {
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && groups == 1 && c >= 64 && oc >= 64;

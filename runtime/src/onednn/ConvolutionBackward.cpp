@@ -1,17 +1,22 @@
 //===- ConvolutionBackward.cpp - conv2d's gradients on oneDNN -------------===//
 //
-// The backward-data and backward-weights primitives of a convolution, NCHW activations and
-// OIHW weights as PyTorch keeps them. Both are made from a forward_training descriptor of
-// the same geometry (oneDNN's hint) and let oneDNN choose its layouts (tag::any); where
-// its choice differs from ours, tensors are reordered into the session's staging buffers
-// and back, as the forward kernel does. Primitives are cached per call site and geometry.
+// The backward-data and backward-weights primitives of a convolution, OIHW weights as
+// PyTorch keeps them and activations NCHW or, where the layout pass moved the train step's
+// convolutions to channels_last, NHWC (geom[19]). Both are made from a forward_training
+// descriptor of the same geometry (oneDNN's hint). NHWC activations are taken as they are
+// where oneDNN has a kernel for them; otherwise (and for NCHW, which runs several times
+// slower than oneDNN's blocked layouts) oneDNN chooses its layouts (tag::any) and tensors
+// are reordered into the session's staging buffers and back, as the forward kernel does.
+// Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
 #include "onednn/PackedWeights.h"
 
 #include <optional>
+#include <string>
 
 using dnnl::memory;
 using namespace dlrt;
@@ -22,19 +27,22 @@ constexpr int kGeomWords = 20;
 
 /// The geometry of dlrt_k_conv2d_f32's word array, as oneDNN's descriptors take it.
 struct ConvShape {
-  memory::desc src, wei, dst; // NCHW, OIHW (goihw with groups), NCHW
+  memory::desc src, wei, dst; // NCHW or NHWC, OIHW (goihw with groups), as src
+  bool channelsLast;
   memory::dims strides, dil, padL, padR;
   double flops;
 
   explicit ConvShape(const int64_t *g) {
     int64_t n = g[0], c = g[1], h = g[2], w = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
     int64_t groups = g[17];
+    channelsLast = g[19] == DLRT_LAYOUT_NHWC;
     auto f32 = memory::data_type::f32;
     using tag = memory::format_tag;
-    src = memory::desc({n, c, h, w}, f32, tag::nchw);
+    tag act = channelsLast ? tag::nhwc : tag::nchw;
+    src = memory::desc({n, c, h, w}, f32, act);
     wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, tag::oihw)
                       : memory::desc({groups, oc / groups, c / groups, kh, kw}, f32, tag::goihw);
-    dst = memory::desc({n, oc, oh, ow}, f32, tag::nchw);
+    dst = memory::desc({n, oc, oh, ow}, f32, act);
     // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
     strides = {g[9], g[10]};
     dil = {g[15] - 1, g[16] - 1};
@@ -47,10 +55,28 @@ struct ConvShape {
     return memory::desc(d.dims(), memory::data_type::f32, memory::format_tag::any);
   }
 
-  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine) const {
+  /// The activation layouts a primitive is asked for: ours where they are NHWC, else any.
+  memory::desc srcAsked() const { return channelsLast ? src : any(src); }
+  memory::desc dstAsked() const { return channelsLast ? dst : any(dst); }
+
+  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine, bool asked) const {
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      any(src), any(wei), any(dst), strides, dil, padL, padR);
+                                      asked ? srcAsked() : any(src), any(wei), asked ? dstAsked() : any(dst),
+                                      strides, dil, padL, padR);
     return dnnl::convolution_forward::primitive_desc(d, kernelAttr(), engine);
+  }
+
+  /// `make(asked)` with NHWC activations taken as they are where oneDNN has a kernel for
+  /// them other than its reference one, else with the layouts oneDNN prefers.
+  template <typename PD, typename Make> PD choose(Make make) const {
+    if (channelsLast) {
+      try {
+        PD pd = make(true);
+        if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return pd;
+      } catch (const dnnl::error &) {
+      }
+    }
+    return make(false);
   }
 };
 
@@ -114,10 +140,14 @@ extern "C" void dlrt_k_conv2d_backward_data_f32(void *vctx, int64_t site, const 
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g)];
     if (!slot) {
-      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, ConvShape::any(shape.src),
-                                              ConvShape::any(shape.wei), ConvShape::any(shape.dst), shape.strides,
-                                              shape.dil, shape.padL, shape.padR);
-      dnnl::convolution_backward_data::primitive_desc pd(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine));
+      using PD = dnnl::convolution_backward_data::primitive_desc;
+      PD pd = shape.choose<PD>([&](bool asked) {
+        dnnl::convolution_backward_data::desc d(
+            dnnl::algorithm::convolution_direct, asked ? shape.srcAsked() : ConvShape::any(shape.src),
+            ConvShape::any(shape.wei), asked ? shape.dstAsked() : ConvShape::any(shape.dst), shape.strides,
+            shape.dil, shape.padL, shape.padR);
+        return PD(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine, asked));
+      });
       auto p = std::make_shared<BackwardData>();
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
       p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
@@ -144,10 +174,14 @@ extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, con
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g)];
     if (!slot) {
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, ConvShape::any(shape.src),
-                                                 ConvShape::any(shape.wei), ConvShape::any(shape.dst), shape.strides,
-                                                 shape.dil, shape.padL, shape.padR);
-      dnnl::convolution_backward_weights::primitive_desc pd(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine));
+      using PD = dnnl::convolution_backward_weights::primitive_desc;
+      PD pd = shape.choose<PD>([&](bool asked) {
+        dnnl::convolution_backward_weights::desc d(
+            dnnl::algorithm::convolution_direct, asked ? shape.srcAsked() : ConvShape::any(shape.src),
+            ConvShape::any(shape.wei), asked ? shape.dstAsked() : ConvShape::any(shape.dst), shape.strides,
+            shape.dil, shape.padL, shape.padR);
+        return PD(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine, asked));
+      });
       auto p = std::make_shared<BackwardWeights>();
       p->src = Operand(ctx, shape.src, pd.src_desc(), false);
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);

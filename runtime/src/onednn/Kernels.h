@@ -45,12 +45,12 @@ void dlrt_k_deconv2d_f32(void *ctx, int64_t site, const int64_t *geom, const flo
 /// is_max channels_last. workspace NULL: inference. Otherwise the training form, which
 /// fills `workspace` (dlrt_k_pool2d_workspace_bytes long) for the backward pass.
 void dlrt_k_pool2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, float *y, void *workspace);
-/// The workspace size of the training form of a pooling site (at least 1 byte).
-int64_t dlrt_k_pool2d_workspace_bytes(void *ctx, int64_t site, const int64_t *geom);
-/// dx = the gradient of pooling for dy, from the workspace of the same site's training-form
-/// forward (unused by average pooling). geom as for the forward.
-void dlrt_k_pool2d_backward_f32(void *ctx, int64_t site, const int64_t *geom, const float *dy,
-                                const void *workspace, float *dx);
+/// The workspace size of the training form of a pooling site (at least 1 byte), in *bytes.
+void dlrt_k_pool2d_workspace_bytes(void *ctx, int64_t site, const int64_t *geom, int64_t *bytes);
+/// dx = the gradient of pooling for dy, from the workspace of the training-form forward at
+/// `forward_site` (unused by average pooling). geom as for the forward.
+void dlrt_k_pool2d_backward_f32(void *ctx, int64_t site, int64_t forward_site, const int64_t *geom,
+                                const float *dy, const void *workspace, float *dx);
 /// dx = the gradient of pooling for dy, from the forward's input x: max pooling reruns
 /// the training-form forward to find where each maximum came from (the train step keeps
 /// x, which it holds anyway, rather than a workspace). geom as for the forward.
@@ -61,17 +61,18 @@ void dlrt_k_pool2d_grad_f32(void *ctx, int64_t site, const int64_t *geom, const 
 /// biased variance ([rows]) for the backward pass.
 void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, const float *x,
                            const float *gamma, const float *beta, float *y, double eps, float *mean, float *var);
-/// batch_norm over dim 1 of x (dims: N C spatial..., rank 2 to 5, contiguous). training 0:
-/// normalises with mean and var (the running statistics); training 1: computes the batch's
-/// mean and biased variance into them and normalises with those.
+/// batch_norm over the channels of x (dims: N C spatial..., rank 2 to 5, contiguous; with
+/// channels_last a 4-d x stored N H W C, its dims given so). training 0: normalises with
+/// mean and var (the running statistics); training 1: computes the batch's mean and biased
+/// variance into them and normalises with those.
 void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                            const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
-                           int64_t training);
+                           int64_t training, int64_t channels_last);
 /// The gradients of the training form of batch_norm: dx, dgamma and dbeta from dy, the
 /// forward's x and gamma, and the batch mean and biased variance it computed. dims as there.
 void dlrt_k_batch_norm_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                     const float *gamma, const float *mean, const float *var, const float *dy,
-                                    float *dx, float *dgamma, float *dbeta, double eps);
+                                    float *dx, float *dgamma, float *dbeta, double eps, int64_t channels_last);
 /// The gradients of the training form of layer_norm: dx, dgamma and dbeta ([cols]) from
 /// dy, the forward's x and gamma, and the mean and biased variance ([rows]) it computed.
 void dlrt_k_layer_norm_backward_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, const float *x,

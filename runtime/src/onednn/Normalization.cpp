@@ -86,25 +86,33 @@ extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, in
   });
 }
 
+/// batch_norm's data as oneDNN takes it, channels its dim 1: a contiguous [N, C, spatial...]
+/// tensor, or with `channelsLast` a 4-d one stored [N, H, W, C] (the dims as stored).
+/// oneDNN wants at least [N, C, W], so a [N, C] input is viewed as [N, C, 1].
+static memory::desc batchNormData(int64_t rank, const int64_t *dims, bool channelsLast) {
+  auto f32 = memory::data_type::f32;
+  if (channelsLast) return memory::desc({dims[0], dims[3], dims[1], dims[2]}, f32, memory::format_tag::nhwc);
+  memory::dims d(dims, dims + rank);
+  if (d.size() == 2) d.push_back(1);
+  return memory::desc(d, f32, contiguousStrides(d));
+}
+
 extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                       const float *gamma, const float *beta, float *mean, float *var, float *y,
-                                      double eps, int64_t training) {
+                                      double eps, int64_t training, int64_t channelsLast) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
     double elements = elementCount(d);
     if (elements == 0) return;
     int threads = ctx.threadsFor(8.0 * elements);
-    std::vector<int64_t> key = {kBatchNorm, site, threads, training, rank};
+    std::vector<int64_t> key = {kBatchNorm, site, threads, training, rank, channelsLast};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];
     if (!slot) {
       auto p = std::make_shared<NormPrimitive>();
       auto f32 = memory::data_type::f32;
-      // Channels are dim 1 in every rank; oneDNN wants at least [N, C, W], so a [N, C]
-      // input is viewed as [N, C, 1].
-      if (d.size() == 2) d.push_back(1);
-      p->data = memory::desc(d, f32, contiguousStrides(d));
-      p->stat = memory::desc({d[1]}, f32, memory::format_tag::a);
+      p->data = batchNormData(rank, dims, channelsLast != 0);
+      p->stat = memory::desc({p->data.dims()[1]}, f32, memory::format_tag::a);
       p->scale = p->stat;
       auto flags = kScaleShift;
       if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
@@ -120,24 +128,25 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
 
 extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims,
                                                const float *x, const float *gamma, const float *mean, const float *var,
-                                               const float *dy, float *dx, float *dgamma, float *dbeta, double eps) {
+                                               const float *dy, float *dx, float *dgamma, float *dbeta, double eps,
+                                               int64_t channelsLast) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
     double elements = elementCount(d);
     if (elements == 0) { // no values: no gradient for the scale and shift either
-      std::fill_n(dgamma, d[1], 0.0f);
-      std::fill_n(dbeta, d[1], 0.0f);
+      int64_t channels = channelsLast ? d[3] : d[1];
+      std::fill_n(dgamma, channels, 0.0f);
+      std::fill_n(dbeta, channels, 0.0f);
       return;
     }
     int threads = ctx.threadsFor(12.0 * elements);
-    std::vector<int64_t> key = {kBatchNormBackward, site, threads, rank};
+    std::vector<int64_t> key = {kBatchNormBackward, site, threads, rank, channelsLast};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];
     if (!slot) {
       auto p = std::make_shared<NormPrimitive>();
-      if (d.size() == 2) d.push_back(1); // as the forward: [N, C] viewed as [N, C, 1]
-      p->data = memory::desc(d, memory::data_type::f32, contiguousStrides(d));
-      p->stat = memory::desc({d[1]}, memory::data_type::f32, memory::format_tag::a);
+      p->data = batchNormData(rank, dims, channelsLast != 0); // as the forward
+      p->stat = memory::desc({p->data.dims()[1]}, memory::data_type::f32, memory::format_tag::a);
       p->scale = p->stat;
       dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, p->data, float(eps), kScaleShift);
       dnnl::batch_normalization_forward::primitive_desc hint(fd, kernelAttr(), ctx.engine);

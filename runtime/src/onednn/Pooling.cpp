@@ -88,18 +88,19 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
   });
 }
 
-extern "C" int64_t dlrt_k_pool2d_workspace_bytes(void *vctx, int64_t site, const int64_t *g) {
-  int64_t bytes = 0;
-  guarded(vctx, site, [&](KernelContext &ctx) {
-    // At least one byte, so that a non-NULL workspace marks the training form even where
-    // the algorithm (average pooling) keeps nothing in it.
-    bytes = std::max<int64_t>(1, int64_t(trainingDesc(ctx, site, g).workspace_desc().get_size()));
-  });
-  return bytes;
+/// At least one byte, so that a non-NULL workspace marks the training form even where the
+/// algorithm (average pooling) keeps nothing in it.
+static int64_t workspaceBytes(KernelContext &ctx, int64_t site, const int64_t *g) {
+  return std::max<int64_t>(1, int64_t(trainingDesc(ctx, site, g).workspace_desc().get_size()));
 }
 
-extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64_t *g, const float *dy,
-                                           const void *workspace, float *dx) {
+extern "C" void dlrt_k_pool2d_workspace_bytes(void *vctx, int64_t site, const int64_t *g, int64_t *bytes) {
+  *bytes = 1;
+  guarded(vctx, site, [&](KernelContext &ctx) { *bytes = workspaceBytes(ctx, site, g); });
+}
+
+extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, int64_t forwardSite, const int64_t *g,
+                                           const float *dy, const void *workspace, float *dx) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (g[0] == 0) return;
     int threads = ctx.threadsFor(poolFlops(g));
@@ -107,7 +108,8 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, const int64
     key.insert(key.end(), g, g + kGeomWords);
     auto &slot = ctx.primitives[key];
     if (!slot) {
-      auto &hint = trainingDesc(ctx, site, g);
+      // The forward's descriptor: its workspace layout is the one the backward reads.
+      auto &hint = trainingDesc(ctx, forwardSite, g);
       dnnl::pooling_backward::desc d(algorithmOf(g), activation(g, g[2], g[3]), activation(g, g[4], g[5]),
                                      {g[8], g[9]}, {g[6], g[7]}, {g[10], g[11]}, {g[12], g[13]});
       dnnl::pooling_backward::primitive_desc pd(d, kernelAttr(), ctx.engine, hint);
@@ -138,11 +140,11 @@ extern "C" void dlrt_k_pool2d_grad_f32(void *vctx, int64_t site, const int64_t *
   float *y = nullptr;
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (g[0] == 0) return;
-    int64_t bytes = std::max<int64_t>(1, int64_t(trainingDesc(ctx, site, g).workspace_desc().get_size()));
+    int64_t bytes = workspaceBytes(ctx, site, g);
     workspace = ctx.recomputedWorkspace.get(size_t(bytes));
     y = static_cast<float *>(ctx.recomputed.get(size_t(g[0] * g[1] * g[4] * g[5]) * sizeof(float)));
   });
   if (!workspace) return; // failed, or no samples
   dlrt_k_pool2d_f32(vctx, site, g, x, y, workspace);
-  dlrt_k_pool2d_backward_f32(vctx, site, g, dy, workspace, dx);
+  dlrt_k_pool2d_backward_f32(vctx, site, site, g, dy, workspace, dx);
 }
