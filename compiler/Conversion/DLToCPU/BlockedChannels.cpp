@@ -35,7 +35,7 @@ Value blockChannels(PatternRewriter &rw, Location loc, Value v, bool inverse) {
 /// Whether the function updates the parameter `w` (a train step): Winograd transforms the
 /// weight once per parameter version, here on every call. In ResNet-18's train step
 /// (batch 16, AMD EPYC, 1 thread) the transforms took 366 ms a step for 178 ms of
-/// Winograd convolutions, where direct ones would take about 240 ms.
+/// Winograd convolutions; the same convolutions run direct (brgconv on NHWC) in 395 ms.
 bool updatedHere(Value w) {
   return llvm::any_of(w.getUses(), [](OpOperand &use) {
     return isa<dl::SgdUpdateOp, dl::AdamUpdateOp>(use.getOwner()) && use.getOperandNumber() == 0;

@@ -66,9 +66,16 @@ struct ConvShape {
     return dnnl::convolution_forward::primitive_desc(d, kernelAttr(), engine);
   }
 
-  /// `make(asked)` with NHWC activations taken as they are where oneDNN has a kernel for
-  /// them other than its reference one, else with the layouts oneDNN prefers.
-  template <typename PD, typename Make> PD choose(Make make) const {
+  /// The descriptor of a backward primitive (`Prim`: backward data or weights, which take
+  /// the same arguments), with NHWC activations taken as they are where oneDNN has a
+  /// kernel for them other than its reference one, else with the layouts it prefers.
+  template <typename Prim> typename Prim::primitive_desc backwardDesc(const dnnl::engine &engine) const {
+    using PD = typename Prim::primitive_desc;
+    auto make = [&](bool asked) {
+      typename Prim::desc d(dnnl::algorithm::convolution_direct, asked ? srcAsked() : any(src), any(wei),
+                            asked ? dstAsked() : any(dst), strides, dil, padL, padR);
+      return PD(d, kernelAttr(), engine, hint(engine, asked));
+    };
     if (channelsLast) {
       try {
         PD pd = make(true);
@@ -140,14 +147,7 @@ extern "C" void dlrt_k_conv2d_backward_data_f32(void *vctx, int64_t site, const 
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g)];
     if (!slot) {
-      using PD = dnnl::convolution_backward_data::primitive_desc;
-      PD pd = shape.choose<PD>([&](bool asked) {
-        dnnl::convolution_backward_data::desc d(
-            dnnl::algorithm::convolution_direct, asked ? shape.srcAsked() : ConvShape::any(shape.src),
-            ConvShape::any(shape.wei), asked ? shape.dstAsked() : ConvShape::any(shape.dst), shape.strides,
-            shape.dil, shape.padL, shape.padR);
-        return PD(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine, asked));
-      });
+      auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine);
       auto p = std::make_shared<BackwardData>();
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
       p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
@@ -174,14 +174,7 @@ extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, con
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g)];
     if (!slot) {
-      using PD = dnnl::convolution_backward_weights::primitive_desc;
-      PD pd = shape.choose<PD>([&](bool asked) {
-        dnnl::convolution_backward_weights::desc d(
-            dnnl::algorithm::convolution_direct, asked ? shape.srcAsked() : ConvShape::any(shape.src),
-            ConvShape::any(shape.wei), asked ? shape.dstAsked() : ConvShape::any(shape.dst), shape.strides,
-            shape.dil, shape.padL, shape.padR);
-        return PD(d, kernelAttr(), ctx.engine, shape.hint(ctx.engine, asked));
-      });
+      auto pd = shape.backwardDesc<dnnl::convolution_backward_weights>(ctx.engine);
       auto p = std::make_shared<BackwardWeights>();
       p->src = Operand(ctx, shape.src, pd.src_desc(), false);
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
