@@ -73,7 +73,8 @@ mlir::LogicalResult recordPluginCalls(mlir::ModuleOp module);
 mlir::LogicalResult sinkLayoutThroughElementwise(mlir::Operation *op, mlir::PatternRewriter &rw,
                                                  llvm::function_ref<mlir::Value(mlir::Value)> unwrap,
                                                  mlir::Type movedType,
-                                                 llvm::function_ref<mlir::Value(mlir::Value)> wrap);
+                                                 llvm::function_ref<mlir::Value(mlir::Value)> wrap,
+                                                 bool shared = false);
 
 /// The sizes of `t` as index values: constants for static dims, tensor.dim otherwise.
 llvm::SmallVector<mlir::OpFoldResult> tensorSizes(mlir::OpBuilder &b, mlir::Location loc, mlir::Value t);

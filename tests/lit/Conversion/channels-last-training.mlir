@@ -43,6 +43,22 @@
 // CHECK: dlrt.call @dlrt_k_conv2d_backward_weights_f32
 // CHECK: return
 
+// A global average pool's gradient is a broadcast of [N, C] in NCHW. Beside a transposed
+// operand it is computed in NHWC instead (its input map permuted), so the relu gradient
+// that reads both, and the pool of the relu's result that shares its transpose, stay on
+// NHWC: only the input's transpose is left.
+// CHECK-LABEL: func.func @pooled
+// CHECK: dlrt.call @dlrt_k_transpose_f32
+// CHECK-NOT: dlrt_k_transpose_f32
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
+// The pool reduces NHWC's dims 1 and 2 into [N, C] (map (d0, d1, d2, d3) -> (d0, d3)); the
+// broadcast reads [N, C] through that same map:
+// CHECK: linalg.generic {indexing_maps = [#{{map[0-9]*}}, #[[NC:map[0-9]*]]], iterator_types = ["parallel", "reduction", "reduction", "parallel"]}
+// CHECK: linalg.generic {indexing_maps = [#[[NC]], #{{map[0-9]*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%{{.*}} : tensor<?x4xf32>) outs(%{{.*}} : tensor<?x8x8x4xf32>)
+// CHECK: dlrt.call @dlrt_k_conv2d_backward_weights_f32
+// CHECK-NOT: dlrt_k_transpose_f32
+// CHECK: return
+
 // The portable kernels keep NCHW.
 // LINALG-LABEL: func.func @train_step
 // LINALG-NOT: transpose
@@ -86,5 +102,34 @@ module attributes {dl.signature = "{}"} {
     %gc, %gg, %gb = dl.batch_norm_backward %dy, %k, %g, %mean, %var {eps = 1.000000e-05 : f64} : (tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
     %dw = dl.conv2d_backward_weights %gc, %x {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x4x8x8xf32>, tensor<?x3x8x8xf32> -> tensor<4x3x3x3xf32>
     return %y, %dw : tensor<?x4x8x8xf32>, tensor<4x3x3x3xf32>
+  }
+  func.func @pooled(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %dm: tensor<?x4xf32> {dl.input = "dm"},
+                    %w: tensor<4x3x3x3xf32> {dl.param = "c.weight"})
+      -> (tensor<?x4xf32> {dl.output = "m"}, tensor<4x3x3x3xf32> {dl.output = "dw"}) {
+    %c = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x3x8x8xf32>, tensor<4x3x3x3xf32> -> tensor<?x4x8x8xf32>
+    %y = dl.relu %c : tensor<?x4x8x8xf32>
+    %m = dl.mean %y {axes = array<i64: 2, 3>, keepdims = false} : tensor<?x4x8x8xf32> -> tensor<?x4xf32>
+    %c0 = arith.constant 0 : index
+    %n = tensor.dim %y, %c0 : tensor<?x4x8x8xf32>
+    %e = tensor.empty(%n) : tensor<?x4x8x8xf32>
+    // mean's gradient as expandReduced builds it: dm spread over H and W, divided by 64.
+    %g = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+        ins(%dm : tensor<?x4xf32>) outs(%e : tensor<?x4x8x8xf32>) {
+    ^bb0(%a: f32, %out: f32):
+      %k = arith.constant 64.0 : f32
+      %v = arith.divf %a, %k : f32
+      linalg.yield %v : f32
+    } -> tensor<?x4x8x8xf32>
+    %e2 = tensor.empty(%n) : tensor<?x4x8x8xf32>
+    %gy = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+        ins(%y, %g : tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32>) outs(%e2 : tensor<?x4x8x8xf32>) {
+    ^bb0(%yy: f32, %gg: f32, %out: f32):
+      %zero = arith.constant 0.0 : f32
+      %pos = arith.cmpf ogt, %yy, %zero : f32
+      %v = arith.select %pos, %gg, %zero : f32
+      linalg.yield %v : f32
+    } -> tensor<?x4x8x8xf32>
+    %dw = dl.conv2d_backward_weights %gy, %x {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x4x8x8xf32>, tensor<?x3x8x8xf32> -> tensor<4x3x3x3xf32>
+    return %m, %dw : tensor<?x4xf32>, tensor<4x3x3x3xf32>
   }
 }
