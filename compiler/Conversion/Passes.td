@@ -27,6 +27,17 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def DLReuseDeadInputs : Pass<"dl-reuse-dead-inputs"> {
+  let summary = "Let an elementwise generic write its result over an input nothing else reads";
+  let description = [{
+    Makes such an input (of the result's type, made in this function) the generic's init
+    in place of its tensor.empty, so that one-shot bufferization writes the result into
+    the input's buffer instead of a new one. Results that end in an output buffer or a
+    concat slice are left to dl-eliminate-empty-tensors.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def DLUniqueEmptyTensors : Pass<"dl-unique-empty-tensors"> {
   let summary = "Give every use of a tensor.empty its own tensor.empty";
   let description = [{

@@ -66,7 +66,7 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 
 std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
-         "dl-collapse-loop-dims,canonicalize,"
+         "dl-collapse-loop-dims,canonicalize,dl-reuse-dead-inputs,"
          "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
          "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dlrt-call-to-func,"

@@ -1,0 +1,64 @@
+//===- ReuseDeadInputs.cpp - elementwise results into a dying operand -----===//
+//
+// An elementwise linalg.generic computes into a tensor.empty, which one-shot
+// bufferization turns into a new buffer, so its input and its result are alive at
+// once. Where an input of the result's type is read by nothing else, the result can
+// take that input's buffer: this pass makes that input the generic's init, and
+// bufferization writes in place (it still copies where its analysis finds a later
+// reader). A relu after a convolution (not a oneDNN post-op, see FuseActivations)
+// otherwise doubled that activation's memory: ResNet-18's inference arena at batch 16
+// was 98 MiB where the fused relu needed 61.
+//
+// Only operands made by ops of this function qualify: an input or parameter arrives
+// through a read-only to_tensor, which bufferization would copy first. A result that
+// ends in an output buffer or a concat slice keeps its tensor.empty, which
+// dl-eliminate-empty-tensors replaces by that place.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/Passes.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLREUSEDEADINPUTS
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+/// The input of `op` whose buffer its result can take, if any.
+Value dyingInput(linalg::GenericOp op) {
+  if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops()) return {};
+  OpOperand *init = op.getDpsInitOperand(0);
+  Value empty = init->get();
+  // dl-collapse-loop-dims leaves the empty tensor reshaped.
+  if (auto reshape = empty.getDefiningOp<tensor::CollapseShapeOp>()) empty = reshape.getSrc();
+  if (!empty.getDefiningOp<tensor::EmptyOp>() || op.payloadUsesValueFromOperand(init)) return {};
+  Type resultType = op.getResult(0).getType();
+  if (!op.getMatchingIndexingMap(init).isIdentity()) return {};
+  for (Value r : op->getResults())
+    for (Operation *user : r.getUsers())
+      if (isa<bufferization::MaterializeInDestinationOp, tensor::InsertSliceOp>(user)) return {};
+  for (OpOperand *in : op.getDpsInputOperands()) {
+    Value v = in->get();
+    Operation *producer = v.getDefiningOp();
+    if (v.getType() != resultType || !v.hasOneUse() || !op.getMatchingIndexingMap(in).isIdentity() || !producer ||
+        isa<bufferization::ToTensorOp, arith::ConstantOp>(producer))
+      continue;
+    return v;
+  }
+  return {};
+}
+
+struct ReuseDeadInputsPass : public impl::DLReuseDeadInputsBase<ReuseDeadInputsPass> {
+  void runOnOperation() override {
+    getOperation()->walk([](linalg::GenericOp op) {
+      if (Value v = dyingInput(op)) op.getDpsInitOperand(0)->set(v);
+    });
+  }
+};
+
+} // namespace
+} // namespace dlc
