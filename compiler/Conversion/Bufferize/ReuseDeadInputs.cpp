@@ -15,6 +15,7 @@
 // dl-eliminate-empty-tensors replaces by that place.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/Bufferize/FinalPlace.h"
 #include "compiler/Conversion/Passes.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -38,9 +39,7 @@ Value dyingInput(linalg::GenericOp op) {
   if (!empty.getDefiningOp<tensor::EmptyOp>() || op.payloadUsesValueFromOperand(init)) return {};
   Type resultType = op.getResult(0).getType();
   if (!op.getMatchingIndexingMap(init).isIdentity()) return {};
-  for (Value r : op->getResults())
-    for (Operation *user : r.getUsers())
-      if (isa<bufferization::MaterializeInDestinationOp, tensor::InsertSliceOp>(user)) return {};
+  if (endsInFinalPlace(op)) return {};
   for (OpOperand *in : op.getDpsInputOperands()) {
     Value v = in->get();
     Operation *producer = v.getDefiningOp();

@@ -2,10 +2,11 @@
 //
 // A 3x3 stride-1 convolution of 64 channels and more runs faster by Winograd's algorithm
 // (model_abi.h's dlrt_conv2d_winograd), which oneDNN implements on 16-channel blocks
-// (nChw16c) only; the runtime uses it for the convolutions handed blocked activations. Handed NHWC, each such convolution reorders its input into
-// blocks and its result back: in ResNet-18 twice per convolution, 6-10% of a call at
-// batch 16. After the channels_last patterns, this marks those convolutions
-// `blocked_channels` between explicit dl.block_channels ops:
+// (nChw16c) only; the runtime uses it for the convolutions handed blocked activations.
+// Handed NHWC, a Winograd convolution reordered its input into blocks and its result back:
+// in ResNet-18 twice per convolution, 6-10% of a call at batch 16. After the
+// channels_last patterns, this marks those convolutions `blocked_channels` between
+// explicit dl.block_channels ops:
 //
 //   conv(x)  ->  unblock(conv_blocked(block(x)))
 //

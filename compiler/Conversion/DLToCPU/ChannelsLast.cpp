@@ -11,8 +11,9 @@
 // Then transposes that meet cancel (T_nhwc(T_nchw(y)) = y), and the remaining ones move
 // down through elementwise ops and reductions towards the next convolution or the model's
 // boundary; a broadcast beside a transposed operand (a reduction's gradient) is computed
-// in the transposed layout instead, so that gradients stay NHWC too. A transpose that is flattened into a dense layer (a CNN's classifier head)
-// folds into the dense's weight instead, which the runtime permutes once. In a CNN only
+// in the transposed layout instead, so that gradients stay NHWC too. A transpose that is
+// flattened into a dense layer (a CNN's classifier head) folds into the dense's weight
+// instead, which the runtime permutes once. In a CNN only
 // the input's transpose is left; an input with one channel turns into a reshape, which
 // costs nothing (see ShapeToTensor).
 //
@@ -148,21 +149,24 @@ struct SinkThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarEleme
   }
 };
 
-/// Whether `op` is a linalg.generic that works elementwise: all loops parallel, every
-/// operand read at the loop's own index, the init a tensor.empty it does not read, no
-/// index reads.
-bool isElementwiseGeneric(linalg::GenericOp op) {
-  if (op.getNumDpsInits() != 1 || op.getNumDpsInputs() == 0 || op.getNumParallelLoops() != op.getNumLoops() ||
-      !llvm::all_of(op.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); }))
-    return false;
-  return op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>() &&
+/// Whether `op` is a generic of one result and at least one input whose loops are all
+/// parallel, whose init is a tensor.empty it does not read, and whose body does not read
+/// its indices: a map from its inputs that the layout patterns may rebuild in another
+/// iteration order.
+bool isParallelMap(linalg::GenericOp op) {
+  return op.getNumDpsInits() == 1 && op.getNumDpsInputs() != 0 && op.getNumParallelLoops() == op.getNumLoops() &&
+         op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>() &&
          !op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)) && op.getBody()->getOps<linalg::IndexOp>().empty();
 }
 
+/// An elementwise generic: a parallel map reading every operand at the loop's own index.
+bool isElementwiseGeneric(linalg::GenericOp op) {
+  return isParallelMap(op) && llvm::all_of(op.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); });
+}
+
 /// The same sinking (shared transposes too) for the elementwise linalg.generic ops that
-/// gradients are built of (a relu's backward, say): all loops parallel, every operand read at the loop's own
-/// index, the init a tensor.empty. The generic runs over the untransposed operands, its
-/// init permuted to match.
+/// gradients are built of (a relu's backward, say). The generic runs over the
+/// untransposed operands, its init permuted to match.
 struct SinkThroughElementwiseGeneric : public OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(linalg::GenericOp op, PatternRewriter &rw) const override {
@@ -176,9 +180,6 @@ struct SinkThroughElementwiseGeneric : public OpRewritePattern<linalg::GenericOp
       if (!t || t.getPerm() != perm) return failure();
       inputs.push_back(t.getInput());
     }
-    // Linalg's own fusion may since have taken the body's index (linalg.index) into
-    // account; a body that reads it would see permuted indices.
-    if (!op.getBody()->getOps<linalg::IndexOp>().empty()) return failure();
     Location loc = op.getLoc();
     auto resultType = cast<RankedTensorType>(op.getResult(0).getType());
     auto movedType = permuted(resultType, invertPermutationVector(perm));
@@ -217,15 +218,12 @@ struct SinkThroughChannelCountCheck : public OpRewritePattern<dl::ChannelCountCh
 /// ResNet's gradient stays NHWC from the pooling back.
 struct TransposeBroadcastOperand : public OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
-  /// One input read through a projected permutation other than the identity, the output
-  /// through the identity, all loops parallel, the init a tensor.empty it does not read.
+  /// A parallel map of one input read through a projected permutation other than the
+  /// identity, the output through the identity.
   static bool isBroadcast(linalg::GenericOp op) {
-    if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops())
-      return false;
+    if (!isParallelMap(op) || op.getNumDpsInputs() != 1) return false;
     auto maps = op.getIndexingMapsArray();
-    return maps[0].isProjectedPermutation() && !maps[0].isIdentity() && maps[1].isIdentity() &&
-           op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>() &&
-           !op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)) && op.getBody()->getOps<linalg::IndexOp>().empty();
+    return maps[0].isProjectedPermutation() && !maps[0].isIdentity() && maps[1].isIdentity();
   }
   LogicalResult matchAndRewrite(linalg::GenericOp op, PatternRewriter &rw) const override {
     if (!isElementwiseGeneric(op)) return failure();
@@ -251,7 +249,8 @@ struct TransposeBroadcastOperand : public OpRewritePattern<linalg::GenericOp> {
         broadcast.getIndexingMapsArray()[0].compose(AffineMap::getPermutationMap(*perm, rw.getContext()));
     SmallVector<Value> dyn; // dim j of moved is the result's dim inverse[j], read off its init
     for (int64_t j = 0; j < movedType.getRank(); ++j)
-      if (movedType.isDynamicDim(j)) dyn.push_back(tensor::DimOp::create(rw, loc, broadcast.getDpsInits()[0], inverse[j]));
+      if (movedType.isDynamicDim(j))
+        dyn.push_back(tensor::DimOp::create(rw, loc, broadcast.getDpsInits()[0], inverse[j]));
     Value init = tensor::EmptyOp::create(rw, loc, movedType, dyn);
     auto moved = linalg::GenericOp::create(
         rw, loc, TypeRange{movedType}, broadcast.getDpsInputs(), ValueRange{init},
@@ -355,7 +354,9 @@ void populateChannelsLast(RewritePatternSet &patterns) {
   patterns.add<ToChannelsLast<dl::Conv2DOp>, ToChannelsLast<dl::ConvTranspose2DOp>, ToChannelsLast<dl::Pool2DOp>,
                ToChannelsLast<dl::Conv2DBackwardDataOp>, ToChannelsLast<dl::Conv2DBackwardWeightsOp>,
                ToChannelsLast<dl::Pool2DBackwardOp>, ToChannelsLast<dl::BatchNormTrainOp>,
-               ToChannelsLast<dl::BatchNormBackwardOp>, ComposeTransposes, DimOfTranspose, SinkThroughElementwiseGeneric, TransposeBroadcastOperand, SinkThroughChannelCountCheck, SinkThroughElementwise, SinkThroughReduction<dl::SumOp>,
+               ToChannelsLast<dl::BatchNormBackwardOp>, ComposeTransposes, DimOfTranspose, SinkThroughElementwise,
+               SinkThroughElementwiseGeneric, TransposeBroadcastOperand, SinkThroughChannelCountCheck,
+               SinkThroughReduction<dl::SumOp>,
                SinkThroughReduction<dl::MeanOp>, SinkThroughReduction<dl::MaxOp>, FoldFlattenedTransposeIntoDense>(
       patterns.getContext());
 }

@@ -135,10 +135,11 @@ bool samePooling(dl::Pool2DOp fwd, dl::Pool2DBackwardOp back) {
          fwd.getChannelsLast() == back.getChannelsLast();
 }
 
-/// The pooling geometry of `op` (a pool2d or its gradient, which share the input).
-template <typename Op> Value poolGeometryOf(OpBuilder &b, Location loc, Op op, Value oh, Value ow) {
-  auto [n, c, h, w] = nchwSizes(b, loc, op.getInput(), op.getChannelsLast());
-  return poolGeometry(b, loc, {n, c, h, w}, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(),
+/// The pooling geometry of `op` (a pool2d or its gradient, which share their attributes)
+/// for an input of sizes `nchw`.
+template <typename Op>
+Value poolGeometryOf(OpBuilder &b, Location loc, Op op, ArrayRef<Value> nchw, Value oh, Value ow) {
+  return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(),
                       op.getChannelsLast());
 }
 
@@ -153,16 +154,11 @@ SmallVector<Value> poolForward(PatternRewriter &rw, dl::Pool2DOp op, bool worksp
   Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
   Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
   auto rt = op.getResult().getType();
-  Value geom = poolGeometryOf(rw, loc, op, oh, ow);
+  Value geom = poolGeometryOf(rw, loc, op, {n, c, h, w}, oh, ow);
   KernelCall call(rw, loc, op, "dlrt_k_pool2d_f32");
   call.in(geom).in(x).out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
   if (!workspace) return {call.optional(Value()).emitResult()}; // workspace: training form only
-  Value size = KernelCall(rw, loc, op, "dlrt_k_pool2d_workspace_bytes")
-                   .in(geom)
-                   .out(RankedTensorType::get({1}, rw.getI64Type()), {})
-                   .emitResult();
-  Value bytes = arith::IndexCastOp::create(
-      rw, loc, rw.getIndexType(), tensor::ExtractOp::create(rw, loc, size, ValueRange{idx(rw, loc, 0)}));
+  Value bytes = workspaceBytes(rw, loc, op, "dlrt_k_pool2d_workspace_bytes", geom);
   return call.out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes}).emit();
 }
 
@@ -219,8 +215,8 @@ struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwar
     auto wt = op.getResult().getType();
     bool cl = op.getChannelsLast();
     auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
-    auto dyn = nchwSizes(rw, loc, dy, cl);
-    Value oh = dyn[2], ow = dyn[3];
+    auto dyDims = nchwSizes(rw, loc, dy, cl);
+    Value oh = dyDims[2], ow = dyDims[3];
     Value geom = convGeometry(rw, loc, {n, c, h, w}, idx(rw, loc, wt.getDimSize(0)), wt.getDimSize(2),
                               wt.getDimSize(3), oh, ow, op.getStride(), op.getPadding(), op.getDilation(),
                               op.getGroups(), DLRT_ACTIVATION_NONE, cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW);
@@ -247,7 +243,7 @@ struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
     bool cl = op.getChannelsLast();
     auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
     auto dyDims = nchwSizes(rw, loc, dy, cl);
-    Value geom = poolGeometryOf(rw, loc, op, dyDims[2], dyDims[3]);
+    Value geom = poolGeometryOf(rw, loc, op, {n, c, h, w}, dyDims[2], dyDims[3]);
     auto rt = op.getResult().getType();
     auto dyn = resultDynSizes(rt, {n, c, h, w}, cl);
     if (auto fwd = forwardOf<dl::Pool2DOp>(op, x, samePooling)) {

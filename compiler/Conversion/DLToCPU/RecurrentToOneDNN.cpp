@@ -101,13 +101,7 @@ struct RecurrentBackwardToOneDNN : public OpRewritePattern<dl::RecurrentBackward
       Location floc = fwd.getLoc();
       Value geom = recurrentGeometry(rw, floc, fwd, x);
       forwardSite = siteOf(rw, floc, fwd);
-      Value size = KernelCall(rw, floc, fwd, "dlrt_k_rnn_workspace_bytes")
-                       .in(geom)
-                       .out(RankedTensorType::get({1}, rw.getI64Type()), {})
-                       .emitResult();
-      Value bytes = arith::IndexCastOp::create(
-          rw, floc, rw.getIndexType(),
-          tensor::ExtractOp::create(rw, floc, size, ValueRange{arith::ConstantIndexOp::create(rw, floc, 0)}));
+      Value bytes = workspaceBytes(rw, floc, fwd, "dlrt_k_rnn_workspace_bytes", geom);
       auto rt = fwd.getResult().getType();
       SmallVector<Value> results = KernelCall(rw, floc, fwd, "dlrt_k_rnn_f32")
                                        .in(geom)

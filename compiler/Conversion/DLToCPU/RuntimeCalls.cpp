@@ -91,6 +91,12 @@ Value siteOf(OpBuilder &b, Location loc, Operation *op) {
   return i64Const(b, loc, site ? site.getInt() : -1);
 }
 
+Value workspaceBytes(OpBuilder &b, Location loc, Operation *op, StringRef kernel, Value geom) {
+  Value size = KernelCall(b, loc, op, kernel).in(geom).out(RankedTensorType::get({1}, b.getI64Type()), {}).emitResult();
+  Value word = tensor::ExtractOp::create(b, loc, size, ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), word);
+}
+
 Value i64Array(OpBuilder &b, Location loc, ArrayRef<Value> values) {
   auto type = MemRefType::get({int64_t(values.size())}, b.getI64Type());
   Value array = memref::AllocaOp::create(b, loc, type);

@@ -61,6 +61,11 @@ mlir::Value i64Array(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir
 /// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
 /// the runtime keys caches by it and names the op's source location in errors.
 mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);
+/// The bytes (an index) the training form of `op`'s kernel keeps for its backward, asked
+/// of the runtime through `kernel` (which writes them into a one-word tensor): only the
+/// runtime knows oneDNN's layout of that workspace.
+mlir::Value workspaceBytes(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op, llvm::StringRef kernel,
+                           mlir::Value geom);
 
 } // namespace dlc
 #endif

@@ -13,9 +13,9 @@
 // NHWC over N, H and W a loop of rows around a loop over the channels.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/Bufferize/FinalPlace.h"
 #include "compiler/Conversion/Passes.h"
 
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -39,9 +39,7 @@ SmallVector<ReassociationIndices> mergeableLoops(linalg::LinalgOp op) {
   // (dl-eliminate-empty-tensors), which the reshape back would prevent: the optimizer's
   // updates of a train step would be computed aside and copied (MLP 784-256-256-10: a
   // 3.3 MiB arena instead of 1.1, the step 15% slower). Their loops are long anyway.
-  for (Value r : generic->getResults())
-    for (Operation *user : r.getUsers())
-      if (isa<bufferization::MaterializeInDestinationOp, tensor::InsertSliceOp>(user)) return {};
+  if (endsInFinalPlace(generic)) return {};
   SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
   // areDimSequencesPreserved expects projected permutations (no broadcast constants).
   if (!llvm::all_of(maps, [](AffineMap m) { return m.isProjectedPermutation(); })) return {};
