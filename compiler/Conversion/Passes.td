@@ -27,6 +27,62 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   ];
 }
 
+def DLLowerToGPU : Pass<"dl-lower-to-gpu", "::mlir::ModuleOp"> {
+  let summary = "Lower dl ops to linalg/tensor for the GPU target";
+  let description = [{
+    The GPU target's first step: entry functions take the runtime's convention (as in
+    dl-lower-to-cpu) and every dl op takes its portable lowering to linalg and tensor ops,
+    which dl-map-to-gpu later turns into kernels. Runtime calls remain only for checks
+    that read shapes or a few words. A plugin layer with only a CPU kernel is an error
+    naming the layer.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",
+    "::mlir::dlrt::DLRTDialect", "::mlir::func::FuncDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def DLMapToGPU : Pass<"dl-map-to-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Put every access to a buffer's elements into a gpu.launch";
+  let description = [{
+    Runs on bufferized code of the GPU target. linalg ops and copies become loops; each
+    outermost scf.parallel becomes a launch of one thread per iteration (its dims
+    linearised, in blocks of `block-size`); element accesses outside parallel loops run
+    as one-thread launches. Host loops around kernels stay on the host. Afterwards no
+    host code touches device memory; a host use of a value read from it is an error.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256", "threads per block">
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
+}
+
+def DLGPULaunchesToRuntime : Pass<"dl-gpu-launches-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Gather the outlined kernels into @dl_kernels and launch them through the runtime";
+  let description = [{
+    Moves every outlined kernel into one gpu.module, @dl_kernels, records the kernel table
+    as `dl.gpu_kernels`, and turns each gpu.launch_func into a dlrt.call of
+    dlrt_gpu_launch with the kernel's index, the grid and block sizes and its parameters
+    packed as 64-bit words.
+  }];
+  let dependentDialects = ["::mlir::dlrt::DLRTDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
+def DLEmbedGPUCode : Pass<"dl-embed-gpu-code", "::mlir::ModuleOp"> {
+  let summary = "Carry @dl_kernels' PTX in model.so behind dl_model_gpu_code";
+  let description = [{
+    Replaces the gpu.binary that gpu-module-to-binary made of @dl_kernels by constant
+    strings (one PTX text per architecture) and the exported function
+    `const char *dl_model_gpu_code(int32_t i)`; records the architectures and the kernel
+    table as the module's `dl.gpu`, which the signature carries.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def DLReuseDeadInputs : Pass<"dl-reuse-dead-inputs"> {
   let summary = "Let an elementwise generic write its result over an input nothing else reads";
   let description = [{

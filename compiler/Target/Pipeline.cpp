@@ -5,7 +5,22 @@
 #include "dialects/DL/DLDialect.h"
 #include "dialects/DLRT/DLRTDialect.h"
 
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVM.h"
+#include "mlir/Conversion/GPUToNVVM/GPUToNVVM.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/NVVMToLLVM/NVVMToLLVM.h"
 #include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
 #include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
@@ -33,7 +48,8 @@ void registerDialects(mlir::DialectRegistry &registry) {
                   mlir::bufferization::BufferizationDialect, mlir::cf::ControlFlowDialect,
                   mlir::func::FuncDialect, mlir::index::IndexDialect, mlir::linalg::LinalgDialect,
                   mlir::LLVM::LLVMDialect, mlir::math::MathDialect, mlir::memref::MemRefDialect,
-                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect, mlir::vector::VectorDialect>();
+                  mlir::scf::SCFDialect, mlir::tensor::TensorDialect, mlir::vector::VectorDialect,
+                  mlir::gpu::GPUDialect, mlir::NVVM::NVVMDialect>();
   mlir::arith::registerBufferizableOpInterfaceExternalModels(registry);
   mlir::linalg::registerBufferizableOpInterfaceExternalModels(registry);
   mlir::tensor::registerBufferizableOpInterfaceExternalModels(registry);
@@ -42,6 +58,21 @@ void registerDialects(mlir::DialectRegistry &registry) {
   mlir::memref::registerAllocationOpInterfaceExternalModels(registry);
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
+  // The GPU target: convert-gpu-to-nvvm takes the kernels' arith, math, memref and cf
+  // patterns from these interfaces; gpu-module-to-binary serialises through the NVVM
+  // target and the GPU and NVVM translations.
+  mlir::arith::registerConvertArithToLLVMInterface(registry);
+  mlir::cf::registerConvertControlFlowToLLVMInterface(registry);
+  mlir::registerConvertFuncToLLVMInterface(registry);
+  mlir::index::registerConvertIndexToLLVMInterface(registry);
+  mlir::registerConvertMathToLLVMInterface(registry);
+  mlir::registerConvertMemRefToLLVMInterface(registry);
+  mlir::ub::registerConvertUBToLLVMInterface(registry);
+  mlir::registerConvertNVVMToLLVMInterface(registry);
+  mlir::NVVM::registerConvertGpuToNVVMInterface(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::registerGPUDialectTranslation(registry);
+  mlir::registerNVVMDialectTranslation(registry);
 }
 
 void registerPasses() {
@@ -53,6 +84,7 @@ void registerPasses() {
   mlir::bufferization::registerBufferizationPipelines();
   mlir::registerLinalgPasses();
   mlir::memref::registerMemRefPasses();
+  mlir::registerGPUPasses();
 }
 
 void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly) {
@@ -64,26 +96,47 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
   pm.addPass(createDLAutodiff(autodiff));
 }
 
-std::string cpuPipeline(const std::string &kernels) {
-  return "dl-lower-to-cpu{kernels=" + kernels + "},canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
+// From dl's lowering to bufferized, deallocated code: what both targets share.
+static std::string tensorsToBuffers() {
+  return "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
          "dl-collapse-loop-dims,canonicalize,dl-reuse-dead-inputs,"
          "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
-         "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},dl-expand-strided-copies,"
-         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dlrt-call-to-func,"
-         "func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
+         "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},";
+}
+
+// The host code from runtime calls to the LLVM dialect and the model's interface.
+static std::string hostToLLVM() {
+  return "dlrt-call-to-func,func.func(convert-linalg-to-loops),lower-affine,convert-scf-to-cf,"
          "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,lower-affine,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
          "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts,"
          "dl-emit-model-interface";
 }
 
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &kernels,
+std::string cpuPipeline(const std::string &kernels) {
+  return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers() +
+         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use)," + hostToLLVM();
+}
+
+std::string cudaPipeline() {
+  std::string archs;
+  for (const char *chip : kCudaArchs)
+    archs += std::string("nvvm-attach-target{chip=") + chip + " features=+ptx80 O=3},";
+  return "dl-lower-to-gpu," + tensorsToBuffers() +
+         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),"
+         "func.func(dl-map-to-gpu),gpu-kernel-outlining,dl-gpu-launches-to-runtime,"
+         "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-approximate-math,"
+         "convert-gpu-to-nvvm,reconcile-unrealized-casts)," +
+         archs + "gpu-module-to-binary{format=isa},dl-embed-gpu-code," + hostToLLVM();
+}
+
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure) {
   mlir::PassManager pm(module->getName());
   if (configure) configure(pm);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (mlir::failed(mlir::parsePassPipeline(cpuPipeline(kernels), pm, os))) {
+  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels), pm, os))) {
     module.emitError("internal error: bad pass pipeline: ") << err;
     return mlir::failure();
   }

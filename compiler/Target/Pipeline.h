@@ -23,8 +23,16 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 /// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass).
 std::string cpuPipeline(const std::string &kernels = "onednn");
 
-/// Runs the CPU pipeline on a dl-dialect module, leaving an LLVM-dialect module.
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &kernels,
+/// The GPU architectures a `--target cuda` model carries PTX for, oldest first.
+inline constexpr const char *kCudaArchs[] = {"sm_80", "sm_90"};
+
+/// The CUDA pipeline: dl -> linalg -> buffers -> kernels (gpu -> NVVM -> PTX, embedded)
+/// and host code that launches them through the runtime.
+std::string cudaPipeline();
+
+/// Runs the pipeline of `target` ("cpu" or "cuda") on a dl-dialect module, leaving an
+/// LLVM-dialect module.
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure);
 
 } // namespace dlc

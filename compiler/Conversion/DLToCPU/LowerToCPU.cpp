@@ -1,6 +1,7 @@
 //===- LowerToCPU.cpp - the dl-lower-to-cpu pass --------------------------===//
 #include "compiler/Conversion/DLToCPU/Boundary.h"
 #include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
 #include "dialects/DL/DLOps.h"
 
@@ -22,24 +23,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Number the kernel call sites in program order: the runtime caches a primitive per site
-    // and names the site's source location (kept in dl.sites) in run-time errors.
-    SmallVector<Attribute> sites;
-    module.walk([&](Operation *op) {
-      if (!op->hasTrait<dl::RuntimeCallSite>()) return;
-      op->setAttr("dl.site", IntegerAttr::get(IntegerType::get(op->getContext(), 64), int64_t(sites.size())));
-      std::string where;
-      llvm::raw_string_ostream os(where);
-      // An op made for a layer of another name (batch_norm's checks) says so in `layer`.
-      if (auto layer = op->getAttrOfType<StringAttr>("layer")) os << layer.getValue() << " at ";
-      else os << op->getName().stripDialect() << " at ";
-      if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
-        os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
-      else
-        os << op->getLoc();
-      sites.push_back(StringAttr::get(op->getContext(), where));
-    });
-    module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));
+    numberCallSites(module);
     if (failed(recordPluginCalls(module))) return signalPassFailure();
 
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))

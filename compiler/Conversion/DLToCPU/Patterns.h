@@ -57,6 +57,9 @@ void populateIndexingToTensor(mlir::RewritePatternSet &patterns);
 /// dl.plugin -> the plugin's kernel through the runtime's trampoline, or the plugin's
 /// own linalg lowering.
 void populatePluginLowering(mlir::RewritePatternSet &patterns);
+/// Whether a plugin op runs its plugin's C++ kernel (a CPU function called through the
+/// runtime) rather than the plugin's linalg lowering: its gradient always does.
+bool pluginRunsKernel(mlir::Operation *pluginOp);
 /// Records the plugin kernel calls (after call sites are numbered) and the plugins they
 /// need as the module's dl.plugin_calls and dl.plugins, for the model's signature.
 mlir::LogicalResult recordPluginCalls(mlir::ModuleOp module);

@@ -37,11 +37,6 @@ StringRef dtypeName(Type t) {
   return "";
 }
 
-bool runsKernel(dl::PluginOp op) {
-  if (op.getBackward()) return true;
-  const dl::PluginLayer *layer = dl::lookupPluginLayer(op.getLayer());
-  return layer && layer->runsKernel();
-}
 
 /// The call's attributes as [name, kind, value] triples: the kind says how the kernel
 /// sees the value (JSON alone would not tell 1.0 from 1).
@@ -64,7 +59,7 @@ ArrayAttr attrTriples(Builder &b, DictionaryAttr attrs) {
 struct PluginToKernel : public OpRewritePattern<dl::PluginOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::PluginOp op, PatternRewriter &rw) const override {
-    if (!runsKernel(op)) return failure();
+    if (!pluginRunsKernel(op)) return failure();
     if (op.getNumResults() > kMaxPluginOutputs)
       return op.emitError(op.describe() + ": a kernel call has at most ") << kMaxPluginOutputs << " outputs";
     Location loc = op.getLoc();
@@ -121,6 +116,13 @@ struct PluginToLinalg : public OpRewritePattern<dl::PluginOp> {
 
 } // namespace
 
+bool pluginRunsKernel(Operation *pluginOp) {
+  auto op = cast<dl::PluginOp>(pluginOp);
+  if (op.getBackward()) return true;
+  const dl::PluginLayer *layer = dl::lookupPluginLayer(op.getLayer());
+  return layer && layer->runsKernel();
+}
+
 void populatePluginLowering(RewritePatternSet &patterns) {
   patterns.add<PluginToKernel, PluginToLinalg>(patterns.getContext());
 }
@@ -131,7 +133,7 @@ LogicalResult recordPluginCalls(ModuleOp module) {
   SmallVector<Attribute> calls;
   std::map<std::string, Attribute> plugins;
   WalkResult walk = module.walk([&](dl::PluginOp op) {
-    if (!runsKernel(op)) return WalkResult::advance();
+    if (!pluginRunsKernel(op)) return WalkResult::advance();
     const dl::PluginLayer *layer = dl::lookupPluginLayer(op.getLayer());
     if (!layer || !layer->plugin) {
       op.emitError(op.describe() + ": that plugin is not loaded (dlc --plugin PATH)");

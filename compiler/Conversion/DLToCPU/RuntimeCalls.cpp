@@ -1,6 +1,7 @@
 //===- RuntimeCalls.cpp - building calls into the dlrt kernels ------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "dialects/DL/Activation.h"
+#include "dialects/DL/DLOps.h"
 #include "dialects/DLRT/DLRTOps.h"
 #include "runtime/include/dlrt/model_abi.h"
 
@@ -84,6 +85,25 @@ Value i64Value(OpBuilder &b, Location loc, Value index) {
 
 Value i64Const(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+}
+
+void numberCallSites(ModuleOp module) {
+  SmallVector<Attribute> sites;
+  module.walk([&](Operation *op) {
+    if (!op->hasTrait<dl::RuntimeCallSite>()) return;
+    op->setAttr("dl.site", IntegerAttr::get(IntegerType::get(op->getContext(), 64), int64_t(sites.size())));
+    std::string where;
+    llvm::raw_string_ostream os(where);
+    // An op made for a layer of another name (batch_norm's checks) says so in `layer`.
+    if (auto layer = op->getAttrOfType<StringAttr>("layer")) os << layer.getValue() << " at ";
+    else os << op->getName().stripDialect() << " at ";
+    if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
+      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+    else
+      os << op->getLoc();
+    sites.push_back(StringAttr::get(op->getContext(), where));
+  });
+  module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));
 }
 
 Value siteOf(OpBuilder &b, Location loc, Operation *op) {

@@ -10,6 +10,7 @@
 #define DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 
 namespace dlc {
 
@@ -58,6 +59,11 @@ mlir::Value i64Const(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
 /// A stack array of i64 words (index values are converted), for KernelCall::in: how
 /// kernels with many sizes (convolution geometry, matmul dims) receive them.
 mlir::Value i64Array(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);
+/// Numbers the ops with the dl::RuntimeCallSite trait in program order (`dl.site`) and
+/// records each one's layer and source location in the module's `dl.sites`: the runtime
+/// caches a primitive per site and names the site's location in run-time errors. Every
+/// target's lowering starts with it.
+void numberCallSites(mlir::ModuleOp module);
 /// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
 /// the runtime keys caches by it and names the op's source location in errors.
 mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);

@@ -85,7 +85,9 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     // The plugins whose run-time parts the model needs, and what each kernel call passes.
     auto plugins = module->getAttrOfType<ArrayAttr>("dl.plugins");
     auto pluginCalls = module->getAttrOfType<ArrayAttr>("dl.plugin_calls");
-    if (sites || trainUnavailable || plugins) {
+    // The GPU target's architectures and kernel table (dl-embed-gpu-code).
+    auto gpu = module->getAttrOfType<DictionaryAttr>("dl.gpu");
+    {
       llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(signature);
       if (!parsed || !parsed->getAsObject()) {
         llvm::consumeError(parsed.takeError());
@@ -98,6 +100,8 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
         for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
         root["sites"] = std::move(list);
       }
+      root["target"] = gpu ? "cuda" : "cpu";
+      if (gpu) root["gpu"] = toJSON(gpu);
       if (plugins) {
         root["plugins"] = toJSON(plugins);
         root["plugin_calls"] = pluginCalls ? toJSON(pluginCalls) : llvm::json::Array();

@@ -20,6 +20,7 @@
 #include "compiler/Target/ObjectEmitter.h"
 #include "compiler/Target/Pipeline.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -68,7 +69,7 @@ static cl::opt<std::string> kernels("kernels",
                                     cl::desc("onednn (default): dense, matmul, convolutions, pooling, RNNs, "
                                              "normalisation and softmax call oneDNN; linalg: all generated code"),
                                     cl::init("onednn"), cl::cat(dlcCat));
-static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the CPU pass pipeline and exit"),
+static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the pass pipeline of --target and exit"),
                                    cl::cat(dlcCat));
 
 namespace {
@@ -76,7 +77,7 @@ enum Exit { Ok = 0, InputError = 1, Usage = 2, Internal = 3 };
 
 int usage(const llvm::Twine &msg) {
   llvm::WithColor::error(llvm::errs(), "dlc") << msg << "\n";
-  llvm::errs() << "usage: dlc model.dl -o model.so [--emit mlir|llvm|asm|dot] [--list-params] [-O0..-O3] "
+  llvm::errs() << "usage: dlc model.dl -o model.so [--target cpu|cuda] [--emit mlir|llvm|asm|dot|svg|ptx] [--list-params] [-O0..-O3] "
                   "[--plugin lib.so]...\n       dlc --list-plugins [--plugin lib.so]...\n";
   return Usage;
 }
@@ -132,6 +133,22 @@ int renderSvg(const dlc::ModelGraph &g) {
   return Ok;
 }
 
+/// --emit ptx: the PTX images dl-embed-gpu-code put into the lowered module, one per
+/// architecture, each under a comment naming it.
+int printPTX(mlir::ModuleOp module) {
+  bool any = false;
+  for (auto g : module.getOps<mlir::LLVM::GlobalOp>()) {
+    llvm::StringRef name = g.getSymName();
+    if (!name.consume_front("__dl_ptx_")) continue;
+    auto text = llvm::dyn_cast_or_null<mlir::StringAttr>(g.getValueOrNull());
+    if (!text) continue;
+    llvm::outs() << "// dlc: PTX for " << name << "\n" << text.getValue().rtrim('\0') << "\n";
+    any = true;
+  }
+  if (!any) llvm::outs() << "// dlc: the model has no GPU kernels\n";
+  return Ok;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -151,7 +168,7 @@ int main(int argc, char **argv) {
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
-    llvm::outs() << dlc::cpuPipeline(kernels) << "\n";
+    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels)) << "\n";
     return Ok;
   }
   // Plugins first: their layers join the registry the front end resolves calls in.
@@ -192,10 +209,7 @@ int main(int argc, char **argv) {
     return usage("--emit takes mlir, llvm, asm, dot, svg or ptx, not '" + emit + "'");
   if (kernels != "onednn" && kernels != "linalg") return usage("--kernels takes onednn or linalg, not '" + kernels + "'");
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
-  if (target == "cuda" || emit == "ptx") {
-    llvm::WithColor::error(llvm::errs(), "dlc") << "the cuda target is not implemented yet in this build\n";
-    return InputError;
-  }
+  if (emit == "ptx" && target != "cuda") return usage("--emit ptx needs --target cuda");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file) {
@@ -260,7 +274,8 @@ int main(int argc, char **argv) {
     // them). A built-in op still without a gradient leaves an inference-only model.so.
     mlir::PassManager pm(&ctx);
     (void)mlir::applyPassManagerCLOptions(pm);
-    dlc::addTrainStepPasses(pm, kernels, /*allowInferenceOnly=*/true);
+    // The GPU target runs every op through its linalg lowering.
+    dlc::addTrainStepPasses(pm, target == "cuda" ? std::string("linalg") : std::string(kernels), /*allowInferenceOnly=*/true);
     if (mlir::failed(pm.run(*module))) return errors ? InputError : Internal;
   }
   if (emit == "mlir") {
@@ -269,11 +284,13 @@ int main(int argc, char **argv) {
     return Ok;
   }
 
-  if (mlir::failed(dlc::lowerToLLVMDialect(*module, kernels, [](mlir::PassManager &pm) {
+  if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
         mlir::applyDefaultTimingPassManagerCLOptions(pm);
       })))
     return errors ? InputError : Internal;
+
+  if (emit == "ptx") return printPTX(*module);
 
   dlc::CodegenOptions cg;
   cg.optLevel = optLevel;
