@@ -12,9 +12,18 @@ constexpr size_t kAlign = 64;
 size_t rounded(size_t bytes) { return std::max<size_t>(kAlign, (bytes + kAlign - 1) / kAlign * kAlign); }
 } // namespace
 
+MemorySource &hostMemory() {
+  struct Host final : MemorySource {
+    void *allocate(size_t bytes) override { return std::aligned_alloc(kAlign, bytes); }
+    void release(void *p) override { std::free(p); }
+  };
+  static Host host;
+  return host;
+}
+
 Arena::~Arena() {
-  for (auto &[p, i] : mallocd) std::free(p);
-  std::free(slab);
+  for (auto &[p, i] : mallocd) memory->release(p);
+  if (slab) memory->release(slab);
 }
 
 void Arena::begin(const std::vector<int64_t> &s) {
@@ -39,7 +48,7 @@ void *Arena::allocate(size_t bytes) {
     diverged = true; // not the recorded sequence: malloc from here on, record next time
   }
   bool overLimit = limit && slabBytes + mallocBytes + size > limit;
-  void *p = overLimit ? nullptr : std::aligned_alloc(kAlign, size);
+  void *p = overLimit ? nullptr : memory->allocate(size);
   if (!p) {
     failMessage = "out of memory: an intermediate tensor of " + std::to_string(size) + " bytes" +
                   (overLimit ? " would take the session's memory past its limit of " + std::to_string(limit) +
@@ -68,14 +77,14 @@ bool Arena::release(void *p) {
     live -= trace[it->second.index].size;
   }
   mallocBytes -= it->second.size;
-  std::free(p);
+  memory->release(p);
   mallocd.erase(it);
   return true;
 }
 
 void Arena::end() {
   // Whatever compiled code left allocated is dead now: outputs live in the caller's buffers.
-  for (auto &[p, i] : mallocd) std::free(p);
+  for (auto &[p, i] : mallocd) memory->release(p);
   mallocd.clear();
   mallocBytes = 0;
   if (diverged || failed) plans.erase(shapes);
@@ -88,8 +97,8 @@ void Arena::end() {
       // A slab for this plan would pass the limit: such calls keep allocating block by
       // block, within the limit or failing.
     } else if (bytes > slabBytes) {
-      std::free(slab);
-      slab = static_cast<char *>(std::aligned_alloc(kAlign, bytes));
+      if (slab) memory->release(slab);
+      slab = static_cast<char *>(memory->allocate(bytes));
       slabBytes = slab ? bytes : 0;
       // Without a slab no plan can be replayed: every call records (on malloc) instead.
       if (!slab) plans.clear();

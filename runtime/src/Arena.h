@@ -26,6 +26,19 @@ namespace dlrt {
 /// deterministic. One slab serves all shapes seen, sized for the largest plan. Should a
 /// call ever allocate differently from its plan, the rest of it falls back to malloc and
 /// the next call records anew.
+/// Where an arena's memory comes from: the host's heap, or a GPU's memory for a cuda
+/// session (whose compiled code hands every buffer to kernels, never touching it).
+class MemorySource {
+public:
+  virtual ~MemorySource() = default;
+  /// `bytes` aligned to at least 64; null when there is no memory for it.
+  virtual void *allocate(size_t bytes) = 0;
+  virtual void release(void *p) = 0;
+};
+
+/// The host's heap (aligned_alloc and free).
+MemorySource &hostMemory();
+
 class Arena {
 public:
   Arena() = default;
@@ -40,6 +53,9 @@ public:
   void *allocate(size_t bytes);
   /// False if `p` did not come from this arena.
   bool release(void *p);
+
+  /// Set before the first call: where the slab and the blocks come from.
+  MemorySource *memory = &hostMemory();
 
   /// The most bytes the arena may hold (its slab and the blocks it malloc'ed); 0: no limit.
   size_t limit = 0;

@@ -16,6 +16,9 @@
 namespace dlrt {
 
 struct PluginSite;
+namespace cuda {
+class Device;
+}
 
 /// Memory grown to the largest size asked of it and kept, for what kernels need only while
 /// they run. Kernels run one at a time per session, so one such buffer serves them all.
@@ -39,6 +42,8 @@ struct KernelContext {
   /// fixed to its shapes) and reused on every later call.
   std::map<std::vector<int64_t>, std::shared_ptr<void>> primitives;
   std::string error;
+  /// A cuda session's GPU, where dlrt_gpu_launch sends kernels (null on the CPU).
+  cuda::Device *device = nullptr;
   /// "embedding at model.dl:5:7" for each call site, from the model's signature.
   const std::vector<std::string> *sites = nullptr;
   /// The model's plugin kernel calls by call site.
@@ -148,6 +153,9 @@ inline dnnl::primitive_attr activationAttr(int64_t activation) {
 
 /// Resolves kernel names for dl_model_bind; NULL for unknown names.
 void *resolveKernel(const char *name, void *user);
+/// The imports of a --target cuda model (cuda/Kernels.cpp): GPU launches, checks that read
+/// device memory, the arena; no oneDNN kernel.
+void *resolveCudaKernel(const char *name, void *user);
 
 } // namespace dlrt
 #endif

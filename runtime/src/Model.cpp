@@ -40,13 +40,23 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   std::string err;
   if (!parseSignature(sigFn(), model->sig, err)) return close(err);
   if (!loadPlugins(model->sig, file, model->plugins, err)) return close(err);
+  model->cuda = model->sig.target == "cuda";
+  if (model->cuda) {
+    model->code.archs = model->sig.gpuArchs;
+    model->code.kernels = model->sig.gpuKernels;
+    model->code.image = reinterpret_cast<const char *(*)(int32_t)>(dlsym(h, "dl_model_gpu_code"));
+    if (!model->code.image || model->code.archs.empty())
+      return close("compiled with --target cuda but carries no GPU code (dl_model_gpu_code)");
+  }
   struct Missing {
     std::vector<std::string> names;
-  } missing;
+    bool cuda;
+  } missing{{}, model->cuda};
   int32_t unresolved = bindFn(
       [](const char *name, void *user) -> void * {
-        void *fn = resolveKernel(name, nullptr);
-        if (!fn) static_cast<Missing *>(user)->names.push_back(name);
+        auto *miss = static_cast<Missing *>(user);
+        void *fn = miss->cuda ? resolveCudaKernel(name, nullptr) : resolveKernel(name, nullptr);
+        if (!fn) miss->names.push_back(name);
         return fn;
       },
       &missing);

@@ -3,6 +3,7 @@
 #define DLRT_SRC_MODEL_H
 
 #include "Arena.h"
+#include "cuda/Device.h"
 #include "KernelContext.h"
 #include "Plugins.h"
 #include "Random.h"
@@ -23,10 +24,21 @@ struct dlrt_model_s {
   dl_entry_fn trainStep = nullptr, evalStep = nullptr; // with a train block
   std::vector<int> inferInputs; // indices into sig.inputs that inference takes
   std::vector<int> allInputs;   // the train and eval steps take every input
+  /// --target cuda: the PTX and kernel table (code.image is dl_model_gpu_code).
+  bool cuda = false;
+  dlrt::cuda::GpuCode code;
 };
+
+namespace dlrt {
+struct GpuState;
+}
 
 struct dlrt_session_s {
   const dlrt_model_s *model = nullptr;
+  /// A cuda session's GPU and the device copies of its tensors (null on the CPU).
+  /// Declared before the arena, whose memory it may be: destroyed after it.
+  std::unique_ptr<dlrt::GpuState> gpu;
+  ~dlrt_session_s();
   std::vector<dlrt::HostTensor> params; // in signature order
   dlrt::KernelContext kernels;
   dlrt::Arena arena; // intermediate tensors of compiled code
@@ -44,21 +56,51 @@ struct dlrt_session_s {
 
 namespace dlrt {
 /// Binds the symbolic dims from `inputs`, the model's inputs `which` (indices into the
-/// signature's inputs) in order, checking dtype, rank and every dim.
+/// signature's inputs) in order, checking dtype, rank and every dim; device memory only
+/// where `onDevice` (a GPU session).
 dlrt_status bindInputs(const dlrt_model *m, const std::vector<int> &which, const dlrt_tensor *inputs, int32_t n,
-                       std::map<std::string, int64_t> &syms, const char *what);
+                       std::map<std::string, int64_t> &syms, const char *what, bool onDevice);
 /// Checks caller-owned result buffers against `specs` with the dims `dims`.
 dlrt_status checkOutputs(const std::vector<ValueSpec> &specs, const std::vector<std::vector<int64_t>> &dims,
-                         const dlrt_tensor *outputs, int32_t n);
+                         const dlrt_tensor *outputs, int32_t n, bool onDevice);
 /// The dims of `specs` under the bound symbols.
 dlrt_status valueDims(const std::vector<ValueSpec> &specs, const std::map<std::string, int64_t> &syms,
                       std::vector<std::vector<int64_t>> &out, const char *what);
 /// An MLIR memref descriptor {alloc, aligned, offset, sizes[], strides[]} as i64 words.
 std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims);
-/// Runs entry `fn` with the memref descriptors `descs` under the session's arena and
-/// threading, for the given symbol values; the kernels' error, if any, as a status.
-dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vector<int64_t>> &descs,
-                     const std::map<std::string, int64_t> &syms, const char *what);
+
+/// The buffers an entry point takes, in order, and what each one is. On the CPU every
+/// pointer goes to the compiled code as it is; a GPU session passes its own tensors'
+/// device copies, the caller's device buffers as they are, and stages the caller's host
+/// buffers in device memory around the call (copied in before, out after).
+struct EntryArgs {
+  enum class Kind { Session, In, Out };
+  struct Arg {
+    Kind kind;
+    void *data;
+    std::vector<int64_t> dims;
+    size_t bytes;
+    dlrt_memory_kind memory;
+  };
+  std::vector<Arg> args;
+  /// A tensor the session owns (a parameter, an optimizer slot).
+  void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST}); }
+  /// A caller's tensor the call reads, or writes.
+  void in(const dlrt_tensor &t);
+  void out(dlrt_tensor &t, const std::vector<int64_t> &dims);
+  /// Host memory of the runtime's the call reads (a step count), or writes (the loss).
+  void in(void *data, const std::vector<int64_t> &dims, size_t bytes) {
+    args.push_back({Kind::In, data, dims, bytes, DLRT_HOST});
+  }
+  void out(void *data, const std::vector<int64_t> &dims, size_t bytes) {
+    args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST});
+  }
+};
+
+/// Runs entry `fn` on `args` under the session's arena and threading, for the given
+/// symbol values; the kernels' error, if any, as a status.
+dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::map<std::string, int64_t> &syms,
+                     const char *what);
 int paramIndex(const dlrt_session *s, const char *name);
 /// Copies a weights file's tensors into the session's parameters: every parameter must be
 /// there with its dtype and shape (`what` names the file in errors); unknown names are

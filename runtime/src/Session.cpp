@@ -1,6 +1,7 @@
 //===- Session.cpp - sessions: parameters, inference, weights -------------===//
 #include "Model.h"
 #include "Status.h"
+#include "cuda/GpuSession.h"
 #include "io/Safetensors.h"
 
 
@@ -30,7 +31,7 @@ void initialise(HostTensor &t, const ValueSpec &spec, Generator &gen) {
 } // namespace
 
 dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which, const dlrt_tensor *inputs, int32_t n,
-                             std::map<std::string, int64_t> &syms, const char *what) {
+                             std::map<std::string, int64_t> &syms, const char *what, bool onDevice) {
   if (n != int32_t(which.size())) {
     std::string names;
     for (int i : which) names += (names.empty() ? "" : ", ") + m->sig.inputs[i].name;
@@ -44,7 +45,8 @@ dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which,
     std::string where = "input '" + spec.name + "'";
     if (t.dtype != spec.dtype)
       return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
-    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
+    if (t.memory != DLRT_HOST && !(onDevice && t.memory == DLRT_DEVICE))
+      return fail(where + ": device memory needs a session on a GPU device");
     if (t.rank != int32_t(spec.dims.size()))
       return fail(where + ": expected rank " + std::to_string(spec.dims.size()) + ", got " + std::to_string(t.rank) +
                   " (shape " + shapeStr(t.dims, t.rank) + ")");
@@ -92,7 +94,7 @@ dlrt_status dlrt::valueDims(const std::vector<ValueSpec> &specs, const std::map<
 }
 
 dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::vector<std::vector<int64_t>> &odims,
-                               const dlrt_tensor *outputs, int32_t nout) {
+                               const dlrt_tensor *outputs, int32_t nout, bool onDevice) {
   if (nout != int32_t(specs.size()))
     return fail("the model has " + std::to_string(specs.size()) + " outputs, got " + std::to_string(nout));
   if (nout && !outputs) return fail("outputs must not be NULL");
@@ -102,7 +104,8 @@ dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::v
     std::string where = "output '" + spec.name + "'";
     if (t.dtype != spec.dtype)
       return fail(where + ": expected dtype " + dlrt_dtype_name(spec.dtype) + ", got " + dlrt_dtype_name(t.dtype));
-    if (t.memory != DLRT_HOST) return fail(where + ": device memory needs a session on a GPU device");
+    if (t.memory != DLRT_HOST && !(onDevice && t.memory == DLRT_DEVICE))
+      return fail(where + ": device memory needs a session on a GPU device");
     if (t.rank != int32_t(odims[k].size()) || (t.rank && (!t.dims || !std::equal(odims[k].begin(), odims[k].end(), t.dims))))
       return fail(where + ": expected shape " + shapeStr(odims[k].data(), int(odims[k].size())) + ", got " +
                   (t.dims || !t.rank ? shapeStr(t.dims, t.rank) : "no dims"));
@@ -113,8 +116,27 @@ dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::v
   return nullptr;
 }
 
-dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vector<int64_t>> &descs,
+void dlrt::EntryArgs::in(const dlrt_tensor &t) {
+  std::vector<int64_t> dims(t.dims, t.dims + t.rank);
+  int64_t numel = 1;
+  for (int64_t d : dims) numel *= d;
+  args.push_back({Kind::In, t.data, dims, size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
+}
+
+void dlrt::EntryArgs::out(dlrt_tensor &t, const std::vector<int64_t> &dims) {
+  int64_t numel = 1;
+  for (int64_t d : dims) numel *= d;
+  args.push_back({Kind::Out, t.data, dims, size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
+}
+
+dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
                            const std::map<std::string, int64_t> &syms, const char *what) {
+  std::vector<std::vector<int64_t>> descs;
+  if (s->gpu) {
+    if (dlrt_status st = gpuBeginCall(s, args, descs)) return st;
+  } else {
+    for (EntryArgs::Arg &a : args.args) descs.push_back(descriptor(a.data, a.dims));
+  }
   std::vector<void *> ptrs;
   for (auto &d : descs) ptrs.push_back(d.data());
   s->kernels.error.clear();
@@ -142,6 +164,13 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, std::vector<std::vec
   if (setjmp(outOfMemory) == 0) fn(&s->kernels, ptrs.data());
   else s->kernels.fail(s->arena.failure());
   s->arena.setFailureJump(nullptr);
+  if (s->gpu) {
+    if (dlrt_status st = gpuEndCall(s, args, s->kernels.error.empty())) {
+      std::string message = std::string(what) + " failed: " + dlrt_status_message(st);
+      dlrt_status_free(st);
+      return fail(message);
+    }
+  }
   if (!s->kernels.error.empty()) return fail(std::string(what) + " failed: " + s->kernels.error);
   return nullptr;
 }
@@ -177,10 +206,14 @@ dlrt_status dlrt::applyWeights(dlrt_session *s, const SafetensorsFile &f, const 
   std::vector<const SafetensorsEntry *> found;
   std::string err;
   if (!matchTensors(f, expected, what, found, unexpected, err)) return fail(err);
+  if (dlrt_status st = syncHostTensors(s)) return st;
   for (size_t i = 0; i < specs.size(); ++i) std::memcpy(s->params[i].data(), f.data(*found[i]), found[i]->bytes);
+  hostTensorsWritten(s);
   ++s->kernels.paramVersion;
   return nullptr;
 }
+
+dlrt_session_s::~dlrt_session_s() = default;
 
 extern "C" {
 
@@ -194,7 +227,13 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
   dlrt_session_options o;
   dlrt_session_options_init(&o);
   if (opts) o = *opts;
-  if (o.device != 0) return fail("this runtime was built without a GPU backend: use device 0 (CPU)");
+  if (o.device < 0) return fail("device must be 0 (the CPU) or N >= 1 (CUDA device N-1)");
+  std::string file = m->path;
+  if (m->cuda && o.device == 0)
+    return fail("'" + file + "' was compiled with --target cuda: its sessions run on a GPU (device 1 for the first; "
+                "dlrun --device cuda)");
+  if (!m->cuda && o.device != 0)
+    return fail("'" + file + "' was compiled for the CPU: a GPU session needs a model compiled with --target cuda");
   if (o.num_threads < 0) return fail("num_threads must be >= 0");
   try {
     auto s = std::make_unique<dlrt_session>();
@@ -239,6 +278,8 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
         }
       }
     }
+    if (o.device)
+      if (dlrt_status st = openGpu(s.get(), o.device - 1)) return st;
     *out = s.release();
     return nullptr;
   } catch (const std::exception &e) {
@@ -251,7 +292,7 @@ void dlrt_session_free(dlrt_session *s) { delete s; }
 dlrt_status dlrt_output_shapes(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, int64_t *out, size_t cap) {
   if (!s) return fail("session must not be NULL");
   std::map<std::string, int64_t> syms;
-  if (dlrt_status st = bindInputs(s->model, s->model->inferInputs, inputs, n, syms, "inference")) return st;
+  if (dlrt_status st = bindInputs(s->model, s->model->inferInputs, inputs, n, syms, "inference", s->gpu != nullptr)) return st;
   std::vector<std::vector<int64_t>> dims;
   if (dlrt_status st = valueDims(s->model->sig.outputs, syms, dims, "output")) return st;
   size_t k = 0;
@@ -267,16 +308,15 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   if (!s) return fail("session must not be NULL");
   const dlrt_model *m = s->model;
   std::map<std::string, int64_t> syms;
-  if (dlrt_status st = bindInputs(m, m->inferInputs, inputs, n, syms, "inference")) return st;
+  if (dlrt_status st = bindInputs(m, m->inferInputs, inputs, n, syms, "inference", s->gpu != nullptr)) return st;
   std::vector<std::vector<int64_t>> odims;
   if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
-  if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout)) return st;
-  std::vector<std::vector<int64_t>> descs;
-  for (int32_t k = 0; k < n; ++k)
-    descs.push_back(descriptor(inputs[k].data, std::vector<int64_t>(inputs[k].dims, inputs[k].dims + inputs[k].rank)));
-  for (HostTensor &p : s->params) descs.push_back(descriptor(p.data(), p.dims));
-  for (int32_t k = 0; k < nout; ++k) descs.push_back(descriptor(outputs[k].data, odims[k]));
-  return runEntry(s, m->infer, descs, syms, "inference");
+  if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout, s->gpu != nullptr)) return st;
+  EntryArgs args;
+  for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
+  for (HostTensor &p : s->params) args.session(p);
+  for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[k]);
+  return runEntry(s, m->infer, args, syms, "inference");
 }
 
 size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }
@@ -286,6 +326,7 @@ dlrt_status dlrt_get_param(dlrt_session *s, const char *name, dlrt_tensor *out) 
   if (!s || !out) return fail("session and out must not be NULL");
   int i = paramIndex(s, name);
   if (i < 0) return fail(std::string("no parameter named '") + (name ? name : "(null)") + "'");
+  if (dlrt_status st = syncHostTensors(s)) return st;
   const HostTensor &p = s->params[i];
   if (out->dtype != p.dtype || out->rank != int32_t(p.dims.size()) ||
       (out->rank && (!out->dims || !std::equal(p.dims.begin(), p.dims.end(), out->dims))))
@@ -306,7 +347,9 @@ dlrt_status dlrt_set_param(dlrt_session *s, const char *name, const dlrt_tensor 
     return fail("parameter '" + std::string(name) + "' is " + dlrt_dtype_name(p.dtype) + p.shapeStr() + ", got " +
                 dlrt_dtype_name(v->dtype) + shapeStr(v->dims, v->rank));
   if (p.bytes() && !v->data) return fail("value->data must not be NULL");
+  if (dlrt_status st = syncHostTensors(s)) return st;
   std::memcpy(p.data(), v->data, p.bytes());
+  hostTensorsWritten(s);
   ++s->kernels.paramVersion;
   return nullptr;
 }
@@ -330,6 +373,7 @@ dlrt_status dlrt_load_weights(dlrt_session *s, const char *path, char **warnings
 
 dlrt_status dlrt_save_weights(dlrt_session *s, const char *path) {
   if (!s || !path) return fail("session and path must not be NULL");
+  if (dlrt_status st = syncHostTensors(s)) return st;
   std::vector<NamedTensor> ts;
   for (size_t i = 0; i < s->params.size(); ++i)
     ts.push_back({s->model->sig.params[i].name, s->params[i].dtype, s->params[i].dims, s->params[i].data()});

@@ -45,6 +45,15 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     out.json = json;
     out.model = j.value("model", "");
     for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
+    if (j.contains("target")) out.target = j.at("target").get<std::string>();
+    if (out.target != "cpu" && out.target != "cuda") {
+      error = "the signature names an unknown target '" + out.target + "'";
+      return false;
+    }
+    if (j.contains("gpu")) {
+      for (const auto &a : j.at("gpu").at("archs")) out.gpuArchs.push_back(a.get<std::string>());
+      for (const auto &k : j.at("gpu").at("kernels")) out.gpuKernels.push_back(k.get<std::string>());
+    }
     if (j.contains("sites"))
       for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());
     if (j.contains("plugins"))

@@ -61,6 +61,8 @@ struct Signature {
   std::vector<std::string> symbols;
   std::vector<ValueSpec> inputs, outputs, params;
   std::vector<std::string> sites; // source location of each kernel call site
+  std::string target = "cpu";     // "cpu" or "cuda" (dlc --target)
+  std::vector<std::string> gpuArchs, gpuKernels; // cuda: PTX images, kernel table
   std::vector<PluginNeed> plugins;
   std::vector<PluginCallSpec> pluginCalls;
   TrainSignature train;

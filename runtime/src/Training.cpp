@@ -1,6 +1,7 @@
 //===- Training.cpp - train and eval steps, learning rate, checkpoints ----===//
 #include "Model.h"
 #include "Status.h"
+#include "cuda/GpuSession.h"
 #include "io/Safetensors.h"
 
 #include <cmath>
@@ -23,7 +24,7 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   dl_entry_fn fn = train ? m->trainStep : m->evalStep;
   if (!fn) return fail(std::string("model.so has no ") + what + (ts.unavailable.empty() ? "" : ": " + ts.unavailable));
   std::map<std::string, int64_t> syms;
-  if (dlrt_status st = bindInputs(m, m->allInputs, inputs, n, syms, what)) return st;
+  if (dlrt_status st = bindInputs(m, m->allInputs, inputs, n, syms, what, s->gpu != nullptr)) return st;
   std::vector<std::vector<int64_t>> odims;
   if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
   std::vector<int64_t> pdims;
@@ -35,7 +36,7 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   dlrt_step_results none{nullptr, nullptr, nullptr, 0};
   if (!r) r = &none;
   if (r->outputs || r->num_outputs)
-    if (dlrt_status st = checkOutputs(m->sig.outputs, odims, r->outputs, r->num_outputs)) return st;
+    if (dlrt_status st = checkOutputs(m->sig.outputs, odims, r->outputs, r->num_outputs, s->gpu != nullptr)) return st;
   if (r->predictions) {
     if (!ts.predictions) return fail("the loss is not cross_entropy or nll: there are no predictions");
     if (r->predictions->dtype != DLRT_I64 || !sameShape(*r->predictions, pdims))
@@ -45,44 +46,43 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   // Results the caller does not want go to scratch buffers.
   float loss = NAN;
   std::vector<HostTensor> scratch;
-  auto place = [&](const dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims) -> void * {
-    if (given) return given->data;
-    scratch.emplace_back(dt, dims);
-    return scratch.back().data();
-  };
   scratch.reserve(m->sig.outputs.size() + 1);
+  EntryArgs args;
+  auto out = [&](dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims) {
+    if (given) return args.out(*given, dims);
+    scratch.emplace_back(dt, dims);
+    args.out(scratch.back().data(), dims, scratch.back().bytes());
+  };
 
-  std::vector<std::vector<int64_t>> descs;
-  for (int32_t k = 0; k < n; ++k)
-    descs.push_back(descriptor(inputs[k].data, std::vector<int64_t>(inputs[k].dims, inputs[k].dims + inputs[k].rank)));
-  for (HostTensor &p : s->params) descs.push_back(descriptor(p.data(), p.dims));
+  for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
+  for (HostTensor &p : s->params) args.session(p);
   int64_t seed = int64_t(s->seed), step = s->step + 1;
   double lr = s->lr;
   if (train) {
     for (auto &ps : s->slots)
-      for (HostTensor &t : ps) descs.push_back(descriptor(t.data(), t.dims));
-    descs.push_back(descriptor(&seed, {}));
-    descs.push_back(descriptor(&step, {}));
-    descs.push_back(descriptor(&lr, {}));
+      for (HostTensor &t : ps) args.session(t);
+    args.in(&seed, {}, sizeof seed);
+    args.in(&step, {}, sizeof step);
+    args.in(&lr, {}, sizeof lr);
   }
-  descs.push_back(descriptor(&loss, {}));
-  if (ts.predictions) descs.push_back(descriptor(place(r->predictions, DLRT_I64, pdims), pdims));
-  for (size_t k = 0; k < odims.size(); ++k)
-    descs.push_back(descriptor(place(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k]), odims[k]));
+  args.out(&loss, {}, sizeof loss);
+  if (ts.predictions) out(r->predictions, DLRT_I64, pdims);
+  for (size_t k = 0; k < odims.size(); ++k) out(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k]);
   if (train) {
-    for (HostTensor &p : s->nextParams) descs.push_back(descriptor(p.data(), p.dims));
+    for (HostTensor &p : s->nextParams) args.session(p);
     for (auto &ps : s->nextSlots)
-      for (HostTensor &t : ps) descs.push_back(descriptor(t.data(), t.dims));
+      for (HostTensor &t : ps) args.session(t);
   }
 
   std::string where = train ? "step " + std::to_string(step) : std::string("eval step");
-  if (dlrt_status st = runEntry(s, fn, descs, syms, where.c_str())) return st;
+  if (dlrt_status st = runEntry(s, fn, args, syms, where.c_str())) return st;
   if (train && !std::isfinite(loss))
     return fail(where + ": the loss is " + std::string(std::isnan(loss) ? "nan" : "infinite") +
                 "; no parameter was updated");
   if (train) {
     std::swap(s->params, s->nextParams);
     std::swap(s->slots, s->nextSlots);
+    deviceTensorsWritten(s);
     s->step = step;
     ++s->kernels.paramVersion;
   }
@@ -150,6 +150,7 @@ dlrt_status dlrt_save_checkpoint(dlrt_session *s, const char *path, const char *
   if (!s || !path) return fail("session and path must not be NULL");
   const dlrt_model *m = s->model;
   if (!m->sig.train.present) return fail("the model has no train block: save weights instead");
+  if (dlrt_status st = syncHostTensors(s)) return st;
   std::vector<NamedTensor> ts;
   for (size_t i = 0; i < s->params.size(); ++i)
     ts.push_back({m->sig.params[i].name, s->params[i].dtype, s->params[i].dims, s->params[i].data()});
@@ -215,7 +216,9 @@ dlrt_status dlrt_load_checkpoint(dlrt_session *s, const char *path, char **user)
   if (f.metadata.count("lr")) lr = std::strtod(f.metadata["lr"].c_str(), nullptr);
   uint64_t seed = s->seed;
   if (f.metadata.count("seed")) seed = std::strtoull(f.metadata["seed"].c_str(), nullptr, 10);
+  if (dlrt_status st = syncHostTensors(s)) return st;
   for (auto &[t, e] : copies) std::memcpy(t->data(), f.data(*e), e->bytes);
+  hostTensorsWritten(s);
   s->step = step;
   s->lr = lr;
   s->seed = seed;

@@ -83,7 +83,7 @@ dlrt_status dlrt_model_param(const dlrt_model *model, int32_t index, dlrt_value_
 typedef struct {
   int32_t num_threads; /* 0: oneDNN's default */
   uint64_t seed;       /* parameters are initialised from it as PyTorch initialises them */
-  int32_t device;      /* 0: CPU */
+  int32_t device;      /* 0: the CPU; N >= 1: CUDA device N-1 (a model compiled with --target cuda) */
 } dlrt_session_options;
 
 void dlrt_session_options_init(dlrt_session_options *options);

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 9
+#define DLRT_MODEL_ABI_VERSION 10
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,6 +61,10 @@ typedef int32_t (*dl_model_bind_fn)(dlrt_import_resolver resolve, void *user);
  * memref descriptor {alloc, aligned, offset, sizes[rank], strides[rank]} of argument i:
  * the entry's inputs, then every parameter, then its outputs (written by the call). */
 typedef void (*dl_entry_fn)(void *ctx, void **descriptors);
+/* --target cuda: the PTX image of the i-th architecture the signature's "gpu" object
+ * lists ("archs"), NUL-terminated, static storage; NULL past the end. The host code calls
+ * dlrt_gpu_launch with indices into the signature's "kernels". */
+typedef const char *(*dl_model_gpu_code_fn)(int32_t i);
 /* Optional (dlc --weights): weights baked into the model, a whole safetensors file in
  * static storage; `*size` receives its length. Sessions start from them. */
 typedef const uint8_t *(*dl_model_weights_fn)(uint64_t *size);

@@ -96,6 +96,7 @@ struct Options {
   std::string weights, save, checkpoint, resume, log, stratify, report;
   int64_t epochs = 1, steps = -1, batch = 32, checkpointEvery = 0, earlyStop = -1;
   bool shuffle = true, haveEpochs = false;
+  int device = 0; // 0 the CPU, 1 the first GPU
   uint64_t seed = 0;
   double valSplit = 0, lr = -1;
   int threads = 0;
@@ -159,7 +160,8 @@ int parse(int argc, char **argv, Options &o) {
       else if (a == "--log") o.log = val;
       else if (a == "--stratify") o.stratify = val;
       else if (a == "--report") o.report = val;
-      else if (val != "cpu") return usage("--device: this build runs on the cpu only");
+      else if (val == "cpu" || val == "cuda") o.device = val == "cuda" ? 1 : 0;
+      else return usage("--device takes cpu or cuda");
     } else if (!a.empty() && a[0] != '-' && o.model.empty()) {
       o.model = a;
     } else {
@@ -235,6 +237,7 @@ int train(int argc, char **argv) {
   dlrt_session_options_init(&so);
   so.num_threads = o.threads;
   so.seed = o.seed;
+  so.device = o.device;
   if (dlrt_status st = dlrt_session_create(model, &so, &session)) return failed(st);
   if (!o.weights.empty()) {
     char *warn = nullptr;

@@ -30,9 +30,9 @@ int usage(const std::string &msg) {
   std::fprintf(stderr,
                "usage: dlrun info  model.so [--batch N]\n"
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
-               "                   [--out-dir DIR] [--threads N] [--device cpu]\n"
+               "                   [--out-dir DIR] [--threads N] [--device cpu|cuda]\n"
                "       dlrun train model.so --input NAME=FILE.npy ... (dlrun train --help)\n"
-               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train]\n");
+               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train] [--device cpu|cuda]\n");
   return Usage;
 }
 
@@ -70,11 +70,16 @@ void ensureBoundedOpenMPWait(char **argv) {
 struct Loaded {
   dlrt_model *model = nullptr;
   dlrt_session *session = nullptr;
-  dlrt_status open(const std::string &path, int threads) {
+  /// `device`: 0 the CPU, 1 the first GPU.
+  dlrt_status open(const std::string &path, int threads, int device = 0) {
     if (dlrt_status st = dlrt_model_load(path.c_str(), &model)) return st;
+    return openSession(threads, device);
+  }
+  dlrt_status openSession(int threads, int device) {
     dlrt_session_options opts;
     dlrt_session_options_init(&opts);
     opts.num_threads = threads;
+    opts.device = device;
     return dlrt_session_create(model, &opts, &session);
   }
   ~Loaded() {
@@ -148,13 +153,19 @@ void printArena(dlrt_session *s) {
 
 int info(const char *path, int64_t batch) {
   Loaded loaded;
-  if (dlrt_status st = loaded.open(path, 1)) return failed(st);
+  if (dlrt_status st = dlrt_model_load(path, &loaded.model)) return failed(st);
   dlrt_model *m = loaded.model;
-  std::printf("model    %s\nfile     %s\ntarget   cpu\nabi      %d\n", dlrt_model_name(m), path,
+  nlohmann::json sig = nlohmann::json::parse(dlrt_model_signature(m), nullptr, false);
+  std::string target = sig.is_object() ? sig.value("target", "cpu") : "cpu";
+  if (target == "cuda" && sig.contains("gpu")) {
+    std::string archs;
+    for (const auto &a : sig["gpu"]["archs"]) archs += (archs.empty() ? "" : ", ") + a.get<std::string>();
+    target += " (PTX for " + archs + "; " + std::to_string(sig["gpu"]["kernels"].size()) + " kernels)";
+  }
+  std::printf("model    %s\nfile     %s\ntarget   %s\nabi      %d\n", dlrt_model_name(m), path, target.c_str(),
               dlrt_model_abi_version(m));
   if (dlrt_model_has_weights(m)) std::printf("weights  baked into the model (dlc --weights)\n");
   // The plugins whose run-time parts the model calls (loading it found them).
-  nlohmann::json sig = nlohmann::json::parse(dlrt_model_signature(m), nullptr, false);
   if (sig.is_object() && sig.contains("plugins"))
     for (const auto &p : sig["plugins"])
       std::printf("plugin   %s %d.%d (%s, kernel ABI %d)\n", p.value("name", "").c_str(), p.value("major", 0),
@@ -182,7 +193,14 @@ int info(const char *path, int64_t batch) {
   }
   std::printf("total parameters: %lld\n", (long long)total);
 
-  // The arena's size depends on the input shapes: plan it with one call at `batch`.
+  // The arena's size depends on the input shapes: plan it with one call at `batch`, on
+  // the device the model is for.
+  bool cuda = sig.is_object() && sig.value("target", "cpu") == "cuda";
+  if (dlrt_status st = loaded.openSession(1, cuda ? 1 : 0)) {
+    std::printf("arena: not planned (%s)\n", dlrt_status_message(st));
+    dlrt_status_free(st);
+    return Ok;
+  }
   std::vector<dlrt::HostTensor> held, outs;
   std::vector<dlrt_tensor> ins, views;
   syntheticInputs(m, batch, held, ins);
@@ -238,13 +256,9 @@ int infer(int argc, char **argv) {
     }
   }
   if (modelPath.empty()) return usage("infer needs a model.so");
-  if (device == "cuda") {
-    std::fprintf(stderr, "dlrun: this runtime has no CUDA backend yet\n");
-    return Failed;
-  }
 
   Loaded loaded;
-  if (dlrt_status st = loaded.open(modelPath, threads)) return failed(st);
+  if (dlrt_status st = loaded.open(modelPath, threads, device == "cuda" ? 1 : 0)) return failed(st);
   dlrt_model *m = loaded.model;
   dlrt_session *s = loaded.session;
   if (!weights.empty()) {
@@ -322,9 +336,14 @@ int bench(int argc, char **argv) {
   int threads = 1;
   double seconds = 2.0;
   bool trainMode = false;
+  int device = 0;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--seconds" && i + 1 < argc) {
+    if (a == "--device" && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (v != "cpu" && v != "cuda") return usage("--device takes cpu or cuda");
+      device = v == "cuda" ? 1 : 0;
+    } else if (a == "--seconds" && i + 1 < argc) {
       char *end = nullptr;
       seconds = std::strtod(argv[++i], &end);
       if (*end || !(seconds > 0)) return usage("--seconds needs a positive number");
@@ -344,7 +363,7 @@ int bench(int argc, char **argv) {
   }
   if (modelPath.empty()) return usage("bench needs a model.so");
   Loaded loaded;
-  if (dlrt_status st = loaded.open(modelPath, threads)) return failed(st);
+  if (dlrt_status st = loaded.open(modelPath, threads, device)) return failed(st);
   dlrt_model *m = loaded.model;
   dlrt_session *s = loaded.session;
   std::vector<dlrt::HostTensor> held;

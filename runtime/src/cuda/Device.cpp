@@ -1,0 +1,170 @@
+//===- Device.cpp - one session's GPU: context, stream, kernels, memory ---===//
+#include "cuda/Device.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace dlrt::cuda {
+
+namespace {
+
+/// 80 for "sm_80"; -1 for anything else.
+int archNumber(const std::string &arch) {
+  if (arch.size() < 4 || arch.compare(0, 3, "sm_") != 0) return -1;
+  int v = 0;
+  for (size_t i = 3; i < arch.size(); ++i) {
+    if (arch[i] < '0' || arch[i] > '9') return -1;
+    v = v * 10 + (arch[i] - '0');
+  }
+  return v;
+}
+
+} // namespace
+
+std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::string &error) {
+  const Driver *d = driver(error);
+  if (!d) return nullptr;
+  std::unique_ptr<Device> dev(new Device());
+  dev->d = d;
+  int count = 0;
+  if (CUresult r = d->cuDeviceGetCount(&count); r != CUDA_SUCCESS) {
+    error = d->describe("cuDeviceGetCount", r);
+    return nullptr;
+  }
+  if (ordinal < 0 || ordinal >= count) {
+    error = "there is no CUDA device " + std::to_string(ordinal) + " (the driver reports " + std::to_string(count) +
+            ")";
+    return nullptr;
+  }
+  auto check = [&](const char *call, CUresult r) {
+    if (r != CUDA_SUCCESS) error = d->describe(call, r);
+    return r == CUDA_SUCCESS;
+  };
+  int major = 0, minor = 0;
+  char name[256] = {0};
+  if (!check("cuDeviceGet", d->cuDeviceGet(&dev->device, ordinal)) ||
+      !check("cuDeviceGetName", d->cuDeviceGetName(name, int(sizeof name) - 1, dev->device)) ||
+      !check("cuDeviceGetAttribute",
+             d->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev->device)) ||
+      !check("cuDeviceGetAttribute",
+             d->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev->device)))
+    return nullptr;
+  int cc = major * 10 + minor;
+  // The newest image the device runs: the driver compiles PTX for newer devices too.
+  int best = -1;
+  for (size_t i = 0; i < code.archs.size(); ++i) {
+    int a = archNumber(code.archs[i]);
+    if (a >= 0 && a <= cc && (best < 0 || a > archNumber(code.archs[best]))) best = int(i);
+  }
+  std::string devArch = "sm_" + std::to_string(cc);
+  dev->description_ = std::string(name) + " (" + devArch + ")";
+  if (best < 0) {
+    std::string have;
+    for (const std::string &a : code.archs) have += (have.empty() ? "" : ", ") + a;
+    error = "the GPU " + dev->description_ + " is older than every architecture the model carries PTX for (" + have +
+            ")";
+    return nullptr;
+  }
+  const char *ptx = code.image ? code.image(best) : nullptr;
+  if (!ptx) {
+    error = "the model names PTX for " + code.archs[best] + " but carries none";
+    return nullptr;
+  }
+  dev->arch_ = code.archs[best];
+  if (!check("cuDevicePrimaryCtxRetain", d->cuDevicePrimaryCtxRetain(&dev->context, dev->device))) return nullptr;
+  if (!check("cuCtxSetCurrent", d->cuCtxSetCurrent(dev->context)) ||
+      !check("cuStreamCreate", d->cuStreamCreate(&dev->stream, CU_STREAM_NON_BLOCKING)))
+    return nullptr;
+  if (!check("cuModuleLoadData", d->cuModuleLoadData(&dev->module, ptx))) {
+    error = "loading the model's PTX for " + dev->arch_ + " on " + dev->description_ + ": " + error;
+    return nullptr;
+  }
+  for (const std::string &k : code.kernels) {
+    CUfunction f = nullptr;
+    if (CUresult r = d->cuModuleGetFunction(&f, dev->module, k.c_str()); r != CUDA_SUCCESS) {
+      error = "the model's PTX has no kernel '" + k + "': " + d->describe("cuModuleGetFunction", r);
+      return nullptr;
+    }
+    dev->functions.push_back(f);
+    dev->names.push_back(k);
+  }
+  return dev;
+}
+
+Device::~Device() {
+  if (!d) return;
+  if (context) d->cuCtxSetCurrent(context);
+  if (stream) d->cuStreamSynchronize(stream);
+  if (module) d->cuModuleUnload(module);
+  if (stream) d->cuStreamDestroy(stream);
+  if (context) d->cuDevicePrimaryCtxRelease(device);
+}
+
+bool Device::bind(std::string &error) {
+  if (CUresult r = d->cuCtxSetCurrent(context); r != CUDA_SUCCESS) {
+    error = d->describe("cuCtxSetCurrent", r);
+    return false;
+  }
+  return true;
+}
+
+void *Device::allocate(size_t bytes) {
+  CUdeviceptr p = 0;
+  if (d->cuMemAlloc(&p, std::max<size_t>(bytes, 1)) != CUDA_SUCCESS) return nullptr;
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(p));
+}
+
+void Device::release(void *p) {
+  if (p) d->cuMemFree(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p)));
+}
+
+bool Device::toDevice(void *dst, const void *src, size_t bytes, std::string &error) {
+  if (!bytes) return true;
+  CUresult r = d->cuMemcpyHtoDAsync(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(dst)), src, bytes, stream);
+  if (r != CUDA_SUCCESS) error = d->describe("cuMemcpyHtoDAsync", r);
+  // The source is the caller's and may change once this returns.
+  return r == CUDA_SUCCESS && synchronize(error);
+}
+
+bool Device::toHost(void *dst, const void *src, size_t bytes, std::string &error) {
+  if (!bytes) return true;
+  CUresult r = d->cuMemcpyDtoHAsync(dst, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(src)), bytes, stream);
+  if (r != CUDA_SUCCESS) {
+    error = d->describe("cuMemcpyDtoHAsync", r);
+    return false;
+  }
+  return synchronize(error);
+}
+
+bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3], const int64_t *words,
+                    int64_t count, std::string &error) {
+  if (kernel < 0 || kernel >= int64_t(functions.size())) {
+    error = "launch of kernel " + std::to_string(kernel) + ", which the model's table does not have";
+    return false;
+  }
+  for (int i = 0; i < 3; ++i) {
+    if (grid[i] == 0) return true; // no iterations
+    if (grid[i] < 0 || grid[i] > INT_MAX || block[i] <= 0 || block[i] > 1024) {
+      error = "kernel " + names[kernel] + ": grid or block size out of range (" + std::to_string(grid[i]) + ", " +
+              std::to_string(block[i]) + ")";
+      return false;
+    }
+  }
+  std::vector<void *> params(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) params[size_t(i)] = const_cast<int64_t *>(words + i);
+  CUresult r = d->cuLaunchKernel(functions[size_t(kernel)], unsigned(grid[0]), unsigned(grid[1]), unsigned(grid[2]),
+                                 unsigned(block[0]), unsigned(block[1]), unsigned(block[2]), 0, stream,
+                                 params.data(), nullptr);
+  if (r != CUDA_SUCCESS) error = "kernel " + names[kernel] + ": " + d->describe("cuLaunchKernel", r);
+  return r == CUDA_SUCCESS;
+}
+
+bool Device::synchronize(std::string &error) {
+  if (CUresult r = d->cuStreamSynchronize(stream); r != CUDA_SUCCESS) {
+    error = d->describe("cuStreamSynchronize", r);
+    return false;
+  }
+  return true;
+}
+
+} // namespace dlrt::cuda

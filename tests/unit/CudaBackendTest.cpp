@@ -1,0 +1,262 @@
+// The runtime's CUDA backend against a stand-in driver (fake_cuda/FakeCuda.cpp) that
+// records every call and checks what a GPU would refuse or be corrupted by: module
+// loads, allocations, copies, launches with kernel names, grid sizes and arguments.
+// Kernels do not run, so no numbers are checked here; tests/gpu/run.sh checks them on a
+// GPU against PyTorch.
+#include "dlrt/dlrt.h"
+
+#include <catch2/catch.hpp>
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Before any session: the runtime loads the driver once per process.
+const int driverChosen = setenv("DLRT_CUDA_DRIVER", DLC_FAKE_CUDA, 1);
+
+struct Fake {
+  const char *(*log)();
+  const char *(*violations)();
+  long (*liveBytes)();
+  void (*reset)();
+  int (*alloc)(uint64_t *, size_t);
+  Fake() {
+    void *h = dlopen(DLC_FAKE_CUDA, RTLD_NOW | RTLD_LOCAL);
+    REQUIRE(h);
+    log = reinterpret_cast<const char *(*)()>(dlsym(h, "fake_cuda_log"));
+    violations = reinterpret_cast<const char *(*)()>(dlsym(h, "fake_cuda_violations"));
+    liveBytes = reinterpret_cast<long (*)()>(dlsym(h, "fake_cuda_live_bytes"));
+    reset = reinterpret_cast<void (*)()>(dlsym(h, "fake_cuda_reset_log"));
+    alloc = reinterpret_cast<int (*)(uint64_t *, size_t)>(dlsym(h, "cuMemAlloc_v2"));
+    REQUIRE((log && violations && liveBytes && reset && alloc));
+  }
+  std::vector<std::string> lines(const std::string &prefix) const {
+    std::vector<std::string> out;
+    std::istringstream in(log());
+    for (std::string l; std::getline(in, l);)
+      if (l.rfind(prefix, 0) == 0) out.push_back(l);
+    return out;
+  }
+};
+
+std::string message(dlrt_status st) {
+  std::string m = st ? dlrt_status_message(st) : "";
+  dlrt_status_free(st);
+  return m;
+}
+
+struct Loaded {
+  dlrt_model *model = nullptr;
+  dlrt_session *session = nullptr;
+  explicit Loaded(const char *path, int device = 1) {
+    REQUIRE(message(dlrt_model_load(path, &model)) == "");
+    dlrt_session_options o;
+    dlrt_session_options_init(&o);
+    o.device = device;
+    o.seed = 3;
+    std::string err = message(dlrt_session_create(model, &o, &session));
+    INFO(err);
+    REQUIRE(session);
+  }
+  ~Loaded() {
+    dlrt_session_free(session);
+    dlrt_model_free(model);
+  }
+  std::vector<std::string> kernels() const {
+    auto sig = nlohmann::json::parse(dlrt_model_signature(model));
+    return sig["gpu"]["kernels"].get<std::vector<std::string>>();
+  }
+};
+
+/// The MLP (x: [B, 64] -> logits, probs: [B, 10]) at batch `b`.
+struct MlpCall {
+  int64_t b;
+  std::vector<float> x, logits, probs;
+  std::vector<int64_t> labels;
+  int64_t xd[2], od[2], ld[1];
+  std::vector<dlrt_tensor> in, out, trainIn;
+  explicit MlpCall(int64_t batch) : b(batch), x(size_t(batch) * 64, 0.5f), logits(size_t(batch) * 10, -1.0f),
+                                     probs(size_t(batch) * 10, -1.0f), labels(size_t(batch), 3) {
+    xd[0] = b, xd[1] = 64, od[0] = b, od[1] = 10, ld[0] = b;
+    in = {{DLRT_F32, 2, xd, x.data(), DLRT_HOST}};
+    trainIn = {{DLRT_F32, 2, xd, x.data(), DLRT_HOST}, {DLRT_I64, 1, ld, labels.data(), DLRT_HOST}};
+    out = {{DLRT_F32, 2, od, logits.data(), DLRT_HOST}, {DLRT_F32, 2, od, probs.data(), DLRT_HOST}};
+  }
+};
+
+int count(const std::vector<std::string> &lines, const std::string &line) {
+  return int(std::count(lines.begin(), lines.end(), line));
+}
+
+} // namespace
+
+TEST_CASE("cuda: inference loads the PTX, launches the model's kernels on device memory, copies results back") {
+  (void)driverChosen;
+  Fake fake;
+  fake.reset();
+  long before = fake.liveBytes();
+  {
+    Loaded l(DLC_TEST_MLP_CUDA);
+    auto modules = fake.lines("module ");
+    REQUIRE(modules.size() == 1);
+    CHECK(modules[0].rfind("module sm_90 ", 0) == 0); // the newest image the device runs
+    MlpCall c(4);
+    fake.reset();
+    REQUIRE(message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2)) == "");
+    CHECK(std::string(fake.violations()) == "");
+    auto launches = fake.lines("launch ");
+    CHECK(launches.size() >= 5);
+    std::set<std::string> names;
+    for (const std::string &k : l.kernels()) names.insert(k);
+    for (const std::string &line : launches) {
+      std::string name = line.substr(7, line.find(' ', 7) - 7);
+      INFO(line);
+      CHECK(names.count(name) == 1);
+      CHECK(line.find(" block 256,1,1 ") != std::string::npos);
+    }
+    // The input went up once and, on this first call, every parameter and Adam slot (of
+    // 128x64 floats: h1.weight and h2.weight, two slots each); both outputs came down.
+    auto up = fake.lines("htod "), down = fake.lines("dtoh ");
+    CHECK(count(up, "htod " + std::to_string(4 * 64 * 4)) == 1);
+    CHECK(count(up, "htod " + std::to_string(128 * 64 * 4)) == 6);
+    CHECK(down == std::vector<std::string>{"dtoh 160", "dtoh 160"});
+    // Kernels do not run here: the outputs are the zeroed device memory, not what the
+    // caller's buffers held before.
+    CHECK(c.logits[0] == 0.0f);
+
+    // A second call: the parameters stay on the device; a batch of 1 launches smaller grids.
+    MlpCall c1(1);
+    fake.reset();
+    REQUIRE(message(dlrt_infer(l.session, c1.in.data(), 1, c1.out.data(), 2)) == "");
+    CHECK(std::string(fake.violations()) == "");
+    CHECK(fake.lines("htod ") == std::vector<std::string>{"htod 256"});
+  }
+  // The session gave back every byte of device memory it took.
+  CHECK(fake.liveBytes() == before);
+}
+
+TEST_CASE("cuda: a train step stays on the device, the host copy follows when read, writes go back up") {
+  Fake fake;
+  Loaded l(DLC_TEST_MLP_CUDA);
+  MlpCall c(6);
+  float loss = -1;
+  dlrt_step_results r{&loss, nullptr, nullptr, 0};
+  fake.reset();
+  REQUIRE(message(dlrt_train_step(l.session, c.trainIn.data(), 2, &r)) == "");
+  CHECK(std::string(fake.violations()) == "");
+  // The label check reads the labels back from the device (6 i64); the loss and the
+  // predictions (6 i64) come down.
+  auto down = fake.lines("dtoh ");
+  CHECK(count(down, "dtoh 48") == 2);
+  CHECK(count(down, "dtoh 4") == 1);
+  CHECK(loss == 0.0f); // the zeroed loss buffer: the fake runs no kernel
+  size_t launches = fake.lines("launch ").size();
+  CHECK(launches > 20); // forward, backward, Adam
+
+  // Reading a parameter brings the parameters and slots down once (6 parameters, 12
+  // slots); a second read copies nothing.
+  fake.reset();
+  std::vector<float> w(10 * 64);
+  int64_t wd[] = {10, 64};
+  dlrt_tensor wt{DLRT_F32, 2, wd, w.data(), DLRT_HOST};
+  REQUIRE(message(dlrt_get_param(l.session, "logits.weight", &wt)) == "");
+  CHECK(fake.lines("dtoh ").size() == 18);
+  fake.reset();
+  REQUIRE(message(dlrt_get_param(l.session, "logits.weight", &wt)) == "");
+  CHECK(fake.lines("dtoh ").empty());
+
+  // A write on the host goes up before the next call.
+  REQUIRE(message(dlrt_set_param(l.session, "logits.weight", &wt)) == "");
+  fake.reset();
+  REQUIRE(message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2)) == "");
+  CHECK(count(fake.lines("htod "), "htod " + std::to_string(10 * 64 * 4)) >= 1);
+  CHECK(std::string(fake.violations()) == "");
+}
+
+TEST_CASE("cuda: device-memory inputs go to the kernels as they are") {
+  Fake fake;
+  Loaded l(DLC_TEST_MLP_CUDA);
+  MlpCall c(2);
+  MlpCall warm(2);
+  REQUIRE(message(dlrt_infer(l.session, warm.in.data(), 1, warm.out.data(), 2)) == "");
+  uint64_t dev = 0;
+  REQUIRE(fake.alloc(&dev, 2 * 64 * 4) == 0);
+  c.in[0].data = reinterpret_cast<void *>(dev);
+  c.in[0].memory = DLRT_DEVICE;
+  fake.reset();
+  REQUIRE(message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2)) == "");
+  CHECK(fake.lines("htod ").empty());
+  bool seen = false;
+  for (const std::string &line : fake.lines("launch "))
+    if (line.find(" " + std::to_string(dev) + " ") != std::string::npos) seen = true;
+  CHECK(seen);
+  CHECK(std::string(fake.violations()) == "");
+}
+
+TEST_CASE("cuda: failures are errors naming what failed, and the session stays usable") {
+  Fake fake;
+  {
+    Loaded l(DLC_TEST_MLP_CUDA);
+    MlpCall c(3);
+    fake.reset();
+    setenv("FAKE_CUDA_FAIL_LAUNCH", "2", 1);
+    std::string err = message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2));
+    unsetenv("FAKE_CUDA_FAIL_LAUNCH");
+    INFO(err);
+    CHECK(err.find("inference failed") != std::string::npos);
+    CHECK(err.find("CUDA_ERROR_LAUNCH_FAILED") != std::string::npos);
+    CHECK(err.find("infer_kernel") != std::string::npos);
+    CHECK(fake.lines("launch ").size() == 2); // nothing launched after the failure
+    fake.reset();
+    CHECK(message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2)) == "");
+  }
+  dlrt_model *m = nullptr;
+  REQUIRE(message(dlrt_model_load(DLC_TEST_MLP_CUDA, &m)) == "");
+  dlrt_session_options o;
+  dlrt_session_options_init(&o);
+  dlrt_session *s = nullptr;
+  CHECK(message(dlrt_session_create(m, &o, &s)).find("compiled with --target cuda") != std::string::npos);
+  o.device = 2;
+  CHECK(message(dlrt_session_create(m, &o, &s)).find("there is no CUDA device 1") != std::string::npos);
+  o.device = 1;
+  setenv("FAKE_CUDA_CC", "75", 1);
+  CHECK(message(dlrt_session_create(m, &o, &s)).find("older than every architecture the model carries PTX for (sm_80, sm_90)") !=
+        std::string::npos);
+  setenv("FAKE_CUDA_CC", "80", 1);
+  REQUIRE(message(dlrt_session_create(m, &o, &s)) == "");
+  unsetenv("FAKE_CUDA_CC");
+  CHECK(fake.lines("module ").back().rfind("module sm_80 ", 0) == 0);
+  dlrt_session_free(s);
+  dlrt_model_free(m);
+
+  // A CPU model is not run on a GPU.
+  REQUIRE(message(dlrt_model_load(DLC_TEST_MLP_CPU, &m)) == "");
+  CHECK(message(dlrt_session_create(m, &o, &s)).find("compiled for the CPU") != std::string::npos);
+  dlrt_model_free(m);
+  CHECK(std::string(fake.violations()) == "");
+}
+
+TEST_CASE("cuda: without a driver, a cuda session says which library is missing and the CPU path still runs") {
+  // The driver is loaded once per process: ask dlrun, in a process of its own.
+  std::string cmd = std::string("DLRT_CUDA_DRIVER=/nonexistent/libcuda.so.1 ") + DLC_DLRUN + " info " +
+                    DLC_TEST_MLP_CUDA + " 2>&1";
+  FILE *p = popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  CHECK(pclose(p) == 0);
+  INFO(out);
+  CHECK(out.find("target   cuda (PTX for sm_80, sm_90;") != std::string::npos);
+  CHECK(out.find("cannot load the CUDA driver library /nonexistent/libcuda.so.1") != std::string::npos);
+}
