@@ -1,7 +1,16 @@
 """Helpers for end-to-end tests: compile a .dl with dlc, run it with dlrun, compare with
-PyTorch. Run by ctest with DLC_BIN (the build's bin/) and DLC_SOURCE set."""
+PyTorch. Run by ctest with DLC_BIN (the build's bin/) and DLC_SOURCE set.
+
+The same tests run on a GPU machine that has no dlc (tests/gpu/run.sh):
+  DLC_COLLECT=DIR      keep every model compiled, as DIR/<key>.so (the key: a hash of the
+                       source and DLC_FLAGS), for carrying to that machine;
+  DLC_PRECOMPILED=DIR  take models from DIR by that key instead of running dlc;
+  DLC_DEVICE=cuda      run them with dlrun --device cuda;
+  DLC_TOLERANCE_SCALE  multiplies every tolerance (the GPU's, stated in tests/gpu/run.sh)."""
+import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -13,7 +22,8 @@ BIN = os.environ.get("DLC_BIN", os.path.join(os.path.dirname(__file__), "..", ".
 SRC = os.environ.get("DLC_SOURCE", os.path.join(os.path.dirname(__file__), "..", ".."))
 
 # Elementwise tolerance of the issue: |got - ref| <= ATOL + RTOL * |ref|.
-ATOL, RTOL = 1e-6, 1e-5
+TOLERANCE_SCALE = float(os.environ.get("DLC_TOLERANCE_SCALE", "1"))
+ATOL, RTOL = 1e-6 * TOLERANCE_SCALE, 1e-5 * TOLERANCE_SCALE
 
 _failures = []
 
@@ -32,9 +42,20 @@ def compile_model(source, wd, name="model"):
     out = os.path.join(wd, name + ".so")
     # DLC_FLAGS: extra compiler flags, e.g. --kernels=linalg to test the portable lowering.
     flags = os.environ.get("DLC_FLAGS", "").split()
+    with open(path, "rb") as f:
+        key = hashlib.sha256(f.read() + b"\0" + " ".join(flags).encode()).hexdigest()[:24]
+    if os.environ.get("DLC_PRECOMPILED"):
+        kept = os.path.join(os.environ["DLC_PRECOMPILED"], key + ".so")
+        if not os.path.exists(kept):
+            raise AssertionError("no precompiled model %s for %s (tests/gpu/prepare.sh collects them)" % (kept, path))
+        shutil.copyfile(kept, out)
+        return out
     r = subprocess.run([os.path.join(BIN, "dlc"), path, "-o", out] + flags, capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError("dlc failed (%d):\n%s" % (r.returncode, r.stderr))
+    if os.environ.get("DLC_COLLECT"):
+        os.makedirs(os.environ["DLC_COLLECT"], exist_ok=True)
+        shutil.copyfile(out, os.path.join(os.environ["DLC_COLLECT"], key + ".so"))
     return out
 
 
@@ -71,6 +92,8 @@ def state_dict_numpy(module):
 
 
 def dlrun(args, check=True):
+    if os.environ.get("DLC_DEVICE") and args and args[0] in ("infer", "train", "bench"):
+        args = args + ["--device", os.environ["DLC_DEVICE"]]
     r = subprocess.run([os.path.join(BIN, "dlrun")] + args, capture_output=True, text=True)
     if check and r.returncode != 0:
         raise AssertionError("dlrun %s failed (%d):\n%s" % (" ".join(args), r.returncode, r.stderr))

@@ -13,7 +13,8 @@
 // (zeros: allocations are zeroed).
 //
 // Environment: FAKE_CUDA_CC (compute capability, default 90), FAKE_CUDA_DEVICES (default
-// 1), FAKE_CUDA_FAIL_LAUNCH (the n-th launch, from 1, fails with CUDA_ERROR_LAUNCH_FAILED).
+// 1), FAKE_CUDA_FAIL_LAUNCH (the n-th launch, from 1, fails with CUDA_ERROR_LAUNCH_FAILED),
+// FAKE_CUDA_VIOLATIONS (a file each violation is appended to).
 //
 //===----------------------------------------------------------------------===//
 #include <cstdint>
@@ -68,6 +69,13 @@ int envInt(const char *name, int dflt) {
 void violation(State &s, const std::string &what) {
   s.violations.push_back(what);
   s.log << "VIOLATION " << what << "\n";
+  // FAKE_CUDA_VIOLATIONS: a file every process appends its violations to (prepare.sh
+  // runs whole test suites through dlrun against this driver).
+  if (const char *path = std::getenv("FAKE_CUDA_VIOLATIONS"))
+    if (FILE *f = std::fopen(path, "a")) {
+      std::fprintf(f, "%s\n", what.c_str());
+      std::fclose(f);
+    }
 }
 
 /// Whether [p, p + bytes) lies in one live allocation.
