@@ -60,6 +60,27 @@ def DLMapToGPU : Pass<"dl-map-to-gpu", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect"];
 }
 
+def DLExpandGPUMath : Pass<"dl-expand-gpu-math"> {
+  let summary = "Expand the math a kernel calls into arithmetic, so its PTX calls no library";
+  let description = [{
+    pow into exp and log; f64 exp and log into range reductions and polynomials (a few
+    ulp, IEEE special values kept). dl-approximate-math then takes f32 exp, log, tanh and
+    erf, and convert-math-to-llvm what has an instruction. The PTX is then the same
+    whether or not a CUDA toolkit (libdevice) is installed.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def DLGPUMathToIntrinsics : Pass<"dl-gpu-math-to-intrinsics"> {
+  let summary = "Math ops with an instruction -> calls of their LLVM intrinsics; any other is an error";
+  let description = [{
+    After dl-expand-gpu-math and dl-approximate-math: sqrt, abs, floor, ceil, trunc,
+    round, fma and copysign become llvm.call_intrinsic (which convert-gpu-to-nvvm keeps
+    and NVPTX emits as instructions), rsqrt 1 / sqrt. A math op left over is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"];
+}
+
 def DLGPULaunchesToRuntime : Pass<"dl-gpu-launches-to-runtime", "::mlir::ModuleOp"> {
   let summary = "Gather the outlined kernels into @dl_kernels and launch them through the runtime";
   let description = [{

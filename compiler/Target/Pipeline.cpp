@@ -125,8 +125,8 @@ std::string cudaPipeline() {
   return "dl-lower-to-gpu," + tensorsToBuffers() +
          "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),"
          "func.func(dl-map-to-gpu),gpu-kernel-outlining,dl-gpu-launches-to-runtime,"
-         "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-approximate-math,"
-         "convert-gpu-to-nvvm,reconcile-unrealized-casts)," +
+         "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-expand-gpu-math,dl-approximate-math,"
+         "dl-gpu-math-to-intrinsics,convert-gpu-to-nvvm,reconcile-unrealized-casts)," +
          archs + "gpu-module-to-binary{format=isa},dl-embed-gpu-code," + hostToLLVM();
 }
 
