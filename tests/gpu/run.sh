@@ -28,6 +28,22 @@ export DLC_BIN=$WORK/bin DLC_SOURCE=$ROOT DLC_PRECOMPILED=$WORK/models DLC_DEVIC
 export DLC_FLAGS="--target cuda -mcpu=x86-64-v2" DLC_TOLERANCE_SCALE=${DLC_TOLERANCE_SCALE:-10}
 export OMP_WAIT_POLICY=passive
 cd "$ROOT"
+# cuBLAS may exist only inside PyTorch's pip packages (nvidia/*/lib): point the runtime
+# at those folders too.
+export DLRT_CUDA_LIBRARY_PATH=$("$PY" - <<'PY' 2>/dev/null
+import glob, os, site
+dirs = []
+for sp in site.getsitepackages() + [site.getusersitepackages()]:
+    dirs += glob.glob(os.path.join(sp, "nvidia", "*", "lib"))
+try:
+    import torch
+    dirs.append(os.path.join(os.path.dirname(torch.__file__), "lib"))
+except ImportError:
+    pass
+print(":".join(dirs))
+PY
+)
+echo "DLRT_CUDA_LIBRARY_PATH=$DLRT_CUDA_LIBRARY_PATH"
 nvidia-smi -L 2>/dev/null || echo "nvidia-smi: not available"
 "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
 

@@ -1,8 +1,9 @@
 // The runtime's CUDA backend against a stand-in driver (fake_cuda/FakeCuda.cpp) that
 // records every call and checks what a GPU would refuse or be corrupted by: module
 // loads, allocations, copies, launches with kernel names, grid sizes and arguments.
-// Kernels do not run, so no numbers are checked here; tests/gpu/run.sh checks them on a
-// GPU against PyTorch.
+// Generated kernels do not run, so their numbers are checked only on a GPU against
+// PyTorch (tests/gpu/run.sh); cuBLAS's products are computed by the stand-in, so dense
+// and matmul are checked here by their numbers.
 #include "dlrt/dlrt.h"
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -21,8 +23,9 @@
 
 namespace {
 
-// Before any session: the runtime loads the driver once per process.
-const int driverChosen = setenv("DLRT_CUDA_DRIVER", DLC_FAKE_CUDA, 1);
+// Before any session: the runtime loads the driver (and cuBLAS) once per process. The
+// stand-in is both; it computes cuBLAS's products on its host-backed device memory.
+const int driverChosen = setenv("DLRT_CUDA_DRIVER", DLC_FAKE_CUDA, 1) + setenv("DLRT_CUBLAS", DLC_FAKE_CUDA, 1);
 
 struct Fake {
   const char *(*log)();
@@ -196,8 +199,9 @@ TEST_CASE("cuda: device-memory inputs go to the kernels as they are") {
   fake.reset();
   REQUIRE(message(dlrt_infer(l.session, c.in.data(), 1, c.out.data(), 2)) == "");
   CHECK(fake.lines("htod ").empty());
+  // x goes to the first layer's cuBLAS product as it is.
   bool seen = false;
-  for (const std::string &line : fake.lines("launch "))
+  for (const std::string &line : fake.lines("gemm "))
     if (line.find(" " + std::to_string(dev) + " ") != std::string::npos) seen = true;
   CHECK(seen);
   CHECK(std::string(fake.violations()) == "");
@@ -246,17 +250,92 @@ TEST_CASE("cuda: failures are errors naming what failed, and the session stays u
   CHECK(std::string(fake.violations()) == "");
 }
 
-TEST_CASE("cuda: without a driver, a cuda session says which library is missing and the CPU path still runs") {
-  // The driver is loaded once per process: ask dlrun, in a process of its own.
-  std::string cmd = std::string("DLRT_CUDA_DRIVER=/nonexistent/libcuda.so.1 ") + DLC_DLRUN + " info " +
-                    DLC_TEST_MLP_CUDA + " 2>&1";
-  FILE *p = popen(cmd.c_str(), "r");
+namespace {
+/// dlrun's output and exit status, in a process of its own (the runtime loads the driver
+/// and cuBLAS once per process).
+std::pair<std::string, int> run(const std::string &cmd) {
+  FILE *p = popen((cmd + " 2>&1").c_str(), "r");
   REQUIRE(p);
   std::string out;
   char buf[512];
   while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  CHECK(pclose(p) == 0);
+  return {out, pclose(p)};
+}
+} // namespace
+
+TEST_CASE("cuda: without a driver or cuBLAS, a cuda session says which library is missing") {
+  auto [out, status] = run(std::string("DLRT_CUDA_DRIVER=/nonexistent/libcuda.so.1 ") + DLC_DLRUN + " info " +
+                           DLC_TEST_MLP_CUDA);
   INFO(out);
+  CHECK(status == 0);
   CHECK(out.find("target   cuda (PTX for sm_80, sm_90;") != std::string::npos);
   CHECK(out.find("cannot load the CUDA driver library /nonexistent/libcuda.so.1") != std::string::npos);
+  auto [out2, status2] = run(std::string("DLRT_CUDA_DRIVER=") + DLC_FAKE_CUDA + " DLRT_CUBLAS=/nonexistent/libcublas.so " +
+                             DLC_DLRUN + " info " + DLC_TEST_MLP_CUDA);
+  INFO(out2);
+  // The session opens; its first call fails at the first dense layer, naming it.
+  CHECK(status2 != 0);
+  CHECK(out2.find("inference failed: dense at ") != std::string::npos);
+  CHECK(out2.find("dense and matmul run on cuBLAS: DLRT_CUBLAS=/nonexistent/libcublas.so cannot be loaded") !=
+        std::string::npos);
+}
+
+TEST_CASE("cuda: dense and matmul on cuBLAS give torch.matmul's numbers (plain, broadcast, transposed, with bias)") {
+  Fake fake;
+  Loaded l(DLC_TEST_GPU_MATMUL);
+  const int64_t B = 2;
+  std::vector<float> a(B * 3 * 4), b(B * 4 * 5), w(4 * 5), x(B * 7), c(2 * 4 * 5);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(std::sin(0.7 * double(i)));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = float(std::cos(0.3 * double(i)));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(i % 7) - 3.0f;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f * float(i) - 1.0f;
+  for (size_t i = 0; i < c.size(); ++i) c[i] = float(std::sin(1.3 * double(i)));
+  int64_t ad[] = {B, 3, 4}, bd[] = {B, 4, 5}, wd[] = {4, 5}, xd[] = {B, 7}, cd[] = {2, 4, 5};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 3, ad, a.data(), DLRT_HOST}, {DLRT_F32, 3, bd, b.data(), DLRT_HOST},
+                                 {DLRT_F32, 2, wd, w.data(), DLRT_HOST}, {DLRT_F32, 2, xd, x.data(), DLRT_HOST},
+                                 {DLRT_F32, 3, cd, c.data(), DLRT_HOST}};
+  std::vector<float> p(B * 15, -7), q(B * 15, -7), r(B * 20, -7), d(B * 6, -7), sv(B * 2 * 15, -7);
+  int64_t pd[] = {B, 3, 5}, rd[] = {B, 5, 3}, dd[] = {B, 6}, sd[] = {B, 2, 3, 5};
+  std::vector<dlrt_tensor> out = {{DLRT_F32, 3, pd, p.data(), DLRT_HOST}, {DLRT_F32, 3, pd, q.data(), DLRT_HOST},
+                                  {DLRT_F32, 3, rd, r.data(), DLRT_HOST}, {DLRT_F32, 2, dd, d.data(), DLRT_HOST},
+                                  {DLRT_F32, 4, sd, sv.data(), DLRT_HOST}};
+  fake.reset();
+  REQUIRE(message(dlrt_infer(l.session, in.data(), 5, out.data(), 5)) == "");
+  CHECK(std::string(fake.violations()) == "");
+  // Three strided-batched matmuls, the dense's bias and product, and the 2 x 2 products
+  // of the doubly broadcast one.
+  CHECK(fake.lines("gemm ").size() == 5 + B * 2);
+  std::vector<float> dw(6 * 7), db(6);
+  int64_t dwd[] = {6, 7}, dbd[] = {6};
+  dlrt_tensor dwt{DLRT_F32, 2, dwd, dw.data(), DLRT_HOST}, dbt{DLRT_F32, 1, dbd, db.data(), DLRT_HOST};
+  REQUIRE(message(dlrt_get_param(l.session, "d.weight", &dwt)) == "");
+  REQUIRE(message(dlrt_get_param(l.session, "d.bias", &dbt)) == "");
+  double worst = 0;
+  for (int64_t t = 0; t < B; ++t)
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 5; ++j) {
+        double pp = 0, qq = 0;
+        for (int k = 0; k < 4; ++k) {
+          pp += double(a[t * 12 + i * 4 + k]) * b[t * 20 + k * 5 + j];
+          qq += double(a[t * 12 + i * 4 + k]) * w[k * 5 + j];
+        }
+        // r = b^T a^T = (a b)^T
+        worst = std::max({worst, std::abs(p[t * 15 + i * 5 + j] - pp), std::abs(q[t * 15 + i * 5 + j] - qq),
+                          std::abs(r[t * 15 + j * 3 + i] - pp)});
+      }
+  for (int64_t t = 0; t < B; ++t)
+    for (int o = 0; o < 6; ++o) {
+      double dd2 = db[o];
+      for (int k = 0; k < 7; ++k) dd2 += double(x[t * 7 + k]) * dw[o * 7 + k];
+      worst = std::max(worst, std::abs(d[t * 6 + o] - dd2));
+    }
+  for (int64_t t = 0; t < B; ++t)
+    for (int h = 0; h < 2; ++h)
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 5; ++j) {
+          double ss = 0;
+          for (int k = 0; k < 4; ++k) ss += double(a[t * 12 + i * 4 + k]) * c[h * 20 + k * 5 + j];
+          worst = std::max(worst, std::abs(sv[((t * 2 + h) * 3 + i) * 5 + j] - ss));
+        }
+  CHECK(worst < 1e-5);
 }

@@ -132,8 +132,8 @@ struct MatmulToOneDNN : public OpRewritePattern<dl::MatmulOp> {
 
 } // namespace
 
-void populateMatmulToOneDNN(RewritePatternSet &patterns) {
-  patterns.add<DenseToOneDNN, MatmulToOneDNN>(patterns.getContext());
+void populateMatmulToOneDNN(RewritePatternSet &patterns, PatternBenefit benefit) {
+  patterns.add<DenseToOneDNN, MatmulToOneDNN>(patterns.getContext(), benefit);
 }
 
 } // namespace dlc

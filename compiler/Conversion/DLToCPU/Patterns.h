@@ -33,8 +33,10 @@ void populateChannelsLast(mlir::RewritePatternSet &patterns);
 void populateBlockedChannels(mlir::RewritePatternSet &patterns);
 /// The NCHW <-> NHWC transposes and dl.block_channels -> oneDNN reorders (parallel copies).
 void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
-/// dense / matmul -> calls of the runtime's oneDNN kernels.
-void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns);
+/// dense / matmul -> calls of the runtime's kernels dlrt_k_dense_f32 / dlrt_k_matmul_f32,
+/// which oneDNN runs on the CPU and cuBLAS in a cuda session (the GPU target prefers them
+/// to the linalg contraction: `benefit`).
+void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit = 1);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
 /// lstm / gru -> the runtime's oneDNN RNN kernel.

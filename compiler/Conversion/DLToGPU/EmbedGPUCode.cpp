@@ -31,21 +31,23 @@ struct EmbedGPUCodePass : public impl::DLEmbedGPUCodeBase<EmbedGPUCodePass> {
     MLIRContext *ctx = &getContext();
     auto binaries = llvm::to_vector(module.getOps<gpu::BinaryOp>());
     auto kernels = module->getAttrOfType<ArrayAttr>("dl.gpu_kernels");
-    if (binaries.empty() && !kernels) return; // no kernels: a model with no work for the GPU
-    if (binaries.size() != 1 || !kernels) {
+    // A model whose work is all runtime calls (cuBLAS) has no kernels: no images, an
+    // empty table, and still the cuda target.
+    if (binaries.empty() && !kernels) kernels = ArrayAttr::get(ctx, {});
+    else if (binaries.size() != 1 || !kernels) {
       module.emitError("internal error: expected one gpu.binary and its kernel table");
       return signalPassFailure();
     }
-    gpu::BinaryOp binary = binaries.front();
+    gpu::BinaryOp binary = binaries.empty() ? gpu::BinaryOp() : binaries.front();
     OpBuilder b(ctx);
     b.setInsertionPointToEnd(module.getBody());
-    Location loc = binary.getLoc();
+    Location loc = binary ? binary.getLoc() : module.getLoc();
     auto ptr = LLVM::LLVMPointerType::get(ctx);
     auto i32 = IntegerType::get(ctx, 32);
 
     SmallVector<Attribute> archs;
     SmallVector<LLVM::GlobalOp> images;
-    for (Attribute a : binary.getObjects()) {
+    for (Attribute a : binary ? binary.getObjects() : ArrayAttr::get(ctx, {})) {
       auto object = cast<gpu::ObjectAttr>(a);
       auto target = dyn_cast<NVVM::NVVMTargetAttr>(object.getTarget());
       if (!target || object.getFormat() != gpu::CompilationTarget::Assembly) {
@@ -76,7 +78,7 @@ struct EmbedGPUCodePass : public impl::DLEmbedGPUCodeBase<EmbedGPUCodePass> {
                                                    b.getNamedAttr("kernels", kernels)}));
     module->removeAttr("dl.gpu_kernels");
     module->removeAttr("gpu.container_module");
-    binary.erase();
+    if (binary) binary.erase();
   }
 };
 

@@ -1,9 +1,9 @@
 //===- LowerToGPU.cpp - the dl-lower-to-gpu pass --------------------------===//
 //
 // The GPU target starts from the portable lowerings every op keeps (DESIGN.md): dl ops
-// become linalg and tensor ops, which dl-map-to-gpu later turns into kernels. What must
-// stay on the host is a runtime call that reads shapes or copies a few words back (the
-// index and count checks). oneDNN's kernels, the layout passes that serve them and the
+// become linalg and tensor ops, which dl-map-to-gpu later turns into kernels. dense and
+// matmul call the runtime (the same kernel names as on the CPU: a cuda session runs them
+// on cuBLAS); the checks stay runtime calls too (shapes, or a few words copied back). oneDNN's kernels, the layout passes that serve them and the
 // fusion of activations into them are CPU matters and do not run here.
 //
 // A plugin layer with only a C++ kernel cannot run on the GPU: that is an error naming
@@ -46,6 +46,9 @@ struct LowerToGPUPass : public impl::DLLowerToGPUBase<LowerToGPUPass> {
       if (!fn.isPrivate() && failed(lowerEntryBoundary(fn))) return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
+    // dense and matmul call the runtime, which runs them on cuBLAS; the rest of the
+    // contractions (convolutions, pooling) are generated kernels.
+    populateMatmulToOneDNN(patterns, /*benefit=*/3);
     populateKernelsToLinalg(patterns);
     populateRecurrentToLinalg(patterns);
     populateElementwiseToLinalg(patterns);

@@ -1,5 +1,6 @@
 //===- Device.cpp - one session's GPU: context, stream, kernels, memory ---===//
 #include "cuda/Device.h"
+#include "cuda/Blas.h"
 
 #include <algorithm>
 #include <climits>
@@ -50,14 +51,21 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
              d->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev->device)))
     return nullptr;
   int cc = major * 10 + minor;
+  std::string devArch = "sm_" + std::to_string(cc);
+  dev->description_ = std::string(name) + " (" + devArch + ")";
+  auto start = [&] {
+    return check("cuDevicePrimaryCtxRetain", d->cuDevicePrimaryCtxRetain(&dev->context, dev->device)) &&
+           check("cuCtxSetCurrent", d->cuCtxSetCurrent(dev->context)) &&
+           check("cuStreamCreate", d->cuStreamCreate(&dev->stream_, CU_STREAM_NON_BLOCKING));
+  };
+  // A model whose work is all library calls has no kernels to load.
+  if (code.kernels.empty()) return start() ? std::move(dev) : nullptr;
   // The newest image the device runs: the driver compiles PTX for newer devices too.
   int best = -1;
   for (size_t i = 0; i < code.archs.size(); ++i) {
     int a = archNumber(code.archs[i]);
     if (a >= 0 && a <= cc && (best < 0 || a > archNumber(code.archs[best]))) best = int(i);
   }
-  std::string devArch = "sm_" + std::to_string(cc);
-  dev->description_ = std::string(name) + " (" + devArch + ")";
   if (best < 0) {
     std::string have;
     for (const std::string &a : code.archs) have += (have.empty() ? "" : ", ") + a;
@@ -71,10 +79,7 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
     return nullptr;
   }
   dev->arch_ = code.archs[best];
-  if (!check("cuDevicePrimaryCtxRetain", d->cuDevicePrimaryCtxRetain(&dev->context, dev->device))) return nullptr;
-  if (!check("cuCtxSetCurrent", d->cuCtxSetCurrent(dev->context)) ||
-      !check("cuStreamCreate", d->cuStreamCreate(&dev->stream, CU_STREAM_NON_BLOCKING)))
-    return nullptr;
+  if (!start()) return nullptr;
   if (!check("cuModuleLoadData", d->cuModuleLoadData(&dev->module, ptx))) {
     error = "loading the model's PTX for " + dev->arch_ + " on " + dev->description_ + ": " + error;
     return nullptr;
@@ -94,9 +99,11 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
 Device::~Device() {
   if (!d) return;
   if (context) d->cuCtxSetCurrent(context);
-  if (stream) d->cuStreamSynchronize(stream);
+  blas_.reset();
+  release(ones_);
+  if (stream_) d->cuStreamSynchronize(stream_);
   if (module) d->cuModuleUnload(module);
-  if (stream) d->cuStreamDestroy(stream);
+  if (stream_) d->cuStreamDestroy(stream_);
   if (context) d->cuDevicePrimaryCtxRelease(device);
 }
 
@@ -120,7 +127,7 @@ void Device::release(void *p) {
 
 bool Device::toDevice(void *dst, const void *src, size_t bytes, std::string &error) {
   if (!bytes) return true;
-  CUresult r = d->cuMemcpyHtoDAsync(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(dst)), src, bytes, stream);
+  CUresult r = d->cuMemcpyHtoDAsync(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(dst)), src, bytes, stream_);
   if (r != CUDA_SUCCESS) error = d->describe("cuMemcpyHtoDAsync", r);
   // The source is the caller's and may change once this returns.
   return r == CUDA_SUCCESS && synchronize(error);
@@ -128,7 +135,7 @@ bool Device::toDevice(void *dst, const void *src, size_t bytes, std::string &err
 
 bool Device::toHost(void *dst, const void *src, size_t bytes, std::string &error) {
   if (!bytes) return true;
-  CUresult r = d->cuMemcpyDtoHAsync(dst, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(src)), bytes, stream);
+  CUresult r = d->cuMemcpyDtoHAsync(dst, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(src)), bytes, stream_);
   if (r != CUDA_SUCCESS) {
     error = d->describe("cuMemcpyDtoHAsync", r);
     return false;
@@ -153,14 +160,39 @@ bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3
   std::vector<void *> params(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) params[size_t(i)] = const_cast<int64_t *>(words + i);
   CUresult r = d->cuLaunchKernel(functions[size_t(kernel)], unsigned(grid[0]), unsigned(grid[1]), unsigned(grid[2]),
-                                 unsigned(block[0]), unsigned(block[1]), unsigned(block[2]), 0, stream,
+                                 unsigned(block[0]), unsigned(block[1]), unsigned(block[2]), 0, stream_,
                                  params.data(), nullptr);
   if (r != CUDA_SUCCESS) error = "kernel " + names[kernel] + ": " + d->describe("cuLaunchKernel", r);
   return r == CUDA_SUCCESS;
 }
 
+Blas *Device::blas(std::string &error) {
+  if (!blas_) blas_ = Blas::open(*this, error);
+  return blas_.get();
+}
+
+const float *Device::ones(int64_t count, std::string &error) {
+  if (count > onesCount) {
+    release(ones_);
+    onesCount = 0;
+    ones_ = allocate(size_t(count) * sizeof(float));
+    if (!ones_) {
+      error = "out of GPU memory";
+      return nullptr;
+    }
+    CUresult r = d->cuMemsetD32Async(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(ones_)), 0x3f800000u,
+                                     size_t(count), stream_);
+    if (r != CUDA_SUCCESS) {
+      error = d->describe("cuMemsetD32Async", r);
+      return nullptr;
+    }
+    onesCount = count;
+  }
+  return static_cast<const float *>(ones_);
+}
+
 bool Device::synchronize(std::string &error) {
-  if (CUresult r = d->cuStreamSynchronize(stream); r != CUDA_SUCCESS) {
+  if (CUresult r = d->cuStreamSynchronize(stream_); r != CUDA_SUCCESS) {
     error = d->describe("cuStreamSynchronize", r);
     return false;
   }

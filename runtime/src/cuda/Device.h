@@ -11,6 +11,8 @@
 
 namespace dlrt::cuda {
 
+class Blas;
+
 /// What a `--target cuda` model.so carries for the GPU (its signature and
 /// dl_model_gpu_code): PTX per architecture ("sm_80", ...) and the kernel table its host
 /// code indexes.
@@ -45,6 +47,12 @@ public:
               std::string &error);
   bool synchronize(std::string &error);
 
+  /// The session's cuBLAS handle, made on first use; null with `error` without cuBLAS.
+  Blas *blas(std::string &error);
+  /// `count` floats equal to 1 (a bias broadcast as a rank-1 product), grown on demand.
+  const float *ones(int64_t count, std::string &error);
+  CUstream stream() const { return stream_; }
+
   /// "NVIDIA H200 (sm_90)"
   const std::string &description() const { return description_; }
   /// The image loaded ("sm_90").
@@ -55,7 +63,10 @@ private:
   const Driver *d = nullptr;
   CUdevice device = 0;
   CUcontext context = nullptr;
-  CUstream stream = nullptr;
+  CUstream stream_ = nullptr;
+  std::unique_ptr<Blas> blas_;
+  void *ones_ = nullptr;
+  int64_t onesCount = 0;
   CUmodule module = nullptr;
   std::vector<CUfunction> functions;
   std::vector<std::string> names;

@@ -59,6 +59,7 @@ Loaded load() {
   sym(d.cuMemFree, "cuMemFree_v2");
   sym(d.cuMemcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
   sym(d.cuMemcpyDtoHAsync, "cuMemcpyDtoHAsync_v2");
+  sym(d.cuMemsetD32Async, "cuMemsetD32Async");
   sym(d.cuStreamCreate, "cuStreamCreate");
   sym(d.cuStreamDestroy, "cuStreamDestroy_v2");
   sym(d.cuStreamSynchronize, "cuStreamSynchronize");

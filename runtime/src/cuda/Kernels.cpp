@@ -1,16 +1,20 @@
 //===- Kernels.cpp - what a --target cuda model's host code calls ---------===//
 //
-// A cuda model imports dlrt_gpu_launch for its generated kernels and the same checks as
-// a CPU model; a check that reads tensor contents (the index check) reads them from
-// device memory here. Every other import resolves as for the CPU (the arena's
-// dlrt_k_alloc/free, which allocate device memory in a cuda session).
+// A cuda model imports dlrt_gpu_launch for its generated kernels, the dense and matmul
+// kernels a CPU model calls (here on cuBLAS, same signatures), and the same checks; a
+// check that reads tensor contents (the index check) reads them from device memory here.
+// The arena's dlrt_k_alloc/free resolve as for the CPU and allocate device memory in a
+// cuda session.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "cuda/Blas.h"
 #include "cuda/Device.h"
 #include "onednn/Kernels.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 using dlrt::KernelContext;
 
@@ -42,11 +46,103 @@ extern "C" void dlrt_cuda_check_ids(void *vctx, int64_t site, const void *ids, i
   dlrt_k_check_ids(vctx, site, host.data(), count, elemBytes, limit);
 }
 
+namespace {
+
+dlrt::cuda::Blas *blasOf(KernelContext &ctx, int64_t site) {
+  if (!ctx.error.empty()) return nullptr;
+  std::string err;
+  dlrt::cuda::Blas *blas = ctx.device ? ctx.device->blas(err) : nullptr;
+  if (!blas) ctx.fail(ctx.where(site) + ": " + (ctx.device ? err : std::string("no GPU in this session")));
+  return blas;
+}
+
+} // namespace
+
+/// dlrt_k_dense_f32 on cuBLAS: y = x W^T (+ bias, as the rank-1 product ones bias^T
+/// written first and accumulated onto). The GPU target fuses no activation and keeps
+/// NCHW, so `activation` is none and `nhwc` null.
+extern "C" void dlrt_cuda_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
+                                    const float *w, const float *bias, float *y, int64_t activation,
+                                    const int64_t *nhwc) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  dlrt::cuda::Blas *blas = blasOf(ctx, site);
+  if (!blas) return;
+  if (activation != 0 || nhwc) {
+    ctx.fail(ctx.where(site) + ": a fused activation or NHWC input reached the GPU's dense kernel");
+    return;
+  }
+  std::string err;
+  float beta = 0.0f;
+  if (bias) {
+    const float *ones = ctx.device->ones(m, err);
+    // y^T[n, m] = bias[n, 1] ones[1, m]: row-major y[m, n] = ones[m, 1] bias[1, n].
+    if (!ones || !blas->gemm(false, false, m, n, 1, ones, 0, bias, 0, y, 0, 1, 0.0f, err)) {
+      ctx.fail(ctx.where(site) + ": " + err);
+      return;
+    }
+    beta = 1.0f;
+  }
+  if (!blas->gemm(false, true, m, n, k, x, 0, w, 0, y, 0, 1, beta, err)) ctx.fail(ctx.where(site) + ": " + err);
+}
+
+/// dlrt_k_matmul_f32 on cuBLAS: one strided-batched product where each operand's batch
+/// is either the result's or broadcast whole; one product per batch element otherwise.
+extern "C" void dlrt_cuda_matmul_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
+                                     const float *b, float *c, int64_t transposed) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  dlrt::cuda::Blas *blas = blasOf(ctx, site);
+  if (!blas) return;
+  const int64_t *ad = dims, *bd = dims + rank;
+  int64_t m = ad[rank - 2], k = ad[rank - 1], n = bd[rank - 1];
+  // The result's batch dims and each operand's element strides over them (0: broadcast).
+  std::vector<int64_t> batch, sa, sb;
+  int64_t total = 1, ra = m * k, rb = k * n;
+  for (int64_t i = rank - 3; i >= 0; --i) {
+    int64_t d = std::max(ad[i], bd[i]);
+    batch.insert(batch.begin(), d);
+    sa.insert(sa.begin(), ad[i] == 1 ? 0 : ra);
+    sb.insert(sb.begin(), bd[i] == 1 ? 0 : rb);
+    ra *= ad[i];
+    rb *= bd[i];
+    total *= d;
+  }
+  auto offset = [&](const std::vector<int64_t> &strides, int64_t t) {
+    int64_t off = 0;
+    for (size_t i = batch.size(); i-- > 0;) {
+      off += (t % batch[i]) * strides[i];
+      t /= batch[i];
+    }
+    return off;
+  };
+  // One call where every operand's offsets are t * stride.
+  auto uniform = [&](const std::vector<int64_t> &strides, int64_t &stride) {
+    stride = total > 1 ? offset(strides, 1) : 0;
+    for (int64_t t = 0; t < total; ++t)
+      if (offset(strides, t) != t * stride) return false;
+    return true;
+  };
+  std::string err;
+  bool ta = transposed & 1, tb = transposed & 2;
+  int64_t strideA, strideB;
+  if (uniform(sa, strideA) && uniform(sb, strideB)) {
+    if (!blas->gemm(ta, tb, m, n, k, a, strideA, b, strideB, c, m * n, total, 0.0f, err))
+      ctx.fail(ctx.where(site) + ": " + err);
+    return;
+  }
+  for (int64_t t = 0; t < total; ++t)
+    if (!blas->gemm(ta, tb, m, n, k, a + offset(sa, t), 0, b + offset(sb, t), 0, c + t * m * n, 0, 1, 0.0f, err)) {
+      ctx.fail(ctx.where(site) + ": " + err);
+      return;
+    }
+}
+
 namespace dlrt {
 
 void *resolveCudaKernel(const char *name, void *user) {
   if (std::strcmp(name, "dlrt_gpu_launch") == 0) return reinterpret_cast<void *>(&dlrt_gpu_launch);
   if (std::strcmp(name, "dlrt_k_check_ids") == 0) return reinterpret_cast<void *>(&dlrt_cuda_check_ids);
+  if (std::strcmp(name, "dlrt_k_dense_f32") == 0) return reinterpret_cast<void *>(&dlrt_cuda_dense_f32);
+  if (std::strcmp(name, "dlrt_k_matmul_f32") == 0) return reinterpret_cast<void *>(&dlrt_cuda_matmul_f32);
   // oneDNN's kernels take host memory: a cuda model that imported one would be a
   // compiler bug, refused here rather than run on device pointers.
   if (std::strncmp(name, "dlrt_k_", 7) == 0 && std::strcmp(name, "dlrt_k_alloc") != 0 &&

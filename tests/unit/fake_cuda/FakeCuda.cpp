@@ -8,6 +8,8 @@
 //   - every pointer parameter (.ptr in the PTX) and every copy lies inside live device
 //     memory (no host pointer, nothing freed, nothing past an allocation's end);
 //   - frees free live allocations, once.
+// It also stands in for cuBLAS (DLRT_CUBLAS), computing sgemm on that memory, so the
+// row-major to column-major mapping of dense and matmul is checked by its numbers.
 // Each call is logged as a line; fake_cuda_log() returns the log, fake_cuda_violations()
 // the checks that failed. Kernels are not run: their outputs are whatever memory held
 // (zeros: allocations are zeroed).
@@ -17,6 +19,7 @@
 // FAKE_CUDA_VIOLATIONS (a file each violation is appended to).
 //
 //===----------------------------------------------------------------------===//
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -288,6 +291,86 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *) {
   std::memcpy(dst, reinterpret_cast<void *>(src), bytes);
   return OK;
 }
+CUresult cuMemsetD32Async(uint64_t dst, unsigned value, size_t count, void *) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "memset32 " << count << "\n";
+  if (!inside(s, uintptr_t(dst), count * 4)) {
+    violation(s, "cuMemsetD32 of " + std::to_string(count) + " words outside device memory");
+    return INVALID_VALUE;
+  }
+  for (size_t i = 0; i < count; ++i) std::memcpy(reinterpret_cast<char *>(dst) + 4 * i, &value, 4);
+  return OK;
+}
+
+// cuBLAS (DLRT_CUBLAS names this library too): handles, and sgemm computed here on the
+// "device" memory, column-major as cuBLAS defines it, every operand's extent checked.
+int cublasCreate_v2(void **handle) {
+  static int h;
+  *handle = &h;
+  return 0;
+}
+int cublasDestroy_v2(void *) { return 0; }
+int cublasSetStream_v2(void *, void *) { return 0; }
+int cublasSetMathMode(void *, int mode) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "blas math " << mode << "\n";
+  return 0;
+}
+
+namespace {
+/// One column-major product C = alpha op(A) op(B) + beta C; false (a violation) where an
+/// operand reaches outside device memory.
+bool gemm1(State &s, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+           int ldb, float beta, float *c, int ldc) {
+  int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+  auto extent = [](int rows, int cols, int ld) { return cols ? size_t(ld) * size_t(cols - 1) + size_t(rows) : 0; };
+  if (lda < std::max(1, ar) || ldb < std::max(1, br) || ldc < std::max(1, m)) {
+    violation(s, "gemm: a leading dimension smaller than its matrix");
+    return false;
+  }
+  if ((k && m && !inside(s, uintptr_t(a), 4 * extent(ar, ac, lda))) ||
+      (k && n && !inside(s, uintptr_t(b), 4 * extent(br, bc, ldb))) ||
+      (m && n && !inside(s, uintptr_t(c), 4 * extent(m, n, ldc)))) {
+    violation(s, "gemm: an operand outside device memory");
+    return false;
+  }
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      double acc = 0;
+      for (int p = 0; p < k; ++p) {
+        float x = ta ? a[p + size_t(i) * lda] : a[i + size_t(p) * lda];
+        float y = tb ? b[j + size_t(p) * ldb] : b[p + size_t(j) * ldb];
+        acc += double(x) * double(y);
+      }
+      float &out = c[i + size_t(j) * ldc];
+      out = float(alpha * acc + (beta == 0.0f ? 0.0 : double(beta) * out));
+    }
+  return true;
+}
+} // namespace
+
+int cublasSgemm_v2(void *, int ta, int tb, int m, int n, int k, const float *alpha, const float *a, int lda,
+                   const float *b, int ldb, const float *beta, float *c, int ldc) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "gemm " << ta << tb << " " << m << "x" << n << "x" << k << " " << uintptr_t(a) << " " << uintptr_t(b) << " "
+        << uintptr_t(c) << "\n";
+  return gemm1(s, ta, tb, m, n, k, *alpha, a, lda, b, ldb, *beta, c, ldc) ? 0 : 7;
+}
+int cublasSgemmStridedBatched(void *, int ta, int tb, int m, int n, int k, const float *alpha, const float *a,
+                              int lda, long long sa, const float *b, int ldb, long long sb, const float *beta, float *c,
+                              int ldc, long long sc, int batch) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "gemm " << ta << tb << " " << m << "x" << n << "x" << k << " " << uintptr_t(a) << " " << uintptr_t(b) << " "
+        << uintptr_t(c) << " batch " << batch << " strides " << sa << "," << sb << "," << sc << "\n";
+  for (int t = 0; t < batch; ++t)
+    if (!gemm1(s, ta, tb, m, n, k, *alpha, a + t * sa, lda, b + t * sb, ldb, *beta, c + t * sc, ldc)) return 7;
+  return 0;
+}
+
 CUresult cuStreamCreate(void **stream, unsigned) {
   static int streamObject;
   *stream = &streamObject;
