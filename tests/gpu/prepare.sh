@@ -24,7 +24,7 @@ STAGE=$(mktemp -d /tmp/dlc-gpu-bundle.XXXXXX)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib" "$STAGE/models"
 export DLC_FLAGS="--target cuda -mcpu=x86-64-v2" DLC_COLLECT=$STAGE/models DLC_BIN=$BUILD/bin DLC_SOURCE=$ROOT
-export DLC_DEVICE=cuda DLRT_CUDA_DRIVER=$FAKE DLRT_CUBLAS=$FAKE OMP_WAIT_POLICY=passive FAKE_CUDA_VIOLATIONS=$STAGE/violations
+export DLC_DEVICE=cuda DLRT_CUDA_DRIVER=$FAKE DLRT_CUBLAS=$FAKE DLRT_CUDNN=$FAKE OMP_WAIT_POLICY=passive FAKE_CUDA_VIOLATIONS=$STAGE/violations
 cd "$ROOT"
 for t in $(grep -v '^#' tests/gpu/tests.txt); do
   start=$SECONDS

@@ -2,8 +2,8 @@
 // records every call and checks what a GPU would refuse or be corrupted by: module
 // loads, allocations, copies, launches with kernel names, grid sizes and arguments.
 // Generated kernels do not run, so their numbers are checked only on a GPU against
-// PyTorch (tests/gpu/run.sh); cuBLAS's products are computed by the stand-in, so dense
-// and matmul are checked here by their numbers.
+// PyTorch (tests/gpu/run.sh); cuBLAS's products and cuDNN's convolutions are computed by
+// the stand-in, so dense, matmul and conv2d are checked here by their numbers.
 #include "dlrt/dlrt.h"
 
 #include <catch2/catch.hpp>
@@ -23,9 +23,11 @@
 
 namespace {
 
-// Before any session: the runtime loads the driver (and cuBLAS) once per process. The
-// stand-in is both; it computes cuBLAS's products on its host-backed device memory.
-const int driverChosen = setenv("DLRT_CUDA_DRIVER", DLC_FAKE_CUDA, 1) + setenv("DLRT_CUBLAS", DLC_FAKE_CUDA, 1);
+// Before any session: the runtime loads the driver, cuBLAS and cuDNN once per process.
+// The stand-in is all three; it computes cuBLAS's products and cuDNN's convolutions on
+// its host-backed device memory.
+const int driverChosen = setenv("DLRT_CUDA_DRIVER", DLC_FAKE_CUDA, 1) + setenv("DLRT_CUBLAS", DLC_FAKE_CUDA, 1) +
+                         setenv("DLRT_CUDNN", DLC_FAKE_CUDA, 1);
 
 struct Fake {
   const char *(*log)();
@@ -338,4 +340,65 @@ TEST_CASE("cuda: dense and matmul on cuBLAS give torch.matmul's numbers (plain, 
           worst = std::max(worst, std::abs(sv[((t * 2 + h) * 3 + i) * 5 + j] - ss));
         }
   CHECK(worst < 1e-5);
+}
+
+TEST_CASE("cuda: conv2d on cuDNN gives PyTorch's convolution (stride, padding, dilation, groups, bias), and its gradients run there") {
+  Fake fake;
+  Loaded l(DLC_TEST_GPU_CONV);
+  const int N = 2, C = 4, H = 9, W = 9;
+  std::vector<float> x(N * C * H * W);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(std::sin(0.37 * double(i)));
+  int64_t xd[] = {N, C, H, W};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 4, xd, x.data(), DLRT_HOST}};
+  // y: 6 filters 3x3, stride 2, padding 1, dilation 2, groups 2 -> 4x4; z: 3 filters 2x3,
+  // padding (0, 1) -> 8x9.
+  std::vector<float> y(N * 6 * 4 * 4, -7), z(N * 3 * 8 * 9, -7);
+  int64_t yd[] = {N, 6, 4, 4}, zd[] = {N, 3, 8, 9};
+  std::vector<dlrt_tensor> out = {{DLRT_F32, 4, yd, y.data(), DLRT_HOST}, {DLRT_F32, 4, zd, z.data(), DLRT_HOST}};
+  fake.reset();
+  REQUIRE(message(dlrt_infer(l.session, in.data(), 1, out.data(), 2)) == "");
+  CHECK(std::string(fake.violations()) == "");
+  CHECK(fake.lines("conv forward algo 1").size() == 2);
+  CHECK(fake.lines("dnn math 3").size() == 2); // FMA math: no TF32
+  auto param = [&](const char *name, std::vector<float> &v, std::vector<int64_t> dims) {
+    dlrt_tensor t{DLRT_F32, int32_t(dims.size()), dims.data(), v.data(), DLRT_HOST};
+    REQUIRE(message(dlrt_get_param(l.session, name, &t)) == "");
+  };
+  std::vector<float> yw(6 * 2 * 9), yb(6), zw(3 * 4 * 6);
+  param("y.weight", yw, {6, 2, 3, 3});
+  param("y.bias", yb, {6});
+  param("z.weight", zw, {3, 4, 2, 3});
+  double worst = 0;
+  auto at = [&](int n, int c, int h, int w) { return h < 0 || h >= H || w < 0 || w >= W ? 0.0 : double(x[((n * C + c) * H + h) * W + w]); };
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < 6; ++o)
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          double acc = yb[o];
+          for (int c = 0; c < 2; ++c)
+            for (int a = 0; a < 3; ++a)
+              for (int b = 0; b < 3; ++b)
+                acc += at(n, (o / 3) * 2 + c, 2 * i - 1 + 2 * a, 2 * j - 1 + 2 * b) * yw[((o * 2 + c) * 3 + a) * 3 + b];
+          worst = std::max(worst, std::abs(y[((n * 6 + o) * 4 + i) * 4 + j] - acc));
+        }
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < 3; ++o)
+      for (int i = 0; i < 8; ++i)
+        for (int j = 0; j < 9; ++j) {
+          double acc = 0;
+          for (int c = 0; c < 4; ++c)
+            for (int a = 0; a < 2; ++a)
+              for (int b = 0; b < 3; ++b) acc += at(n, c, i + a, j - 1 + b) * zw[((o * 4 + c) * 2 + a) * 3 + b];
+          worst = std::max(worst, std::abs(z[((n * 3 + o) * 8 + i) * 9 + j] - acc));
+        }
+  CHECK(worst < 1e-5);
+
+  // A train step: every weight's gradient on cuDNN, and h's input gradient for v's.
+  fake.reset();
+  float loss = 0;
+  dlrt_step_results r{&loss, nullptr, nullptr, 0};
+  REQUIRE(message(dlrt_train_step(l.session, in.data(), 1, &r)) == "");
+  CHECK(std::string(fake.violations()) == "");
+  CHECK(fake.lines("conv backward filter algo 1").size() == 4);
+  CHECK(fake.lines("conv backward data algo 1").size() == 1);
 }

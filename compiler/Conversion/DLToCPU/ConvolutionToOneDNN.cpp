@@ -60,11 +60,18 @@ Value poolGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oh, V
   return i64Array(b, loc, words);
 }
 
+/// Top = bottom and left = right (cuDNN's convolutions take one padding per dim).
+bool symmetricPadding(ArrayRef<int64_t> p) { return p[0] == p[2] && p[1] == p[3]; }
+
 struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
-  using OpRewritePattern::OpRewritePattern;
+  Conv2DToOneDNN(MLIRContext *ctx, PatternBenefit benefit = 1, bool symmetricPaddingOnly = false)
+      : OpRewritePattern(ctx, benefit), symmetricPaddingOnly(symmetricPaddingOnly) {}
+  bool symmetricPaddingOnly;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
     if (!op.getInput().getType().getElementType().isF32())
       return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
+    if (symmetricPaddingOnly && !symmetricPadding(op.getPadding()))
+      return rw.notifyMatchFailure(op, "the kernel pads symmetrically");
     Location loc = op.getLoc();
     Value x = op.getInput(), w = op.getWeight();
     auto wt = op.getWeight().getType();
@@ -177,9 +184,13 @@ struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
 /// dx of a conv2d on oneDNN's backward-data primitive. The input's N comes from the
 /// gradient, its C, H and W from the result type (static).
 struct Conv2DBackwardDataToOneDNN : public OpRewritePattern<dl::Conv2DBackwardDataOp> {
-  using OpRewritePattern::OpRewritePattern;
+  Conv2DBackwardDataToOneDNN(MLIRContext *ctx, PatternBenefit benefit = 1, bool symmetricPaddingOnly = false)
+      : OpRewritePattern(ctx, benefit), symmetricPaddingOnly(symmetricPaddingOnly) {}
+  bool symmetricPaddingOnly;
   LogicalResult matchAndRewrite(dl::Conv2DBackwardDataOp op, PatternRewriter &rw) const override {
     if (!op.getGrad().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    if (symmetricPaddingOnly && !symmetricPadding(op.getPadding()))
+      return rw.notifyMatchFailure(op, "the kernel pads symmetrically");
     Location loc = op.getLoc();
     Value dy = op.getGrad(), w = op.getWeight();
     auto wt = op.getWeight().getType();
@@ -207,9 +218,13 @@ struct Conv2DBackwardDataToOneDNN : public OpRewritePattern<dl::Conv2DBackwardDa
 
 /// dw of a conv2d on oneDNN's backward-weights primitive.
 struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwardWeightsOp> {
-  using OpRewritePattern::OpRewritePattern;
+  Conv2DBackwardWeightsToOneDNN(MLIRContext *ctx, PatternBenefit benefit = 1, bool symmetricPaddingOnly = false)
+      : OpRewritePattern(ctx, benefit), symmetricPaddingOnly(symmetricPaddingOnly) {}
+  bool symmetricPaddingOnly;
   LogicalResult matchAndRewrite(dl::Conv2DBackwardWeightsOp op, PatternRewriter &rw) const override {
     if (!op.getGrad().getType().getElementType().isF32()) return rw.notifyMatchFailure(op, "the kernel takes f32");
+    if (symmetricPaddingOnly && !symmetricPadding(op.getPadding()))
+      return rw.notifyMatchFailure(op, "the kernel pads symmetrically");
     Location loc = op.getLoc();
     Value dy = op.getGrad(), x = op.getInput();
     auto wt = op.getResult().getType();
@@ -328,6 +343,11 @@ struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
 
 void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
   patterns.add<LayoutTransposeToOneDNN, BlockChannelsToOneDNN>(patterns.getContext());
+}
+
+void populateConvolutionKernelCalls(RewritePatternSet &patterns, PatternBenefit benefit) {
+  patterns.add<Conv2DToOneDNN, Conv2DBackwardDataToOneDNN, Conv2DBackwardWeightsToOneDNN>(
+      patterns.getContext(), benefit, /*symmetricPaddingOnly=*/true);
 }
 
 void populateConvolutionToOneDNN(RewritePatternSet &patterns) {

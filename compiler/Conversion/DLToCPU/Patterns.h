@@ -39,6 +39,10 @@ void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit = 1);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
+/// conv2d and its two gradients -> the runtime's kernels (dlrt_k_conv2d_f32 & co.), for
+/// symmetric padding only: what the GPU target runs on cuDNN (`benefit` above the
+/// generated kernels').
+void populateConvolutionKernelCalls(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit);
 /// lstm / gru -> the runtime's oneDNN RNN kernel.
 void populateRecurrentToOneDNN(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm -> linalg.

@@ -1,9 +1,10 @@
 //===- LowerToGPU.cpp - the dl-lower-to-gpu pass --------------------------===//
 //
 // The GPU target starts from the portable lowerings every op keeps (DESIGN.md): dl ops
-// become linalg and tensor ops, which dl-map-to-gpu later turns into kernels. dense and
-// matmul call the runtime (the same kernel names as on the CPU: a cuda session runs them
-// on cuBLAS); the checks stay runtime calls too (shapes, or a few words copied back). oneDNN's kernels, the layout passes that serve them and the
+// become linalg and tensor ops, which dl-map-to-gpu later turns into kernels. dense,
+// matmul and convolutions call the runtime (the same kernel names as on the CPU: a cuda
+// session runs them on cuBLAS and cuDNN); the checks stay runtime calls too (shapes, or a
+// few words copied back). oneDNN's kernels, the layout passes that serve them and the
 // fusion of activations into them are CPU matters and do not run here.
 //
 // A plugin layer with only a C++ kernel cannot run on the GPU: that is an error naming
@@ -46,9 +47,11 @@ struct LowerToGPUPass : public impl::DLLowerToGPUBase<LowerToGPUPass> {
       if (!fn.isPrivate() && failed(lowerEntryBoundary(fn))) return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    // dense and matmul call the runtime, which runs them on cuBLAS; the rest of the
-    // contractions (convolutions, pooling) are generated kernels.
+    // dense and matmul call the runtime, which runs them on cuBLAS, and convolutions
+    // (symmetrically padded) on cuDNN; the rest (pooling, transposed and asymmetrically
+    // padded convolutions) are generated kernels.
     populateMatmulToOneDNN(patterns, /*benefit=*/3);
+    populateConvolutionKernelCalls(patterns, /*benefit=*/3);
     populateKernelsToLinalg(patterns);
     populateRecurrentToLinalg(patterns);
     populateElementwiseToLinalg(patterns);

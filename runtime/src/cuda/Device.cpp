@@ -1,6 +1,7 @@
 //===- Device.cpp - one session's GPU: context, stream, kernels, memory ---===//
 #include "cuda/Device.h"
 #include "cuda/Blas.h"
+#include "cuda/Dnn.h"
 
 #include <algorithm>
 #include <climits>
@@ -100,7 +101,9 @@ Device::~Device() {
   if (!d) return;
   if (context) d->cuCtxSetCurrent(context);
   blas_.reset();
+  dnn_.reset();
   release(ones_);
+  release(workspace_);
   if (stream_) d->cuStreamSynchronize(stream_);
   if (module) d->cuModuleUnload(module);
   if (stream_) d->cuStreamDestroy(stream_);
@@ -169,6 +172,27 @@ bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3
 Blas *Device::blas(std::string &error) {
   if (!blas_) blas_ = Blas::open(*this, error);
   return blas_.get();
+}
+
+Dnn *Device::dnn(std::string &error) {
+  if (!dnn_) dnn_ = Dnn::open(*this, error);
+  return dnn_.get();
+}
+
+void *Device::workspace(size_t bytes, std::string &error) {
+  if (bytes > workspaceBytes) {
+    // The stream may still be using the old one.
+    if (workspace_ && !synchronize(error)) return nullptr;
+    release(workspace_);
+    workspaceBytes = 0;
+    workspace_ = allocate(bytes);
+    if (!workspace_) {
+      error = "out of GPU memory for a " + std::to_string(bytes) + "-byte workspace";
+      return nullptr;
+    }
+    workspaceBytes = bytes;
+  }
+  return workspace_;
 }
 
 const float *Device::ones(int64_t count, std::string &error) {

@@ -12,6 +12,7 @@
 namespace dlrt::cuda {
 
 class Blas;
+class Dnn;
 
 /// What a `--target cuda` model.so carries for the GPU (its signature and
 /// dl_model_gpu_code): PTX per architecture ("sm_80", ...) and the kernel table its host
@@ -49,6 +50,11 @@ public:
 
   /// The session's cuBLAS handle, made on first use; null with `error` without cuBLAS.
   Blas *blas(std::string &error);
+  /// The session's cuDNN handle, made on first use; null with `error` without cuDNN.
+  Dnn *dnn(std::string &error);
+  /// Device memory of at least `bytes` that a library call may use while it runs, grown
+  /// on demand (calls run one at a time on the stream).
+  void *workspace(size_t bytes, std::string &error);
   /// `count` floats equal to 1 (a bias broadcast as a rank-1 product), grown on demand.
   const float *ones(int64_t count, std::string &error);
   CUstream stream() const { return stream_; }
@@ -65,6 +71,9 @@ private:
   CUcontext context = nullptr;
   CUstream stream_ = nullptr;
   std::unique_ptr<Blas> blas_;
+  std::unique_ptr<Dnn> dnn_;
+  void *workspace_ = nullptr;
+  size_t workspaceBytes = 0;
   void *ones_ = nullptr;
   int64_t onesCount = 0;
   CUmodule module = nullptr;

@@ -1,7 +1,8 @@
 //===- Kernels.cpp - what a --target cuda model's host code calls ---------===//
 //
-// A cuda model imports dlrt_gpu_launch for its generated kernels, the dense and matmul
-// kernels a CPU model calls (here on cuBLAS, same signatures), and the same checks; a
+// A cuda model imports dlrt_gpu_launch for its generated kernels, the dense, matmul and
+// convolution kernels a CPU model calls (here on cuBLAS and cuDNN, same signatures), and
+// the same checks; a
 // check that reads tensor contents (the index check) reads them from device memory here.
 // The arena's dlrt_k_alloc/free resolve as for the CPU and allocate device memory in a
 // cuda session.
@@ -10,6 +11,7 @@
 #include "KernelContext.h"
 #include "cuda/Blas.h"
 #include "cuda/Device.h"
+#include "cuda/Dnn.h"
 #include "onednn/Kernels.h"
 
 #include <algorithm>
@@ -136,6 +138,48 @@ extern "C" void dlrt_cuda_matmul_f32(void *vctx, int64_t site, int64_t rank, con
     }
 }
 
+namespace {
+
+dlrt::cuda::Dnn *dnnOf(KernelContext &ctx, int64_t site) {
+  if (!ctx.error.empty()) return nullptr;
+  std::string err;
+  dlrt::cuda::Dnn *dnn = ctx.device ? ctx.device->dnn(err) : nullptr;
+  if (!dnn) ctx.fail(ctx.where(site) + ": " + (ctx.device ? err : std::string("no GPU in this session")));
+  return dnn;
+}
+
+} // namespace
+
+/// The convolution kernels of the CPU's signatures on cuDNN. The GPU target sends them
+/// only NCHW, symmetrically padded convolutions without fused batch norm, residual or
+/// activation; anything else is refused, not run wrongly.
+extern "C" void dlrt_cuda_conv2d_f32(void *vctx, int64_t site, const int64_t *geom, const float *x, const float *w,
+                                     const float *bias, float *y, const int64_t *bn, double, int64_t accumulate) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  dlrt::cuda::Dnn *dnn = dnnOf(ctx, site);
+  if (!dnn) return;
+  std::string err;
+  if (bn || accumulate) err = "a fused batch norm or residual reached the GPU's convolution";
+  else dnn->forward(geom, x, w, bias, y, err);
+  if (!err.empty()) ctx.fail(ctx.where(site) + ": " + err);
+}
+
+extern "C" void dlrt_cuda_conv2d_backward_data_f32(void *vctx, int64_t site, const int64_t *geom, const float *dy,
+                                                   const float *w, float *dx) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  dlrt::cuda::Dnn *dnn = dnnOf(ctx, site);
+  std::string err;
+  if (dnn && !dnn->backwardData(geom, dy, w, dx, err)) ctx.fail(ctx.where(site) + ": " + err);
+}
+
+extern "C" void dlrt_cuda_conv2d_backward_weights_f32(void *vctx, int64_t site, const int64_t *geom, const float *x,
+                                                      const float *dy, float *dw) {
+  auto &ctx = *static_cast<KernelContext *>(vctx);
+  dlrt::cuda::Dnn *dnn = dnnOf(ctx, site);
+  std::string err;
+  if (dnn && !dnn->backwardFilter(geom, x, dy, dw, err)) ctx.fail(ctx.where(site) + ": " + err);
+}
+
 namespace dlrt {
 
 void *resolveCudaKernel(const char *name, void *user) {
@@ -143,6 +187,11 @@ void *resolveCudaKernel(const char *name, void *user) {
   if (std::strcmp(name, "dlrt_k_check_ids") == 0) return reinterpret_cast<void *>(&dlrt_cuda_check_ids);
   if (std::strcmp(name, "dlrt_k_dense_f32") == 0) return reinterpret_cast<void *>(&dlrt_cuda_dense_f32);
   if (std::strcmp(name, "dlrt_k_matmul_f32") == 0) return reinterpret_cast<void *>(&dlrt_cuda_matmul_f32);
+  if (std::strcmp(name, "dlrt_k_conv2d_f32") == 0) return reinterpret_cast<void *>(&dlrt_cuda_conv2d_f32);
+  if (std::strcmp(name, "dlrt_k_conv2d_backward_data_f32") == 0)
+    return reinterpret_cast<void *>(&dlrt_cuda_conv2d_backward_data_f32);
+  if (std::strcmp(name, "dlrt_k_conv2d_backward_weights_f32") == 0)
+    return reinterpret_cast<void *>(&dlrt_cuda_conv2d_backward_weights_f32);
   // oneDNN's kernels take host memory: a cuda model that imported one would be a
   // compiler bug, refused here rather than run on device pointers.
   if (std::strncmp(name, "dlrt_k_", 7) == 0 && std::strcmp(name, "dlrt_k_alloc") != 0 &&

@@ -8,8 +8,9 @@
 //   - every pointer parameter (.ptr in the PTX) and every copy lies inside live device
 //     memory (no host pointer, nothing freed, nothing past an allocation's end);
 //   - frees free live allocations, once.
-// It also stands in for cuBLAS (DLRT_CUBLAS), computing sgemm on that memory, so the
-// row-major to column-major mapping of dense and matmul is checked by its numbers.
+// It also stands in for cuBLAS and cuDNN (DLRT_CUBLAS, DLRT_CUDNN), computing their
+// products and convolutions on that memory, so dense, matmul and conv2d are checked by
+// their numbers.
 // Each call is logged as a line; fake_cuda_log() returns the log, fake_cuda_violations()
 // the checks that failed. Kernels are not run: their outputs are whatever memory held
 // (zeros: allocations are zeroed).
@@ -368,6 +369,153 @@ int cublasSgemmStridedBatched(void *, int ta, int tb, int m, int n, int k, const
         << uintptr_t(c) << " batch " << batch << " strides " << sa << "," << sb << "," << sc << "\n";
   for (int t = 0; t < batch; ++t)
     if (!gemm1(s, ta, tb, m, n, k, *alpha, a + t * sa, lda, b + t * sb, ldb, *beta, c + t * sc, ldc)) return 7;
+  return 0;
+}
+
+// cuDNN (DLRT_CUDNN names this library too): descriptors and the three convolutions,
+// computed here (NCHW, cross-correlation, groups, dilation), operands' extents checked.
+namespace {
+struct DnnDesc {
+  int kind; // 0 tensor, 1 filter, 2 convolution
+  int d[4] = {0, 0, 0, 0};
+  int pad[2] = {0, 0}, stride[2] = {1, 1}, dil[2] = {1, 1}, groups = 1, math = 0;
+};
+size_t count(const DnnDesc *t) { return size_t(t->d[0]) * t->d[1] * t->d[2] * t->d[3]; }
+
+/// y[n, o, i, j] (+)= sum x[n, g*cpg + c, i*s - p + kh*dil, ...] w[o, c, kh, kw], or its
+/// two gradients: `mode` 0 forward (y written), 1 dx from dy (x written), 2 dw (w written).
+bool convolve(State &s, int mode, const DnnDesc *xd, const DnnDesc *wd, const DnnDesc *cd, const DnnDesc *yd,
+              float *x, float *w, float *y) {
+  int N = xd->d[0], C = xd->d[1], H = xd->d[2], W = xd->d[3], O = wd->d[0], CPG = wd->d[1], KH = wd->d[2],
+      KW = wd->d[3], OH = yd->d[2], OW = yd->d[3], G = cd->groups;
+  if (yd->d[0] != N || yd->d[1] != O || CPG * G != C || O % G) {
+    violation(s, "cudnn convolution: descriptors disagree");
+    return false;
+  }
+  if (!inside(s, uintptr_t(x), 4 * count(xd)) || !inside(s, uintptr_t(w), 4 * count(wd)) ||
+      !inside(s, uintptr_t(y), 4 * count(yd))) {
+    violation(s, "cudnn convolution: an operand outside device memory");
+    return false;
+  }
+  if (mode == 0) std::fill(y, y + count(yd), 0.0f);
+  if (mode == 1) std::fill(x, x + count(xd), 0.0f);
+  if (mode == 2) std::fill(w, w + count(wd), 0.0f);
+  int OPG = O / G;
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < O; ++o)
+      for (int i = 0; i < OH; ++i)
+        for (int j = 0; j < OW; ++j)
+          for (int c = 0; c < CPG; ++c)
+            for (int kh = 0; kh < KH; ++kh)
+              for (int kw = 0; kw < KW; ++kw) {
+                int h = i * cd->stride[0] - cd->pad[0] + kh * cd->dil[0];
+                int v = j * cd->stride[1] - cd->pad[1] + kw * cd->dil[1];
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                size_t xi = ((size_t(n) * C + (o / OPG) * CPG + c) * H + h) * W + v;
+                size_t wi = ((size_t(o) * CPG + c) * KH + kh) * KW + kw;
+                size_t yi = ((size_t(n) * O + o) * OH + i) * OW + j;
+                if (mode == 0) y[yi] += x[xi] * w[wi];
+                else if (mode == 1) x[xi] += y[yi] * w[wi];
+                else w[wi] += x[xi] * y[yi];
+              }
+  return true;
+}
+} // namespace
+
+int cudnnCreate(void **handle) {
+  static int h;
+  *handle = &h;
+  return 0;
+}
+int cudnnDestroy(void *) { return 0; }
+int cudnnSetStream(void *, void *) { return 0; }
+const char *cudnnGetErrorString(int) { return "fake cuDNN error"; }
+int cudnnCreateTensorDescriptor(void **d) { return (*d = new DnnDesc{0}), 0; }
+int cudnnCreateFilterDescriptor(void **d) { return (*d = new DnnDesc{1}), 0; }
+int cudnnCreateConvolutionDescriptor(void **d) { return (*d = new DnnDesc{2}), 0; }
+int cudnnDestroyTensorDescriptor(void *d) { return delete static_cast<DnnDesc *>(d), 0; }
+int cudnnDestroyFilterDescriptor(void *d) { return delete static_cast<DnnDesc *>(d), 0; }
+int cudnnDestroyConvolutionDescriptor(void *d) { return delete static_cast<DnnDesc *>(d), 0; }
+int cudnnSetTensor4dDescriptor(void *d, int format, int type, int n, int c, int h, int w) {
+  auto *t = static_cast<DnnDesc *>(d);
+  t->d[0] = n, t->d[1] = c, t->d[2] = h, t->d[3] = w;
+  return format == 0 && type == 0 ? 0 : 3;
+}
+int cudnnSetFilter4dDescriptor(void *d, int type, int format, int k, int c, int h, int w) {
+  return cudnnSetTensor4dDescriptor(d, format, type, k, c, h, w);
+}
+int cudnnSetConvolution2dDescriptor(void *d, int ph, int pw, int sh, int sw, int dh, int dw, int mode, int type) {
+  auto *c = static_cast<DnnDesc *>(d);
+  c->pad[0] = ph, c->pad[1] = pw, c->stride[0] = sh, c->stride[1] = sw, c->dil[0] = dh, c->dil[1] = dw;
+  return mode == 1 && type == 0 ? 0 : 3;
+}
+int cudnnSetConvolutionGroupCount(void *d, int g) { return static_cast<DnnDesc *>(d)->groups = g, 0; }
+int cudnnSetConvolutionMathType(void *d, int m) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "dnn math " << m << "\n";
+  return static_cast<DnnDesc *>(d)->math = m, 0;
+}
+static int workspaceSize(size_t *bytes) { return *bytes = 1024, 0; }
+int cudnnGetConvolutionForwardWorkspaceSize(void *, void *, void *, void *, void *, int, size_t *b) { return workspaceSize(b); }
+int cudnnGetConvolutionBackwardDataWorkspaceSize(void *, void *, void *, void *, void *, int, size_t *b) { return workspaceSize(b); }
+int cudnnGetConvolutionBackwardFilterWorkspaceSize(void *, void *, void *, void *, void *, int, size_t *b) { return workspaceSize(b); }
+static bool workspaceOk(State &s, void *ws, size_t bytes) {
+  if (bytes && !inside(s, uintptr_t(ws), bytes)) {
+    violation(s, "cudnn: the workspace is not device memory of its size");
+    return false;
+  }
+  return true;
+}
+int cudnnConvolutionForward(void *, const void *, void *xd, const void *x, void *wd, const void *w, void *cd, int algo,
+                            void *ws, size_t bytes, const void *beta, void *yd, void *y) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "conv forward algo " << algo << "\n";
+  if (*static_cast<const float *>(beta) != 0.0f || !workspaceOk(s, ws, bytes)) return 3;
+  return convolve(s, 0, static_cast<DnnDesc *>(xd), static_cast<DnnDesc *>(wd), static_cast<DnnDesc *>(cd),
+                  static_cast<DnnDesc *>(yd), const_cast<float *>(static_cast<const float *>(x)),
+                  const_cast<float *>(static_cast<const float *>(w)), static_cast<float *>(y))
+             ? 0
+             : 3;
+}
+int cudnnConvolutionBackwardData(void *, const void *, void *wd, const void *w, void *dyd, const void *dy, void *cd,
+                                 int algo, void *ws, size_t bytes, const void *, void *dxd, void *dx) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "conv backward data algo " << algo << "\n";
+  if (!workspaceOk(s, ws, bytes)) return 3;
+  return convolve(s, 1, static_cast<DnnDesc *>(dxd), static_cast<DnnDesc *>(wd), static_cast<DnnDesc *>(cd),
+                  static_cast<DnnDesc *>(dyd), static_cast<float *>(dx), const_cast<float *>(static_cast<const float *>(w)),
+                  const_cast<float *>(static_cast<const float *>(dy)))
+             ? 0
+             : 3;
+}
+int cudnnConvolutionBackwardFilter(void *, const void *, void *xd, const void *x, void *dyd, const void *dy, void *cd,
+                                   int algo, void *ws, size_t bytes, const void *, void *dwd, void *dw) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  s.log << "conv backward filter algo " << algo << "\n";
+  if (!workspaceOk(s, ws, bytes)) return 3;
+  return convolve(s, 2, static_cast<DnnDesc *>(xd), static_cast<DnnDesc *>(dwd), static_cast<DnnDesc *>(cd),
+                  static_cast<DnnDesc *>(dyd), const_cast<float *>(static_cast<const float *>(x)), static_cast<float *>(dw),
+                  const_cast<float *>(static_cast<const float *>(dy)))
+             ? 0
+             : 3;
+}
+int cudnnAddTensor(void *, const void *, void *ad, const void *a, const void *, void *cd, void *c) {
+  State &s = state();
+  std::lock_guard<std::mutex> g(s.mu);
+  auto *bd = static_cast<DnnDesc *>(ad), *yd = static_cast<DnnDesc *>(cd);
+  s.log << "add tensor\n";
+  if (!inside(s, uintptr_t(a), 4 * count(bd)) || !inside(s, uintptr_t(c), 4 * count(yd))) {
+    violation(s, "cudnnAddTensor: an operand outside device memory");
+    return 3;
+  }
+  auto *y = static_cast<float *>(c);
+  const auto *b = static_cast<const float *>(a);
+  size_t plane = size_t(yd->d[2]) * yd->d[3];
+  for (size_t i = 0; i < count(yd); ++i) y[i] += b[(i / plane) % yd->d[1]];
   return 0;
 }
 
