@@ -16,6 +16,14 @@ near-equal values, where two float32 implementations differ by about as much any
 the output); tight enough to catch any wrong buffer. The largest error of passing models, as
 a fraction of this bound, is printed.
 
+`--kernels cuda` compiles each model with --target cuda and runs it with dlrun --device
+cuda: on a machine with a GPU its numbers are checked like the others'; where
+DLC_FAKE_CUDA names the stand-in driver (build/lib/libfake_cuda.so), they cannot be (no
+kernel runs), and what is checked is that the model compiles, runs through the runtime
+and hands the driver nothing out of place (the stand-in's violations). A model drawing a
+plugin layer that has only a CPU kernel is skipped on cuda (the compiler refuses it,
+tested elsewhere).
+
 Each model also gets a train step (unless --no-train): its first output's mse to a random
 target, one step of an optimizer drawn by the seed through dlrun train, every parameter
 and buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
@@ -57,22 +65,37 @@ PLUGINS = ["--plugin", os.path.join(PLUGIN_DIR, "librms_norm.so"), "--plugin", o
 os.environ["DLRT_PLUGIN_PATH"] = PLUGIN_DIR
 
 
+FAKE_CUDA = os.environ.get("DLC_FAKE_CUDA", "")
+CPU_ONLY_PLUGIN = "CPU kernel only"
+
+
 def compile_model(src, so, kernels):
-    """dlc src -o so --kernels=KERNELS: None, or what went wrong."""
-    r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so, "--kernels=" + kernels] + PLUGINS,
+    """dlc src -o so --kernels=KERNELS (cuda: --target cuda): None, or what went wrong."""
+    flags = ["--target", "cuda"] if kernels == "cuda" else ["--kernels=" + kernels]
+    r = subprocess.run([os.path.join(BIN, "dlc"), src, "-o", so] + flags + PLUGINS,
                        capture_output=True, text=True, timeout=300)
     return None if r.returncode == 0 else "dlc exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
 
 
-def run_dlrun(args, inputs, wd, tag):
+def run_dlrun(args, inputs, wd, tag, cuda=False):
     """dlrun ARGS with each input saved to WD and passed as --input: None, or what went wrong."""
-    cmd = [os.path.join(BIN, "dlrun")] + args
+    cmd = [os.path.join(BIN, "dlrun")] + args + (["--device", "cuda"] if cuda else [])
     for n, a in inputs:
         p = os.path.join(wd, "in_%s_%s.npy" % (tag, n))
         np.save(p, a)
         cmd += ["--input", "%s=%s" % (n, p)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_WAIT_POLICY="passive"))
-    return None if r.returncode == 0 else "dlrun exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    violations = os.path.join(wd, "violations")
+    if cuda and FAKE_CUDA:
+        env.update(DLRT_CUDA_DRIVER=FAKE_CUDA, DLRT_CUBLAS=FAKE_CUDA, DLRT_CUDNN=FAKE_CUDA,
+                   FAKE_CUDA_VIOLATIONS=violations)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if r.returncode != 0:
+        return "dlrun exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
+    if os.path.exists(violations) and os.path.getsize(violations):
+        with open(violations) as f:
+            return "the stand-in CUDA driver found: " + f.read().strip()[-600:]
+    return None
 
 
 def train_source(m, value, shape, opt, clip):
@@ -142,15 +165,22 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
     for k in kernels:
         so = os.path.join(wd, "train_%s.so" % k)
         err = compile_model(src, so, k)
+        if err and k == "cuda" and CPU_ONLY_PLUGIN in err:
+            continue
         if err:
             problems.append("train %s: %s" % (k, err))
             continue
         after = os.path.join(wd, "after_%s.safetensors" % k)
         err = run_dlrun(["train", so, "--weights", weights, "--steps", "1", "--batch", str(batch), "--no-shuffle",
-                         "--save", after], list(inputs.items()) + [("target", target)], wd, "train")
+                         "--save", after], list(inputs.items()) + [("target", target)], wd, "train",
+                        cuda=k == "cuda")
+        if k == "cuda" and FAKE_CUDA and err and "the loss is nan" in err:
+            err = None  # no kernel ran: the loss is whatever the memory held
         if err:
             problems.append("train %s (%s): %s" % (k, opt, err))
             continue
+        if k == "cuda" and FAKE_CUDA:
+            continue  # no kernel ran: nothing to compare
         got_all, _ = h.load_safetensors(after)
         for name, ref in want.items():
             got = got_all[name].astype(np.float64)
@@ -199,15 +229,20 @@ def check_model(args):
         for k in kernels:
             so = os.path.join(wd, "model_%s.so" % k)
             err = compile_model(src, so, k)
+            if err and k == "cuda" and CPU_ONLY_PLUGIN in err:
+                continue
             if err:
                 problems.append("%s: %s" % (k, err))
                 continue
             for (b, inp), ref, ref64 in zip(cases, refs, refs64):
                 out = os.path.join(wd, "out_%s_%d" % (k, b))
-                err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out], inp.items(), wd, str(b))
+                err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out], inp.items(), wd, str(b),
+                                cuda=k == "cuda")
                 if err:
                     problems.append("%s b%d: %s" % (k, b, err))
                     continue
+                if k == "cuda" and FAKE_CUDA:
+                    continue  # no kernel ran: nothing to compare
                 for name, want in ref.items():
                     got = np.load(os.path.join(out, name + ".npy"))
                     if got.shape != want.shape:
