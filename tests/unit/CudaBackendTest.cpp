@@ -34,7 +34,8 @@ struct Fake {
   const char *(*violations)();
   long (*liveBytes)();
   void (*reset)();
-  int (*alloc)(uint64_t *, size_t);
+  int (*alloc)(unsigned long long *, size_t); // cuMemAlloc_v2
+  int (*free)(unsigned long long);             // cuMemFree_v2
   Fake() {
     void *h = dlopen(DLC_FAKE_CUDA, RTLD_NOW | RTLD_LOCAL);
     REQUIRE(h);
@@ -42,8 +43,9 @@ struct Fake {
     violations = reinterpret_cast<const char *(*)()>(dlsym(h, "fake_cuda_violations"));
     liveBytes = reinterpret_cast<long (*)()>(dlsym(h, "fake_cuda_live_bytes"));
     reset = reinterpret_cast<void (*)()>(dlsym(h, "fake_cuda_reset_log"));
-    alloc = reinterpret_cast<int (*)(uint64_t *, size_t)>(dlsym(h, "cuMemAlloc_v2"));
-    REQUIRE((log && violations && liveBytes && reset && alloc));
+    alloc = reinterpret_cast<int (*)(unsigned long long *, size_t)>(dlsym(h, "cuMemAlloc_v2"));
+    free = reinterpret_cast<int (*)(unsigned long long)>(dlsym(h, "cuMemFree_v2"));
+    REQUIRE((log && violations && liveBytes && reset && alloc && free));
   }
   std::vector<std::string> lines(const std::string &prefix) const {
     std::vector<std::string> out;
@@ -194,7 +196,7 @@ TEST_CASE("cuda: device-memory inputs go to the kernels as they are") {
   MlpCall c(2);
   MlpCall warm(2);
   REQUIRE(message(dlrt_infer(l.session, warm.in.data(), 1, warm.out.data(), 2)) == "");
-  uint64_t dev = 0;
+  unsigned long long dev = 0;
   REQUIRE(fake.alloc(&dev, 2 * 64 * 4) == 0);
   c.in[0].data = reinterpret_cast<void *>(dev);
   c.in[0].memory = DLRT_DEVICE;
@@ -207,6 +209,7 @@ TEST_CASE("cuda: device-memory inputs go to the kernels as they are") {
     if (line.find(" " + std::to_string(dev) + " ") != std::string::npos) seen = true;
   CHECK(seen);
   CHECK(std::string(fake.violations()) == "");
+  CHECK(fake.free(dev) == 0);
 }
 
 TEST_CASE("cuda: failures are errors naming what failed, and the session stays usable") {

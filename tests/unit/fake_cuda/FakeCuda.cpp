@@ -20,6 +20,8 @@
 // FAKE_CUDA_VIOLATIONS (a file each violation is appended to).
 //
 //===----------------------------------------------------------------------===//
+#include "cuda/Driver.h" // the driver API's types, exactly as dlrt calls through them
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +35,7 @@
 
 namespace {
 
-using CUresult = int;
+using namespace dlrt::cuda;
 constexpr CUresult OK = 0, INVALID_VALUE = 1, OUT_OF_MEMORY = 2, INVALID_DEVICE = 101, INVALID_IMAGE = 200,
                    NOT_FOUND = 500, LAUNCH_FAILED = 719;
 
@@ -169,31 +171,31 @@ CUresult cuDeviceGetCount(int *n) {
   *n = envInt("FAKE_CUDA_DEVICES", 1);
   return OK;
 }
-CUresult cuDeviceGet(int *d, int ordinal) {
+CUresult cuDeviceGet(CUdevice *d, int ordinal) {
   if (ordinal < 0 || ordinal >= envInt("FAKE_CUDA_DEVICES", 1)) return INVALID_DEVICE;
   *d = ordinal;
   return OK;
 }
-CUresult cuDeviceGetName(char *name, int len, int) {
+CUresult cuDeviceGetName(char *name, int len, CUdevice) {
   std::snprintf(name, size_t(len), "Fake GPU");
   return OK;
 }
-CUresult cuDeviceGetAttribute(int *v, int attr, int) {
+CUresult cuDeviceGetAttribute(int *v, int attr, CUdevice) {
   int cc = envInt("FAKE_CUDA_CC", 90);
   if (attr == 75) *v = cc / 10;
   else if (attr == 76) *v = cc % 10;
   else return INVALID_VALUE;
   return OK;
 }
-CUresult cuDevicePrimaryCtxRetain(void **ctx, int) {
+CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice) {
   static int context;
-  *ctx = &context;
+  *ctx = reinterpret_cast<CUcontext>(&context);
   return OK;
 }
-CUresult cuDevicePrimaryCtxRelease_v2(int) { return OK; }
-CUresult cuCtxSetCurrent(void *) { return OK; }
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) { return OK; }
+CUresult cuCtxSetCurrent(CUcontext) { return OK; }
 
-CUresult cuModuleLoadData(void **module, const void *image) {
+CUresult cuModuleLoadData(CUmodule *module, const void *image) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   auto *m = new Module();
@@ -204,31 +206,38 @@ CUresult cuModuleLoadData(void **module, const void *image) {
   }
   s.modules.push_back(m);
   s.log << "module " << m->arch << " " << m->kernels.size() << " kernels\n";
-  *module = m;
+  *module = reinterpret_cast<CUmodule>(m);
   return OK;
 }
-CUresult cuModuleUnload(void *module) {
+CUresult cuModuleUnload(CUmodule module) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   s.log << "unload\n";
-  (void)module; // kept: function handles of it may still be printed in the log
+  auto *m = reinterpret_cast<Module *>(module);
+  auto it = std::find(s.modules.begin(), s.modules.end(), m);
+  if (it == s.modules.end()) {
+    violation(s, "cuModuleUnload of a module not loaded");
+    return INVALID_VALUE;
+  }
+  s.modules.erase(it);
+  delete m;
   return OK;
 }
-CUresult cuModuleGetFunction(void **fn, void *module, const char *name) {
-  auto *m = static_cast<Module *>(module);
+CUresult cuModuleGetFunction(CUfunction *fn, CUmodule module, const char *name) {
+  auto *m = reinterpret_cast<Module *>(module);
   for (Kernel &k : m->kernels)
     if (k.name == name) {
-      *fn = &k;
+      *fn = reinterpret_cast<CUfunction>(&k);
       return OK;
     }
   return NOT_FOUND;
 }
 
-CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                        unsigned shared, void *stream, void **params, void **extra) {
+CUresult cuLaunchKernel(CUfunction fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shared, CUstream stream, void **params, void **extra) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
-  auto *k = static_cast<Kernel *>(fn);
+  auto *k = reinterpret_cast<Kernel *>(fn);
   ++s.launches;
   s.log << "launch " << k->name << " grid " << gx << "," << gy << "," << gz << " block " << bx << "," << by << ","
         << bz << " args";
@@ -247,7 +256,7 @@ CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigne
   return OK;
 }
 
-CUresult cuMemAlloc_v2(uint64_t *p, size_t bytes) {
+CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   void *mem = std::calloc(1, bytes ? bytes : 1);
@@ -257,7 +266,7 @@ CUresult cuMemAlloc_v2(uint64_t *p, size_t bytes) {
   *p = uintptr_t(mem);
   return OK;
 }
-CUresult cuMemFree_v2(uint64_t p) {
+CUresult cuMemFree_v2(CUdeviceptr p) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   auto it = s.live.find(uintptr_t(p));
@@ -270,7 +279,7 @@ CUresult cuMemFree_v2(uint64_t p) {
   std::free(reinterpret_cast<void *>(p));
   return OK;
 }
-CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void *) {
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes, CUstream) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   s.log << "htod " << bytes << "\n";
@@ -281,7 +290,7 @@ CUresult cuMemcpyHtoDAsync_v2(uint64_t dst, const void *src, size_t bytes, void 
   std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
   return OK;
 }
-CUresult cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *) {
+CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t bytes, CUstream) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   s.log << "dtoh " << bytes << "\n";
@@ -292,7 +301,7 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, uint64_t src, size_t bytes, void *) {
   std::memcpy(dst, reinterpret_cast<void *>(src), bytes);
   return OK;
 }
-CUresult cuMemsetD32Async(uint64_t dst, unsigned value, size_t count, void *) {
+CUresult cuMemsetD32Async(CUdeviceptr dst, unsigned value, size_t count, CUstream) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
   s.log << "memset32 " << count << "\n";
@@ -312,7 +321,7 @@ int cublasCreate_v2(void **handle) {
   return 0;
 }
 int cublasDestroy_v2(void *) { return 0; }
-int cublasSetStream_v2(void *, void *) { return 0; }
+int cublasSetStream_v2(void *, CUstream) { return 0; }
 int cublasSetMathMode(void *, int mode) {
   State &s = state();
   std::lock_guard<std::mutex> g(s.mu);
@@ -428,7 +437,7 @@ int cudnnCreate(void **handle) {
   return 0;
 }
 int cudnnDestroy(void *) { return 0; }
-int cudnnSetStream(void *, void *) { return 0; }
+int cudnnSetStream(void *, CUstream) { return 0; }
 const char *cudnnGetErrorString(int) { return "fake cuDNN error"; }
 int cudnnCreateTensorDescriptor(void **d) { return (*d = new DnnDesc{0}), 0; }
 int cudnnCreateFilterDescriptor(void **d) { return (*d = new DnnDesc{1}), 0; }
@@ -519,13 +528,13 @@ int cudnnAddTensor(void *, const void *, void *ad, const void *a, const void *, 
   return 0;
 }
 
-CUresult cuStreamCreate(void **stream, unsigned) {
+CUresult cuStreamCreate(CUstream *stream, unsigned) {
   static int streamObject;
-  *stream = &streamObject;
+  *stream = reinterpret_cast<CUstream>(&streamObject);
   return OK;
 }
-CUresult cuStreamDestroy_v2(void *) { return OK; }
-CUresult cuStreamSynchronize(void *) { return OK; }
+CUresult cuStreamDestroy_v2(CUstream) { return OK; }
+CUresult cuStreamSynchronize(CUstream) { return OK; }
 CUresult cuGetErrorName(CUresult r, const char **name) {
   switch (r) {
   case OK: *name = "CUDA_SUCCESS"; break;
