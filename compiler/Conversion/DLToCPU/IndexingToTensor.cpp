@@ -29,6 +29,16 @@ void checkIndices(PatternRewriter &rw, Location loc, Operation *op, Value ids, V
       .emit();
 }
 
+std::pair<Value, Value> idsAsRows(PatternRewriter &rw, Location loc, Value ids, Value grad) {
+  int64_t rank = cast<RankedTensorType>(ids.getType()).getRank();
+  if (rank == 1) return {ids, grad};
+  SmallVector<ReassociationIndices> all(1);
+  for (int64_t i = 0; i < rank; ++i) all[0].push_back(i);
+  Value flatIds = tensor::CollapseShapeOp::create(rw, loc, ids, all);
+  Value rows = tensor::CollapseShapeOp::create(rw, loc, grad, SmallVector<ReassociationIndices>{all[0], {rank}});
+  return {flatIds, rows};
+}
+
 Value clampIndex(OpBuilder &b, Location loc, Value id, Value limit) {
   Value i = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
   Value last = arith::SubIOp::create(b, loc, limit, indexConst(b, loc, 1));
@@ -175,18 +185,8 @@ struct EmbeddingGradLowering : public OpRewritePattern<dl::EmbeddingGradOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::EmbeddingGradOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
-    Value ids = op.getIds(), grad = op.getGrad();
-    auto idsT = op.getIds().getType();
+    auto [ids, grad] = idsAsRows(rw, loc, op.getIds(), op.getGrad());
     auto rt = op.getResult().getType();
-    int64_t rank = idsT.getRank();
-    // ids as [N], grad as [N, D].
-    if (rank != 1) {
-      SmallVector<ReassociationIndices> all(1);
-      for (int64_t i = 0; i < rank; ++i) all[0].push_back(i);
-      ids = tensor::CollapseShapeOp::create(rw, loc, ids, all);
-      SmallVector<ReassociationIndices> rows = {all[0], {rank}};
-      grad = tensor::CollapseShapeOp::create(rw, loc, grad, rows);
-    }
     int64_t dim = rt.getDimSize(1);
     Value zero = arith::ConstantOp::create(rw, loc, rw.getFloatAttr(rt.getElementType(), 0.0));
     Value empty = tensor::EmptyOp::create(rw, loc, rt, ValueRange{});

@@ -79,14 +79,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     populatePluginLowering(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
-    bool left = false;
-    module.walk([&](Operation *op) {
-      if (isa<dl::DLDialect>(op->getDialect())) {
-        op->emitError("'") << op->getName() << "' has no CPU lowering for these types";
-        left = true;
-      }
-    });
-    if (left) signalPassFailure();
+    if (failed(requireAllLowered(module, "CPU"))) signalPassFailure();
   }
 };
 

@@ -116,6 +116,9 @@ void checkIndices(mlir::PatternRewriter &rw, mlir::Location loc, mlir::Operation
 /// An integer id as an index clamped into [0, limit): what a gather or scatter reads or
 /// writes while checkIndices' error is on its way, so nothing is touched out of bounds.
 mlir::Value clampIndex(mlir::OpBuilder &b, mlir::Location loc, mlir::Value id, mlir::Value limit);
+/// embedding_grad's operands as rows: ids flattened to [N], the gradient to [N, D].
+std::pair<mlir::Value, mlir::Value> idsAsRows(mlir::PatternRewriter &rw, mlir::Location loc, mlir::Value ids,
+                                              mlir::Value grad);
 /// The identity for a reduction: -inf / the lowest integer for max, 0 for sums.
 mlir::Value reductionInit(mlir::OpBuilder &b, mlir::Location loc, mlir::Type elt, bool isMax);
 

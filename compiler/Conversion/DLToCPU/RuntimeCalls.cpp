@@ -106,6 +106,16 @@ void numberCallSites(ModuleOp module) {
   module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));
 }
 
+LogicalResult requireAllLowered(ModuleOp module, StringRef target) {
+  bool left = false;
+  module.walk([&](Operation *op) {
+    if (!isa<dl::DLDialect>(op->getDialect())) return;
+    op->emitError("'") << op->getName() << "' has no " << target << " lowering for these types";
+    left = true;
+  });
+  return failure(left);
+}
+
 Value siteOf(OpBuilder &b, Location loc, Operation *op) {
   auto site = op->getAttrOfType<IntegerAttr>("dl.site");
   return i64Const(b, loc, site ? site.getInt() : -1);

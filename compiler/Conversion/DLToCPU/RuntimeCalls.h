@@ -64,6 +64,9 @@ mlir::Value i64Array(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir
 /// caches a primitive per site and names the site's location in run-time errors. Every
 /// target's lowering starts with it.
 void numberCallSites(mlir::ModuleOp module);
+/// After a target's lowering patterns: an error at each dl op left (one the target has no
+/// lowering for, with these types), and failure if there was one.
+mlir::LogicalResult requireAllLowered(mlir::ModuleOp module, llvm::StringRef target);
 /// The op's call-site number (`dl.site`, assigned by dl-lower-to-cpu) as an i64 constant;
 /// the runtime keys caches by it and names the op's source location in errors.
 mlir::Value siteOf(mlir::OpBuilder &b, mlir::Location loc, mlir::Operation *op);

@@ -25,16 +25,8 @@ struct EmbeddingGradAsSum : public OpRewritePattern<dl::EmbeddingGradOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::EmbeddingGradOp op, PatternRewriter &rw) const override {
     Location loc = op.getLoc();
-    Value ids = op.getIds(), grad = op.getGrad();
+    auto [ids, grad] = idsAsRows(rw, loc, op.getIds(), op.getGrad());
     auto rt = op.getResult().getType();
-    int64_t rank = op.getIds().getType().getRank();
-    // ids as [N], grad as [N, D].
-    if (rank != 1) {
-      SmallVector<ReassociationIndices> all(1);
-      for (int64_t i = 0; i < rank; ++i) all[0].push_back(i);
-      ids = tensor::CollapseShapeOp::create(rw, loc, ids, all);
-      grad = tensor::CollapseShapeOp::create(rw, loc, grad, SmallVector<ReassociationIndices>{all[0], {rank}});
-    }
     Type elt = rt.getElementType();
     Value zero = arith::ConstantOp::create(rw, loc, rw.getFloatAttr(elt, 0.0));
     Value table = linalg::FillOp::create(rw, loc, zero, tensor::EmptyOp::create(rw, loc, rt, ValueRange{}).getResult())

@@ -67,14 +67,7 @@ struct LowerToGPUPass : public impl::DLLowerToGPUBase<LowerToGPUPass> {
     populatePluginLowering(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
-    bool left = false;
-    module.walk([&](Operation *op) {
-      if (isa<dl::DLDialect>(op->getDialect())) {
-        op->emitError("'") << op->getName() << "' has no GPU lowering for these types";
-        left = true;
-      }
-    });
-    if (left) signalPassFailure();
+    if (failed(requireAllLowered(module, "GPU"))) signalPassFailure();
   }
 };
 

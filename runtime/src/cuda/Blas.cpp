@@ -32,10 +32,7 @@ Api load() {
   void *h = openLibrary("DLRT_CUBLAS", {"libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"},
                         "cublas", api.error);
   if (!h) return api;
-  auto sym = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
-    if (!fn && api.error.empty()) api.error = std::string("cuBLAS has no ") + name;
-  };
+  auto sym = [&](auto &fn, const char *name) { bindSymbol(h, fn, name, "cuBLAS", api.error); };
   sym(api.create, "cublasCreate_v2");
   sym(api.destroy, "cublasDestroy_v2");
   sym(api.setStream, "cublasSetStream_v2");

@@ -50,10 +50,7 @@ Api load() {
   Api api{};
   void *h = openLibrary("DLRT_CUDNN", {"libcudnn.so.9", "libcudnn.so"}, "cudnn", api.error);
   if (!h) return api;
-  auto sym = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
-    if (!fn && api.error.empty()) api.error = std::string("cuDNN has no ") + name;
-  };
+  auto sym = [&](auto &fn, const char *name) { bindSymbol(h, fn, name, "cuDNN", api.error); };
   sym(api.create, "cudnnCreate");
   sym(api.destroy, "cudnnDestroy");
   sym(api.setStream, "cudnnSetStream");

@@ -1,5 +1,6 @@
 //===- Driver.cpp - the CUDA driver API, loaded at run time ---------------===//
 #include "cuda/Driver.h"
+#include "cuda/Libraries.h"
 
 #include <dlfcn.h>
 
@@ -34,14 +35,7 @@ Loaded load() {
                 "): a cuda session needs an NVIDIA driver; DLRT_CUDA_DRIVER names another library";
     return out;
   }
-  bool missing = false;
-  auto sym = [&](auto &fn, const char *name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(d.handle, name));
-    if (!fn && !missing) {
-      out.error = "the CUDA driver library " + d.path + " has no " + name + ": the driver is too old";
-      missing = true;
-    }
-  };
+  auto sym = [&](auto &fn, const char *name) { bindSymbol(d.handle, fn, name, "the CUDA driver library " + d.path, out.error); };
   sym(d.cuInit, "cuInit");
   sym(d.cuDriverGetVersion, "cuDriverGetVersion");
   sym(d.cuDeviceGetCount, "cuDeviceGetCount");
@@ -65,7 +59,10 @@ Loaded load() {
   sym(d.cuStreamSynchronize, "cuStreamSynchronize");
   sym(d.cuGetErrorName, "cuGetErrorName");
   sym(d.cuGetErrorString, "cuGetErrorString");
-  if (missing) return out;
+  if (!out.error.empty()) {
+    out.error += ": the driver is too old";
+    return out;
+  }
   if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
     out.error = "the CUDA driver " + d.path + " found no usable GPU: " + d.describe("cuInit", r);
     return out;

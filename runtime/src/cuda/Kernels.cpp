@@ -50,13 +50,19 @@ extern "C" void dlrt_cuda_check_ids(void *vctx, int64_t site, const void *ids, i
 
 namespace {
 
-dlrt::cuda::Blas *blasOf(KernelContext &ctx, int64_t site) {
+/// The session's cuBLAS or cuDNN (`get`: Device::blas or Device::dnn), or null with the
+/// failure recorded against `site` (a call that has failed already gets null too).
+template <typename Library>
+Library *libraryOf(KernelContext &ctx, int64_t site, Library *(dlrt::cuda::Device::*get)(std::string &)) {
   if (!ctx.error.empty()) return nullptr;
   std::string err;
-  dlrt::cuda::Blas *blas = ctx.device ? ctx.device->blas(err) : nullptr;
-  if (!blas) ctx.fail(ctx.where(site) + ": " + (ctx.device ? err : std::string("no GPU in this session")));
-  return blas;
+  Library *lib = ctx.device ? (ctx.device->*get)(err) : nullptr;
+  if (!lib) ctx.fail(ctx.where(site) + ": " + (ctx.device ? err : std::string("no GPU in this session")));
+  return lib;
 }
+
+dlrt::cuda::Blas *blasOf(KernelContext &ctx, int64_t site) { return libraryOf(ctx, site, &dlrt::cuda::Device::blas); }
+dlrt::cuda::Dnn *dnnOf(KernelContext &ctx, int64_t site) { return libraryOf(ctx, site, &dlrt::cuda::Device::dnn); }
 
 } // namespace
 
@@ -137,18 +143,6 @@ extern "C" void dlrt_cuda_matmul_f32(void *vctx, int64_t site, int64_t rank, con
       return;
     }
 }
-
-namespace {
-
-dlrt::cuda::Dnn *dnnOf(KernelContext &ctx, int64_t site) {
-  if (!ctx.error.empty()) return nullptr;
-  std::string err;
-  dlrt::cuda::Dnn *dnn = ctx.device ? ctx.device->dnn(err) : nullptr;
-  if (!dnn) ctx.fail(ctx.where(site) + ": " + (ctx.device ? err : std::string("no GPU in this session")));
-  return dnn;
-}
-
-} // namespace
 
 /// The convolution kernels of the CPU's signatures on cuDNN. The GPU target sends them
 /// only NCHW, symmetrically padded convolutions without fused batch norm, residual or

@@ -2,6 +2,8 @@
 #ifndef DLRT_SRC_CUDA_LIBRARIES_H
 #define DLRT_SRC_CUDA_LIBRARIES_H
 
+#include <dlfcn.h>
+
 #include <string>
 #include <vector>
 
@@ -15,6 +17,14 @@ namespace dlrt::cuda {
 /// `error` listing what was tried.
 void *openLibrary(const char *override, const std::vector<std::string> &sonames, const std::string &package,
                   std::string &error);
+
+/// Binds `fn` to the symbol `name` of the library `handle`; the first one missing sets
+/// `error` to "<library> has no <name>".
+template <typename Fn>
+void bindSymbol(void *handle, Fn &fn, const char *name, const std::string &library, std::string &error) {
+  fn = reinterpret_cast<Fn>(dlsym(handle, name));
+  if (!fn && error.empty()) error = library + " has no " + name;
+}
 
 } // namespace dlrt::cuda
 #endif
