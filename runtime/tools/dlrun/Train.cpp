@@ -36,7 +36,8 @@ int usage(const std::string &msg) {
                "         [--epochs E | --steps S] [--batch N] [--shuffle | --no-shuffle] [--seed S]\n"
                "         [--val-split F [--stratify NAME]] [--early-stop PATIENCE] [--lr LR]\n"
                "         [--save W.safetensors] [--checkpoint C.safetensors] [--checkpoint-every STEPS]\n"
-               "         [--resume C.safetensors] [--log train.csv] [--report report.html] [--threads N]\n");
+               "         [--resume C.safetensors] [--log train.csv] [--report report.html] [--threads N]\n"
+               "         [--device cpu|cuda]\n");
   return Usage;
 }
 
