@@ -44,6 +44,7 @@ dlrt_status dlrt_model_load(const char *path, dlrt_model **out) {
   if (model->cuda) {
     model->code.archs = model->sig.gpuArchs;
     model->code.kernels = model->sig.gpuKernels;
+    model->code.words = model->sig.gpuWords;
     model->code.image = reinterpret_cast<const char *(*)(int32_t)>(dlsym(h, "dl_model_gpu_code"));
     if (!model->code.image || (model->code.archs.empty() && !model->code.kernels.empty()))
       return close("compiled with --target cuda but carries no GPU code (dl_model_gpu_code)");

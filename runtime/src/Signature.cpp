@@ -53,6 +53,11 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     if (j.contains("gpu")) {
       for (const auto &a : j.at("gpu").at("archs")) out.gpuArchs.push_back(a.get<std::string>());
       for (const auto &k : j.at("gpu").at("kernels")) out.gpuKernels.push_back(k.get<std::string>());
+      for (const auto &w : j.at("gpu").at("words")) out.gpuWords.push_back(w.get<int64_t>());
+      if (out.gpuWords.size() != out.gpuKernels.size()) {
+        error = "the signature's kernel table and parameter counts differ in length";
+        return false;
+      }
     }
     if (j.contains("sites"))
       for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());

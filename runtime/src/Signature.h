@@ -63,6 +63,7 @@ struct Signature {
   std::vector<std::string> sites; // source location of each kernel call site
   std::string target = "cpu";     // "cpu" or "cuda" (dlc --target)
   std::vector<std::string> gpuArchs, gpuKernels; // cuda: PTX images, kernel table
+  std::vector<int64_t> gpuWords;                  // cuda: each kernel's parameter count
   std::vector<PluginNeed> plugins;
   std::vector<PluginCallSpec> pluginCalls;
   TrainSignature train;

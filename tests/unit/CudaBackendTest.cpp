@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -247,6 +249,26 @@ TEST_CASE("cuda: failures are errors naming what failed, and the session stays u
   CHECK(fake.lines("module ").back().rfind("module sm_80 ", 0) == 0);
   dlrt_session_free(s);
   dlrt_model_free(m);
+
+  // A model.so whose PTX and host code disagree on a kernel's parameters (here its
+  // signature's count, patched) is refused before anything runs.
+  {
+    std::ifstream in(DLC_TEST_MLP_CUDA, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t at = bytes.find("\"words\":[");
+    REQUIRE(at != std::string::npos);
+    char &digit = bytes[at + 9];
+    digit = digit == '9' ? '8' : char(digit + 1);
+    std::string patched = std::string(DLC_TEST_TMP) + "/mlp_cuda_patched.so";
+    std::ofstream(patched, std::ios::binary) << bytes;
+    dlrt_model *pm = nullptr;
+    REQUIRE(message(dlrt_model_load(patched.c_str(), &pm)) == "");
+    std::string err = message(dlrt_session_create(pm, &o, &s));
+    INFO(err);
+    CHECK(err.find("parameters for kernel 'infer_kernel'") != std::string::npos);
+    CHECK(err.find("a damaged or mismatched model.so") != std::string::npos);
+    dlrt_model_free(pm);
+  }
 
   // A CPU model is not run on a GPU.
   REQUIRE(message(dlrt_model_load(DLC_TEST_MLP_CPU, &m)) == "");

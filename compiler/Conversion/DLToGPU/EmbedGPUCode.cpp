@@ -6,8 +6,8 @@
 //   const char *dl_model_gpu_code(int32_t i);   // NUL-terminated PTX, NULL past the end
 //
 // and the signature names the architectures in the same order with the kernel table the
-// host code indexes (module attribute `dl.gpu`, written into the JSON by
-// dl-emit-model-interface). The runtime loads the image of the newest architecture the
+// host code indexes and each kernel's parameter count (module attribute `dl.gpu`, written
+// into the JSON by dl-emit-model-interface). The runtime loads the image of the newest architecture the
 // device runs; the driver compiles PTX for the device at load.
 //
 //===----------------------------------------------------------------------===//
@@ -74,9 +74,13 @@ struct EmbedGPUCodePass : public impl::DLEmbedGPUCodeBase<EmbedGPUCodePass> {
     }
     LLVM::ReturnOp::create(b, loc, result);
 
+    auto words = module->getAttrOfType<DenseI64ArrayAttr>("dl.gpu_words");
     module->setAttr("dl.gpu", b.getDictionaryAttr({b.getNamedAttr("archs", b.getArrayAttr(archs)),
-                                                   b.getNamedAttr("kernels", kernels)}));
+                                                   b.getNamedAttr("kernels", kernels),
+                                                   b.getNamedAttr("words", words ? Attribute(words)
+                                                                                 : b.getDenseI64ArrayAttr({}))}));
     module->removeAttr("dl.gpu_kernels");
+    module->removeAttr("dl.gpu_words");
     module->removeAttr("gpu.container_module");
     if (binary) binary.erase();
   }

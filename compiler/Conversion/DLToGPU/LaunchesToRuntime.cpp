@@ -10,7 +10,8 @@
 //                   const int64_t *words, int64_t num_words)
 //
 // `kernel` indexes the module's kernel table (`dl.gpu_kernels`, in the signature), which
-// the runtime resolves once per session. The kernels move into one gpu.module,
+// the runtime resolves once per session; `dl.gpu_words` gives each kernel's parameter
+// count, which the runtime checks against the PTX it loads. The kernels move into one gpu.module,
 // @dl_kernels, so that a model carries one PTX image per GPU architecture.
 //
 // `words` are the kernel's parameters in the order convert-gpu-to-nvvm gives them, one
@@ -100,6 +101,8 @@ struct GPULaunchesToRuntimePass : public impl::DLGPULaunchesToRuntimeBase<GPULau
 
     SmallVector<gpu::LaunchFuncOp> launches;
     module.walk([&](gpu::LaunchFuncOp l) { launches.push_back(l); });
+    // Each kernel's parameter count, for the runtime to check against the PTX it loads.
+    SmallVector<int64_t> wordCounts(names.size(), 0);
     for (gpu::LaunchFuncOp l : launches) {
       std::string key = (l.getKernelModuleName().getValue() + "::" + l.getKernelName().getValue()).str();
       auto it = index.find(key);
@@ -116,6 +119,13 @@ struct GPULaunchesToRuntimePass : public impl::DLGPULaunchesToRuntimeBase<GPULau
       SmallVector<Value> words;
       for (Value v : l.getKernelOperands())
         if (failed(appendWords(lb, loc, v, words))) return signalPassFailure();
+      int64_t &expected = wordCounts[size_t(it->second)];
+      if (expected && expected != int64_t(words.size())) {
+        l.emitError("internal error: launches of ") << key << " pass " << words.size() << " and " << expected
+                                                     << " parameters";
+        return signalPassFailure();
+      }
+      expected = int64_t(words.size());
       SmallVector<Value> args{runtimeContext(l), i64Const(lb, loc, it->second)};
       for (Value v : {l.getGridSizeX(), l.getGridSizeY(), l.getGridSizeZ(), l.getBlockSizeX(), l.getBlockSizeY(),
                       l.getBlockSizeZ()})
@@ -136,6 +146,7 @@ struct GPULaunchesToRuntimePass : public impl::DLGPULaunchesToRuntimeBase<GPULau
     }
     for (gpu::GPUModuleOp m : outlined) m.erase();
     module->setAttr("dl.gpu_kernels", b.getArrayAttr(names));
+    module->setAttr("dl.gpu_words", b.getDenseI64ArrayAttr(wordCounts));
   }
 };
 

@@ -21,6 +21,18 @@ int archNumber(const std::string &arch) {
   return v;
 }
 
+/// The number of parameters kernel `name` declares in `ptx` (its .entry's .param list);
+/// -1 where the PTX has no such kernel.
+int64_t ptxParams(const char *ptx, const std::string &name) {
+  std::string text(ptx), entry = ".entry " + name + "(";
+  size_t at = text.find(entry);
+  if (at == std::string::npos) return -1;
+  size_t end = text.find(')', at);
+  int64_t n = 0;
+  for (size_t p = text.find(".param", at); p != std::string::npos && p < end; p = text.find(".param", p + 6)) ++n;
+  return n;
+}
+
 } // namespace
 
 std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::string &error) {
@@ -85,7 +97,16 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
     error = "loading the model's PTX for " + dev->arch_ + " on " + dev->description_ + ": " + error;
     return nullptr;
   }
-  for (const std::string &k : code.kernels) {
+  for (size_t i = 0; i < code.kernels.size(); ++i) {
+    const std::string &k = code.kernels[i];
+    // The host code packs as many words as the kernel had parameters when it was compiled:
+    // a PTX that declares another number would read garbage. Refused before anything runs.
+    int64_t declared = ptxParams(ptx, k);
+    if (i < code.words.size() && declared != code.words[i]) {
+      error = "the model's PTX declares " + std::to_string(declared) + " parameters for kernel '" + k +
+              "', its host code passes " + std::to_string(code.words[i]) + ": a damaged or mismatched model.so";
+      return nullptr;
+    }
     CUfunction f = nullptr;
     if (CUresult r = d->cuModuleGetFunction(&f, dev->module, k.c_str()); r != CUDA_SUCCESS) {
       error = "the model's PTX has no kernel '" + k + "': " + d->describe("cuModuleGetFunction", r);
@@ -93,6 +114,7 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
     }
     dev->functions.push_back(f);
     dev->names.push_back(k);
+    dev->paramCounts.push_back(i < code.words.size() ? code.words[i] : -1);
   }
   return dev;
 }
@@ -150,6 +172,11 @@ bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3
                     int64_t count, std::string &error) {
   if (kernel < 0 || kernel >= int64_t(functions.size())) {
     error = "launch of kernel " + std::to_string(kernel) + ", which the model's table does not have";
+    return false;
+  }
+  if (paramCounts[size_t(kernel)] >= 0 && count != paramCounts[size_t(kernel)]) {
+    error = "kernel " + names[kernel] + " takes " + std::to_string(paramCounts[size_t(kernel)]) +
+            " parameters, the launch passes " + std::to_string(count);
     return false;
   }
   for (int i = 0; i < 3; ++i) {

@@ -20,6 +20,7 @@ class Dnn;
 struct GpuCode {
   std::vector<std::string> archs;
   std::vector<std::string> kernels;
+  std::vector<int64_t> words; // each kernel's parameter count
   const char *(*image)(int32_t index) = nullptr;
 };
 
@@ -79,6 +80,7 @@ private:
   CUmodule module = nullptr;
   std::vector<CUfunction> functions;
   std::vector<std::string> names;
+  std::vector<int64_t> paramCounts; // each kernel's, from the signature
   std::string description_, arch_;
 };
 
