@@ -85,9 +85,9 @@ struct EntryArgs {
   std::vector<Arg> args;
   /// A tensor the session owns (a parameter, an optimizer slot).
   void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST}); }
-  /// A caller's tensor the call reads, or writes.
-  void in(const dlrt_tensor &t);
-  void out(dlrt_tensor &t, const std::vector<int64_t> &dims);
+  /// A caller's tensor the call reads, or writes (with the dims the model gives it).
+  void in(const dlrt_tensor &t) { add(Kind::In, t, std::vector<int64_t>(t.dims, t.dims + t.rank)); }
+  void out(dlrt_tensor &t, const std::vector<int64_t> &dims) { add(Kind::Out, t, dims); }
   /// Host memory of the runtime's the call reads (a step count), or writes (the loss).
   void in(void *data, const std::vector<int64_t> &dims, size_t bytes) {
     args.push_back({Kind::In, data, dims, bytes, DLRT_HOST});
@@ -95,6 +95,9 @@ struct EntryArgs {
   void out(void *data, const std::vector<int64_t> &dims, size_t bytes) {
     args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST});
   }
+
+private:
+  void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims);
 };
 
 /// Runs entry `fn` on `args` under the session's arena and threading, for the given

@@ -116,17 +116,10 @@ dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::v
   return nullptr;
 }
 
-void dlrt::EntryArgs::in(const dlrt_tensor &t) {
-  std::vector<int64_t> dims(t.dims, t.dims + t.rank);
+void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims) {
   int64_t numel = 1;
   for (int64_t d : dims) numel *= d;
-  args.push_back({Kind::In, t.data, dims, size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
-}
-
-void dlrt::EntryArgs::out(dlrt_tensor &t, const std::vector<int64_t> &dims) {
-  int64_t numel = 1;
-  for (int64_t d : dims) numel *= d;
-  args.push_back({Kind::Out, t.data, dims, size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
+  args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
 }
 
 dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,

@@ -65,18 +65,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       populateNormalizationToOneDNN(patterns);
     }
     populateMatmulToOneDNN(patterns);
-    populateElementwiseToLinalg(patterns);
-    populateSoftmaxToLinalg(patterns);
-    populateReductionToLinalg(patterns);
-    populateShapeToTensor(patterns);
     populateConvolutionToOneDNN(patterns);
     populateRecurrentToOneDNN(patterns);
-    populateNormalizationToLinalg(patterns);
-    populateIndexingToTensor(patterns);
-    populateLossToLinalg(patterns);
-    populateOptimizerToLinalg(patterns);
-    populateDropoutToLinalg(patterns);
-    populatePluginLowering(patterns);
+    populatePortableLowerings(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
     if (failed(requireAllLowered(module, "CPU"))) signalPassFailure();
@@ -84,4 +75,18 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
 };
 
 } // namespace
+
+void populatePortableLowerings(RewritePatternSet &patterns) {
+  populateElementwiseToLinalg(patterns);
+  populateSoftmaxToLinalg(patterns);
+  populateReductionToLinalg(patterns);
+  populateShapeToTensor(patterns);
+  populateNormalizationToLinalg(patterns);
+  populateIndexingToTensor(patterns);
+  populateLossToLinalg(patterns);
+  populateOptimizerToLinalg(patterns);
+  populateDropoutToLinalg(patterns);
+  populatePluginLowering(patterns);
+}
+
 } // namespace dlc

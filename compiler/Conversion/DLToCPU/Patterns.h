@@ -8,6 +8,10 @@
 
 namespace dlc {
 
+/// The dl -> linalg/tensor lowerings every target takes as they are: elementwise ops,
+/// softmax, reductions, shape ops, normalisations, indexing, losses, optimizers, dropout
+/// and plugins' own lowerings (each target adds its kernels for the rest).
+void populatePortableLowerings(mlir::RewritePatternSet &patterns);
 /// Every dl elementwise op (through ScalarElementwiseOpInterface) -> linalg.generic with
 /// NumPy broadcasting.
 void populateElementwiseToLinalg(mlir::RewritePatternSet &patterns);

@@ -31,11 +31,11 @@ struct EmbedGPUCodePass : public impl::DLEmbedGPUCodeBase<EmbedGPUCodePass> {
     MLIRContext *ctx = &getContext();
     auto binaries = llvm::to_vector(module.getOps<gpu::BinaryOp>());
     auto kernels = module->getAttrOfType<ArrayAttr>("dl.gpu_kernels");
-    // A model whose work is all runtime calls (cuBLAS) has no kernels: no images, an
-    // empty table, and still the cuda target.
-    if (binaries.empty() && !kernels) kernels = ArrayAttr::get(ctx, {});
-    else if (binaries.size() != 1 || !kernels) {
-      module.emitError("internal error: expected one gpu.binary and its kernel table");
+    auto words = module->getAttrOfType<DenseI64ArrayAttr>("dl.gpu_words");
+    // A model whose work is all runtime calls (cuBLAS, cuDNN) has no kernels: no images,
+    // an empty table, and still the cuda target.
+    if (!kernels || !words || binaries.size() != (kernels.empty() ? 0u : 1u)) {
+      module.emitError("internal error: expected the kernel table and, with kernels, one gpu.binary");
       return signalPassFailure();
     }
     gpu::BinaryOp binary = binaries.empty() ? gpu::BinaryOp() : binaries.front();
@@ -74,11 +74,9 @@ struct EmbedGPUCodePass : public impl::DLEmbedGPUCodeBase<EmbedGPUCodePass> {
     }
     LLVM::ReturnOp::create(b, loc, result);
 
-    auto words = module->getAttrOfType<DenseI64ArrayAttr>("dl.gpu_words");
     module->setAttr("dl.gpu", b.getDictionaryAttr({b.getNamedAttr("archs", b.getArrayAttr(archs)),
                                                    b.getNamedAttr("kernels", kernels),
-                                                   b.getNamedAttr("words", words ? Attribute(words)
-                                                                                 : b.getDenseI64ArrayAttr({}))}));
+                                                   b.getNamedAttr("words", words)}));
     module->removeAttr("dl.gpu_kernels");
     module->removeAttr("dl.gpu_words");
     module->removeAttr("gpu.container_module");

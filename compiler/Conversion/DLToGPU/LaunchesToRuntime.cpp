@@ -41,7 +41,7 @@ constexpr StringLiteral kKernelModule = "dl_kernels";
 LogicalResult appendWords(OpBuilder &b, Location loc, Value v, SmallVectorImpl<Value> &words) {
   Type t = v.getType();
   Type i64 = b.getI64Type();
-  if (auto m = dyn_cast<MemRefType>(t)) {
+  if (isa<MemRefType>(t)) {
     Value aligned = i64Value(b, loc, memref::ExtractAlignedPointerAsIndexOp::create(b, loc, v));
     auto meta = memref::ExtractStridedMetadataOp::create(b, loc, v);
     words.push_back(aligned); // the allocated pointer: kernels never free
@@ -49,7 +49,6 @@ LogicalResult appendWords(OpBuilder &b, Location loc, Value v, SmallVectorImpl<V
     words.push_back(i64Value(b, loc, meta.getOffset()));
     for (Value s : meta.getSizes()) words.push_back(i64Value(b, loc, s));
     for (Value s : meta.getStrides()) words.push_back(i64Value(b, loc, s));
-    (void)m;
     return success();
   }
   if (t.isIndex()) {
@@ -80,7 +79,12 @@ struct GPULaunchesToRuntimePass : public impl::DLGPULaunchesToRuntimeBase<GPULau
     // One module for every kernel; each kernel takes the name of the module it came from
     // (outlining made those unique: <function>_kernel, <function>_kernel_0, ...).
     SmallVector<gpu::GPUModuleOp> outlined = llvm::to_vector(module.getOps<gpu::GPUModuleOp>());
-    if (outlined.empty()) return;
+    if (outlined.empty()) {
+      // A model whose work is all runtime calls (cuBLAS, cuDNN): an empty table.
+      module->setAttr("dl.gpu_kernels", b.getArrayAttr({}));
+      module->setAttr("dl.gpu_words", b.getDenseI64ArrayAttr({}));
+      return;
+    }
     b.setInsertionPointToEnd(module.getBody());
     auto kernels = gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModule);
     SymbolTable kernelSymbols(kernels);

@@ -54,17 +54,8 @@ struct LowerToGPUPass : public impl::DLLowerToGPUBase<LowerToGPUPass> {
     populateConvolutionKernelCalls(patterns, /*benefit=*/3);
     populateKernelsToLinalg(patterns);
     populateRecurrentToLinalg(patterns);
-    populateElementwiseToLinalg(patterns);
-    populateSoftmaxToLinalg(patterns);
-    populateReductionToLinalg(patterns);
-    populateShapeToTensor(patterns);
-    populateNormalizationToLinalg(patterns);
-    populateIndexingToTensor(patterns);
     populateIndexingToGPU(patterns);
-    populateLossToLinalg(patterns);
-    populateOptimizerToLinalg(patterns);
-    populateDropoutToLinalg(patterns);
-    populatePluginLowering(patterns);
+    populatePortableLowerings(patterns);
     if (failed(applyPatternsGreedily(module, std::move(patterns)))) return signalPassFailure();
 
     if (failed(requireAllLowered(module, "GPU"))) signalPassFailure();

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <string_view>
+#include <unordered_map>
 
 namespace dlrt::cuda {
 
@@ -21,16 +23,19 @@ int archNumber(const std::string &arch) {
   return v;
 }
 
-/// The number of parameters kernel `name` declares in `ptx` (its .entry's .param list);
-/// -1 where the PTX has no such kernel.
-int64_t ptxParams(const char *ptx, const std::string &name) {
-  std::string text(ptx), entry = ".entry " + name + "(";
-  size_t at = text.find(entry);
-  if (at == std::string::npos) return -1;
-  size_t end = text.find(')', at);
-  int64_t n = 0;
-  for (size_t p = text.find(".param", at); p != std::string::npos && p < end; p = text.find(".param", p + 6)) ++n;
-  return n;
+/// Each .entry kernel of `ptx` and the number of parameters it declares, in one pass over
+/// the text (a model's PTX runs to megabytes and a thousand kernels).
+std::unordered_map<std::string_view, int64_t> entryParams(std::string_view ptx) {
+  std::unordered_map<std::string_view, int64_t> out;
+  constexpr std::string_view entry = ".entry ", param = ".param";
+  for (size_t at = ptx.find(entry); at != std::string_view::npos; at = ptx.find(entry, at + entry.size())) {
+    size_t open = ptx.find('(', at), close = ptx.find(')', at);
+    if (open == std::string_view::npos || close == std::string_view::npos) break;
+    int64_t n = 0;
+    for (size_t p = ptx.find(param, open); p < close; p = ptx.find(param, p + param.size())) ++n;
+    out[ptx.substr(at + entry.size(), open - at - entry.size())] = n;
+  }
+  return out;
 }
 
 } // namespace
@@ -97,14 +102,17 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
     error = "loading the model's PTX for " + dev->arch_ + " on " + dev->description_ + ": " + error;
     return nullptr;
   }
+  // The host code packs as many words as each kernel had parameters when it was compiled
+  // (the signature's counts): a PTX that declares another number would read garbage.
+  // Refused before anything runs.
+  std::unordered_map<std::string_view, int64_t> declared = entryParams(ptx);
   for (size_t i = 0; i < code.kernels.size(); ++i) {
     const std::string &k = code.kernels[i];
-    // The host code packs as many words as the kernel had parameters when it was compiled:
-    // a PTX that declares another number would read garbage. Refused before anything runs.
-    int64_t declared = ptxParams(ptx, k);
-    if (i < code.words.size() && declared != code.words[i]) {
-      error = "the model's PTX declares " + std::to_string(declared) + " parameters for kernel '" + k +
-              "', its host code passes " + std::to_string(code.words[i]) + ": a damaged or mismatched model.so";
+    auto it = declared.find(k);
+    if (it == declared.end() || it->second != code.words[i]) {
+      error = "the model's PTX declares " + (it == declared.end() ? std::string("no") : std::to_string(it->second)) +
+              " parameters for kernel '" + k + "', its host code passes " + std::to_string(code.words[i]) +
+              ": a damaged or mismatched model.so";
       return nullptr;
     }
     CUfunction f = nullptr;
@@ -113,9 +121,9 @@ std::unique_ptr<Device> Device::open(int ordinal, const GpuCode &code, std::stri
       return nullptr;
     }
     dev->functions.push_back(f);
-    dev->names.push_back(k);
-    dev->paramCounts.push_back(i < code.words.size() ? code.words[i] : -1);
   }
+  dev->names = code.kernels;
+  dev->paramCounts = code.words;
   return dev;
 }
 
@@ -174,7 +182,7 @@ bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3
     error = "launch of kernel " + std::to_string(kernel) + ", which the model's table does not have";
     return false;
   }
-  if (paramCounts[size_t(kernel)] >= 0 && count != paramCounts[size_t(kernel)]) {
+  if (count != paramCounts[size_t(kernel)]) {
     error = "kernel " + names[kernel] + " takes " + std::to_string(paramCounts[size_t(kernel)]) +
             " parameters, the launch passes " + std::to_string(count);
     return false;

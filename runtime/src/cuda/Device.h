@@ -20,7 +20,7 @@ class Dnn;
 struct GpuCode {
   std::vector<std::string> archs;
   std::vector<std::string> kernels;
-  std::vector<int64_t> words; // each kernel's parameter count
+  std::vector<int64_t> words; // each kernel's parameter count (as many as kernels)
   const char *(*image)(int32_t index) = nullptr;
 };
 
