@@ -119,7 +119,7 @@ bool recomputable(Value v, llvm::DenseMap<Value, bool> &memo) {
   Operation *def = v.getDefiningOp();
   bool ok = false;
   if (!def || def->getNumRegions() || !isa<func::FuncOp>(def->getParentOp())) {
-    ok = false;
+    // An argument, a value of a region or of a loop: not a host-level scalar.
   } else if (auto load = dyn_cast<memref::LoadOp>(def)) {
     auto arg = dyn_cast<BlockArgument>(rootBuffer(load.getMemRef()));
     ok = arg && isa<func::FuncOp>(arg.getOwner()->getParentOp()) && !isWritten(arg) &&
@@ -209,7 +209,8 @@ void keepBookkeepingOnHost(func::FuncOp fn) {
 
 Value indexConst(OpBuilder &b, Location loc, int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-/// A gpu.launch of grid x block threads before `at`, its body empty but for the terminator.
+/// A 1-D gpu.launch of `grid` blocks of `block` threads at `b`'s insertion point, its body
+/// empty but for the terminator.
 gpu::LaunchOp createLaunch(OpBuilder &b, Location loc, Value grid, Value block) {
   Value one = indexConst(b, loc, 1);
   auto launch = gpu::LaunchOp::create(b, loc, grid, one, one, block, one, one);

@@ -195,7 +195,7 @@ bool Device::launch(int64_t kernel, const int64_t grid[3], const int64_t block[3
       return false;
     }
   }
-  std::vector<void *> params(static_cast<size_t>(count));
+  params.resize(size_t(count)); // kept across launches: no allocation per kernel
   for (int64_t i = 0; i < count; ++i) params[size_t(i)] = const_cast<int64_t *>(words + i);
   CUresult r = d->cuLaunchKernel(functions[size_t(kernel)], unsigned(grid[0]), unsigned(grid[1]), unsigned(grid[2]),
                                  unsigned(block[0]), unsigned(block[1]), unsigned(block[2]), 0, stream_,

@@ -81,6 +81,7 @@ private:
   std::vector<CUfunction> functions;
   std::vector<std::string> names;
   std::vector<int64_t> paramCounts; // each kernel's, from the signature
+  std::vector<void *> params;       // the launch's parameter pointers (cuLaunchKernel's kernelParams)
   std::string description_, arch_;
 };
 
