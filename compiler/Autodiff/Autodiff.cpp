@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Autodiff/Passes.h"
+#include "compiler/Basic/Diagnostics.h"
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
 #include "dialects/DL/Gradients/GradientBuilders.h"
@@ -17,6 +18,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/ADT/BitVector.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -33,9 +35,30 @@ std::string describe(Operation *op) {
   std::string s;
   llvm::raw_string_ostream os(s);
   os << "'" << op->getName().stripDialect() << "'";
-  if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
-    os << " at " << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
+  std::string at = describeLocation(op->getLoc());
+  if (!at.empty()) os << " at " << at;
   return s;
+}
+
+/// The layer an op belongs to, as the front end names it around the op's location
+/// ("dense"); the op's own name where nothing names it.
+std::string layerName(Operation *op) {
+  if (auto named = dyn_cast<NameLoc>(op->getLoc())) return named.getName().str();
+  return op->getName().stripDialect().str();
+}
+
+/// Gives every op a builder inserts one location: what a gradient rule or an optimizer
+/// builds is named after what it serves ("dense backward" at the dense's position), so
+/// that a profile tells the backward pass and the update from the forward pass.
+struct NameInserted : OpBuilder::Listener {
+  explicit NameInserted(Location loc) : loc(loc) {}
+  void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override { op->setLoc(loc); }
+  Location loc;
+};
+
+Location namedLoc(StringRef name, Location at) {
+  Location file = fileLineCol(at) ? Location(fileLineCol(at)) : at;
+  return NameLoc::get(StringAttr::get(at.getContext(), name), file);
 }
 
 struct TrainStep {
@@ -109,6 +132,9 @@ public:
       }
       SmallVector<Value> operandGrads;
       b.setInsertionPoint(ret);
+      NameInserted naming(namedLoc(layerName(op) + " backward", op->getLoc()));
+      b.setListener(&naming);
+      llvm::scope_exit unname([&] { b.setListener(nullptr); });
       if (failed(iface.buildGradient(b, resultGrads, needed, operandGrads))) return failure();
       if (operandGrads.size() != op->getNumOperands())
         return op->emitError("internal error: the gradient rule returned ")
@@ -257,8 +283,13 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
     auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
     OpBuilder b(ret);
     Location loc = ret.getLoc();
-    if (auto clip = config.getAs<FloatAttr>("clip_grad_norm"))
+    NameInserted clipNaming(namedLoc("clip_grad_norm", loc));
+    if (auto clip = config.getAs<FloatAttr>("clip_grad_norm")) {
+      b.setListener(&clipNaming);
       clipGradients(b, loc, paramGrads, clip.getValueAsDouble());
+    }
+    NameInserted updateNaming(namedLoc(name.str() + " update", loc));
+    b.setListener(&updateNaming);
 
     SmallVector<Value> newParams, newSlots;
     size_t k = 0;
@@ -281,6 +312,7 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
       newParams.push_back(updated[0]);
       newSlots.append(updated.begin() + 1, updated.end());
     }
+    b.setListener(nullptr);
 
     SmallVector<Value> results(ret.getOperands());
     SmallVector<DictionaryAttr> resultAttrs;

@@ -22,6 +22,24 @@ mlir::InFlightDiagnostic Diagnostics::warning(SrcLoc l, const llvm::Twine &msg) 
   return mlir::emitWarning(loc(l), msg);
 }
 
+mlir::FileLineColLoc fileLineCol(mlir::Location loc) {
+  mlir::FileLineColLoc found;
+  loc->walk([&](mlir::Location l) {
+    if (auto fl = mlir::dyn_cast<mlir::FileLineColLoc>(l)) {
+      found = fl;
+      return mlir::WalkResult::interrupt();
+    }
+    return mlir::WalkResult::advance();
+  });
+  return found;
+}
+
+std::string describeLocation(mlir::Location loc) {
+  mlir::FileLineColLoc fl = fileLineCol(loc);
+  if (!fl) return "";
+  return (fl.getFilename().getValue() + ":" + llvm::Twine(fl.getLine()) + ":" + llvm::Twine(fl.getColumn())).str();
+}
+
 std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates) {
   std::string best;
   unsigned bestDist = ~0u;

@@ -32,6 +32,13 @@ private:
   unsigned errors = 0;
 };
 
+/// The .dl position inside `loc`: ops carry their layer's name around it (a NameLoc),
+/// fused ops several; the first file position found, or null.
+mlir::FileLineColLoc fileLineCol(mlir::Location loc);
+
+/// "file:line:col" of fileLineCol(loc), or "" when `loc` has none.
+std::string describeLocation(mlir::Location loc);
+
 /// The candidate closest to `word` by edit distance, or "" when nothing is close enough
 /// to be a plausible typo.
 std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates);

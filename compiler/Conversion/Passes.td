@@ -156,6 +156,23 @@ def DLFreeAfterLastUse : Pass<"dl-free-after-last-use", "::mlir::func::FuncOp"> 
   }];
 }
 
+def DLProfileMarks : Pass<"dl-profile-marks", "::mlir::ModuleOp"> {
+  let summary = "Mark where each op of the dl graph starts running, for dlrun bench --profile";
+  let description = [{
+    Runs on bufferized entry functions. Each op of the function's body that does work (a
+    linalg op, a loop, a copy, a runtime or function call) belongs to the ops of the dl
+    graph named in its location: the front end wraps each layer's position in its name
+    (`dense`), dl-autodiff names what it builds after what it serves (`dense backward`,
+    `adam update`), and fusion joins the locations of what it fuses. Where that name
+    changes from one such op to the next, a call `dlrt_k_profile(ctx, unit)` marks the
+    start of the unit; one more before each return closes the last (unit -1). A session
+    with profiling on charges the time from one mark to the next to the first one's
+    unit; otherwise the call returns at once. The units' names go into the module's
+    `dl.profile_units`, which the signature carries.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::dlrt::DLRTDialect"];
+}
+
 def DLRTCallToFunc : Pass<"dlrt-call-to-func", "::mlir::ModuleOp"> {
   let summary = "Turn bufferized dlrt.call ops into calls of the runtime's C kernels";
   let description = [{

@@ -188,7 +188,10 @@ public:
         ok = false;
         continue;
       }
-      GenCall call{b, diags.loc(n.loc), {}, n.attrs, toMLIR(gv.type, ctx), n.axes, n.inputTypes, gv.type};
+      // The layer's name around its position: the ops it lowers to keep it, so a
+      // profile names what ran ("dense at model.dl:6:8") after fusion and lowering.
+      mlir::Location at = mlir::NameLoc::get(b.getStringAttr(n.def->name), diags.loc(n.loc));
+      GenCall call{b, at, {}, n.attrs, toMLIR(gv.type, ctx), n.axes, n.inputTypes, gv.type};
       call.training = training;
       call.seed = seed;
       call.step = step;
@@ -217,7 +220,9 @@ public:
         mlir::Value scores = values[n.operands[0]];
         auto st = mlir::cast<mlir::RankedTensorType>(scores.getType());
         auto pt = mlir::RankedTensorType::get(st.getShape().drop_back(), b.getI64Type());
-        results.push_back(mlir::dl::ArgmaxOp::create(b, diags.loc(n.loc), pt, scores));
+        // The predicted classes, at the loss's position under a name of their own.
+        mlir::Location at = mlir::NameLoc::get(b.getStringAttr("predictions"), diags.loc(n.loc));
+        results.push_back(mlir::dl::ArgmaxOp::create(b, at, pt, scores));
         resultAttrs.emplace_back();
         resultAttrs.back().set("dl.predictions", b.getUnitAttr());
       }

@@ -115,7 +115,8 @@ static std::string hostToLLVM() {
 
 std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers() +
-         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use)," + hostToLLVM();
+         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks," +
+         hostToLLVM();
 }
 
 std::string cudaPipeline() {
@@ -123,7 +124,7 @@ std::string cudaPipeline() {
   for (const char *chip : kCudaArchs)
     archs += std::string("nvvm-attach-target{chip=") + chip + " features=+ptx80 O=3},";
   return "dl-lower-to-gpu," + tensorsToBuffers() +
-         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),"
+         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks,"
          "func.func(dl-map-to-gpu),gpu-kernel-outlining,dl-gpu-launches-to-runtime,"
          "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-expand-gpu-math,dl-approximate-math,"
          "dl-gpu-math-to-intrinsics,convert-gpu-to-nvvm,reconcile-unrealized-casts)," +

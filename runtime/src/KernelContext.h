@@ -2,6 +2,7 @@
 #ifndef DLRT_SRC_KERNELCONTEXT_H
 #define DLRT_SRC_KERNELCONTEXT_H
 
+#include "Profile.h"
 #include "Threads.h"
 
 #include <dnnl.hpp>
@@ -48,6 +49,10 @@ struct KernelContext {
   const std::vector<std::string> *sites = nullptr;
   /// The model's plugin kernel calls by call site.
   const std::unordered_map<int64_t, PluginSite> *pluginSites = nullptr;
+
+  /// Time per op of the dl graph while the session profiles (dlrt_session_set_profiling);
+  /// null otherwise, and then the marks compiled code makes cost a call and a branch.
+  std::unique_ptr<Profile> profile;
 
   /// Bumped whenever parameters may have changed (set_param, load_weights): kernels that
   /// keep weights in another layout redo it then.

@@ -1,6 +1,7 @@
 //===- KernelTable.cpp - name -> kernel, for dl_model_bind ----------------===//
 #include "KernelContext.h"
 #include "Plugins.h"
+#include "Profile.h"
 #include "onednn/Kernels.h"
 
 #include <cstring>
@@ -40,6 +41,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},
       {"dlrt_k_check_size", reinterpret_cast<void *>(&dlrt_k_check_size)},
       {"dlrt_k_check_count", reinterpret_cast<void *>(&dlrt_k_check_count)},
+      {"dlrt_k_profile", reinterpret_cast<void *>(&dlrt_k_profile)},
   };
   for (const Entry &e : table)
     if (std::strcmp(e.name, name) == 0) return e.fn;

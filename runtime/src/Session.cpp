@@ -5,6 +5,7 @@
 #include "io/Safetensors.h"
 
 
+#include <algorithm>
 #include <cstring>
 
 using namespace dlrt;
@@ -154,6 +155,7 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
   // this frame and the arena lie only compiled code and dlrt_k_alloc, nothing to unwind.
   std::jmp_buf outOfMemory;
   s->arena.setFailureJump(&outOfMemory);
+  if (s->kernels.profile) s->kernels.profile->beginRun();
   if (setjmp(outOfMemory) == 0) fn(&s->kernels, ptrs.data());
   else s->kernels.fail(s->arena.failure());
   s->arena.setFailureJump(nullptr);
@@ -314,6 +316,26 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
 
 size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }
 size_t dlrt_session_arena_size(const dlrt_session *s) { return s ? s->arena.plannedBytes() : 0; }
+
+dlrt_status dlrt_session_set_profiling(dlrt_session *s, int32_t on) {
+  if (!s) return fail("session must not be NULL");
+  if (!on) s->kernels.profile.reset();
+  else s->kernels.profile = std::make_unique<dlrt::Profile>(s->model->sig.profileUnits.size());
+  return nullptr;
+}
+
+int32_t dlrt_session_profile(const dlrt_session *s, dlrt_profile_entry *entries, int32_t capacity) {
+  if (!s || !s->kernels.profile) return 0;
+  const dlrt::Profile &p = *s->kernels.profile;
+  std::vector<dlrt_profile_entry> ran;
+  for (size_t u = 0; u < p.calls.size(); ++u)
+    if (p.calls[u] > 0) ran.push_back({s->model->sig.profileUnits[u].c_str(), p.seconds[u], p.calls[u]});
+  std::sort(ran.begin(), ran.end(), [](const dlrt_profile_entry &a, const dlrt_profile_entry &b) {
+    return a.seconds != b.seconds ? a.seconds > b.seconds : std::strcmp(a.op, b.op) < 0;
+  });
+  for (int32_t i = 0; i < capacity && size_t(i) < ran.size(); ++i) entries[i] = ran[size_t(i)];
+  return int32_t(ran.size());
+}
 
 dlrt_status dlrt_get_param(dlrt_session *s, const char *name, dlrt_tensor *out) {
   if (!s || !out) return fail("session and out must not be NULL");

@@ -59,6 +59,8 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
         return false;
       }
     }
+    if (j.contains("profile"))
+      for (const auto &s : j.at("profile")) out.profileUnits.push_back(s.get<std::string>());
     if (j.contains("sites"))
       for (const auto &s : j.at("sites")) out.sites.push_back(s.get<std::string>());
     if (j.contains("plugins"))

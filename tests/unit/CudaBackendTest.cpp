@@ -149,6 +149,18 @@ TEST_CASE("cuda: inference loads the PTX, launches the model's kernels on device
     REQUIRE(message(dlrt_infer(l.session, c1.in.data(), 1, c1.out.data(), 2)) == "");
     CHECK(std::string(fake.violations()) == "");
     CHECK(fake.lines("htod ") == std::vector<std::string>{"htod 256"});
+
+    // A profile waits for each op's kernels and charges them to it.
+    REQUIRE(dlrt_session_set_profiling(l.session, 1) == nullptr);
+    REQUIRE(message(dlrt_infer(l.session, c1.in.data(), 1, c1.out.data(), 2)) == "");
+    CHECK(std::string(fake.violations()) == "");
+    std::vector<dlrt_profile_entry> entries(64);
+    int32_t n = dlrt_session_profile(l.session, entries.data(), 64);
+    CHECK(n >= 5);
+    entries.resize(size_t(std::min(n, 64)));
+    CHECK(std::count_if(entries.begin(), entries.end(), [](const dlrt_profile_entry &e) {
+            return std::string(e.op).rfind("dense at ", 0) == 0 && e.calls == 1;
+          }) == 3);
   }
   // The session gave back every byte of device memory it took.
   CHECK(fake.liveBytes() == before);

@@ -87,6 +87,51 @@ TEST_CASE("runtime: inference, output shapes, and checked inputs") {
   CHECK(dlrt_session_arena_peak(s.get()) == peak);
 }
 
+TEST_CASE("runtime: a profile gives time per op of the dl graph, the longest first") {
+  dlrt::Model m(DLC_TEST_MODEL);
+  dlrt::Session s(m, 1, 7);
+  std::vector<float> x(5 * 64, 0.5f), logits(50), probs(50);
+  int64_t xd[] = {5, 64}, od[] = {5, 10};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 2, xd, x.data(), DLRT_HOST}};
+  std::vector<dlrt_tensor> out = {{DLRT_F32, 2, od, logits.data(), DLRT_HOST}, {DLRT_F32, 2, od, probs.data(), DLRT_HOST}};
+  s.infer(in, out);
+  CHECK(dlrt_session_profile(s.get(), nullptr, 0) == 0); // off by default
+
+  CHECK(dlrt_session_set_profiling(s.get(), 1) == nullptr);
+  CHECK(dlrt_session_profile(s.get(), nullptr, 0) == 0);
+  for (int i = 0; i < 3; ++i) s.infer(in, out);
+  int32_t n = dlrt_session_profile(s.get(), nullptr, 0);
+  std::vector<dlrt_profile_entry> entries(size_t(n) + 1);
+  REQUIRE(dlrt_session_profile(s.get(), entries.data(), n + 1) == n);
+  entries.resize(size_t(n));
+  // samples/mlp/mlp.dl: three dense layers, two relus and a softmax, each run once per call.
+  std::vector<std::string> names;
+  for (const dlrt_profile_entry &e : entries) {
+    names.push_back(e.op);
+    CHECK(e.calls == 3);
+    CHECK(e.seconds >= 0);
+  }
+  for (const char *op : {"dense at ", "relu at ", "softmax at "})
+    CHECK(std::count_if(names.begin(), names.end(), [&](const std::string &name) {
+            return name.rfind(op, 0) == 0 && name.find("mlp.dl:") != std::string::npos;
+          }) == (std::string(op) == "dense at " ? 3 : std::string(op) == "relu at " ? 2 : 1));
+  for (size_t i = 1; i < entries.size(); ++i) CHECK(entries[i - 1].seconds >= entries[i].seconds);
+  // A smaller capacity gets the longest ones.
+  dlrt_profile_entry first;
+  CHECK(dlrt_session_profile(s.get(), &first, 1) == n);
+  CHECK(std::string(first.op) == names.front());
+
+  // Turning it on again starts afresh; off, nothing is kept.
+  CHECK(dlrt_session_set_profiling(s.get(), 1) == nullptr);
+  s.infer(in, out);
+  dlrt_session_profile(s.get(), entries.data(), n);
+  for (const dlrt_profile_entry &e : entries) CHECK(e.calls == 1);
+  CHECK(dlrt_session_set_profiling(s.get(), 0) == nullptr);
+  s.infer(in, out);
+  CHECK(dlrt_session_profile(s.get(), nullptr, 0) == 0);
+  CHECK(message(dlrt_session_set_profiling(nullptr, 1)).find("NULL") != std::string::npos);
+}
+
 TEST_CASE("runtime: seeded initialisation follows PyTorch's bounds and is reproducible") {
   dlrt::Model m(DLC_TEST_MODEL);
   dlrt::Session a(m, 1, 42), b(m, 1, 42), c(m, 1, 43);

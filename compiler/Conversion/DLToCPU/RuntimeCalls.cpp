@@ -1,5 +1,6 @@
 //===- RuntimeCalls.cpp - building calls into the dlrt kernels ------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "compiler/Basic/Diagnostics.h"
 #include "dialects/DL/Activation.h"
 #include "dialects/DL/DLOps.h"
 #include "dialects/DLRT/DLRTOps.h"
@@ -97,10 +98,9 @@ void numberCallSites(ModuleOp module) {
     // An op made for a layer of another name (batch_norm's checks) says so in `layer`.
     if (auto layer = op->getAttrOfType<StringAttr>("layer")) os << layer.getValue() << " at ";
     else os << op->getName().stripDialect() << " at ";
-    if (auto fl = dyn_cast<FileLineColLoc>(op->getLoc()))
-      os << fl.getFilename().getValue() << ":" << fl.getLine() << ":" << fl.getColumn();
-    else
-      os << op->getLoc();
+    std::string at = describeLocation(op->getLoc());
+    if (!at.empty()) os << at;
+    else os << op->getLoc();
     sites.push_back(StringAttr::get(op->getContext(), where));
   });
   module->setAttr("dl.sites", ArrayAttr::get(module.getContext(), sites));

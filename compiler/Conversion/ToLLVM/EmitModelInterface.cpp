@@ -100,6 +100,8 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
         for (Attribute a : sites) list.push_back(cast<StringAttr>(a).getValue().str());
         root["sites"] = std::move(list);
       }
+      // What each profile unit is (dl-profile-marks), for dlrun bench --profile.
+      if (auto units = module->getAttrOfType<ArrayAttr>("dl.profile_units")) root["profile"] = toJSON(units);
       root["target"] = gpu ? "cuda" : "cpu";
       if (gpu) root["gpu"] = toJSON(gpu);
       if (plugins) {

@@ -112,6 +112,24 @@ size_t dlrt_session_arena_peak(const dlrt_session *session);
  * first call with each set of input shapes; the largest plan so far. */
 size_t dlrt_session_arena_size(const dlrt_session *session);
 
+/* ---- profiling ---------------------------------------------------------------- */
+/* Time per op of the model's dl graph, as the compiler fused and lowered it: an entry is
+ * one op ("dense at model.dl:6:8"), several fused into one loop ("relu at model.dl:6:25 +
+ * add at model.dl:9:3"), a backward pass ("dense backward at ...") or an optimizer's
+ * update. On a GPU each op's work is waited for before the next starts. */
+typedef struct {
+  const char *op;  /* lives as long as the model */
+  double seconds;  /* total over the runs since profiling was turned on */
+  int64_t calls;   /* how many times it started */
+} dlrt_profile_entry;
+
+/* Turns profiling on (clearing the profile) or off. While on, every inference, train and
+ * eval step adds to the profile; while off, timing costs a call and a branch per op. */
+dlrt_status dlrt_session_set_profiling(dlrt_session *session, int32_t on);
+/* The profile so far, the op with the most time first: fills up to `capacity` entries and
+ * returns how many ops have run (capacity 0 counts them). */
+int32_t dlrt_session_profile(const dlrt_session *session, dlrt_profile_entry *entries, int32_t capacity);
+
 /* ---- parameters and weights ------------------------------------------------ */
 /* Copies a parameter into the caller's tensor (dtype and dims must match). */
 dlrt_status dlrt_get_param(dlrt_session *session, const char *name, dlrt_tensor *out);

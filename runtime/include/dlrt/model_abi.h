@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 10
+#define DLRT_MODEL_ABI_VERSION 11
 
 #ifdef __cplusplus
 extern "C" {

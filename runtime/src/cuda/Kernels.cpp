@@ -187,9 +187,11 @@ void *resolveCudaKernel(const char *name, void *user) {
   if (std::strcmp(name, "dlrt_k_conv2d_backward_weights_f32") == 0)
     return reinterpret_cast<void *>(&dlrt_cuda_conv2d_backward_weights_f32);
   // oneDNN's kernels take host memory: a cuda model that imported one would be a
-  // compiler bug, refused here rather than run on device pointers.
+  // compiler bug, refused here rather than run on device pointers. Allocation, checks of
+  // sizes and the profile's marks touch no tensor data.
   if (std::strncmp(name, "dlrt_k_", 7) == 0 && std::strcmp(name, "dlrt_k_alloc") != 0 &&
-      std::strcmp(name, "dlrt_k_free") != 0 && std::strncmp(name, "dlrt_k_check_", 13) != 0)
+      std::strcmp(name, "dlrt_k_free") != 0 && std::strcmp(name, "dlrt_k_profile") != 0 &&
+      std::strncmp(name, "dlrt_k_check_", 13) != 0)
     return nullptr;
   return resolveKernel(name, user);
 }

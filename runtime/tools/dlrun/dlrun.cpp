@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,7 +33,7 @@ int usage(const std::string &msg) {
                "       dlrun infer model.so --input NAME=FILE.npy ... [--weights W.safetensors]\n"
                "                   [--out-dir DIR] [--threads N] [--device cpu|cuda]\n"
                "       dlrun train model.so --input NAME=FILE.npy ... (dlrun train --help)\n"
-               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train] [--device cpu|cuda]\n");
+               "       dlrun bench model.so [--batch N] [--threads N] [--seconds S] [--train] [--profile] [--device cpu|cuda]\n");
   return Usage;
 }
 
@@ -328,14 +329,54 @@ int infer(int argc, char **argv) {
 }
 
 
-/// dlrun bench: latency percentiles and throughput of inference on random inputs. Every
-/// symbolic dim is set to --batch.
+/// Runs `run` `warmup` times untimed, then times it until `seconds` have passed (at least
+/// 20 and at most 2000 runs). Returns the sorted times in ms, or null with `error` set.
+dlrt_status timeRuns(const std::function<dlrt_status()> &run, int warmup, double seconds, std::vector<double> &times) {
+  times.clear();
+  for (int it = 0; it < warmup; ++it)
+    if (dlrt_status st = run()) return st;
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (dlrt_status st = run()) return st;
+    auto t1 = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > seconds)) break;
+  }
+  std::sort(times.begin(), times.end());
+  return nullptr;
+}
+
+/// bench --profile: runs as many more times with profiling on and prints the time per op
+/// of the dl graph, the op with the most time first.
+int printProfile(dlrt_session *s, const std::function<dlrt_status()> &run, size_t runs, double p50) {
+  if (dlrt_status st = dlrt_session_set_profiling(s, 1)) return failed(st);
+  for (size_t it = 0; it < runs; ++it)
+    if (dlrt_status st = run()) return failed(st);
+  int32_t n = dlrt_session_profile(s, nullptr, 0);
+  std::vector<dlrt_profile_entry> entries(size_t(std::max(n, 0)));
+  dlrt_session_profile(s, entries.data(), n);
+  dlrt_session_set_profiling(s, 0);
+  double total = 0;
+  for (const dlrt_profile_entry &e : entries) total += e.seconds;
+  double perRun = total * 1e3 / double(runs);
+  std::printf("profile: %zu runs; %.4f ms per run in %d ops of the dl graph (p50 without profiling: %.4f ms)\n", runs,
+              perRun, n, p50);
+  std::printf("%10s %7s %9s  %s\n", "ms/run", "share", "calls/run", "op");
+  for (const dlrt_profile_entry &e : entries)
+    std::printf("%10.4f %6.1f%% %9.3g  %s\n", e.seconds * 1e3 / double(runs), total > 0 ? 100.0 * e.seconds / total : 0.0,
+                double(e.calls) / double(runs), e.op);
+  return Ok;
+}
+
+/// dlrun bench: latency percentiles and throughput of inference (or train steps) on
+/// random inputs. Every symbolic dim is set to --batch.
 int bench(int argc, char **argv) {
   std::string modelPath;
   int64_t batch = 32;
   int threads = 1;
   double seconds = 2.0;
-  bool trainMode = false;
+  bool trainMode = false, profile = false;
   int device = 0;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
@@ -355,6 +396,8 @@ int bench(int argc, char **argv) {
       else threads = int(v);
     } else if (a == "--train") {
       trainMode = true;
+    } else if (a == "--profile") {
+      profile = true;
     } else if (!a.empty() && a[0] != '-' && modelPath.empty()) {
       modelPath = a;
     } else {
@@ -368,6 +411,9 @@ int bench(int argc, char **argv) {
   dlrt_session *s = loaded.session;
   std::vector<dlrt::HostTensor> held;
   std::vector<dlrt_tensor> ins;
+  std::vector<dlrt::HostTensor> outs;
+  std::vector<dlrt_tensor> views;
+  std::function<dlrt_status()> run;
   if (trainMode) {
     // Train steps on synthetic data (labels 0, valid for any class count): the learning
     // rate is set to 0 so that the weights, and so the work, stay the same throughout.
@@ -378,44 +424,21 @@ int bench(int argc, char **argv) {
     }
     syntheticInputs(m, batch, held, ins, /*withTrainOnly=*/true);
     dlrt_set_lr(s, 0.0);
-    std::vector<double> times;
-    auto start = std::chrono::steady_clock::now();
-    for (int it = 0;; ++it) {
-      auto t0 = std::chrono::steady_clock::now();
-      if (dlrt_status st = dlrt_train_step(s, ins.data(), int32_t(ins.size()), nullptr)) return failed(st);
-      auto t1 = std::chrono::steady_clock::now();
-      if (it >= 5) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-      if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > seconds)) break;
-    }
-    std::sort(times.begin(), times.end());
-    auto pct = [&](double q) { return times[std::min(times.size() - 1, size_t(q * double(times.size())))]; };
-    std::printf("model %s  train step  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads,
-                times.size());
-    std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
-    std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
-    printArena(s);
-    return Ok;
+    run = [&] { return dlrt_train_step(s, ins.data(), int32_t(ins.size()), nullptr); };
+  } else {
+    syntheticInputs(m, batch, held, ins);
+    if (dlrt_status st = allocateOutputs(m, s, ins, outs, views)) return failed(st);
+    run = [&] { return dlrt_infer(s, ins.data(), int32_t(ins.size()), views.data(), int32_t(views.size())); };
   }
-  syntheticInputs(m, batch, held, ins);
-  int nout = dlrt_model_num_outputs(m);
-  std::vector<dlrt::HostTensor> outs;
-  std::vector<dlrt_tensor> views;
-  if (dlrt_status st = allocateOutputs(m, s, ins, outs, views)) return failed(st);
   std::vector<double> times;
-  auto start = std::chrono::steady_clock::now();
-  for (int it = 0;; ++it) {
-    auto t0 = std::chrono::steady_clock::now();
-    if (dlrt_status st = dlrt_infer(s, ins.data(), int32_t(ins.size()), views.data(), nout)) return failed(st);
-    auto t1 = std::chrono::steady_clock::now();
-    if (it >= 10) times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count()); // after warm-up
-    if (times.size() >= 2000 || (times.size() >= 20 && std::chrono::duration<double>(t1 - start).count() > seconds)) break;
-  }
-  std::sort(times.begin(), times.end());
+  if (dlrt_status st = timeRuns(run, trainMode ? 5 : 10, seconds, times)) return failed(st);
   auto pct = [&](double q) { return times[std::min(times.size() - 1, size_t(q * double(times.size())))]; };
-  std::printf("model %s  batch %lld  threads %d  runs %zu\n", dlrt_model_name(m), (long long)batch, threads, times.size());
+  std::printf("model %s  %sbatch %lld  threads %d  runs %zu\n", dlrt_model_name(m), trainMode ? "train step  " : "",
+              (long long)batch, threads, times.size());
   std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
   std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
   printArena(s);
+  if (profile) return printProfile(s, run, times.size(), pct(0.5));
   return Ok;
 }
 

@@ -1,0 +1,102 @@
+//===- ProfileMarks.cpp - where each op of the dl graph starts running ----===//
+//
+// dlrun bench --profile reports time per op of the dl graph. After fusion and
+// bufferization an entry function is a sequence of loop nests, copies and runtime calls,
+// each located at the dl ops it came from. This pass numbers those names ("units") and
+// marks where the running unit changes; the runtime times from mark to mark when a
+// session asks for a profile, and otherwise returns from the mark at once (one indirect
+// call and a branch per unit).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Basic/Diagnostics.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "compiler/Conversion/Passes.h"
+#include "dialects/DLRT/DLRTOps.h"
+
+#include "mlir/Interfaces/LoopLikeInterface.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLPROFILEMARKS
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+/// Whether `op` runs work of its own rather than bookkeeping (allocations, views, scalar
+/// arithmetic, address arrays): the ops a profile charges time to.
+bool doesWork(Operation *op) {
+  return isa<linalg::LinalgOp, dlrt::KernelCallOp, memref::CopyOp, func::CallOp, LoopLikeOpInterface>(op);
+}
+
+/// "dense at model.dl:6:8", "relu at model.dl:6:25 + add at model.dl:9:3" for fused
+/// code: every named position in the op's location, in order, once each. Code no layer
+/// names (a copy into an output) goes by what it is and where.
+std::string unitName(Operation *op) {
+  SmallVector<std::string> parts;
+  op->getLoc()->walk([&](Location l) {
+    auto named = dyn_cast<NameLoc>(l);
+    if (!named) return WalkResult::advance();
+    std::string part = named.getName().str();
+    std::string at = describeLocation(named.getChildLoc());
+    if (!at.empty()) part += " at " + at;
+    if (!llvm::is_contained(parts, part)) parts.push_back(part);
+    return WalkResult::advance();
+  });
+  if (parts.empty()) {
+    std::string what = isa<memref::CopyOp, linalg::CopyOp>(op) ? "copy" : op->getName().stripDialect().str();
+    std::string at = describeLocation(op->getLoc());
+    return at.empty() ? what : what + " at " + at;
+  }
+  return llvm::join(parts, " + ");
+}
+
+/// An entry point: a public function whose first argument is the runtime context.
+bool isEntry(func::FuncOp fn) {
+  return fn.isPublic() && !fn.isExternal() && fn.getNumArguments() > 0 &&
+         isa<LLVM::LLVMPointerType>(fn.getArgument(0).getType());
+}
+
+struct ProfileMarks : impl::DLProfileMarksBase<ProfileMarks> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<Attribute> names;
+    llvm::StringMap<int64_t> ids;
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (!isEntry(fn)) continue;
+      Value ctx = fn.getArgument(0);
+      auto mark = [&](Operation *before, int64_t unit) {
+        OpBuilder b(before);
+        Location loc = before->getLoc();
+        dlrt::KernelCallOp::create(b, loc, TypeRange{}, FlatSymbolRefAttr::get(b.getContext(), "dlrt_k_profile"),
+                                   ValueRange{ctx, i64Const(b, loc, unit)},
+                                   b.getDenseI32ArrayAttr({int32_t(dlrt::KernelArgKind::In),
+                                                           int32_t(dlrt::KernelArgKind::In)}),
+                                   UnitAttr());
+      };
+      int64_t running = -1;
+      for (Block &block : fn.getBody()) {
+        for (Operation &op : llvm::make_early_inc_range(block)) {
+          if (op.hasTrait<OpTrait::ReturnLike>()) {
+            if (running >= 0) mark(&op, -1);
+            continue;
+          }
+          if (!doesWork(&op)) continue;
+          std::string name = unitName(&op);
+          auto [it, added] = ids.try_emplace(name, int64_t(names.size()));
+          if (added) names.push_back(StringAttr::get(module.getContext(), name));
+          if (it->second == running) continue;
+          running = it->second;
+          mark(&op, running);
+        }
+        running = -1;
+      }
+    }
+    module->setAttr("dl.profile_units", ArrayAttr::get(module.getContext(), names));
+  }
+};
+
+} // namespace
+} // namespace dlc
