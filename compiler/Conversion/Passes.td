@@ -173,6 +173,19 @@ def DLProfileMarks : Pass<"dl-profile-marks", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::dlrt::DLRTDialect"];
 }
 
+def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Move each top-level loop nest of an entry function into a function, one per distinct body";
+  let description = [{
+    Runs on bufferized entry functions (those whose first argument is the runtime
+    context). Each linalg op or loop of the function's body becomes a call of a private,
+    internal, never-inlined function that takes the values it uses as arguments, with
+    constants cloned in. Nests that print the same (locations aside) share one function,
+    so that repeated layers compile once: compile time and code size follow the distinct
+    code, not the depth.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect"];
+}
+
 def DLRTCallToFunc : Pass<"dlrt-call-to-func", "::mlir::ModuleOp"> {
   let summary = "Turn bufferized dlrt.call ops into calls of the runtime's C kernels";
   let description = [{

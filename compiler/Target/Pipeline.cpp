@@ -115,7 +115,8 @@ static std::string hostToLLVM() {
 
 std::string cpuPipeline(const std::string &kernels) {
   return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers() +
-         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks," +
+         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks,"
+         "dl-outline-kernels," +
          hostToLLVM();
 }
 

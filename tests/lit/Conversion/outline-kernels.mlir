@@ -1,0 +1,52 @@
+// RUN: dlc-opt %s --dl-outline-kernels | FileCheck %s
+
+// Each loop nest of an entry function becomes a call; nests that differ only in their
+// buffers and locations (two layers' relu) share one function, whose constants are its
+// own. A runtime call, the copy and the allocations stay where they were; a function
+// without the runtime context is not an entry and keeps its loops.
+// CHECK-LABEL: func.func @infer
+// CHECK:      memref.alloc
+// CHECK-NEXT: call @[[RELU:dl_kernel_[0-9]+]](%arg1, %[[A:.*]]) : (memref<4xf32>, memref<4xf32>) -> ()
+// CHECK-NEXT: arith.constant 0 : i64
+// CHECK-NEXT: dlrt.call @dlrt_k_dense
+// CHECK-NEXT: call @[[RELU]](%[[A]], %arg2)
+// CHECK-NEXT: call @[[ADD:dl_kernel_[0-9]+]](%arg2, %[[A]])
+// CHECK-NEXT: memref.copy
+// CHECK-LABEL: func.func @helper
+// CHECK:      linalg.generic
+// CHECK:      func.func private @[[RELU]](%{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>) attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
+// CHECK-NEXT: arith.constant 0.0
+// CHECK:      func.func private @[[ADD]]
+// CHECK-NOT:  func.func
+#map = affine_map<(d0) -> (d0)>
+func.func @infer(%ctx: !llvm.ptr, %x: memref<4xf32>, %out: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %a = memref.alloc() : memref<4xf32>
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%x : memref<4xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %m = arith.maximumf %i, %zero : f32
+    linalg.yield %m : f32
+  } loc("relu"("m.dl":3:5))
+  %site = arith.constant 0 : i64
+  dlrt.call @dlrt_k_dense(%ctx, %site, %x, %a) {arg_kinds = array<i32: 0, 0, 0, 3>} : (!llvm.ptr, i64, memref<4xf32>, memref<4xf32>) -> ()
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%a : memref<4xf32>) outs(%out : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %m = arith.maximumf %i, %zero : f32
+    linalg.yield %m : f32
+  } loc("relu"("m.dl":4:5))
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%out : memref<4xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %s = arith.addf %i, %o : f32
+    linalg.yield %s : f32
+  }
+  memref.copy %a, %out : memref<4xf32> to memref<4xf32>
+  memref.dealloc %a : memref<4xf32>
+  return
+}
+func.func @helper(%x: memref<4xf32>, %y: memref<4xf32>) {
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%x : memref<4xf32>) outs(%y : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    linalg.yield %i : f32
+  }
+  return
+}
