@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -29,6 +30,11 @@ namespace dlc {
 Value runtimeContext(Operation *op) {
   auto fn = op->getParentOfType<func::FuncOp>();
   return fn.getArgument(0);
+}
+
+bool isLoweredEntry(func::FuncOp fn) {
+  return fn.isPublic() && !fn.isExternal() && fn.getNumArguments() > 0 &&
+         isa<LLVM::LLVMPointerType>(fn.getArgument(0).getType());
 }
 
 KernelCall::KernelCall(OpBuilder &b, Location loc, Operation *op, StringRef callee)

@@ -9,6 +9,7 @@
 #ifndef DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
 #define DLC_CONVERSION_DLTOCPU_RUNTIMECALLS_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -17,6 +18,10 @@ namespace dlc {
 /// The runtime context: the first argument of every entry function after the boundary
 /// is lowered.
 mlir::Value runtimeContext(mlir::Operation *op);
+
+/// Whether `fn` is an entry point with its boundary lowered: a public function with a
+/// body whose first argument is the runtime context.
+bool isLoweredEntry(mlir::func::FuncOp fn);
 
 /// One call of a runtime kernel, its C arguments added in order. The context and the
 /// call site of `op` come first, as every kernel takes them.

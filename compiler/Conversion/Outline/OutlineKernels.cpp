@@ -13,6 +13,7 @@
 // inlined back (that would undo the point), which costs one call per loop nest.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -29,12 +30,6 @@ namespace dlc {
 #include "compiler/Conversion/Passes.h.inc"
 
 namespace {
-
-/// An entry point: a public function whose first argument is the runtime context.
-bool isEntry(func::FuncOp fn) {
-  return fn.isPublic() && !fn.isExternal() && fn.getNumArguments() > 0 &&
-         isa<LLVM::LLVMPointerType>(fn.getArgument(0).getType());
-}
 
 bool isLoopNest(Operation *op) { return isa<linalg::LinalgOp, LoopLikeOpInterface>(op); }
 
@@ -102,7 +97,7 @@ struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
     for (auto fn : module.getOps<func::FuncOp>())
-      if (isEntry(fn)) entries.push_back(fn);
+      if (isLoweredEntry(fn)) entries.push_back(fn);
     Outliner outliner(module);
     for (func::FuncOp fn : entries)
       for (Block &block : fn.getBody())

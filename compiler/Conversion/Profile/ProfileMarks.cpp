@@ -53,19 +53,13 @@ std::string unitName(Operation *op) {
   return llvm::join(parts, " + ");
 }
 
-/// An entry point: a public function whose first argument is the runtime context.
-bool isEntry(func::FuncOp fn) {
-  return fn.isPublic() && !fn.isExternal() && fn.getNumArguments() > 0 &&
-         isa<LLVM::LLVMPointerType>(fn.getArgument(0).getType());
-}
-
 struct ProfileMarks : impl::DLProfileMarksBase<ProfileMarks> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<Attribute> names;
     llvm::StringMap<int64_t> ids;
     for (auto fn : module.getOps<func::FuncOp>()) {
-      if (!isEntry(fn)) continue;
+      if (!isLoweredEntry(fn)) continue;
       Value ctx = fn.getArgument(0);
       auto mark = [&](Operation *before, int64_t unit) {
         OpBuilder b(before);
