@@ -2,6 +2,9 @@
 #include "Threads.h"
 
 #include <dlfcn.h>
+#include <strings.h>
+
+#include <cstdlib>
 
 namespace dlrt {
 
@@ -20,8 +23,20 @@ void ThreadPolicy::beginCall(const std::vector<int64_t> &s) {
   total = parallel = 0;
 }
 
+bool openMPWorkersSpin() {
+  static const bool spin = [] {
+    const char *policy = std::getenv("OMP_WAIT_POLICY");
+    if (policy && strcasecmp(policy, "passive") == 0) return false;
+    const char *count = std::getenv("GOMP_SPINCOUNT");
+    return !(count && std::strtoll(count, nullptr, 10) == 0 && count[0] == '0');
+  }();
+  return spin;
+}
+
 void ThreadPolicy::endCall() {
-  if (learning) allParallelFor[shapes] = total > 0 && parallel >= 0.9 * total;
+  if (learning)
+    allParallelFor[shapes] =
+        total > 0 && (parallel >= 0.9 * total || (workersSpin && total >= kAllParallelFlops));
   learning = false;
 }
 

@@ -22,20 +22,40 @@ int openMPMaxThreads();
 /// kernels do 6-8 MFLOP, 0.75 ms on one, 2.1 ms on two with a 4e6 limit, 0.79 with 1e7).
 constexpr double kParallelFlops = 1e7;
 
+/// Above this much kernel work in a call, and while OpenMP's idle workers spin rather than
+/// sleep, every kernel runs on all threads however small. Measured on AMD EPYC, two
+/// threads, GOMP_SPINCOUNT=1000 (as dlrun sets it): TinyGpt at batch 1 (40 MFLOP in
+/// kernels of 0.1-8) 0.675 ms with the per-kernel limit, 0.440 all on two; an LSTM(32->128)
+/// at batch 32 3.02 -> 1.88 ms, at batch 1 0.198 -> 0.163; the CNN at batch 1 (2 MFLOP)
+/// 0.0306 -> 0.0284; the 784-256-256-10 MLP at batch 64 0.226 -> 0.193, but at batch 1
+/// (0.54 MFLOP) 0.0222 -> 0.0286. With sleeping workers (OMP_WAIT_POLICY=passive) each
+/// wake-up costs 20-40 us and the same TinyGpt took 1.45 ms all on two.
+constexpr double kAllParallelFlops = 1e6;
+
+/// Whether OpenMP's idle workers spin for a while before they sleep: not when
+/// OMP_WAIT_POLICY is passive or GOMP_SPINCOUNT is 0 (libgomp's default spins).
+bool openMPWorkersSpin();
+
 /// Chooses the thread count of each kernel of a model call.
 ///
 /// On these VMs a parallel region costs little when the second vCPU ran moments ago and
 /// up to 0.3 ms when it has been idle long enough to halt. Alternating one-thread and
 /// many-thread kernels keeps halting it: a CNN at batch 64 on two threads took 1.24 ms so,
-/// 0.72 ms with every kernel on both threads, 0.93 ms with all on one. Models made of
-/// small kernels (a small transformer, an MLP at batch 1, an LSTM) are fastest with the
-/// per-kernel limit above. So the first call with given input shapes runs with the limit
-/// and measures how much of the work was in kernels above it; when that is at least 90%,
-/// later calls with those shapes run every kernel on all threads.
+/// 0.72 ms with every kernel on both threads, 0.93 ms with all on one. With sleeping
+/// workers, models made of small kernels (a small transformer, an MLP at batch 1, an
+/// LSTM) are fastest with the per-kernel limit above. So the first call with given input
+/// shapes runs with the limit and measures the work in kernels; later calls with those
+/// shapes run every kernel on all threads when at least 90% of it was in kernels above the
+/// limit, or, with spinning workers, when it was at least kAllParallelFlops. The choice
+/// depends only on the shapes and the environment, never on a timing, so that a rerun
+/// with the same settings computes the same numbers (a kernel's result may depend on its
+/// thread count).
 class ThreadPolicy {
 public:
   /// The session's thread count (resolved when the session is made).
   int threads = 1;
+  /// Whether idle OpenMP workers spin (the environment's; tests set it).
+  bool workersSpin = openMPWorkersSpin();
 
   void beginCall(const std::vector<int64_t> &shapes);
   void endCall();
