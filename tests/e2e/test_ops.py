@@ -158,6 +158,8 @@ model NanProp {
   output d = dense(x, 5) |> relu
   output c = conv2d(img, 4, 3, padding = 1) |> relu
   output r = relu(conv2d(img, 3, 3, padding = 1, name = "skip") + img)
+  output p = max_pool2d(img, 2)
+  output q = conv2d(img, 4, 3, padding = 1, name = "pc") |> max_pool2d(3, stride = 2, padding = 1)
 }
 """
 
@@ -168,14 +170,17 @@ class NanProp(torch.nn.Module):
         self.d = torch.nn.Linear(6, 5)
         self.c = torch.nn.Conv2d(3, 4, 3, padding=1)
         self.skip = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.pc = torch.nn.Conv2d(3, 4, 3, padding=1)
 
     def forward(self, x, img):
-        return {"d": torch.relu(self.d(x)), "c": torch.relu(self.c(img)), "r": torch.relu(self.skip(img) + img)}
+        F = torch.nn.functional
+        return {"d": torch.relu(self.d(x)), "c": torch.relu(self.c(img)), "r": torch.relu(self.skip(img) + img),
+                "p": F.max_pool2d(img, 2), "q": F.max_pool2d(self.pc(img), 3, stride=2, padding=1)}
 
 
 def check_nan_propagation():
-    """A NaN in the input comes out where torch.relu puts it, after a dense, a convolution
-    and a residual add alike (whichever kernel computes them); the rows without one match."""
+    """A NaN in the input comes out where torch puts it, after a dense, a convolution, a
+    residual add and max pooling alike (whichever kernel computes them); the rest match."""
     torch.manual_seed(1)
     ref = NanProp().eval()
     so, weights = h.compile_with_weights(NAN, ref, h.workdir())

@@ -11,6 +11,8 @@
 #include "onednn/Kernels.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 using dnnl::memory;
 using namespace dlrt;
@@ -57,6 +59,40 @@ const dnnl::pooling_forward::primitive_desc &trainingDesc(KernelContext &ctx, in
 
 double poolFlops(const int64_t *g) { return double(g[0] * g[1] * g[4] * g[5]) * double(g[6] * g[7]); }
 
+/// Gives NaN to every max-pooling output whose window holds a NaN, as torch.max_pool2d
+/// (and dlc's generated pooling) do. oneDNN keeps the larger of two values with vmaxps,
+/// which returns the other operand when one is NaN: a NaN input came out as a finite
+/// maximum, and a NaN never reached the loss. The common case costs one vectorised pass
+/// over the input; the windows are searched only when it holds a NaN.
+/// Whether `x` holds a NaN: compiled for AVX-512, AVX2 and the baseline, the widest the
+/// CPU runs chosen at load time (the runtime is otherwise built for the baseline).
+__attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaN(const float *x, int64_t count) {
+  unsigned found = 0;
+  for (int64_t i = 0; i < count; ++i) found |= unsigned(x[i] != x[i]);
+  return found != 0;
+}
+
+void propagateNaN(const int64_t *g, const float *x, float *y) {
+  const int64_t n = g[0], c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5];
+  if (!anyNaN(x, n * c * h * w)) return;
+  const bool nhwc = g[15] != 0;
+  auto at = [&](int64_t b, int64_t ch, int64_t row, int64_t col, int64_t rows, int64_t cols) {
+    return nhwc ? ((b * rows + row) * cols + col) * c + ch : ((b * c + ch) * rows + row) * cols + col;
+  };
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q) {
+          bool nan = false;
+          for (int64_t i = 0; i < g[6] && !nan; ++i)
+            for (int64_t j = 0; j < g[7] && !nan; ++j) {
+              int64_t row = r * g[8] - g[10] + i, col = q * g[9] - g[11] + j;
+              if (row >= 0 && row < h && col >= 0 && col < w) nan = std::isnan(x[at(b, ch, row, col, h, w)]);
+            }
+          if (nan) y[at(b, ch, r, q, oh, ow)] = std::numeric_limits<float>::quiet_NaN();
+        }
+}
+
 } // namespace
 
 extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, float *y,
@@ -85,6 +121,9 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     if (training && p.workspace.get_size() != 0)
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, workspace)});
     ctx.run(p.prim, std::move(args));
+    // (In a train step the loss is then NaN and the step changes nothing, so the
+    // workspace's record of where each maximum was need not agree.)
+    if (g[14]) propagateNaN(g, x, y);
   });
 }
 
