@@ -233,7 +233,7 @@ struct ChannelCountCheckLowering : public OpRewritePattern<dl::ChannelCountCheck
     Value x = op.getInput();
     Value count = arith::ConstantIndexOp::create(rw, loc, 1);
     for (int64_t d = 0; d < op.getInput().getType().getRank(); ++d)
-      if (d != op.getAxis()) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, x, d));
+      if (d != int64_t(op.getAxis())) count = arith::MulIOp::create(rw, loc, count, dimOf(rw, loc, x, d));
     KernelCall(rw, loc, op, "dlrt_k_check_count").in(i64Value(rw, loc, count)).in(i64Const(rw, loc, op.getMin())).emit();
     rw.replaceOp(op, x);
     return success();
