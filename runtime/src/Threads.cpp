@@ -54,4 +54,31 @@ int openMPMaxThreads() {
   return fn ? fn() : 1;
 }
 
+void parallelParts(int threads, int parts, const std::function<void(int, int)> &body) {
+  using Parallel = void (*)(void (*)(void *), void *, unsigned, unsigned);
+  using Query = int (*)();
+  static Parallel parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+  static Query threadNum = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
+  static Query numThreads = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
+  if (threads <= 1 || parts <= 1 || !parallel || !threadNum || !numThreads) {
+    for (int p = 0; p < parts; ++p) body(p, parts);
+    return;
+  }
+  struct Work {
+    const std::function<void(int, int)> *body;
+    int parts;
+    Query threadNum, numThreads;
+  } work{&body, parts, threadNum, numThreads};
+  // Each team thread takes the parts t, t + team, ...: every part runs exactly once
+  // whatever team size libgomp grants.
+  parallel(
+      [](void *data) {
+        auto &w = *static_cast<Work *>(data);
+        int team = w.numThreads(), t = w.threadNum();
+        for (int p = t; p < w.parts; p += team) (*w.body)(p, w.parts);
+      },
+      &work, unsigned(threads), 0);
+}
+
 } // namespace dlrt
+

@@ -101,6 +101,58 @@ TEST_CASE("pooling's training form keeps what its backward reads", "[kernels]") 
     }
 }
 
+TEST_CASE("max pooling gives NaN where its window holds one, as torch does, on one thread and on two", "[kernels]") {
+  for (bool nhwc : {false, true})
+    for (int threads : {1, 2})
+      for (bool training : {false, true}) {
+        Pool p;
+        p.max = true;
+        p.nhwc = nhwc;
+        INFO((nhwc ? "nhwc" : "nchw") << ", " << threads << " threads" << (training ? ", training form" : ""));
+        KernelContext ctx;
+        ctx.threading.threads = threads;
+        ctx.threading.workersSpin = true;
+        // A first call with enough work decides that later ones run every kernel on all threads.
+        ctx.threading.beginCall({1});
+        ctx.threading.choose(2e6, 1);
+        ctx.threading.endCall();
+        ctx.threading.beginCall({1});
+        auto g = p.geom();
+        std::vector<float> x = randomVector(size_t(p.n * p.c * p.h * p.w), 11);
+        size_t nanAt = p.at(1, 2, 4, 3, p.h, p.w); // the second image, last channel
+        x[nanAt] = NAN;
+        std::vector<float> y(size_t(p.n * p.c * p.oh * p.ow));
+        std::vector<char> ws;
+        if (training) {
+          int64_t bytes = 0;
+          dlrt_k_pool2d_workspace_bytes(&ctx, 0, g.data(), &bytes);
+          ws.resize(size_t(bytes));
+        }
+        dlrt_k_pool2d_f32(&ctx, 0, g.data(), x.data(), y.data(), training ? ws.data() : nullptr);
+        ctx.threading.endCall();
+        REQUIRE(ctx.error.empty());
+        for (int64_t i = 0; i < p.n; ++i)
+          for (int64_t ch = 0; ch < p.c; ++ch)
+            for (int64_t oy = 0; oy < p.oh; ++oy)
+              for (int64_t ox = 0; ox < p.ow; ++ox) {
+                bool holds = false;
+                float best = -INFINITY;
+                for (int64_t ky = 0; ky < p.kh; ++ky)
+                  for (int64_t kx = 0; kx < p.kw; ++kx) {
+                    int64_t yy = oy * p.sh - p.pt + ky, xx = ox * p.sw - p.pl + kx;
+                    if (yy < 0 || yy >= p.h || xx < 0 || xx >= p.w) continue;
+                    size_t in = p.at(i, ch, yy, xx, p.h, p.w);
+                    holds |= in == nanAt;
+                    if (in != nanAt) best = std::max(best, x[in]);
+                  }
+                float got = y[p.at(i, ch, oy, ox, p.oh, p.ow)];
+                INFO("output " << i << "," << ch << "," << oy << "," << ox);
+                if (holds) REQUIRE(std::isnan(got));
+                else REQUIRE(got == best);
+              }
+      }
+}
+
 TEST_CASE("pooling's backward without its forward's workspace is an error, not a crash", "[kernels]") {
   Pool p;
   p.max = true;

@@ -72,9 +72,18 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaN(const f
   return found != 0;
 }
 
-void propagateNaN(const int64_t *g, const float *x, float *y) {
+void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
   const int64_t n = g[0], c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5];
-  if (!anyNaN(x, n * c * h * w)) return;
+  // On the pooling's own threads: single-threaded, the pass cost the CNN at batch 64 on
+  // two threads 0.2 ms of 0.95.
+  const int64_t total = n * c * h * w;
+  unsigned char found[64] = {};
+  int parts = std::max(1, std::min(threads, 64));
+  parallelParts(threads, parts, [&](int part, int of) {
+    int64_t begin = total * part / of, end = total * (part + 1) / of;
+    found[part] = anyNaN(x + begin, end - begin);
+  });
+  if (std::none_of(found, found + parts, [](unsigned char f) { return f != 0; })) return;
   const bool nhwc = g[15] != 0;
   auto at = [&](int64_t b, int64_t ch, int64_t row, int64_t col, int64_t rows, int64_t cols) {
     return nhwc ? ((b * rows + row) * cols + col) * c + ch : ((b * c + ch) * rows + row) * cols + col;
@@ -123,7 +132,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     ctx.run(p.prim, std::move(args));
     // (In a train step the loss is then NaN and the step changes nothing, so the
     // workspace's record of where each maximum was need not agree.)
-    if (g[14]) propagateNaN(g, x, y);
+    if (g[14]) propagateNaN(g, x, y, threads);
   });
 }
 
