@@ -57,8 +57,8 @@ struct NameInserted : OpBuilder::Listener {
 };
 
 Location namedLoc(StringRef name, Location at) {
-  Location file = fileLineCol(at) ? Location(fileLineCol(at)) : at;
-  return NameLoc::get(StringAttr::get(at.getContext(), name), file);
+  FileLineColLoc file = fileLineCol(at);
+  return NameLoc::get(StringAttr::get(at.getContext(), name), file ? Location(file) : at);
 }
 
 struct TrainStep {
@@ -283,8 +283,8 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
     auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
     OpBuilder b(ret);
     Location loc = ret.getLoc();
-    NameInserted clipNaming(namedLoc("clip_grad_norm", loc));
     if (auto clip = config.getAs<FloatAttr>("clip_grad_norm")) {
+      NameInserted clipNaming(namedLoc("clip_grad_norm", loc));
       b.setListener(&clipNaming);
       clipGradients(b, loc, paramGrads, clip.getValueAsDouble());
     }

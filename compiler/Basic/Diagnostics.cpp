@@ -22,17 +22,7 @@ mlir::InFlightDiagnostic Diagnostics::warning(SrcLoc l, const llvm::Twine &msg) 
   return mlir::emitWarning(loc(l), msg);
 }
 
-mlir::FileLineColLoc fileLineCol(mlir::Location loc) {
-  mlir::FileLineColLoc found;
-  loc->walk([&](mlir::Location l) {
-    if (auto fl = mlir::dyn_cast<mlir::FileLineColLoc>(l)) {
-      found = fl;
-      return mlir::WalkResult::interrupt();
-    }
-    return mlir::WalkResult::advance();
-  });
-  return found;
-}
+mlir::FileLineColLoc fileLineCol(mlir::Location loc) { return loc->findInstanceOf<mlir::FileLineColLoc>(); }
 
 std::string describeLocation(mlir::Location loc) {
   mlir::FileLineColLoc fl = fileLineCol(loc);

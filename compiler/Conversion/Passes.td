@@ -164,7 +164,7 @@ def DLProfileMarks : Pass<"dl-profile-marks", "::mlir::ModuleOp"> {
     graph named in its location: the front end wraps each layer's position in its name
     (`dense`), dl-autodiff names what it builds after what it serves (`dense backward`,
     `adam update`), and fusion joins the locations of what it fuses. Where that name
-    changes from one such op to the next, a call `dlrt_k_profile(ctx, unit)` marks the
+    changes from one such op to the next, a call `dlrt_k_profile(ctx, site, unit)` marks the
     start of the unit; one more before each return closes the last (unit -1). A session
     with profiling on charges the time from one mark to the next to the first one's
     unit; otherwise the call returns at once. The units' names go into the module's

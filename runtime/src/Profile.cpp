@@ -17,7 +17,7 @@ void Profile::mark(int64_t unit) {
 
 } // namespace dlrt
 
-extern "C" void dlrt_k_profile(void *vctx, int64_t unit) {
+extern "C" void dlrt_k_profile(void *vctx, int64_t /*site*/, int64_t unit) {
   auto &ctx = *static_cast<dlrt::KernelContext *>(vctx);
   if (!ctx.profile) return;
   // A GPU runs work asynchronously: wait for what the last unit launched, so that its

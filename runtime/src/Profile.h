@@ -32,7 +32,7 @@ private:
 extern "C" {
 /// The kernel compiled code calls at each mark (dl-profile-marks); returns at once unless
 /// the session profiles.
-void dlrt_k_profile(void *ctx, int64_t unit);
+void dlrt_k_profile(void *ctx, int64_t site, int64_t unit);
 }
 
 #endif

@@ -27,8 +27,9 @@ bool openMPWorkersSpin() {
   static const bool spin = [] {
     const char *policy = std::getenv("OMP_WAIT_POLICY");
     if (policy && strcasecmp(policy, "passive") == 0) return false;
+    // A spin count of 0 sleeps at once ("infinite" and other words are not 0).
     const char *count = std::getenv("GOMP_SPINCOUNT");
-    return !(count && std::strtoll(count, nullptr, 10) == 0 && count[0] == '0');
+    return !(count && count[0] == '0' && std::strtoll(count, nullptr, 10) == 0);
   }();
   return spin;
 }
@@ -54,18 +55,18 @@ int openMPMaxThreads() {
   return fn ? fn() : 1;
 }
 
-void parallelParts(int threads, int parts, const std::function<void(int, int)> &body) {
+void parallelParts(int threads, int parts, const std::function<void(int)> &body) {
   using Parallel = void (*)(void (*)(void *), void *, unsigned, unsigned);
   using Query = int (*)();
   static Parallel parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
   static Query threadNum = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
   static Query numThreads = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
   if (threads <= 1 || parts <= 1 || !parallel || !threadNum || !numThreads) {
-    for (int p = 0; p < parts; ++p) body(p, parts);
+    for (int p = 0; p < parts; ++p) body(p);
     return;
   }
   struct Work {
-    const std::function<void(int, int)> *body;
+    const std::function<void(int)> *body;
     int parts;
     Query threadNum, numThreads;
   } work{&body, parts, threadNum, numThreads};
@@ -75,7 +76,7 @@ void parallelParts(int threads, int parts, const std::function<void(int, int)> &
       [](void *data) {
         auto &w = *static_cast<Work *>(data);
         int team = w.numThreads(), t = w.threadNum();
-        for (int p = t; p < w.parts; p += team) (*w.body)(p, w.parts);
+        for (int p = t; p < w.parts; p += team) (*w.body)(p);
       },
       &work, unsigned(threads), 0);
 }

@@ -15,10 +15,10 @@ void setOpenMPThreads(int n);
 /// The thread count OpenMP would use now.
 int openMPMaxThreads();
 
-/// Runs body(part, parts) once for each part in [0, parts) on `threads` OpenMP threads
-/// (libgomp's pool, the one oneDNN's kernels use, looked up like the functions above), or
-/// all parts in turn on the calling thread when threads <= 1 or libgomp is absent.
-void parallelParts(int threads, int parts, const std::function<void(int, int)> &body);
+/// Runs body(part) once for each part in [0, parts) on `threads` OpenMP threads (libgomp's
+/// pool, the one oneDNN's kernels use, looked up like the functions above), or all parts
+/// in turn on the calling thread when threads <= 1 or libgomp is absent.
+void parallelParts(int threads, int parts, const std::function<void(int)> &body);
 
 /// Below this much work per parallel region a kernel runs on one thread: with the passive
 /// wait policy, waking the sleeping worker costs 20-40 us on these VMs, more than two

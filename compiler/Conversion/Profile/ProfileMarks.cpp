@@ -60,15 +60,11 @@ struct ProfileMarks : impl::DLProfileMarksBase<ProfileMarks> {
     llvm::StringMap<int64_t> ids;
     for (auto fn : module.getOps<func::FuncOp>()) {
       if (!isLoweredEntry(fn)) continue;
-      Value ctx = fn.getArgument(0);
+      // A runtime call like any other: the context, a site (none: -1), then the unit.
       auto mark = [&](Operation *before, int64_t unit) {
         OpBuilder b(before);
         Location loc = before->getLoc();
-        dlrt::KernelCallOp::create(b, loc, TypeRange{}, FlatSymbolRefAttr::get(b.getContext(), "dlrt_k_profile"),
-                                   ValueRange{ctx, i64Const(b, loc, unit)},
-                                   b.getDenseI32ArrayAttr({int32_t(dlrt::KernelArgKind::In),
-                                                           int32_t(dlrt::KernelArgKind::In)}),
-                                   UnitAttr());
+        KernelCall(b, loc, before, "dlrt_k_profile").in(i64Const(b, loc, unit)).emit();
       };
       int64_t running = -1;
       for (Block &block : fn.getBody()) {

@@ -166,12 +166,6 @@ int main(int argc, char **argv) {
   llvm::raw_string_ostream cliErrs(cliErr);
   if (!cl::ParseCommandLineOptions(argc, argv, "dlc: deep-learning model compiler\n", &cliErrs))
     return usage(llvm::StringRef(cliErr).trim());
-  // The SelectionDAG's store merging compares each store with the others hanging off the
-  // same chain, which is quadratic in a block's stores; a model's entry function is one
-  // long block of them (kernel geometry words, reshape shapes). TinyGpt's 8-layer model
-  // compiled in 12.1 s with it, 8.4 s without; the loops are vectorised before that.
-  if (auto *merging = cl::getRegisteredOptions().lookup("combiner-store-merging"))
-    if (merging->getNumOccurrences() == 0) static_cast<cl::opt<bool> *>(merging)->setValue(false);
 
   if (printPipeline) {
     llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels)) << "\n";

@@ -79,8 +79,8 @@ void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
   const int64_t total = n * c * h * w;
   unsigned char found[64] = {};
   int parts = std::max(1, std::min(threads, 64));
-  parallelParts(threads, parts, [&](int part, int of) {
-    int64_t begin = total * part / of, end = total * (part + 1) / of;
+  parallelParts(threads, parts, [&](int part) {
+    int64_t begin = total * part / parts, end = total * (part + 1) / parts;
     found[part] = anyNaN(x + begin, end - begin);
   });
   if (std::none_of(found, found + parts, [](unsigned char f) { return f != 0; })) return;

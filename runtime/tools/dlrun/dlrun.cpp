@@ -330,7 +330,7 @@ int infer(int argc, char **argv) {
 
 
 /// Runs `run` `warmup` times untimed, then times it until `seconds` have passed (at least
-/// 20 and at most 2000 runs). Returns the sorted times in ms, or null with `error` set.
+/// 20 and at most 2000 runs), into `times` in ms, sorted. Returns the first failure.
 dlrt_status timeRuns(const std::function<dlrt_status()> &run, int warmup, double seconds, std::vector<double> &times) {
   times.clear();
   for (int it = 0; it < warmup; ++it)

@@ -1,27 +1,32 @@
 // RUN: dlc-opt %s --dl-profile-marks | FileCheck %s
 
 // A mark starts each run of work that the locations name differently: a layer's ops
-// (named by the front end), fused ones (both names), unnamed work by what it is. The
+// (named by the front end), fused ones (both names), unnamed work by what it is. A mark
+// is a runtime call like the others (context, site -1, then the unit). The
 // dense's fill and kernel call share one mark; one more closes the last before return.
 // Bookkeeping (allocations, constants) starts nothing. A private helper gets no marks.
 // CHECK: module attributes {dl.profile_units = ["dense at m.dl:3:5", "relu at m.dl:3:20 + add at m.dl:4:9", "copy at m.dl:9:1"]}
 // CHECK-LABEL: func.func @infer
 // CHECK:      %[[BUF:.*]] = memref.alloc
 // CHECK-NEXT: arith.constant 0.0
+// CHECK-NEXT: %[[SU0:.*]] = arith.constant -1 : i64
 // CHECK-NEXT: %[[U0:.*]] = arith.constant 0 : i64
-// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[U0]])
+// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[SU0]], %[[U0]])
 // CHECK-NEXT: linalg.fill
 // CHECK-NEXT: arith.constant 0 : i64
 // CHECK-NEXT: dlrt.call @dlrt_k_dense
+// CHECK-NEXT: %[[SU1:.*]] = arith.constant -1 : i64
 // CHECK-NEXT: %[[U1:.*]] = arith.constant 1 : i64
-// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[U1]])
+// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[SU1]], %[[U1]])
 // CHECK-NEXT: linalg.generic
-// CHECK:      %[[U2:.*]] = arith.constant 2 : i64
-// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[U2]])
+// CHECK:      %[[SU2:.*]] = arith.constant -1 : i64
+// CHECK-NEXT: %[[U2:.*]] = arith.constant 2 : i64
+// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[SU2]], %[[U2]])
 // CHECK-NEXT: memref.copy
 // CHECK-NEXT: memref.dealloc
+// CHECK-NEXT: %[[SEND:.*]] = arith.constant -1 : i64
 // CHECK-NEXT: %[[END:.*]] = arith.constant -1 : i64
-// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[END]])
+// CHECK-NEXT: dlrt.call @dlrt_k_profile(%arg0, %[[SEND]], %[[END]])
 // CHECK-NEXT: return
 // CHECK-LABEL: func.func private @helper
 // CHECK-NOT:  dlrt_k_profile
