@@ -333,7 +333,7 @@ int32_t dlrt_session_profile(const dlrt_session *s, dlrt_profile_entry *entries,
   std::sort(ran.begin(), ran.end(), [](const dlrt_profile_entry &a, const dlrt_profile_entry &b) {
     return a.seconds != b.seconds ? a.seconds > b.seconds : std::strcmp(a.op, b.op) < 0;
   });
-  for (int32_t i = 0; i < capacity && size_t(i) < ran.size(); ++i) entries[i] = ran[size_t(i)];
+  for (int32_t i = 0; entries && i < capacity && size_t(i) < ran.size(); ++i) entries[i] = ran[size_t(i)];
   return int32_t(ran.size());
 }
 

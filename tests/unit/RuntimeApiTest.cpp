@@ -96,11 +96,13 @@ TEST_CASE("runtime: a profile gives time per op of the dl graph, the longest fir
   std::vector<dlrt_tensor> out = {{DLRT_F32, 2, od, logits.data(), DLRT_HOST}, {DLRT_F32, 2, od, probs.data(), DLRT_HOST}};
   s.infer(in, out);
   CHECK(dlrt_session_profile(s.get(), nullptr, 0) == 0); // off by default
+  CHECK(dlrt_session_profile(nullptr, nullptr, 4) == 0);
 
   CHECK(dlrt_session_set_profiling(s.get(), 1) == nullptr);
   CHECK(dlrt_session_profile(s.get(), nullptr, 0) == 0);
   for (int i = 0; i < 3; ++i) s.infer(in, out);
   int32_t n = dlrt_session_profile(s.get(), nullptr, 0);
+  CHECK(dlrt_session_profile(s.get(), nullptr, 8) == n); // no array: counts, writes nothing
   std::vector<dlrt_profile_entry> entries(size_t(n) + 1);
   REQUIRE(dlrt_session_profile(s.get(), entries.data(), n + 1) == n);
   entries.resize(size_t(n));

@@ -127,7 +127,7 @@ typedef struct {
  * eval step adds to the profile; while off, timing costs a call and a branch per op. */
 dlrt_status dlrt_session_set_profiling(dlrt_session *session, int32_t on);
 /* The profile so far, the op with the most time first: fills up to `capacity` entries and
- * returns how many ops have run (capacity 0 counts them). */
+ * returns how many ops have run (capacity 0 or entries NULL counts them). */
 int32_t dlrt_session_profile(const dlrt_session *session, dlrt_profile_entry *entries, int32_t capacity);
 
 /* ---- parameters and weights ------------------------------------------------ */
