@@ -3,6 +3,7 @@
 
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
@@ -24,7 +25,7 @@ static std::unique_ptr<llvm::TargetMachine> makeTargetMachine(const CodegenOptio
   llvm::Triple triple(llvm::sys::getProcessTriple());
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target) return nullptr;
-  std::string cpu = opts.cpu == "native" ? llvm::sys::getHostCPUName().str() : opts.cpu;
+  std::string cpu = targetCPUName(opts);
   std::string features;
   if (opts.cpu == "native") {
     llvm::SubtargetFeatures f;
@@ -38,6 +39,16 @@ static std::unique_ptr<llvm::TargetMachine> makeTargetMachine(const CodegenOptio
                                     : llvm::CodeGenOptLevel::Aggressive;
   return std::unique_ptr<llvm::TargetMachine>(
       target->createTargetMachine(triple, cpu, features, to, llvm::Reloc::PIC_, std::nullopt, level));
+}
+
+std::string targetCPUName(const CodegenOptions &opts) {
+  return opts.cpu == "native" ? llvm::sys::getHostCPUName().str() : opts.cpu;
+}
+
+bool targetHasFeature(const CodegenOptions &opts, llvm::StringRef feature) {
+  std::string error;
+  auto tm = makeTargetMachine(opts, error);
+  return tm && tm->getMCSubtargetInfo()->checkFeatures(("+" + feature).str());
 }
 
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,

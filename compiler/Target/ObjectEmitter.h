@@ -16,6 +16,11 @@ struct CodegenOptions {
   std::string cpu = "native"; // or an -mcpu name; "x86-64-v3" for portable code
 };
 
+/// The name of the CPU that `opts` generates code for ("native": this machine's).
+std::string targetCPUName(const CodegenOptions &opts);
+/// Whether that CPU has the LLVM subtarget feature `feature` ("avx512bf16", "amx-bf16").
+bool targetHasFeature(const CodegenOptions &opts, llvm::StringRef feature);
+
 /// Translates to LLVM IR and runs LLVM's optimisation pipeline at `optLevel`.
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                                        const CodegenOptions &opts);

@@ -59,6 +59,15 @@ struct KernelContext {
   uint64_t paramVersion = 0;
   /// Each kernel's thread count.
   ThreadPolicy threading;
+  /// The model was compiled with --precision bf16 and this CPU has bf16 units (AVX512-BF16
+  /// or AMX): dense, matmul and convolution primitives take bf16 operands (converted from
+  /// compiled code's f32 on the way in, weights once per parameter version) and accumulate
+  /// and write f32. Fixed for the session's life, so primitive cache keys leave it out.
+  bool bf16 = false;
+  /// The data type of those primitives' operands.
+  dnnl::memory::data_type computeType() const {
+    return bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  }
 
   /// Sets the kernel's thread count (see ThreadPolicy) and returns it. Call it before
   /// creating a primitive and key the cache on the count:
@@ -71,10 +80,12 @@ struct KernelContext {
   /// this build made for concurrent execution, allocates a primitive's scratchpad on every
   /// execution and frees it after.
   GrowingBuffer scratchpad;
-  /// Activations in a primitive's own layout where it differs from compiled code's (a
-  /// convolution's blocked input and output): reordered in and out around the call.
+  /// Activations in a primitive's own layout or type where it differs from compiled code's
+  /// (a convolution's blocked input and output, a bf16 operand): reordered in and out
+  /// around the call.
   GrowingBuffer stagedSrc, stagedDst;
-  /// A weight gradient in a primitive's own layout, reordered out after the call.
+  /// A weight gradient in a primitive's own layout, reordered out after the call; a
+  /// matmul's second operand converted to bf16.
   GrowingBuffer stagedWeights;
   /// What a backward kernel recomputes from the forward's input rather than keeping it:
   /// max pooling's output and workspace.

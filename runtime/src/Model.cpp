@@ -2,11 +2,21 @@
 #include "Model.h"
 #include "Status.h"
 
+#include <dnnl.hpp>
 #include <dlfcn.h>
 
 #include <cstring>
 
 using namespace dlrt;
+
+namespace dlrt {
+bool computesBf16(const dlrt_model &m) {
+  if (m.cuda || m.sig.precision != "bf16") return false;
+  // oneDNN's ISA values are nested bit sets: AMX's contains AVX512-BF16's.
+  auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & bf16) == bf16;
+}
+} // namespace dlrt
 
 extern "C" {
 
@@ -103,10 +113,12 @@ void dlrt_model_free(dlrt_model *model) {
   delete model;
 }
 
+
 const char *dlrt_model_name(const dlrt_model *m) { return m ? m->sig.model.c_str() : ""; }
 const char *dlrt_model_signature(const dlrt_model *m) { return m ? m->sig.json.c_str() : ""; }
 int32_t dlrt_model_abi_version(const dlrt_model *m) { return m ? m->abi : 0; }
 int32_t dlrt_model_has_weights(const dlrt_model *m) { return m && m->baked ? 1 : 0; }
+const char *dlrt_model_precision(const dlrt_model *m) { return m && computesBf16(*m) ? "bf16" : "fp32"; }
 int32_t dlrt_model_num_inputs(const dlrt_model *m) { return m ? int32_t(m->sig.inputs.size()) : 0; }
 int32_t dlrt_model_num_outputs(const dlrt_model *m) { return m ? int32_t(m->sig.outputs.size()) : 0; }
 int32_t dlrt_model_num_params(const dlrt_model *m) { return m ? int32_t(m->sig.params.size()) : 0; }

@@ -66,6 +66,9 @@ dlrt_status checkOutputs(const std::vector<ValueSpec> &specs, const std::vector<
 /// The dims of `specs` under the bound symbols.
 dlrt_status valueDims(const std::vector<ValueSpec> &specs, const std::map<std::string, int64_t> &syms,
                       std::vector<std::vector<int64_t>> &out, const char *what);
+/// Whether a CPU session of `m` computes in bf16: it was compiled with --precision bf16 and
+/// oneDNN finds bf16 units on this CPU (AVX512-BF16 or AMX). Elsewhere it runs fp32.
+bool computesBf16(const dlrt_model &m);
 /// An MLIR memref descriptor {alloc, aligned, offset, sizes[], strides[]} as i64 words.
 std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims);
 

@@ -237,6 +237,7 @@ dlrt_status dlrt_session_create(const dlrt_model *m, const dlrt_session_options 
     s->kernels.sites = &m->sig.sites;
     s->kernels.pluginSites = &m->plugins.sites;
     s->kernels.threading.threads = o.num_threads > 0 ? o.num_threads : openMPMaxThreads();
+    s->kernels.bf16 = computesBf16(*m);
     s->seed = o.seed;
     Generator gen(o.seed);
     for (const ValueSpec &p : m->sig.params) {

@@ -50,6 +50,11 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
       error = "the signature names an unknown target '" + out.target + "'";
       return false;
     }
+    out.precision = j.value("precision", "fp32");
+    if (out.precision != "fp32" && out.precision != "bf16") {
+      error = "the signature names an unknown precision '" + out.precision + "'";
+      return false;
+    }
     if (j.contains("gpu")) {
       for (const auto &a : j.at("gpu").at("archs")) out.gpuArchs.push_back(a.get<std::string>());
       for (const auto &k : j.at("gpu").at("kernels")) out.gpuKernels.push_back(k.get<std::string>());

@@ -63,6 +63,7 @@ struct Signature {
   std::vector<std::string> sites; // source location of each kernel call site
   std::vector<std::string> profileUnits; // what each profile mark's unit is (dl-profile-marks)
   std::string target = "cpu";     // "cpu" or "cuda" (dlc --target)
+  std::string precision = "fp32"; // "fp32" or "bf16" (dlc --precision)
   std::vector<std::string> gpuArchs, gpuKernels; // cuda: PTX images, kernel table
   std::vector<int64_t> gpuWords;                  // cuda: each kernel's parameter count
   std::vector<PluginNeed> plugins;

@@ -33,15 +33,16 @@ def workdir():
     return d
 
 
-def compile_model(source, wd, name="model"):
-    """Compiles .dl source text (or a path) to WD/name.so and returns the path."""
+def compile_model(source, wd, name="model", flags=()):
+    """Compiles .dl source text (or a path) to WD/name.so (dlc with DLC_FLAGS and `flags`)
+    and returns the path."""
     path = source if os.path.exists(source) else os.path.join(wd, name + ".dl")
     if path != source:
         with open(path, "w") as f:
             f.write(source)
     out = os.path.join(wd, name + ".so")
     # DLC_FLAGS: extra compiler flags, e.g. --kernels=linalg to test the portable lowering.
-    flags = os.environ.get("DLC_FLAGS", "").split()
+    flags = os.environ.get("DLC_FLAGS", "").split() + list(flags)
     with open(path, "rb") as f:
         key = hashlib.sha256(f.read() + b"\0" + " ".join(flags).encode()).hexdigest()[:24]
     if os.environ.get("DLC_PRECOMPILED"):
@@ -78,10 +79,10 @@ def save_safetensors(path, tensors):
             f.write(b)
 
 
-def compile_with_weights(source, module, wd):
+def compile_with_weights(source, module, wd, flags=()):
     """Compiles `source` and saves `module`'s state_dict as the weights to run it with:
     the model and the PyTorch reference share every parameter. Returns (so, weights)."""
-    so = compile_model(source, wd)
+    so = compile_model(source, wd, flags=flags)
     weights = os.path.join(wd, "w.safetensors")
     save_safetensors(weights, state_dict_numpy(module))
     return so, weights

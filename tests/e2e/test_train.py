@@ -597,10 +597,11 @@ def check_dynamic_length_recurrence():
                           atol=1e-6 + 1e-5 * np.abs(ref).max(), rtol=1e-3)
 
 
-check_recurrent_reference()
-check_one_step_recurrence()
-check_dynamic_length_recurrence()
-check_gradients()
-check_optimizers()
-check_errors()
-h.finish()
+if __name__ == "__main__":  # test_precision.py imports the models
+    check_recurrent_reference()
+    check_one_step_recurrence()
+    check_dynamic_length_recurrence()
+    check_gradients()
+    check_optimizers()
+    check_errors()
+    h.finish()

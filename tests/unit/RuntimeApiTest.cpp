@@ -32,6 +32,8 @@ TEST_CASE("runtime: load a model and read its signature") {
   CHECK(std::string(m.output(1).name) == "probs");
   CHECK(m.numParams() == 6);
   CHECK(dlrt_model_abi_version(m.get()) == DLRT_MODEL_ABI_VERSION);
+  CHECK(std::string(dlrt_model_precision(m.get())) == "fp32"); // compiled without --precision
+  CHECK(std::string(dlrt_model_precision(nullptr)) == "fp32");
   dlrt_value_info v;
   CHECK(message(dlrt_model_param(m.get(), 99, &v)).find("out of range") != std::string::npos);
 }

@@ -103,6 +103,9 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       // What each profile unit is (dl-profile-marks), for dlrun bench --profile.
       if (auto units = module->getAttrOfType<ArrayAttr>("dl.profile_units")) root["profile"] = toJSON(units);
       root["target"] = gpu ? "cuda" : "cpu";
+      // dlc --precision bf16, where the target CPU has bf16 units: the run time's oneDNN
+      // kernels take bf16 operands (where the CPU running the model has them too).
+      if (auto p = module->getAttrOfType<StringAttr>("dl.precision")) root["precision"] = p.getValue().str();
       if (gpu) root["gpu"] = toJSON(gpu);
       if (plugins) {
         root["plugins"] = toJSON(plugins);

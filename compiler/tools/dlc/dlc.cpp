@@ -69,6 +69,11 @@ static cl::opt<std::string> kernels("kernels",
                                     cl::desc("onednn (default): dense, matmul, convolutions, pooling, RNNs, "
                                              "normalisation and softmax call oneDNN; linalg: all generated code"),
                                     cl::init("onednn"), cl::cat(dlcCat));
+static cl::opt<std::string> precision("precision",
+                                      cl::desc("fp32 (default) or bf16: dense, matmul and convolutions take bf16 "
+                                               "operands and accumulate in fp32, where the target CPU has bf16 "
+                                               "units (AVX512-BF16 or AMX); elsewhere dlc says so and compiles fp32"),
+                                      cl::init("fp32"), cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the pass pipeline of --target and exit"),
                                    cl::cat(dlcCat));
 
@@ -77,7 +82,7 @@ enum Exit { Ok = 0, InputError = 1, Usage = 2, Internal = 3 };
 
 int usage(const llvm::Twine &msg) {
   llvm::WithColor::error(llvm::errs(), "dlc") << msg << "\n";
-  llvm::errs() << "usage: dlc model.dl -o model.so [--target cpu|cuda] [--emit mlir|llvm|asm|dot|svg|ptx] [--list-params] [-O0..-O3] "
+  llvm::errs() << "usage: dlc model.dl -o model.so [--target cpu|cuda] [--emit mlir|llvm|asm|dot|svg|ptx] [--list-params] [-O0..-O3] [--precision fp32|bf16] "
                   "[--plugin lib.so]...\n       dlc --list-plugins [--plugin lib.so]...\n";
   return Usage;
 }
@@ -210,6 +215,7 @@ int main(int argc, char **argv) {
   if (kernels != "onednn" && kernels != "linalg") return usage("--kernels takes onednn or linalg, not '" + kernels + "'");
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
   if (emit == "ptx" && target != "cuda") return usage("--emit ptx needs --target cuda");
+  if (precision != "fp32" && precision != "bf16") return usage("--precision takes fp32 or bf16, not '" + precision + "'");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file) {
@@ -269,6 +275,20 @@ int main(int argc, char **argv) {
     llvm::errs() << "dlc: internal error: the generated dl module does not verify\n";
     return Internal;
   }
+  dlc::CodegenOptions cg;
+  cg.optLevel = optLevel;
+  cg.cpu = mcpu;
+  // --precision bf16 is a request to the run time's oneDNN kernels, carried by the
+  // signature; the generated code stays fp32. Where nothing would honour it, say so.
+  if (precision == "bf16") {
+    std::string why;
+    if (target == "cuda") why = "the cuda target computes in fp32";
+    else if (kernels == "linalg") why = "--kernels linalg generates every op, in fp32";
+    else if (!dlc::targetHasFeature(cg, "avx512bf16") && !dlc::targetHasFeature(cg, "amx-bf16"))
+      why = "the target CPU (" + dlc::targetCPUName(cg) + ") has no bf16 units (AVX512-BF16 or AMX)";
+    if (why.empty()) (*module)->setAttr("dl.precision", mlir::StringAttr::get(&ctx, "bf16"));
+    else llvm::WithColor::warning(llvm::errs(), "dlc") << "--precision bf16: " << why << "; compiling fp32\n";
+  }
   {
     // The train step's backward pass and update, on the dl graph (so --emit mlir shows
     // them). A built-in op still without a gradient leaves an inference-only model.so.
@@ -292,9 +312,6 @@ int main(int argc, char **argv) {
 
   if (emit == "ptx") return printPTX(*module);
 
-  dlc::CodegenOptions cg;
-  cg.optLevel = optLevel;
-  cg.cpu = mcpu;
   llvm::LLVMContext llctx;
   auto llmod = dlc::toLLVMIR(*module, llctx, cg);
   if (!llmod) return Internal;

@@ -72,6 +72,11 @@ int32_t dlrt_model_abi_version(const dlrt_model *model);
 /* 1 when weights were baked into the model (dlc --weights): new sessions start from them
  * instead of the seeded initialisation (and may still load others). */
 int32_t dlrt_model_has_weights(const dlrt_model *model);
+/* The precision the model's CPU sessions compute in on this machine: "bf16" where it was
+ * compiled with --precision bf16 and the CPU has bf16 units (AVX512-BF16 or AMX: dense,
+ * matmul and convolutions take bf16 operands and accumulate in fp32), else "fp32". The
+ * signature's "precision" says what was asked for. */
+const char *dlrt_model_precision(const dlrt_model *model);
 int32_t dlrt_model_num_inputs(const dlrt_model *model);
 int32_t dlrt_model_num_outputs(const dlrt_model *model);
 int32_t dlrt_model_num_params(const dlrt_model *model);

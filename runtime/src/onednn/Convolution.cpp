@@ -2,13 +2,15 @@
 //
 // Activations come NCHW, as PyTorch stores them, NHWC where the compiler's layout pass
 // chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders), or in
-// 16-channel blocks between Winograd convolutions; weights are OIHW. Primitives are cached
-// per call site and geometry.
+// 16-channel blocks between Winograd convolutions; weights are OIHW. Under --precision bf16
+// the input is converted to bf16 on the way in and the weights when they are packed.
+// Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
+#include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
 
 #include <cmath>
@@ -98,7 +100,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     appendActivation(ops, g[18]);
     attr.set_post_ops(ops);
     auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
-      memory::desc weiAny(p->wei.dims(), f32, tag::any);
+      memory::desc weiAny(p->wei.dims(), src.data_type(), tag::any);
       auto d = bias || bn ? typename Prim::desc(inf, alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
                           : typename Prim::desc(inf, alg, src, weiAny, dst, strides, dil, padL, padR);
       return typename Prim::primitive_desc(d, attr, ctx.engine);
@@ -118,13 +120,14 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
         p->dst = dst;
       }
     }
-    // Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3), on 16-channel blocks) where
+    // Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3), on 16-channel blocks; f32
+    // only, so not under --precision bf16, whose direct kernels do twice the f32 rate) where
     // model_abi.h's rule picks it, the compiler asked for it by handing over blocked
     // activations (it does not where the call updates the weight: a train step would
     // transform the weights on every call, which cost more than Winograd saved), and oneDNN
     // has a kernel for the shape and post-ops. As accurate as direct against a
     // double-precision reference (max error 1e-6..1e-5 on outputs of magnitude 4 for both).
-    if (!chosen && !transposed && layout == DLRT_LAYOUT_NCHW16C &&
+    if (!chosen && !ctx.bf16 && !transposed && layout == DLRT_LAYOUT_NCHW16C &&
         dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
       try {
         auto pd = make(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
@@ -136,17 +139,23 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // faster than plain NCHW. Activations are reordered in and out per call where its
     // choice differs from ours (with channels_last it rarely does), weights once per
     // parameter version.
+    // With --precision bf16, bf16 input and weights (f32 accumulation and output) where
+    // oneDNN has a kernel for them other than its reference one.
+    if (!chosen && ctx.bf16) {
+      try {
+        auto pd = make(memory::desc(p->src.dims(), memory::data_type::bf16, tag::any), dstAny, direct);
+        if (!isReference(pd)) chosen = pd;
+      } catch (const dnnl::error &) {
+      }
+    }
     if (!chosen) chosen = make(srcAny, dstAny, direct);
     auto &pd = *chosen;
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();
-    auto reorder = [&](const memory::desc &from, const memory::desc &to) {
-      return dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, kernelAttr()));
-    };
-    if (p->srcP != p->src) p->toSrcP = reorder(p->src, p->srcP);
-    if (p->dstP != p->dst) p->fromDstP = reorder(p->dstP, p->dst);
-    if (accumulate && p->fromDstP) p->residualCopy = reorder(p->dst, p->dstP);
+    if (p->srcP != p->src) p->toSrcP = reorderOf(ctx, p->src, p->srcP);
+    if (p->dstP != p->dst) p->fromDstP = reorderOf(ctx, p->dstP, p->dst);
+    if (accumulate && p->fromDstP) p->residualCopy = reorderOf(ctx, p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP);
     p->prim = Prim(pd);
     slot = p;

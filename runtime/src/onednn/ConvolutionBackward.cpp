@@ -13,10 +13,12 @@
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
+#include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
 
 #include <optional>
 #include <string>
+#include <type_traits>
 
 using dnnl::memory;
 using namespace dlrt;
@@ -51,72 +53,55 @@ struct ConvShape {
     flops = 2.0 * double(n) * double(oc) * double(c / groups) * double(kh * kw) * double(oh * ow);
   }
 
-  static memory::desc any(const memory::desc &d) {
-    return memory::desc(d.dims(), memory::data_type::f32, memory::format_tag::any);
+  static memory::desc any(const memory::desc &d, memory::data_type t) {
+    return memory::desc(d.dims(), t, memory::format_tag::any);
   }
 
-  /// The activation layouts a primitive is asked for: ours where they are NHWC, else any.
-  memory::desc srcAsked() const { return channelsLast ? src : any(src); }
-  memory::desc dstAsked() const { return channelsLast ? dst : any(dst); }
+  /// The data types of a primitive's src, weights and dst slots (diff_ or not).
+  struct Types {
+    memory::data_type src, wei, dst;
+  };
 
-  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine, bool asked) const {
+  /// A slot's descriptor as a primitive is asked for it: our layout where activations
+  /// are NHWC (`asked`), else whichever oneDNN prefers (weights always).
+  memory::desc slot(const memory::desc &d, memory::data_type t, bool asked) const {
+    return asked ? withType(d, t) : any(d, t);
+  }
+
+  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine, bool asked, Types t) const {
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      asked ? srcAsked() : any(src), any(wei), asked ? dstAsked() : any(dst),
-                                      strides, dil, padL, padR);
+                                      slot(src, t.src, asked), any(wei, t.wei), slot(dst, t.dst, asked), strides,
+                                      dil, padL, padR);
     return dnnl::convolution_forward::primitive_desc(d, kernelAttr(), engine);
   }
 
   /// The descriptor of a backward primitive (`Prim`: backward data or weights, which take
-  /// the same arguments), with NHWC activations taken as they are where oneDNN has a
-  /// kernel for them other than its reference one, else with the layouts it prefers.
-  template <typename Prim> typename Prim::primitive_desc backwardDesc(const dnnl::engine &engine) const {
+  /// the same arguments). Tried in order, the first that oneDNN has a kernel for other than
+  /// its reference one wins: with `bf16`, bf16 inputs (the gradient written f32); NHWC
+  /// activations taken as they are; f32, in the layouts oneDNN prefers (always made).
+  template <typename Prim> typename Prim::primitive_desc backwardDesc(const dnnl::engine &engine, bool bf16) const {
     using PD = typename Prim::primitive_desc;
-    auto make = [&](bool asked) {
-      typename Prim::desc d(dnnl::algorithm::convolution_direct, asked ? srcAsked() : any(src), any(wei),
-                            asked ? dstAsked() : any(dst), strides, dil, padL, padR);
-      return PD(d, kernelAttr(), engine, hint(engine, asked));
+    using dt = memory::data_type;
+    constexpr bool isData = std::is_same_v<Prim, dnnl::convolution_backward_data>;
+    auto make = [&](bool asked, dt compute) {
+      // Backward data writes diff_src; backward weights writes diff_weights.
+      Types t = {isData ? dt::f32 : compute, isData ? compute : dt::f32, compute};
+      typename Prim::desc d(dnnl::algorithm::convolution_direct, slot(src, t.src, asked), any(wei, t.wei),
+                            slot(dst, t.dst, asked), strides, dil, padL, padR);
+      return PD(d, kernelAttr(), engine, hint(engine, asked, {compute, compute, compute}));
     };
-    if (channelsLast) {
-      try {
-        PD pd = make(true);
-        if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return pd;
-      } catch (const dnnl::error &) {
+    for (dt compute : {dt::bf16, dt::f32}) {
+      if (compute == dt::bf16 && !bf16) continue;
+      for (bool asked : {true, false}) {
+        if (asked && !channelsLast) continue;
+        try {
+          PD pd = make(asked, compute);
+          if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return pd;
+        } catch (const dnnl::error &) {
+        }
       }
     }
-    return make(false);
-  }
-};
-
-dnnl::reorder reorderOf(KernelContext &ctx, const memory::desc &from, const memory::desc &to) {
-  return dnnl::reorder(dnnl::reorder::primitive_desc(ctx.engine, from, ctx.engine, to, kernelAttr()));
-}
-
-/// One tensor of a backward primitive: ours (plain) and the primitive's layout, with the
-/// reorder between them where they differ.
-struct Operand {
-  memory::desc user, prim;
-  std::optional<dnnl::reorder> convert;
-
-  Operand() = default;
-  Operand(KernelContext &ctx, const memory::desc &user, const memory::desc &prim, bool isOutput)
-      : user(user), prim(prim) {
-    if (user != prim) convert = isOutput ? reorderOf(ctx, prim, user) : reorderOf(ctx, user, prim);
-  }
-
-  /// The primitive's view of an input, reordered into `staging` where needed.
-  memory input(KernelContext &ctx, GrowingBuffer &staging, const void *data) const {
-    memory m(user, ctx.engine, const_cast<void *>(data));
-    if (!convert) return m;
-    memory staged = ctx.staged(staging, prim);
-    ctx.run(*convert, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, staged}});
-    return staged;
-  }
-  /// The primitive's view of an output, in `staging` where it must be reordered after.
-  memory output(KernelContext &ctx, GrowingBuffer &staging, void *data) const {
-    return convert ? ctx.staged(staging, prim) : memory(user, ctx.engine, data);
-  }
-  void finish(KernelContext &ctx, const memory &produced, void *data) const {
-    if (convert) ctx.run(*convert, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, memory(user, ctx.engine, data)}});
+    return make(false, dt::f32);
   }
 };
 
@@ -147,7 +132,7 @@ extern "C" void dlrt_k_conv2d_backward_data_f32(void *vctx, int64_t site, const 
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g)];
     if (!slot) {
-      auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine);
+      auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine, ctx.bf16);
       auto p = std::make_shared<BackwardData>();
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
       p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
@@ -174,7 +159,7 @@ extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, con
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g)];
     if (!slot) {
-      auto pd = shape.backwardDesc<dnnl::convolution_backward_weights>(ctx.engine);
+      auto pd = shape.backwardDesc<dnnl::convolution_backward_weights>(ctx.engine, ctx.bf16);
       auto p = std::make_shared<BackwardWeights>();
       p->src = Operand(ctx, shape.src, pd.src_desc(), false);
       p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);

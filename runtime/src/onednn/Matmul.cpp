@@ -1,13 +1,16 @@
 //===- Matmul.cpp - dense and matmul kernels on oneDNN --------------------===//
 //
 // Called from compiled code with shapes and pointers only. A primitive is built the first
-// time a call site meets a shape and reused afterwards.
+// time a call site meets a shape and reused afterwards. Under --precision bf16 the operands
+// are converted to bf16 (a dense layer's weight once per parameter version), the bias and
+// the result stay f32.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
-#include "onednn/Strides.h"
+#include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
+#include "onednn/Strides.h"
 
 #include <optional>
 #include <string>
@@ -27,7 +30,10 @@ memory::desc nhwcOrderedWeight(int64_t n, const int64_t *chw) {
 
 struct MatmulPrimitive {
   dnnl::matmul prim;
-  memory::desc src, wei, bias, dst;
+  memory::desc bias, dst;
+  // The operands as compiled code passes them and as the primitive takes them: bf16 under
+  // --precision bf16 (converted per call); `b` unused by dense, whose weight is `packed`.
+  Operand a, b;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
   // nhwc_input: the weight with its columns in the input's order, row-major [n, H*W*C]
   // (what `packed` then packs).
@@ -40,14 +46,26 @@ MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, cons
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<MatmulPrimitive>();
-    // A dense layer's weight is a parameter: let oneDNN choose its layout and keep it packed.
-    memory::desc w = packWeights ? memory::desc(wei.dims(), memory::data_type::f32, memory::format_tag::any) : wei;
-    dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(src, w, dst) : dnnl::matmul::desc(src, w, bias, dst);
-    dnnl::matmul::primitive_desc pd(d, activationAttr(activation), ctx.engine);
-    if (packWeights) p->packed = PackedWeights(ctx, wei, pd.weights_desc());
-    p->prim = dnnl::matmul(pd);
-    p->src = src;
-    p->wei = wei;
+    auto make = [&](memory::data_type t) {
+      // A dense layer's weight is a parameter: let oneDNN choose its layout and keep it packed.
+      memory::desc a = withType(src, t), w = packWeights ? memory::desc(wei.dims(), t, memory::format_tag::any)
+                                                         : withType(wei, t);
+      dnnl::matmul::desc d = bias.is_zero() ? dnnl::matmul::desc(a, w, dst) : dnnl::matmul::desc(a, w, bias, dst);
+      return dnnl::matmul::primitive_desc(d, activationAttr(activation), ctx.engine);
+    };
+    std::optional<dnnl::matmul::primitive_desc> pd;
+    if (ctx.bf16) {
+      try {
+        pd = make(memory::data_type::bf16);
+        if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();
+      } catch (const dnnl::error &) {
+      }
+    }
+    if (!pd) pd = make(memory::data_type::f32);
+    p->a = Operand(ctx, src, pd->src_desc(), false);
+    if (packWeights) p->packed = PackedWeights(ctx, wei, pd->weights_desc());
+    else p->b = Operand(ctx, wei, pd->weights_desc(), false);
+    p->prim = dnnl::matmul(*pd);
     p->bias = bias;
     p->dst = dst;
     slot = p;
@@ -58,8 +76,8 @@ MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, cons
 void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, const void *bias, void *c,
          bool packed = false) {
   std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, memory(p.src, ctx.engine, const_cast<void *>(a))},
-      {DNNL_ARG_WEIGHTS, packed ? p.packed.get(ctx, b) : memory(p.wei, ctx.engine, const_cast<void *>(b))},
+      {DNNL_ARG_SRC, p.a.input(ctx, ctx.stagedSrc, a)},
+      {DNNL_ARG_WEIGHTS, packed ? p.packed.get(ctx, b) : p.b.input(ctx, ctx.stagedWeights, b)},
       {DNNL_ARG_DST, memory(p.dst, ctx.engine, c)}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<void *>(bias))});
   ctx.run(p.prim, std::move(args));

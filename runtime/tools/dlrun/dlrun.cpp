@@ -166,6 +166,11 @@ int info(const char *path, int64_t batch) {
   std::printf("model    %s\nfile     %s\ntarget   %s\nabi      %d\n", dlrt_model_name(m), path, target.c_str(),
               dlrt_model_abi_version(m));
   if (dlrt_model_has_weights(m)) std::printf("weights  baked into the model (dlc --weights)\n");
+  // Compiled with --precision bf16: whether this machine's CPU runs it so.
+  if (sig.is_object() && sig.value("precision", "fp32") == "bf16")
+    std::printf("precision bf16 (%s)\n", std::string(dlrt_model_precision(m)) == "bf16"
+                                               ? "dense, matmul and convolutions: bf16 operands, fp32 accumulation"
+                                               : "this CPU has no bf16 units: runs fp32");
   // The plugins whose run-time parts the model calls (loading it found them).
   if (sig.is_object() && sig.contains("plugins"))
     for (const auto &p : sig["plugins"])
