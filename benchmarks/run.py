@@ -112,6 +112,18 @@ def torch_optimizer(sample, params):
     return torch.optim.Adam(params, lr=1e-3)
 
 
+def bf16_model(args, source, wd, name):
+    """With --precision bf16, the sample compiled so (in wd, as name_bf16.so); else None."""
+    if args.precision != "bf16":
+        return None
+    out = os.path.join(wd, name + "_bf16.so")
+    r = subprocess.run([os.path.join(args.bin, "dlc"), source, "-o", out, "--precision", "bf16"], capture_output=True,
+                       text=True, check=True)
+    if r.stderr:
+        print(r.stderr.strip(), flush=True)
+    return out
+
+
 def dlc_train_bench(bin_dir, so, batch, threads, seconds):
     """(p50, p90) of dlrun bench --train and its arena line; None and the reason where the
     model has no train step."""
@@ -134,6 +146,7 @@ def train_main(args, rng):
         batch = TRAIN_CASES[wname]
         wd = tempfile.mkdtemp(prefix="dlc-bench-")
         so = harness.compile_model(os.path.join(ROOT, "samples", sample, sample + ".dl"), wd, sample)
+        so16 = bf16_model(args, os.path.join(ROOT, "samples", sample, sample + ".dl"), wd, sample)
         ref = cls()
         ref.train()
         opt = torch_optimizer(sample, ref.parameters())
@@ -153,11 +166,14 @@ def train_main(args, rng):
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             os.sched_setaffinity(0, {min(all_cpus)} if threads == 1 else all_cpus)
-            row = {"workload": wname + " train", "batch": batch, "threads": threads, "dlc": None, "torch": None}
+            row = {"workload": wname + " train", "batch": batch, "threads": threads, "dlc": None, "torch": None,
+                   "dlc_bf16": None}
             note = ""
             for _ in range(args.rounds):
                 got, note = dlc_train_bench(args.bin, so, batch, threads, args.seconds)
                 row["dlc"] = best(row["dlc"], got)
+                if so16:
+                    row["dlc_bf16"] = best(row["dlc_bf16"], dlc_train_bench(args.bin, so16, batch, threads, args.seconds)[0])
                 row["torch"] = best(row["torch"], timeit(step, args.seconds))
             row["arena"] = note
             row["speedup"] = row["torch"][0] / row["dlc"][0] if row["dlc"] else None
@@ -165,7 +181,11 @@ def train_main(args, rng):
             fmt = lambda v: "%9.3f %9.3f" % v if v else "%9s %9s" % ("-", "-")
             print("%-14s b%-3d t%d | dlc %s | torch eager %s | eager/dlc %s | %s"
                   % (row["workload"], batch, threads, fmt(row["dlc"]), fmt(row["torch"]),
-                     "%5.2fx" % row["speedup"] if row["speedup"] else "    -", note), flush=True)
+                     "%5.2fx" % row["speedup"] if row["speedup"] else "    -", note), end="", flush=True)
+            if so16 and row["dlc_bf16"]:
+                row["bf16_speedup"] = row["torch"][0] / row["dlc_bf16"][0]
+                print(" | bf16 %9.3f: eager/bf16 %5.2fx" % (row["dlc_bf16"][0], row["bf16_speedup"]), end="")
+            print(flush=True)
     os.sched_setaffinity(0, all_cpus)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest_train.json"), "w") as f:
@@ -185,6 +205,9 @@ def main():
                          "drift by 20-50%% over minutes, so one round can flatter or wrong anyone)")
     ap.add_argument("--train", action="store_true", help="time train steps against PyTorch eager instead")
     ap.add_argument("--quick", action="store_true", help="one round of 0.3 s per measurement")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="bf16: also time dlc --precision bf16 (its own columns: time, speed-up against fp32 dlc "
+                         "and the best peer, error against PyTorch fp32)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.seconds = 1, 0.3
@@ -204,6 +227,7 @@ def main():
         t0 = time.perf_counter()
         so, weights = harness.compile_with_weights(os.path.join(ROOT, "samples", sample, sample + ".dl"), ref, wd)
         compile_s = time.perf_counter() - t0
+        so16 = bf16_model(args, os.path.join(ROOT, "samples", sample, sample + ".dl"), wd, sample)
         example = make(batches[0], rng)
         onnx_path = os.path.join(wd, "model.onnx")
         names = list(example)
@@ -221,6 +245,7 @@ def main():
                 want = ref(*tin).numpy()
             got = harness.infer(so, inputs, weights=weights)["logits"]
             dlc_err = float(np.abs(got - want).max())
+            err16 = float(np.abs(harness.infer(so16, inputs, weights=weights)["logits"] - want).max()) if so16 else None
             for threads in [int(t) for t in args.threads.split(",")]:
                 torch.set_num_threads(threads)
                 # One thread: every system on the same CPU (the child processes inherit the
@@ -229,11 +254,13 @@ def main():
                 os.sched_setaffinity(0, {min(all_cpus)} if threads == 1 else all_cpus)
                 row = {"workload": wname, "batch": batch, "threads": threads, "dlc_err": dlc_err,
                        "compile_s": compile_s}
-                for k in ("dlc", "torch", "jit", "ort"):
+                for k in ("dlc", "torch", "jit", "ort", "dlc_bf16"):
                     row[k] = None
                 row["ort_err"] = None
                 for _ in range(args.rounds):
                     row["dlc"] = best(row["dlc"], dlc_bench(args.bin, so, batch, threads, args.seconds))
+                    if so16:
+                        row["dlc_bf16"] = best(row["dlc_bf16"], dlc_bench(args.bin, so16, batch, threads, args.seconds))
                     with torch.no_grad():
                         row["torch"] = best(row["torch"], timeit(lambda: ref(*tin), args.seconds))
                         if jit is not None:
@@ -252,7 +279,14 @@ def main():
                 print("%-9s b%-3d t%d | dlc %s | torch %s | jit %s | ort %s | best/dlc %5.2fx | err dlc %.1e ort %s"
                       % (wname, batch, threads, fmt(row["dlc"]), fmt(row["torch"]), fmt(row["jit"]), fmt(row["ort"]),
                          row["speedup"], dlc_err, "%.1e" % row["ort_err"] if row["ort_err"] is not None else "-"),
-                      flush=True)
+                      end="", flush=True)
+                if so16:
+                    row.update(bf16_err=err16, bf16_rel_err=err16 / float(np.abs(want).max()),
+                               bf16_speedup=row["best_peer"] / row["dlc_bf16"][0])
+                    print(" | bf16 %8.3f: %4.2fx fp32 dlc, best/bf16 %5.2fx, err %.1e (%.1e of max |out|)"
+                          % (row["dlc_bf16"][0], row["dlc"][0] / row["dlc_bf16"][0], row["bf16_speedup"], err16,
+                             row["bf16_rel_err"]), end="")
+                print(flush=True)
     os.sched_setaffinity(0, all_cpus)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
