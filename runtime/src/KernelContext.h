@@ -92,6 +92,9 @@ struct KernelContext {
   GrowingBuffer recomputed, recomputedWorkspace;
   /// A plugin kernel's workspace.
   GrowingBuffer pluginWorkspace;
+  /// The native LSTM's input projections and state; a layer's output sequence, and the
+  /// one before it, between layers.
+  GrowingBuffer recurrentProjection, recurrentState, recurrentSequence[2];
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.
@@ -131,6 +134,8 @@ enum PrimitiveKind : int64_t {
   kRecurrentBackward = 15,
   kLayerNormBackward = 16,
   kSoftmaxBackward = 17,
+  kRecurrentProjection = 18, // an LSTM layer's input projection, before the native recurrence
+  kNativeLstm = 19,          // an LSTM layer's packed weight for the native recurrence
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

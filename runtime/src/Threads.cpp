@@ -55,30 +55,54 @@ int openMPMaxThreads() {
   return fn ? fn() : 1;
 }
 
-void parallelParts(int threads, int parts, const std::function<void(int)> &body) {
+namespace {
+/// libgomp's entry points, looked up in the process (libdnnl brings libgomp); null where
+/// absent.
+struct GompApi {
   using Parallel = void (*)(void (*)(void *), void *, unsigned, unsigned);
   using Query = int (*)();
-  static Parallel parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
-  static Query threadNum = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
-  static Query numThreads = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
-  if (threads <= 1 || parts <= 1 || !parallel || !threadNum || !numThreads) {
-    for (int p = 0; p < parts; ++p) body(p);
+  using Barrier = void (*)();
+  Parallel parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+  Query threadNum = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
+  Query numThreads = reinterpret_cast<Query>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
+  Barrier barrier = reinterpret_cast<Barrier>(dlsym(RTLD_DEFAULT, "GOMP_barrier"));
+  bool usable() const { return parallel && threadNum && numThreads && barrier; }
+};
+const GompApi &gomp() {
+  static const GompApi api;
+  return api;
+}
+} // namespace
+
+void parallelTeam(int threads, const std::function<void(int, int, const std::function<void()> &)> &body) {
+  const GompApi &g = gomp();
+  if (threads <= 1 || !g.usable()) {
+    body(0, 1, [] {});
     return;
   }
   struct Work {
-    const std::function<void(int)> *body;
-    int parts;
-    Query threadNum, numThreads;
-  } work{&body, parts, threadNum, numThreads};
-  // Each team thread takes the parts t, t + team, ...: every part runs exactly once
-  // whatever team size libgomp grants.
-  parallel(
+    const std::function<void(int, int, const std::function<void()> &)> *body;
+    const GompApi *gomp;
+  } work{&body, &g};
+  g.parallel(
       [](void *data) {
         auto &w = *static_cast<Work *>(data);
-        int team = w.numThreads(), t = w.threadNum();
-        for (int p = t; p < w.parts; p += team) (*w.body)(p);
+        std::function<void()> sync = w.gomp->barrier;
+        (*w.body)(w.gomp->threadNum(), w.gomp->numThreads(), sync);
       },
       &work, unsigned(threads), 0);
+}
+
+void parallelParts(int threads, int parts, const std::function<void(int)> &body) {
+  if (parts <= 1) {
+    if (parts == 1) body(0);
+    return;
+  }
+  // Each member takes the parts m, m + members, ...: every part runs exactly once
+  // whatever team size libgomp grants.
+  parallelTeam(threads, [&](int member, int members, const std::function<void()> &) {
+    for (int p = member; p < parts; p += members) body(p);
+  });
 }
 
 } // namespace dlrt

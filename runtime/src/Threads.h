@@ -20,6 +20,13 @@ int openMPMaxThreads();
 /// in turn on the calling thread when threads <= 1 or libgomp is absent.
 void parallelParts(int threads, int parts, const std::function<void(int)> &body);
 
+/// Runs body(member, members, sync) once on each member of a team of up to `threads`
+/// OpenMP threads (libgomp's pool, as above); sync() returns once every member has called
+/// it (a barrier), for work in rounds that each need the last one's results, such as the
+/// steps of a recurrence. The team is the calling thread alone where threads <= 1 or
+/// libgomp is absent; members says how many there are.
+void parallelTeam(int threads, const std::function<void(int member, int members, const std::function<void()> &sync)> &body);
+
 /// Below this much work per parallel region a kernel runs on one thread: with the passive
 /// wait policy, waking the sleeping worker costs 20-40 us on these VMs, more than two
 /// threads save on less (measured: a 784-256-256-10 MLP at batch 1 takes 0.037 ms on one

@@ -1,5 +1,6 @@
 """lstm and gru against torch.nn.LSTM / GRU(batch_first=True): one and two layers, every
-step and the last step, on a dynamic batch (and a dynamic sequence length)."""
+step and the last step, on a dynamic batch (and a dynamic sequence length), on one thread
+and two."""
 import numpy as np
 import torch
 
@@ -33,16 +34,46 @@ class Rnn(torch.nn.Module):
         }
 
 
+# Hidden sizes in whole blocks of 16: the inference form's LSTM runs on the native
+# recurrence (runtime/src/native/Lstm.cpp), its GRUs on oneDNN still. Batches that leave
+# rows over after groups of 4, three layers (the buffers between layers alternate), 3
+# blocks shared by 2 threads.
+NATIVE_SRC = """
+model Native {
+  input x: f32[B, T, 6]
+  output n16 = lstm(x, 16)
+  output n48 = lstm(x, 48, layers = 3, sequences = false)
+  output n32 = lstm(x, 32, layers = 2)
+  output g32 = gru(x, 32)
+}
+"""
+
+
+class Native(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.n16 = torch.nn.LSTM(6, 16, batch_first=True)
+        self.n48 = torch.nn.LSTM(6, 48, num_layers=3, batch_first=True)
+        self.n32 = torch.nn.LSTM(6, 32, num_layers=2, batch_first=True)
+        self.g32 = torch.nn.GRU(6, 32, batch_first=True)
+
+    def forward(self, x):
+        return {"n16": self.n16(x)[0], "n48": self.n48(x)[0][:, -1], "n32": self.n32(x)[0], "g32": self.g32(x)[0]}
+
+
 torch.manual_seed(0)
-wd = h.workdir()
-ref = Rnn().eval()
-so, weights = h.compile_with_weights(SRC, ref, wd)
 rng = np.random.RandomState(4)
-for batch, steps in ((1, 1), (3, 7), (8, 20)):
-    x = rng.randn(batch, steps, 6).astype(np.float32)
-    with torch.no_grad():
-        want = ref(torch.from_numpy(x))
-    got = h.infer(so, {"x": x}, weights=weights)
-    for name, r in want.items():
-        h.check_close("%s b%d t%d" % (name, batch, steps), got[name], r.numpy())
+for src, ref, cases, threads in ((SRC, Rnn().eval(), ((1, 1), (3, 7), (8, 20)), (None,)),
+                                 (NATIVE_SRC, Native().eval(), ((1, 1), (3, 7), (6, 20), (9, 5)), (1, 2))):
+    wd = h.workdir()
+    so, weights = h.compile_with_weights(src, ref, wd)
+    for batch, steps in cases:
+        x = (2 * rng.randn(batch, steps, 6)).astype(np.float32)
+        with torch.no_grad():
+            want = ref(torch.from_numpy(x))
+        for n in threads:
+            got = h.infer(so, {"x": x}, weights=weights, threads=n)
+            for name, r in want.items():
+                h.check_close("%s b%d t%d%s" % (name, batch, steps, " on %d threads" % n if n else ""), got[name],
+                              r.numpy())
 h.finish()

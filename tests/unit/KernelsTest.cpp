@@ -3,6 +3,7 @@
 // reading its forward's workspace; a convolution with a skip tensor, by Winograd and
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
+#include "native/Lstm.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
 
@@ -465,3 +466,72 @@ TEST_CASE("threads: a call's kernels all go parallel when most work is in large 
   CHECK(later(false, {2e7, 1e7 - 1}) == 1);
 }
 
+
+TEST_CASE("native LSTM recurrence: every ISA build and team size against a double-precision reference") {
+  using dlrt::native::VectorIsa;
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> u(-0.4f, 0.4f), big(-3.0f, 3.0f);
+  std::vector<VectorIsa> isas = {VectorIsa::Generic};
+  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
+  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  // b: a single row, rows left over after groups of 4; h: one block, three blocks (which
+  // two threads share unevenly).
+  for (int64_t b : {1, 6}) {
+    for (int64_t h : {16, 48}) {
+      const int64_t t = 9;
+      std::vector<float> proj(size_t(b * t * 4 * h)), whh(size_t(4 * h * h));
+      for (float &v : proj) v = big(gen);
+      for (float &v : whh) v = u(gen);
+      // The reference: PyTorch's LSTM cell in double from the same projections.
+      std::vector<double> hs(size_t(b * h), 0.0), cs(size_t(b * h), 0.0), seq(size_t(b * t * h));
+      auto sigmoid = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+      for (int64_t s = 0; s < t; ++s) {
+        std::vector<double> next(hs.size());
+        for (int64_t r = 0; r < b; ++r)
+          for (int64_t j = 0; j < h; ++j) {
+            double a[4];
+            for (int64_t g = 0; g < 4; ++g) {
+              a[g] = proj[size_t((r * t + s) * 4 * h + g * h + j)];
+              for (int64_t k = 0; k < h; ++k) a[g] += hs[size_t(r * h + k)] * whh[size_t((g * h + j) * h + k)];
+            }
+            double c = sigmoid(a[1]) * cs[size_t(r * h + j)] + sigmoid(a[0]) * std::tanh(a[2]);
+            cs[size_t(r * h + j)] = c;
+            next[size_t(r * h + j)] = seq[size_t((r * t + s) * h + j)] = sigmoid(a[3]) * std::tanh(c);
+          }
+        hs = next;
+      }
+      std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h)));
+      dlrt::native::packLstmRecurrentWeight(whh.data(), h, packed.data());
+      std::vector<float> state(size_t(dlrt::native::lstmStateSize(b, h)));
+      for (VectorIsa isa : isas)
+        for (int threads : {1, 2, 3})
+          for (bool sequence : {true, false}) {
+            CAPTURE(b, h, int(isa), threads, sequence);
+            std::vector<float> y(size_t(sequence ? b * t * h : b * h), -7.0f);
+            dlrt::native::lstmRecurrence(threads, b, t, h, proj.data(), packed.data(), y.data(), sequence, state.data(),
+                                         isa);
+            double worst = 0;
+            for (int64_t r = 0; r < b; ++r)
+              for (int64_t s = sequence ? 0 : t - 1; s < t; ++s)
+                for (int64_t j = 0; j < h; ++j) {
+                  float got = sequence ? y[size_t((r * t + s) * h + j)] : y[size_t(r * h + j)];
+                  worst = std::max(worst, std::abs(double(got) - seq[size_t((r * t + s) * h + j)]));
+                }
+            CHECK(worst < 1e-6);
+          }
+      // A NaN in one row's input makes that row's states NaN from then on, as in
+      // PyTorch, and leaves the other rows alone.
+      std::vector<float> withNaN = proj;
+      withNaN[size_t(2 * 4 * h + 3)] = std::nanf(""); // row 0, step 2, gate i of unit 3
+      std::vector<float> y(size_t(b * t * h));
+      for (VectorIsa isa : isas) {
+        CAPTURE(b, h, int(isa));
+        dlrt::native::lstmRecurrence(1, b, t, h, withNaN.data(), packed.data(), y.data(), true, state.data(), isa);
+        CHECK(std::isnan(y[size_t(2 * h + 3)]));
+        CHECK(std::isnan(y[size_t((t - 1) * h)]));
+        CHECK(!std::isnan(y[size_t(1 * h + 3)]));
+        if (b > 1) CHECK(!std::isnan(y[size_t((t + t - 1) * h)]));
+      }
+    }
+  }
+}

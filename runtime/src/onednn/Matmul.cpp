@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "onednn/Dense.h"
 #include "onednn/Kernels.h"
 #include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
@@ -42,7 +43,7 @@ struct MatmulPrimitive {
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
-                              int64_t activation = 0, bool packWeights = false) {
+                              int64_t activation = 0, bool packWeights = false, bool bf16 = false) {
   auto &slot = ctx.primitives[key];
   if (!slot) {
     auto p = std::make_shared<MatmulPrimitive>();
@@ -54,7 +55,7 @@ MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, cons
       return dnnl::matmul::primitive_desc(d, activationAttr(activation), ctx.engine);
     };
     std::optional<dnnl::matmul::primitive_desc> pd;
-    if (ctx.bf16) {
+    if (bf16) {
       try {
         pd = make(memory::data_type::bf16);
         if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();
@@ -88,29 +89,35 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 
 using namespace dlrt;
 
+void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m, int64_t k, int64_t n, const float *x,
+                         const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc,
+                         bool bf16) {
+  if (m == 0) return;
+  // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
+  memory::desc src({m, k}, memory::data_type::f32, memory::format_tag::ab);
+  memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
+  memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
+  memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
+  int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
+  key.insert(key.end(), {threads, m, k, n, bias != nullptr, activation, nhwc != nullptr});
+  if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
+  MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true, bf16);
+  const void *weight = w;
+  if (nhwc) {
+    if (!p->nhwc) {
+      memory::desc from = nhwcOrderedWeight(n, nhwc);
+      p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcd));
+    }
+    weight = p->nhwc->get(ctx, w).get_data_handle();
+  }
+  run(ctx, *p, x, weight, bias, y, /*packed=*/true);
+}
+
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
                                  const float *w, const float *bias, float *y, int64_t activation,
                                  const int64_t *nhwc) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    if (m == 0) return;
-    // y[m, n] = x[m, k] . W^T, with W stored [n, k]: W^T is W read with strides (1, k).
-    memory::desc src({m, k}, memory::data_type::f32, memory::format_tag::ab);
-    memory::desc wei({k, n}, memory::data_type::f32, memory::dims{1, k});
-    memory::desc b = bias ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab) : memory::desc();
-    memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
-    int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
-    std::vector<int64_t> key = {kDense, site, threads, m, k, n, bias != nullptr, activation, nhwc != nullptr};
-    if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
-    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true);
-    const void *weight = w;
-    if (nhwc) {
-      if (!p->nhwc) {
-        memory::desc from = nhwcOrderedWeight(n, nhwc);
-        p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcd));
-      }
-      weight = p->nhwc->get(ctx, w).get_data_handle();
-    }
-    run(ctx, *p, x, weight, bias, y, /*packed=*/true);
+    denseOnOneDNN(ctx, {kDense, site}, m, k, n, x, w, bias, y, activation, nhwc, ctx.bf16);
   });
 }
 
@@ -143,7 +150,7 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
     memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
-    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst);
+    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, ctx.bf16);
     run(ctx, *p, a, b, nullptr, c);
   });
 }

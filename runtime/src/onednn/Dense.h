@@ -1,0 +1,20 @@
+//===- Dense.h - a dense layer's product on oneDNN, for other kernels -*- C++ -*-===//
+#ifndef DLRT_SRC_ONEDNN_DENSE_H
+#define DLRT_SRC_ONEDNN_DENSE_H
+
+#include "KernelContext.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace dlrt {
+
+/// y[m, n] = act(x[m, k] W[n, k]^T + bias[n]) (bias may be NULL; nhwc as for
+/// dlrt_k_dense_f32) on a oneDNN matmul cached under `key` plus the shapes: the key's
+/// words must tell the caller's uses apart (its kind, site, layer), since the primitive
+/// keeps W packed for the last weight it saw. `bf16`: bf16 operands (f32 accumulation).
+void denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m, int64_t k, int64_t n, const float *x,
+                   const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc, bool bf16);
+
+} // namespace dlrt
+#endif
