@@ -68,4 +68,31 @@ module attributes {dl.signature = "{}"} {
     %9 = dl.silu %8 : tensor<?x3x3x3xf32>
     return %7, %9 : tensor<?x8xf32>, tensor<?x3x3x3xf32>
   }
+
+// relu before max pooling moves after it (relu commutes with a window's max, NaN too), to
+// run over the smaller tensor; not before average pooling, nor where relu's result has
+// another use.
+// CHECK-LABEL: func.func @sink_relu
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2x2x2xf32>)
+// CHECK: arith.cmpf ugt
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2x4x4xf32>)
+// CHECK: arith.cmpf ugt
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x2x4x4xf32>)
+// CHECK: arith.cmpf ugt
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: return
+  func.func @sink_relu(%x: tensor<?x2x4x4xf32> {dl.input = "x"}, %y: tensor<?x2x4x4xf32> {dl.input = "y"},
+                       %z: tensor<?x2x4x4xf32> {dl.input = "z"})
+      -> (tensor<?x2x2x2xf32> {dl.output = "a"}, tensor<?x2x2x2xf32> {dl.output = "b"},
+          tensor<?x2x2x2xf32> {dl.output = "c"}, tensor<?x2x4x4xf32> {dl.output = "d"}) {
+    %0 = dl.relu %x : tensor<?x2x4x4xf32>
+    %1 = dl.pool2d %0 {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    %2 = dl.relu %y : tensor<?x2x4x4xf32>
+    %3 = dl.pool2d %2 {is_max = false, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    %4 = dl.relu %z : tensor<?x2x4x4xf32>
+    %5 = dl.pool2d %4 {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    return %1, %3, %5, %4 : tensor<?x2x2x2xf32>, tensor<?x2x2x2xf32>, tensor<?x2x2x2xf32>, tensor<?x2x4x4xf32>
+  }
 }
