@@ -4,12 +4,14 @@
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
 #include "native/Lstm.h"
+#include "native/MaxPool.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -533,5 +535,53 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
         if (b > 1) CHECK(!std::isnan(y[size_t((t + t - 1) * h)]));
       }
     }
+  }
+}
+
+TEST_CASE("native NHWC max pooling: every ISA build, window shape, padding and team size, NaN and infinities") {
+  using dlrt::native::VectorIsa;
+  std::vector<VectorIsa> isas = {VectorIsa::Generic};
+  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
+  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal;
+  // {KH, KW, SH, SW, PT, PL, PB, PR}: 2x2/2, 3x3/2 padded, 3x2/1 padded on one side.
+  const int64_t windows[][8] = {{2, 2, 2, 2, 0, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 1, 1}, {3, 2, 1, 1, 1, 0, 1, 1}};
+  for (const auto &win : windows) {
+    const int64_t n = 3, c = 32, h = 9, w = 13;
+    const int64_t oh = (h + win[4] + win[6] - win[0]) / win[2] + 1, ow = (w + win[5] + win[7] - win[1]) / win[3] + 1;
+    int64_t g[16] = {n, c, h, w, oh, ow, win[0], win[1], win[2], win[3], win[4], win[5], win[6], win[7], 1, 1};
+    std::vector<float> x(size_t(n * h * w * c));
+    for (float &v : x) v = normal(gen);
+    const float inf = std::numeric_limits<float>::infinity();
+    x[size_t(((0 * h + 4) * w + 6) * c + 3)] = std::nanf("");   // a NaN
+    x[size_t(((1 * h + 0) * w + 0) * c + 17)] = -inf;           // -inf alone is not NaN
+    x[size_t(((2 * h + 8) * w + 12) * c + 31)] = inf;           // +inf wins, not NaN
+    std::vector<float> want(size_t(n * oh * ow * c));
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t r = 0; r < oh; ++r)
+        for (int64_t q = 0; q < ow; ++q)
+          for (int64_t ch = 0; ch < c; ++ch) {
+            float m = -inf;
+            for (int64_t i = 0; i < win[0]; ++i)
+              for (int64_t j = 0; j < win[1]; ++j) {
+                int64_t row = r * win[2] - win[4] + i, col = q * win[3] - win[5] + j;
+                if (row < 0 || row >= h || col < 0 || col >= w) continue;
+                float v = x[size_t(((b * h + row) * w + col) * c + ch)];
+                if (std::isnan(v) || std::isnan(m)) m = std::nanf("");
+                else m = std::max(m, v);
+              }
+            want[size_t(((b * oh + r) * ow + q) * c + ch)] = m;
+          }
+    for (VectorIsa isa : isas)
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(win[0], win[1], win[2], win[4], int(isa), threads);
+        std::vector<float> y(want.size(), 7.0f);
+        dlrt::native::maxPoolNhwc(threads, g, x.data(), y.data(), isa);
+        size_t wrong = 0;
+        for (size_t i = 0; i < y.size(); ++i)
+          if (!(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])))) ++wrong;
+        CHECK(wrong == 0);
+      }
   }
 }

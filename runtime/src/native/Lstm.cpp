@@ -64,11 +64,11 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
 
 // One build per ISA. AVX-512's 32 registers hold 4 rows x 4 gates of accumulators, so
 // each weight vector loaded serves 4 rows; AVX2's 16 hold one row's 4 gates (8 ymm).
-[[gnu::target("avx512f,avx512dq,avx512bw,avx512vl,fma")]] void runAvx512(const Problem &p, int64_t u0, int64_t u1,
+DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1,
                                                                           const std::function<void()> &sync) {
   run<4>(p, u0, u1, sync);
 }
-[[gnu::target("avx2,fma")]] void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
+DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
   run<1>(p, u0, u1, sync);
 }
 void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
@@ -76,18 +76,6 @@ void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<vo
 }
 
 } // namespace
-
-VectorIsa widestVectorIsa() {
-  static const VectorIsa isa = [] {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-      return VectorIsa::Avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VectorIsa::Avx2;
-    return VectorIsa::Generic;
-  }();
-  return isa;
-}
 
 void packLstmRecurrentWeight(const float *whh, int64_t h, float *packed) {
   for (int64_t u = 0; u < h / kLanes; ++u)

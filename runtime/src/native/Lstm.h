@@ -10,6 +10,8 @@
 #ifndef DLRT_SRC_NATIVE_LSTM_H
 #define DLRT_SRC_NATIVE_LSTM_H
 
+#include "native/Vector.h"
+
 #include <cstdint>
 
 namespace dlrt::native {
@@ -28,13 +30,9 @@ void packLstmRecurrentWeight(const float *whh, int64_t h, float *packed);
 /// projection proj[b, t, 4H] (x W_ih^T + b_ih + b_hh). Writes the hidden state of every
 /// step, y[b, t, H], where `sequence`, else of the last step, y[b, H]. `state` is scratch
 /// of lstmStateSize floats. Runs on up to `threads` threads, each taking a share of the
-/// hidden units and all of them meeting once per step.
+/// hidden units and all of them meeting once per step; `isa`: which build runs it (tests
+/// run each).
 int64_t lstmStateSize(int64_t b, int64_t h);
-
-/// The instruction sets the kernel is built for, widest first; it runs on the widest this
-/// CPU has (tests run the others too).
-enum class VectorIsa { Avx512, Avx2, Generic };
-VectorIsa widestVectorIsa();
 
 void lstmRecurrence(int threads, int64_t b, int64_t t, int64_t h, const float *proj, const float *packed, float *y,
                     bool sequence, float *state, VectorIsa isa = widestVectorIsa());

@@ -14,6 +14,15 @@
 
 namespace dlrt::native {
 
+/// The instruction sets native kernels are built for, widest first. A kernel has one
+/// build per set (a function per set with its target attribute, the kernel's code
+/// inlined into each) and runs the widest this CPU has.
+enum class VectorIsa { Avx512, Avx2, Generic };
+VectorIsa widestVectorIsa();
+/// Target attributes of each set's build.
+#define DLRT_TARGET_AVX512 [[gnu::target("avx512f,avx512dq,avx512bw,avx512vl,fma")]]
+#define DLRT_TARGET_AVX2 [[gnu::target("avx2,fma")]]
+
 typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 constexpr int kLanes = 16;

@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "native/MaxPool.h"
 #include "onednn/Kernels.h"
 
 #include <algorithm>
@@ -110,6 +111,12 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     if (g[0] == 0) return;
     bool training = workspace != nullptr;
     int threads = ctx.threadsFor(poolFlops(g));
+    // Inference max pooling on NHWC in whole vectors of channels: one pass, NaN included
+    // (CNN sample b64, one Zen 4 core: its two pools 0.171 -> 0.105 ms).
+    if (!training && g[14] && g[15] && native::maxPoolNhwcSupports(g[1])) {
+      native::maxPoolNhwc(threads, g, x, y);
+      return;
+    }
     std::vector<int64_t> key = {kPooling, site, threads, training};
     key.insert(key.end(), g, g + kGeomWords);
     auto &slot = ctx.primitives[key];

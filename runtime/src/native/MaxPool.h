@@ -1,0 +1,27 @@
+//===- MaxPool.h - inference max pooling on NHWC, written here --*- C++ -*-===//
+//
+// oneDNN's max pooling loses NaN (its vmaxps keeps the other operand), so its results
+// need a second pass over the input to find NaN windows. On NHWC with whole 16-channel
+// vectors this kernel does it in one: each window's maximum over whole vectors of
+// channels, a NaN winning wherever it occurs, as torch.max_pool2d.
+//
+//===----------------------------------------------------------------------===//
+#ifndef DLRT_SRC_NATIVE_MAXPOOL_H
+#define DLRT_SRC_NATIVE_MAXPOOL_H
+
+#include "native/Vector.h"
+
+#include <cstdint>
+
+namespace dlrt::native {
+
+/// Whether maxPoolNhwc handles `channels` (whole vectors of 16).
+inline bool maxPoolNhwcSupports(int64_t channels) { return channels > 0 && channels % kLanes == 0; }
+
+/// y = max_pool2d(x) of NHWC tensors; g: dlrt_k_pool2d_f32's geometry (N C H W OH OW KH
+/// KW SH SW PT PL PB PR ...; every window holds at least one element, as PyTorch
+/// requires). On up to `threads` threads, each a share of the output rows.
+void maxPoolNhwc(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa = widestVectorIsa());
+
+} // namespace dlrt::native
+#endif
