@@ -318,8 +318,10 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
     `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
     Only the layout pass sets it, for kernels that run faster on NHWC.
     `blocked_channels` (with channels_last): input, residual and result, typed NHWC, are
-    stored in 16-channel blocks (see dl.block_channels). The layout pass sets it where the
-    runtime runs the convolution by Winograd's algorithm, which works on that layout.
+    stored in 16-channel blocks (see dl.block_channels). The layout pass sets it where
+    channels in and out are whole blocks and the call does not update the weight: oneDNN
+    runs such convolutions by Winograd's algorithm (model_abi.h) or its direct kernel on
+    blocks, faster than on NHWC.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
@@ -341,8 +343,10 @@ def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, SameOperandsAndResultTyp
     The result has the input's type and values; its buffer holds them as
     [N][C/16][H][W][16] (oneDNN's nChw16c), or, with `inverse`, a blocked input goes back
     to NHWC. Only the layout pass creates it, around convolutions marked
-    `blocked_channels`; a blocked tensor is read by those, by elementwise ops whose
-    operands are all blocked, and by the inverse op, nothing else. A pair folds away.
+    `blocked_channels`; a blocked tensor is read by those, by max pooling marked so, by
+    elementwise ops whose operands are all blocked, and by the inverse op, nothing else.
+    A pair folds away, and so does a tensor of 16 channels, whose bytes are the same in
+    both layouts.
   }];
   let arguments = (ins DL_FloatTensor:$input, UnitAttr:$inverse);
   let results = (outs DL_FloatTensor:$result);
@@ -369,9 +373,15 @@ def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite, 
 
 def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
-  let description = [{ `channels_last`: input and result are NHWC (set by the layout pass). }];
+  let description = [{
+    `channels_last`: input and result are NHWC (set by the layout pass).
+    `blocked_channels` (with channels_last, max pooling, inference form): input and
+    result, typed NHWC, are stored in 16-channel blocks (see dl.block_channels); the
+    layout pass sets it where the input comes from a blocked convolution.
+  }];
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
-                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, UnitAttr:$channels_last);
+                       DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, UnitAttr:$channels_last,
+                       UnitAttr:$blocked_channels);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;

@@ -89,11 +89,11 @@ LogicalResult ConcatOp::verify() {
 
 LogicalResult SliceOp::verify() {
   auto in = getInput().getType();
-  int64_t axis = getAxis();
+  int64_t axis = getAxis(), start = getStart(), end = getEnd(); // (I64Attr's accessors are unsigned)
   if (axis < 0 || axis >= in.getRank()) return emitOpError("axis out of range");
-  if (getStart() < 0 || getEnd() < getStart() || (!in.isDynamicDim(axis) && getEnd() > in.getDimSize(axis)))
-    return emitOpError("bounds [") << getStart() << ", " << getEnd() << ") outside the axis";
-  if (getResult().getType().getDimSize(axis) != getEnd() - getStart())
+  if (start < 0 || end < start || (!in.isDynamicDim(axis) && end > in.getDimSize(axis)))
+    return emitOpError("bounds [") << start << ", " << end << ") outside the axis";
+  if (getResult().getType().getDimSize(axis) != end - start)
     return emitOpError("result size along the axis must be end - start");
   return success();
 }
@@ -132,6 +132,8 @@ OpFoldResult BlockChannelsOp::fold(FoldAdaptor) {
   // block(unblock(x)) and unblock(block(x)) are x.
   if (auto inner = getInput().getDefiningOp<BlockChannelsOp>())
     if (inner.getInverse() != getInverse()) return inner.getInput();
+  // 16 channels: [N][1][H][W][16] is NHWC byte for byte.
+  if (getInput().getType().getDimSize(3) == 16) return getInput();
   return {};
 }
 
@@ -139,6 +141,12 @@ LogicalResult Pool2DOp::verify() {
   if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW (or NHWC) input");
   if (getKernel().size() != 2 || getStride().size() != 2 || getPadding().size() != 4)
     return emitOpError("kernel and stride need 2 values, padding 4");
+  if (getBlockedChannels()) {
+    auto t = getInput().getType();
+    if (!getChannelsLast() || !getIsMax() || t.isDynamicDim(3) || t.getDimSize(3) % 16 != 0)
+      return emitOpError("blocked_channels needs max pooling of channels_last tensors whose static channel count is "
+                         "a multiple of 16");
+  }
   return success();
 }
 

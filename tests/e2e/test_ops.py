@@ -160,6 +160,8 @@ model NanProp {
   output r = relu(conv2d(img, 3, 3, padding = 1, name = "skip") + img)
   output p = max_pool2d(img, 2)
   output q = conv2d(img, 4, 3, padding = 1, name = "pc") |> max_pool2d(3, stride = 2, padding = 1)
+  output m = conv2d(img, 16, 3, padding = 1, name = "m1") |> max_pool2d(2)
+  output b = conv2d(img, 16, 3, padding = 1, name = "b1") |> relu |> conv2d(32, 3, padding = 1, name = "b2") |> relu |> max_pool2d(2)
 }
 """
 
@@ -171,16 +173,23 @@ class NanProp(torch.nn.Module):
         self.c = torch.nn.Conv2d(3, 4, 3, padding=1)
         self.skip = torch.nn.Conv2d(3, 3, 3, padding=1)
         self.pc = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.m1 = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.b1 = torch.nn.Conv2d(3, 16, 3, padding=1)
+        self.b2 = torch.nn.Conv2d(16, 32, 3, padding=1)
 
     def forward(self, x, img):
         F = torch.nn.functional
         return {"d": torch.relu(self.d(x)), "c": torch.relu(self.c(img)), "r": torch.relu(self.skip(img) + img),
-                "p": F.max_pool2d(img, 2), "q": F.max_pool2d(self.pc(img), 3, stride=2, padding=1)}
+                "p": F.max_pool2d(img, 2), "q": F.max_pool2d(self.pc(img), 3, stride=2, padding=1),
+                "m": F.max_pool2d(self.m1(img), 2),
+                "b": F.max_pool2d(torch.relu(self.b2(torch.relu(self.b1(img)))), 2)}
 
 
 def check_nan_propagation():
     """A NaN in the input comes out where torch puts it, after a dense, a convolution, a
-    residual add and max pooling alike (whichever kernel computes them); the rest match."""
+    residual add and max pooling alike (whichever kernel computes them: m and b pool whole
+    vectors of channels natively, b on 16-channel blocks after a blocked convolution); the
+    rest match."""
     torch.manual_seed(1)
     ref = NanProp().eval()
     so, weights = h.compile_with_weights(NAN, ref, h.workdir())

@@ -538,7 +538,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
   }
 }
 
-TEST_CASE("native NHWC max pooling: every ISA build, window shape, padding and team size, NaN and infinities") {
+TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, window shape, padding and team size, NaN and infinities") {
   using dlrt::native::VectorIsa;
   std::vector<VectorIsa> isas = {VectorIsa::Generic};
   if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
@@ -573,15 +573,34 @@ TEST_CASE("native NHWC max pooling: every ISA build, window shape, padding and t
               }
             want[size_t(((b * oh + r) * ow + q) * c + ch)] = m;
           }
-    for (VectorIsa isa : isas)
-      for (int threads : {1, 2, 3}) {
-        CAPTURE(win[0], win[1], win[2], win[4], int(isa), threads);
-        std::vector<float> y(want.size(), 7.0f);
-        dlrt::native::maxPoolNhwc(threads, g, x.data(), y.data(), isa);
-        size_t wrong = 0;
-        for (size_t i = 0; i < y.size(); ++i)
-          if (!(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])))) ++wrong;
-        CHECK(wrong == 0);
-      }
+    // 16-channel blocks ([N][C/16][H][W][16]) of an NHWC tensor of `rows` x `cols`, and back.
+    auto blockIndex = [&](int64_t b, int64_t row, int64_t col, int64_t ch, int64_t rows, int64_t cols) {
+      return size_t((((b * (c / 16) + ch / 16) * rows + row) * cols + col) * 16 + ch % 16);
+    };
+    std::vector<float> xBlocked(x.size());
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t row = 0; row < h; ++row)
+        for (int64_t col = 0; col < w; ++col)
+          for (int64_t ch = 0; ch < c; ++ch)
+            xBlocked[blockIndex(b, row, col, ch, h, w)] = x[size_t(((b * h + row) * w + col) * c + ch)];
+    for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C})
+      for (VectorIsa isa : isas)
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(win[0], win[1], win[2], win[4], layout, int(isa), threads);
+          g[15] = layout;
+          std::vector<float> out(want.size(), 7.0f), y(want.size());
+          dlrt::native::maxPool(threads, g, layout == DLRT_LAYOUT_NHWC ? x.data() : xBlocked.data(), out.data(), isa);
+          for (int64_t b = 0; b < n; ++b)
+            for (int64_t r = 0; r < oh; ++r)
+              for (int64_t q = 0; q < ow; ++q)
+                for (int64_t ch = 0; ch < c; ++ch) {
+                  size_t plain = size_t(((b * oh + r) * ow + q) * c + ch);
+                  y[plain] = layout == DLRT_LAYOUT_NHWC ? out[plain] : out[blockIndex(b, r, q, ch, oh, ow)];
+                }
+          size_t wrong = 0;
+          for (size_t i = 0; i < y.size(); ++i)
+            if (!(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])))) ++wrong;
+          CHECK(wrong == 0);
+        }
   }
 }

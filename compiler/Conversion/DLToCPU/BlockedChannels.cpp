@@ -1,26 +1,29 @@
-//===- BlockedChannels.cpp - keep Winograd convolutions' activations blocked ----===//
+//===- BlockedChannels.cpp - keep convolutions' activations in channel blocks ----===//
 //
-// A 3x3 stride-1 convolution of 64 channels and more runs faster by Winograd's algorithm
-// (model_abi.h's dlrt_conv2d_winograd), which oneDNN implements on 16-channel blocks
-// (nChw16c) only; the runtime uses it for the convolutions handed blocked activations.
-// Handed NHWC, a Winograd convolution reordered its input into blocks and its result back:
-// in ResNet-18 twice per convolution, 6-10% of a call at batch 16. After the
-// channels_last patterns, this marks those convolutions `blocked_channels` between
-// explicit dl.block_channels ops:
+// oneDNN's convolutions run faster on 16-channel blocks (nChw16c) than on NHWC where
+// channels in and out are whole blocks: Winograd's algorithm (model_abi.h's
+// dlrt_conv2d_winograd; ResNet's 3x3 layers of 64 channels and more) exists only there,
+// and its direct kernel on blocks beat brgconv on NHWC on most shapes measured (one Zen 4
+// core: the CNN sample's 16 -> 32 3x3 at b64 0.91 against 1.00 ms, ResNet's 1x1 64 ->
+// 128 stride 2 at b16 1.88 against 2.19, 256 -> 512 3x3 stride 2 14.5 against 16.2;
+// 128 -> 256 3x3 stride 2 17.3 against 16.8 the one loss). Handed NHWC, such a
+// convolution would reorder its input into blocks and its result back (in ResNet-18 twice
+// per convolution, 6-10% of a call at batch 16). After the channels_last patterns, this
+// marks those convolutions `blocked_channels` between explicit dl.block_channels ops:
 //
 //   conv(x)  ->  unblock(conv_blocked(block(x)))
 //
 // Pairs that meet fold away (a convolution's unblocked result blocked again for the next
-// one), and unblocks move down through elementwise ops whose operands are all blocked, so
-// that a run of such convolutions (a ResNet stage) stays blocked from its first input to
-// its last output. The types stay NHWC: only the buffers' byte order differs, and only
-// these ops read a blocked tensor. (A tensor blocked for several convolutions, such as a
-// skip connection, is blocked once: dl-lower-to-cpu runs CSE after the layout patterns.)
+// one), and unblocks move down through elementwise ops whose operands are all blocked and
+// through max pooling, so that a run of such convolutions (a ResNet stage, the CNN's
+// conv-relu-pool blocks) stays blocked from its first input to its last output. The
+// types stay NHWC: only the buffers' byte order differs, and only these ops read a
+// blocked tensor. (A tensor blocked for several convolutions, such as a skip connection,
+// is blocked once: dl-lower-to-cpu runs CSE after the layout patterns.)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
-#include "runtime/include/dlrt/model_abi.h"
 
 using namespace mlir;
 
@@ -37,23 +40,21 @@ Value blockChannels(PatternRewriter &rw, Location loc, Value v, bool inverse) {
 /// weight once per parameter version, here on every call. In ResNet-18's train step
 /// (batch 16, AMD EPYC, 1 thread) the transforms took 366 ms a step for 178 ms of
 /// Winograd convolutions; the same convolutions run direct (brgconv on NHWC) in 395 ms.
+/// (The backward kernels read NHWC: a train step's convolutions stay so.)
 bool updatedHere(Value w) {
   return llvm::any_of(w.getUses(), [](OpOperand &use) {
     return isa<dl::SgdUpdateOp, dl::AdamUpdateOp>(use.getOwner()) && use.getOperandNumber() == 0;
   });
 }
 
-struct BlockWinogradConvolution : public OpRewritePattern<dl::Conv2DOp> {
+struct BlockConvolution : public OpRewritePattern<dl::Conv2DOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
     if (!op.getChannelsLast() || op.getBlockedChannels() || updatedHere(op.getWeight())) return failure();
     auto x = op.getInput().getType();
     auto w = op.getWeight().getType();
     int64_t c = x.getDimSize(3), oc = w.getDimSize(0);
-    auto s = op.getStride(), d = op.getDilation();
-    if (ShapedType::isDynamic(c) || c % 16 != 0 || oc % 16 != 0 ||
-        !dlrt_conv2d_winograd(c, oc, w.getDimSize(2), w.getDimSize(3), s[0], s[1], d[0], d[1], op.getGroups()))
-      return failure();
+    if (ShapedType::isDynamic(c) || c % 16 != 0 || oc % 16 != 0 || op.getGroups() != 1) return failure();
     Location loc = op.getLoc();
     rw.setInsertionPoint(op);
     Value input = blockChannels(rw, loc, op.getInput(), false);
@@ -87,10 +88,31 @@ struct SinkUnblockThroughElementwise : public OpInterfaceRewritePattern<dl::Scal
   }
 };
 
+/// max_pool2d(unblock(x)) -> unblock(max_pool2d_blocked(x)): the runtime pools the
+/// blocks as they are (inference form only: a pooling whose gradient the call takes keeps
+/// NHWC, as its convolutions do).
+struct SinkUnblockThroughMaxPool : public OpRewritePattern<dl::Pool2DOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
+    auto unblock = op.getInput().getDefiningOp<dl::BlockChannelsOp>();
+    if (!unblock || !unblock.getInverse() || !op.getIsMax() || !op.getChannelsLast() || op.getBlockedChannels() ||
+        llvm::any_of(op.getInput().getUsers(), [](Operation *u) { return isa<dl::Pool2DBackwardOp>(u); }))
+      return failure();
+    rw.modifyOpInPlace(op, [&] {
+      op.getInputMutable().assign(unblock.getInput());
+      op.setBlockedChannels(true);
+    });
+    rw.setInsertionPointAfter(op);
+    Value out = blockChannels(rw, op.getLoc(), op.getResult(), true);
+    rw.replaceAllUsesExcept(op.getResult(), out, out.getDefiningOp());
+    return success();
+  }
+};
+
 } // namespace
 
 void populateBlockedChannels(RewritePatternSet &patterns) {
-  patterns.add<BlockWinogradConvolution, SinkUnblockThroughElementwise>(patterns.getContext());
+  patterns.add<BlockConvolution, SinkUnblockThroughElementwise, SinkUnblockThroughMaxPool>(patterns.getContext());
 }
 
 } // namespace dlc

@@ -13,6 +13,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <type_traits>
+
 using namespace mlir;
 
 namespace dlc {
@@ -52,10 +54,10 @@ Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, i
 /// The pooling geometry word array of the dlrt_k_pool2d kernels: N C H W OH OW KH KW SH SW
 /// PT PL PB PR is_max channels_last.
 Value poolGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oh, Value ow, ArrayRef<int64_t> k,
-                   ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, bool channelsLast) {
+                   ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, dlrt_layout layout) {
   SmallVector<Value> words(nchw);
   words.append({oh, ow});
-  for (int64_t v : {k[0], k[1], s[0], s[1], p[0], p[1], p[2], p[3], int64_t(isMax), int64_t(channelsLast)})
+  for (int64_t v : {k[0], k[1], s[0], s[1], p[0], p[1], p[2], p[3], int64_t(isMax), int64_t(layout)})
     words.push_back(idx(b, loc, v));
   return i64Array(b, loc, words);
 }
@@ -146,8 +148,10 @@ bool samePooling(dl::Pool2DOp fwd, dl::Pool2DBackwardOp back) {
 /// for an input of sizes `nchw`.
 template <typename Op>
 Value poolGeometryOf(OpBuilder &b, Location loc, Op op, ArrayRef<Value> nchw, Value oh, Value ow) {
-  return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(),
-                      op.getChannelsLast());
+  dlrt_layout layout = op.getChannelsLast() ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
+  if constexpr (std::is_same_v<Op, dl::Pool2DOp>)
+    if (op.getBlockedChannels()) layout = DLRT_LAYOUT_NCHW16C;
+  return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(), layout);
 }
 
 /// dlrt_k_pool2d_f32 for `op`: the result, and in training form (`workspace`) also the

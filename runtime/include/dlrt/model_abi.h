@@ -40,10 +40,11 @@ enum dlrt_layout {
 /* Whether a conv2d may run by Winograd's algorithm (when oneDNN has a kernel for it): 3x3,
  * stride 1, no dilation, no groups, 64 channels in and out or more. Measured on this
  * project's CPUs: 1.2-2.3x faster than direct convolution on ResNet's layers, slower with
- * fewer channels (0.7-0.9x for 16 -> 32 on 14x14). The compiler keeps such convolutions'
- * activations in 16-channel blocks between them, the layout Winograd runs on, except
- * where the call updates the weight (a train step); the runtime runs Winograd exactly for
- * the convolutions handed blocked activations (DLRT_LAYOUT_NCHW16C). */
+ * fewer channels (0.7-0.9x for 16 -> 32 on 14x14). The compiler hands every convolution
+ * whose channels in and out are whole 16-channel blocks its activations in blocks
+ * (DLRT_LAYOUT_NCHW16C), except where the call updates the weight (a train step); the
+ * runtime runs those by Winograd where this rule says so, else by oneDNN's direct kernel
+ * on blocks. */
 static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                        int64_t dh, int64_t dw, int64_t groups) {
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && groups == 1 && c >= 64 && oc >= 64;

@@ -2,6 +2,7 @@
 #include "native/MaxPool.h"
 
 #include "Threads.h"
+#include "dlrt/model_abi.h"
 
 #include <algorithm>
 #include <cstring>
@@ -46,44 +47,54 @@ struct CompareMax {
   DLRT_VINLINE vf result() const { return max; }
 };
 
+/// Where a vector of 16 channels of pixel (i, j) of image b lies, in floats: NHWC or
+/// 16-channel blocks ([N][C/16][H][W][16]).
+struct Layout {
+  int64_t image, block, row, column;
+  Layout(bool blocked, int64_t c, int64_t h, int64_t w)
+      : image(h * w * c), block(blocked ? h * w * kLanes : kLanes), row(w * (blocked ? kLanes : c)),
+        column(blocked ? kLanes : c) {}
+};
+
 /// Output rows [begin, end) of all images (row index b * OH + r). Each output position's
 /// maximum is a chain of dependent instructions, so kColumns positions of a row are worked
 /// side by side where their windows lie inside the image (all but the edges); one at a
 /// time only at the edges.
-template <class Max> DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
+template <class Max>
+DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
   constexpr int kColumns = 4;
   const int64_t c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5], kh = g[6], kw = g[7];
   const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
+  const bool blocked = g[15] == DLRT_LAYOUT_NCHW16C;
+  const Layout in(blocked, c, h, w), out(blocked, c, oh, ow);
   for (int64_t row = begin; row < end; ++row) {
     int64_t b = row / oh, r = row % oh;
     int64_t i0 = std::max<int64_t>(0, r * sh - pt), i1 = std::min<int64_t>(h, r * sh - pt + kh);
-    const float *image = x + b * h * w * c;
-    float *out = y + (b * oh + r) * ow * c;
-    for (int64_t q = 0; q < ow;) {
-      int64_t left = q * sw - pl;
-      if (q + kColumns <= ow && left >= 0 && left + (kColumns - 1) * sw + kw <= w) {
-        for (int64_t ch = 0; ch < c; ch += kLanes) {
+    for (int64_t cb = 0; cb < c / kLanes; ++cb) {
+      const float *image = x + b * in.image + cb * in.block;
+      float *dst = y + b * out.image + cb * out.block + r * out.row;
+      for (int64_t q = 0; q < ow;) {
+        int64_t left = q * sw - pl;
+        if (q + kColumns <= ow && left >= 0 && left + (kColumns - 1) * sw + kw <= w) {
           Max m[kColumns];
           for (int k = 0; k < kColumns; ++k) m[k].start();
           for (int64_t i = i0; i < i1; ++i)
             for (int64_t j = 0; j < kw; ++j) {
-              const float *at = image + (i * w + left + j) * c + ch;
-              for (int k = 0; k < kColumns; ++k) m[k].add(load(at + k * sw * c));
+              const float *at = image + i * in.row + (left + j) * in.column;
+              for (int k = 0; k < kColumns; ++k) m[k].add(load(at + k * sw * in.column));
             }
-          for (int k = 0; k < kColumns; ++k) store(out + (q + k) * c + ch, m[k].result());
+          for (int k = 0; k < kColumns; ++k) store(dst + (q + k) * out.column, m[k].result());
+          q += kColumns;
+          continue;
         }
-        q += kColumns;
-        continue;
-      }
-      int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(w, left + kw);
-      for (int64_t ch = 0; ch < c; ch += kLanes) {
+        int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(w, left + kw);
         Max m;
         m.start();
         for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = j0; j < j1; ++j) m.add(load(image + (i * w + j) * c + ch));
-        store(out + q * c + ch, m.result());
+          for (int64_t j = j0; j < j1; ++j) m.add(load(image + i * in.row + j * in.column));
+        store(dst + q * out.column, m.result());
+        ++q;
       }
-      ++q;
     }
   }
 }
@@ -100,7 +111,7 @@ void poolGeneric(const int64_t *g, const float *x, float *y, int64_t begin, int6
 
 } // namespace
 
-void maxPoolNhwc(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa) {
+void maxPool(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa) {
   auto pool = isa == VectorIsa::Avx512 ? poolAvx512 : isa == VectorIsa::Avx2 ? poolAvx2 : poolGeneric;
   const int64_t rows = g[0] * g[4];
   int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, rows)));

@@ -1,9 +1,9 @@
-//===- MaxPool.h - inference max pooling on NHWC, written here --*- C++ -*-===//
+//===- MaxPool.h - inference max pooling, written here ----------*- C++ -*-===//
 //
 // oneDNN's max pooling loses NaN (its vmaxps keeps the other operand), so its results
-// need a second pass over the input to find NaN windows. On NHWC with whole 16-channel
-// vectors this kernel does it in one: each window's maximum over whole vectors of
-// channels, a NaN winning wherever it occurs, as torch.max_pool2d.
+// need a second pass over the input to find NaN windows. On NHWC or 16-channel blocks,
+// with whole vectors of 16 channels, this kernel does it in one: each window's maximum
+// over a vector of channels, a NaN winning wherever it occurs, as torch.max_pool2d.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DLRT_SRC_NATIVE_MAXPOOL_H
@@ -15,13 +15,14 @@
 
 namespace dlrt::native {
 
-/// Whether maxPoolNhwc handles `channels` (whole vectors of 16).
-inline bool maxPoolNhwcSupports(int64_t channels) { return channels > 0 && channels % kLanes == 0; }
+/// Whether maxPool handles `channels` (whole vectors of 16).
+inline bool maxPoolSupports(int64_t channels) { return channels > 0 && channels % kLanes == 0; }
 
-/// y = max_pool2d(x) of NHWC tensors; g: dlrt_k_pool2d_f32's geometry (N C H W OH OW KH
-/// KW SH SW PT PL PB PR ...; every window holds at least one element, as PyTorch
-/// requires). On up to `threads` threads, each a share of the output rows.
-void maxPoolNhwc(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa = widestVectorIsa());
+/// y = max_pool2d(x); g: dlrt_k_pool2d_f32's geometry (N C H W OH OW KH KW SH SW PT PL PB
+/// PR is_max layout; every window holds at least one element, as PyTorch requires), the
+/// layout NHWC or 16-channel blocks (DLRT_LAYOUT_NHWC or _NCHW16C). On up to `threads`
+/// threads, each a share of the output rows.
+void maxPool(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa = widestVectorIsa());
 
 } // namespace dlrt::native
 #endif

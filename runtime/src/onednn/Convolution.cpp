@@ -141,6 +141,15 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // faster than plain NCHW. Activations are reordered in and out per call where its
     // choice differs from ours (with channels_last it rarely does), weights once per
     // parameter version.
+    // Handed blocks (the compiler's choice where channels are whole blocks, see
+    // BlockedChannels.cpp), the direct kernel on them, without reorders.
+    if (!chosen && !ctx.bf16 && layout == DLRT_LAYOUT_NCHW16C) {
+      try {
+        auto pd = make(p->src, p->dst, direct);
+        if (!isReference(pd)) chosen = pd;
+      } catch (const dnnl::error &) {
+      }
+    }
     // With --precision bf16, bf16 input and weights (f32 accumulation and output) where
     // oneDNN has a kernel for them other than its reference one.
     if (!chosen && ctx.bf16) {

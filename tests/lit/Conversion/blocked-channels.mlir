@@ -1,6 +1,6 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --cse | FileCheck %s
 
-// Two Winograd convolutions (3x3, stride 1, 64 channels) with an elementwise op between
+// Two (Winograd) convolutions (3x3, stride 1, 64 channels) with an elementwise op between
 // them: blocked once after the input's transpose, unblocked once before the output's. The
 // convolutions get layout 2 (16-channel blocks) in their geometry's last word, and exp
 // runs on the blocked buffer.
@@ -18,7 +18,7 @@
 // CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK: return
 
-// 32 channels: direct convolution on NHWC (layout 1), nothing blocked.
+// 8 channels, not a whole block: direct convolution on NHWC (layout 1), nothing blocked.
 // CHECK-LABEL: func.func @narrow
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: memref.store %c1_i64, %{{.*}}[%c19]
@@ -26,18 +26,37 @@
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: return
 
-// d + h with d a 1x1 convolution and h a 3x3 one, both of x: the sum goes into the 3x3
-// one (site 4), whatever the operand order, which accumulates into the blocked d (its
-// inout destination, arg kind 3); x is transposed once for both.
+// d + h with d a 1x1 convolution and h a 3x3 one, both of x, both on blocks: the sum goes
+// into the 3x3 one (site 4), whatever the operand order, which accumulates into d's
+// result (its inout destination, arg kind 3), blocked as it is; x is transposed and
+// blocked once for both.
 // CHECK-LABEL: func.func @skip
 // CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK-NOT: dlrt_k_transpose_f32
-// CHECK: %[[D0:.*]] = dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %c0_i64)
 // CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
-// CHECK: %[[D:.*]] = dlrt.call @dlrt_k_block_channels_f32(%{{.*}}, %c-1_i64, %{{[a-z0-9_]+}}, %[[D0]], %{{[0-9]+}}, %c0_i64)
+// CHECK: %[[D:.*]] = dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %c0_i64)
+// CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c4_i64, %{{[a-z0-9_]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %[[D]], %cst, %c1_i64)
 // CHECK-SAME: arg_kinds = array<i32: 0, 0, 0, 0, 0, 1, 3, 1, 0, 0>
 // CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: return
+
+// conv -> relu -> max_pool of 32 channels: relu moves below the pooling, which pools the
+// blocks (layout 2 in its geometry's word 15), and one unblock follows the relu. A
+// 16-channel tensor's blocks are its NHWC bytes: no block_channels before the first
+// convolution, which reads a 16-channel input. Average pooling reads NHWC.
+// CHECK-LABEL: func.func @pool
+// CHECK: dlrt.call @dlrt_k_transpose_f32
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: memref.store %c2_i64, %{{.*}}[%c19]
+// CHECK: dlrt.call @dlrt_k_conv2d_f32
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: memref.store %c2_i64, %{{.*}}[%c15]
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: arith.cmpf ugt
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: memref.store %c1_i64, %{{.*}}[%c15]
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
 // CHECK: return
 module attributes {dl.signature = "{}"} {
   func.func @chain(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
@@ -46,14 +65,21 @@ module attributes {dl.signature = "{}"} {
     %b = dl.conv2d %e, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
     return %b : tensor<?x64x8x8xf32>
   }
-  func.func @narrow(%x: tensor<?x32x8x8xf32> {dl.input = "x"}, %w: tensor<32x32x3x3xf32> {dl.param = "w"}) -> (tensor<?x32x8x8xf32> {dl.output = "y"}) {
-    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x32x8x8xf32>, tensor<32x32x3x3xf32> -> tensor<?x32x8x8xf32>
-    return %a : tensor<?x32x8x8xf32>
+  func.func @narrow(%x: tensor<?x8x8x8xf32> {dl.input = "x"}, %w: tensor<8x8x3x3xf32> {dl.param = "w"}) -> (tensor<?x8x8x8xf32> {dl.output = "y"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x8x8x8xf32>, tensor<8x8x3x3xf32> -> tensor<?x8x8x8xf32>
+    return %a : tensor<?x8x8x8xf32>
   }
   func.func @skip(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}, %w1: tensor<64x64x1x1xf32> {dl.param = "w1"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
     %d = dl.conv2d %x, %w1 {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x1x1xf32> -> tensor<?x64x8x8xf32>
     %h = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
     %s = dl.add %d, %h : tensor<?x64x8x8xf32>, tensor<?x64x8x8xf32> -> tensor<?x64x8x8xf32>
     return %s : tensor<?x64x8x8xf32>
+  }
+  func.func @pool(%x: tensor<?x16x8x8xf32> {dl.input = "x"}, %w: tensor<32x16x3x3xf32> {dl.param = "w"}) -> (tensor<?x32x4x4xf32> {dl.output = "y"}, tensor<?x16x4x4xf32> {dl.output = "z"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x16x8x8xf32>, tensor<32x16x3x3xf32> -> tensor<?x32x8x8xf32>
+    %r = dl.relu %a : tensor<?x32x8x8xf32>
+    %p = dl.pool2d %r {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x32x8x8xf32> -> tensor<?x32x4x4xf32>
+    %q = dl.pool2d %x {is_max = false, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x16x8x8xf32> -> tensor<?x16x4x4xf32>
+    return %p, %q : tensor<?x32x4x4xf32>, tensor<?x16x4x4xf32>
   }
 }
