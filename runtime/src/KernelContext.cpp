@@ -28,4 +28,12 @@ void KernelContext::run(const dnnl::primitive &prim, std::unordered_map<int, dnn
   stream.wait();
 }
 
+void KernelContext::runReorder(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args, size_t bytes) {
+  constexpr size_t kSmall = 512 * 1024;
+  if (bytes >= kSmall || threadCount <= 1) return run(prim, std::move(args));
+  setOpenMPThreads(1);
+  run(prim, std::move(args));
+  setOpenMPThreads(threadCount);
+}
+
 } // namespace dlrt

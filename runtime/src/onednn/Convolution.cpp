@@ -181,16 +181,17 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   memory src = userSrc, dst = userDst;
   if (p.toSrcP) {
     src = ctx.staged(ctx.stagedSrc, p.srcP);
-    ctx.run(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, src}});
+    ctx.runReorder(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, src}}, p.src.get_size());
   }
   if (p.fromDstP) dst = ctx.staged(ctx.stagedDst, p.dstP);
   // y holds the skip tensor; a staged dst in another layout needs it too.
-  if (accumulate && p.fromDstP) ctx.run(*p.residualCopy, {{DNNL_ARG_FROM, userDst}, {DNNL_ARG_TO, dst}});
+  if (accumulate && p.fromDstP)
+    ctx.runReorder(*p.residualCopy, {{DNNL_ARG_FROM, userDst}, {DNNL_ARG_TO, dst}}, p.dst.get_size());
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.packed.get(ctx, w)},
                                           {DNNL_ARG_DST, dst}};
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
   ctx.run(p.prim, std::move(args));
-  if (p.fromDstP) ctx.run(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}});
+  if (p.fromDstP) ctx.runReorder(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}}, p.dstP.get_size());
 }
 
 } // namespace

@@ -32,7 +32,7 @@ struct Operand {
     dnnl::memory m(user, ctx.engine, const_cast<void *>(data));
     if (!convert) return m;
     dnnl::memory staged = ctx.staged(staging, prim);
-    ctx.run(*convert, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, staged}});
+    ctx.runReorder(*convert, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, staged}}, user.get_size());
     return staged;
   }
   /// The primitive's view of an output, in `staging` where it must be reordered after.
@@ -40,7 +40,9 @@ struct Operand {
     return convert ? ctx.staged(staging, prim) : dnnl::memory(user, ctx.engine, data);
   }
   void finish(KernelContext &ctx, const dnnl::memory &produced, void *data) const {
-    if (convert) ctx.run(*convert, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, dnnl::memory(user, ctx.engine, data)}});
+    if (convert)
+      ctx.runReorder(*convert, {{DNNL_ARG_FROM, produced}, {DNNL_ARG_TO, dnnl::memory(user, ctx.engine, data)}},
+                     prim.get_size());
   }
 };
 
