@@ -18,6 +18,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <limits>
+
 using namespace mlir;
 using mlir::dl::iota;
 
@@ -144,6 +146,11 @@ Value PairLossLowering<mlir::dl::BceWithLogitsOp>::term(OpBuilder &b, Location l
 }
 
 /// The first index of the largest value along the last dim.
+/// The index of the largest element along the last axis, the first where several are,
+/// the first NaN where there is one (torch.argmax). Two reductions: the maximum (NaN
+/// propagating), then the least index holding it (or a NaN). One reduction keeping value
+/// and index together is a select chain the vectoriser leaves scalar: TinyGpt's train
+/// step at b16 spent 0.77 ms of 35 on its predictions so.
 struct ArgmaxLowering : public OpRewritePattern<mlir::dl::ArgmaxOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(mlir::dl::ArgmaxOp op, PatternRewriter &rw) const override {
@@ -157,26 +164,39 @@ struct ArgmaxLowering : public OpRewritePattern<mlir::dl::ArgmaxOp> {
     for (int64_t i = 0; i < last; ++i)
       if (xt.isDynamicDim(i)) dyn.push_back(tensor::DimOp::create(rw, loc, x, i));
     auto maxType = RankedTensorType::get(rt.getShape(), elt);
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t i = 0; i < last; ++i) outExprs.push_back(rw.getAffineDimExpr(i));
+    AffineMap all = rw.getMultiDimIdentityMap(rank), outMap = AffineMap::get(rank, 0, outExprs, rw.getContext());
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    iters.back() = utils::IteratorType::reduction;
+
     Value maxInit = linalg::FillOp::create(rw, loc, reductionInit(rw, loc, elt, true),
                                            tensor::EmptyOp::create(rw, loc, maxType, dyn).getResult())
                         .getResult(0);
-    Value idxInit = linalg::FillOp::create(rw, loc, i64Const(rw, loc, 0), tensor::EmptyOp::create(rw, loc, rt, dyn).getResult())
+    Value max = linalg::GenericOp::create(rw, loc, TypeRange{maxType}, x, ValueRange{maxInit},
+                                          ArrayRef<AffineMap>{all, outMap}, iters,
+                                          [&](OpBuilder &b, Location l, ValueRange a) {
+                                            linalg::YieldOp::create(
+                                                b, l, ValueRange{arith::MaximumFOp::create(b, l, a[0], a[1])});
+                                          })
+                    .getResult(0);
+
+    Value none = i64Const(rw, loc, std::numeric_limits<int64_t>::max());
+    Value idxInit = linalg::FillOp::create(rw, loc, none, tensor::EmptyOp::create(rw, loc, rt, dyn).getResult())
                         .getResult(0);
-    SmallVector<AffineExpr> outExprs;
-    for (int64_t i = 0; i < last; ++i) outExprs.push_back(rw.getAffineDimExpr(i));
-    AffineMap outMap = AffineMap::get(rank, 0, outExprs, rw.getContext());
-    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    iters.back() = utils::IteratorType::reduction;
-    auto g = linalg::GenericOp::create(
-        rw, loc, TypeRange{maxType, rt}, x, ValueRange{maxInit, idxInit},
-        ArrayRef<AffineMap>{rw.getMultiDimIdentityMap(rank), outMap, outMap}, iters,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value c = arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, last));
-          Value better = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OGT, a[0], a[1]);
-          linalg::YieldOp::create(b, l, ValueRange{arith::SelectOp::create(b, l, better, a[0], a[1]),
-                                                  arith::SelectOp::create(b, l, better, c, a[2])});
+    auto first = linalg::GenericOp::create(
+        rw, loc, TypeRange{rt}, ValueRange{x, max}, ValueRange{idxInit}, ArrayRef<AffineMap>{all, outMap, outMap},
+        iters, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value i = arith::IndexCastOp::create(b, l, b.getI64Type(), linalg::IndexOp::create(b, l, last));
+          // x == max, or x is NaN: then max is NaN too, which nothing equals, and where max
+          // is not NaN no element is.
+          Value equal = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, a[0], a[1]);
+          Value isNaN = arith::CmpFOp::create(b, l, arith::CmpFPredicate::UNO, a[0], a[0]);
+          Value hit = arith::OrIOp::create(b, l, equal, isNaN);
+          Value candidate = arith::SelectOp::create(b, l, hit, i, none);
+          linalg::YieldOp::create(b, l, ValueRange{arith::MinSIOp::create(b, l, candidate, a[2])});
         });
-    rw.replaceOp(op, g.getResult(1));
+    rw.replaceOp(op, first.getResult(0));
     return success();
   }
 };
