@@ -143,6 +143,7 @@ enum PrimitiveKind : int64_t {
   kSoftmaxBackward = 17,
   kRecurrentProjection = 18, // an LSTM layer's input projection, before the native recurrence
   kNativeLstm = 19,          // an LSTM layer's packed weight for the native recurrence
+  kNativeDense = 20,         // a dense layer's packed weight for native/Gemv
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

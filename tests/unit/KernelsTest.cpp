@@ -3,6 +3,7 @@
 // reading its forward's workspace; a convolution with a skip tensor, by Winograd and
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
+#include "native/Gemv.h"
 #include "native/Lstm.h"
 #include "native/MaxPool.h"
 #include "onednn/Kernels.h"
@@ -603,4 +604,63 @@ TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, wind
           CHECK(wrong == 0);
         }
   }
+}
+
+TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC columns, team size") {
+  using dlrt::native::VectorIsa;
+  std::vector<VectorIsa> isas = {VectorIsa::Generic};
+  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
+  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  std::mt19937 gen(9);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t chw[3] = {4, 3, 5}; // an NHWC input of 4 channels, 3 x 5 pixels: k = 60
+  for (int64_t n : {10, 64, 100})
+    for (bool nhwc : {false, true}) {
+      const int64_t k = 60;
+      std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n)), x(static_cast<size_t>(4 * k));
+      for (float &v : w) v = u(gen);
+      for (float &v : bias) v = u(gen);
+      for (float &v : x) v = 2 * u(gen);
+      x[size_t(k + 7)] = std::nanf(""); // row 1: every output NaN
+      std::vector<float> packed(size_t(dlrt::native::denseRowsPackedSize(n, k)));
+      dlrt::native::packDenseRows(w.data(), n, k, nhwc ? chw : nullptr, packed.data());
+      for (int64_t activation = DLRT_ACTIVATION_NONE; activation <= DLRT_ACTIVATION_SILU; ++activation)
+        for (int64_t m = 1; m <= 4; ++m) {
+          REQUIRE(dlrt::native::denseRowsSupports(m, activation));
+          std::vector<double> want(size_t(m * n));
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t o = 0; o < n; ++o) {
+              double s = bias[size_t(o)];
+              for (int64_t i = 0; i < k; ++i) {
+                // Input column i is NHWC element (pixel, ch); the weight's column is NCHW.
+                int64_t col = nhwc ? (i % chw[0]) * chw[1] * chw[2] + i / chw[0] : i;
+                s += double(x[size_t(r * k + i)]) * w[size_t(o * k + col)];
+              }
+              double sig = 1 / (1 + std::exp(-s));
+              want[size_t(r * n + o)] = activation == DLRT_ACTIVATION_RELU      ? (s < 0 ? 0 : s)
+                                        : activation == DLRT_ACTIVATION_SIGMOID ? sig
+                                        : activation == DLRT_ACTIVATION_TANH    ? std::tanh(s)
+                                        : activation == DLRT_ACTIVATION_SILU    ? s * sig
+                                                                                : s;
+            }
+          for (VectorIsa isa : isas)
+            for (int threads : {1, 2, 3}) {
+              CAPTURE(n, nhwc, activation, m, int(isa), threads);
+              std::vector<float> y(size_t(m * n) + 1, -5.0f); // one past the end: untouched
+              dlrt::native::denseRows(threads, m, k, n, x.data(), packed.data(), bias.data(), y.data(), activation,
+                                      isa);
+              double worst = 0;
+              bool nanRight = true;
+              for (int64_t i = 0; i < m * n; ++i) {
+                if (std::isnan(want[size_t(i)])) nanRight = nanRight && std::isnan(y[size_t(i)]);
+                else worst = std::max(worst, std::abs(y[size_t(i)] - want[size_t(i)]) / (1 + std::abs(want[size_t(i)])));
+              }
+              CHECK(nanRight);
+              CHECK(worst < 2e-6);
+              CHECK(y[size_t(m * n)] == -5.0f);
+            }
+        }
+    }
+  CHECK(!dlrt::native::denseRowsSupports(5, DLRT_ACTIVATION_NONE));
+  CHECK(!dlrt::native::denseRowsSupports(1, DLRT_ACTIVATION_GELU_ERF));
 }

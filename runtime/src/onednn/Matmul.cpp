@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "native/Gemv.h"
 #include "onednn/Dense.h"
 #include "onednn/Kernels.h"
 #include "onednn/Operand.h"
@@ -113,10 +114,39 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
   run(ctx, *p, x, weight, bias, y, /*packed=*/true);
 }
 
+namespace {
+
+/// A dense layer's weight packed for native::denseRows, redone when the parameter may
+/// have changed.
+struct NativeDenseWeight {
+  std::vector<float> packed;
+  const void *from = nullptr;
+  uint64_t version = ~uint64_t(0);
+};
+
+} // namespace
+
 extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
                                  const float *w, const float *bias, float *y, int64_t activation,
                                  const int64_t *nhwc) {
   guarded(vctx, site, [&](KernelContext &ctx) {
+    // A few rows (batch 1) in fp32: the native kernel, without oneDNN's cost per call.
+    if (!ctx.bf16 && native::denseRowsSupports(m, activation)) {
+      std::vector<int64_t> key = {kNativeDense, site, k, n, nhwc != nullptr};
+      if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
+      auto &slot = ctx.primitives[key];
+      if (!slot) slot = std::make_shared<NativeDenseWeight>();
+      auto &packed = *static_cast<NativeDenseWeight *>(slot.get());
+      if (packed.from != w || packed.version != ctx.paramVersion) {
+        packed.packed.resize(size_t(native::denseRowsPackedSize(n, k)));
+        native::packDenseRows(w, n, k, nhwc, packed.packed.data());
+        packed.from = w;
+        packed.version = ctx.paramVersion;
+      }
+      int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
+      native::denseRows(threads, m, k, n, x, packed.packed.data(), bias, y, activation);
+      return;
+    }
     denseOnOneDNN(ctx, {kDense, site}, m, k, n, x, w, bias, y, activation, nhwc, ctx.bf16);
   });
 }

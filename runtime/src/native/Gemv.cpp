@@ -1,0 +1,110 @@
+//===- Gemv.cpp - dense layers of a few rows, written here ----------------===//
+#include "native/Gemv.h"
+
+#include "Threads.h"
+#include "dlrt/model_abi.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace dlrt::native {
+namespace {
+
+constexpr int64_t kMaxRows = 4;
+/// Output blocks worked side by side: independent accumulators, and each input element
+/// broadcast once for all of them.
+constexpr int kBlocks = 4;
+
+struct Problem {
+  int64_t m, k, n;
+  const float *x, *packed, *bias;
+  float *y;
+  int64_t activation;
+};
+
+DLRT_VINLINE vf activate(vf v, int64_t activation) {
+  switch (activation) {
+  case DLRT_ACTIVATION_RELU: return v < splat(0.0f) ? splat(0.0f) : v; // NaN stays NaN
+  case DLRT_ACTIVATION_SIGMOID: return vsigmoid(v);
+  case DLRT_ACTIVATION_TANH: return vtanh(v);
+  case DLRT_ACTIVATION_SILU: return v * vsigmoid(v);
+  default: return v;
+  }
+}
+
+/// Row `row`, output blocks [b0, b0 + B).
+template <int B> DLRT_VINLINE void blocks(const Problem &p, int64_t row, int64_t b0) {
+  vf acc[B];
+  for (int b = 0; b < B; ++b) {
+    float bias[kLanes] = {};
+    if (p.bias)
+      std::memcpy(bias, p.bias + (b0 + b) * kLanes, size_t(std::min<int64_t>(kLanes, p.n - (b0 + b) * kLanes)) * 4);
+    acc[b] = load(bias);
+  }
+  const float *x = p.x + row * p.k, *w = p.packed + b0 * p.k * kLanes;
+  for (int64_t i = 0; i < p.k; ++i) {
+    vf s = splat(x[i]);
+    for (int b = 0; b < B; ++b) acc[b] += s * load(w + (b * p.k + i) * kLanes);
+  }
+  for (int b = 0; b < B; ++b) {
+    vf v = activate(acc[b], p.activation);
+    int64_t first = (b0 + b) * kLanes, valid = std::min<int64_t>(kLanes, p.n - first);
+    if (valid == kLanes) {
+      store(p.y + row * p.n + first, v);
+    } else {
+      float out[kLanes];
+      store(out, v);
+      std::memcpy(p.y + row * p.n + first, out, size_t(valid) * 4);
+    }
+  }
+}
+
+DLRT_VINLINE void run(const Problem &p, int64_t b0, int64_t b1) {
+  for (int64_t row = 0; row < p.m; ++row) {
+    int64_t b = b0;
+    for (; b + kBlocks <= b1; b += kBlocks) blocks<kBlocks>(p, row, b);
+    for (; b < b1; ++b) blocks<1>(p, row, b);
+  }
+}
+
+DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t b0, int64_t b1) { run(p, b0, b1); }
+DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t b0, int64_t b1) { run(p, b0, b1); }
+void runGeneric(const Problem &p, int64_t b0, int64_t b1) { run(p, b0, b1); }
+
+} // namespace
+
+bool denseRowsSupports(int64_t m, int64_t activation) {
+  return m >= 1 && m <= kMaxRows && activation >= DLRT_ACTIVATION_NONE && activation <= DLRT_ACTIVATION_SILU;
+}
+
+int64_t denseRowsPackedSize(int64_t n, int64_t k) { return (n + kLanes - 1) / kLanes * kLanes * k; }
+
+void packDenseRows(const float *w, int64_t n, int64_t k, const int64_t *nhwc, float *packed) {
+  std::fill_n(packed, denseRowsPackedSize(n, k), 0.0f);
+  for (int64_t i = 0; i < k; ++i) {
+    // The weight column of input column i.
+    int64_t col = i;
+    if (nhwc) {
+      int64_t c = nhwc[0], h = nhwc[1], wd = nhwc[2], ch = i % c, pixel = i / c;
+      col = ch * h * wd + pixel;
+    }
+    for (int64_t o = 0; o < n; ++o) packed[((o / kLanes) * k + i) * kLanes + o % kLanes] = w[o * k + col];
+  }
+}
+
+void denseRows(int threads, int64_t m, int64_t k, int64_t n, const float *x, const float *packed, const float *bias,
+               float *y, int64_t activation, VectorIsa isa) {
+  auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
+  Problem p{m, k, n, x, packed, bias, y, activation};
+  int64_t blockCount = (n + kLanes - 1) / kLanes;
+  // Whole groups of kBlocks per thread where there are enough.
+  int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, blockCount / kBlocks)));
+  parallelParts(parts, parts, [&](int part) {
+    int64_t groups = (blockCount + kBlocks - 1) / kBlocks;
+    int64_t b0 = std::min(blockCount, groups * part / parts * kBlocks);
+    int64_t b1 = std::min(blockCount, groups * (part + 1) / parts * kBlocks);
+    runFor(p, b0, b1);
+  });
+}
+
+} // namespace dlrt::native
