@@ -470,13 +470,20 @@ TEST_CASE("threads: a call's kernels all go parallel when most work is in large 
 }
 
 
+/// Every build of the native kernels this CPU can run, the baseline's first.
+static std::vector<dlrt::native::VectorIsa> runnableIsas() {
+  using dlrt::native::VectorIsa;
+  std::vector<VectorIsa> isas = {VectorIsa::Generic};
+  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
+  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  return isas;
+}
+
 TEST_CASE("native LSTM recurrence: every ISA build and team size against a double-precision reference") {
   using dlrt::native::VectorIsa;
   std::mt19937 gen(11);
   std::uniform_real_distribution<float> u(-0.4f, 0.4f), big(-3.0f, 3.0f);
-  std::vector<VectorIsa> isas = {VectorIsa::Generic};
-  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
-  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  std::vector<VectorIsa> isas = runnableIsas();
   // b: a single row, rows left over after groups of 4; h: one block, three blocks (which
   // two threads share unevenly).
   for (int64_t b : {1, 6}) {
@@ -506,7 +513,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
       std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h)));
       dlrt::native::packLstmRecurrentWeight(whh.data(), h, packed.data());
       std::vector<float> state(size_t(dlrt::native::lstmStateSize(b, h)));
-      for (VectorIsa isa : isas)
+      for (dlrt::native::VectorIsa isa : isas)
         for (int threads : {1, 2, 3})
           for (bool sequence : {true, false}) {
             CAPTURE(b, h, int(isa), threads, sequence);
@@ -527,7 +534,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
       std::vector<float> withNaN = proj;
       withNaN[size_t(2 * 4 * h + 3)] = std::nanf(""); // row 0, step 2, gate i of unit 3
       std::vector<float> y(size_t(b * t * h));
-      for (VectorIsa isa : isas) {
+      for (dlrt::native::VectorIsa isa : isas) {
         CAPTURE(b, h, int(isa));
         dlrt::native::lstmRecurrence(1, b, t, h, withNaN.data(), packed.data(), y.data(), true, state.data(), isa);
         CHECK(std::isnan(y[size_t(2 * h + 3)]));
@@ -540,10 +547,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
 }
 
 TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, window shape, padding and team size, NaN and infinities") {
-  using dlrt::native::VectorIsa;
-  std::vector<VectorIsa> isas = {VectorIsa::Generic};
-  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
-  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  std::vector<dlrt::native::VectorIsa> isas = runnableIsas();
   std::mt19937 gen(5);
   std::normal_distribution<float> normal;
   // {KH, KW, SH, SW, PT, PL, PB, PR}: 2x2/2, 3x3/2 padded, 3x2/1 padded on one side.
@@ -585,7 +589,7 @@ TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, wind
           for (int64_t ch = 0; ch < c; ++ch)
             xBlocked[blockIndex(b, row, col, ch, h, w)] = x[size_t(((b * h + row) * w + col) * c + ch)];
     for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C})
-      for (VectorIsa isa : isas)
+      for (dlrt::native::VectorIsa isa : isas)
         for (int threads : {1, 2, 3}) {
           CAPTURE(win[0], win[1], win[2], win[4], layout, int(isa), threads);
           g[15] = layout;
@@ -607,10 +611,7 @@ TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, wind
 }
 
 TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC columns, team size") {
-  using dlrt::native::VectorIsa;
-  std::vector<VectorIsa> isas = {VectorIsa::Generic};
-  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
-  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  std::vector<dlrt::native::VectorIsa> isas = runnableIsas();
   std::mt19937 gen(9);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const int64_t chw[3] = {4, 3, 5}; // an NHWC input of 4 channels, 3 x 5 pixels: k = 60
@@ -643,7 +644,7 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
                                         : activation == DLRT_ACTIVATION_SILU    ? s * sig
                                                                                 : s;
             }
-          for (VectorIsa isa : isas)
+          for (dlrt::native::VectorIsa isa : isas)
             for (int threads : {1, 2, 3}) {
               CAPTURE(n, nhwc, activation, m, int(isa), threads);
               std::vector<float> y(size_t(m * n) + 1, -5.0f); // one past the end: untouched
