@@ -2,6 +2,7 @@
 #include "compiler/Target/ObjectEmitter.h"
 
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -45,10 +46,12 @@ std::string targetCPUName(const CodegenOptions &opts) {
   return opts.cpu == "native" ? llvm::sys::getHostCPUName().str() : opts.cpu;
 }
 
-bool targetHasFeature(const CodegenOptions &opts, llvm::StringRef feature) {
+bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::StringRef> features) {
   std::string error;
   auto tm = makeTargetMachine(opts, error);
-  return tm && tm->getMCSubtargetInfo()->checkFeatures(("+" + feature).str());
+  return tm && llvm::any_of(features, [&](llvm::StringRef f) {
+           return tm->getMCSubtargetInfo()->checkFeatures(("+" + f).str());
+         });
 }
 
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,

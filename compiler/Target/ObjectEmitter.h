@@ -3,6 +3,7 @@
 #define DLC_TARGET_OBJECTEMITTER_H
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
@@ -18,8 +19,8 @@ struct CodegenOptions {
 
 /// The name of the CPU that `opts` generates code for ("native": this machine's).
 std::string targetCPUName(const CodegenOptions &opts);
-/// Whether that CPU has the LLVM subtarget feature `feature` ("avx512bf16", "amx-bf16").
-bool targetHasFeature(const CodegenOptions &opts, llvm::StringRef feature);
+/// Whether that CPU has any of the LLVM subtarget features `features` ("avx512bf16").
+bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::StringRef> features);
 
 /// Translates to LLVM IR and runs LLVM's optimisation pipeline at `optLevel`.
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,

@@ -64,10 +64,6 @@ struct KernelContext {
   /// compiled code's f32 on the way in, weights once per parameter version) and accumulate
   /// and write f32. Fixed for the session's life, so primitive cache keys leave it out.
   bool bf16 = false;
-  /// The data type of those primitives' operands.
-  dnnl::memory::data_type computeType() const {
-    return bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
-  }
 
   /// Sets the kernel's thread count (see ThreadPolicy) and returns it. Call it before
   /// creating a primitive and key the cache on the count:
@@ -118,6 +114,21 @@ struct KernelContext {
   std::string where(int64_t site) const {
     if (sites && site >= 0 && size_t(site) < sites->size()) return (*sites)[site];
     return "call site " + std::to_string(site);
+  }
+};
+
+/// What a kernel keeps derived from a parameter (packed, folded, summed) was derived from:
+/// which buffer, at which parameter version. Redo the derivation when stale(), then
+/// update().
+struct ParamStamp {
+  const void *from = nullptr;
+  uint64_t version = ~uint64_t(0);
+  bool stale(const KernelContext &ctx, const void *data) const {
+    return from != data || version != ctx.paramVersion;
+  }
+  void update(const KernelContext &ctx, const void *data) {
+    from = data;
+    version = ctx.paramVersion;
   }
 };
 

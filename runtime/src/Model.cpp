@@ -113,7 +113,6 @@ void dlrt_model_free(dlrt_model *model) {
   delete model;
 }
 
-
 const char *dlrt_model_name(const dlrt_model *m) { return m ? m->sig.model.c_str() : ""; }
 const char *dlrt_model_signature(const dlrt_model *m) { return m ? m->sig.json.c_str() : ""; }
 int32_t dlrt_model_abi_version(const dlrt_model *m) { return m ? m->abi : 0; }

@@ -106,4 +106,3 @@ void parallelParts(int threads, int parts, const std::function<void(int)> &body)
 }
 
 } // namespace dlrt
-

@@ -13,6 +13,7 @@ bf16 (see Bf16Operands). On a CPU without bf16 units the bf16 request compiles
 to the same fp32 model: outputs equal to the fp32 model's, bit for bit."""
 import os
 import re
+import subprocess
 
 import numpy as np
 import torch
@@ -38,7 +39,6 @@ print("this CPU %s bf16 units" % ("has" if HAS_BF16 else "has no"))
 
 
 def dlc(args):
-    import subprocess
     return subprocess.run([os.path.join(h.BIN, "dlc")] + args, capture_output=True, text=True)
 
 

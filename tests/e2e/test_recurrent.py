@@ -37,7 +37,8 @@ class Rnn(torch.nn.Module):
 # Hidden sizes in whole blocks of 16: the inference form's LSTM runs on the native
 # recurrence (runtime/src/native/Lstm.cpp), its GRUs on oneDNN still. Batches that leave
 # rows over after groups of 4, three layers (the buffers between layers alternate), 3
-# blocks shared by 2 threads.
+# blocks, sessions of 1 and 2 threads. (These calls are too small for the thread policy
+# to share a step between threads; KernelsTest runs the recurrence on teams of 2 and 3.)
 NATIVE_SRC = """
 model Native {
   input x: f32[B, T, 6]

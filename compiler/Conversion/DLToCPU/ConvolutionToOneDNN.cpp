@@ -52,7 +52,7 @@ Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, i
 }
 
 /// The pooling geometry word array of the dlrt_k_pool2d kernels: N C H W OH OW KH KW SH SW
-/// PT PL PB PR is_max channels_last.
+/// PT PL PB PR is_max layout (a dlrt_layout).
 Value poolGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oh, Value ow, ArrayRef<int64_t> k,
                    ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, dlrt_layout layout) {
   SmallVector<Value> words(nchw);

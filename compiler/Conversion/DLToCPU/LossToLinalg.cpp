@@ -145,7 +145,6 @@ Value PairLossLowering<mlir::dl::BceWithLogitsOp>::term(OpBuilder &b, Location l
   return arith::AddFOp::create(b, l, arith::AddFOp::create(b, l, lhs, m), math::LogOp::create(b, l, e));
 }
 
-/// The first index of the largest value along the last dim.
 /// The index of the largest element along the last axis, the first where several are,
 /// the first NaN where there is one (torch.argmax). Two reductions: the maximum (NaN
 /// propagating), then the least index holding it (or a NaN). One reduction keeping value

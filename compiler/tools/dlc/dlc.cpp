@@ -284,7 +284,7 @@ int main(int argc, char **argv) {
     std::string why;
     if (target == "cuda") why = "the cuda target computes in fp32";
     else if (kernels == "linalg") why = "--kernels linalg generates every op, in fp32";
-    else if (!dlc::targetHasFeature(cg, "avx512bf16") && !dlc::targetHasFeature(cg, "amx-bf16"))
+    else if (!dlc::targetHasAnyFeature(cg, {"avx512bf16", "amx-bf16"}))
       why = "the target CPU (" + dlc::targetCPUName(cg) + ") has no bf16 units (AVX512-BF16 or AMX)";
     if (why.empty()) (*module)->setAttr("dl.precision", mlir::StringAttr::get(&ctx, "bf16"));
     else llvm::WithColor::warning(llvm::errs(), "dlc") << "--precision bf16: " << why << "; compiling fp32\n";

@@ -2,9 +2,9 @@
 //
 // Activations come NCHW, as PyTorch stores them, NHWC where the compiler's layout pass
 // chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders), or in
-// 16-channel blocks between Winograd convolutions; weights are OIHW. Under --precision bf16
-// the input is converted to bf16 on the way in and the weights when they are packed.
-// Primitives are cached per call site and geometry.
+// 16-channel blocks where channels in and out are whole blocks; weights are OIHW. Under
+// --precision bf16 the input is converted to bf16 on the way in and the weights when they
+// are packed. Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
@@ -33,8 +33,7 @@ template <typename Prim> struct ConvPrimitive {
   PackedWeights packed;
   // A folded batch_norm: weights and bias scaled by gamma / sqrt(var + eps).
   std::vector<float> foldedW, foldedB;
-  uint64_t foldedVersion = ~uint64_t(0);
-  const void *foldedFrom = nullptr;
+  ParamStamp folded;
 };
 
 } // namespace
@@ -51,7 +50,7 @@ namespace {
 template <typename P>
 void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, const int64_t *bn, double eps,
                    int64_t oc, int64_t perOut) {
-  if (p.foldedFrom == w && p.foldedVersion == ctx.paramVersion) return;
+  if (!p.folded.stale(ctx, w)) return;
   auto vec = [&](int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); };
   const float *gamma = vec(0), *beta = vec(1), *mean = vec(2), *var = vec(3);
   p.foldedW.resize(size_t(oc * perOut));
@@ -61,8 +60,7 @@ void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, 
     for (int64_t k = 0; k < perOut; ++k) p.foldedW[o * perOut + k] = float(double(w[o * perOut + k]) * s);
     p.foldedB[o] = float((double(bias ? bias[o] : 0.0f) - double(mean[o])) * s + double(beta[o]));
   }
-  p.foldedFrom = w;
-  p.foldedVersion = ctx.paramVersion;
+  p.folded.update(ctx, w);
 }
 
 template <typename Prim>
@@ -105,7 +103,16 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
                           : typename Prim::desc(inf, alg, src, weiAny, dst, strides, dil, padL, padR);
       return typename Prim::primitive_desc(d, attr, ctx.engine);
     };
-    auto isReference = [](const auto &pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; };
+    // The descriptor where oneDNN has a kernel for it other than its reference one.
+    auto tryMake = [&](const memory::desc &src, const memory::desc &dst,
+                       dnnl::algorithm alg) -> std::optional<typename Prim::primitive_desc> {
+      try {
+        auto pd = make(src, dst, alg);
+        if (!isReferenceImpl(pd)) return pd;
+      } catch (const dnnl::error &) {
+      }
+      return std::nullopt;
+    };
     memory::desc srcAny(p->src.dims(), f32, tag::any), dstAny(p->dst.dims(), f32, tag::any);
     // A first layer with one input channel and 16 outputs: NHWC input and output are, byte
     // for byte, NCHW and nChw16c, the layouts of oneDNN's direct first-layer kernel, which
@@ -114,51 +121,34 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && oc == 16) {
       memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, tag::nChw16c);
       auto pd = make(src, dst, direct);
-      if (!isReference(pd)) {
+      if (!isReferenceImpl(pd)) {
         chosen = pd;
         p->src = src;
         p->dst = dst;
       }
     }
-    // Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3), on 16-channel blocks; f32
-    // only, and kept under --precision bf16: it does a quarter of the multiplications, and
-    // bf16's direct kernels twice the f32 rate, ResNet-18 b16 on one Zen 4 core 261 ms
-    // with it against 297 without) where
+    // Winograd's algorithm (oneDNN's F(4x4,3x3) or F(2x2,3x3), on 16-channel blocks) where
     // model_abi.h's rule picks it, the compiler asked for it by handing over blocked
     // activations (it does not where the call updates the weight: a train step would
     // transform the weights on every call, which cost more than Winograd saved), and oneDNN
     // has a kernel for the shape and post-ops. As accurate as direct against a
     // double-precision reference (max error 1e-6..1e-5 on outputs of magnitude 4 for both).
+    // f32 only, and kept under --precision bf16: it does a quarter of the multiplications
+    // and bf16's direct kernels twice the f32 rate (ResNet-18 b16 on one Zen 4 core: 261 ms
+    // with it, 297 without).
     if (!chosen && !transposed && layout == DLRT_LAYOUT_NCHW16C &&
-        dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
-      try {
-        auto pd = make(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
-        if (!isReference(pd)) chosen = pd;
-      } catch (const dnnl::error &) {
-      }
-    }
+        dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups))
+      chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
+    // Handed blocks (the compiler's choice where channels are whole blocks, see
+    // BlockedChannels.cpp), the direct kernel on them, without reorders.
+    if (!chosen && !ctx.bf16 && layout == DLRT_LAYOUT_NCHW16C) chosen = tryMake(p->src, p->dst, direct);
+    // With --precision bf16, bf16 input and weights (f32 accumulation and output).
+    if (!chosen && ctx.bf16)
+      chosen = tryMake(memory::desc(p->src.dims(), memory::data_type::bf16, tag::any), dstAny, direct);
     // Otherwise oneDNN chooses layouts: its blocked or NHWC formats run several times
     // faster than plain NCHW. Activations are reordered in and out per call where its
     // choice differs from ours (with channels_last it rarely does), weights once per
     // parameter version.
-    // Handed blocks (the compiler's choice where channels are whole blocks, see
-    // BlockedChannels.cpp), the direct kernel on them, without reorders.
-    if (!chosen && !ctx.bf16 && layout == DLRT_LAYOUT_NCHW16C) {
-      try {
-        auto pd = make(p->src, p->dst, direct);
-        if (!isReference(pd)) chosen = pd;
-      } catch (const dnnl::error &) {
-      }
-    }
-    // With --precision bf16, bf16 input and weights (f32 accumulation and output) where
-    // oneDNN has a kernel for them other than its reference one.
-    if (!chosen && ctx.bf16) {
-      try {
-        auto pd = make(memory::desc(p->src.dims(), memory::data_type::bf16, tag::any), dstAny, direct);
-        if (!isReference(pd)) chosen = pd;
-      } catch (const dnnl::error &) {
-      }
-    }
     if (!chosen) chosen = make(srcAny, dstAny, direct);
     auto &pd = *chosen;
     p->srcP = pd.src_desc();

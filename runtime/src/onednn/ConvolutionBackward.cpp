@@ -96,7 +96,7 @@ struct ConvShape {
         if (asked && !channelsLast) continue;
         try {
           PD pd = make(asked, compute);
-          if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return pd;
+          if (!isReferenceImpl(pd)) return pd;
         } catch (const dnnl::error &) {
         }
       }

@@ -59,7 +59,7 @@ MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, cons
     if (bf16) {
       try {
         pd = make(memory::data_type::bf16);
-        if (std::string(pd->impl_info_str()).rfind("ref", 0) == 0) pd.reset();
+        if (isReferenceImpl(*pd)) pd.reset();
       } catch (const dnnl::error &) {
       }
     }
@@ -120,8 +120,7 @@ namespace {
 /// have changed.
 struct NativeDenseWeight {
   std::vector<float> packed;
-  const void *from = nullptr;
-  uint64_t version = ~uint64_t(0);
+  ParamStamp stamp;
 };
 
 } // namespace
@@ -140,11 +139,10 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
       auto &slot = ctx.primitives[key];
       if (!slot) slot = std::make_shared<NativeDenseWeight>();
       auto &packed = *static_cast<NativeDenseWeight *>(slot.get());
-      if (packed.from != w || packed.version != ctx.paramVersion) {
+      if (packed.stamp.stale(ctx, w)) {
         packed.packed.resize(size_t(native::denseRowsPackedSize(n, k)));
         native::packDenseRows(w, n, k, nhwc, packed.packed.data());
-        packed.from = w;
-        packed.version = ctx.paramVersion;
+        packed.stamp.update(ctx, w);
       }
       int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
       native::denseRows(threads, m, k, n, x, packed.packed.data(), bias, y, activation);

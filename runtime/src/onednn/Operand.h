@@ -5,6 +5,7 @@
 #include "KernelContext.h"
 
 #include <optional>
+#include <string>
 
 namespace dlrt {
 
@@ -45,6 +46,12 @@ struct Operand {
                      prim.get_size());
   }
 };
+
+/// Whether oneDNN chose its reference implementation for a primitive descriptor: correct
+/// but many times slower than any other, so kernels try other layouts or types first.
+inline bool isReferenceImpl(const dnnl::primitive_desc_base &pd) {
+  return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+}
 
 /// `d` with another data type, in the same layout (dims and strides; `d` plain).
 inline dnnl::memory::desc withType(const dnnl::memory::desc &d, dnnl::memory::data_type t) {

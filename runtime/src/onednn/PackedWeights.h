@@ -19,10 +19,9 @@ public:
   dnnl::memory get(KernelContext &ctx, const void *data) {
     dnnl::memory src(user, ctx.engine, const_cast<void *>(data));
     if (identity) return src;
-    if (from != data || version != ctx.paramVersion) {
+    if (stamp.stale(ctx, data)) {
       dnnl::reorder(src, buf).execute(ctx.stream, src, buf);
-      from = data;
-      version = ctx.paramVersion;
+      stamp.update(ctx, data);
     }
     return buf;
   }
@@ -31,8 +30,7 @@ private:
   dnnl::memory::desc user;
   bool identity = true;
   dnnl::memory buf;
-  const void *from = nullptr;
-  uint64_t version = ~uint64_t(0);
+  ParamStamp stamp;
 };
 
 } // namespace dlrt

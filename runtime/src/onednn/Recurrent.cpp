@@ -43,11 +43,10 @@ struct RnnLayer {
   memory::desc userWl, userWi;               // PyTorch's layouts (ldgoi)
   memory::desc workspace;                    // empty for inference
   memory::desc diffWl, diffWi;               // the backward's weight gradients (ldigo)
-  // The layer's weights in the primitive's layouts and its bias, as of `packedVersion`.
+  // The layer's weights in the primitive's layouts and its bias, as of `packedStamp`.
   memory packedWl, packedWi;
   std::vector<float> bias;
-  const void *packedFrom = nullptr;
-  uint64_t packedVersion = ~uint64_t(0);
+  ParamStamp packedStamp;
 };
 
 /// A layer's activations (batch-first), PyTorch's weight layouts and the bias, for a
@@ -189,7 +188,7 @@ WorkspaceLayout workspaceLayout(KernelContext &ctx, int64_t site, const int64_t 
 /// Brings a layer's packed weights and bias up to date with PyTorch's four tensors
 /// (w_ih, w_hh, b_ih, b_hh): redone only when the parameters may have changed.
 void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t width, int64_t h, bool gru) {
-  if (p.packedFrom == w[0] && p.packedVersion == ctx.paramVersion) return;
+  if (!p.packedStamp.stale(ctx, w[0])) return;
   const float *wih = w[0], *whh = w[1], *bih = w[2], *bhh = w[3];
   std::vector<float> scratchWl, scratchWi;
   p.bias.resize(size_t(4 * h));
@@ -218,8 +217,7 @@ void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t widt
     dnnl::reorder(src, packed).execute(ctx.stream, src, packed);
   }
   ctx.stream.wait();
-  p.packedFrom = w[0];
-  p.packedVersion = ctx.paramVersion;
+  p.packedStamp.update(ctx, w[0]);
 }
 
 /// An inference-form LSTM layer runs on the native recurrence (native/Lstm.h) where its
@@ -233,11 +231,10 @@ bool usesNativeLstm(bool training, bool gru, int64_t h) {
 }
 
 /// A layer's weights for the native recurrence: W_hh packed, the two biases summed (the
-/// input projection adds them), as of `version`.
+/// input projection adds them), as of `stamp`.
 struct NativeLstmWeights {
   std::vector<float> packed, bias;
-  const void *from = nullptr;
-  uint64_t version = ~uint64_t(0);
+  ParamStamp stamp;
 };
 
 void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t width,
@@ -245,13 +242,12 @@ void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b,
   auto &slot = ctx.primitives[{kNativeLstm, site, layer, width, h}];
   if (!slot) slot = std::make_shared<NativeLstmWeights>();
   auto &weights = *static_cast<NativeLstmWeights *>(slot.get());
-  if (weights.from != w[1] || weights.version != ctx.paramVersion) {
+  if (weights.stamp.stale(ctx, w[1])) {
     weights.packed.resize(size_t(native::lstmPackedWeightSize(h)));
     native::packLstmRecurrentWeight(w[1], h, weights.packed.data());
     weights.bias.resize(size_t(4 * h));
     for (int64_t k = 0; k < 4 * h; ++k) weights.bias[k] = w[2][k] + w[3][k];
-    weights.from = w[1];
-    weights.version = ctx.paramVersion;
+    weights.stamp.update(ctx, w[1]);
   }
   // Every step's input projection at once: [b * t, width] x W_ih^T + both biases (fp32
   // under --precision bf16 too, as the recurrence is).
@@ -290,6 +286,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     WorkspaceLayout ws;
     if (training) ws = workspaceLayout(ctx, site, g);
     auto *wsBytes = static_cast<char *>(workspace);
+    const bool native = usesNativeLstm(training, gru, h);
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
@@ -301,9 +298,9 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       float *out;
       if (last && sequences) out = y;
       else if (training) out = reinterpret_cast<float *>(wsBytes + ws.outputs[l]);
-      else if (last && usesNativeLstm(training, gru, h)) out = y;
+      else if (last && native) out = y;
       else out = static_cast<float *>(ctx.recurrentSequence[l % 2].get(size_t(b * t * h) * sizeof(float)));
-      if (usesNativeLstm(training, gru, h)) {
+      if (native) {
         nativeLstmLayer(ctx, site, l, b, t, width, h, params, cur, out, !last || sequences);
       } else {
         RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, training);
