@@ -56,10 +56,7 @@ struct NameInserted : OpBuilder::Listener {
   Location loc;
 };
 
-Location namedLoc(StringRef name, Location at) {
-  FileLineColLoc file = fileLineCol(at);
-  return NameLoc::get(StringAttr::get(at.getContext(), name), file ? Location(file) : at);
-}
+Location namedLoc(StringRef name, Location at) { return renamedLoc(name, at); }
 
 struct TrainStep {
   func::FuncOp fn;
@@ -283,6 +280,10 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
     auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
     OpBuilder b(ret);
     Location loc = ret.getLoc();
+    // A parameter of a fn call is updated in that call's scope, so that the updates of
+    // each call's parameters share one body too (dl-share-fn-bodies).
+    SmallVector<std::string> gradScopes;
+    for (Value g : paramGrads) gradScopes.push_back(g ? fnScopeOf(g.getLoc()) : "");
     if (auto clip = config.getAs<FloatAttr>("clip_grad_norm")) {
       NameInserted clipNaming(namedLoc("clip_grad_norm", loc));
       b.setListener(&clipNaming);
@@ -293,7 +294,7 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
 
     SmallVector<Value> newParams, newSlots;
     size_t k = 0;
-    for (auto [p, trainable, g] : llvm::zip(ts.params, ts.trainable, paramGrads)) {
+    for (auto [p, trainable, g, scope] : llvm::zip(ts.params, ts.trainable, paramGrads, gradScopes)) {
       if (!trainable) {
         auto name = fn.getArgAttrOfType<StringAttr>(p.getArgNumber(), dl::kParamAttr);
         Value updated = name ? bufferUpdates.lookup(name.getValue()) : Value();
@@ -308,6 +309,7 @@ struct AutodiffPass : public impl::DLAutodiffBase<AutodiffPass> {
         continue;
       }
       SmallVector<Value> slotValues(slotArgs.begin(), slotArgs.end());
+      updateNaming.loc = namedLoc(name.str() + " update", withFnScope(loc, scope));
       SmallVector<Value> updated = od->update(OptimizerUpdate{b, p.getLoc(), hyper, p, g, slotValues, ts.lr, ts.step});
       newParams.push_back(updated[0]);
       newSlots.append(updated.begin() + 1, updated.end());

@@ -30,6 +30,44 @@ std::string describeLocation(mlir::Location loc) {
   return (fl.getFilename().getValue() + ":" + llvm::Twine(fl.getLine()) + ":" + llvm::Twine(fl.getColumn())).str();
 }
 
+static constexpr llvm::StringLiteral kFnScopePrefix = "fn:";
+
+mlir::Location withFnScope(mlir::Location loc, llvm::StringRef scope) {
+  if (scope.empty()) return loc;
+  return mlir::NameLoc::get(mlir::StringAttr::get(loc.getContext(), (kFnScopePrefix + scope).str()), loc);
+}
+
+bool isFnScopeName(llvm::StringRef name) { return name.starts_with(kFnScopePrefix); }
+
+static mlir::NameLoc fnScopeLoc(mlir::Location loc, bool &ambiguous) {
+  mlir::NameLoc found;
+  ambiguous = false;
+  loc->walk([&](mlir::Location l) {
+    auto named = llvm::dyn_cast<mlir::NameLoc>(l);
+    if (!named || !isFnScopeName(named.getName().getValue())) return mlir::WalkResult::advance();
+    if (found && found.getName() != named.getName()) ambiguous = true;
+    found = named;
+    return mlir::WalkResult::advance();
+  });
+  return found;
+}
+
+std::string fnScopeOf(mlir::Location loc) {
+  bool ambiguous;
+  mlir::NameLoc found = fnScopeLoc(loc, ambiguous);
+  if (!found || ambiguous) return "";
+  return found.getName().getValue().drop_front(kFnScopePrefix.size()).str();
+}
+
+mlir::Location renamedLoc(llvm::StringRef name, mlir::Location at) {
+  mlir::FileLineColLoc file = fileLineCol(at);
+  mlir::Location inner = file ? mlir::Location(file) : at;
+  bool ambiguous;
+  if (mlir::NameLoc scope = fnScopeLoc(at, ambiguous); scope && !ambiguous)
+    inner = mlir::NameLoc::get(scope.getName(), inner);
+  return mlir::NameLoc::get(mlir::StringAttr::get(at.getContext(), name), inner);
+}
+
 std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates) {
   std::string best;
   unsigned bestDist = ~0u;

@@ -39,6 +39,17 @@ mlir::FileLineColLoc fileLineCol(mlir::Location loc);
 /// "file:line:col" of fileLineCol(loc), or "" when `loc` has none.
 std::string describeLocation(mlir::Location loc);
 
+/// An op made inside a call of a `fn` carries the call's scope in its location, between
+/// its layer's name and its position: NameLoc("dense", NameLoc("fn:block.3.", file:line:col)).
+/// dl-share-fn-bodies finds the calls by it; profiles and messages skip it.
+mlir::Location withFnScope(mlir::Location loc, llvm::StringRef scope);
+bool isFnScopeName(llvm::StringRef name);
+/// The fn scope `loc` names ("block.3."), or "" when it names none or, as a fused op
+/// made of two calls' ops may, more than one.
+std::string fnScopeOf(mlir::Location loc);
+/// NameLoc(name, ...) around `at`'s position, keeping `at`'s fn scope.
+mlir::Location renamedLoc(llvm::StringRef name, mlir::Location at);
+
 /// The candidate closest to `word` by edit distance, or "" when nothing is close enough
 /// to be a plausible typo.
 std::string closestMatch(llvm::StringRef word, llvm::ArrayRef<std::string> candidates);

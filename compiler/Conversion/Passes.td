@@ -173,6 +173,21 @@ def DLProfileMarks : Pass<"dl-profile-marks", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::dlrt::DLRTDialect"];
 }
 
+def DLShareFnBodies : Pass<"dl-share-fn-bodies", "::mlir::ModuleOp"> {
+  let summary = "Give every call of a `fn` one function: compile time and code follow the distinct code";
+  let description = [{
+    Runs on lowered entry functions, still on tensors. The ops one call of a `fn` made
+    (their locations carry the call's scope) become a call of a private function that
+    takes the runtime context, the number of the call's first run-time site, and the
+    values the ops read; calls whose ops print alike (locations aside, site numbers
+    relative to the first) share the function. A call's forward ops and the ops of its
+    backward pass and parameter updates are separate levels, each its own call. A
+    function with fewer than min-uses calls is not made.
+  }];
+  let options = [Option<"minUses", "min-uses", "unsigned", "2", "Calls a body needs to be shared (at least 2)">];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect", "::mlir::arith::ArithDialect"];
+}
+
 def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Move each top-level loop nest of an entry function into a function, one per distinct body";
   let description = [{

@@ -190,7 +190,7 @@ public:
       }
       // The layer's name around its position: the ops it lowers to keep it, so a
       // profile names what ran ("dense at model.dl:6:8") after fusion and lowering.
-      mlir::Location at = mlir::NameLoc::get(b.getStringAttr(n.def->name), diags.loc(n.loc));
+      mlir::Location at = mlir::NameLoc::get(b.getStringAttr(n.def->name), withFnScope(diags.loc(n.loc), n.fnScope));
       GenCall call{b, at, {}, n.attrs, toMLIR(gv.type, ctx), n.axes, n.inputTypes, gv.type};
       call.training = training;
       call.seed = seed;

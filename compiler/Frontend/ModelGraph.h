@@ -37,6 +37,10 @@ struct GraphNode {
   std::string layerName; // the naming rule's name, for layers with parameters
   SrcLoc loc;
   std::vector<TensorType> saved; // a plugin layer's saved results (LayerCall::saved)
+  /// The fn calls the node was made in, outermost first: "block.3." for a layer of the
+  /// fourth call of block, "enc.0.layer.1." inside a nested call; empty at model level.
+  /// The compiler gives every call of one fn one body (dl-share-fn-bodies).
+  std::string fnScope;
 };
 
 struct GraphParam {

@@ -686,7 +686,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
       std::map<std::string, AttrValue> castAttrs;
       castAttrs["dtype"].kind = AttrValue::Dtype;
       castAttrs["dtype"].dtype = call.result.dtype;
-      GraphNode cast{reg.lookup("cast"), {ids[k]}, castAttrs, {}, {v.type}, -1, "", loc, {}};
+      GraphNode cast{reg.lookup("cast"), {ids[k]}, castAttrs, {}, {v.type}, -1, "", loc, {}, scope.prefix};
       TensorType ct{call.result.dtype, v.type.shape};
       graph.nodes.push_back(cast);
       int cid = addValue({GraphValue::Result, ct, "", int(graph.nodes.size()) - 1, 0, false, loc});
@@ -696,7 +696,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
     }
   }
 
-  GraphNode node{&def, ids, *attrs, call.axes, call.inputs, -1, "", loc, {}};
+  GraphNode node{&def, ids, *attrs, call.axes, call.inputs, -1, "", loc, {}, scope.prefix};
   node.saved = call.saved;
   if (def.withParams) {
     std::string name;

@@ -97,11 +97,20 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 }
 
 // From dl's lowering to bufferized, deallocated code: what both targets share.
-static std::string tensorsToBuffers() {
-  return "canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
-         "dl-collapse-loop-dims,canonicalize,dl-reuse-dead-inputs,"
-         "dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
-         "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops},";
+// On the CPU, the calls of a `fn` share one function from here on (dl-share-fn-bodies),
+// and bufferization decides buffers across the calls (identity layouts at the boundary,
+// as at a kernel's).
+static std::string tensorsToBuffers(bool shareFnBodies) {
+  return std::string("canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
+                     "dl-collapse-loop-dims,canonicalize,") +
+         (shareFnBodies ? "dl-share-fn-bodies," : "") +
+         "dl-reuse-dead-inputs,dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
+         "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops" +
+         (shareFnBodies ? " bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}"
+                          // A body that wrote an argument's buffer in place returns nothing
+                          // for it: the caller reads its own buffer.
+                          ",drop-equivalent-buffer-results,"
+                        : "},");
 }
 
 // The host code from runtime calls to the LLVM dialect and the model's interface.
@@ -113,10 +122,11 @@ static std::string hostToLLVM() {
          "dl-emit-model-interface";
 }
 
-std::string cpuPipeline(const std::string &kernels) {
-  return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers() +
-         "dl-expand-strided-copies,buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks,"
-         "dl-outline-kernels," +
+std::string cpuPipeline(const std::string &kernels, bool shareFnBodies) {
+  return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
+         // A body that returns a buffer it does not own returns a clone of it.
+         "dl-expand-strided-copies,buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+         "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels," +
          hostToLLVM();
 }
 
@@ -124,7 +134,7 @@ std::string cudaPipeline() {
   std::string archs;
   for (const char *chip : kCudaArchs)
     archs += std::string("nvvm-attach-target{chip=") + chip + " features=+ptx80 O=3},";
-  return "dl-lower-to-gpu," + tensorsToBuffers() +
+  return "dl-lower-to-gpu," + tensorsToBuffers(/*shareFnBodies=*/false) +
          "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks,"
          "func.func(dl-map-to-gpu),gpu-kernel-outlining,dl-gpu-launches-to-runtime,"
          "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-expand-gpu-math,dl-approximate-math,"
@@ -133,12 +143,13 @@ std::string cudaPipeline() {
 }
 
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
-                                       llvm::function_ref<void(mlir::PassManager &)> configure) {
+                                       llvm::function_ref<void(mlir::PassManager &)> configure,
+                                       bool shareFnBodies) {
   mlir::PassManager pm(module->getName());
   if (configure) configure(pm);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels), pm, os))) {
+  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels, shareFnBodies), pm, os))) {
     module.emitError("internal error: bad pass pipeline: ") << err;
     return mlir::failure();
   }

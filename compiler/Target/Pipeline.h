@@ -20,8 +20,9 @@ void registerPasses();
 void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly);
 
 /// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
-/// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass).
-std::string cpuPipeline(const std::string &kernels = "onednn");
+/// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass). `shareFnBodies`: every
+/// call of a `fn` calls one function (dl-share-fn-bodies); off, each call is compiled anew.
+std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true);
 
 /// The GPU architectures a `--target cuda` model carries PTX for, oldest first.
 inline constexpr const char *kCudaArchs[] = {"sm_80", "sm_90"};
@@ -33,7 +34,8 @@ std::string cudaPipeline();
 /// Runs the pipeline of `target` ("cpu" or "cuda") on a dl-dialect module, leaving an
 /// LLVM-dialect module.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
-                                       llvm::function_ref<void(mlir::PassManager &)> configure);
+                                       llvm::function_ref<void(mlir::PassManager &)> configure,
+                                       bool shareFnBodies = true);
 
 } // namespace dlc
 #endif

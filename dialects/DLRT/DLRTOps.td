@@ -5,6 +5,7 @@
 include "mlir/IR/OpBase.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 
 def DLRT_Dialect : Dialect {
@@ -21,6 +22,7 @@ def DLRT_Dialect : Dialect {
 
 def DLRT_KernelCallOp : Op<DLRT_Dialect, "call", [
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<ReifyRankedShapedTypeOpInterface, ["reifyResultShapes"]>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferizesToMemoryRead", "bufferizesToMemoryWrite", "bufferizesToElementwiseAccess",
          "getAliasingValues", "bufferize"]>]> {
@@ -51,6 +53,8 @@ def DLRT_KernelCallOp : Op<DLRT_Dialect, "call", [
     it); bufferization then reuses a dead input's buffer. Without it such a call always
     gets a destination of its own.
 
+    A result has its destination's shape (ReifyRankedShapedTypeOpInterface), so the
+    size of a kernel's result resolves to what its destination was made with.
     The call writes the runtime context (it records failures there), so it is never
     removed or merged with another.
   }];

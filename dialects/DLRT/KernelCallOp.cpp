@@ -1,6 +1,7 @@
 //===- KernelCallOp.cpp - dlrt.call: arguments, verifier, effects ---------===//
 #include "dialects/DLRT/DLRTOps.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -46,6 +47,20 @@ OpResult KernelCallOp::getTiedResult(OpOperand &operand) {
     ++k;
   }
   return {};
+}
+
+LogicalResult KernelCallOp::reifyResultShapes(OpBuilder &b, ReifiedRankedShapedTypeDims &shapes) {
+  if (getNumResults() == 0) return failure(); // on buffers: nothing to say
+  for (const Argument &a : getKernelArguments()) {
+    if (!isDestination(a.kind)) continue;
+    Value dest = a.operands.front().get();
+    auto type = cast<RankedTensorType>(dest.getType());
+    SmallVector<OpFoldResult> &dims = shapes.emplace_back();
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      dims.push_back(type.isDynamicDim(i) ? OpFoldResult(tensor::DimOp::create(b, getLoc(), dest, i).getResult())
+                                          : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
+  }
+  return success();
 }
 
 LogicalResult KernelCallOp::verify() {

@@ -370,10 +370,72 @@ def rnn_inputs(b, rng):
     return {"x": rng.standard_normal((b, 5, 3)).astype(np.float32), "label": rng.integers(0, 3, b).astype(np.int64)}
 
 
+# Four calls of a fn that calls another: dlc compiles the block once (dl-share-fn-bodies),
+# its forward pass, its backward pass and its parameters' updates each a function of their
+# own, called with each call's parameters; check_shared_bodies checks that it did.
+DEEP = """
+model Deep {
+  input x: f32[B, 5, 8]
+  input label: i64[B]
+  fn mlp(h) {
+    return dense(h, 16) |> gelu |> dense(8)
+  }
+  fn block(h) {
+    h = h + attention(layer_norm(h), heads = 2)
+    return h + mlp(layer_norm(h))
+  }
+  h = x
+  repeat 4 { h = block(h) }
+  logits = dense(mean(h, axis = 1), 3)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+    CLIP
+  }
+}
+"""
+DEEP_LAYERS = 4
+DEEP_PARAMS = [p for k in range(DEEP_LAYERS) for p in [
+    ("block.%d.layer_norm.weight" % k, (8,)), ("block.%d.layer_norm.bias" % k, (8,)),
+    ("block.%d.attention.in_proj_weight" % k, (24, 8)), ("block.%d.attention.in_proj_bias" % k, (24,)),
+    ("block.%d.attention.out_proj.weight" % k, (8, 8)), ("block.%d.attention.out_proj.bias" % k, (8,)),
+    ("block.%d.layer_norm_1.weight" % k, (8,)), ("block.%d.layer_norm_1.bias" % k, (8,)),
+    ("block.%d.mlp.0.dense.weight" % k, (16, 8)), ("block.%d.mlp.0.dense.bias" % k, (16,)),
+    ("block.%d.mlp.0.dense_1.weight" % k, (8, 16)), ("block.%d.mlp.0.dense_1.bias" % k, (8,))]] + [
+    ("logits.weight", (3, 8)), ("logits.bias", (3,))]
+
+
+def deep_logits(P, I):
+    h = I["x"]
+    b, t, _ = h.shape
+    for k in range(DEEP_LAYERS):
+        pre = "block.%d." % k
+        x = F.layer_norm(h, (8,), P[pre + "layer_norm.weight"], P[pre + "layer_norm.bias"])
+        qkv = F.linear(x, P[pre + "attention.in_proj_weight"], P[pre + "attention.in_proj_bias"])
+        q, kk, v = [z.reshape(b, t, 2, 4).permute(0, 2, 1, 3) for z in qkv.split(8, -1)]
+        att = ((q / 2.0) @ kk.transpose(-1, -2)).softmax(-1)
+        o = (att @ v).permute(0, 2, 1, 3).reshape(b, t, 8)
+        h = h + F.linear(o, P[pre + "attention.out_proj.weight"], P[pre + "attention.out_proj.bias"])
+        x = F.layer_norm(h, (8,), P[pre + "layer_norm_1.weight"], P[pre + "layer_norm_1.bias"])
+        m = F.gelu(linear(P, pre + "mlp.0.dense", x))
+        h = h + linear(P, pre + "mlp.0.dense_1", m)
+    return linear(P, "logits", h.mean(1))
+
+
+def deep_loss(P, I):
+    return F.cross_entropy(deep_logits(P, I), I["label"])
+
+
+def deep_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 5, 8)).astype(np.float32), "label": rng.integers(0, 3, b).astype(np.int64)}
+
+
 MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
-          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs)]
+          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
+          ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
 BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS}
 
 
@@ -382,6 +444,7 @@ def accuracy(logits_fn, labels):
 
 
 ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets"),
+            "deep": accuracy(deep_logits, "label"),
             "conv": accuracy(conv_logits, "label"), "rnn": accuracy(rnn_logits, "label")}
 
 
@@ -448,7 +511,7 @@ SLOT_NAMES = {torch.optim.SGD: ["momentum_buffer"], torch.optim.Adam: ["exp_avg"
 def check_optimizers():
     rng = np.random.default_rng(1)
     steps = 3
-    for name, src, params, loss_fn, make_inputs in [MODELS[0], MODELS[3]]:
+    for name, src, params, loss_fn, make_inputs in [m for m in MODELS if m[0] in ("mlp", "gpt", "deep")]:
         for opt, clip, make_opt in OPTIMIZERS:
             wd = h.workdir()
             so = h.compile_model(source(src, opt, clip), wd)
@@ -481,6 +544,45 @@ def check_optimizers():
                         continue
                     h.check_close("%s optim.%s.%s" % (what, k, slot), ckpt["optim.%s.%s" % (k, slot)][keep],
                                   state[slot].numpy()[keep], atol=1e-4, rtol=1e-3)
+
+
+def check_shared_bodies():
+    """The deep model's calls of block (and of mlp inside it) share functions, forward,
+    backward and updates, and compute bit for bit what the model compiled with every call
+    unrolled (--share-fn-bodies=false) computes: inference and three AdamW steps with
+    clipping, at two batch sizes."""
+    import re
+    rng = np.random.default_rng(3)
+    src = source(DEEP, "adamw(lr = 0.01)", 1.0)
+    wd = h.workdir()
+    shared = h.compile_model(src, wd, "shared")
+    unrolled = h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"])
+    flags = os.environ.get("DLC_FLAGS", "").split()
+    ir = subprocess.run([os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl"), "--emit", "llvm"] + flags,
+                        capture_output=True, text=True, check=True).stdout
+    bodies = re.findall(r"^define internal [^@]*@(dl_fn_\w+)\(", ir, re.M)
+    h.check("deep: block and mlp compiled as shared bodies", any(b.startswith("dl_fn_block") for b in bodies) and
+            any(b.startswith("dl_fn_mlp") for b in bodies), str(bodies))
+    for b in bodies:
+        calls = len(re.findall(r"call [^@]*@%s\(" % b, ir))
+        h.check("deep: %s is called more than once" % b, calls >= 2, "%d calls" % calls)
+    P = init_params(DEEP_PARAMS, torch.float32, seed=4)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    for batch in (3, 5):
+        inputs = deep_inputs(batch, rng)
+        a = h.infer(shared, {"x": inputs["x"]}, w0, wd)["logits"]
+        b = h.infer(unrolled, {"x": inputs["x"]}, w0, wd)["logits"]
+        h.check("deep b%d: shared bodies infer what unrolled calls do, bit for bit" % batch, np.array_equal(a, b),
+                "max diff %g" % np.abs(a - b).max())
+        after = []
+        for so in (shared, unrolled):
+            out = os.path.join(wd, os.path.basename(so) + ".train")
+            os.makedirs(out, exist_ok=True)
+            after.append(h.train_run(so, inputs, w0, out, ["--steps", "3"])[0])
+        for k in after[1]:
+            h.check("deep b%d: shared bodies train %s as unrolled calls do, bit for bit" % (batch, k),
+                    np.array_equal(after[0][k], after[1][k]), "max diff %g" % np.abs(after[0][k] - after[1][k]).max())
 
 
 def check_errors():
@@ -603,5 +705,6 @@ if __name__ == "__main__":  # test_precision.py imports the models
     check_dynamic_length_recurrence()
     check_gradients()
     check_optimizers()
+    check_shared_bodies()
     check_errors()
     h.finish()

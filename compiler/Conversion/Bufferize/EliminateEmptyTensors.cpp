@@ -13,6 +13,7 @@
 #include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/Interfaces/SubsetOpInterface.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
 #include "mlir/IR/Dominance.h"
 
 using namespace mlir;
@@ -68,8 +69,12 @@ struct EliminateEmptyTensorsPass : public impl::DLEliminateEmptyTensorsBase<Elim
     Operation *root = getOperation();
     OneShotBufferizationOptions options;
     options.allowReturnAllocsFromLoops = true;
+    // As one-shot-bufferize will see it: across calls of shared fn bodies, whose
+    // destination arguments they write.
+    options.bufferizeFunctionBoundaries = true;
+    options.setFunctionBoundaryTypeConversion(LayoutMapOption::IdentityLayoutMap);
     OneShotAnalysisState state(root, options);
-    if (failed(analyzeOp(root, state))) return signalPassFailure();
+    if (failed(analyzeModuleOp(root, state))) return signalPassFailure();
     DominanceInfo dom(root);
     IRRewriter rewriter(root->getContext());
     root->walk([&](SubsetInsertionOpInterface insertion) {

@@ -19,6 +19,10 @@ namespace dlc {
 /// is lowered.
 mlir::Value runtimeContext(mlir::Operation *op);
 
+/// Marks a function dl-share-fn-bodies made: the body every call of one `fn` shares. Its
+/// first argument is the runtime context, like an entry's.
+inline constexpr llvm::StringLiteral kSharedFnBodyAttr = "dl.shared_fn_body";
+
 /// Whether `fn` is an entry point with its boundary lowered: a public function with a
 /// body whose first argument is the runtime context.
 bool isLoweredEntry(mlir::func::FuncOp fn);

@@ -38,7 +38,7 @@ std::string unitName(Operation *op) {
   SmallVector<std::string> parts;
   op->getLoc()->walk([&](Location l) {
     auto named = dyn_cast<NameLoc>(l);
-    if (!named) return WalkResult::advance();
+    if (!named || isFnScopeName(named.getName().getValue())) return WalkResult::advance();
     std::string part = named.getName().str();
     std::string at = describeLocation(named.getChildLoc());
     if (!at.empty()) part += " at " + at;
@@ -59,7 +59,8 @@ struct ProfileMarks : impl::DLProfileMarksBase<ProfileMarks> {
     SmallVector<Attribute> names;
     llvm::StringMap<int64_t> ids;
     for (auto fn : module.getOps<func::FuncOp>()) {
-      if (!isLoweredEntry(fn)) continue;
+      // A shared fn body marks its own units; a call of one ends the caller's unit.
+      if (!isLoweredEntry(fn) && !fn->hasAttr(kSharedFnBodyAttr)) continue;
       // A runtime call like any other: the context, a site (none: -1), then the unit.
       auto mark = [&](Operation *before, int64_t unit) {
         OpBuilder b(before);
@@ -72,6 +73,13 @@ struct ProfileMarks : impl::DLProfileMarksBase<ProfileMarks> {
           if (op.hasTrait<OpTrait::ReturnLike>()) {
             if (running >= 0) mark(&op, -1);
             continue;
+          }
+          if (auto call = dyn_cast<func::CallOp>(op)) {
+            auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+            if (callee && callee->hasAttr(kSharedFnBodyAttr)) {
+              running = -1;
+              continue;
+            }
           }
           if (!doesWork(&op)) continue;
           std::string name = unitName(&op);

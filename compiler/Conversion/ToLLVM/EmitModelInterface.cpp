@@ -150,25 +150,32 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       }
       imports.push_back({fn, slot});
     }
-    for (auto &[fn, slot] : imports) {
-      auto uses = SymbolTable::getSymbolUses(fn, module);
-      if (uses) {
-        for (const SymbolTable::SymbolUse &use : *uses) {
-          auto call = dyn_cast<LLVM::CallOp>(use.getUser());
-          if (!call) {
-            use.getUser()->emitError("runtime kernel '") << fn.getName() << "' used other than by a call";
-            return signalPassFailure();
-          }
-          OpBuilder cb(call);
-          Value addr = LLVM::AddressOfOp::create(cb, call.getLoc(), slot);
-          Value target = LLVM::LoadOp::create(cb, call.getLoc(), ptr, addr);
-          SmallVector<Value> args{target};
-          args.append(call.getArgOperands().begin(), call.getArgOperands().end());
-          auto indirect = LLVM::CallOp::create(cb, call.getLoc(), fn.getFunctionType(), args);
-          call.replaceAllUsesWith(indirect.getResults());
-          call.erase();
-        }
+    // One walk for every kernel's calls (a walk per kernel took seconds on a deep model).
+    llvm::DenseMap<StringAttr, std::pair<LLVM::LLVMFuncOp, LLVM::GlobalOp>> slotOf;
+    for (auto &[fn, slot] : imports) slotOf[fn.getSymNameAttr()] = {fn, slot};
+    SmallVector<LLVM::CallOp> calls;
+    Operation *misuse = nullptr;
+    module.walk([&](Operation *op) {
+      if (auto call = dyn_cast<LLVM::CallOp>(op)) {
+        if (auto callee = call.getCalleeAttr(); callee && slotOf.count(callee.getAttr())) calls.push_back(call);
+      } else if (auto addr = dyn_cast<LLVM::AddressOfOp>(op)) {
+        if (slotOf.count(addr.getGlobalNameAttr().getAttr())) misuse = op;
       }
+    });
+    if (misuse) {
+      misuse->emitError("a runtime kernel used other than by a call");
+      return signalPassFailure();
+    }
+    for (LLVM::CallOp call : calls) {
+      auto [fn, slot] = slotOf.lookup(call.getCalleeAttr().getAttr());
+      OpBuilder cb(call);
+      Value addr = LLVM::AddressOfOp::create(cb, call.getLoc(), slot);
+      Value target = LLVM::LoadOp::create(cb, call.getLoc(), ptr, addr);
+      SmallVector<Value> args{target};
+      args.append(call.getArgOperands().begin(), call.getArgOperands().end());
+      auto indirect = LLVM::CallOp::create(cb, call.getLoc(), fn.getFunctionType(), args);
+      call.replaceAllUsesWith(indirect.getResults());
+      call.erase();
     }
 
     // dl_model_bind(resolve, user): fills every slot, returns how many stayed empty.
@@ -209,6 +216,9 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     for (auto fn : llvm::to_vector(module.getOps<LLVM::LLVMFuncOp>())) {
       StringRef name = fn.getName();
       if (!name.consume_front("_mlir_ciface_") || fn.isExternal()) continue;
+      // dl_entry_* is the one way in: internal, the wrapper is inlined into it and leaves
+      // no second copy of the whole graph behind (TinyGpt's 64-layer train step had two).
+      fn.setLinkage(LLVM::Linkage::Internal);
       auto entry = LLVM::LLVMFuncOp::create(b, loc, ("dl_entry_" + name).str(),
                                             LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, ptr}));
       OpBuilder::InsertionGuard g(b);

@@ -74,6 +74,10 @@ static cl::opt<std::string> precision("precision",
                                                "operands and accumulate in fp32, where the target CPU has bf16 "
                                                "units (AVX512-BF16 or AMX); elsewhere dlc says so and compiles fp32"),
                                       cl::init("fp32"), cl::cat(dlcCat));
+static cl::opt<bool> shareFnBodies("share-fn-bodies",
+                                   cl::desc("Compile each fn's body once, for all its calls (default); "
+                                            "=false compiles every call anew, for comparison"),
+                                   cl::init(true), cl::Hidden, cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the pass pipeline of --target and exit"),
                                    cl::cat(dlcCat));
 
@@ -173,7 +177,7 @@ int main(int argc, char **argv) {
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
-    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels)) << "\n";
+    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels, shareFnBodies)) << "\n";
     return Ok;
   }
   // Plugins first: their layers join the registry the front end resolves calls in.
@@ -307,7 +311,7 @@ int main(int argc, char **argv) {
   if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
         mlir::applyDefaultTimingPassManagerCLOptions(pm);
-      })))
+      }, shareFnBodies)))
     return errors ? InputError : Internal;
 
   if (emit == "ptx") return printPTX(*module);

@@ -1,0 +1,735 @@
+//===- ShareFnBodies.cpp - one function for every call of a `fn` ----------===//
+//
+// The front end unrolls every call of a `fn` (DSL.md: each call has parameters of its
+// own), so a 64-layer TinyGpt is 64 copies of one block in infer, eval_step and the
+// train step, and everything after this point (bufferization, LLVM lowering, LLVM's
+// optimiser and code generator) would pay for each copy. The copies differ only in the
+// values they use: their parameters, their inputs, and the runtime call sites, whose
+// numbers key the kernels' caches (primitives, packed weights) and so must stay distinct
+// per call. This pass finds the copies and gives them one function.
+//
+// Which ops a call made: the front end puts the call's scope in the location of every op
+// of its layers (withFnScope: "block.3."), lowering and autodiff keep it, and the ops of
+// one call of a `fn` at the top level of an entry function form one group. A group is
+// cut into levels: level 0 is what depends on nothing of the group made outside it (the
+// forward pass of a block); level p + 1 what depends, through ops outside the group, on
+// level p (that block's backward pass, which waits for the later blocks' gradients, and
+// its parameters' updates). Each level is convex (no path leaves it and comes back), so
+// it can become one call: of a function that takes the runtime context, the number of
+// its first call site, and the values it reads, and returns the values read after it.
+// Constants and tensor.empty are cloned in. Candidates are compared as printed text
+// (locations aside, site numbers relative to the first): equal text, one function. A
+// body with a single use stays where it is. Nested calls are tried when their outer
+// call's body was not shared (a fn called once that calls another many times).
+//
+// Runs on tensors, after the dl ops are lowered (so that site numbers, layouts and
+// fusion are decided over the whole graph), before bufferization, which then works on
+// function boundaries (identity layouts: a strided view is copied before a call, as
+// before a kernel).
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Basic/Diagnostics.h"
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "compiler/Conversion/Passes.h"
+#include "dialects/DLRT/DLRTOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Dominance.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/CSE.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLSHAREFNBODIES
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+/// The first `depth` calls of an op's fn scope ("enc.0.layer.1." at depth 1: "enc.0."),
+/// or "" when the op was made at a shallower level.
+std::string scopeAtDepth(Operation *op, unsigned depth) {
+  std::string scope = fnScopeOf(op->getLoc());
+  size_t end = 0;
+  for (unsigned d = 0; d < depth; ++d) {
+    // Each call adds "NAME.K.": two dots.
+    for (int dots = 0; dots < 2; ++dots) {
+      end = scope.find('.', end);
+      if (end == std::string::npos) return "";
+      ++end;
+    }
+  }
+  return scope.substr(0, end);
+}
+
+/// The fn's name in a scope's last call: "enc.0.layer.1." -> "layer".
+std::string fnName(StringRef scope) {
+  scope = scope.drop_back();                      // "enc.0.layer.1"
+  scope = scope.take_front(scope.rfind('.'));     // "enc.0.layer"
+  size_t dot = scope.rfind('.');
+  return (dot == StringRef::npos ? scope : scope.drop_front(dot + 1)).str();
+}
+
+/// The op of `block` that holds `v`'s definition, or null for a block argument of the
+/// function or a value from above it.
+Operation *topLevelDef(Value v, Block &block) {
+  Operation *def = v.getDefiningOp();
+  return def ? block.findAncestorOpInBlock(*def) : nullptr;
+}
+
+/// Every value `op` reads: its operands and what its regions capture.
+SmallVector<Value> readValues(Operation *op) {
+  llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
+  getUsedValuesDefinedAbove(op->getRegions(), used);
+  return SmallVector<Value>(used.begin(), used.end());
+}
+
+/// Values a body may take or return: what a call can pass without bufferization
+/// deciding buffers across it by itself.
+bool passable(Type t) {
+  return isa<RankedTensorType, IndexType, IntegerType, FloatType, LLVM::LLVMPointerType>(t);
+}
+
+/// Ops a body clones rather than takes: free to repeat, and their values (a constant's,
+/// an empty tensor's fresh buffer) are better known inside.
+bool rematerialisable(Operation *op) {
+  if (!op || op->getNumRegions() != 0) return false;
+  if (op->hasTrait<OpTrait::ConstantLike>() || isa<tensor::EmptyOp>(op)) return true;
+  // An empty tensor reshaped (CSE gave the layers one, collapsed for elementwise code).
+  return isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) && rematerialisable(op->getOperand(0).getDefiningOp());
+}
+
+/// A run-time call site number: the second operand of a kernel call, a constant >= 0.
+std::optional<int64_t> siteOperand(OpOperand &use) {
+  if (use.getOperandNumber() != 1 || !isa<dlrt::KernelCallOp>(use.getOwner())) return std::nullopt;
+  IntegerAttr c;
+  auto def = use.get().getDefiningOp<arith::ConstantOp>();
+  if (!def || !(c = dyn_cast<IntegerAttr>(def.getValue())) || c.getInt() < 0) return std::nullopt;
+  return c.getInt();
+}
+
+/// One level of one call, as a candidate body.
+struct Instance {
+  SmallVector<Operation *> ops; // top level of the entry block, in order
+  std::string key;              // the body printed without locations or its return
+  func::FuncOp body;            // the candidate function (erased unless kept)
+  SmallVector<Operation *> clones;                 // ops' copies in body, in order
+  SmallVector<std::pair<unsigned, unsigned>> outs; // (op, result) read after it
+  int64_t firstSite = -1;
+  std::string fn;               // the fn's name, for the function's
+};
+
+/// What a call of an instance's body passes and gets back.
+struct Boundary {
+  SmallVector<Value> inputs;  // after the context and the first site
+  SmallVector<Value> outputs;
+  SmallVector<std::pair<unsigned, unsigned>> outputAt; // (op, result) of each output
+  SmallVector<unsigned> views; // ops made again after the call (see viewOf)
+};
+
+class Sharer {
+public:
+  Sharer(ModuleOp module, unsigned minUses) : module(module), minUses(minUses) {}
+
+  void run(func::FuncOp original) {
+    if (!original.getBody().hasOneBlock()) return;
+    // The work happens on a copy, kept only if some calls now share a body: the sizes are
+    // resolved for it, which moves values about, and a model with nothing to share (each
+    // fn called once, or calls that differ) is left exactly as it was.
+    OpBuilder mb(original);
+    mb.setInsertionPointAfter(original);
+    auto entry = cast<func::FuncOp>(mb.clone(*original));
+    entry.setSymName((original.getSymName() + ".sharing").str());
+    unsigned calls = share(entry);
+    if (!calls) {
+      entry.erase();
+      return;
+    }
+    StringAttr name = original.getSymNameAttr();
+    original.erase();
+    entry.setSymNameAttr(name);
+  }
+
+private:
+  /// Shares the bodies of `entry`'s fn calls; returns how many calls it made.
+  unsigned share(func::FuncOp entry) {
+    Block &block = entry.getBody().front();
+    ctxArg = entry.getArgument(0);
+    resolveSizes(entry);
+    unsigned calls = 0;
+    for (unsigned depth = 1;; ++depth) {
+      // The groups at this depth, in order of appearance. Constants and empty tensors
+      // belong to no group: every body that reads one clones it.
+      llvm::MapVector<StringRef, SmallVector<Operation *>> groups;
+      std::vector<std::string> names;
+      names.reserve(block.getOperations().size());
+      llvm::StringMap<unsigned> index;
+      bool deeper = false;
+      for (Operation &op : block) {
+        if (rematerialisable(&op)) continue;
+        std::string scope = scopeAtDepth(&op, depth);
+        if (scope.empty()) continue;
+        deeper = true;
+        auto [it, added] = index.try_emplace(scope, names.size());
+        if (added) names.push_back(scope);
+        groups[names[it->second]].push_back(&op);
+      }
+      if (!deeper) return calls;
+
+      std::vector<Instance> instances;
+      for (auto &[scope, ops] : groups)
+        for (SmallVector<Operation *> &level : levels(block, ops)) {
+          Instance in;
+          in.ops = std::move(level);
+          in.fn = fnName(scope);
+          if (succeeded(makeCandidate(block, in))) instances.push_back(std::move(in));
+        }
+      llvm::StringMap<unsigned> uses;
+      for (Instance &in : instances) ++uses[in.key];
+      // The calls of one body may read different results of it (the last block's
+      // residual stream goes to a layer_norm, the others' also to the next block): the
+      // body returns what any of them reads.
+      llvm::StringMap<Instance *> first;
+      llvm::StringMap<SmallVector<std::pair<unsigned, unsigned>>> returned;
+      for (Instance &in : instances) {
+        if (uses[in.key] < minUses) continue;
+        first.try_emplace(in.key, &in);
+        auto &outs = returned[in.key];
+        outs.append(in.outs.begin(), in.outs.end());
+      }
+      for (auto &[key, outs] : returned) {
+        llvm::sort(outs);
+        outs.erase(std::unique(outs.begin(), outs.end()), outs.end());
+        finishBody(*first[key], outs);
+      }
+      llvm::StringMap<func::FuncOp> shared;
+      for (Instance &in : instances) {
+        if (uses[in.key] < minUses) {
+          in.body.erase();
+          continue;
+        }
+        auto [it, added] = shared.try_emplace(in.key, in.body);
+        if (added) {
+          MLIRContext *ctx = module.getContext();
+          in.body.setSymName(("dl_fn_" + in.fn + "_" + Twine(numShared++)).str());
+          // Internal and never inlined: LLVM would paste the body back at every call.
+          in.body->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+          in.body->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
+          in.body->setAttr(kSharedFnBodyAttr, UnitAttr::get(ctx));
+        } else {
+          in.body.erase();
+        }
+        in.body = it->second;
+        calls += replaceWithCall(block, in, returned[in.key]);
+      }
+    }
+  }
+
+public:
+  /// infer, eval_step and the train step each made the forward pass of a block: one
+  /// function for bodies that print alike, returns included.
+  void mergeEqualBodies() {
+    // A body whose calls all stayed unshared (a cycle, a size computed inside) is unused.
+    for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
+      if (fn->hasAttr(kSharedFnBodyAttr) && SymbolTable::symbolKnownUseEmpty(fn, module)) fn->erase();
+    llvm::StringMap<func::FuncOp> seen;
+    llvm::DenseMap<Operation *, func::FuncOp> replacement;
+    for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (!fn->hasAttr(kSharedFnBodyAttr)) continue;
+      std::string key;
+      llvm::raw_string_ostream os(key);
+      OpPrintingFlags flags;
+      flags.enableDebugInfo(false);
+      flags.useLocalScope();
+      for (Operation &op : fn.getBody().front()) op.print(os, flags);
+      os << fn.getFunctionType();
+      auto [it, added] = seen.try_emplace(key, fn);
+      if (!added) replacement[fn] = it->second;
+    }
+    if (replacement.empty()) return;
+    module.walk([&](func::CallOp call) {
+      auto callee = module.lookupSymbol<func::FuncOp>(call.getCallee());
+      if (auto r = replacement.find(callee); r != replacement.end()) call.setCallee(r->second.getSymName());
+    });
+    for (auto &[fn, keep] : replacement) fn->erase();
+  }
+
+private:
+  /// Gives a candidate body its results: a tensor is written into a destination the
+  /// caller passes (destination-passing style: after bufferization the caller allocates
+  /// every buffer a call leaves behind, so that deallocation knows each buffer's origin
+  /// rather than guessing which results of which calls may alias); anything else is
+  /// returned.
+  void finishBody(Instance &in, ArrayRef<std::pair<unsigned, unsigned>> outs) {
+    Block &entry = in.body.getBody().front();
+    OpBuilder b = OpBuilder::atBlockEnd(&entry);
+    SmallVector<Value> results;
+    for (auto [op, r] : outs) {
+      Value v = in.clones[op]->getResult(r);
+      if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
+        Value dest = entry.addArgument(t, v.getLoc());
+        pendingWritable.push_back(entry.getNumArguments() - 1);
+        v = bufferization::MaterializeInDestinationOp::create(b, v.getLoc(), t, v, dest).getResult();
+      }
+      results.push_back(v);
+    }
+    func::ReturnOp::create(b, in.body.getLoc(), results);
+    // What only the caller reads (a view it makes again) is dead here; left, it would
+    // count as a second reader of the value it views and keep that value from being
+    // computed straight into its destination.
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(entry)))
+      if (isOpTriviallyDead(&op)) op.erase();
+    in.body.setType(FunctionType::get(module.getContext(), entry.getArgumentTypes(), ValueRange(results).getTypes()));
+    // The destinations are the body's to write; its inputs are the caller's, read only (a
+    // body writing one in place would make the caller copy it first, and the caller may
+    // pass two views of one buffer).
+    for (unsigned i = 0; i < entry.getNumArguments(); ++i)
+      if (isa<TensorType>(entry.getArgument(i).getType()))
+        in.body.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                           b.getBoolAttr(llvm::is_contained(pendingWritable, i)));
+    pendingWritable.clear();
+  }
+
+  /// The sizes of `v`, a result of `ops`, as values from outside them: what the caller
+  /// makes `v`'s destination with. Follows destinations (a kernel's, a linalg op's), empty
+  /// tensors and reshapes; fails where a size is computed by the ops themselves.
+  std::optional<SmallVector<Value>> sizesOutside(Block &block, const llvm::DenseSet<Operation *> &members, Value v,
+                                                 OpBuilder &b) {
+    auto type = cast<RankedTensorType>(v.getType());
+    SmallVector<Value> sizes;
+    // A size the ops compute from outside values by index arithmetic (the batch times
+    // the sequence length) is computed again before the call.
+    std::function<Value(Value)> outsideValue = [&](Value s) -> Value {
+      Operation *d = topLevelDef(s, block);
+      if (!members.contains(d)) return s;
+      Operation *op = s.getDefiningOp();
+      if (op != d || op->getNumRegions() || !isPure(op) || op->getNumResults() != 1 ||
+          !isa<arith::ArithDialect>(op->getDialect()))
+        return {};
+      IRMapping map;
+      for (Value operand : op->getOperands()) {
+        Value o = outsideValue(operand);
+        if (!o) return {};
+        map.map(operand, o);
+      }
+      return b.clone(*op, map)->getResult(0);
+    };
+    auto allOutside = [&](ValueRange values, SmallVectorImpl<Value> &out) {
+      for (Value s : values) {
+        Value o = outsideValue(s);
+        if (!o) return false;
+        out.push_back(o);
+      }
+      return true;
+    };
+    Operation *def = v.getDefiningOp();
+    if (!def || !members.contains(block.findAncestorOpInBlock(*def))) {
+      for (int64_t i = 0; i < type.getRank(); ++i)
+        if (type.isDynamicDim(i)) sizes.push_back(tensor::DimOp::create(b, v.getLoc(), v, i));
+      return sizes;
+    }
+    if (auto empty = dyn_cast<tensor::EmptyOp>(def)) {
+      if (!allOutside(empty.getDynamicSizes(), sizes)) return std::nullopt;
+      return sizes;
+    }
+    if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def)) {
+      if (!allOutside(expand.getOutputShape(), sizes)) return std::nullopt;
+      return sizes;
+    }
+    if (auto reshape = dyn_cast<tensor::ReshapeOp>(def)) {
+      auto shape = reshape.getShape().getDefiningOp<tensor::FromElementsOp>();
+      if (!shape) return std::nullopt;
+      SmallVector<Value> dynamic;
+      for (auto [i, e] : llvm::enumerate(shape.getElements()))
+        if (type.isDynamicDim(i)) dynamic.push_back(e);
+      if (!allOutside(dynamic, sizes)) return std::nullopt;
+      return sizes;
+    }
+    if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+      return sizesOutside(block, members, dps.getTiedOpOperand(cast<OpResult>(v))->get(), b);
+    if (auto call = dyn_cast<dlrt::KernelCallOp>(def)) {
+      for (OpOperand &operand : call->getOpOperands())
+        if (call.getTiedResult(operand) == v) return sizesOutside(block, members, operand.get(), b);
+      return std::nullopt;
+    }
+    if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def)) {
+      auto from = sizesOutside(block, members, collapse.getSrc(), b);
+      if (!from) return std::nullopt;
+      auto srcType = collapse.getSrcType();
+      unsigned next = 0;
+      for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
+        Value size;
+        int64_t known = 1;
+        for (int64_t d : group) {
+          if (!srcType.isDynamicDim(d)) {
+            known *= srcType.getDimSize(d);
+            continue;
+          }
+          Value s = (*from)[next++];
+          size = size ? arith::MulIOp::create(b, v.getLoc(), size, s).getResult() : s;
+        }
+        if (!size) continue; // a static dimension of the result
+        if (known != 1) size = arith::MulIOp::create(b, v.getLoc(), size, arith::ConstantIndexOp::create(b, v.getLoc(), known));
+        sizes.push_back(size);
+      }
+      return sizes;
+    }
+    return std::nullopt;
+  }
+
+  /// Every size resolved to what made it (a kernel's result's to its destination's, an
+  /// expanded tensor's to the size it was expanded with), then common values merged: each
+  /// call would otherwise take the batch size from the previous call's result, and the
+  /// first and last calls, which read it from elsewhere, would differ from the rest.
+  static void resolveSizes(func::FuncOp fn) {
+    MLIRContext *ctx = fn.getContext();
+    RewritePatternSet patterns(ctx);
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(patterns);
+    tensor::DimOp::getCanonicalizationPatterns(patterns, ctx);
+    (void)applyPatternsGreedily(fn, std::move(patterns));
+    resolveExpandedSizes(fn);
+    IRRewriter rewriter(ctx);
+    DominanceInfo dom(fn);
+    eliminateCommonSubExpressions(rewriter, dom, fn);
+  }
+
+  /// resolve-ranked-shaped-type-result-dims leaves the size of an expanded tensor.
+  static void resolveExpandedSizes(func::FuncOp fn) {
+    fn.walk([](tensor::DimOp dim) {
+      auto expand = dim.getSource().getDefiningOp<tensor::ExpandShapeOp>();
+      std::optional<int64_t> i = dim.getConstantIndex();
+      if (!expand || !i) return;
+      OpFoldResult size = expand.getMixedOutputShape()[*i];
+      if (auto v = dyn_cast<Value>(size)) {
+        dim.replaceAllUsesWith(v);
+        dim.erase();
+      }
+    });
+  }
+
+  /// The values `op` reads, seen through the ops a body clones: the sizes of an empty
+  /// tensor it reads, not the tensor. Run-time site numbers are left out.
+  void reads(Operation *op, Block &block, llvm::function_ref<void(Value)> f) {
+    std::function<void(Value)> see = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      if (rematerialisable(def) && def->getBlock() == &block) {
+        for (Value size : def->getOperands()) see(size);
+        return;
+      }
+      f(v);
+    };
+    for (OpOperand &use : op->getOpOperands())
+      if (!siteOperand(use)) see(use.get());
+    llvm::SetVector<Value> captured;
+    getUsedValuesDefinedAbove(op->getRegions(), captured);
+    for (Value v : captured) see(v);
+  }
+
+  /// `group` cut into levels (see the file comment), each in block order.
+  SmallVector<SmallVector<Operation *>> levels(Block &block, ArrayRef<Operation *> group) {
+    llvm::DenseSet<Operation *> members(group.begin(), group.end());
+    llvm::DenseMap<Operation *, int> level, taint;
+    // An address array (memref.alloca, filled by stores, read by a kernel call) carries
+    // the level of what was stored into it to its reader.
+    llvm::DenseMap<Value, int> stored;
+    int top = 0;
+    for (Operation *op = group.front();; op = op->getNextNode()) {
+      bool member = members.contains(op);
+      int l = member ? 0 : -1;
+      reads(op, block, [&](Value v) {
+        if (auto s = stored.find(v); member && s != stored.end()) l = std::max(l, s->second);
+        Operation *def = topLevelDef(v, block);
+        if (!def) return;
+        if (members.contains(def)) l = std::max(l, level.lookup(def));
+        else if (auto t = taint.find(def); t != taint.end()) l = std::max(l, t->second + (member ? 1 : 0));
+      });
+      if (member) {
+        level[op] = l;
+        top = std::max(top, l);
+        if (auto store = dyn_cast<memref::StoreOp>(op)) stored[store.getMemRef()] = std::max(stored[store.getMemRef()], l);
+      } else if (l >= 0) {
+        taint[op] = l;
+      }
+      if (op == group.back()) break;
+    }
+    // The array and its stores go to the level of the call that reads it.
+    for (Operation *op : group) {
+      if (!isa<memref::AllocaOp>(op)) continue;
+      int reader = -1;
+      for (Operation *u : op->getUsers())
+        if (members.contains(u) && !isa<memref::StoreOp>(u)) reader = std::max(reader, level[u]);
+      if (reader < 0) continue;
+      for (Operation *u : op->getUsers()) {
+        if (!members.contains(u)) continue;
+        if (!isa<memref::StoreOp>(u) && level[u] != reader) return {}; // read at two levels: leave it
+        level[u] = reader;
+      }
+      level[op] = reader;
+    }
+    SmallVector<SmallVector<Operation *>> out(top + 1);
+    for (Operation *op : group) out[level[op]].push_back(op);
+    return out;
+  }
+
+  /// What `ops` read from outside them, in order of first read, and what is read of
+  /// theirs after them, as the IR is now.
+  Boundary boundary(Block &block, ArrayRef<Operation *> ops) {
+    llvm::DenseSet<Operation *> members(ops.begin(), ops.end());
+    llvm::SetVector<Value> inputs;
+    for (Operation *op : ops)
+      reads(op, block, [&](Value v) {
+        if (v != ctxArg && !members.contains(topLevelDef(v, block))) inputs.insert(v);
+      });
+    Boundary bd;
+    bd.inputs.assign(inputs.begin(), inputs.end());
+    llvm::DenseMap<Operation *, unsigned> position;
+    for (auto [i, op] : llvm::enumerate(ops)) position[op] = i;
+    llvm::SetVector<std::pair<unsigned, unsigned>> outs;
+    for (auto [i, op] : llvm::enumerate(ops))
+      for (OpResult r : op->getResults()) {
+        if (llvm::none_of(r.getUsers(),
+                          [&](Operation *u) { return !members.contains(block.findAncestorOpInBlock(*u)); }))
+          continue;
+        // A reshaped view read after the ops is made again after the call from the
+        // tensor it views: returned too, it would be a second buffer and a copy.
+        Value v = r;
+        while (Operation *view = viewOf(v, members, block)) {
+          if (!llvm::is_contained(bd.views, position[view])) bd.views.push_back(position[view]);
+          v = view->getOperand(0);
+        }
+        auto at = std::make_pair(position[v.getDefiningOp()], cast<OpResult>(v).getResultNumber());
+        if (outs.insert(at)) bd.outputs.push_back(v);
+      }
+    bd.outputAt.assign(outs.begin(), outs.end());
+    return bd;
+  }
+
+  /// The reshape that makes `v` from another of the ops' results, where the call's caller
+  /// can make it again (its sizes come from outside the ops); else null.
+  static Operation *viewOf(Value v, const llvm::DenseSet<Operation *> &members, Block &block) {
+    Operation *def = v.getDefiningOp();
+    if (!isa_and_nonnull<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(def)) return nullptr;
+    Operation *source = def->getOperand(0).getDefiningOp();
+    if (!source || source->getBlock() != &block || !members.contains(source)) return nullptr;
+    for (Value size : def->getOperands().drop_front())
+      if (members.contains(topLevelDef(size, block))) return nullptr;
+    return def;
+  }
+
+  /// Builds `in`'s candidate body and its key; fails where a call could not stand in.
+  LogicalResult makeCandidate(Block &block, Instance &in) {
+    Boundary bd = boundary(block, in.ops);
+    for (Value v : llvm::concat<Value>(bd.inputs, bd.outputs))
+      if (!passable(v.getType())) return failure();
+    for (Operation *op : in.ops)
+      for (OpOperand &use : op->getOpOperands())
+        if (auto site = siteOperand(use)) in.firstSite = in.firstSite < 0 ? *site : std::min(in.firstSite, *site);
+
+    MLIRContext *ctx = module.getContext();
+    OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+    SmallVector<Type> argTypes{ctxArg.getType(), IntegerType::get(ctx, 64)};
+    for (Value v : bd.inputs) argTypes.push_back(v.getType());
+    auto type = FunctionType::get(ctx, argTypes, {});
+    in.body = func::FuncOp::create(mb, in.ops.front()->getLoc(), "dl_fn_candidate", type);
+    in.body.setPrivate();
+    Block *entry = in.body.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockBegin(entry);
+    IRMapping map;
+    map.map(ctxArg, entry->getArgument(0));
+    Value firstSite = entry->getArgument(1);
+    for (auto [v, a] : llvm::zip(bd.inputs, entry->getArguments().drop_front(2))) map.map(v, a);
+    // Constants and empty tensors are cloned in before their first reader.
+    std::function<void(Value)> materialise = [&](Value v) {
+      if (map.contains(v)) return;
+      Operation *def = v.getDefiningOp();
+      if (!rematerialisable(def)) return; // a member's result, mapped when it is cloned
+      for (Value size : def->getOperands()) materialise(size);
+      // A reshaped empty tensor is an empty tensor of the new shape, which
+      // dl-eliminate-empty-tensors can then place in a destination.
+      if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(def))
+        if (auto empty = map.lookup(def->getOperand(0)).getDefiningOp<tensor::EmptyOp>()) {
+          auto type = cast<RankedTensorType>(v.getType());
+          SmallVector<Value> sizes;
+          if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def)) {
+            for (Value size : expand.getOutputShape()) sizes.push_back(map.lookupOrDefault(size));
+          } else {
+            auto collapse = cast<tensor::CollapseShapeOp>(def);
+            auto srcType = collapse.getSrcType();
+            unsigned next = 0;
+            for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
+              Value size;
+              int64_t known = 1;
+              for (int64_t d : group) {
+                if (!srcType.isDynamicDim(d)) {
+                  known *= srcType.getDimSize(d);
+                  continue;
+                }
+                Value sz = empty.getDynamicSizes()[next++];
+                size = size ? arith::MulIOp::create(b, v.getLoc(), size, sz).getResult() : sz;
+              }
+              if (!size) continue;
+              if (known != 1)
+                size = arith::MulIOp::create(b, v.getLoc(), size, arith::ConstantIndexOp::create(b, v.getLoc(), known));
+              sizes.push_back(size);
+            }
+          }
+          map.map(v, tensor::EmptyOp::create(b, v.getLoc(), type.getShape(), type.getElementType(), sizes));
+          return;
+        }
+      b.clone(*def, map);
+    };
+    for (Operation *op : in.ops) {
+      for (OpOperand &use : op->getOpOperands())
+        if (!siteOperand(use)) materialise(use.get());
+      llvm::SetVector<Value> captured;
+      getUsedValuesDefinedAbove(op->getRegions(), captured);
+      for (Value v : captured) materialise(v);
+      Operation *copy = b.clone(*op, map);
+      in.clones.push_back(copy);
+      for (OpOperand &use : op->getOpOperands())
+        if (auto site = siteOperand(use)) {
+          // This call's own site: the body's first site plus its place among them.
+          Location loc = op->getLoc();
+          b.setInsertionPoint(copy);
+          Value offset = arith::ConstantIntOp::create(b, loc, b.getI64Type(), *site - in.firstSite);
+          copy->setOperand(use.getOperandNumber(), arith::AddIOp::create(b, loc, firstSite, offset));
+          b.setInsertionPointAfter(copy);
+        }
+    }
+    in.outs = bd.outputAt;
+
+    // The key: the body without its return (added once the calls that share it are known).
+    llvm::raw_string_ostream os(in.key);
+    OpPrintingFlags flags;
+    flags.enableDebugInfo(false);
+    flags.useLocalScope();
+    in.body->print(os, flags);
+    return success();
+  }
+
+  /// Replaces `in`'s ops by a call of its body at the place of its last op; ops between
+  /// that read what it makes move after the call. Leaves `in` as it is where sharing
+  /// done since its candidate was made closed a cycle through it.
+  bool replaceWithCall(Block &block, Instance &in, ArrayRef<std::pair<unsigned, unsigned>> returned) {
+    llvm::DenseSet<Operation *> members(in.ops.begin(), in.ops.end());
+    llvm::DenseSet<Operation *> tainted;
+    SmallVector<Operation *> later;
+    for (Operation *op = in.ops.front(); op != in.ops.back(); op = op->getNextNode()) {
+      bool member = members.contains(op);
+      bool readsOurs = false;
+      auto check = [&](Value v) {
+        Operation *def = topLevelDef(v, block);
+        if (def && (tainted.contains(def) || (!member && members.contains(def)))) readsOurs = true;
+      };
+      if (member) reads(op, block, check);
+      else
+        for (Value v : readValues(op)) check(v);
+      if (member && readsOurs) return false; // not convex any more
+      if (!member && readsOurs) {
+        tainted.insert(op);
+        later.push_back(op);
+      }
+    }
+    Boundary bd = boundary(block, in.ops);
+    FunctionType type = in.body.getFunctionType();
+    if (type.getNumInputs() < bd.inputs.size() + 2 ||
+        !llvm::equal(type.getInputs().slice(2, bd.inputs.size()), ValueRange(bd.inputs).getTypes()) ||
+        !llvm::all_of(bd.outputAt, [&](auto at) { return llvm::is_contained(returned, at); })) {
+      return false;
+    }
+    OpBuilder b(in.ops.back());
+    b.setInsertionPointAfter(in.ops.back());
+    Location loc = in.ops.back()->getLoc();
+    SmallVector<Value> args{ctxArg,
+                            arith::ConstantIntOp::create(b, loc, b.getI64Type(), std::max<int64_t>(in.firstSite, 0))};
+    args.append(bd.inputs.begin(), bd.inputs.end());
+    // A destination for every tensor the body returns, sized from outside it.
+    SmallVector<Operation *> made;
+    {
+      struct Recorder : OpBuilder::Listener {
+        SmallVectorImpl<Operation *> &made;
+        explicit Recorder(SmallVectorImpl<Operation *> &m) : made(m) {}
+        void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override { made.push_back(op); }
+      } recorder(made);
+      b.setListener(&recorder);
+      for (auto [op, r] : returned) {
+        Value v = in.ops[op]->getResult(r);
+        auto t = dyn_cast<RankedTensorType>(v.getType());
+        if (!t) continue;
+        auto sizes = sizesOutside(block, members, v, b);
+        if (!sizes) {
+          b.setListener(nullptr);
+          for (Operation *m : llvm::reverse(made)) m->erase();
+          args[1].getDefiningOp()->erase();
+          return false;
+        }
+        args.push_back(tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType(), *sizes));
+      }
+      b.setListener(nullptr);
+    }
+    if (args.size() != in.body.getNumArguments()) {
+      for (Operation *m : llvm::reverse(made)) m->erase();
+      args[1].getDefiningOp()->erase();
+      return false;
+    }
+    auto call = func::CallOp::create(b, loc, in.body, args);
+    for (auto [at, to] : llvm::zip(returned, call.getResults()))
+      in.ops[at.first]->getResult(at.second).replaceAllUsesWith(to);
+    // The views, now of the call's results, follow it (in their order), then whatever
+    // read the ops' results.
+    Operation *after = call;
+    llvm::DenseSet<Operation *> kept;
+    llvm::sort(bd.views);
+    for (unsigned i : bd.views) {
+      in.ops[i]->moveAfter(after);
+      after = in.ops[i];
+      kept.insert(after);
+    }
+    for (Operation *op : later) {
+      op->moveAfter(after);
+      after = op;
+    }
+    for (Operation *op : in.ops)
+      if (!kept.contains(op)) op->dropAllReferences();
+    for (Operation *op : llvm::reverse(in.ops))
+      if (!kept.contains(op)) op->erase();
+    return true;
+  }
+
+  ModuleOp module;
+  SmallVector<unsigned> pendingWritable;
+  unsigned minUses;
+  unsigned numShared = 0;
+  Value ctxArg;
+};
+
+struct ShareFnBodies : impl::DLShareFnBodiesBase<ShareFnBodies> {
+  using DLShareFnBodiesBase::DLShareFnBodiesBase;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> entries;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (isLoweredEntry(fn)) entries.push_back(fn);
+    Sharer sharer(module, std::max(2u, unsigned(minUses)));
+    for (func::FuncOp fn : entries) sharer.run(fn);
+    sharer.mergeEqualBodies();
+  }
+};
+
+} // namespace
+} // namespace dlc
