@@ -65,6 +65,7 @@ class Model:
         self.counter = 0
         self.force = None        # the operand the next _pick returns (if it qualifies)
         self.reads = {}          # value name -> the names its statement reads
+        self.fns = {}            # fn name -> its declaration (emitted before the body)
         torch.manual_seed(seed)
         self._make_inputs()
         for _ in range(self.rng.randint(3, max_ops)):
@@ -151,7 +152,7 @@ class Model:
             options += [self._to_image, self._to_sequence]
         if self.ids is not None:
             options += [self._embedding]
-        options += [self._plugin_layer]
+        options += [self._plugin_layer, self._fn_calls]
         for _ in range(20):  # an op whose preconditions fail returns False: draw again
             if r.choice(options)():
                 return
@@ -240,6 +241,79 @@ class Model:
                 break
         self.force = None
         return True
+
+    def _fn_calls(self):
+        """A `fn` of a few shape-keeping layers (dense, layer_norm, activations, a residual),
+        called 2-5 times in a row: each call has parameters of its own (FN.K.qN), and dlc
+        compiles the calls as one function (dl-share-fn-bodies)."""
+        r = self.rng
+        x = self._pick(lambda v: 2 <= v.rank <= 3)
+        if x is None:
+            return False
+        d = x.shape[-1]
+        fname = "f%d" % len(self.fns)
+        calls = r.randint(2, 5)
+        body, recipe, prev, layers = [], [], "h", 0
+        for k in range(r.randint(1, 4)):
+            kind = r.choice(["dense", "dense", "layer_norm", "act", "residual"])
+            out = "a%d" % k
+            if kind == "dense":
+                act = r.choice(["", " |> relu", " |> tanh", " |> gelu"])
+                body.append('%s = dense(%s, %d, name = "q%d")%s' % (out, prev, d, layers, act))
+                recipe.append(("dense", "q%d" % layers, act, prev))
+                layers += 1
+            elif kind == "layer_norm":
+                body.append('%s = layer_norm(%s, name = "q%d")' % (out, prev, layers))
+                recipe.append(("layer_norm", "q%d" % layers, None, prev))
+                layers += 1
+            elif kind == "act":
+                act = r.choice(["relu", "tanh", "sigmoid"])
+                body.append("%s = %s(%s)" % (out, act, prev))
+                recipe.append(("act", act, None, prev))
+            else:
+                body.append("%s = %s + h" % (out, prev))
+                recipe.append(("residual", None, None, prev))
+            prev = out
+        self.fns[fname] = "fn %s(h) {\n    %s\n    return %s\n  }" % (fname, "\n    ".join(body), prev)
+        per_call = torch.nn.ModuleDict()
+        for c in range(calls):
+            mods = torch.nn.ModuleDict()
+            for kind, q, _, _ in recipe:
+                if kind == "dense":
+                    mods[q] = torch.nn.Linear(d, d)
+                elif kind == "layer_norm":
+                    ln = torch.nn.LayerNorm(d)
+                    with torch.no_grad():
+                        ln.weight.uniform_(0.5, 1.5)
+                        ln.bias.uniform_(-0.5, 0.5)
+                    mods[q] = ln
+            per_call[str(c)] = mods
+        self.modules[fname] = per_call
+        acts = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh, " |> gelu": F.gelu,
+                "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+
+        def run(env, xn=x.name):
+            h = env[xn]
+            for c in range(calls):
+                mods, vals = self.modules[fname][str(c)], {"h": h}
+                for k, (kind, q, act, src) in enumerate(recipe):
+                    t = vals[src]
+                    if kind == "dense":
+                        t = acts[act](mods[q](t))
+                    elif kind == "layer_norm":
+                        t = mods[q](t)
+                    elif kind == "act":
+                        t = acts[q](t)
+                    else:
+                        t = t + h
+                    vals["a%d" % k] = t
+                h = vals[prev]
+            return h
+
+        expr = x.name
+        for _ in range(calls):
+            expr = "%s(%s)" % (fname, expr)
+        return self._bind(expr, x.shape, run)
 
     def _dense(self):
         r = self.rng
@@ -667,6 +741,8 @@ class Model:
         head = ["model R%d {" % self.seed]
         for n, dtype, shape in self.inputs_decl:
             head.append("  input %s: %s[%s]" % (n, dtype, ", ".join(map(str, shape))))
+        used = set(w for l in self.lines for w in l.replace("(", " ").replace(")", " ").split())
+        head += ["  " + f for n, f in self.fns.items() if n in used]
         body = ["  " + l for l in self.lines]
         outs = ["  output %s = %s" % (o, v) for o, v in self.outputs]
         return "\n".join(head + body + outs + ["}"]) + "\n"
