@@ -13,14 +13,26 @@
 // one call of a `fn` at the top level of an entry function form one group. A group is
 // cut into levels: level 0 is what depends on nothing of the group made outside it (the
 // forward pass of a block); level p + 1 what depends, through ops outside the group, on
-// level p (that block's backward pass, which waits for the later blocks' gradients, and
-// its parameters' updates). Each level is convex (no path leaves it and comes back), so
-// it can become one call: of a function that takes the runtime context, the number of
-// its first call site, and the values it reads, and returns the values read after it.
-// Constants and tensor.empty are cloned in. Candidates are compared as printed text
-// (locations aside, site numbers relative to the first): equal text, one function. A
-// body with a single use stays where it is. Nested calls are tried when their outer
-// call's body was not shared (a fn called once that calls another many times).
+// level p (that block's backward pass, which waits for the later blocks' gradients, with
+// its parameters' updates; updates after a gradient clip, which waits for every
+// gradient). An address array (alloca and stores) goes with the call that reads it. Each
+// level is convex (no path leaves it and comes back), so it can become one call.
+//
+// The function takes the runtime context, the number of the call's first run-time site
+// (its sites inside are that number plus their place) and the values the ops read;
+// constants and empty tensors are cloned in. Tensors come out through destinations the
+// caller allocates (destination-passing style: after bufferization every buffer a call
+// leaves behind is the caller's own allocation, so deallocation keeps knowing each
+// buffer's origin, and the arena packs them as before); a reshaped view of a result is
+// made again by the caller. Inputs are read-only to the body. Candidates are compared as
+// printed text (locations aside): equal text, one function; a body is made only for two
+// or more calls. Nested calls are tried when their outer call was not shared (a fn called
+// once that calls another many times).
+//
+// Sizes are resolved first (a kernel's result's to its destination's, and so on back to
+// the input's batch size), so that each call does not read the batch size off the
+// previous one; that moves values about, so the work happens on a copy of each entry,
+// kept only if some calls were shared.
 //
 // Runs on tensors, after the dl ops are lowered (so that site numbers, layouts and
 // fusion are decided over the whole graph), before bufferization, which then works on
@@ -39,14 +51,14 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Dominance.h"
-#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/CSE.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
