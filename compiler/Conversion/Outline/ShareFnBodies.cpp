@@ -135,6 +135,31 @@ std::optional<int64_t> siteOperand(OpOperand &use) {
   return c.getInt();
 }
 
+/// The dynamic sizes of `collapse`'s result, given its source's (in order): each the
+/// product of its group's sizes.
+SmallVector<Value> collapsedSizes(OpBuilder &b, tensor::CollapseShapeOp collapse, ValueRange sourceSizes) {
+  Location loc = collapse.getLoc();
+  RankedTensorType srcType = collapse.getSrcType();
+  SmallVector<Value> sizes;
+  unsigned next = 0;
+  for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
+    Value size;
+    int64_t known = 1;
+    for (int64_t d : group) {
+      if (!srcType.isDynamicDim(d)) {
+        known *= srcType.getDimSize(d);
+        continue;
+      }
+      Value s = sourceSizes[next++];
+      size = size ? arith::MulIOp::create(b, loc, size, s).getResult() : s;
+    }
+    if (!size) continue; // a static dimension of the result
+    if (known != 1) size = arith::MulIOp::create(b, loc, size, arith::ConstantIndexOp::create(b, loc, known));
+    sizes.push_back(size);
+  }
+  return sizes;
+}
+
 /// One level of one call, as a candidate body.
 struct Instance {
   SmallVector<Operation *> ops; // top level of the entry block, in order
@@ -382,24 +407,7 @@ private:
     if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def)) {
       auto from = sizesOutside(block, members, collapse.getSrc(), b);
       if (!from) return std::nullopt;
-      auto srcType = collapse.getSrcType();
-      unsigned next = 0;
-      for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
-        Value size;
-        int64_t known = 1;
-        for (int64_t d : group) {
-          if (!srcType.isDynamicDim(d)) {
-            known *= srcType.getDimSize(d);
-            continue;
-          }
-          Value s = (*from)[next++];
-          size = size ? arith::MulIOp::create(b, v.getLoc(), size, s).getResult() : s;
-        }
-        if (!size) continue; // a static dimension of the result
-        if (known != 1) size = arith::MulIOp::create(b, v.getLoc(), size, arith::ConstantIndexOp::create(b, v.getLoc(), known));
-        sizes.push_back(size);
-      }
-      return sizes;
+      return collapsedSizes(b, collapse, *from);
     }
     return std::nullopt;
   }
@@ -580,25 +588,7 @@ private:
           if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def)) {
             for (Value size : expand.getOutputShape()) sizes.push_back(map.lookupOrDefault(size));
           } else {
-            auto collapse = cast<tensor::CollapseShapeOp>(def);
-            auto srcType = collapse.getSrcType();
-            unsigned next = 0;
-            for (const ReassociationIndices &group : collapse.getReassociationIndices()) {
-              Value size;
-              int64_t known = 1;
-              for (int64_t d : group) {
-                if (!srcType.isDynamicDim(d)) {
-                  known *= srcType.getDimSize(d);
-                  continue;
-                }
-                Value sz = empty.getDynamicSizes()[next++];
-                size = size ? arith::MulIOp::create(b, v.getLoc(), size, sz).getResult() : sz;
-              }
-              if (!size) continue;
-              if (known != 1)
-                size = arith::MulIOp::create(b, v.getLoc(), size, arith::ConstantIndexOp::create(b, v.getLoc(), known));
-              sizes.push_back(size);
-            }
+            sizes = collapsedSizes(b, cast<tensor::CollapseShapeOp>(def), empty.getDynamicSizes());
           }
           map.map(v, tensor::EmptyOp::create(b, v.getLoc(), type.getShape(), type.getElementType(), sizes));
           return;
