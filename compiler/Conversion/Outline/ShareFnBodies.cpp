@@ -185,6 +185,9 @@ public:
 
   void run(func::FuncOp original) {
     if (!original.getBody().hasOneBlock()) return;
+    // Most models call no fn: nothing to look at.
+    if (llvm::none_of(original.getBody().front(), [](Operation &op) { return !fnScopeOf(op.getLoc()).empty(); }))
+      return;
     // The work happens on a copy, kept only if some calls now share a body: the sizes are
     // resolved for it, which moves values about, and a model with nothing to share (each
     // fn called once, or calls that differ) is left exactly as it was.
