@@ -204,11 +204,22 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     for (auto &[fn, slot] : imports) fn.erase();
 
     // The dl.* argument tags have served the signature; LLVM IR has no place for them.
+    // Rebuilt once per function: removing them one by one rebuilds every argument's
+    // attributes each time (a train step has thousands of arguments).
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
-      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
-        if (DictionaryAttr d = fn.getArgAttrDict(i))
-          for (NamedAttribute a : llvm::to_vector(d.getValue()))
-            if (a.getName().getValue().starts_with("dl.")) fn.removeArgAttr(i, a.getName());
+      SmallVector<DictionaryAttr> kept;
+      bool changed = false;
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+        DictionaryAttr d = fn.getArgAttrDict(i);
+        SmallVector<NamedAttribute> attrs;
+        if (d)
+          for (NamedAttribute a : d.getValue()) {
+            if (a.getName().getValue().starts_with("dl.")) changed = true;
+            else attrs.push_back(a);
+          }
+        kept.push_back(DictionaryAttr::get(module.getContext(), attrs));
+      }
+      if (changed) fn.setAllArgAttrs(kept);
       fn->removeAttr("dl.entry_ranks");
     }
 
