@@ -124,7 +124,9 @@ static std::string hostToLLVM() {
 
 std::string cpuPipeline(const std::string &kernels, bool shareFnBodies) {
   return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
-         // A body that returns a buffer it does not own returns a clone of it.
+         // Ownership-based deallocation clones a buffer a function returns without owning
+         // it; shared fn bodies return none (their tensors go into the caller's
+         // destinations), and any clone left becomes an allocation and a copy here.
          "dl-expand-strided-copies,buffer-deallocation-pipeline,convert-bufferization-to-memref,"
          "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels," +
          hostToLLVM();

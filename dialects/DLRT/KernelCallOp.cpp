@@ -51,15 +51,8 @@ OpResult KernelCallOp::getTiedResult(OpOperand &operand) {
 
 LogicalResult KernelCallOp::reifyResultShapes(OpBuilder &b, ReifiedRankedShapedTypeDims &shapes) {
   if (getNumResults() == 0) return failure(); // on buffers: nothing to say
-  for (const Argument &a : getKernelArguments()) {
-    if (!isDestination(a.kind)) continue;
-    Value dest = a.operands.front().get();
-    auto type = cast<RankedTensorType>(dest.getType());
-    SmallVector<OpFoldResult> &dims = shapes.emplace_back();
-    for (int64_t i = 0; i < type.getRank(); ++i)
-      dims.push_back(type.isDynamicDim(i) ? OpFoldResult(tensor::DimOp::create(b, getLoc(), dest, i).getResult())
-                                          : OpFoldResult(b.getIndexAttr(type.getDimSize(i))));
-  }
+  for (const Argument &a : getKernelArguments())
+    if (isDestination(a.kind)) shapes.push_back(tensor::getMixedSizes(b, getLoc(), a.operands.front().get()));
   return success();
 }
 

@@ -9,6 +9,7 @@ dlc computed, compared with torch.autograd's in float64 within 1e-6 + 1e-5 max|g
 after the steps against torch.optim's float32 run within TOOLS.md's 1e-4 + 1e-3 |v|
 (for Adam and AdamW, elements whose gradient is below 1e-6 excluded)."""
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -551,7 +552,6 @@ def check_shared_bodies():
     backward and updates, and compute bit for bit what the model compiled with every call
     unrolled (--share-fn-bodies=false) computes: inference and three AdamW steps with
     clipping, at two batch sizes."""
-    import re
     rng = np.random.default_rng(3)
     src = source(DEEP, "adamw(lr = 0.01)", 1.0)
     wd = h.workdir()

@@ -319,11 +319,12 @@ private:
     Block &entry = in.body.getBody().front();
     OpBuilder b = OpBuilder::atBlockEnd(&entry);
     SmallVector<Value> results;
+    llvm::SmallDenseSet<unsigned> destinations;
     for (auto [op, r] : outs) {
       Value v = in.clones[op]->getResult(r);
       if (auto t = dyn_cast<RankedTensorType>(v.getType())) {
         Value dest = entry.addArgument(t, v.getLoc());
-        pendingWritable.push_back(entry.getNumArguments() - 1);
+        destinations.insert(entry.getNumArguments() - 1);
         v = bufferization::MaterializeInDestinationOp::create(b, v.getLoc(), t, v, dest).getResult();
       }
       results.push_back(v);
@@ -341,8 +342,7 @@ private:
     for (unsigned i = 0; i < entry.getNumArguments(); ++i)
       if (isa<TensorType>(entry.getArgument(i).getType()))
         in.body.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
-                           b.getBoolAttr(llvm::is_contained(pendingWritable, i)));
-    pendingWritable.clear();
+                           b.getBoolAttr(destinations.contains(i)));
   }
 
   /// The sizes of `v`, a result of `ops`, as values from outside them: what the caller
@@ -663,33 +663,28 @@ private:
     SmallVector<Value> args{ctxArg,
                             arith::ConstantIntOp::create(b, loc, b.getI64Type(), std::max<int64_t>(in.firstSite, 0))};
     args.append(bd.inputs.begin(), bd.inputs.end());
-    // A destination for every tensor the body returns, sized from outside it.
-    SmallVector<Operation *> made;
-    {
-      struct Recorder : OpBuilder::Listener {
-        SmallVectorImpl<Operation *> &made;
-        explicit Recorder(SmallVectorImpl<Operation *> &m) : made(m) {}
-        void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override { made.push_back(op); }
-      } recorder(made);
-      b.setListener(&recorder);
-      for (auto [op, r] : returned) {
-        Value v = in.ops[op]->getResult(r);
-        auto t = dyn_cast<RankedTensorType>(v.getType());
-        if (!t) continue;
-        auto sizes = sizesOutside(block, members, v, b);
-        if (!sizes) {
-          b.setListener(nullptr);
-          for (Operation *m : llvm::reverse(made)) m->erase();
-          args[1].getDefiningOp()->erase();
-          return false;
-        }
-        args.push_back(tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType(), *sizes));
-      }
-      b.setListener(nullptr);
+    // A destination for every tensor the body returns, sized from outside it. What is
+    // built for the call (its first site, the sizes, the destinations) goes again where
+    // a size cannot be had there.
+    SmallVector<Operation *> made{args[1].getDefiningOp()};
+    struct Recorder : OpBuilder::Listener {
+      SmallVectorImpl<Operation *> &made;
+      explicit Recorder(SmallVectorImpl<Operation *> &m) : made(m) {}
+      void notifyOperationInserted(Operation *op, OpBuilder::InsertPoint) override { made.push_back(op); }
+    } recorder(made);
+    b.setListener(&recorder);
+    bool sized = true;
+    for (auto [op, r] : returned) {
+      Value v = in.ops[op]->getResult(r);
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      if (!t) continue;
+      auto sizes = sizesOutside(block, members, v, b);
+      if (!(sized = sizes.has_value())) break;
+      args.push_back(tensor::EmptyOp::create(b, loc, t.getShape(), t.getElementType(), *sizes));
     }
-    if (args.size() != in.body.getNumArguments()) {
+    b.setListener(nullptr);
+    if (!sized || args.size() != in.body.getNumArguments()) {
       for (Operation *m : llvm::reverse(made)) m->erase();
-      args[1].getDefiningOp()->erase();
       return false;
     }
     auto call = func::CallOp::create(b, loc, in.body, args);
@@ -717,7 +712,6 @@ private:
   }
 
   ModuleOp module;
-  SmallVector<unsigned> pendingWritable;
   unsigned minUses;
   unsigned numShared = 0;
   Value ctxArg;
