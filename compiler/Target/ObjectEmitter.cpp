@@ -1,5 +1,6 @@
 //===- ObjectEmitter.cpp - LLVM dialect -> LLVM IR -> object code ---------===//
 #include "compiler/Target/ObjectEmitter.h"
+#include "compiler/Target/SinkEntryArgLoads.h"
 
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/STLExtras.h"
@@ -7,6 +8,7 @@
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -66,7 +68,10 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   }
   m->setTargetTriple(tm->getTargetTriple());
   m->setDataLayout(tm->createDataLayout());
-  if (opts.optLevel == 0) return m;
+  if (opts.optLevel == 0) {
+    sinkEntryArgLoads(*m);
+    return m;
+  }
 
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -82,6 +87,10 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   llvm::PassInstrumentationCallbacks instrumentation;
   instrumentation.registerShouldRunOptionalPassCallback(
       [](llvm::StringRef pass, llvm::Any) { return pass != "CalledValuePropagationPass"; });
+  // LLVM's own instrumentation, so that its options work in dlc: -time-passes,
+  // -print-after=<pass>, -print-changed.
+  llvm::StandardInstrumentations standard(m->getContext(), /*DebugLogging=*/false);
+  standard.registerCallbacks(instrumentation, &mam);
   llvm::PassBuilder pb(tm.get(), pto, std::nullopt, &instrumentation);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cam);
@@ -93,6 +102,7 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
                                                        : llvm::OptimizationLevel::O3;
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(*m, mam);
+  sinkEntryArgLoads(*m);
   return m;
 }
 

@@ -228,6 +228,13 @@ int main(int argc, char **argv) {
   }
   std::string src = (*file)->getBuffer().str();
 
+  // --mlir-timing reports the whole compile, not only the pass pipelines: each phase is a
+  // scope of one timing manager, and each pass manager nests its passes under its phase.
+  mlir::DefaultTimingManager timing;
+  mlir::applyDefaultTimingManagerCLOptions(timing);
+  mlir::TimingScope rootTimer = timing.getRootScope();
+  mlir::TimingScope phase = rootTimer.nest("Set up (dialects)");
+
   mlir::DialectRegistry registry;
   dlc::registerDialects(registry);
   mlir::MLIRContext ctx(registry);
@@ -242,8 +249,10 @@ int main(int argc, char **argv) {
   });
 
   dlc::Diagnostics diags(ctx, inputFile);
+  phase = rootTimer.nest("Parse");
   auto ast = dlc::parseModel(src, diags);
   if (!ast || errors) return InputError;
+  phase = rootTimer.nest("Analyse (sema, unroll)");
   auto graph = dlc::analyze(*ast, diags);
   if (!graph || errors) return InputError;
   if (listParams) {
@@ -273,6 +282,7 @@ int main(int argc, char **argv) {
     if (!warning.empty()) llvm::WithColor::warning(llvm::errs(), "dlc") << warning << "\n";
   }
 
+  phase = rootTimer.nest("Generate the dl module");
   auto module = dlc::emitModule(*graph, diags);
   if (!module || errors) return InputError;
   if (mlir::failed(mlir::verify(*module))) {
@@ -296,8 +306,10 @@ int main(int argc, char **argv) {
   {
     // The train step's backward pass and update, on the dl graph (so --emit mlir shows
     // them). A built-in op still without a gradient leaves an inference-only model.so.
+    phase = rootTimer.nest("Train step (dl passes)");
     mlir::PassManager pm(&ctx);
     (void)mlir::applyPassManagerCLOptions(pm);
+    pm.enableTiming(phase);
     // The GPU target runs every op through its linalg lowering.
     dlc::addTrainStepPasses(pm, target == "cuda" ? std::string("linalg") : std::string(kernels), /*allowInferenceOnly=*/true);
     if (mlir::failed(pm.run(*module))) return errors ? InputError : Internal;
@@ -308,14 +320,16 @@ int main(int argc, char **argv) {
     return Ok;
   }
 
-  if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [](mlir::PassManager &pm) {
+  phase = rootTimer.nest("Lower to the LLVM dialect");
+  if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [&](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
-        mlir::applyDefaultTimingPassManagerCLOptions(pm);
+        pm.enableTiming(phase);
       }, shareFnBodies)))
     return errors ? InputError : Internal;
 
   if (emit == "ptx") return printPTX(*module);
 
+  phase = rootTimer.nest("LLVM IR: translate and optimise (-O" + std::to_string(optLevel) + ")");
   llvm::LLVMContext llctx;
   auto llmod = dlc::toLLVMIR(*module, llctx, cg);
   if (!llmod) return Internal;
@@ -324,6 +338,7 @@ int main(int argc, char **argv) {
     llmod->print(llvm::outs(), nullptr);
     return Ok;
   }
+  phase = rootTimer.nest("Machine code");
   std::string code, err;
   if (mlir::failed(dlc::emitMachineCode(*llmod, cg, emit == "asm", code, err))) {
     llvm::errs() << "dlc: internal error: " << err << "\n";
@@ -339,7 +354,8 @@ int main(int argc, char **argv) {
     llvm::sys::path::replace_extension(p, "so");
     out = std::string(llvm::sys::path::filename(p));
   }
-  if (!dlc::linkSharedLibrary(code, out, err)) {
+  phase = rootTimer.nest("Link");
+  if (!dlc::linkSharedLibrary({code}, out, err)) {
     llvm::errs() << "dlc: " << err << "\n";
     return Internal;
   }
