@@ -247,6 +247,19 @@ def DLApproximateMath : Pass<"dl-approximate-math"> {
                            "::mlir::vector::VectorDialect"];
 }
 
+def DLParallelKernelCalls : Pass<"dl-parallel-kernel-calls", "::mlir::ModuleOp"> {
+  let summary = "Run outlined kernels marked dl.parallel_rows over the session's threads";
+  let description = [{
+    Runs on the LLVM dialect, before dl-emit-model-interface. Each call of an outlined
+    kernel that dl-outline-kernels marked `dl.parallel_rows` (its first two arguments a
+    range of rows, the attribute the work of one row) becomes a call of the runtime's
+    `dlrt_k_parallel_rows(ctx, rows_fn, data, count, work_per_row)`: the other arguments
+    are stored into a frame on the caller's stack, and `rows_fn(data, begin, end)`, one
+    per kernel, loads them and calls the kernel for its rows.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def DLEmitModelInterface : Pass<"dl-emit-model-interface", "::mlir::ModuleOp"> {
   let summary = "Add model.so's exported interface to an LLVM-dialect module";
   let description = [{

@@ -42,6 +42,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_check_size", reinterpret_cast<void *>(&dlrt_k_check_size)},
       {"dlrt_k_check_count", reinterpret_cast<void *>(&dlrt_k_check_count)},
       {"dlrt_k_profile", reinterpret_cast<void *>(&dlrt_k_profile)},
+      {"dlrt_k_parallel_rows", reinterpret_cast<void *>(&dlrt_k_parallel_rows)},
   };
   for (const Entry &e : table)
     if (std::strcmp(e.name, name) == 0) return e.fn;

@@ -84,4 +84,11 @@ private:
 };
 
 } // namespace dlrt
+
+extern "C" {
+/// Runs rows(data, begin, end) over [0, count) on the threads the session's policy gives
+/// count * workPerRow operations: generated loop nests (native/ParallelRows.cpp).
+void dlrt_k_parallel_rows(void *ctx, void (*rows)(void *, int64_t, int64_t), void *data, int64_t count,
+                          int64_t workPerRow);
+}
 #endif

@@ -22,6 +22,10 @@ mlir::Value runtimeContext(mlir::Operation *op);
 /// Marks a function dl-share-fn-bodies made: the body every call of one `fn` shares. Its
 /// first argument is the runtime context, like an entry's.
 inline constexpr llvm::StringLiteral kSharedFnBodyAttr = "dl.shared_fn_body";
+/// On a call of an outlined kernel whose first two arguments are a range of its outermost
+/// loop (dl-outline-kernels): the work of one row of that loop. dl-parallel-kernel-calls
+/// splits the rows over the session's threads.
+inline constexpr llvm::StringLiteral kParallelRowsAttr = "dl.parallel_rows";
 
 /// Whether `fn` is an entry point with its boundary lowered: a public function with a
 /// body whose first argument is the runtime context.

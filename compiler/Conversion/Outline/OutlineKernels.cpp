@@ -12,11 +12,23 @@
 // calls, copies and bookkeeping stay in the entry function. The functions are never
 // inlined back (that would undo the point), which costs one call per loop nest.
 //
+// A linalg op whose outermost loop is parallel, and whose operands each take that loop's
+// index as one of their own dims or not at all, becomes a function of a range of that
+// loop (the leading `begin, end` arguments; the body works on subviews of those rows), and
+// its call says so: `dl.parallel_rows` holds the work of one row. dl-parallel-kernel-calls
+// then runs it over the session's threads. Each row is computed by the same code however
+// the rows are split, and rows write disjoint elements, so the split cannot change a
+// result.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/SetVector.h"
@@ -33,12 +45,60 @@ namespace {
 
 bool isLoopNest(Operation *op) { return isa<linalg::LinalgOp, LoopLikeOpInterface>(op); }
 
+/// Where each operand of `op` has its outermost loop's index: the dim of the operand
+/// (-1: it does not depend on that loop); empty when the rows cannot be split: the loop is
+/// not parallel, an operand indexes by an expression of it, an output does not depend on
+/// it (every row would write it), or the body does more than compute scalars.
+SmallVector<int64_t> rowDims(linalg::LinalgOp op) {
+  if (op.getNumLoops() == 0 || op.getIteratorTypesArray().front() != utils::IteratorType::parallel ||
+      !op.hasPureBufferSemantics())
+    return {};
+  SmallVector<int64_t> dims;
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!isa<MemRefType>(operand.get().getType())) {
+      dims.push_back(-1);
+      continue;
+    }
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    int64_t at = -1;
+    for (auto [i, e] : llvm::enumerate(map.getResults())) {
+      if (auto d = dyn_cast<AffineDimExpr>(e); d && d.getPosition() == 0 && at < 0) at = int64_t(i);
+      else if (e.isFunctionOfDim(0)) return {};
+    }
+    if (at < 0 && op.isDpsInit(&operand)) return {};
+    dims.push_back(at);
+  }
+  bool pure = true;
+  op->walk([&](Operation *inner) {
+    if (inner != op.getOperation() && !isa<linalg::IndexOp>(inner) && !isMemoryEffectFree(inner)) pure = false;
+  });
+  if (!pure) return {};
+  return dims;
+}
+
+/// The work of one row of `op`: its body's ops times the iterations of its other loops
+/// (those of unknown extent count once).
+int64_t workPerRow(linalg::LinalgOp op) {
+  int64_t ops = 0;
+  for (Operation &inner : op.getBlock()->without_terminator()) {
+    (void)inner;
+    ++ops;
+  }
+  int64_t work = std::max<int64_t>(ops, 1);
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  for (int64_t r : llvm::drop_begin(ranges))
+    if (!ShapedType::isDynamic(r)) work *= std::max<int64_t>(r, 1);
+  return work;
+}
+
 class Outliner {
 public:
   explicit Outliner(ModuleOp module) : module(module) {}
 
   void outline(Operation *op) {
     MLIRContext *ctx = module.getContext();
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    SmallVector<int64_t> rows = linalgOp ? rowDims(linalgOp) : SmallVector<int64_t>();
     // What the nest reads from outside it: operands and values its regions capture.
     llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
     getUsedValuesDefinedAbove(op->getRegions(), used);
@@ -51,15 +111,19 @@ public:
     }
 
     OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-    auto type = FunctionType::get(ctx, ValueRange(args).getTypes(), op->getResultTypes());
+    SmallVector<Type> argTypes;
+    if (!rows.empty()) argTypes.append(2, IndexType::get(ctx)); // begin, end of the rows
+    llvm::append_range(argTypes, ValueRange(args).getTypes());
+    auto type = FunctionType::get(ctx, argTypes, op->getResultTypes());
     auto fn = func::FuncOp::create(mb, op->getLoc(), "dl_kernel", type);
     fn.setPrivate();
     Block *body = fn.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockBegin(body);
     IRMapping map;
-    for (auto [v, a] : llvm::zip(args, body->getArguments())) map.map(v, a);
+    for (auto [v, a] : llvm::zip(args, body->getArguments().drop_front(rows.empty() ? 0 : 2))) map.map(v, a);
     for (Operation *c : constants) map.map(c->getResult(0), b.clone(*c)->getResult(0));
     Operation *copy = b.clone(*op, map);
+    if (!rows.empty()) restrictToRows(copy, rows, body->getArgument(0), body->getArgument(1));
     func::ReturnOp::create(b, op->getLoc(), copy->getResults());
 
     // The body as text, without locations or the function's name: equal text, equal code.
@@ -82,12 +146,52 @@ public:
       fn.erase();
     }
     OpBuilder at(op);
-    auto call = func::CallOp::create(at, op->getLoc(), it->second, args);
+    SmallVector<Value> callArgs;
+    if (!rows.empty()) {
+      // All the rows; dl-parallel-kernel-calls splits them.
+      callArgs.push_back(arith::ConstantIndexOp::create(at, op->getLoc(), 0));
+      callArgs.push_back(rowCount(at, op, rows));
+    }
+    llvm::append_range(callArgs, args);
+    auto call = func::CallOp::create(at, op->getLoc(), it->second, callArgs);
+    if (!rows.empty()) call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(linalgOp)));
     op->replaceAllUsesWith(call.getResults());
     op->erase();
   }
 
 private:
+  /// Makes `op` (in a kernel's body) compute only rows [begin, end) of its outermost loop:
+  /// each operand that has that loop's index as dim rows[i] is replaced by the subview of
+  /// those rows, and the body's index of that loop is offset by `begin`.
+  static void restrictToRows(Operation *op, ArrayRef<int64_t> rows, Value begin, Value end) {
+    Location loc = op->getLoc();
+    OpBuilder b(op);
+    Value count = arith::SubIOp::create(b, loc, end, begin);
+    for (auto [operand, dim] : llvm::zip(op->getOpOperands(), rows)) {
+      if (dim < 0) continue;
+      Value source = operand.get();
+      auto type = cast<MemRefType>(source.getType());
+      SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)), strides(type.getRank(), b.getIndexAttr(1));
+      SmallVector<OpFoldResult> sizes = memref::getMixedSizes(b, loc, source);
+      offsets[dim] = begin;
+      sizes[dim] = count;
+      operand.set(memref::SubViewOp::create(b, loc, source, offsets, sizes, strides));
+    }
+    for (auto index : llvm::to_vector(op->getRegion(0).getOps<linalg::IndexOp>())) {
+      if (index.getDim() != 0) continue;
+      OpBuilder ib(index->getNextNode());
+      auto shifted = arith::AddIOp::create(ib, index.getLoc(), index, begin);
+      index.getResult().replaceAllUsesExcept(shifted, shifted);
+    }
+  }
+
+  /// The extent of `op`'s outermost loop, read off an operand that indexes by it.
+  static Value rowCount(OpBuilder &b, Operation *op, ArrayRef<int64_t> rows) {
+    for (auto [operand, dim] : llvm::zip(op->getOperands(), rows))
+      if (dim >= 0) return b.createOrFold<memref::DimOp>(op->getLoc(), operand, dim);
+    llvm_unreachable("an output indexes by the outermost loop");
+  }
+
   ModuleOp module;
   llvm::StringMap<func::FuncOp> seen;
 };
@@ -96,8 +200,9 @@ struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
+    // Entries and the shared bodies of fn calls (which take the runtime context first too).
     for (auto fn : module.getOps<func::FuncOp>())
-      if (isLoweredEntry(fn)) entries.push_back(fn);
+      if (isLoweredEntry(fn) || fn->hasAttr(kSharedFnBodyAttr)) entries.push_back(fn);
     Outliner outliner(module);
     for (func::FuncOp fn : entries)
       for (Block &block : fn.getBody())

@@ -3,23 +3,34 @@
 // Each loop nest of an entry function becomes a call; nests that differ only in their
 // buffers and locations (two layers' relu) share one function, whose constants are its
 // own. A runtime call, the copy and the allocations stay where they were; a function
-// without the runtime context is not an entry and keeps its loops.
+// without the runtime context is not an entry and keeps its loops. A nest whose outer
+// loop is parallel takes a range of its rows first (all of them at the call, which says
+// how much work a row is) and works on the subviews of those rows; one whose outer loop
+// is a reduction (the row sum) runs whole.
 // CHECK-LABEL: func.func @infer
 // CHECK:      memref.alloc
-// CHECK-NEXT: call @[[RELU:dl_kernel_[0-9]+]](%arg1, %[[A:.*]]) : (memref<4xf32>, memref<4xf32>) -> ()
+// CHECK:      %[[C4:.*]] = arith.constant 4 : index
+// CHECK-NEXT: call @[[RELU:dl_kernel_[0-9]+]](%{{.*}}, %[[C4]], %arg1, %[[A:.*]]) {dl.parallel_rows = 1 : i64} : (index, index, memref<4xf32>, memref<4xf32>) -> ()
 // CHECK-NEXT: arith.constant 0 : i64
 // CHECK-NEXT: dlrt.call @dlrt_k_dense
-// CHECK-NEXT: call @[[RELU]](%[[A]], %arg2)
-// CHECK-NEXT: call @[[ADD:dl_kernel_[0-9]+]](%arg2, %[[A]])
+// CHECK:      call @[[RELU]](%{{.*}}, %{{.*}}, %[[A]], %arg2) {dl.parallel_rows = 1 : i64}
+// CHECK:      call @[[ADD:dl_kernel_[0-9]+]](%{{.*}}, %{{.*}}, %arg2, %[[A]]) {dl.parallel_rows = 1 : i64}
+// CHECK-NEXT: call @[[SUM:dl_kernel_[0-9]+]](%[[A]], %arg3) : (memref<4xf32>, memref<f32>) -> ()
 // CHECK-NEXT: memref.copy
 // CHECK-LABEL: func.func @helper
 // CHECK:      linalg.generic
-// CHECK:      func.func private @[[RELU]](%{{.*}}: memref<4xf32>, %{{.*}}: memref<4xf32>) attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
+// CHECK:      func.func private @[[RELU]](%[[B:.*]]: index, %[[E:.*]]: index, %[[X:.*]]: memref<4xf32>, %[[Y:.*]]: memref<4xf32>) attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
 // CHECK-NEXT: arith.constant 0.0
+// CHECK-NEXT: %[[N:.*]] = arith.subi %[[E]], %[[B]]
+// CHECK-NEXT: memref.subview %[[X]][%[[B]]] [%[[N]]] [1]
+// CHECK-NEXT: memref.subview %[[Y]][%[[B]]] [%[[N]]] [1]
 // CHECK:      func.func private @[[ADD]]
+// CHECK:      func.func private @[[SUM]](%{{.*}}: memref<4xf32>, %{{.*}}: memref<f32>)
+// CHECK-NOT:  subview
 // CHECK-NOT:  func.func
 #map = affine_map<(d0) -> (d0)>
-func.func @infer(%ctx: !llvm.ptr, %x: memref<4xf32>, %out: memref<4xf32>) {
+#scalar = affine_map<(d0) -> ()>
+func.func @infer(%ctx: !llvm.ptr, %x: memref<4xf32>, %out: memref<4xf32>, %sum: memref<f32>) {
   %zero = arith.constant 0.0 : f32
   %a = memref.alloc() : memref<4xf32>
   linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%x : memref<4xf32>) outs(%a : memref<4xf32>) {
@@ -35,6 +46,11 @@ func.func @infer(%ctx: !llvm.ptr, %x: memref<4xf32>, %out: memref<4xf32>) {
     linalg.yield %m : f32
   } loc("relu"("m.dl":4:5))
   linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%out : memref<4xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %s = arith.addf %i, %o : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#map, #scalar], iterator_types = ["reduction"]} ins(%a : memref<4xf32>) outs(%sum : memref<f32>) {
   ^bb0(%i: f32, %o: f32):
     %s = arith.addf %i, %o : f32
     linalg.yield %s : f32

@@ -1,0 +1,119 @@
+//===- ParallelKernelCalls.cpp - outlined kernels over the threads -------===//
+//
+// A kernel call marked dl.parallel_rows (dl-outline-kernels) is
+//   llvm.call @dl_kernel_N(%begin = 0, %end = rows, %a0, %a1, ...)
+// and becomes
+//   store %a0, %a1, ... into a frame on the caller's stack
+//   llvm.call @dlrt_k_parallel_rows(%ctx, @dl_kernel_N_rows, %frame, rows, work_per_row)
+// where dl_kernel_N_rows(frame, begin, end) loads the arguments back and calls the kernel
+// for rows [begin, end). The runtime decides the thread count, like any kernel's. One
+// frame serves every call of a function (the calls run one after another, and the runtime
+// is done with a frame when it returns), sized for the largest.
+//
+//===----------------------------------------------------------------------===//
+#include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
+#include "compiler/Conversion/Passes.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+
+namespace dlc {
+
+#define GEN_PASS_DEF_DLPARALLELKERNELCALLS
+#include "compiler/Conversion/Passes.h.inc"
+
+namespace {
+
+constexpr llvm::StringLiteral kRuntimeFn = "dlrt_k_parallel_rows";
+
+struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<ParallelKernelCallsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    const DataLayout layout(module);
+
+    llvm::MapVector<LLVM::LLVMFuncOp, SmallVector<LLVM::CallOp>> callsIn;
+    module.walk([&](LLVM::CallOp call) {
+      if (!call->hasAttr(kParallelRowsAttr)) return;
+      auto caller = call->getParentOfType<LLVM::LLVMFuncOp>();
+      APInt begin;
+      // The caller's first argument is the runtime context (an entry or a shared fn body);
+      // the calls dl-outline-kernels made start at row 0.
+      if (caller && caller.getNumArguments() > 0 && isa<LLVM::LLVMPointerType>(caller.getArgument(0).getType()) &&
+          call.getNumOperands() >= 2 && matchPattern(call.getOperand(0), m_ConstantInt(&begin)) && begin.isZero())
+        callsIn[caller].push_back(call);
+      else
+        call->removeAttr(kParallelRowsAttr); // then it runs its rows in one go, as it says
+    });
+    if (callsIn.empty()) return;
+
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    auto runtime = module.lookupSymbol<LLVM::LLVMFuncOp>(kRuntimeFn);
+    if (!runtime) {
+      runtime = LLVM::LLVMFuncOp::create(top, module.getLoc(), kRuntimeFn,
+                                         LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, ptr, ptr, i64, i64}));
+      runtime.setPrivate();
+    }
+
+    llvm::DenseMap<StringAttr, LLVM::LLVMFuncOp> rowsFns;
+    auto rowsFnOf = [&](LLVM::LLVMFuncOp kernel, LLVM::LLVMStructType frame) {
+      LLVM::LLVMFuncOp &fn = rowsFns[kernel.getSymNameAttr()];
+      if (fn) return fn;
+      OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+      Location loc = kernel.getLoc();
+      fn = LLVM::LLVMFuncOp::create(b, loc, (kernel.getSymName() + "_rows").str(),
+                                    LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, i64, i64}),
+                                    LLVM::Linkage::Internal);
+      b.setInsertionPointToStart(fn.addEntryBlock(b));
+      SmallVector<Value> args{fn.getArgument(1), fn.getArgument(2)};
+      for (auto [i, t] : llvm::enumerate(frame.getBody())) {
+        Value at = LLVM::GEPOp::create(b, loc, ptr, frame, fn.getArgument(0),
+                                       ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
+        args.push_back(LLVM::LoadOp::create(b, loc, t, at));
+      }
+      LLVM::CallOp::create(b, loc, kernel, args);
+      LLVM::ReturnOp::create(b, loc, ValueRange{});
+      return fn;
+    };
+
+    for (auto &[caller, calls] : callsIn) {
+      // One frame per caller, as large and as aligned as the largest call needs.
+      uint64_t size = 8, align = 8;
+      SmallVector<LLVM::LLVMStructType> frames;
+      for (LLVM::CallOp call : calls) {
+        SmallVector<Type> fields(llvm::drop_begin(call.getOperandTypes(), 2));
+        auto frame = LLVM::LLVMStructType::getLiteral(ctx, fields);
+        size = std::max<uint64_t>(size, layout.getTypeSize(frame));
+        align = std::max<uint64_t>(align, layout.getTypeABIAlignment(frame));
+        frames.push_back(frame);
+      }
+      OpBuilder eb = OpBuilder::atBlockBegin(&caller.getBody().front());
+      Location loc = caller.getLoc();
+      Value bytes = LLVM::ConstantOp::create(eb, loc, i64, int64_t(size));
+      Value frameAddr = LLVM::AllocaOp::create(eb, loc, ptr, IntegerType::get(ctx, 8), bytes, unsigned(align));
+      Value context = caller.getArgument(0);
+
+      for (auto [call, frame] : llvm::zip(calls, frames)) {
+        OpBuilder b(call);
+        Location cl = call.getLoc();
+        auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(call.getCalleeAttr());
+        for (auto [i, v] : llvm::enumerate(call.getArgOperands().drop_front(2))) {
+          Value at = LLVM::GEPOp::create(b, cl, ptr, frame, frameAddr, ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
+          LLVM::StoreOp::create(b, cl, v, at);
+        }
+        Value rowsFn = LLVM::AddressOfOp::create(b, cl, rowsFnOf(kernel, frame));
+        Value work = LLVM::ConstantOp::create(b, cl, i64, cast<IntegerAttr>(call->getAttr(kParallelRowsAttr)).getInt());
+        LLVM::CallOp::create(b, cl, runtime, ValueRange{context, rowsFn, frameAddr, call.getOperand(1), work});
+        call.erase();
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace dlc

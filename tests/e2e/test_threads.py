@@ -1,0 +1,85 @@
+"""Generated loop nests split over threads (dl-outline-kernels' row ranges, run by
+dlrt_k_parallel_rows): the same numbers on 1 and 2 threads, and PyTorch's.
+
+With --kernels linalg every op is generated code, so a run on two threads differs from one
+on one thread only in which thread computes which rows: the results must be equal bit for
+bit, inference (whose 64x256x512 matmul is split from the first call) and five train steps
+(after the first, the thread policy runs every kernel on both threads). With oneDNN's
+kernels, whose own results depend on the thread count, the two agree within float
+tolerance. Both are checked against PyTorch."""
+import os
+
+import numpy as np
+import torch
+
+import harness as h
+
+SRC = """
+model Wide {
+  input x: f32[B, 256]
+  input label: i64[B]
+  h = dense(x, 512) |> layer_norm |> gelu
+  logits = dense(h, 16)
+  output logits
+  output probs = softmax(logits)
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = adam(lr = 1e-3)
+  }
+}
+"""
+
+
+class Wide(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.dense = torch.nn.Linear(256, 512)
+        self.h = torch.nn.LayerNorm(512)
+        self.logits = torch.nn.Linear(512, 16)
+
+    def forward(self, x):
+        return self.logits(torch.nn.functional.gelu(self.h(self.dense(x))))
+
+
+torch.manual_seed(0)
+rng = np.random.RandomState(0)
+batch = 64
+x = rng.randn(batch, 256).astype(np.float32)
+label = rng.randint(0, 16, batch).astype(np.int64)
+STEPS = 5
+
+ref = Wide()
+with torch.no_grad():
+    logits = ref(torch.from_numpy(x)).numpy()
+trained = Wide()
+trained.load_state_dict(ref.state_dict())
+opt = torch.optim.Adam(trained.parameters(), lr=1e-3)
+for _ in range(STEPS):
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(trained(torch.from_numpy(x)), torch.from_numpy(label)).backward()
+    opt.step()
+after_ref = h.state_dict_numpy(trained)
+
+for kernels in ("linalg", "onednn"):
+    wd = h.workdir()
+    so, weights = h.compile_with_weights(SRC, ref, wd, flags=("--kernels=" + kernels,))
+    outs, afters = {}, {}
+    for threads in (1, 2):
+        out = h.infer(so, {"x": x, "label": label}, weights=weights, threads=threads)
+        h.check_close("%s logits t%d" % (kernels, threads), out["logits"], logits)
+        outs[threads] = out
+        twd = os.path.join(wd, "t%d" % threads)
+        os.makedirs(twd)
+        after, _, _, _ = h.train_run(so, {"x": x, "label": label}, weights, twd,
+                                     extra=["--epochs", str(STEPS), "--threads", str(threads)])
+        for name, a in after_ref.items():
+            h.check_close("%s %s after %d steps t%d" % (kernels, name, STEPS, threads), after[name], a,
+                          atol=2e-4, rtol=1e-3)
+        afters[threads] = after
+    if kernels == "linalg":
+        h.check("linalg: logits on 2 threads equal those on 1, bit for bit",
+                np.array_equal(outs[1]["logits"], outs[2]["logits"]))
+        for name in after_ref:
+            h.check("linalg: %s after %d steps on 2 threads equals 1 thread's, bit for bit" % (name, STEPS),
+                    np.array_equal(afters[1][name], afters[2][name]))
+h.finish()
