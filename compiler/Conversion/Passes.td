@@ -196,8 +196,13 @@ def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
     internal, never-inlined function that takes the values it uses as arguments, with
     constants cloned in. Nests that print the same (locations aside) share one function,
     so that repeated layers compile once: compile time and code size follow the distinct
-    code, not the depth.
+    code, not the depth. With parallel-rows, a linalg op whose outer loop is parallel takes
+    a range of its rows and its call is marked for dl-parallel-kernel-calls.
   }];
+  let options = [
+    Option<"parallelRows", "parallel-rows", "bool", /*default=*/"false",
+           "Give nests with a parallel outer loop a row range, to run over the session's threads">
+  ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect"];
 }
 

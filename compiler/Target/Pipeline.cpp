@@ -122,13 +122,14 @@ static std::string hostToLLVM() {
          "dl-parallel-kernel-calls,dl-emit-model-interface";
 }
 
-std::string cpuPipeline(const std::string &kernels, bool shareFnBodies) {
+std::string cpuPipeline(const std::string &kernels, bool shareFnBodies, bool parallelLoops) {
   return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
          // Ownership-based deallocation clones a buffer a function returns without owning
          // it; shared fn bodies return none (their tensors go into the caller's
          // destinations), and any clone left becomes an allocation and a copy here.
          "dl-expand-strided-copies,buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-         "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels," +
+         "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels" +
+         (parallelLoops ? "{parallel-rows=true}," : ",") +
          hostToLLVM();
 }
 
@@ -146,12 +147,12 @@ std::string cudaPipeline() {
 
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure,
-                                       bool shareFnBodies) {
+                                       bool shareFnBodies, bool parallelLoops) {
   mlir::PassManager pm(module->getName());
   if (configure) configure(pm);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels, shareFnBodies), pm, os))) {
+  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels, shareFnBodies, parallelLoops), pm, os))) {
     module.emitError("internal error: bad pass pipeline: ") << err;
     return mlir::failure();
   }

@@ -22,7 +22,9 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 /// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
 /// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass). `shareFnBodies`: every
 /// call of a `fn` calls one function (dl-share-fn-bodies); off, each call is compiled anew.
-std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true);
+/// `parallelLoops`: generated loop nests run their rows over the session's threads
+/// (dl-outline-kernels' parallel-rows).
+std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true, bool parallelLoops = false);
 
 /// The GPU architectures a `--target cuda` model carries PTX for, oldest first.
 inline constexpr const char *kCudaArchs[] = {"sm_80", "sm_90"};
@@ -35,7 +37,7 @@ std::string cudaPipeline();
 /// LLVM-dialect module.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure,
-                                       bool shareFnBodies = true);
+                                       bool shareFnBodies = true, bool parallelLoops = false);
 
 } // namespace dlc
 #endif

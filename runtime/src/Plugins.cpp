@@ -163,34 +163,10 @@ void setError(const dlrt_plugin_call *call, const char *message) {
   if (state->error.empty()) state->error = message && *message ? message : "(no message)";
 }
 
-/// parallel_for on OpenMP's threads (those oneDNN runs on), through libgomp's entry
-/// point, which libdnnl brings: no second thread pool competes with oneDNN's.
+/// parallel_for on OpenMP's threads (those oneDNN runs on): no second thread pool
+/// competes with oneDNN's.
 void parallelFor(const dlrt_plugin_call *call, int64_t n, dlrt_plugin_body body, void *arg) {
-  using Parallel = void (*)(void (*)(void *), void *, unsigned, unsigned);
-  using IntFn = int (*)();
-  static Parallel gompParallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
-  static IntFn threadNum = reinterpret_cast<IntFn>(dlsym(RTLD_DEFAULT, "omp_get_thread_num"));
-  static IntFn numThreads = reinterpret_cast<IntFn>(dlsym(RTLD_DEFAULT, "omp_get_num_threads"));
-  if (n <= 0) return;
-  int threads = int(std::min<int64_t>(call->threads, n));
-  if (threads <= 1 || !gompParallel || !threadNum || !numThreads) {
-    body(arg, 0, n);
-    return;
-  }
-  struct Job {
-    int64_t n;
-    dlrt_plugin_body body;
-    void *arg;
-    IntFn threadNum, numThreads;
-  } job{n, body, arg, threadNum, numThreads};
-  gompParallel(
-      [](void *p) {
-        auto &j = *static_cast<Job *>(p);
-        int64_t t = j.threadNum(), nt = j.numThreads();
-        int64_t begin = j.n * t / nt, end = j.n * (t + 1) / nt;
-        if (begin < end) j.body(j.arg, begin, end);
-      },
-      &job, unsigned(threads), 0);
+  parallelRanges(call->threads, n, [&](int64_t begin, int64_t end) { body(arg, begin, end); });
 }
 
 void runPluginCall(void *vctx, int64_t site, const int64_t *inputs, const int64_t *dims, void **outputs,

@@ -1,6 +1,8 @@
 //===- Threads.cpp - how many threads a kernel call may use ---------------===//
 #include "Threads.h"
 
+#include <algorithm>
+
 #include <dlfcn.h>
 #include <strings.h>
 
@@ -103,6 +105,13 @@ void parallelParts(int threads, int parts, const std::function<void(int)> &body)
   parallelTeam(threads, [&](int member, int members, const std::function<void()> &) {
     for (int p = member; p < parts; p += members) body(p);
   });
+}
+
+void parallelRanges(int threads, int64_t count, const std::function<void(int64_t, int64_t)> &body) {
+  if (count <= 0) return;
+  int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, count)));
+  if (parts == 1) return body(0, count);
+  parallelParts(parts, parts, [&](int part) { body(count * part / parts, count * (part + 1) / parts); });
 }
 
 } // namespace dlrt

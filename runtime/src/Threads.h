@@ -20,6 +20,11 @@ int openMPMaxThreads();
 /// in turn on the calling thread when threads <= 1 or libgomp is absent.
 void parallelParts(int threads, int parts, const std::function<void(int)> &body);
 
+/// Runs body(begin, end) over [0, count) cut into min(threads, count) contiguous ranges of
+/// nearly equal size, each on one thread as parallelParts runs parts. The ranges depend only
+/// on `threads` and `count`.
+void parallelRanges(int threads, int64_t count, const std::function<void(int64_t, int64_t)> &body);
+
 /// Runs body(member, members, sync) once on each member of a team of up to `threads`
 /// OpenMP threads (libgomp's pool, as above); sync() returns once every member has called
 /// it (a barrier), for work in rounds that each need the last one's results, such as the

@@ -1,5 +1,5 @@
-"""Generated loop nests split over threads (dl-outline-kernels' row ranges, run by
-dlrt_k_parallel_rows): the same numbers on 1 and 2 threads, and PyTorch's.
+"""Generated loop nests split over threads (dlc --parallel-loops: dl-outline-kernels' row
+ranges, run by dlrt_k_parallel_rows): the same numbers on 1 and 2 threads, and PyTorch's.
 
 With --kernels linalg every op is generated code, so a run on two threads differs from one
 on one thread only in which thread computes which rows: the results must be equal bit for
@@ -62,7 +62,7 @@ after_ref = h.state_dict_numpy(trained)
 
 for kernels in ("linalg", "onednn"):
     wd = h.workdir()
-    so, weights = h.compile_with_weights(SRC, ref, wd, flags=("--kernels=" + kernels,))
+    so, weights = h.compile_with_weights(SRC, ref, wd, flags=("--kernels=" + kernels, "--parallel-loops"))
     outs, afters = {}, {}
     for threads in (1, 2):
         out = h.infer(so, {"x": x, "label": label}, weights=weights, threads=threads)

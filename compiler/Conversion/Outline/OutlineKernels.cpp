@@ -12,7 +12,7 @@
 // calls, copies and bookkeeping stay in the entry function. The functions are never
 // inlined back (that would undo the point), which costs one call per loop nest.
 //
-// A linalg op whose outermost loop is parallel, and whose operands each take that loop's
+// With parallel-rows (dlc --parallel-loops), a linalg op whose outermost loop is parallel, and whose operands each take that loop's
 // index as one of their own dims or not at all, becomes a function of a range of that
 // loop (the leading `begin, end` arguments; the body works on subviews of those rows), and
 // its call says so: `dl.parallel_rows` holds the work of one row. dl-parallel-kernel-calls
@@ -93,12 +93,12 @@ int64_t workPerRow(linalg::LinalgOp op) {
 
 class Outliner {
 public:
-  explicit Outliner(ModuleOp module) : module(module) {}
+  Outliner(ModuleOp module, bool parallelRows) : module(module), parallelRows(parallelRows) {}
 
   void outline(Operation *op) {
     MLIRContext *ctx = module.getContext();
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-    SmallVector<int64_t> rows = linalgOp ? rowDims(linalgOp) : SmallVector<int64_t>();
+    SmallVector<int64_t> rows = linalgOp && parallelRows ? rowDims(linalgOp) : SmallVector<int64_t>();
     // What the nest reads from outside it: operands and values its regions capture.
     llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
     getUsedValuesDefinedAbove(op->getRegions(), used);
@@ -193,17 +193,19 @@ private:
   }
 
   ModuleOp module;
+  bool parallelRows;
   llvm::StringMap<func::FuncOp> seen;
 };
 
 struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
+  using DLOutlineKernelsBase::DLOutlineKernelsBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> entries;
     // Entries and the shared bodies of fn calls (which take the runtime context first too).
     for (auto fn : module.getOps<func::FuncOp>())
       if (isLoweredEntry(fn) || fn->hasAttr(kSharedFnBodyAttr)) entries.push_back(fn);
-    Outliner outliner(module);
+    Outliner outliner(module, parallelRows);
     for (func::FuncOp fn : entries)
       for (Block &block : fn.getBody())
         for (Operation &op : llvm::make_early_inc_range(block))

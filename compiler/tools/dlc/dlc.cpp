@@ -78,6 +78,11 @@ static cl::opt<bool> shareFnBodies("share-fn-bodies",
                                    cl::desc("Compile each fn's body once, for all its calls (default); "
                                             "=false compiles every call anew, for comparison"),
                                    cl::init(true), cl::Hidden, cl::cat(dlcCat));
+static cl::opt<bool> parallelLoops(
+    "parallel-loops",
+    cl::desc("Run generated loop nests over the session's threads too (off by default: where processes share the "
+             "cores, every one becomes a barrier that waits for a descheduled thread)"),
+    cl::init(false), cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the pass pipeline of --target and exit"),
                                    cl::cat(dlcCat));
 
@@ -177,7 +182,7 @@ int main(int argc, char **argv) {
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
-    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels, shareFnBodies)) << "\n";
+    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels, shareFnBodies, parallelLoops)) << "\n";
     return Ok;
   }
   // Plugins first: their layers join the registry the front end resolves calls in.
@@ -324,7 +329,7 @@ int main(int argc, char **argv) {
   if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [&](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
         pm.enableTiming(phase);
-      }, shareFnBodies)))
+      }, shareFnBodies, parallelLoops)))
     return errors ? InputError : Internal;
 
   if (emit == "ptx") return printPTX(*module);

@@ -113,9 +113,7 @@ void poolGeneric(const int64_t *g, const float *x, float *y, int64_t begin, int6
 
 void maxPool(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa) {
   auto pool = isa == VectorIsa::Avx512 ? poolAvx512 : isa == VectorIsa::Avx2 ? poolAvx2 : poolGeneric;
-  const int64_t rows = g[0] * g[4];
-  int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, rows)));
-  parallelParts(parts, parts, [&](int part) { pool(g, x, y, rows * part / parts, rows * (part + 1) / parts); });
+  parallelRanges(threads, g[0] * g[4], [&](int64_t begin, int64_t end) { pool(g, x, y, begin, end); });
 }
 
 } // namespace dlrt::native

@@ -11,8 +11,6 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 
-#include <algorithm>
-
 namespace {
 /// Below this much work (about a microsecond's) a nest runs on the calling thread without
 /// asking the policy: a parallel region costs more than that even with spinning workers,
@@ -26,8 +24,5 @@ extern "C" void dlrt_k_parallel_rows(void *vctx, void (*rows)(void *, int64_t, i
   if (count <= 0) return;
   double work = double(count) * double(workPerRow);
   if (count == 1 || work < kMinParallelWork) return rows(data, 0, count);
-  int threads = ctx.threadsFor(work);
-  int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, count)));
-  if (parts == 1) return rows(data, 0, count);
-  dlrt::parallelParts(parts, parts, [&](int part) { rows(data, count * part / parts, count * (part + 1) / parts); });
+  dlrt::parallelRanges(ctx.threadsFor(work), count, [&](int64_t begin, int64_t end) { rows(data, begin, end); });
 }

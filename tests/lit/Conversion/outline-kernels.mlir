@@ -1,4 +1,4 @@
-// RUN: dlc-opt %s --dl-outline-kernels | FileCheck %s
+// RUN: dlc-opt %s --dl-outline-kernels=parallel-rows=true | FileCheck %s
 
 // Each loop nest of an entry function becomes a call; nests that differ only in their
 // buffers and locations (two layers' relu) share one function, whose constants are its
