@@ -230,22 +230,6 @@ def DLExpandStridedCopies : Pass<"dl-expand-strided-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
-def DLFuseElementwise : Pass<"dl-fuse-elementwise"> {
-  let summary = "Elementwise fusion (linalg-fuse-elementwise-ops) that can keep fn calls apart";
-  let description = [{
-    MLIR's elementwise fusion patterns and their companions, as linalg-fuse-elementwise-ops
-    runs them. With within-fn-calls, a producer and a consumer from different calls of a
-    `fn` (by the calls' scopes in their locations) are not fused, so that every call's ops
-    stay alike for dl-share-fn-bodies.
-  }];
-  let options = [
-    Option<"withinFnCalls", "within-fn-calls", "bool", /*default=*/"false",
-           "Fuse only ops of the same fn call (or both outside any)">
-  ];
-  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
-}
-
 def DLCollapseLoopDims : Pass<"dl-collapse-loop-dims"> {
   let summary = "Merge the consecutive loops of a linalg.generic that walk memory as one";
   let description = [{
