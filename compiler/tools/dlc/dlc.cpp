@@ -178,7 +178,16 @@ int main(int argc, char **argv) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "dlc " DLC_VERSION "\n"; });
   std::string cliErr;
   llvm::raw_string_ostream cliErrs(cliErr);
-  if (!cl::ParseCommandLineOptions(argc, argv, "dlc: deep-learning model compiler\n", &cliErrs))
+  // --help lists dlc's own options; MLIR's and LLVM's (--mlir-timing, -time-passes,
+  // --mlir-print-ir-after=...) still work and are listed by --help-hidden.
+  for (auto &[name, opt] : cl::getRegisteredOptions())
+    if (!llvm::is_contained(opt->Categories, &dlcCat) && !name.starts_with("help") && name != "version" &&
+        opt->getOptionHiddenFlag() == cl::NotHidden)
+      opt->setHiddenFlag(cl::Hidden);
+  if (!cl::ParseCommandLineOptions(argc, argv,
+                                   "dlc: deep-learning model compiler\n\n  --help-hidden also lists MLIR's and "
+                                   "LLVM's options (--mlir-timing: where compile time goes)\n",
+                                   &cliErrs))
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
