@@ -510,7 +510,8 @@ private:
       Location loc = dim.getLoc();
       if (auto collapse = dim.getSource().getDefiningOp<tensor::CollapseShapeOp>()) {
         Value size;
-        for (int64_t d : collapse.getReassociationIndices()[*at]) {
+        SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices(); // (by value)
+        for (int64_t d : groups[*at]) {
           auto part = tensor::DimOp::create(b, loc, collapse.getSrc(), d);
           dims.push_back(part);
           size = size ? arith::MulIOp::create(b, loc, size, part).getResult() : part.getResult();
