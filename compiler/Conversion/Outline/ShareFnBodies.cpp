@@ -49,7 +49,6 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -121,31 +120,10 @@ bool passable(Type t) {
 /// Ops a body clones rather than takes: free to repeat, and their values (a constant's,
 /// an empty tensor's fresh buffer) are better known inside.
 bool rematerialisable(Operation *op) {
-  if (!op) return false;
-  // A fresh tensor of one value (a gradient's zeros): CSE gave two calls' one.
-  if (auto fill = dyn_cast<linalg::FillOp>(op))
-    return fill.hasPureTensorSemantics() && llvm::all_of(fill->getOperands(), [](Value v) {
-             return rematerialisable(v.getDefiningOp());
-           });
-  if (op->getNumRegions() != 0) return false;
+  if (!op || op->getNumRegions() != 0) return false;
   if (op->hasTrait<OpTrait::ConstantLike>() || isa<tensor::EmptyOp>(op)) return true;
-  // Integer arithmetic on sizes (the batch times the sequence length, as i64 for a
-  // kernel): CSE gives the calls one copy, made by the first; each body makes its own, so
-  // that the first call's ops are like the others'.
-  if (isa<arith::ArithDialect>(op->getDialect()) && isMemoryEffectFree(op) &&
-      llvm::all_of(op->getResultTypes(), [](Type t) { return isa<IndexType, IntegerType>(t); }) &&
-      llvm::all_of(op->getOperandTypes(), [](Type t) { return isa<IndexType, IntegerType>(t); }))
-    return true;
-  // A shape for tensor.reshape or a kernel, made of such sizes.
-  if (isa<tensor::FromElementsOp>(op) &&
-      llvm::all_of(op->getOperandTypes(), [](Type t) { return isa<IndexType, IntegerType>(t); }))
-    return true;
-  // A collapsed view (of data, for elementwise code over one loop) is made where it is
-  // read, in operand order, so that calls that collapse their inputs in different orders
-  // still print alike.
-  if (isa<tensor::CollapseShapeOp>(op)) return true;
   // An empty tensor reshaped (CSE gave the layers one, collapsed for elementwise code).
-  return isa<tensor::ExpandShapeOp>(op) && rematerialisable(op->getOperand(0).getDefiningOp());
+  return isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op) && rematerialisable(op->getOperand(0).getDefiningOp());
 }
 
 /// A run-time call site number: the second operand of a kernel call, a constant >= 0.
@@ -235,7 +213,6 @@ private:
     resolveSizes(entry);
     unsigned calls = 0;
     for (unsigned depth = 1;; ++depth) {
-      readExpandedAcrossCalls(block, depth);
       // The groups at this depth, in order of appearance. Constants and empty tensors
       // belong to no group: every body that reads one clones it.
       llvm::MapVector<StringRef, SmallVector<Operation *>> groups;
@@ -449,7 +426,6 @@ private:
     tensor::DimOp::getCanonicalizationPatterns(patterns, ctx);
     (void)applyPatternsGreedily(fn, std::move(patterns));
     resolveExpandedSizes(fn);
-    resolveInputSizes(fn);
     IRRewriter rewriter(ctx);
     DominanceInfo dom(fn);
     eliminateCommonSubExpressions(rewriter, dom, fn);
@@ -467,67 +443,6 @@ private:
         dim.erase();
       }
     });
-  }
-
-  /// A call's result made by an elementwise op on collapsed data is that data expanded
-  /// back; a later call that collapses it again reads the collapsed data instead, once
-  /// canonicalization has folded the pair, so its ops differed from the first call's,
-  /// which collapses what it is given. Such a reader now reads the expanded result and
-  /// collapses it itself, in its own call.
-  static void readExpandedAcrossCalls(Block &block, unsigned depth) {
-    DominanceInfo dom(block.getParentOp());
-    for (auto expand : llvm::to_vector(block.getOps<tensor::ExpandShapeOp>())) {
-      Value flat = expand.getSrc();
-      Operation *def = flat.getDefiningOp();
-      if (!def || def->getBlock() != &block) continue;
-      std::string made = scopeAtDepth(def, depth);
-      for (OpOperand &use : llvm::make_early_inc_range(flat.getUses())) {
-        Operation *reader = use.getOwner();
-        if (reader == expand.getOperation() || reader->getBlock() != &block) continue;
-        std::string reading = scopeAtDepth(reader, depth);
-        if (reading.empty() || reading == made || !dom.properlyDominates(expand.getOperation(), reader)) continue;
-        OpBuilder b(reader);
-        auto collapsed = tensor::CollapseShapeOp::create(b, reader->getLoc(), flat.getType(), expand.getResult(),
-                                                         expand.getReassociationIndices());
-        use.set(collapsed);
-      }
-    }
-  }
-
-  /// The size of an input read as a tensor, or of that tensor collapsed (the tokens
-  /// flattened for an embedding), is the input buffer's: one value for the batch size
-  /// rather than one per way of reading it, so that the first call's ops read the same
-  /// sizes as the others'.
-  static void resolveInputSizes(func::FuncOp fn) {
-    SmallVector<tensor::DimOp> dims;
-    fn.walk([&](tensor::DimOp dim) { dims.push_back(dim); });
-    // Collapsed first: the dims of their sources, made here, are resolved in turn.
-    for (unsigned i = 0; i < dims.size(); ++i) {
-      tensor::DimOp dim = dims[i];
-      std::optional<int64_t> at = dim.getConstantIndex();
-      if (!at) continue;
-      OpBuilder b(dim);
-      Location loc = dim.getLoc();
-      if (auto collapse = dim.getSource().getDefiningOp<tensor::CollapseShapeOp>()) {
-        Value size;
-        SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices(); // (by value)
-        for (int64_t d : groups[*at]) {
-          auto part = tensor::DimOp::create(b, loc, collapse.getSrc(), d);
-          dims.push_back(part);
-          size = size ? arith::MulIOp::create(b, loc, size, part).getResult() : part.getResult();
-        }
-        dim.replaceAllUsesWith(size);
-        dim.erase();
-      } else if (auto input = dim.getSource().getDefiningOp<bufferization::ToTensorOp>()) {
-        dim.replaceAllUsesWith(memref::DimOp::create(b, loc, input.getBuffer(), *at).getResult());
-        dim.erase();
-      }
-    }
-    // Static dims of the new products fold.
-    RewritePatternSet patterns(fn.getContext());
-    tensor::DimOp::getCanonicalizationPatterns(patterns, fn.getContext());
-    arith::MulIOp::getCanonicalizationPatterns(patterns, fn.getContext());
-    (void)applyPatternsGreedily(fn, std::move(patterns));
   }
 
   /// The values `op` reads, seen through the ops a body clones: the sizes of an empty
