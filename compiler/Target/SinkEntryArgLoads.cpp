@@ -74,8 +74,7 @@ llvm::DenseSet<llvm::Instruction *> argTableReads(llvm::Function &fn) {
 
 } // namespace
 
-unsigned sinkEntryArgLoads(llvm::Module &m) {
-  unsigned moved = 0;
+void sinkEntryArgLoads(llvm::Module &m) {
   for (llvm::Function &fn : m) {
     if (fn.isDeclaration() || !fn.getName().starts_with("dl_entry_") || fn.arg_size() != 2) continue;
     llvm::DenseSet<llvm::Instruction *> movable = argTableReads(fn);
@@ -102,9 +101,7 @@ unsigned sinkEntryArgLoads(llvm::Module &m) {
       i->removeFromParent();
       i->insertInto(&entry, entry.end());
     }
-    moved += placed.size();
   }
-  return moved;
 }
 
 } // namespace dlc

@@ -8,8 +8,8 @@ namespace dlc {
 
 /// In every dl_entry_<fn>(ctx, descriptors), moves the loads of the argument table and of
 /// the memref descriptors it points to from the top of the entry block to just before
-/// their first use. Returns how many instructions moved.
-unsigned sinkEntryArgLoads(llvm::Module &m);
+/// their first use.
+void sinkEntryArgLoads(llvm::Module &m);
 
 } // namespace dlc
 #endif

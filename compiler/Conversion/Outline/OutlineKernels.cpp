@@ -12,9 +12,9 @@
 // calls, copies and bookkeeping stay in the entry function. The functions are never
 // inlined back (that would undo the point), which costs one call per loop nest.
 //
-// With parallel-rows (dlc --parallel-loops), a linalg op whose outermost loop is parallel, and whose operands each take that loop's
-// index as one of their own dims or not at all, becomes a function of a range of that
-// loop (the leading `begin, end` arguments; the body works on subviews of those rows), and
+// With parallel-rows (dlc --parallel-loops), a linalg op whose outermost loop is
+// parallel, and whose operands each take that loop's index as one of their own dims or not
+// at all, becomes a function of a range of that loop (the leading `begin, end` arguments; the body works on subviews of those rows), and
 // its call says so: `dl.parallel_rows` holds the work of one row. dl-parallel-kernel-calls
 // then runs it over the session's threads. Each row is computed by the same code however
 // the rows are split, and rows write disjoint elements, so the split cannot change a
@@ -79,12 +79,7 @@ SmallVector<int64_t> rowDims(linalg::LinalgOp op) {
 /// The work of one row of `op`: its body's ops times the iterations of its other loops
 /// (those of unknown extent count once).
 int64_t workPerRow(linalg::LinalgOp op) {
-  int64_t ops = 0;
-  for (Operation &inner : op.getBlock()->without_terminator()) {
-    (void)inner;
-    ++ops;
-  }
-  int64_t work = std::max<int64_t>(ops, 1);
+  int64_t work = std::max<int64_t>(llvm::range_size(op.getBlock()->without_terminator()), 1);
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   for (int64_t r : llvm::drop_begin(ranges))
     if (!ShapedType::isDynamic(r)) work *= std::max<int64_t>(r, 1);

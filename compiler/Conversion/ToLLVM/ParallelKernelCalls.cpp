@@ -52,8 +52,10 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
     });
     if (callsIn.empty()) return;
 
+    // One table for the thousands of kernel calls of a deep model's train step.
+    SymbolTable symbols(module);
     OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
-    auto runtime = module.lookupSymbol<LLVM::LLVMFuncOp>(kRuntimeFn);
+    auto runtime = symbols.lookup<LLVM::LLVMFuncOp>(kRuntimeFn);
     if (!runtime) {
       runtime = LLVM::LLVMFuncOp::create(top, module.getLoc(), kRuntimeFn,
                                          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr, ptr, ptr, i64, i64}));
@@ -101,7 +103,7 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
       for (auto [call, frame] : llvm::zip(calls, frames)) {
         OpBuilder b(call);
         Location cl = call.getLoc();
-        auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(call.getCalleeAttr());
+        auto kernel = symbols.lookup<LLVM::LLVMFuncOp>(call.getCalleeAttr().getAttr());
         for (auto [i, v] : llvm::enumerate(call.getArgOperands().drop_front(2))) {
           Value at = LLVM::GEPOp::create(b, cl, ptr, frame, frameAddr, ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
           LLVM::StoreOp::create(b, cl, v, at);

@@ -369,7 +369,7 @@ int main(int argc, char **argv) {
     out = std::string(llvm::sys::path::filename(p));
   }
   phase = rootTimer.nest("Link");
-  if (!dlc::linkSharedLibrary({code}, out, err)) {
+  if (!dlc::linkSharedLibrary(code, out, err)) {
     llvm::errs() << "dlc: " << err << "\n";
     return Internal;
   }
