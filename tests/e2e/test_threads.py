@@ -6,7 +6,7 @@ on one thread only in which thread computes which rows: the results must be equa
 bit, inference (whose 64x256x512 matmul is split from the first call) and five train steps
 (after the first, the thread policy runs every kernel on both threads). With oneDNN's
 kernels, whose own results depend on the thread count, the two agree within float
-tolerance. Both are checked against PyTorch."""
+tolerance. Both are checked against PyTorch, at batch 64 and at 7 (7 rows split unevenly)."""
 import os
 
 import numpy as np
@@ -43,43 +43,52 @@ class Wide(torch.nn.Module):
 
 torch.manual_seed(0)
 rng = np.random.RandomState(0)
-batch = 64
-x = rng.randn(batch, 256).astype(np.float32)
-label = rng.randint(0, 16, batch).astype(np.int64)
 STEPS = 5
-
 ref = Wide()
-with torch.no_grad():
-    logits = ref(torch.from_numpy(x)).numpy()
-trained = Wide()
-trained.load_state_dict(ref.state_dict())
-opt = torch.optim.Adam(trained.parameters(), lr=1e-3)
-for _ in range(STEPS):
-    opt.zero_grad()
-    torch.nn.functional.cross_entropy(trained(torch.from_numpy(x)), torch.from_numpy(label)).backward()
-    opt.step()
-after_ref = h.state_dict_numpy(trained)
+
+
+def reference(x, label):
+    """PyTorch's logits, and its weights after STEPS Adam steps on (x, label)."""
+    with torch.no_grad():
+        logits = ref(torch.from_numpy(x)).numpy()
+    trained = Wide()
+    trained.load_state_dict(ref.state_dict())
+    opt = torch.optim.Adam(trained.parameters(), lr=1e-3)
+    for _ in range(STEPS):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(trained(torch.from_numpy(x)), torch.from_numpy(label)).backward()
+        opt.step()
+    return logits, h.state_dict_numpy(trained)
+
+
+# Batch 64, and 7 (the batch dim is dynamic; 7 rows split unevenly over 2 threads).
+data = {}
+for batch in (64, 7):
+    x = rng.randn(batch, 256).astype(np.float32)
+    label = rng.randint(0, 16, batch).astype(np.int64)
+    data[batch] = (x, label) + reference(x, label)
 
 for kernels in ("linalg", "onednn"):
     wd = h.workdir()
     so, weights = h.compile_with_weights(SRC, ref, wd, flags=("--kernels=" + kernels, "--parallel-loops"))
-    outs, afters = {}, {}
-    for threads in (1, 2):
-        out = h.infer(so, {"x": x, "label": label}, weights=weights, threads=threads)
-        h.check_close("%s logits t%d" % (kernels, threads), out["logits"], logits)
-        outs[threads] = out
-        twd = os.path.join(wd, "t%d" % threads)
-        os.makedirs(twd)
-        after, _, _, _ = h.train_run(so, {"x": x, "label": label}, weights, twd,
-                                     extra=["--epochs", str(STEPS), "--threads", str(threads)])
-        for name, a in after_ref.items():
-            h.check_close("%s %s after %d steps t%d" % (kernels, name, STEPS, threads), after[name], a,
-                          atol=2e-4, rtol=1e-3)
-        afters[threads] = after
-    if kernels == "linalg":
-        h.check("linalg: logits on 2 threads equal those on 1, bit for bit",
-                np.array_equal(outs[1]["logits"], outs[2]["logits"]))
-        for name in after_ref:
-            h.check("linalg: %s after %d steps on 2 threads equals 1 thread's, bit for bit" % (name, STEPS),
-                    np.array_equal(afters[1][name], afters[2][name]))
+    for batch, (x, label, logits, after_ref) in data.items():
+        outs, afters = {}, {}
+        for threads in (1, 2):
+            what = "%s b%d t%d" % (kernels, batch, threads)
+            out = h.infer(so, {"x": x, "label": label}, weights=weights, threads=threads)
+            h.check_close("%s logits" % what, out["logits"], logits)
+            outs[threads] = out
+            twd = os.path.join(wd, "b%d_t%d" % (batch, threads))
+            os.makedirs(twd)
+            after, _, _, _ = h.train_run(so, {"x": x, "label": label}, weights, twd,
+                                         extra=["--epochs", str(STEPS), "--threads", str(threads)])
+            for name, a in after_ref.items():
+                h.check_close("%s %s after %d steps" % (what, name, STEPS), after[name], a, atol=2e-4, rtol=1e-3)
+            afters[threads] = after
+        if kernels == "linalg":
+            h.check("linalg b%d: logits on 2 threads equal those on 1, bit for bit" % batch,
+                    np.array_equal(outs[1]["logits"], outs[2]["logits"]))
+            for name in after_ref:
+                h.check("linalg b%d: %s after %d steps on 2 threads equals 1 thread's, bit for bit" % (batch, name, STEPS),
+                        np.array_equal(afters[1][name], afters[2][name]))
 h.finish()
