@@ -178,6 +178,19 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
     std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops), transposed};
     key.insert(key.end(), ad.begin(), ad.end());
     key.insert(key.end(), bd.begin(), bd.end());
+    // A shared rhs matrix (every batch dim 1: a weight, or a dense's gradient dY W) under a
+    // contiguous lhs: one [batch * m, k] x [k, n] product over the same buffers. oneDNN
+    // splits its rows over the threads; the batched form scaled 1.15x on two threads where
+    // this one scales 1.85x (TinyGpt's dX products, 1024 rows).
+    bool sharedRhs = rank > 2 && !(transposed & 1);
+    for (int64_t i = 0; sharedRhs && i + 2 < rank; ++i) sharedRhs = bd[i] == 1;
+    if (sharedRhs) {
+      int64_t rows = 1;
+      for (int64_t i = 0; i + 1 < rank; ++i) rows *= ad[i];
+      ad = {rows, ad[rank - 1]};
+      bd = {bd[rank - 2], bd[rank - 1]};
+      cd = {rows, cd[rank - 1]};
+    }
     memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
     memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
     memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
