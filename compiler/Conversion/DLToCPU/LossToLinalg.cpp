@@ -28,7 +28,7 @@ namespace {
 
 /// sum over every element of `term(operands...)` (operands all of `like`'s rank, or of
 /// its positions' rank where `dims` says), in f64, divided by `count`, as a 0-d tensor
-/// of `resultType`.
+/// of `resultType`. The adds may be reordered (vectorised), as reduce()'s are.
 Value meanOf(OpBuilder &b, Location loc, ValueRange operands, ArrayRef<AffineMap> inMaps, int64_t rank,
              Value count, RankedTensorType resultType,
              function_ref<Value(OpBuilder &, Location, ValueRange)> term) {
@@ -44,7 +44,9 @@ Value meanOf(OpBuilder &b, Location loc, ValueRange operands, ArrayRef<AffineMap
                                         [&](OpBuilder &nb, Location l, ValueRange a) {
                                           Value v = term(nb, l, a.drop_back());
                                           if (v.getType() != f64) v = arith::ExtFOp::create(nb, l, f64, v);
-                                          linalg::YieldOp::create(nb, l, arith::AddFOp::create(nb, l, a.back(), v).getResult());
+                                          linalg::YieldOp::create(
+                                              nb, l, arith::AddFOp::create(nb, l, a.back(), v, arith::FastMathFlags::reassoc)
+                                                         .getResult());
                                         })
                   .getResult(0);
   Value out = tensor::EmptyOp::create(b, loc, resultType, ValueRange{});

@@ -38,8 +38,13 @@ Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> axes, Co
         Value r, v = args[0];
         if (v.getType() != elt) v = arith::ExtFOp::create(nb, l, elt, v);
         bool isF = isa<FloatType>(elt);
+        // reassoc: the sum may be taken in any order, which is what lets LLVM vectorise a
+        // reduction along the innermost dim (partial sums per lane, added at the end), as
+        // torch's sums are. The order is fixed by the compiled code, so reruns and thread
+        // counts give the same bits. TinyGpt's cross_entropy (1024 rows of 256): 0.87 ->
+        // 0.13 ms.
         if (kind == Combine::Add)
-          r = isF ? arith::AddFOp::create(nb, l, v, args[1]).getResult()
+          r = isF ? arith::AddFOp::create(nb, l, v, args[1], arith::FastMathFlags::reassoc).getResult()
                   : arith::AddIOp::create(nb, l, v, args[1]).getResult();
         else // maximumf propagates NaN, as torch.amax does
           r = isF ? arith::MaximumFOp::create(nb, l, v, args[1]).getResult()
