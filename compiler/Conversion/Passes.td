@@ -197,7 +197,9 @@ def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
     constants cloned in. Nests that print the same (locations aside) share one function,
     so that repeated layers compile once: compile time and code size follow the distinct
     code, not the depth. With parallel-rows, a linalg op whose outer loop is parallel takes
-    a range of its rows and its call is marked for dl-parallel-kernel-calls.
+    a range of its rows and its call is marked for dl-parallel-kernel-calls. Each kernel
+    records which of its buffers no other argument of any of its calls reaches, for
+    dl-kernel-noalias.
   }];
   let options = [
     Option<"parallelRows", "parallel-rows", "bool", /*default=*/"false",
@@ -250,6 +252,18 @@ def DLApproximateMath : Pass<"dl-approximate-math"> {
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
                            "::mlir::vector::VectorDialect"];
+}
+
+def DLKernelNoAlias : Pass<"dl-kernel-noalias", "::mlir::ModuleOp"> {
+  let summary = "Mark outlined kernels' separate buffers noalias";
+  let description = [{
+    Runs on the LLVM dialect, after func-to-llvm. dl-outline-kernels records on each
+    kernel the argument positions of the aligned pointers of buffers that no other argument
+    of any of its calls reaches (`dl.noalias_args`, with the argument count it assumed in
+    `dl.noalias_arg_count`); this pass makes those arguments `llvm.noalias`, and drops the
+    record. A function whose arguments do not match the record gets a warning and no mark.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 def DLParallelKernelCalls : Pass<"dl-parallel-kernel-calls", "::mlir::ModuleOp"> {

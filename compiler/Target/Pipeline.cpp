@@ -119,7 +119,7 @@ static std::string hostToLLVM() {
          "dl-approximate-math,convert-math-to-llvm,convert-math-to-libm,expand-strided-metadata,lower-affine,"
          "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
          "convert-func-to-llvm,convert-cf-to-llvm,reconcile-unrealized-casts,"
-         "dl-parallel-kernel-calls,dl-emit-model-interface";
+         "dl-kernel-noalias,dl-parallel-kernel-calls,dl-emit-model-interface";
 }
 
 std::string cpuPipeline(const std::string &kernels, bool shareFnBodies, bool parallelLoops) {

@@ -26,6 +26,13 @@ inline constexpr llvm::StringLiteral kSharedFnBodyAttr = "dl.shared_fn_body";
 /// loop (dl-outline-kernels): the work of one row of that loop. dl-parallel-kernel-calls
 /// splits the rows over the session's threads.
 inline constexpr llvm::StringLiteral kParallelRowsAttr = "dl.parallel_rows";
+/// On an outlined kernel (dl-outline-kernels): the positions, among its arguments once
+/// lowered to the LLVM dialect (a memref as its descriptor's fields), of the aligned
+/// pointers of buffers that no other argument of any of its calls can reach.
+/// dl-kernel-noalias makes them `noalias`. kNoAliasArgCountAttr holds the argument count
+/// those positions assume.
+inline constexpr llvm::StringLiteral kNoAliasArgsAttr = "dl.noalias_args";
+inline constexpr llvm::StringLiteral kNoAliasArgCountAttr = "dl.noalias_arg_count";
 
 /// Whether `fn` is an entry point with its boundary lowered: a public function with a
 /// body whose first argument is the runtime context.

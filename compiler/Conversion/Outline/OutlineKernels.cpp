@@ -20,6 +20,11 @@
 // the rows are split, and rows write disjoint elements, so the split cannot change a
 // result.
 //
+// Each kernel also learns which of its buffers are separate: at every call, no other
+// argument reaches the buffer's memory (see separateBuffers). LLVM is told so (noalias,
+// through dl-kernel-noalias); without it, a store through one argument may change what
+// another reads, and LLVM keeps copies and reductions scalar, one element at a time.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
@@ -29,8 +34,10 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -84,6 +91,44 @@ int64_t workPerRow(linalg::LinalgOp op) {
   for (int64_t r : llvm::drop_begin(ranges))
     if (!ShapedType::isDynamic(r)) work *= std::max<int64_t>(r, 1);
   return work;
+}
+
+/// The buffer a memref value is a view of: through subviews, casts, reshapes and other
+/// views to the op or block argument that made it.
+Value bufferOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>()) v = view.getViewSource();
+  return v;
+}
+
+/// Whether `buffer` was allocated in the function (a fresh allocation, disjoint from any
+/// other buffer live with it: the runtime's arena places buffers alive at once apart).
+bool isFreshAllocation(Value buffer) { return buffer.getDefiningOp<memref::AllocOp>() || buffer.getDefiningOp<memref::AllocaOp>(); }
+
+/// Memory that existed before the function ran: its arguments (the caller's buffers) and
+/// globals. None of it lies in a fresh allocation of the function.
+bool isPreexisting(Value buffer) { return isa<BlockArgument>(buffer) || buffer.getDefiningOp<memref::GetGlobalOp>(); }
+
+/// For each of a kernel call's arguments: whether it is a buffer that no other argument
+/// reaches. Two arguments are apart when they view different buffers and one of them is a
+/// fresh allocation (the other is another allocation, live at the same time, or memory
+/// from before the function). Two arguments of the function may be one buffer, and a
+/// buffer some other op returned may view anything: those are apart from nothing. Views
+/// of one buffer are never apart, even where their elements are (in-place updates).
+SmallVector<bool> separateBuffers(ArrayRef<Value> args) {
+  SmallVector<Value> buffers;
+  for (Value a : args) buffers.push_back(isa<MemRefType>(a.getType()) ? bufferOf(a) : Value());
+  auto known = [](Value b) { return isFreshAllocation(b) || isPreexisting(b); };
+  auto apart = [&](Value x, Value y) {
+    return x != y && known(x) && known(y) && (isFreshAllocation(x) || isFreshAllocation(y));
+  };
+  SmallVector<bool> separate;
+  for (auto [i, b] : llvm::enumerate(buffers)) {
+    bool alone = b && known(b);
+    for (auto [j, other] : llvm::enumerate(buffers))
+      if (alone && i != j && other) alone = apart(b, other);
+    separate.push_back(alone);
+  }
+  return separate;
 }
 
 class Outliner {
@@ -148,10 +193,38 @@ public:
       callArgs.push_back(rowCount(at, op, rows));
     }
     llvm::append_range(callArgs, args);
+    SmallVector<bool> separate = separateBuffers(args);
+    auto [known, first] = separateArgs.try_emplace(it->second, separate);
+    if (!first)
+      for (auto [all, here] : llvm::zip(known->second, separate)) all = all && here;
     auto call = func::CallOp::create(at, op->getLoc(), it->second, callArgs);
     if (!rows.empty()) call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(linalgOp)));
     op->replaceAllUsesWith(call.getResults());
     op->erase();
+  }
+
+  /// Records on each kernel where its separate buffers' aligned pointers will be once
+  /// func-to-llvm has expanded every memref argument into its descriptor's fields
+  /// (allocated and aligned pointers, offset, sizes, strides).
+  void annotateSeparateBuffers() {
+    for (auto &[fn, separate] : separateArgs) {
+      size_t leading = fn.getNumArguments() - separate.size(); // a row range
+      SmallVector<int64_t> pointers;
+      int64_t at = 0;
+      for (auto [i, type] : llvm::enumerate(fn.getArgumentTypes())) {
+        auto memref = dyn_cast<MemRefType>(type);
+        if (!memref) {
+          at += isa<UnrankedMemRefType>(type) ? 2 : 1;
+          continue;
+        }
+        if (i >= leading && separate[i - leading]) pointers.push_back(at + 1);
+        at += 3 + 2 * memref.getRank();
+      }
+      if (pointers.empty()) continue;
+      OpBuilder b(fn);
+      fn->setAttr(kNoAliasArgsAttr, b.getDenseI64ArrayAttr(pointers));
+      fn->setAttr(kNoAliasArgCountAttr, b.getI64IntegerAttr(at));
+    }
   }
 
 private:
@@ -190,6 +263,8 @@ private:
   ModuleOp module;
   bool parallelRows;
   llvm::StringMap<func::FuncOp> seen;
+  /// Per kernel, per argument of its calls: separate at every call so far.
+  llvm::MapVector<func::FuncOp, SmallVector<bool>> separateArgs;
 };
 
 struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
@@ -205,6 +280,7 @@ struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
       for (Block &block : fn.getBody())
         for (Operation &op : llvm::make_early_inc_range(block))
           if (isLoopNest(&op)) outliner.outline(&op);
+    outliner.annotateSeparateBuffers();
   }
 };
 

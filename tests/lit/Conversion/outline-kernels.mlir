@@ -19,7 +19,7 @@
 // CHECK-NEXT: memref.copy
 // CHECK-LABEL: func.func @helper
 // CHECK:      linalg.generic
-// CHECK:      func.func private @[[RELU]](%[[B:.*]]: index, %[[E:.*]]: index, %[[X:.*]]: memref<4xf32>, %[[Y:.*]]: memref<4xf32>) attributes {llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
+// CHECK:      func.func private @[[RELU]](%[[B:.*]]: index, %[[E:.*]]: index, %[[X:.*]]: memref<4xf32>, %[[Y:.*]]: memref<4xf32>) attributes {{{.*}}llvm.linkage = #llvm.linkage<internal>, passthrough = ["noinline"]}
 // CHECK-NEXT: arith.constant 0.0
 // CHECK-NEXT: %[[N:.*]] = arith.subi %[[E]], %[[B]]
 // CHECK-NEXT: memref.subview %[[X]][%[[B]]] [%[[N]]] [1]
