@@ -7,6 +7,7 @@
 
 #include <dnnl.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -73,6 +74,9 @@ struct KernelContext {
   int threadsFor(double flops, double regions = 1) { return threadCount = threading.choose(flops, regions); }
   /// The count the last threadsFor chose: the current kernel's.
   int threadCount = 1;
+  /// Until when generated loop nests run on the calling thread alone, because a recent
+  /// split one waited long for a descheduled thread (native/ParallelRows.cpp).
+  std::chrono::steady_clock::time_point rowsSerialUntil{};
 
   /// Every primitive's scratch memory, allocated once. oneDNN's own (library) mode, in
   /// this build made for concurrent execution, allocates a primitive's scratchpad on every
@@ -155,6 +159,7 @@ enum PrimitiveKind : int64_t {
   kRecurrentProjection = 18, // an LSTM layer's input projection, before the native recurrence
   kNativeLstm = 19,          // an LSTM layer's packed weight for the native recurrence
   kNativeDense = 20,         // a dense layer's packed weight for native/Gemv
+  kMatmulSplitSum = 21,      // a matmul split along its sum over the threads (onednn/Matmul.cpp)
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -12,10 +12,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <thread>
 #include <vector>
 
 using dlrt::KernelContext;
@@ -469,6 +471,99 @@ TEST_CASE("threads: a call's kernels all go parallel when most work is in large 
   CHECK(later(false, {2e7, 1e7 - 1}) == 1);
 }
 
+TEST_CASE("a matmul with a long sum splits it over the threads: the product on 1 and 2 threads, operands plain or "
+          "transposed, against a double-precision reference") {
+  // [m, k] x [k, n] with k >> m, n (a weight's gradient dY^T X): split along k on two
+  // threads (each part with its own primitive, stream and scratchpad), whole on one. An odd
+  // k cuts unevenly; the batched form with a shared rhs is collapsed to it first.
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto [m, k, n, batch] : {std::array<int64_t, 4>{128, 1031, 64, 1}, {48, 1024, 96, 1}, {16, 640, 40, 1},
+                                std::array<int64_t, 4>{32, 512, 24, 2}}) {
+    for (int64_t transposed = 0; transposed < 4; ++transposed) {
+      if (batch > 1 && (transposed & 1)) continue; // a batched lhs is read as it is
+      std::vector<float> a(size_t(batch * m * k)), b(size_t(k * n));
+      for (float &v : a) v = u(gen);
+      for (float &v : b) v = u(gen);
+      // Element (i, p) of the logical lhs and (p, j) of the rhs, as stored.
+      auto lhs = [&](int64_t bi, int64_t i, int64_t p) {
+        return double(a[size_t(bi * m * k + ((transposed & 1) ? p * m + i : i * k + p))]);
+      };
+      auto rhs = [&](int64_t p, int64_t j) { return double(b[size_t((transposed & 2) ? j * k + p : p * n + j)]); };
+      std::vector<int64_t> dims = batch > 1 ? std::vector<int64_t>{batch, m, k, 1, k, n} : std::vector<int64_t>{m, k, k, n};
+      for (int threads : {1, 2}) {
+        KernelContext ctx;
+        ctx.threading.threads = threads;
+        ctx.threading.workersSpin = true;
+        std::vector<float> c(size_t(batch * m * n), -1.f);
+        for (int call = 0; call < 2; ++call) { // the second call reuses the parts
+          ctx.threading.beginCall({m, k, n});
+          dlrt_k_matmul_f32(&ctx, 0, int64_t(dims.size() / 2), dims.data(), a.data(), b.data(), c.data(), transposed);
+          ctx.threading.endCall();
+          REQUIRE(ctx.error.empty());
+        }
+        double worst = 0;
+        for (int64_t bi = 0; bi < batch; ++bi)
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t j = 0; j < n; ++j) {
+              double want = 0;
+              for (int64_t p = 0; p < k; ++p) want += lhs(bi, i, p) * rhs(p, j);
+              worst = std::max(worst, std::abs(want - double(c[size_t((bi * m + i) * n + j)])));
+            }
+        INFO("m " << m << " k " << k << " n " << n << " batch " << batch << " transposed " << transposed << " threads "
+                  << threads);
+        CHECK(worst < 1e-3);
+      }
+    }
+  }
+}
+
+TEST_CASE("generated loop nests: every row once over the threads, on the calling thread alone after a late thread or with sleeping workers") {
+  // rows(data, begin, end) as compiled code's row-range kernels: marks each row with the
+  // OS thread that computed it.
+  struct Rows {
+    std::vector<int> times;
+    std::vector<std::thread::id> by;
+  };
+  auto rows = [](void *data, int64_t begin, int64_t end) {
+    auto &r = *static_cast<Rows *>(data);
+    for (int64_t i = begin; i < end; ++i) {
+      r.times[size_t(i)] += 1;
+      r.by[size_t(i)] = std::this_thread::get_id();
+    }
+  };
+  dlrt::KernelContext ctx;
+  ctx.threading.threads = 2;
+  ctx.threading.workersSpin = true;
+  dlrt::parallelParts(2, 2, [](int) {}); // OpenMP's worker started (its start is late)
+  for (int64_t count : {1, 2, 7, 1000}) {
+    Rows r{std::vector<int>(size_t(count)), std::vector<std::thread::id>(size_t(count))};
+    ctx.threading.beginCall({count});
+    dlrt_k_parallel_rows(&ctx, rows, &r, count, int64_t(1) << 24); // work enough for both threads
+    ctx.threading.endCall();
+    CHECK(std::all_of(r.times.begin(), r.times.end(), [](int t) { return t == 1; }));
+    if (count >= 2) // split: the first row on one thread, the last on another
+      CHECK(r.by.front() != r.by.back());
+  }
+  // While the session backs off (a split nest lately waited for a descheduled thread),
+  // nests run on the calling thread alone; and so they do with sleeping workers.
+  ctx.rowsSerialUntil = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  Rows r{std::vector<int>(64), std::vector<std::thread::id>(64)};
+  ctx.threading.beginCall({64});
+  dlrt_k_parallel_rows(&ctx, rows, &r, 64, int64_t(1) << 20);
+  ctx.threading.endCall();
+  CHECK(std::all_of(r.times.begin(), r.times.end(), [](int t) { return t == 1; }));
+  CHECK(std::all_of(r.by.begin(), r.by.end(), [](std::thread::id id) { return id == std::this_thread::get_id(); }));
+  dlrt::KernelContext passive;
+  passive.threading.threads = 2;
+  passive.threading.workersSpin = false;
+  Rows p{std::vector<int>(64), std::vector<std::thread::id>(64)};
+  passive.threading.beginCall({64});
+  dlrt_k_parallel_rows(&passive, rows, &p, 64, int64_t(1) << 30);
+  passive.threading.endCall();
+  CHECK(std::all_of(p.times.begin(), p.times.end(), [](int t) { return t == 1; }));
+  CHECK(std::all_of(p.by.begin(), p.by.end(), [](std::thread::id id) { return id == std::this_thread::get_id(); }));
+}
 
 /// Every build of the native kernels this CPU can run, the baseline's first.
 static std::vector<dlrt::native::VectorIsa> runnableIsas() {
