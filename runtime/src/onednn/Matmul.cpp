@@ -178,7 +178,8 @@ struct SplitSumMatmul {
 /// over every position of the batch (TinyGpt at batch 16: 1024). oneDNN splits a product's
 /// rows and columns over the threads, and gained 1.15-1.5x from a second thread on those;
 /// split along k (each thread a whole product of half the positions, then one add of the
-/// small results) it gains X.
+/// small results) 128x1024x512 took 0.41-0.45 ms on two threads instead of 0.60 (0.80 on
+/// one; AMD EPYC, Zen 4).
 bool splitsSum(int threads, int64_t m, int64_t k, int64_t n) {
   return threads > 1 && k >= 2 * std::max(m, n) && k / threads >= 256 && m * n <= 512 * 512;
 }
