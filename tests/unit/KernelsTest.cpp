@@ -547,22 +547,20 @@ TEST_CASE("generated loop nests: every row once over the threads, on the calling
   }
   // While the session backs off (a split nest lately waited for a descheduled thread),
   // nests run on the calling thread alone; and so they do with sleeping workers.
+  auto allOnCallingThread = [&](dlrt::KernelContext &session) {
+    Rows r{std::vector<int>(64), std::vector<std::thread::id>(64)};
+    session.threading.beginCall({64});
+    dlrt_k_parallel_rows(&session, rows, &r, 64, int64_t(1) << 30);
+    session.threading.endCall();
+    CHECK(std::all_of(r.times.begin(), r.times.end(), [](int t) { return t == 1; }));
+    CHECK(std::all_of(r.by.begin(), r.by.end(), [](std::thread::id id) { return id == std::this_thread::get_id(); }));
+  };
   ctx.rowsSerialUntil = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  Rows r{std::vector<int>(64), std::vector<std::thread::id>(64)};
-  ctx.threading.beginCall({64});
-  dlrt_k_parallel_rows(&ctx, rows, &r, 64, int64_t(1) << 20);
-  ctx.threading.endCall();
-  CHECK(std::all_of(r.times.begin(), r.times.end(), [](int t) { return t == 1; }));
-  CHECK(std::all_of(r.by.begin(), r.by.end(), [](std::thread::id id) { return id == std::this_thread::get_id(); }));
+  allOnCallingThread(ctx);
   dlrt::KernelContext passive;
   passive.threading.threads = 2;
   passive.threading.workersSpin = false;
-  Rows p{std::vector<int>(64), std::vector<std::thread::id>(64)};
-  passive.threading.beginCall({64});
-  dlrt_k_parallel_rows(&passive, rows, &p, 64, int64_t(1) << 30);
-  passive.threading.endCall();
-  CHECK(std::all_of(p.times.begin(), p.times.end(), [](int t) { return t == 1; }));
-  CHECK(std::all_of(p.by.begin(), p.by.end(), [](std::thread::id id) { return id == std::this_thread::get_id(); }));
+  allOnCallingThread(passive);
 }
 
 /// Every build of the native kernels this CPU can run, the baseline's first.
