@@ -35,6 +35,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/MapVector.h"
@@ -105,8 +106,13 @@ Value bufferOf(Value v) {
 bool isFreshAllocation(Value buffer) { return buffer.getDefiningOp<memref::AllocOp>() || buffer.getDefiningOp<memref::AllocaOp>(); }
 
 /// Memory that existed before the function ran: its arguments (the caller's buffers) and
-/// globals. None of it lies in a fresh allocation of the function.
-bool isPreexisting(Value buffer) { return isa<BlockArgument>(buffer) || buffer.getDefiningOp<memref::GetGlobalOp>(); }
+/// globals. None of it lies in a fresh allocation of the function. (An argument of another
+/// block may carry one of the function's allocations: it is neither.)
+bool isPreexisting(Value buffer) {
+  if (auto arg = dyn_cast<BlockArgument>(buffer))
+    return arg.getOwner()->isEntryBlock() && isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
+  return bool(buffer.getDefiningOp<memref::GetGlobalOp>());
+}
 
 /// For each of a kernel call's arguments: whether it is a buffer that no other argument
 /// reaches. Two arguments are apart when they view different buffers and one of them is a

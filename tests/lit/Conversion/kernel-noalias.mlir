@@ -23,6 +23,10 @@
 // CHECK: func.func private @[[SHARED:dl_kernel_[0-9]+]](
 // CHECK-NOT: dl.noalias
 // CHECK-SAME: {
+// @branch (an argument of a later block that carries the allocation beside it): none.
+// CHECK: func.func private @{{dl_kernel_[0-9]+}}(
+// CHECK-NOT: dl.noalias
+// CHECK-SAME: {
 
 // LLVM: llvm.func internal @dl_kernel_0(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr {llvm.noalias}, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64)
 // LLVM-NOT: dl.noalias
@@ -70,5 +74,18 @@ func.func @copy_in(%ctx: !llvm.ptr, %x: memref<4xf32>, %out: memref<4xf32>) {
   memref.dealloc %a : memref<4xf32>
   memref.dealloc %b : memref<4xf32>
   memref.dealloc %bytes : memref<32xi8>
+  return
+}
+func.func @branch(%ctx: !llvm.ptr, %x: memref<4xf32>) {
+  %a = memref.alloc() : memref<4xf32>
+  cf.br ^bb1(%a : memref<4xf32>)
+^bb1(%m: memref<4xf32>):
+  linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel"]} ins(%m : memref<4xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %n = arith.negf %i : f32
+    linalg.yield %n : f32
+  }
+  memref.copy %a, %x : memref<4xf32> to memref<4xf32>
+  memref.dealloc %a : memref<4xf32>
   return
 }
