@@ -7,9 +7,9 @@
 // CHECK:       llvm.func @infer(%[[CTX:.*]]: !llvm.ptr, %[[P:.*]]: !llvm.ptr, %[[N:.*]]: i64)
 // CHECK:       %[[FRAME:.*]] = llvm.alloca %{{.*}} x i8 {alignment = 8 : i64}
 // CHECK:       %[[F0:.*]] = llvm.getelementptr %[[FRAME]][0, 0] : (!llvm.ptr) -> !llvm.ptr, !llvm.struct<(ptr, i64)>
-// CHECK-NEXT:  llvm.store %[[P]], %[[F0]]
+// CHECK-NEXT:  llvm.store volatile %[[P]], %[[F0]]
 // CHECK-NEXT:  %[[F1:.*]] = llvm.getelementptr %[[FRAME]][0, 1]
-// CHECK-NEXT:  llvm.store %[[N]], %[[F1]]
+// CHECK-NEXT:  llvm.store volatile %[[N]], %[[F1]]
 // CHECK-NEXT:  %[[FN:.*]] = llvm.mlir.addressof @dl_kernel_0_rows
 // CHECK-NEXT:  %[[W:.*]] = llvm.mlir.constant(3 : i64)
 // CHECK-NEXT:  llvm.call @dlrt_k_parallel_rows(%[[CTX]], %[[FN]], %[[FRAME]], %[[N]], %[[W]])
