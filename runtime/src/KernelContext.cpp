@@ -17,15 +17,16 @@ void *GrowingBuffer::get(size_t bytes) {
   return data.get();
 }
 
-void KernelContext::run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args) {
+void KernelContext::runOn(dnnl::stream &on, GrowingBuffer &scratch, const dnnl::primitive &prim,
+                          std::unordered_map<int, dnnl::memory> args) {
   // Zero-sized where the primitive needs none, or was made in library mode (reorders).
   const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(prim.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
   if (md) {
     dnnl::memory::desc desc(*md);
-    if (desc.get_size() > 0) args.insert({DNNL_ARG_SCRATCHPAD, staged(scratchpad, desc)});
+    if (desc.get_size() > 0) args.insert({DNNL_ARG_SCRATCHPAD, staged(scratch, desc)});
   }
-  prim.execute(stream, args);
-  stream.wait();
+  prim.execute(on, args);
+  on.wait();
 }
 
 void KernelContext::runReorder(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args, size_t bytes) {

@@ -100,7 +100,13 @@ struct KernelContext {
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.
-  void run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args);
+  void run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args) {
+    runOn(stream, scratchpad, prim, std::move(args));
+  }
+  /// run() on another stream and scratchpad: for primitives run side by side on threads
+  /// of their own (a stream and a scratchpad serve one execution at a time).
+  void runOn(dnnl::stream &on, GrowingBuffer &scratch, const dnnl::primitive &prim,
+             std::unordered_map<int, dnnl::memory> args);
   /// run() for a reorder of `bytes` of source: on one thread where that is little, then
   /// back to the kernel's count. oneDNN's reorders read the thread count when they run,
   /// and split even a small one across the team: converting an MLP's 64 x 784 input to

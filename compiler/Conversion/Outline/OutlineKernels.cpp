@@ -14,9 +14,10 @@
 //
 // With parallel-rows (dlc --parallel-loops), a linalg op whose outermost loop is
 // parallel, and whose operands each take that loop's index as one of their own dims or not
-// at all, becomes a function of a range of that loop (the leading `begin, end` arguments; the body works on subviews of those rows), and
-// its call says so: `dl.parallel_rows` holds the work of one row. dl-parallel-kernel-calls
-// then runs it over the session's threads. Each row is computed by the same code however
+// at all, becomes a function of a range of that loop (the leading `begin, end` arguments;
+// the body works on subviews of those rows), and its call says so: `dl.parallel_rows`
+// holds the work of one row. dl-parallel-kernel-calls then runs it over the session's
+// threads. Each row is computed by the same code however
 // the rows are split, and rows write disjoint elements, so the split cannot change a
 // result.
 //
@@ -33,10 +34,10 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
@@ -103,7 +104,9 @@ Value bufferOf(Value v) {
 
 /// Whether `buffer` was allocated in the function (a fresh allocation, disjoint from any
 /// other buffer live with it: the runtime's arena places buffers alive at once apart).
-bool isFreshAllocation(Value buffer) { return buffer.getDefiningOp<memref::AllocOp>() || buffer.getDefiningOp<memref::AllocaOp>(); }
+bool isFreshAllocation(Value buffer) {
+  return isa_and_present<memref::AllocOp, memref::AllocaOp>(buffer.getDefiningOp());
+}
 
 /// Memory that existed before the function ran: its arguments (the caller's buffers) and
 /// globals. None of it lies in a fresh allocation of the function. (An argument of another

@@ -32,17 +32,13 @@ struct KernelNoAliasPass : public impl::DLKernelNoAliasBase<KernelNoAliasPass> {
       fn->removeAttr(kNoAliasArgCountAttr);
       if (!pointers || !count) continue;
       ArrayRef<Type> args = fn.getFunctionType().getParams();
-      if (int64_t(args.size()) != count.getInt()) {
+      bool laidOut = int64_t(args.size()) == count.getInt() && llvm::all_of(pointers.asArrayRef(), [&](int64_t at) {
+                       return at < int64_t(args.size()) && isa<LLVM::LLVMPointerType>(args[at]);
+                     });
+      if (!laidOut) {
         fn.emitWarning("internal: the arguments are not laid out as dl-outline-kernels assumed; no noalias");
         continue;
       }
-      for (int64_t at : pointers.asArrayRef())
-        if (at >= int64_t(args.size()) || !isa<LLVM::LLVMPointerType>(args[at])) {
-          fn.emitWarning("internal: argument ") << at << " is not a pointer; no noalias";
-          pointers = {};
-          break;
-        }
-      if (!pointers) continue;
       for (int64_t at : pointers.asArrayRef())
         fn.setArgAttr(unsigned(at), LLVM::LLVMDialect::getNoAliasAttrName(), UnitAttr::get(&getContext()));
     }

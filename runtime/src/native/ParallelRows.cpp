@@ -51,8 +51,7 @@ extern "C" void dlrt_k_parallel_rows(void *vctx, void (*rows)(void *, int64_t, i
   auto &ctx = *static_cast<dlrt::KernelContext *>(vctx);
   if (count <= 0) return;
   double work = double(count) * double(workPerRow);
-  if (count == 1 || work < kMinParallelWork) return rows(data, 0, count);
-  if (!ctx.threading.workersSpin) return rows(data, 0, count);
+  if (count == 1 || work < kMinParallelWork || !ctx.threading.workersSpin) return rows(data, 0, count);
   // The policy is asked even when the nest then runs alone: its tally of the call's work
   // (which decides oneDNN's thread counts) must not depend on timing.
   int threads = ctx.threadsFor(work);

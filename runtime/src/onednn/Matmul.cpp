@@ -158,12 +158,12 @@ namespace {
 
 /// A product split along its sum: part i multiplies columns [k_i, k_i+1) of the lhs by
 /// those rows of the rhs on a thread of its own, with a primitive made for one thread, its
-/// own stream and scratchpad; part 0 writes the result, the others partial sums that are
+/// own stream and scratchpad (KernelContext::runOn); part 0 writes the result, the others partial sums that are
 /// then added to it.
 struct SplitSumMatmul {
   struct Part {
     dnnl::matmul prim;
-    memory::desc a, b, scratch;
+    memory::desc a, b;
     int64_t aOffset = 0, bOffset = 0; // elements
     dnnl::stream stream;
     GrowingBuffer scratchpad;
@@ -207,7 +207,6 @@ std::shared_ptr<SplitSumMatmul> makeSplitSum(KernelContext &ctx, int threads, in
       return nullptr;
     }
     part.prim = dnnl::matmul(pd);
-    part.scratch = pd.scratchpad_desc();
     part.stream = dnnl::stream(ctx.engine);
     plan->parts.push_back(std::move(part));
   }
@@ -223,15 +222,10 @@ void runSplitSum(KernelContext &ctx, SplitSumMatmul &plan, const float *a, const
   parallelParts(parts, parts, [&](int i) {
     auto &part = plan.parts[size_t(i)];
     try {
-      std::unordered_map<int, memory> args = {
-          {DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
-          {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
-          {DNNL_ARG_DST, memory(plan.c, ctx.engine, i == 0 ? c : partials + size_t(i - 1) * cells)}};
-      if (part.scratch.get_size() > 0)
-        args.insert(
-            {DNNL_ARG_SCRATCHPAD, memory(part.scratch, ctx.engine, part.scratchpad.get(part.scratch.get_size()))});
-      part.prim.execute(part.stream, args);
-      part.stream.wait();
+      ctx.runOn(part.stream, part.scratchpad, part.prim,
+                {{DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
+                 {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
+                 {DNNL_ARG_DST, memory(plan.c, ctx.engine, i == 0 ? c : partials + size_t(i - 1) * cells)}});
     } catch (const std::exception &e) {
       errors[size_t(i)] = e.what();
     }
@@ -286,8 +280,9 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
       cd = {rows, cd[rank - 1]};
     }
     if (ad.size() == 2 && !ctx.bf16 && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
-      key[0] = kMatmulSplitSum;
-      auto &slot = ctx.primitives[key];
+      std::vector<int64_t> splitKey = key;
+      splitKey[0] = kMatmulSplitSum;
+      auto &slot = ctx.primitives[splitKey];
       if (!slot) {
         std::shared_ptr<SplitSumMatmul> plan = makeSplitSum(ctx, ctx.threadCount, ad[0], ad[1], bd[1], transposed);
         // A null slot would be made again at every call: an empty plan says "not split".
@@ -295,7 +290,6 @@ extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const 
       }
       auto &plan = *static_cast<SplitSumMatmul *>(slot.get());
       if (!plan.parts.empty()) return runSplitSum(ctx, plan, a, b, c);
-      key[0] = kMatmul;
     }
     memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
     memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
