@@ -6,7 +6,8 @@ on one thread only in which thread computes which rows: the results must be equa
 bit, inference (whose 64x256x512 matmul is split from the first call) and five train steps
 (after the first, the thread policy runs every kernel on both threads). With oneDNN's
 kernels, whose own results depend on the thread count, the two agree within float
-tolerance. Both are checked against PyTorch, at batch 64 and at 7 (7 rows split unevenly).
+tolerance. Both are checked against PyTorch, at batch 64, at 7 (7 rows split unevenly) and
+at 1024 (the weight gradients' long sums split over the threads).
 Built without --parallel-loops (every nest whole, on the calling thread), the linalg
 model computes the same bits again: a row's code does not depend on how the rows are cut.
 
@@ -72,9 +73,11 @@ def reference(x, label):
     return logits, h.state_dict_numpy(trained)
 
 
-# Batch 64, and 7 (the batch dim is dynamic; 7 rows split unevenly over 2 threads).
+# Batch 64, and 7 (the batch dim is dynamic; 7 rows split unevenly over 2 threads), and
+# 1024: there the weight gradients dY^T X (512 x 1024 x 256, 16 x 1024 x 512) sum over
+# enough rows that oneDNN's products split the sum over the two threads.
 data = {}
-for batch in (64, 7):
+for batch in (64, 7, 1024):
     x = rng.randn(batch, 256).astype(np.float32)
     label = rng.randint(0, 16, batch).astype(np.int64)
     data[batch] = (x, label) + reference(x, label)
