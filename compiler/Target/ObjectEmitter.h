@@ -15,6 +15,9 @@ namespace dlc {
 struct CodegenOptions {
   unsigned optLevel = 3;
   std::string cpu = "native"; // or an -mcpu name; "x86-64-v3" for portable code
+  /// Entry functions at least this big (LLVM instructions) and loop-free are generated
+  /// at level None (CodegenParts.cpp).
+  unsigned glueThreshold = 4000;
 };
 
 /// The name of the CPU that `opts` generates code for ("native": this machine's).

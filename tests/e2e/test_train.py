@@ -551,38 +551,48 @@ def check_shared_bodies():
     """The deep model's calls of block (and of mlp inside it) share functions, forward,
     backward and updates, and compute bit for bit what the model compiled with every call
     unrolled (--share-fn-bodies=false) computes: inference and three AdamW steps with
-    clipping, at two batch sizes."""
+    clipping, at two batch sizes. So does the model whose entry functions are code-generated
+    apart, without optimisation, beside the rest (CodegenParts.cpp; a deep model's train
+    step is; --glue-threshold=0 makes this one's)."""
     rng = np.random.default_rng(3)
     src = source(DEEP, "adamw(lr = 0.01)", 1.0)
     wd = h.workdir()
     shared = h.compile_model(src, wd, "shared")
-    unrolled = h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"])
+    others = {"unrolled calls": h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"]),
+              "entries code-generated apart": h.compile_model(src, wd, "glue", flags=["--glue-threshold=0"])}
     flags = os.environ.get("DLC_FLAGS", "").split()
-    ir = subprocess.run([os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl"), "--emit", "llvm"] + flags,
-                        capture_output=True, text=True, check=True).stdout
+    dlc = [os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl")]
+    ir = subprocess.run(dlc + ["--emit", "llvm"] + flags, capture_output=True, text=True, check=True).stdout
     bodies = re.findall(r"^define internal [^@]*@(dl_fn_\w+)\(", ir, re.M)
     h.check("deep: block and mlp compiled as shared bodies", any(b.startswith("dl_fn_block") for b in bodies) and
             any(b.startswith("dl_fn_mlp") for b in bodies), str(bodies))
     for b in bodies:
         calls = len(re.findall(r"call [^@]*@%s\(" % b, ir))
         h.check("deep: %s is called more than once" % b, calls >= 2, "%d calls" % calls)
+    asm = subprocess.run(dlc + ["--emit", "asm", "--glue-threshold=0"] + flags, capture_output=True, text=True,
+                         check=True).stdout
+    parts = re.findall(r"^# dlc: code part .*$", asm, re.M)
+    h.check("deep: --glue-threshold=0 generates the entry functions at level 0, apart",
+            any("level 0: dl_entry_eval_step, dl_entry_infer, dl_entry_train_step" in p for p in parts), str(parts))
     P = init_params(DEEP_PARAMS, torch.float32, seed=4)
     w0 = os.path.join(wd, "w0.safetensors")
     h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
     for batch in (3, 5):
         inputs = deep_inputs(batch, rng)
         a = h.infer(shared, {"x": inputs["x"]}, w0, wd)["logits"]
-        b = h.infer(unrolled, {"x": inputs["x"]}, w0, wd)["logits"]
-        h.check("deep b%d: shared bodies infer what unrolled calls do, bit for bit" % batch, np.array_equal(a, b),
-                "max diff %g" % np.abs(a - b).max())
-        after = []
-        for so in (shared, unrolled):
-            out = os.path.join(wd, os.path.basename(so) + ".train")
+        out = os.path.join(wd, "shared.train%d" % batch)
+        os.makedirs(out, exist_ok=True)
+        after = h.train_run(shared, inputs, w0, out, ["--steps", "3"])[0]
+        for what, so in others.items():
+            b = h.infer(so, {"x": inputs["x"]}, w0, wd)["logits"]
+            h.check("deep b%d: shared bodies infer what %s do, bit for bit" % (batch, what), np.array_equal(a, b),
+                    "max diff %g" % np.abs(a - b).max())
+            out = os.path.join(wd, os.path.basename(so) + ".train%d" % batch)
             os.makedirs(out, exist_ok=True)
-            after.append(h.train_run(so, inputs, w0, out, ["--steps", "3"])[0])
-        for k in after[1]:
-            h.check("deep b%d: shared bodies train %s as unrolled calls do, bit for bit" % (batch, k),
-                    np.array_equal(after[0][k], after[1][k]), "max diff %g" % np.abs(after[0][k] - after[1][k]).max())
+            other = h.train_run(so, inputs, w0, out, ["--steps", "3"])[0]
+            for k in other:
+                h.check("deep b%d: shared bodies train %s as %s do, bit for bit" % (batch, k, what),
+                        np.array_equal(after[k], other[k]), "max diff %g" % np.abs(after[k] - other[k]).max())
 
 
 def check_errors():

@@ -17,6 +17,7 @@
 #include "compiler/Plugin/PluginLoader.h"
 #include "compiler/Target/EmbedWeights.h"
 #include "compiler/Target/Linker.h"
+#include "compiler/Target/CodegenParts.h"
 #include "compiler/Target/ObjectEmitter.h"
 #include "compiler/Target/Pipeline.h"
 
@@ -78,6 +79,11 @@ static cl::opt<bool> shareFnBodies("share-fn-bodies",
                                    cl::desc("Compile each fn's body once, for all its calls (default); "
                                             "=false compiles every call anew, for comparison"),
                                    cl::init(true), cl::Hidden, cl::cat(dlcCat));
+static cl::opt<unsigned> glueThreshold(
+    "glue-threshold",
+    cl::desc("Code-generate an entry function with at least this many LLVM instructions and no loops "
+             "without optimisation, beside the rest of the module"),
+    cl::init(dlc::CodegenOptions().glueThreshold), cl::Hidden, cl::cat(dlcCat));
 static cl::opt<bool> parallelLoops(
     "parallel-loops",
     cl::desc("Split generated loop nests by rows over the session's threads where OpenMP's workers spin (off "
@@ -306,6 +312,7 @@ int main(int argc, char **argv) {
   dlc::CodegenOptions cg;
   cg.optLevel = optLevel;
   cg.cpu = mcpu;
+  cg.glueThreshold = glueThreshold;
   // --precision bf16 is a request to the run time's oneDNN kernels, carried by the
   // signature; the generated code stays fp32. Where nothing would honour it, say so.
   if (precision == "bf16") {
@@ -353,13 +360,14 @@ int main(int argc, char **argv) {
     return Ok;
   }
   phase = rootTimer.nest("Machine code");
-  std::string code, err;
-  if (mlir::failed(dlc::emitMachineCode(*llmod, cg, emit == "asm", code, err))) {
+  std::vector<std::string> code;
+  std::string err;
+  if (mlir::failed(dlc::emitCodeParts(*llmod, cg, emit == "asm", code, err))) {
     llvm::errs() << "dlc: internal error: " << err << "\n";
     return Internal;
   }
   if (emit == "asm") {
-    llvm::outs() << code;
+    for (const std::string &part : code) llvm::outs() << part;
     return Ok;
   }
   std::string out = outputFile;

@@ -1,0 +1,24 @@
+//===- CodegenParts.h - a model's machine code, in parts ---------*- C++ -*-===//
+#ifndef DLC_TARGET_CODEGENPARTS_H
+#define DLC_TARGET_CODEGENPARTS_H
+
+#include "compiler/Target/ObjectEmitter.h"
+
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+/// A module with fewer instructions than this is code-generated in one piece.
+constexpr unsigned kSplitCodegenThreshold = 2000;
+
+/// Emits `m` as objects (or assembly texts) that link together into model.so, one per
+/// hardware thread (up to 4), generated side by side: the big straight-line entry
+/// functions in one at code-generation level None, the rest spread over the others at
+/// the module's level. `m` is changed: its local symbols become hidden globals when it is
+/// split.
+mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, bool assembly,
+                                  std::vector<std::string> &parts, std::string &error);
+
+} // namespace dlc
+#endif
