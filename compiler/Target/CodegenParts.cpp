@@ -1,34 +1,32 @@
 //===- CodegenParts.cpp - a model's machine code, in parts ----------------===//
 //
-// A deep model's entry functions are long straight-line glue: per layer they load the
-// parameters' pointers from the argument table, allocate the activations and call the
-// shared layer body and the kernels. TinyGpt at 64 layers has a 28,000-instruction train
-// step in one basic block with 2,700 calls, and code generation at -O3 took 1.8 s on it
-// (instruction selection 0.76 s, the greedy register allocator 0.71 s), three quarters
-// of all code generation. At level None (fast instruction selection and the local
-// register allocator) it takes 0.39 s. What the optimising code generator adds to such
-// glue is small: there are no loops, every value that lives across a call is spilled
-// either way, and the entry runs once per step against milliseconds of kernels.
+// Code generation works one function at a time, so a module can be cut into parts that
+// are code-generated side by side, one per hardware thread, and linked together (LLVM's
+// own parallel code generation, splitCodeGen, does the same for LTO). LLVM's IR
+// optimisation has already run on the whole module: only code generation is split. The
+// parts reach each other's symbols, so the module's local symbols become hidden globals
+// first: still invisible outside model.so, and resolved by the static linker. Each part
+// is read back from bitcode into an LLVM context of its own (contexts are not shared
+// between threads), lazily, so that it only materialises the functions it keeps.
 //
-// So the big entry functions are code-generated apart, at level None, on a second
-// thread beside the rest of the module (kernels and layer bodies, at the module's
-// level), and the two objects are linked together. LLVM's IR optimisation has already
-// run on the whole module; only code generation is split. Small entries stay with the
-// rest: there the per-call cost matters (a batch-1 MLP runs in 30 us) and the time
-// saved would not.
-//
-// The parts reach each other's symbols, so the module's local symbols become hidden
-// globals first: still invisible outside model.so, and resolved by the static linker.
+// A deep model's entry functions are long straight-line glue (EntryGlue.h). TinyGpt at
+// 64 layers has a 28,000-instruction train step in one basic block with 2,700 calls, and
+// code generation at -O3 took 1.8 s on it (instruction selection 0.76 s, the greedy
+// register allocator 0.71 s), three quarters of all code generation. At level None (fast
+// instruction selection and the local register allocator) it takes 0.39 s, and what the
+// optimising code generator added to such glue did not show in the step's time (171 ms
+// against 174 at batch 4): there are no loops, every value that lives across a call is
+// spilled either way, and the entry runs once per step. So glue goes in a part of its
+// own at level None, and the rest is spread over the other parts at the module's level.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/CodegenParts.h"
+#include "compiler/Target/EntryGlue.h"
 
-#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
-#include "llvm/IR/CFG.h"
 #include "llvm/IR/Function.h"
 #include "llvm/Pass.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -41,22 +39,9 @@ namespace dlc {
 
 namespace {
 
-/// Whether every branch of `f` goes forward in the order of its blocks, so that it has
-/// no loop (a cycle needs at least one edge backwards in any order).
-bool isStraightForward(const llvm::Function &f) {
-  llvm::DenseMap<const llvm::BasicBlock *, unsigned> order;
-  for (const llvm::BasicBlock &b : f) order[&b] = order.size();
-  for (const llvm::BasicBlock &b : f)
-    for (const llvm::BasicBlock *s : llvm::successors(&b))
-      if (order.lookup(s) <= order.lookup(&b)) return false;
-  return true;
-}
-
-/// The entry functions worth compiling apart: model.so's dl_entry_*, big and loop-free.
+/// Glue, when code generation optimises: that goes in a part at level None.
 bool isGlue(const llvm::Function &f, const CodegenOptions &opts) {
-  return opts.optLevel > 0 && !f.isDeclaration() && f.hasExternalLinkage() &&
-         f.getName().starts_with("dl_entry_") && f.getInstructionCount() >= opts.glueThreshold &&
-         isStraightForward(f);
+  return opts.optLevel > 0 && isEntryGlue(f, opts.glueThreshold);
 }
 
 /// Makes each local symbol of `m` a hidden global, named if it had no name, so that one

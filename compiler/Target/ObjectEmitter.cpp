@@ -1,5 +1,6 @@
 //===- ObjectEmitter.cpp - LLVM dialect -> LLVM IR -> object code ---------===//
 #include "compiler/Target/ObjectEmitter.h"
+#include "compiler/Target/EntryGlue.h"
 #include "compiler/Target/SinkEntryArgLoads.h"
 
 #include "mlir/Target/LLVMIR/Export.h"
@@ -9,6 +10,7 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/StandardInstrumentations.h"
+#include "llvm/Transforms/IPO/AlwaysInliner.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -56,6 +58,13 @@ bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::String
          });
 }
 
+/// What glue gets instead of the optimisation pipeline. The entries come out of the LLVM
+/// dialect as descriptors packed and unpacked around every call; folding those, and the
+/// loads repeated between calls, takes TinyGpt-64's train step from 62,900 instructions
+/// to 28,700 in 0.15 s (-O3: 28,400 in 0.75 s).
+static constexpr const char *kGluePipeline =
+    "early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,dce";
+
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                                        const CodegenOptions &opts) {
   std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(module, ctx);
@@ -100,8 +109,35 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   llvm::OptimizationLevel level = opts.optLevel == 1   ? llvm::OptimizationLevel::O1
                                   : opts.optLevel == 2 ? llvm::OptimizationLevel::O2
                                                        : llvm::OptimizationLevel::O3;
+  // The entries first take in what they always inline (the C interface's wrapper and the
+  // graph function), so that their size is known; the glue among them sits out the
+  // optimisation pipeline, and gets a light one after it.
+  llvm::ModulePassManager inliner;
+  inliner.addPass(llvm::AlwaysInlinerPass());
+  inliner.run(*m, mam);
+  llvm::SmallVector<llvm::Function *> glue;
+  for (llvm::Function &f : *m) {
+    if (isEntryGlue(f, opts.glueThreshold)) {
+      f.addFnAttr(llvm::Attribute::OptimizeNone);
+      f.addFnAttr(llvm::Attribute::NoInline);
+      glue.push_back(&f);
+    }
+  }
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(*m, mam);
+  if (!glue.empty()) {
+    llvm::FunctionPassManager light;
+    if (llvm::Error e = pb.parsePassPipeline(light, kGluePipeline)) {
+      module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
+      return nullptr;
+    }
+    for (llvm::Function *f : glue) {
+      f->removeFnAttr(llvm::Attribute::OptimizeNone);
+      f->removeFnAttr(llvm::Attribute::NoInline);
+      fam.invalidate(*f, llvm::PreservedAnalyses::none());
+      light.run(*f, fam);
+    }
+  }
   sinkEntryArgLoads(*m);
   return m;
 }

@@ -101,8 +101,8 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 // and bufferization decides buffers across the calls (identity layouts at the boundary,
 // as at a kernel's).
 static std::string tensorsToBuffers(bool shareFnBodies) {
-  return std::string("canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
-                     "dl-collapse-loop-dims,canonicalize,") +
+  return std::string("func.func(canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
+                     "dl-collapse-loop-dims,canonicalize),") +
          (shareFnBodies ? "dl-share-fn-bodies," : "") +
          "dl-reuse-dead-inputs,dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops" +

@@ -1,0 +1,18 @@
+//===- EntryGlue.h - model.so's big straight-line entry functions -*- C++ -*-===//
+#ifndef DLC_TARGET_ENTRYGLUE_H
+#define DLC_TARGET_ENTRYGLUE_H
+
+#include "llvm/IR/Function.h"
+
+namespace dlc {
+
+/// Whether `f` is glue: one of model.so's entry functions (dl_entry_<fn>) with at least
+/// `threshold` instructions and no loop. A deep model's entries are that: per layer they
+/// load the parameters' pointers, allocate the activations and call the kernels and the
+/// shared layer bodies, once per step, against milliseconds of kernels. They get a light
+/// IR pipeline (ObjectEmitter.cpp) and code generation without optimisation
+/// (CodegenParts.cpp), which is where the optimising pipelines spent their time.
+bool isEntryGlue(const llvm::Function &f, unsigned threshold);
+
+} // namespace dlc
+#endif
