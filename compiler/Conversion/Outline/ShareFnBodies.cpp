@@ -471,8 +471,23 @@ private:
     // An address array (memref.alloca, filled by stores, read by a kernel call) carries
     // the level of what was stored into it to its reader.
     llvm::DenseMap<Value, int> stored;
+    // Only the ops that read, directly or through others, what the group makes can be
+    // tainted; the rest of the block between its first and last op (for a block's forward
+    // and backward levels, most of the train step) has nothing to say. Walking just
+    // those keeps the pass linear in the depth rather than quadratic.
+    SmallVector<Operation *> reached(group.begin(), group.end());
+    llvm::DenseSet<Operation *> seen(group.begin(), group.end());
+    for (size_t i = 0; i < reached.size(); ++i)
+      for (Value r : reached[i]->getResults())
+        for (Operation *user : r.getUsers()) {
+          Operation *top = block.findAncestorOpInBlock(*user);
+          if (top && !top->isBeforeInBlock(group.front()) && !group.back()->isBeforeInBlock(top) &&
+              seen.insert(top).second)
+            reached.push_back(top);
+        }
+    llvm::sort(reached, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
     int top = 0;
-    for (Operation *op = group.front();; op = op->getNextNode()) {
+    for (Operation *op : reached) {
       bool member = members.contains(op);
       int l = member ? 0 : -1;
       reads(op, block, [&](Value v) {
@@ -489,7 +504,6 @@ private:
       } else if (l >= 0) {
         taint[op] = l;
       }
-      if (op == group.back()) break;
     }
     // The array and its stores go to the level of the call that reads it.
     for (Operation *op : group) {
