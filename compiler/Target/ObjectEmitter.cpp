@@ -10,7 +10,6 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Passes/StandardInstrumentations.h"
-#include "llvm/Transforms/IPO/AlwaysInliner.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -59,9 +58,9 @@ bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::String
 }
 
 /// What glue gets instead of the optimisation pipeline. The entries come out of the LLVM
-/// dialect as descriptors packed and unpacked around every call; folding those, and the
-/// loads repeated between calls, takes TinyGpt-64's train step from 62,900 instructions
-/// to 28,700 in 0.15 s (-O3: 28,400 in 0.75 s).
+/// dialect as descriptors loaded, taken apart and packed again for every use; folding
+/// those, and the loads repeated between calls, takes TinyGpt-64's train step from
+/// 149,800 instructions to 28,700 (-O3: 28,300, and 0.75 s more of the compile).
 static constexpr const char *kGluePipeline =
     "early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,dce";
 
@@ -109,12 +108,7 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   llvm::OptimizationLevel level = opts.optLevel == 1   ? llvm::OptimizationLevel::O1
                                   : opts.optLevel == 2 ? llvm::OptimizationLevel::O2
                                                        : llvm::OptimizationLevel::O3;
-  // The entries first take in what they always inline (the C interface's wrapper and the
-  // graph function), so that their size is known; the glue among them sits out the
-  // optimisation pipeline, and gets a light one after it.
-  llvm::ModulePassManager inliner;
-  inliner.addPass(llvm::AlwaysInlinerPass());
-  inliner.run(*m, mam);
+  // Glue sits out the optimisation pipeline, and gets a light one after it.
   llvm::SmallVector<llvm::Function *> glue;
   for (llvm::Function &f : *m) {
     if (isEntryGlue(f, opts.glueThreshold)) {

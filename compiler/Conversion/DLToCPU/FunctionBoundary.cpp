@@ -74,13 +74,12 @@ LogicalResult lowerEntryBoundary(func::FuncOp fn) {
   fn.setType(FunctionType::get(ctx, inputs, {}));
   fn.setAllArgAttrs(argAttrs);
   fn.removeResAttrsAttr();
-  // The C interface takes one descriptor pointer per memref: what dl_entry_* forwards.
+  // The C interface takes one descriptor pointer per memref: dl-emit-model-interface reads
+  // from its wrapper which descriptor each argument comes from, and moves this function's
+  // body into dl_entry_<fn>, which loads them. Called as it is, the function would take
+  // every descriptor's fields as scalar arguments: TinyGpt's 32-layer train step passed
+  // 4000, and instruction selection of that one call took 7 of the model's 40 s to compile.
   fn->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-  // ...and the function goes into that wrapper. Called as it is, it takes every
-  // descriptor's fields as scalar arguments: TinyGpt's 32-layer train step passed 4000,
-  // and instruction selection of that one call took 7 of the model's 40 s to compile.
-  // Internal, so that no second copy stays behind once it is inlined.
-  fn->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "alwaysinline")}));
   fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
   return success();
 }
