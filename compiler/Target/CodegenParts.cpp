@@ -123,8 +123,10 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
     work.push_back({w, &f, glue});
     total += w;
   }
-  unsigned n = partCount();
-  if (n < 2 || total < kSplitCodegenThreshold || !m.aliases().empty() || !m.ifuncs().empty()) {
+  // Glue needs a part of its own even on one hardware thread: it is its level, not the
+  // second thread, that saves most of the time.
+  unsigned n = anyGlue ? std::max(partCount(), 2u) : partCount();
+  if (n < 2 || (!anyGlue && total < kSplitCodegenThreshold) || !m.aliases().empty() || !m.ifuncs().empty()) {
     parts.emplace_back();
     return emitMachineCode(m, opts, assembly, parts.back(), error);
   }
