@@ -39,6 +39,9 @@ namespace dlc {
 
 namespace {
 
+/// A module with fewer instructions than this (glue aside) is code-generated in one piece.
+constexpr unsigned kSplitCodegenThreshold = 2000;
+
 /// Glue, when code generation optimises: that goes in a part at level None.
 bool isGlue(const llvm::Function &f, const CodegenOptions &opts) {
   return opts.optLevel > 0 && isEntryGlue(f, opts.glueThreshold);

@@ -9,9 +9,6 @@
 
 namespace dlc {
 
-/// A module with fewer instructions than this is code-generated in one piece.
-constexpr unsigned kSplitCodegenThreshold = 2000;
-
 /// Emits `m` as objects (or assembly texts) that link together into model.so, one per
 /// hardware thread (up to 4), generated side by side: the big straight-line entry
 /// functions in one at code-generation level None, the rest spread over the others at

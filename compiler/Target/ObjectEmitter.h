@@ -15,8 +15,8 @@ namespace dlc {
 struct CodegenOptions {
   unsigned optLevel = 3;
   std::string cpu = "native"; // or an -mcpu name; "x86-64-v3" for portable code
-  /// Entry functions at least this big (LLVM instructions) and loop-free are generated
-  /// at level None (CodegenParts.cpp).
+  /// Entry functions at least this big (LLVM instructions) and loop-free are glue
+  /// (EntryGlue.h): a light IR pipeline instead of -O3, code generated at level None.
   unsigned glueThreshold = 4000;
 };
 

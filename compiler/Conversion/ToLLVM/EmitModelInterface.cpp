@@ -285,7 +285,6 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
         kept.push_back(DictionaryAttr::get(module.getContext(), attrs));
       }
       if (changed) fn.setAllArgAttrs(kept);
-      fn->removeAttr("dl.entry_ranks");
     }
 
     // dl_entry_<name>(ctx, descriptors) for every entry function: the graph function's

@@ -81,8 +81,9 @@ static cl::opt<bool> shareFnBodies("share-fn-bodies",
                                    cl::init(true), cl::Hidden, cl::cat(dlcCat));
 static cl::opt<unsigned> glueThreshold(
     "glue-threshold",
-    cl::desc("Code-generate an entry function with at least this many LLVM instructions and no loops "
-             "without optimisation, beside the rest of the module"),
+    cl::desc("Treat an entry function with at least this many LLVM instructions and no loops as glue: "
+             "a light IR pipeline instead of -O3, and code generated without optimisation beside the "
+             "rest of the module"),
     cl::init(dlc::CodegenOptions().glueThreshold), cl::Hidden, cl::cat(dlcCat));
 static cl::opt<bool> parallelLoops(
     "parallel-loops",
