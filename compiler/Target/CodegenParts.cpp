@@ -116,7 +116,7 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
     bool glue;
   };
   std::vector<Work> work;
-  unsigned long total = 0;
+  unsigned long optimisedWeight = 0;
   bool anyGlue = false;
   for (llvm::Function &f : m) {
     if (f.isDeclaration()) continue;
@@ -124,18 +124,21 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
     anyGlue |= glue;
     unsigned long w = glue ? f.getInstructionCount() / 5 : f.getInstructionCount();
     work.push_back({w, &f, glue});
-    total += w;
+    if (!glue) optimisedWeight += w;
   }
-  // Glue needs a part of its own even on one hardware thread: it is its level, not the
-  // second thread, that saves most of the time.
-  unsigned n = anyGlue ? std::max(partCount(), 2u) : partCount();
-  if (n < 2 || (!anyGlue && total < kSplitCodegenThreshold) || !m.aliases().empty() || !m.ifuncs().empty()) {
+  // The optimised code spread over every hardware thread where there is enough of it, and
+  // glue in a part of its own besides, even on one hardware thread: it is its level, not
+  // a thread, that saves most of the time. (Glue with only one optimised part beside it
+  // left the second core idle for the kernels: TinyGpt's with --parallel-loops.)
+  unsigned optimised = optimisedWeight >= kSplitCodegenThreshold ? partCount() : 1;
+  unsigned n = optimised + (anyGlue ? 1 : 0);
+  if (n < 2 || !m.aliases().empty() || !m.ifuncs().empty()) {
     parts.emplace_back();
     return emitMachineCode(m, opts, assembly, parts.back(), error);
   }
 
-  // Glue in a part of its own at level None; the rest spread over the others, the
-  // heaviest first, each to the lightest part so far.
+  // Glue in the last part at level None; the rest spread over the others, the heaviest
+  // first, each to the lightest part so far.
   std::vector<std::unique_ptr<Part>> split;
   for (unsigned i = 0; i < n; ++i) {
     split.push_back(std::make_unique<Part>());
@@ -147,7 +150,6 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
     for (Work &w : work)
       if (w.glue) split.back()->functions.insert(w.f->getName());
   }
-  unsigned optimised = anyGlue ? n - 1 : n;
   llvm::sort(work, [](const Work &a, const Work &b) { return a.weight > b.weight; });
   for (Work &w : work) {
     if (w.glue) continue;
