@@ -24,7 +24,7 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
 /// call of a `fn` calls one function (dl-share-fn-bodies); off, each call is compiled anew.
 /// `parallelLoops`: generated loop nests run their rows over the session's threads
 /// (dl-outline-kernels' parallel-rows).
-std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true, bool parallelLoops = false);
+std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true, bool parallelLoops = true);
 
 /// The GPU architectures a `--target cuda` model carries PTX for, oldest first.
 inline constexpr const char *kCudaArchs[] = {"sm_80", "sm_90"};
@@ -37,7 +37,7 @@ std::string cudaPipeline();
 /// LLVM-dialect module.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
                                        llvm::function_ref<void(mlir::PassManager &)> configure,
-                                       bool shareFnBodies = true, bool parallelLoops = false);
+                                       bool shareFnBodies = true, bool parallelLoops = true);
 
 } // namespace dlc
 #endif

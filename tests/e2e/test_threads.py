@@ -1,4 +1,4 @@
-"""Generated loop nests split over threads (dlc --parallel-loops: dl-outline-kernels' row
+"""Generated loop nests split over threads (dlc --parallel-loops, the default: dl-outline-kernels' row
 ranges, run by dlrt_k_parallel_rows): the same numbers on 1 and 2 threads, and PyTorch's.
 
 With --kernels linalg every op is generated code, so a run on two threads differs from one
@@ -8,7 +8,7 @@ bit, inference (whose 64x256x512 matmul is split from the first call) and five t
 kernels, whose own results depend on the thread count, the two agree within float
 tolerance. Both are checked against PyTorch, at batch 64, at 7 (7 rows split unevenly) and
 at 1024 (the weight gradients' long sums split over the threads).
-Built without --parallel-loops (every nest whole, on the calling thread), the linalg
+Built with --parallel-loops=false (every nest whole, on the calling thread), the linalg
 model computes the same bits again: a row's code does not depend on how the rows are cut.
 
 Nests are split only where OpenMP's idle workers spin, so dlrun runs here with its own

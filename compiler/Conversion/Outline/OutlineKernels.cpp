@@ -95,6 +95,17 @@ int64_t workPerRow(linalg::LinalgOp op) {
   return work;
 }
 
+/// Whether a split of `op`'s rows could ever pay: not where its row count is known and its
+/// whole work is below what the runtime splits (DLRT_MIN_PARALLEL_ROWS_WORK). A splittable
+/// nest costs compile time (its bounds are no longer constants, and its call fills a frame),
+/// so parameter-sized updates and other small nests stay whole.
+bool mayPayToSplit(linalg::LinalgOp op) {
+  if (op.getNumLoops() == 0) return false;
+  int64_t rows = op.getStaticLoopRanges().front();
+  if (ShapedType::isDynamic(rows)) return true;
+  return rows > 1 && double(rows) * double(workPerRow(op)) >= DLRT_MIN_PARALLEL_ROWS_WORK;
+}
+
 /// The buffer a memref value is a view of: through subviews, casts, reshapes and other
 /// views to the op or block argument that made it.
 Value bufferOf(Value v) {
@@ -147,7 +158,8 @@ public:
   void outline(Operation *op) {
     MLIRContext *ctx = module.getContext();
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-    SmallVector<int64_t> rows = linalgOp && parallelRows ? rowDims(linalgOp) : SmallVector<int64_t>();
+    SmallVector<int64_t> rows =
+        linalgOp && parallelRows && mayPayToSplit(linalgOp) ? rowDims(linalgOp) : SmallVector<int64_t>();
     // What the nest reads from outside it: operands and values its regions capture.
     llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
     getUsedValuesDefinedAbove(op->getRegions(), used);

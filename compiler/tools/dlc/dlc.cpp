@@ -87,9 +87,9 @@ static cl::opt<unsigned> glueThreshold(
     cl::init(dlc::CodegenOptions().glueThreshold), cl::Hidden, cl::cat(dlcCat));
 static cl::opt<bool> parallelLoops(
     "parallel-loops",
-    cl::desc("Split generated loop nests by rows over the session's threads where OpenMP's workers spin (off "
-             "by default: it adds 0.1-0.3 s to a small model's compile)"),
-    cl::init(false), cl::cat(dlcCat));
+    cl::desc("Split generated loop nests by rows over the session's threads where OpenMP's workers spin "
+             "(=false: every nest runs whole on the calling thread, and a small model compiles ~0.04 s faster)"),
+    cl::init(true), cl::cat(dlcCat));
 static cl::opt<bool> printPipeline("print-pipeline", cl::desc("Print the pass pipeline of --target and exit"),
                                    cl::cat(dlcCat));
 

@@ -50,6 +50,12 @@ static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && groups == 1 && c >= 64 && oc >= 64;
 }
 
+/* Below this much work (rows times the work of a row, about a microsecond's) a generated
+ * loop nest that dlrt_k_parallel_rows would split runs whole on the calling thread: a
+ * parallel region costs more than that. The compiler does not make a nest of statically
+ * smaller work splittable at all (it would only cost compile time). */
+#define DLRT_MIN_PARALLEL_ROWS_WORK 32768
+
 /* Resolves a runtime kernel by name ("dlrt_k_dense_f32"); NULL when unknown. */
 typedef void *(*dlrt_import_resolver)(const char *name, void *user);
 

@@ -23,16 +23,17 @@
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "dlrt/model_abi.h"
 
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
 namespace {
-/// Below this much work (about a microsecond's) a nest runs on the calling thread without
-/// asking the policy: a parallel region costs more than that even with spinning workers,
-/// and the policy's tally is for kernels that matter.
-constexpr double kMinParallelWork = 1 << 15;
+/// Below this much work a nest runs on the calling thread without asking the policy (a
+/// parallel region costs more than that even with spinning workers, and the policy's tally
+/// is for kernels that matter).
+constexpr double kMinParallelWork = DLRT_MIN_PARALLEL_ROWS_WORK;
 
 using Clock = std::chrono::steady_clock;
 
