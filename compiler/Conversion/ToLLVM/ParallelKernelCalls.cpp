@@ -10,6 +10,14 @@
 // frame serves every call of a function (the calls run one after another, and the runtime
 // is done with a frame when it returns), sized for the largest.
 //
+// An argument the kernel does not use (most of a static buffer's descriptor: only its
+// aligned pointer matters) is not stored, nor is one that every call of the kernel passes
+// as the same constant: the rows function passes poison, or the constant itself. The kernel then still sees its bounds and strides as
+// constants, as it does when it is called directly (LLVM propagates them into the
+// internal function), and the caller stores only what varies. TinyGpt at 64 layers: its
+// train step stored 40,000 values, and its kernels, compiled for unknown strides, took
+// longer to optimise and generate code for.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "compiler/Conversion/Passes.h"
@@ -17,6 +25,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 using namespace mlir;
 
@@ -28,6 +37,29 @@ namespace dlc {
 namespace {
 
 constexpr llvm::StringLiteral kRuntimeFn = "dlrt_k_parallel_rows";
+
+/// The constant `v` is, looking through the descriptor structs a memref's fields are
+/// extracted from (the converted call's operands are llvm.extractvalue of a descriptor
+/// built by llvm.insertvalue); null where it is not a known integer or float.
+Attribute constantOf(Value v) {
+  while (auto extract = v.getDefiningOp<LLVM::ExtractValueOp>()) {
+    ArrayRef<int64_t> at = extract.getPosition();
+    Value container = extract.getContainer();
+    auto insert = container.getDefiningOp<LLVM::InsertValueOp>();
+    while (insert && insert.getPosition() != at) {
+      // An insert into a part that contains or lies within the one extracted: give up.
+      ArrayRef<int64_t> pos = insert.getPosition();
+      size_t common = std::min(pos.size(), at.size());
+      if (pos.take_front(common) == at.take_front(common)) return nullptr;
+      insert = insert.getContainer().getDefiningOp<LLVM::InsertValueOp>();
+    }
+    if (!insert) return nullptr;
+    v = insert.getValue();
+  }
+  Attribute value;
+  if (!matchPattern(v, m_Constant(&value)) || !isa<IntegerAttr, FloatAttr>(value)) return nullptr;
+  return value;
+}
 
 struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<ParallelKernelCallsPass> {
   void runOnOperation() override {
@@ -62,6 +94,46 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
       runtime.setPrivate();
     }
 
+    // Per kernel, the constant each of its arguments (after begin and end) has at every
+    // parallel call, or null where the calls differ or pass a value.
+    llvm::DenseMap<StringAttr, SmallVector<Attribute>> constantArgs;
+    for (auto &[caller, calls] : callsIn)
+      for (LLVM::CallOp call : calls) {
+        auto args = call.getArgOperands().drop_front(2);
+        auto [it, first] = constantArgs.try_emplace(call.getCalleeAttr().getAttr());
+        if (first) it->second.resize(args.size());
+        for (auto [i, v] : llvm::enumerate(args)) {
+          Attribute value = constantOf(v);
+          it->second[i] = first || it->second[i] == value ? value : nullptr;
+        }
+      }
+    // Which arguments a kernel uses shows once its descriptors are folded away: func-to-llvm
+    // packs every argument into a descriptor struct, and reads back only some fields.
+    {
+      llvm::SetVector<Operation *> kernels;
+      for (auto &[caller, calls] : callsIn)
+        for (LLVM::CallOp call : calls)
+          if (auto kernel = symbols.lookup<LLVM::LLVMFuncOp>(call.getCalleeAttr().getAttr()); !kernel.isExternal())
+            kernels.insert(kernel);
+      GreedyRewriteConfig config;
+      config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+      FrozenRewritePatternSet folding{RewritePatternSet(ctx)};
+      for (Operation *kernel : kernels) (void)applyPatternsGreedily(kernel->getRegion(0), folding, config);
+    }
+    // Whether the kernel's argument i (after begin and end) goes through the frame.
+    auto isFramed = [&](LLVM::LLVMFuncOp kernel, size_t i) {
+      bool used = kernel.isExternal() || !kernel.getArgument(unsigned(i + 2)).use_empty();
+      return used && !constantArgs[kernel.getSymNameAttr()][i];
+    };
+    // The arguments of `call` that go through the frame.
+    auto framed = [&](LLVM::CallOp call) {
+      auto kernel = symbols.lookup<LLVM::LLVMFuncOp>(call.getCalleeAttr().getAttr());
+      SmallVector<Value> values;
+      for (auto [i, v] : llvm::enumerate(call.getArgOperands().drop_front(2)))
+        if (isFramed(kernel, i)) values.push_back(v);
+      return values;
+    };
+
     llvm::DenseMap<StringAttr, LLVM::LLVMFuncOp> rowsFns;
     auto rowsFnOf = [&](LLVM::LLVMFuncOp kernel, LLVM::LLVMStructType frame) {
       LLVM::LLVMFuncOp &fn = rowsFns[kernel.getSymNameAttr()];
@@ -73,9 +145,16 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
                                     LLVM::Linkage::Internal);
       b.setInsertionPointToStart(fn.addEntryBlock(b));
       SmallVector<Value> args{fn.getArgument(1), fn.getArgument(2)};
-      for (auto [i, t] : llvm::enumerate(frame.getBody())) {
-        Value at = LLVM::GEPOp::create(b, loc, ptr, frame, fn.getArgument(0),
-                                       ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
+      ArrayRef<Type> params = kernel.getFunctionType().getParams();
+      int32_t field = 0;
+      for (auto [i, constant] : llvm::enumerate(constantArgs[kernel.getSymNameAttr()])) {
+        Type t = params[i + 2];
+        if (!isFramed(kernel, i)) {
+          args.push_back(constant ? Value(LLVM::ConstantOp::create(b, loc, t, cast<TypedAttr>(constant)))
+                                  : Value(LLVM::PoisonOp::create(b, loc, t)));
+          continue;
+        }
+        Value at = LLVM::GEPOp::create(b, loc, ptr, frame, fn.getArgument(0), ArrayRef<LLVM::GEPArg>{0, field++});
         args.push_back(LLVM::LoadOp::create(b, loc, t, at));
       }
       LLVM::CallOp::create(b, loc, kernel, args);
@@ -88,7 +167,8 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
       uint64_t size = 8, align = 8;
       SmallVector<LLVM::LLVMStructType> frames;
       for (LLVM::CallOp call : calls) {
-        SmallVector<Type> fields(llvm::drop_begin(call.getOperandTypes(), 2));
+        SmallVector<Type> fields;
+        for (Value v : framed(call)) fields.push_back(v.getType());
         auto frame = LLVM::LLVMStructType::getLiteral(ctx, fields);
         size = std::max<uint64_t>(size, layout.getTypeSize(frame));
         align = std::max<uint64_t>(align, layout.getTypeABIAlignment(frame));
@@ -104,7 +184,7 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
         OpBuilder b(call);
         Location cl = call.getLoc();
         auto kernel = symbols.lookup<LLVM::LLVMFuncOp>(call.getCalleeAttr().getAttr());
-        for (auto [i, v] : llvm::enumerate(call.getArgOperands().drop_front(2))) {
+        for (auto [i, v] : llvm::enumerate(framed(call))) {
           Value at = LLVM::GEPOp::create(b, cl, ptr, frame, frameAddr, ArrayRef<LLVM::GEPArg>{0, int32_t(i)});
           // Volatile: LLVM's SLP vectoriser otherwise tries to vectorise every run of
           // these stores, and on the CNN's train step took 0.43 s doing so (0.04 s for
