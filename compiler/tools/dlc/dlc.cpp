@@ -357,8 +357,8 @@ int main(int argc, char **argv) {
     mlir::PassManager pm(&ctx);
     (void)mlir::applyPassManagerCLOptions(pm);
     pm.enableTiming(phase);
-    // The GPU target runs every op through its linalg lowering.
     pm.enableVerifier(verifyEachPass());
+    // The GPU target runs every op through its linalg lowering.
     dlc::addTrainStepPasses(pm, target == "cuda" ? std::string("linalg") : std::string(kernels), /*allowInferenceOnly=*/true);
     if (mlir::failed(pm.run(*module))) return errors ? InputError : Internal;
     if (mlir::failed(verifyResult(*module, "the train step's dl passes"))) return Internal;
