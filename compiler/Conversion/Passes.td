@@ -173,6 +173,21 @@ def DLProfileMarks : Pass<"dl-profile-marks", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::dlrt::DLRTDialect"];
 }
 
+def DLMarkBatchSplit : Pass<"dl-mark-batch-split", "::mlir::ModuleOp"> {
+  let summary = "Mark an inference entry whose samples never meet: the runtime may split its batch";
+  let description = [{
+    Runs on the front end's dl ops. The inference entry `infer` is separable along a
+    symbol S of the signature when the inputs whose dim 0 is S (and S nowhere else) are
+    the batch, every other input and parameter is free of S, every op on the way from
+    the batch to the outputs keeps samples apart (dl.BatchSeparableOpInterface), and
+    every output has dim 0 S and no S elsewhere. Then row i of each output depends on
+    row i of the batched inputs alone, and the module gets `dl.batch_split = "S"`, which
+    the signature carries as "batch_split": the runtime may run the entry on slices of
+    the batch, one per thread, into the matching rows of the outputs. An op that might
+    mix samples, or one the analysis does not know, leaves the module unmarked.
+  }];
+}
+
 def DLShareFnBodies : Pass<"dl-share-fn-bodies", "::mlir::ModuleOp"> {
   let summary = "Give every call of a `fn` one function: compile time and code follow the distinct code";
   let description = [{

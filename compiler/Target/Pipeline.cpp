@@ -123,7 +123,9 @@ static std::string hostToLLVM() {
 }
 
 std::string cpuPipeline(const std::string &kernels, bool shareFnBodies, bool parallelLoops) {
-  return "dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
+  // dl-mark-batch-split reads the front end's ops, before lowering fuses and relays them.
+  // (The GPU target runs a call whole: its kernels are as wide as the batch already.)
+  return "dl-mark-batch-split,dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
          // Ownership-based deallocation clones a buffer a function returns without owning
          // it; shared fn bodies return none (their tensors go into the caller's
          // destinations), and any clone left becomes an allocation and a copy here.

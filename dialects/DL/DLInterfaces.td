@@ -62,4 +62,29 @@ def DL_GradientOpInterface : OpInterface<"GradientOpInterface"> {
   ];
 }
 
+// Whether an op keeps the samples of a batch apart: row i of its result (along dim 0)
+// computed from row i of its batched operands alone. dl-mark-batch-split asks each op
+// of the inference entry, and where every op on the way from the batched inputs to the
+// outputs says so, the runtime may run the entry on slices of the batch side by side
+// (one per thread) and get each sample's result as a whole call would. An op without
+// this interface mixes samples as far as the analysis knows: the entry then runs whole.
+// A wrong "yes" here returns wrong numbers without an error, so each answer must hold for
+// every shape and attribute the op accepts; "no" only costs speed.
+def DL_BatchSeparableOpInterface : OpInterface<"BatchSeparableOpInterface"> {
+  let cppNamespace = "::mlir::dl";
+  let methods = [
+    InterfaceMethod<[{
+      `batched[i]`: operand i holds one sample per row of its dim 0 (its rows are the
+      batch's); every other operand is the same for every sample (a parameter, a
+      constant, or computed from those alone). True when the result then holds one
+      sample per row of dim 0, each computed from that sample's rows alone. The default
+      serves elementwise ops with NumPy broadcasting.
+    }], "bool", "keepsSamplesApart", (ins "::llvm::ArrayRef<bool>":$batched),
+      /*methodBody=*/[{}],
+      /*defaultImplementation=*/[{
+        return ::mlir::dl::broadcastKeepsSamplesApart($_op, batched);
+      }]>,
+  ];
+}
+
 #endif // DL_INTERFACES

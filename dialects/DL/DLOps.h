@@ -15,6 +15,9 @@ namespace mlir::dl {
 /// around the op's buildScalarGradient, broadcast dims summed back to each operand.
 LogicalResult buildElementwiseGradient(Operation *op, OpBuilder &b, ValueRange resultGrads,
                                        ArrayRef<bool> needed, SmallVectorImpl<Value> &operandGrads);
+/// BatchSeparableOpInterface's default, for elementwise ops with NumPy broadcasting
+/// (BatchSeparable.cpp).
+bool broadcastKeepsSamplesApart(Operation *op, ArrayRef<bool> batched);
 } // namespace mlir::dl
 
 #include "dialects/DL/DLInterfaces.h.inc"

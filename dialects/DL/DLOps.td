@@ -19,7 +19,8 @@ include "mlir/Interfaces/InferTypeOpInterface.td"
 
 class DL_UnaryOp<string mnemonic, list<Trait> traits = []> :
     DL_Op<mnemonic, !listconcat(traits, [Pure, SameOperandsAndResultType,
-        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface])> {
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface,
+        DL_BatchSeparableOpInterface])> {
   let arguments = (ins DL_AnyTensor:$input);
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -47,7 +48,8 @@ def DL_GeluOp : DL_UnaryOp<"gelu", [DeclareOpInterfaceMethods<DL_KernelActivatio
 
 class DL_BinaryOp<string mnemonic> :
     DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>,
-        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface]> {
+        DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface,
+        DL_BatchSeparableOpInterface]> {
   let description = [{
     NumPy broadcasting of two tensors of one element type (the front end inserts the
     casts that type promotion asks for).
@@ -65,7 +67,7 @@ def DL_DivOp : DL_BinaryOp<"div"> { let summary = "broadcasting true division"; 
 def DL_PowOp : DL_BinaryOp<"pow"> { let summary = "broadcasting power"; }
 
 def DL_CastOp : DL_Op<"cast", [Pure,
-    DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface]> {
+    DeclareOpInterfaceMethods<DL_ScalarElementwiseOpInterface>, DL_GradientOpInterface, DL_BatchSeparableOpInterface]> {
   let summary = "element type conversion, as torch's Tensor.to(dtype)";
   let arguments = (ins DL_AnyTensor:$input);
   let results = (outs DL_AnyTensor:$result);
@@ -77,7 +79,7 @@ def DL_CastOp : DL_Op<"cast", [Pure,
 // Linear algebra
 //===----------------------------------------------------------------------===//
 
-def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_DenseOp : DL_Op<"dense", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "y = x W^T + b over the last dim (torch.nn.Linear)";
   let description = [{
     `activation`: a following activation applied inside the kernel (a dl::Activation
@@ -106,7 +108,7 @@ def DL_DenseOp : DL_Op<"dense", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMet
   let hasVerifier = 1;
 }
 
-def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_MatmulOp : DL_Op<"matmul", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "torch.matmul: batched, with broadcast batch dims";
   let arguments = (ins DL_FloatTensor:$lhs, DL_FloatTensor:$rhs);
   let results = (outs DL_FloatTensor:$result);
@@ -118,7 +120,7 @@ def DL_MatmulOp : DL_Op<"matmul", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceM
 // Normalisations over an axis
 //===----------------------------------------------------------------------===//
 
-class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, SameOperandsAndResultType, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+class DL_AxisOp<string mnemonic> : DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, SameOperandsAndResultType, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let arguments = (ins DL_FloatTensor:$input, I64Attr:$axis);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
@@ -131,7 +133,7 @@ def DL_LogSoftmaxOp : DL_AxisOp<"log_softmax"> { let summary = "log of softmax, 
 // Reductions
 //===----------------------------------------------------------------------===//
 
-class DL_ReduceOp<string mnemonic> : DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+class DL_ReduceOp<string mnemonic> : DL_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$axes, BoolAttr:$keepdims);
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -145,7 +147,7 @@ def DL_MaxOp : DL_ReduceOp<"max"> { let summary = "maximum over sorted, non-nega
 // Shape
 //===----------------------------------------------------------------------===//
 
-def DL_ReshapeOp : DL_Op<"reshape", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_ReshapeOp : DL_Op<"reshape", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "row-major reshape; the result type gives the shape";
   let description = [{
     Dynamic dims of the result are computed at run time: with one dynamic result dim it is
@@ -160,7 +162,7 @@ def DL_ReshapeOp : DL_Op<"reshape", [Pure, DeclareOpInterfaceMethods<DL_Gradient
   let hasVerifier = 1;
 }
 
-def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_TransposeOp : DL_Op<"transpose", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "permute dims (torch.permute): result dim i is input dim perm[i]";
   let arguments = (ins DL_AnyTensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs DL_AnyTensor:$result);
@@ -178,7 +180,7 @@ def DL_TransposeOp : DL_Op<"transpose", [Pure, DL_RuntimeCallSite, DeclareOpInte
 // Normalisation layers (inference form)
 //===----------------------------------------------------------------------===//
 
-def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "normalise over the last dim, then scale and shift (torch.nn.LayerNorm)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps);
   let results = (outs DL_FloatTensor:$result);
@@ -188,7 +190,7 @@ def DL_LayerNormOp : DL_Op<"layer_norm", [Pure, DL_RuntimeCallSite, DeclareOpInt
   let hasVerifier = 1;
 }
 
-def DL_BatchNormOp : DL_Op<"batch_norm", [Pure, DL_RuntimeCallSite]> {
+def DL_BatchNormOp : DL_Op<"batch_norm", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite]> {
   let summary = "batch norm over dim 1 with running statistics (inference)";
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias,
                        DL_FloatTensor:$running_mean, DL_FloatTensor:$running_var, F64Attr:$eps);
@@ -262,7 +264,7 @@ def DL_SoftmaxBackwardOp : DL_Op<"softmax_backward", [Pure, DL_RuntimeCallSite]>
 // Indexing and slicing
 //===----------------------------------------------------------------------===//
 
-def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "rows of a table gathered by integer ids; ids out of range are an error";
   let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
   let results = (outs DL_FloatTensor:$result);
@@ -270,7 +272,7 @@ def DL_EmbeddingOp : DL_Op<"embedding", [Pure, DL_RuntimeCallSite, DeclareOpInte
   let hasVerifier = 1;
 }
 
-def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "rows 0..T-1 of a table broadcast to [B, T, D] for ids [B, T]";
   let arguments = (ins RankedTensorOf<[I64, I32]>:$ids, DL_FloatTensor:$weight);
   let results = (outs DL_FloatTensor:$result);
@@ -278,7 +280,7 @@ def DL_PositionEmbeddingOp : DL_Op<"position_embedding", [Pure, DL_RuntimeCallSi
   let hasVerifier = 1;
 }
 
-def DL_ConcatOp : DL_Op<"concat", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_ConcatOp : DL_Op<"concat", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "join tensors of one element type along a non-negative axis";
   let arguments = (ins Variadic<DL_AnyTensor>:$inputs, I64Attr:$axis);
   let results = (outs DL_AnyTensor:$result);
@@ -286,7 +288,7 @@ def DL_ConcatOp : DL_Op<"concat", [Pure, DeclareOpInterfaceMethods<DL_GradientOp
   let hasVerifier = 1;
 }
 
-def DL_SliceOp : DL_Op<"slice", [Pure, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_SliceOp : DL_Op<"slice", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "x[..., start:end, ...] along a non-negative axis with resolved bounds";
   let arguments = (ins DL_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
   let results = (outs DL_AnyTensor:$result);
@@ -294,7 +296,7 @@ def DL_SliceOp : DL_Op<"slice", [Pure, DeclareOpInterfaceMethods<DL_GradientOpIn
   let hasVerifier = 1;
 }
 
-def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, SameOperandsAndResultType, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "-inf where the column index of the last two dims exceeds the row index";
   let arguments = (ins DL_FloatTensor:$input);
   let results = (outs DL_FloatTensor:$result);
@@ -305,7 +307,7 @@ def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, SameOperandsAndResultType, Dec
 // Convolution and pooling (NCHW)
 //===----------------------------------------------------------------------===//
 
-def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSegments, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, AttrSizedOperandSegments, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "2-D convolution, NCHW input, OIHW weight (torch.nn.Conv2d)";
   let description = [{
     `padding` is (top, left, bottom, right); `dilation` as PyTorch counts it.
@@ -337,7 +339,7 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DL_RuntimeCallSite, AttrSizedOperandSeg
   let hasVerifier = 1;
 }
 
-def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, SameOperandsAndResultType, DL_RuntimeCallSite]> {
+def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, SameOperandsAndResultType, DL_RuntimeCallSite]> {
   let summary = "an NHWC tensor's buffer rearranged into 16-channel blocks, or back (`inverse`)";
   let description = [{
     The result has the input's type and values; its buffer holds them as
@@ -355,7 +357,7 @@ def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, SameOperandsAndResultTyp
   let hasFolder = 1;
 }
 
-def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "2-D transposed convolution, NCHW, weight [in, out/groups, kH, kW] (torch.nn.ConvTranspose2d)";
   let description = [{
     `padding` is (top, left, bottom, right): PyTorch's padding less output_padding at the end.
@@ -371,7 +373,7 @@ def DL_ConvTranspose2DOp : DL_Op<"conv_transpose2d", [Pure, DL_RuntimeCallSite, 
   }];
 }
 
-def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "max or average pooling over H and W (average counts padding, as PyTorch's default)";
   let description = [{
     `channels_last`: input and result are NHWC (set by the layout pass).
@@ -392,7 +394,7 @@ def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceM
 // Recurrent layers
 //===----------------------------------------------------------------------===//
 
-def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+def DL_RecurrentOp : DL_Op<"recurrent", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
   let summary = "stacked LSTM or GRU over a batch-first sequence (torch.nn.LSTM / GRU)";
   let description = [{
     `weights` holds PyTorch's parameters in its order: weight_ih, weight_hh, bias_ih,
@@ -443,7 +445,7 @@ def DL_BceWithLogitsOp : DL_LossOp<"bce_with_logits", DL_FloatTensor> {
   let summary = "mean binary cross-entropy of sigmoid(input) against target, computed stably";
 }
 
-def DL_ArgmaxOp : DL_Op<"argmax", [Pure]> {
+def DL_ArgmaxOp : DL_Op<"argmax", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>]> {
   let summary = "index of the largest value along the last dim (the first among ties)";
   let arguments = (ins DL_FloatTensor:$input);
   let results = (outs RankedTensorOf<[I64]>:$result);

@@ -3,6 +3,7 @@
 #define DLRT_SRC_MODEL_H
 
 #include "Arena.h"
+#include "BatchSplit.h"
 #include "cuda/Device.h"
 #include "KernelContext.h"
 #include "Plugins.h"
@@ -42,6 +43,9 @@ struct dlrt_session_s {
   std::vector<dlrt::HostTensor> params; // in signature order
   dlrt::KernelContext kernels;
   dlrt::Arena arena; // intermediate tensors of compiled code
+  /// Inference split across the batch (BatchSplit.h): each slice's context and arena.
+  std::vector<std::unique_ptr<dlrt::BatchSlice>> slices;
+  int32_t lastSlices = 1; // how many the last inference ran in
   int32_t threads = 0;
   uint64_t seed = 0;
 
@@ -103,6 +107,12 @@ private:
   void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims);
 };
 
+/// What identifies a call's plans (the arena's, the threading policy's): the entry point
+/// and the symbols' values, which fix every intermediate shape.
+std::vector<int64_t> callShapes(dl_entry_fn fn, const std::map<std::string, int64_t> &syms);
+/// Runs entry `fn` on CPU memref descriptors under `ctx` and `arena` for a call of
+/// `shapes`; a failure is left in ctx.error.
+void runCall(KernelContext &ctx, Arena &arena, dl_entry_fn fn, void **descriptors, const std::vector<int64_t> &shapes);
 /// Runs entry `fn` on `args` under the session's arena and threading, for the given
 /// symbol values; the kernels' error, if any, as a status.
 dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::map<std::string, int64_t> &syms,

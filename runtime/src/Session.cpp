@@ -123,6 +123,39 @@ void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> 
   args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
 }
 
+std::vector<int64_t> dlrt::callShapes(dl_entry_fn fn, const std::map<std::string, int64_t> &syms) {
+  std::vector<int64_t> shapes{int64_t(reinterpret_cast<intptr_t>(fn))};
+  for (auto &[name, v] : syms) shapes.push_back(v);
+  return shapes;
+}
+
+void dlrt::runCall(KernelContext &ctx, Arena &arena, dl_entry_fn fn, void **descriptors,
+                   const std::vector<int64_t> &shapes) {
+  ctx.error.clear();
+  struct CallScope {
+    CallScope(KernelContext &ctx, Arena &arena, const std::vector<int64_t> &shapes) : ctx(ctx), arena(arena) {
+      arena.begin(shapes);
+      ctx.threading.beginCall(shapes);
+      currentArena() = &arena;
+    }
+    ~CallScope() {
+      currentArena() = nullptr;
+      ctx.threading.endCall();
+      arena.end();
+    }
+    KernelContext &ctx;
+    Arena &arena;
+  } scope(ctx, arena, shapes);
+  // An allocation the arena cannot make returns here (Arena::setFailureJump); between
+  // this frame and the arena lie only compiled code and dlrt_k_alloc, nothing to unwind.
+  std::jmp_buf outOfMemory;
+  arena.setFailureJump(&outOfMemory);
+  if (ctx.profile) ctx.profile->beginRun();
+  if (setjmp(outOfMemory) == 0) fn(&ctx, descriptors);
+  else ctx.fail(arena.failure());
+  arena.setFailureJump(nullptr);
+}
+
 dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
                            const std::map<std::string, int64_t> &syms, const char *what) {
   std::vector<std::vector<int64_t>> descs;
@@ -133,32 +166,9 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
   }
   std::vector<void *> ptrs;
   for (auto &d : descs) ptrs.push_back(d.data());
-  s->kernels.error.clear();
   // The symbols' values fix every intermediate shape, and so the arena's plan and the
   // threading policy. Each entry point allocates differently: its own plans.
-  std::vector<int64_t> shapes{int64_t(reinterpret_cast<intptr_t>(fn))};
-  for (auto &[name, v] : syms) shapes.push_back(v);
-  struct CallScope {
-    CallScope(dlrt_session *s, const std::vector<int64_t> &shapes) : s(s) {
-      s->arena.begin(shapes);
-      s->kernels.threading.beginCall(shapes);
-      currentArena() = &s->arena;
-    }
-    ~CallScope() {
-      currentArena() = nullptr;
-      s->kernels.threading.endCall();
-      s->arena.end();
-    }
-    dlrt_session *s;
-  } scope(s, shapes);
-  // An allocation the arena cannot make returns here (Arena::setFailureJump); between
-  // this frame and the arena lie only compiled code and dlrt_k_alloc, nothing to unwind.
-  std::jmp_buf outOfMemory;
-  s->arena.setFailureJump(&outOfMemory);
-  if (s->kernels.profile) s->kernels.profile->beginRun();
-  if (setjmp(outOfMemory) == 0) fn(&s->kernels, ptrs.data());
-  else s->kernels.fail(s->arena.failure());
-  s->arena.setFailureJump(nullptr);
+  runCall(s->kernels, s->arena, fn, ptrs.data(), callShapes(fn, syms));
   if (s->gpu) {
     if (dlrt_status st = gpuEndCall(s, args, s->kernels.error.empty())) {
       std::string message = std::string(what) + " failed: " + dlrt_status_message(st);
@@ -308,6 +318,8 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   std::vector<std::vector<int64_t>> odims;
   if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
   if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout, s->gpu != nullptr)) return st;
+  s->lastSlices = inferenceSlices(*s, syms);
+  if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, inputs, n, outputs, syms, odims);
   EntryArgs args;
   for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
   for (HostTensor &p : s->params) args.session(p);
@@ -315,8 +327,22 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   return runEntry(s, m->infer, args, syms, "inference");
 }
 
-size_t dlrt_session_arena_peak(const dlrt_session *s) { return s ? s->arena.peakBytes() : 0; }
-size_t dlrt_session_arena_size(const dlrt_session *s) { return s ? s->arena.plannedBytes() : 0; }
+// With inference split across the batch, the slices' arenas are alive at once beside
+// the session's (which the calls not split use).
+size_t dlrt_session_arena_peak(const dlrt_session *s) {
+  if (!s) return 0;
+  size_t slices = 0;
+  for (auto &slice : s->slices) slices += slice->arena.peakBytes();
+  return std::max(s->arena.peakBytes(), slices);
+}
+int32_t dlrt_session_batch_slices(const dlrt_session *s) { return s ? s->lastSlices : 0; }
+
+size_t dlrt_session_arena_size(const dlrt_session *s) {
+  if (!s) return 0;
+  size_t bytes = s->arena.plannedBytes();
+  for (auto &slice : s->slices) bytes += slice->arena.plannedBytes();
+  return bytes;
+}
 
 dlrt_status dlrt_session_set_profiling(dlrt_session *s, int32_t on) {
   if (!s) return fail("session must not be NULL");

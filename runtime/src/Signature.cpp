@@ -1,6 +1,8 @@
 //===- Signature.cpp - a model's signature, read from its JSON ------------===//
 #include "Signature.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <cctype>
@@ -48,6 +50,12 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     if (j.contains("target")) out.target = j.at("target").get<std::string>();
     if (out.target != "cpu" && out.target != "cuda") {
       error = "the signature names an unknown target '" + out.target + "'";
+      return false;
+    }
+    out.batchSplit = j.value("batch_split", "");
+    if (!out.batchSplit.empty() &&
+        std::find(out.symbols.begin(), out.symbols.end(), out.batchSplit) == out.symbols.end()) {
+      error = "the signature splits inference along '" + out.batchSplit + "', which is not one of its symbols";
       return false;
     }
     out.precision = j.value("precision", "fp32");

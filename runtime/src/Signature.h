@@ -64,6 +64,10 @@ struct Signature {
   std::vector<std::string> profileUnits; // what each profile mark's unit is (dl-profile-marks)
   std::string target = "cpu";     // "cpu" or "cuda" (dlc --target)
   std::string precision = "fp32"; // "fp32" or "bf16" (dlc --precision)
+  /// The symbol along which inference may run on slices of the batch, one per thread
+  /// (dl-mark-batch-split proved row i of every output depends on row i of the inputs
+  /// whose dim 0 it is, alone); empty where it may not.
+  std::string batchSplit;
   std::vector<std::string> gpuArchs, gpuKernels; // cuda: PTX images, kernel table
   std::vector<int64_t> gpuWords;                  // cuda: each kernel's parameter count
   std::vector<PluginNeed> plugins;

@@ -19,9 +19,9 @@ void setOpenMPThreads(int n) {
 
 void ThreadPolicy::beginCall(const std::vector<int64_t> &s) {
   shapes = s;
-  auto it = allParallelFor.find(s);
-  learning = it == allParallelFor.end();
-  allParallel = !learning && it->second;
+  auto it = learnedFor.find(s);
+  learning = it == learnedFor.end();
+  allParallel = !learning && it->second.allParallel;
   total = parallel = 0;
 }
 
@@ -38,9 +38,14 @@ bool openMPWorkersSpin() {
 
 void ThreadPolicy::endCall() {
   if (learning)
-    allParallelFor[shapes] =
-        total > 0 && (parallel >= 0.9 * total || (workersSpin && total >= kAllParallelFlops));
+    learnedFor[shapes] = {total > 0 && (parallel >= 0.9 * total || (workersSpin && total >= kAllParallelFlops)), total};
   learning = false;
+}
+
+std::optional<double> ThreadPolicy::learnedWork(const std::vector<int64_t> &s) const {
+  auto it = learnedFor.find(s);
+  if (it == learnedFor.end()) return std::nullopt;
+  return it->second.work;
 }
 
 int ThreadPolicy::choose(double flops, double regions) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 namespace dlrt {
@@ -44,11 +45,13 @@ constexpr double kParallelFlops = 1e7;
 /// sleep, every kernel runs on all threads however small. Measured on AMD EPYC, two
 /// threads, GOMP_SPINCOUNT=1000 (as dlrun sets it): TinyGpt at batch 1 (40 MFLOP in
 /// kernels of 0.1-8) 0.675 ms with the per-kernel limit, 0.440 all on two; an LSTM(32->128)
-/// at batch 32 3.02 -> 1.88 ms, at batch 1 0.198 -> 0.163; the CNN at batch 1 (2 MFLOP)
-/// 0.0306 -> 0.0284; the 784-256-256-10 MLP at batch 64 0.226 -> 0.193, but at batch 1
-/// (0.54 MFLOP) 0.0222 -> 0.0286. With sleeping workers (OMP_WAIT_POLICY=passive) each
-/// wake-up costs 20-40 us and the same TinyGpt took 1.45 ms all on two.
-constexpr double kAllParallelFlops = 1e6;
+/// at batch 32 3.02 -> 1.88 ms; the 784-256-256-10 MLP at batch 64 (34 MFLOP) 0.168 on
+/// one thread, 0.119 on two. Below it the second thread costs more than it brings, since
+/// generated loops are split too (session 29, same minutes, one thread / all on two):
+/// the CNN at batch 1 (2 MFLOP) 0.018 / 0.040 ms, the LSTM at batch 1 (8 MFLOP) 0.093 /
+/// 0.184. With sleeping workers (OMP_WAIT_POLICY=passive) each wake-up costs 20-40 us and
+/// the same TinyGpt took 1.45 ms all on two.
+constexpr double kAllParallelFlops = 1e7;
 
 /// Whether OpenMP's idle workers spin for a while before they sleep: not when
 /// OMP_WAIT_POLICY is passive or GOMP_SPINCOUNT is 0 (libgomp's default spins).
@@ -80,9 +83,15 @@ public:
   /// Sets OpenMP's thread count for a kernel of `flops` work in `regions` parallel
   /// regions (an RNN runs one or more per step) and returns it.
   int choose(double flops, double regions);
+  /// The kernel work a call with these shapes did when it was first made; none before.
+  std::optional<double> learnedWork(const std::vector<int64_t> &shapes) const;
 
 private:
-  std::map<std::vector<int64_t>, bool> allParallelFor;
+  struct Learned {
+    bool allParallel = false;
+    double work = 0;
+  };
+  std::map<std::vector<int64_t>, Learned> learnedFor;
   std::vector<int64_t> shapes;
   bool learning = false, allParallel = false;
   double total = 0, parallel = 0;

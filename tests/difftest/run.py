@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Differential testing: random models (modelgen.py) compiled by dlc and run by dlrun,
-against PyTorch, on both --kernels paths, at batch 1 and a larger batch from one model.so.
+against PyTorch, on both --kernels paths, at batch 1 and a larger batch from one model.so
+(the larger on two threads, split across the batch where the compiler allows it).
 The models draw the shipped plugins' layers (rms_norm, mish) like built-in ones.
 
   run.py --count 40 --seed 1000            # CI: fixed seeds, bounded
@@ -77,14 +78,14 @@ def compile_model(src, so, kernels):
     return None if r.returncode == 0 else "dlc exit %d: %s" % (r.returncode, r.stderr.strip()[-600:])
 
 
-def run_dlrun(args, inputs, wd, tag, cuda=False):
+def run_dlrun(args, inputs, wd, tag, cuda=False, env_extra=None):
     """dlrun ARGS with each input saved to WD and passed as --input: None, or what went wrong."""
     cmd = [os.path.join(BIN, "dlrun")] + args + (["--device", "cuda"] if cuda else [])
     for n, a in inputs:
         p = os.path.join(wd, "in_%s_%s.npy" % (tag, n))
         np.save(p, a)
         cmd += ["--input", "%s=%s" % (n, p)]
-    env = dict(os.environ, OMP_WAIT_POLICY="passive")
+    env = dict(os.environ, OMP_WAIT_POLICY="passive", **(env_extra or {}))
     violations = os.path.join(wd, "violations")
     if cuda and FAKE_CUDA:
         env.update(DLRT_CUDA_DRIVER=FAKE_CUDA, DLRT_CUBLAS=FAKE_CUDA, DLRT_CUDNN=FAKE_CUDA,
@@ -236,8 +237,13 @@ def check_model(args):
                 continue
             for (b, inp), ref, ref64 in zip(cases, refs, refs64):
                 out = os.path.join(wd, "out_%s_%d" % (k, b))
-                err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out], inp.items(), wd, str(b),
-                                cuda=k == "cuda")
+                # The larger batch runs on two threads, split into slices of the batch
+                # wherever dlc proved the model keeps samples apart (the runtime's
+                # DLRT_BATCH_SPLIT=always makes it do so however small the model).
+                split = b > 1 and k != "cuda"
+                err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out] +
+                                (["--threads", "2"] if split else []), inp.items(), wd, str(b),
+                                cuda=k == "cuda", env_extra={"DLRT_BATCH_SPLIT": "always"} if split else None)
                 if err:
                     problems.append("%s b%d: %s" % (k, b, err))
                     continue

@@ -447,15 +447,22 @@ TEST_CASE("16-channel blocks: element (n, c, h, w) at [n][c/16][h][w][c%16], and
   REQUIRE(ctx.error.find("16-channel blocks of 24 channels") != std::string::npos);
 }
 
-TEST_CASE("threads: a call's kernels all go parallel when most work is in large ones, or with spinning workers above 1 MFLOP") {
+TEST_CASE("threads: a call's kernels all go parallel when most work is in large ones, or with spinning workers above "
+          "10 MFLOP") {
   // One call with given shapes runs under the per-kernel limit and decides for the later ones.
   auto later = [](bool spin, std::vector<double> kernels) {
     dlrt::ThreadPolicy p;
     p.threads = 2;
     p.workersSpin = spin;
+    CHECK(!p.learnedWork({7}));
     p.beginCall({7});
-    for (double flops : kernels) CHECK(p.choose(flops, 1) == (flops >= dlrt::kParallelFlops ? 2 : 1));
+    double total = 0;
+    for (double flops : kernels) {
+      CHECK(p.choose(flops, 1) == (flops >= dlrt::kParallelFlops ? 2 : 1));
+      total += flops;
+    }
     p.endCall();
+    CHECK(p.learnedWork({7}) == total); // what a batch split is decided by
     p.beginCall({7});
     int n = p.choose(1e3, 1); // a small kernel of a later call
     p.endCall();
@@ -464,9 +471,9 @@ TEST_CASE("threads: a call's kernels all go parallel when most work is in large 
     p.endCall();
     return n;
   };
-  CHECK(later(true, {6e5, 6e5}) == 2);  // 1.2 MFLOP, workers spin
-  CHECK(later(false, {6e5, 6e5}) == 1); // sleeping workers: the limit stays
-  CHECK(later(true, {4e5, 4e5}) == 1);  // too little work to share
+  CHECK(later(true, {6e6, 6e6}) == 2);  // 12 MFLOP, workers spin
+  CHECK(later(false, {6e6, 6e6}) == 1); // sleeping workers: the limit stays
+  CHECK(later(true, {4e6, 4e6}) == 1);  // too little work to share
   CHECK(later(false, {2e7, 1e6}) == 2); // 95% in kernels above the limit
   CHECK(later(false, {2e7, 1e7 - 1}) == 1);
 }

@@ -172,6 +172,8 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
       // kernels take bf16 operands (where the CPU running the model has them too).
       if (auto p = module->getAttrOfType<StringAttr>("dl.precision")) root["precision"] = p.getValue().str();
       if (gpu) root["gpu"] = toJSON(gpu);
+      // The symbol along which inference may run on slices of the batch (dl-mark-batch-split).
+      if (auto split = module->getAttrOfType<StringAttr>("dl.batch_split")) root["batch_split"] = split.getValue().str();
       if (plugins) {
         root["plugins"] = toJSON(plugins);
         root["plugin_calls"] = pluginCalls ? toJSON(pluginCalls) : llvm::json::Array();

@@ -116,6 +116,11 @@ size_t dlrt_session_arena_peak(const dlrt_session *session);
 /* Bytes of the session's arena: intermediate tensors packed by liveness, planned on the
  * first call with each set of input shapes; the largest plan so far. */
 size_t dlrt_session_arena_size(const dlrt_session *session);
+/* How many slices of the batch the session's last inference ran in, side by side on its
+ * threads (1: the whole call at once). Inference is split only where the compiler proved
+ * that no sample's result depends on another's (the signature's "batch_split"), on a
+ * session of two threads or more, for calls of enough work. */
+int32_t dlrt_session_batch_slices(const dlrt_session *session);
 
 /* ---- profiling ---------------------------------------------------------------- */
 /* Time per op of the model's dl graph, as the compiler fused and lowered it: an entry is

@@ -152,6 +152,12 @@ void printArena(dlrt_session *s) {
               bytesStr(dlrt_session_arena_size(s)).c_str(), bytesStr(dlrt_session_arena_peak(s)).c_str());
 }
 
+/// Says so where the last inference ran on slices of the batch side by side.
+void printBatchSlices(dlrt_session *s) {
+  if (int32_t n = dlrt_session_batch_slices(s); n > 1)
+    std::printf("batch: split into %d slices, one per thread (the model keeps samples apart)\n", int(n));
+}
+
 int info(const char *path, int64_t batch) {
   Loaded loaded;
   if (dlrt_status st = dlrt_model_load(path, &loaded.model)) return failed(st);
@@ -329,6 +335,7 @@ int infer(int argc, char **argv) {
     std::printf("%-16s %-5s %-16s -> %s\n", v.name, dlrt_dtype_name(v.dtype), outs[i].shapeStr().c_str(), path.c_str());
   }
   std::printf("inference: %.3f ms (first call: primitives are created)\n", ms);
+  printBatchSlices(s);
   printArena(s);
   return Ok;
 }
@@ -442,6 +449,7 @@ int bench(int argc, char **argv) {
               (long long)batch, threads, times.size());
   std::printf("latency ms: p50 %.4f  p90 %.4f  p99 %.4f  min %.4f\n", pct(0.5), pct(0.9), pct(0.99), times.front());
   std::printf("throughput: %.1f samples/s\n", double(batch) * 1000.0 / pct(0.5));
+  if (!trainMode) printBatchSlices(s);
   printArena(s);
   if (profile) return printProfile(s, run, times.size(), pct(0.5));
   return Ok;
