@@ -9,6 +9,7 @@ pkgs=(
   python3-torch python3-numpy python3-sklearn libopenblas0-openmp
   dataset-fashion-mnist fortunes   # the real-data training tests
   graphviz                         # dlc --emit svg
+  libtcmalloc-minimal4             # dlc's allocator (compiler/tools/dlc/CMakeLists.txt)
 )
 missing=()
 for p in "${pkgs[@]}"; do
