@@ -59,13 +59,9 @@ bool MatmulOp::keepsSamplesApart(ArrayRef<bool> batched) {
   if (a < 2 || b < 2) return false;
   // [N, K] x [K, M]: the rows of the left operand; the right's dim 0 is summed over.
   if (r == 2) return batched[0] && !batched[1];
-  // Otherwise dim 0 is a broadcast batch dim of both: a batched operand must have it
-  // (the result's rank), and one the same for every sample must not, or have it of 1.
-  for (auto [i, v] : llvm::enumerate(getOperation()->getOperands())) {
-    int64_t rank = rankOf(v);
-    if (batched[i] ? rank != r : rank == r && cast<ShapedType>(v.getType()).getDimSize(0) != 1) return false;
-  }
-  return true;
+  // Otherwise dim 0 is a broadcast batch dim of both, aligned as elementwise broadcasting
+  // aligns dims.
+  return broadcastKeepsSamplesApart(getOperation(), batched);
 }
 
 bool SoftmaxOp::keepsSamplesApart(ArrayRef<bool> batched) { return leavesDim0(batched, getInput(), {int64_t(getAxis())}); }
