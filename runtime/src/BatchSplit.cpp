@@ -69,12 +69,21 @@ int inferenceSlices(const dlrt_session_s &s, const std::map<std::string, int64_t
   return int(std::min<int64_t>(threads, rows->second));
 }
 
-dlrt_status inferInSlices(dlrt_session_s &s, int parts, const dlrt_tensor *inputs, int32_t n, dlrt_tensor *outputs,
-                          const std::map<std::string, int64_t> &syms, const std::vector<std::vector<int64_t>> &odims) {
+dlrt_status inferInSlices(dlrt_session_s &s, int parts, const EntryArgs &args,
+                          const std::map<std::string, int64_t> &syms) {
   const dlrt_model_s &m = *s.model;
   const std::string &symbol = m.sig.batchSplit;
   const int64_t rows = syms.at(symbol);
   while (s.slices.size() < size_t(parts)) s.slices.push_back(std::make_unique<BatchSlice>(s));
+
+  // Which of the entry's arguments hold the batch: inputs whose dim 0 is its symbol (the
+  // compiler's rule), and every output (inferenceSlices checked them).
+  std::vector<bool> split;
+  size_t input = 0;
+  for (const EntryArgs::Arg &a : args.args) {
+    if (a.kind == EntryArgs::Kind::In) split.push_back(batched(m.sig.inputs[size_t(m.inferInputs[input++])], symbol));
+    else split.push_back(a.kind == EntryArgs::Kind::Out);
+  }
 
   struct Call {
     std::vector<std::vector<int64_t>> descs;
@@ -85,21 +94,17 @@ dlrt_status inferInSlices(dlrt_session_s &s, int parts, const dlrt_tensor *input
   for (int p = 0; p < parts; ++p) {
     Call &c = calls[size_t(p)];
     int64_t begin = rows * p / parts, end = rows * (p + 1) / parts;
-    // Rows [begin, end) of a batched tensor: contiguous, dim 0 outermost.
-    auto add = [&](void *data, std::vector<int64_t> dims, size_t elementBytes, bool split) {
-      if (split) {
-        int64_t rowElements = 1;
-        for (size_t d = 1; d < dims.size(); ++d) rowElements *= dims[d];
-        data = static_cast<char *>(data) + size_t(begin) * size_t(rowElements) * elementBytes;
-        dims[0] = end - begin;
+    for (size_t k = 0; k < args.args.size(); ++k) {
+      const EntryArgs::Arg &a = args.args[k];
+      if (!split[k]) {
+        c.descs.push_back(descriptor(a.data, a.dims));
+        continue;
       }
-      c.descs.push_back(descriptor(data, dims));
-    };
-    for (int32_t k = 0; k < n; ++k)
-      add(inputs[k].data, std::vector<int64_t>(inputs[k].dims, inputs[k].dims + inputs[k].rank),
-          dlrt_dtype_size(inputs[k].dtype), batched(m.sig.inputs[size_t(m.inferInputs[size_t(k)])], symbol));
-    for (HostTensor &param : s.params) add(param.data(), param.dims, dlrt_dtype_size(param.dtype), false);
-    for (size_t k = 0; k < odims.size(); ++k) add(outputs[k].data, odims[k], dlrt_dtype_size(outputs[k].dtype), true);
+      // Rows [begin, end): contiguous, dim 0 outermost.
+      std::vector<int64_t> dims = a.dims;
+      dims[0] = end - begin;
+      c.descs.push_back(descriptor(static_cast<char *>(a.data) + size_t(begin) * (a.bytes / size_t(rows)), dims));
+    }
     for (auto &d : c.descs) c.ptrs.push_back(d.data());
     std::map<std::string, int64_t> sliceSyms = syms;
     sliceSyms[symbol] = end - begin;

@@ -14,6 +14,8 @@ struct dlrt_session_s;
 
 namespace dlrt {
 
+struct EntryArgs;
+
 /// What one slice of a split inference runs under: a kernel context of its own (one
 /// thread, its own primitives, scratch and staging buffers) and an arena of its own.
 struct BatchSlice {
@@ -29,11 +31,11 @@ struct BatchSlice {
 /// The choice depends only on the shapes and the session's settings, never on a timing.
 int inferenceSlices(const dlrt_session_s &s, const std::map<std::string, int64_t> &syms);
 
-/// Runs inference in `parts` slices of the batch at once, each into its rows of the
-/// outputs (the caller checked inputs and outputs); the first slice's error, if any, as
-/// a status.
-dlrt_status inferInSlices(dlrt_session_s &s, int parts, const dlrt_tensor *inputs, int32_t n, dlrt_tensor *outputs,
-                          const std::map<std::string, int64_t> &syms, const std::vector<std::vector<int64_t>> &odims);
+/// Runs inference in `parts` slices of the batch at once, each on the rows of `args` (the
+/// entry's arguments, checked by the caller) that hold the batch, and the others whole;
+/// the first slice's error, if any, as a status.
+dlrt_status inferInSlices(dlrt_session_s &s, int parts, const EntryArgs &args,
+                          const std::map<std::string, int64_t> &syms);
 
 } // namespace dlrt
 #endif

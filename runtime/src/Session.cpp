@@ -318,12 +318,12 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   std::vector<std::vector<int64_t>> odims;
   if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
   if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout, s->gpu != nullptr)) return st;
-  s->lastSlices = inferenceSlices(*s, syms);
-  if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, inputs, n, outputs, syms, odims);
   EntryArgs args;
   for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
   for (HostTensor &p : s->params) args.session(p);
   for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[k]);
+  s->lastSlices = inferenceSlices(*s, syms);
+  if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, args, syms);
   return runEntry(s, m->infer, args, syms, "inference");
 }
 
@@ -335,14 +335,13 @@ size_t dlrt_session_arena_peak(const dlrt_session *s) {
   for (auto &slice : s->slices) slices += slice->arena.peakBytes();
   return std::max(s->arena.peakBytes(), slices);
 }
-int32_t dlrt_session_batch_slices(const dlrt_session *s) { return s ? s->lastSlices : 0; }
-
 size_t dlrt_session_arena_size(const dlrt_session *s) {
   if (!s) return 0;
   size_t bytes = s->arena.plannedBytes();
   for (auto &slice : s->slices) bytes += slice->arena.plannedBytes();
   return bytes;
 }
+int32_t dlrt_session_batch_slices(const dlrt_session *s) { return s ? s->lastSlices : 0; }
 
 dlrt_status dlrt_session_set_profiling(dlrt_session *s, int32_t on) {
   if (!s) return fail("session must not be NULL");
