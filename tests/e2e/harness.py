@@ -103,6 +103,11 @@ def dlrun(args, check=True):
 
 def infer(so, inputs, weights=None, wd=None, threads=None):
     """Runs dlrun infer and returns {output name: np.ndarray}."""
+    return infer_report(so, inputs, weights, wd, threads)[0]
+
+
+def infer_report(so, inputs, weights=None, wd=None, threads=None):
+    """infer(), and what dlrun printed besides."""
     wd = wd or workdir()
     args = ["infer", so, "--out-dir", wd]
     for name, a in inputs.items():
@@ -119,7 +124,7 @@ def infer(so, inputs, weights=None, wd=None, threads=None):
         if "->" in line:
             name = line.split()[0]
             outs[name] = np.load(line.split("->")[1].strip())
-    return outs
+    return outs, r.stdout
 
 
 def check_outputs(so, weights, ref, batches, make_inputs, atol_for=lambda name: ATOL):

@@ -35,19 +35,12 @@ def infer(so, inputs, weights, split, splits=None):
     none; checks whether dlrun said the batch was split, where `splits` says it must be
     (default: as asked)."""
     os.environ["DLRT_BATCH_SPLIT"] = "always" if split else "off"
-    wd = h.workdir()
-    args = ["infer", so, "--out-dir", wd, "--threads", "2" if split else "1"]
-    for name, a in inputs.items():
-        np.save(os.path.join(wd, "in_%s.npy" % name), a)
-        args += ["--input", "%s=%s" % (name, os.path.join(wd, "in_%s.npy" % name))]
-    if weights:
-        args += ["--weights", weights]
-    r = h.dlrun(args)
-    said = "batch: split into 2 slices" in r.stdout
+    outs, report = h.infer_report(so, inputs, weights=weights, threads=2 if split else 1)
+    said = "batch: split into 2 slices" in report
     want = split if splits is None else splits
     if said != want:
-        h.check("%s: batch split %s" % (so, "expected" if want else "not expected"), False, r.stdout)
-    return {line.split()[0]: np.load(line.split("->")[1].strip()) for line in r.stdout.splitlines() if "->" in line}
+        h.check("%s: batch split %s" % (so, "expected" if want else "not expected"), False, report)
+    return outs
 
 
 torch.manual_seed(0)
