@@ -24,9 +24,9 @@
 // caller allocates (destination-passing style: after bufferization every buffer a call
 // leaves behind is the caller's own allocation, so deallocation keeps knowing each
 // buffer's origin, and the arena packs them as before); a reshaped view of a result is
-// made again by the caller. Inputs are read-only to the body. Candidates are compared as
-// printed text (locations aside): equal text, one function; a body is made only for two
-// or more calls. Nested calls are tried when their outer call was not shared (a fn called
+// made again by the caller. Inputs are read-only to the body. Candidates are compared op
+// for op (locations aside): equal bodies, one function; a body is made only for two or
+// more calls. Nested calls are tried when their outer call was not shared (a fn called
 // once that calls another many times).
 //
 // Sizes are resolved first (a kernel's result's to its destination's, and so on back to
@@ -104,13 +104,6 @@ Operation *topLevelDef(Value v, Block &block) {
   return def ? block.findAncestorOpInBlock(*def) : nullptr;
 }
 
-/// Every value `op` reads: its operands and what its regions capture.
-SmallVector<Value> readValues(Operation *op) {
-  llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
-  getUsedValuesDefinedAbove(op->getRegions(), used);
-  return SmallVector<Value>(used.begin(), used.end());
-}
-
 /// Values a body may take or return: what a call can pass without bufferization
 /// deciding buffers across it by itself.
 bool passable(Type t) {
@@ -163,7 +156,7 @@ SmallVector<Value> collapsedSizes(OpBuilder &b, tensor::CollapseShapeOp collapse
 /// One level of one call, as a candidate body.
 struct Instance {
   SmallVector<Operation *> ops; // top level of the entry block, in order
-  std::string key;              // the body printed without locations or its return
+  unsigned key = 0;             // the body's class among the candidates (BodyClasses)
   func::FuncOp body;            // the candidate function (erased unless kept)
   SmallVector<Operation *> clones;                 // ops' copies in body, in order
   SmallVector<std::pair<unsigned, unsigned>> outs; // (op, result) read after it
@@ -177,6 +170,32 @@ struct Boundary {
   SmallVector<Value> outputs;
   SmallVector<std::pair<unsigned, unsigned>> outputAt; // (op, result) of each output
   SmallVector<unsigned> views; // ops made again after the call (see viewOf)
+};
+
+/// Bodies sorted into classes of equal ones: equal op for op, up to their values'
+/// names and the ops' locations. (Comparing them printed cost TinyGpt-64 a third of this
+/// pass.) A hash of each body's ops finds the classes worth comparing against.
+class BodyClasses {
+public:
+  /// The class of `body`, taken with `type` (a function's type).
+  unsigned classOf(Region &body, Type type) {
+    llvm::hash_code h = llvm::hash_value(type.getAsOpaquePointer());
+    body.walk([&](Operation *op) {
+      h = llvm::hash_combine(h, OperationEquivalence::computeHash(op, OperationEquivalence::ignoreHashValue,
+                                                                  OperationEquivalence::ignoreHashValue,
+                                                                  OperationEquivalence::IgnoreLocations));
+    });
+    auto &bucket = buckets[size_t(h)];
+    for (auto [other, otherType, cls] : bucket)
+      if (otherType == type && OperationEquivalence::isRegionEquivalentTo(other, &body, OperationEquivalence::IgnoreLocations))
+        return cls;
+    bucket.push_back({&body, type, count});
+    return count++;
+  }
+
+private:
+  llvm::DenseMap<size_t, SmallVector<std::tuple<Region *, Type, unsigned>, 1>> buckets;
+  unsigned count = 0;
 };
 
 class Sharer {
@@ -196,6 +215,7 @@ public:
     auto entry = cast<func::FuncOp>(mb.clone(*original));
     entry.setSymName((original.getSymName() + ".sharing").str());
     unsigned calls = share(entry);
+    capturedCache.clear();
     if (!calls) {
       entry.erase();
       return;
@@ -213,7 +233,6 @@ private:
     resolveSizes(entry);
     unsigned calls = 0;
     for (unsigned depth = 1;; ++depth) {
-      readCache.clear(); // the block changed with the last depth's calls
       // The groups at this depth, in order of appearance. Constants and empty tensors
       // belong to no group: every body that reads one clones it.
       llvm::MapVector<StringRef, SmallVector<Operation *>> groups;
@@ -231,22 +250,24 @@ private:
         groups[names[it->second]].push_back(&op);
       }
       if (!deeper) return calls;
+      indexBlock(block); // the block changed with the last depth's calls
 
       std::vector<Instance> instances;
+      classes = BodyClasses(); // (the candidates of the last depth are gone)
       for (auto &[scope, ops] : groups)
-        for (SmallVector<Operation *> &level : levels(block, ops)) {
+        for (SmallVector<Operation *> &level : levels(ops)) {
           Instance in;
           in.ops = std::move(level);
           in.fn = fnName(scope);
           if (succeeded(makeCandidate(block, in))) instances.push_back(std::move(in));
         }
-      llvm::StringMap<unsigned> uses;
+      llvm::DenseMap<unsigned, unsigned> uses;
       for (Instance &in : instances) ++uses[in.key];
       // The calls of one body may read different results of it (the last block's
       // residual stream goes to a layer_norm, the others' also to the next block): the
       // body returns what any of them reads.
-      llvm::StringMap<Instance *> first;
-      llvm::StringMap<SmallVector<std::pair<unsigned, unsigned>>> returned;
+      llvm::DenseMap<unsigned, Instance *> first;
+      llvm::MapVector<unsigned, SmallVector<std::pair<unsigned, unsigned>>> returned;
       for (Instance &in : instances) {
         if (uses[in.key] < minUses) continue;
         first.try_emplace(in.key, &in);
@@ -258,7 +279,7 @@ private:
         outs.erase(std::unique(outs.begin(), outs.end()), outs.end());
         finishBody(*first[key], outs);
       }
-      llvm::StringMap<func::FuncOp> shared;
+      llvm::DenseMap<unsigned, func::FuncOp> shared;
       for (Instance &in : instances) {
         if (uses[in.key] < minUses) {
           in.body.erase();
@@ -283,24 +304,17 @@ private:
 
 public:
   /// infer, eval_step and the train step each made the forward pass of a block: one
-  /// function for bodies that print alike, returns included.
+  /// function for equal bodies, returns included.
   void mergeEqualBodies() {
     // A body whose calls all stayed unshared (a cycle, a size computed inside) is unused.
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (fn->hasAttr(kSharedFnBodyAttr) && SymbolTable::symbolKnownUseEmpty(fn, module)) fn->erase();
-    llvm::StringMap<func::FuncOp> seen;
+    BodyClasses classes;
+    llvm::DenseMap<unsigned, func::FuncOp> seen;
     llvm::DenseMap<Operation *, func::FuncOp> replacement;
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
       if (!fn->hasAttr(kSharedFnBodyAttr)) continue;
-      std::string key;
-      llvm::raw_string_ostream os(key);
-      OpPrintingFlags flags;
-      flags.enableDebugInfo(false);
-      flags.useLocalScope();
-      flags.assumeVerified(); // (else each print verifies the function first)
-      for (Operation &op : fn.getBody().front()) op.print(os, flags);
-      os << fn.getFunctionType();
-      auto [it, added] = seen.try_emplace(key, fn);
+      auto [it, added] = seen.try_emplace(classes.classOf(fn.getBody(), fn.getFunctionType()), fn);
       if (!added) replacement[fn] = it->second;
     }
     if (replacement.empty()) return;
@@ -469,77 +483,144 @@ private:
     };
     for (OpOperand &use : op->getOpOperands())
       if (!siteOperand(use)) see(use.get());
-    llvm::SetVector<Value> captured;
-    getUsedValuesDefinedAbove(op->getRegions(), captured);
-    for (Value v : captured) see(v);
+    for (Value v : captured(op)) see(v);
   }
 
-  /// What reads(op) sees, kept while the block does not change (while candidates are made
-  /// for one depth): levels() asks it of the same ops for every group whose span covers
-  /// them, and walking each op's regions anew cost TinyGpt-64 a quarter of this pass.
-  ArrayRef<Value> readsOf(Operation *op, Block &block) {
-    auto [it, added] = readCache.try_emplace(op);
-    if (added) reads(op, block, [&](Value v) { it->second.push_back(v); });
+  /// The values from above that `op`'s regions read (a hoisted constant in a loop body),
+  /// found once per op: replaceWithCall asks it of every op a call spans.
+  ArrayRef<Value> captured(Operation *op) {
+    if (op->getNumRegions() == 0) return {};
+    auto [it, added] = capturedCache.try_emplace(op);
+    if (added) {
+      llvm::SetVector<Value> used;
+      getUsedValuesDefinedAbove(op->getRegions(), used);
+      it->second.assign(used.begin(), used.end());
+    }
     return it->second;
   }
 
-  /// `group` cut into levels (see the file comment), each in block order.
-  SmallVector<SmallVector<Operation *>> levels(Block &block, ArrayRef<Operation *> group) {
-    llvm::DenseSet<Operation *> members(group.begin(), group.end());
-    llvm::DenseMap<Operation *, int> level, taint;
-    // An address array (memref.alloca, filled by stores, read by a kernel call) carries
-    // the level of what was stored into it to its reader.
-    llvm::DenseMap<Value, int> stored;
-    // Only the ops that read, directly or through others, what the group makes can be
-    // tainted; the rest of the block between its first and last op (for a block's forward
-    // and backward levels, most of the train step) has nothing to say. Walking just
-    // those keeps the pass linear in the depth rather than quadratic.
-    SmallVector<Operation *> reached(group.begin(), group.end());
-    llvm::DenseSet<Operation *> seen(group.begin(), group.end());
-    for (size_t i = 0; i < reached.size(); ++i)
-      for (Value r : reached[i]->getResults())
-        for (Operation *user : r.getUsers()) {
-          Operation *top = block.findAncestorOpInBlock(*user);
-          if (top && !top->isBeforeInBlock(group.front()) && !group.back()->isBeforeInBlock(top) &&
-              seen.insert(top).second)
-            reached.push_back(top);
+  /// The entry block as numbers, while it does not change (while the candidates of one
+  /// depth are made): each top-level op's place, the places of the ops whose values it
+  /// reads (as reads() sees them) and of the ops that read its values. levels() walks, for
+  /// every group, much of the block after it (a block's backward pass waits for every
+  /// later block), so that walk runs over arrays rather than use lists and maps.
+  struct BlockIndex {
+    llvm::DenseMap<Operation *, unsigned> place;
+    std::vector<Operation *> ops;
+    std::vector<unsigned> defsStart, defs;       // what op i reads: defs[defsStart[i]..defsStart[i+1])
+    std::vector<unsigned> readersStart, readers; // who reads op i's values, likewise
+    // Per-group scratch, valid where stamp[i] is the group's number.
+    std::vector<unsigned> stamp;
+    std::vector<int> level; // >= 0: a member's level; -1: an outsider's taint is unset
+    std::vector<bool> member;
+    unsigned group = 0;
+  };
+
+  void indexBlock(Block &block) {
+    BlockIndex &ix = index;
+    ix = BlockIndex();
+    for (Operation &op : block) {
+      ix.place[&op] = ix.ops.size();
+      ix.ops.push_back(&op);
+    }
+    size_t n = ix.ops.size();
+    std::vector<unsigned> numReaders(n + 1, 0);
+    ix.defsStart.reserve(n + 1);
+    for (Operation *op : ix.ops) {
+      ix.defsStart.push_back(ix.defs.size());
+      reads(op, block, [&](Value v) {
+        if (Operation *def = topLevelDef(v, block)) {
+          unsigned d = ix.place.lookup(def);
+          ix.defs.push_back(d);
+          ++numReaders[d + 1];
         }
-    llvm::sort(reached, [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
-    int top = 0;
-    for (Operation *op : reached) {
-      bool member = members.contains(op);
-      int l = member ? 0 : -1;
-      for (Value v : readsOf(op, block)) {
-        if (auto s = stored.find(v); member && s != stored.end()) l = std::max(l, s->second);
-        Operation *def = topLevelDef(v, block);
-        if (!def) continue;
-        if (members.contains(def)) l = std::max(l, level.lookup(def));
-        else if (auto t = taint.find(def); t != taint.end()) l = std::max(l, t->second + (member ? 1 : 0));
+      });
+    }
+    ix.defsStart.push_back(ix.defs.size());
+    for (size_t i = 0; i < n; ++i) numReaders[i + 1] += numReaders[i];
+    ix.readersStart = numReaders;
+    ix.readers.resize(ix.defs.size());
+    std::vector<unsigned> next(numReaders.begin(), numReaders.end() - 1);
+    for (unsigned i = 0; i < n; ++i)
+      for (unsigned k = ix.defsStart[i]; k < ix.defsStart[i + 1]; ++k) ix.readers[next[ix.defs[k]]++] = i;
+    ix.stamp.assign(n, 0);
+    ix.level.assign(n, -1);
+    ix.member.assign(n, false);
+  }
+
+  /// `group` cut into levels (see the file comment), each in block order. Uses the index
+  /// of the block (indexBlock).
+  SmallVector<SmallVector<Operation *>> levels(ArrayRef<Operation *> group) {
+    BlockIndex &ix = index;
+    unsigned g = ++ix.group;
+    SmallVector<unsigned> reached;
+    for (Operation *op : group) {
+      unsigned i = ix.place.lookup(op);
+      ix.stamp[i] = g;
+      ix.member[i] = true;
+      ix.level[i] = 0;
+      reached.push_back(i);
+    }
+    // Only the ops that read, directly or through others, what the group makes can be
+    // tainted; the rest of the block between its first and last op has nothing to say.
+    unsigned first = reached.front(), last = reached.back();
+    for (size_t r = 0; r < reached.size(); ++r)
+      for (unsigned k = ix.readersStart[reached[r]]; k < ix.readersStart[reached[r] + 1]; ++k) {
+        unsigned u = ix.readers[k];
+        if (u < first || u > last || ix.stamp[u] == g) continue;
+        ix.stamp[u] = g;
+        ix.member[u] = false;
+        ix.level[u] = -1;
+        reached.push_back(u);
       }
+    llvm::sort(reached);
+    // An address array (memref.alloca, filled by stores, read by a kernel call) carries
+    // the level of what was stored into it to its reader: the stores' level, by array.
+    llvm::SmallDenseMap<unsigned, int> stored;
+    int top = 0;
+    for (unsigned i : reached) {
+      bool member = ix.member[i];
+      int l = member ? 0 : -1;
+      for (unsigned k = ix.defsStart[i]; k < ix.defsStart[i + 1]; ++k) {
+        unsigned d = ix.defs[k];
+        if (ix.stamp[d] != g) continue;
+        if (member) {
+          if (auto s = stored.find(d); s != stored.end()) l = std::max(l, s->second);
+        }
+        if (ix.member[d]) l = std::max(l, ix.level[d]);
+        else if (ix.level[d] >= 0) l = std::max(l, ix.level[d] + (member ? 1 : 0));
+      }
+      ix.level[i] = l;
       if (member) {
-        level[op] = l;
         top = std::max(top, l);
-        if (auto store = dyn_cast<memref::StoreOp>(op)) stored[store.getMemRef()] = std::max(stored[store.getMemRef()], l);
-      } else if (l >= 0) {
-        taint[op] = l;
+        if (auto store = dyn_cast<memref::StoreOp>(ix.ops[i]))
+          if (Operation *array = topLevelDef(store.getMemRef(), *ix.ops[i]->getBlock())) {
+            int &s = stored.try_emplace(ix.place.lookup(array), l).first->second;
+            s = std::max(s, l);
+          }
       }
     }
+    auto levelOf = [&](Operation *op) -> int & { return ix.level[ix.place.lookup(op)]; };
+    auto isMember = [&](Operation *op) {
+      auto it = ix.place.find(op);
+      return it != ix.place.end() && ix.stamp[it->second] == g && ix.member[it->second];
+    };
     // The array and its stores go to the level of the call that reads it.
     for (Operation *op : group) {
       if (!isa<memref::AllocaOp>(op)) continue;
       int reader = -1;
       for (Operation *u : op->getUsers())
-        if (members.contains(u) && !isa<memref::StoreOp>(u)) reader = std::max(reader, level[u]);
+        if (isMember(u) && !isa<memref::StoreOp>(u)) reader = std::max(reader, levelOf(u));
       if (reader < 0) continue;
       for (Operation *u : op->getUsers()) {
-        if (!members.contains(u)) continue;
-        if (!isa<memref::StoreOp>(u) && level[u] != reader) return {}; // read at two levels: leave it
-        level[u] = reader;
+        if (!isMember(u)) continue;
+        if (!isa<memref::StoreOp>(u) && levelOf(u) != reader) return {}; // read at two levels: leave it
+        levelOf(u) = reader;
       }
-      level[op] = reader;
+      levelOf(op) = reader;
     }
     SmallVector<SmallVector<Operation *>> out(top + 1);
-    for (Operation *op : group) out[level[op]].push_back(op);
+    for (Operation *op : group) out[levelOf(op)].push_back(op);
     return out;
   }
 
@@ -635,9 +716,7 @@ private:
     for (Operation *op : in.ops) {
       for (OpOperand &use : op->getOpOperands())
         if (!siteOperand(use)) materialise(use.get());
-      llvm::SetVector<Value> captured;
-      getUsedValuesDefinedAbove(op->getRegions(), captured);
-      for (Value v : captured) materialise(v);
+      for (Value v : captured(op)) materialise(v);
       Operation *copy = b.clone(*op, map);
       in.clones.push_back(copy);
       for (OpOperand &use : op->getOpOperands())
@@ -653,12 +732,7 @@ private:
     in.outs = bd.outputAt;
 
     // The key: the body without its return (added once the calls that share it are known).
-    llvm::raw_string_ostream os(in.key);
-    OpPrintingFlags flags;
-    flags.enableDebugInfo(false);
-    flags.useLocalScope();
-    flags.assumeVerified(); // (else each print verifies the body first)
-    in.body->print(os, flags);
+    in.key = classes.classOf(in.body.getBody(), in.body.getFunctionType());
     return success();
   }
 
@@ -676,9 +750,12 @@ private:
         Operation *def = topLevelDef(v, block);
         if (def && (tainted.contains(def) || (!member && members.contains(def)))) readsOurs = true;
       };
-      if (member) reads(op, block, check);
-      else
-        for (Value v : readValues(op)) check(v);
+      if (member) {
+        reads(op, block, check);
+      } else {
+        for (Value v : op->getOperands()) check(v);
+        for (Value v : captured(op)) check(v);
+      }
       if (member && readsOurs) return false; // not convex any more
       if (!member && readsOurs) {
         tainted.insert(op);
@@ -723,8 +800,13 @@ private:
       return false;
     }
     auto call = func::CallOp::create(b, loc, in.body, args);
-    for (auto [at, to] : llvm::zip(returned, call.getResults()))
-      in.ops[at.first]->getResult(at.second).replaceAllUsesWith(to);
+    for (auto [at, to] : llvm::zip(returned, call.getResults())) {
+      Value from = in.ops[at.first]->getResult(at.second);
+      // A region that read the value now reads the call's: what it captures changes.
+      for (Operation *user : from.getUsers())
+        if (user->getBlock() != &block) capturedCache.erase(block.findAncestorOpInBlock(*user));
+      from.replaceAllUsesWith(to);
+    }
     // The views, now of the call's results, follow it (in their order), then whatever
     // read the ops' results.
     Operation *after = call;
@@ -742,7 +824,10 @@ private:
     for (Operation *op : in.ops)
       if (!kept.contains(op)) op->dropAllReferences();
     for (Operation *op : llvm::reverse(in.ops))
-      if (!kept.contains(op)) op->erase();
+      if (!kept.contains(op)) {
+        capturedCache.erase(op); // (a new op may be given its memory)
+        op->erase();
+      }
     return true;
   }
 
@@ -750,7 +835,9 @@ private:
   unsigned minUses;
   unsigned numShared = 0;
   Value ctxArg;
-  llvm::DenseMap<Operation *, SmallVector<Value>> readCache; // see readsOf
+  BlockIndex index; // see indexBlock
+  BodyClasses classes; // the candidates' of this depth
+  llvm::DenseMap<Operation *, SmallVector<Value, 2>> capturedCache; // see captured
 };
 
 struct ShareFnBodies : impl::DLShareFnBodiesBase<ShareFnBodies> {
