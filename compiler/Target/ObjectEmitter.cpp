@@ -108,10 +108,19 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   llvm::OptimizationLevel level = opts.optLevel == 1   ? llvm::OptimizationLevel::O1
                                   : opts.optLevel == 2 ? llvm::OptimizationLevel::O2
                                                        : llvm::OptimizationLevel::O3;
-  // Glue sits out the optimisation pipeline, and gets a light one after it.
+  // Glue sits out the optimisation pipeline, and gets a light one before it: the
+  // interprocedural passes still read every call in it (IPSCCP took 0.31 s of TinyGpt-64's
+  // compile over the 150k instructions of its train step, 0.09 s over the 29k left).
+  llvm::FunctionPassManager light;
+  if (llvm::Error e = pb.parsePassPipeline(light, kGluePipeline)) {
+    module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
+    return nullptr;
+  }
   llvm::SmallVector<llvm::Function *> glue;
   for (llvm::Function &f : *m) {
     if (isEntryGlue(f, opts.glueThreshold)) {
+      light.run(f, fam);
+      fam.invalidate(f, llvm::PreservedAnalyses::none());
       f.addFnAttr(llvm::Attribute::OptimizeNone);
       f.addFnAttr(llvm::Attribute::NoInline);
       glue.push_back(&f);
@@ -119,18 +128,18 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   }
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(*m, mam);
-  if (!glue.empty()) {
-    llvm::FunctionPassManager light;
-    if (llvm::Error e = pb.parsePassPipeline(light, kGluePipeline)) {
-      module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
-      return nullptr;
-    }
-    for (llvm::Function *f : glue) {
-      f->removeFnAttr(llvm::Attribute::OptimizeNone);
-      f->removeFnAttr(llvm::Attribute::NoInline);
-      fam.invalidate(*f, llvm::PreservedAnalyses::none());
-      light.run(*f, fam);
-    }
+  // The arguments the pipeline found unused (DAE, IPSCCP) leave their computations in the
+  // glue dead.
+  llvm::FunctionPassManager tidy;
+  if (llvm::Error e = pb.parsePassPipeline(tidy, "dce")) {
+    module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
+    return nullptr;
+  }
+  for (llvm::Function *f : glue) {
+    f->removeFnAttr(llvm::Attribute::OptimizeNone);
+    f->removeFnAttr(llvm::Attribute::NoInline);
+    fam.invalidate(*f, llvm::PreservedAnalyses::none());
+    tidy.run(*f, fam);
   }
   sinkEntryArgLoads(*m);
   return m;
