@@ -42,7 +42,17 @@ struct MatmulPrimitive {
   // nhwc_input: the weight with its columns in the input's order, row-major [n, H*W*C]
   // (what `packed` then packs).
   std::optional<PackedWeights> nhwc;
+  // dense: a weight that changed at every one of the last calls (a train step's, which the
+  // optimizer updates each step) is not worth packing: the reorder is a pass over the
+  // weight, cold in cache, for one use, where the primitive reading the plain weight
+  // packs the blocks it needs as it goes. `plain` is that primitive.
+  ParamStamp seen;
+  int changedInARow = 0;
+  MatmulPrimitive *plain = nullptr; // (in ctx.primitives too, which is never pruned)
 };
+
+/// Calls in a row that found a dense layer's weight changed before it stops packing it.
+constexpr int kUnpackedAfterChanges = 2;
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
@@ -105,6 +115,8 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
   key.insert(key.end(), {threads, m, k, n, bias != nullptr, activation, nhwc != nullptr});
   if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true, bf16);
+  p->changedInARow = p->seen.stale(ctx, w) ? p->changedInARow + 1 : 0;
+  p->seen.update(ctx, w);
   const void *weight = w;
   if (nhwc) {
     if (!p->nhwc) {
@@ -112,6 +124,14 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
       p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcd));
     }
     weight = p->nhwc->get(ctx, w).get_data_handle();
+  }
+  if (p->changedInARow >= kUnpackedAfterChanges) {
+    if (!p->plain) {
+      key.push_back(-1); // (a key of its own: the packed primitive stays for when the weight settles)
+      p->plain = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
+    }
+    run(ctx, *p->plain, x, weight, bias, y);
+    return;
   }
   run(ctx, *p, x, weight, bias, y, /*packed=*/true);
 }
