@@ -21,5 +21,5 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   elif grep -qw avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
   fi
 fi
-export GOMP_SPINCOUNT=1000
+export GOMP_SPINCOUNT=10000
 exec /usr/bin/python3 "$here/run.py" --bin "${DLC_BUILD_DIR:-$root/build}/bin" "$@"

@@ -43,7 +43,7 @@ constexpr double kParallelFlops = 1e7;
 
 /// Above this much kernel work in a call, and while OpenMP's idle workers spin rather than
 /// sleep, every kernel runs on all threads however small. Measured on AMD EPYC, two
-/// threads, GOMP_SPINCOUNT=1000 (as dlrun sets it): TinyGpt at batch 1 (40 MFLOP in
+/// threads, GOMP_SPINCOUNT=1000 (as dlrun set it then): TinyGpt at batch 1 (40 MFLOP in
 /// kernels of 0.1-8) 0.675 ms with the per-kernel limit, 0.440 all on two; an LSTM(32->128)
 /// at batch 32 3.02 -> 1.88 ms; the 784-256-256-10 MLP at batch 64 (34 MFLOP) 0.168 on
 /// one thread, 0.119 on two. Below it the second thread costs more than it brings, since

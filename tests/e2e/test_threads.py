@@ -21,10 +21,10 @@ import torch
 
 import harness as h
 
-# dlrun's own setting (it re-executes itself with GOMP_SPINCOUNT=1000 unless a wait policy
+# dlrun's own setting (it re-executes itself with GOMP_SPINCOUNT=10000 unless a wait policy
 # is set): workers spin briefly, and nests are split.
 os.environ.pop("OMP_WAIT_POLICY", None)
-os.environ["GOMP_SPINCOUNT"] = "1000"
+os.environ["GOMP_SPINCOUNT"] = "10000"
 
 SRC = """
 model Wide {

@@ -43,7 +43,7 @@ std::string dimsStr(const dlrt_value_info &v) {
   return s + "]";
 }
 
-/// The OpenMP wait of dlrun's threads: spin this many rounds (a few tens of microseconds
+/// The OpenMP wait of dlrun's threads: spin this many rounds (a few hundred microseconds
 /// here) for the next parallel region, then sleep.
 ///
 /// libgomp reads its wait settings when oneDNN loads, before main. Its default spin (about
@@ -56,7 +56,15 @@ std::string dimsStr(const dlrt_value_info &v) {
 /// run side by side on 2 cores took 1.26 and 21 ms with the spin, 0.92-1.05 and 11.8 ms
 /// with a passive wait (not the 100x of the default spin). OMP_WAIT_POLICY=passive, set by
 /// the user, is respected.
-constexpr const char *kSpinRounds = "1000";
+///
+/// 10000 rounds rather than 1000 (session 30, same minutes, two threads, 1000 / 10000):
+/// a long call's kernels leave gaps that 1000 rounds do not cover (host code between them,
+/// a one-thread kernel), and the worker sleeps. TinyGpt's train step at batch 16 13.4-15.4
+/// -> 12.7-12.95 ms, the CNN's at batch 64 2.30-2.36 -> 2.19-2.27, LSTM inference at batch
+/// 32 1.12-1.21 -> 1.04-1.12, TinyGpt at batch 1 0.47-0.48 -> 0.44-0.46; the others within
+/// noise (MLP784 b64, LSTM b1, ResNet-18 b1). No stall. Oversubscribed, the CNN beside a
+/// ResNet-18 took 1.23 ms with 10000 and 0.90 with 1000.
+constexpr const char *kSpinRounds = "10000";
 
 /// Re-exec once with the short spin unless the user chose a wait policy.
 void ensureBoundedOpenMPWait(char **argv) {
