@@ -12,6 +12,7 @@
 #include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
+#include "llvm/Transforms/Scalar/DCE.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/TargetParser/Host.h"
@@ -131,10 +132,7 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
   // The arguments the pipeline found unused (DAE, IPSCCP) leave their computations in the
   // glue dead.
   llvm::FunctionPassManager tidy;
-  if (llvm::Error e = pb.parsePassPipeline(tidy, "dce")) {
-    module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
-    return nullptr;
-  }
+  tidy.addPass(llvm::DCEPass());
   for (llvm::Function *f : glue) {
     f->removeFnAttr(llvm::Attribute::OptimizeNone);
     f->removeFnAttr(llvm::Attribute::NoInline);

@@ -309,12 +309,12 @@ public:
     // A body whose calls all stayed unshared (a cycle, a size computed inside) is unused.
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (fn->hasAttr(kSharedFnBodyAttr) && SymbolTable::symbolKnownUseEmpty(fn, module)) fn->erase();
-    BodyClasses classes;
+    BodyClasses bodies; // (not the candidates' classes)
     llvm::DenseMap<unsigned, func::FuncOp> seen;
     llvm::DenseMap<Operation *, func::FuncOp> replacement;
     for (auto fn : llvm::to_vector(module.getOps<func::FuncOp>())) {
       if (!fn->hasAttr(kSharedFnBodyAttr)) continue;
-      auto [it, added] = seen.try_emplace(classes.classOf(fn.getBody(), fn.getFunctionType()), fn);
+      auto [it, added] = seen.try_emplace(bodies.classOf(fn.getBody(), fn.getFunctionType()), fn);
       if (!added) replacement[fn] = it->second;
     }
     if (replacement.empty()) return;
@@ -584,9 +584,7 @@ private:
       for (unsigned k = ix.defsStart[i]; k < ix.defsStart[i + 1]; ++k) {
         unsigned d = ix.defs[k];
         if (ix.stamp[d] != g) continue;
-        if (member) {
-          if (auto s = stored.find(d); s != stored.end()) l = std::max(l, s->second);
-        }
+        if (auto s = stored.find(d); member && s != stored.end()) l = std::max(l, s->second);
         if (ix.member[d]) l = std::max(l, ix.level[d]);
         else if (ix.level[d] >= 0) l = std::max(l, ix.level[d] + (member ? 1 : 0));
       }
