@@ -1,13 +1,17 @@
 //===- CodegenParts.cpp - a model's machine code, in parts ----------------===//
 //
-// Code generation works one function at a time, so a module can be cut into parts that
-// are code-generated side by side, one per hardware thread, and linked together (LLVM's
-// own parallel code generation, splitCodeGen, does the same for LTO). LLVM's IR
-// optimisation has already run on the whole module: only code generation is split. The
-// parts reach each other's symbols, so the module's local symbols become hidden globals
-// first: still invisible outside model.so, and resolved by the static linker. Each part
-// is read back from bitcode into an LLVM context of its own (contexts are not shared
-// between threads), lazily, so that it only materialises the functions it keeps.
+// Code generation works one function at a time, and so does most of LLVM's IR
+// optimisation: a module can be cut into parts that are optimised and code-generated side
+// by side, one per hardware thread, and linked together (LLVM's own parallel code
+// generation, splitCodeGen, does the same for LTO). What of -O3 needs the whole module,
+// constants and unused arguments propagated from the entries into the kernels, toLLVMIR
+// has run before the cut; after it a part's calls into another are calls the pipeline
+// cannot see through, which costs nothing here: kernels are leaves, called from glue
+// that sits out the pipeline anyway. The parts reach each other's symbols, so the
+// module's local symbols become hidden globals first: still invisible outside model.so,
+// and resolved by the static linker. Each part is read back from bitcode into an LLVM
+// context of its own (contexts are not shared between threads), lazily, so that it only
+// materialises the functions it keeps.
 //
 // A deep model's entry functions are long straight-line glue (EntryGlue.h). TinyGpt at
 // 64 layers has a 28,000-instruction train step in one basic block with 2,700 calls, and
@@ -39,12 +43,23 @@ namespace dlc {
 
 namespace {
 
-/// A module with fewer instructions than this (glue aside) is code-generated in one piece.
+/// A module with fewer instructions than this (glue aside) is optimised and
+/// code-generated in one piece.
 constexpr unsigned kSplitCodegenThreshold = 2000;
 
 /// Glue, when code generation optimises: that goes in a part at level None.
 bool isGlue(const llvm::Function &f, const CodegenOptions &opts) {
-  return opts.optLevel > 0 && isEntryGlue(f, opts.glueThreshold);
+  return opts.optLevel > 0 && isMarkedEntryGlue(f);
+}
+
+/// Optimises `m` and emits it as `kind`.
+mlir::LogicalResult emitModule(llvm::Module &m, const CodegenOptions &irOpts, const CodegenOptions &codeOpts,
+                               CodeKind kind, std::string &out, std::string &error) {
+  if (mlir::failed(optimiseModule(m, irOpts, error))) return mlir::failure();
+  if (kind != CodeKind::LLVMIR) return emitMachineCode(m, codeOpts, kind == CodeKind::Assembly, out, error);
+  llvm::raw_string_ostream os(out);
+  m.print(os, nullptr);
+  return mlir::success();
 }
 
 /// Makes each local symbol of `m` a hidden global, named if it had no name, so that one
@@ -63,7 +78,8 @@ struct Part {
   llvm::StringSet<> functions; // the definitions it keeps
   bool globals = false;        // whether it keeps the global variables' definitions
   unsigned long weight = 0;
-  CodegenOptions opts;
+  CodegenOptions irOpts;       // the module's: its glue sits the IR pipeline out
+  CodegenOptions opts;         // code generation's
 
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> module;
@@ -95,8 +111,8 @@ struct Part {
     return true;
   }
 
-  void run(bool assembly) {
-    ok = mlir::succeeded(emitMachineCode(*module, opts, assembly, code, error));
+  void run(CodeKind kind) {
+    ok = mlir::succeeded(emitModule(*module, irOpts, opts, kind, code, error));
     module.reset();
   }
 };
@@ -106,10 +122,11 @@ unsigned partCount() { return std::clamp(std::thread::hardware_concurrency(), 1u
 
 } // namespace
 
-mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, bool assembly,
+mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, CodeKind kind,
                                   std::vector<std::string> &parts, std::string &error) {
-  // What each function costs to generate code for, roughly: its instructions, a fifth of
-  // that for glue at level None (0.39 s against 1.8 s for TinyGpt-64's train step).
+  // What each function costs to optimise and generate code for, roughly: its
+  // instructions, a fifth of that for glue at level None (0.39 s against 1.8 s for
+  // TinyGpt-64's train step).
   struct Work {
     unsigned long weight;
     llvm::Function *f;
@@ -134,7 +151,7 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
   unsigned n = optimised + (anyGlue ? 1 : 0);
   if (n < 2 || !m.aliases().empty() || !m.ifuncs().empty()) {
     parts.emplace_back();
-    return emitMachineCode(m, opts, assembly, parts.back(), error);
+    return emitModule(m, opts, opts, kind, parts.back(), error);
   }
 
   // Glue in the last part at level None; the rest spread over the others, the heaviest
@@ -142,6 +159,7 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
   std::vector<std::unique_ptr<Part>> split;
   for (unsigned i = 0; i < n; ++i) {
     split.push_back(std::make_unique<Part>());
+    split.back()->irOpts = opts;
     split.back()->opts = opts;
   }
   split[0]->globals = true;
@@ -170,7 +188,7 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
   }
   llvm::MemoryBufferRef buffer(llvm::StringRef(bitcode.data(), bitcode.size()), "model");
   auto generate = [&](Part &p) {
-    if (p.load(buffer)) p.run(assembly);
+    if (p.load(buffer)) p.run(kind);
   };
   // Each part in its own LLVM context, on its own thread: contexts are not shared
   // between threads. LLVM's pass timers (-time-passes) are global: then they take turns.
@@ -187,9 +205,10 @@ mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, b
       error = p->error;
       return mlir::failure();
     }
-    if (assembly) {
-      // Which part is which, for the reader of --emit=asm.
-      std::string header = "# dlc: code part " + std::to_string(i + 1) + " of " + std::to_string(n) +
+    if (kind != CodeKind::Object) {
+      // Which part is which, for the reader of --emit=asm or --emit=llvm.
+      std::string header = std::string(kind == CodeKind::Assembly ? "#" : ";") + " dlc: code part " +
+                           std::to_string(i + 1) + " of " + std::to_string(n) +
                            ", code generation level " + std::to_string(p->opts.optLevel) + ": ";
       if (p->opts.optLevel == 0) {
         llvm::SmallVector<llvm::StringRef> names;

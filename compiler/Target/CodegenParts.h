@@ -9,12 +9,15 @@
 
 namespace dlc {
 
-/// Emits `m` as objects (or assembly texts) that link together into model.so, one per
-/// hardware thread (up to 4), generated side by side: the big straight-line entry
-/// functions in one at code-generation level None, the rest spread over the others at
-/// the module's level. `m` is changed: its local symbols become hidden globals when it is
-/// split.
-mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, bool assembly,
+/// What emitCodeParts makes of each part.
+enum class CodeKind { Object, Assembly, LLVMIR };
+
+/// Optimises `m` (optimiseModule) and emits it as objects (or assembly or LLVM IR texts)
+/// that link together into model.so, one per hardware thread (up to 4), optimised and
+/// generated side by side: the big straight-line entry functions in one at
+/// code-generation level None, the rest spread over the others at the module's level.
+/// `m` is changed: its local symbols become hidden globals when it is split.
+mlir::LogicalResult emitCodeParts(llvm::Module &m, const CodegenOptions &opts, CodeKind kind,
                                   std::vector<std::string> &parts, std::string &error);
 
 } // namespace dlc

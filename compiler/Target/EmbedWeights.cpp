@@ -6,7 +6,7 @@
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
-
+#include "llvm/Support/raw_ostream.h"
 
 namespace dlc {
 
@@ -33,8 +33,11 @@ bool readWeightsFor(const std::string &path, const std::vector<WeightSpec> &para
   return true;
 }
 
-void embedWeights(llvm::Module &m, const std::vector<uint8_t> &bytes) {
-  llvm::LLVMContext &ctx = m.getContext();
+mlir::LogicalResult emitWeightsPart(const std::vector<uint8_t> &bytes, const CodegenOptions &opts, CodeKind kind,
+                                    std::string &out, std::string &error) {
+  llvm::LLVMContext ctx;
+  llvm::Module m("weights", ctx);
+  if (!setTarget(m, opts, error)) return mlir::failure();
   llvm::Constant *data =
       llvm::ConstantDataArray::getRaw(llvm::StringRef(reinterpret_cast<const char *>(bytes.data()), bytes.size()),
                                       bytes.size(), llvm::Type::getInt8Ty(ctx));
@@ -49,6 +52,10 @@ void embedWeights(llvm::Module &m, const std::vector<uint8_t> &bytes) {
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
   b.CreateStore(b.getInt64(bytes.size()), fn->getArg(0));
   b.CreateRet(blob);
+  if (kind != CodeKind::LLVMIR) return emitMachineCode(m, opts, kind == CodeKind::Assembly, out, error);
+  llvm::raw_string_ostream os(out);
+  m.print(os, nullptr);
+  return mlir::success();
 }
 
 } // namespace dlc

@@ -26,4 +26,10 @@ bool isEntryGlue(const llvm::Function &f, unsigned threshold) {
          f.getInstructionCount() >= threshold && isStraightForward(f);
 }
 
+static constexpr const char *kGlueAttribute = "dlc-entry-glue";
+
+void markEntryGlue(llvm::Function &f) { f.addFnAttr(kGlueAttribute); }
+
+bool isMarkedEntryGlue(const llvm::Function &f) { return f.hasFnAttribute(kGlueAttribute); }
+
 } // namespace dlc

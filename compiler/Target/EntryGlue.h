@@ -14,5 +14,11 @@ namespace dlc {
 /// (CodegenParts.cpp), which is where the optimising pipelines spent their time.
 bool isEntryGlue(const llvm::Function &f, unsigned threshold);
 
+/// The decision, taken once (toLLVMIR) and carried by the function as an attribute, so
+/// that it holds in the parts the module is cut into, however the light pipeline has
+/// shrunk the function since.
+void markEntryGlue(llvm::Function &f);
+bool isMarkedEntryGlue(const llvm::Function &f);
+
 } // namespace dlc
 #endif

@@ -5,6 +5,7 @@
 
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -16,6 +17,8 @@
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
 #include "llvm/TargetParser/Host.h"
+
+#include <optional>
 
 namespace dlc {
 
@@ -46,6 +49,17 @@ static std::unique_ptr<llvm::TargetMachine> makeTargetMachine(const CodegenOptio
       target->createTargetMachine(triple, cpu, features, to, llvm::Reloc::PIC_, std::nullopt, level));
 }
 
+static void applyTarget(llvm::Module &m, llvm::TargetMachine &tm) {
+  m.setTargetTriple(tm.getTargetTriple());
+  m.setDataLayout(tm.createDataLayout());
+}
+
+bool setTarget(llvm::Module &m, const CodegenOptions &opts, std::string &error) {
+  auto tm = makeTargetMachine(opts, error);
+  if (tm) applyTarget(m, *tm);
+  return tm != nullptr;
+}
+
 std::string targetCPUName(const CodegenOptions &opts) {
   return opts.cpu == "native" ? llvm::sys::getHostCPUName().str() : opts.cpu;
 }
@@ -65,6 +79,93 @@ bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::String
 static constexpr const char *kGluePipeline =
     "early-cse<memssa>,instcombine<max-iterations=1;no-verify-fixpoint>,dce";
 
+/// What of -O3 needs the whole module, run on it before it is cut into parts that are
+/// optimised side by side: the function cleanup -O3 starts with, then constants and
+/// unused arguments propagated across calls (the kernels' static shapes, strides and
+/// offsets reach their loops: without them nothing vectorises). What follows in -O3 sees
+/// one function at a time, or calls within a part; the kernels are leaves that only glue
+/// and entries call.
+static constexpr const char *kWholeModulePipeline =
+    "function(simplifycfg,sroa<modify-cfg>,early-cse<>),ipsccp<func-spec>,globalopt,deadargelim";
+
+namespace {
+
+/// LLVM's pass builder with its analyses and dlc's instrumentation, for one module.
+class PassPipeline {
+public:
+  PassPipeline(llvm::TargetMachine &tm, llvm::LLVMContext &ctx) : standard(ctx, /*DebugLogging=*/false) {
+    llvm::PipelineTuningOptions pto;
+    pto.LoopVectorization = true;
+    pto.SLPVectorization = true;
+    // CalledValuePropagation records which functions each indirect call may reach. A
+    // model's kernel calls go through import slots bound at load time, which it cannot
+    // resolve, and on a deep model it dominated the whole compile: 16 of the 20 s of the
+    // O3 pipeline for TinyGpt at 32 layers. It is optional, so the pass manager may skip it.
+    instrumentation.registerShouldRunOptionalPassCallback(
+        [](llvm::StringRef pass, llvm::Any) { return pass != "CalledValuePropagationPass"; });
+    // LLVM's own instrumentation, so that its options work in dlc: -time-passes,
+    // -print-after=<pass>, -print-changed.
+    standard.registerCallbacks(instrumentation, &mam);
+    builder.emplace(&tm, pto, std::nullopt, &instrumentation);
+    builder->registerModuleAnalyses(mam);
+    builder->registerCGSCCAnalyses(cam);
+    builder->registerFunctionAnalyses(fam);
+    builder->registerLoopAnalyses(lam);
+    builder->crossRegisterProxies(lam, fam, cam, mam);
+  }
+
+  /// Runs the textual pipeline `text` on `m`.
+  bool runModule(llvm::Module &m, llvm::StringRef text, std::string &error) {
+    llvm::ModulePassManager mpm;
+    if (llvm::Error e = builder->parsePassPipeline(mpm, text)) {
+      error = "LLVM cannot parse dlc's pipeline '" + text.str() + "': " + llvm::toString(std::move(e));
+      return false;
+    }
+    mpm.run(m, mam);
+    return true;
+  }
+
+  /// Glue sits out the pipelines that run on the whole module (toLLVMIR) or on a part
+  /// (optimiseModule): the interprocedural passes still read every call in it.
+  void setGlueAside(llvm::ArrayRef<llvm::Function *> glue, bool aside) {
+    for (llvm::Function *f : glue) {
+      if (aside) {
+        f->addFnAttr(llvm::Attribute::OptimizeNone);
+        f->addFnAttr(llvm::Attribute::NoInline);
+      } else {
+        f->removeFnAttr(llvm::Attribute::OptimizeNone);
+        f->removeFnAttr(llvm::Attribute::NoInline);
+      }
+      fam.invalidate(*f, llvm::PreservedAnalyses::none());
+    }
+  }
+
+  /// The arguments an interprocedural pass found unused (DAE, IPSCCP) leave their
+  /// computations in the glue dead.
+  void tidyGlue(llvm::ArrayRef<llvm::Function *> glue) {
+    llvm::FunctionPassManager tidy;
+    tidy.addPass(llvm::DCEPass());
+    for (llvm::Function *f : glue) tidy.run(*f, fam);
+  }
+
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassInstrumentationCallbacks instrumentation;
+  llvm::StandardInstrumentations standard;
+  std::optional<llvm::PassBuilder> builder;
+};
+
+llvm::SmallVector<llvm::Function *> markedGlue(llvm::Module &m) {
+  llvm::SmallVector<llvm::Function *> glue;
+  for (llvm::Function &f : m)
+    if (!f.isDeclaration() && isMarkedEntryGlue(f)) glue.push_back(&f);
+  return glue;
+}
+
+} // namespace
+
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                                        const CodegenOptions &opts) {
   std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(module, ctx);
@@ -75,72 +176,55 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
     module.emitError("cannot create an LLVM target: ") << error;
     return nullptr;
   }
-  m->setTargetTriple(tm->getTargetTriple());
-  m->setDataLayout(tm->createDataLayout());
-  if (opts.optLevel == 0) {
-    sinkEntryArgLoads(*m);
-    return m;
-  }
+  applyTarget(*m, *tm);
+  if (opts.optLevel == 0) return m;
 
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PipelineTuningOptions pto;
-  pto.LoopVectorization = true;
-  pto.SLPVectorization = true;
-  // CalledValuePropagation records which functions each indirect call may reach. A
-  // model's kernel calls go through import slots bound at load time, which it cannot
-  // resolve, and on a deep model it dominated the whole compile: 16 of the 20 s of the O3
-  // pipeline for TinyGpt at 32 layers. It is optional, so the pass manager may skip it.
-  llvm::PassInstrumentationCallbacks instrumentation;
-  instrumentation.registerShouldRunOptionalPassCallback(
-      [](llvm::StringRef pass, llvm::Any) { return pass != "CalledValuePropagationPass"; });
-  // LLVM's own instrumentation, so that its options work in dlc: -time-passes,
-  // -print-after=<pass>, -print-changed.
-  llvm::StandardInstrumentations standard(m->getContext(), /*DebugLogging=*/false);
-  standard.registerCallbacks(instrumentation, &mam);
-  llvm::PassBuilder pb(tm.get(), pto, std::nullopt, &instrumentation);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cam, mam);
-  llvm::OptimizationLevel level = opts.optLevel == 1   ? llvm::OptimizationLevel::O1
-                                  : opts.optLevel == 2 ? llvm::OptimizationLevel::O2
-                                                       : llvm::OptimizationLevel::O3;
-  // Glue sits out the optimisation pipeline, and gets a light one before it: the
-  // interprocedural passes still read every call in it (IPSCCP took 0.31 s of TinyGpt-64's
-  // compile over the 150k instructions of its train step, 0.09 s over the 29k left).
+  PassPipeline pipeline(*tm, ctx);
+  // Glue gets a light pipeline first: the interprocedural passes read every call in it
+  // (IPSCCP took 0.31 s of TinyGpt-64's compile over the 150k instructions of its train
+  // step, 0.09 s over the 29k left).
   llvm::FunctionPassManager light;
-  if (llvm::Error e = pb.parsePassPipeline(light, kGluePipeline)) {
+  if (llvm::Error e = pipeline.builder->parsePassPipeline(light, kGluePipeline)) {
     module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
     return nullptr;
   }
-  llvm::SmallVector<llvm::Function *> glue;
   for (llvm::Function &f : *m) {
     if (isEntryGlue(f, opts.glueThreshold)) {
-      light.run(f, fam);
-      fam.invalidate(f, llvm::PreservedAnalyses::none());
-      f.addFnAttr(llvm::Attribute::OptimizeNone);
-      f.addFnAttr(llvm::Attribute::NoInline);
-      glue.push_back(&f);
+      light.run(f, pipeline.fam);
+      pipeline.fam.invalidate(f, llvm::PreservedAnalyses::none());
+      markEntryGlue(f);
     }
   }
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
-  mpm.run(*m, mam);
-  // The arguments the pipeline found unused (DAE, IPSCCP) leave their computations in the
-  // glue dead.
-  llvm::FunctionPassManager tidy;
-  tidy.addPass(llvm::DCEPass());
-  for (llvm::Function *f : glue) {
-    f->removeFnAttr(llvm::Attribute::OptimizeNone);
-    f->removeFnAttr(llvm::Attribute::NoInline);
-    fam.invalidate(*f, llvm::PreservedAnalyses::none());
-    tidy.run(*f, fam);
+  llvm::SmallVector<llvm::Function *> glue = markedGlue(*m);
+  pipeline.setGlueAside(glue, true);
+  bool ok = pipeline.runModule(*m, kWholeModulePipeline, error);
+  pipeline.setGlueAside(glue, false);
+  if (!ok) {
+    module.emitError(error);
+    return nullptr;
   }
-  sinkEntryArgLoads(*m);
+  pipeline.tidyGlue(glue);
   return m;
+}
+
+mlir::LogicalResult optimiseModule(llvm::Module &m, const CodegenOptions &opts, std::string &error) {
+  bool optimisable = llvm::any_of(m, [](const llvm::Function &f) { return !f.isDeclaration() && !isMarkedEntryGlue(f); });
+  if (opts.optLevel > 0 && optimisable) {
+    auto tm = makeTargetMachine(opts, error);
+    if (!tm) return mlir::failure();
+    PassPipeline pipeline(*tm, m.getContext());
+    llvm::OptimizationLevel level = opts.optLevel == 1   ? llvm::OptimizationLevel::O1
+                                    : opts.optLevel == 2 ? llvm::OptimizationLevel::O2
+                                                         : llvm::OptimizationLevel::O3;
+    llvm::SmallVector<llvm::Function *> glue = markedGlue(m);
+    pipeline.setGlueAside(glue, true);
+    llvm::ModulePassManager mpm = pipeline.builder->buildPerModuleDefaultPipeline(level);
+    mpm.run(m, pipeline.mam);
+    pipeline.setGlueAside(glue, false);
+    pipeline.tidyGlue(glue);
+  }
+  sinkEntryArgLoads(m);
+  return mlir::success();
 }
 
 mlir::LogicalResult emitMachineCode(llvm::Module &m, const CodegenOptions &opts, bool assembly,

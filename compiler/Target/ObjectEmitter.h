@@ -25,9 +25,19 @@ std::string targetCPUName(const CodegenOptions &opts);
 /// Whether that CPU has any of the LLVM subtarget features `features` ("avx512bf16").
 bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::StringRef> features);
 
-/// Translates to LLVM IR and runs LLVM's optimisation pipeline at `optLevel`.
+/// Gives `m` the target triple and data layout of `opts`' CPU.
+bool setTarget(llvm::Module &m, const CodegenOptions &opts, std::string &error);
+
+/// Translates to LLVM IR and runs what of LLVM's optimisation at `optLevel` needs the
+/// whole module (interprocedural constants, unused arguments; glue's light pipeline).
+/// optimiseModule runs the rest, on the whole module or on each part of it.
 std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &ctx,
                                        const CodegenOptions &opts);
+
+/// LLVM's optimisation pipeline at `optLevel` over what toLLVMIR made, or a part of it
+/// (the glue toLLVMIR marked sits it out); then the entries' argument loads are sunk to
+/// their uses (SinkEntryArgLoads.h), at every level.
+mlir::LogicalResult optimiseModule(llvm::Module &m, const CodegenOptions &opts, std::string &error);
 
 /// Emits an object file (or assembly) in memory.
 mlir::LogicalResult emitMachineCode(llvm::Module &m, const CodegenOptions &opts, bool assembly,

@@ -563,7 +563,7 @@ def check_shared_bodies():
     flags = os.environ.get("DLC_FLAGS", "").split()
     dlc = [os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl")]
     ir = subprocess.run(dlc + ["--emit", "llvm"] + flags, capture_output=True, text=True, check=True).stdout
-    bodies = re.findall(r"^define internal [^@]*@(dl_fn_\w+)\(", ir, re.M)
+    bodies = re.findall(r"^define (?:internal|hidden) [^@]*@(dl_fn_\w+)\(", ir, re.M)
     h.check("deep: block and mlp compiled as shared bodies", any(b.startswith("dl_fn_block") for b in bodies) and
             any(b.startswith("dl_fn_mlp") for b in bodies), str(bodies))
     for b in bodies:

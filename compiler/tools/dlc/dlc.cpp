@@ -380,23 +380,22 @@ int main(int argc, char **argv) {
 
   if (emit == "ptx") return printPTX(*module);
 
-  phase = rootTimer.nest("LLVM IR: translate and optimise (-O" + std::to_string(optLevel) + ")");
+  phase = rootTimer.nest("LLVM IR: translate, interprocedural -O" + std::to_string(optLevel));
   llvm::LLVMContext llctx;
   auto llmod = dlc::toLLVMIR(*module, llctx, cg);
   if (!llmod) return Internal;
-  if (!weights.empty()) dlc::embedWeights(*llmod, bakedWeights);
-  if (emit == "llvm") {
-    llmod->print(llvm::outs(), nullptr);
-    return Ok;
-  }
-  phase = rootTimer.nest("Machine code");
+  phase = rootTimer.nest("Optimise (-O" + std::to_string(optLevel) + ") and generate machine code, in parts");
   std::vector<std::string> code;
   std::string err;
-  if (mlir::failed(dlc::emitCodeParts(*llmod, cg, emit == "asm", code, err))) {
+  dlc::CodeKind kind = emit == "asm"    ? dlc::CodeKind::Assembly
+                       : emit == "llvm" ? dlc::CodeKind::LLVMIR
+                                        : dlc::CodeKind::Object;
+  if (mlir::failed(dlc::emitCodeParts(*llmod, cg, kind, code, err)) ||
+      (!weights.empty() && mlir::failed(dlc::emitWeightsPart(bakedWeights, cg, kind, code.emplace_back(), err)))) {
     llvm::errs() << "dlc: internal error: " << err << "\n";
     return Internal;
   }
-  if (emit == "asm") {
+  if (kind != dlc::CodeKind::Object) {
     for (const std::string &part : code) llvm::outs() << part;
     return Ok;
   }
