@@ -16,7 +16,10 @@ def DLLowerToCPU : Pass<"dl-lower-to-cpu", "::mlir::ModuleOp"> {
   let options = [
     Option<"kernels", "kernels", "std::string", /*default=*/"\"onednn\"",
            "onednn: dense, matmul, convolutions, pooling and RNNs call oneDNN; linalg: they "
-           "become linalg (and scf loops for the RNNs)">
+           "become linalg (and scf loops for the RNNs)">,
+    Option<"channelBlock", "channel-block", "int64_t", /*default=*/"16",
+           "channels per block of the blocked layout that oneDNN's convolutions run on: "
+           "16 for a target CPU with AVX-512, 8 for one with AVX2 only (their vectors of floats)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::bufferization::BufferizationDialect",

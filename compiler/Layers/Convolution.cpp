@@ -50,13 +50,13 @@ mlir::Value emitConvolution(GenCall &c, size_t spatial) {
     mlir::Value y = mlir::dl::Conv2DOp::create(
         c.b, c.loc, toMLIR(r4, c.b.getContext()), x, w, bias, mlir::ValueRange{}, mlir::Value(), c.b.getDenseI64ArrayAttr(s),
         c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}), c.b.getDenseI64ArrayAttr(d),
-        c.b.getI64IntegerAttr(c.attrs.at("groups").i), nullptr, nullptr);
+        c.b.getI64IntegerAttr(c.attrs.at("groups").i), nullptr, nullptr, nullptr, nullptr);
     return emitReshape(c.b, c.loc, y, r4.shape, rt);
   }
   return mlir::dl::Conv2DOp::create(c.b, c.loc, c.resultType, x, w, bias, mlir::ValueRange{}, mlir::Value(), c.b.getDenseI64ArrayAttr(s),
                                     c.b.getDenseI64ArrayAttr({lo[0], lo[1], hi[0], hi[1]}),
                                     c.b.getDenseI64ArrayAttr(d), c.b.getI64IntegerAttr(c.attrs.at("groups").i),
-                                    nullptr, nullptr);
+                                    nullptr, nullptr, nullptr, nullptr);
 }
 
 /// conv1d and conv2d share everything but the number of spatial dims.

@@ -35,7 +35,7 @@ static LayerDef pool2d(const std::string &name, bool isMax) {
     std::vector<int64_t> p = attrInts(c.attrs.at("padding"));
     return mlir::dl::Pool2DOp::create(c.b, c.loc, c.resultType, c.operands[0], c.b.getBoolAttr(isMax),
                                       c.b.getDenseI64ArrayAttr(k), c.b.getDenseI64ArrayAttr(s),
-                                      c.b.getDenseI64ArrayAttr({p[0], p[1], p[0], p[1]}));
+                                      c.b.getDenseI64ArrayAttr({p[0], p[1], p[0], p[1]}), nullptr, nullptr);
   };
   return d;
 }

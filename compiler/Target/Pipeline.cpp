@@ -122,16 +122,17 @@ static std::string hostToLLVM() {
          "dl-kernel-noalias,dl-parallel-kernel-calls,dl-emit-model-interface";
 }
 
-std::string cpuPipeline(const std::string &kernels, bool shareFnBodies, bool parallelLoops) {
+std::string cpuPipeline(const CpuPipelineOptions &opts) {
   // dl-mark-batch-split reads the front end's ops, before lowering fuses and relays them.
   // (The GPU target runs a call whole: its kernels are as wide as the batch already.)
-  return "dl-mark-batch-split,dl-lower-to-cpu{kernels=" + kernels + "}," + tensorsToBuffers(shareFnBodies) +
+  return "dl-mark-batch-split,dl-lower-to-cpu{kernels=" + opts.kernels +
+         " channel-block=" + std::to_string(opts.channelBlock) + "}," + tensorsToBuffers(opts.shareFnBodies) +
          // Ownership-based deallocation clones a buffer a function returns without owning
          // it; shared fn bodies return none (their tensors go into the caller's
          // destinations), and any clone left becomes an allocation and a copy here.
          "dl-expand-strided-copies,buffer-deallocation-pipeline,convert-bufferization-to-memref,"
          "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels" +
-         (parallelLoops ? "{parallel-rows=true}," : ",") +
+         (opts.parallelLoops ? "{parallel-rows=true}," : ",") +
          hostToLLVM();
 }
 
@@ -147,14 +148,13 @@ std::string cudaPipeline() {
          archs + "gpu-module-to-binary{format=isa},dl-embed-gpu-code," + hostToLLVM();
 }
 
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
-                                       llvm::function_ref<void(mlir::PassManager &)> configure,
-                                       bool shareFnBodies, bool parallelLoops) {
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const CpuPipelineOptions &cpu,
+                                       llvm::function_ref<void(mlir::PassManager &)> configure) {
   mlir::PassManager pm(module->getName());
   if (configure) configure(pm);
   std::string err;
   llvm::raw_string_ostream os(err);
-  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(kernels, shareFnBodies, parallelLoops), pm, os))) {
+  if (mlir::failed(mlir::parsePassPipeline(target == "cuda" ? cudaPipeline() : cpuPipeline(cpu), pm, os))) {
     module.emitError("internal error: bad pass pipeline: ") << err;
     return mlir::failure();
   }

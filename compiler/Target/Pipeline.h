@@ -19,12 +19,23 @@ void registerPasses();
 /// oneDNN path runs fused), then dl-autodiff.
 void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly);
 
+/// What the CPU pipeline is asked for.
+struct CpuPipelineOptions {
+  /// "onednn" or "linalg" (see the dl-lower-to-cpu pass).
+  std::string kernels = "onednn";
+  /// Every call of a `fn` calls one function (dl-share-fn-bodies); off, each call is
+  /// compiled anew.
+  bool shareFnBodies = true;
+  /// Generated loop nests run their rows over the session's threads (dl-outline-kernels'
+  /// parallel-rows).
+  bool parallelLoops = true;
+  /// Channels per block of the convolutions' blocked layout: 16 for a target CPU with
+  /// AVX-512, 8 for one without (dl-lower-to-cpu's channel-block).
+  int64_t channelBlock = 16;
+};
+
 /// The CPU pipeline as a textual pass pipeline (also printed by `dlc --print-pipeline`).
-/// `kernels`: "onednn" or "linalg" (see the dl-lower-to-cpu pass). `shareFnBodies`: every
-/// call of a `fn` calls one function (dl-share-fn-bodies); off, each call is compiled anew.
-/// `parallelLoops`: generated loop nests run their rows over the session's threads
-/// (dl-outline-kernels' parallel-rows).
-std::string cpuPipeline(const std::string &kernels = "onednn", bool shareFnBodies = true, bool parallelLoops = true);
+std::string cpuPipeline(const CpuPipelineOptions &opts = {});
 
 /// The GPU architectures a `--target cuda` model carries PTX for, oldest first.
 inline constexpr const char *kCudaArchs[] = {"sm_80", "sm_90"};
@@ -35,9 +46,8 @@ std::string cudaPipeline();
 
 /// Runs the pipeline of `target` ("cpu" or "cuda") on a dl-dialect module, leaving an
 /// LLVM-dialect module.
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const std::string &kernels,
-                                       llvm::function_ref<void(mlir::PassManager &)> configure,
-                                       bool shareFnBodies = true, bool parallelLoops = true);
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module, const std::string &target, const CpuPipelineOptions &cpu,
+                                       llvm::function_ref<void(mlir::PassManager &)> configure);
 
 } // namespace dlc
 #endif

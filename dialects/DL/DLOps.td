@@ -320,16 +320,17 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
     `channels_last`: input, residual and result are NHWC instead (the weight stays OIHW).
     Only the layout pass sets it, for kernels that run faster on NHWC.
     `blocked_channels` (with channels_last): input, residual and result, typed NHWC, are
-    stored in 16-channel blocks (see dl.block_channels). The layout pass sets it where
-    channels in and out are whole blocks and the call does not update the weight: oneDNN
-    runs such convolutions by Winograd's algorithm (model_abi.h) or its direct kernel on
-    blocks, faster than on NHWC.
+    stored in blocks of that many channels, 8 or 16 (see dl.block_channels). The layout
+    pass sets it where channels in and out are whole blocks and the call does not update
+    the weight: oneDNN runs such convolutions by Winograd's algorithm (model_abi.h) or
+    its direct kernel on blocks, faster than on NHWC.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, Optional<DL_FloatTensor>:$bias,
                        Variadic<DL_FloatTensor>:$bn, Optional<DL_FloatTensor>:$residual,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding,
                        DenseI64ArrayAttr:$dilation, I64Attr:$groups, DefaultValuedAttr<I64Attr, "0">:$activation,
-                       OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last, UnitAttr:$blocked_channels);
+                       OptionalAttr<F64Attr>:$bn_eps, UnitAttr:$channels_last,
+                       OptionalAttr<I64Attr>:$blocked_channels);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? (`bn` `(` $bn^ `)`)? (`residual` `(` $residual^ `)`)? attr-dict `:`
@@ -340,17 +341,18 @@ def DL_Conv2DOp : DL_Op<"conv2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
 }
 
 def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, SameOperandsAndResultType, DL_RuntimeCallSite]> {
-  let summary = "an NHWC tensor's buffer rearranged into 16-channel blocks, or back (`inverse`)";
+  let summary = "an NHWC tensor's buffer rearranged into channel blocks, or back (`inverse`)";
   let description = [{
     The result has the input's type and values; its buffer holds them as
-    [N][C/16][H][W][16] (oneDNN's nChw16c), or, with `inverse`, a blocked input goes back
-    to NHWC. Only the layout pass creates it, around convolutions marked
-    `blocked_channels`; a blocked tensor is read by those, by max pooling marked so, by
-    elementwise ops whose operands are all blocked, and by the inverse op, nothing else.
-    A pair folds away, and so does a tensor of 16 channels, whose bytes are the same in
-    both layouts.
+    [N][C/B][H][W][B], B = `block` (oneDNN's nChw16c or nChw8c), or, with `inverse`, a
+    blocked input goes back to NHWC. B is the target CPU's: 16 floats are an AVX-512
+    vector, 8 an AVX2 one, and oneDNN's direct kernels for each read that. Only the layout
+    pass creates it, around convolutions marked `blocked_channels`; a blocked tensor is
+    read by those, by max pooling marked so, by elementwise ops whose operands are all
+    blocked, and by the inverse op, nothing else. A pair folds away, and so does a tensor
+    of B channels, whose bytes are the same in both layouts.
   }];
-  let arguments = (ins DL_FloatTensor:$input, UnitAttr:$inverse);
+  let arguments = (ins DL_FloatTensor:$input, I64Attr:$block, UnitAttr:$inverse);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
@@ -378,12 +380,13 @@ def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
   let description = [{
     `channels_last`: input and result are NHWC (set by the layout pass).
     `blocked_channels` (with channels_last, max pooling, inference form): input and
-    result, typed NHWC, are stored in 16-channel blocks (see dl.block_channels); the
-    layout pass sets it where the input comes from a blocked convolution.
+    result, typed NHWC, are stored in blocks of that many channels (see
+    dl.block_channels); the layout pass sets it where the input comes from a blocked
+    convolution.
   }];
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, UnitAttr:$channels_last,
-                       UnitAttr:$blocked_channels);
+                       OptionalAttr<I64Attr>:$blocked_channels);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;

@@ -8,6 +8,12 @@ static bool agree(int64_t a, int64_t b) {
   return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
 }
 
+/// The channel blocks of the layout pass: an AVX-512 vector of floats or an AVX2 one.
+static LogicalResult verifyChannelBlock(Operation *op, uint64_t block) {
+  if (block != 8 && block != 16) return op->emitOpError("channel blocks of 8 or 16, not ") << block;
+  return success();
+}
+
 static LogicalResult vector(Operation *op, Value v, int64_t size, StringRef what) {
   auto t = cast<RankedTensorType>(v.getType());
   if (t.getRank() != 1 || !agree(t.getDimSize(0), size))
@@ -116,24 +122,28 @@ LogicalResult Conv2DOp::verify() {
     for (Value v : getBn())
       if (failed(vector(*this, v, w.getDimSize(0), "batch_norm parameter"))) return failure();
   }
-  if (getBlockedChannels() && (!getChannelsLast() || channels % 16 != 0 || w.getDimSize(0) % 16 != 0))
-    return emitOpError("blocked_channels needs channels_last and channels in multiples of 16");
+  if (auto block = getBlockedChannels()) {
+    if (failed(verifyChannelBlock(*this, *block))) return failure();
+    if (!getChannelsLast() || channels % int64_t(*block) != 0 || w.getDimSize(0) % int64_t(*block) != 0)
+      return emitOpError("blocked_channels needs channels_last and channels in whole blocks of ") << *block;
+  }
   return success();
 }
 
 LogicalResult BlockChannelsOp::verify() {
+  if (failed(verifyChannelBlock(*this, getBlock()))) return failure();
   auto t = getInput().getType();
-  if (t.getRank() != 4 || t.isDynamicDim(3) || t.getDimSize(3) % 16 != 0)
-    return emitOpError("expects an NHWC tensor with a static channel count that is a multiple of 16");
+  if (t.getRank() != 4 || t.isDynamicDim(3) || t.getDimSize(3) % int64_t(getBlock()) != 0)
+    return emitOpError("expects an NHWC tensor with a static channel count that is a multiple of ") << getBlock();
   return success();
 }
 
 OpFoldResult BlockChannelsOp::fold(FoldAdaptor) {
   // block(unblock(x)) and unblock(block(x)) are x.
   if (auto inner = getInput().getDefiningOp<BlockChannelsOp>())
-    if (inner.getInverse() != getInverse()) return inner.getInput();
-  // 16 channels: [N][1][H][W][16] is NHWC byte for byte.
-  if (getInput().getType().getDimSize(3) == 16) return getInput();
+    if (inner.getInverse() != getInverse() && inner.getBlock() == getBlock()) return inner.getInput();
+  // B channels: [N][1][H][W][B] is NHWC byte for byte.
+  if (getInput().getType().getDimSize(3) == int64_t(getBlock())) return getInput();
   return {};
 }
 
@@ -141,11 +151,13 @@ LogicalResult Pool2DOp::verify() {
   if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW (or NHWC) input");
   if (getKernel().size() != 2 || getStride().size() != 2 || getPadding().size() != 4)
     return emitOpError("kernel and stride need 2 values, padding 4");
-  if (getBlockedChannels()) {
+  if (auto block = getBlockedChannels()) {
+    if (failed(verifyChannelBlock(*this, *block))) return failure();
     auto t = getInput().getType();
-    if (!getChannelsLast() || !getIsMax() || t.isDynamicDim(3) || t.getDimSize(3) % 16 != 0)
+    if (!getChannelsLast() || !getIsMax() || t.isDynamicDim(3) || t.getDimSize(3) % int64_t(*block) != 0)
       return emitOpError("blocked_channels needs max pooling of channels_last tensors whose static channel count is "
-                         "a multiple of 16");
+                         "a multiple of ")
+             << *block;
   }
   return success();
 }

@@ -421,11 +421,10 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
 }
 
 TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]") {
-  // 64 channels and more given blocked: Winograd, on 16-channel blocks; given NHWC (and
-  // with 32 channels): direct on NHWC. 3x3, padding 1, a bias, then relu.
+  // 64 channels and more given 16-channel blocks: Winograd (on AVX-512); given 8-channel
+  // blocks, 32 channels or NHWC: direct. 3x3, padding 1, a bias, then relu.
   for (int64_t ch : {32, 64, 96})
-      for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C}) {
-        if (layout == DLRT_LAYOUT_NCHW16C && ch % 16 != 0) continue;
+      for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
         INFO(ch << " channels, layout " << layout);
         int64_t n = 2, h = 9, w = 7, oc = ch;
         std::vector<int64_t> g = {n, ch, h, w, oc, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_RELU, layout};
@@ -458,7 +457,7 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
           if (layout == DLRT_LAYOUT_NHWC)
             return v;
           std::vector<float> b(v.size());
-          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), back);
+          dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), v.data(), b.data(), back, dlrt_layout_block(layout));
           return b;
         };
         std::vector<float> xl = relayout(x, false), skipl = relayout(skip, false);
@@ -473,26 +472,30 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
       }
 }
 
-TEST_CASE("16-channel blocks: element (n, c, h, w) at [n][c/16][h][w][c%16], and back", "[kernels]") {
-  int64_t n = 2, c = 48, h = 3, w = 5;
-  std::vector<int64_t> nchw = {n, c, h, w};
-  auto x = randomVector(size_t(n * c * h * w), 31); // NHWC
-  std::vector<float> blocked(x.size()), back(x.size());
-  KernelContext ctx;
-  dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), x.data(), blocked.data(), 0);
-  dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), blocked.data(), back.data(), 1);
-  REQUIRE(ctx.error.empty());
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch)
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t xx = 0; xx < w; ++xx)
-          REQUIRE(blocked[size_t((((i * (c / 16) + ch / 16) * h + y) * w + xx) * 16 + ch % 16)] ==
-                  x[size_t(((i * h + y) * w + xx) * c + ch)]);
-  REQUIRE(back == x);
+TEST_CASE("channel blocks of 16 and 8: element (n, c, h, w) at [n][c/B][h][w][c%B], and back", "[kernels]") {
+  for (int64_t block : {16, 8}) {
+    INFO(block << "-channel blocks");
+    int64_t n = 2, c = 48, h = 3, w = 5;
+    std::vector<int64_t> nchw = {n, c, h, w};
+    auto x = randomVector(size_t(n * c * h * w), 31); // NHWC
+    std::vector<float> blocked(x.size()), back(x.size());
+    KernelContext ctx;
+    dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), x.data(), blocked.data(), 0, block);
+    dlrt_k_block_channels_f32(&ctx, 0, nchw.data(), blocked.data(), back.data(), 1, block);
+    REQUIRE(ctx.error.empty());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t xx = 0; xx < w; ++xx)
+            REQUIRE(blocked[size_t((((i * (c / block) + ch / block) * h + y) * w + xx) * block + ch % block)] ==
+                    x[size_t(((i * h + y) * w + xx) * c + ch)]);
+    REQUIRE(back == x);
 
-  std::vector<int64_t> odd = {1, 24, 2, 2};
-  dlrt_k_block_channels_f32(&ctx, 3, odd.data(), x.data(), blocked.data(), 0);
-  REQUIRE(ctx.error.find("16-channel blocks of 24 channels") != std::string::npos);
+    std::vector<int64_t> odd = {1, block + block / 2, 2, 2};
+    dlrt_k_block_channels_f32(&ctx, 3, odd.data(), x.data(), blocked.data(), 0, block);
+    REQUIRE(ctx.error.find(std::to_string(block) + "-channel blocks of " + std::to_string(block + block / 2) +
+                           " channels") != std::string::npos);
+  }
 }
 
 TEST_CASE("threads: a call's kernels all go parallel when most work is in large ones, or with spinning workers above "
@@ -697,7 +700,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
   }
 }
 
-TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, window shape, padding and team size, NaN and infinities") {
+TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA build, window shape, padding and team size, NaN and infinities") {
   std::vector<dlrt::native::VectorIsa> isas = runnableIsas();
   std::mt19937 gen(5);
   std::normal_distribution<float> normal;
@@ -729,17 +732,20 @@ TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, wind
               }
             want[size_t(((b * oh + r) * ow + q) * c + ch)] = m;
           }
-    // 16-channel blocks ([N][C/16][H][W][16]) of an NHWC tensor of `rows` x `cols`, and back.
-    auto blockIndex = [&](int64_t b, int64_t row, int64_t col, int64_t ch, int64_t rows, int64_t cols) {
-      return size_t((((b * (c / 16) + ch / 16) * rows + row) * cols + col) * 16 + ch % 16);
-    };
-    std::vector<float> xBlocked(x.size());
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t row = 0; row < h; ++row)
-        for (int64_t col = 0; col < w; ++col)
-          for (int64_t ch = 0; ch < c; ++ch)
-            xBlocked[blockIndex(b, row, col, ch, h, w)] = x[size_t(((b * h + row) * w + col) * c + ch)];
-    for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C})
+    for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+      // Blocks ([N][C/B][H][W][B]) of an NHWC tensor of `rows` x `cols`, and back.
+      const int64_t block = dlrt_layout_block(layout);
+      auto blockIndex = [&](int64_t b, int64_t row, int64_t col, int64_t ch, int64_t rows, int64_t cols) {
+        return size_t((((b * (c / block) + ch / block) * rows + row) * cols + col) * block + ch % block);
+      };
+      std::vector<float> xBlocked(x.size());
+      if (block)
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t row = 0; row < h; ++row)
+            for (int64_t col = 0; col < w; ++col)
+              for (int64_t ch = 0; ch < c; ++ch)
+                xBlocked[blockIndex(b, row, col, ch, h, w)] = x[size_t(((b * h + row) * w + col) * c + ch)];
+      REQUIRE(dlrt::native::maxPoolSupports(layout, c));
       for (dlrt::native::VectorIsa isa : isas)
         for (int threads : {1, 2, 3}) {
           CAPTURE(win[0], win[1], win[2], win[4], layout, int(isa), threads);
@@ -758,7 +764,11 @@ TEST_CASE("native max pooling: NHWC and 16-channel blocks, every ISA build, wind
             if (!(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])))) ++wrong;
           CHECK(wrong == 0);
         }
+    }
   }
+  REQUIRE_FALSE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NHWC, 24));
+  REQUIRE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NCHW8C, 24));
+  REQUIRE_FALSE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NCHW, 32));
 }
 
 TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC columns, team size") {

@@ -21,6 +21,12 @@
 // blocked tensor. (A tensor blocked for several convolutions, such as a skip connection,
 // is blocked once: dl-lower-to-cpu runs CSE after the layout patterns.)
 //
+// The block is the target CPU's vector of floats (dl-lower-to-cpu's channel-block, which
+// dlc sets from -mcpu): 16 with AVX-512, 8 with AVX2 only. oneDNN's AVX2 convolutions
+// read and write nChw8c; handed nChw16c they reordered it to 8-channel blocks on the way
+// in and back on the way out of every call. Which convolutions are blocked does not
+// depend on it: channels in whole blocks of 16 either way.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
 #include "dialects/DL/DLOps.h"
@@ -30,8 +36,8 @@ using namespace mlir;
 namespace dlc {
 namespace {
 
-Value blockChannels(PatternRewriter &rw, Location loc, Value v, bool inverse) {
-  auto op = dl::BlockChannelsOp::create(rw, loc, v.getType(), v);
+Value blockChannels(PatternRewriter &rw, Location loc, Value v, int64_t block, bool inverse) {
+  auto op = dl::BlockChannelsOp::create(rw, loc, v.getType(), v, block);
   if (inverse) op.setInverse(true);
   return op.getResult();
 }
@@ -47,25 +53,33 @@ bool updatedHere(Value w) {
   });
 }
 
-struct BlockConvolution : public OpRewritePattern<dl::Conv2DOp> {
-  using OpRewritePattern::OpRewritePattern;
+/// The patterns below, for one block size.
+struct Blocks {
+  int64_t block;
+};
+
+struct BlockConvolution : public OpRewritePattern<dl::Conv2DOp>, Blocks {
+  BlockConvolution(MLIRContext *ctx, int64_t block) : OpRewritePattern(ctx), Blocks{block} {}
   LogicalResult matchAndRewrite(dl::Conv2DOp op, PatternRewriter &rw) const override {
     if (!op.getChannelsLast() || op.getBlockedChannels() || updatedHere(op.getWeight())) return failure();
     auto x = op.getInput().getType();
     auto w = op.getWeight().getType();
     int64_t c = x.getDimSize(3), oc = w.getDimSize(0);
+    // Whole blocks of 16 either way: the rule for Winograd (model_abi.h) and the
+    // measurements behind this pass are in those, and so a model blocks the same
+    // convolutions on either CPU family.
     if (ShapedType::isDynamic(c) || c % 16 != 0 || oc % 16 != 0 || op.getGroups() != 1) return failure();
     Location loc = op.getLoc();
     rw.setInsertionPoint(op);
-    Value input = blockChannels(rw, loc, op.getInput(), false);
-    Value residual = op.getResidual() ? blockChannels(rw, loc, op.getResidual(), false) : Value();
+    Value input = blockChannels(rw, loc, op.getInput(), block, false);
+    Value residual = op.getResidual() ? blockChannels(rw, loc, op.getResidual(), block, false) : Value();
     rw.modifyOpInPlace(op, [&] {
       op.getInputMutable().assign(input);
       if (residual) op.getResidualMutable().assign(residual);
-      op.setBlockedChannels(true);
+      op.setBlockedChannels(block);
     });
     rw.setInsertionPointAfter(op);
-    Value out = blockChannels(rw, loc, op.getResult(), true);
+    Value out = blockChannels(rw, loc, op.getResult(), block, true);
     rw.replaceAllUsesExcept(op.getResult(), out, out.getDefiningOp());
     return success();
   }
@@ -74,36 +88,38 @@ struct BlockConvolution : public OpRewritePattern<dl::Conv2DOp> {
 /// f(unblock(a), unblock(b), ...) -> unblock(f(a, b, ...)) for an elementwise f (see
 /// sinkLayoutThroughElementwise): the same function of the same elements in the same byte
 /// order.
-struct SinkUnblockThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarElementwiseOpInterface> {
-  using OpInterfaceRewritePattern::OpInterfaceRewritePattern;
+struct SinkUnblockThroughElementwise : public OpInterfaceRewritePattern<dl::ScalarElementwiseOpInterface>, Blocks {
+  SinkUnblockThroughElementwise(MLIRContext *ctx, int64_t block) : OpInterfaceRewritePattern(ctx), Blocks{block} {}
   LogicalResult matchAndRewrite(dl::ScalarElementwiseOpInterface iface, PatternRewriter &rw) const override {
     Operation *op = iface.getOperation();
     if (op->getNumResults() != 1 || op->getNumOperands() == 0) return failure();
-    auto unwrap = [](Value v) -> Value {
+    auto unwrap = [this](Value v) -> Value {
       auto b = v.getDefiningOp<dl::BlockChannelsOp>();
-      return b && b.getInverse() ? b.getInput() : Value();
+      return b && b.getInverse() && int64_t(b.getBlock()) == block ? b.getInput() : Value();
     };
-    return sinkLayoutThroughElementwise(op, rw, unwrap, op->getResult(0).getType(),
-                                        [&](Value moved) { return blockChannels(rw, op->getLoc(), moved, true); });
+    return sinkLayoutThroughElementwise(op, rw, unwrap, op->getResult(0).getType(), [&](Value moved) {
+      return blockChannels(rw, op->getLoc(), moved, block, true);
+    });
   }
 };
 
 /// max_pool2d(unblock(x)) -> unblock(max_pool2d_blocked(x)): the runtime pools the
 /// blocks as they are (inference form only: a pooling whose gradient the call takes keeps
 /// NHWC, as its convolutions do).
-struct SinkUnblockThroughMaxPool : public OpRewritePattern<dl::Pool2DOp> {
-  using OpRewritePattern::OpRewritePattern;
+struct SinkUnblockThroughMaxPool : public OpRewritePattern<dl::Pool2DOp>, Blocks {
+  SinkUnblockThroughMaxPool(MLIRContext *ctx, int64_t block) : OpRewritePattern(ctx), Blocks{block} {}
   LogicalResult matchAndRewrite(dl::Pool2DOp op, PatternRewriter &rw) const override {
     auto unblock = op.getInput().getDefiningOp<dl::BlockChannelsOp>();
-    if (!unblock || !unblock.getInverse() || !op.getIsMax() || !op.getChannelsLast() || op.getBlockedChannels() ||
+    if (!unblock || !unblock.getInverse() || int64_t(unblock.getBlock()) != block || !op.getIsMax() ||
+        !op.getChannelsLast() || op.getBlockedChannels() ||
         llvm::any_of(op.getInput().getUsers(), [](Operation *u) { return isa<dl::Pool2DBackwardOp>(u); }))
       return failure();
     rw.modifyOpInPlace(op, [&] {
       op.getInputMutable().assign(unblock.getInput());
-      op.setBlockedChannels(true);
+      op.setBlockedChannels(block);
     });
     rw.setInsertionPointAfter(op);
-    Value out = blockChannels(rw, op.getLoc(), op.getResult(), true);
+    Value out = blockChannels(rw, op.getLoc(), op.getResult(), block, true);
     rw.replaceAllUsesExcept(op.getResult(), out, out.getDefiningOp());
     return success();
   }
@@ -111,8 +127,9 @@ struct SinkUnblockThroughMaxPool : public OpRewritePattern<dl::Pool2DOp> {
 
 } // namespace
 
-void populateBlockedChannels(RewritePatternSet &patterns) {
-  patterns.add<BlockConvolution, SinkUnblockThroughElementwise, SinkUnblockThroughMaxPool>(patterns.getContext());
+void populateBlockedChannels(RewritePatternSet &patterns, int64_t block) {
+  patterns.add<BlockConvolution, SinkUnblockThroughElementwise, SinkUnblockThroughMaxPool>(patterns.getContext(),
+                                                                                           block);
 }
 
 } // namespace dlc

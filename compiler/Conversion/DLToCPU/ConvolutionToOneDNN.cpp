@@ -32,6 +32,9 @@ SmallVector<Value> resultDynSizes(RankedTensorType rt, ArrayRef<Value> nchw, boo
   return dyn;
 }
 
+/// The runtime's name of the layout of `block`-channel blocks (8 or 16, verified).
+dlrt_layout blockedLayout(uint64_t block) { return block == 8 ? DLRT_LAYOUT_NCHW8C : DLRT_LAYOUT_NCHW16C; }
+
 /// N, C, H, W of an activation laid out NCHW or NHWC.
 std::array<Value, 4> nchwSizes(OpBuilder &b, Location loc, Value x, bool channelsLast) {
   if (channelsLast) return {dimOf(b, loc, x, 0), dimOf(b, loc, x, 3), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2)};
@@ -85,7 +88,9 @@ struct Conv2DToOneDNN : public OpRewritePattern<dl::Conv2DOp> {
     Value oh = windowOutputSize(rw, loc, h, kh, s[0], p[0], p[2], d[0]);
     Value ow = windowOutputSize(rw, loc, wd, kw, s[1], p[1], p[3], d[1]);
     auto rt = op.getResult().getType();
-    dlrt_layout layout = op.getBlockedChannels() ? DLRT_LAYOUT_NCHW16C : cl ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
+    dlrt_layout layout = op.getBlockedChannels() ? blockedLayout(*op.getBlockedChannels())
+                         : cl                       ? DLRT_LAYOUT_NHWC
+                                                    : DLRT_LAYOUT_NCHW;
     Value geom = convGeometry(rw, loc, {n, c, h, wd}, oc, kh, kw, oh, ow, s, p, d, op.getGroups(), op.getActivation(),
                               layout);
     Value eps = arith::ConstantOp::create(rw, loc, rw.getF64Type(),
@@ -150,7 +155,7 @@ template <typename Op>
 Value poolGeometryOf(OpBuilder &b, Location loc, Op op, ArrayRef<Value> nchw, Value oh, Value ow) {
   dlrt_layout layout = op.getChannelsLast() ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
   if constexpr (std::is_same_v<Op, dl::Pool2DOp>)
-    if (op.getBlockedChannels()) layout = DLRT_LAYOUT_NCHW16C;
+    if (op.getBlockedChannels()) layout = blockedLayout(*op.getBlockedChannels());
   return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(), layout);
 }
 
@@ -325,7 +330,8 @@ struct LayoutTransposeToOneDNN : public OpRewritePattern<dl::TransposeOp> {
   }
 };
 
-/// The layout pass's dl.block_channels -> oneDNN's reorder between NHWC and nChw16c.
+/// The layout pass's dl.block_channels -> oneDNN's reorder between NHWC and nChw16c or
+/// nChw8c.
 struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BlockChannelsOp op, PatternRewriter &rw) const override {
@@ -338,6 +344,7 @@ struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
                          .in(op.getInput())
                          .out(rt, resultDynSizes(rt, {n, c, h, w}, /*channelsLast=*/true))
                          .in(i64Const(rw, loc, op.getInverse() ? 1 : 0))
+                         .in(i64Const(rw, loc, int64_t(op.getBlock())))
                          .emitResult());
     return success();
   }

@@ -48,13 +48,17 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       return signalPassFailure();
     }
     // Layouts: oneDNN's convolutions and pooling run on NHWC, Winograd convolutions on
-    // 16-channel blocks; the portable linalg kernels keep PyTorch's NCHW.
+    // channel blocks; the portable linalg kernels keep PyTorch's NCHW.
+    if (channelBlock != 8 && channelBlock != 16) {
+      module.emitError("dl-lower-to-cpu: channel blocks of 8 or 16, not ") << channelBlock;
+      return signalPassFailure();
+    }
     if (kernels == "onednn") {
       RewritePatternSet layout(&getContext());
       populateChannelsLast(layout);
       if (failed(applyPatternsGreedily(module, std::move(layout), config))) return signalPassFailure();
       RewritePatternSet blocked(&getContext());
-      populateBlockedChannels(blocked);
+      populateBlockedChannels(blocked, channelBlock);
       if (failed(applyPatternsGreedily(module, std::move(blocked), config))) return signalPassFailure();
       // One transpose or blocking of a tensor that several convolutions read.
       IRRewriter rewriter(&getContext());

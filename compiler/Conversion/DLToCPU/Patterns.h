@@ -32,9 +32,9 @@ void populateFuseActivations(mlir::RewritePatternSet &patterns);
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);
 /// After populateChannelsLast: the convolutions the runtime runs by Winograd's algorithm
-/// take and give 16-channel blocks (blocked_channels) between dl.block_channels ops, which
-/// fold away between consecutive ones and sink through elementwise ops.
-void populateBlockedChannels(mlir::RewritePatternSet &patterns);
+/// take and give blocks of `block` channels (blocked_channels, 16 or 8) between dl.block_channels
+/// ops, which fold away between consecutive ones and sink through elementwise ops.
+void populateBlockedChannels(mlir::RewritePatternSet &patterns, int64_t block);
 /// The NCHW <-> NHWC transposes and dl.block_channels -> oneDNN reorders (parallel copies).
 void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 /// dense / matmul -> calls of the runtime's kernels dlrt_k_dense_f32 / dlrt_k_matmul_f32,

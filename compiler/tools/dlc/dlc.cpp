@@ -197,6 +197,20 @@ int printPTX(mlir::ModuleOp module) {
 
 } // namespace
 
+/// The CPU pipeline the options ask for. Channel blocks are the target CPU's vector of
+/// floats: oneDNN's direct convolutions read nChw16c with AVX-512 and nChw8c with AVX2,
+/// and each family's kernels reorder the other's blocks on every call.
+static dlc::CpuPipelineOptions cpuPipelineOptions() {
+  dlc::CpuPipelineOptions opts;
+  opts.kernels = kernels;
+  opts.shareFnBodies = shareFnBodies;
+  opts.parallelLoops = parallelLoops;
+  dlc::CodegenOptions cpu;
+  cpu.cpu = mcpu;
+  opts.channelBlock = dlc::targetHasAnyFeature(cpu, {"avx512f"}) ? 16 : 8;
+  return opts;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::setBugReportMsg("dlc: internal compiler error. Please report it with the .dl file and the "
@@ -223,7 +237,7 @@ int main(int argc, char **argv) {
     return usage(llvm::StringRef(cliErr).trim());
 
   if (printPipeline) {
-    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(kernels, shareFnBodies, parallelLoops)) << "\n";
+    llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(cpuPipelineOptions())) << "\n";
     return Ok;
   }
   // Plugins first: their layers join the registry the front end resolves calls in.
@@ -370,11 +384,11 @@ int main(int argc, char **argv) {
   }
 
   phase = rootTimer.nest("Lower to the LLVM dialect");
-  if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, kernels, [&](mlir::PassManager &pm) {
+  if (mlir::failed(dlc::lowerToLLVMDialect(*module, target, cpuPipelineOptions(), [&](mlir::PassManager &pm) {
         (void)mlir::applyPassManagerCLOptions(pm);
         pm.enableTiming(phase);
         pm.enableVerifier(verifyEachPass());
-      }, shareFnBodies, parallelLoops)))
+      })))
     return errors ? InputError : Internal;
   if (mlir::failed(verifyResult(*module, "the lowering to the LLVM dialect"))) return Internal;
 

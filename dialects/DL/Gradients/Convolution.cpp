@@ -72,7 +72,7 @@ LogicalResult ConvTranspose2DOp::buildGradient(OpBuilder &b, ValueRange resultGr
   if (needed[0])
     dx = Conv2DOp::create(b, loc, getInput().getType(), g, w, /*bias=*/Value(), /*bn=*/ValueRange{},
                           /*residual=*/Value(), getStrideAttr(), paddingAttr, getDilationAttr(), getGroupsAttr(),
-                          b.getI64IntegerAttr(0), FloatAttr(), UnitAttr(), UnitAttr());
+                          b.getI64IntegerAttr(0), FloatAttr(), UnitAttr(), IntegerAttr());
   if (needed[1])
     dw = Conv2DBackwardWeightsOp::create(b, loc, getWeight().getType(), x, g, getStrideAttr(), paddingAttr,
                                          getDilationAttr(), getGroupsAttr());

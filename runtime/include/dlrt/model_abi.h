@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 11
+#define DLRT_MODEL_ABI_VERSION 12
 
 #ifdef __cplusplus
 extern "C" {
@@ -33,16 +33,24 @@ enum dlrt_layout {
   DLRT_LAYOUT_NCHW = 0,
   DLRT_LAYOUT_NHWC = 1,
   /* NHWC-typed tensors stored in 16-channel blocks, [N][C/16][H][W][16] (oneDNN's
-   * nChw16c): what Winograd convolutions read and write. */
+   * nChw16c): what Winograd and direct convolutions on AVX-512 read and write. */
   DLRT_LAYOUT_NCHW16C = 2,
+  /* The same in 8-channel blocks (nChw8c): what oneDNN's AVX2 convolutions read and write. */
+  DLRT_LAYOUT_NCHW8C = 3,
 };
+
+/* The channels per block of a blocked layout; 0 for NCHW and NHWC. */
+static inline int64_t dlrt_layout_block(int64_t layout) {
+  return layout == DLRT_LAYOUT_NCHW16C ? 16 : layout == DLRT_LAYOUT_NCHW8C ? 8 : 0;
+}
 
 /* Whether a conv2d may run by Winograd's algorithm (when oneDNN has a kernel for it): 3x3,
  * stride 1, no dilation, no groups, 64 channels in and out or more. Measured on this
  * project's CPUs: 1.2-2.3x faster than direct convolution on ResNet's layers, slower with
  * fewer channels (0.7-0.9x for 16 -> 32 on 14x14). The compiler hands every convolution
  * whose channels in and out are whole 16-channel blocks its activations in blocks
- * (DLRT_LAYOUT_NCHW16C), except where the call updates the weight (a train step); the
+ * (DLRT_LAYOUT_NCHW16C, or _NCHW8C for a CPU without AVX-512), except where the call
+ * updates the weight (a train step); the
  * runtime runs those by Winograd where this rule says so, else by oneDNN's direct kernel
  * on blocks. */
 static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw,

@@ -11,6 +11,26 @@
 namespace dlrt::native {
 namespace {
 
+/// Vectors of N floats and of N 32-bit integers: 16 for NHWC and 16-channel blocks, 8 for
+/// 8-channel blocks.
+template <int N> struct Lanes;
+template <> struct Lanes<16> {
+  using F = vf;
+  using I = vi;
+};
+template <> struct Lanes<8> {
+  typedef float F __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+};
+
+template <class V> DLRT_VINLINE V loadLanes(const float *p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class V> DLRT_VINLINE void storeLanes(float *p, V v) { std::memcpy(p, &v, sizeof v); }
+template <class V> DLRT_VINLINE V splatLanes(float x) { return V{} + x; }
+
 /// A window's running maximum that ends NaN where any element was NaN, two ways; each ISA
 /// takes the faster (the CNN sample's first pooling, b64, one Zen 4 core, AVX-512 0.082 ms
 /// against 0.089, AVX2 0.089 against 0.115).
@@ -19,58 +39,62 @@ namespace {
 /// `magnitudes` keeps the largest |element| bit pattern as an integer, which exceeds
 /// +inf's (0x7f800000) exactly when some element was NaN. Two independent instructions
 /// per element, where comparing for NaN into a mask register took four.
-struct WindowMax {
-  vf max;
-  vi magnitudes;
+template <int N> struct WindowMax {
+  using F = typename Lanes<N>::F;
+  using I = typename Lanes<N>::I;
+  F max;
+  I magnitudes;
   DLRT_VINLINE void start() {
-    max = splat(-std::numeric_limits<float>::infinity());
-    magnitudes = vi{} + 0;
+    max = splatLanes<F>(-std::numeric_limits<float>::infinity());
+    magnitudes = I{} + 0;
   }
-  DLRT_VINLINE void add(vf v) {
+  DLRT_VINLINE void add(F v) {
     max = v > max ? v : max;
-    vi bits;
+    I bits;
     std::memcpy(&bits, &v, sizeof bits);
     bits &= 0x7fffffff;
     magnitudes = bits > magnitudes ? bits : magnitudes;
   }
-  DLRT_VINLINE vf result() const {
-    return magnitudes > 0x7f800000 ? splat(std::numeric_limits<float>::quiet_NaN()) : max;
+  DLRT_VINLINE F result() const {
+    return magnitudes > 0x7f800000 ? splatLanes<F>(std::numeric_limits<float>::quiet_NaN()) : max;
   }
 };
 
 /// CompareMax: the maximum with a NaN taking its place and, compared with nothing greater
 /// after, keeping it: a compare, an unordered compare, their or and a blend per element.
-struct CompareMax {
-  vf max;
-  DLRT_VINLINE void start() { max = splat(-std::numeric_limits<float>::infinity()); }
-  DLRT_VINLINE void add(vf v) { max = ((v > max) | (v != v)) ? v : max; }
-  DLRT_VINLINE vf result() const { return max; }
+template <int N> struct CompareMax {
+  using F = typename Lanes<N>::F;
+  F max;
+  DLRT_VINLINE void start() { max = splatLanes<F>(-std::numeric_limits<float>::infinity()); }
+  DLRT_VINLINE void add(F v) { max = ((v > max) | (v != v)) ? v : max; }
+  DLRT_VINLINE F result() const { return max; }
 };
 
-/// Where a vector of 16 channels of pixel (i, j) of image b lies, in floats: NHWC or
-/// 16-channel blocks ([N][C/16][H][W][16]).
-struct Layout {
+/// Where a vector of N channels of pixel (i, j) of image b lies, in floats: NHWC or blocks
+/// of N channels ([N][C/N][H][W][N]).
+template <int N> struct Layout {
   int64_t image, block, row, column;
   Layout(bool blocked, int64_t c, int64_t h, int64_t w)
-      : image(h * w * c), block(blocked ? h * w * kLanes : kLanes), row(w * (blocked ? kLanes : c)),
-        column(blocked ? kLanes : c) {}
+      : image(h * w * c), block(blocked ? h * w * N : N), row(w * (blocked ? N : c)), column(blocked ? N : c) {}
 };
 
-/// Output rows [begin, end) of all images (row index b * OH + r). Each output position's
-/// maximum is a chain of dependent instructions, so kColumns positions of a row are worked
-/// side by side where their windows lie inside the image (all but the edges); one at a
-/// time only at the edges.
-template <class Max>
+/// Output rows [begin, end) of all images (row index b * OH + r), in vectors of N
+/// channels. Each output position's maximum is a chain of dependent instructions, so
+/// kColumns positions of a row are worked side by side where their windows lie inside the
+/// image (all but the edges); one at a time only at the edges.
+template <template <int> class MaxOf, int N>
 DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
+  using Max = MaxOf<N>;
+  using F = typename Lanes<N>::F;
   constexpr int kColumns = 4;
   const int64_t c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5], kh = g[6], kw = g[7];
   const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const bool blocked = g[15] == DLRT_LAYOUT_NCHW16C;
-  const Layout in(blocked, c, h, w), out(blocked, c, oh, ow);
+  const bool blocked = dlrt_layout_block(g[15]) != 0;
+  const Layout<N> in(blocked, c, h, w), out(blocked, c, oh, ow);
   for (int64_t row = begin; row < end; ++row) {
     int64_t b = row / oh, r = row % oh;
     int64_t i0 = std::max<int64_t>(0, r * sh - pt), i1 = std::min<int64_t>(h, r * sh - pt + kh);
-    for (int64_t cb = 0; cb < c / kLanes; ++cb) {
+    for (int64_t cb = 0; cb < c / N; ++cb) {
       const float *image = x + b * in.image + cb * in.block;
       float *dst = y + b * out.image + cb * out.block + r * out.row;
       for (int64_t q = 0; q < ow;) {
@@ -81,9 +105,9 @@ DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t b
           for (int64_t i = i0; i < i1; ++i)
             for (int64_t j = 0; j < kw; ++j) {
               const float *at = image + i * in.row + (left + j) * in.column;
-              for (int k = 0; k < kColumns; ++k) m[k].add(load(at + k * sw * in.column));
+              for (int k = 0; k < kColumns; ++k) m[k].add(loadLanes<F>(at + k * sw * in.column));
             }
-          for (int k = 0; k < kColumns; ++k) store(dst + (q + k) * out.column, m[k].result());
+          for (int k = 0; k < kColumns; ++k) storeLanes(dst + (q + k) * out.column, m[k].result());
           q += kColumns;
           continue;
         }
@@ -91,22 +115,31 @@ DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t b
         Max m;
         m.start();
         for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = j0; j < j1; ++j) m.add(load(image + i * in.row + j * in.column));
-        store(dst + q * out.column, m.result());
+          for (int64_t j = j0; j < j1; ++j) m.add(loadLanes<F>(image + i * in.row + j * in.column));
+        storeLanes(dst + q * out.column, m.result());
         ++q;
       }
     }
   }
 }
 
+/// poolRows in vectors of the layout's block, or of 16 channels on NHWC.
+template <template <int> class MaxOf>
+DLRT_VINLINE void poolRowsOf(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
+  if (dlrt_layout_block(g[15]) == 8)
+    poolRows<MaxOf, 8>(g, x, y, begin, end);
+  else
+    poolRows<MaxOf, 16>(g, x, y, begin, end);
+}
+
 DLRT_TARGET_AVX512 void poolAvx512(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
-  poolRows<WindowMax>(g, x, y, begin, end);
+  poolRowsOf<WindowMax>(g, x, y, begin, end);
 }
 DLRT_TARGET_AVX2 void poolAvx2(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
-  poolRows<CompareMax>(g, x, y, begin, end);
+  poolRowsOf<CompareMax>(g, x, y, begin, end);
 }
 void poolGeneric(const int64_t *g, const float *x, float *y, int64_t begin, int64_t end) {
-  poolRows<CompareMax>(g, x, y, begin, end);
+  poolRowsOf<CompareMax>(g, x, y, begin, end);
 }
 
 } // namespace

@@ -2,7 +2,7 @@
 //
 // Activations come NCHW, as PyTorch stores them, NHWC where the compiler's layout pass
 // chose channels_last (oneDNN's brgconv and pooling run on NHWC without reorders), or in
-// 16-channel blocks where channels in and out are whole blocks; weights are OIHW. Under
+// blocks of 16 or 8 channels where channels in and out are whole blocks; weights are OIHW. Under
 // --precision bf16 the input is converted to bf16 on the way in and the weights when they
 // are packed. Primitives are cached per call site and geometry.
 //
@@ -10,6 +10,7 @@
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
+#include "onednn/Layouts.h"
 #include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
 
@@ -80,7 +81,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     auto p = std::make_shared<ConvPrimitive<Prim>>();
     auto f32 = memory::data_type::f32;
     using tag = memory::format_tag;
-    tag act = layout == DLRT_LAYOUT_NCHW16C ? tag::nChw16c : layout == DLRT_LAYOUT_NHWC ? tag::nhwc : tag::nchw;
+    tag act = activationTag(layout);
+    const bool blocked = dlrt_layout_block(layout) != 0;
     p->src = memory::desc({n, c, h, wd}, f32, act);
     // Conv2d weights are [OC, IC/G, KH, KW] (oihw); ConvTranspose2d's [IC, OC/G, KH, KW] (iohw).
     p->wei = groups == 1 ? memory::desc({oc, c, kh, kw}, f32, transposed ? tag::iohw : tag::oihw)
@@ -114,14 +116,14 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
       return std::nullopt;
     };
     memory::desc srcAny(p->src.dims(), f32, tag::any), dstAny(p->dst.dims(), f32, tag::any);
-    // A first layer with one input channel and 16 outputs: NHWC input and output are, byte
-    // for byte, NCHW and nChw16c, the layouts of oneDNN's direct first-layer kernel, which
-    // runs such a convolution twice as fast as brgconv on NHWC.
+    // A first layer with one input channel and 16 or 8 outputs: NHWC input and output
+    // are, byte for byte, NCHW and nChw16c or nChw8c, the layouts of oneDNN's direct
+    // first-layer kernel, which runs such a convolution twice as fast as brgconv on NHWC
+    // (AVX-512, 16; AVX2's reads nChw8c).
     std::optional<typename Prim::primitive_desc> chosen;
-    if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && oc == 16) {
-      memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, tag::nChw16c);
-      auto pd = make(src, dst, direct);
-      if (!isReferenceImpl(pd)) {
+    if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && (oc == 16 || oc == 8)) {
+      memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, oc == 16 ? tag::nChw16c : tag::nChw8c);
+      if (auto pd = tryMake(src, dst, direct)) {
         chosen = pd;
         p->src = src;
         p->dst = dst;
@@ -136,12 +138,12 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // f32 only, and kept under --precision bf16: it does a quarter of the multiplications
     // and bf16's direct kernels twice the f32 rate (ResNet-18 b16 on one Zen 4 core: 261 ms
     // with it, 297 without).
-    if (!chosen && !transposed && layout == DLRT_LAYOUT_NCHW16C &&
+    if (!chosen && !transposed && blocked &&
         dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups))
       chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
     // Handed blocks (the compiler's choice where channels are whole blocks, see
     // BlockedChannels.cpp), the direct kernel on them, without reorders.
-    if (!chosen && !ctx.bf16 && layout == DLRT_LAYOUT_NCHW16C) chosen = tryMake(p->src, p->dst, direct);
+    if (!chosen && !ctx.bf16 && blocked) chosen = tryMake(p->src, p->dst, direct);
     // With --precision bf16, bf16 input and weights (f32 accumulation and output).
     if (!chosen && ctx.bf16)
       chosen = tryMake(memory::desc(p->src.dims(), memory::data_type::bf16, tag::any), dstAny, direct);

@@ -109,10 +109,10 @@ void dlrt_k_rnn_grad_f32(void *ctx, int64_t site, const int64_t *geom, const int
 /// y = x transposed: y's dim i is x's dim perm[i]; dims are x's. Both contiguous.
 void dlrt_k_transpose_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const int64_t *perm,
                           const float *x, float *y);
-/// y = x (an NHWC tensor of NCHW sizes `nchw`) in 16-channel blocks (nChw16c), or back
-/// from them with `inverse`. C must be a multiple of 16.
+/// y = x (an NHWC tensor of NCHW sizes `nchw`) in blocks of `block` channels, 16 or 8
+/// (nChw16c, nChw8c), or back from them with `inverse`. C must be a multiple of `block`.
 void dlrt_k_block_channels_f32(void *ctx, int64_t site, const int64_t *nchw, const float *x, float *y,
-                               int64_t inverse);
+                               int64_t inverse, int64_t block);
 /// malloc and free of compiled code, served by the session's Arena.
 void *dlrt_k_alloc(int64_t bytes);
 void dlrt_k_free(void *p);

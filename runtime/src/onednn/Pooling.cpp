@@ -1,6 +1,6 @@
 //===- Pooling.cpp - max and average pooling on oneDNN, forward and backward ===//
 //
-// Activations NCHW, NHWC or 16-channel blocks (geom[15], a dlrt_layout). Inference runs
+// Activations NCHW, NHWC or channel blocks (geom[15], a dlrt_layout). Inference runs
 // a forward_inference primitive, or for max pooling of whole vectors of channels on NHWC
 // or blocks native/MaxPool. The training form (the caller passes a workspace) runs
 // forward_training, which for max pooling writes where each maximum came from; its
@@ -12,6 +12,7 @@
 #include "dlrt/model_abi.h"
 #include "native/MaxPool.h"
 #include "onednn/Kernels.h"
+#include "onednn/Layouts.h"
 
 #include <algorithm>
 #include <cmath>
@@ -34,15 +35,8 @@ struct PoolBackward {
 
 constexpr int kGeomWords = 16;
 
-/// geom[15], a dlrt_layout, as oneDNN's format.
-memory::format_tag layoutTag(const int64_t *g) {
-  return g[15] == DLRT_LAYOUT_NCHW16C ? memory::format_tag::nChw16c
-         : g[15] == DLRT_LAYOUT_NHWC  ? memory::format_tag::nhwc
-                                      : memory::format_tag::nchw;
-}
-
 memory::desc activation(const int64_t *g, int64_t h, int64_t w) {
-  return memory::desc({g[0], g[1], h, w}, memory::data_type::f32, layoutTag(g));
+  return memory::desc({g[0], g[1], h, w}, memory::data_type::f32, activationTag(g[15]));
 }
 
 dnnl::algorithm algorithmOf(const int64_t *g) {
@@ -94,11 +88,7 @@ void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
   });
   if (std::none_of(found, found + parts, [](unsigned char f) { return f != 0; })) return;
   auto at = [&](int64_t b, int64_t ch, int64_t row, int64_t col, int64_t rows, int64_t cols) {
-    switch (g[15]) {
-    case DLRT_LAYOUT_NHWC: return ((b * rows + row) * cols + col) * c + ch;
-    case DLRT_LAYOUT_NCHW16C: return (((b * (c / 16) + ch / 16) * rows + row) * cols + col) * 16 + ch % 16;
-    default: return ((b * c + ch) * rows + row) * cols + col;
-    }
+    return activationOffset(g[15], c, rows, cols, b, ch, row, col);
   };
   for (int64_t b = 0; b < n; ++b)
     for (int64_t ch = 0; ch < c; ++ch)
@@ -122,9 +112,9 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     if (g[0] == 0) return;
     bool training = workspace != nullptr;
     int threads = ctx.threadsFor(poolFlops(g));
-    // Inference max pooling on NHWC or 16-channel blocks in whole vectors of channels: one
+    // Inference max pooling on NHWC or channel blocks in whole vectors of channels: one
     // pass, NaN included (CNN sample b64, one Zen 4 core: its two pools 0.171 -> 0.105 ms).
-    if (!training && g[14] && g[15] != DLRT_LAYOUT_NCHW && native::maxPoolSupports(g[1])) {
+    if (!training && g[14] && native::maxPoolSupports(g[15], g[1])) {
       native::maxPool(threads, g, x, y);
       return;
     }

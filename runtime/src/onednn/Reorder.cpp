@@ -1,7 +1,7 @@
 //===- Reorder.cpp - layout transposes on oneDNN's reorder ----------------===//
 //
 // The NCHW <-> NHWC transposes the layout pass leaves at a model's edges, and NHWC <->
-// 16-channel blocks where a run of Winograd convolutions starts and ends. oneDNN's jit
+// channel blocks where a run of blocked convolutions starts and ends. oneDNN's jit
 // reorder copies them on every thread the call uses; the loops compiled code would run
 // are sequential, and while they run the other threads' vCPUs go idle (ThreadPolicy).
 //
@@ -56,19 +56,20 @@ extern "C" void dlrt_k_transpose_f32(void *vctx, int64_t site, int64_t rank, con
 }
 
 extern "C" void dlrt_k_block_channels_f32(void *vctx, int64_t site, const int64_t *nchw, const float *x, float *y,
-                                          int64_t inverse) {
+                                          int64_t inverse, int64_t block) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(nchw, nchw + 4);
     double elements = elementCount(d);
     if (elements == 0) return;
-    if (d[1] % 16 != 0) {
-      ctx.fail(ctx.where(site) + ": 16-channel blocks of " + std::to_string(d[1]) + " channels");
+    if ((block != 8 && block != 16) || d[1] % block != 0) {
+      ctx.fail(ctx.where(site) + ": " + std::to_string(block) + "-channel blocks of " + std::to_string(d[1]) +
+               " channels");
       return;
     }
-    std::vector<int64_t> key = {kBlockChannels, site, ctx.threadsFor(4.0 * elements), inverse};
+    std::vector<int64_t> key = {kBlockChannels, site, ctx.threadsFor(4.0 * elements), inverse, block};
     key.insert(key.end(), d.begin(), d.end());
     memory::desc nhwc(d, memory::data_type::f32, memory::format_tag::nhwc),
-        blocked(d, memory::data_type::f32, memory::format_tag::nChw16c);
+        blocked(d, memory::data_type::f32, block == 8 ? memory::format_tag::nChw8c : memory::format_tag::nChw16c);
     if (inverse)
       reorder(ctx, key, blocked, nhwc, x, y);
     else

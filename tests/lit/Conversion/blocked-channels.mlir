@@ -1,12 +1,13 @@
 // RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --cse | FileCheck %s
+// RUN: dlc-opt %s --dl-lower-to-cpu=channel-block=8 --canonicalize --cse | FileCheck %s --check-prefix=B8
 
 // Two (Winograd) convolutions (3x3, stride 1, 64 channels) with an elementwise op between
 // them: blocked once after the input's transpose, unblocked once before the output's. The
-// convolutions get layout 2 (16-channel blocks) in their geometry's last word, and exp
+// convolutions get layout 2 (16-channel blocks, the default) in their geometry's last word, and exp
 // runs on the blocked buffer.
 // CHECK-LABEL: func.func @chain
 // CHECK: dlrt.call @dlrt_k_transpose_f32
-// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64, %c16_i64)
 // CHECK: memref.store %c2_i64, %{{.*}}[%c19]
 // CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK-NOT: dlrt_k_block_channels_f32
@@ -14,9 +15,21 @@
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: memref.store %c2_i64, %{{.*}}[%c19]
 // CHECK: dlrt.call @dlrt_k_conv2d_f32
-// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c16_i64)
 // CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK: return
+
+// With 8-channel blocks (a CPU without AVX-512): the same, in layout 3.
+// B8-LABEL: func.func @chain
+// B8: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64, %c8_i64)
+// B8: memref.store %c3_i64, %{{.*}}[%c19]
+// B8: dlrt.call @dlrt_k_conv2d_f32
+// B8-NOT: dlrt_k_block_channels_f32
+// B8: math.exp
+// B8-NOT: dlrt_k_block_channels_f32
+// B8: memref.store %c3_i64, %{{.*}}[%c19]
+// B8: dlrt.call @dlrt_k_conv2d_f32
+// B8: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c8_i64)
 
 // 8 channels, not a whole block: direct convolution on NHWC (layout 1), nothing blocked.
 // CHECK-LABEL: func.func @narrow
@@ -33,12 +46,12 @@
 // CHECK-LABEL: func.func @skip
 // CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK-NOT: dlrt_k_transpose_f32
-// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64, %c16_i64)
 // CHECK: %[[D:.*]] = dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c3_i64, {{.*}}, %cst, %c0_i64)
 // CHECK-NOT: dlrt_k_block_channels_f32
 // CHECK: dlrt.call @dlrt_k_conv2d_f32(%{{.*}}, %c4_i64, %{{[a-z0-9_]+}}, %{{[0-9]+}}, %{{[0-9]+}}, %[[D]], %cst, %c1_i64)
 // CHECK-SAME: arg_kinds = array<i32: 0, 0, 0, 0, 0, 1, 3, 1, 0, 0>
-// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c16_i64)
 // CHECK: return
 
 // conv -> relu -> max_pool of 32 channels: relu moves below the pooling, which pools the
@@ -54,10 +67,20 @@
 // CHECK: memref.store %c2_i64, %{{.*}}[%c15]
 // CHECK: dlrt.call @dlrt_k_pool2d_f32
 // CHECK: arith.cmpf ugt
-// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64)
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c16_i64)
 // CHECK: memref.store %c1_i64, %{{.*}}[%c15]
 // CHECK: dlrt.call @dlrt_k_pool2d_f32
 // CHECK: return
+
+// In 8-channel blocks a 16-channel input is two blocks, blocked before the convolution.
+// B8-LABEL: func.func @pool
+// B8: dlrt.call @dlrt_k_transpose_f32
+// B8: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c0_i64, %c8_i64)
+// B8: memref.store %c3_i64, %{{.*}}[%c19]
+// B8: dlrt.call @dlrt_k_conv2d_f32
+// B8: memref.store %c3_i64, %{{.*}}[%c15]
+// B8: dlrt.call @dlrt_k_pool2d_f32
+// B8: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c8_i64)
 module attributes {dl.signature = "{}"} {
   func.func @chain(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
     %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>

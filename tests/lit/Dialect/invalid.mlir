@@ -67,7 +67,15 @@ func.func @reshape_count(%a: tensor<3x4xf32>) -> tensor<5x2xf32> {
 
 func.func @block_channels_not_16(%x: tensor<?x5x5x24xf32>) -> tensor<?x5x5x24xf32> {
   // expected-error @+1 {{static channel count that is a multiple of 16}}
-  %0 = dl.block_channels %x : tensor<?x5x5x24xf32>
+  %0 = dl.block_channels %x {block = 16} : tensor<?x5x5x24xf32>
+  return %0 : tensor<?x5x5x24xf32>
+}
+
+// -----
+
+func.func @block_channels_of_12(%x: tensor<?x5x5x24xf32>) -> tensor<?x5x5x24xf32> {
+  // expected-error @+1 {{channel blocks of 8 or 16, not 12}}
+  %0 = dl.block_channels %x {block = 12} : tensor<?x5x5x24xf32>
   return %0 : tensor<?x5x5x24xf32>
 }
 
@@ -75,6 +83,6 @@ func.func @block_channels_not_16(%x: tensor<?x5x5x24xf32>) -> tensor<?x5x5x24xf3
 
 func.func @blocked_conv_nchw(%x: tensor<?x32x5x5xf32>, %w: tensor<32x32x3x3xf32>) -> tensor<?x32x5x5xf32> {
   // expected-error @+1 {{blocked_channels needs channels_last}}
-  %0 = dl.conv2d %x, %w {blocked_channels, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x32x5x5xf32>, tensor<32x32x3x3xf32> -> tensor<?x32x5x5xf32>
+  %0 = dl.conv2d %x, %w {blocked_channels = 16, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x32x5x5xf32>, tensor<32x32x3x3xf32> -> tensor<?x32x5x5xf32>
   return %0 : tensor<?x32x5x5xf32>
 }

@@ -24,14 +24,20 @@ func.func @ops(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4xf32>, %s: 
   return %4 : tensor<?x4xf32>
 }
 
-// A layout-pass op: an NHWC tensor in 16-channel blocks and back, and a convolution on them.
+// A layout-pass op: an NHWC tensor in 16-channel blocks and back, and a convolution on
+// them; and the same in 8-channel blocks.
 // CHECK-LABEL: func @blocked
-// CHECK: dl.block_channels %{{.*}} : tensor<?x5x5x32xf32>
-// CHECK: dl.conv2d {{.*}}blocked_channels{{.*}}channels_last
-// CHECK: dl.block_channels %{{.*}} {inverse} : tensor<?x5x5x32xf32>
+// CHECK: dl.block_channels %{{.*}} {block = 16 : i64} : tensor<?x5x5x32xf32>
+// CHECK: dl.conv2d {{.*}}blocked_channels = 16 : i64{{.*}}channels_last
+// CHECK: dl.block_channels %{{.*}} {block = 16 : i64, inverse} : tensor<?x5x5x32xf32>
+// CHECK: dl.block_channels %{{.*}} {block = 8 : i64} : tensor<?x5x5x32xf32>
+// CHECK: dl.conv2d {{.*}}blocked_channels = 8 : i64{{.*}}channels_last
 func.func @blocked(%x: tensor<?x5x5x32xf32>, %w: tensor<32x32x3x3xf32>) -> tensor<?x5x5x32xf32> {
-  %0 = dl.block_channels %x : tensor<?x5x5x32xf32>
-  %1 = dl.conv2d %0, %w {blocked_channels, channels_last, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x5x5x32xf32>, tensor<32x32x3x3xf32> -> tensor<?x5x5x32xf32>
-  %2 = dl.block_channels %1 {inverse} : tensor<?x5x5x32xf32>
-  return %2 : tensor<?x5x5x32xf32>
+  %0 = dl.block_channels %x {block = 16} : tensor<?x5x5x32xf32>
+  %1 = dl.conv2d %0, %w {blocked_channels = 16, channels_last, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x5x5x32xf32>, tensor<32x32x3x3xf32> -> tensor<?x5x5x32xf32>
+  %2 = dl.block_channels %1 {block = 16, inverse} : tensor<?x5x5x32xf32>
+  %3 = dl.block_channels %2 {block = 8} : tensor<?x5x5x32xf32>
+  %4 = dl.conv2d %3, %w {blocked_channels = 8, channels_last, dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x5x5x32xf32>, tensor<32x32x3x3xf32> -> tensor<?x5x5x32xf32>
+  %5 = dl.block_channels %4 {block = 8, inverse} : tensor<?x5x5x32xf32>
+  return %5 : tensor<?x5x5x32xf32>
 }

@@ -1,0 +1,33 @@
+//===- Layouts.h - the compiler's activation layouts in oneDNN's terms -*- C++ -*-===//
+#ifndef DLRT_SRC_ONEDNN_LAYOUTS_H
+#define DLRT_SRC_ONEDNN_LAYOUTS_H
+
+#include "dlrt/model_abi.h"
+
+#include <dnnl.hpp>
+
+namespace dlrt {
+
+/// A dlrt_layout (model_abi.h) as oneDNN's format of an activation of NCHW sizes.
+inline dnnl::memory::format_tag activationTag(int64_t layout) {
+  using tag = dnnl::memory::format_tag;
+  switch (layout) {
+  case DLRT_LAYOUT_NHWC: return tag::nhwc;
+  case DLRT_LAYOUT_NCHW16C: return tag::nChw16c;
+  case DLRT_LAYOUT_NCHW8C: return tag::nChw8c;
+  default: return tag::nchw;
+  }
+}
+
+/// Where element (b, ch, row, col) of an activation of `c` channels and `rows` x `cols`
+/// pixels lies in `layout`, in elements.
+inline int64_t activationOffset(int64_t layout, int64_t c, int64_t rows, int64_t cols, int64_t b, int64_t ch,
+                                int64_t row, int64_t col) {
+  if (layout == DLRT_LAYOUT_NHWC) return ((b * rows + row) * cols + col) * c + ch;
+  if (int64_t block = dlrt_layout_block(layout))
+    return (((b * (c / block) + ch / block) * rows + row) * cols + col) * block + ch % block;
+  return ((b * c + ch) * rows + row) * cols + col;
+}
+
+} // namespace dlrt
+#endif
