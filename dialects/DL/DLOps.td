@@ -383,10 +383,13 @@ def DL_Pool2DOp : DL_Op<"pool2d", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
     result, typed NHWC, are stored in blocks of that many channels (see
     dl.block_channels); the layout pass sets it where the input comes from a blocked
     convolution.
+    `activation` (max pooling, inference form): relu (a dl::Activation code) applied to
+    the result in the same pass, keeping NaN as dl.relu does; 0 for none. Set by the
+    CPU lowering where nothing else reads the pooled tensor.
   }];
   let arguments = (ins DL_FloatTensor:$input, BoolAttr:$is_max, DenseI64ArrayAttr:$kernel,
                        DenseI64ArrayAttr:$stride, DenseI64ArrayAttr:$padding, UnitAttr:$channels_last,
-                       OptionalAttr<I64Attr>:$blocked_channels);
+                       OptionalAttr<I64Attr>:$blocked_channels, DefaultValuedAttr<I64Attr, "0">:$activation);
   let results = (outs DL_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;

@@ -1,4 +1,5 @@
 //===- LayerOps.cpp - verifiers of normalisation, indexing, conv, pool ----===//
+#include "dialects/DL/Activation.h"
 #include "dialects/DL/DLOps.h"
 
 using namespace mlir;
@@ -151,6 +152,8 @@ LogicalResult Pool2DOp::verify() {
   if (getInput().getType().getRank() != 4) return emitOpError("expects an NCHW (or NHWC) input");
   if (getKernel().size() != 2 || getStride().size() != 2 || getPadding().size() != 4)
     return emitOpError("kernel and stride need 2 values, padding 4");
+  if (getActivation() != 0 && (getActivation() != ActivationRelu || !getIsMax()))
+    return emitOpError("only max pooling applies an activation, and only relu");
   if (auto block = getBlockedChannels()) {
     if (failed(verifyChannelBlock(*this, *block))) return failure();
     auto t = getInput().getType();

@@ -46,7 +46,10 @@ struct Pool {
   int64_t n = 2, c = 3, h = 7, w = 6, kh = 3, kw = 2, sh = 2, sw = 2, pt = 1, pl = 0, pb = 1, pr = 1;
   int64_t oh = (h + pt + pb - kh) / sh + 1, ow = (w + pl + pr - kw) / sw + 1;
   bool max, nhwc;
-  std::vector<int64_t> geom() const { return {n, c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr, max, nhwc}; }
+  int64_t activation = DLRT_ACTIVATION_NONE;
+  std::vector<int64_t> geom() const {
+    return {n, c, h, w, oh, ow, kh, kw, sh, sw, pt, pl, pb, pr, max, nhwc, activation};
+  }
   size_t at(int64_t i, int64_t ch, int64_t y, int64_t x, int64_t height, int64_t width) const {
     return size_t(nhwc ? ((i * height + y) * width + x) * c + ch : ((i * c + ch) * height + y) * width + x);
   }
@@ -107,14 +110,19 @@ TEST_CASE("pooling's training form keeps what its backward reads", "[kernels]") 
     }
 }
 
-TEST_CASE("max pooling gives NaN where its window holds one, as torch does, on one thread and on two", "[kernels]") {
+TEST_CASE("max pooling gives NaN where its window holds one, as torch does, on one thread and on two, with a fused "
+          "relu too",
+          "[kernels]") {
   for (bool nhwc : {false, true})
     for (int threads : {1, 2})
-      for (bool training : {false, true}) {
+      for (int form = 0; form < 3; ++form) {
+        bool training = form == 1, relu = form == 2; // relu: inference form only
         Pool p;
         p.max = true;
         p.nhwc = nhwc;
-        INFO((nhwc ? "nhwc" : "nchw") << ", " << threads << " threads" << (training ? ", training form" : ""));
+        p.activation = relu ? DLRT_ACTIVATION_RELU : DLRT_ACTIVATION_NONE;
+        INFO((nhwc ? "nhwc" : "nchw") << ", " << threads << " threads" << (training ? ", training form" : "")
+                                      << (relu ? ", relu" : ""));
         KernelContext ctx;
         ctx.threading.threads = threads;
         ctx.threading.workersSpin = true;
@@ -154,7 +162,7 @@ TEST_CASE("max pooling gives NaN where its window holds one, as torch does, on o
                 float got = y[p.at(i, ch, oy, ox, p.oh, p.ow)];
                 INFO("output " << i << "," << ch << "," << oy << "," << ox);
                 if (holds) REQUIRE(std::isnan(got));
-                else REQUIRE(got == best);
+                else REQUIRE(got == (relu && !(best > 0.0f) ? 0.0f : best));
               }
       }
 }
@@ -709,7 +717,7 @@ TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA buil
   for (const auto &win : windows) {
     const int64_t n = 3, c = 32, h = 9, w = 13;
     const int64_t oh = (h + win[4] + win[6] - win[0]) / win[2] + 1, ow = (w + win[5] + win[7] - win[1]) / win[3] + 1;
-    int64_t g[16] = {n, c, h, w, oh, ow, win[0], win[1], win[2], win[3], win[4], win[5], win[6], win[7], 1, 1};
+    int64_t g[17] = {n, c, h, w, oh, ow, win[0], win[1], win[2], win[3], win[4], win[5], win[6], win[7], 1, 1, 0};
     std::vector<float> x(size_t(n * h * w * c));
     for (float &v : x) v = normal(gen);
     const float inf = std::numeric_limits<float>::infinity();
@@ -747,9 +755,11 @@ TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA buil
                 xBlocked[blockIndex(b, row, col, ch, h, w)] = x[size_t(((b * h + row) * w + col) * c + ch)];
       REQUIRE(dlrt::native::maxPoolSupports(layout, c));
       for (dlrt::native::VectorIsa isa : isas)
-        for (int threads : {1, 2, 3}) {
-          CAPTURE(win[0], win[1], win[2], win[4], layout, int(isa), threads);
+        for (int threads : {1, 2, 3})
+          for (int64_t activation : {DLRT_ACTIVATION_NONE, DLRT_ACTIVATION_RELU}) {
+          CAPTURE(win[0], win[1], win[2], win[4], layout, int(isa), threads, activation);
           g[15] = layout;
+          g[16] = activation;
           std::vector<float> out(want.size(), 7.0f), y(want.size());
           dlrt::native::maxPool(threads, g, layout == DLRT_LAYOUT_NHWC ? x.data() : xBlocked.data(), out.data(), isa);
           for (int64_t b = 0; b < n; ++b)
@@ -760,8 +770,11 @@ TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA buil
                   y[plain] = layout == DLRT_LAYOUT_NHWC ? out[plain] : out[blockIndex(b, r, q, ch, oh, ow)];
                 }
           size_t wrong = 0;
-          for (size_t i = 0; i < y.size(); ++i)
-            if (!(y[i] == want[i] || (std::isnan(y[i]) && std::isnan(want[i])))) ++wrong;
+          for (size_t i = 0; i < y.size(); ++i) {
+            // relu keeps NaN (and +inf); -inf and the negatives become 0.
+            float expected = activation && !(want[i] > 0.0f) && !std::isnan(want[i]) ? 0.0f : want[i];
+            if (!(y[i] == expected || (std::isnan(y[i]) && std::isnan(expected)))) ++wrong;
+          }
           CHECK(wrong == 0);
         }
     }

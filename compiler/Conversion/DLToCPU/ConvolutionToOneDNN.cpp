@@ -55,12 +55,12 @@ Value convGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oc, i
 }
 
 /// The pooling geometry word array of the dlrt_k_pool2d kernels: N C H W OH OW KH KW SH SW
-/// PT PL PB PR is_max layout (a dlrt_layout).
+/// PT PL PB PR is_max layout (a dlrt_layout) activation (a dlrt_activation: none or relu).
 Value poolGeometry(OpBuilder &b, Location loc, ArrayRef<Value> nchw, Value oh, Value ow, ArrayRef<int64_t> k,
-                   ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, dlrt_layout layout) {
+                   ArrayRef<int64_t> s, ArrayRef<int64_t> p, bool isMax, dlrt_layout layout, int64_t activation) {
   SmallVector<Value> words(nchw);
   words.append({oh, ow});
-  for (int64_t v : {k[0], k[1], s[0], s[1], p[0], p[1], p[2], p[3], int64_t(isMax), int64_t(layout)})
+  for (int64_t v : {k[0], k[1], s[0], s[1], p[0], p[1], p[2], p[3], int64_t(isMax), int64_t(layout), activation})
     words.push_back(idx(b, loc, v));
   return i64Array(b, loc, words);
 }
@@ -154,9 +154,13 @@ bool samePooling(dl::Pool2DOp fwd, dl::Pool2DBackwardOp back) {
 template <typename Op>
 Value poolGeometryOf(OpBuilder &b, Location loc, Op op, ArrayRef<Value> nchw, Value oh, Value ow) {
   dlrt_layout layout = op.getChannelsLast() ? DLRT_LAYOUT_NHWC : DLRT_LAYOUT_NCHW;
-  if constexpr (std::is_same_v<Op, dl::Pool2DOp>)
+  int64_t activation = 0;
+  if constexpr (std::is_same_v<Op, dl::Pool2DOp>) {
     if (op.getBlockedChannels()) layout = blockedLayout(*op.getBlockedChannels());
-  return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(), layout);
+    activation = op.getActivation();
+  }
+  return poolGeometry(b, loc, nchw, oh, ow, op.getKernel(), op.getStride(), op.getPadding(), op.getIsMax(), layout,
+                      activation);
 }
 
 /// dlrt_k_pool2d_f32 for `op`: the result, and in training form (`workspace`) also the

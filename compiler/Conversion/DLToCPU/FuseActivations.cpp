@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "dialects/DL/Activation.h"
 #include "dialects/DL/DLOps.h"
 
 using namespace mlir;
@@ -66,6 +67,29 @@ struct SinkReluBelowMaxPool : public OpRewritePattern<dl::Pool2DOp> {
     rw.replaceAllUsesExcept(pool.getResult(), sunk.getResult(), sunk);
     rw.modifyOpInPlace(pool, [&] { pool.getInputMutable().assign(relu.getInput()); });
     rw.eraseOp(relu);
+    return success();
+  }
+};
+
+/// relu(max_pool2d(x)) -> max_pool2d(x) with activation relu, where nothing else reads the
+/// pooled tensor and the pooling is in inference form (no gradient reads its input): the
+/// runtime applies relu, keeping NaN, as it stores each maximum, and the relu's own pass
+/// over memory disappears (the CNN sample at b64, one Zen 4 core: the first relu's 0.008-0.009
+/// ms of a 0.82 ms call; the pooling takes 0.002 ms more). After the layout passes, which
+/// move unblocks and transposes below relu onto the pooling.
+struct FuseReluIntoMaxPool : public OpRewritePattern<dl::ReluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ReluOp relu, PatternRewriter &rw) const override {
+    auto pool = relu.getInput().getDefiningOp<dl::Pool2DOp>();
+    if (!pool || !pool.getIsMax() || pool.getActivation() != 0 || !pool->hasOneUse() ||
+        pool.getType() != relu.getType() || !pool.getType().getElementType().isF32() ||
+        llvm::any_of(pool.getInput().getUsers(), [](Operation *u) { return isa<dl::Pool2DBackwardOp>(u); }))
+      return failure();
+    rw.modifyOpInPlace(pool, [&] {
+      pool.setActivation(dl::ActivationRelu);
+      absorbLocation(pool, relu);
+    });
+    rw.replaceOp(relu, pool.getResult());
     return success();
   }
 };
@@ -138,6 +162,10 @@ struct FuseResidual : public OpRewritePattern<dl::AddOp> {
 
 void populateFuseActivations(RewritePatternSet &patterns) {
   patterns.add<FuseActivation, FoldBatchNorm, FuseResidual, SinkReluBelowMaxPool>(patterns.getContext());
+}
+
+void populateFuseReluIntoMaxPool(RewritePatternSet &patterns) {
+  patterns.add<FuseReluIntoMaxPool>(patterns.getContext());
 }
 
 } // namespace dlc

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "dialects/DL/Activation.h"
 #include "dialects/DL/DLOps.h"
 #include "runtime/include/dlrt/model_abi.h"
 
@@ -256,6 +257,9 @@ struct Pool2DToLinalg : public OpRewritePattern<dl::Pool2DOp> {
                                     })
               .getResult(0);
     }
+    // A relu fused into the pooling (the oneDNN path fuses it; an op of that form is
+    // valid here too): relu as its own op, which its own lowering computes.
+    if (op.getActivation() == dl::ActivationRelu) r = dl::ReluOp::create(rw, loc, rt, r);
     rw.replaceOp(op, r);
     return success();
   }

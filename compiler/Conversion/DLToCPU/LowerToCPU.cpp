@@ -60,6 +60,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       RewritePatternSet blocked(&getContext());
       populateBlockedChannels(blocked, channelBlock);
       if (failed(applyPatternsGreedily(module, std::move(blocked), config))) return signalPassFailure();
+      RewritePatternSet poolRelu(&getContext());
+      populateFuseReluIntoMaxPool(poolRelu);
+      if (failed(applyPatternsGreedily(module, std::move(poolRelu), config))) return signalPassFailure();
       // One transpose or blocking of a tensor that several convolutions read.
       IRRewriter rewriter(&getContext());
       DominanceInfo dominance(module);

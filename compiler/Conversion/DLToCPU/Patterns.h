@@ -28,6 +28,8 @@ void populateRecurrentToLinalg(mlir::RewritePatternSet &patterns);
 /// act(dense) and act(conv2d) -> the producer with `activation` (a oneDNN post-op); an
 /// inference batch_norm and a residual add into the convolution before it.
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
+/// relu(max_pool2d) -> max_pool2d applying relu (the oneDNN path's runtime kernels do).
+void populateFuseReluIntoMaxPool(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);

@@ -70,6 +70,14 @@ template <int N> struct CompareMax {
   DLRT_VINLINE F result() const { return max; }
 };
 
+/// A window's maximum, then relu where the compiler fused it (x > 0 or unordered, so
+/// that NaN stays, as dl.relu): one pass over the result fewer.
+template <class Max> DLRT_VINLINE auto resultOf(const Max &m, bool relu) {
+  auto r = m.result();
+  if (relu) r = ((r > 0.0f) | (r != r)) ? r : decltype(r){};
+  return r;
+}
+
 /// Where a vector of N channels of pixel (i, j) of image b lies, in floats: NHWC or blocks
 /// of N channels ([N][C/N][H][W][N]).
 template <int N> struct Layout {
@@ -90,6 +98,7 @@ DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t b
   const int64_t c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5], kh = g[6], kw = g[7];
   const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
   const bool blocked = dlrt_layout_block(g[15]) != 0;
+  const bool relu = g[16] == DLRT_ACTIVATION_RELU;
   const Layout<N> in(blocked, c, h, w), out(blocked, c, oh, ow);
   for (int64_t row = begin; row < end; ++row) {
     int64_t b = row / oh, r = row % oh;
@@ -107,7 +116,7 @@ DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t b
               const float *at = image + i * in.row + (left + j) * in.column;
               for (int k = 0; k < kColumns; ++k) m[k].add(loadLanes<F>(at + k * sw * in.column));
             }
-          for (int k = 0; k < kColumns; ++k) storeLanes(dst + (q + k) * out.column, m[k].result());
+          for (int k = 0; k < kColumns; ++k) storeLanes(dst + (q + k) * out.column, resultOf(m[k], relu));
           q += kColumns;
           continue;
         }
@@ -116,7 +125,7 @@ DLRT_VINLINE void poolRows(const int64_t *g, const float *x, float *y, int64_t b
         m.start();
         for (int64_t i = i0; i < i1; ++i)
           for (int64_t j = j0; j < j1; ++j) m.add(loadLanes<F>(image + i * in.row + j * in.column));
-        storeLanes(dst + q * out.column, m.result());
+        storeLanes(dst + q * out.column, resultOf(m, relu));
         ++q;
       }
     }

@@ -24,8 +24,9 @@ inline bool maxPoolSupports(int64_t layout, int64_t channels) {
   return channels > 0 && layout != DLRT_LAYOUT_NCHW && channels % (block ? block : kLanes) == 0;
 }
 
-/// y = max_pool2d(x); g: dlrt_k_pool2d_f32's geometry (N C H W OH OW KH KW SH SW PT PL PB
-/// PR is_max layout; every window holds at least one element, as PyTorch requires), the
+/// y = max_pool2d(x), then relu where activation is DLRT_ACTIVATION_RELU; g:
+/// dlrt_k_pool2d_f32's geometry (N C H W OH OW KH KW SH SW PT PL PB PR is_max layout
+/// activation; every window holds at least one element, as PyTorch requires), the
 /// layout NHWC or channel blocks (DLRT_LAYOUT_NHWC, _NCHW16C or _NCHW8C). On up to `threads`
 /// threads, each a share of the output rows.
 void maxPool(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa = widestVectorIsa());

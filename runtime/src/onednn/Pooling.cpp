@@ -33,7 +33,7 @@ struct PoolBackward {
   memory::desc diffSrc, diffDst, workspace;
 };
 
-constexpr int kGeomWords = 16;
+constexpr int kGeomWords = 17;
 
 memory::desc activation(const int64_t *g, int64_t h, int64_t w) {
   return memory::desc({g[0], g[1], h, w}, memory::data_type::f32, activationTag(g[15]));
@@ -73,6 +73,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaN(const f
   unsigned found = 0;
   for (int64_t i = 0; i < count; ++i) found |= unsigned(x[i] != x[i]);
   return found != 0;
+}
+
+/// y = relu(y) keeping NaN, as dl.relu: the relu the compiler fused into a max pooling
+/// that native::maxPool does not take.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void reluInPlace(float *y, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = (y[i] > 0.0f || y[i] != y[i]) ? y[i] : 0.0f;
 }
 
 void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
@@ -142,6 +148,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     // (In a train step the loss is then NaN and the step changes nothing, so the
     // workspace's record of where each maximum was need not agree.)
     if (g[14]) propagateNaN(g, x, y, threads);
+    if (g[16] == DLRT_ACTIVATION_RELU) reluInPlace(y, g[0] * g[1] * g[4] * g[5]);
   });
 }
 
