@@ -74,7 +74,7 @@ struct SinkReluBelowMaxPool : public OpRewritePattern<dl::Pool2DOp> {
 /// relu(max_pool2d(x)) -> max_pool2d(x) with activation relu, where nothing else reads the
 /// pooled tensor and the pooling is in inference form (no gradient reads its input): the
 /// runtime applies relu, keeping NaN, as it stores each maximum, and the relu's own pass
-/// over memory disappears (the CNN sample at b64, one Zen 4 core: the first relu's 0.008-0.009
+/// over memory disappears (the CNN sample at b64, one Zen 5 core: the first relu's 0.008-0.009
 /// ms of a 0.82 ms call; the pooling takes 0.002 ms more). After the layout passes, which
 /// move unblocks and transposes below relu onto the pooling.
 struct FuseReluIntoMaxPool : public OpRewritePattern<dl::ReluOp> {

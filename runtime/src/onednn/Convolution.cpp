@@ -153,7 +153,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // parameter version.
     // Handed NHWC, a kernel on NHWC where oneDNN has one: its own choice on AVX-512
     // (brgconv), where on AVX2 it would choose nChw8c and reorder in and out of every call
-    // (the CNN sample's first convolution; the CNN at b64, one Zen 4 core capped at AVX2:
+    // (the CNN sample's first convolution; the CNN at b64, one Zen 5 core capped at AVX2:
     // 1.52 -> 1.44 ms).
     if (!chosen && layout == DLRT_LAYOUT_NHWC) chosen = tryMake(p->src, p->dst, direct);
     if (!chosen) chosen = make(srcAny, dstAny, direct);
