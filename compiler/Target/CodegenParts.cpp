@@ -56,10 +56,7 @@ bool isGlue(const llvm::Function &f, const CodegenOptions &opts) {
 mlir::LogicalResult emitModule(llvm::Module &m, const CodegenOptions &irOpts, const CodegenOptions &codeOpts,
                                CodeKind kind, std::string &out, std::string &error) {
   if (mlir::failed(optimiseModule(m, irOpts, error))) return mlir::failure();
-  if (kind != CodeKind::LLVMIR) return emitMachineCode(m, codeOpts, kind == CodeKind::Assembly, out, error);
-  llvm::raw_string_ostream os(out);
-  m.print(os, nullptr);
-  return mlir::success();
+  return emitCode(m, codeOpts, kind, out, error);
 }
 
 /// Makes each local symbol of `m` a hidden global, named if it had no name, so that one

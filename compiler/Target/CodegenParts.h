@@ -9,9 +9,6 @@
 
 namespace dlc {
 
-/// What emitCodeParts makes of each part.
-enum class CodeKind { Object, Assembly, LLVMIR };
-
 /// Optimises `m` (optimiseModule) and emits it as objects (or assembly or LLVM IR texts)
 /// that link together into model.so, one per hardware thread (up to 4), optimised and
 /// generated side by side: the big straight-line entry functions in one at

@@ -6,7 +6,7 @@
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
-#include "llvm/Support/raw_ostream.h"
+
 
 namespace dlc {
 
@@ -52,10 +52,7 @@ mlir::LogicalResult emitWeightsPart(const std::vector<uint8_t> &bytes, const Cod
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", fn));
   b.CreateStore(b.getInt64(bytes.size()), fn->getArg(0));
   b.CreateRet(blob);
-  if (kind != CodeKind::LLVMIR) return emitMachineCode(m, opts, kind == CodeKind::Assembly, out, error);
-  llvm::raw_string_ostream os(out);
-  m.print(os, nullptr);
-  return mlir::success();
+  return emitCode(m, opts, kind, out, error);
 }
 
 } // namespace dlc

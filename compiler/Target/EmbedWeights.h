@@ -9,7 +9,7 @@
 #ifndef DLC_TARGET_EMBEDWEIGHTS_H
 #define DLC_TARGET_EMBEDWEIGHTS_H
 
-#include "compiler/Target/CodegenParts.h"
+#include "compiler/Target/ObjectEmitter.h"
 
 #include "llvm/IR/Module.h"
 

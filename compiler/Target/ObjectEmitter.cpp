@@ -188,14 +188,15 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
     module.emitError("LLVM cannot parse dlc's glue pipeline: ") << llvm::toString(std::move(e));
     return nullptr;
   }
+  llvm::SmallVector<llvm::Function *> glue;
   for (llvm::Function &f : *m) {
     if (isEntryGlue(f, opts.glueThreshold)) {
       light.run(f, pipeline.fam);
       pipeline.fam.invalidate(f, llvm::PreservedAnalyses::none());
       markEntryGlue(f);
+      glue.push_back(&f);
     }
   }
-  llvm::SmallVector<llvm::Function *> glue = markedGlue(*m);
   pipeline.setGlueAside(glue, true);
   bool ok = pipeline.runModule(*m, kWholeModulePipeline, error);
   pipeline.setGlueAside(glue, false);
@@ -227,15 +228,20 @@ mlir::LogicalResult optimiseModule(llvm::Module &m, const CodegenOptions &opts, 
   return mlir::success();
 }
 
-mlir::LogicalResult emitMachineCode(llvm::Module &m, const CodegenOptions &opts, bool assembly,
-                                    std::string &out, std::string &error) {
+mlir::LogicalResult emitCode(llvm::Module &m, const CodegenOptions &opts, CodeKind kind, std::string &out,
+                             std::string &error) {
+  if (kind == CodeKind::LLVMIR) {
+    llvm::raw_string_ostream os(out);
+    m.print(os, nullptr);
+    return mlir::success();
+  }
   auto tm = makeTargetMachine(opts, error);
   if (!tm) return mlir::failure();
   llvm::SmallVector<char, 0> buffer;
   llvm::raw_svector_ostream os(buffer);
   llvm::legacy::PassManager pm;
-  auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  if (tm->addPassesToEmitFile(pm, os, nullptr, kind)) {
+  auto fileType = kind == CodeKind::Assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+  if (tm->addPassesToEmitFile(pm, os, nullptr, fileType)) {
     error = "the target cannot emit this file type";
     return mlir::failure();
   }

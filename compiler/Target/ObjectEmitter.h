@@ -39,9 +39,12 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
 /// their uses (SinkEntryArgLoads.h), at every level.
 mlir::LogicalResult optimiseModule(llvm::Module &m, const CodegenOptions &opts, std::string &error);
 
-/// Emits an object file (or assembly) in memory.
-mlir::LogicalResult emitMachineCode(llvm::Module &m, const CodegenOptions &opts, bool assembly,
-                                    std::string &out, std::string &error);
+/// What a module is emitted as.
+enum class CodeKind { Object, Assembly, LLVMIR };
+
+/// Emits `m` in memory as an object file, assembly or LLVM IR text.
+mlir::LogicalResult emitCode(llvm::Module &m, const CodegenOptions &opts, CodeKind kind, std::string &out,
+                             std::string &error);
 
 } // namespace dlc
 #endif

@@ -122,7 +122,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // (AVX-512, 16; AVX2's reads nChw8c).
     std::optional<typename Prim::primitive_desc> chosen;
     if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && (oc == 16 || oc == 8)) {
-      memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, oc == 16 ? tag::nChw16c : tag::nChw8c);
+      memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, channelBlocksTag(oc));
       if (auto pd = tryMake(src, dst, direct)) {
         chosen = pd;
         p->src = src;

@@ -8,15 +8,15 @@
 
 namespace dlrt {
 
+/// oneDNN's format of channel blocks of `block` channels, 8 or 16: nChw8c or nChw16c.
+inline dnnl::memory::format_tag channelBlocksTag(int64_t block) {
+  return block == 8 ? dnnl::memory::format_tag::nChw8c : dnnl::memory::format_tag::nChw16c;
+}
+
 /// A dlrt_layout (model_abi.h) as oneDNN's format of an activation of NCHW sizes.
 inline dnnl::memory::format_tag activationTag(int64_t layout) {
-  using tag = dnnl::memory::format_tag;
-  switch (layout) {
-  case DLRT_LAYOUT_NHWC: return tag::nhwc;
-  case DLRT_LAYOUT_NCHW16C: return tag::nChw16c;
-  case DLRT_LAYOUT_NCHW8C: return tag::nChw8c;
-  default: return tag::nchw;
-  }
+  if (int64_t block = dlrt_layout_block(layout)) return channelBlocksTag(block);
+  return layout == DLRT_LAYOUT_NHWC ? dnnl::memory::format_tag::nhwc : dnnl::memory::format_tag::nchw;
 }
 
 /// Where element (b, ch, row, col) of an activation of `c` channels and `rows` x `cols`

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "onednn/Kernels.h"
+#include "onednn/Layouts.h"
 #include "onednn/Strides.h"
 
 using dnnl::memory;
@@ -69,7 +70,7 @@ extern "C" void dlrt_k_block_channels_f32(void *vctx, int64_t site, const int64_
     std::vector<int64_t> key = {kBlockChannels, site, ctx.threadsFor(4.0 * elements), inverse, block};
     key.insert(key.end(), d.begin(), d.end());
     memory::desc nhwc(d, memory::data_type::f32, memory::format_tag::nhwc),
-        blocked(d, memory::data_type::f32, block == 8 ? memory::format_tag::nChw8c : memory::format_tag::nChw16c);
+        blocked(d, memory::data_type::f32, channelBlocksTag(block));
     if (inverse)
       reorder(ctx, key, blocked, nhwc, x, y);
     else
