@@ -646,9 +646,10 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
   std::mt19937 gen(11);
   std::uniform_real_distribution<float> u(-0.4f, 0.4f), big(-3.0f, 3.0f);
   std::vector<VectorIsa> isas = runnableIsas();
-  // b: a single row, rows left over after groups of 4; h: one block, three blocks (which
+  // b: a single row, and rows left over after the groups of 4 (AVX-512) or 3 (AVX2):
+  // 2 = 0 + 2, 6 = 4 + 2 = 3 + 3, 7 = 4 + 3 = 3 + 3 + 1; h: one block, three blocks (which
   // two threads share unevenly).
-  for (int64_t b : {1, 6}) {
+  for (int64_t b : {1, 2, 6, 7}) {
     for (int64_t h : {16, 48}) {
       const int64_t t = 9;
       std::vector<float> proj(size_t(b * t * 4 * h)), whh(size_t(4 * h * h));

@@ -11,26 +11,6 @@
 namespace dlrt::native {
 namespace {
 
-/// Vectors of N floats and of N 32-bit integers: 16 for NHWC and 16-channel blocks, 8 for
-/// 8-channel blocks.
-template <int N> struct Lanes;
-template <> struct Lanes<16> {
-  using F = vf;
-  using I = vi;
-};
-template <> struct Lanes<8> {
-  typedef float F __attribute__((vector_size(32)));
-  typedef int32_t I __attribute__((vector_size(32)));
-};
-
-template <class V> DLRT_VINLINE V loadLanes(const float *p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class V> DLRT_VINLINE void storeLanes(float *p, V v) { std::memcpy(p, &v, sizeof v); }
-template <class V> DLRT_VINLINE V splatLanes(float x) { return V{} + x; }
-
 /// A window's running maximum that ends NaN where any element was NaN, two ways; each ISA
 /// takes the faster (the CNN sample's first pooling, b64, one Zen 4 core, AVX-512 0.082 ms
 /// against 0.089, AVX2 0.089 against 0.115).

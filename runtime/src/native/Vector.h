@@ -1,4 +1,4 @@
-//===- Vector.h - 16-float vectors for kernels written here ----*- C++ -*-===//
+//===- Vector.h - float vectors for kernels written here -------*- C++ -*-===//
 //
 // GCC/clang vector extensions rather than intrinsics: the same source becomes one zmm
 // per vector in a function compiled for AVX-512, two ymm for AVX2, four xmm otherwise,
@@ -27,58 +27,81 @@ typedef float vf __attribute__((vector_size(64)));
 typedef int32_t vi __attribute__((vector_size(64)));
 constexpr int kLanes = 16;
 
+/// Vectors of N floats and of N 32-bit integers: 16 (vf, vi) for the kernels' usual
+/// blocks, 8 where a kernel keeps more accumulators than AVX2's 16 registers hold as
+/// 16-float vectors (each is two ymm there), or works on 8-channel blocks.
+template <int N> struct Lanes;
+template <> struct Lanes<16> {
+  using F = vf;
+  using I = vi;
+};
+template <> struct Lanes<8> {
+  typedef float F __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+};
+using vf8 = Lanes<8>::F;
+template <class V> constexpr int kLanesOf = int(sizeof(V) / sizeof(float));
+template <class V> using IntsOf = typename Lanes<kLanesOf<V>>::I;
+
 #define DLRT_VINLINE [[gnu::always_inline]] inline
 
-DLRT_VINLINE vf load(const float *p) {
-  vf v;
+template <class V> DLRT_VINLINE V loadLanes(const float *p) {
+  V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-DLRT_VINLINE void store(float *p, vf v) { std::memcpy(p, &v, sizeof v); }
-DLRT_VINLINE vf splat(float x) { return vf{} + x; }
+template <class V> DLRT_VINLINE void storeLanes(float *p, V v) { std::memcpy(p, &v, sizeof v); }
+/// x in every lane. x - 0 rather than 0 + x: the subtraction is exact for every x
+/// (-0 - 0 = -0), so the compiler drops it; 0 + x turns -0 into +0 and costs an add.
+template <class V> DLRT_VINLINE V splatLanes(float x) { return x - V{}; }
+
+DLRT_VINLINE vf load(const float *p) { return loadLanes<vf>(p); }
+DLRT_VINLINE void store(float *p, vf v) { storeLanes(p, v); }
+DLRT_VINLINE vf splat(float x) { return splatLanes<vf>(x); }
+
 /// x limited to [lo, hi]; NaN stays NaN (every comparison with it is false).
-DLRT_VINLINE vf clamp(vf x, vf lo, vf hi) {
+template <class V> DLRT_VINLINE V clamp(V x, V lo, V hi) {
   x = x > hi ? hi : x;
   return x < lo ? lo : x;
 }
 
 /// e^x for x in [-87.3, 88.7] (clamped there), within 2 ulp: Cephes' expf, x = n ln 2 + r
 /// with |r| <= ln 2 / 2 and a degree-6 polynomial for e^r. NaN gives NaN.
-DLRT_VINLINE vf vexp(vf x) {
-  x = clamp(x, splat(-87.3f), splat(88.7f));
-  const vf round = splat(12582912.0f); // 1.5 * 2^23: adding and subtracting it rounds to an integer
-  vf n = (x * splat(1.44269504088896341f) + round) - round;
-  vf r = x - n * splat(0.693359375f); // ln 2 in two parts: r exact to float precision
-  r = r - n * splat(-2.12194440e-4f);
-  vf p = splat(1.9875691500e-4f);
-  p = p * r + splat(1.3981999507e-3f);
-  p = p * r + splat(8.3334519073e-3f);
-  p = p * r + splat(4.1665795894e-2f);
-  p = p * r + splat(1.6666665459e-1f);
-  p = p * r + splat(5.0000001201e-1f);
-  p = p * r * r + r + splat(1.0f);
-  vi bits = (__builtin_convertvector(n, vi) + 127) << 23; // 2^n
-  vf scale;
+template <class V> DLRT_VINLINE V vexp(V x) {
+  x = clamp(x, splatLanes<V>(-87.3f), splatLanes<V>(88.7f));
+  const V round = splatLanes<V>(12582912.0f); // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  V n = (x * splatLanes<V>(1.44269504088896341f) + round) - round;
+  V r = x - n * splatLanes<V>(0.693359375f); // ln 2 in two parts: r exact to float precision
+  r = r - n * splatLanes<V>(-2.12194440e-4f);
+  V p = splatLanes<V>(1.9875691500e-4f);
+  p = p * r + splatLanes<V>(1.3981999507e-3f);
+  p = p * r + splatLanes<V>(8.3334519073e-3f);
+  p = p * r + splatLanes<V>(4.1665795894e-2f);
+  p = p * r + splatLanes<V>(1.6666665459e-1f);
+  p = p * r + splatLanes<V>(5.0000001201e-1f);
+  p = p * r * r + r + splatLanes<V>(1.0f);
+  IntsOf<V> bits = (__builtin_convertvector(n, IntsOf<V>) + 127) << 23; // 2^n
+  V scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }
 
 /// 1 / (1 + e^-x).
-DLRT_VINLINE vf vsigmoid(vf x) { return splat(1.0f) / (splat(1.0f) + vexp(-x)); }
+template <class V> DLRT_VINLINE V vsigmoid(V x) { return splatLanes<V>(1.0f) / (splatLanes<V>(1.0f) + vexp(-x)); }
 
 /// tanh x: Cephes' odd polynomial where |x| < 0.625 (where 1 - 2 / (e^2x + 1) would lose
 /// the low bits of small results), that form elsewhere.
-DLRT_VINLINE vf vtanh(vf x) {
-  vf z = x * x;
-  vf p = splat(-5.70498872745e-3f);
-  p = p * z + splat(2.06390887954e-2f);
-  p = p * z + splat(-5.37397155531e-2f);
-  p = p * z + splat(1.33314422036e-1f);
-  p = p * z + splat(-3.33332819422e-1f);
-  vf small = p * z * x + x;
-  vf large = splat(1.0f) - splat(2.0f) / (vexp(x + x) + splat(1.0f));
-  vf magnitude = x < splat(0.0f) ? -x : x;
-  return magnitude < splat(0.625f) ? small : large;
+template <class V> DLRT_VINLINE V vtanh(V x) {
+  V z = x * x;
+  V p = splatLanes<V>(-5.70498872745e-3f);
+  p = p * z + splatLanes<V>(2.06390887954e-2f);
+  p = p * z + splatLanes<V>(-5.37397155531e-2f);
+  p = p * z + splatLanes<V>(1.33314422036e-1f);
+  p = p * z + splatLanes<V>(-3.33332819422e-1f);
+  V small = p * z * x + x;
+  V large = splatLanes<V>(1.0f) - splatLanes<V>(2.0f) / (vexp(x + x) + splatLanes<V>(1.0f));
+  V magnitude = x < splatLanes<V>(0.0f) ? -x : x;
+  return magnitude < splatLanes<V>(0.625f) ? small : large;
 }
 
 } // namespace dlrt::native
