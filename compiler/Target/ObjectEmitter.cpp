@@ -82,11 +82,14 @@ static constexpr const char *kGluePipeline =
 /// What of -O3 needs the whole module, run on it before it is cut into parts that are
 /// optimised side by side: the function cleanup -O3 starts with, then constants and
 /// unused arguments propagated across calls (the kernels' static shapes, strides and
-/// offsets reach their loops: without them nothing vectorises). What follows in -O3 sees
-/// one function at a time, or calls within a part; the kernels are leaves that only glue
-/// and entries call.
+/// offsets reach their loops: without them nothing vectorises). Then kernels that came
+/// out the same (TinyGpt's AdamW update has six identical kernels, one per group of
+/// parameters) are merged, so that each is optimised and code-generated once:
+/// TinyGpt's compile 0.63-0.76 -> 0.52-0.67 s, alternating on one Zen 5 machine. What
+/// follows in -O3 sees one function at a time, or calls within a part; the kernels are
+/// leaves that only glue and entries call.
 static constexpr const char *kWholeModulePipeline =
-    "function(simplifycfg,sroa<modify-cfg>,early-cse<>),ipsccp<func-spec>,globalopt,deadargelim";
+    "function(simplifycfg,sroa<modify-cfg>,early-cse<>),ipsccp<func-spec>,globalopt,deadargelim,mergefunc";
 
 namespace {
 
