@@ -111,8 +111,11 @@ LogicalResult DenseOp::verify() {
       return emitOpError("bias ") << b << " must be [units] for weight " << w;
   }
   if (auto chw = getNhwcInput()) {
-    if (chw->size() != 3 || w.isDynamicDim(1) || (*chw)[0] * (*chw)[1] * (*chw)[2] != w.getDimSize(1))
-      return emitOpError("nhwc_input must be [C, H, W] with C*H*W the weight's inner dim ") << w;
+    if ((chw->size() != 3 && chw->size() != 4) || w.isDynamicDim(1) ||
+        (*chw)[0] * (*chw)[1] * (*chw)[2] != w.getDimSize(1))
+      return emitOpError("nhwc_input must be [C, H, W] or [C, H, W, B] with C*H*W the weight's inner dim ") << w;
+    if (chw->size() == 4 && ((*chw)[3] <= 0 || (*chw)[0] % (*chw)[3] != 0))
+      return emitOpError("nhwc_input's channel block ") << (*chw)[3] << " must divide its " << (*chw)[0] << " channels";
   }
   SmallVector<int64_t> expected(x.getShape());
   expected.back() = w.getDimSize(0);

@@ -87,7 +87,9 @@ def DL_DenseOp : DL_Op<"dense", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparab
     `nhwc_input` = [C, H, W]: the input [.., H*W*C] is an NHWC tensor flattened, while the
     weight's columns follow PyTorch's NCHW flattening (C*H*W). The layout pass sets it
     instead of transposing a convolution's NHWC output back before a classifier head;
-    the kernel permutes the weight once per parameter version.
+    the kernel permutes the weight once per parameter version. [C, H, W, B]: the input's
+    buffer holds the tensor in channel blocks of B ([C/B][H][W][B] per row, as
+    dl.block_channels leaves it), which the blocked-channels pass folds in likewise.
   }];
   let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight,
                        Optional<DL_FloatTensor>:$bias, DefaultValuedAttr<I64Attr, "0">:$activation,
@@ -349,7 +351,8 @@ def DL_BlockChannelsOp : DL_Op<"block_channels", [Pure, DeclareOpInterfaceMethod
     vector, 8 an AVX2 one, and oneDNN's direct kernels for each read that. Only the layout
     pass creates it, around convolutions marked `blocked_channels`; a blocked tensor is
     read by those, by max pooling marked so, by elementwise ops whose operands are all
-    blocked, and by the inverse op, nothing else. A pair folds away, and so does a tensor
+    blocked, by the inverse op, and flattened by a dense whose `nhwc_input` names the
+    block, nothing else. A pair folds away, and so does a tensor
     of B channels, whose bytes are the same in both layouts.
   }];
   let arguments = (ins DL_FloatTensor:$input, I64Attr:$block, UnitAttr:$inverse);

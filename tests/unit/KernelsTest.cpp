@@ -383,11 +383,13 @@ TEST_CASE("the RNN repacks its weights when the parameters change, and only then
 TEST_CASE("a dense layer whose weight changes at every call (a train step's, read unpacked after two) gives x W^T + b, "
           "and after the weight settles",
           "[kernels]") {
-  // 32 rows: oneDNN's path (a few rows take the native kernel). With nhwc columns too.
-  int64_t m = 32, c = 3, hw = 2, k = c * hw * hw, n = 5;
-  const int64_t nhwc[3] = {c, hw, hw};
-  for (bool byNhwc : {false, true}) {
-    INFO((byNhwc ? "nhwc columns" : "plain"));
+  // 32 rows: oneDNN's path (a few rows take the native kernel). With the input's columns
+  // in NHWC order (a block of all 6 channels) and in blocks of 3 and 2 channels too.
+  int64_t m = 32, c = 6, hw = 2, k = c * hw * hw, n = 5;
+  for (int64_t block : {int64_t(0), c, int64_t(3), int64_t(2)}) {
+    const bool byNhwc = block != 0;
+    const int64_t nhwc[4] = {c, hw, hw, block};
+    INFO((byNhwc ? "channel blocks of " : "plain ") << block);
     auto x = randomVector(size_t(m * k), 1);
     auto bias = randomVector(size_t(n), 2);
     std::vector<float> w = randomVector(size_t(n * k), 3);
@@ -398,7 +400,8 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
       REQUIRE(ctx.error.empty());
       return y;
     };
-    // y = x W^T + b in double; with nhwc, x's columns are (h, w, c) and W's (c, h, w).
+    // y = x W^T + b in double; with nhwc, x's columns are (c / B, h, w, c % B) and W's
+    // (c, h, w).
     auto reference = [&] {
       std::vector<double> y(size_t(m * n));
       for (int64_t i = 0; i < m; ++i)
@@ -406,7 +409,7 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
           double sum = bias[size_t(j)];
           for (int64_t ch = 0; ch < c; ++ch)
             for (int64_t p = 0; p < hw * hw; ++p) {
-              int64_t xc = byNhwc ? p * c + ch : ch * hw * hw + p;
+              int64_t xc = byNhwc ? (ch / block * hw * hw + p) * block + ch % block : ch * hw * hw + p;
               sum += double(x[size_t(i * k + xc)]) * double(w[size_t(j * k + ch * hw * hw + p)]);
             }
           y[size_t(i * n + j)] = sum;
@@ -785,13 +788,17 @@ TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA buil
   REQUIRE_FALSE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NCHW, 32));
 }
 
-TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC columns, team size") {
+TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC and blocked "
+          "columns, team size") {
   std::vector<dlrt::native::VectorIsa> isas = runnableIsas();
   std::mt19937 gen(9);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  const int64_t chw[3] = {4, 3, 5}; // an NHWC input of 4 channels, 3 x 5 pixels: k = 60
   for (int64_t n : {10, 64, 100})
-    for (bool nhwc : {false, true}) {
+    // An input of 4 channels, 3 x 5 pixels (k = 60): NCHW (block 0), NHWC (one block of 4
+    // channels), blocks of 2.
+    for (int64_t block : {0, 4, 2}) {
+      const bool nhwc = block != 0;
+      const int64_t chw[4] = {4, 3, 5, block};
       const int64_t k = 60;
       std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n)), x(static_cast<size_t>(4 * k));
       for (float &v : w) v = u(gen);
@@ -808,8 +815,13 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
             for (int64_t o = 0; o < n; ++o) {
               double s = bias[size_t(o)];
               for (int64_t i = 0; i < k; ++i) {
-                // Input column i is NHWC element (pixel, ch); the weight's column is NCHW.
-                int64_t col = nhwc ? (i % chw[0]) * chw[1] * chw[2] + i / chw[0] : i;
+                // Input column i is element (channel block, pixel, channel in the block);
+                // the weight's column is NCHW.
+                int64_t col = i;
+                if (nhwc) {
+                  int64_t pixels = chw[1] * chw[2], ch = i / (block * pixels) * block + i % block;
+                  col = ch * pixels + i / block % pixels;
+                }
                 s += double(x[size_t(r * k + i)]) * w[size_t(o * k + col)];
               }
               double sig = 1 / (1 + std::exp(-s));
@@ -821,7 +833,7 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
             }
           for (dlrt::native::VectorIsa isa : isas)
             for (int threads : {1, 2, 3}) {
-              CAPTURE(n, nhwc, activation, m, int(isa), threads);
+              CAPTURE(n, block, activation, m, int(isa), threads);
               std::vector<float> y(size_t(m * n) + 1, -5.0f); // one past the end: untouched
               dlrt::native::denseRows(threads, m, k, n, x.data(), packed.data(), bias.data(), y.data(), activation,
                                       isa);

@@ -16,7 +16,8 @@
 // Pairs that meet fold away (a convolution's unblocked result blocked again for the next
 // one), and unblocks move down through elementwise ops whose operands are all blocked and
 // through max pooling, so that a run of such convolutions (a ResNet stage, the CNN's
-// conv-relu-pool blocks) stays blocked from its first input to its last output. The
+// conv-relu-pool blocks) stays blocked from its first input to its last output, and into
+// a classifier head that flattens it. The
 // types stay NHWC: only the buffers' byte order differs, and only these ops read a
 // blocked tensor. (A tensor blocked for several convolutions, such as a skip connection,
 // is blocked once: dl-lower-to-cpu runs CSE after the layout patterns.)
@@ -125,11 +126,36 @@ struct SinkUnblockThroughMaxPool : public OpRewritePattern<dl::Pool2DOp>, Blocks
   }
 };
 
+/// dense(flatten(unblock(x))) with nhwc_input [C, H, W] -> dense(flatten(x)) with
+/// [C, H, W, B]: a classifier head reads the blocked activations as they are, its weight's
+/// columns permuted to their order once per parameter version, instead of the activations
+/// being reordered back to NHWC on every call (the CNN sample: 1.6 us of a 21 us call at
+/// batch 1, 9 of 750 at batch 64). The flattened tensor is blocked like its input, read
+/// by the dense alone.
+struct FoldUnblockIntoDense : public OpRewritePattern<dl::DenseOp>, Blocks {
+  FoldUnblockIntoDense(MLIRContext *ctx, int64_t block) : OpRewritePattern(ctx), Blocks{block} {}
+  LogicalResult matchAndRewrite(dl::DenseOp dense, PatternRewriter &rw) const override {
+    auto chw = dense.getNhwcInput();
+    if (!chw || chw->size() != 3) return failure();
+    auto flatten = dense.getInput().getDefiningOp<dl::ReshapeOp>();
+    if (!flatten || !flatten->hasOneUse()) return failure();
+    auto unblock = flatten.getInput().getDefiningOp<dl::BlockChannelsOp>();
+    if (!unblock || !unblock.getInverse() || int64_t(unblock.getBlock()) != block || !unblock->hasOneUse())
+      return failure();
+    SmallVector<int64_t> chwb(*chw);
+    chwb.push_back(block);
+    rw.modifyOpInPlace(flatten, [&] { flatten.getInputMutable().assign(unblock.getInput()); });
+    rw.modifyOpInPlace(dense, [&] { dense.setNhwcInput(chwb); });
+    rw.eraseOp(unblock);
+    return success();
+  }
+};
+
 } // namespace
 
 void populateBlockedChannels(RewritePatternSet &patterns, int64_t block) {
-  patterns.add<BlockConvolution, SinkUnblockThroughElementwise, SinkUnblockThroughMaxPool>(patterns.getContext(),
-                                                                                           block);
+  patterns.add<BlockConvolution, SinkUnblockThroughElementwise, SinkUnblockThroughMaxPool, FoldUnblockIntoDense>(
+      patterns.getContext(), block);
 }
 
 } // namespace dlc

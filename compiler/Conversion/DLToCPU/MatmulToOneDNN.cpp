@@ -36,8 +36,11 @@ struct DenseToOneDNN : public OpRewritePattern<dl::DenseOp> {
     Value k = dimOf(rw, loc, op.getWeight(), 1), n = dimOf(rw, loc, op.getWeight(), 0);
     Value nhwc;
     if (auto chw = op.getNhwcInput()) {
+      // [C, H, W, B] for the kernel, B = C for NHWC (one block of every channel).
+      SmallVector<int64_t> chwb(*chw);
+      if (chwb.size() == 3) chwb.push_back(chwb[0]);
       SmallVector<Value> words;
-      for (int64_t v : *chw) words.push_back(arith::ConstantIndexOp::create(rw, loc, v));
+      for (int64_t v : chwb) words.push_back(arith::ConstantIndexOp::create(rw, loc, v));
       nhwc = i64Array(rw, loc, words);
     }
     Value result = KernelCall(rw, loc, op, "dlrt_k_dense_f32")

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 12
+#define DLRT_MODEL_ABI_VERSION 13
 
 #ifdef __cplusplus
 extern "C" {

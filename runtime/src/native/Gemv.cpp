@@ -84,9 +84,9 @@ void packDenseRows(const float *w, int64_t n, int64_t k, const int64_t *nhwc, fl
   for (int64_t i = 0; i < k; ++i) {
     // The weight column of input column i.
     int64_t col = i;
-    if (nhwc) {
-      int64_t c = nhwc[0], h = nhwc[1], wd = nhwc[2], ch = i % c, pixel = i / c;
-      col = ch * h * wd + pixel;
+    if (nhwc) { // i = ((cb * H + y) * W + x) * B + l, channel cb * B + l
+      int64_t h = nhwc[1], wd = nhwc[2], b = nhwc[3], l = i % b, pixel = i / b % (h * wd), cb = i / b / (h * wd);
+      col = (cb * b + l) * h * wd + pixel;
     }
     for (int64_t o = 0; o < n; ++o) packed[((o / kLanes) * k + i) * kLanes + o % kLanes] = w[o * k + col];
   }

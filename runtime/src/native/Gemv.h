@@ -25,8 +25,9 @@ bool denseRowsSupports(int64_t m, int64_t activation);
 int64_t denseRowsPackedSize(int64_t n, int64_t k);
 
 /// W ([n, k], PyTorch's layout) in blocks of 16 outputs, [ceil(n/16)][k][16], the last
-/// block zero-padded. nhwc, when not NULL, is [C, H, W]: the input's columns are an NHWC
-/// tensor flattened while W's follow NCHW (dlrt_k_dense_f32's nhwc).
+/// block zero-padded. nhwc, when not NULL, is [C, H, W, B]: the input's columns are a
+/// tensor in blocks of B channels flattened (B = C: NHWC) while W's follow NCHW
+/// (dlrt_k_dense_f32's nhwc).
 void packDenseRows(const float *w, int64_t n, int64_t k, const int64_t *nhwc, float *packed);
 
 /// y[m, n] = act(x[m, k] W^T + bias) (bias may be NULL) from packDenseRows's weight, on

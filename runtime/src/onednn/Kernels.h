@@ -11,8 +11,9 @@
 
 extern "C" {
 /// y[m, n] = act(x[m, k] W[n, k]^T + bias[n]) (bias may be NULL); act: a dlrt_activation.
-/// nhwc, when not NULL, is [C, H, W]: x's rows are NHWC tensors flattened (k = H*W*C)
-/// while W's columns follow the NCHW order, as PyTorch flattens.
+/// nhwc, when not NULL, is [C, H, W, B]: x's rows are tensors in blocks of B channels
+/// flattened ([C/B][H][W][B], k = C*H*W; B = C: NHWC) while W's columns follow the NCHW
+/// order, as PyTorch flattens.
 void dlrt_k_dense_f32(void *ctx, int64_t site, int64_t m, int64_t k, int64_t n, const float *x,
                       const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc);
 /// torch.matmul on operands of equal rank (left-padded with 1s): dims holds a's dims then

@@ -24,12 +24,13 @@ using dnnl::memory;
 namespace dlrt {
 namespace {
 
-/// Where a dense's input is a flattened NHWC tensor (nhwc_input = [C, H, W]), its weight
-/// [n, C*H*W] read with the columns in (H, W, C) order: element (o, y, x, ch) lies at
-/// o*CHW + ch*HW + y*W + x.
-memory::desc nhwcOrderedWeight(int64_t n, const int64_t *chw) {
-  int64_t c = chw[0], h = chw[1], w = chw[2];
-  return memory::desc({n, h, w, c}, memory::data_type::f32, memory::dims{c * h * w, w, 1, h * w});
+/// Where a dense's input is a flattened tensor in channel blocks (nhwc = [C, H, W, B]; B =
+/// C for NHWC), its weight [n, C*H*W] read with the columns in the input's order
+/// (C/B, H, W, B): element (o, cb, y, x, l), channel cb*B + l, lies at
+/// o*CHW + (cb*B + l)*HW + y*W + x.
+memory::desc blockOrderedWeight(int64_t n, const int64_t *chwb) {
+  int64_t c = chwb[0], h = chwb[1], w = chwb[2], b = chwb[3];
+  return memory::desc({n, c / b, h, w, b}, memory::data_type::f32, memory::dims{c * h * w, b * h * w, w, 1, h * w});
 }
 
 struct MatmulPrimitive {
@@ -39,7 +40,7 @@ struct MatmulPrimitive {
   // --precision bf16 (converted per call); `b` unused by dense, whose weight is `packed`.
   Operand a, b;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
-  // nhwc_input: the weight with its columns in the input's order, row-major [n, H*W*C]
+  // nhwc_input: the weight with its columns in the input's order, row-major [n, C*H*W]
   // (what `packed` then packs).
   std::optional<PackedWeights> nhwc;
   // dense: a weight that changed at every one of the last calls (a train step's, which the
@@ -113,15 +114,15 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
   memory::desc dst({m, n}, memory::data_type::f32, memory::format_tag::ab);
   int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
   key.insert(key.end(), {threads, m, k, n, bias != nullptr, activation, nhwc != nullptr});
-  if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
+  if (nhwc) key.insert(key.end(), nhwc, nhwc + 4);
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true, bf16);
   p->changedInARow = p->seen.stale(ctx, w) ? p->changedInARow + 1 : 0;
   p->seen.update(ctx, w);
   const void *weight = w;
   if (nhwc) {
     if (!p->nhwc) {
-      memory::desc from = nhwcOrderedWeight(n, nhwc);
-      p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcd));
+      memory::desc from = blockOrderedWeight(n, nhwc);
+      p->nhwc.emplace(ctx, from, memory::desc(from.dims(), memory::data_type::f32, memory::format_tag::abcde));
     }
     weight = p->nhwc->get(ctx, w).get_data_handle();
   }
@@ -157,7 +158,7 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     // (the MLP: 0.014 ms against 0.015).
     if (!ctx.bf16 && native::denseRowsSupports(m, activation)) {
       std::vector<int64_t> key = {kNativeDense, site, k, n, nhwc != nullptr};
-      if (nhwc) key.insert(key.end(), nhwc, nhwc + 3);
+      if (nhwc) key.insert(key.end(), nhwc, nhwc + 4);
       auto &slot = ctx.primitives[key];
       if (!slot) slot = std::make_shared<NativeDenseWeight>();
       auto &packed = *static_cast<NativeDenseWeight *>(slot.get());

@@ -83,6 +83,33 @@
 // B8: memref.store %c3_i64, %{{.*}}[%c15]
 // B8: dlrt.call @dlrt_k_pool2d_f32
 // B8: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c8_i64)
+// A classifier head on a blocked pooling of 32 channels: the flatten reads the blocks as
+// they are, with no block_channels back, and the dense gets [C, H, W, B] = [32, 4, 4, 16]
+// (or 8).
+// CHECK-LABEL: func.func @head
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK-NOT: dlrt_k_block_channels_f32
+// CHECK: memref.store %c32_i64, %[[CHWB:.*]][%c0]
+// CHECK: memref.store %c4_i64, %[[CHWB]][%c1]
+// CHECK: memref.store %c4_i64, %[[CHWB]][%c2]
+// CHECK: memref.store %c16_i64, %[[CHWB]][%c3]
+// CHECK: dlrt.call @dlrt_k_dense_f32
+// CHECK: return
+// B8-LABEL: func.func @head
+// B8: dlrt.call @dlrt_k_pool2d_f32
+// B8-NOT: dlrt_k_block_channels_f32
+// B8: memref.store %c8_i64, %[[CHWB:.*]][%c3]
+// B8: dlrt.call @dlrt_k_dense_f32
+
+// The same with the pooled tensor an output too: unblocked and transposed back to NCHW
+// once, for the output and the flatten both; the dense reads NCHW (no word array).
+// CHECK-LABEL: func.func @head_and_output
+// CHECK: dlrt.call @dlrt_k_pool2d_f32
+// CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c16_i64)
+// CHECK: dlrt.call @dlrt_k_transpose_f32
+// CHECK-NOT: dlrt.call
+// CHECK: dlrt.call @dlrt_k_dense_f32({{.*}}, %c0_i64) {
+// CHECK: return
 module attributes {dl.signature = "{}"} {
   func.func @chain(%x: tensor<?x64x8x8xf32> {dl.input = "x"}, %w: tensor<64x64x3x3xf32> {dl.param = "w"}) -> (tensor<?x64x8x8xf32> {dl.output = "y"}) {
     %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x64x8x8xf32>, tensor<64x64x3x3xf32> -> tensor<?x64x8x8xf32>
@@ -106,5 +133,19 @@ module attributes {dl.signature = "{}"} {
     %p = dl.pool2d %r {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x32x8x8xf32> -> tensor<?x32x4x4xf32>
     %q = dl.pool2d %x {is_max = false, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x16x8x8xf32> -> tensor<?x16x4x4xf32>
     return %p, %q : tensor<?x32x4x4xf32>, tensor<?x16x4x4xf32>
+  }
+  func.func @head(%x: tensor<?x16x8x8xf32> {dl.input = "x"}, %w: tensor<32x16x3x3xf32> {dl.param = "w"}, %d: tensor<10x512xf32> {dl.param = "d"}) -> (tensor<?x10xf32> {dl.output = "y"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x16x8x8xf32>, tensor<32x16x3x3xf32> -> tensor<?x32x8x8xf32>
+    %p = dl.pool2d %a {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x32x8x8xf32> -> tensor<?x32x4x4xf32>
+    %f = dl.reshape %p {from = array<i64: 0, 1>} : tensor<?x32x4x4xf32> -> tensor<?x512xf32>
+    %y = dl.dense %f, %d : tensor<?x512xf32>, tensor<10x512xf32> -> tensor<?x10xf32>
+    return %y : tensor<?x10xf32>
+  }
+  func.func @head_and_output(%x: tensor<?x16x8x8xf32> {dl.input = "x"}, %w: tensor<32x16x3x3xf32> {dl.param = "w"}, %d: tensor<10x512xf32> {dl.param = "d"}) -> (tensor<?x10xf32> {dl.output = "y"}, tensor<?x32x4x4xf32> {dl.output = "p"}) {
+    %a = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x16x8x8xf32>, tensor<32x16x3x3xf32> -> tensor<?x32x8x8xf32>
+    %p = dl.pool2d %a {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x32x8x8xf32> -> tensor<?x32x4x4xf32>
+    %f = dl.reshape %p {from = array<i64: 0, 1>} : tensor<?x32x4x4xf32> -> tensor<?x512xf32>
+    %y = dl.dense %f, %d : tensor<?x512xf32>, tensor<10x512xf32> -> tensor<?x10xf32>
+    return %y, %p : tensor<?x10xf32>, tensor<?x32x4x4xf32>
   }
 }

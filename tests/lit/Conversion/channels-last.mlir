@@ -29,14 +29,15 @@
 // CHECK: return
 
 // A classifier head (after the input's transpose): the flattened NHWC tensor goes to the dense as it is, which permutes
-// its weight's columns ([C, H, W] = [4, 8, 8] passed to the kernel) instead of a transpose
-// of the activations.
+// its weight's columns ([C, H, W, B] = [4, 8, 8, 4] passed to the kernel: NHWC is one
+// block of all channels) instead of a transpose of the activations.
 // CHECK-LABEL: func.func @head
 // CHECK: dlrt.call @dlrt_k_transpose_f32
 // CHECK: dlrt.call @dlrt_k_conv2d_f32
 // CHECK: memref.store %c4_i64, %[[CHW:.*]][%c0]
 // CHECK: memref.store %c8_i64, %[[CHW]][%c1]
 // CHECK: memref.store %c8_i64, %[[CHW]][%c2]
+// CHECK: memref.store %c4_i64, %[[CHW]][%c3]
 // CHECK: dlrt.call @dlrt_k_dense_f32
 // CHECK-NOT: dlrt_k_transpose_f32
 // CHECK: return

@@ -8,6 +8,22 @@ func.func @dense_inner_dim(%x: tensor<?x8xf32>, %w: tensor<4x7xf32>) -> tensor<?
 
 // -----
 
+func.func @dense_nhwc_input_size(%x: tensor<?x12xf32>, %w: tensor<4x12xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{nhwc_input must be [C, H, W] or [C, H, W, B] with C*H*W the weight's inner dim}}
+  %0 = dl.dense %x, %w {nhwc_input = array<i64: 3, 2, 1>} : tensor<?x12xf32>, tensor<4x12xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @dense_nhwc_input_block(%x: tensor<?x12xf32>, %w: tensor<4x12xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{nhwc_input's channel block 2 must divide its 3 channels}}
+  %0 = dl.dense %x, %w {nhwc_input = array<i64: 3, 2, 2, 2>} : tensor<?x12xf32>, tensor<4x12xf32> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
 func.func @broadcast(%a: tensor<2x3xf32>, %b: tensor<4xf32>) -> tensor<2x3xf32> {
   // expected-error @+2 {{cannot broadcast}}
   // expected-error @+1 {{failed to infer returned types}}
