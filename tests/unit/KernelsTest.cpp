@@ -4,6 +4,7 @@
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
 #include "native/Gemv.h"
+#include "native/LayerNorm.h"
 #include "native/Lstm.h"
 #include "native/MaxPool.h"
 #include "onednn/Kernels.h"
@@ -209,6 +210,92 @@ TEST_CASE("layer_norm's training form returns each row's mean and biased varianc
     requireClose(var, wantVar, 1e-5);
     requireClose(yTrain, wantY, 1e-5);
     requireClose(yInfer, widen(yTrain), 1e-6);
+  }
+}
+
+/// Every build of the native kernels this CPU can run, the baseline's first.
+static std::vector<dlrt::native::VectorIsa> runnableIsas() {
+  using dlrt::native::VectorIsa;
+  std::vector<VectorIsa> isas = {VectorIsa::Generic};
+  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
+  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
+  return isas;
+}
+
+TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tails), team size, against double; "
+          "NaN rows; dgamma and dbeta the same bits on any team",
+          "[kernels]") {
+  using dlrt::native::VectorIsa;
+  const float eps = 1e-5f;
+  for (int64_t cols : {1, 5, 16, 37, 128, 200}) {
+    for (int64_t rows : {1, 33, 70}) {
+      auto x = randomVector(size_t(rows * cols), 1, -2, 3), gamma = randomVector(size_t(cols), 2, 0.5, 1.5),
+           beta = randomVector(size_t(cols), 3), dy = randomVector(size_t(rows * cols), 4);
+      // The reference in double: y, the statistics, and the gradient of sum(y * dy).
+      std::vector<double> wantY(x.size()), wantMean(static_cast<size_t>(rows)), wantVar(static_cast<size_t>(rows)), wantDx(x.size()),
+          wantDgamma(static_cast<size_t>(cols), 0.0), wantDbeta(static_cast<size_t>(cols), 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *xr = x.data() + r * cols;
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < cols; ++j) m += xr[j];
+        m /= double(cols);
+        for (int64_t j = 0; j < cols; ++j) v += (xr[j] - m) * (xr[j] - m);
+        v /= double(cols);
+        double rstd = 1 / std::sqrt(v + double(eps)), g1 = 0, gx1 = 0;
+        wantMean[size_t(r)] = m;
+        wantVar[size_t(r)] = v;
+        for (int64_t j = 0; j < cols; ++j) {
+          double xh = (xr[j] - m) * rstd, d = dy[size_t(r * cols + j)], g = d * gamma[size_t(j)];
+          wantY[size_t(r * cols + j)] = xh * gamma[size_t(j)] + beta[size_t(j)];
+          g1 += g;
+          gx1 += g * xh;
+          wantDgamma[size_t(j)] += d * xh;
+          wantDbeta[size_t(j)] += d;
+        }
+        for (int64_t j = 0; j < cols; ++j) {
+          double xh = (xr[j] - m) * rstd, g = dy[size_t(r * cols + j)] * gamma[size_t(j)];
+          wantDx[size_t(r * cols + j)] = rstd * (g - g1 / double(cols) - xh * gx1 / double(cols));
+        }
+      }
+      std::vector<float> scratch(static_cast<size_t>(dlrt::native::layerNormBackwardScratch(rows, cols)));
+      std::vector<float> firstDgamma;
+      for (VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(cols, rows, int(isa), threads);
+          std::vector<float> y(x.size() + 1, -7.0f), mean(static_cast<size_t>(rows)), var(static_cast<size_t>(rows)); // y: one past the end
+          dlrt::native::layerNorm(threads, rows, cols, x.data(), gamma.data(), beta.data(), y.data(), eps,
+                                  mean.data(), var.data(), isa);
+          REQUIRE(y.back() == -7.0f);
+          y.pop_back();
+          requireClose(y, wantY, 2e-5);
+          requireClose(mean, wantMean, 1e-6);
+          requireClose(var, wantVar, 1e-5);
+          std::vector<float> dx(x.size()), dgamma(static_cast<size_t>(cols), 9.0f), dbeta(static_cast<size_t>(cols), 9.0f);
+          dlrt::native::layerNormBackward(threads, rows, cols, x.data(), gamma.data(), mean.data(), var.data(),
+                                          dy.data(), dx.data(), dgamma.data(), dbeta.data(), eps, scratch.data(), isa);
+          requireClose(dx, wantDx, 2e-5);
+          requireClose(dgamma, wantDgamma, 1e-4);
+          requireClose(dbeta, wantDbeta, 1e-4);
+          if (isa == runnableIsas().back()) {
+            if (firstDgamma.empty()) firstDgamma = dgamma;
+            else REQUIRE(dgamma == firstDgamma); // the same bits whatever the team
+          }
+        }
+      // A NaN in row 0 makes that row's outputs and statistics NaN (and its gradient's
+      // share), and leaves the others alone.
+      if (rows > 1) {
+        std::vector<float> withNaN = x, y(x.size()), mean(static_cast<size_t>(rows)), var(static_cast<size_t>(rows));
+        withNaN[0] = std::nanf("");
+        for (VectorIsa isa : runnableIsas()) {
+          dlrt::native::layerNorm(2, rows, cols, withNaN.data(), gamma.data(), beta.data(), y.data(), eps,
+                                  mean.data(), var.data(), isa);
+          CHECK(std::isnan(mean[0]));
+          for (int64_t j = 0; j < cols; ++j) CHECK(std::isnan(y[size_t(j)]));
+          CHECK(!std::isnan(y[size_t(cols)]));
+          CHECK(!std::isnan(mean[1]));
+        }
+      }
+    }
   }
 }
 
@@ -633,15 +720,6 @@ TEST_CASE("generated loop nests: every row once over the threads, on the calling
   passive.threading.threads = 2;
   passive.threading.workersSpin = false;
   allOnCallingThread(passive);
-}
-
-/// Every build of the native kernels this CPU can run, the baseline's first.
-static std::vector<dlrt::native::VectorIsa> runnableIsas() {
-  using dlrt::native::VectorIsa;
-  std::vector<VectorIsa> isas = {VectorIsa::Generic};
-  if (dlrt::native::widestVectorIsa() != VectorIsa::Generic) isas.push_back(VectorIsa::Avx2);
-  if (dlrt::native::widestVectorIsa() == VectorIsa::Avx512) isas.push_back(VectorIsa::Avx512);
-  return isas;
 }
 
 TEST_CASE("native LSTM recurrence: every ISA build and team size against a double-precision reference") {

@@ -1,19 +1,22 @@
-//===- Normalization.cpp - layer_norm, batch_norm and softmax on oneDNN ---===//
+//===- Normalization.cpp - layer_norm, batch_norm and softmax kernels ----===//
 //
 // PyTorch's formulas: layer_norm over the last dim with the biased variance; batch_norm
 // over dim 1, with the running statistics for inference or the batch's own (biased)
-// statistics in training form; softmax and log_softmax along one axis.
+// statistics in training form; softmax and log_softmax along one axis. batch_norm and
+// softmax run on oneDNN; layer_norm on native/LayerNorm.h, where oneDNN 2.6 has only an
+// unvectorised implementation for it.
 //
-// The training forms run forward_training primitives and hand back the statistics the
-// backward pass reads (oneDNN's normalisation backward takes mean and variance as inputs),
-// so a train step never computes them twice.
+// The training forms hand back the statistics the backward pass reads (mean and
+// variance), so a train step never computes them twice.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "native/LayerNorm.h"
 #include "onednn/Kernels.h"
 #include "onednn/Strides.h"
 
 #include <algorithm>
+#include <vector>
 
 using dnnl::memory;
 using namespace dlrt;
@@ -65,24 +68,9 @@ extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, in
                                       const float *gamma, const float *beta, float *y, double eps, float *mean,
                                       float *var) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    if (rows == 0) return;
-    bool training = mean != nullptr;
     // About eight flops per element: two passes for the statistics, one to normalise.
     int threads = ctx.threadsFor(8.0 * double(rows) * double(cols));
-    std::vector<int64_t> key = {kLayerNorm, site, threads, training, rows, cols};
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<NormPrimitive>();
-      auto f32 = memory::data_type::f32;
-      p->data = memory::desc({rows, cols}, f32, memory::format_tag::ab);
-      p->stat = memory::desc({rows}, f32, memory::format_tag::a);
-      p->scale = memory::desc({cols}, f32, memory::format_tag::a);
-      auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-      dnnl::layer_normalization_forward::desc d(prop, p->data, p->stat, float(eps), kScaleShift);
-      p->prim = dnnl::layer_normalization_forward(dnnl::layer_normalization_forward::primitive_desc(d, kernelAttr(), ctx.engine));
-      slot = p;
-    }
-    runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
+    native::layerNorm(threads, rows, cols, x, gamma, beta, y, float(eps), mean, var);
   });
 }
 
@@ -159,35 +147,24 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
   });
 }
 
+namespace {
+/// The native layer norm gradient's scratch, per call site.
+struct LayerNormScratch {
+  std::vector<float> floats;
+};
+} // namespace
+
 extern "C" void dlrt_k_layer_norm_backward_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
                                                const float *gamma, const float *mean, const float *var,
                                                const float *dy, float *dx, float *dgamma, float *dbeta, double eps) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    if (rows == 0) { // no rows: no gradient for the scale and shift either
-      std::fill_n(dgamma, cols, 0.0f);
-      std::fill_n(dbeta, cols, 0.0f);
-      return;
-    }
     int threads = ctx.threadsFor(12.0 * double(rows) * double(cols));
-    std::vector<int64_t> key = {kLayerNormBackward, site, threads, rows, cols};
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<NormPrimitive>();
-      auto f32 = memory::data_type::f32;
-      p->data = memory::desc({rows, cols}, f32, memory::format_tag::ab);
-      p->stat = memory::desc({rows}, f32, memory::format_tag::a);
-      p->scale = memory::desc({cols}, f32, memory::format_tag::a);
-      dnnl::layer_normalization_forward::primitive_desc hint(
-          dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, p->data, p->stat, float(eps),
-                                                  kScaleShift),
-          kernelAttr(), ctx.engine);
-      dnnl::layer_normalization_backward::desc bd(dnnl::prop_kind::backward, p->data, p->data, p->stat, float(eps),
-                                                  kScaleShift);
-      p->prim = dnnl::layer_normalization_backward(
-          dnnl::layer_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
-      slot = p;
-    }
-    runNormBackward(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, mean, var, dy, dx, dgamma, dbeta);
+    auto &slot = ctx.primitives[{kLayerNormBackward, site}];
+    if (!slot) slot = std::make_shared<LayerNormScratch>();
+    auto &scratch = static_cast<LayerNormScratch *>(slot.get())->floats;
+    scratch.resize(size_t(std::max<int64_t>(1, native::layerNormBackwardScratch(rows, cols))));
+    native::layerNormBackward(threads, rows, cols, x, gamma, mean, var, dy, dx, dgamma, dbeta, float(eps),
+                              scratch.data());
   });
 }
 
