@@ -13,17 +13,6 @@ namespace {
 /// sums are a row of scratch, added in order at the end.
 constexpr int64_t kGroupRows = 32;
 
-/// The sum of a vector's lanes as a tree of halves: four dependent adds, where a loop
-/// over the lanes is a chain of sixteen the compiler may not reorder (the forward pass
-/// spent half its time in two such chains per row).
-DLRT_VINLINE float lanesSum(vf v) {
-  typedef float f4 __attribute__((vector_size(16)));
-  vf8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-          __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  f4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
-  return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
 /// Σ x over a row, four accumulators so that the adds overlap.
 DLRT_VINLINE float rowSum(const float *x, int64_t cols) {
   vf a[4] = {};

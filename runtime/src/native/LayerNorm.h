@@ -5,7 +5,8 @@
 // 128, 1024 of them) spent 0.64 ms of 18.5 in five forward and five backward calls, about
 // 3 G elements/s. These kernels take a row at a time in vectors of 16, two passes for the
 // statistics (the mean, then the biased variance around it, as PyTorch and oneDNN) and
-// one to normalise; the gradient two passes per row.
+// one to normalise; the gradient two passes per row. The same step's layer norms: 0.48
+// ms; at batch 1 (rows of 64) 0.007 ms against 0.019-0.021.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DLRT_SRC_NATIVE_LAYERNORM_H

@@ -2,9 +2,10 @@
 //
 // PyTorch's formulas: layer_norm over the last dim with the biased variance; batch_norm
 // over dim 1, with the running statistics for inference or the batch's own (biased)
-// statistics in training form; softmax and log_softmax along one axis. batch_norm and
-// softmax run on oneDNN; layer_norm on native/LayerNorm.h, where oneDNN 2.6 has only an
-// unvectorised implementation for it.
+// statistics in training form; softmax and log_softmax along one axis. batch_norm runs
+// on oneDNN; layer_norm on native/LayerNorm.h, where oneDNN 2.6 has only an unvectorised
+// implementation for it; softmax along the last axis on native/Softmax.h, along another
+// on oneDNN.
 //
 // The training forms hand back the statistics the backward pass reads (mean and
 // variance), so a train step never computes them twice.
@@ -12,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "native/LayerNorm.h"
+#include "native/Softmax.h"
 #include "onednn/Kernels.h"
 #include "onednn/Strides.h"
 
@@ -176,6 +178,10 @@ extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const
     if (elements == 0) return;
     // exp is worth about ten flops.
     int threads = ctx.threadsFor(14.0 * elements);
+    if (axis == rank - 1) { // rows contiguous: the native kernel
+      native::softmaxRows(threads, int64_t(elements) / dims[axis], dims[axis], x, y, log != 0);
+      return;
+    }
     std::vector<int64_t> key = {kSoftmax, site, threads, axis, log, rank};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];
@@ -199,6 +205,10 @@ extern "C" void dlrt_k_softmax_backward_f32(void *vctx, int64_t site, int64_t ra
     double elements = elementCount(d);
     if (elements == 0) return;
     int threads = ctx.threadsFor(6.0 * elements);
+    if (axis == rank - 1) {
+      native::softmaxRowsBackward(threads, int64_t(elements) / dims[axis], dims[axis], y, dy, dx, log != 0);
+      return;
+    }
     std::vector<int64_t> key = {kSoftmaxBackward, site, threads, axis, log, rank};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];

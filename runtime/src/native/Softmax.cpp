@@ -1,0 +1,138 @@
+//===- Softmax.cpp - softmax along contiguous rows, written here ----------===//
+#include "native/Softmax.h"
+
+#include "Threads.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace dlrt::native {
+namespace {
+
+/// Below this exp underflows (vexp clamps there): exactly 0, as torch gives for a -inf
+/// (a causal mask's) element. NaN compares false and stays NaN.
+constexpr float kExpFloor = -87.3f;
+
+DLRT_VINLINE vf expOrZero(vf d) { return d < splat(kExpFloor) ? splat(0.0f) : vexp(d); }
+DLRT_VINLINE float expOrZero(float d) { return d < kExpFloor ? 0.0f : std::exp(d); }
+
+DLRT_VINLINE float lanesMax(vf v) {
+  float m = v[0];
+  for (int i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+struct Problem {
+  int64_t cols;
+  const float *x, *dy; // dy: the gradient's
+  float *y;
+  bool log;
+};
+
+/// Rows [begin, end): the maximum (NaN skipped: it reaches the sum through its own
+/// exponential), exp(x - max) and their sum, then the scaling.
+DLRT_VINLINE void forwardRows(const Problem &p, int64_t begin, int64_t end) {
+  const int64_t cols = p.cols, vectorEnd = cols / kLanes * kLanes;
+  for (int64_t r = begin; r < end; ++r) {
+    const float *x = p.x + r * cols;
+    float *y = p.y + r * cols;
+    vf mv = splat(-std::numeric_limits<float>::infinity());
+    for (int64_t c = 0; c < vectorEnd; c += kLanes) {
+      vf v = load(x + c);
+      mv = v > mv ? v : mv;
+    }
+    float max = lanesMax(mv);
+    for (int64_t c = vectorEnd; c < cols; ++c) max = x[c] > max ? x[c] : max;
+    const vf m = splat(max);
+    vf sum[2] = {};
+    int64_t c = 0;
+    for (; c + 2 * kLanes <= cols; c += 2 * kLanes)
+      for (int j = 0; j < 2; ++j) {
+        vf e = expOrZero(load(x + c + j * kLanes) - m);
+        if (!p.log) store(y + c + j * kLanes, e);
+        sum[j] += e;
+      }
+    for (; c < vectorEnd; c += kLanes) {
+      vf e = expOrZero(load(x + c) - m);
+      if (!p.log) store(y + c, e);
+      sum[0] += e;
+    }
+    float total = lanesSum(sum[0] + sum[1]);
+    for (; c < cols; ++c) {
+      float e = expOrZero(x[c] - max);
+      if (!p.log) y[c] = e;
+      total += e;
+    }
+    if (p.log) {
+      const float shift = max + std::log(total);
+      const vf s = splat(shift);
+      for (c = 0; c < vectorEnd; c += kLanes) store(y + c, load(x + c) - s);
+      for (; c < cols; ++c) y[c] = x[c] - shift;
+    } else {
+      // One division a row, then products (a vector division costs several products).
+      const float scale = 1.0f / total;
+      const vf s = splat(scale);
+      for (c = 0; c < vectorEnd; c += kLanes) store(y + c, load(y + c) * s);
+      for (; c < cols; ++c) y[c] *= scale;
+    }
+  }
+}
+
+/// Rows [begin, end) of the gradient: the row's sum (of dy y, or of dy for log_softmax),
+/// then dx. `y` is the forward's output, read through p.x; dx is written to p.y.
+DLRT_VINLINE void backwardRows(const Problem &p, int64_t begin, int64_t end) {
+  const int64_t cols = p.cols, vectorEnd = cols / kLanes * kLanes;
+  for (int64_t r = begin; r < end; ++r) {
+    const float *y = p.x + r * cols, *dy = p.dy + r * cols;
+    float *dx = p.y + r * cols;
+    vf sum[2] = {};
+    int64_t c = 0;
+    for (; c + 2 * kLanes <= cols; c += 2 * kLanes)
+      for (int j = 0; j < 2; ++j) {
+        vf g = load(dy + c + j * kLanes);
+        sum[j] += p.log ? g : g * load(y + c + j * kLanes);
+      }
+    for (; c < vectorEnd; c += kLanes) {
+      vf g = load(dy + c);
+      sum[0] += p.log ? g : g * load(y + c);
+    }
+    float total = lanesSum(sum[0] + sum[1]);
+    for (; c < cols; ++c) total += p.log ? dy[c] : dy[c] * y[c];
+    const vf s = splat(total);
+    if (p.log) {
+      for (c = 0; c < vectorEnd; c += kLanes) store(dx + c, load(dy + c) - expOrZero(load(y + c)) * s);
+      for (; c < cols; ++c) dx[c] = dy[c] - expOrZero(y[c]) * total;
+    } else {
+      for (c = 0; c < vectorEnd; c += kLanes) store(dx + c, load(y + c) * (load(dy + c) - s));
+      for (; c < cols; ++c) dx[c] = y[c] * (dy[c] - total);
+    }
+  }
+}
+
+// One build per ISA.
+DLRT_TARGET_AVX512 void forwardAvx512(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
+DLRT_TARGET_AVX2 void forwardAvx2(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
+void forwardGeneric(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
+DLRT_TARGET_AVX512 void backwardAvx512(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
+DLRT_TARGET_AVX2 void backwardAvx2(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
+void backwardGeneric(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
+
+} // namespace
+
+void softmaxRows(int threads, int64_t rows, int64_t cols, const float *x, float *y, bool log, VectorIsa isa) {
+  if (rows <= 0 || cols <= 0) return;
+  auto run = isa == VectorIsa::Avx512 ? forwardAvx512 : isa == VectorIsa::Avx2 ? forwardAvx2 : forwardGeneric;
+  Problem p{cols, x, nullptr, y, log};
+  parallelRanges(threads, rows, [&](int64_t begin, int64_t end) { run(p, begin, end); });
+}
+
+void softmaxRowsBackward(int threads, int64_t rows, int64_t cols, const float *y, const float *dy, float *dx,
+                         bool log, VectorIsa isa) {
+  if (rows <= 0 || cols <= 0) return;
+  auto run = isa == VectorIsa::Avx512 ? backwardAvx512 : isa == VectorIsa::Avx2 ? backwardAvx2 : backwardGeneric;
+  Problem p{cols, y, dy, dx, log};
+  parallelRanges(threads, rows, [&](int64_t begin, int64_t end) { run(p, begin, end); });
+}
+
+} // namespace dlrt::native
