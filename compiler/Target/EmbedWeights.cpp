@@ -7,7 +7,6 @@
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
 
-
 namespace dlc {
 
 bool readWeightsFor(const std::string &path, const std::vector<WeightSpec> &params, std::vector<uint8_t> &bytes,

@@ -151,7 +151,6 @@ enum PrimitiveKind : int64_t {
   kRecurrent = 4,
   kDeconvolution = 5,
   kTranspose = 6,
-  kLayerNorm = 7,
   kBatchNorm = 8,
   kSoftmax = 9,
   kPoolingBackward = 10,
@@ -160,7 +159,7 @@ enum PrimitiveKind : int64_t {
   kConvolutionBackwardWeights = 13,
   kBatchNormBackward = 14,
   kRecurrentBackward = 15,
-  kLayerNormBackward = 16,
+  kLayerNormBackward = 16, // the native layer norm gradient's scratch (7, the forward's, is retired)
   kSoftmaxBackward = 17,
   kRecurrentProjection = 18, // an LSTM layer's input projection, before the native recurrence
   kNativeLstm = 19,          // an LSTM layer's packed weight for the native recurrence

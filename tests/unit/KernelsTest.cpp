@@ -233,8 +233,9 @@ TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tail
       auto x = randomVector(size_t(rows * cols), 1, -2, 3), gamma = randomVector(size_t(cols), 2, 0.5, 1.5),
            beta = randomVector(size_t(cols), 3), dy = randomVector(size_t(rows * cols), 4);
       // The reference in double: y, the statistics, and the gradient of sum(y * dy).
-      std::vector<double> wantY(x.size()), wantMean(static_cast<size_t>(rows)), wantVar(static_cast<size_t>(rows)), wantDx(x.size()),
-          wantDgamma(static_cast<size_t>(cols), 0.0), wantDbeta(static_cast<size_t>(cols), 0.0);
+      const auto rowCount = static_cast<size_t>(rows), colCount = static_cast<size_t>(cols);
+      std::vector<double> wantY(x.size()), wantMean(rowCount), wantVar(rowCount), wantDx(x.size()),
+          wantDgamma(colCount, 0.0), wantDbeta(colCount, 0.0);
       for (int64_t r = 0; r < rows; ++r) {
         const float *xr = x.data() + r * cols;
         double m = 0, v = 0;
@@ -259,11 +260,11 @@ TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tail
         }
       }
       std::vector<float> scratch(static_cast<size_t>(dlrt::native::layerNormBackwardScratch(rows, cols)));
-      std::vector<float> firstDgamma;
+      std::vector<float> firstDgamma, firstDbeta;
       for (VectorIsa isa : runnableIsas())
         for (int threads : {1, 2, 3}) {
           CAPTURE(cols, rows, int(isa), threads);
-          std::vector<float> y(x.size() + 1, -7.0f), mean(static_cast<size_t>(rows)), var(static_cast<size_t>(rows)); // y: one past the end
+          std::vector<float> y(x.size() + 1, -7.0f), mean(rowCount), var(rowCount); // y: one past the end too
           dlrt::native::layerNorm(threads, rows, cols, x.data(), gamma.data(), beta.data(), y.data(), eps,
                                   mean.data(), var.data(), isa);
           REQUIRE(y.back() == -7.0f);
@@ -271,21 +272,26 @@ TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tail
           requireClose(y, wantY, 2e-5);
           requireClose(mean, wantMean, 1e-6);
           requireClose(var, wantVar, 1e-5);
-          std::vector<float> dx(x.size()), dgamma(static_cast<size_t>(cols), 9.0f), dbeta(static_cast<size_t>(cols), 9.0f);
+          std::vector<float> dx(x.size()), dgamma(colCount, 9.0f), dbeta(colCount, 9.0f);
           dlrt::native::layerNormBackward(threads, rows, cols, x.data(), gamma.data(), mean.data(), var.data(),
                                           dy.data(), dx.data(), dgamma.data(), dbeta.data(), eps, scratch.data(), isa);
           requireClose(dx, wantDx, 2e-5);
           requireClose(dgamma, wantDgamma, 1e-4);
           requireClose(dbeta, wantDbeta, 1e-4);
           if (isa == runnableIsas().back()) {
-            if (firstDgamma.empty()) firstDgamma = dgamma;
-            else REQUIRE(dgamma == firstDgamma); // the same bits whatever the team
+            if (firstDgamma.empty()) {
+              firstDgamma = dgamma;
+              firstDbeta = dbeta;
+            } else { // the same bits whatever the team
+              REQUIRE(dgamma == firstDgamma);
+              REQUIRE(dbeta == firstDbeta);
+            }
           }
         }
       // A NaN in row 0 makes that row's outputs and statistics NaN (and its gradient's
       // share), and leaves the others alone.
       if (rows > 1) {
-        std::vector<float> withNaN = x, y(x.size()), mean(static_cast<size_t>(rows)), var(static_cast<size_t>(rows));
+        std::vector<float> withNaN = x, y(x.size()), mean(rowCount), var(rowCount);
         withNaN[0] = std::nanf("");
         for (VectorIsa isa : runnableIsas()) {
           dlrt::native::layerNorm(2, rows, cols, withNaN.data(), gamma.data(), beta.data(), y.data(), eps,

@@ -10,18 +10,10 @@
 namespace dlrt::native {
 namespace {
 
-/// Below this exp underflows (vexp clamps there): exactly 0, as torch gives for a -inf
-/// (a causal mask's) element. NaN compares false and stays NaN.
-constexpr float kExpFloor = -87.3f;
-
-DLRT_VINLINE vf expOrZero(vf d) { return d < splat(kExpFloor) ? splat(0.0f) : vexp(d); }
-DLRT_VINLINE float expOrZero(float d) { return d < kExpFloor ? 0.0f : std::exp(d); }
-
-DLRT_VINLINE float lanesMax(vf v) {
-  float m = v[0];
-  for (int i = 1; i < kLanes; ++i) m = v[i] > m ? v[i] : m;
-  return m;
-}
+/// exp(d), exactly 0 below vexp's range (where vexp gives its floor, 1.2e-38), as torch
+/// gives for a -inf (a causal mask's) element. NaN compares false and stays NaN.
+DLRT_VINLINE vf expOrZero(vf d) { return d < splat(kExpLowest) ? splat(0.0f) : vexp(d); }
+DLRT_VINLINE float expOrZero(float d) { return d < kExpLowest ? 0.0f : std::exp(d); }
 
 struct Problem {
   int64_t cols;

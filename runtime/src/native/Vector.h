@@ -70,16 +70,32 @@ DLRT_VINLINE float lanesSum(vf v) {
   return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
+/// The largest of a vector's 16 lanes, none of them NaN, as a tree of halves (four
+/// dependent steps; a loop over the lanes is a chain of fifteen).
+DLRT_VINLINE float lanesMax(vf v) {
+  typedef float f4 __attribute__((vector_size(16)));
+  vf8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  vf8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  vf8 a = hi > lo ? hi : lo;
+  f4 b0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), b1 = __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  f4 b = b1 > b0 ? b1 : b0;
+  float c0 = b[0] > b[2] ? b[0] : b[2], c1 = b[1] > b[3] ? b[1] : b[3];
+  return c0 > c1 ? c0 : c1;
+}
+
 /// x limited to [lo, hi]; NaN stays NaN (every comparison with it is false).
 template <class V> DLRT_VINLINE V clamp(V x, V lo, V hi) {
   x = x > hi ? hi : x;
   return x < lo ? lo : x;
 }
 
-/// e^x for x in [-87.3, 88.7] (clamped there), within 2 ulp: Cephes' expf, x = n ln 2 + r
-/// with |r| <= ln 2 / 2 and a degree-6 polynomial for e^r. NaN gives NaN.
+/// The range vexp computes over; beyond it, it gives its value at the bound.
+constexpr float kExpLowest = -87.3f, kExpHighest = 88.7f;
+
+/// e^x for x in [kExpLowest, kExpHighest] (clamped there), within 2 ulp: Cephes' expf,
+/// x = n ln 2 + r with |r| <= ln 2 / 2 and a degree-6 polynomial for e^r. NaN gives NaN.
 template <class V> DLRT_VINLINE V vexp(V x) {
-  x = clamp(x, splatLanes<V>(-87.3f), splatLanes<V>(88.7f));
+  x = clamp(x, splatLanes<V>(kExpLowest), splatLanes<V>(kExpHighest));
   const V round = splatLanes<V>(12582912.0f); // 1.5 * 2^23: adding and subtracting it rounds to an integer
   V n = (x * splatLanes<V>(1.44269504088896341f) + round) - round;
   V r = x - n * splatLanes<V>(0.693359375f); // ln 2 in two parts: r exact to float precision
