@@ -153,6 +153,12 @@ extern "C" void *dlrt_k_alloc(int64_t bytes) {
   return a ? a->allocate(size_t(bytes)) : std::malloc(size_t(bytes));
 }
 
+extern "C" void *dlrt_k_aligned_alloc(int64_t alignment, int64_t bytes) {
+  if (alignment <= int64_t(dlrt::kAlign)) return dlrt_k_alloc(bytes);
+  size_t a = size_t(alignment);
+  return std::aligned_alloc(a, (size_t(bytes) + a - 1) / a * a);
+}
+
 extern "C" void dlrt_k_free(void *p) {
   dlrt::Arena *a = dlrt::currentArena();
   if (!p) return;

@@ -38,6 +38,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_block_channels_f32", reinterpret_cast<void *>(&dlrt_k_block_channels_f32)},
       {"dlrt_k_alloc", reinterpret_cast<void *>(&dlrt_k_alloc)},
       {"dlrt_k_free", reinterpret_cast<void *>(&dlrt_k_free)},
+      {"dlrt_k_aligned_alloc", reinterpret_cast<void *>(&dlrt_k_aligned_alloc)},
       {"dlrt_k_check_ids", reinterpret_cast<void *>(&dlrt_k_check_ids)},
       {"dlrt_k_check_size", reinterpret_cast<void *>(&dlrt_k_check_size)},
       {"dlrt_k_check_count", reinterpret_cast<void *>(&dlrt_k_check_count)},

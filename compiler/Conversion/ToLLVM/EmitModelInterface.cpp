@@ -198,6 +198,7 @@ struct EmitModelInterfacePass : public impl::DLEmitModelInterfaceBase<EmitModelI
     // the session's arena: malloc and free are imports too.
     auto importName = [](StringRef name) -> std::string {
       if (name == "malloc") return "dlrt_k_alloc";
+      if (name == "aligned_alloc") return "dlrt_k_aligned_alloc";
       if (name == "free") return "dlrt_k_free";
       return name.starts_with("dlrt_") ? name.str() : "";
     };

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 13
+#define DLRT_MODEL_ABI_VERSION 14
 
 #ifdef __cplusplus
 extern "C" {

@@ -190,6 +190,7 @@ void *resolveCudaKernel(const char *name, void *user) {
   // compiler bug, refused here rather than run on device pointers. Allocation, checks of
   // sizes and the profile's marks touch no tensor data.
   if (std::strncmp(name, "dlrt_k_", 7) == 0 && std::strcmp(name, "dlrt_k_alloc") != 0 &&
+      std::strcmp(name, "dlrt_k_aligned_alloc") != 0 &&
       std::strcmp(name, "dlrt_k_free") != 0 && std::strcmp(name, "dlrt_k_profile") != 0 &&
       std::strncmp(name, "dlrt_k_check_", 13) != 0)
     return nullptr;

@@ -117,6 +117,9 @@ void dlrt_k_block_channels_f32(void *ctx, int64_t site, const int64_t *nchw, con
 /// malloc and free of compiled code, served by the session's Arena.
 void *dlrt_k_alloc(int64_t bytes);
 void dlrt_k_free(void *p);
+/// aligned_alloc of compiled code: the arena's blocks are 64-byte aligned; a larger
+/// alignment (which dlc does not ask for) comes from the heap, which dlrt_k_free frees too.
+void *dlrt_k_aligned_alloc(int64_t alignment, int64_t bytes);
 /// Records an error naming the site unless every id (i32 or i64, `elem_bytes` wide) is in [0, limit).
 void dlrt_k_check_ids(void *ctx, int64_t site, const void *ids, int64_t count, int64_t elem_bytes, int64_t limit);
 /// Records an error naming the site unless size <= limit.
