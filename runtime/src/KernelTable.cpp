@@ -18,6 +18,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_matmul_f32", reinterpret_cast<void *>(&dlrt_k_matmul_f32)},
       {"dlrt_k_conv2d_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_f32)},
       {"dlrt_k_deconv2d_f32", reinterpret_cast<void *>(&dlrt_k_deconv2d_f32)},
+      {"dlrt_k_conv2d_max_pool_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_max_pool_f32)},
       {"dlrt_k_conv2d_backward_data_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_backward_data_f32)},
       {"dlrt_k_conv2d_backward_weights_f32", reinterpret_cast<void *>(&dlrt_k_conv2d_backward_weights_f32)},
       {"dlrt_k_pool2d_f32", reinterpret_cast<void *>(&dlrt_k_pool2d_f32)},

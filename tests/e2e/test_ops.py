@@ -210,6 +210,83 @@ def check_nan_propagation():
                                                 np.argwhere(np.isnan(w))[:4].tolist()))
 
 
+FIRST = """
+model FirstLayers {
+  input img1: f32[B, 1, 13, 11]
+  input img3: f32[B, 3, 21, 19]
+  output a = conv2d(img1, 16, 3, padding = 1, name = "a") |> relu |> max_pool2d(2)
+  output s = conv2d(img3, 64, 7, stride = 2, padding = 3, bias = false, name = "stem") |> batch_norm(name = "bn") |> relu |> max_pool2d(3, stride = 2, padding = 1)
+  output d = conv2d(img3, 24, 3, padding = 2, dilation = 2, name = "dil") |> max_pool2d(2, stride = 1)
+  output k = conv2d(img1, 8, 5, stride = 2, name = "k5") |> relu |> max_pool2d(3)
+  output e = conv2d(img3, 32, 3, padding = 1, name = "e1") |> relu |> max_pool2d(2) |> conv2d(16, 3, padding = 1, name = "e2")
+}
+"""
+
+
+class FirstLayers(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(1, 16, 3, padding=1)
+        self.stem = torch.nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn = torch.nn.BatchNorm2d(64)
+        self.dil = torch.nn.Conv2d(3, 24, 3, padding=2, dilation=2)
+        self.k5 = torch.nn.Conv2d(1, 8, 5, stride=2)
+        self.e1 = torch.nn.Conv2d(3, 32, 3, padding=1)
+        self.e2 = torch.nn.Conv2d(32, 16, 3, padding=1)
+        with torch.no_grad():  # statistics a trained network would have: the fold is not the identity
+            self.bn.running_mean.uniform_(-0.5, 0.5)
+            self.bn.running_var.uniform_(0.5, 2.0)
+            self.bn.weight.uniform_(-1.5, 1.5)  # negative scales too: max does not commute with them
+            self.bn.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, img1, img3):
+        F = torch.nn.functional
+        return {"a": F.max_pool2d(torch.relu(self.a(img1)), 2),
+                "s": F.max_pool2d(torch.relu(self.bn(self.stem(img3))), 3, stride=2, padding=1),
+                "d": F.max_pool2d(self.dil(img3), 2, stride=1),
+                "k": F.max_pool2d(torch.relu(self.k5(img1)), 3),
+                "e": self.e2(F.max_pool2d(torch.relu(self.e1(img3)), 2))}
+
+
+def check_first_layer_conv_pool():
+    """A first layer's convolution and the max pooling after it, which the runtime runs as
+    one pass (dlrt_k_conv2d_max_pool_f32: pairs of rows pooled in registers, other windows
+    through a ring of rows, NCHW read directly, a folded batch norm with negative scales),
+    match torch on a dynamic batch, on one thread and two, NaN included."""
+    torch.manual_seed(3)
+    ref = FirstLayers().eval()
+    so, weights = h.compile_with_weights(FIRST, ref, h.workdir())
+    rng = np.random.RandomState(7)
+    for batch in (1, 3):
+        for threads in (1, 2):
+            img1 = rng.randn(batch, 1, 13, 11).astype(np.float32)
+            img3 = rng.randn(batch, 3, 21, 19).astype(np.float32)
+            if batch == 3:
+                img1[1, 0, 6, 5] = np.nan
+                img3[2, 1, 10, 9] = np.nan
+            out = h.infer(so, {"img1": img1, "img3": img3}, weights, threads=threads)
+            with torch.no_grad():
+                want = ref(torch.from_numpy(img1), torch.from_numpy(img3))
+            for k, v in want.items():
+                got, w = out[k], v.numpy()
+                nan = np.isnan(w)
+                ok = (got.shape == w.shape and np.array_equal(np.isnan(got), nan) and (nan.any() == (batch == 3)) and
+                      np.allclose(got[~nan], w[~nan], atol=1e-4, rtol=1e-4))
+                err = np.abs(got[~nan] - w[~nan]).max() if got.shape == w.shape else float("inf")
+                h.check("first-layer conv + max pool %s b%d t%d: %d NaN, max error %.2g" %
+                        (k, batch, threads, int(nan.sum()), err), ok,
+                        "dlc NaN at %s, torch at %s" % (np.argwhere(np.isnan(got))[:4].tolist(),
+                                                        np.argwhere(nan)[:4].tolist()))
+    # The fused kernel ran for each of the five chains (with oneDNN's kernels; the portable
+    # linalg lowering has no such call): the profile names one op for each.
+    prof = h.dlrun(["bench", so, "--batch", "2", "--seconds", "0.05", "--threads", "1", "--profile"]).stdout
+    fused = [l for l in prof.splitlines() if "conv2d at" in l and "max_pool2d at" in l]
+    want = 0 if "--kernels=linalg" in os.environ.get("DLC_FLAGS", "") else 5
+    h.check("each first layer and its pooling ran as one kernel: %d of %d" % (len(fused), want), len(fused) == want,
+            prof)
+
+
 check_integer_pow()
 check_nan_propagation()
+check_first_layer_conv_pool()
 h.finish()

@@ -3,6 +3,7 @@
 // reading its forward's workspace; a convolution with a skip tensor, by Winograd and
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
+#include "native/ConvPool.h"
 #include "native/Gemv.h"
 #include "native/LayerNorm.h"
 #include "native/Lstm.h"
@@ -938,6 +939,121 @@ TEST_CASE("native max pooling: NHWC and 16- and 8-channel blocks, every ISA buil
   REQUIRE_FALSE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NHWC, 24));
   REQUIRE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NCHW8C, 24));
   REQUIRE_FALSE(dlrt::native::maxPoolSupports(DLRT_LAYOUT_NCHW, 32));
+}
+
+TEST_CASE("native convolution and max pooling in one pass: every ISA build, window and stride (2x2 pairs in "
+          "registers and the ring), padding, dilation, input NCHW and NHWC, output NHWC and blocks, bias, relu, team "
+          "size, NaN and infinities, against double") {
+  struct Case {
+    int64_t c, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, h, w; // convolution
+    int64_t pkh, pkw, psh, psw, ppt, ppl, ppb, ppr;              // pooling
+  };
+  const Case cases[] = {
+      {1, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 11, 13, 2, 2, 2, 2, 0, 0, 0, 0}, // the CNN's, odd sizes: pairs
+      {3, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 19, 17, 3, 3, 2, 2, 1, 1, 1, 1}, // ResNet's stem: the ring
+      {2, 24, 5, 3, 1, 2, 2, 1, 2, 1, 2, 1, 12, 15, 2, 2, 1, 1, 0, 0, 0, 0}, // dilated, overlapping windows
+      {4, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 10, 11, 3, 3, 3, 3, 0, 0, 0, 0}, // 1x1, windows of 3 by 3
+      {1, 8, 3, 3, 1, 1, 0, 1, 1, 0, 1, 1, 9, 10, 2, 2, 2, 2, 0, 0, 0, 0},   // one-sided padding: pairs
+      {3, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 14, 18, 2, 2, 2, 2, 0, 0, 0, 0}, // strided, 3 vectors of 16: pairs
+      {2, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, 30, 2, 2, 2, 2, 0, 0, 0, 0},  // wide rows: every pixel block size
+  };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal;
+  for (const Case &k : cases) {
+    const int64_t n = 3;
+    const int64_t oh = (k.h + k.pt + k.pb - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+    const int64_t ow = (k.w + k.pl + k.pr - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+    const int64_t poh = (oh + k.ppt + k.ppb - k.pkh) / k.psh + 1, pow = (ow + k.ppl + k.ppr - k.pkw) / k.psw + 1;
+    std::vector<float> x(size_t(n * k.c * k.h * k.w)), w(size_t(k.oc * k.c * k.kh * k.kw)), bias(size_t(k.oc));
+    for (float &v : x) v = normal(gen);
+    for (float &v : w) v = normal(gen);
+    for (float &v : bias) v = normal(gen);
+    auto nchw = [&](int64_t b, int64_t ch, int64_t r, int64_t q) { return size_t(((b * k.c + ch) * k.h + r) * k.w + q); };
+    x[nchw(1, 0, k.h / 2, k.w / 2)] = nan;               // a NaN: NaN through every window that reads it
+    x[nchw(2, k.c - 1, k.h - 1, k.w - 1)] = inf;         // an infinity: +inf or -inf, or NaN where both meet
+    for (bool withBias : {true, false}) {
+      // The reference: conv2d + bias in double, then max pooling (NaN wins), unrelu'd; [N][POH][POW][OC].
+      std::vector<double> conv(size_t(n * oh * ow * k.oc));
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < oh; ++r)
+          for (int64_t q = 0; q < ow; ++q)
+            for (int64_t o = 0; o < k.oc; ++o) {
+              double sum = withBias ? bias[size_t(o)] : 0.0;
+              for (int64_t ch = 0; ch < k.c; ++ch)
+                for (int64_t i = 0; i < k.kh; ++i)
+                  for (int64_t j = 0; j < k.kw; ++j) {
+                    int64_t row = r * k.sh - k.pt + i * k.dh, col = q * k.sw - k.pl + j * k.dw;
+                    if (row < 0 || row >= k.h || col < 0 || col >= k.w) continue;
+                    sum += double(x[nchw(b, ch, row, col)]) * w[size_t(((o * k.c + ch) * k.kh + i) * k.kw + j)];
+                  }
+              conv[size_t(((b * oh + r) * ow + q) * k.oc + o)] = sum;
+            }
+      std::vector<double> want(size_t(n * poh * pow * k.oc));
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < poh; ++r)
+          for (int64_t q = 0; q < pow; ++q)
+            for (int64_t o = 0; o < k.oc; ++o) {
+              double m = -inf;
+              for (int64_t i = 0; i < k.pkh; ++i)
+                for (int64_t j = 0; j < k.pkw; ++j) {
+                  int64_t row = r * k.psh - k.ppt + i, col = q * k.psw - k.ppl + j;
+                  if (row < 0 || row >= oh || col < 0 || col >= ow) continue;
+                  double v = conv[size_t(((b * oh + row) * ow + col) * k.oc + o)];
+                  m = std::isnan(v) || std::isnan(m) ? double(nan) : std::max(m, v);
+                }
+              want[size_t(((b * poh + r) * pow + q) * k.oc + o)] = m;
+            }
+      size_t nans = 0;
+      for (double v : want) nans += std::isnan(v);
+      REQUIRE(nans > 0); // the NaN reached some windows
+      std::vector<float> xNhwc(x.size());
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < k.c; ++ch)
+          for (int64_t r = 0; r < k.h; ++r)
+            for (int64_t q = 0; q < k.w; ++q) xNhwc[size_t(((b * k.h + r) * k.w + q) * k.c + ch)] = x[nchw(b, ch, r, q)];
+      for (int64_t inLayout : {DLRT_LAYOUT_NCHW, DLRT_LAYOUT_NHWC})
+        for (int64_t outLayout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+          const int64_t block = dlrt_layout_block(outLayout);
+          if (block && k.oc % block) continue;
+          for (int64_t activation : {DLRT_ACTIVATION_NONE, DLRT_ACTIVATION_RELU}) {
+            const int64_t g[20] = {n, k.c, k.h, k.w, k.oc, k.kh, k.kw, oh, ow, k.sh, k.sw, k.pt, k.pl, k.pb, k.pr,
+                                   k.dh, k.dw, 1, 0, inLayout};
+            const int64_t p[17] = {n, k.oc, oh, ow, poh, pow, k.pkh, k.pkw, k.psh, k.psw, k.ppt, k.ppl, k.ppb, k.ppr,
+                                   1, outLayout, activation};
+            dlrt::native::ConvPoolShape shape(g, p);
+            REQUIRE(dlrt::native::convMaxPoolSupports(shape));
+            std::vector<float> packed(size_t(shape.packedWeightFloats()));
+            dlrt::native::packConvPoolWeights(shape, w.data(), packed.data());
+            for (dlrt::native::VectorIsa isa : runnableIsas())
+              for (int threads : {1, 2, 3}) {
+                CAPTURE(k.c, k.oc, k.kh, k.sh, k.pkh, k.psh, withBias, inLayout, outLayout, activation, int(isa), threads);
+                std::vector<float> y(want.size(), 7.0f);
+                dlrt::native::convMaxPool(threads, shape, inLayout == DLRT_LAYOUT_NHWC ? xNhwc.data() : x.data(),
+                                          packed.data(), withBias ? bias.data() : nullptr, y.data(), isa);
+                size_t wrong = 0;
+                for (int64_t b = 0; b < n; ++b)
+                  for (int64_t r = 0; r < poh; ++r)
+                    for (int64_t q = 0; q < pow; ++q)
+                      for (int64_t o = 0; o < k.oc; ++o) {
+                        double e = want[size_t(((b * poh + r) * pow + q) * k.oc + o)];
+                        if (activation && !(e > 0) && !std::isnan(e)) e = 0; // relu keeps NaN
+                        size_t at = block ? size_t((((b * (k.oc / block) + o / block) * poh + r) * pow + q) * block +
+                                                   o % block)
+                                          : size_t(((b * poh + r) * pow + q) * k.oc + o);
+                        float got = y[at];
+                        bool ok = std::isnan(e) ? std::isnan(got)
+                                  : std::isinf(e) ? got == e
+                                                  : std::abs(got - e) <= 1e-4 * (1.0 + std::abs(e));
+                        if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << b << "," << r << "," << q << "," << o << ": "
+                                                                    << got << " want " << e);
+                      }
+                CHECK(wrong == 0);
+              }
+          }
+        }
+    }
+  }
 }
 
 TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC and blocked "

@@ -63,6 +63,9 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       RewritePatternSet poolRelu(&getContext());
       populateFuseReluIntoMaxPool(poolRelu);
       if (failed(applyPatternsGreedily(module, std::move(poolRelu), config))) return signalPassFailure();
+      RewritePatternSet convPool(&getContext());
+      populateFuseConvIntoMaxPool(convPool);
+      if (failed(applyPatternsGreedily(module, std::move(convPool), config))) return signalPassFailure();
       // One transpose or blocking of a tensor that several convolutions read.
       IRRewriter rewriter(&getContext());
       DominanceInfo dominance(module);

@@ -45,6 +45,9 @@ void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit = 1);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
+/// After the layout passes and populateFuseReluIntoMaxPool: a first layer's conv2d and
+/// the max pooling after it as one runtime call (dlrt_conv2d_max_pool_fused).
+void populateFuseConvIntoMaxPool(mlir::RewritePatternSet &patterns);
 /// conv2d and its two gradients -> the runtime's kernels (dlrt_k_conv2d_f32 & co.), for
 /// symmetric padding only: what the GPU target runs on cuDNN (`benefit` above the
 /// generated kernels').

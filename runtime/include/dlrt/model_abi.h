@@ -58,6 +58,15 @@ static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && groups == 1 && c >= 64 && oc >= 64;
 }
 
+/* Whether a conv2d and the max pooling after it run as one pass of the runtime's own
+ * (dlrt_k_conv2d_max_pool_f32) in inference: a first layer, up to 4 channels in (an
+ * image's), output channels whole vectors of 8, no groups. oneDNN runs such convolutions
+ * at about half the core's peak, and their output is the model's largest tensor, which the
+ * fused pass never writes. */
+static inline int dlrt_conv2d_max_pool_fused(int64_t c, int64_t oc, int64_t groups) {
+  return c >= 1 && c <= 4 && oc > 0 && oc % 8 == 0 && groups == 1;
+}
+
 /* Below this much work (rows times the work of a row, about a microsecond's) a generated
  * loop nest that dlrt_k_parallel_rows would split runs whole on the calling thread: a
  * parallel region costs more than that. The compiler does not make a nest of statically

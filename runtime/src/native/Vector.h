@@ -10,7 +10,10 @@
 #define DLRT_SRC_NATIVE_VECTOR_H
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 
 namespace dlrt::native {
 
@@ -54,6 +57,32 @@ template <class V> DLRT_VINLINE void storeLanes(float *p, V v) { std::memcpy(p, 
 /// x in every lane. x - 0 rather than 0 + x: the subtraction is exact for every x
 /// (-0 - 0 = -0), so the compiler drops it; 0 + x turns -0 into +0 and costs an add.
 template <class V> DLRT_VINLINE V splatLanes(float x) { return x - V{}; }
+
+/// Floats starting on a 64-byte boundary, so that a vector load or store at a multiple of
+/// 16 floats never spans two cache lines (std::vector's 16-byte alignment split every
+/// 64-byte access of a packed weight in two).
+class AlignedFloats {
+public:
+  AlignedFloats() = default;
+  explicit AlignedFloats(int64_t count) { resize(count); }
+  /// Room for `count` floats, contents undefined; reallocates only to grow.
+  void resize(int64_t count) {
+    if (count <= capacity_) return;
+    size_t bytes = (size_t(count) * sizeof(float) + 63) / 64 * 64;
+    data_.reset(static_cast<float *>(std::aligned_alloc(64, bytes)));
+    if (!data_) throw std::bad_alloc();
+    capacity_ = count;
+  }
+  float *data() { return data_.get(); }
+  const float *data() const { return data_.get(); }
+
+private:
+  struct Free {
+    void operator()(float *p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> data_;
+  int64_t capacity_ = 0;
+};
 
 DLRT_VINLINE vf load(const float *p) { return loadLanes<vf>(p); }
 DLRT_VINLINE void store(float *p, vf v) { storeLanes(p, v); }

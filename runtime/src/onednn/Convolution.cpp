@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
+#include "native/ConvPool.h"
 #include "onednn/Kernels.h"
 #include "onednn/Layouts.h"
 #include "onednn/Operand.h"
@@ -191,7 +192,52 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   if (p.fromDstP) ctx.runReorder(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}}, p.dstP.get_size());
 }
 
+/// A convolution and max pooling run as one native pass (native/ConvPool.h): the weights
+/// packed as that kernel reads them, once per parameter version, a folded batch norm's
+/// scale in them and its shift in the bias.
+struct ConvPoolWeights {
+  native::AlignedFloats packed;
+  std::vector<float> bias;
+  ParamStamp stamp;
+  std::vector<float> foldedW, foldedB; // foldBatchNorm's
+  ParamStamp folded;
+};
+
 } // namespace
+
+extern "C" void dlrt_k_conv2d_max_pool_f32(void *vctx, int64_t site, const int64_t *conv, const int64_t *pool,
+                                           const float *x, const float *w, const float *bias, float *y,
+                                           const int64_t *bn, double bnEps) {
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    native::ConvPoolShape s(conv, pool);
+    if (conv[17] != 1 || !native::convMaxPoolSupports(s)) {
+      ctx.fail(ctx.where(site) + ": the fused convolution and max pooling got a geometry it does not run (" +
+               std::to_string(s.oc) + " output channels, groups " + std::to_string(conv[17]) + ", layout " +
+               std::to_string(s.outLayout) + ")");
+      return;
+    }
+    if (s.n == 0) return;
+    auto &slot = ctx.primitives[{kConvMaxPool, site}];
+    if (!slot) slot = std::make_shared<ConvPoolWeights>();
+    auto &p = *static_cast<ConvPoolWeights *>(slot.get());
+    if (p.stamp.stale(ctx, w)) {
+      const float *wf = w, *bf = bias;
+      if (bn) {
+        foldBatchNorm(ctx, p, w, bias, bn, bnEps, s.oc, s.c * s.kh * s.kw);
+        wf = p.foldedW.data();
+        bf = p.foldedB.data();
+      }
+      p.packed.resize(s.packedWeightFloats());
+      native::packConvPoolWeights(s, wf, p.packed.data());
+      if (bf) p.bias.assign(bf, bf + s.oc);
+      else p.bias.clear();
+      p.stamp.update(ctx, w);
+    }
+    double macs = double(s.n * s.oh * s.ow) * double(s.oc * s.c * s.kh * s.kw);
+    native::convMaxPool(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.bias.empty() ? nullptr : p.bias.data(),
+                        y);
+  });
+}
 
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                   const float *bias, float *y, const int64_t *bn, double bnEps,

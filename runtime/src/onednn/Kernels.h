@@ -31,6 +31,12 @@ void dlrt_k_matmul_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dim
 /// post-op); compiled code puts the skip tensor there, or writes over a dead one.
 void dlrt_k_conv2d_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *w,
                        const float *bias, float *y, const int64_t *bn, double bn_eps, int64_t accumulate);
+/// y = max_pool2d(conv2d(x, w, bias)), relu'd where the pooling geometry's activation word
+/// says so, in one pass (native/ConvPool.h): conv as dlrt_k_conv2d_f32's geom (groups 1,
+/// input NCHW or NHWC), pool as dlrt_k_pool2d_f32's (max; output NHWC or channel blocks).
+/// The compiler fuses the pair where dlrt_conv2d_max_pool_fused says so. bn as for conv2d.
+void dlrt_k_conv2d_max_pool_f32(void *ctx, int64_t site, const int64_t *conv, const int64_t *pool, const float *x,
+                                const float *w, const float *bias, float *y, const int64_t *bn, double bn_eps);
 /// The gradients of dlrt_k_conv2d_f32 (geom as there, NCHW, no fused bias, batch norm,
 /// residual or activation): dx from dy and the weight, and dw from x and dy.
 void dlrt_k_conv2d_backward_data_f32(void *ctx, int64_t site, const int64_t *geom, const float *dy, const float *w,
