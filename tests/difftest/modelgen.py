@@ -145,7 +145,8 @@ class Model:
                    self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm,
                    self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse]
         if any(v.rank == 4 for v in self.pool):
-            options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd]
+            options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd,
+                        self._first_layer, self._first_layer]
         if any(v.rank == 3 for v in self.pool):
             options += [self._recurrent, self._attention, self._conv1d, self._matmul]
         if any(v.rank == 2 for v in self.pool):
@@ -454,9 +455,9 @@ class Model:
         return self._bind("concat((%s), %d)" % (", ".join(names), ax), shape,
                           lambda env: torch.cat([env[n] for n in names], axis))
 
-    def _conv2d(self, filters=None, kernel=None, stride=None, winograd=False):
+    def _conv2d(self, filters=None, kernel=None, stride=None, winograd=False, pick=lambda v: True):
         r = self.rng
-        x = self._pick(lambda v: v.rank == 4 and (not winograd or v.shape[1] >= 64))
+        x = self._pick(lambda v: v.rank == 4 and (not winograd or v.shape[1] >= 64) and pick(v))
         if x is None:
             return False
         c, h, w = x.shape[1:]
@@ -516,12 +517,24 @@ class Model:
         # Multiples of 16 run on 16-channel blocks; 65 and 72 do not divide into them.
         return self._conv2d(filters=r.choice([64, 64, 65, 72, 80, 96]), kernel=3, stride=1, winograd=True)
 
-    def _pool(self):
+    def _first_layer(self):
+        """A first layer: a convolution of few channels (an image's) into whole vectors of
+        8, relu or not, then max pooling, which the runtime runs as one pass in inference."""
+        r = self.rng
+        few = lambda v: v.rank == 4 and v.shape[1] <= 4
+        if not any(few(v) for v in self.pool):
+            return False
+        if not self._conv2d(filters=r.choice([8, 16, 24, 32, 64]), pick=few):
+            return False
+        self.force = self.pool[-1]
+        return self._pool(kind="max")
+
+    def _pool(self, kind=None):
         r = self.rng
         x = self._pick(lambda v: v.rank == 4)
         h, w = x.shape[2:]
         xn = x.name
-        kind = r.choice(["max", "avg", "global"])
+        kind = kind or r.choice(["max", "avg", "global"])
         if kind == "global":
             return self._bind("global_avg_pool2d(%s)" % xn, x.shape[:2], lambda env: env[xn].mean((2, 3)))
         k = r.choice([2, 3])
