@@ -9,6 +9,7 @@
 #include "native/Lstm.h"
 #include "native/MaxPool.h"
 #include "native/Softmax.h"
+#include "native/TransposedLhsMatmul.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
 
@@ -1054,6 +1055,75 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
         }
     }
   }
+}
+
+TEST_CASE("batched products whose left operand is stored transposed (attention's gradients), native: every ISA "
+          "build, row and column tails, team size, against double; through dlrt_k_matmul_f32 on rank 3 and 4, "
+          "and left to oneDNN where batch dims broadcast") {
+  std::mt19937 gen(13);
+  std::uniform_real_distribution<float> u(-1, 1);
+  // {batch, m, k, n}: TinyGpt's two shapes, then tails of every block size and odd k.
+  const int64_t shapes[][4] = {{8, 64, 64, 32}, {8, 32, 64, 64}, {3, 13, 7, 24}, {5, 1, 9, 8},
+                               {2, 29, 64, 48}, {4, 17, 33, 128}, {2, 6, 1, 16}};
+  for (const auto &sh : shapes) {
+    const int64_t batch = sh[0], m = sh[1], k = sh[2], n = sh[3];
+    REQUIRE(dlrt::native::transposedLhsMatmulSupports(m, k, n));
+    std::vector<float> a(size_t(batch * k * m)), b(size_t(batch * k * n));
+    for (float &v : a) v = u(gen);
+    for (float &v : b) v = u(gen);
+    std::vector<double> want(size_t(batch * m * n));
+    for (int64_t i = 0; i < batch; ++i)
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = 0;
+          for (int64_t t = 0; t < k; ++t)
+            sum += double(a[size_t((i * k + t) * m + r)]) * b[size_t((i * k + t) * n + j)];
+          want[size_t((i * m + r) * n + j)] = sum;
+        }
+    auto worst = [&](const std::vector<float> &c) {
+      double e = 0;
+      for (size_t i = 0; i < c.size(); ++i) e = std::max(e, std::abs(double(c[i]) - want[i]));
+      return e;
+    };
+    for (dlrt::native::VectorIsa isa : runnableIsas())
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(batch, m, k, n, int(isa), threads);
+        std::vector<float> c(want.size(), 7.0f);
+        dlrt::native::transposedLhsMatmul(threads, batch, m, k, n, a.data(), b.data(), c.data(), isa);
+        CHECK(worst(c) < 1e-4);
+      }
+    // The kernel entry: rank 3 ([batch, m, k]) and rank 4 ([2, batch / 2, m, k]) operands,
+    // lhs stored transposed (bit 0).
+    for (int64_t rank : {3, 4}) {
+      if (rank == 4 && batch % 2) continue;
+      std::vector<int64_t> dims = rank == 3 ? std::vector<int64_t>{batch, m, k, batch, k, n}
+                                            : std::vector<int64_t>{2, batch / 2, m, k, 2, batch / 2, k, n};
+      KernelContext ctx;
+      std::vector<float> c(want.size(), 7.0f);
+      dlrt_k_matmul_f32(&ctx, 0, rank, dims.data(), a.data(), b.data(), c.data(), /*transposed=*/1);
+      REQUIRE(ctx.error.empty());
+      CAPTURE(batch, m, k, n, rank);
+      CHECK(worst(c) < 1e-4);
+    }
+  }
+  // A broadcast batch dim (one rhs for every batch) goes to oneDNN, which reads it as it is.
+  const int64_t batch = 3, m = 5, k = 6, n = 16;
+  std::vector<float> a(size_t(batch * k * m)), b(size_t(k * n)), c(size_t(batch * m * n), 7.0f);
+  for (float &v : a) v = u(gen);
+  for (float &v : b) v = u(gen);
+  std::vector<int64_t> dims = {batch, m, k, 1, k, n};
+  KernelContext ctx;
+  dlrt_k_matmul_f32(&ctx, 0, 3, dims.data(), a.data(), b.data(), c.data(), 1);
+  REQUIRE(ctx.error.empty());
+  double e = 0;
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t t = 0; t < k; ++t) sum += double(a[size_t((i * k + t) * m + r)]) * b[size_t(t * n + j)];
+        e = std::max(e, std::abs(sum - double(c[size_t((i * m + r) * n + j)])));
+      }
+  CHECK(e < 1e-4);
 }
 
 TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC and blocked "

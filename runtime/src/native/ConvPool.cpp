@@ -1,5 +1,6 @@
 //===- ConvPool.cpp - a first convolution and its max pooling, one pass ---===//
 #include "native/ConvPool.h"
+#include "native/OuterProduct.h"
 #include "native/WindowMax.h"
 
 #include "Threads.h"
@@ -86,40 +87,14 @@ struct PaddedRows {
   const float *row(const ConvPoolShape &s, int64_t i) const { return data.data() + (i * s.sh - first) * rowFloats; }
 };
 
-/// The convolution's sums for output pixels [q, q + P) of R rows (`in[r]`, from
-/// PaddedRows::row) and output channels [o0, o0 + V * N), in R x P x V accumulators: each
-/// tap's V weight vectors loaded once for the R x P pixels, each input value broadcast
-/// once for the V vectors.
-template <int N, int V, int P, int R>
-DLRT_VINLINE void tapSums(const PaddedRows &rows, const float *const *in, const float *wp, int64_t oc, int64_t q,
-                          int64_t o0, typename Lanes<N>::F (&acc)[R][P][V]) {
-  using F = typename Lanes<N>::F;
-  for (int k = 0; k < R; ++k)
-    for (int p = 0; p < P; ++p)
-      for (int v = 0; v < V; ++v) acc[k][p][v] = F{};
-  const int64_t taps = int64_t(rows.taps.size());
-  const int64_t *offsets = rows.taps.data();
-  const float *w = wp + o0;
-  for (int64_t t = 0; t < taps; ++t, w += oc) {
-    F wv[V];
-    for (int v = 0; v < V; ++v) wv[v] = loadLanes<F>(w + v * N);
-    for (int k = 0; k < R; ++k) {
-      const float *xt = in[k] + q + offsets[t];
-      for (int p = 0; p < P; ++p) {
-        F xb = splatLanes<F>(xt[p]);
-        for (int v = 0; v < V; ++v) acc[k][p][v] += xb * wv[v];
-      }
-    }
-  }
-}
-
 /// Output pixels [q, q + P) of a convolution row, channels [o0, o0 + V * N), into `out`
 /// ([OW][OC]).
 template <int N, int V, int P>
 DLRT_VINLINE void convPixels(const ConvPoolShape &s, const PaddedRows &rows, const float *in, const float *wp,
                              int64_t q, int64_t o0, float *out) {
   typename Lanes<N>::F acc[1][P][V];
-  tapSums<N, V, P, 1>(rows, &in, wp, s.oc, q, o0, acc);
+  const float *left = in + q;
+  outerProductSums<N, V, P, 1>(&left, rows.taps.data(), int64_t(rows.taps.size()), wp + o0, s.oc, acc);
   for (int p = 0; p < P; ++p)
     for (int v = 0; v < V; ++v) storeLanes(out + (q + p) * s.oc + o0 + v * N, acc[0][p][v]);
 }
@@ -239,8 +214,8 @@ DLRT_VINLINE void convPool2x2Pixels(const ConvPoolShape &s, const PaddedRows &ro
   using F = typename Lanes<N>::F;
   static_assert(P % 2 == 0, "pixels in pairs");
   F acc[2][P][V];
-  const float *in[2] = {in0, in1};
-  tapSums<N, V, P, 2>(rows, in, wp, s.oc, q, o0, acc);
+  const float *left[2] = {in0 + q, in1 + q};
+  outerProductSums<N, V, P, 2>(left, rows.taps.data(), int64_t(rows.taps.size()), wp + o0, s.oc, acc);
   for (int v = 0; v < V; ++v) {
     const F shift = bias ? loadLanes<F>(bias + o0 + v * N) : F{};
     float *to = dst + (o0 / N + v) * out.block + (q / 2) * out.column;
