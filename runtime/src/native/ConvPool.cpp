@@ -260,11 +260,6 @@ DLRT_VINLINE void pooledRows2x2(const ConvPoolShape &s, const float *x, const fl
   }
 }
 
-/// Pixels per pass for V = 4, 2 and 1 vectors of output channels: as many accumulators as
-/// the registers hold beside V weights and the broadcasts.
-struct Fit {
-  int v4, v2, v1;
-};
 
 /// Whether the pooling is 2x2, stride 2, without padding (pooledRows2x2's).
 bool pairsOfPairs(const ConvPoolShape &s) {
@@ -275,9 +270,9 @@ bool pairsOfPairs(const ConvPoolShape &s) {
 template <int N, Fit F, bool Relu>
 DLRT_VINLINE void pairsOf(const ConvPoolShape &s, const float *x, const float *wp, const float *bias, float *y,
                           int64_t begin, int64_t end) {
-  if (s.oc % (4 * N) == 0)
-    pooledRows2x2<N, 4, F.v4, Relu>(s, x, wp, bias, y, begin, end);
-  else if (s.oc % (2 * N) == 0)
+  if constexpr (F.v4 > 0)
+    if (s.oc % (4 * N) == 0) return pooledRows2x2<N, 4, F.v4, Relu>(s, x, wp, bias, y, begin, end);
+  if (s.oc % (2 * N) == 0)
     pooledRows2x2<N, 2, F.v2, Relu>(s, x, wp, bias, y, begin, end);
   else
     pooledRows2x2<N, 1, F.v1, Relu>(s, x, wp, bias, y, begin, end);
@@ -292,8 +287,8 @@ DLRT_VINLINE void rowsOf(const ConvPoolShape &s, const float *x, const float *wp
   if (pairsOfPairs(s) && (block == 0 || block == N)) {
     if (s.relu) pairsOf<N, Pairs, true>(s, x, wp, bias, y, begin, end);
     else pairsOf<N, Pairs, false>(s, x, wp, bias, y, begin, end);
-  } else if (s.oc % (4 * N) == 0) {
-    pooledRows<N, 4, Ring.v4, MaxOf>(s, x, wp, bias, y, begin, end);
+  } else if (s.oc % (4 * N) == 0 && Ring.v4 > 0) {
+    if constexpr (Ring.v4 > 0) pooledRows<N, 4, Ring.v4, MaxOf>(s, x, wp, bias, y, begin, end);
   } else if (s.oc % (2 * N) == 0) {
     pooledRows<N, 2, Ring.v2, MaxOf>(s, x, wp, bias, y, begin, end);
   } else {
@@ -309,14 +304,14 @@ DLRT_TARGET_AVX512 void rowsAvx512(const ConvPoolShape &s, const float *x, const
   else
     rowsOf<8, Fit{6, 12, 14}, Fit{2, 6, 12}, WindowMax>(s, x, wp, bias, y, begin, end);
 }
-// 16 registers. The ring: 8, 12 and 12 accumulators; pairs: 16 (spilling), 8 and 12.
+// 16 registers. The ring: 12 and 12 accumulators; pairs: 8 and 12.
 DLRT_TARGET_AVX2 void rowsAvx2(const ConvPoolShape &s, const float *x, const float *wp, const float *bias, float *y,
                                int64_t begin, int64_t end) {
-  rowsOf<8, Fit{2, 6, 12}, Fit{2, 2, 6}, CompareMax>(s, x, wp, bias, y, begin, end);
+  rowsOf<8, Fit{0, 6, 12}, Fit{0, 2, 6}, CompareMax>(s, x, wp, bias, y, begin, end);
 }
 void rowsGeneric(const ConvPoolShape &s, const float *x, const float *wp, const float *bias, float *y, int64_t begin,
                  int64_t end) {
-  rowsOf<8, Fit{2, 6, 12}, Fit{2, 2, 6}, CompareMax>(s, x, wp, bias, y, begin, end);
+  rowsOf<8, Fit{0, 6, 12}, Fit{0, 2, 6}, CompareMax>(s, x, wp, bias, y, begin, end);
 }
 
 } // namespace

@@ -18,6 +18,15 @@
 
 namespace dlrt::native {
 
+/// Rows per pass (P) for V = 4, 2 and 1 vectors of columns: as many accumulators as the
+/// registers hold beside V vectors of the right operand and a broadcast. v4 = 0: never 4
+/// vectors at once (on AVX2 they leave room for 2 rows only, 6 loads for 8 multiply-adds:
+/// ResNet-18's stem capped at AVX2 on a Zen 5 core took 2.32-2.48 ms with 4, 2.13-2.22
+/// with 2).
+struct Fit {
+  int v4, v2, v1;
+};
+
 /// acc[r][p][v] = sum over t < steps of left[r][offsets[t] + p] * right[t * rightStride + v * N],
 /// lane by lane.
 template <int N, int V, int P, int R>

@@ -45,15 +45,11 @@ DLRT_VINLINE void rowsOf(const Product &d, int64_t begin, int64_t end) {
   }
 }
 
-/// Rows per pass for V = 4, 2 and 1 vectors of columns: as many accumulators as the
-/// registers hold beside V vectors of b and a broadcast.
-struct Fit {
-  int v4, v2, v1;
-};
 
 template <int N, Fit F> DLRT_VINLINE void rows(const Product &d, int64_t begin, int64_t end) {
-  if (d.n % (4 * N) == 0) rowsOf<N, 4, F.v4>(d, begin, end);
-  else if (d.n % (2 * N) == 0) rowsOf<N, 2, F.v2>(d, begin, end);
+  if constexpr (F.v4 > 0)
+    if (d.n % (4 * N) == 0) return rowsOf<N, 4, F.v4>(d, begin, end);
+  if (d.n % (2 * N) == 0) rowsOf<N, 2, F.v2>(d, begin, end);
   else rowsOf<N, 1, F.v1>(d, begin, end);
 }
 
@@ -62,9 +58,9 @@ DLRT_TARGET_AVX512 void rowsAvx512(const Product &d, int64_t begin, int64_t end)
   if (d.n % 16 == 0) rows<16, Fit{6, 12, 14}>(d, begin, end);
   else rows<8, Fit{6, 12, 14}>(d, begin, end);
 }
-// 16 registers: 8, 12 and 12 accumulators.
-DLRT_TARGET_AVX2 void rowsAvx2(const Product &d, int64_t begin, int64_t end) { rows<8, Fit{2, 6, 12}>(d, begin, end); }
-void rowsGeneric(const Product &d, int64_t begin, int64_t end) { rows<8, Fit{2, 6, 12}>(d, begin, end); }
+// 16 registers: 12 and 12 accumulators.
+DLRT_TARGET_AVX2 void rowsAvx2(const Product &d, int64_t begin, int64_t end) { rows<8, Fit{0, 6, 12}>(d, begin, end); }
+void rowsGeneric(const Product &d, int64_t begin, int64_t end) { rows<8, Fit{0, 6, 12}>(d, begin, end); }
 
 } // namespace
 
