@@ -1057,6 +1057,28 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
   }
 }
 
+/// c[i] = a[i]^T b[i] in double: a[i] stored [k][m], b [k][n] per batch (one for all where
+/// sharedRhs).
+static std::vector<double> transposedLhsProduct(const std::vector<float> &a, const std::vector<float> &b,
+                                                int64_t batch, int64_t m, int64_t k, int64_t n, bool sharedRhs) {
+  std::vector<double> c(size_t(batch * m * n));
+  for (int64_t i = 0; i < batch; ++i)
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t t = 0; t < k; ++t)
+          sum += double(a[size_t((i * k + t) * m + r)]) * b[size_t(((sharedRhs ? 0 : i) * k + t) * n + j)];
+        c[size_t((i * m + r) * n + j)] = sum;
+      }
+  return c;
+}
+
+static double largestDifference(const std::vector<float> &got, const std::vector<double> &want) {
+  double e = 0;
+  for (size_t i = 0; i < got.size(); ++i) e = std::max(e, std::abs(double(got[i]) - want[i]));
+  return e;
+}
+
 TEST_CASE("batched products whose left operand is stored transposed (attention's gradients), native: every ISA "
           "build, row and column tails, team size, against double; through dlrt_k_matmul_f32 on rank 3 and 4, "
           "and left to oneDNN where batch dims broadcast") {
@@ -1071,20 +1093,8 @@ TEST_CASE("batched products whose left operand is stored transposed (attention's
     std::vector<float> a(size_t(batch * k * m)), b(size_t(batch * k * n));
     for (float &v : a) v = u(gen);
     for (float &v : b) v = u(gen);
-    std::vector<double> want(size_t(batch * m * n));
-    for (int64_t i = 0; i < batch; ++i)
-      for (int64_t r = 0; r < m; ++r)
-        for (int64_t j = 0; j < n; ++j) {
-          double sum = 0;
-          for (int64_t t = 0; t < k; ++t)
-            sum += double(a[size_t((i * k + t) * m + r)]) * b[size_t((i * k + t) * n + j)];
-          want[size_t((i * m + r) * n + j)] = sum;
-        }
-    auto worst = [&](const std::vector<float> &c) {
-      double e = 0;
-      for (size_t i = 0; i < c.size(); ++i) e = std::max(e, std::abs(double(c[i]) - want[i]));
-      return e;
-    };
+    const std::vector<double> want = transposedLhsProduct(a, b, batch, m, k, n, false);
+    auto worst = [&](const std::vector<float> &c) { return largestDifference(c, want); };
     for (dlrt::native::VectorIsa isa : runnableIsas())
       for (int threads : {1, 2, 3}) {
         CAPTURE(batch, m, k, n, int(isa), threads);
@@ -1115,15 +1125,7 @@ TEST_CASE("batched products whose left operand is stored transposed (attention's
   KernelContext ctx;
   dlrt_k_matmul_f32(&ctx, 0, 3, dims.data(), a.data(), b.data(), c.data(), 1);
   REQUIRE(ctx.error.empty());
-  double e = 0;
-  for (int64_t i = 0; i < batch; ++i)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        double sum = 0;
-        for (int64_t t = 0; t < k; ++t) sum += double(a[size_t((i * k + t) * m + r)]) * b[size_t(t * n + j)];
-        e = std::max(e, std::abs(sum - double(c[size_t((i * m + r) * n + j)])));
-      }
-  CHECK(e < 1e-4);
+  CHECK(largestDifference(c, transposedLhsProduct(a, b, batch, m, k, n, true)) < 1e-4);
 }
 
 TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC and blocked "
