@@ -546,13 +546,16 @@ TEST_CASE("the RNN repacks its weights when the parameters change, and only then
 TEST_CASE("a dense layer whose weight changes at every call (a train step's, read unpacked after two) gives x W^T + b, "
           "and after the weight settles",
           "[kernels]") {
-  // 32 rows: oneDNN's path (a few rows take the native kernel). With the input's columns
-  // in NHWC order (a block of all 6 channels) and in blocks of 3 and 2 channels too.
-  int64_t m = 32, c = 6, hw = 2, k = c * hw * hw, n = 5;
+  // 32 rows into 20 outputs: oneDNN's path (a few rows take the native kernel); into 5
+  // (one block of outputs): the native kernel for the first call and once settled,
+  // oneDNN's while the weight changes. With the input's columns in NHWC order (a block of
+  // all 6 channels) and in blocks of 3 and 2 channels too.
+  int64_t m = 32, c = 6, hw = 2, k = c * hw * hw;
+  for (int64_t n : {20, 5})
   for (int64_t block : {int64_t(0), c, int64_t(3), int64_t(2)}) {
     const bool byNhwc = block != 0;
     const int64_t nhwc[4] = {c, hw, hw, block};
-    INFO((byNhwc ? "channel blocks of " : "plain ") << block);
+    INFO((byNhwc ? "channel blocks of " : "plain ") << block << ", " << n << " outputs");
     auto x = randomVector(size_t(m * k), 1);
     auto bias = randomVector(size_t(n), 2);
     std::vector<float> w = randomVector(size_t(n * k), 3);
@@ -1128,8 +1131,8 @@ TEST_CASE("batched products whose left operand is stored transposed (attention's
   CHECK(largestDifference(c, transposedLhsProduct(a, b, batch, m, k, n, true)) < 1e-4);
 }
 
-TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, activation, NHWC and blocked "
-          "columns, team size") {
+TEST_CASE("native dense of a few rows, or of many into one block of outputs: every ISA build, row count, tail "
+          "block, activation, NHWC and blocked columns, team size") {
   std::vector<dlrt::native::VectorIsa> isas = runnableIsas();
   std::mt19937 gen(9);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -1140,7 +1143,7 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
       const bool nhwc = block != 0;
       const int64_t chw[4] = {4, 3, 5, block};
       const int64_t k = 60;
-      std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n)), x(static_cast<size_t>(4 * k));
+      std::vector<float> w(static_cast<size_t>(n * k)), bias(static_cast<size_t>(n)), x(static_cast<size_t>(19 * k));
       for (float &v : w) v = u(gen);
       for (float &v : bias) v = u(gen);
       for (float &v : x) v = 2 * u(gen);
@@ -1148,8 +1151,11 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
       std::vector<float> packed(size_t(dlrt::native::denseRowsPackedSize(n, k)));
       dlrt::native::packDenseRows(w.data(), n, k, nhwc ? chw : nullptr, packed.data());
       for (int64_t activation = DLRT_ACTIVATION_NONE; activation <= DLRT_ACTIVATION_SILU; ++activation)
-        for (int64_t m = 1; m <= 4; ++m) {
-          REQUIRE(dlrt::native::denseRowsSupports(m, activation));
+        // More than 4 rows only into one block of 16 outputs: 9 and 19 are a pass of 8
+        // rows (4 on AVX2) and the rest one by one.
+        for (int64_t m : {1, 2, 3, 4, 9, 19}) {
+          if (m > 4 && n > 16) continue;
+          REQUIRE(dlrt::native::denseRowsSupports(m, n, activation));
           std::vector<double> want(size_t(m * n));
           for (int64_t r = 0; r < m; ++r)
             for (int64_t o = 0; o < n; ++o) {
@@ -1189,6 +1195,7 @@ TEST_CASE("native dense of a few rows: every ISA build, row count, tail block, a
             }
         }
     }
-  CHECK(!dlrt::native::denseRowsSupports(5, DLRT_ACTIVATION_NONE));
-  CHECK(!dlrt::native::denseRowsSupports(1, DLRT_ACTIVATION_GELU_ERF));
+  CHECK(!dlrt::native::denseRowsSupports(5, 17, DLRT_ACTIVATION_NONE));
+  CHECK(dlrt::native::denseRowsSupports(5, 16, DLRT_ACTIVATION_NONE));
+  CHECK(!dlrt::native::denseRowsSupports(1, 10, DLRT_ACTIVATION_GELU_ERF));
 }

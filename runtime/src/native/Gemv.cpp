@@ -10,7 +10,6 @@
 namespace dlrt::native {
 namespace {
 
-constexpr int64_t kMaxRows = 4;
 /// Output blocks worked side by side: independent accumulators, and each input element
 /// broadcast once for all of them.
 constexpr int kBlocks = 4;
@@ -59,6 +58,32 @@ template <int B> DLRT_VINLINE void blocks(const Problem &p, int64_t row, int64_t
   }
 }
 
+/// Rows [r, r + R) of a layer of one output block: R independent accumulators, each
+/// weight vector loaded once for all of them.
+template <int R> DLRT_VINLINE void rowsOfOneBlock(const Problem &p, int64_t r) {
+  float bias[kLanes] = {};
+  if (p.bias) std::memcpy(bias, p.bias, size_t(p.n) * 4);
+  vf acc[R];
+  for (int i = 0; i < R; ++i) acc[i] = load(bias);
+  const float *x = p.x + r * p.k;
+  for (int64_t t = 0; t < p.k; ++t) {
+    vf w = load(p.packed + t * kLanes);
+    for (int i = 0; i < R; ++i) acc[i] += splat(x[i * p.k + t]) * w;
+  }
+  for (int i = 0; i < R; ++i) {
+    float out[kLanes];
+    store(out, activate(acc[i], p.activation));
+    std::memcpy(p.y + (r + i) * p.n, out, size_t(p.n) * 4);
+  }
+}
+
+/// Rows [r0, r1) of a layer of one output block, R rows per pass.
+template <int R> DLRT_VINLINE void runOneBlock(const Problem &p, int64_t r0, int64_t r1) {
+  int64_t r = r0;
+  for (; r + R <= r1; r += R) rowsOfOneBlock<R>(p, r);
+  for (; r < r1; ++r) rowsOfOneBlock<1>(p, r);
+}
+
 DLRT_VINLINE void run(const Problem &p, int64_t b0, int64_t b1) {
   for (int64_t row = 0; row < p.m; ++row) {
     int64_t b = b0;
@@ -71,10 +96,17 @@ DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t b0, int64_t b1) { ru
 DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t b0, int64_t b1) { run(p, b0, b1); }
 void runGeneric(const Problem &p, int64_t b0, int64_t b1) { run(p, b0, b1); }
 
+// Accumulators: 8 of 16 lanes in 32 zmm registers; on AVX2 a vector of 16 lanes is two of
+// its 16 ymm registers, and 4 rows take 8.
+DLRT_TARGET_AVX512 void oneBlockAvx512(const Problem &p, int64_t r0, int64_t r1) { runOneBlock<8>(p, r0, r1); }
+DLRT_TARGET_AVX2 void oneBlockAvx2(const Problem &p, int64_t r0, int64_t r1) { runOneBlock<4>(p, r0, r1); }
+void oneBlockGeneric(const Problem &p, int64_t r0, int64_t r1) { runOneBlock<4>(p, r0, r1); }
+
 } // namespace
 
-bool denseRowsSupports(int64_t m, int64_t activation) {
-  return m >= 1 && m <= kMaxRows && activation >= DLRT_ACTIVATION_NONE && activation <= DLRT_ACTIVATION_SILU;
+bool denseRowsSupports(int64_t m, int64_t n, int64_t activation) {
+  return m >= 1 && (m <= kDenseFewRows || n <= kLanes) && activation >= DLRT_ACTIVATION_NONE &&
+         activation <= DLRT_ACTIVATION_SILU;
 }
 
 int64_t denseRowsPackedSize(int64_t n, int64_t k) { return (n + kLanes - 1) / kLanes * kLanes * k; }
@@ -94,8 +126,13 @@ void packDenseRows(const float *w, int64_t n, int64_t k, const int64_t *nhwc, fl
 
 void denseRows(int threads, int64_t m, int64_t k, int64_t n, const float *x, const float *packed, const float *bias,
                float *y, int64_t activation, VectorIsa isa) {
-  auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
   Problem p{m, k, n, x, packed, bias, y, activation};
+  if (m > kDenseFewRows) { // one output block (denseRowsSupports): the rows shared out
+    auto rowsFor = isa == VectorIsa::Avx512 ? oneBlockAvx512 : isa == VectorIsa::Avx2 ? oneBlockAvx2 : oneBlockGeneric;
+    parallelRanges(threads, m, [&](int64_t r0, int64_t r1) { rowsFor(p, r0, r1); });
+    return;
+  }
+  auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
   int64_t blockCount = (n + kLanes - 1) / kLanes;
   // Whole groups of kBlocks per thread where there are enough.
   int parts = int(std::max<int64_t>(1, std::min<int64_t>(threads, blockCount / kBlocks)));
