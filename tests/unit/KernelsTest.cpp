@@ -547,9 +547,9 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
           "and after the weight settles",
           "[kernels]") {
   // 32 rows into 20 outputs: oneDNN's path (a few rows take the native kernel); into 5
-  // (one block of outputs): the native kernel for the first call and once settled,
-  // oneDNN's while the weight changes. With the input's columns in NHWC order (a block of
-  // all 6 channels) and in blocks of 3 and 2 channels too.
+  // (one block of outputs): the native kernel, its weight repacked at every change. With
+  // the input's columns in NHWC order (a block of all 6 channels) and in blocks of 3 and
+  // 2 channels too.
   int64_t m = 32, c = 6, hw = 2, k = c * hw * hw;
   for (int64_t n : {20, 5})
   for (int64_t block : {int64_t(0), c, int64_t(3), int64_t(2)}) {

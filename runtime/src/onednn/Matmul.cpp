@@ -141,11 +141,10 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
 namespace {
 
 /// A dense layer's weight packed for native::denseRows, redone when the parameter may
-/// have changed; and how many calls in a row found it changed (a train step's).
+/// have changed.
 struct NativeDenseWeight {
   std::vector<float> packed;
-  ParamStamp stamp, seen;
-  int changedInARow = 0;
+  ParamStamp stamp;
 };
 
 } // namespace
@@ -159,19 +158,18 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
     // gradients against exactly that), though at batch 1 this fp32 kernel would be faster
     // (the MLP: 0.014 ms against 0.015). Also more rows into one block of outputs (a
     // classifier's 10 classes), where oneDNN's kernel multiplies whole vectors of columns
-    // mostly of padding (the MLP's head at b64 0.008-0.020 -> 0.004-0.006 ms, the CNN's
-    // 0.034-0.048 -> 0.025-0.033, one Zen 5 core), while the weight stays: repacked every
-    // step of training, the head of many rows goes to oneDNN, which reads it as it is.
+    // mostly of padding (the MLP's head at b64 0.0075-0.0155 -> 0.0036-0.0041 ms, the
+    // CNN's 0.028-0.029 -> 0.021-0.023, one Zen 5 core). The choice follows the shapes
+    // only, never the call's history (whether the weight changed since the last call):
+    // a run resumed from a checkpoint must compute what the uninterrupted run computed,
+    // bit for bit, and the two kernels round differently. In training the weight is
+    // repacked at every step.
     if (!ctx.bf16 && native::denseRowsSupports(m, n, activation)) {
       std::vector<int64_t> key = {kNativeDense, site, k, n, nhwc != nullptr};
       if (nhwc) key.insert(key.end(), nhwc, nhwc + 4);
       auto &slot = ctx.primitives[key];
       if (!slot) slot = std::make_shared<NativeDenseWeight>();
       auto &packed = *static_cast<NativeDenseWeight *>(slot.get());
-      packed.changedInARow = packed.seen.stale(ctx, w) ? packed.changedInARow + 1 : 0;
-      packed.seen.update(ctx, w);
-      if (m > native::kDenseFewRows && packed.changedInARow >= kUnpackedAfterChanges)
-        return denseOnOneDNN(ctx, {kDense, site}, m, k, n, x, w, bias, y, activation, nhwc, ctx.bf16);
       if (packed.stamp.stale(ctx, w)) {
         packed.packed.resize(size_t(native::denseRowsPackedSize(n, k)));
         native::packDenseRows(w, n, k, nhwc, packed.packed.data());
