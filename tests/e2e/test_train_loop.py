@@ -68,6 +68,11 @@ h.check("the checkpoint holds the step count", meta.get("step") == "13", str(met
 run("--epochs", "3", "--resume", ck, "--save", os.path.join(wd, "resumed.safetensors"))
 h.check("resumed mid-epoch equals uninterrupted, bit for bit",
         same(weights(os.path.join(wd, "a.safetensors")), weights(os.path.join(wd, "resumed.safetensors"))))
+r = run("--epochs", "1", "--resume", ck, "--save", os.path.join(wd, "past.safetensors"))
+h.check("resuming a checkpoint past the run's end takes no step and says so",
+        "no step to take" in r.stderr and "trained 13 steps" in r.stdout and
+        all(np.array_equal(weights(ck)[k], v) for k, v in weights(os.path.join(wd, "past.safetensors")).items()),
+        r.stderr)
 r = h.dlrun(["train", so] + DATA + ["--batch", "5", "--seed", "3", "--epochs", "3", "--resume", ck], check=False)
 h.check("resuming with another batch size is refused", r.returncode == 1 and "batch" in r.stderr, r.stderr)
 

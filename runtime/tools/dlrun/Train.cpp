@@ -423,6 +423,13 @@ int train(int argc, char **argv) {
   bool tty = isatty(fileno(stderr));
   auto runStart = std::chrono::steady_clock::now();
   int64_t step = dlrt_session_steps(session);
+  // A checkpoint already as far as the run goes trains nothing more: said, so that a
+  // run that asked for fewer epochs than the checkpoint holds does not pass silently
+  // for one that stopped there.
+  if (!o.resume.empty() && step >= totalSteps)
+    std::fprintf(stderr,
+                 "dlrun: --resume: the checkpoint has taken %lld steps, this run goes to step %lld: no step to take\n",
+                 (long long)step, (long long)totalSteps);
   // Best weights for early stopping, kept in memory: each parameter's dims and bytes.
   struct Saved {
     dlrt_value_info info;
