@@ -552,49 +552,49 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
   // 2 channels too.
   int64_t m = 32, c = 6, hw = 2, k = c * hw * hw;
   for (int64_t n : {20, 5})
-  for (int64_t block : {int64_t(0), c, int64_t(3), int64_t(2)}) {
-    const bool byNhwc = block != 0;
-    const int64_t nhwc[4] = {c, hw, hw, block};
-    INFO((byNhwc ? "channel blocks of " : "plain ") << block << ", " << n << " outputs");
-    auto x = randomVector(size_t(m * k), 1);
-    auto bias = randomVector(size_t(n), 2);
-    std::vector<float> w = randomVector(size_t(n * k), 3);
-    auto run = [&](KernelContext &ctx) {
-      std::vector<float> y(size_t(m * n));
-      dlrt_k_dense_f32(&ctx, 0, m, k, n, x.data(), w.data(), bias.data(), y.data(), DLRT_ACTIVATION_NONE,
-                       byNhwc ? nhwc : nullptr);
-      REQUIRE(ctx.error.empty());
-      return y;
-    };
-    // y = x W^T + b in double; with nhwc, x's columns are (c / B, h, w, c % B) and W's
-    // (c, h, w).
-    auto reference = [&] {
-      std::vector<double> y(size_t(m * n));
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          double sum = bias[size_t(j)];
-          for (int64_t ch = 0; ch < c; ++ch)
-            for (int64_t p = 0; p < hw * hw; ++p) {
-              int64_t xc = byNhwc ? (ch / block * hw * hw + p) * block + ch % block : ch * hw * hw + p;
-              sum += double(x[size_t(i * k + xc)]) * double(w[size_t(j * k + ch * hw * hw + p)]);
-            }
-          y[size_t(i * n + j)] = sum;
-        }
-      return y;
-    };
-    KernelContext ctx;
-    for (int step = 0; step < 5; ++step) {
-      INFO("step " << step);
-      // The optimizer writes the weight in place; the next step sees a new version.
-      for (float &v : w) v = v * 0.9f + 0.01f * float(step);
-      ++ctx.paramVersion;
-      requireClose(run(ctx), reference(), 1e-5);
+    for (int64_t block : {int64_t(0), c, int64_t(3), int64_t(2)}) {
+      const bool byNhwc = block != 0;
+      const int64_t nhwc[4] = {c, hw, hw, block};
+      INFO((byNhwc ? "channel blocks of " : "plain ") << block << ", " << n << " outputs");
+      auto x = randomVector(size_t(m * k), 1);
+      auto bias = randomVector(size_t(n), 2);
+      std::vector<float> w = randomVector(size_t(n * k), 3);
+      auto run = [&](KernelContext &ctx) {
+        std::vector<float> y(size_t(m * n));
+        dlrt_k_dense_f32(&ctx, 0, m, k, n, x.data(), w.data(), bias.data(), y.data(), DLRT_ACTIVATION_NONE,
+                         byNhwc ? nhwc : nullptr);
+        REQUIRE(ctx.error.empty());
+        return y;
+      };
+      // y = x W^T + b in double; with nhwc, x's columns are (c / B, h, w, c % B) and W's
+      // (c, h, w).
+      auto reference = [&] {
+        std::vector<double> y(size_t(m * n));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = bias[size_t(j)];
+            for (int64_t ch = 0; ch < c; ++ch)
+              for (int64_t p = 0; p < hw * hw; ++p) {
+                int64_t xc = byNhwc ? (ch / block * hw * hw + p) * block + ch % block : ch * hw * hw + p;
+                sum += double(x[size_t(i * k + xc)]) * double(w[size_t(j * k + ch * hw * hw + p)]);
+              }
+            y[size_t(i * n + j)] = sum;
+          }
+        return y;
+      };
+      KernelContext ctx;
+      for (int step = 0; step < 5; ++step) {
+        INFO("step " << step);
+        // The optimizer writes the weight in place; the next step sees a new version.
+        for (float &v : w) v = v * 0.9f + 0.01f * float(step);
+        ++ctx.paramVersion;
+        requireClose(run(ctx), reference(), 1e-5);
+      }
+      // Settled (inference after training): the same numbers, call after call.
+      auto settled = reference();
+      requireClose(run(ctx), settled, 1e-5);
+      requireClose(run(ctx), settled, 1e-5);
     }
-    // Settled (inference after training): the same numbers, call after call.
-    auto settled = reference();
-    requireClose(run(ctx), settled, 1e-5);
-    requireClose(run(ctx), settled, 1e-5);
-  }
 }
 
 TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]") {

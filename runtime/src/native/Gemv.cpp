@@ -10,6 +10,9 @@
 namespace dlrt::native {
 namespace {
 
+/// Up to this many rows a layer may have any number of outputs; more rows only into one
+/// block of them (denseRowsSupports).
+constexpr int64_t kMaxRows = 4;
 /// Output blocks worked side by side: independent accumulators, and each input element
 /// broadcast once for all of them.
 constexpr int kBlocks = 4;
@@ -31,64 +34,52 @@ DLRT_VINLINE vf activate(vf v, int64_t activation) {
   }
 }
 
-/// Row `row`, output blocks [b0, b0 + B).
-template <int B> DLRT_VINLINE void blocks(const Problem &p, int64_t row, int64_t b0) {
-  vf acc[B];
+/// Rows [r, r + R), output blocks [b0, b0 + B): R x B accumulators, each weight vector
+/// loaded once for the R rows and each input element broadcast once for the B blocks.
+template <int R, int B> DLRT_VINLINE void tile(const Problem &p, int64_t r, int64_t b0) {
+  vf acc[R][B];
   for (int b = 0; b < B; ++b) {
     float bias[kLanes] = {};
     if (p.bias)
       std::memcpy(bias, p.bias + (b0 + b) * kLanes, size_t(std::min<int64_t>(kLanes, p.n - (b0 + b) * kLanes)) * 4);
-    acc[b] = load(bias);
+    for (int q = 0; q < R; ++q) acc[q][b] = load(bias);
   }
-  const float *x = p.x + row * p.k, *w = p.packed + b0 * p.k * kLanes;
+  const float *x = p.x + r * p.k, *w = p.packed + b0 * p.k * kLanes;
   for (int64_t i = 0; i < p.k; ++i) {
-    vf s = splat(x[i]);
-    for (int b = 0; b < B; ++b) acc[b] += s * load(w + (b * p.k + i) * kLanes);
-  }
-  for (int b = 0; b < B; ++b) {
-    vf v = activate(acc[b], p.activation);
-    int64_t first = (b0 + b) * kLanes, valid = std::min<int64_t>(kLanes, p.n - first);
-    if (valid == kLanes) {
-      store(p.y + row * p.n + first, v);
-    } else {
-      float out[kLanes];
-      store(out, v);
-      std::memcpy(p.y + row * p.n + first, out, size_t(valid) * 4);
+    vf wv[B];
+    for (int b = 0; b < B; ++b) wv[b] = load(w + (b * p.k + i) * kLanes);
+    for (int q = 0; q < R; ++q) {
+      vf s = splat(x[q * p.k + i]);
+      for (int b = 0; b < B; ++b) acc[q][b] += s * wv[b];
     }
   }
-}
-
-/// Rows [r, r + R) of a layer of one output block: R independent accumulators, each
-/// weight vector loaded once for all of them.
-template <int R> DLRT_VINLINE void rowsOfOneBlock(const Problem &p, int64_t r) {
-  float bias[kLanes] = {};
-  if (p.bias) std::memcpy(bias, p.bias, size_t(p.n) * 4);
-  vf acc[R];
-  for (int i = 0; i < R; ++i) acc[i] = load(bias);
-  const float *x = p.x + r * p.k;
-  for (int64_t t = 0; t < p.k; ++t) {
-    vf w = load(p.packed + t * kLanes);
-    for (int i = 0; i < R; ++i) acc[i] += splat(x[i * p.k + t]) * w;
-  }
-  for (int i = 0; i < R; ++i) {
-    float out[kLanes];
-    store(out, activate(acc[i], p.activation));
-    std::memcpy(p.y + (r + i) * p.n, out, size_t(p.n) * 4);
-  }
+  for (int q = 0; q < R; ++q)
+    for (int b = 0; b < B; ++b) {
+      vf v = activate(acc[q][b], p.activation);
+      int64_t first = (b0 + b) * kLanes, valid = std::min<int64_t>(kLanes, p.n - first);
+      float *out = p.y + (r + q) * p.n + first;
+      if (valid == kLanes) {
+        store(out, v);
+      } else {
+        float part[kLanes];
+        store(part, v);
+        std::memcpy(out, part, size_t(valid) * 4);
+      }
+    }
 }
 
 /// Rows [r0, r1) of a layer of one output block, R rows per pass.
 template <int R> DLRT_VINLINE void runOneBlock(const Problem &p, int64_t r0, int64_t r1) {
   int64_t r = r0;
-  for (; r + R <= r1; r += R) rowsOfOneBlock<R>(p, r);
-  for (; r < r1; ++r) rowsOfOneBlock<1>(p, r);
+  for (; r + R <= r1; r += R) tile<R, 1>(p, r, 0);
+  for (; r < r1; ++r) tile<1, 1>(p, r, 0);
 }
 
 DLRT_VINLINE void run(const Problem &p, int64_t b0, int64_t b1) {
   for (int64_t row = 0; row < p.m; ++row) {
     int64_t b = b0;
-    for (; b + kBlocks <= b1; b += kBlocks) blocks<kBlocks>(p, row, b);
-    for (; b < b1; ++b) blocks<1>(p, row, b);
+    for (; b + kBlocks <= b1; b += kBlocks) tile<1, kBlocks>(p, row, b);
+    for (; b < b1; ++b) tile<1, 1>(p, row, b);
   }
 }
 
@@ -105,7 +96,7 @@ void oneBlockGeneric(const Problem &p, int64_t r0, int64_t r1) { runOneBlock<4>(
 } // namespace
 
 bool denseRowsSupports(int64_t m, int64_t n, int64_t activation) {
-  return m >= 1 && (m <= kDenseFewRows || n <= kLanes) && activation >= DLRT_ACTIVATION_NONE &&
+  return m >= 1 && (m <= kMaxRows || n <= kLanes) && activation >= DLRT_ACTIVATION_NONE &&
          activation <= DLRT_ACTIVATION_SILU;
 }
 
@@ -127,7 +118,7 @@ void packDenseRows(const float *w, int64_t n, int64_t k, const int64_t *nhwc, fl
 void denseRows(int threads, int64_t m, int64_t k, int64_t n, const float *x, const float *packed, const float *bias,
                float *y, int64_t activation, VectorIsa isa) {
   Problem p{m, k, n, x, packed, bias, y, activation};
-  if (m > kDenseFewRows) { // one output block (denseRowsSupports): the rows shared out
+  if (m > kMaxRows) { // one output block (denseRowsSupports): the rows shared out
     auto rowsFor = isa == VectorIsa::Avx512 ? oneBlockAvx512 : isa == VectorIsa::Avx2 ? oneBlockAvx2 : oneBlockGeneric;
     parallelRanges(threads, m, [&](int64_t r0, int64_t r1) { rowsFor(p, r0, r1); });
     return;

@@ -20,9 +20,6 @@
 
 namespace dlrt::native {
 
-/// Up to this many rows, denseRows takes any number of outputs.
-constexpr int64_t kDenseFewRows = 4;
-
 /// Whether denseRows computes a dense layer of m rows and n outputs with this activation
 /// (a dlrt_activation): a few rows, or any number of rows into at most 16 outputs (a
 /// classifier's head), and the activations it has vector code for (not GELU).
