@@ -10,6 +10,7 @@
 #include "native/MaxPool.h"
 #include "native/Softmax.h"
 #include "native/TransposedLhsMatmul.h"
+#include "native/Winograd.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
 
@@ -1058,6 +1059,97 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
         }
     }
   }
+}
+
+TEST_CASE("native Winograd F(2x2, 3x3) convolution: every ISA build, 16- and 8-channel blocks, odd and even sizes, "
+          "padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
+          "infinities as the direct sum gives them; against double") {
+  struct Case {
+    int64_t c, k, h, w, pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {16, 32, 14, 14, 1, 1, 1, 1}, // the CNN's second convolution
+      {8, 24, 9, 11, 1, 1, 1, 1},   // odd sizes (partial tiles), 3 vectors of 8
+      {32, 16, 7, 7, 0, 0, 0, 0},   // no padding: 5 x 5, partial tiles
+      {16, 64, 6, 10, 2, 1, 0, 2},  // padding on some sides only, 4 vectors at once
+      {64, 48, 5, 5, 1, 1, 1, 1},   // more channels than a chunk's patches fit
+  };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 gen(17);
+  std::normal_distribution<float> normal;
+  for (const Case &k : cases)
+    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+      const int64_t block = dlrt_layout_block(layout);
+      if (k.c % block || k.k % block) continue;
+      const int64_t n = 3, oh = k.h + k.pt + k.pb - 2, ow = k.w + k.pl + k.pr - 2;
+      std::vector<float> x(size_t(n * k.c * k.h * k.w)), w(size_t(k.k * k.c * 9)), bias(size_t(k.k)),
+          skip(size_t(n * k.k * oh * ow));
+      for (float &v : x) v = normal(gen);
+      for (float &v : w) v = normal(gen);
+      for (float &v : bias) v = normal(gen);
+      for (float &v : skip) v = normal(gen);
+      auto xAt = [&](int64_t b, int64_t ch, int64_t r, int64_t q) {
+        return size_t((((b * (k.c / block) + ch / block) * k.h + r) * k.w + q) * block + ch % block);
+      };
+      auto yAt = [&](int64_t b, int64_t o, int64_t r, int64_t q) {
+        return size_t((((b * (k.k / block) + o / block) * oh + r) * ow + q) * block + o % block);
+      };
+      x[xAt(1, 0, k.h / 2, k.w / 2)] = nan;               // NaN in the outputs that read it, and only there
+      x[xAt(2, k.c - 1, k.h - 1, k.w - 1)] = inf;         // an infinity: +inf or -inf there, as the direct sum
+      x[xAt(0, k.c / 2, 1, 2)] = -inf;
+      // The direct sum in double, and the sum of its terms' magnitudes (the error scale).
+      std::vector<double> conv(skip.size()), scale(skip.size());
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t o = 0; o < k.k; ++o)
+          for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+              double sum = 0, mag = 0;
+              for (int64_t ch = 0; ch < k.c; ++ch)
+                for (int64_t i = 0; i < 3; ++i)
+                  for (int64_t j = 0; j < 3; ++j) {
+                    int64_t row = r - k.pt + i, col = q - k.pl + j;
+                    if (row < 0 || row >= k.h || col < 0 || col >= k.w) continue;
+                    double term = double(x[xAt(b, ch, row, col)]) * w[size_t(((o * k.c + ch) * 3 + i) * 3 + j)];
+                    sum += term;
+                    if (std::isfinite(term)) mag += std::abs(term);
+                  }
+              conv[yAt(b, o, r, q)] = sum;
+              scale[yAt(b, o, r, q)] = mag;
+            }
+      size_t nans = 0, infs = 0;
+      for (double v : conv) nans += std::isnan(v), infs += std::isinf(v);
+      REQUIRE(nans > 0);
+      REQUIRE(infs > 0);
+      for (int64_t activation : {DLRT_ACTIVATION_NONE, DLRT_ACTIVATION_RELU})
+        for (bool withBias : {true, false})
+          for (bool accumulate : {false, true}) {
+            const int64_t g[20] = {n, k.c, k.h, k.w, k.k, 3, 3, oh, ow, 1, 1, k.pt, k.pl, k.pb, k.pr,
+                                   1, 1, 1, activation, layout};
+            REQUIRE(dlrt::native::winogradSupports(g));
+            dlrt::native::WinogradShape shape(g, accumulate);
+            std::vector<float> packed(size_t(shape.packedWeightFloats()));
+            dlrt::native::packWinogradWeights(shape, w.data(), packed.data());
+            for (dlrt::native::VectorIsa isa : runnableIsas())
+              for (int threads : {1, 2, 3}) {
+                CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, int(isa), threads);
+                std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
+                dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), w.data(),
+                                           withBias ? bias.data() : nullptr, y.data(), isa);
+                size_t wrong = 0;
+                for (size_t at = 0; at < y.size(); ++at) {
+                  const int64_t o = int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
+                  double e = conv[at] + (withBias ? bias[size_t(o)] : 0.0) + (accumulate ? skip[at] : 0.0);
+                  if (activation == DLRT_ACTIVATION_RELU && e < 0) e = 0; // NaN stays NaN
+                  float got = y[at];
+                  bool ok = std::isnan(e)   ? std::isnan(got)
+                            : std::isinf(e) ? got == e
+                                            : std::abs(got - e) <= 1e-5 * (1.0 + scale[at] + std::abs(e));
+                  if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << at << ": " << got << " want " << e);
+                }
+                CHECK(wrong == 0);
+              }
+          }
+    }
 }
 
 /// c[i] = a[i]^T b[i] in double: a[i] stored [k][m], b [k][n] per batch (one for all where
