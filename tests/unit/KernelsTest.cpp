@@ -650,6 +650,65 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
       }
 }
 
+TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the direct sums' NaN, infinities and "
+          "near-overflow numbers: NaN only where an output reads one, +-inf where it reads one infinity",
+          "[kernels]") {
+  // 64 channels in 16-channel blocks: oneDNN's Winograd on AVX-512 (guarded by a scan of
+  // the input); 32 channels, or 8-channel blocks: the native one where nativeWinograd says
+  // so (tiles checked), else direct.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t ch : {32, 64})
+    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C})
+      for (float huge : {0.0f, 1e33f}) {
+        INFO(ch << " channels, layout " << layout << ", huge " << huge);
+        int64_t n = 2, h = 12, w = 10, oc = ch;
+        std::vector<int64_t> g = {n, ch, h, w, oc, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, layout};
+        auto x = randomVector(size_t(n * h * w * ch), 31); // NHWC
+        auto wt = randomVector(size_t(oc * ch * 9), 32, -0.1f, 0.1f);
+        auto at = [&](int64_t i, int64_t y, int64_t xx, int64_t c) { return size_t(((i * h + y) * w + xx) * ch + c); };
+        if (huge == 0.0f) {
+          x[at(0, 5, 5, 3)] = inf;
+          x[at(0, 1, 8, 7)] = -inf;
+          x[at(1, 6, 2, 5)] = nan;
+        } else {
+          x[at(1, 3, 3, 1)] = huge; // finite sums that a transform scaling them by 10^4 would overflow
+        }
+        std::vector<double> want(size_t(n * h * w * oc));
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t y = 0; y < h; ++y)
+            for (int64_t xx = 0; xx < w; ++xx)
+              for (int64_t o = 0; o < oc; ++o) {
+                double acc = 0;
+                for (int64_t ky = 0; ky < 3; ++ky)
+                  for (int64_t kx = 0; kx < 3; ++kx) {
+                    int64_t iy = y + ky - 1, ix = xx + kx - 1;
+                    if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+                    for (int64_t c = 0; c < ch; ++c)
+                      acc += double(x[at(i, iy, ix, c)]) * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                  }
+                want[size_t(((i * h + y) * w + xx) * oc + o)] = acc;
+              }
+        KernelContext ctx;
+        std::vector<int64_t> nchw = {n, ch, h, w};
+        std::vector<float> xl(x.size()), yl(want.size()), y(want.size());
+        dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), x.data(), xl.data(), false, dlrt_layout_block(layout));
+        dlrt_k_conv2d_f32(&ctx, 0, g.data(), xl.data(), wt.data(), nullptr, yl.data(), nullptr, 0.0, 0);
+        REQUIRE(ctx.error.empty());
+        dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), yl.data(), y.data(), true, dlrt_layout_block(layout));
+        size_t wrong = 0, special = 0;
+        for (size_t k = 0; k < y.size(); ++k) {
+          double e = want[k];
+          special += !std::isfinite(e) || std::abs(e) > 1e30;
+          bool ok = std::isnan(e) ? std::isnan(y[k])
+                    : std::isinf(e) ? y[k] == e
+                                    : std::abs(y[k] - e) <= 1e-4 * (1.0 + std::abs(e));
+          if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << k << ": " << y[k] << " want " << e);
+        }
+        REQUIRE(special > 0);
+        CHECK(wrong == 0);
+      }
+}
+
 TEST_CASE("channel blocks of 16 and 8: element (n, c, h, w) at [n][c/B][h][w][c%B], and back", "[kernels]") {
   for (int64_t block : {16, 8}) {
     INFO(block << "-channel blocks");

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 namespace dlrt::native {
 
@@ -273,7 +275,53 @@ int64_t chunkTiles(const WinogradShape &s, int threads) {
   return (total + chunks - 1) / chunks;
 }
 
+/// Floats [begin, end) of x: the largest magnitude, NaN where any is NaN or infinite
+/// (x * 0 is NaN for those).
+template <int N> DLRT_VINLINE float largestIn(const float *x, int64_t begin, int64_t end) {
+  using F = typename Lanes<N>::F;
+  F top[2] = {}, poisoned[2] = {};
+  int64_t i = begin;
+  for (; i + 2 * N <= end; i += 2 * N)
+    for (int u = 0; u < 2; ++u) {
+      F v = loadLanes<F>(x + i + u * N);
+      F magnitude = v < F{} ? -v : v;
+      top[u] = magnitude > top[u] ? magnitude : top[u];
+      poisoned[u] += v * 0.0f;
+    }
+  float largest = 0, poison = 0;
+  for (int u = 0; u < 2; ++u)
+    for (int l = 0; l < N; ++l) largest = std::max(largest, top[u][l]), poison += poisoned[u][l];
+  for (; i < end; ++i) largest = std::max(largest, std::abs(x[i])), poison += x[i] * 0.0f;
+  return std::isnan(poison) ? NAN : largest;
+}
+DLRT_TARGET_AVX512 float largestAvx512(const float *x, int64_t begin, int64_t end) {
+  return largestIn<16>(x, begin, end);
+}
+DLRT_TARGET_AVX2 float largestAvx2(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
+float largestGeneric(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
+
 } // namespace
+
+float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa) {
+  auto largest = isa == VectorIsa::Avx512 ? largestAvx512 : isa == VectorIsa::Avx2 ? largestAvx2 : largestGeneric;
+  // Parts of at least 64 KB: below that a parallel region costs more than the scan.
+  const int parts = int(std::clamp<int64_t>(count / 16384, 1, std::max(threads, 1)));
+  std::vector<float> found(size_t(parts), 0.0f);
+  parallelParts(parts, parts, [&](int part) {
+    found[size_t(part)] = largest(x, count * part / parts, count * (part + 1) / parts);
+  });
+  float top = 0;
+  for (float f : found) {
+    if (std::isnan(f)) return NAN;
+    top = std::max(top, f);
+  }
+  return top;
+}
+
+bool winogradSafe(float input, float weight, int64_t terms) {
+  return std::isfinite(input) && std::isfinite(weight) &&
+         double(input) * double(weight) * double(terms) < 1e-6 * double(std::numeric_limits<float>::max());
+}
 
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                   const float *bias, float *y, VectorIsa isa) {

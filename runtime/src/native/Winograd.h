@@ -54,5 +54,18 @@ void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packe
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                   const float *bias, float *y, VectorIsa isa = widestVectorIsa());
 
+/// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is
+/// NaN or infinite.
+float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
+
+/// Whether a Winograd algorithm whose tiles are not checked (oneDNN's) gives what the
+/// direct one does on inputs whose largest magnitude is `input` (largestMagnitude) and
+/// weights whose largest is `weight`, `terms` products to an output: where both are
+/// finite and the sums stay a factor 10^6 below float's range. Its transforms add and
+/// subtract a tile's values with coefficients up to 5 on the way in and 8 on the way out
+/// (F(4x4, 3x3)): an infinity there becomes NaN in every output of its tile, and so does a
+/// NaN, where the direct sums give +-inf, or a number, to the outputs that do not read it.
+bool winogradSafe(float input, float weight, int64_t terms);
+
 } // namespace dlrt::native
 #endif

@@ -38,6 +38,11 @@ template <typename Prim> struct ConvPrimitive {
   // A folded batch_norm: weights and bias scaled by gamma / sqrt(var + eps).
   std::vector<float> foldedW, foldedB;
   ParamStamp folded;
+  // By oneDNN's Winograd algorithm: then a call whose input or weights it would not give
+  // the direct sums of (native::winogradSafe) runs by the direct algorithm instead.
+  bool winograd = false;
+  float weightMagnitude = 0; // the weights' largest, per parameter version
+  ParamStamp scanned;
 };
 
 } // namespace
@@ -47,6 +52,10 @@ using namespace dlrt;
 
 namespace {
 
+/// A folded batch norm's vector i (gamma, beta, running mean, running variance): the
+/// compiler passes their addresses.
+const float *bnVector(const int64_t *bn, int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); }
+
 /// Convolution and transposed convolution share geometry, caching and execution; they
 /// differ in the primitive and in how PyTorch lays out the weight.
 /// w'[o] = w[o] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps):
@@ -55,8 +64,7 @@ template <typename P>
 void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, const int64_t *bn, double eps,
                    int64_t oc, int64_t perOut) {
   if (!p.folded.stale(ctx, w)) return;
-  auto vec = [&](int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); };
-  const float *gamma = vec(0), *beta = vec(1), *mean = vec(2), *var = vec(3);
+  const float *gamma = bnVector(bn, 0), *beta = bnVector(bn, 1), *mean = bnVector(bn, 2), *var = bnVector(bn, 3);
   p.foldedW.resize(size_t(oc * perOut));
   p.foldedB.resize(size_t(oc));
   for (int64_t o = 0; o < oc; ++o) {
@@ -70,14 +78,15 @@ void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, 
 template <typename Prim>
 void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
               float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0,
-              bool accumulate = false) {
+              bool accumulate = false, bool winogradAllowed = true) {
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   int64_t layout = g[19]; // dlrt_layout
   if (n == 0) return;
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
-  std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr, bn != nullptr, accumulate};
+  std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr,
+                              bn != nullptr, accumulate, winogradAllowed};
   key.insert(key.end(), g, g + 20);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -141,9 +150,11 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // f32 only, and kept under --precision bf16: it does a quarter of the multiplications
     // and bf16's direct kernels twice the f32 rate (ResNet-18 b16 on one Zen 4 core: 261 ms
     // with it, 297 without).
-    if (!chosen && !transposed && blocked &&
-        dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups))
+    if (!chosen && !transposed && blocked && winogradAllowed &&
+        dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
       chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
+      p->winograd = chosen.has_value();
+    }
     // Handed blocks (the compiler's choice where channels are whole blocks, see
     // BlockedChannels.cpp), the direct kernel on them, without reorders.
     if (!chosen && !ctx.bf16 && blocked) chosen = tryMake(p->src, p->dst, direct);
@@ -172,6 +183,21 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     slot = p;
   }
   auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
+  if (p.winograd) {
+    if (p.scanned.stale(ctx, w)) {
+      p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
+      if (bn) { // the folded weights' scale: gamma / sqrt(var + eps) at most
+        const float *gamma = bnVector(bn, 0), *var = bnVector(bn, 3);
+        double scale = 0;
+        for (int64_t o = 0; o < oc; ++o) scale = std::max(scale, std::abs(gamma[o]) / std::sqrt(double(var[o]) + bnEps));
+        p.weightMagnitude = std::isfinite(scale) ? float(p.weightMagnitude * scale) : NAN;
+      }
+      p.scanned.update(ctx, w);
+    }
+    float input = native::largestMagnitude(threads, x, n * c * h * wd);
+    if (!native::winogradSafe(input, p.weightMagnitude, (c / groups) * kh * kw))
+      return convolve<Prim>(ctx, site, g, x, w, bias, y, transposed, bn, bnEps, accumulate, false);
+  }
   if (bn) {
     foldBatchNorm(ctx, p, w, bias, bn, bnEps, oc, (c / groups) * kh * kw);
     w = p.foldedW.data();
