@@ -152,7 +152,7 @@ enum PrimitiveKind : int64_t {
   kDeconvolution = 5,
   kTranspose = 6,
   kBatchNorm = 8,
-  kSoftmax = 9,
+  // 9 and 17 were oneDNN's softmax and its gradient, retired for native/Softmax.
   kPoolingBackward = 10,
   kBlockChannels = 11,
   kConvolutionBackwardData = 12,
@@ -160,7 +160,6 @@ enum PrimitiveKind : int64_t {
   kBatchNormBackward = 14,
   kRecurrentBackward = 15,
   kLayerNormBackward = 16, // the native layer norm gradient's scratch (7, the forward's, is retired)
-  kSoftmaxBackward = 17,
   kRecurrentProjection = 18, // an LSTM layer's input projection, before the native recurrence
   kNativeLstm = 19,          // an LSTM layer's packed weight for the native recurrence
   kNativeDense = 20,         // a dense layer's packed weight for native/Gemv

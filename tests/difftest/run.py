@@ -7,7 +7,9 @@ The models draw the shipped plugins' layers (rms_norm, mish) like built-in ones.
   run.py --count 40 --seed 1000            # CI: fixed seeds, bounded
   run.py --count 2000 --seed $RANDOM -j 2  # by hand: fresh seeds, many models
 
-Prints one line per failing model and a summary; exits 1 if any model failed. A failing
+Prints one line per failing model and a summary; exits 1 if any model failed. The larger
+batch runs once more with an infinity, a -infinity and a NaN in its float inputs: the
+outputs must have NaN exactly where PyTorch's do and its infinities. A failing
 model is kept under --keep (its .dl, weights, inputs and the report) to be reduced to a
 regression test. Tolerance per element: |dlc - torch| <= 1e-4 * max(1, max|torch|) +
 1e-3 * |torch| + 10 * max|torch - torch64|: loose enough for float32 reassociation
@@ -202,6 +204,46 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
     return worst
 
 
+def with_non_finite(inputs, rng):
+    """A copy of `inputs` with +inf, -inf and NaN at random places of its float inputs."""
+    out = {n: a.copy() for n, a in inputs.items()}
+    floats = [n for n, a in out.items() if a.dtype == np.float32 and a.size]
+    for value in (np.inf, -np.inf, np.nan):
+        a = out[floats[rng.randint(len(floats))]]
+        a.flat[rng.randint(a.size)] = value
+    return out
+
+
+def compare(got, want, want64):
+    """What is wrong with output `got` against PyTorch's float32 `want` (None if nothing),
+    and its largest error as a fraction of the tolerance. NaN must be where PyTorch has NaN
+    and nowhere else, infinities equal to PyTorch's, the finite elements within the bound."""
+    nan, inf, finite = np.isnan(want), np.isinf(want), np.isfinite(want)
+    if not np.array_equal(np.isnan(got), nan):
+        i = np.unravel_index(np.argmax(np.isnan(got) != nan), want.shape)
+        return "NaN pattern differs from torch's (%d NaN, torch %d) first at %s (dlc %.6g, torch %.6g)" % (
+            int(np.isnan(got).sum()), int(nan.sum()), i, got[i], want[i]), 0.0
+    if np.any(got[inf] != want[inf]):
+        i = np.unravel_index(np.argmax(inf & (got != want)), want.shape)
+        return "infinity differs at %s (dlc %.6g, torch %.6g)" % (i, got[i], want[i]), 0.0
+    if not finite.any():
+        return None, 0.0
+    g, w, w64 = got[finite].astype(np.float64), want[finite], want64[finite]
+    scale = max(1.0, float(np.abs(w).max()))
+    err = np.abs(g - w)
+    err[~np.isfinite(g)] = np.inf
+    # How far float32 rounding alone moves this output (PyTorch's float32 against its
+    # float64): where the model is ill-conditioned, any two float32 implementations differ by
+    # about that much anywhere in it.
+    rounding = float(np.nanmax(np.abs(w - w64)))
+    bound = ATOL * scale + RTOL * np.abs(w) + COND * rounding
+    if np.any(err > bound):
+        j = int(np.argmax(err - bound))
+        i = tuple(int(v[j]) for v in np.nonzero(finite))
+        return "max error %.3g at %s (dlc %.6g, torch %.6g)" % (err.max(), i, got[i], want[i]), 0.0
+    return None, float((err / bound).max())
+
+
 def check_model(args):
     seed, kernels, keep, max_ops, train = args[:5]
     only = args[5] if len(args) > 5 else None
@@ -225,6 +267,10 @@ def check_model(args):
         rng = np.random.RandomState(seed)
         batches = [1, rng.randint(2, 6)]
         cases = [(b, m.inputs(b, rng)) for b in batches]
+        # The larger batch again with an infinity, a -infinity and a NaN in its float inputs
+        # (seeded places): outputs NaN exactly where PyTorch's are, +-inf where its are.
+        if any(a.dtype == np.float32 for a in cases[1][1].values()):
+            cases.append((batches[1], with_non_finite(cases[1][1], np.random.RandomState(seed + 1))))
         refs = [m.reference(inp) for _, inp in cases]
         refs64 = [m.reference(inp, double=True) for _, inp in cases]
         for k in kernels:
@@ -235,38 +281,30 @@ def check_model(args):
             if err:
                 problems.append("%s: %s" % (k, err))
                 continue
-            for (b, inp), ref, ref64 in zip(cases, refs, refs64):
-                out = os.path.join(wd, "out_%s_%d" % (k, b))
+            for case, ((b, inp), ref, ref64) in enumerate(zip(cases, refs, refs64)):
+                tag = "b%d" % b if case < 2 else "b%d non-finite" % b
+                out = os.path.join(wd, "out_%s_%d" % (k, case))
                 # The larger batch runs on two threads, split into slices of the batch
                 # wherever dlc proved the model keeps samples apart (the runtime's
                 # DLRT_BATCH_SPLIT=always makes it do so however small the model).
                 split = b > 1 and k != "cuda"
                 err = run_dlrun(["infer", so, "--weights", weights, "--out-dir", out] +
-                                (["--threads", "2"] if split else []), inp.items(), wd, str(b),
+                                (["--threads", "2"] if split else []), inp.items(), wd, str(case),
                                 cuda=k == "cuda", env_extra={"DLRT_BATCH_SPLIT": "always"} if split else None)
                 if err:
-                    problems.append("%s b%d: %s" % (k, b, err))
+                    problems.append("%s %s: %s" % (k, tag, err))
                     continue
                 if k == "cuda" and FAKE_CUDA:
                     continue  # no kernel ran: nothing to compare
                 for name, want in ref.items():
                     got = np.load(os.path.join(out, name + ".npy"))
                     if got.shape != want.shape:
-                        problems.append("%s b%d %s: shape %s, torch %s" % (k, b, name, got.shape, want.shape))
+                        problems.append("%s %s %s: shape %s, torch %s" % (k, tag, name, got.shape, want.shape))
                         continue
-                    scale = max(1.0, float(np.abs(want).max()) if want.size else 1.0)
-                    err = np.abs(got.astype(np.float64) - want)
-                    # How far float32 rounding alone moves this output (PyTorch's float32
-                    # against its float64): where the model is ill-conditioned, any two
-                    # float32 implementations differ by about that much anywhere in it.
-                    rounding = float(np.abs(want - ref64[name]).max()) if want.size else 0.0
-                    bound = ATOL * scale + RTOL * np.abs(want) + COND * rounding
-                    if not np.all(np.isfinite(got)) or np.any(err > bound):
-                        i = np.unravel_index(np.argmax(err - bound), err.shape)
-                        problems.append("%s b%d %s: max error %.3g at %s (dlc %.6g, torch %.6g)" %
-                                        (k, b, name, err.max(), i, got[i], want[i]))
-                    elif err.size:
-                        worst = max(worst, float((err / bound).max()))
+                    problem, w = compare(got, want, ref64[name])
+                    if problem:
+                        problems.append("%s %s %s: %s" % (k, tag, name, problem))
+                    worst = max(worst, w)
         if not only and train:
             w = check_train(m, seed, kernels, wd, rng, int(batches[1]), problems)
             if w is not None:
@@ -338,7 +376,7 @@ def main():
                 sys.stdout.flush()
     if a.reduce and failed:
         reduce_failures(a, kernels, failures)
-    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5, %d with a train step: %d passed, "
+    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5 (and 2-5 with inf, -inf and NaN inputs), %d with a train step: %d passed, "
           "%d failed; largest error on passing outputs %.2f of the tolerance (seed %s); %.0f s" %
           (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), trained, a.count - failed, failed, worst,
            worst_seed, time.time() - t0))

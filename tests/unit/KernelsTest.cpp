@@ -309,71 +309,80 @@ TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tail
   }
 }
 
-TEST_CASE("native softmax and log_softmax along rows, and their gradients: every ISA build, row length (tails), "
-          "team size, in place, against double; -inf, +inf and NaN as torch",
+TEST_CASE("native softmax and log_softmax along an axis, and their gradients: every ISA build, axis length "
+          "(tails), elements after the axis (contiguous rows, and columns in vectors and one at a time), team size, "
+          "in place, against double; -inf, +inf and NaN as torch",
           "[kernels]") {
   using dlrt::native::VectorIsa;
   const float inf = std::numeric_limits<float>::infinity();
-  for (int64_t cols : {1, 5, 16, 37, 64, 200}) {
-    for (int64_t rows : {1, 7, 40}) {
-      auto x = randomVector(static_cast<size_t>(rows * cols), 5, -6, 6), dy = randomVector(x.size(), 6);
-      // A causal mask's -inf in every row but the first element.
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = r % 3 + 1; c < cols; c += 3) x[size_t(r * cols + c)] = -inf;
-      for (bool log : {false, true}) {
-        std::vector<double> want(x.size()), wantDx(x.size());
-        for (int64_t r = 0; r < rows; ++r) {
-          const float *xr = x.data() + r * cols;
-          double max = -INFINITY, sum = 0, dot = 0, dsum = 0;
-          for (int64_t c = 0; c < cols; ++c) max = std::max(max, double(xr[c]));
-          for (int64_t c = 0; c < cols; ++c) sum += std::exp(xr[c] - max);
-          for (int64_t c = 0; c < cols; ++c) {
-            double sm = std::exp(xr[c] - max) / sum;
-            want[size_t(r * cols + c)] = log ? xr[c] - max - std::log(sum) : sm;
-            dot += dy[size_t(r * cols + c)] * sm;
-            dsum += dy[size_t(r * cols + c)];
-          }
-          for (int64_t c = 0; c < cols; ++c) {
-            double sm = std::exp(xr[c] - max) / sum, g = dy[size_t(r * cols + c)];
-            wantDx[size_t(r * cols + c)] = log ? g - sm * dsum : sm * (g - dot);
-          }
-        }
-        for (VectorIsa isa : runnableIsas())
-          for (int threads : {1, 2, 3}) {
-            CAPTURE(cols, rows, log, int(isa), threads);
-            std::vector<float> y(x.size());
-            dlrt::native::softmaxRows(threads, rows, cols, x.data(), y.data(), log, isa);
-            for (size_t i = 0; i < y.size(); ++i) {
-              INFO("element " << i);
-              if (std::isinf(want[i])) REQUIRE(y[i] == float(want[i])); // log_softmax of a masked element
-              else REQUIRE(std::abs(double(y[i]) - want[i]) <= 2e-6 * (1 + std::abs(want[i])));
-              if (!log && x[i] == -inf) REQUIRE(y[i] == 0.0f); // exactly 0, not exp's floor
+  for (int64_t inner : {1, 3, 16, 21})
+    for (int64_t cols : {1, 5, 16, 37, 64, 200}) {
+      for (int64_t outer : {1, 7, 40}) {
+        if (inner > 1 && cols * outer > 2000) continue; // columns: fewer, smaller cases suffice
+        // Element a of line (o, i) at (o * cols + a) * inner + i.
+        auto at = [&](int64_t o, int64_t a, int64_t i) { return size_t((o * cols + a) * inner + i); };
+        const int64_t lines = outer * inner;
+        auto x = randomVector(static_cast<size_t>(lines * cols), 5, -6, 6), dy = randomVector(x.size(), 6);
+        // A causal mask's -inf in every line but the first element.
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t i = 0; i < inner; ++i)
+            for (int64_t a = (o + i) % 3 + 1; a < cols; a += 3) x[at(o, a, i)] = -inf;
+        for (bool log : {false, true}) {
+          std::vector<double> want(x.size()), wantDx(x.size());
+          for (int64_t o = 0; o < outer; ++o)
+            for (int64_t i = 0; i < inner; ++i) {
+              double max = -INFINITY, sum = 0, dot = 0, dsum = 0;
+              for (int64_t a = 0; a < cols; ++a) max = std::max(max, double(x[at(o, a, i)]));
+              for (int64_t a = 0; a < cols; ++a) sum += std::exp(x[at(o, a, i)] - max);
+              for (int64_t a = 0; a < cols; ++a) {
+                double sm = std::exp(x[at(o, a, i)] - max) / sum;
+                want[at(o, a, i)] = log ? x[at(o, a, i)] - max - std::log(sum) : sm;
+                dot += dy[at(o, a, i)] * sm;
+                dsum += dy[at(o, a, i)];
+              }
+              for (int64_t a = 0; a < cols; ++a) {
+                double sm = std::exp(x[at(o, a, i)] - max) / sum, g = dy[at(o, a, i)];
+                wantDx[at(o, a, i)] = log ? g - sm * dsum : sm * (g - dot);
+              }
             }
-            std::vector<float> dx(x.size());
-            dlrt::native::softmaxRowsBackward(threads, rows, cols, y.data(), dy.data(), dx.data(), log, isa);
-            requireClose(dx, wantDx, 2e-5);
-            // In place (a dead input's buffer): the same bits.
-            std::vector<float> inPlace = x;
-            dlrt::native::softmaxRows(threads, rows, cols, inPlace.data(), inPlace.data(), log, isa);
-            REQUIRE(inPlace == y);
-          }
-      }
-      // Rows with a NaN, with +inf, and wholly -inf are NaN (torch); the rest are not.
-      if (rows >= 4) {
-        std::vector<float> odd = x, y(x.size());
-        odd[0] = std::nanf("");
-        odd[size_t(cols)] = inf;
-        for (int64_t c = 0; c < cols; ++c) odd[size_t(2 * cols + c)] = -inf;
-        for (VectorIsa isa : runnableIsas())
-          for (bool log : {false, true}) {
-            CAPTURE(cols, int(isa), log);
-            dlrt::native::softmaxRows(1, rows, cols, odd.data(), y.data(), log, isa);
-            for (int64_t c = 0; c < 3 * cols; ++c) CHECK(std::isnan(y[size_t(c)]));
-            for (int64_t c = 3 * cols; c < 4 * cols; ++c) CHECK(!std::isnan(y[size_t(c)]));
-          }
+          for (VectorIsa isa : runnableIsas())
+            for (int threads : {1, 2, 3}) {
+              CAPTURE(inner, cols, outer, log, int(isa), threads);
+              std::vector<float> y(x.size());
+              dlrt::native::softmaxAxis(threads, outer, cols, inner, x.data(), y.data(), log, isa);
+              for (size_t e = 0; e < y.size(); ++e) {
+                INFO("element " << e);
+                if (std::isinf(want[e])) REQUIRE(y[e] == float(want[e])); // log_softmax of a masked element
+                else REQUIRE(std::abs(double(y[e]) - want[e]) <= 2e-6 * (1 + std::abs(want[e])));
+                if (!log && x[e] == -inf) REQUIRE(y[e] == 0.0f); // exactly 0, not exp's floor
+              }
+              std::vector<float> dx(x.size());
+              dlrt::native::softmaxAxisBackward(threads, outer, cols, inner, y.data(), dy.data(), dx.data(), log,
+                                                isa);
+              requireClose(dx, wantDx, 2e-5);
+              // In place (a dead input's buffer): the same bits.
+              std::vector<float> inPlace = x;
+              dlrt::native::softmaxAxis(threads, outer, cols, inner, inPlace.data(), inPlace.data(), log, isa);
+              REQUIRE(inPlace == y);
+            }
+        }
+        // Lines with a NaN, with +inf, and wholly -inf are NaN (torch); the rest are not.
+        if (outer >= 4) {
+          std::vector<float> odd = x, y(x.size());
+          odd[at(0, cols - 1, 0)] = std::nanf("");
+          odd[at(1, cols / 2, 0)] = inf;
+          for (int64_t a = 0; a < cols; ++a) odd[at(2, a, 0)] = -inf;
+          for (VectorIsa isa : runnableIsas())
+            for (bool log : {false, true}) {
+              CAPTURE(inner, cols, int(isa), log);
+              dlrt::native::softmaxAxis(1, outer, cols, inner, odd.data(), y.data(), log, isa);
+              for (int64_t o = 0; o < 4; ++o)
+                for (int64_t i = 0; i < inner; ++i)
+                  for (int64_t a = 0; a < cols; ++a) CHECK(std::isnan(y[at(o, a, i)]) == (o < 3 && i == 0));
+            }
+        }
       }
     }
-  }
 }
 
 TEST_CASE("batch_norm normalises with running statistics, or in training form with the batch's", "[kernels]") {

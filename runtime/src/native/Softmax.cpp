@@ -1,4 +1,4 @@
-//===- Softmax.cpp - softmax along contiguous rows, written here ----------===//
+//===- Softmax.cpp - softmax along any axis, written here ------------------===//
 #include "native/Softmax.h"
 
 #include "Threads.h"
@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 namespace dlrt::native {
 namespace {
@@ -102,29 +103,116 @@ DLRT_VINLINE void backwardRows(const Problem &p, int64_t begin, int64_t end) {
   }
 }
 
+/// Along an axis whose elements are `inner` apart: V (a vector, or a float for the last
+/// few) adjacent columns at once, each column as forwardRows does a row. `x` and `y` point at
+/// the columns' first elements.
+template <class V> DLRT_VINLINE void forwardColumns(const Problem &p, int64_t inner, const float *x, float *y) {
+  const int64_t n = p.cols;
+  V m = splatLanes<V>(-std::numeric_limits<float>::infinity());
+  for (int64_t a = 0; a < n; ++a) {
+    V v = loadLanes<V>(x + a * inner);
+    m = v > m ? v : m;
+  }
+  V sum{};
+  for (int64_t a = 0; a < n; ++a) {
+    V e = expOrZero(loadLanes<V>(x + a * inner) - m);
+    if (!p.log) storeLanes(y + a * inner, e);
+    sum += e;
+  }
+  if (p.log) {
+    V shift = m;
+    if constexpr (std::is_same_v<V, float>) shift += std::log(sum);
+    else
+      for (int l = 0; l < kLanesOf<V>; ++l) shift[l] += std::log(sum[l]);
+    for (int64_t a = 0; a < n; ++a) storeLanes(y + a * inner, loadLanes<V>(x + a * inner) - shift);
+  } else {
+    const V scale = splatLanes<V>(1.0f) / sum;
+    for (int64_t a = 0; a < n; ++a) storeLanes(y + a * inner, loadLanes<V>(y + a * inner) * scale);
+  }
+}
+
+/// The gradient along an axis whose elements are `inner` apart, V columns at once, as
+/// backwardRows: `y` the forward's output.
+template <class V>
+DLRT_VINLINE void backwardColumns(const Problem &p, int64_t inner, const float *y, const float *dy, float *dx) {
+  const int64_t n = p.cols;
+  V sum{};
+  for (int64_t a = 0; a < n; ++a) {
+    V g = loadLanes<V>(dy + a * inner);
+    sum += p.log ? g : g * loadLanes<V>(y + a * inner);
+  }
+  for (int64_t a = 0; a < n; ++a) {
+    V g = loadLanes<V>(dy + a * inner), v = loadLanes<V>(y + a * inner);
+    storeLanes(dx + a * inner, p.log ? g - expOrZero(v) * sum : v * (g - sum));
+  }
+}
+
+/// Groups [begin, end) of columns: group q is outer index q / blocks, columns
+/// [(q % blocks) * kLanes, + kLanes) of it (fewer in the last block, one at a time).
+template <bool Forward> DLRT_VINLINE void columnGroups(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  const int64_t blocks = (inner + kLanes - 1) / kLanes;
+  for (int64_t q = begin; q < end; ++q) {
+    const int64_t first = (q / blocks) * p.cols * inner, i0 = (q % blocks) * kLanes;
+    const int64_t i1 = std::min(inner, i0 + kLanes);
+    if (i1 - i0 == kLanes) {
+      if constexpr (Forward) forwardColumns<vf>(p, inner, p.x + first + i0, p.y + first + i0);
+      else backwardColumns<vf>(p, inner, p.x + first + i0, p.dy + first + i0, p.y + first + i0);
+      continue;
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      if constexpr (Forward) forwardColumns<float>(p, inner, p.x + first + i, p.y + first + i);
+      else backwardColumns<float>(p, inner, p.x + first + i, p.dy + first + i, p.y + first + i);
+    }
+  }
+}
+
+/// Rows [begin, end) where inner == 1, groups of columns otherwise.
+template <bool Forward> DLRT_VINLINE void parts(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  if (inner == 1) {
+    if constexpr (Forward) forwardRows(p, begin, end);
+    else backwardRows(p, begin, end);
+  } else {
+    columnGroups<Forward>(p, inner, begin, end);
+  }
+}
+
 // One build per ISA.
-DLRT_TARGET_AVX512 void forwardAvx512(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
-DLRT_TARGET_AVX2 void forwardAvx2(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
-void forwardGeneric(const Problem &p, int64_t begin, int64_t end) { forwardRows(p, begin, end); }
-DLRT_TARGET_AVX512 void backwardAvx512(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
-DLRT_TARGET_AVX2 void backwardAvx2(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
-void backwardGeneric(const Problem &p, int64_t begin, int64_t end) { backwardRows(p, begin, end); }
+DLRT_TARGET_AVX512 void forwardAvx512(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  parts<true>(p, inner, begin, end);
+}
+DLRT_TARGET_AVX2 void forwardAvx2(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  parts<true>(p, inner, begin, end);
+}
+void forwardGeneric(const Problem &p, int64_t inner, int64_t begin, int64_t end) { parts<true>(p, inner, begin, end); }
+DLRT_TARGET_AVX512 void backwardAvx512(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  parts<false>(p, inner, begin, end);
+}
+DLRT_TARGET_AVX2 void backwardAvx2(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  parts<false>(p, inner, begin, end);
+}
+void backwardGeneric(const Problem &p, int64_t inner, int64_t begin, int64_t end) {
+  parts<false>(p, inner, begin, end);
+}
+
+/// The units a call is split into over the threads: rows, or groups of columns.
+int64_t units(int64_t outer, int64_t inner) { return inner == 1 ? outer : outer * ((inner + kLanes - 1) / kLanes); }
 
 } // namespace
 
-void softmaxRows(int threads, int64_t rows, int64_t cols, const float *x, float *y, bool log, VectorIsa isa) {
-  if (rows <= 0 || cols <= 0) return;
+void softmaxAxis(int threads, int64_t outer, int64_t cols, int64_t inner, const float *x, float *y, bool log,
+                 VectorIsa isa) {
+  if (outer <= 0 || cols <= 0 || inner <= 0) return;
   auto run = isa == VectorIsa::Avx512 ? forwardAvx512 : isa == VectorIsa::Avx2 ? forwardAvx2 : forwardGeneric;
   Problem p{cols, x, nullptr, y, log};
-  parallelRanges(threads, rows, [&](int64_t begin, int64_t end) { run(p, begin, end); });
+  parallelRanges(threads, units(outer, inner), [&](int64_t begin, int64_t end) { run(p, inner, begin, end); });
 }
 
-void softmaxRowsBackward(int threads, int64_t rows, int64_t cols, const float *y, const float *dy, float *dx,
-                         bool log, VectorIsa isa) {
-  if (rows <= 0 || cols <= 0) return;
+void softmaxAxisBackward(int threads, int64_t outer, int64_t cols, int64_t inner, const float *y, const float *dy,
+                         float *dx, bool log, VectorIsa isa) {
+  if (outer <= 0 || cols <= 0 || inner <= 0) return;
   auto run = isa == VectorIsa::Avx512 ? backwardAvx512 : isa == VectorIsa::Avx2 ? backwardAvx2 : backwardGeneric;
   Problem p{cols, y, dy, dx, log};
-  parallelRanges(threads, rows, [&](int64_t begin, int64_t end) { run(p, begin, end); });
+  parallelRanges(threads, units(outer, inner), [&](int64_t begin, int64_t end) { run(p, inner, begin, end); });
 }
 
 } // namespace dlrt::native

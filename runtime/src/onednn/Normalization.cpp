@@ -4,8 +4,8 @@
 // over dim 1, with the running statistics for inference or the batch's own (biased)
 // statistics in training form; softmax and log_softmax along one axis. batch_norm runs
 // on oneDNN; layer_norm on native/LayerNorm.h, where oneDNN 2.6 has only an unvectorised
-// implementation for it; softmax along the last axis on native/Softmax.h, along another
-// on oneDNN.
+// implementation for it; softmax along any axis on native/Softmax.h (oneDNN's along an
+// axis other than the last gave numbers where torch gives NaN).
 //
 // The training forms hand back the statistics the backward pass reads (mean and
 // variance), so a train step never computes them twice.
@@ -170,60 +170,35 @@ extern "C" void dlrt_k_layer_norm_backward_f32(void *vctx, int64_t site, int64_t
   });
 }
 
+namespace {
+
+/// The elements before, along and after `axis` of a tensor of dims[0..rank).
+struct AxisSplit {
+  int64_t outer = 1, cols, inner = 1;
+  AxisSplit(int64_t rank, const int64_t *dims, int64_t axis) : cols(dims[axis]) {
+    for (int64_t i = 0; i < axis; ++i) outer *= dims[i];
+    for (int64_t i = axis + 1; i < rank; ++i) inner *= dims[i];
+  }
+  double elements() const { return double(outer) * double(cols) * double(inner); }
+};
+
+} // namespace
+
 extern "C" void dlrt_k_softmax_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
                                    const float *x, float *y, int64_t log) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    memory::dims d(dims, dims + rank);
-    double elements = elementCount(d);
-    if (elements == 0) return;
+    AxisSplit a(rank, dims, axis);
+    if (a.elements() == 0) return;
     // exp is worth about ten flops.
-    int threads = ctx.threadsFor(14.0 * elements);
-    if (axis == rank - 1) { // rows contiguous: the native kernel
-      native::softmaxRows(threads, int64_t(elements) / dims[axis], dims[axis], x, y, log != 0);
-      return;
-    }
-    std::vector<int64_t> key = {kSoftmax, site, threads, axis, log, rank};
-    key.insert(key.end(), dims, dims + rank);
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
-      auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
-      dnnl::softmax_v2_forward::desc sd(dnnl::prop_kind::forward_inference, alg, data, data, int(axis));
-      slot = std::make_shared<dnnl::softmax_v2_forward>(dnnl::softmax_v2_forward::primitive_desc(sd, kernelAttr(), ctx.engine));
-    }
-    auto &prim = *static_cast<dnnl::softmax_v2_forward *>(slot.get());
-    memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
-    ctx.run(prim, {{DNNL_ARG_SRC, memory(data, ctx.engine, const_cast<float *>(x))},
-                   {DNNL_ARG_DST, memory(data, ctx.engine, y)}});
+    native::softmaxAxis(ctx.threadsFor(14.0 * a.elements()), a.outer, a.cols, a.inner, x, y, log != 0);
   });
 }
 
 extern "C" void dlrt_k_softmax_backward_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
                                             const float *y, const float *dy, float *dx, int64_t log) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    memory::dims d(dims, dims + rank);
-    double elements = elementCount(d);
-    if (elements == 0) return;
-    int threads = ctx.threadsFor(6.0 * elements);
-    if (axis == rank - 1) {
-      native::softmaxRowsBackward(threads, int64_t(elements) / dims[axis], dims[axis], y, dy, dx, log != 0);
-      return;
-    }
-    std::vector<int64_t> key = {kSoftmaxBackward, site, threads, axis, log, rank};
-    key.insert(key.end(), dims, dims + rank);
-    auto &slot = ctx.primitives[key];
-    memory::desc data(d, memory::data_type::f32, contiguousStrides(d));
-    if (!slot) {
-      auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
-      dnnl::softmax_v2_forward::primitive_desc hint(
-          dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg, data, data, int(axis)), kernelAttr(),
-          ctx.engine);
-      dnnl::softmax_v2_backward::desc bd(alg, data, data, data, int(axis));
-      slot = std::make_shared<dnnl::softmax_v2_backward>(
-          dnnl::softmax_v2_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
-    }
-    auto &prim = *static_cast<dnnl::softmax_v2_backward *>(slot.get());
-    auto mem = [&](const float *ptr) { return memory(data, ctx.engine, const_cast<float *>(ptr)); };
-    ctx.run(prim, {{DNNL_ARG_DST, mem(y)}, {DNNL_ARG_DIFF_DST, mem(dy)}, {DNNL_ARG_DIFF_SRC, mem(dx)}});
+    AxisSplit a(rank, dims, axis);
+    if (a.elements() == 0) return;
+    native::softmaxAxisBackward(ctx.threadsFor(6.0 * a.elements()), a.outer, a.cols, a.inner, y, dy, dx, log != 0);
   });
 }
