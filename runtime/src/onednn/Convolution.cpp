@@ -287,13 +287,14 @@ namespace {
 
 /// Whether a convolution runs by native/Winograd rather than by oneDNN. Where oneDNN has
 /// Winograd kernels (AVX-512), where model_abi.h's rule does not pick them: fewer than 64
-/// channels in or out (the CNN sample's 16 -> 32 at 14x14, batch 64 on a Zen 5 core: 0.50
-/// ms against oneDNN's direct 0.53, the model 0.49-0.52 against 0.67-0.74); with 64 and
-/// more, oneDNN's run ResNet-18's layers at batch 16 1.02-1.3x faster than this one. On
-/// AVX2, where oneDNN has only direct kernels, up to 256 channels: ResNet-18's layers of 64
-/// to 256 channels in 0.76-0.87 of the direct time at batch 16 (0.74-0.81 at batch 1), its
-/// 512-channel ones in 1.07-1.2 (their 16 MB of transformed weights stream from memory for
-/// each chunk of tiles). --precision bf16 keeps oneDNN's bf16 kernels.
+/// channels in or out (the CNN sample's 16 -> 32 at 14x14, batch 64 on a Zen 5 core: 0.41
+/// ms against oneDNN's direct 0.53, the model 0.46-0.48 against 0.67-0.74); with 64 and
+/// more, oneDNN's F(4x4, 3x3) ran ResNet-18's layers at batch 16 1.02-1.3x faster than
+/// this one. On AVX2, where oneDNN has only direct kernels, up to 256 channels: ResNet-18's
+/// layers of 64 to 256 channels (the same core capped at AVX2) in 0.55-0.64 of the direct
+/// time at batch 16 and 0.5-0.9 at batch 1, its 512-channel ones in 1.85-1.95 (their 16 MB
+/// of transformed weights stream from memory for each chunk of tiles). --precision bf16
+/// keeps oneDNN's bf16 kernels.
 bool nativeWinograd(const int64_t *g) {
   if (!native::winogradSupports(g)) return false;
   switch (native::widestVectorIsa()) {
