@@ -1196,9 +1196,9 @@ TEST_CASE("native Winograd F(2x2, 3x3) convolution: every ISA build, 16- and 8-c
             REQUIRE(dlrt::native::winogradSupports(g));
             dlrt::native::WinogradShape shape(g, accumulate);
             std::vector<float> packed(size_t(shape.packedWeightFloats()));
-            dlrt::native::packWinogradWeights(shape, w.data(), packed.data());
             for (dlrt::native::VectorIsa isa : runnableIsas())
               for (int threads : {1, 2, 3}) {
+                dlrt::native::packWinogradWeights(shape, w.data(), packed.data(), isa);
                 CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, int(isa), threads);
                 std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
                 dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), w.data(),

@@ -23,7 +23,36 @@ bool winogradSupports(const int64_t *g) {
          c % block == 0 && oc % block == 0;
 }
 
-void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed) {
+namespace {
+
+// Tiles at once (P) for 4, 2 and 1 vectors of output channels: as many accumulators as the
+// registers hold beside those vectors and a broadcast (32 registers: 24, 24 and 14; 16:
+// 12 and 12).
+constexpr Fit kAvx512Fit{6, 12, 14}, kAvx2Fit{0, 6, 12};
+
+/// Output-channel vectors a pass works on at once: 4, 2 or 1, as many as divide the K / N
+/// vectors and the fit has tiles for.
+constexpr int vectorsAtOnce(int64_t vectors, Fit f) {
+  return f.v4 > 0 && vectors % 4 == 0 ? 4 : vectors % 2 == 0 ? 2 : 1;
+}
+
+/// The floats per vector (N) and the fit of `isa`'s build for `s`.
+void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
+  if (isa == VectorIsa::Avx512) n = s.block == 16 ? 16 : 8, fit = kAvx512Fit;
+  else n = 8, fit = kAvx2Fit;
+}
+
+} // namespace
+
+int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
+  int64_t n;
+  Fit fit;
+  buildOf(s, isa, n, fit);
+  return n * vectorsAtOnce(s.k / n, fit);
+}
+
+void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa) {
+  const int64_t width = winogradPanelWidth(s, isa);
   for (int64_t o = 0; o < s.k; ++o)
     for (int64_t ch = 0; ch < s.c; ++ch) {
       const float *g = oihw + (o * s.c + ch) * 9;
@@ -38,7 +67,8 @@ void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packe
       }
       for (int i = 0; i < 4; ++i) {
         float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int j = 0; j < 4; ++j) packed[((i * 4 + j) * s.c + ch) * s.k + o] = u[j];
+        for (int j = 0; j < 4; ++j)
+          packed[(((i * 4 + j) * (s.k / width) + o / width) * s.c + ch) * width + o % width] = u[j];
       }
     }
 }
@@ -140,12 +170,12 @@ DLRT_VINLINE void tileGroup(const WinogradShape &s, const Tiles &tiles, const fl
     for (int p = 0; p < P; ++p)
       for (int q = 0; q < V; ++q) acc[p][q] = F{};
     const float *ve = v + (e * cv * t + i0) * N;
-    const float *ue = packed + e * s.c * s.k + kv * N;
+    const float *ue = packed + (e * (s.k / (V * N)) + kv / V) * s.c * V * N; // the panel of these channels
     for (int64_t cb = 0; cb < cv; ++cb, ve += t * N)
       // Not unrolled: unrolled, the AVX2 build kept some of its 12 accumulators on the
       // stack (the CNN at batch 64 capped at AVX2: 0.81-0.90 ms rolled, 0.99-1.06 unrolled).
       _Pragma("clang loop unroll(disable)") for (int l = 0; l < N; ++l) {
-        const float *u = ue + (cb * N + l) * s.k;
+        const float *u = ue + (cb * N + l) * V * N;
         F wv[V];
         for (int q = 0; q < V; ++q) wv[q] = loadLanes<F>(u + q * N);
         for (int p = 0; p < P; ++p) {
@@ -242,29 +272,29 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
 template <int N, int B, Fit F>
 DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  const int64_t kv = s.k / N;
-  if constexpr (F.v4 > 0)
-    if (kv % 4 == 0) return chunksOf<N, B, 4, F.v4>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  if (kv % 2 == 0) return chunksOf<N, B, 2, F.v2>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  chunksOf<N, B, 1, F.v1>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  switch (vectorsAtOnce(s.k / N, F)) {
+  case 4:
+    if constexpr (F.v4 > 0) chunksOf<N, B, 4, F.v4>(s, x, packed, oihw, bias, y, chunk, begin, end);
+    break;
+  case 2: chunksOf<N, B, 2, F.v2>(s, x, packed, oihw, bias, y, chunk, begin, end); break;
+  default: chunksOf<N, B, 1, F.v1>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  }
 }
 
-// 32 registers: 24, 24 and 14 accumulators.
 DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                                      const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<16, 16, Fit{6, 12, 14}>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, Fit{6, 12, 14}>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
 }
-// 16 registers: 12 accumulators.
 DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                                  const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, Fit{0, 6, 12}>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, Fit{0, 6, 12}>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
 }
 void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *oihw, const float *bias,
                    float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, Fit{0, 6, 12}>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, Fit{0, 6, 12}>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
 }
 
 /// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least

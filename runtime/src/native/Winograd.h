@@ -45,11 +45,17 @@ struct WinogradShape {
 /// every channel in and out in whole blocks, no activation or relu after it.
 bool winogradSupports(const int64_t *g);
 
-/// The transformed OIHW filters: U[e][c][k] for the 16 elements e of G g G^T.
-void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed);
+/// The output channels whose transformed filters winogradConv on `isa` reads side by side
+/// (the vectors of output channels its passes work on at once).
+int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa = widestVectorIsa());
+
+/// The transformed OIHW filters, for winogradConv on `isa`: for each of the 16 elements e of
+/// G g G^T, panels of winogradPanelWidth output channels, each [C][width], so that a pass
+/// reads its filters in order rather than one row of K per input channel.
+void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa = widestVectorIsa());
 
 /// y = relu?(conv2d(x, w) + bias (+ y where s.accumulate)), on up to `threads` threads;
-/// `packed` is packWinogradWeights' transform of `oihw`, which tiles that come out
+/// `packed` is packWinogradWeights' transform of `oihw` for the same `isa`, which tiles that come out
 /// non-finite are computed again from. bias may be null.
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                   const float *bias, float *y, VectorIsa isa = widestVectorIsa());

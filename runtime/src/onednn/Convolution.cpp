@@ -289,17 +289,16 @@ namespace {
 /// Winograd kernels (AVX-512), where model_abi.h's rule does not pick them: fewer than 64
 /// channels in or out (the CNN sample's 16 -> 32 at 14x14, batch 64 on a Zen 5 core: 0.41
 /// ms against oneDNN's direct 0.53, the model 0.46-0.48 against 0.67-0.74); with 64 and
-/// more, oneDNN's F(4x4, 3x3) ran ResNet-18's layers at batch 16 1.02-1.3x faster than
-/// this one. On AVX2, where oneDNN has only direct kernels, up to 256 channels: ResNet-18's
-/// layers of 64 to 256 channels (the same core capped at AVX2) in 0.55-0.64 of the direct
-/// time at batch 16 and 0.5-0.9 at batch 1, its 512-channel ones in 1.85-1.95 (their 16 MB
-/// of transformed weights stream from memory for each chunk of tiles). --precision bf16
-/// keeps oneDNN's bf16 kernels.
+/// more, oneDNN's F(4x4, 3x3) runs ResNet-18 8-15% faster than this one for all its layers
+/// (b1 12.3 against 13.3 ms, b16 164 against 189). On AVX2, where oneDNN has only direct
+/// kernels, every one: ResNet-18's 3x3 layers (the same core capped at AVX2) in 0.46-0.80
+/// of the direct time at batch 1 and 0.49-0.80 at batch 16 (the model 35.6 -> 21.9 ms and
+/// 543 -> 328 ms). --precision bf16 keeps oneDNN's bf16 kernels.
 bool nativeWinograd(const int64_t *g) {
   if (!native::winogradSupports(g)) return false;
   switch (native::widestVectorIsa()) {
   case native::VectorIsa::Avx512: return !dlrt_conv2d_winograd(g[1], g[4], 3, 3, 1, 1, 1, 1, 1);
-  case native::VectorIsa::Avx2: return std::max(g[1], g[4]) <= 256;
+  case native::VectorIsa::Avx2: return true;
   default: return false; // not measured
   }
 }
