@@ -3,6 +3,7 @@
 // reading its forward's workspace; a convolution with a skip tensor, by Winograd and
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
+#include "native/Activation.h"
 #include "native/ConvPool.h"
 #include "native/Gemv.h"
 #include "native/LayerNorm.h"
@@ -715,6 +716,53 @@ TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the 
         }
         REQUIRE(special > 0);
         CHECK(wrong == 0);
+      }
+}
+
+TEST_CASE("activations applied in place (after a oneDNN primitive): every ISA build, tails, NaN and infinities as "
+          "torch; a grouped convolution's sigmoid keeps NaN",
+          "[kernels]") {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t count : {1, 15, 16, 37, 40000}) {
+    auto x = randomVector(size_t(count), 41, -8, 8);
+    x[0] = nan;
+    if (count > 2) x[1] = inf, x[2] = -inf;
+    for (int64_t activation : {DLRT_ACTIVATION_RELU, DLRT_ACTIVATION_SIGMOID, DLRT_ACTIVATION_TANH, DLRT_ACTIVATION_SILU})
+      for (dlrt::native::VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2}) {
+          CAPTURE(count, activation, int(isa), threads);
+          std::vector<float> y = x;
+          dlrt::native::activateInPlace(threads, activation, y.data(), count, isa);
+          size_t wrong = 0;
+          for (size_t i = 0; i < y.size(); ++i) {
+            double v = x[i], e = activation == DLRT_ACTIVATION_RELU      ? (v < 0 ? 0.0 : v)
+                                 : activation == DLRT_ACTIVATION_SIGMOID ? 1 / (1 + std::exp(-v))
+                                 : activation == DLRT_ACTIVATION_TANH    ? std::tanh(v)
+                                                                         : (std::isinf(v) && v < 0 ? nan : v / (1 + std::exp(-v)));
+            bool ok = std::isnan(e) ? std::isnan(y[i]) : std::isinf(e) ? y[i] == e : std::abs(y[i] - e) <= 1e-6 * (1 + std::abs(e));
+            if (!ok && wrong++ < 3) UNSCOPED_INFO("x " << x[i] << ": " << y[i] << " want " << e);
+          }
+          CHECK(wrong == 0);
+        }
+  }
+  // oneDNN's gemm-based (grouped) convolution with a sigmoid post-op gave NaN inputs'
+  // outputs numbers on AVX2; the runtime applies that sigmoid itself.
+  const int64_t n = 2, c = 8, h = 6, w = 6, oc = 8, oh = 4, ow = 4;
+  std::vector<int64_t> g = {n, c, h, w, oc, 3, 3, oh, ow, 1, 1, 0, 0, 0, 0, 1, 1, 2, DLRT_ACTIVATION_SIGMOID,
+                            DLRT_LAYOUT_NCHW};
+  auto x = randomVector(size_t(n * c * h * w), 42), wt = randomVector(size_t(oc * (c / 2) * 9), 43, -0.3f, 0.3f);
+  x[size_t(((1 * c + 1) * h + 2) * w + 2)] = nan; // image 1, channel 1 (group 0): its outputs around (2, 2)
+  KernelContext ctx;
+  std::vector<float> y(size_t(n * oc * oh * ow));
+  dlrt_k_conv2d_f32(&ctx, 0, g.data(), x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
+  REQUIRE(ctx.error.empty());
+  for (int64_t o = 0; o < oc; ++o)
+    for (int64_t r = 0; r < oh; ++r)
+      for (int64_t q = 0; q < ow; ++q) {
+        CAPTURE(o, r, q);
+        float got = y[size_t(((1 * oc + o) * oh + r) * ow + q)];
+        CHECK(std::isnan(got) == (o < 4 && r <= 2 && q <= 2)); // group 0's outputs whose window reads it
+        CHECK(!std::isnan(y[size_t((o * oh + r) * ow + q)])); // image 0 has none
       }
 }
 

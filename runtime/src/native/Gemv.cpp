@@ -1,5 +1,6 @@
 //===- Gemv.cpp - dense layers of a few rows, written here ----------------===//
 #include "native/Gemv.h"
+#include "native/Activation.h"
 
 #include "Threads.h"
 #include "dlrt/model_abi.h"
@@ -23,16 +24,6 @@ struct Problem {
   float *y;
   int64_t activation;
 };
-
-DLRT_VINLINE vf activate(vf v, int64_t activation) {
-  switch (activation) {
-  case DLRT_ACTIVATION_RELU: return v < splat(0.0f) ? splat(0.0f) : v; // NaN stays NaN
-  case DLRT_ACTIVATION_SIGMOID: return vsigmoid(v);
-  case DLRT_ACTIVATION_TANH: return vtanh(v);
-  case DLRT_ACTIVATION_SILU: return v * vsigmoid(v);
-  default: return v;
-  }
-}
 
 /// Rows [r, r + R), output blocks [b0, b0 + B): R x B accumulators, each weight vector
 /// loaded once for the R rows and each input element broadcast once for the B blocks.

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
+#include "native/Activation.h"
 #include "native/ConvPool.h"
 #include "native/Winograd.h"
 #include "onednn/Kernels.h"
@@ -109,7 +110,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     dnnl::primitive_attr attr = kernelAttr();
     dnnl::post_ops ops;
     if (accumulate) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
-    appendActivation(ops, g[18]);
+    // A sigmoid after the call, natively (native/Activation.h: oneDNN's post-op lost NaN).
+    appendActivation(ops, g[18] == DLRT_ACTIVATION_SIGMOID ? DLRT_ACTIVATION_NONE : g[18]);
     attr.set_post_ops(ops);
     auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
       memory::desc weiAny(p->wei.dims(), src.data_type(), tag::any);
@@ -218,6 +220,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   if (bias) args.insert({DNNL_ARG_BIAS, memory(p.bias, ctx.engine, const_cast<float *>(bias))});
   ctx.run(p.prim, std::move(args));
   if (p.fromDstP) ctx.runReorder(*p.fromDstP, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, userDst}}, p.dstP.get_size());
+  if (g[18] == DLRT_ACTIVATION_SIGMOID)
+    native::activateInPlace(threads, DLRT_ACTIVATION_SIGMOID, y, int64_t(p.dst.get_size() / sizeof(float)));
 }
 
 /// A convolution run by a native kernel (native/ConvPool.h, native/Winograd.h): its
