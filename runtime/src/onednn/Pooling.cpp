@@ -62,16 +62,14 @@ const dnnl::pooling_forward::primitive_desc &trainingDesc(KernelContext &ctx, in
 
 double poolFlops(const int64_t *g) { return double(g[0] * g[1] * g[4] * g[5]) * double(g[6] * g[7]); }
 
-/// Gives NaN to every max-pooling output whose window holds a NaN, as torch.max_pool2d
-/// (and dlc's generated pooling) do. oneDNN keeps the larger of two values with vmaxps,
-/// which returns the other operand when one is NaN: a NaN input came out as a finite
-/// maximum, and a NaN never reached the loss. The common case costs one vectorised pass
-/// over the input; the windows are searched only when it holds a NaN.
-/// Whether `x` holds a NaN: compiled for AVX-512, AVX2 and the baseline, the widest the
-/// CPU runs chosen at load time (the runtime is otherwise built for the baseline).
-__attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaN(const float *x, int64_t count) {
+/// Whether `x` holds a NaN or a -inf: compiled for AVX-512, AVX2 and the baseline, the
+/// widest the CPU runs chosen at load time (the runtime is otherwise built for the
+/// baseline).
+__attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaNOrNegativeInfinity(const float *x,
+                                                                                           int64_t count) {
+  const float lowest = -std::numeric_limits<float>::infinity();
   unsigned found = 0;
-  for (int64_t i = 0; i < count; ++i) found |= unsigned(x[i] != x[i]);
+  for (int64_t i = 0; i < count; ++i) found |= unsigned(x[i] != x[i]) | unsigned(x[i] == lowest);
   return found != 0;
 }
 
@@ -81,7 +79,13 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void reluInPlace(fl
   for (int64_t i = 0; i < count; ++i) y[i] = (y[i] > 0.0f || y[i] != y[i]) ? y[i] : 0.0f;
 }
 
-void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
+/// Gives every max-pooling output torch.max_pool2d's value where oneDNN's differs: NaN
+/// where its window holds a NaN (oneDNN keeps the larger of two values with vmaxps, which
+/// returns the other operand when one is NaN: a NaN input came out as a finite maximum, and
+/// a NaN never reached the loss), and -inf where every element of it is -inf (oneDNN starts
+/// from the lowest finite float and gave -3.4e38). The common case costs one vectorised
+/// pass over the input; the windows are computed again only when it holds either.
+void fixNonFiniteWindows(const int64_t *g, const float *x, float *y, int threads) {
   const int64_t n = g[0], c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5];
   // On the pooling's own threads: single-threaded, the pass cost the CNN at batch 64 on
   // two threads 0.2 ms of 0.95.
@@ -90,7 +94,7 @@ void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
   int parts = std::max(1, std::min(threads, 64));
   parallelParts(threads, parts, [&](int part) {
     int64_t begin = total * part / parts, end = total * (part + 1) / parts;
-    found[part] = anyNaN(x + begin, end - begin);
+    found[part] = anyNaNOrNegativeInfinity(x + begin, end - begin);
   });
   if (std::none_of(found, found + parts, [](unsigned char f) { return f != 0; })) return;
   auto at = [&](int64_t b, int64_t ch, int64_t row, int64_t col, int64_t rows, int64_t cols) {
@@ -100,13 +104,15 @@ void propagateNaN(const int64_t *g, const float *x, float *y, int threads) {
     for (int64_t ch = 0; ch < c; ++ch)
       for (int64_t r = 0; r < oh; ++r)
         for (int64_t q = 0; q < ow; ++q) {
-          bool nan = false;
-          for (int64_t i = 0; i < g[6] && !nan; ++i)
-            for (int64_t j = 0; j < g[7] && !nan; ++j) {
+          float max = -std::numeric_limits<float>::infinity();
+          for (int64_t i = 0; i < g[6] && max == max; ++i)
+            for (int64_t j = 0; j < g[7] && max == max; ++j) {
               int64_t row = r * g[8] - g[10] + i, col = q * g[9] - g[11] + j;
-              if (row >= 0 && row < h && col >= 0 && col < w) nan = std::isnan(x[at(b, ch, row, col, h, w)]);
+              if (row < 0 || row >= h || col < 0 || col >= w) continue;
+              float v = x[at(b, ch, row, col, h, w)];
+              max = v != v || v > max ? v : max;
             }
-          if (nan) y[at(b, ch, r, q, oh, ow)] = std::numeric_limits<float>::quiet_NaN();
+          y[at(b, ch, r, q, oh, ow)] = max;
         }
 }
 
@@ -147,7 +153,7 @@ extern "C" void dlrt_k_pool2d_f32(void *vctx, int64_t site, const int64_t *g, co
     ctx.run(p.prim, std::move(args));
     // (In a train step the loss is then NaN and the step changes nothing, so the
     // workspace's record of where each maximum was need not agree.)
-    if (g[14]) propagateNaN(g, x, y, threads);
+    if (g[14]) fixNonFiniteWindows(g, x, y, threads);
     if (g[16] == DLRT_ACTIVATION_RELU) reluInPlace(y, g[0] * g[1] * g[4] * g[5]);
   });
 }
