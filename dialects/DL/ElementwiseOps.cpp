@@ -12,6 +12,8 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::dl;
 
@@ -155,7 +157,17 @@ Value CastOp::buildScalar(OpBuilder &b, Location loc, ValueRange a) {
   if (fFrom) {
     if (to.isInteger(1))
       return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x, floatConst(b, loc, from, 0));
-    return arith::FPToSIOp::create(b, loc, to, x);
+    // NaN, infinities and values out of the integer's range become its lowest value, as
+    // torch's casts on x86 give (cvttss2si's "integer indefinite"). arith.fptosi of such a
+    // value is poison to LLVM, which folded the int-and-back cast of an infinity into the
+    // infinity itself.
+    unsigned width = to.getIntOrFloatBitWidth();
+    Value low = floatConst(b, loc, from, -std::ldexp(1.0, int(width) - 1));
+    Value high = floatConst(b, loc, from, std::ldexp(1.0, int(width) - 1));
+    Value inRange = arith::AndIOp::create(b, loc, arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, x, low),
+                                          arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, high));
+    Value lowest = arith::ConstantOp::create(b, loc, to, b.getIntegerAttr(to, APInt::getSignedMinValue(width)));
+    return arith::SelectOp::create(b, loc, inRange, arith::FPToSIOp::create(b, loc, to, x), lowest);
   }
   if (fTo) {
     if (from.isInteger(1)) return arith::UIToFPOp::create(b, loc, to, x);

@@ -210,6 +210,33 @@ def check_nan_propagation():
                                                 np.argwhere(np.isnan(w))[:4].tolist()))
 
 
+def check_float_to_integer_casts():
+    """A float cast to an integer type: truncation toward zero, and NaN, infinities and values
+    beyond the type's range give its lowest value, as torch's casts on x86 do (LLVM may fold
+    a plain fptosi of such a value into anything); back to float and on, on both paths."""
+    src = """
+model Casts {
+  input x: f32[B, 12]
+  output i = cast(x, i32)
+  output l = cast(x, i64)
+  output r = cast(cast(x, i32), f32)
+  output q = x / (abs(cast(cast(x * 4, i32), f32)) + 1)
+}
+"""
+    x = np.array([[0.0, -0.0, 1.7, -1.7, 2147483520.0, -2147483648.0, 3e9, -3e9, 1e30, np.inf, -np.inf, np.nan]] * 2,
+                 dtype=np.float32)
+    t = torch.from_numpy(x)
+    want = {"i": t.to(torch.int32), "l": t.to(torch.int64), "r": t.to(torch.int32).to(torch.float32),
+            "q": t / ((t * 4).to(torch.int32).to(torch.float32).abs() + 1)}
+    for kernels in ("onednn", "linalg"):
+        so = h.compile_model(src, h.workdir(), "casts_" + kernels, flags=["--kernels=" + kernels])
+        out = h.infer(so, {"x": x})
+        for k, v in want.items():
+            w = v.numpy()
+            same = np.array_equal(out[k], w, equal_nan=True) if w.dtype.kind == "f" else np.array_equal(out[k], w)
+            h.check("%s: cast %s as torch" % (kernels, k), same, "dlc %s, torch %s" % (out[k][0].tolist(), w[0].tolist()))
+
+
 FIRST = """
 model FirstLayers {
   input img1: f32[B, 1, 13, 11]
@@ -288,5 +315,6 @@ def check_first_layer_conv_pool():
 
 check_integer_pow()
 check_nan_propagation()
+check_float_to_integer_casts()
 check_first_layer_conv_pool()
 h.finish()
