@@ -191,9 +191,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
             if opt.startswith("adam") and name in grads:
                 # Adam's first step is lr * g / (|g| + eps): noise-sized gradients flip it.
                 keep = np.abs(grads[name]) >= 1e-6
-            rounding = np.abs(ref - want64[name])
-            scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
-            bound = ATOL * scale + RTOL * np.abs(ref) + COND * rounding.max() if ref.size else 0
+            bound = tolerance(ref, want64[name]) if ref.size else 0
             err = np.where(keep, np.abs(got - ref), 0.0)
             if not np.all(np.isfinite(got)) or np.any(err > bound):
                 i = np.unravel_index(np.argmax(err - bound), err.shape) if err.ndim else ()
@@ -214,6 +212,16 @@ def with_non_finite(inputs, rng):
     return out
 
 
+def tolerance(want, want64):
+    """The bound per element of the error against PyTorch's float32 `want` (see the top)."""
+    scale = max(1.0, float(np.abs(want).max()))
+    # How far float32 rounding alone moves this output (PyTorch's float32 against its
+    # float64): where the model is ill-conditioned, any two float32 implementations differ by
+    # about that much anywhere in it.
+    rounding = float(np.nanmax(np.abs(want - want64)))
+    return ATOL * scale + RTOL * np.abs(want) + COND * rounding
+
+
 def compare(got, want, want64):
     """What is wrong with output `got` against PyTorch's float32 `want` (None if nothing),
     and its largest error as a fraction of the tolerance. NaN must be where PyTorch has NaN
@@ -228,15 +236,10 @@ def compare(got, want, want64):
         return "infinity differs at %s (dlc %.6g, torch %.6g)" % (i, got[i], want[i]), 0.0
     if not finite.any():
         return None, 0.0
-    g, w, w64 = got[finite].astype(np.float64), want[finite], want64[finite]
-    scale = max(1.0, float(np.abs(w).max()))
+    g, w = got[finite].astype(np.float64), want[finite]
     err = np.abs(g - w)
     err[~np.isfinite(g)] = np.inf
-    # How far float32 rounding alone moves this output (PyTorch's float32 against its
-    # float64): where the model is ill-conditioned, any two float32 implementations differ by
-    # about that much anywhere in it.
-    rounding = float(np.nanmax(np.abs(w - w64)))
-    bound = ATOL * scale + RTOL * np.abs(w) + COND * rounding
+    bound = tolerance(w, want64[finite])
     if np.any(err > bound):
         j = int(np.argmax(err - bound))
         i = tuple(int(v[j]) for v in np.nonzero(finite))

@@ -36,7 +36,8 @@ constexpr int vectorsAtOnce(int64_t vectors, Fit f) {
   return f.v4 > 0 && vectors % 4 == 0 ? 4 : vectors % 2 == 0 ? 2 : 1;
 }
 
-/// The floats per vector (N) and the fit of `isa`'s build for `s`.
+/// The floats per vector (N) and the fit of `isa`'s build for `s`: what chunksAvx512,
+/// chunksAvx2 and chunksGeneric instantiate, so that the packed panels are what they read.
 void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
   if (isa == VectorIsa::Avx512) n = s.block == 16 ? 16 : 8, fit = kAvx512Fit;
   else n = 8, fit = kAvx2Fit;
@@ -95,10 +96,6 @@ DLRT_VINLINE int64_t blockedAt(int64_t channels, int64_t rows, int64_t cols, int
                                int64_t col) {
   return (((b * (channels / B) + ch / B) * rows + row) * cols + col) * B + ch % B;
 }
-int64_t blockedAt(int64_t block, int64_t channels, int64_t rows, int64_t cols, int64_t b, int64_t ch, int64_t row,
-                  int64_t col) {
-  return (((b * (channels / block) + ch / block) * rows + row) * cols + col) * block + ch % block;
-}
 
 /// The transformed patch of a tile, channels [ch, ch + N): V = B^T d B, the 16 vectors
 /// `stride` floats apart. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; outside the image
@@ -133,6 +130,7 @@ DLRT_VINLINE void transformPatch(const WinogradShape &s, const float *x, int64_t
 
 /// Output (row, col) of image b, channel o, by the direct sum (for tiles that came out
 /// non-finite), before bias, sum and relu.
+template <int B>
 float directOutput(const WinogradShape &s, const float *x, const float *oihw, int64_t b, int64_t row, int64_t col,
                    int64_t o) {
   float sum = 0;
@@ -141,7 +139,7 @@ float directOutput(const WinogradShape &s, const float *x, const float *oihw, in
       for (int64_t j = 0; j < 3; ++j) {
         int64_t r = row - s.pt + i, q = col - s.pl + j;
         if (r < 0 || r >= s.h || q < 0 || q >= s.w) continue;
-        sum += x[blockedAt(s.block, s.c, s.h, s.w, b, ch, r, q)] * oihw[((o * s.c + ch) * 3 + i) * 3 + j];
+        sum += x[blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)] * oihw[((o * s.c + ch) * 3 + i) * 3 + j];
       }
   return sum;
 }
@@ -222,7 +220,7 @@ DLRT_VINLINE void tileGroup(const WinogradShape &s, const Tiles &tiles, const fl
           F value = out[i][j];
           if (direct)
             for (int l = 0; l < N; ++l)
-              value[l] = directOutput(s, x, oihw, b, row, col, o + l) + (bias ? bias[o + l] : 0.0f);
+              value[l] = directOutput<B>(s, x, oihw, b, row, col, o + l) + (bias ? bias[o + l] : 0.0f);
           if (s.accumulate) value += loadLanes<F>(at);
           if (s.relu) value = value < F{} ? F{} : value; // NaN stays NaN
           storeLanes(at, value);

@@ -53,10 +53,6 @@ using namespace dlrt;
 
 namespace {
 
-/// A folded batch norm's vector i (gamma, beta, running mean, running variance): the
-/// compiler passes their addresses.
-const float *bnVector(const int64_t *bn, int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); }
-
 /// Convolution and transposed convolution share geometry, caching and execution; they
 /// differ in the primitive and in how PyTorch lays out the weight.
 /// w'[o] = w[o] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps):
@@ -65,7 +61,8 @@ template <typename P>
 void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, const int64_t *bn, double eps,
                    int64_t oc, int64_t perOut) {
   if (!p.folded.stale(ctx, w)) return;
-  const float *gamma = bnVector(bn, 0), *beta = bnVector(bn, 1), *mean = bnVector(bn, 2), *var = bnVector(bn, 3);
+  auto vec = [&](int i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(bn[i])); };
+  const float *gamma = vec(0), *beta = vec(1), *mean = vec(2), *var = vec(3);
   p.foldedW.resize(size_t(oc * perOut));
   p.foldedB.resize(size_t(oc));
   for (int64_t o = 0; o < oc; ++o) {
@@ -185,25 +182,20 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     slot = p;
   }
   auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
-  if (p.winograd) {
-    if (p.scanned.stale(ctx, w)) {
-      p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
-      if (bn) { // the folded weights' scale: gamma / sqrt(var + eps) at most
-        const float *gamma = bnVector(bn, 0), *var = bnVector(bn, 3);
-        double scale = 0;
-        for (int64_t o = 0; o < oc; ++o) scale = std::max(scale, std::abs(gamma[o]) / std::sqrt(double(var[o]) + bnEps));
-        p.weightMagnitude = std::isfinite(scale) ? float(p.weightMagnitude * scale) : NAN;
-      }
-      p.scanned.update(ctx, w);
-    }
-    float input = native::largestMagnitude(threads, x, n * c * h * wd);
-    if (!native::winogradSafe(input, p.weightMagnitude, (c / groups) * kh * kw))
-      return convolve<Prim>(ctx, site, g, x, w, bias, y, transposed, bn, bnEps, accumulate, false);
-  }
+  const float *givenW = w, *givenBias = bias; // before a batch norm is folded in
   if (bn) {
     foldBatchNorm(ctx, p, w, bias, bn, bnEps, oc, (c / groups) * kh * kw);
     w = p.foldedW.data();
     bias = p.foldedB.data();
+  }
+  if (p.winograd) {
+    if (p.scanned.stale(ctx, givenW)) {
+      p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
+      p.scanned.update(ctx, givenW);
+    }
+    float input = native::largestMagnitude(threads, x, n * c * h * wd);
+    if (!native::winogradSafe(input, p.weightMagnitude, (c / groups) * kh * kw))
+      return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
   }
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
   memory src = userSrc, dst = userDst;
