@@ -30,8 +30,10 @@ tested elsewhere).
 Each model also gets a train step (unless --no-train): its first output's mse to a random
 target, one step of an optimizer drawn by the seed through dlrun train, every parameter
 and buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
-statistics, with its running statistics updated) within the same kind of bound. Models
-with dropout (masks PyTorch cannot reproduce) skip it.
+statistics, with its running statistics updated) compared as outputs are (NaN where
+PyTorch's, its infinities, the rest within the bound; Adam's first step only where float32
+determines the gradient it reads). Models with dropout (masks PyTorch cannot reproduce)
+skip it.
 """
 import argparse
 import multiprocessing
