@@ -663,18 +663,20 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
       }
 }
 
-TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the direct sums' NaN, infinities and "
-          "near-overflow numbers: NaN only where an output reads one, +-inf where it reads one infinity",
+TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the direct sums' NaN, infinities, "
+          "near-overflow numbers and outliers: NaN only where an output reads one, +-inf where it reads one infinity, "
+          "an outlier in no output that does not read it",
           "[kernels]") {
-  // 64 channels in 16-channel blocks: oneDNN's Winograd on AVX-512 (guarded by a scan of
-  // the input); 32 channels, or 8-channel blocks: the native one where nativeWinograd says
-  // so (tiles checked), else direct.
+  // 2 images of 16x16: 32 tiles of 4x4, F(4x4, 3x3) where the input's range allows it.
+  // 256 channels in 16-channel blocks: oneDNN's Winograd on AVX-512 (guarded by a scan of
+  // the input); 32 and 64 channels, or 8-channel blocks: the native one where
+  // nativeWinograd says so (tiles checked, F(4x4) guarded by the same scan), else direct.
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
-  for (int64_t ch : {32, 64})
+  for (int64_t ch : {32, 64, 256})
     for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C})
-      for (float huge : {0.0f, 1e33f}) {
+      for (float huge : {0.0f, 1e33f, 1e6f}) {
         INFO(ch << " channels, layout " << layout << ", huge " << huge);
-        int64_t n = 2, h = 12, w = 10, oc = ch;
+        int64_t n = 2, h = 16, w = 16, oc = ch;
         std::vector<int64_t> g = {n, ch, h, w, oc, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, layout};
         auto x = randomVector(size_t(n * h * w * ch), 31); // NHWC
         auto wt = randomVector(size_t(oc * ch * 9), 32, -0.1f, 0.1f);
@@ -684,22 +686,37 @@ TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the 
           x[at(0, 1, 8, 7)] = -inf;
           x[at(1, 6, 2, 5)] = nan;
         } else {
-          x[at(1, 3, 3, 1)] = huge; // finite sums that a transform scaling them by 10^4 would overflow
+          // 1e33: finite sums that a transform scaling them by 10^4 would overflow. 1e6: an
+          // outlier whose rounding error in a 6x6 patch's transform (F(4x4)) would reach
+          // outputs 2 pixels away, which do not read it, by about 1.
+          x[at(1, 3, 3, 1)] = huge;
         }
-        std::vector<double> want(size_t(n * h * w * oc));
+        // The direct sums in double, and the error scale of a Winograd algorithm: the sum over
+        // the window of each input's magnitude times its filter's largest (the transforms
+        // mix a filter's taps). A float sum of -106 whose terms reach 1e5 is as close as
+        // 0.03; one outside an outlier's reach, to about 1e-5 of its scale.
+        std::vector<double> want(size_t(n * h * w * oc)), scale(want.size()), largestTap(size_t(oc * ch));
+        for (size_t f = 0; f < largestTap.size(); ++f)
+          for (int64_t tap = 0; tap < 9; ++tap)
+            largestTap[f] = std::max(largestTap[f], double(std::abs(wt[f * 9 + size_t(tap)])));
         for (int64_t i = 0; i < n; ++i)
           for (int64_t y = 0; y < h; ++y)
             for (int64_t xx = 0; xx < w; ++xx)
               for (int64_t o = 0; o < oc; ++o) {
-                double acc = 0;
+                double acc = 0, mag = 0;
                 for (int64_t ky = 0; ky < 3; ++ky)
                   for (int64_t kx = 0; kx < 3; ++kx) {
                     int64_t iy = y + ky - 1, ix = xx + kx - 1;
                     if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
-                    for (int64_t c = 0; c < ch; ++c)
-                      acc += double(x[at(i, iy, ix, c)]) * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                    for (int64_t c = 0; c < ch; ++c) {
+                      double term = double(x[at(i, iy, ix, c)]) * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                      acc += term;
+                      double input = std::abs(double(x[at(i, iy, ix, c)]));
+                      if (std::isfinite(input)) mag += input * largestTap[size_t(o * ch + c)];
+                    }
                   }
                 want[size_t(((i * h + y) * w + xx) * oc + o)] = acc;
+                scale[size_t(((i * h + y) * w + xx) * oc + o)] = mag;
               }
         KernelContext ctx;
         std::vector<int64_t> nchw = {n, ch, h, w};
@@ -711,15 +728,71 @@ TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the 
         size_t wrong = 0, special = 0;
         for (size_t k = 0; k < y.size(); ++k) {
           double e = want[k];
-          special += !std::isfinite(e) || std::abs(e) > 1e30;
+          special += !std::isfinite(e) || (huge > 0 && std::abs(e) > 1e-3 * huge);
           bool ok = std::isnan(e) ? std::isnan(y[k])
                     : std::isinf(e) ? y[k] == e
-                                    : std::abs(y[k] - e) <= 1e-4 * (1.0 + std::abs(e));
+                                    : std::abs(y[k] - e) <= 1e-5 * (1.0 + scale[k]);
           if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << k << ": " << y[k] << " want " << e);
         }
         REQUIRE(special > 0);
         CHECK(wrong == 0);
       }
+}
+
+TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (batch, outliers) with the filters "
+          "of each",
+          "[kernels]") {
+  // 64 channels, 16x16: 2 and 8 images have 32 and 128 tiles of 4x4 (F(4x4) where the input
+  // allows it), 1 image 16 (F(2x2)); an outlier sends a call back to F(2x2). Each tile's
+  // transformed filters are cached apart: read with the other's, the outputs are wrong.
+  const int64_t ch = 64, h = 16, w = 16;
+  auto wt = randomVector(size_t(ch * ch * 9), 52, -0.1f, 0.1f);
+  std::vector<double> largestTap(size_t(ch * ch));
+  for (size_t f = 0; f < largestTap.size(); ++f)
+    for (int64_t tap = 0; tap < 9; ++tap) largestTap[f] = std::max(largestTap[f], double(std::abs(wt[f * 9 + tap])));
+  for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+    KernelContext ctx; // a site's layout is the compiler's, one for all its calls
+    for (auto [n, outlier] : {std::pair<int64_t, bool>{8, false}, {1, false}, {8, true}, {2, false}, {1, true}}) {
+      INFO("layout " << layout << ", " << n << " images, outlier " << outlier);
+      std::vector<int64_t> g = {n, ch, h, w, ch, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, layout};
+      auto x = randomVector(size_t(n * h * w * ch), unsigned(53 + n)); // NHWC
+      if (outlier) x[size_t(((0 * h + 7) * w + 7) * ch + 5)] = 1e7f;
+      // The direct sums in double, and the error scale of a Winograd algorithm (as in the
+      // test above): each input's magnitude times its filter's largest tap.
+      std::vector<double> want(x.size()), scale(x.size());
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t xx = 0; xx < w; ++xx)
+            for (int64_t o = 0; o < ch; ++o) {
+              double acc = 0, mag = 0;
+              for (int64_t ky = 0; ky < 3; ++ky)
+                for (int64_t kx = 0; kx < 3; ++kx) {
+                  int64_t iy = y + ky - 1, ix = xx + kx - 1;
+                  if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
+                  for (int64_t c = 0; c < ch; ++c) {
+                    double in = x[size_t(((i * h + iy) * w + ix) * ch + c)];
+                    acc += in * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                    mag += std::abs(in) * largestTap[size_t(o * ch + c)];
+                  }
+                }
+              want[size_t(((i * h + y) * w + xx) * ch + o)] = acc;
+              scale[size_t(((i * h + y) * w + xx) * ch + o)] = mag;
+            }
+      std::vector<int64_t> nchw = {n, ch, h, w};
+      std::vector<float> xl(x.size()), yl(x.size()), y(x.size());
+      dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), x.data(), xl.data(), false, dlrt_layout_block(layout));
+      dlrt_k_conv2d_f32(&ctx, 0, g.data(), xl.data(), wt.data(), nullptr, yl.data(), nullptr, 0.0, 0);
+      REQUIRE(ctx.error.empty());
+      dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), yl.data(), y.data(), true, dlrt_layout_block(layout));
+      // Within 1e-5 of the scale (about 7 here; F(4x4)'s error is about 1e-6 of it). An
+      // outlier's rounding in outputs that do not read it, with F(4x4), would be about 0.1.
+      size_t wrong = 0;
+      for (size_t k = 0; k < y.size(); ++k)
+        if (std::abs(y[k] - want[k]) > 1e-5 * (1 + scale[k]) && wrong++ < 3)
+          UNSCOPED_INFO("at " << k << ": " << y[k] << " want " << want[k] << ", scale " << scale[k]);
+      CHECK(wrong == 0);
+    }
+  }
 }
 
 TEST_CASE("activations applied in place (after a oneDNN primitive): every ISA build, tails, NaN and infinities as "
@@ -1180,8 +1253,8 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
   }
 }
 
-TEST_CASE("native Winograd F(2x2, 3x3) convolution: every ISA build, 16- and 8-channel blocks, odd and even sizes, "
-          "padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
+TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and 8-channel blocks, odd and even "
+          "sizes, padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
           "infinities as the direct sum gives them; against double") {
   struct Case {
     int64_t c, k, h, w, pt, pl, pb, pr;
@@ -1192,6 +1265,7 @@ TEST_CASE("native Winograd F(2x2, 3x3) convolution: every ISA build, 16- and 8-c
       {32, 16, 7, 7, 0, 0, 0, 0},   // no padding: 5 x 5, partial tiles
       {16, 64, 6, 10, 2, 1, 0, 2},  // padding on some sides only, 4 vectors at once
       {64, 48, 5, 5, 1, 1, 1, 1},   // more channels than a chunk's patches fit
+      {64, 64, 10, 13, 1, 1, 1, 1}, // F(4x4): partial tiles both ways, 4 vectors at once
   };
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   std::mt19937 gen(17);
@@ -1241,33 +1315,34 @@ TEST_CASE("native Winograd F(2x2, 3x3) convolution: every ISA build, 16- and 8-c
       REQUIRE(infs > 0);
       for (int64_t activation : {DLRT_ACTIVATION_NONE, DLRT_ACTIVATION_RELU})
         for (bool withBias : {true, false})
-          for (bool accumulate : {false, true}) {
-            const int64_t g[20] = {n, k.c, k.h, k.w, k.k, 3, 3, oh, ow, 1, 1, k.pt, k.pl, k.pb, k.pr,
-                                   1, 1, 1, activation, layout};
-            REQUIRE(dlrt::native::winogradSupports(g));
-            dlrt::native::WinogradShape shape(g, accumulate);
-            std::vector<float> packed(size_t(shape.packedWeightFloats()));
-            for (dlrt::native::VectorIsa isa : runnableIsas())
-              for (int threads : {1, 2, 3}) {
-                dlrt::native::packWinogradWeights(shape, w.data(), packed.data(), isa);
-                CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, int(isa), threads);
-                std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
-                dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), w.data(),
-                                           withBias ? bias.data() : nullptr, y.data(), isa);
-                size_t wrong = 0;
-                for (size_t at = 0; at < y.size(); ++at) {
-                  const int64_t o = int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
-                  double e = conv[at] + (withBias ? bias[size_t(o)] : 0.0) + (accumulate ? skip[at] : 0.0);
-                  if (activation == DLRT_ACTIVATION_RELU && e < 0) e = 0; // NaN stays NaN
-                  float got = y[at];
-                  bool ok = std::isnan(e)   ? std::isnan(got)
-                            : std::isinf(e) ? got == e
-                                            : std::abs(got - e) <= 1e-5 * (1.0 + scale[at] + std::abs(e));
-                  if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << at << ": " << got << " want " << e);
+          for (bool accumulate : {false, true})
+            for (int tile : {2, 4}) {
+              const int64_t g[20] = {n, k.c, k.h, k.w, k.k, 3, 3, oh, ow, 1, 1, k.pt, k.pl, k.pb, k.pr,
+                                     1, 1, 1, activation, layout};
+              REQUIRE(dlrt::native::winogradSupports(g));
+              dlrt::native::WinogradShape shape(g, accumulate, tile);
+              std::vector<float> packed(size_t(shape.packedWeightFloats()));
+              for (dlrt::native::VectorIsa isa : runnableIsas())
+                for (int threads : {1, 2, 3}) {
+                  dlrt::native::packWinogradWeights(shape, w.data(), packed.data(), isa);
+                  CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, tile, int(isa), threads);
+                  std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
+                  dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), w.data(),
+                                             withBias ? bias.data() : nullptr, y.data(), isa);
+                  size_t wrong = 0;
+                  for (size_t at = 0; at < y.size(); ++at) {
+                    const int64_t o = int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
+                    double e = conv[at] + (withBias ? bias[size_t(o)] : 0.0) + (accumulate ? skip[at] : 0.0);
+                    if (activation == DLRT_ACTIVATION_RELU && e < 0) e = 0; // NaN stays NaN
+                    float got = y[at];
+                    bool ok = std::isnan(e)   ? std::isnan(got)
+                              : std::isinf(e) ? got == e
+                                              : std::abs(got - e) <= 1e-5 * (1.0 + scale[at] + std::abs(e));
+                    if (!ok && wrong++ < 3) UNSCOPED_INFO("at " << at << ": " << got << " want " << e);
+                  }
+                  CHECK(wrong == 0);
                 }
-                CHECK(wrong == 0);
-              }
-          }
+            }
     }
 }
 

@@ -52,8 +52,9 @@ static inline int64_t dlrt_layout_block(int64_t layout) {
  * (DLRT_LAYOUT_NCHW16C, or _NCHW8C for a CPU without AVX-512), except where the call
  * updates the weight (a train step); the
  * runtime runs those by Winograd where this rule says so, else by oneDNN's direct kernel
- * on blocks, or by its own Winograd kernel where that was measured faster (fewer channels,
- * or a CPU without AVX-512, where oneDNN has none: see nativeWinograd in the runtime). */
+ * on blocks, or by its own Winograd kernel where that was measured faster (up to 128
+ * channels, or a CPU without AVX-512, where oneDNN has none: see nativeWinograd in the
+ * runtime). */
 static inline int dlrt_conv2d_winograd(int64_t c, int64_t oc, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                                        int64_t dh, int64_t dw, int64_t groups) {
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && dh == 1 && dw == 1 && groups == 1 && c >= 64 && oc >= 64;

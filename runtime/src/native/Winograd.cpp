@@ -1,4 +1,4 @@
-//===- Winograd.cpp - 3x3 convolutions by Winograd's F(2x2, 3x3), written here ----===//
+//===- Winograd.cpp - 3x3 convolutions by Winograd's F(2x2, 3x3) and F(4x4, 3x3) ----===//
 #include "native/Winograd.h"
 #include "native/OuterProduct.h"
 
@@ -12,9 +12,9 @@
 
 namespace dlrt::native {
 
-WinogradShape::WinogradShape(const int64_t *g, bool accumulate)
+WinogradShape::WinogradShape(const int64_t *g, bool accumulate, int tile)
     : n(g[0]), c(g[1]), h(g[2]), w(g[3]), k(g[4]), oh(g[7]), ow(g[8]), pt(g[11]), pl(g[12]),
-      block(dlrt_layout_block(g[19])), relu(g[18] == DLRT_ACTIVATION_RELU), accumulate(accumulate) {}
+      block(dlrt_layout_block(g[19])), tile(tile), relu(g[18] == DLRT_ACTIVATION_RELU), accumulate(accumulate) {}
 
 bool winogradSupports(const int64_t *g) {
   const int64_t c = g[1], oc = g[4], block = dlrt_layout_block(g[19]);
@@ -24,6 +24,66 @@ bool winogradSupports(const int64_t *g) {
 }
 
 namespace {
+
+/// Winograd's F(M x M, 3x3): tiles of M x M outputs from patches of A x A inputs (A = M + 2),
+/// by Lavin and Gray's matrices. Each transform is one-dimensional, applied down the columns
+/// and then along the rows: V = B^T d B, U = G g G^T, Y = A^T m A.
+template <int M> struct Algorithm;
+
+template <> struct Algorithm<2> {
+  static constexpr int M = 2, A = 4;
+  /// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+  template <class F> DLRT_VINLINE static void input(const F (&d)[A], F (&v)[A]) {
+    v[0] = d[0] - d[2];
+    v[1] = d[1] + d[2];
+    v[2] = d[2] - d[1];
+    v[3] = d[1] - d[3];
+  }
+  /// G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
+  static void filter(const double (&g)[3], double (&u)[A]) {
+    u[0] = g[0];
+    u[1] = 0.5 * (g[0] + g[1] + g[2]);
+    u[2] = 0.5 * (g[0] - g[1] + g[2]);
+    u[3] = g[2];
+  }
+  /// A^T = [1 1 1 0; 0 1 -1 -1]
+  template <class F> DLRT_VINLINE static void output(const F (&m)[A], F (&y)[M]) {
+    y[0] = m[0] + m[1] + m[2];
+    y[1] = m[1] - m[2] - m[3];
+  }
+};
+
+template <> struct Algorithm<4> {
+  static constexpr int M = 4, A = 6;
+  /// B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+  ///        0 4 0 -5 0 1]
+  template <class F> DLRT_VINLINE static void input(const F (&d)[A], F (&v)[A]) {
+    const F d42 = d[4] - d[2], d31 = d[3] - d[1];
+    v[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
+    v[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
+    v[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
+    v[3] = d42 + 2.0f * d31;
+    v[4] = d42 - 2.0f * d31;
+    v[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
+  }
+  /// G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]
+  static void filter(const double (&g)[3], double (&u)[A]) {
+    u[0] = g[0] / 4;
+    u[1] = -(g[0] + g[1] + g[2]) / 6;
+    u[2] = -(g[0] - g[1] + g[2]) / 6;
+    u[3] = g[0] / 24 + g[1] / 12 + g[2] / 6;
+    u[4] = g[0] / 24 - g[1] / 12 + g[2] / 6;
+    u[5] = g[2];
+  }
+  /// A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
+  template <class F> DLRT_VINLINE static void output(const F (&m)[A], F (&y)[M]) {
+    const F a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
+    y[0] = m[0] + a + c;
+    y[1] = b + 2.0f * d;
+    y[2] = a + 4.0f * c;
+    y[3] = b + 8.0f * d + m[5];
+  }
+};
 
 // Tiles at once (P) for 4, 2 and 1 vectors of output channels: as many accumulators as the
 // registers hold beside those vectors and a broadcast (32 registers: 24, 24 and 14; 16:
@@ -43,6 +103,29 @@ void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
   else n = 8, fit = kAvx2Fit;
 }
 
+/// U = G g G^T of every filter, in double and rounded once, into panels `width` output
+/// channels wide.
+template <int M> void packFor(const WinogradShape &s, const float *oihw, float *packed, int64_t width) {
+  constexpr int A = Algorithm<M>::A;
+  for (int64_t o = 0; o < s.k; ++o)
+    for (int64_t ch = 0; ch < s.c; ++ch) {
+      const float *g = oihw + (o * s.c + ch) * 9;
+      double t[A][3]; // G g
+      for (int j = 0; j < 3; ++j) {
+        const double column[3] = {g[j], g[3 + j], g[6 + j]};
+        double u[A];
+        Algorithm<M>::filter(column, u);
+        for (int i = 0; i < A; ++i) t[i][j] = u[i];
+      }
+      for (int i = 0; i < A; ++i) {
+        double u[A];
+        Algorithm<M>::filter(t[i], u);
+        for (int j = 0; j < A; ++j)
+          packed[(((i * A + j) * (s.k / width) + o / width) * s.c + ch) * width + o % width] = float(u[j]);
+      }
+    }
+}
+
 } // namespace
 
 int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
@@ -54,24 +137,8 @@ int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
 
 void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa) {
   const int64_t width = winogradPanelWidth(s, isa);
-  for (int64_t o = 0; o < s.k; ++o)
-    for (int64_t ch = 0; ch < s.c; ++ch) {
-      const float *g = oihw + (o * s.c + ch) * 9;
-      // G g: 4 rows of 3, then (G g) G^T: 4 x 4. G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1].
-      float t[4][3];
-      for (int j = 0; j < 3; ++j) {
-        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = g0;
-        t[1][j] = 0.5f * (g0 + g1 + g2);
-        t[2][j] = 0.5f * (g0 - g1 + g2);
-        t[3][j] = g2;
-      }
-      for (int i = 0; i < 4; ++i) {
-        float u[4] = {t[i][0], 0.5f * (t[i][0] + t[i][1] + t[i][2]), 0.5f * (t[i][0] - t[i][1] + t[i][2]), t[i][2]};
-        for (int j = 0; j < 4; ++j)
-          packed[(((i * 4 + j) * (s.k / width) + o / width) * s.c + ch) * width + o % width] = u[j];
-      }
-    }
+  if (s.tile == 4) packFor<4>(s, oihw, packed, width);
+  else packFor<2>(s, oihw, packed, width);
 }
 
 namespace {
@@ -80,7 +147,7 @@ namespace {
 struct Tiles {
   int64_t rows, cols, total;
   explicit Tiles(const WinogradShape &s)
-      : rows((s.oh + 1) / 2), cols((s.ow + 1) / 2), total(s.n * ((s.oh + 1) / 2) * ((s.ow + 1) / 2)) {}
+      : rows((s.oh + s.tile - 1) / s.tile), cols((s.ow + s.tile - 1) / s.tile), total(s.n * rows * cols) {}
   void at(int64_t t, int64_t &b, int64_t &ty, int64_t &tx) const {
     tx = t % cols;
     ty = t / cols % rows;
@@ -97,34 +164,29 @@ DLRT_VINLINE int64_t blockedAt(int64_t channels, int64_t rows, int64_t cols, int
   return (((b * (channels / B) + ch / B) * rows + row) * cols + col) * B + ch % B;
 }
 
-/// The transformed patch of a tile, channels [ch, ch + N): V = B^T d B, the 16 vectors
-/// `stride` floats apart. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]; outside the image
-/// (padding) d is 0.
-template <int N, int B>
+/// The transformed patch of a tile, channels [ch, ch + N): V = B^T d B, the A x A vectors
+/// `stride` floats apart. Outside the image (padding) d is 0.
+template <int N, int B, int M>
 DLRT_VINLINE void transformPatch(const WinogradShape &s, const float *x, int64_t b, int64_t row0, int64_t col0,
                                  int64_t ch, float *v, int64_t stride) {
   using F = typename Lanes<N>::F;
-  F d[4][4];
-  const bool inside = row0 >= 0 && col0 >= 0 && row0 + 4 <= s.h && col0 + 4 <= s.w;
+  constexpr int A = Algorithm<M>::A;
+  const bool inside = row0 >= 0 && col0 >= 0 && row0 + A <= s.h && col0 + A <= s.w;
   const float *base = x + blockedAt<B>(s.c, s.h, s.w, b, ch, 0, 0);
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
+  F t[A][A]; // B^T d
+  for (int j = 0; j < A; ++j) {
+    F d[A], column[A];
+    for (int i = 0; i < A; ++i) {
       int64_t r = row0 + i, q = col0 + j;
-      d[i][j] = inside || (r >= 0 && r < s.h && q >= 0 && q < s.w) ? loadLanes<F>(base + (r * s.w + q) * B)
-                                                                     : F{};
+      d[i] = inside || (r >= 0 && r < s.h && q >= 0 && q < s.w) ? loadLanes<F>(base + (r * s.w + q) * B) : F{};
     }
-  F t[4][4];
-  for (int j = 0; j < 4; ++j) {
-    t[0][j] = d[0][j] - d[2][j];
-    t[1][j] = d[1][j] + d[2][j];
-    t[2][j] = d[2][j] - d[1][j];
-    t[3][j] = d[1][j] - d[3][j];
+    Algorithm<M>::input(d, column);
+    for (int i = 0; i < A; ++i) t[i][j] = column[i];
   }
-  for (int i = 0; i < 4; ++i) {
-    storeLanes(v + (i * 4 + 0) * stride, t[i][0] - t[i][2]);
-    storeLanes(v + (i * 4 + 1) * stride, t[i][1] + t[i][2]);
-    storeLanes(v + (i * 4 + 2) * stride, t[i][2] - t[i][1]);
-    storeLanes(v + (i * 4 + 3) * stride, t[i][1] - t[i][3]);
+  for (int i = 0; i < A; ++i) {
+    F row[A];
+    Algorithm<M>::input(t[i], row);
+    for (int j = 0; j < A; ++j) storeLanes(v + (i * A + j) * stride, row[j]);
   }
 }
 
@@ -144,8 +206,8 @@ float directOutput(const WinogradShape &s, const float *x, const float *oihw, in
   return sum;
 }
 
-/// A chunk's transformed patches, [16][C / N][T][N], and one tile group's products,
-/// [16][P][V][N]: per thread, reused from call to call.
+/// A chunk's transformed patches, [A*A][C / N][T][N], and their products with V vectors of
+/// output channels, [A*A][T or P][V][N] (chunksOf): per thread, reused from call to call.
 struct Scratch {
   AlignedFloats patches, products;
 };
@@ -154,66 +216,71 @@ Scratch &scratch() {
   return s;
 }
 
-/// Tiles [i0, i0 + count) of a chunk whose patches `v` holds (T tiles wide), channels
-/// [kv * N, (kv + V) * N): the 16 products over the input channels, then Y = A^T M A,
-/// A^T = [1 1 1 0; 0 1 -1 -1], plus bias (and the skip tensor), relu'd, into y.
-template <int N, int B, int V, int P>
-DLRT_VINLINE void tileGroup(const WinogradShape &s, const Tiles &tiles, const float *x, const float *v, int64_t t,
-                            int64_t first, int64_t i0, int64_t count, int64_t kv, const float *packed,
-                            const float *oihw, const float *bias, float *products, float *y) {
+/// One element's products of P tiles: products[p][q] = sum over the input channels of
+/// patch[ch][p] * filter[ch][q], `ve` the tiles' transformed patches (T tiles wide) and `ue`
+/// the panel of this element's V vectors of output channels.
+template <int N, int V, int P>
+DLRT_VINLINE void elementProducts(int64_t cv, int64_t t, const float *ve, const float *ue, float *products) {
   using F = typename Lanes<N>::F;
-  const int64_t cv = s.c / N;
-  for (int e = 0; e < 16; ++e) {
-    F acc[P][V];
-    for (int p = 0; p < P; ++p)
-      for (int q = 0; q < V; ++q) acc[p][q] = F{};
-    const float *ve = v + (e * cv * t + i0) * N;
-    const float *ue = packed + (e * (s.k / (V * N)) + kv / V) * s.c * V * N; // the panel of these channels
-    for (int64_t cb = 0; cb < cv; ++cb, ve += t * N)
-      // Not unrolled: unrolled, the AVX2 build kept some of its 12 accumulators on the
-      // stack (the CNN at batch 64 capped at AVX2: 0.81-0.90 ms rolled, 0.99-1.06 unrolled).
-      _Pragma("clang loop unroll(disable)") for (int l = 0; l < N; ++l) {
-        const float *u = ue + (cb * N + l) * V * N;
-        F wv[V];
-        for (int q = 0; q < V; ++q) wv[q] = loadLanes<F>(u + q * N);
-        for (int p = 0; p < P; ++p) {
-          F xb = splatLanes<F>(ve[p * N + l]);
-          for (int q = 0; q < V; ++q) acc[p][q] += xb * wv[q];
-        }
+  F acc[P][V];
+  for (int p = 0; p < P; ++p)
+    for (int q = 0; q < V; ++q) acc[p][q] = F{};
+  for (int64_t cb = 0; cb < cv; ++cb, ve += t * N)
+    // Not unrolled: unrolled, the AVX2 build kept some of its 12 accumulators on the
+    // stack (the CNN at batch 64 capped at AVX2: 0.81-0.90 ms rolled, 0.99-1.06 unrolled).
+    _Pragma("clang loop unroll(disable)") for (int l = 0; l < N; ++l) {
+      const float *u = ue + (cb * N + l) * V * N;
+      F wv[V];
+      for (int q = 0; q < V; ++q) wv[q] = loadLanes<F>(u + q * N);
+      for (int p = 0; p < P; ++p) {
+        F xb = splatLanes<F>(ve[p * N + l]);
+        for (int q = 0; q < V; ++q) acc[p][q] += xb * wv[q];
       }
-    for (int p = 0; p < P; ++p)
-      for (int q = 0; q < V; ++q) storeLanes(products + ((e * P + p) * V + q) * N, acc[p][q]);
-  }
+    }
+  for (int p = 0; p < P; ++p)
+    for (int q = 0; q < V; ++q) storeLanes(products + (p * V + q) * N, acc[p][q]);
+}
+
+/// Tiles [first, first + count), whose products `products` holds (element by element, T
+/// tiles wide), channels [kv * N, (kv + V) * N): Y = A^T M A, plus bias (and the skip
+/// tensor), relu'd, into y.
+template <int N, int B, int M, int V>
+DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const float *x, const float *products,
+                               int64_t t, int64_t first, int64_t count, int64_t kv, const float *oihw,
+                               const float *bias, float *y) {
+  using F = typename Lanes<N>::F;
+  constexpr int A = Algorithm<M>::A;
   int64_t b, ty, tx;
-  tiles.at(first + i0, b, ty, tx);
-  for (int p = 0; p < count; ++p) {
-    const int64_t row0 = 2 * ty, col0 = 2 * tx;
-    const bool whole = row0 + 1 < s.oh && col0 + 1 < s.ow; // all four outputs inside
+  tiles.at(first, b, ty, tx);
+  for (int64_t p = 0; p < count; ++p) {
+    const int64_t row0 = M * ty, col0 = M * tx;
+    const bool whole = row0 + M <= s.oh && col0 + M <= s.ow; // all of the tile's outputs inside
     for (int q = 0; q < V; ++q) {
       const int64_t o = (kv + q) * N;
-      F m[16];
-      for (int e = 0; e < 16; ++e) m[e] = loadLanes<F>(products + ((e * P + p) * V + q) * N);
-      F r[2][4];
-      for (int j = 0; j < 4; ++j) {
-        r[0][j] = m[j] + m[4 + j] + m[8 + j];
-        r[1][j] = m[4 + j] - m[8 + j] - m[12 + j];
+      F r[M][A]; // A^T m
+      for (int j = 0; j < A; ++j) {
+        F m[A], column[M];
+        for (int i = 0; i < A; ++i) m[i] = loadLanes<F>(products + (((i * A + j) * t + p) * V + q) * N);
+        Algorithm<M>::output(m, column);
+        for (int i = 0; i < M; ++i) r[i][j] = column[i];
       }
-      F out[2][2];
+      F out[M][M];
       const F b0 = bias ? loadLanes<F>(bias + o) : F{};
-      for (int i = 0; i < 2; ++i) {
-        out[i][0] = r[i][0] + r[i][1] + r[i][2] + b0;
-        out[i][1] = r[i][1] - r[i][2] - r[i][3] + b0;
+      for (int i = 0; i < M; ++i) {
+        F row[M];
+        Algorithm<M>::output(r[i], row);
+        for (int j = 0; j < M; ++j) out[i][j] = row[j] + b0;
       }
       // Any non-finite lane (x - x is NaN for NaN and infinities): the tile's outputs in
       // these channels by the direct sum instead.
       F nonFinite{};
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) nonFinite += out[i][j] - out[i][j];
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) nonFinite += out[i][j] - out[i][j];
       bool direct = false;
       for (int l = 0; l < N; ++l) direct |= nonFinite[l] != 0.0f; // NaN != 0 too
       float *corner = y + blockedAt<B>(s.k, s.oh, s.ow, b, o, row0, col0);
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) {
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) {
           const int64_t row = row0 + i, col = col0 + j;
           if (!whole && (row >= s.oh || col >= s.ow)) continue;
           float *at = corner + (i * s.ow + j) * B;
@@ -234,49 +301,83 @@ DLRT_VINLINE void tileGroup(const WinogradShape &s, const Tiles &tiles, const fl
 }
 
 /// Chunks [begin, end) of `chunk` tiles each: patches transformed, then for each V vectors
-/// of output channels, each group of P tiles (the last group of a chunk may be partial: its
-/// missing tiles' patches are zeros and their outputs dropped).
-template <int N, int B, int V, int P>
+/// of output channels, the products of every element and tile and the tiles' outputs. The
+/// last group of P tiles of a chunk may be partial: its missing tiles' patches are zeros and
+/// their outputs dropped.
+///
+/// In which order depends on the tile, by measurement (ResNet-18 and the CNN sample, one
+/// Zen 5 core capped at AVX2 and not). F(2x2) goes group by group: all 16 elements of P
+/// tiles, then their outputs, the products staying in L1; element by element ran its layers
+/// 3-9% slower, and the CNN at batch 64 5-10%. F(4x4)'s filters take 36 floats per channel
+/// pair, and a panel of 64 input channels is 147 KB on AVX2 (512: 1.2 MB), which went
+/// through L1 once per group of tiles, competing with the patches for L2: F(4x4) goes
+/// element by element, an element's filters staying in L1 while every tile of the chunk
+/// reads them, the chunk's products in L2 until the outputs (ResNet-18's layers 5-13%
+/// faster than group by group).
+template <int N, int B, int M, int V, int P>
 DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
+  constexpr int A = Algorithm<M>::A;
+  constexpr bool elementMajor = M == 4;
   const Tiles tiles(s);
   const int64_t cv = s.c / N, t = (chunk + P - 1) / P * P;
   Scratch &buffers = scratch();
-  buffers.patches.resize(16 * s.c * t);
-  buffers.products.resize(16 * P * V * N);
-  float *v = buffers.patches.data();
+  buffers.patches.resize(A * A * s.c * t);
+  buffers.products.resize(A * A * (elementMajor ? t : P) * V * N);
+  float *v = buffers.patches.data(), *products = buffers.products.data();
   for (int64_t at = begin; at < end; ++at) {
     const int64_t first = at * chunk, count = std::min(chunk, tiles.total - first);
     for (int64_t i = 0; i < t; ++i) {
       if (i >= count) {
-        for (int e = 0; e < 16; ++e)
+        for (int e = 0; e < A * A; ++e)
           for (int64_t cb = 0; cb < cv; ++cb) std::fill_n(v + ((e * cv + cb) * t + i) * N, N, 0.0f);
         continue;
       }
       int64_t b, ty, tx;
       tiles.at(first + i, b, ty, tx);
       for (int64_t cb = 0; cb < cv; ++cb)
-        transformPatch<N, B>(s, x, b, 2 * ty - s.pt, 2 * tx - s.pl, cb * N, v + (cb * t + i) * N, cv * t * N);
+        transformPatch<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl, cb * N, v + (cb * t + i) * N, cv * t * N);
     }
-    for (int64_t kv = 0; kv < s.k / N; kv += V)
-      for (int64_t i0 = 0; i0 < count; i0 += P)
-        tileGroup<N, B, V, P>(s, tiles, x, v, t, first, i0, std::min<int64_t>(P, count - i0), kv, packed, oihw, bias,
-                           buffers.products.data(), y);
+    for (int64_t kv = 0; kv < s.k / N; kv += V) {
+      // The panel of element e's filters for these output channels.
+      auto panel = [&](int e) { return packed + (e * (s.k / (V * N)) + kv / V) * s.c * V * N; };
+      if constexpr (elementMajor) {
+        for (int e = 0; e < A * A; ++e)
+          for (int64_t i0 = 0; i0 < count; i0 += P)
+            elementProducts<N, V, P>(cv, t, v + (e * cv * t + i0) * N, panel(e), products + (e * t + i0) * V * N);
+        tileOutputs<N, B, M, V>(s, tiles, x, products, t, first, count, kv, oihw, bias, y);
+      } else {
+        for (int64_t i0 = 0; i0 < count; i0 += P) {
+          for (int e = 0; e < A * A; ++e)
+            elementProducts<N, V, P>(cv, t, v + (e * cv * t + i0) * N, panel(e), products + e * P * V * N);
+          tileOutputs<N, B, M, V>(s, tiles, x, products, P, first + i0, std::min<int64_t>(P, count - i0), kv, oihw,
+                                  bias, y);
+        }
+      }
+    }
   }
 }
 
-/// Chunks [begin, end) in vectors of N channels: as many output-channel vectors at once
-/// (V) as divide K and fit the registers, P tiles at a time (Fit).
-template <int N, int B, Fit F>
-DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+/// Chunks [begin, end) in vectors of N channels, tiles of M x M: as many output-channel
+/// vectors at once (V) as divide K and fit the registers, P tiles at a time (Fit).
+template <int N, int B, int M, Fit F>
+DLRT_VINLINE void chunksBy(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
   switch (vectorsAtOnce(s.k / N, F)) {
   case 4:
-    if constexpr (F.v4 > 0) chunksOf<N, B, 4, F.v4>(s, x, packed, oihw, bias, y, chunk, begin, end);
+    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, oihw, bias, y, chunk, begin, end);
     break;
-  case 2: chunksOf<N, B, 2, F.v2>(s, x, packed, oihw, bias, y, chunk, begin, end); break;
-  default: chunksOf<N, B, 1, F.v1>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, oihw, bias, y, chunk, begin, end); break;
+  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, oihw, bias, y, chunk, begin, end);
   }
+}
+
+/// The same for either tile.
+template <int N, int B, Fit F>
+DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+                           const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
+  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  else chunksBy<N, B, 2, F>(s, x, packed, oihw, bias, y, chunk, begin, end);
 }
 
 DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
@@ -300,52 +401,66 @@ void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, 
 /// last chunk does a whole group of tiles' products for a few).
 int64_t chunkTiles(const WinogradShape &s, int threads) {
   const int64_t total = Tiles(s).total;
-  const int64_t fit = std::max<int64_t>(12, 131072 / (16 * s.c));
+  const int64_t fit = std::max<int64_t>(12, 131072 / (s.elements() * s.c));
   const int64_t chunks = std::max<int64_t>((total + fit - 1) / fit, std::min<int64_t>(threads, total));
   return (total + chunks - 1) / chunks;
 }
 
 /// Floats [begin, end) of x: the largest magnitude, NaN where any is NaN or infinite
-/// (x * 0 is NaN for those).
-template <int N> DLRT_VINLINE float largestIn(const float *x, int64_t begin, int64_t end) {
+/// (x * 0 is NaN for those), and the sum of the magnitudes.
+template <int N> DLRT_VINLINE Magnitudes magnitudesIn(const float *x, int64_t begin, int64_t end) {
   using F = typename Lanes<N>::F;
-  F top[2] = {}, poisoned[2] = {};
+  F top[2] = {}, poisoned[2] = {}, sum[2] = {};
   int64_t i = begin;
   for (; i + 2 * N <= end; i += 2 * N)
     for (int u = 0; u < 2; ++u) {
       F v = loadLanes<F>(x + i + u * N);
       F magnitude = v < F{} ? -v : v;
       top[u] = magnitude > top[u] ? magnitude : top[u];
+      sum[u] += magnitude;
       poisoned[u] += v * 0.0f;
     }
   float largest = 0, poison = 0;
+  double total = 0;
   for (int u = 0; u < 2; ++u)
-    for (int l = 0; l < N; ++l) largest = std::max(largest, top[u][l]), poison += poisoned[u][l];
-  for (; i < end; ++i) largest = std::max(largest, std::abs(x[i])), poison += x[i] * 0.0f;
-  return std::isnan(poison) ? NAN : largest;
+    for (int l = 0; l < N; ++l) largest = std::max(largest, top[u][l]), poison += poisoned[u][l], total += sum[u][l];
+  for (; i < end; ++i) largest = std::max(largest, std::abs(x[i])), poison += x[i] * 0.0f, total += std::abs(x[i]);
+  return {std::isnan(poison) ? NAN : largest, total};
 }
-DLRT_TARGET_AVX512 float largestAvx512(const float *x, int64_t begin, int64_t end) {
-  return largestIn<16>(x, begin, end);
+DLRT_TARGET_AVX512 Magnitudes magnitudesAvx512(const float *x, int64_t begin, int64_t end) {
+  return magnitudesIn<16>(x, begin, end);
 }
-DLRT_TARGET_AVX2 float largestAvx2(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
-float largestGeneric(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
+DLRT_TARGET_AVX2 Magnitudes magnitudesAvx2(const float *x, int64_t begin, int64_t end) {
+  return magnitudesIn<8>(x, begin, end);
+}
+Magnitudes magnitudesGeneric(const float *x, int64_t begin, int64_t end) { return magnitudesIn<8>(x, begin, end); }
 
 } // namespace
 
-float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa) {
-  auto largest = isa == VectorIsa::Avx512 ? largestAvx512 : isa == VectorIsa::Avx2 ? largestAvx2 : largestGeneric;
+Magnitudes magnitudesOf(int threads, const float *x, int64_t count, VectorIsa isa) {
+  auto scan = isa == VectorIsa::Avx512 ? magnitudesAvx512 : isa == VectorIsa::Avx2 ? magnitudesAvx2 : magnitudesGeneric;
   // Parts of at least 64 KB: below that a parallel region costs more than the scan.
   const int parts = int(std::clamp<int64_t>(count / 16384, 1, std::max(threads, 1)));
-  std::vector<float> found(size_t(parts), 0.0f);
+  std::vector<Magnitudes> found(size_t(parts), Magnitudes{0.0f, 0.0});
   parallelParts(parts, parts, [&](int part) {
-    found[size_t(part)] = largest(x, count * part / parts, count * (part + 1) / parts);
+    found[size_t(part)] = scan(x, count * part / parts, count * (part + 1) / parts);
   });
-  float top = 0;
-  for (float f : found) {
-    if (std::isnan(f)) return NAN;
-    top = std::max(top, f);
+  Magnitudes all{0.0f, 0.0};
+  for (const Magnitudes &m : found) {
+    if (std::isnan(m.largest)) return {NAN, NAN};
+    all.largest = std::max(all.largest, m.largest);
+    all.mean += m.mean; // the sum, so far
   }
-  return top;
+  all.mean = count > 0 ? all.mean / double(count) : 0.0;
+  return all;
+}
+
+float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa) {
+  return magnitudesOf(threads, x, count, isa).largest;
+}
+
+bool winogradRangeSafe(const Magnitudes &input, int64_t terms) {
+  return std::isfinite(input.largest) && double(input.largest) <= double(terms) * input.mean;
 }
 
 bool winogradSafe(float input, float weight, int64_t terms) {

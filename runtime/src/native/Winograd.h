@@ -1,12 +1,13 @@
-//===- Winograd.h - 3x3 convolutions by Winograd's F(2x2, 3x3), written here ----*- C++ -*-===//
+//===- Winograd.h - 3x3 convolutions by Winograd's F(2x2, 3x3) and F(4x4, 3x3) ----*- C++ -*-===//
 //
-// A 3x3 convolution of stride 1 computes each 2x2 block of outputs (a tile) from the 4x4
-// input patch under it. Winograd's minimal filtering algorithm F(2x2, 3x3) does so with 16
-// multiplications per input and output channel where the direct algorithm takes 36: the
-// patch and the filter are transformed (V = B^T d B, U = G g G^T, 4x4 each), multiplied
-// element by element and summed over the input channels, which for each of the 16 elements
-// is a product [tiles x C] by [C x K]; the 16 products are transformed back
-// (Y = A^T M A). The filters are transformed once per parameter version.
+// A 3x3 convolution of stride 1 computes each M x M block of outputs (a tile) from the
+// (M+2) x (M+2) input patch under it. Winograd's minimal filtering algorithm F(M x M, 3x3)
+// does so with (M+2)^2 multiplications per input and output channel where the direct
+// algorithm takes 9 M^2: 16 against 36 for F(2x2, 3x3), 36 against 144 for F(4x4, 3x3).
+// The patch and the filter are transformed (V = B^T d B, U = G g G^T), multiplied element
+// by element and summed over the input channels, which for each element is a product
+// [tiles x C] by [C x K]; the products are transformed back (Y = A^T M A). The filters are
+// transformed once per parameter version.
 //
 // oneDNN has Winograd kernels for AVX-512 only, and they are slower than its direct ones
 // with few channels (0.7-0.9x for the CNN sample's 16 -> 32 at 14x14). This one runs a
@@ -14,10 +15,16 @@
 // results in L1 until they are transformed back, on 16-channel blocks (AVX-512) or 8
 // (AVX2 and others): activations in the blocked layouts the compiler hands over.
 //
+// Accuracy: F(2x2)'s transforms add and subtract with coefficients 1 and 1/2, and an output
+// reads only the inputs under its own 3x3 window, also in rounding. F(4x4)'s coefficients
+// reach 5 (input), 1/4 (filter) and 8 (output), and an output's rounding error is relative to
+// the inputs of its whole 6x6 patch rather than of its window. The caller picks the tile.
+//
 // Non-finite values: the transforms combine a patch's values with both signs, so an
-// infinite input gives NaN (inf - inf) where the direct sum gives an infinity. A tile
-// whose outputs come out non-finite is therefore computed again directly, so that every
-// output is what the direct algorithm gives wherever either is not finite.
+// infinite input gives NaN (inf - inf) where the direct sum gives an infinity, and a finite
+// one can overflow. A tile whose outputs come out non-finite is therefore computed again
+// directly, so that every output is what the direct algorithm gives wherever either is not
+// finite.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DLRT_SRC_NATIVE_WINOGRAD_H
@@ -33,11 +40,14 @@ namespace dlrt::native {
 struct WinogradShape {
   int64_t n, c, h, w, k, oh, ow, pt, pl;
   int64_t block;   // channels per block of the activations' layout (16 or 8)
+  int tile;        // M of F(M x M, 3x3): 2 or 4
   bool relu;       // relu after bias and sum
   bool accumulate; // y += the convolution (before relu): y holds a skip tensor
-  WinogradShape(const int64_t *g, bool accumulate);
+  WinogradShape(const int64_t *g, bool accumulate, int tile);
+  /// The transformed patch's elements, (M + 2)^2: the products per tile and channel pair.
+  int64_t elements() const { return (tile + 2) * (tile + 2); }
   /// Floats of packWinogradWeights' result.
-  int64_t packedWeightFloats() const { return 16 * c * k; }
+  int64_t packedWeightFloats() const { return elements() * c * k; }
 };
 
 /// Whether winogradConv runs the convolution of geometry `g` (dlrt_k_conv2d_f32's words):
@@ -49,7 +59,7 @@ bool winogradSupports(const int64_t *g);
 /// (the vectors of output channels its passes work on at once).
 int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa = widestVectorIsa());
 
-/// The transformed OIHW filters, for winogradConv on `isa`: for each of the 16 elements e of
+/// The transformed OIHW filters, for winogradConv on `isa`: for each of the elements e of
 /// G g G^T, panels of winogradPanelWidth output channels, each [C][width], so that a pass
 /// reads its filters in order rather than one row of K per input channel.
 void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa = widestVectorIsa());
@@ -63,6 +73,25 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
 /// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is
 /// NaN or infinite.
 float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
+
+/// The largest magnitude among some floats (NaN where any is NaN or infinite) and their
+/// mean magnitude.
+struct Magnitudes {
+  float largest;
+  double mean;
+};
+Magnitudes magnitudesOf(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
+
+/// Whether F(4x4, 3x3) (oneDNN's or native) gives what the direct algorithm does, to its
+/// usual error, on an input of these magnitudes, `terms` products to an output: where no
+/// input is larger than the sum of `terms` average ones. Its transforms mix a 6x6 patch,
+/// so an output's rounding error is relative to the largest input of its patch, also one
+/// its 3x3 window does not read: such an input up to a window's sum of average ones adds
+/// no more than the error the window's own inputs give. A larger one (an outlier: one
+/// value of 1e10 among values of 1) would put its rounding error, a few parts in 10^7 of
+/// it, into outputs that never read it; such a call runs F(2x2, 3x3), whose outputs
+/// read only their own windows, also in rounding, or oneDNN's direct algorithm.
+bool winogradRangeSafe(const Magnitudes &input, int64_t terms);
 
 /// Whether a Winograd algorithm whose tiles are not checked (oneDNN's) gives what the
 /// direct one does on inputs whose largest magnitude is `input` (largestMagnitude) and

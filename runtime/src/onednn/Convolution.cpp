@@ -40,7 +40,8 @@ template <typename Prim> struct ConvPrimitive {
   std::vector<float> foldedW, foldedB;
   ParamStamp folded;
   // By oneDNN's Winograd algorithm: then a call whose input or weights it would not give
-  // the direct sums of (native::winogradSafe) runs by the direct algorithm instead.
+  // the direct sums of (native::winogradSafe: overflow; native::winogradRangeSafe: an
+  // outlier's rounding in outputs that do not read it) runs by the direct algorithm instead.
   bool winograd = false;
   float weightMagnitude = 0; // the weights' largest, per parameter version
   ParamStamp scanned;
@@ -193,8 +194,9 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
       p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
       p.scanned.update(ctx, givenW);
     }
-    float input = native::largestMagnitude(threads, x, n * c * h * wd);
-    if (!native::winogradSafe(input, p.weightMagnitude, (c / groups) * kh * kw))
+    native::Magnitudes input = native::magnitudesOf(threads, x, n * c * h * wd);
+    if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) ||
+        !native::winogradRangeSafe(input, (c / groups) * kh * kw))
       return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
   }
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
@@ -282,33 +284,58 @@ extern "C" void dlrt_k_conv2d_max_pool_f32(void *vctx, int64_t site, const int64
 namespace {
 
 /// Whether a convolution runs by native/Winograd rather than by oneDNN. Where oneDNN has
-/// Winograd kernels (AVX-512), where model_abi.h's rule does not pick them: fewer than 64
-/// channels in or out (the CNN sample's 16 -> 32 at 14x14, batch 64 on a Zen 5 core: 0.41
-/// ms against oneDNN's direct 0.53, the model 0.46-0.48 against 0.67-0.74); with 64 and
-/// more, oneDNN's F(4x4, 3x3) runs ResNet-18 8-15% faster than this one for all its layers
-/// (b1 12.3 against 13.3 ms, b16 164 against 189). On AVX2, where oneDNN has only direct
-/// kernels, every one: ResNet-18's 3x3 layers (the same core capped at AVX2) in 0.46-0.80
-/// of the direct time at batch 1 and 0.49-0.80 at batch 16 (the model 35.6 -> 21.9 ms and
-/// 543 -> 328 ms). --precision bf16 keeps oneDNN's bf16 kernels.
+/// Winograd kernels (AVX-512), where model_abi.h's rule does not pick them (fewer than 64
+/// channels in or out: the CNN sample's 16 -> 32 at 14x14, batch 64 on a Zen 5 core, 0.41
+/// ms against oneDNN's direct 0.53, the model 0.46-0.48 against 0.67-0.74) and where
+/// neither side has more than 128 channels: ResNet-18's 64- and 128-channel 3x3 layers by
+/// this one's F(4x4, 3x3) in 0.62-0.75 of oneDNN's F(4x4, 3x3) time at batch 1 and
+/// 0.74-0.91 at batch 16; with 256 and 512 channels oneDNN's stays faster (1.0-1.17x and
+/// 1.05-1.20x with this one). On AVX2, where oneDNN has only direct kernels, every one:
+/// ResNet-18's 3x3 layers (the same core capped at AVX2) by F(2x2, 3x3) in 0.46-0.80 of the
+/// direct time at batch 1 and 0.49-0.80 at batch 16 (the model 35.6 -> 21.9 ms and 543 ->
+/// 328 ms), and by F(4x4, 3x3) where nativeWinogradTile picks it in 0.60-0.87 of F(2x2)'s.
+/// --precision bf16 keeps oneDNN's bf16 kernels.
 bool nativeWinograd(const int64_t *g) {
   if (!native::winogradSupports(g)) return false;
   switch (native::widestVectorIsa()) {
-  case native::VectorIsa::Avx512: return !dlrt_conv2d_winograd(g[1], g[4], 3, 3, 1, 1, 1, 1, 1);
+  case native::VectorIsa::Avx512:
+    return !dlrt_conv2d_winograd(g[1], g[4], 3, 3, 1, 1, 1, 1, 1) || std::max(g[1], g[4]) <= 128;
   case native::VectorIsa::Avx2: return true;
   default: return false; // not measured
   }
 }
 
+/// The tile of a convolution nativeWinograd runs: F(4x4, 3x3) where the call has at least
+/// 32 of its tiles, else F(2x2, 3x3). F(4x4) does 2.25 multiplications per output where
+/// F(2x2) does 4, but its transformed filters are 2.25 times F(2x2)'s, and a chunk of tiles
+/// reads all of them: with few tiles the call is bound by reading the filters. Measured on
+/// a Zen 5 core capped at AVX2, F(4x4) against F(2x2): ResNet-18 at batch 1, 196 and 49
+/// tiles (56x56 and 28x28) 0.60-0.87x, 16 and 4 tiles (14x14 and 7x7) 1.16-1.64x; at batch
+/// 16, 64 to 3136 tiles, 0.62-0.90x; the CNN sample's 16 -> 32 at 14x14, 16 tiles (batch 1)
+/// 1.22x, 1024 (batch 64) 0.86x.
+int nativeWinogradTile(const int64_t *g) {
+  const int64_t tiles = g[0] * ((g[7] + 3) / 4) * ((g[8] + 3) / 4);
+  return tiles >= 32 ? 4 : 2;
+}
+
 void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
               float *y, const int64_t *bn, double bnEps, bool accumulate) {
-  native::WinogradShape s(g, accumulate);
-  if (s.n == 0) return;
-  auto &p = nativeConvWeights(ctx, kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9, s.packedWeightFloats(),
-                              [&](const float *oihw, float *packed) { native::packWinogradWeights(s, oihw, packed); });
+  if (g[0] == 0) return;
   // The work of the direct algorithm, as other convolutions count it.
-  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  native::winogradConv(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.oihw,
-                       p.bias.empty() ? nullptr : p.bias.data(), y);
+  const double macs = double(g[0] * g[7] * g[8]) * double(g[4] * g[1] * 9);
+  const int threads = ctx.threadsFor(2.0 * macs);
+  // F(4x4) where the batch has the tiles for it and the input's range allows it
+  // (native::winogradRangeSafe). The scan reads the input once more, which this VM's
+  // noise hid in ResNet-18's layers (at most a few percent: 0.8 MB at batch 1, 13 MB at 16).
+  int tile = nativeWinogradTile(g);
+  if (tile == 4 && !native::winogradRangeSafe(native::magnitudesOf(threads, x, g[0] * g[1] * g[2] * g[3]), g[1] * 9))
+    tile = 2;
+  native::WinogradShape s(g, accumulate, tile);
+  // Each tile's filters in a cache slot of their own: a site may run either, call by call.
+  auto &p = nativeConvWeights(ctx, tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
+                              s.packedWeightFloats(),
+                              [&](const float *oihw, float *packed) { native::packWinogradWeights(s, oihw, packed); });
+  native::winogradConv(threads, s, x, p.packed.data(), p.oihw, p.bias.empty() ? nullptr : p.bias.data(), y);
 }
 
 } // namespace
