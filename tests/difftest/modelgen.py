@@ -123,7 +123,10 @@ class Model:
             kinds.append("seq")
         for k in kinds:
             if k == "img":
-                shape = ["B", r.choice([1, 3, 4, 5, 8, 16]), r.randint(4, 11), r.randint(4, 11)]
+                # Now and then 16x16: a 3x3 convolution of 64+ channels there has the 4x4
+                # tiles, at batch 2 and more, for Winograd's F(4x4, 3x3).
+                side = lambda: 16 if r.random() < 0.15 else r.randint(4, 11)
+                shape = ["B", r.choice([1, 3, 4, 5, 8, 16]), side(), side()]
             elif k == "seq":
                 shape = ["B", r.randint(1, 7), r.choice([4, 6, 8, 12, 16])]
             elif k == "vec":
