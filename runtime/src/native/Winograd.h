@@ -17,8 +17,10 @@
 //
 // Accuracy: F(2x2)'s transforms add and subtract with coefficients 1 and 1/2, and an output
 // reads only the inputs under its own 3x3 window, also in rounding. F(4x4)'s coefficients
-// reach 5 (input), 1/4 (filter) and 8 (output), and an output's rounding error is relative to
-// the inputs of its whole 6x6 patch rather than of its window. The caller picks the tile.
+// reach 5/2 (input), 16/15 (filter) and 8 (output), and an output's rounding error is
+// relative to the inputs of its whole 6x6 patch rather than of its window: a tile whose
+// patch holds an input larger than a quarter of the patch's total magnitude (an outlier)
+// is computed directly. The caller picks the tile.
 //
 // Non-finite values: the transforms combine a patch's values with both signs, so an
 // infinite input gives NaN (inf - inf) where the direct sum gives an infinity, and a finite
@@ -82,15 +84,15 @@ struct Magnitudes {
 };
 Magnitudes magnitudesOf(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
 
-/// Whether F(4x4, 3x3) (oneDNN's or native) gives what the direct algorithm does, to its
-/// usual error, on an input of these magnitudes, `terms` products to an output: where no
-/// input is larger than the sum of `terms` average ones. Its transforms mix a 6x6 patch,
-/// so an output's rounding error is relative to the largest input of its patch, also one
-/// its 3x3 window does not read: such an input up to a window's sum of average ones adds
-/// no more than the error the window's own inputs give. A larger one (an outlier: one
-/// value of 1e10 among values of 1) would put its rounding error, a few parts in 10^7 of
-/// it, into outputs that never read it; such a call runs F(2x2, 3x3), whose outputs
-/// read only their own windows, also in rounding, or oneDNN's direct algorithm.
+/// Whether oneDNN's F(4x4, 3x3) gives what the direct algorithm does, to its usual error,
+/// on an input of these magnitudes, `terms` products to an output: where no input is
+/// larger than the sum of `terms` average ones. Its transforms mix a 6x6 patch, so an
+/// output's rounding error is relative to the largest input of its patch, also one its
+/// 3x3 window does not read: such an input up to a window's sum of average ones adds no
+/// more than the error the window's own inputs give. A larger one (an outlier: one value
+/// of 1e10 among values of 1) would put its rounding error, a few parts in 10^7 of it,
+/// into outputs that never read it; such a call runs oneDNN's direct algorithm. (The
+/// native F(4x4) applies the same rule tile by tile, to each tile's patch.)
 bool winogradRangeSafe(const Magnitudes &input, int64_t terms);
 
 /// Whether a Winograd algorithm whose tiles are not checked (oneDNN's) gives what the

@@ -324,12 +324,11 @@ void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   // The work of the direct algorithm, as other convolutions count it.
   const double macs = double(g[0] * g[7] * g[8]) * double(g[4] * g[1] * 9);
   const int threads = ctx.threadsFor(2.0 * macs);
-  // F(4x4) where the batch has the tiles for it and the input's range allows it
-  // (native::winogradRangeSafe). The scan reads the input once more, which this VM's
-  // noise hid in ResNet-18's layers (at most a few percent: 0.8 MB at batch 1, 13 MB at 16).
-  int tile = nativeWinogradTile(g);
-  if (tile == 4 && !native::winogradRangeSafe(native::magnitudesOf(threads, x, g[0] * g[1] * g[2] * g[3]), g[1] * 9))
-    tile = 2;
+  // F(4x4) where the batch has the tiles for it. (Its tiles with an outlier in their patch
+  // are direct sums: native/Winograd checks each before it transforms it. A scan of the whole
+  // input first, as oneDNN's Winograd gets, cost ResNet-18's 64- and 128-channel layers at
+  // batch 1 on two threads 15-29%, most of it the parallel region's.)
+  const int tile = nativeWinogradTile(g);
   native::WinogradShape s(g, accumulate, tile);
   // Each tile's filters in a cache slot of their own: a site may run either, call by call.
   auto &p = nativeConvWeights(ctx, tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
