@@ -663,6 +663,38 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
       }
 }
 
+/// A 3x3 convolution of stride 1 and padding 1, x NHWC, w OIHW, without bias, in double,
+/// and per output the error scale of a Winograd algorithm: the sum over the window of each
+/// input's magnitude times its filter's largest tap (the transforms mix a filter's taps, so
+/// an input's rounding is relative to those, not to the tap it meets). Non-finite inputs
+/// are left out of the scale.
+static std::pair<std::vector<double>, std::vector<double>> directConv3x3(const std::vector<float> &x,
+                                                                         const std::vector<float> &w, int64_t n,
+                                                                         int64_t ch, int64_t h, int64_t wd, int64_t oc) {
+  std::vector<double> want(size_t(n * h * wd * oc)), scale(want.size()), largestTap(size_t(oc * ch));
+  for (size_t f = 0; f < largestTap.size(); ++f)
+    for (size_t tap = 0; tap < 9; ++tap) largestTap[f] = std::max(largestTap[f], double(std::abs(w[f * 9 + tap])));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t xx = 0; xx < wd; ++xx)
+        for (int64_t o = 0; o < oc; ++o) {
+          double acc = 0, mag = 0;
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              int64_t iy = y + ky - 1, ix = xx + kx - 1;
+              if (iy < 0 || ix < 0 || iy >= h || ix >= wd) continue;
+              for (int64_t c = 0; c < ch; ++c) {
+                double in = x[size_t(((i * h + iy) * wd + ix) * ch + c)];
+                acc += in * double(w[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
+                if (std::isfinite(in)) mag += std::abs(in) * largestTap[size_t(o * ch + c)];
+              }
+            }
+          want[size_t(((i * h + y) * wd + xx) * oc + o)] = acc;
+          scale[size_t(((i * h + y) * wd + xx) * oc + o)] = mag;
+        }
+  return {want, scale};
+}
+
 TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the direct sums' NaN, infinities, "
           "near-overflow numbers and outliers: NaN only where an output reads one, +-inf where it reads one infinity, "
           "an outlier in no output that does not read it",
@@ -691,33 +723,10 @@ TEST_CASE("a convolution by Winograd's algorithm (oneDNN's or native) gives the 
           // outputs 2 pixels away, which do not read it, by about 1.
           x[at(1, 3, 3, 1)] = huge;
         }
-        // The direct sums in double, and the error scale of a Winograd algorithm: the sum over
-        // the window of each input's magnitude times its filter's largest (the transforms
-        // mix a filter's taps). A float sum of -106 whose terms reach 1e5 is as close as
-        // 0.03; one outside an outlier's reach, to about 1e-5 of its scale.
-        std::vector<double> want(size_t(n * h * w * oc)), scale(want.size()), largestTap(size_t(oc * ch));
-        for (size_t f = 0; f < largestTap.size(); ++f)
-          for (int64_t tap = 0; tap < 9; ++tap)
-            largestTap[f] = std::max(largestTap[f], double(std::abs(wt[f * 9 + size_t(tap)])));
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t y = 0; y < h; ++y)
-            for (int64_t xx = 0; xx < w; ++xx)
-              for (int64_t o = 0; o < oc; ++o) {
-                double acc = 0, mag = 0;
-                for (int64_t ky = 0; ky < 3; ++ky)
-                  for (int64_t kx = 0; kx < 3; ++kx) {
-                    int64_t iy = y + ky - 1, ix = xx + kx - 1;
-                    if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
-                    for (int64_t c = 0; c < ch; ++c) {
-                      double term = double(x[at(i, iy, ix, c)]) * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
-                      acc += term;
-                      double input = std::abs(double(x[at(i, iy, ix, c)]));
-                      if (std::isfinite(input)) mag += input * largestTap[size_t(o * ch + c)];
-                    }
-                  }
-                want[size_t(((i * h + y) * w + xx) * oc + o)] = acc;
-                scale[size_t(((i * h + y) * w + xx) * oc + o)] = mag;
-              }
+        // The direct sums in double and the error scale of a Winograd algorithm. A float sum
+        // of -106 whose terms reach 1e5 is as close as 0.03; one outside an outlier's reach,
+        // to about 1e-5 of its scale.
+        auto [want, scale] = directConv3x3(x, wt, n, ch, h, w, oc);
         KernelContext ctx;
         std::vector<int64_t> nchw = {n, ch, h, w};
         std::vector<float> xl(x.size()), yl(want.size()), y(want.size());
@@ -747,9 +756,6 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
   // transformed filters are cached apart: read with the other's, the outputs are wrong.
   const int64_t ch = 64, h = 16, w = 16;
   auto wt = randomVector(size_t(ch * ch * 9), 52, -0.1f, 0.1f);
-  std::vector<double> largestTap(size_t(ch * ch));
-  for (size_t f = 0; f < largestTap.size(); ++f)
-    for (int64_t tap = 0; tap < 9; ++tap) largestTap[f] = std::max(largestTap[f], double(std::abs(wt[f * 9 + tap])));
   for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
     KernelContext ctx; // a site's layout is the compiler's, one for all its calls
     for (auto [n, outlier] : {std::pair<int64_t, bool>{8, false}, {1, false}, {8, true}, {2, false}, {1, true}}) {
@@ -757,27 +763,7 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
       std::vector<int64_t> g = {n, ch, h, w, ch, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, layout};
       auto x = randomVector(size_t(n * h * w * ch), unsigned(53 + n)); // NHWC
       if (outlier) x[size_t(((0 * h + 7) * w + 7) * ch + 5)] = 1e7f;
-      // The direct sums in double, and the error scale of a Winograd algorithm (as in the
-      // test above): each input's magnitude times its filter's largest tap.
-      std::vector<double> want(x.size()), scale(x.size());
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t y = 0; y < h; ++y)
-          for (int64_t xx = 0; xx < w; ++xx)
-            for (int64_t o = 0; o < ch; ++o) {
-              double acc = 0, mag = 0;
-              for (int64_t ky = 0; ky < 3; ++ky)
-                for (int64_t kx = 0; kx < 3; ++kx) {
-                  int64_t iy = y + ky - 1, ix = xx + kx - 1;
-                  if (iy < 0 || ix < 0 || iy >= h || ix >= w) continue;
-                  for (int64_t c = 0; c < ch; ++c) {
-                    double in = x[size_t(((i * h + iy) * w + ix) * ch + c)];
-                    acc += in * double(wt[size_t(((o * ch + c) * 3 + ky) * 3 + kx)]);
-                    mag += std::abs(in) * largestTap[size_t(o * ch + c)];
-                  }
-                }
-              want[size_t(((i * h + y) * w + xx) * ch + o)] = acc;
-              scale[size_t(((i * h + y) * w + xx) * ch + o)] = mag;
-            }
+      auto [want, scale] = directConv3x3(x, wt, n, ch, h, w, ch);
       std::vector<int64_t> nchw = {n, ch, h, w};
       std::vector<float> xl(x.size()), yl(x.size()), y(x.size());
       dlrt_k_block_channels_f32(&ctx, 9, nchw.data(), x.data(), xl.data(), false, dlrt_layout_block(layout));
