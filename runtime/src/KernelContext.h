@@ -166,7 +166,7 @@ enum PrimitiveKind : int64_t {
   kMatmulSplitSum = 21,      // a matmul split along its sum over the threads (onednn/Matmul.cpp)
   kConvMaxPool = 22,         // a fused convolution and max pooling's packed weights (native/ConvPool)
   kWinograd = 23,            // a convolution's transformed weights for F(2x2, 3x3) (native/Winograd)
-  kWinograd4x4 = 24,         // the same for F(4x4, 3x3): a site may run either, by batch and input
+  kWinograd4x4 = 24,         // the same for F(4x4, 3x3): a site may run either, by batch
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

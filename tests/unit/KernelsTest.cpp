@@ -668,9 +668,9 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
 /// input's magnitude times its filter's largest tap (the transforms mix a filter's taps, so
 /// an input's rounding is relative to those, not to the tap it meets). Non-finite inputs
 /// are left out of the scale.
-static std::pair<std::vector<double>, std::vector<double>> directConv3x3(const std::vector<float> &x,
-                                                                         const std::vector<float> &w, int64_t n,
-                                                                         int64_t ch, int64_t h, int64_t wd, int64_t oc) {
+static std::pair<std::vector<double>, std::vector<double>>
+directConv3x3(const std::vector<float> &x, const std::vector<float> &w, int64_t n, int64_t ch, int64_t h, int64_t wd,
+              int64_t oc) {
   std::vector<double> want(size_t(n * h * wd * oc)), scale(want.size()), largestTap(size_t(oc * ch));
   for (size_t f = 0; f < largestTap.size(); ++f)
     for (size_t tap = 0; tap < 9; ++tap) largestTap[f] = std::max(largestTap[f], double(std::abs(w[f * 9 + tap])));

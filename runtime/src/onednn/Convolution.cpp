@@ -320,21 +320,20 @@ int nativeWinogradTile(const int64_t *g) {
 
 void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
               float *y, const int64_t *bn, double bnEps, bool accumulate) {
-  if (g[0] == 0) return;
-  // The work of the direct algorithm, as other convolutions count it.
-  const double macs = double(g[0] * g[7] * g[8]) * double(g[4] * g[1] * 9);
-  const int threads = ctx.threadsFor(2.0 * macs);
   // F(4x4) where the batch has the tiles for it. (Its tiles with an outlier in their patch
-  // are direct sums: native/Winograd checks each before it transforms it. A scan of the whole
-  // input first, as oneDNN's Winograd gets, cost ResNet-18's 64- and 128-channel layers at
-  // batch 1 on two threads 15-29%, most of it the parallel region's.)
-  const int tile = nativeWinogradTile(g);
-  native::WinogradShape s(g, accumulate, tile);
+  // are direct sums: native/Winograd checks each as it transforms the chunk. A scan of the
+  // whole input first, as oneDNN's Winograd gets, cost ResNet-18's 64- and 128-channel
+  // layers at batch 1 on two threads 15-29%, most of it the parallel region's.)
+  native::WinogradShape s(g, accumulate, nativeWinogradTile(g));
+  if (s.n == 0) return;
   // Each tile's filters in a cache slot of their own: a site may run either, call by call.
-  auto &p = nativeConvWeights(ctx, tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
+  auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
                               s.packedWeightFloats(),
                               [&](const float *oihw, float *packed) { native::packWinogradWeights(s, oihw, packed); });
-  native::winogradConv(threads, s, x, p.packed.data(), p.oihw, p.bias.empty() ? nullptr : p.bias.data(), y);
+  // The work of the direct algorithm, as other convolutions count it.
+  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
+  native::winogradConv(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.oihw,
+                       p.bias.empty() ? nullptr : p.bias.data(), y);
 }
 
 } // namespace
