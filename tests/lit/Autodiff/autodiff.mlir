@@ -61,3 +61,39 @@ func.func @train_step(%x: tensor<?x3x8x8xf32> {dl.input = "x"}, %t: tensor<?x4x3
   %l = dl.mse %p, %t : tensor<?x4x3x3xf32>, tensor<?x4x3x3xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// Slices of one parameter, as an unrolled recurrence reads its steps: each slice's
+// gradient is inserted into the accumulated one, the last use's first (rows 1-2). Where a
+// slice misses every slice accumulated before it (rows 4-5, then row 0), that part is
+// still zero and its gradient goes in without a read and an add; rows 2-3 overlap row 2,
+// and read, add and insert.
+// CHECK-LABEL: func.func @train_step
+// CHECK:     %[[Z:.*]] = linalg.fill
+// CHECK:     %[[S1:.*]] = tensor.insert_slice %{{.*}} into %[[Z]][1, 0] [2, 4]
+// CHECK-NOT: tensor.extract_slice
+// CHECK:     %[[S2:.*]] = tensor.insert_slice %{{.*}} into %[[S1]][4, 0] [2, 4]
+// CHECK:     %[[OLD:.*]] = tensor.extract_slice %[[S2]][2, 0] [2, 4]
+// CHECK:     %[[SUM:.*]] = dl.add %[[OLD]], %{{.*}}
+// CHECK:     %[[S3:.*]] = tensor.insert_slice %[[SUM]] into %[[S2]][2, 0] [2, 4]
+// CHECK-NOT: tensor.extract_slice
+// CHECK:     %[[S4:.*]] = tensor.insert_slice %{{.*}} into %[[S3]][0, 0] [1, 4]
+// CHECK:     dl.sgd_update %arg1, %[[S4]]
+func.func @train_step(%t: tensor<f32> {dl.input = "t"}, %w: tensor<6x4xf32> {dl.param = "w"},
+                      %seed: tensor<i64> {dl.seed}, %step: tensor<i64> {dl.step}, %lr: tensor<f64> {dl.lr})
+    -> (tensor<f32> {dl.loss}) attributes {dl.train = {optimizer = "sgd", hyper = {lr = 0.1 : f64, momentum = 0.0 : f64, nesterov = false, weight_decay = 0.0 : f64}}} {
+  %a = dl.slice %w {axis = 0 : i64, start = 0 : i64, end = 1 : i64} : tensor<6x4xf32> -> tensor<1x4xf32>
+  %b = dl.slice %w {axis = 0 : i64, start = 2 : i64, end = 4 : i64} : tensor<6x4xf32> -> tensor<2x4xf32>
+  %c = dl.slice %w {axis = 0 : i64, start = 4 : i64, end = 6 : i64} : tensor<6x4xf32> -> tensor<2x4xf32>
+  %d = dl.slice %w {axis = 0 : i64, start = 1 : i64, end = 3 : i64} : tensor<6x4xf32> -> tensor<2x4xf32>
+  %sa = dl.sum %a {axes = array<i64: 0, 1>, keepdims = false} : tensor<1x4xf32> -> tensor<f32>
+  %sb = dl.sum %b {axes = array<i64: 0, 1>, keepdims = false} : tensor<2x4xf32> -> tensor<f32>
+  %sc = dl.sum %c {axes = array<i64: 0, 1>, keepdims = false} : tensor<2x4xf32> -> tensor<f32>
+  %sd = dl.sum %d {axes = array<i64: 0, 1>, keepdims = false} : tensor<2x4xf32> -> tensor<f32>
+  %x = dl.add %sa, %sb : tensor<f32>, tensor<f32> -> tensor<f32>
+  %y = dl.add %x, %sc : tensor<f32>, tensor<f32> -> tensor<f32>
+  %z = dl.add %y, %sd : tensor<f32>, tensor<f32> -> tensor<f32>
+  %l = dl.mse %z, %t : tensor<f32>, tensor<f32> -> tensor<f32>
+  return %l : tensor<f32>
+}
