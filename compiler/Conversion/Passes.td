@@ -118,6 +118,33 @@ def DLReuseDeadInputs : Pass<"dl-reuse-dead-inputs"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DLConcatInsertChains : Pass<"dl-concat-insert-chains"> {
+  let summary = "Make a long chain of tensor.insert_slice ops that tile one axis one tensor.concat";
+  let description = [{
+    One-shot bufferization's analysis takes time cubic in the length of an insert_slice
+    chain (an unrolled recurrence's output sequence, the gradient of its step slices):
+    128 inserts 8 s, 256 inserts 100 s. A chain of 16 or more whose slices tile one axis
+    (the other dimensions whole, static offsets and sizes along it, no overlaps) becomes
+    one tensor.concat of the pieces, with the gaps taken from what the chain started
+    from. Shorter chains stay, so that dl-eliminate-empty-tensors can compute their
+    pieces in place.
+  }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect", "::mlir::linalg::LinalgDialect"];
+}
+
+def DLSplitDeallocs : Pass<"dl-split-deallocs"> {
+  let summary = "Free each owned allocation of a bufferization.dealloc by a memref.dealloc of its own";
+  let description = [{
+    Where every buffer of a bufferization.dealloc is a distinct memref.alloc, owned
+    unconditionally (condition true), and nothing is retained, the op becomes one
+    memref.dealloc per buffer. buffer-deallocation-simplification would reach the same
+    by asking whether each pair of buffers may alias, which takes time quadratic in the
+    buffers of a block. Run between ownership-based-buffer-deallocation and the
+    simplification.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def DLUniqueEmptyTensors : Pass<"dl-unique-empty-tensors"> {
   let summary = "Give every use of a tensor.empty its own tensor.empty";
   let description = [{

@@ -104,13 +104,21 @@ static std::string tensorsToBuffers(bool shareFnBodies) {
   return std::string("func.func(canonicalize,cse,linalg-fuse-elementwise-ops,canonicalize,"
                      "dl-collapse-loop-dims,canonicalize),") +
          (shareFnBodies ? "dl-share-fn-bodies," : "") +
-         "dl-reuse-dead-inputs,dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
+         "dl-concat-insert-chains,dl-reuse-dead-inputs,dl-unique-empty-tensors,dl-eliminate-empty-tensors,"
          "one-shot-bufferize{unknown-type-conversion=identity-layout-map allow-return-allocs-from-loops" +
          (shareFnBodies ? " bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}"
                           // A body that wrote an argument's buffer in place returns nothing
                           // for it: the caller reads its own buffer.
                           ",drop-equivalent-buffer-results,"
                         : "},");
+}
+
+// buffer-deallocation-pipeline, with dl-split-deallocs before the simplification, which
+// takes time quadratic in the buffers one dealloc frees: a block's owned allocations,
+// thousands in a train step unrolled over a long recurrence.
+static std::string deallocation() {
+  return "expand-realloc{emit-deallocs=false},canonicalize,ownership-based-buffer-deallocation,canonicalize,"
+         "dl-split-deallocs,buffer-deallocation-simplification,bufferization-lower-deallocations,cse,canonicalize,";
 }
 
 // The host code from runtime calls to the LLVM dialect and the model's interface.
@@ -134,7 +142,7 @@ std::string cpuPipeline(const CpuPipelineOptions &opts) {
          // Ownership-based deallocation clones a buffer a function returns without owning
          // it; shared fn bodies return none (their tensors go into the caller's
          // destinations), and any clone left becomes an allocation and a copy here.
-         "dl-expand-strided-copies,buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+         "dl-expand-strided-copies," + deallocation() + "convert-bufferization-to-memref,"
          "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels" +
          (opts.parallelLoops ? "{parallel-rows=true}," : ",") +
          hostToLLVM();
@@ -145,7 +153,7 @@ std::string cudaPipeline() {
   for (const char *chip : kCudaArchs)
     archs += std::string("nvvm-attach-target{chip=") + chip + " features=+ptx80 O=3},";
   return "dl-lower-to-gpu," + tensorsToBuffers(/*shareFnBodies=*/false) +
-         "buffer-deallocation-pipeline,func.func(dl-free-after-last-use),dl-profile-marks,"
+         deallocation() + "func.func(dl-free-after-last-use),dl-profile-marks,"
          "func.func(dl-map-to-gpu),gpu-kernel-outlining,dl-gpu-launches-to-runtime,"
          "gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,dl-expand-gpu-math,dl-approximate-math,"
          "dl-gpu-math-to-intrinsics,convert-gpu-to-nvvm,reconcile-unrealized-casts)," +

@@ -367,8 +367,14 @@ def rnn_loss(P, I):
     return F.cross_entropy(rnn_logits(P, I), I["label"])
 
 
-def rnn_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 5, 3)).astype(np.float32), "label": rng.integers(0, 3, b).astype(np.int64)}
+def rnn_inputs(b, rng, steps=5):
+    return {"x": rng.standard_normal((b, steps, 3)).astype(np.float32), "label": rng.integers(0, 3, b).astype(np.int64)}
+
+
+# The same over 40 steps: the portable path unrolls the recurrence for its train step, and
+# a sequence this long is assembled, and its step slices' gradients gathered, by one
+# tensor.concat each (dl-concat-insert-chains) instead of chains of inserts.
+RNN_LONG = RNN.replace("f32[B, 5, 3]", "f32[B, 40, 3]")
 
 
 # Four calls of a fn that calls another: dlc compiles the block once (dl-share-fn-bodies),
@@ -436,6 +442,7 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
+          ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
 BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS}
 
@@ -446,7 +453,8 @@ def accuracy(logits_fn, labels):
 
 ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets"),
             "deep": accuracy(deep_logits, "label"),
-            "conv": accuracy(conv_logits, "label"), "rnn": accuracy(rnn_logits, "label")}
+            "conv": accuracy(conv_logits, "label"), "rnn": accuracy(rnn_logits, "label"),
+            "rnn_long": accuracy(rnn_logits, "label")}
 
 
 def source(src, opt, clip=None):
