@@ -3,8 +3,9 @@ Winograd's algorithm (its own F(2x2, 3x3) and F(4x4, 3x3), or oneDNN's F(4x4, 3x
 AVX-512 with more than 128 channels), against PyTorch: channels 16 to 256, sizes that
 leave partial tiles, padding 0, 1 and "same", bias or not, relu, a skip tensor; batches 1,
 3 and 8, so that one model.so runs F(2x2) (fewer than 32 tiles of 4x4) and F(4x4) call by
-call; and the largest batch again with an outlier in its input, which F(4x4) refuses
-(its rounding would reach outputs that do not read it).
+call; and the largest batch again with an outlier in its input, and with a hot spot (3x3
+pixels, every channel, a thousand times the rest), whose tiles F(4x4) gives the direct sums
+(its rounding, relative to the whole 6x6 patch, would reach outputs that do not read them).
 
 Tolerance per element: 1e-5 of its error scale, plus 1e-6. The scale is the sum over the
 window of each input's magnitude times the largest tap of its filter: the transforms mix a
@@ -41,10 +42,12 @@ for name, c, k, hh, ww, pad, bias, relu, skip in CASES:
     src = "model W {\n  input x: f32[N, %d, %d, %d]\n  output y = %s\n}\n" % (c, hh, ww, expr)
     so, weights = h.compile_with_weights(src, torch.nn.ModuleDict({"conv": conv}), wd)
     w = conv.weight.detach().double()
-    for batch, outlier in ((1, False), (3, False), (8, False), (8, True)):
+    for batch, spike in ((1, ""), (3, ""), (8, ""), (8, "an outlier"), (8, "a hot spot")):
         x = rng.randn(batch, c, hh, ww).astype(np.float32)
-        if outlier:
+        if spike == "an outlier":
             x[batch - 1, c // 2, hh // 2, ww // 3] = 1e5
+        elif spike:
+            x[batch - 1, :, hh // 2 - 1:hh // 2 + 2, ww // 3:ww // 3 + 3] *= 1e3
         xt = torch.from_numpy(x).double()
         with torch.no_grad():
             want = F.conv2d(xt, w, conv.bias.detach().double() if bias else None, padding=conv.padding)
@@ -59,7 +62,7 @@ for name, c, k, hh, ww, pad, bias, relu, skip in CASES:
         err = np.abs(got - want.numpy())
         bound = 1e-5 * scale.numpy() + 1e-6
         what = "%s (%d -> %d, %dx%d, padding %s) b%d%s" % (name, c, k, hh, ww, pad, batch,
-                                                          " with an outlier" if outlier else "")
+                                                          " with " + spike if spike else "")
         worst = float(np.max(err / bound))
         h.check("%s: within 1e-5 of the error scale (worst %.2f of the bound)" % (what, worst),
                 got.shape == tuple(want.shape) and bool(np.all(np.isfinite(got))) and worst <= 1.0)

@@ -1241,7 +1241,7 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
 
 TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and 8-channel blocks, odd and even "
           "sizes, padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
-          "infinities as the direct sum gives them; against double") {
+          "infinities as the direct sum gives them, a hot spot's tiles too; against double") {
   struct Case {
     int64_t c, k, h, w, pt, pl, pb, pr;
   };
@@ -1276,6 +1276,12 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
       x[xAt(1, 0, k.h / 2, k.w / 2)] = nan;               // NaN in the outputs that read it, and only there
       x[xAt(2, k.c - 1, k.h - 1, k.w - 1)] = inf;         // an infinity: +inf or -inf there, as the direct sum
       x[xAt(0, k.c / 2, 1, 2)] = -inf;
+      // A hot spot: 3x3 pixels of image 2, every channel, a thousand times the rest. F(4x4)
+      // gives its tiles the direct sums: their rounding, relative to the whole patch, would
+      // reach outputs that do not read it, 8-27x over the bound below.
+      for (int64_t ch = 0; ch < k.c; ++ch)
+        for (int64_t r = 0; r < 3; ++r)
+          for (int64_t q = 0; q < 3; ++q) x[xAt(2, ch, r, q)] *= 1000.0f;
       // The direct sum in double, and the sum of its terms' magnitudes (the error scale).
       std::vector<double> conv(skip.size()), scale(skip.size());
       for (int64_t b = 0; b < n; ++b)
@@ -1313,8 +1319,8 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
                   dlrt::native::packWinogradWeights(shape, w.data(), packed.data(), isa);
                   CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, tile, int(isa), threads);
                   std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
-                  dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), w.data(),
-                                             withBias ? bias.data() : nullptr, y.data(), isa);
+                  dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), withBias ? bias.data() : nullptr,
+                                             y.data(), isa);
                   size_t wrong = 0;
                   for (size_t at = 0; at < y.size(); ++at) {
                     const int64_t o = int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
@@ -1330,6 +1336,62 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
                 }
             }
     }
+}
+
+TEST_CASE("scanWinogradInput: which inputs oneDNN's unchecked F(4x4, 3x3) may take: none of an outlier, a hot "
+          "or cold spot or a NaN; the largest magnitude, infinite for an infinity") {
+  const int64_t n = 3, c = 32, h = 9, w = 11;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 gen(23);
+  std::normal_distribution<float> normal;
+  for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+    const int64_t block = dlrt_layout_block(layout);
+    const int64_t g[20] = {n, c, h, w, 32, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, layout};
+    const dlrt::native::WinogradShape shape(g, false, 4);
+    auto at = [&](int64_t b, int64_t ch, int64_t r, int64_t q) {
+      return size_t((((b * (c / block) + ch / block) * h + r) * w + q) * block + ch % block);
+    };
+    std::vector<float> clean(size_t(n * c * h * w));
+    for (float &v : clean) v = normal(gen);
+    float largest = 0;
+    for (float v : clean) largest = std::max(largest, std::abs(v));
+    // The same input changed one way: whether a tile needs the direct sums, on every ISA
+    // build and team size.
+    auto scan = [&](const std::vector<float> &x, bool wantTile, float wantLargest) {
+      for (dlrt::native::VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2}) {
+          CAPTURE(block, int(isa), threads);
+          auto found = dlrt::native::scanWinogradInput(threads, shape, x.data(), isa);
+          CHECK(found.tileNeedsDirectSums == wantTile);
+          if (!std::isnan(wantLargest)) CHECK(found.largest == wantLargest);
+        }
+    };
+    scan(clean, false, largest);
+    std::vector<float> x = clean;
+    x[at(2, c - 1, h - 1, w - 1)] = 200.0f; // in a corner of the last image
+    scan(x, true, 200.0f);
+    x = clean;
+    for (int64_t ch = 0; ch < c; ++ch) // 3x3 pixels of image 1, every channel, 1000x the rest
+      for (int64_t r = 4; r < 7; ++r)
+        for (int64_t q = 2; q < 5; ++q) x[at(1, ch, r, q)] *= 1000.0f;
+    scan(x, true, NAN);
+    // The same pixels a hundredth as large: their outputs' windows are out of scale with
+    // their patches too; half as large, within what a window may be (a patch outweighs a
+    // window by 4 where uniform, here by about 7, by 16 at most).
+    for (float scale : {0.01f, 0.5f}) {
+      x = clean;
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t r = 4; r < 7; ++r)
+          for (int64_t q = 2; q < 5; ++q) x[at(1, ch, r, q)] *= scale;
+      scan(x, scale < 0.1f, NAN);
+    }
+    x = clean;
+    x[at(0, 3, 0, 5)] = nan;
+    scan(x, true, NAN);
+    x = clean;
+    x[at(1, 5, 8, 0)] = -inf;
+    scan(x, true, inf);
+  }
 }
 
 /// c[i] = a[i]^T b[i] in double: a[i] stored [k][m], b [k][n] per batch (one for all where

@@ -142,6 +142,11 @@ void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packe
   const int64_t width = winogradPanelWidth(s, isa);
   if (s.tile == 4) packFor<4>(s, oihw, packed, width);
   else packFor<2>(s, oihw, packed, width);
+  // The filters again as [C][3][3][K], for the tiles that take the direct sums: a vector
+  // of output channels at each input.
+  float *direct = packed + s.elements() * s.c * s.k;
+  for (int64_t o = 0; o < s.k; ++o)
+    for (int64_t i = 0; i < s.c * 9; ++i) direct[i * s.k + o] = oihw[o * s.c * 9 + i];
 }
 
 namespace {
@@ -193,43 +198,93 @@ DLRT_VINLINE void transformPatch(const WinogradShape &s, const float *x, int64_t
   }
 }
 
-/// Whether the A x A patch at (row0, col0) of image b, all channels, holds an input larger
-/// than a quarter of the magnitudes of all its inputs together (or a NaN): see chunksOf.
-template <int N, int B, int M>
-DLRT_VINLINE bool patchHasOutlier(const WinogradShape &s, const float *x, int64_t b, int64_t row0, int64_t col0) {
-  using F = typename Lanes<N>::F;
-  using I = IntsOf<F>;
-  constexpr int A = Algorithm<M>::A;
-  const int64_t r0 = std::max<int64_t>(row0, 0), r1 = std::min<int64_t>(row0 + A, s.h);
-  const int64_t q0 = std::max<int64_t>(col0, 0), q1 = std::min<int64_t>(col0 + A, s.w);
-  F top{}, total{};
-  for (int64_t ch = 0; ch < s.c; ch += N) {
-    const float *base = x + blockedAt<B>(s.c, s.h, s.w, b, ch, 0, 0);
-    for (int64_t r = r0; r < r1; ++r)
-      for (int64_t q = q0; q < q1; ++q) {
-        // |d| by clearing the sign bit; the larger by one max instruction.
-        const F magnitude = (F)((I)loadLanes<F>(base + (r * s.w + q) * B) & 0x7fffffff);
-        top = magnitude > top ? magnitude : top;
-        total += magnitude;
-      }
+/// Four floats: a vector's lanes summed four apart (quadOf), which sum as one float
+/// (sumOf) where nothing but their sum matters.
+typedef float Quad __attribute__((vector_size(16)));
+template <class F> DLRT_VINLINE Quad quadOf(F v) {
+  if constexpr (kLanesOf<F> == 16) {
+    typedef float Oct __attribute__((vector_size(32)));
+    Oct a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    return __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  } else {
+    static_assert(kLanesOf<F> == 8);
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
   }
-  float largest = 0, sum = 0;
-  for (int l = 0; l < N; ++l) largest = std::max(largest, top[l]), sum += total[l];
-  return !(4.0f * largest <= sum);
+}
+DLRT_VINLINE float sumOf(float v) { return v; }
+DLRT_VINLINE float sumOf(Quad v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+
+/// The most that a tile's patch may outweigh the window of one of its outputs (the sums of
+/// their inputs' magnitudes, all channels), where a uniform patch outweighs each by 4 (36
+/// of its pixels against 9; 6.25 at a corner with padding 1): see chunksOf.
+constexpr float kPatchPerWindow = 16;
+
+/// Whether an F(4x4) tile takes the direct sums (see chunksOf), from its 6x6 patch: each
+/// pixel's magnitude (all channels; 0 in the padding), the largest input, and the tile's
+/// rows x cols outputs inside the output. Where one input is larger than a quarter of the
+/// magnitudes of all together, where the patch outweighs the window of one of the outputs
+/// by more than kPatchPerWindow, or where the patch holds a NaN.
+template <class T>
+DLRT_VINLINE bool patchNeedsDirectSums(const T (&pixel)[6][6], float largest, int64_t rows, int64_t cols) {
+  T triple[6][4], all{}; // the sums of pixels [j, j + 3) of each row, and of the patch
+  for (int i = 0; i < 6; ++i) {
+    for (int j = 0; j < 4; ++j) triple[i][j] = pixel[i][j] + pixel[i][j + 1] + pixel[i][j + 2];
+    all += triple[i][0] + triple[i][3];
+  }
+  const float total = sumOf(all);
+  if (!(4.0f * largest <= total)) return true; // also a NaN, which makes the total NaN
+  for (int64_t i = 0; i < std::min<int64_t>(rows, 4); ++i)
+    for (int64_t j = 0; j < std::min<int64_t>(cols, 4); ++j)
+      if (total > kPatchPerWindow * sumOf(triple[i][j] + triple[i + 1][j] + triple[i + 2][j])) return true;
+  return false;
 }
 
-/// Output (row, col) of image b, channel o, by the direct sum (for tiles that came out
-/// non-finite), before bias, sum and relu.
-template <int B>
-float directOutput(const WinogradShape &s, const float *x, const float *oihw, int64_t b, int64_t row, int64_t col,
-                   int64_t o) {
-  float sum = 0;
+/// patchNeedsDirectSums for F(4x4)'s tile (ty, tx) of image b, from x.
+template <int N, int B>
+DLRT_VINLINE bool tileNeedsDirectSums(const WinogradShape &s, const float *x, int64_t b, int64_t ty, int64_t tx) {
+  using F = typename Lanes<N>::F;
+  using I = IntsOf<F>;
+  const int64_t row0 = 4 * ty - s.pt, col0 = 4 * tx - s.pl;
+  Quad pixel[6][6] = {}; // each pixel's magnitudes, all channels, in four partial sums
+  F top{};
+  for (int i = 0; i < 6; ++i) {
+    const int64_t r = row0 + i;
+    if (r < 0 || r >= s.h) continue;
+    for (int j = 0; j < 6; ++j) {
+      const int64_t q = col0 + j;
+      if (q < 0 || q >= s.w) continue;
+      F sum{};
+      for (int64_t ch = 0; ch < s.c; ch += N) {
+        // |d| by clearing the sign bit; the larger by one max instruction.
+        const F magnitude = (F)((I)loadLanes<F>(x + blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)) & 0x7fffffff);
+        top = magnitude > top ? magnitude : top;
+        sum += magnitude;
+      }
+      pixel[i][j] = quadOf(sum);
+    }
+  }
+  float largest = 0;
+  for (int l = 0; l < N; ++l) largest = std::max(largest, top[l]);
+  return patchNeedsDirectSums(pixel, largest, s.oh - 4 * ty, s.ow - 4 * tx);
+}
+
+/// Outputs (row, col) of image b, channels [o, o + N), by the direct sums (for tiles that
+/// come out non-finite or whose patch is out of scale with a window: see chunksOf), before
+/// bias, sum and relu. `filters` holds them as [C][3][3][K]. Each channel's sum goes
+/// in the order of the input channels and the window, as in a direct convolution.
+template <int N, int B>
+DLRT_VINLINE typename Lanes<N>::F directOutputs(const WinogradShape &s, const float *x, const float *filters,
+                                                int64_t b, int64_t row, int64_t col, int64_t o) {
+  using F = typename Lanes<N>::F;
+  F sum{};
   for (int64_t ch = 0; ch < s.c; ++ch)
     for (int64_t i = 0; i < 3; ++i)
       for (int64_t j = 0; j < 3; ++j) {
         int64_t r = row - s.pt + i, q = col - s.pl + j;
         if (r < 0 || r >= s.h || q < 0 || q >= s.w) continue;
-        sum += x[blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)] * oihw[((o * s.c + ch) * 3 + i) * 3 + j];
+        sum += splatLanes<F>(x[blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)]) *
+               loadLanes<F>(filters + ((ch * 3 + i) * 3 + j) * s.k + o);
       }
   return sum;
 }
@@ -276,7 +331,7 @@ DLRT_VINLINE void elementProducts(int64_t cv, int64_t t, const float *ve, const 
 template <int N, int B, int M, int V>
 DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const float *x, const float *products,
                                const uint8_t *direct, int64_t t, int64_t first, int64_t count, int64_t kv,
-                               const float *oihw, const float *bias, float *y) {
+                               const float *filters, const float *bias, float *y) {
   using F = typename Lanes<N>::F;
   constexpr int A = Algorithm<M>::A;
   int64_t b, ty, tx;
@@ -315,8 +370,7 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
           float *at = corner + (i * s.ow + j) * B;
           F value = out[i][j];
           if (byDirectSums)
-            for (int l = 0; l < N; ++l)
-              value[l] = directOutput<B>(s, x, oihw, b, row, col, o + l) + (bias ? bias[o + l] : 0.0f);
+            value = directOutputs<N, B>(s, x, filters, b, row, col, o) + (bias ? loadLanes<F>(bias + o) : F{});
           if (s.accumulate) value += loadLanes<F>(at);
           if (s.relu) value = value < F{} ? F{} : value; // NaN stays NaN
           storeLanes(at, value);
@@ -344,7 +398,7 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
 /// reads them, the chunk's products in L2 until the outputs (ResNet-18's layers 5-13%
 /// faster than group by group).
 template <int N, int B, int M, int V, int P>
-DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
   constexpr int A = Algorithm<M>::A;
   constexpr bool elementMajor = M == 4;
@@ -369,17 +423,22 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
       for (int64_t cb = 0; cb < cv; ++cb)
         transformPatch<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl, cb * N, v + (cb * t + i) * N, cv * t * N);
       // F(4x4)'s transforms mix the whole 6x6 patch, so an output's rounding error is
-      // relative to the patch's largest input, also one its window does not read. Where
-      // that is more than a window's worth of the patch's average magnitude (9 C of its
-      // 36 C inputs: a quarter of their sum), the tile's outputs are the direct sums, as for
-      // a tile that comes out non-finite (a NaN makes the sum NaN, and the test false).
-      // Below, such an input adds no more rounding than the window's own inputs do; above,
-      // one value of 1e5 among values of 1 gave outputs that do not read it errors 27-100x
-      // over the bound test_winograd holds the rest to. F(2x2)'s outputs read only their
-      // windows, also in rounding. The check is a pass of its own over the patch, after its
-      // transform (whose loads it finds in L1): 0-6% of F(4x4)'s time in ResNet-18's layers
-      // capped at AVX2, where inside the transform's loop, the registers it took cost 5-9%.
-      if constexpr (M == 4) direct[i] = patchHasOutlier<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl);
+      // relative to the patch's inputs, also those its window does not read. The tile's
+      // outputs are the direct sums, as for a tile that comes out non-finite, where that
+      // is far more than the window's own inputs give (patchNeedsDirectSums):
+      // - one input above a quarter of the patch's magnitudes (9 C of its 36 C inputs):
+      //   one value of 1e5 among values of 1 gave outputs that do not read it errors
+      //   27-100x over the bound test_winograd holds the rest to;
+      // - the patch more than 16 times the magnitudes of an output's window (4 where
+      //   uniform): a hot spot of 3x3 pixels, all channels, a thousand times the rest, which
+      //   the first rule does not see, gave errors 8-27x over that bound, and a difftest
+      //   model (tanh after such a convolution) 2% off.
+      // F(2x2)'s outputs read only their windows, also in rounding. The check is a pass of
+      // its own over the patch, after its transform (whose loads it finds in L1): with
+      // both rules, ResNet-18 and the CNN sample within 0.97-1.05x of the first alone on
+      // a Zen 5 core (AVX-512; capped at AVX2, 1.00x); the lanes of each pixel's sum are
+      // folded to four only (a sum of all sixteen per pixel cost the CNN at b64 20%).
+      if constexpr (M == 4) direct[i] = tileNeedsDirectSums<N, B>(s, x, b, ty, tx);
       else direct[i] = 0;
     }
     for (int64_t kv = 0; kv < s.k / N; kv += V) {
@@ -389,13 +448,13 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
         for (int e = 0; e < A * A; ++e)
           for (int64_t i0 = 0; i0 < count; i0 += P)
             elementProducts<N, V, P>(cv, t, v + (e * cv * t + i0) * N, panel(e), products + (e * t + i0) * V * N);
-        tileOutputs<N, B, M, V>(s, tiles, x, products, direct, t, first, count, kv, oihw, bias, y);
+        tileOutputs<N, B, M, V>(s, tiles, x, products, direct, t, first, count, kv, filters, bias, y);
       } else {
         for (int64_t i0 = 0; i0 < count; i0 += P) {
           for (int e = 0; e < A * A; ++e)
             elementProducts<N, V, P>(cv, t, v + (e * cv * t + i0) * N, panel(e), products + e * P * V * N);
           tileOutputs<N, B, M, V>(s, tiles, x, products, direct + i0, P, first + i0, std::min<int64_t>(P, count - i0),
-                                  kv, oihw, bias, y);
+                                  kv, filters, bias, y);
         }
       }
     }
@@ -405,39 +464,39 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
 /// Chunks [begin, end) in vectors of N channels, tiles of M x M: as many output-channel
 /// vectors at once (V) as divide K and fit the registers, P tiles at a time (Fit).
 template <int N, int B, int M, Fit F>
-DLRT_VINLINE void chunksBy(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+DLRT_VINLINE void chunksBy(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
   switch (vectorsAtOnce(s.k / N, F)) {
   case 4:
-    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, oihw, bias, y, chunk, begin, end);
+    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, filters, bias, y, chunk, begin, end);
     break;
-  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, oihw, bias, y, chunk, begin, end); break;
-  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, filters, bias, y, chunk, begin, end); break;
+  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, filters, bias, y, chunk, begin, end);
   }
 }
 
 /// The same for either tile.
 template <int N, int B, Fit F>
-DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                            const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksBy<N, B, 2, F>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, filters, bias, y, chunk, begin, end);
+  else chunksBy<N, B, 2, F>(s, x, packed, filters, bias, y, chunk, begin, end);
 }
 
-DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                                      const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
 }
-DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *oihw,
+DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                                  const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
 }
-void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *oihw, const float *bias,
+void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *filters, const float *bias,
                    float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, oihw, bias, y, chunk, begin, end);
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
 }
 
 /// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least
@@ -450,70 +509,120 @@ int64_t chunkTiles(const WinogradShape &s, int threads) {
   return (total + chunks - 1) / chunks;
 }
 
-/// A part's largest magnitude (NaN where any is NaN or infinite) and the sum of its
-/// magnitudes.
-struct PartMagnitudes {
-  float largest;
-  double sum;
-};
-
 /// Floats [begin, end) of x: the largest magnitude, NaN where any is NaN or infinite
-/// (x * 0 is NaN for those), and the sum of the magnitudes.
-template <int N> DLRT_VINLINE PartMagnitudes magnitudesIn(const float *x, int64_t begin, int64_t end) {
+/// (x * 0 is NaN for those).
+template <int N> DLRT_VINLINE float largestIn(const float *x, int64_t begin, int64_t end) {
   using F = typename Lanes<N>::F;
-  F top[2] = {}, poisoned[2] = {}, sum[2] = {};
+  F top[2] = {}, poisoned[2] = {};
   int64_t i = begin;
   for (; i + 2 * N <= end; i += 2 * N)
     for (int u = 0; u < 2; ++u) {
       F v = loadLanes<F>(x + i + u * N);
       F magnitude = v < F{} ? -v : v;
       top[u] = magnitude > top[u] ? magnitude : top[u];
-      sum[u] += magnitude;
       poisoned[u] += v * 0.0f;
     }
   float largest = 0, poison = 0;
-  double total = 0;
   for (int u = 0; u < 2; ++u)
-    for (int l = 0; l < N; ++l) largest = std::max(largest, top[u][l]), poison += poisoned[u][l], total += sum[u][l];
-  for (; i < end; ++i) largest = std::max(largest, std::abs(x[i])), poison += x[i] * 0.0f, total += std::abs(x[i]);
-  return {std::isnan(poison) ? NAN : largest, total};
+    for (int l = 0; l < N; ++l) largest = std::max(largest, top[u][l]), poison += poisoned[u][l];
+  for (; i < end; ++i) largest = std::max(largest, std::abs(x[i])), poison += x[i] * 0.0f;
+  return std::isnan(poison) ? NAN : largest;
 }
-DLRT_TARGET_AVX512 PartMagnitudes magnitudesAvx512(const float *x, int64_t begin, int64_t end) {
-  return magnitudesIn<16>(x, begin, end);
+DLRT_TARGET_AVX512 float largestAvx512(const float *x, int64_t begin, int64_t end) {
+  return largestIn<16>(x, begin, end);
 }
-DLRT_TARGET_AVX2 PartMagnitudes magnitudesAvx2(const float *x, int64_t begin, int64_t end) {
-  return magnitudesIn<8>(x, begin, end);
+DLRT_TARGET_AVX2 float largestAvx2(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
+float largestGeneric(const float *x, int64_t begin, int64_t end) { return largestIn<8>(x, begin, end); }
+
+/// scanWinogradInput over images [begin, end): each pixel's magnitude (all channels) and
+/// largest input into `pixels` and `tops` (h x w each, per thread), then each F(4x4) tile's
+/// patch from them. Whether any tile needs the direct sums; the largest input to `largest`.
+template <int N, int B>
+DLRT_VINLINE bool tilesNeedDirectSums(const WinogradShape &s, const float *x, int64_t begin, int64_t end,
+                                      float &largest) {
+  using F = typename Lanes<N>::F;
+  using I = IntsOf<F>;
+  thread_local std::vector<float> pixels, tops;
+  pixels.resize(size_t(s.h * s.w));
+  tops.resize(size_t(s.h * s.w));
+  const int64_t rows = (s.oh + 3) / 4, cols = (s.ow + 3) / 4;
+  bool any = false;
+  for (int64_t b = begin; b < end && !any; ++b) {
+    for (int64_t at = 0; at < s.h * s.w; ++at) {
+      F sum{}, top{};
+      for (int64_t ch = 0; ch < s.c; ch += N) {
+        const F magnitude = (F)((I)loadLanes<F>(x + blockedAt<B>(s.c, s.h, s.w, b, ch, 0, at)) & 0x7fffffff);
+        top = magnitude > top ? magnitude : top;
+        sum += magnitude;
+      }
+      pixels[size_t(at)] = tops[size_t(at)] = 0;
+      for (int l = 0; l < N; ++l) pixels[size_t(at)] += sum[l], tops[size_t(at)] = std::max(tops[size_t(at)], top[l]);
+      largest = std::max(largest, tops[size_t(at)]);
+    }
+    for (int64_t ty = 0; ty < rows && !any; ++ty)
+      for (int64_t tx = 0; tx < cols && !any; ++tx) {
+        float pixel[6][6] = {}, top = 0;
+        for (int64_t i = 0; i < 6; ++i)
+          for (int64_t j = 0; j < 6; ++j) {
+            const int64_t r = 4 * ty - s.pt + i, q = 4 * tx - s.pl + j;
+            if (r < 0 || r >= s.h || q < 0 || q >= s.w) continue;
+            pixel[i][j] = pixels[size_t(r * s.w + q)];
+            top = std::max(top, tops[size_t(r * s.w + q)]);
+          }
+        any = patchNeedsDirectSums(pixel, top, s.oh - 4 * ty, s.ow - 4 * tx);
+      }
+  }
+  return any;
 }
-PartMagnitudes magnitudesGeneric(const float *x, int64_t begin, int64_t end) {
-  return magnitudesIn<8>(x, begin, end);
+template <int B>
+DLRT_TARGET_AVX512 bool tilesAvx512(const WinogradShape &s, const float *x, int64_t begin, int64_t end, float &top) {
+  return tilesNeedDirectSums<B, B>(s, x, begin, end, top);
+}
+template <int B>
+DLRT_TARGET_AVX2 bool tilesAvx2(const WinogradShape &s, const float *x, int64_t begin, int64_t end, float &top) {
+  return tilesNeedDirectSums<8, B>(s, x, begin, end, top);
+}
+template <int B> bool tilesGeneric(const WinogradShape &s, const float *x, int64_t begin, int64_t end, float &top) {
+  return tilesNeedDirectSums<8, B>(s, x, begin, end, top);
 }
 
 } // namespace
 
-Magnitudes magnitudesOf(int threads, const float *x, int64_t count, VectorIsa isa) {
-  auto scan = isa == VectorIsa::Avx512 ? magnitudesAvx512 : isa == VectorIsa::Avx2 ? magnitudesAvx2 : magnitudesGeneric;
+WinogradInputScan scanWinogradInput(int threads, const WinogradShape &s, const float *x, VectorIsa isa) {
+  const bool wide = s.block == 16;
+  auto scan = isa == VectorIsa::Avx512 ? (wide ? tilesAvx512<16> : tilesAvx512<8>)
+              : isa == VectorIsa::Avx2 ? (wide ? tilesAvx2<16> : tilesAvx2<8>)
+                                       : (wide ? tilesGeneric<16> : tilesGeneric<8>);
+  // Images side by side where there are 64 KB of them a thread: below that a parallel
+  // region costs more than the scan.
+  const int parts = int(std::clamp<int64_t>(s.n * s.c * s.h * s.w / 16384, 1, std::min<int64_t>(threads, s.n)));
+  std::vector<float> largest(size_t(parts), 0.0f);
+  std::vector<uint8_t> found(size_t(parts), 0);
+  parallelParts(parts, parts, [&](int part) {
+    found[size_t(part)] = scan(s, x, s.n * part / parts, s.n * (part + 1) / parts, largest[size_t(part)]);
+  });
+  WinogradInputScan result{0.0f, false};
+  for (int part = 0; part < parts; ++part) {
+    result.largest = std::max(result.largest, largest[size_t(part)]);
+    result.tileNeedsDirectSums |= found[size_t(part)] != 0;
+  }
+  return result;
+}
+
+float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa) {
+  auto scan = isa == VectorIsa::Avx512 ? largestAvx512 : isa == VectorIsa::Avx2 ? largestAvx2 : largestGeneric;
   // Parts of at least 64 KB: below that a parallel region costs more than the scan.
   const int parts = int(std::clamp<int64_t>(count / 16384, 1, std::max(threads, 1)));
-  std::vector<PartMagnitudes> found(size_t(parts), PartMagnitudes{0.0f, 0.0});
+  std::vector<float> found(size_t(parts), 0.0f);
   parallelParts(parts, parts, [&](int part) {
     found[size_t(part)] = scan(x, count * part / parts, count * (part + 1) / parts);
   });
   float largest = 0;
-  double sum = 0;
-  for (const PartMagnitudes &m : found) {
-    if (std::isnan(m.largest)) return {NAN, NAN};
-    largest = std::max(largest, m.largest);
-    sum += m.sum;
+  for (float part : found) {
+    if (std::isnan(part)) return NAN;
+    largest = std::max(largest, part);
   }
-  return {largest, count > 0 ? sum / double(count) : 0.0};
-}
-
-float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa) {
-  return magnitudesOf(threads, x, count, isa).largest;
-}
-
-bool winogradRangeSafe(const Magnitudes &input, int64_t terms) {
-  return std::isfinite(input.largest) && double(input.largest) <= double(terms) * input.mean;
+  return largest;
 }
 
 bool winogradSafe(float input, float weight, int64_t terms) {
@@ -521,13 +630,14 @@ bool winogradSafe(float input, float weight, int64_t terms) {
          double(input) * double(weight) * double(terms) < 1e-6 * double(std::numeric_limits<float>::max());
 }
 
-void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *oihw,
-                  const float *bias, float *y, VectorIsa isa) {
+void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,
+                  VectorIsa isa) {
   if (s.n == 0) return;
+  const float *filters = packed + s.elements() * s.c * s.k; // packWinogradWeights' [C][3][3][K]
   auto chunks = isa == VectorIsa::Avx512 ? chunksAvx512 : isa == VectorIsa::Avx2 ? chunksAvx2 : chunksGeneric;
   const int64_t chunk = chunkTiles(s, threads), total = Tiles(s).total;
   parallelRanges(threads, (total + chunk - 1) / chunk, [&](int64_t begin, int64_t end) {
-    chunks(s, x, packed, oihw, bias, y, chunk, begin, end);
+    chunks(s, x, packed, filters, bias, y, chunk, begin, end);
   });
 }
 

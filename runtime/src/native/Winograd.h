@@ -48,8 +48,8 @@ struct WinogradShape {
   WinogradShape(const int64_t *g, bool accumulate, int tile);
   /// The transformed patch's elements, (M + 2)^2: the products per tile and channel pair.
   int64_t elements() const { return (tile + 2) * (tile + 2); }
-  /// Floats of packWinogradWeights' result.
-  int64_t packedWeightFloats() const { return elements() * c * k; }
+  /// Floats of packWinogradWeights' result: the transformed filters and the plain ones.
+  int64_t packedWeightFloats() const { return (elements() + 9) * c * k; }
 };
 
 /// Whether winogradConv runs the convolution of geometry `g` (dlrt_k_conv2d_f32's words):
@@ -63,37 +63,34 @@ int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa = widestVectorI
 
 /// The transformed OIHW filters, for winogradConv on `isa`: for each of the elements e of
 /// G g G^T, panels of winogradPanelWidth output channels, each [C][width], so that a pass
-/// reads its filters in order rather than one row of K per input channel.
+/// reads its filters in order rather than one row of K per input channel; then the filters
+/// as they are, [C][3][3][K], for the tiles winogradConv gives the direct sums.
 void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa = widestVectorIsa());
 
 /// y = relu?(conv2d(x, w) + bias (+ y where s.accumulate)), on up to `threads` threads;
-/// `packed` is packWinogradWeights' transform of `oihw` for the same `isa`, which tiles that come out
-/// non-finite are computed again from. bias may be null.
-void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *oihw,
-                  const float *bias, float *y, VectorIsa isa = widestVectorIsa());
+/// `packed` is packWinogradWeights' result for w and the same `isa`. bias may be null.
+void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,
+                  VectorIsa isa = widestVectorIsa());
 
 /// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is
 /// NaN or infinite.
 float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
 
-/// The largest magnitude among some floats (NaN where any is NaN or infinite) and their
-/// mean magnitude.
-struct Magnitudes {
-  float largest;
-  double mean;
+/// What a Winograd algorithm whose tiles are not checked one by one (oneDNN's F(4x4, 3x3))
+/// needs to know of an input x of convolution `s` (any tile) before it runs: the largest
+/// magnitude (for winogradSafe), and whether a tile of 4x4 outputs is one winogradConv's
+/// F(4x4) would give the direct sums, for an outlier in its patch or a patch out of scale
+/// with the window of an output (see Winograd.cpp's chunksOf). Its transforms mix a 6x6
+/// patch, so an output's rounding error is relative to the patch's inputs, also those its
+/// 3x3 window does not read: one value of 1e10 among values of 1, or a hot spot of 3x3
+/// pixels a thousand times the rest, would put their rounding error into outputs that
+/// never read them; such a call runs oneDNN's direct algorithm.
+struct WinogradInputScan {
+  float largest;            // infinite where some input is
+  bool tileNeedsDirectSums; // also where some input is NaN
 };
-Magnitudes magnitudesOf(int threads, const float *x, int64_t count, VectorIsa isa = widestVectorIsa());
-
-/// Whether oneDNN's F(4x4, 3x3) gives what the direct algorithm does, to its usual error,
-/// on an input of these magnitudes, `terms` products to an output: where no input is
-/// larger than the sum of `terms` average ones. Its transforms mix a 6x6 patch, so an
-/// output's rounding error is relative to the largest input of its patch, also one its
-/// 3x3 window does not read: such an input up to a window's sum of average ones adds no
-/// more than the error the window's own inputs give. A larger one (an outlier: one value
-/// of 1e10 among values of 1) would put its rounding error, a few parts in 10^7 of it,
-/// into outputs that never read it; such a call runs oneDNN's direct algorithm. (The
-/// native F(4x4) applies the same rule tile by tile, to each tile's patch.)
-bool winogradRangeSafe(const Magnitudes &input, int64_t terms);
+WinogradInputScan scanWinogradInput(int threads, const WinogradShape &s, const float *x,
+                                    VectorIsa isa = widestVectorIsa());
 
 /// Whether a Winograd algorithm whose tiles are not checked (oneDNN's) gives what the
 /// direct one does on inputs whose largest magnitude is `input` (largestMagnitude) and

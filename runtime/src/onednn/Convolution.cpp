@@ -40,8 +40,9 @@ template <typename Prim> struct ConvPrimitive {
   std::vector<float> foldedW, foldedB;
   ParamStamp folded;
   // By oneDNN's Winograd algorithm: then a call whose input or weights it would not give
-  // the direct sums of (native::winogradSafe: overflow; native::winogradRangeSafe: an
-  // outlier's rounding in outputs that do not read it) runs by the direct algorithm instead.
+  // the direct sums of (native::winogradSafe: overflow; native::scanWinogradInput: an
+  // outlier's or a hot spot's rounding in outputs that do not read it) runs by the direct
+  // algorithm instead.
   bool winograd = false;
   float weightMagnitude = 0; // the weights' largest, per parameter version
   ParamStamp scanned;
@@ -194,9 +195,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
       p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
       p.scanned.update(ctx, givenW);
     }
-    native::Magnitudes input = native::magnitudesOf(threads, x, n * c * h * wd);
-    if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) ||
-        !native::winogradRangeSafe(input, (c / groups) * kh * kw))
+    native::WinogradInputScan input = native::scanWinogradInput(threads, native::WinogradShape(g, accumulate, 4), x);
+    if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) || input.tileNeedsDirectSums)
       return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
   }
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
@@ -224,7 +224,6 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 struct NativeConvWeights {
   native::AlignedFloats packed;
   std::vector<float> bias;
-  const float *oihw = nullptr; // what packed was made of: the weights, or foldedW
   ParamStamp stamp;
   std::vector<float> foldedW, foldedB; // foldBatchNorm's
   ParamStamp folded;
@@ -241,15 +240,14 @@ NativeConvWeights &nativeConvWeights(KernelContext &ctx, PrimitiveKind kind, int
   if (!slot) slot = std::make_shared<NativeConvWeights>();
   auto &p = *static_cast<NativeConvWeights *>(slot.get());
   if (p.stamp.stale(ctx, w)) {
-    p.oihw = w;
-    const float *b = bias;
+    const float *oihw = w, *b = bias;
     if (bn) {
       foldBatchNorm(ctx, p, w, bias, bn, bnEps, oc, perOut);
-      p.oihw = p.foldedW.data();
+      oihw = p.foldedW.data();
       b = p.foldedB.data();
     }
     p.packed.resize(packedFloats);
-    pack(p.oihw, p.packed.data());
+    pack(oihw, p.packed.data());
     if (b) p.bias.assign(b, b + oc);
     else p.bias.clear();
     p.stamp.update(ctx, w);
@@ -332,8 +330,8 @@ void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
                               [&](const float *oihw, float *packed) { native::packWinogradWeights(s, oihw, packed); });
   // The work of the direct algorithm, as other convolutions count it.
   double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  native::winogradConv(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.oihw,
-                       p.bias.empty() ? nullptr : p.bias.data(), y);
+  native::winogradConv(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.bias.empty() ? nullptr : p.bias.data(),
+                       y);
 }
 
 } // namespace
