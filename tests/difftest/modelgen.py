@@ -123,10 +123,11 @@ class Model:
             kinds.append("seq")
         for k in kinds:
             if k == "img":
-                # Now and then 16x16: a 3x3 convolution of 64+ channels there has the 4x4
-                # tiles, at batch 2 and more, for Winograd's F(4x4, 3x3).
-                side = lambda: 16 if r.random() < 0.15 else r.randint(4, 11)
-                shape = ["B", r.choice([1, 3, 4, 5, 8, 16]), side(), side()]
+                # Now and then 16x16 or 20x20: a 3x3 convolution of 16+ channels there has
+                # the 4x4 tiles, at batch 2 and more, for Winograd's F(4x4, 3x3) (32 tiles or
+                # more), and 16 channels are whole blocks of the blocked layout.
+                h, w = [r.choice([16, 20])] * 2 if r.random() < 0.2 else [r.randint(4, 11), r.randint(4, 11)]
+                shape = ["B", r.choice([1, 3, 4, 5, 8, 16, 16]), h, w]
             elif k == "seq":
                 shape = ["B", r.randint(1, 7), r.choice([4, 6, 8, 12, 16])]
             elif k == "vec":
@@ -148,7 +149,7 @@ class Model:
                    self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm,
                    self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse]
         if any(v.rank == 4 for v in self.pool):
-            options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd,
+            options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd, self._winograd,
                         self._first_layer, self._first_layer]
         if any(v.rank == 3 for v in self.pool):
             options += [self._recurrent, self._attention, self._conv1d, self._matmul]
@@ -458,7 +459,7 @@ class Model:
         return self._bind("concat((%s), %d)" % (", ".join(names), ax), shape,
                           lambda env: torch.cat([env[n] for n in names], axis))
 
-    def _conv2d(self, filters=None, kernel=None, stride=None, winograd=False, pick=lambda v: True):
+    def _conv2d(self, filters=None, kernel=None, stride=None, winograd=False, pick=lambda v: True, act=None):
         r = self.rng
         x = self._pick(lambda v: v.rank == 4 and (not winograd or v.shape[1] >= 64) and pick(v))
         if x is None:
@@ -495,7 +496,7 @@ class Model:
         if dilation != 1: attrs.append("dilation = %d" % dilation)
         if groups != 1: attrs.append("groups = %d" % groups)
         if not bias: attrs.append("bias = false")
-        act = r.choice(["", "", " |> relu", " |> silu"])
+        act = r.choice(["", "", " |> relu", " |> silu"]) if act is None else act
         actfn = {"": lambda t: t, " |> relu": torch.relu, " |> silu": F.silu}[act]
         xn = x.name
         expr = 'conv2d(%s, %s, name = "%s")%s' % (xn, ", ".join(attrs), name, act)
@@ -512,13 +513,19 @@ class Model:
         return True
 
     def _winograd(self):
-        """3x3 stride-1 convolutions of 64+ channels (Winograd on 16-channel blocks), from a
-        value widened to 64 channels when none is that wide yet."""
+        """3x3 stride-1 convolutions of 64+ channels, from a value widened to 64 channels first
+        when none is that wide yet. The runtime runs them by Winograd (its own, or oneDNN's)
+        where channels in and out are whole blocks of the blocked layout and the activation
+        is none or relu, so most draws are those; 65 and 72 channels and silu take the
+        direct path beside them."""
         r = self.rng
-        if not any(v.rank == 4 and v.shape[1] >= 64 for v in self.pool):
-            return self._conv2d(filters=r.choice([64, 72, 80]), kernel=3, stride=1)
-        # Multiples of 16 run on 16-channel blocks; 65 and 72 do not divide into them.
-        return self._conv2d(filters=r.choice([64, 64, 65, 72, 80, 96]), kernel=3, stride=1, winograd=True)
+        wide = lambda v: v.rank == 4 and v.shape[1] >= 64
+        if not any(wide(v) for v in self.pool):
+            if not self._conv2d(filters=r.choice([64, 64, 72, 80]), kernel=3, stride=1):
+                return False
+        act = r.choice(["", "", " |> relu", " |> relu", " |> silu"])
+        return self._conv2d(filters=r.choice([64, 64, 80, 96, 128, 65, 72]), kernel=3, stride=1, winograd=True,
+                            act=act)
 
     def _first_layer(self):
         """A first layer: a convolution of few channels (an image's) into whole vectors of

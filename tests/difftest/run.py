@@ -9,7 +9,8 @@ The models draw the shipped plugins' layers (rms_norm, mish) like built-in ones.
 
 Prints one line per failing model and a summary; exits 1 if any model failed. The larger
 batch runs once more with an infinity, a -infinity and a NaN in its float inputs: the
-outputs must have NaN exactly where PyTorch's do and its infinities. A failing
+outputs must have NaN exactly where PyTorch's do and its infinities; and once more with a
+few elements 30-30,000 where the rest are N(0, 1), an outlier in its neighbourhood. A failing
 model is kept under --keep (its .dl, weights, inputs and the report) to be reduced to a
 regression test. Tolerance per element: |dlc - torch| <= 1e-4 * max(1, max|torch|) +
 1e-3 * |torch| + 10 * max|torch - torch64|: loose enough for float32 reassociation
@@ -222,6 +223,19 @@ def with_non_finite(inputs, rng):
     return out
 
 
+def with_outliers(inputs, rng):
+    """A copy of `inputs` with a few elements of each float input 30 to 30,000 times the
+    typical size: kernels that work on patches or blocks (Winograd's tiles, which take an
+    outlier's tile by direct sums) see one element dominate its neighbours."""
+    out = {n: a.copy() for n, a in inputs.items()}
+    for a in out.values():
+        if a.dtype != np.float32 or not a.size:
+            continue
+        for _ in range(rng.randint(1, 4)):
+            a.flat[rng.randint(a.size)] = rng.choice([-1.0, 1.0]) * 10.0 ** rng.uniform(1.5, 4.5)
+    return out
+
+
 def tolerance(want, want64):
     """The bound per element of the error against PyTorch's float32 `want` (see the top)."""
     scale = max(1.0, float(np.abs(want).max()))
@@ -285,9 +299,14 @@ def check_model(args):
         batches = [1, rng.randint(2, 6)]
         cases = [(b, m.inputs(b, rng)) for b in batches]
         # The larger batch again with an infinity, a -infinity and a NaN in its float inputs
-        # (seeded places): outputs NaN exactly where PyTorch's are, +-inf where its are.
+        # (seeded places): outputs NaN exactly where PyTorch's are, +-inf where its are; and
+        # with a few outlying elements (finite, 30-30,000 where the rest are N(0, 1)).
+        variants = []
         if any(a.dtype == np.float32 for a in cases[1][1].values()):
             cases.append((batches[1], with_non_finite(cases[1][1], np.random.RandomState(seed + 1))))
+            variants.append("non-finite")
+            cases.append((batches[1], with_outliers(cases[1][1], np.random.RandomState(seed + 2))))
+            variants.append("outliers")
         refs = [m.reference(inp) for _, inp in cases]
         refs64 = [m.reference(inp, double=True) for _, inp in cases]
         for k in kernels:
@@ -299,7 +318,7 @@ def check_model(args):
                 problems.append("%s: %s" % (k, err))
                 continue
             for case, ((b, inp), ref, ref64) in enumerate(zip(cases, refs, refs64)):
-                tag = "b%d" % b if case < 2 else "b%d non-finite" % b
+                tag = "b%d" % b if case < 2 else "b%d %s" % (b, variants[case - 2])
                 out = os.path.join(wd, "out_%s_%d" % (k, case))
                 # The larger batch runs on two threads, split into slices of the batch
                 # wherever dlc proved the model keeps samples apart (the runtime's
@@ -393,7 +412,7 @@ def main():
                 sys.stdout.flush()
     if a.reduce and failed:
         reduce_failures(a, kernels, failures)
-    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5 (and 2-5 with inf, -inf and NaN inputs), %d with a train step: %d passed, "
+    print("difftest: %d models (seeds %d..%d) on %s, batches 1 and 2-5 (and 2-5 with inf, -inf and NaN inputs, and with outliers), %d with a train step: %d passed, "
           "%d failed; largest error on passing outputs %.2f of the tolerance (seed %s); %.0f s" %
           (a.count, a.seed, a.seed + a.count - 1, "+".join(kernels), trained, a.count - failed, failed, worst,
            worst_seed, time.time() - t0))
