@@ -589,13 +589,15 @@ template <int B> bool tilesGeneric(const WinogradShape &s, const float *x, int64
 } // namespace
 
 WinogradInputScan scanWinogradInput(int threads, const WinogradShape &s, const float *x, VectorIsa isa) {
+  if (s.n == 0) return {0.0f, false};
   const bool wide = s.block == 16;
   auto scan = isa == VectorIsa::Avx512 ? (wide ? tilesAvx512<16> : tilesAvx512<8>)
               : isa == VectorIsa::Avx2 ? (wide ? tilesAvx2<16> : tilesAvx2<8>)
                                        : (wide ? tilesGeneric<16> : tilesGeneric<8>);
   // Images side by side where there are 64 KB of them a thread: below that a parallel
   // region costs more than the scan.
-  const int parts = int(std::clamp<int64_t>(s.n * s.c * s.h * s.w / 16384, 1, std::min<int64_t>(threads, s.n)));
+  const int64_t most = std::min<int64_t>(std::max(threads, 1), s.n);
+  const int parts = int(std::clamp<int64_t>(s.n * s.c * s.h * s.w / 16384, 1, most));
   std::vector<float> largest(size_t(parts), 0.0f);
   std::vector<uint8_t> found(size_t(parts), 0);
   parallelParts(parts, parts, [&](int part) {
