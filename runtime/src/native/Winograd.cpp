@@ -240,11 +240,27 @@ DLRT_VINLINE bool patchNeedsDirectSums(const T (&pixel)[6][6], float largest, in
   return false;
 }
 
+/// The magnitudes of pixel (r, q) of image b, all channels: their sum, as four partial
+/// sums, and the largest of them folded into `top` (a NaN is not, but makes the sum NaN).
+template <int N, int B>
+DLRT_VINLINE Quad pixelMagnitudes(const WinogradShape &s, const float *x, int64_t b, int64_t r, int64_t q,
+                                  typename Lanes<N>::F &top) {
+  using F = typename Lanes<N>::F;
+  using I = IntsOf<F>;
+  F sum{};
+  for (int64_t ch = 0; ch < s.c; ch += N) {
+    // |d| by clearing the sign bit; the larger by one max instruction.
+    const F magnitude = (F)((I)loadLanes<F>(x + blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)) & 0x7fffffff);
+    top = magnitude > top ? magnitude : top;
+    sum += magnitude;
+  }
+  return quadOf(sum);
+}
+
 /// patchNeedsDirectSums for F(4x4)'s tile (ty, tx) of image b, from x.
 template <int N, int B>
 DLRT_VINLINE bool tileNeedsDirectSums(const WinogradShape &s, const float *x, int64_t b, int64_t ty, int64_t tx) {
   using F = typename Lanes<N>::F;
-  using I = IntsOf<F>;
   const int64_t row0 = 4 * ty - s.pt, col0 = 4 * tx - s.pl;
   Quad pixel[6][6] = {}; // each pixel's magnitudes, all channels, in four partial sums
   F top{};
@@ -253,15 +269,7 @@ DLRT_VINLINE bool tileNeedsDirectSums(const WinogradShape &s, const float *x, in
     if (r < 0 || r >= s.h) continue;
     for (int j = 0; j < 6; ++j) {
       const int64_t q = col0 + j;
-      if (q < 0 || q >= s.w) continue;
-      F sum{};
-      for (int64_t ch = 0; ch < s.c; ch += N) {
-        // |d| by clearing the sign bit; the larger by one max instruction.
-        const F magnitude = (F)((I)loadLanes<F>(x + blockedAt<B>(s.c, s.h, s.w, b, ch, r, q)) & 0x7fffffff);
-        top = magnitude > top ? magnitude : top;
-        sum += magnitude;
-      }
-      pixel[i][j] = quadOf(sum);
+      if (q >= 0 && q < s.w) pixel[i][j] = pixelMagnitudes<N, B>(s, x, b, r, q, top);
     }
   }
   float largest = 0;
@@ -541,24 +549,21 @@ template <int N, int B>
 DLRT_VINLINE bool tilesNeedDirectSums(const WinogradShape &s, const float *x, int64_t begin, int64_t end,
                                       float &largest) {
   using F = typename Lanes<N>::F;
-  using I = IntsOf<F>;
   thread_local std::vector<float> pixels, tops;
   pixels.resize(size_t(s.h * s.w));
   tops.resize(size_t(s.h * s.w));
   const int64_t rows = (s.oh + 3) / 4, cols = (s.ow + 3) / 4;
   bool any = false;
   for (int64_t b = begin; b < end && !any; ++b) {
-    for (int64_t at = 0; at < s.h * s.w; ++at) {
-      F sum{}, top{};
-      for (int64_t ch = 0; ch < s.c; ch += N) {
-        const F magnitude = (F)((I)loadLanes<F>(x + blockedAt<B>(s.c, s.h, s.w, b, ch, 0, at)) & 0x7fffffff);
-        top = magnitude > top ? magnitude : top;
-        sum += magnitude;
+    for (int64_t r = 0; r < s.h; ++r)
+      for (int64_t q = 0; q < s.w; ++q) {
+        F top{};
+        const size_t at = size_t(r * s.w + q);
+        pixels[at] = sumOf(pixelMagnitudes<N, B>(s, x, b, r, q, top));
+        tops[at] = 0;
+        for (int l = 0; l < N; ++l) tops[at] = std::max(tops[at], top[l]);
+        largest = std::max(largest, tops[at]);
       }
-      pixels[size_t(at)] = tops[size_t(at)] = 0;
-      for (int l = 0; l < N; ++l) pixels[size_t(at)] += sum[l], tops[size_t(at)] = std::max(tops[size_t(at)], top[l]);
-      largest = std::max(largest, tops[size_t(at)]);
-    }
     for (int64_t ty = 0; ty < rows && !any; ++ty)
       for (int64_t tx = 0; tx < cols && !any; ++tx) {
         float pixel[6][6] = {}, top = 0;

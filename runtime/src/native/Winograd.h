@@ -86,7 +86,7 @@ float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa
 /// pixels a thousand times the rest, would put their rounding error into outputs that
 /// never read them; such a call runs oneDNN's direct algorithm.
 struct WinogradInputScan {
-  float largest;            // infinite where some input is
+  float largest;            // infinite where some input is; all of x's only where no tile needs them
   bool tileNeedsDirectSums; // also where some input is NaN
 };
 WinogradInputScan scanWinogradInput(int threads, const WinogradShape &s, const float *x,
