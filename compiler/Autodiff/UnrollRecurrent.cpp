@@ -68,7 +68,9 @@ Value unroll(OpBuilder &b, dl::RecurrentOp op) {
       } else {
         Value pre = add(xs, hs);
         Value i = sigmoid(part(pre, 0)), f = sigmoid(part(pre, 1)), g = tanh(part(pre, 2)), o = sigmoid(part(pre, 3));
-        cell = t ? add(mul(f, cell), mul(i, g)) : mul(i, g);
+        // c_{-1} = 0, and f * 0 is still computed so that a NaN forget gate makes c NaN,
+        // as in PyTorch.
+        cell = add(mul(f, t ? cell : dl::zerosLike(b, loc, f)), mul(i, g));
         hidden = mul(o, tanh(cell));
       }
       outputs.push_back(hidden);

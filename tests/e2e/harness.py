@@ -141,6 +141,24 @@ def check_outputs(so, weights, ref, batches, make_inputs, atol_for=lambda name: 
             check_close("%s b%d" % (name, batch), got[name], r.numpy(), atol=atol_for(name))
 
 
+def check_close_nonfinite(what, got, ref, atol=ATOL, rtol=RTOL):
+    """got has NaN and infinities exactly where ref has them (the same signs), and is close
+    to it elsewhere."""
+    ref = np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != ref.shape:
+        check(what, False, "shape %s, expected %s" % (got.shape, ref.shape))
+        return
+    nan, inf = np.isnan(ref), np.isinf(ref)
+    finite = ~(nan | inf)
+    same = (np.array_equal(np.isnan(got), nan) and np.array_equal(got[inf], ref[inf]) and
+            np.allclose(got[finite], ref[finite], atol=atol, rtol=rtol))
+    bad = np.argwhere(~(np.isclose(got, ref, atol=atol, rtol=rtol, equal_nan=True)))
+    check("%s: %d NaN, %d inf as torch" % (what, int(nan.sum()), int(inf.sum())), same,
+          "first difference at %s (got %s, expected %s)" %
+          ((bad[0].tolist(), got[tuple(bad[0])], ref[tuple(bad[0])]) if len(bad) else ("-", "-", "-")))
+
+
 def check_close(what, got, ref, atol=ATOL, rtol=RTOL):
     ref = np.asarray(ref, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)

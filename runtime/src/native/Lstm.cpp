@@ -42,7 +42,9 @@ template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t 
   for (int q = 0; q < R; ++q) {
     V in = vsigmoid(acc[q][0]), forget = vsigmoid(acc[q][1]), cell = vtanh(acc[q][2]), out = vsigmoid(acc[q][3]);
     float *c = p.c + (r + q) * h + u0;
-    V cNew = step > 0 ? forget * loadLanes<V>(c) + in * cell : in * cell;
+    // c_{-1} = 0, but forget * 0 is still computed: a NaN forget gate makes c NaN, as in
+    // PyTorch (difftest seed 99137: h was 0 where o's gate was 0 and f's NaN).
+    V cNew = forget * (step > 0 ? loadLanes<V>(c) : splatLanes<V>(0.0f)) + in * cell;
     storeLanes(c, cNew);
     V hNew = out * vtanh(cNew);
     storeLanes(hNext + (r + q) * h + u0, hNew);
