@@ -391,10 +391,12 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
   }
 }
 
-/// Chunks [begin, end) of `chunk` tiles each: patches transformed, then for each V vectors
-/// of output channels, the products of every element and tile and the tiles' outputs. The
-/// last group of P tiles of a chunk may be partial: its missing tiles' patches are zeros and
-/// their outputs dropped.
+/// Work items [begin, end), each a chunk of `chunk` tiles and a slice of its output
+/// channels (item = chunk * slices + slice): the chunk's patches transformed (once for
+/// consecutive items of one chunk), then for each V vectors of the slice's output
+/// channels, the products of every element and tile and the tiles' outputs. The last group
+/// of P tiles of a chunk may be partial: its missing tiles' patches are zeros and their
+/// outputs dropped.
 ///
 /// In which order depends on the tile, by measurement (ResNet-18 and the CNN sample, one
 /// Zen 5 core capped at AVX2 and not). F(2x2) goes group by group: all 16 elements of P
@@ -407,7 +409,7 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
 /// faster than group by group).
 template <int N, int B, int M, int V, int P>
 DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
+                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
   constexpr int A = Algorithm<M>::A;
   constexpr bool elementMajor = M == 4;
   const Tiles tiles(s);
@@ -418,9 +420,12 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
   buffers.patches.resize(A * A * s.c * t);
   buffers.products.resize(A * A * (elementMajor ? t : P) * V * N);
   float *v = buffers.patches.data(), *products = buffers.products.data();
-  for (int64_t at = begin; at < end; ++at) {
+  const int64_t groups = s.k / (V * N); // of V vectors of output channels
+  int64_t transformed = -1;             // the chunk whose patches v holds
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t at = item / slices, slice = item % slices;
     const int64_t first = at * chunk, count = std::min(chunk, tiles.total - first);
-    for (int64_t i = 0; i < t; ++i) {
+    for (int64_t i = 0; i < t && at != transformed; ++i) {
       if (i >= count) {
         for (int e = 0; e < A * A; ++e)
           for (int64_t cb = 0; cb < cv; ++cb) std::fill_n(v + ((e * cv + cb) * t + i) * N, N, 0.0f);
@@ -449,7 +454,8 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
       if constexpr (M == 4) direct[i] = tileNeedsDirectSums<N, B>(s, x, b, ty, tx);
       else direct[i] = 0;
     }
-    for (int64_t kv = 0; kv < s.k / N; kv += V) {
+    transformed = at;
+    for (int64_t kv = groups * slice / slices * V; kv < groups * (slice + 1) / slices * V; kv += V) {
       // The panel of element e's filters for these output channels.
       auto panel = [&](int e) { return packed + (e * (s.k / (V * N)) + kv / V) * s.c * V * N; };
       if constexpr (elementMajor) {
@@ -473,38 +479,40 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
 /// vectors at once (V) as divide K and fit the registers, P tiles at a time (Fit).
 template <int N, int B, int M, Fit F>
 DLRT_VINLINE void chunksBy(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
+                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
   switch (vectorsAtOnce(s.k / N, F)) {
   case 4:
-    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, filters, bias, y, chunk, begin, end);
+    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
     break;
-  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, filters, bias, y, chunk, begin, end); break;
-  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, filters, bias, y, chunk, begin, end);
+  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, filters, bias, y, chunk, slices, begin, end); break;
+  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
   }
 }
 
 /// The same for either tile.
 template <int N, int B, Fit F>
 DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, filters, bias, y, chunk, begin, end);
-  else chunksBy<N, B, 2, F>(s, x, packed, filters, bias, y, chunk, begin, end);
+                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
+  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksBy<N, B, 2, F>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 
 DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                                     const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+                                     const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
+                                     int64_t end) {
+  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                                 const float *bias, float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+                                 const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
+                                 int64_t end) {
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *filters, const float *bias,
-                   float *y, int64_t chunk, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, begin, end);
+                   float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 
 /// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least
@@ -642,9 +650,23 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
   if (s.n == 0) return;
   const float *filters = packed + s.elements() * s.c * s.k; // packWinogradWeights' [C][3][3][K]
   auto chunks = isa == VectorIsa::Avx512 ? chunksAvx512 : isa == VectorIsa::Avx2 ? chunksAvx2 : chunksGeneric;
-  const int64_t chunk = chunkTiles(s, threads), total = Tiles(s).total;
-  parallelRanges(threads, (total + chunk - 1) / chunk, [&](int64_t begin, int64_t end) {
-    chunks(s, x, packed, filters, bias, y, chunk, begin, end);
+  const int64_t total = Tiles(s).total;
+  // Few tiles a thread (fewer than two groups of P) and output channels for each: the
+  // threads share chunks sized for one thread by their output channels rather than split
+  // the tiles. Each reads its share of the filters, not all of them for a few tiles, and no
+  // thread pads a short group (7x7, 512 channels at batch 1, capped at AVX2: 16 tiles were
+  // two chunks of 8, each two groups of 6, so 24 tiles' products, and each thread read all
+  // 16.8 MB of filters twice; now 18 tiles' products, each thread half the filters 3 times).
+  int64_t n;
+  Fit fit;
+  buildOf(s, isa, n, fit);
+  const int v = vectorsAtOnce(s.k / n, fit), p = v == 4 ? fit.v4 : v == 2 ? fit.v2 : fit.v1;
+  const int64_t groups = s.k / (n * v);
+  const bool shareChannels = threads > 1 && total < 2 * p * threads && groups >= 2;
+  const int64_t chunk = chunkTiles(s, shareChannels ? 1 : threads), count = (total + chunk - 1) / chunk;
+  const int64_t slices = shareChannels ? std::min<int64_t>(groups, (threads + count - 1) / count) : 1;
+  parallelRanges(threads, count * slices, [&](int64_t begin, int64_t end) {
+    chunks(s, x, packed, filters, bias, y, chunk, slices, begin, end);
   });
 }
 
