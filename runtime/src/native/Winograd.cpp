@@ -392,8 +392,8 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
 }
 
 /// Work items [begin, end), each a chunk of `chunk` tiles and a slice of its output
-/// channels (item = chunk * slices + slice): the chunk's patches transformed (once for
-/// consecutive items of one chunk), then for each V vectors of the slice's output
+/// channels (item = slice * chunks + chunk, so that a thread's range is its slice of every
+/// chunk): the chunk's patches transformed (once for consecutive items of one chunk), then for each V vectors of the slice's output
 /// channels, the products of every element and tile and the tiles' outputs. The last group
 /// of P tiles of a chunk may be partial: its missing tiles' patches are zeros and their
 /// outputs dropped.
@@ -421,9 +421,10 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
   buffers.products.resize(A * A * (elementMajor ? t : P) * V * N);
   float *v = buffers.patches.data(), *products = buffers.products.data();
   const int64_t groups = s.k / (V * N); // of V vectors of output channels
+  const int64_t chunks = (tiles.total + chunk - 1) / chunk;
   int64_t transformed = -1;             // the chunk whose patches v holds
   for (int64_t item = begin; item < end; ++item) {
-    const int64_t at = item / slices, slice = item % slices;
+    const int64_t at = item % chunks, slice = item / chunks;
     const int64_t first = at * chunk, count = std::min(chunk, tiles.total - first);
     for (int64_t i = 0; i < t && at != transformed; ++i) {
       if (i >= count) {
