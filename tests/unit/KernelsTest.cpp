@@ -1250,7 +1250,8 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
       {8, 24, 9, 11, 1, 1, 1, 1},   // odd sizes (partial tiles), 3 vectors of 8
       {32, 16, 7, 7, 0, 0, 0, 0},   // no padding: 5 x 5, partial tiles
       {16, 64, 6, 10, 2, 1, 0, 2},  // padding on some sides only, 4 vectors at once
-      {64, 48, 5, 5, 1, 1, 1, 1},   // more channels than a chunk's patches fit
+      {64, 48, 5, 5, 1, 1, 1, 1},   // more channels than a chunk's patches fit; F(4x4)'s 12 tiles: 2 and 3
+                                    // threads share the 3 groups of output channels (AVX2 and 8-channel builds)
       {64, 64, 10, 13, 1, 1, 1, 1}, // F(4x4): partial tiles both ways, 4 vectors at once
   };
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
