@@ -241,14 +241,18 @@ def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
     internal, never-inlined function that takes the values it uses as arguments, with
     constants cloned in. Nests that print the same (locations aside) share one function,
     so that repeated layers compile once: compile time and code size follow the distinct
-    code, not the depth. With parallel-rows, a linalg op whose outer loop is parallel takes
+    code, not the depth. Elementwise, broadcast, transpose and reduction nests that print
+    the same but for their buffers' shapes, strides and offsets share one function that
+    takes its buffers with unknown shapes (each call casts them). With parallel-rows, a linalg op whose outer loop is parallel takes
     a range of its rows and its call is marked for dl-parallel-kernel-calls. Each kernel
     records which of its buffers no other argument of any of its calls reaches, for
     dl-kernel-noalias.
   }];
   let options = [
     Option<"parallelRows", "parallel-rows", "bool", /*default=*/"false",
-           "Give nests with a parallel outer loop a row range, to run over the session's threads">
+           "Give nests with a parallel outer loop a row range, to run over the session's threads">,
+    Option<"shareAcrossShapes", "share-across-shapes", "bool", /*default=*/"true",
+           "Nests that differ only in their buffers' shapes share one kernel that knows no shape">
   ];
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::LLVM::LLVMDialect"];
 }

@@ -32,8 +32,10 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -151,77 +153,118 @@ SmallVector<bool> separateBuffers(ArrayRef<Value> args) {
   return separate;
 }
 
+/// `type` with every size, stride and offset unknown, unit strides aside: what a kernel
+/// shared by nests of different shapes takes (a contiguous buffer stays contiguous, and
+/// a unit stride stays known, which is what vectorising its loops needs). Null where the
+/// layout is not strided.
+MemRefType shapeGeneralType(MemRefType type) {
+  SmallVector<int64_t> shape(type.getRank(), ShapedType::kDynamic);
+  if (type.getLayout().isIdentity())
+    return MemRefType::get(shape, type.getElementType(), MemRefLayoutAttrInterface(), type.getMemorySpace());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset))) return {};
+  for (int64_t &stride : strides)
+    if (stride != 1) stride = ShapedType::kDynamic;
+  auto layout = StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic, strides);
+  return MemRefType::get(shape, type.getElementType(), layout, type.getMemorySpace());
+}
+
+/// Whether `op` may run in a kernel that does not know its buffers' shapes, shared with
+/// nests of other shapes: a linalg op that indexes each operand by its loops alone. Not
+/// windows (convolutions, pooling: their loops index by sums, built around the window's
+/// static extent) nor contractions (matmul: the linalg path's code for them is tiled by
+/// LLVM around static extents).
+bool mayShareAcrossShapes(Operation *op) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return linalgOp && linalgOp.hasPureBufferSemantics() && !linalg::isaContractionOpInterface(linalgOp) &&
+         llvm::all_of(linalgOp.getIndexingMapsArray(), [](AffineMap m) { return m.isProjectedPermutation(); });
+}
+
+/// A function's body as text, without locations or the function's name: equal text,
+/// equal code.
+std::string bodyKey(func::FuncOp fn) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  OpPrintingFlags flags;
+  flags.enableDebugInfo(false);
+  flags.useLocalScope();
+  fn->print(os, flags);
+  return key;
+}
+
 class Outliner {
 public:
-  Outliner(ModuleOp module, bool parallelRows) : module(module), parallelRows(parallelRows) {}
+  Outliner(ModuleOp module, bool parallelRows, bool shareAcrossShapes)
+      : module(module), parallelRows(parallelRows), shareAcrossShapes(shareAcrossShapes) {}
+  ~Outliner() {
+    for (auto &entry : bodies)
+      for (func::FuncOp fn : {entry.second.exact, entry.second.general})
+        if (fn) fn->erase();
+  }
 
-  void outline(Operation *op) {
-    MLIRContext *ctx = module.getContext();
+  /// Records `op`, and builds the kernels it could become where no nest before it had
+  /// its code: the one with its buffers' own types, and, where it may share across
+  /// shapes, the one that knows no shape. Which it becomes is decided once every nest
+  /// has been seen (outlineAll).
+  void add(Operation *op) {
+    Nest nest;
+    nest.op = op;
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-    SmallVector<int64_t> rows =
-        linalgOp && parallelRows && mayPayToSplit(linalgOp) ? rowDims(linalgOp) : SmallVector<int64_t>();
+    if (linalgOp && parallelRows && mayPayToSplit(linalgOp)) nest.rows = rowDims(linalgOp);
     // What the nest reads from outside it: operands and values its regions capture.
     llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
     getUsedValuesDefinedAbove(op->getRegions(), used);
-    SmallVector<Value> args;
-    SmallVector<Operation *> constants;
     for (Value v : used) {
       Operation *def = v.getDefiningOp();
-      if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1) constants.push_back(def);
-      else args.push_back(v);
+      if (def && def->hasTrait<OpTrait::ConstantLike>() && def->getNumResults() == 1) nest.constants.push_back(def);
+      else nest.args.push_back(v);
     }
+    SmallVector<Type> exactTypes(ValueRange(nest.args).getTypes());
+    func::FuncOp exact = build(nest, exactTypes);
+    auto [it, added] = bodies.try_emplace(bodyKey(exact));
+    nest.body = &*it;
+    if (!added) {
+      exact->erase(); // the same code as an earlier nest's, which decided the rest
+      nests.push_back(std::move(nest));
+      return;
+    }
+    Body &body = it->second;
+    body.exact = exact;
+    if (shareAcrossShapes && mayShareAcrossShapes(op)) {
+      SmallVector<Type> generalTypes;
+      for (Type t : exactTypes) {
+        auto memref = dyn_cast<MemRefType>(t);
+        generalTypes.push_back(memref ? shapeGeneralType(memref) : t);
+      }
+      if (llvm::all_of(generalTypes, [](Type t) { return bool(t); })) {
+        func::FuncOp general = build(nest, generalTypes);
+        // The op's verifier is the judge of whether it holds without its shapes.
+        if (succeeded(verify(general))) {
+          body.general = general;
+          body.generalKey = "shapes:" + bodyKey(general);
+          ++shapesOf[body.generalKey];
+        } else {
+          general->erase();
+        }
+      }
+    }
+    nests.push_back(std::move(nest));
+  }
 
-    OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-    SmallVector<Type> argTypes;
-    if (!rows.empty()) argTypes.append(2, IndexType::get(ctx)); // begin, end of the rows
-    llvm::append_range(argTypes, ValueRange(args).getTypes());
-    auto type = FunctionType::get(ctx, argTypes, op->getResultTypes());
-    auto fn = func::FuncOp::create(mb, op->getLoc(), "dl_kernel", type);
-    fn.setPrivate();
-    Block *body = fn.addEntryBlock();
-    OpBuilder b = OpBuilder::atBlockBegin(body);
-    IRMapping map;
-    for (auto [v, a] : llvm::zip(args, body->getArguments().drop_front(rows.empty() ? 0 : 2))) map.map(v, a);
-    for (Operation *c : constants) map.map(c->getResult(0), b.clone(*c)->getResult(0));
-    Operation *copy = b.clone(*op, map);
-    if (!rows.empty()) restrictToRows(copy, rows, body->getArgument(0), body->getArgument(1));
-    func::ReturnOp::create(b, op->getLoc(), copy->getResults());
-
-    // The body as text, without locations or the function's name: equal text, equal code.
-    std::string key;
-    {
-      llvm::raw_string_ostream os(key);
-      OpPrintingFlags flags;
-      flags.enableDebugInfo(false);
-      flags.useLocalScope();
-      fn->print(os, flags);
+  /// Replaces each nest by a call of its kernel. Nests that differ only in their shapes
+  /// (TinyGpt's AdamW update of each parameter shape, the strided copies of q, k and v
+  /// out of one projection) share the kernel that knows no shape; a nest whose code is
+  /// the only one of its kind keeps its static shapes, which its loops are built around.
+  void outlineAll() {
+    for (Nest &nest : nests) {
+      Body &body = nest.body->second;
+      bool general = !body.generalKey.empty() && shapesOf[body.generalKey] > 1;
+      func::FuncOp &fn = general ? body.general : body.exact;
+      func::FuncOp kernel = adopt(fn, general ? StringRef(body.generalKey) : nest.body->first());
+      if (kernel == fn) fn = nullptr; // the module's now
+      call(nest, kernel);
     }
-    auto [it, added] = seen.try_emplace(key, fn);
-    if (added) {
-      fn.setSymName(("dl_kernel_" + llvm::Twine(seen.size() - 1)).str());
-      // Internal and never inlined: LLVM would otherwise paste the one-call functions back.
-      fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
-      // (func-to-llvm carries `passthrough` over to LLVM; a `no_inline` unit attribute it drops.)
-      fn->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
-    } else {
-      fn.erase();
-    }
-    OpBuilder at(op);
-    SmallVector<Value> callArgs;
-    if (!rows.empty()) {
-      // All the rows; dl-parallel-kernel-calls splits them.
-      callArgs.push_back(arith::ConstantIndexOp::create(at, op->getLoc(), 0));
-      callArgs.push_back(rowCount(at, op, rows));
-    }
-    llvm::append_range(callArgs, args);
-    SmallVector<bool> separate = separateBuffers(args);
-    auto [known, first] = separateArgs.try_emplace(it->second, separate);
-    if (!first)
-      for (auto [all, here] : llvm::zip(known->second, separate)) all = all && here;
-    auto call = func::CallOp::create(at, op->getLoc(), it->second, callArgs);
-    if (!rows.empty()) call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(linalgOp)));
-    op->replaceAllUsesWith(call.getResults());
-    op->erase();
   }
 
   /// Records on each kernel where its separate buffers' aligned pointers will be once
@@ -249,6 +292,85 @@ public:
   }
 
 private:
+  /// A distinct body: the kernels a nest with it could become, detached until taken.
+  struct Body {
+    func::FuncOp exact;   // with its buffers' own types
+    func::FuncOp general; // knowing no shape
+    std::string generalKey; // empty where it cannot know no shape
+  };
+
+  /// A loop nest of an entry function.
+  struct Nest {
+    Operation *op;
+    SmallVector<int64_t> rows;          // the dims of its operands that its row range restricts; empty: none
+    SmallVector<Value> args;            // what it takes besides a row range
+    SmallVector<Operation *> constants; // what it uses that is cloned into the kernel
+    llvm::StringMapEntry<Body> *body;   // its body as text, and its kernels
+  };
+
+  /// A detached kernel for `nest` whose arguments (after a row range) have `types`.
+  func::FuncOp build(const Nest &nest, ArrayRef<Type> types) {
+    MLIRContext *ctx = module.getContext();
+    Operation *op = nest.op;
+    SmallVector<Type> argTypes;
+    if (!nest.rows.empty()) argTypes.append(2, IndexType::get(ctx)); // begin, end of the rows
+    llvm::append_range(argTypes, types);
+    OpBuilder mb(ctx);
+    auto fn = func::FuncOp::create(mb, op->getLoc(), "dl_kernel", FunctionType::get(ctx, argTypes, op->getResultTypes()));
+    fn.setPrivate();
+    Block *body = fn.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockBegin(body);
+    IRMapping map;
+    for (auto [v, a] : llvm::zip(nest.args, body->getArguments().drop_front(nest.rows.empty() ? 0 : 2))) map.map(v, a);
+    for (Operation *c : nest.constants) map.map(c->getResult(0), b.clone(*c)->getResult(0));
+    Operation *copy = b.clone(*op, map);
+    if (!nest.rows.empty()) restrictToRows(copy, nest.rows, body->getArgument(0), body->getArgument(1));
+    func::ReturnOp::create(b, op->getLoc(), copy->getResults());
+    return fn;
+  }
+
+  /// The module's kernel for `key`: `fn`, added to the module, where it is the first.
+  func::FuncOp adopt(func::FuncOp fn, StringRef key) {
+    auto [it, added] = kernels.try_emplace(key, fn);
+    if (!added) return it->second;
+    MLIRContext *ctx = module.getContext();
+    module.getBody()->push_back(fn);
+    fn.setSymName(("dl_kernel_" + llvm::Twine(kernels.size() - 1)).str());
+    // Internal and never inlined: LLVM would otherwise paste the one-call functions back.
+    fn->setAttr("llvm.linkage", LLVM::LinkageAttr::get(ctx, LLVM::Linkage::Internal));
+    // (func-to-llvm carries `passthrough` over to LLVM; a `no_inline` unit attribute it drops.)
+    fn->setAttr("passthrough", ArrayAttr::get(ctx, {StringAttr::get(ctx, "noinline")}));
+    return fn;
+  }
+
+  /// Replaces `nest` by a call of `kernel`, its buffers cast to the kernel's types.
+  void call(Nest &nest, func::FuncOp kernel) {
+    Operation *op = nest.op;
+    // A value an earlier nest returned (a loop's result) is its call's now.
+    for (Value &v : nest.args)
+      if (Value r = replaced.lookup(v)) v = r;
+    OpBuilder at(op);
+    SmallVector<Value> callArgs;
+    if (!nest.rows.empty()) {
+      // All the rows; dl-parallel-kernel-calls splits them.
+      callArgs.push_back(arith::ConstantIndexOp::create(at, op->getLoc(), 0));
+      callArgs.push_back(rowCount(at, op, nest.rows));
+    }
+    ArrayRef<Type> kernelTypes = kernel.getArgumentTypes().drop_front(callArgs.size());
+    for (auto [v, type] : llvm::zip(nest.args, kernelTypes))
+      callArgs.push_back(v.getType() == type ? v : memref::CastOp::create(at, op->getLoc(), type, v).getResult());
+    SmallVector<bool> separate = separateBuffers(nest.args);
+    auto [known, first] = separateArgs.try_emplace(kernel, separate);
+    if (!first)
+      for (auto [all, here] : llvm::zip(known->second, separate)) all = all && here;
+    auto call = func::CallOp::create(at, op->getLoc(), kernel, callArgs);
+    if (!nest.rows.empty())
+      call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(cast<linalg::LinalgOp>(op))));
+    for (auto [from, to] : llvm::zip(op->getResults(), call.getResults())) replaced[from] = to;
+    op->replaceAllUsesWith(call.getResults());
+    op->erase();
+  }
+
   /// Makes `op` (in a kernel's body) compute only rows [begin, end) of its outermost loop:
   /// each operand that has that loop's index as dim rows[i] is replaced by the subview of
   /// those rows, and the body's index of that loop is offset by `begin`.
@@ -282,8 +404,15 @@ private:
   }
 
   ModuleOp module;
-  bool parallelRows;
-  llvm::StringMap<func::FuncOp> seen;
+  bool parallelRows, shareAcrossShapes;
+  std::vector<Nest> nests;
+  llvm::StringMap<Body> bodies;
+  /// Per body that knows no shape: how many distinct bodies with shapes it stands for.
+  llvm::StringMap<unsigned> shapesOf;
+  /// The results of nests already replaced, and their calls' that replace them.
+  DenseMap<Value, Value> replaced;
+  /// The module's kernels, by the key of the body they came from.
+  llvm::StringMap<func::FuncOp> kernels;
   /// Per kernel, per argument of its calls: separate at every call so far.
   llvm::MapVector<func::FuncOp, SmallVector<bool>> separateArgs;
 };
@@ -296,11 +425,12 @@ struct OutlineKernels : impl::DLOutlineKernelsBase<OutlineKernels> {
     // Entries and the shared bodies of fn calls (which take the runtime context first too).
     for (auto fn : module.getOps<func::FuncOp>())
       if (isLoweredEntry(fn) || fn->hasAttr(kSharedFnBodyAttr)) entries.push_back(fn);
-    Outliner outliner(module, parallelRows);
+    Outliner outliner(module, parallelRows, shareAcrossShapes);
     for (func::FuncOp fn : entries)
       for (Block &block : fn.getBody())
-        for (Operation &op : llvm::make_early_inc_range(block))
-          if (isLoopNest(&op)) outliner.outline(&op);
+        for (Operation &op : block)
+          if (isLoopNest(&op)) outliner.add(&op);
+    outliner.outlineAll();
     outliner.annotateSeparateBuffers();
   }
 };
