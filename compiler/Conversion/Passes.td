@@ -241,9 +241,10 @@ def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
     internal, never-inlined function that takes the values it uses as arguments, with
     constants cloned in. Nests that print the same (locations aside) share one function,
     so that repeated layers compile once: compile time and code size follow the distinct
-    code, not the depth. Elementwise, broadcast, transpose and reduction nests that print
-    the same but for their buffers' shapes, strides and offsets share one function that
-    takes its buffers with unknown shapes (each call casts them). With parallel-rows, a linalg op whose outer loop is parallel takes
+    code, not the depth. Elementwise, broadcast, transpose and one-input reduction nests
+    (not contractions, not windows) that print the same but for their buffers' shapes,
+    strides and offsets share one function that takes its buffers with unknown shapes
+    (each call casts them). With parallel-rows, a linalg op whose outer loop is parallel takes
     a range of its rows and its call is marked for dl-parallel-kernel-calls. Each kernel
     records which of its buffers no other argument of any of its calls reaches, for
     dl-kernel-noalias.

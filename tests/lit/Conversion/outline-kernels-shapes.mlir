@@ -25,7 +25,7 @@
 // Without sharing, each shape has its own kernel and no call casts.
 // EXACT-LABEL:   func.func @infer
 // EXACT-NOT:     memref.cast
-// EXACT-COUNT-9: func.func private @dl_kernel_
+// EXACT-COUNT-13: func.func private @dl_kernel_
 // EXACT-NOT:     func.func
 #map = affine_map<(d0, d1) -> (d0, d1)>
 #win_in = affine_map<(d0, d1, d2, d3) -> (d0 + d2, d1 + d3)>
@@ -85,15 +85,6 @@ func.func @infer(%ctx: !llvm.ptr, %x: memref<8x16xf32>, %y: memref<8x16xf32>, %q
 // CHECK-LABEL: func.func @step
 // CHECK:      %[[SUM:.*]] = call @[[LOOP:dl_kernel_[0-9]+]](%arg1) : (memref<4xf32>) -> f32
 // CHECK-NEXT: call @[[SHIFT:dl_kernel_[0-9]+]](%arg2, %arg3, %[[SUM]]) : (memref<8xf32>, memref<8xf32>, f32) -> ()
-// CHECK:      func.func private @[[RELU]](%{{.*}}: memref<?x?xf32>, %{{.*}}: memref<?x?xf32>)
-// CHECK:      func.func private @[[SLICE]](%{{.*}}: memref<?x?xf32, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf32>)
-// CHECK:      func.func private @[[SCALE]](%{{.*}}: memref<4x32xf32>)
-// CHECK:      func.func private @[[WIN6]](%{{.*}}: memref<6x6xf32>, %{{.*}}: memref<2x2xf32>, %{{.*}}: memref<5x5xf32>)
-// CHECK:      func.func private @[[WIN5]](%{{.*}}: memref<5x5xf32>, %{{.*}}: memref<2x2xf32>, %{{.*}}: memref<4x4xf32>)
-// CHECK:      func.func private @[[LOOP]](%{{.*}}: memref<4xf32>) -> f32
-// CHECK:      scf.for
-// CHECK:      func.func private @[[SHIFT]](%{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: f32)
-// CHECK-NOT:  func.func
 #vec = affine_map<(d0) -> (d0)>
 func.func @step(%ctx: !llvm.ptr, %small: memref<4xf32>, %x: memref<8xf32>, %y: memref<8xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -110,5 +101,63 @@ func.func @step(%ctx: !llvm.ptr, %small: memref<4xf32>, %x: memref<8xf32>, %y: m
     %s = arith.addf %i, %sum : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// A contraction in the wide sense (two inputs read along a reduction loop: here a matmul
+// with a relu of its left operand fused in) keeps its static shapes at every shape; a
+// reduction of one input (a row sum) shares.
+// CHECK-LABEL: func.func @dense
+// CHECK:      call @[[MM4:dl_kernel_[0-9]+]](%arg1, %arg2, %arg3) : (memref<4x8xf32>, memref<8x16xf32>, memref<4x16xf32>) -> ()
+// CHECK-NEXT: call @[[MM2:dl_kernel_[0-9]+]](%arg4, %arg5, %arg6) : (memref<2x16xf32>, memref<16x8xf32>, memref<2x8xf32>) -> ()
+// CHECK:      call @[[SUM:dl_kernel_[0-9]+]](%{{.*}}, %{{.*}}) : (memref<?x?xf32>, memref<?xf32>) -> ()
+// CHECK:      call @[[SUM]](%{{.*}}, %{{.*}}) : (memref<?x?xf32>, memref<?xf32>) -> ()
+// CHECK:      func.func private @[[RELU]](%{{.*}}: memref<?x?xf32>, %{{.*}}: memref<?x?xf32>)
+// CHECK:      func.func private @[[SLICE]](%{{.*}}: memref<?x?xf32, strided<[?, 1], offset: ?>>, %{{.*}}: memref<?x?xf32>)
+// CHECK:      func.func private @[[SCALE]](%{{.*}}: memref<4x32xf32>)
+// CHECK:      func.func private @[[WIN6]](%{{.*}}: memref<6x6xf32>, %{{.*}}: memref<2x2xf32>, %{{.*}}: memref<5x5xf32>)
+// CHECK:      func.func private @[[WIN5]](%{{.*}}: memref<5x5xf32>, %{{.*}}: memref<2x2xf32>, %{{.*}}: memref<4x4xf32>)
+// CHECK:      func.func private @[[LOOP]](%{{.*}}: memref<4xf32>) -> f32
+// CHECK:      scf.for
+// CHECK:      func.func private @[[SHIFT]](%{{.*}}: memref<8xf32>, %{{.*}}: memref<8xf32>, %{{.*}}: f32)
+// CHECK:      func.func private @[[MM4]](%{{.*}}: memref<4x8xf32>, %{{.*}}: memref<8x16xf32>, %{{.*}}: memref<4x16xf32>)
+// CHECK:      func.func private @[[MM2]](%{{.*}}: memref<2x16xf32>, %{{.*}}: memref<16x8xf32>, %{{.*}}: memref<2x8xf32>)
+// CHECK:      func.func private @[[SUM]](%{{.*}}: memref<?x?xf32>, %{{.*}}: memref<?xf32>)
+// CHECK-NOT:  func.func
+#lhs = affine_map<(d0, d1, d2) -> (d0, d2)>
+#rhs = affine_map<(d0, d1, d2) -> (d2, d1)>
+#res = affine_map<(d0, d1, d2) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+func.func @dense(%ctx: !llvm.ptr, %a4: memref<4x8xf32>, %b4: memref<8x16xf32>, %c4: memref<4x16xf32>,
+                 %a2: memref<2x16xf32>, %b2: memref<16x8xf32>, %c2: memref<2x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#lhs, #rhs, #res], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a4, %b4 : memref<4x8xf32>, memref<8x16xf32>) outs(%c4 : memref<4x16xf32>) {
+  ^bb0(%x: f32, %w: f32, %o: f32):
+    %r = arith.maximumf %x, %zero : f32
+    %m = arith.mulf %r, %w : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#lhs, #rhs, #res], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a2, %b2 : memref<2x16xf32>, memref<16x8xf32>) outs(%c2 : memref<2x8xf32>) {
+  ^bb0(%x: f32, %w: f32, %o: f32):
+    %r = arith.maximumf %x, %zero : f32
+    %m = arith.mulf %r, %w : f32
+    %s = arith.addf %o, %m : f32
+    linalg.yield %s : f32
+  }
+  %s4 = memref.alloc() : memref<4xf32>
+  %s2 = memref.alloc() : memref<2xf32>
+  linalg.generic {indexing_maps = [#map, #row], iterator_types = ["parallel", "reduction"]} ins(%c4 : memref<4x16xf32>) outs(%s4 : memref<4xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %s = arith.addf %o, %x : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#map, #row], iterator_types = ["parallel", "reduction"]} ins(%c2 : memref<2x8xf32>) outs(%s2 : memref<2xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %s = arith.addf %o, %x : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %s4 : memref<4xf32>
+  memref.dealloc %s2 : memref<2xf32>
   return
 }
