@@ -244,8 +244,8 @@ def DLOutlineKernels : Pass<"dl-outline-kernels", "::mlir::ModuleOp"> {
     code, not the depth. Elementwise, broadcast, transpose and one-input reduction nests
     (not contractions, not windows) that print the same but for their buffers' shapes,
     strides and offsets share one function that takes its buffers with unknown shapes
-    (each call casts them). With parallel-rows, a linalg op whose outer loop is parallel takes
-    a range of its rows and its call is marked for dl-parallel-kernel-calls. Each kernel
+    (each call casts them). With parallel-rows, a linalg op whose outer loop is parallel
+    takes a range of its rows and its call is marked for dl-parallel-kernel-calls. Each kernel
     records which of its buffers no other argument of any of its calls reaches, for
     dl-kernel-noalias.
   }];

@@ -12,6 +12,13 @@
 // calls, copies and bookkeeping stay in the entry function. The functions are never
 // inlined back (that would undo the point), which costs one call per loop nest.
 //
+// Nests that differ only in their buffers' shapes, strides and offsets (an update of each
+// parameter shape, copies of slices at different offsets) would still compile once per
+// shape. Where at least two such shaped bodies exist and the op streams through memory
+// (see mayShareAcrossShapes), they share one function whose buffers know no shape, unit
+// strides aside, and each call casts its buffers. So every nest is seen before any is
+// replaced: a nest alone of its kind keeps its static shapes.
+//
 // With parallel-rows (dlc --parallel-loops), a linalg op whose outermost loop is
 // parallel, and whose operands each take that loop's index as one of their own dims or not
 // at all, becomes a function of a range of that loop (the leading `begin, end` arguments;
@@ -174,8 +181,8 @@ MemRefType shapeGeneralType(MemRefType type) {
 /// its reduction loops (a matmul, and a dense layer's matmul with the previous layer's
 /// bias and relu fused in, which linalg's contraction interface does not recognise).
 bool isContractionLike(linalg::LinalgOp op) {
-  for (unsigned loop : llvm::seq(op.getNumLoops())) {
-    if (op.getIteratorTypesArray()[loop] != utils::IteratorType::reduction) continue;
+  for (auto [loop, iterator] : llvm::enumerate(op.getIteratorTypesArray())) {
+    if (iterator != utils::IteratorType::reduction) continue;
     unsigned reading = llvm::count_if(op.getDpsInputOperands(), [&](OpOperand *in) {
       return op.getMatchingIndexingMap(in).isFunctionOfDim(loop);
     });
@@ -334,7 +341,8 @@ private:
     if (!nest.rows.empty()) argTypes.append(2, IndexType::get(ctx)); // begin, end of the rows
     llvm::append_range(argTypes, types);
     OpBuilder mb(ctx);
-    auto fn = func::FuncOp::create(mb, op->getLoc(), "dl_kernel", FunctionType::get(ctx, argTypes, op->getResultTypes()));
+    auto type = FunctionType::get(ctx, argTypes, op->getResultTypes());
+    auto fn = func::FuncOp::create(mb, op->getLoc(), "dl_kernel", type);
     fn.setPrivate();
     Block *body = fn.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockBegin(body);
