@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
-  binutils                         # ld.bfd links model.so (compiler/Target/Linker.cpp)
+  liblld-22-dev                    # lld links model.so inside dlc (compiler/Target/Linker.cpp)
+  binutils                         # ld.bfd links model.so where dlc has no lld
   libdnnl-dev ocl-icd-opencl-dev libfmt-dev catch2 nlohmann-json3-dev ninja-build ccache cmake
   zlib1g-dev libzstd-dev libedit-dev libcurl4-openssl-dev libclang-rt-22-dev
   python3-torch python3-numpy python3-sklearn libopenblas0-openmp

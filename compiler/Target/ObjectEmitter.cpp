@@ -64,6 +64,16 @@ std::string targetCPUName(const CodegenOptions &opts) {
   return opts.cpu == "native" ? llvm::sys::getHostCPUName().str() : opts.cpu;
 }
 
+bool targetCPUIsKnown(const CodegenOptions &opts) {
+  if (opts.cpu == "native") return true;
+  // Asked of a subtarget for the generic CPU: one for an unknown CPU warns as it is made.
+  CodegenOptions generic = opts;
+  generic.cpu = "generic";
+  std::string error;
+  auto tm = makeTargetMachine(generic, error);
+  return tm && tm->getMCSubtargetInfo()->isCPUStringValid(opts.cpu);
+}
+
 bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::StringRef> features) {
   std::string error;
   auto tm = makeTargetMachine(opts, error);

@@ -22,6 +22,8 @@ struct CodegenOptions {
 
 /// The name of the CPU that `opts` generates code for ("native": this machine's).
 std::string targetCPUName(const CodegenOptions &opts);
+/// Whether LLVM knows the CPU that `opts` names, for this machine's architecture.
+bool targetCPUIsKnown(const CodegenOptions &opts);
 /// Whether that CPU has any of the LLVM subtarget features `features` ("avx512bf16").
 bool targetHasAnyFeature(const CodegenOptions &opts, llvm::ArrayRef<llvm::StringRef> features);
 

@@ -63,6 +63,10 @@ def check_flag():
             and "compiling fp32" in r.stderr, r.stderr)
     info = h.dlrun(["info", so]).stdout
     h.check("-mcpu=x86-64-v3: the model is fp32", "precision" not in info, info)
+    r = dlc([src, "-o", so, "--mcpu=bogus"])
+    h.check("--mcpu=bogus is a usage error (exit 2) naming the CPU",
+            r.returncode == 2 and "--mcpu: 'bogus' is not a CPU LLVM knows" in r.stderr
+            and "not a recognized processor" not in r.stderr, r.stderr)
     r = dlc([src, "-o", so, "--precision", "fp8"])
     h.check("--precision fp8 is a usage error (exit 2)", r.returncode == 2 and "--precision takes fp32 or bf16" in r.stderr,
             r.stderr)

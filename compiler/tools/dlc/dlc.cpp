@@ -29,6 +29,7 @@
 #include "mlir/Support/Timing.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/CodeGen/CommandFlags.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
@@ -59,8 +60,6 @@ static cl::opt<bool> listParams("list-params", cl::desc("Print every parameter: 
 static cl::opt<unsigned> optLevel("O", cl::desc("Optimisation level (0-3)"), cl::Prefix, cl::init(3),
                                   cl::cat(dlcCat));
 static cl::opt<std::string> target("target", cl::desc("cpu (default) or cuda"), cl::init("cpu"), cl::cat(dlcCat));
-static cl::opt<std::string> mcpu("mcpu", cl::desc("CPU to generate code for (default: this machine)"),
-                                 cl::init("native"), cl::cat(dlcCat));
 static cl::list<std::string> plugins("plugin", cl::desc("Load a layer plugin (its compile-time part); repeatable. "
                                                          "Also DLC_PLUGIN_PATH=dir1:dir2"),
                                      cl::value_desc("libname.so"), cl::cat(dlcCat));
@@ -197,6 +196,13 @@ int printPTX(mlir::ModuleOp module) {
 
 } // namespace
 
+/// --mcpu: LLVM's code-generation option -mcpu (registered in main); "native" where it is
+/// not given.
+static std::string targetCPU() {
+  std::string cpu = llvm::codegen::getMCPU();
+  return cpu.empty() ? "native" : cpu;
+}
+
 /// The CPU pipeline the options ask for. Channel blocks are the target CPU's vector of
 /// floats: oneDNN's direct convolutions read nChw16c with AVX-512 and nChw8c with AVX2,
 /// and each family's kernels reorder the other's blocks on every call.
@@ -206,7 +212,7 @@ static dlc::CpuPipelineOptions cpuPipelineOptions() {
   opts.shareFnBodies = shareFnBodies;
   opts.parallelLoops = parallelLoops;
   dlc::CodegenOptions cpu;
-  cpu.cpu = mcpu;
+  cpu.cpu = targetCPU();
   opts.channelBlock = dlc::targetHasAnyFeature(cpu, {"avx512f"}) ? 16 : 8;
   return opts;
 }
@@ -221,6 +227,15 @@ int main(int argc, char **argv) {
   mlir::registerDefaultTimingManagerCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerAsmPrinterCLOptions();
+  // --mcpu is LLVM's code-generation option -mcpu. lld, which links model.so inside dlc
+  // (Linker.cpp), registers LLVM's code-generation options when it first links, and an
+  // option registered twice is a fatal error: dlc registers them first (their
+  // registration is once per process), and lld finds them there.
+  static llvm::codegen::RegisterCodeGenFlags codegenFlags;
+  if (cl::Option *cpu = cl::getRegisteredOptions().lookup("mcpu")) {
+    cpu->setDescription("CPU to generate code for (default: this machine)");
+    cpu->addCategory(dlcCat);
+  }
   cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << "dlc " DLC_VERSION "\n"; });
   std::string cliErr;
   llvm::raw_string_ostream cliErrs(cliErr);
@@ -280,6 +295,12 @@ int main(int argc, char **argv) {
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
   if (emit == "ptx" && target != "cuda") return usage("--emit ptx needs --target cuda");
   if (precision != "fp32" && precision != "bf16") return usage("--precision takes fp32 or bf16, not '" + precision + "'");
+  {
+    dlc::CodegenOptions cpu;
+    cpu.cpu = targetCPU();
+    if (!dlc::targetCPUIsKnown(cpu))
+      return usage("--mcpu: '" + cpu.cpu + "' is not a CPU LLVM knows for this machine (llc-22 -mcpu=help lists them)");
+  }
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file) {
@@ -351,7 +372,7 @@ int main(int argc, char **argv) {
   }
   dlc::CodegenOptions cg;
   cg.optLevel = optLevel;
-  cg.cpu = mcpu;
+  cg.cpu = targetCPU();
   cg.glueThreshold = glueThreshold;
   // --precision bf16 is a request to the run time's oneDNN kernels, carried by the
   // signature; the generated code stays fp32. Where nothing would honour it, say so.
