@@ -44,6 +44,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <sys/mman.h>
 
 namespace cl = llvm::cl;
 
@@ -217,7 +218,30 @@ static dlc::CpuPipelineOptions cpuPipelineOptions() {
   return opts;
 }
 
+/// Faults in the first 32 MB of the heap at once. A compile's IR is millions of small
+/// objects on fresh pages, and each first touch of a page is a fault: TinyGpt's compile
+/// (a 31 MB heap) took 5,900 of them, about 8 us each on a virtual machine, ~45 ms in all;
+/// one madvise(MADV_POPULATE_WRITE) over 32 MB takes 6 ms. tcmalloc keeps the block it
+/// frees and carves the compile's objects out of it; with another allocator (sanitizer
+/// builds) the block would only go back to the system, so this is for tcmalloc alone.
+/// Kernels before 5.14 lack MADV_POPULATE_WRITE: then the pages fault as before.
+static void warmHeap() {
+#ifdef DLC_WITH_TCMALLOC
+  constexpr size_t kBytes = size_t(32) << 20, kPage = 4096;
+  char *block = static_cast<char *>(std::malloc(kBytes));
+  if (!block) return;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(block) + kPage - 1) & ~uintptr_t(kPage - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(block) + kBytes) & ~uintptr_t(kPage - 1);
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+  (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_POPULATE_WRITE);
+  std::free(block);
+#endif
+}
+
 int main(int argc, char **argv) {
+  warmHeap();
   llvm::InitLLVM init(argc, argv);
   llvm::setBugReportMsg("dlc: internal compiler error. Please report it with the .dl file and the "
                         "command line (https://github.com/dlc/dlc/issues).\n");
