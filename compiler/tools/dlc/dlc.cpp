@@ -243,7 +243,6 @@ static void warmHeap() {
 }
 
 int main(int argc, char **argv) {
-  warmHeap();
   llvm::InitLLVM init(argc, argv);
   llvm::setBugReportMsg("dlc: internal compiler error. Please report it with the .dl file and the "
                         "command line (https://github.com/dlc/dlc/issues).\n");
@@ -276,6 +275,7 @@ int main(int argc, char **argv) {
                                    "LLVM's options (--mlir-timing: where compile time goes)\n",
                                    &cliErrs))
     return usage(llvm::StringRef(cliErr).trim());
+  warmHeap(); // for a compile, not --version or --help
 
   if (printPipeline) {
     llvm::outs() << (target == "cuda" ? dlc::cudaPipeline() : dlc::cpuPipeline(cpuPipelineOptions())) << "\n";
