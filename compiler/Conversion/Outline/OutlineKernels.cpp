@@ -205,13 +205,17 @@ bool mayShareAcrossShapes(Operation *op) {
 }
 
 /// A function's body as text, without locations or the function's name: equal text,
-/// equal code.
+/// equal code. Printed as verified (each body is a clone of verified IR, and a shapeless
+/// one is printed only once its verifier has accepted it): otherwise the printer runs the
+/// verifier first, to fall back to the generic form, and that was half of this pass's
+/// time (TinyGpt: 6-7 of 13 ms).
 std::string bodyKey(func::FuncOp fn) {
   std::string key;
   llvm::raw_string_ostream os(key);
   OpPrintingFlags flags;
   flags.enableDebugInfo(false);
   flags.useLocalScope();
+  flags.assumeVerified();
   fn->print(os, flags);
   return key;
 }
