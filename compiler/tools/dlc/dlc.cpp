@@ -48,6 +48,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sys/mman.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 // Linux 5.14; older C libraries lack the name
+#endif
 
 namespace cl = llvm::cl;
 
@@ -200,6 +203,21 @@ int printPTX(mlir::ModuleOp module) {
 
 } // namespace
 
+/// Whether dlc is built with AddressSanitizer (LeakSanitizer checks the exit).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DLC_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define DLC_SANITIZED 1
+#endif
+#ifdef DLC_SANITIZED
+static constexpr bool kSanitized = true;
+#else
+static constexpr bool kSanitized = false;
+#endif
+
 /// --mcpu: LLVM's code-generation option -mcpu (registered in main); "native" where it is
 /// not given.
 static std::string targetCPU() {
@@ -235,9 +253,6 @@ static void warmHeap() {
   if (!block) return;
   uintptr_t begin = (reinterpret_cast<uintptr_t>(block) + kPage - 1) & ~uintptr_t(kPage - 1);
   uintptr_t end = (reinterpret_cast<uintptr_t>(block) + kBytes) & ~uintptr_t(kPage - 1);
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
   (void)madvise(reinterpret_cast<void *>(begin), end - begin, MADV_POPULATE_WRITE);
   std::free(block);
 #endif
@@ -322,12 +337,12 @@ int main(int argc, char **argv) {
   if (target != "cpu" && target != "cuda") return usage("--target takes cpu or cuda, not '" + target + "'");
   if (emit == "ptx" && target != "cuda") return usage("--emit ptx needs --target cuda");
   if (precision != "fp32" && precision != "bf16") return usage("--precision takes fp32 or bf16, not '" + precision + "'");
-  {
-    dlc::CodegenOptions cpu;
-    cpu.cpu = targetCPU();
-    if (!dlc::targetCPUIsKnown(cpu))
-      return usage("--mcpu: '" + cpu.cpu + "' is not a CPU LLVM knows for this machine (llc-22 -mcpu=help lists them)");
-  }
+  dlc::CodegenOptions cg;
+  cg.optLevel = optLevel;
+  cg.cpu = targetCPU();
+  cg.glueThreshold = glueThreshold;
+  if (!dlc::targetCPUIsKnown(cg))
+    return usage("--mcpu: '" + cg.cpu + "' is not a CPU LLVM knows for this machine (llc-22 -mcpu=help lists them)");
 
   auto file = llvm::MemoryBuffer::getFile(inputFile, /*IsText=*/true);
   if (!file) {
@@ -397,10 +412,6 @@ int main(int argc, char **argv) {
     llvm::errs() << "dlc: internal error: the generated dl module does not verify\n";
     return Internal;
   }
-  dlc::CodegenOptions cg;
-  cg.optLevel = optLevel;
-  cg.cpu = targetCPU();
-  cg.glueThreshold = glueThreshold;
   // --precision bf16 is a request to the run time's oneDNN kernels, carried by the
   // signature; the generated code stays fp32. Where nothing would honour it, say so.
   if (precision == "bf16") {
@@ -477,8 +488,9 @@ int main(int argc, char **argv) {
   // model.so is written. Freeing the compile's IR (the MLIR and LLVM modules and contexts,
   // millions of objects) only to exit took 7-8 ms of TinyGpt's compile; like clang, which
   // leaves its AST and IR to the exit (-disable-free), dlc exits here. Reports that print
-  // as their objects go (--mlir-timing, -time-passes, -stats) take the normal way out.
-  if (!reportsAtExit) {
+  // as their objects go (--mlir-timing, -time-passes, -stats) take the normal way out, and
+  // so do sanitizer builds, whose leak check runs at the exit.
+  if (!reportsAtExit && !kSanitized) {
     llvm::outs().flush();
     llvm::errs().flush();
     std::fflush(nullptr);
