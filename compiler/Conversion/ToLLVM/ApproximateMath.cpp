@@ -78,12 +78,9 @@ struct ApproximateMathPass : public impl::DLApproximateMathBase<ApproximateMathP
                 return isa<math::MathDialect>(op->getDialect()) ? WalkResult::interrupt() : WalkResult::advance();
               }).wasInterrupted();
     };
-    SmallVector<Operation *> withMath;
     for (Region &region : root->getRegions())
-      for (Operation &f : region.getOps())
-        if (hasMath(&f)) withMath.push_back(&f);
-    for (Operation *f : withMath)
-      if (failed(applyPatternsGreedily(f, frozen))) signalPassFailure();
+      for (Operation &f : region.getOps()) // rewriting inside f leaves this list as it is
+        if (hasMath(&f) && failed(applyPatternsGreedily(&f, frozen))) signalPassFailure();
   }
 };
 
