@@ -68,7 +68,12 @@ def ort_bench(onnx_path, inputs, threads, seconds, wd):
     sf = os.path.join(wd, "spec.json")
     with open(sf, "w") as f:
         json.dump(spec, f)
-    r = subprocess.run(["node", os.path.join(HERE, "ort_bench.js"), sf], capture_output=True, text=True)
+    env = dict(os.environ)
+    lib_dir = os.environ.get("DLC_BENCH_ORT_LIB_DIR")  # run.sh --isa avx2: ONNX Runtime held to AVX2
+    if lib_dir:
+        # Ahead of the binding's RUNPATH ($ORIGIN), which LD_LIBRARY_PATH precedes.
+        env["LD_LIBRARY_PATH"] = lib_dir + os.pathsep + env.get("LD_LIBRARY_PATH", "")
+    r = subprocess.run(["node", os.path.join(HERE, "ort_bench.js"), sf], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
     res = json.loads(r.stdout)
@@ -188,10 +193,36 @@ def train_main(args, rng):
             print(flush=True)
     os.sched_setaffinity(0, all_cpus)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "latest_train.json"), "w") as f:
-        json.dump({"unit": "ms per train step (median, p90); best round of %d" % args.rounds, "rows": rows}, f,
-                  indent=1)
-    print("wrote benchmarks/results/latest_train.json")
+    name = results_name(args, "latest_train") + ".json"
+    with open(os.path.join(HERE, "results", name), "w") as f:
+        json.dump({"unit": "ms per train step (median, p90); best round of %d" % args.rounds,
+                   "machine": describe_machine(args.isa), "rows": rows}, f, indent=1)
+    print("wrote benchmarks/results/" + name)
+
+
+def describe_machine(isa):
+    """One line naming the CPU and what each system was allowed to use (results name it too)."""
+    model = flags = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and not model:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = line.split(":", 1)[1].split()
+    widest = "avx512f" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse"
+    if isa == "avx2":
+        ort = "its AVX2 kernels (patched checks, ort_avx2.py)" if os.environ.get("DLC_BENCH_ORT_LIB_DIR") else "native"
+        held = ("all held to AVX2: dlc %s, oneDNN %s, PyTorch %s, ONNX Runtime %s"
+                % (os.environ.get("DLC_FLAGS", "").strip(), os.environ.get("ONEDNN_MAX_CPU_ISA"),
+                   os.environ.get("ATEN_CPU_CAPABILITY"), ort))
+    else:
+        held = "each system on the CPU's widest set"
+    return "CPU: %s (%d CPUs, widest vector set %s, amx %s); %s" % (
+        model, os.cpu_count(), widest, "yes" if "amx_tile" in flags else "no", held)
+
+
+def results_name(args, stem):
+    return stem + ("-avx2" if args.isa == "avx2" else "")
 
 
 def main():
@@ -208,7 +239,13 @@ def main():
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="bf16: also time dlc --precision bf16 (its own columns: time, speed-up against fp32 dlc "
                          "and the best peer, error against PyTorch fp32)")
+    ap.add_argument("--isa", choices=("native", "avx2"), default="native",
+                    help="avx2: label and file the results as the AVX2 table (run.sh sets up the caps)")
     args = ap.parse_args()
+    if args.isa == "avx2" and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
+        sys.exit("run.py: --isa avx2 goes through run.sh, which caps every system before they start")
+    machine = describe_machine(args.isa)
+    print(machine, flush=True)
     if args.quick:
         args.rounds, args.seconds = 1, 0.3
     harness.BIN = args.bin
@@ -289,10 +326,12 @@ def main():
                 print(flush=True)
     os.sched_setaffinity(0, all_cpus)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "latest.json"), "w") as f:
-        json.dump({"unit": "ms (median, p90); best round of %d" % args.rounds, "rows": rows}, f, indent=1)
-    chart(rows, os.path.join(HERE, "results", "latest.svg"))
-    print("wrote benchmarks/results/latest.json and latest.svg")
+    name = results_name(args, "latest")
+    with open(os.path.join(HERE, "results", name + ".json"), "w") as f:
+        json.dump({"unit": "ms (median, p90); best round of %d" % args.rounds, "machine": machine, "rows": rows}, f,
+                  indent=1)
+    chart(rows, os.path.join(HERE, "results", name + ".svg"))
+    print("wrote benchmarks/results/%s.json and %s.svg" % (name, name))
 
 
 if __name__ == "__main__":
