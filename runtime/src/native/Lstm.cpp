@@ -19,6 +19,24 @@ struct Problem {
   float *hBuffers[2], *c; // h of the previous and this step (swapping), c: [b, h] each
 };
 
+/// The cell update of row `row` at step `step` for the units [u0, u0 + lanes of V), from
+/// its gates' pre-activations: c_t and h_t, stored where the next step and the output
+/// read them. The gates go through the approximate functions (Vector.h: within 2e-7 and
+/// 7 ulp; the exact ones took a sixth of an LSTM(32 -> 128)'s time at batch 32 capped at
+/// AVX2: 3.34 -> 3.00 ms).
+template <class V>
+DLRT_VINLINE void cellUpdate(const Problem &p, int64_t step, int64_t row, int64_t u0, V i, V f, V g, V o) {
+  float *c = p.c + row * p.h + u0;
+  // c_{-1} = 0, but forget * 0 is still computed: a NaN forget gate makes c NaN, as in
+  // PyTorch (difftest seed 99137: h was 0 where o's gate was 0 and f's NaN).
+  V cNew = vsigmoidApprox(f) * (step > 0 ? loadLanes<V>(c) : splatLanes<V>(0.0f)) + vsigmoidApprox(i) * vtanhApprox(g);
+  storeLanes(c, cNew);
+  V hNew = vsigmoidApprox(o) * vtanhApprox(cNew);
+  storeLanes(p.hBuffers[(step + 1) & 1] + row * p.h + u0, hNew);
+  if (p.sequence) storeLanes(p.y + (row * p.t + step) * p.h + u0, hNew);
+  else if (step + 1 == p.t) storeLanes(p.y + row * p.h + u0, hNew);
+}
+
 /// Step `step` of rows [r, r + R) for the units [u0, u0 + lanes of V) of a block of 16:
 /// the gates' pre-activations (the input projection plus h_{t-1} W_hh^T), then c_t and h_t.
 /// V is 16 floats, or 8 (half the block, `half` 0 or 1) where R rows' 16-float
@@ -27,7 +45,6 @@ template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t 
   constexpr int N = kLanesOf<V>;
   const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes + half * N;
   const float *hPrev = p.hBuffers[step & 1];
-  float *hNext = p.hBuffers[(step + 1) & 1];
   V acc[R][4];
   for (int q = 0; q < R; ++q)
     for (int g = 0; g < 4; ++g) acc[q][g] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0);
@@ -39,18 +56,45 @@ template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t 
         for (int g = 0; g < 4; ++g) acc[q][g] += s * loadLanes<V>(w + g * kLanes);
       }
   }
-  for (int q = 0; q < R; ++q) {
-    V in = vsigmoid(acc[q][0]), forget = vsigmoid(acc[q][1]), cell = vtanh(acc[q][2]), out = vsigmoid(acc[q][3]);
-    float *c = p.c + (r + q) * h + u0;
-    // c_{-1} = 0, but forget * 0 is still computed: a NaN forget gate makes c NaN, as in
-    // PyTorch (difftest seed 99137: h was 0 where o's gate was 0 and f's NaN).
-    V cNew = forget * (step > 0 ? loadLanes<V>(c) : splatLanes<V>(0.0f)) + in * cell;
-    storeLanes(c, cNew);
-    V hNew = out * vtanh(cNew);
-    storeLanes(hNext + (r + q) * h + u0, hNew);
-    if (p.sequence) storeLanes(p.y + ((r + q) * p.t + step) * h + u0, hNew);
-    else if (step + 1 == p.t) storeLanes(p.y + (r + q) * h + u0, hNew);
+  for (int q = 0; q < R; ++q) cellUpdate<V>(p, step, r + q, u0, acc[q][0], acc[q][1], acc[q][2], acc[q][3]);
+}
+
+/// Rows [r, r + R) of a block of 16 units on AVX2 one gate at a time: each gate's 16 units
+/// for R rows are 2R ymm accumulators (12 for R = 6, beside 2 weight vectors and one
+/// broadcast row, of 16 registers), so each weight vector loaded serves R rows and twelve
+/// independent sums hide the FMAs' latency, where all four gates at once fit only 2 rows
+/// of 8 units (8 sums: the LSTM sample at batch 32 on one Zen 5 core capped at AVX2,
+/// 3.00 -> 2.xx ms). The pre-activations wait in `pre` (R x 4 x 16 floats, in L1) for
+/// the cell update.
+template <int R> DLRT_VINLINE void cellBlockByGate(const Problem &p, int64_t step, int64_t r, int64_t u, float *pre) {
+  using V = vf8;
+  const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes;
+  const float *hPrev = p.hBuffers[step & 1];
+  for (int g = 0; g < 4; ++g) {
+    V acc[R][2];
+    for (int q = 0; q < R; ++q)
+      for (int half = 0; half < 2; ++half)
+        acc[q][half] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0 + half * 8);
+    if (step > 0) {
+      const float *w = p.packed + u * h * 4 * kLanes + g * kLanes;
+      for (int64_t k = 0; k < h; ++k, w += 4 * kLanes) {
+        V w0 = loadLanes<V>(w), w1 = loadLanes<V>(w + 8);
+        for (int q = 0; q < R; ++q) {
+          V s = splatLanes<V>(hPrev[(r + q) * h + k]);
+          acc[q][0] += s * w0;
+          acc[q][1] += s * w1;
+        }
+      }
+    }
+    for (int q = 0; q < R; ++q)
+      for (int half = 0; half < 2; ++half) storeLanes(pre + (q * 4 + g) * kLanes + half * 8, acc[q][half]);
   }
+  for (int q = 0; q < R; ++q)
+    for (int half = 0; half < 2; ++half) {
+      const float *a = pre + q * 4 * kLanes + half * 8;
+      cellUpdate<V>(p, step, r + q, u0 + half * 8, loadLanes<V>(a), loadLanes<V>(a + kLanes),
+                    loadLanes<V>(a + 2 * kLanes), loadLanes<V>(a + 3 * kLanes));
+    }
 }
 
 /// Every step for the hidden blocks [u0, u1), meeting the other members after each step
@@ -77,17 +121,27 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
 }
 
 // One build per ISA. Each weight vector loaded serves R rows, R x 4 gates of accumulators
-// in registers: AVX-512's 32 zmm hold 4 rows of 16 units, AVX2's 16 ymm 2 rows of 8 units
-// (the block's two halves one after the other) beside the 4 weight vectors and 2 rows'
-// h. Before, AVX2 ran one row at a time on 16 units (8 ymm), loading each weight vector
-// once per row: the LSTM sample at batch 32, one Zen 5 core capped at AVX2, 4.0-4.3 ms
-// against 3.4 now. 3 rows of 8 units need 17 registers: clang keeps the weights in
-// registers and spills two accumulators (4.9-5.2 ms).
+// in registers: AVX-512's 32 zmm hold 4 rows of 16 units. AVX2's 16 ymm hold 2 rows of 8
+// units of the four gates (3 rows need 17 registers: clang kept the weights in registers
+// and spilled two accumulators, 4.9-5.2 ms against 3.4 for the LSTM sample at batch 32 on
+// one Zen 5 core), so AVX2 takes groups of 6 rows one gate at a time (cellBlockByGate),
+// and the rows left over in pairs of 8 units and, for an odd one, 16 units.
 DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
   run<vf, 4>(p, u0, u1, sync);
 }
 DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
-  run<vf8, 2>(p, u0, u1, sync);
+  constexpr int R = 6;
+  alignas(64) float pre[R * 4 * kLanes];
+  const int64_t grouped = p.b - p.b % R, paired = p.b - p.b % R % 2;
+  for (int64_t step = 0; step < p.t; ++step) {
+    for (int64_t u = u0; u < u1; ++u) {
+      for (int64_t r = 0; r < grouped; r += R) cellBlockByGate<R>(p, step, r, u, pre);
+      for (int half = 0; half < 2; ++half)
+        for (int64_t r = grouped; r < paired; r += 2) cellBlock<vf8, 2>(p, step, r, u, half);
+      if (paired < p.b) cellBlock<vf, 1>(p, step, paired, u, 0);
+    }
+    sync();
+  }
 }
 void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
   run<vf, 1>(p, u0, u1, sync);
