@@ -64,8 +64,8 @@ template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t 
 /// broadcast row, of 16 registers), so each weight vector loaded serves R rows and twelve
 /// independent sums hide the FMAs' latency, where all four gates at once fit only 2 rows
 /// of 8 units (8 sums: the LSTM sample at batch 32 on one Zen 5 core capped at AVX2,
-/// 3.00 -> 2.xx ms). The pre-activations wait in `pre` (R x 4 x 16 floats, in L1) for
-/// the cell update.
+/// 2.96 -> 2.68 ms, min of 3). The pre-activations wait in `pre` (R x 4 x 16 floats, in
+/// L1) for the cell update.
 template <int R> DLRT_VINLINE void cellBlockByGate(const Problem &p, int64_t step, int64_t r, int64_t u, float *pre) {
   using V = vf8;
   const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes;
