@@ -65,6 +65,15 @@ SmallVector<int64_t> iota(int64_t n);
 Value normalizedInputGrad(OpBuilder &b, Location loc, Value dxhat, Value xhat, Value rstd,
                           llvm::function_ref<Value(Value)> mean);
 
+/// `v` as a matrix [positions, last dim]: leading dims merged (a 1-D vector is one row).
+Value asRows(OpBuilder &b, Location loc, Value v);
+
+/// `v` with its last two dims swapped.
+Value transposeLast(OpBuilder &b, Location loc, Value v);
+
+/// lhs @ rhs with torch.matmul's batch broadcasting (both of rank >= 2).
+Value matmul(OpBuilder &b, Location loc, Value lhs, Value rhs);
+
 /// A ranked tensor of floating-point elements (the values that carry gradients).
 bool isFloatTensor(Value v);
 
