@@ -36,13 +36,16 @@ def DLUnrollRecurrent : Pass<"dl-unroll-recurrent", "::mlir::ModuleOp"> {
     formulas, gate order i, f, g, o for LSTM and r, z, n for GRU, zero initial states),
     so that autodiff composes those ops' gradients into backpropagation through time.
     A target that runs dl.recurrent_backward as one kernel keeps the recurrences it can
-    run that way (`keep-fused-f32`: the f32 ones). One of dynamic length that it cannot
-    keep is marked `dl.gradient_unavailable`, and autodiff reports it as having no
-    gradient. Inference functions keep the fused op.
+    run that way (`keep-fused-f32`: the f32 ones, for oneDNN's RNN backward;
+    `keep-fused`: all of them, for the portable path's loop over time). One of dynamic
+    length that it cannot keep is marked `dl.gradient_unavailable`, and autodiff reports
+    it as having no gradient. Inference functions keep the fused op.
   }];
   let options = [
     Option<"keepFusedF32", "keep-fused-f32", "bool", /*default=*/"false",
-           "Keep f32 recurrences, whose gradient the target runs fused (dl.recurrent_backward)">
+           "Keep f32 recurrences, whose gradient the target runs fused (dl.recurrent_backward)">,
+    Option<"keepFused", "keep-fused", "bool", /*default=*/"false",
+           "Keep every recurrence: the target runs dl.recurrent_backward for any element type">
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }

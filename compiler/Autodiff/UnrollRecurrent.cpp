@@ -1,8 +1,9 @@
 //===- UnrollRecurrent.cpp - the dl-unroll-recurrent pass -----------------===//
 //
-// For targets without a fused recurrent gradient (the portable linalg path, and the f16
-// and bf16 recurrences of the oneDNN path): the train step's lstm and gru written out in
-// dl ops, whose gradients autodiff composes into backpropagation through time.
+// For targets without a fused recurrent gradient (the f16 and bf16 recurrences of the
+// oneDNN path): the train step's lstm and gru written out in dl ops, whose gradients
+// autodiff composes into backpropagation through time. (The portable path lowers
+// dl.recurrent_backward to a loop over time of its own: RecurrentToLinalg.cpp.)
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Autodiff/Passes.h"
@@ -94,7 +95,7 @@ struct DLUnrollRecurrent : impl::DLUnrollRecurrentBase<DLUnrollRecurrent> {
     });
     for (dl::RecurrentOp op : ops) {
       auto xt = op.getInput().getType();
-      if (keepFusedF32 && xt.getElementType().isF32()) continue;
+      if (keepFused || (keepFusedF32 && xt.getElementType().isF32())) continue;
       if (xt.isDynamicDim(1) || xt.getDimSize(1) == 0) {
         op->setAttr("dl.gradient_unavailable",
                     StringAttr::get(op.getContext(), "this target unrolls the recurrence for training, which needs a "

@@ -90,6 +90,7 @@ void registerPasses() {
 void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool allowInferenceOnly) {
   DLUnrollRecurrentOptions unroll;
   unroll.keepFusedF32 = kernels == "onednn";
+  unroll.keepFused = kernels == "linalg"; // the GPU target's too
   pm.addPass(createDLUnrollRecurrent(unroll));
   DLAutodiffOptions autodiff;
   autodiff.allowInferenceOnly = allowInferenceOnly;

@@ -680,26 +680,11 @@ model One {
 
 def check_dynamic_length_recurrence():
     """lstm and gru over a sequence of dynamic length: the oneDNN path trains them on its
-    RNN backward kernel (every length gives torch's gradients); the portable path, which
-    unrolls the recurrence for training, needs a static length and says so."""
+    RNN backward kernel, the portable path (and the GPU target) on its loop over time;
+    every length gives torch's gradients."""
     src = source(RNN.replace("f32[B, 5, 3]", "f32[B, T, 3]"), "sgd(lr = 1.0)")
     wd = h.workdir()
-    flags = os.environ.get("DLC_FLAGS", "")
-    # The GPU target trains recurrences as the portable path does.
-    linalg = "--kernels=linalg" in flags or "--target cuda" in flags
-    if linalg and os.environ.get("DLC_PRECOMPILED"):
-        return  # a compiler diagnostic: checked where dlc runs
-    path = os.path.join(wd, "dyn.dl")
-    with open(path, "w") as f:
-        f.write(src)
-    r = subprocess.run([os.path.join(h.BIN, "dlc"), path, "-o", os.path.join(wd, "dyn.so")] +
-                       os.environ.get("DLC_FLAGS", "").split(), capture_output=True, text=True)
-    if linalg:
-        h.check("portable path: a dynamic-length recurrence leaves no train step, saying why",
-                r.returncode == 0 and "needs a static sequence length" in r.stderr, r.stderr)
-        return
-    h.check("oneDNN path: a dynamic-length recurrence compiles with its train step", r.returncode == 0 and
-            "no train step" not in r.stderr, r.stderr)
+    h.compile_model(src, wd, "dyn")  # a model without its train step fails train_run below
     P = init_params(RNN_PARAMS)
     w0 = os.path.join(wd, "w0.safetensors")
     h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
