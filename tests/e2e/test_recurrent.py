@@ -36,9 +36,10 @@ class Rnn(torch.nn.Module):
 
 # Hidden sizes in whole blocks of 16: the inference form's LSTM runs on the native
 # recurrence (runtime/src/native/Lstm.cpp), its GRUs on oneDNN still. Batches that leave
-# rows over after groups of 4 (AVX-512) or 6 (AVX2: 15 = 6 + 6 + 2 + 1), three layers (the buffers between layers alternate), 3
-# blocks, sessions of 1 and 2 threads. (These calls are too small for the thread policy
-# to share a step between threads; KernelsTest runs the recurrence on teams of 2 and 3.)
+# rows over after groups of 4 (AVX-512) or 6 (AVX2: 15 = 6 + 6 + 2 + 1), three layers
+# (the buffers between layers alternate), 3 blocks, sessions of 1 and 2 threads. (These
+# calls are too small for the thread policy to share a step between threads; KernelsTest
+# runs the recurrence on teams of 2 and 3.)
 NATIVE_SRC = """
 model Native {
   input x: f32[B, T, 6]

@@ -191,8 +191,9 @@ void backwardLayer(OpBuilder &rw, const Recurrence &r, Value in, ValueRange w, c
   Value cPrevSeq;
   if (!r.gru) {
     auto cType = r.seq(h);
+    SmallVector<OpFoldResult> cColumns = {rw.getIndexAttr(0), rw.getIndexAttr(0), rw.getIndexAttr(4 * h)};
     Value cSeq = tensor::ExtractSliceOp::create(
-        rw, loc, cType, fwd.kept, ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0), rw.getIndexAttr(4 * h)},
+        rw, loc, cType, fwd.kept, cColumns,
         ArrayRef<OpFoldResult>{r.b, getAsOpFoldResult(r.steps), rw.getIndexAttr(h)}, r.unit(rw));
     cPrevSeq = r.shifted(rw, cSeq);
   }
@@ -246,9 +247,12 @@ void backwardLayer(OpBuilder &rw, const Recurrence &r, Value in, ValueRange w, c
   // LSTM: the same pre-activation gradients for both projections.
   Value dx = loop.getResult(r.gru ? 1 : 2), dhPre = loop.getResult(2);
   auto weightType = [](Value v) { return cast<RankedTensorType>(v.getType()); };
-  weightGrads.push_back(dl::matmul(rw, loc, dl::transposeLast(rw, loc, dl::asRows(rw, loc, dx)), dl::asRows(rw, loc, in)));
-  weightGrads.push_back(
-      dl::matmul(rw, loc, dl::transposeLast(rw, loc, dl::asRows(rw, loc, dhPre)), dl::asRows(rw, loc, hPrevSeq)));
+  // Over every step at once: [G H, B T] x [B T, width].
+  auto summedOverSteps = [&](Value pre, Value operand) {
+    return dl::matmul(rw, loc, dl::transposeLast(rw, loc, dl::asRows(rw, loc, pre)), dl::asRows(rw, loc, operand));
+  };
+  weightGrads.push_back(summedOverSteps(dx, in));
+  weightGrads.push_back(summedOverSteps(dhPre, hPrevSeq));
   weightGrads.push_back(dl::sumTo(rw, loc, dx, weightType(w[2])));
   weightGrads.push_back(dl::sumTo(rw, loc, dhPre, weightType(w[3])));
   inGrad = dl::MatmulOp::create(rw, loc, cast<RankedTensorType>(in.getType()), dx, w[0]);
