@@ -98,18 +98,14 @@ template <int R> DLRT_VINLINE void cellBlockByGate(const Problem &p, int64_t ste
 }
 
 /// Every step for the hidden blocks [u0, u1), meeting the other members after each step
-/// (the next reads all of this one's h). Rows go in groups of R on vectors V; the rest
-/// (fewer than R) in one group on 16-float vectors, whose 4 x 2 independent ymm
-/// accumulators per row keep AVX2's two FMA units busy where 8-float ones for one row
-/// would wait on their latency (one sequence on AVX2: 0.128 ms against 0.172).
-template <class V, int R>
+/// (the next reads all of this one's h). Rows go in groups of R on 16-float vectors, the
+/// rest (fewer than R) in one group. (AVX2 has a loop of its own: runAvx2.)
+template <int R>
 DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
-  constexpr int halves = kLanes / kLanesOf<V>;
   const int64_t grouped = p.b - p.b % R;
   for (int64_t step = 0; step < p.t; ++step) {
     for (int64_t u = u0; u < u1; ++u) {
-      for (int half = 0; half < halves; ++half)
-        for (int64_t r = 0; r < grouped; r += R) cellBlock<V, R>(p, step, r, u, half);
+      for (int64_t r = 0; r < grouped; r += R) cellBlock<vf, R>(p, step, r, u, 0);
       switch (p.b - grouped) {
       case 3: if constexpr (R > 3) cellBlock<vf, 3>(p, step, grouped, u, 0); break;
       case 2: if constexpr (R > 2) cellBlock<vf, 2>(p, step, grouped, u, 0); break;
@@ -125,9 +121,11 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
 // units of the four gates (3 rows need 17 registers: clang kept the weights in registers
 // and spilled two accumulators, 4.9-5.2 ms against 3.4 for the LSTM sample at batch 32 on
 // one Zen 5 core), so AVX2 takes groups of 6 rows one gate at a time (cellBlockByGate),
-// and the rows left over in pairs of 8 units and, for an odd one, 16 units.
+// and the rows left over in pairs of 8 units and, for an odd one, 16 units: its 4 x 2
+// independent ymm sums keep the two FMA units busy where 8-unit ones for one row would
+// wait on their latency (one sequence: 0.128 ms against 0.172).
 DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
-  run<vf, 4>(p, u0, u1, sync);
+  run<4>(p, u0, u1, sync);
 }
 DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
   constexpr int R = 6;
@@ -144,7 +142,7 @@ DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const st
   }
 }
 void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
-  run<vf, 1>(p, u0, u1, sync);
+  run<1>(p, u0, u1, sync);
 }
 
 } // namespace
