@@ -141,7 +141,7 @@ def dlc_train_bench(bin_dir, so, batch, threads, seconds):
     return (float(m.group(1)), float(m.group(2))), arena.group(1) if arena else ""
 
 
-def train_main(args, rng):
+def train_main(args, rng, machine):
     rows = []
     all_cpus = os.sched_getaffinity(0)
     for wname in args.cases.split(","):
@@ -196,7 +196,7 @@ def train_main(args, rng):
     name = results_name(args, "latest_train") + ".json"
     with open(os.path.join(HERE, "results", name), "w") as f:
         json.dump({"unit": "ms per train step (median, p90); best round of %d" % args.rounds,
-                   "machine": describe_machine(args.isa), "rows": rows}, f, indent=1)
+                   "machine": machine, "rows": rows}, f, indent=1)
     print("wrote benchmarks/results/" + name)
 
 
@@ -252,7 +252,7 @@ def main():
     rng = np.random.RandomState(0)
     torch.manual_seed(0)
     if args.train:
-        return train_main(args, rng)
+        return train_main(args, rng, machine)
     rows = []
     all_cpus = os.sched_getaffinity(0)
     for wname in args.cases.split(","):
