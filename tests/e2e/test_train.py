@@ -678,34 +678,83 @@ model One {
         h.check_close("one-step recurrence: %s after 2 steps" % k, after[k], v.detach().numpy(), atol=1e-4, rtol=1e-3)
 
 
+def recurrent_gradients(label, src, params, loss, shapes):
+    """One step of sgd(lr = 1) of a model of dynamic batch and length for each (b, T) of
+    `shapes` gives every parameter's gradient of `loss`, as float64 autograd has it."""
+    wd = h.workdir()
+    so = h.compile_model(source(src, "sgd(lr = 1.0)"), wd, "dyn")  # a model without its train step fails train_run
+    P = init_params(params)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+    rng = np.random.default_rng(7)
+    for batch, steps in shapes:
+        inputs = {"x": rng.standard_normal((batch, steps, 3)).astype(np.float32),
+                  "label": rng.integers(0, 3, batch).astype(np.int64)}
+        after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "1"])
+        P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
+        grads = torch.autograd.grad(loss(P64, torch_inputs(inputs, torch.float64)), list(P64.values()))
+        for (pname, p), g in zip(P64.items(), grads):
+            ref = g.numpy()
+            got = p.detach().numpy() - after[pname].astype(np.float64)
+            h.check_close("%s b%d T%d grad %s" % (label, batch, steps, pname), got, ref,
+                          atol=1e-6 + 1e-5 * np.abs(ref).max(), rtol=1e-3)
+
+
 def check_dynamic_length_recurrence():
     """lstm and gru over a sequence of dynamic length: the oneDNN path trains them on its
     RNN backward kernel, the portable path (and the GPU target) on its loop over time;
     every length gives torch's gradients."""
-    src = source(RNN.replace("f32[B, 5, 3]", "f32[B, T, 3]"), "sgd(lr = 1.0)")
-    wd = h.workdir()
-    h.compile_model(src, wd, "dyn")  # a model without its train step fails train_run below
-    P = init_params(RNN_PARAMS)
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
-    rng = np.random.default_rng(7)
-    for batch, steps in ((3, 1), (2, 4), (5, 9)):
-        inputs = {"x": rng.standard_normal((batch, steps, 3)).astype(np.float32),
-                  "label": rng.integers(0, 3, batch).astype(np.int64)}
-        after, _, _, _ = h.train_run(os.path.join(wd, "dyn.so"), inputs, w0, wd, ["--steps", "1"])
-        P64 = {k: v.to(torch.float32).to(torch.float64).requires_grad_() for k, v in P.items()}
-        grads = torch.autograd.grad(rnn_loss(P64, torch_inputs(inputs, torch.float64)), list(P64.values()))
-        for (pname, p), g in zip(P64.items(), grads):
-            ref = g.numpy()
-            got = p.detach().numpy() - after[pname].astype(np.float64)
-            h.check_close("dynamic length b%d T%d grad %s" % (batch, steps, pname), got, ref,
-                          atol=1e-6 + 1e-5 * np.abs(ref).max(), rtol=1e-3)
+    recurrent_gradients("dynamic length", RNN.replace("f32[B, 5, 3]", "f32[B, T, 3]"), RNN_PARAMS, rnn_loss,
+                        ((3, 1), (2, 4), (5, 9)))
+
+
+# LSTMs of whole blocks of 16 hidden units, which the oneDNN path trains on its native
+# recurrence forward and backward (runtime/src/native/LstmBackward.cpp): two layers
+# returning sequences whose input wants a gradient, one returning its last step, and one
+# on the model's input, whose gradient the backward leaves out.
+NATIVE_LSTM = """
+model NativeLstm {
+  input x: f32[B, T, 3]
+  input label: i64[B]
+  e = dense(x, 8)
+  s = lstm(e, 16, layers = 2)
+  g = lstm(s, 32, sequences = false)
+  q = lstm(x, 32, sequences = false)
+  logits = dense(g + q, 3)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+NATIVE_LSTM_PARAMS = [("e.weight", (8, 3)), ("e.bias", (8,))] + [
+    ("%s.%s_l%d" % (name, kind, l), (4 * hidden, width if kind == "weight_ih" else hidden) if kind.startswith("weight")
+     else (4 * hidden,))
+    for name, hidden, widths in (("s", 16, (8, 16)), ("g", 32, (16,)), ("q", 32, (3,)))
+    for l, width in enumerate(widths) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] + [
+    ("logits.weight", (3, 32)), ("logits.bias", (3,))]
+
+
+def native_lstm_loss(P, I):
+    s = recurrent(linear(P, "e", I["x"]), P, "s.", 2, False)
+    g = recurrent(s, P, "g.", 1, False)[:, -1]
+    q = recurrent(I["x"], P, "q.", 1, False)[:, -1]
+    return F.cross_entropy(linear(P, "logits", g + q), I["label"])
+
+
+def check_native_lstm():
+    """The native LSTM's train step: batches of whole groups of rows and of rows left over
+    (groups of 6 on AVX2, 8 on AVX-512), one step and several."""
+    recurrent_gradients("native lstm", NATIVE_LSTM, NATIVE_LSTM_PARAMS, native_lstm_loss,
+                        ((1, 1), (3, 5), (7, 9), (9, 4), (13, 3), (16, 2)))
 
 
 if __name__ == "__main__":  # test_precision.py imports the models
     check_recurrent_reference()
     check_one_step_recurrence()
     check_dynamic_length_recurrence()
+    check_native_lstm()
     check_gradients()
     check_optimizers()
     check_shared_bodies()

@@ -485,7 +485,7 @@ TEST_CASE("the RNN's training form computes what inference does and keeps each l
     for (auto &p : params) addrs.push_back(int64_t(reinterpret_cast<intptr_t>(p.data())));
     auto x = randomVector(static_cast<size_t>(b * t * in), 9);
     KernelContext ctx;
-    std::vector<int64_t> g = {b, t, in, h, layers, gru, /*sequences=*/0};
+    std::vector<int64_t> g = {b, t, in, h, layers, gru, /*sequences=*/0, /*dx wanted=*/1};
     std::vector<float> yInfer(static_cast<size_t>(b * h)), yTrain(static_cast<size_t>(b * h));
     dlrt_k_rnn_f32(&ctx, 0, g.data(), addrs.data(), x.data(), yInfer.data(), nullptr);
     int64_t bytes = 0;
@@ -1023,7 +1023,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
             CAPTURE(b, h, int(isa), threads, sequence);
             std::vector<float> y(size_t(sequence ? b * t * h : b * h), -7.0f);
             dlrt::native::lstmRecurrence(threads, b, t, h, proj.data(), packed.data(), y.data(), sequence, state.data(),
-                                         isa);
+                                         {}, isa);
             double worst = 0;
             for (int64_t r = 0; r < b; ++r)
               for (int64_t s = sequence ? 0 : t - 1; s < t; ++s)
@@ -1040,11 +1040,112 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
       std::vector<float> y(size_t(b * t * h));
       for (dlrt::native::VectorIsa isa : isas) {
         CAPTURE(b, h, int(isa));
-        dlrt::native::lstmRecurrence(1, b, t, h, withNaN.data(), packed.data(), y.data(), true, state.data(), isa);
+        dlrt::native::lstmRecurrence(1, b, t, h, withNaN.data(), packed.data(), y.data(), true, state.data(), {}, isa);
         CHECK(std::isnan(y[size_t(2 * h + 3)]));
         CHECK(std::isnan(y[size_t((t - 1) * h)]));
         CHECK(!std::isnan(y[size_t(1 * h + 3)]));
         if (b > 1) CHECK(!std::isnan(y[size_t((t + t - 1) * h)]));
+      }
+    }
+  }
+}
+
+TEST_CASE("native LSTM backward: every ISA build and team size against a double-precision reference") {
+  using dlrt::native::VectorIsa;
+  std::mt19937 gen(12);
+  std::uniform_real_distribution<float> u(-0.4f, 0.4f), big(-3.0f, 3.0f), unit(-1.0f, 1.0f);
+  // b: rows left over after the groups of 8 (AVX-512) or 6 (AVX2): 1, 7 = 6 + 1,
+  // 9 = 8 + 1 = 6 + 3, 14 = 8 + 6 = 12 + 2; t = 1: no step but the last.
+  for (int64_t b : {1, 7, 9, 14}) {
+    for (int64_t h : {16, 48}) {
+      for (int64_t t : {1, 6}) {
+        std::vector<float> proj(size_t(b * t * 4 * h)), whh(size_t(4 * h * h)), dySeq(size_t(b * t * h));
+        for (float &v : proj) v = big(gen);
+        for (float &v : whh) v = u(gen);
+        for (float &v : dySeq) v = unit(gen);
+        // The reference in double: PyTorch's LSTM cell forward, keeping the activated gates
+        // and c, then backwards through time.
+        auto sigmoid = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+        const size_t cells = size_t(b * t * h);
+        std::vector<double> act(cells * 4), cs(cells), hs(cells);
+        for (int64_t r = 0; r < b; ++r)
+          for (int64_t s = 0; s < t; ++s)
+            for (int64_t j = 0; j < h; ++j) {
+              double a[4];
+              for (int64_t g = 0; g < 4; ++g) {
+                a[g] = proj[size_t((r * t + s) * 4 * h + g * h + j)];
+                if (s > 0)
+                  for (int64_t k = 0; k < h; ++k) a[g] += hs[size_t((r * t + s - 1) * h + k)] * whh[size_t((g * h + j) * h + k)];
+              }
+              size_t at = size_t((r * t + s) * h + j), gat = size_t((r * t + s) * 4 * h + j);
+              double i = sigmoid(a[0]), f = sigmoid(a[1]), g = std::tanh(a[2]), o = sigmoid(a[3]);
+              act[gat] = i, act[gat + size_t(h)] = f, act[gat + size_t(2 * h)] = g, act[gat + size_t(3 * h)] = o;
+              cs[at] = f * (s > 0 ? cs[at - size_t(h)] : 0.0) + i * g;
+              hs[at] = o * std::tanh(cs[at]);
+            }
+        for (bool sequence : {true, false}) {
+          std::vector<float> dy(sequence ? dySeq : std::vector<float>(size_t(b * h)));
+          if (!sequence)
+            for (float &v : dy) v = unit(gen);
+          std::vector<double> da(cells * 4), dbias(size_t(4 * h), 0.0);
+          for (int64_t r = 0; r < b; ++r) {
+            std::vector<double> dhNext(size_t(h), 0.0), dcNext(size_t(h), 0.0);
+            for (int64_t s = t - 1; s >= 0; --s) {
+              std::vector<double> dh(static_cast<size_t>(h));
+              for (int64_t j = 0; j < h; ++j)
+                dh[size_t(j)] = dhNext[size_t(j)] +
+                                (sequence ? dy[size_t((r * t + s) * h + j)] : s == t - 1 ? dy[size_t(r * h + j)] : 0.0);
+              for (int64_t j = 0; j < h; ++j) {
+                size_t at = size_t((r * t + s) * h + j), gat = size_t((r * t + s) * 4 * h + j);
+                double i = act[gat], f = act[gat + size_t(h)], g = act[gat + size_t(2 * h)], o = act[gat + size_t(3 * h)];
+                double tc = std::tanh(cs[at]), cPrev = s > 0 ? cs[at - size_t(h)] : 0.0;
+                double dc = dh[size_t(j)] * o * (1 - tc * tc) + dcNext[size_t(j)];
+                da[gat] = dc * g * i * (1 - i);
+                da[gat + size_t(h)] = dc * cPrev * f * (1 - f);
+                da[gat + size_t(2 * h)] = dc * i * (1 - g * g);
+                da[gat + size_t(3 * h)] = dh[size_t(j)] * tc * o * (1 - o);
+                dcNext[size_t(j)] = dc * f;
+              }
+              for (int64_t k = 0; k < h; ++k) {
+                double sum = 0;
+                for (int64_t q = 0; q < 4 * h; ++q) sum += da[size_t((r * t + s) * 4 * h + q)] * whh[size_t(q * h + k)];
+                dhNext[size_t(k)] = sum;
+              }
+            }
+          }
+          for (int64_t row = 0; row < b * t; ++row)
+            for (int64_t q = 0; q < 4 * h; ++q) dbias[size_t(q)] += da[size_t(row * 4 * h + q)];
+          double scale = 0;
+          for (double v : da) scale = std::max(scale, std::abs(v));
+          std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h)));
+          dlrt::native::packLstmRecurrentWeight(whh.data(), h, packed.data());
+          std::vector<float> state(size_t(std::max(dlrt::native::lstmStateSize(b, h),
+                                                   dlrt::native::lstmBackwardStateSize(b, h))));
+          for (VectorIsa isa : runnableIsas())
+            for (int threads : {1, 2, 3}) {
+              CAPTURE(b, h, t, int(isa), threads, sequence);
+              // The training-form forward keeps the activated gates (over proj), c and hPrev.
+              std::vector<float> gates = proj, c(cells), hPrev(cells), y(cells), daGot(cells * 4, -7.0f),
+                                 dbiasGot(size_t(4 * h), -7.0f);
+              dlrt::native::lstmRecurrence(threads, b, t, h, gates.data(), packed.data(), y.data(), true, state.data(),
+                                           {c.data(), hPrev.data()}, isa);
+              double worstKept = 0;
+              for (size_t k = 0; k < cells; ++k) {
+                worstKept = std::max(worstKept, std::abs(c[k] - cs[k]));
+                double prev = k % size_t(t * h) < size_t(h) ? 0.0 : hs[k - size_t(h)];
+                worstKept = std::max(worstKept, std::abs(hPrev[k] - prev));
+              }
+              for (size_t k = 0; k < cells * 4; ++k) worstKept = std::max(worstKept, std::abs(gates[k] - act[k]));
+              CHECK(worstKept < 2e-6);
+              dlrt::native::lstmBackward(threads, b, t, h, gates.data(), c.data(), whh.data(), dy.data(), sequence,
+                                         daGot.data(), dbiasGot.data(), state.data(), isa);
+              double worst = 0, worstBias = 0;
+              for (size_t k = 0; k < cells * 4; ++k) worst = std::max(worst, std::abs(daGot[k] - da[k]));
+              for (size_t k = 0; k < size_t(4 * h); ++k) worstBias = std::max(worstBias, std::abs(dbiasGot[k] - dbias[k]));
+              CHECK(worst < 1e-5 * std::max(1.0, scale));
+              CHECK(worstBias < 1e-4 * std::max(1.0, scale));
+            }
+        }
       }
     }
   }

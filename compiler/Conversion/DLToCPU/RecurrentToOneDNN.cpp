@@ -11,12 +11,17 @@ using namespace mlir;
 namespace dlc {
 namespace {
 
-/// The kernels' geometry words: B T I H layers is_gru sequences.
+/// The kernels' geometry words: B T I H layers is_gru sequences, and for the backward
+/// kernels an eighth, whether the input's gradient is used (an LSTM's native backward
+/// leaves it out otherwise: the model's input sequence wants none).
 template <typename OpT> Value recurrentGeometry(OpBuilder &b, Location loc, OpT op, Value x) {
   auto cst = [&](int64_t v) -> Value { return arith::ConstantIndexOp::create(b, loc, v); };
-  return i64Array(b, loc,
-                  {dimOf(b, loc, x, 0), dimOf(b, loc, x, 1), dimOf(b, loc, x, 2), cst(op.getHidden()),
-                   cst(op.getLayers()), cst(op.getIsGru() ? 1 : 0), cst(op.getSequences() ? 1 : 0)});
+  SmallVector<Value> words = {dimOf(b, loc, x, 0),          dimOf(b, loc, x, 1),
+                              dimOf(b, loc, x, 2),          cst(op.getHidden()),
+                              cst(op.getLayers()),          cst(op.getIsGru() ? 1 : 0),
+                              cst(op.getSequences() ? 1 : 0)};
+  if constexpr (std::is_same_v<OpT, dl::RecurrentBackwardOp>) words.push_back(cst(op->getResult(0).use_empty() ? 0 : 1));
+  return i64Array(b, loc, words);
 }
 
 /// The dynamic sizes of a recurrence's result ([B, T, H] or [B, H]): its batch and

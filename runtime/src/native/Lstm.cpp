@@ -13,10 +13,12 @@ namespace {
 
 struct Problem {
   int64_t b, t, h;
-  const float *proj, *packed;
+  float *proj;
+  const float *packed;
   float *y;
   bool sequence;
   float *hBuffers[2], *c; // h of the previous and this step (swapping), c: [b, h] each
+  LstmTrace trace;        // the training form's (null pointers for inference)
 };
 
 /// The cell update of row `row` at step `step` for the units [u0, u0 + lanes of V), from
@@ -29,12 +31,30 @@ DLRT_VINLINE void cellUpdate(const Problem &p, int64_t step, int64_t row, int64_
   float *c = p.c + row * p.h + u0;
   // c_{-1} = 0, but forget * 0 is still computed: a NaN forget gate makes c NaN, as in
   // PyTorch (difftest seed 99137: h was 0 where o's gate was 0 and f's NaN).
-  V cNew = vsigmoidApprox(f) * (step > 0 ? loadLanes<V>(c) : splatLanes<V>(0.0f)) + vsigmoidApprox(i) * vtanhApprox(g);
+  V cPrev = step > 0 ? loadLanes<V>(c) : splatLanes<V>(0.0f);
+  i = vsigmoidApprox(i);
+  f = vsigmoidApprox(f);
+  g = vtanhApprox(g);
+  o = vsigmoidApprox(o);
+  V cNew = f * cPrev + i * g;
   storeLanes(c, cNew);
-  V hNew = vsigmoidApprox(o) * vtanhApprox(cNew);
+  V hNew = o * vtanhApprox(cNew);
   storeLanes(p.hBuffers[(step + 1) & 1] + row * p.h + u0, hNew);
   if (p.sequence) storeLanes(p.y + (row * p.t + step) * p.h + u0, hNew);
   else if (step + 1 == p.t) storeLanes(p.y + row * p.h + u0, hNew);
+  if (p.trace.c) {
+    // The activated gates over their pre-activations (read by now), c_t, and h_t as the
+    // next step's starting state.
+    const int64_t at = row * p.t + step;
+    float *gates = p.proj + at * 4 * p.h + u0;
+    storeLanes(gates, i);
+    storeLanes(gates + p.h, f);
+    storeLanes(gates + 2 * p.h, g);
+    storeLanes(gates + 3 * p.h, o);
+    storeLanes(p.trace.c + at * p.h + u0, cNew);
+    if (step == 0) storeLanes(p.trace.hPrev + at * p.h + u0, splatLanes<V>(0.0f));
+    if (step + 1 < p.t) storeLanes(p.trace.hPrev + (at + 1) * p.h + u0, hNew);
+  }
 }
 
 /// Step `step` of rows [r, r + R) for the units [u0, u0 + lanes of V) of a block of 16:
@@ -157,10 +177,10 @@ void packLstmRecurrentWeight(const float *whh, int64_t h, float *packed) {
 
 int64_t lstmStateSize(int64_t b, int64_t h) { return 3 * b * h; }
 
-void lstmRecurrence(int threads, int64_t b, int64_t t, int64_t h, const float *proj, const float *packed, float *y,
-                    bool sequence, float *state, VectorIsa isa) {
+void lstmRecurrence(int threads, int64_t b, int64_t t, int64_t h, float *proj, const float *packed, float *y,
+                    bool sequence, float *state, LstmTrace trace, VectorIsa isa) {
   auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
-  Problem p{b, t, h, proj, packed, y, sequence, {state, state + b * h}, state + 2 * b * h};
+  Problem p{b, t, h, proj, packed, y, sequence, {state, state + b * h}, state + 2 * b * h, trace};
   int64_t blocks = h / kLanes;
   parallelTeam(int(std::min<int64_t>(threads, blocks)), [&](int member, int members, const std::function<void()> &sync) {
     runFor(p, blocks * member / members, blocks * (member + 1) / members, sync);

@@ -1,4 +1,4 @@
-//===- Dense.h - a dense layer's product on oneDNN, for other kernels -*- C++ -*-===//
+//===- Dense.h - products on oneDNN, for other kernels ----------*- C++ -*-===//
 #ifndef DLRT_SRC_ONEDNN_DENSE_H
 #define DLRT_SRC_ONEDNN_DENSE_H
 
@@ -15,6 +15,13 @@ namespace dlrt {
 /// keeps W packed for the last weight it saw. `bf16`: bf16 operands (f32 accumulation).
 void denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m, int64_t k, int64_t n, const float *x,
                    const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc, bool bf16);
+
+/// c = a b as dlrt_k_matmul_f32 computes it (`rank` dims of a then of b, batch dims
+/// broadcast; `transposed` bit 0: a stored with its last two dims exchanged, bit 1: b),
+/// for a kernel's own products; its primitives are cached under `site` and the shapes.
+/// `bf16`: bf16 operands (f32 accumulation).
+void matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
+                    const float *b, float *c, int64_t transposed, bool bf16);
 
 } // namespace dlrt
 #endif

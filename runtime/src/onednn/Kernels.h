@@ -102,10 +102,11 @@ void dlrt_k_rnn_f32(void *ctx, int64_t site, const int64_t *geom, const int64_t 
 /// The workspace size of the training form of a recurrent site (at least 1 byte), into
 /// *bytes.
 void dlrt_k_rnn_workspace_bytes(void *ctx, int64_t site, const int64_t *geom, int64_t *bytes);
-/// The gradients of dlrt_k_rnn_f32 (geom and weights as there) for dy (y's shape), from
-/// the input x, and the output y and workspace of the training-form forward at
-/// `forward_site`: dx ([B, T, I]) and, in `dweights`, every parameter's in PyTorch's
-/// order (per layer weight_ih, weight_hh, bias_ih, bias_hh), contiguous.
+/// The gradients of dlrt_k_rnn_f32 (geom and weights as there, and geom[7]: whether dx is
+/// wanted) for dy (y's shape), from the input x, and the output y and workspace of the
+/// training-form forward at `forward_site`: dx ([B, T, I]; where not wanted, it may be
+/// left unwritten) and, in `dweights`, every parameter's in PyTorch's order (per layer
+/// weight_ih, weight_hh, bias_ih, bias_hh), contiguous.
 void dlrt_k_rnn_backward_f32(void *ctx, int64_t site, int64_t forward_site, const int64_t *geom,
                              const int64_t *weights, const float *x, const float *y, const void *workspace,
                              const float *dy, float *dx, float *dweights);

@@ -281,63 +281,66 @@ static memory::dims operandStrides(const memory::dims &d, bool swapped) {
   return s;
 }
 
+void dlrt::matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
+                          const float *b, float *c, int64_t transposed, bool bf16) {
+  memory::dims ad(dims, dims + rank), bd(dims + rank, dims + 2 * rank), cd(rank);
+  for (int64_t i = 0; i + 2 < rank; ++i) cd[i] = std::max(ad[i], bd[i]);
+  cd[rank - 2] = ad[rank - 2];
+  cd[rank - 1] = bd[rank - 1];
+  for (int64_t d : cd)
+    if (d == 0) return;
+  double flops = 2.0 * double(ad[rank - 1]);
+  for (int64_t d : cd) flops *= double(d);
+  std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops), transposed};
+  key.insert(key.end(), ad.begin(), ad.end());
+  key.insert(key.end(), bd.begin(), bd.end());
+  // Batches of products whose left operand is stored transposed (attention's gradients),
+  // batch dims alike: native/TransposedLhsMatmul (TinyGpt's train step b16, one Zen 5
+  // core: their 0.84 ms a step on oneDNN -> see the commit).
+  if ((transposed & 3) == 1 && !bf16 && rank >= 3 &&
+      native::transposedLhsMatmulSupports(ad[rank - 2], ad[rank - 1], bd[rank - 1])) {
+    bool alike = true;
+    int64_t batch = 1;
+    for (int64_t i = 0; i + 2 < rank; ++i) {
+      alike = alike && ad[i] == bd[i];
+      batch *= ad[i];
+    }
+    if (alike && batch > 1)
+      return native::transposedLhsMatmul(ctx.threadCount, batch, ad[rank - 2], ad[rank - 1], bd[rank - 1], a, b, c);
+  }
+  // A shared rhs matrix (every batch dim 1: a weight, or a dense's gradient dY W) under a
+  // contiguous lhs: one [batch * m, k] x [k, n] product over the same buffers. oneDNN
+  // splits its rows over the threads; the batched form scaled 1.15x on two threads where
+  // this one scales 1.85x (TinyGpt's dX products, 1024 rows).
+  bool sharedRhs = rank > 2 && !(transposed & 1);
+  for (int64_t i = 0; sharedRhs && i + 2 < rank; ++i) sharedRhs = bd[i] == 1;
+  if (sharedRhs) {
+    int64_t rows = 1;
+    for (int64_t i = 0; i + 1 < rank; ++i) rows *= ad[i];
+    ad = {rows, ad[rank - 1]};
+    bd = {bd[rank - 2], bd[rank - 1]};
+    cd = {rows, cd[rank - 1]};
+  }
+  if (ad.size() == 2 && !bf16 && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
+    std::vector<int64_t> splitKey = key;
+    splitKey[0] = kMatmulSplitSum;
+    auto &slot = ctx.primitives[splitKey];
+    if (!slot) {
+      std::shared_ptr<SplitSumMatmul> plan = makeSplitSum(ctx, ctx.threadCount, ad[0], ad[1], bd[1], transposed);
+      // A null slot would be made again at every call: an empty plan says "not split".
+      slot = plan ? plan : std::make_shared<SplitSumMatmul>();
+    }
+    auto &plan = *static_cast<SplitSumMatmul *>(slot.get());
+    if (!plan.parts.empty()) return runSplitSum(ctx, plan, a, b, c);
+  }
+  memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
+  memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
+  memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
+  MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, bf16);
+  run(ctx, *p, a, b, nullptr, c);
+}
+
 extern "C" void dlrt_k_matmul_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                                   const float *b, float *c, int64_t transposed) {
-  guarded(vctx, site, [&](KernelContext &ctx) {
-    memory::dims ad(dims, dims + rank), bd(dims + rank, dims + 2 * rank), cd(rank);
-    for (int64_t i = 0; i + 2 < rank; ++i) cd[i] = std::max(ad[i], bd[i]);
-    cd[rank - 2] = ad[rank - 2];
-    cd[rank - 1] = bd[rank - 1];
-    for (int64_t d : cd)
-      if (d == 0) return;
-    double flops = 2.0 * double(ad[rank - 1]);
-    for (int64_t d : cd) flops *= double(d);
-    std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops), transposed};
-    key.insert(key.end(), ad.begin(), ad.end());
-    key.insert(key.end(), bd.begin(), bd.end());
-    // Batches of products whose left operand is stored transposed (attention's gradients),
-    // batch dims alike: native/TransposedLhsMatmul (TinyGpt's train step b16, one Zen 5
-    // core: their 0.84 ms a step on oneDNN -> see the commit).
-    if ((transposed & 3) == 1 && !ctx.bf16 && rank >= 3 &&
-        native::transposedLhsMatmulSupports(ad[rank - 2], ad[rank - 1], bd[rank - 1])) {
-      bool alike = true;
-      int64_t batch = 1;
-      for (int64_t i = 0; i + 2 < rank; ++i) {
-        alike = alike && ad[i] == bd[i];
-        batch *= ad[i];
-      }
-      if (alike && batch > 1)
-        return native::transposedLhsMatmul(ctx.threadCount, batch, ad[rank - 2], ad[rank - 1], bd[rank - 1], a, b, c);
-    }
-    // A shared rhs matrix (every batch dim 1: a weight, or a dense's gradient dY W) under a
-    // contiguous lhs: one [batch * m, k] x [k, n] product over the same buffers. oneDNN
-    // splits its rows over the threads; the batched form scaled 1.15x on two threads where
-    // this one scales 1.85x (TinyGpt's dX products, 1024 rows).
-    bool sharedRhs = rank > 2 && !(transposed & 1);
-    for (int64_t i = 0; sharedRhs && i + 2 < rank; ++i) sharedRhs = bd[i] == 1;
-    if (sharedRhs) {
-      int64_t rows = 1;
-      for (int64_t i = 0; i + 1 < rank; ++i) rows *= ad[i];
-      ad = {rows, ad[rank - 1]};
-      bd = {bd[rank - 2], bd[rank - 1]};
-      cd = {rows, cd[rank - 1]};
-    }
-    if (ad.size() == 2 && !ctx.bf16 && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
-      std::vector<int64_t> splitKey = key;
-      splitKey[0] = kMatmulSplitSum;
-      auto &slot = ctx.primitives[splitKey];
-      if (!slot) {
-        std::shared_ptr<SplitSumMatmul> plan = makeSplitSum(ctx, ctx.threadCount, ad[0], ad[1], bd[1], transposed);
-        // A null slot would be made again at every call: an empty plan says "not split".
-        slot = plan ? plan : std::make_shared<SplitSumMatmul>();
-      }
-      auto &plan = *static_cast<SplitSumMatmul *>(slot.get());
-      if (!plan.parts.empty()) return runSplitSum(ctx, plan, a, b, c);
-    }
-    memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
-    memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
-    memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
-    MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, ctx.bf16);
-    run(ctx, *p, a, b, nullptr, c);
-  });
+  guarded(vctx, site, [&](KernelContext &ctx) { matmulOnOneDNN(ctx, site, rank, dims, a, b, c, transposed, ctx.bf16); });
 }

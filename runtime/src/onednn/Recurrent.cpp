@@ -1,8 +1,9 @@
 //===- Recurrent.cpp - LSTM and GRU kernels on oneDNN ---------------------===//
 //
-// (An inference-form LSTM whose hidden size is a multiple of 16 runs its recurrence on
-// native/Lstm.cpp instead, after one oneDNN GEMM for its input projection: see
-// usesNativeLstm.)
+// (An LSTM layer whose hidden size is a multiple of 16 runs its recurrence on
+// native/Lstm.cpp instead, after one oneDNN GEMM for its input projection, and its
+// backward pass on native/LstmBackward.cpp, between oneDNN GEMMs for the weights' and the
+// input's gradients: see usesNativeLstm.)
 //
 // One oneDNN RNN primitive per layer (layers differ in input width), batch-first (ntc)
 // activations as PyTorch has them. PyTorch's weight matrices [gates*H, in] are oneDNN's
@@ -151,13 +152,27 @@ void gruGates(const float *src, float *dst, int64_t h, int64_t width) {
 }
 
 /// Where each layer's pieces of the training-form workspace start: per layer the oneDNN
-/// workspace, then its output sequence unless that is y itself; 64-byte aligned.
+/// workspace (the native LSTM's trace: its gates, c and hPrev), then its output sequence
+/// unless that is y itself or, for a native last layer returning its last step, not
+/// needed; 64-byte aligned.
 struct WorkspaceLayout {
   std::vector<size_t> gates, outputs;
   size_t bytes = 0;
 };
 
 size_t aligned(size_t n) { return (n + 63) / 64 * 64; }
+
+/// An LSTM layer runs on the native recurrence (native/Lstm.h) where its hidden size is
+/// whole blocks of 16: at every batch size measured it was faster than oneDNN's primitive
+/// (the LSTM sample, LSTM(32 -> 128) over 50 steps, whole model, Zen 4: batch 1 0.197 ->
+/// 0.155 ms on one thread, 0.163 -> 0.098 on two; batch 32 3.02 -> 2.74 and 1.88 -> 1.43),
+/// and so is its train step (forward and backward, batch 32, one Zen 5 core capped at
+/// AVX2: see the commit). GRUs stay on oneDNN.
+bool usesNativeLstm(bool gru, int64_t h) { return !gru && native::lstmRecurrenceSupports(h); }
+
+/// The floats of a native LSTM layer's trace: the gates [b, t, 4H], then c and hPrev
+/// [b, t, H] each (native::LstmTrace).
+int64_t nativeTraceFloats(int64_t b, int64_t t, int64_t h) { return b * t * 6 * h; }
 
 int rnnThreads(KernelContext &ctx, int64_t b, int64_t t, int64_t width, int64_t h, bool gru, bool backward = false) {
   // oneDNN projects the inputs of all steps at once, then runs two regions per step (the
@@ -171,16 +186,21 @@ WorkspaceLayout workspaceLayout(KernelContext &ctx, int64_t site, const int64_t 
   int64_t b = g[0], t = g[1], in = g[2], h = g[3], layers = g[4];
   bool gru = g[5] != 0, sequences = g[6] != 0;
   WorkspaceLayout w;
+  const bool native = usesNativeLstm(gru, h);
   for (int64_t l = 0; l < layers; ++l) {
     int64_t width = l == 0 ? in : h;
-    RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, true);
     w.gates.push_back(w.bytes);
-    w.bytes += aligned(p.workspace.get_size());
+    if (native) {
+      w.bytes += aligned(size_t(nativeTraceFloats(b, t, h)) * sizeof(float));
+    } else {
+      RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, true);
+      w.bytes += aligned(p.workspace.get_size());
+    }
   }
   for (int64_t l = 0; l < layers; ++l) {
-    bool intoY = l + 1 == layers && sequences;
-    w.outputs.push_back(intoY ? SIZE_MAX : w.bytes);
-    if (!intoY) w.bytes += aligned(size_t(b * t * h) * sizeof(float));
+    bool last = l + 1 == layers, unstored = last && (sequences || native);
+    w.outputs.push_back(unstored ? SIZE_MAX : w.bytes);
+    if (!unstored) w.bytes += aligned(size_t(b * t * h) * sizeof(float));
   }
   return w;
 }
@@ -220,16 +240,6 @@ void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t widt
   p.packedStamp.update(ctx, w[0]);
 }
 
-/// An inference-form LSTM layer runs on the native recurrence (native/Lstm.h) where its
-/// hidden size is whole blocks of 16: at every batch size measured it was faster than
-/// oneDNN's primitive (the LSTM sample, LSTM(32 -> 128) over 50 steps, whole model, Zen 4:
-/// batch 1 0.197 -> 0.155 ms on one thread, 0.163 -> 0.098 on two; batch 32 3.02 -> 2.74
-/// and 1.88 -> 1.43). GRUs and the training form (whose workspace the backward primitive
-/// reads) stay on oneDNN.
-bool usesNativeLstm(bool training, bool gru, int64_t h) {
-  return !training && !gru && native::lstmRecurrenceSupports(h);
-}
-
 /// A layer's weights for the native recurrence: W_hh packed, the two biases summed (the
 /// input projection adds them), as of `stamp`.
 struct NativeLstmWeights {
@@ -237,8 +247,9 @@ struct NativeLstmWeights {
   ParamStamp stamp;
 };
 
-void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t width,
-                     int64_t h, const float *const w[4], const float *x, float *y, bool sequence) {
+/// The native recurrence's weights for a layer, brought up to date with its parameters.
+NativeLstmWeights &nativeLstmWeights(KernelContext &ctx, int64_t site, int64_t layer, int64_t width, int64_t h,
+                                     const float *const w[4]) {
   auto &slot = ctx.primitives[{kNativeLstm, site, layer, width, h}];
   if (!slot) slot = std::make_shared<NativeLstmWeights>();
   auto &weights = *static_cast<NativeLstmWeights *>(slot.get());
@@ -249,14 +260,52 @@ void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b,
     for (int64_t k = 0; k < 4 * h; ++k) weights.bias[k] = w[2][k] + w[3][k];
     weights.stamp.update(ctx, w[1]);
   }
+  return weights;
+}
+
+/// A layer on the native recurrence. `trace` (the training form's workspace for the layer,
+/// nativeTraceFloats long) or null: where the projection goes and the recurrence keeps
+/// what the backward pass reads.
+void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t width,
+                     int64_t h, const float *const w[4], const float *x, float *y, bool sequence, float *trace) {
+  NativeLstmWeights &weights = nativeLstmWeights(ctx, site, layer, width, h, w);
   // Every step's input projection at once: [b * t, width] x W_ih^T + both biases (fp32
   // under --precision bf16 too, as the recurrence is).
-  auto *proj = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
+  auto *proj = trace ? trace : static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
   denseOnOneDNN(ctx, {kRecurrentProjection, site, layer}, b * t, width, 4 * h, x, w[0], weights.bias.data(), proj,
                 DLRT_ACTIVATION_NONE, nullptr, /*bf16=*/false);
   auto *state = static_cast<float *>(ctx.recurrentState.get(size_t(native::lstmStateSize(b, h)) * sizeof(float)));
+  native::LstmTrace kept;
+  if (trace) kept = {trace + b * t * 4 * h, trace + b * t * 5 * h};
   int threads = ctx.threadsFor(2.0 * double(b * t) * double(4 * h) * double(h), /*regions=*/double(t));
-  native::lstmRecurrence(threads, b, t, h, proj, weights.packed.data(), y, sequence, state);
+  native::lstmRecurrence(threads, b, t, h, proj, weights.packed.data(), y, sequence, state, kept);
+}
+
+/// The backward pass of a native layer from its trace: the recurrence backwards gives the
+/// gates' gradients da [b, t, 4H] and the biases'; then the weights' gradients
+/// da^T x and da^T hPrev, and the input's, da W_ih, as oneDNN products over all steps.
+/// dy: the output's gradient ([b, t, H] where `sequence`, else [b, H]); grads: PyTorch's
+/// four tensors' gradients, contiguous; dx may be null (not wanted).
+void nativeLstmBackward(KernelContext &ctx, int64_t site, int64_t b, int64_t t, int64_t width, int64_t h,
+                        const float *const w[4], const float *x, const float *trace, const float *dy, bool sequence,
+                        float *dx, float *grads) {
+  const float *gates = trace, *c = trace + b * t * 4 * h, *hPrev = trace + b * t * 5 * h;
+  float *dwih = grads, *dwhh = dwih + 4 * h * width, *dbih = dwhh + 4 * h * h, *dbhh = dbih + 4 * h;
+  auto *da = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
+  auto *state =
+      static_cast<float *>(ctx.recurrentState.get(size_t(native::lstmBackwardStateSize(b, h)) * sizeof(float)));
+  int threads = ctx.threadsFor(2.0 * double(b * t) * double(4 * h) * double(h), /*regions=*/double(t));
+  native::lstmBackward(threads, b, t, h, gates, c, w[1], dy, sequence, da, dbih, state);
+  std::memcpy(dbhh, dbih, size_t(4 * h) * sizeof(float));
+  const int64_t rows = b * t, gateRows = 4 * h;
+  // [4H, rows] (da stored [rows, 4H]: transposed) x [rows, width or H].
+  const int64_t dimsIh[4] = {gateRows, rows, rows, width}, dimsHh[4] = {gateRows, rows, rows, h};
+  matmulOnOneDNN(ctx, site, 2, dimsIh, da, x, dwih, /*transposed=*/1, /*bf16=*/false);
+  matmulOnOneDNN(ctx, site, 2, dimsHh, da, hPrev, dwhh, 1, false);
+  if (dx) {
+    const int64_t dimsX[4] = {rows, gateRows, gateRows, width};
+    matmulOnOneDNN(ctx, site, 2, dimsX, da, w[0], dx, 0, false);
+  }
 }
 
 } // namespace
@@ -286,7 +335,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
     WorkspaceLayout ws;
     if (training) ws = workspaceLayout(ctx, site, g);
     auto *wsBytes = static_cast<char *>(workspace);
-    const bool native = usesNativeLstm(training, gru, h);
+    const bool native = usesNativeLstm(gru, h);
     const float *cur = x;
     for (int64_t l = 0; l < layers; ++l) {
       int64_t width = l == 0 ? in : h;
@@ -294,14 +343,15 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       bool last = l + 1 == layers;
       // Where this layer's output sequence goes: y itself, the training-form workspace
       // (the backward reads it), or one of two buffers that alternate between layers.
-      // The last layer without `sequences` writes y's last step only.
+      // The last layer without `sequences`: the native recurrence writes y's last step
+      // itself; oneDNN's writes the whole sequence, whose last step is copied to y.
       float *out;
-      if (last && sequences) out = y;
+      if (last && (sequences || native)) out = y;
       else if (training) out = reinterpret_cast<float *>(wsBytes + ws.outputs[l]);
-      else if (last && native) out = y;
       else out = static_cast<float *>(ctx.recurrentSequence[l % 2].get(size_t(b * t * h) * sizeof(float)));
       if (native) {
-        nativeLstmLayer(ctx, site, l, b, t, width, h, params, cur, out, !last || sequences);
+        nativeLstmLayer(ctx, site, l, b, t, width, h, params, cur, out, !last || sequences,
+                        training ? reinterpret_cast<float *>(wsBytes + ws.gates[l]) : nullptr);
       } else {
         RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, training);
         pack(ctx, p, params, width, h, gru);
@@ -387,11 +437,12 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
     WorkspaceLayout ws = workspaceLayout(ctx, forwardSite, g);
     auto *wsBytes = static_cast<char *>(const_cast<void *>(workspace));
     auto ptr = [&](int64_t i) { return reinterpret_cast<const float *>(static_cast<intptr_t>(weights[i])); };
+    const bool native = usesNativeLstm(gru, h);
     // The gradient of the last layer's output sequence: dy itself, or zero but at the
-    // last step when only that step is returned.
+    // last step when only that step is returned (the native backward reads dy as it is).
     std::vector<float> lastStep, bufA, bufB;
     const float *diffDst = dy;
-    if (!sequences) {
+    if (!sequences && !native) {
       lastStep.assign(size_t(b * t * h), 0.0f);
       for (int64_t i = 0; i < b; ++i)
         std::memcpy(lastStep.data() + (i * t + t - 1) * h, dy + i * h, size_t(h) * sizeof(float));
@@ -399,18 +450,27 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
     }
     for (int64_t l = layers - 1; l >= 0; --l) {
       int64_t width = l == 0 ? in : h;
-      RnnLayer &p = layerBackward(ctx, site, rnnThreads(ctx, b, t, width, h, gru, true), l, b, t, width, h, gru);
-      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
-      pack(ctx, p, params, width, h, gru);
       const float *src = l == 0 ? x : reinterpret_cast<const float *>(wsBytes + ws.outputs[l - 1]);
-      const float *dst =
-          l + 1 == layers && sequences ? y : reinterpret_cast<const float *>(wsBytes + ws.outputs[l]);
       float *diffSrc = dx;
       if (l > 0) {
         std::vector<float> &buf = (l % 2 == 0) ? bufA : bufB;
         buf.resize(size_t(b * t * h));
         diffSrc = buf.data();
       }
+      if (native) {
+        const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
+        nativeLstmBackward(ctx, site, b, t, width, h, params, src,
+                           reinterpret_cast<const float *>(wsBytes + ws.gates[l]), diffDst,
+                           sequences || l + 1 < layers, l > 0 || g[7] != 0 ? diffSrc : nullptr,
+                           dweights + offsets[l]);
+        diffDst = diffSrc;
+        continue;
+      }
+      RnnLayer &p = layerBackward(ctx, site, rnnThreads(ctx, b, t, width, h, gru, true), l, b, t, width, h, gru);
+      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
+      pack(ctx, p, params, width, h, gru);
+      const float *dst =
+          l + 1 == layers && sequences ? y : reinterpret_cast<const float *>(wsBytes + ws.outputs[l]);
       // The weight gradients in the primitive's layouts, staged for unpackGradients; the
       // primitive adds into them, so they start at zero.
       size_t wlBytes = aligned(p.diffWl.get_size()), wiBytes = aligned(p.diffWi.get_size());
