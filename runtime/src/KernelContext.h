@@ -167,6 +167,8 @@ enum PrimitiveKind : int64_t {
   kConvMaxPool = 22,         // a fused convolution and max pooling's packed weights (native/ConvPool)
   kWinograd = 23,            // a convolution's transformed weights for F(2x2, 3x3) (native/Winograd)
   kWinograd4x4 = 24,         // the same for F(4x4, 3x3): a site may run either, by batch
+  kWinogradData = 25,        // a convolution's data gradient by F(2x2, 3x3): its filters flipped and transformed
+  kWinogradData4x4 = 26,     // the same for F(4x4, 3x3)
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -262,6 +262,37 @@ def conv_inputs(b, rng):
     return {"x": rng.standard_normal((b, 3, 10, 10)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
 
 
+# 3x3 convolutions with the pixels (at least 8192 output pixels a call, 56x56 from batch 3)
+# and channels (whole 16s) for native Winograd in the train step: the forward of both and
+# the data gradient of the second (runtime/src/onednn/Convolution.cpp's nativeWinograd).
+WIDE_CONV = """
+model WideConv {
+  input x: f32[B, 16, 56, 56]
+  input label: i64[B]
+  c1 = conv2d(x, 16, 3, padding = 1) |> relu
+  c2 = conv2d(c1, 32, 3, padding = 1)
+  logits = dense(global_avg_pool2d(c2), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+WIDE_CONV_PARAMS = [("c1.weight", (16, 16, 3, 3)), ("c1.bias", (16,)), ("c2.weight", (32, 16, 3, 3)), ("c2.bias", (32,)),
+                    ("logits.weight", (5, 32)), ("logits.bias", (5,))]
+
+
+def wide_conv_loss(P, I):
+    c1 = torch.relu(F.conv2d(I["x"], P["c1.weight"], P["c1.bias"], padding=1))
+    c2 = F.conv2d(c1, P["c2.weight"], P["c2.bias"], padding=1)
+    return F.cross_entropy(linear(P, "logits", c2.mean((2, 3))), I["label"])
+
+
+def wide_conv_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 16, 56, 56)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 NORM1D = """
 model Norm1d {
   input x: f32[B, 4, 5]
@@ -441,6 +472,7 @@ def deep_inputs(b, rng):
 MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
+          ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]

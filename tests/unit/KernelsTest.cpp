@@ -786,6 +786,65 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
   }
 }
 
+TEST_CASE("a train step's NHWC 3x3 convolution and its data gradient with the pixels for native Winograd: against "
+          "double, padding on any side, the filters changing step by step",
+          "[kernels]") {
+  // 3 images of 64x64 (at least 11532 output pixels: native Winograd on AVX-512 and AVX2,
+  // F(4x4)), 16 -> 32 channels; dx is the convolution of dy by the filters turned half a
+  // turn, padded 2 - p.
+  struct Pads {
+    int64_t t, l, b, r;
+  };
+  const int64_t n = 3, c = 16, k = 32, h = 64, w = 64;
+  for (Pads p : {Pads{1, 1, 1, 1}, Pads{0, 0, 0, 0}, Pads{2, 1, 0, 2}}) {
+    INFO("padding " << p.t << " " << p.l << " " << p.b << " " << p.r);
+    const int64_t oh = h + p.t + p.b - 2, ow = w + p.l + p.r - 2;
+    const int64_t g[20] = {n, c, h, w, k, 3, 3, oh, ow, 1, 1, p.t, p.l, p.b, p.r, 1, 1, 1, DLRT_ACTIVATION_NONE,
+                           DLRT_LAYOUT_NHWC};
+    auto x = randomVector(size_t(n * h * w * c), 61), dy = randomVector(size_t(n * oh * ow * k), 62);
+    auto wt = randomVector(size_t(k * c * 9), 63, -0.2f, 0.2f);
+    KernelContext ctx;
+    for (int step = 0; step < 2; ++step) {
+      INFO("step " << step);
+      // y[b][r][q][o] = sum x[b][r - pt + i][q - pl + j][ch] w[o][ch][i][j]; dx the transpose.
+      std::vector<double> y(size_t(n * oh * ow * k), 0.0), yScale(y.size(), 0.0), dx(x.size(), 0.0),
+          dxScale(x.size(), 0.0);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t r = 0; r < oh; ++r)
+          for (int64_t q = 0; q < ow; ++q)
+            for (int64_t i = 0; i < 3; ++i)
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t row = r - p.t + i, col = q - p.l + j;
+                if (row < 0 || row >= h || col < 0 || col >= w) continue;
+                for (int64_t o = 0; o < k; ++o)
+                  for (int64_t ch = 0; ch < c; ++ch) {
+                    const double wv = wt[size_t(((o * c + ch) * 3 + i) * 3 + j)];
+                    const size_t xi = size_t(((b * h + row) * w + col) * c + ch), yi = size_t(((b * oh + r) * ow + q) * k + o);
+                    y[yi] += x[xi] * wv;
+                    yScale[yi] += std::abs(x[xi] * wv);
+                    dx[xi] += dy[yi] * wv;
+                    dxScale[xi] += std::abs(dy[yi] * wv);
+                  }
+              }
+      std::vector<float> yGot(y.size(), 7.0f), dxGot(dx.size(), 7.0f);
+      dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, yGot.data(), nullptr, 0.0, 0);
+      dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dxGot.data());
+      REQUIRE(ctx.error.empty());
+      size_t wrong = 0;
+      for (size_t at = 0; at < y.size(); ++at)
+        if (std::abs(yGot[at] - y[at]) > 1e-5 * (1 + yScale[at]) && wrong++ < 3)
+          UNSCOPED_INFO("y at " << at << ": " << yGot[at] << " want " << y[at]);
+      for (size_t at = 0; at < dx.size(); ++at)
+        if (std::abs(dxGot[at] - dx[at]) > 1e-5 * (1 + dxScale[at]) && wrong++ < 6)
+          UNSCOPED_INFO("dx at " << at << ": " << dxGot[at] << " want " << dx[at]);
+      CHECK(wrong == 0);
+      // The optimizer's update: new filters in the same buffer, a new parameter version.
+      for (float &v : wt) v = 0.5f * v - 0.01f;
+      ++ctx.paramVersion;
+    }
+  }
+}
+
 TEST_CASE("activations applied in place (after a oneDNN primitive): every ISA build, tails, NaN and infinities as "
           "torch; a grouped convolution's sigmoid keeps NaN",
           "[kernels]") {
@@ -1410,7 +1469,7 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
   }
 }
 
-TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and 8-channel blocks, odd and even "
+TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and 8-channel blocks and NHWC, odd and even "
           "sizes, padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
           "infinities as the direct sum gives them, a hot spot's tiles too; against double") {
   struct Case {
@@ -1429,8 +1488,10 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
   std::mt19937 gen(17);
   std::normal_distribution<float> normal;
   for (const Case &k : cases)
-    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
-      const int64_t block = dlrt_layout_block(layout);
+    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C, DLRT_LAYOUT_NHWC}) {
+      // NHWC (a train step's convolutions): channels in whole 16s, as one block of all.
+      const bool nhwc = layout == DLRT_LAYOUT_NHWC;
+      const int64_t block = nhwc ? 16 : dlrt_layout_block(layout);
       if (k.c % block || k.k % block) continue;
       const int64_t n = 3, oh = k.h + k.pt + k.pb - 2, ow = k.w + k.pl + k.pr - 2;
       std::vector<float> x(size_t(n * k.c * k.h * k.w)), w(size_t(k.k * k.c * 9)), bias(size_t(k.k)),
@@ -1440,9 +1501,11 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
       for (float &v : bias) v = normal(gen);
       for (float &v : skip) v = normal(gen);
       auto xAt = [&](int64_t b, int64_t ch, int64_t r, int64_t q) {
+        if (nhwc) return size_t(((b * k.h + r) * k.w + q) * k.c + ch);
         return size_t((((b * (k.c / block) + ch / block) * k.h + r) * k.w + q) * block + ch % block);
       };
       auto yAt = [&](int64_t b, int64_t o, int64_t r, int64_t q) {
+        if (nhwc) return size_t(((b * oh + r) * ow + q) * k.k + o);
         return size_t((((b * (k.k / block) + o / block) * oh + r) * ow + q) * block + o % block);
       };
       x[xAt(1, 0, k.h / 2, k.w / 2)] = nan;               // NaN in the outputs that read it, and only there
@@ -1495,7 +1558,8 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
                                              y.data(), isa);
                   size_t wrong = 0;
                   for (size_t at = 0; at < y.size(); ++at) {
-                    const int64_t o = int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
+                    const int64_t o = nhwc ? int64_t(at) % k.k
+                                           : int64_t(at) / (block * oh * ow) % (k.k / block) * block + int64_t(at) % block;
                     double e = conv[at] + (withBias ? bias[size_t(o)] : 0.0) + (accumulate ? skip[at] : 0.0);
                     if (activation == DLRT_ACTIVATION_RELU && e < 0) e = 0; // NaN stays NaN
                     float got = y[at];

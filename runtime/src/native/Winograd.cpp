@@ -18,9 +18,11 @@ WinogradShape::WinogradShape(const int64_t *g, bool accumulate, int tile)
 
 bool winogradSupports(const int64_t *g) {
   const int64_t c = g[1], oc = g[4], block = dlrt_layout_block(g[19]);
+  // Channels last in whole vectors of the widest build (16), or blocks of 16 or 8.
+  const int64_t whole = g[19] == DLRT_LAYOUT_NHWC ? 16 : block;
   return g[5] == 3 && g[6] == 3 && g[9] == 1 && g[10] == 1 && g[15] == 1 && g[16] == 1 && g[17] == 1 &&
-         (g[18] == DLRT_ACTIVATION_NONE || g[18] == DLRT_ACTIVATION_RELU) && block != 0 && c > 0 && oc > 0 &&
-         c % block == 0 && oc % block == 0;
+         (g[18] == DLRT_ACTIVATION_NONE || g[18] == DLRT_ACTIVATION_RELU) && whole != 0 && c > 0 && oc > 0 &&
+         c % whole == 0 && oc % whole == 0;
 }
 
 namespace {
@@ -102,7 +104,7 @@ constexpr int vectorsAtOnce(int64_t vectors, Fit f) {
 /// The floats per vector (N) and the fit of `isa`'s build for `s`: what chunksAvx512,
 /// chunksAvx2 and chunksGeneric instantiate, so that the packed panels are what they read.
 void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
-  if (isa == VectorIsa::Avx512) n = s.block == 16 ? 16 : 8, fit = kAvx512Fit;
+  if (isa == VectorIsa::Avx512) n = s.block == 8 ? 8 : 16, fit = kAvx512Fit;
   else n = 8, fit = kAvx2Fit;
 }
 
@@ -164,13 +166,16 @@ struct Tiles {
 };
 
 /// Where channel `ch` of pixel (row, col) of image b is in a tensor of `channels` channels
-/// and rows x cols pixels in blocks of B channels; channels ch .. ch + N - 1 follow it (N
-/// divides the block).
+/// and rows x cols pixels in blocks of B channels, or channels last (NHWC) where B is 0;
+/// channels ch .. ch + N - 1 follow it (N divides the block).
 template <int B>
 DLRT_VINLINE int64_t blockedAt(int64_t channels, int64_t rows, int64_t cols, int64_t b, int64_t ch, int64_t row,
                                int64_t col) {
-  return (((b * (channels / B) + ch / B) * rows + row) * cols + col) * B + ch % B;
+  if constexpr (B == 0) return ((b * rows + row) * cols + col) * channels + ch;
+  else return (((b * (channels / B) + ch / B) * rows + row) * cols + col) * B + ch % B;
 }
+/// The floats from one pixel to the next in those layouts.
+template <int B> DLRT_VINLINE int64_t pixelStride(int64_t channels) { return B == 0 ? channels : B; }
 
 /// The transformed patch of a tile, channels [ch, ch + N): V = B^T d B, the A x A vectors
 /// `stride` floats apart. Outside the image (padding) d is 0.
@@ -186,7 +191,7 @@ DLRT_VINLINE void transformPatch(const WinogradShape &s, const float *x, int64_t
     F d[A], column[A];
     for (int i = 0; i < A; ++i) {
       int64_t r = row0 + i, q = col0 + j;
-      d[i] = inside || (r >= 0 && r < s.h && q >= 0 && q < s.w) ? loadLanes<F>(base + (r * s.w + q) * B) : F{};
+      d[i] = inside || (r >= 0 && r < s.h && q >= 0 && q < s.w) ? loadLanes<F>(base + (r * s.w + q) * pixelStride<B>(s.c)) : F{};
     }
     Algorithm<M>::input(d, column);
     for (int i = 0; i < A; ++i) t[i][j] = column[i];
@@ -375,7 +380,7 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
         for (int j = 0; j < M; ++j) {
           const int64_t row = row0 + i, col = col0 + j;
           if (!whole && (row >= s.oh || col >= s.ow)) continue;
-          float *at = corner + (i * s.ow + j) * B;
+          float *at = corner + (i * s.ow + j) * pixelStride<B>(s.k);
           F value = out[i][j];
           if (byDirectSums)
             value = directOutputs<N, B>(s, x, filters, b, row, col, o) + (bias ? loadLanes<F>(bias + o) : F{});
@@ -502,18 +507,21 @@ DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, con
                                      const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
                                      int64_t end) {
   if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<16, 0, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *filters,
                                  const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
                                  int64_t end) {
   if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *filters, const float *bias,
                    float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
   if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
 }
 
 /// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least
@@ -590,7 +598,7 @@ DLRT_VINLINE bool tilesNeedDirectSums(const WinogradShape &s, const float *x, in
 }
 template <int B>
 DLRT_TARGET_AVX512 bool tilesAvx512(const WinogradShape &s, const float *x, int64_t begin, int64_t end, float &top) {
-  return tilesNeedDirectSums<B, B>(s, x, begin, end, top);
+  return tilesNeedDirectSums<B == 8 ? 8 : 16, B>(s, x, begin, end, top);
 }
 template <int B>
 DLRT_TARGET_AVX2 bool tilesAvx2(const WinogradShape &s, const float *x, int64_t begin, int64_t end, float &top) {
@@ -604,10 +612,9 @@ template <int B> bool tilesGeneric(const WinogradShape &s, const float *x, int64
 
 WinogradInputScan scanWinogradInput(int threads, const WinogradShape &s, const float *x, VectorIsa isa) {
   if (s.n == 0) return {0.0f, false};
-  const bool wide = s.block == 16;
-  auto scan = isa == VectorIsa::Avx512 ? (wide ? tilesAvx512<16> : tilesAvx512<8>)
-              : isa == VectorIsa::Avx2 ? (wide ? tilesAvx2<16> : tilesAvx2<8>)
-                                       : (wide ? tilesGeneric<16> : tilesGeneric<8>);
+  auto scan = isa == VectorIsa::Avx512 ? (s.block == 16 ? tilesAvx512<16> : s.block == 8 ? tilesAvx512<8> : tilesAvx512<0>)
+              : isa == VectorIsa::Avx2   ? (s.block == 16 ? tilesAvx2<16> : s.block == 8 ? tilesAvx2<8> : tilesAvx2<0>)
+                                         : (s.block == 16 ? tilesGeneric<16> : s.block == 8 ? tilesGeneric<8> : tilesGeneric<0>);
   // Images side by side where there are 64 KB of them a thread: below that a parallel
   // region costs more than the scan.
   const int64_t most = std::min<int64_t>(std::max(threads, 1), s.n);

@@ -13,7 +13,8 @@
 // with few channels (0.7-0.9x for the CNN sample's 16 -> 32 at 14x14). This one runs a
 // chunk of tiles at a time, its transformed patches staying in L2 and each product's
 // results in L1 until they are transformed back, on 16-channel blocks (AVX-512) or 8
-// (AVX2 and others): activations in the blocked layouts the compiler hands over.
+// (AVX2 and others): activations in the blocked layouts the compiler hands over, or NHWC,
+// as a train step's convolutions have them (there in vectors of 16 or 8 channels).
 //
 // Accuracy: F(2x2)'s transforms add and subtract with coefficients 1 and 1/2, and an output
 // reads only the inputs under its own 3x3 window, also in rounding. F(4x4)'s coefficients
@@ -41,7 +42,7 @@ namespace dlrt::native {
 /// A convolution as dlrt_k_conv2d_f32's geometry words give it, where winogradSupports.
 struct WinogradShape {
   int64_t n, c, h, w, k, oh, ow, pt, pl;
-  int64_t block;   // channels per block of the activations' layout (16 or 8)
+  int64_t block;   // channels per block of the activations' layout (16 or 8), 0 for channels last (NHWC)
   int tile;        // M of F(M x M, 3x3): 2 or 4
   bool relu;       // relu after bias and sum
   bool accumulate; // y += the convolution (before relu): y holds a skip tensor
@@ -54,7 +55,8 @@ struct WinogradShape {
 
 /// Whether winogradConv runs the convolution of geometry `g` (dlrt_k_conv2d_f32's words):
 /// 3x3, stride 1, no dilation, no groups, activations in channel blocks of 16 or 8 with
-/// every channel in and out in whole blocks, no activation or relu after it.
+/// every channel in and out in whole blocks, or NHWC with channels in and out in whole
+/// 16s; no activation or relu after it.
 bool winogradSupports(const int64_t *g);
 
 /// The output channels whose transformed filters winogradConv on `isa` reads side by side

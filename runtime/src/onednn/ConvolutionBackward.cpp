@@ -13,6 +13,7 @@
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
 #include "onednn/Kernels.h"
+#include "onednn/NativeConvolution.h"
 #include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
 
@@ -128,6 +129,7 @@ extern "C" void dlrt_k_conv2d_backward_data_f32(void *vctx, int64_t site, const 
                                                 const float *w, float *dx) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (g[0] == 0) return;
+    if (winogradBackwardData(ctx, site, g, dy, w, dx)) return;
     ConvShape shape(g);
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g)];
