@@ -786,8 +786,8 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
   }
 }
 
-TEST_CASE("a train step's NHWC 3x3 convolution and its data gradient with the pixels for native Winograd: against "
-          "double, padding on any side, the filters changing step by step",
+TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients with the pixels for native "
+          "Winograd: against double, padding on any side, the filters changing step by step",
           "[kernels]") {
   // 3 images of 64x64 (at least 11532 output pixels: native Winograd on AVX-512 and AVX2,
   // F(4x4)), 16 -> 32 channels; dx is the convolution of dy by the filters turned half a
@@ -808,7 +808,7 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data gradient with the pi
       INFO("step " << step);
       // y[b][r][q][o] = sum x[b][r - pt + i][q - pl + j][ch] w[o][ch][i][j]; dx the transpose.
       std::vector<double> y(size_t(n * oh * ow * k), 0.0), yScale(y.size(), 0.0), dx(x.size(), 0.0),
-          dxScale(x.size(), 0.0);
+          dxScale(x.size(), 0.0), dw(wt.size(), 0.0), dwScale(wt.size(), 0.0);
       for (int64_t b = 0; b < n; ++b)
         for (int64_t r = 0; r < oh; ++r)
           for (int64_t q = 0; q < ow; ++q)
@@ -824,11 +824,14 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data gradient with the pi
                     yScale[yi] += std::abs(x[xi] * wv);
                     dx[xi] += dy[yi] * wv;
                     dxScale[xi] += std::abs(dy[yi] * wv);
+                    dw[size_t(((o * c + ch) * 3 + i) * 3 + j)] += double(dy[yi]) * x[xi];
+                    dwScale[size_t(((o * c + ch) * 3 + i) * 3 + j)] += std::abs(double(dy[yi]) * x[xi]);
                   }
               }
-      std::vector<float> yGot(y.size(), 7.0f), dxGot(dx.size(), 7.0f);
+      std::vector<float> yGot(y.size(), 7.0f), dxGot(dx.size(), 7.0f), dwGot(dw.size(), 7.0f);
       dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, yGot.data(), nullptr, 0.0, 0);
       dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dxGot.data());
+      dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dwGot.data());
       REQUIRE(ctx.error.empty());
       size_t wrong = 0;
       for (size_t at = 0; at < y.size(); ++at)
@@ -837,6 +840,9 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data gradient with the pi
       for (size_t at = 0; at < dx.size(); ++at)
         if (std::abs(dxGot[at] - dx[at]) > 1e-5 * (1 + dxScale[at]) && wrong++ < 6)
           UNSCOPED_INFO("dx at " << at << ": " << dxGot[at] << " want " << dx[at]);
+      for (size_t at = 0; at < dw.size(); ++at)
+        if (std::abs(dwGot[at] - dw[at]) > 1e-5 * (1 + dwScale[at]) && wrong++ < 9)
+          UNSCOPED_INFO("dw at " << at << ": " << dwGot[at] << " want " << dw[at] << ", scale " << dwScale[at]);
       CHECK(wrong == 0);
       // The optimizer's update: new filters in the same buffer, a new parameter version.
       for (float &v : wt) v = 0.5f * v - 0.01f;
@@ -1551,7 +1557,7 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
               std::vector<float> packed(size_t(shape.packedWeightFloats()));
               for (dlrt::native::VectorIsa isa : runnableIsas())
                 for (int threads : {1, 2, 3}) {
-                  dlrt::native::packWinogradWeights(shape, w.data(), packed.data(), isa);
+                  dlrt::native::packWinogradWeights(threads, shape, w.data(), packed.data(), isa);
                   CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, tile, int(isa), threads);
                   std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
                   dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), withBias ? bias.data() : nullptr,

@@ -108,11 +108,14 @@ void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
   else n = 8, fit = kAvx2Fit;
 }
 
-/// U = G g G^T of every filter, in double and rounded once, into panels `width` output
-/// channels wide.
-template <int M> void packFor(const WinogradShape &s, const float *oihw, float *packed, int64_t width) {
+/// U = G g G^T of the filters of panels [begin, end) (`width` output channels each), in
+/// double and rounded once. (Input channel by input channel, output channels innermost,
+/// so that the stores run along the panel's rows, took a third longer: ResNet-18's
+/// 256-channel layers in its train step, one Zen 5 core capped at AVX2.)
+template <int M>
+void packFor(const WinogradShape &s, const float *oihw, float *packed, int64_t width, int64_t begin, int64_t end) {
   constexpr int A = Algorithm<M>::A;
-  for (int64_t o = 0; o < s.k; ++o)
+  for (int64_t o = begin * width; o < end * width; ++o)
     for (int64_t ch = 0; ch < s.c; ++ch) {
       const float *g = oihw + (o * s.c + ch) * 9;
       double t[A][3]; // G g
@@ -140,15 +143,20 @@ int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
   return n * vectorsAtOnce(s.k / n, fit);
 }
 
-void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa) {
+void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa) {
   const int64_t width = winogradPanelWidth(s, isa);
-  if (s.tile == 4) packFor<4>(s, oihw, packed, width);
-  else packFor<2>(s, oihw, packed, width);
   // The filters again as [C][3][3][K], for the tiles that take the direct sums: a vector
   // of output channels at each input.
   float *direct = packed + s.elements() * s.c * s.k;
-  for (int64_t o = 0; o < s.k; ++o)
-    for (int64_t i = 0; i < s.c * 9; ++i) direct[i * s.k + o] = oihw[o * s.c * 9 + i];
+  // A train step transforms its filters every call: panels side by side where there are
+  // 64 K filter taps a thread (a parallel region costs more than fewer).
+  const int parts = int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
+  parallelRanges(parts, s.k / width, [&](int64_t begin, int64_t end) {
+    if (s.tile == 4) packFor<4>(s, oihw, packed, width, begin, end);
+    else packFor<2>(s, oihw, packed, width, begin, end);
+    for (int64_t i = 0; i < s.c * 9; ++i)
+      for (int64_t o = begin * width; o < end * width; ++o) direct[i * s.k + o] = oihw[o * s.c * 9 + i];
+  });
 }
 
 namespace {
@@ -651,6 +659,115 @@ float largestMagnitude(int threads, const float *x, int64_t count, VectorIsa isa
 bool winogradSafe(float input, float weight, int64_t terms) {
   return std::isfinite(input) && std::isfinite(weight) &&
          double(input) * double(weight) * double(terms) < 1e-6 * double(std::numeric_limits<float>::max());
+}
+
+namespace {
+
+/// The weight gradient's input side over tiles [begin, end): each F(2x2) tile's patch
+/// transformed (V = B^T d B, as the forward), channels in vectors of N, into v[16][T][C].
+template <int N, int B>
+DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, float *v, int64_t begin, int64_t end) {
+  const Tiles tiles(s);
+  for (int64_t t = begin; t < end; ++t) {
+    int64_t b, ty, tx;
+    tiles.at(t, b, ty, tx);
+    for (int64_t ch = 0; ch < s.c; ch += N)
+      transformPatch<N, B, 2>(s, x, b, 2 * ty - s.pt, 2 * tx - s.pl, ch, v + t * s.c + ch, tiles.total * s.c);
+  }
+}
+
+/// Its output side: each tile's 2x2 output gradients dy (zero outside the output) taken back
+/// through Y = A^T m A, dm = A dy A^T, channels in vectors of N, into m[16][T][K].
+template <int N, int B>
+DLRT_VINLINE void gradientOutputs(const WinogradShape &s, const float *dy, float *m, int64_t begin, int64_t end) {
+  using F = typename Lanes<N>::F;
+  const Tiles tiles(s);
+  // A = [1 0; 1 1; 1 -1; 0 -1], the adjoint of Algorithm<2>::output.
+  auto spread = [](F y0, F y1, F (&u)[4]) {
+    u[0] = y0;
+    u[1] = y0 + y1;
+    u[2] = y0 - y1;
+    u[3] = -y1;
+  };
+  for (int64_t t = begin; t < end; ++t) {
+    int64_t b, ty, tx;
+    tiles.at(t, b, ty, tx);
+    const int64_t row0 = 2 * ty, col0 = 2 * tx;
+    for (int64_t o = 0; o < s.k; o += N) {
+      F d[2][2];
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) {
+          const int64_t r = row0 + i, q = col0 + j;
+          d[i][j] = r < s.oh && q < s.ow ? loadLanes<F>(dy + blockedAt<B>(s.k, s.oh, s.ow, b, o, r, q)) : F{};
+        }
+      F column[2][4]; // A dy, per column of dy
+      for (int j = 0; j < 2; ++j) spread(d[0][j], d[1][j], column[j]);
+      for (int i = 0; i < 4; ++i) {
+        F row[4];
+        spread(column[0][i], column[1][i], row);
+        for (int j = 0; j < 4; ++j) storeLanes(m + ((i * 4 + j) * tiles.total + t) * s.k + o, row[j]);
+      }
+    }
+  }
+}
+
+template <int B>
+DLRT_TARGET_AVX512 void gradientSidesAvx512(const WinogradShape &s, const float *x, const float *dy, float *v, float *m,
+                                            int64_t begin, int64_t end) {
+  gradientPatches<B == 8 ? 8 : 16, B>(s, x, v, begin, end);
+  gradientOutputs<B == 8 ? 8 : 16, B>(s, dy, m, begin, end);
+}
+template <int B>
+DLRT_TARGET_AVX2 void gradientSidesAvx2(const WinogradShape &s, const float *x, const float *dy, float *v, float *m,
+                                        int64_t begin, int64_t end) {
+  gradientPatches<8, B>(s, x, v, begin, end);
+  gradientOutputs<8, B>(s, dy, m, begin, end);
+}
+template <int B>
+void gradientSidesGeneric(const WinogradShape &s, const float *x, const float *dy, float *v, float *m, int64_t begin,
+                          int64_t end) {
+  gradientPatches<8, B>(s, x, v, begin, end);
+  gradientOutputs<8, B>(s, dy, m, begin, end);
+}
+
+} // namespace
+
+int64_t winogradGradientTiles(const WinogradShape &s) { return Tiles(s).total; }
+
+void winogradGradientSides(int threads, const WinogradShape &s, const float *x, const float *dy, float *v, float *m,
+                           VectorIsa isa) {
+  auto sides = isa == VectorIsa::Avx512
+                   ? (s.block == 16 ? gradientSidesAvx512<16> : s.block == 8 ? gradientSidesAvx512<8> : gradientSidesAvx512<0>)
+               : isa == VectorIsa::Avx2
+                   ? (s.block == 16 ? gradientSidesAvx2<16> : s.block == 8 ? gradientSidesAvx2<8> : gradientSidesAvx2<0>)
+                   : (s.block == 16 ? gradientSidesGeneric<16>
+                                    : s.block == 8 ? gradientSidesGeneric<8> : gradientSidesGeneric<0>);
+  parallelRanges(threads, Tiles(s).total, [&](int64_t begin, int64_t end) { sides(s, x, dy, v, m, begin, end); });
+}
+
+void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw) {
+  // dg = G^T U G, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] (Algorithm<2>::filter's G), in
+  // double: down U's columns, then along the rows.
+  auto gather = [](const double (&u)[4], double (&g)[3]) {
+    g[0] = u[0] + 0.5 * (u[1] + u[2]);
+    g[1] = 0.5 * (u[1] - u[2]);
+    g[2] = 0.5 * (u[1] + u[2]) + u[3];
+  };
+  const int64_t pairs = s.k * s.c;
+  for (int64_t pair = 0; pair < pairs; ++pair) {
+    double w[3][4];
+    for (int j = 0; j < 4; ++j) {
+      double column[4], g[3];
+      for (int i = 0; i < 4; ++i) column[i] = u[(i * 4 + j) * pairs + pair];
+      gather(column, g);
+      for (int a = 0; a < 3; ++a) w[a][j] = g[a];
+    }
+    for (int a = 0; a < 3; ++a) {
+      double g[3];
+      gather(w[a], g);
+      for (int b = 0; b < 3; ++b) dw[pair * 9 + a * 3 + b] = float(g[b]);
+    }
+  }
 }
 
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,

@@ -67,12 +67,26 @@ int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa = widestVectorI
 /// G g G^T, panels of winogradPanelWidth output channels, each [C][width], so that a pass
 /// reads its filters in order rather than one row of K per input channel; then the filters
 /// as they are, [C][3][3][K], for the tiles winogradConv gives the direct sums.
-void packWinogradWeights(const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa = widestVectorIsa());
+/// On up to `threads` threads.
+void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw, float *packed,
+                         VectorIsa isa = widestVectorIsa());
 
 /// y = relu?(conv2d(x, w) + bias (+ y where s.accumulate)), on up to `threads` threads;
 /// `packed` is packWinogradWeights' result for w and the same `isa`. bias may be null.
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,
                   VectorIsa isa = widestVectorIsa());
+
+/// The weight gradient of a convolution by F(2x2, 3x3) (s.tile 2): per tile, the patch
+/// transformed as the forward does (V = B^T d B) and the output gradient taken back
+/// through Y = A^T m A (A dy A^T); the filters' gradient in that domain is, for each of the
+/// 16 elements, a product over all tiles, U_e = M_e^T V_e ([K x T] x [T x C]), which the
+/// caller forms; then dW = G^T U G. Tiles: winogradGradientTiles. v: [16][T][C] and m:
+/// [16][T][K] from x and dy (s's layouts), on up to `threads` threads.
+int64_t winogradGradientTiles(const WinogradShape &s);
+void winogradGradientSides(int threads, const WinogradShape &s, const float *x, const float *dy, float *v, float *m,
+                           VectorIsa isa = widestVectorIsa());
+/// dW (OIHW, [K][C][3][3]) from u: [16][K][C].
+void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw);
 
 /// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is
 /// NaN or infinite.

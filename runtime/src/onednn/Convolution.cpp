@@ -12,9 +12,10 @@
 #include "native/Activation.h"
 #include "native/ConvPool.h"
 #include "native/Winograd.h"
-#include "onednn/NativeConvolution.h"
+#include "onednn/Dense.h"
 #include "onednn/Kernels.h"
 #include "onednn/Layouts.h"
+#include "onednn/NativeConvolution.h"
 #include "onednn/Operand.h"
 #include "onednn/PackedWeights.h"
 
@@ -341,14 +342,15 @@ void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   // layers at batch 1 on two threads 15-29%, most of it the parallel region's.)
   native::WinogradShape s(g, accumulate, nativeWinogradTile(g));
   if (s.n == 0) return;
-  // Each tile's filters in a cache slot of their own: a site may run either, call by call.
-  auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
-                              s.packedWeightFloats(),
-                              [&](const float *oihw, float *packed) { native::packWinogradWeights(s, oihw, packed); });
   // The work of the direct algorithm, as other convolutions count it.
   double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  native::winogradConv(ctx.threadsFor(2.0 * macs), s, x, p.packed.data(), p.bias.empty() ? nullptr : p.bias.data(),
-                       y);
+  const int threads = ctx.threadsFor(2.0 * macs);
+  // Each tile's filters in a cache slot of their own: a site may run either, call by call.
+  auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
+                              s.packedWeightFloats(), [&](const float *oihw, float *packed) {
+                                native::packWinogradWeights(threads, s, oihw, packed);
+                              });
+  native::winogradConv(threads, s, x, p.packed.data(), p.bias.empty() ? nullptr : p.bias.data(), y);
 }
 
 } // namespace
@@ -364,6 +366,8 @@ bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t 
   if (!nativeWinograd(gd)) return false;
   native::WinogradShape s(gd, false, nativeWinogradTile(gd));
   if (s.n == 0) return true;
+  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
+  const int threads = ctx.threadsFor(2.0 * macs);
   auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinogradData4x4 : kWinogradData, site, w, nullptr, nullptr, 0.0, s.k,
                               s.c * 9, s.packedWeightFloats(), [&](const float *oihw, float *packed) {
                                 std::vector<float> turned(size_t(s.k * s.c * 9));
@@ -371,10 +375,28 @@ bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t 
                                   for (int64_t c = 0; c < s.k; ++c) // its input channel
                                     for (int64_t tap = 0; tap < 9; ++tap)
                                       turned[size_t((c * s.c + o) * 9 + 8 - tap)] = oihw[(o * s.k + c) * 9 + tap];
-                                native::packWinogradWeights(s, turned.data(), packed);
+                                native::packWinogradWeights(threads, s, turned.data(), packed);
                               });
+  native::winogradConv(threads, s, dy, p.packed.data(), nullptr, dx);
+  return true;
+}
+
+bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *dy,
+                                   float *dw) {
+  if (ctx.bf16 || g[19] != DLRT_LAYOUT_NHWC || !native::winogradSupports(g) ||
+      native::widestVectorIsa() == native::VectorIsa::Generic)
+    return false;
+  native::WinogradShape s(g, false, 2);
+  const int64_t tiles = native::winogradGradientTiles(s);
+  auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
+  float *v = buffer(ctx.winogradPatches, 16 * tiles * s.c), *m = buffer(ctx.winogradOutputs, 16 * tiles * s.k),
+        *u = buffer(ctx.winogradProducts, 16 * s.k * s.c);
   double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  native::winogradConv(ctx.threadsFor(2.0 * macs), s, dy, p.packed.data(), nullptr, dx);
+  native::winogradGradientSides(ctx.threadsFor(2.0 * macs), s, x, dy, v, m);
+  // U_e = M_e^T V_e for the 16 elements: [K x T] (m stored [T][K]) x [T x C].
+  const int64_t dims[6] = {16, s.k, tiles, 16, tiles, s.c};
+  matmulOnOneDNN(ctx, site, 3, dims, m, v, u, /*transposed=*/1, /*bf16=*/false);
+  native::winogradGradientFilters(s, u, dw);
   return true;
 }
 

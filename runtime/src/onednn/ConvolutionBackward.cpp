@@ -158,6 +158,7 @@ extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, con
       std::fill_n(dw, shape.wei.get_size() / sizeof(float), 0.0f);
       return;
     }
+    if (winogradBackwardWeights(ctx, site, g, x, dy, dw)) return;
     int threads = ctx.threadsFor(shape.flops);
     auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g)];
     if (!slot) {
