@@ -263,8 +263,9 @@ def conv_inputs(b, rng):
 
 
 # 3x3 convolutions with the pixels (at least 8192 output pixels a call, 56x56 from batch 3)
-# and channels (whole 16s) for native Winograd in the train step: the forward of both and
-# the data gradient of the second (runtime/src/onednn/Convolution.cpp's nativeWinograd).
+# and channels (whole 16s; 64 and more for the weight gradient) for native Winograd in the
+# train step: the forward of both, the data gradient of the second and its weight gradient
+# (runtime/src/onednn/Convolution.cpp's nativeWinograd, winogradBackwardWeights).
 # tanh between them, not relu: with relu, c1.weight's gradient was off by 7e-6 (0.4%) at
 # one element, with F(2x2) for the data gradient too, and within the bound with the direct
 # forward: F(4x4)'s rounding (about 1e-6 of a sum's scale where the direct sum's is 1e-7)
@@ -274,8 +275,8 @@ WIDE_CONV = """
 model WideConv {
   input x: f32[B, 16, 56, 56]
   input label: i64[B]
-  c1 = conv2d(x, 16, 3, padding = 1) |> tanh
-  c2 = conv2d(c1, 32, 3, padding = 1)
+  c1 = conv2d(x, 64, 3, padding = 1) |> tanh
+  c2 = conv2d(c1, 64, 3, padding = 1)
   logits = dense(global_avg_pool2d(c2), 5)
   output logits
   train {
@@ -284,8 +285,8 @@ model WideConv {
   }
 }
 """
-WIDE_CONV_PARAMS = [("c1.weight", (16, 16, 3, 3)), ("c1.bias", (16,)), ("c2.weight", (32, 16, 3, 3)), ("c2.bias", (32,)),
-                    ("logits.weight", (5, 32)), ("logits.bias", (5,))]
+WIDE_CONV_PARAMS = [("c1.weight", (64, 16, 3, 3)), ("c1.bias", (64,)), ("c2.weight", (64, 64, 3, 3)), ("c2.bias", (64,)),
+                    ("logits.weight", (5, 64)), ("logits.bias", (5,))]
 
 
 def wide_conv_loss(P, I):

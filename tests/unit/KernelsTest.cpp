@@ -789,13 +789,13 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
 TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients with the pixels for native "
           "Winograd: against double, padding on any side, the filters changing step by step",
           "[kernels]") {
-  // 3 images of 64x64 (at least 11532 output pixels: native Winograd on AVX-512 and AVX2,
-  // F(4x4)), 16 -> 32 channels; dx is the convolution of dy by the filters turned half a
-  // turn, padded 2 - p.
+  // 3 images of 56x56 (at least 8748 output pixels: native Winograd on AVX-512 and AVX2,
+  // F(4x4)), 64 -> 64 channels (the weight gradient's Winograd takes 64 or more); dx is the
+  // convolution of dy by the filters turned half a turn, padded 2 - p.
   struct Pads {
     int64_t t, l, b, r;
   };
-  const int64_t n = 3, c = 16, k = 32, h = 64, w = 64;
+  const int64_t n = 3, c = 64, k = 64, h = 56, w = 56;
   for (Pads p : {Pads{1, 1, 1, 1}, Pads{0, 0, 0, 0}, Pads{2, 1, 0, 2}}) {
     INFO("padding " << p.t << " " << p.l << " " << p.b << " " << p.r);
     const int64_t oh = h + p.t + p.b - 2, ow = w + p.l + p.r - 2;
