@@ -51,6 +51,9 @@ struct WinogradShape {
   int64_t elements() const { return (tile + 2) * (tile + 2); }
   /// Floats of packWinogradWeights' result: the transformed filters and the plain ones.
   int64_t packedWeightFloats() const { return (elements() + 9) * c * k; }
+  /// The multiply-adds of the direct algorithm: the work other convolutions are counted by
+  /// (for the thread policy).
+  double directMacs() const { return double(n * oh * ow) * double(k * c * 9); }
 };
 
 /// Whether winogradConv runs the convolution of geometry `g` (dlrt_k_conv2d_f32's words):

@@ -342,9 +342,7 @@ void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   // layers at batch 1 on two threads 15-29%, most of it the parallel region's.)
   native::WinogradShape s(g, accumulate, nativeWinogradTile(g));
   if (s.n == 0) return;
-  // The work of the direct algorithm, as other convolutions count it.
-  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  const int threads = ctx.threadsFor(2.0 * macs);
+  const int threads = ctx.threadsFor(2.0 * s.directMacs());
   // Each tile's filters in a cache slot of their own: a site may run either, call by call.
   auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinograd4x4 : kWinograd, site, w, bias, bn, bnEps, s.k, s.c * 9,
                               s.packedWeightFloats(), [&](const float *oihw, float *packed) {
@@ -366,8 +364,7 @@ bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t 
   if (!nativeWinograd(gd)) return false;
   native::WinogradShape s(gd, false, nativeWinogradTile(gd));
   if (s.n == 0) return true;
-  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  const int threads = ctx.threadsFor(2.0 * macs);
+  const int threads = ctx.threadsFor(2.0 * s.directMacs());
   auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinogradData4x4 : kWinogradData, site, w, nullptr, nullptr, 0.0, s.k,
                               s.c * 9, s.packedWeightFloats(), [&](const float *oihw, float *packed) {
                                 std::vector<float> turned(size_t(s.k * s.c * 9));
@@ -398,8 +395,7 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
   float *v = buffer(ctx.winogradPatches, 16 * tiles * s.c), *m = buffer(ctx.winogradOutputs, 16 * tiles * s.k),
         *u = buffer(ctx.winogradProducts, 16 * s.k * s.c);
-  double macs = double(s.n * s.oh * s.ow) * double(s.k * s.c * 9);
-  native::winogradGradientSides(ctx.threadsFor(2.0 * macs), s, x, dy, v, m);
+  native::winogradGradientSides(ctx.threadsFor(2.0 * s.directMacs()), s, x, dy, v, m);
   // U_e = M_e^T V_e for the 16 elements: [K x T] (m stored [T][K]) x [T x C].
   const int64_t dims[6] = {16, s.k, tiles, 16, tiles, s.c};
   matmulOnOneDNN(ctx, site, 3, dims, m, v, u, /*transposed=*/1, /*bf16=*/false);

@@ -170,9 +170,16 @@ size_t aligned(size_t n) { return (n + 63) / 64 * 64; }
 /// AVX2: see the commit). GRUs stay on oneDNN.
 bool usesNativeLstm(bool gru, int64_t h) { return !gru && native::lstmRecurrenceSupports(h); }
 
-/// The floats of a native LSTM layer's trace: the gates [b, t, 4H], then c and hPrev
-/// [b, t, H] each (native::LstmTrace).
-int64_t nativeTraceFloats(int64_t b, int64_t t, int64_t h) { return b * t * 6 * h; }
+/// A native LSTM layer's trace in the training-form workspace: the gates [b, t, 4H] (the
+/// input projection, activated by the recurrence), then c and hPrev [b, t, H] each
+/// (native::LstmTrace).
+struct NativeTrace {
+  float *gates;
+  native::LstmTrace kept;
+  static int64_t floats(int64_t b, int64_t t, int64_t h) { return b * t * 6 * h; }
+  NativeTrace(void *at, int64_t b, int64_t t, int64_t h)
+      : gates(static_cast<float *>(at)), kept{gates + b * t * 4 * h, gates + b * t * 5 * h} {}
+};
 
 int rnnThreads(KernelContext &ctx, int64_t b, int64_t t, int64_t width, int64_t h, bool gru, bool backward = false) {
   // oneDNN projects the inputs of all steps at once, then runs two regions per step (the
@@ -191,7 +198,7 @@ WorkspaceLayout workspaceLayout(KernelContext &ctx, int64_t site, const int64_t 
     int64_t width = l == 0 ? in : h;
     w.gates.push_back(w.bytes);
     if (native) {
-      w.bytes += aligned(size_t(nativeTraceFloats(b, t, h)) * sizeof(float));
+      w.bytes += aligned(size_t(NativeTrace::floats(b, t, h)) * sizeof(float));
     } else {
       RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, true);
       w.bytes += aligned(p.workspace.get_size());
@@ -264,19 +271,25 @@ NativeLstmWeights &nativeLstmWeights(KernelContext &ctx, int64_t site, int64_t l
 }
 
 /// A layer on the native recurrence. `trace` (the training form's workspace for the layer,
-/// nativeTraceFloats long) or null: where the projection goes and the recurrence keeps
+/// NativeTrace::floats long) or null: where the projection goes and the recurrence keeps
 /// what the backward pass reads.
 void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t width,
-                     int64_t h, const float *const w[4], const float *x, float *y, bool sequence, float *trace) {
+                     int64_t h, const float *const w[4], const float *x, float *y, bool sequence, void *trace) {
   NativeLstmWeights &weights = nativeLstmWeights(ctx, site, layer, width, h, w);
   // Every step's input projection at once: [b * t, width] x W_ih^T + both biases (fp32
-  // under --precision bf16 too, as the recurrence is).
-  auto *proj = trace ? trace : static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
+  // under --precision bf16 too, as the recurrence is), into the trace's gates.
+  float *proj;
+  native::LstmTrace kept; // none for inference
+  if (trace) {
+    NativeTrace at(trace, b, t, h);
+    proj = at.gates;
+    kept = at.kept;
+  } else {
+    proj = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
+  }
   denseOnOneDNN(ctx, {kRecurrentProjection, site, layer}, b * t, width, 4 * h, x, w[0], weights.bias.data(), proj,
                 DLRT_ACTIVATION_NONE, nullptr, /*bf16=*/false);
   auto *state = static_cast<float *>(ctx.recurrentState.get(size_t(native::lstmStateSize(b, h)) * sizeof(float)));
-  native::LstmTrace kept;
-  if (trace) kept = {trace + b * t * 4 * h, trace + b * t * 5 * h};
   int threads = ctx.threadsFor(2.0 * double(b * t) * double(4 * h) * double(h), /*regions=*/double(t));
   native::lstmRecurrence(threads, b, t, h, proj, weights.packed.data(), y, sequence, state, kept);
 }
@@ -287,9 +300,10 @@ void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b,
 /// dy: the output's gradient ([b, t, H] where `sequence`, else [b, H]); grads: PyTorch's
 /// four tensors' gradients, contiguous; dx may be null (not wanted).
 void nativeLstmBackward(KernelContext &ctx, int64_t site, int64_t b, int64_t t, int64_t width, int64_t h,
-                        const float *const w[4], const float *x, const float *trace, const float *dy, bool sequence,
+                        const float *const w[4], const float *x, const void *trace, const float *dy, bool sequence,
                         float *dx, float *grads) {
-  const float *gates = trace, *c = trace + b * t * 4 * h, *hPrev = trace + b * t * 5 * h;
+  const NativeTrace at(const_cast<void *>(trace), b, t, h);
+  const float *gates = at.gates, *c = at.kept.c, *hPrev = at.kept.hPrev;
   float *dwih = grads, *dwhh = dwih + 4 * h * width, *dbih = dwhh + 4 * h * h, *dbhh = dbih + 4 * h;
   auto *da = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
   auto *state =
@@ -351,7 +365,7 @@ extern "C" void dlrt_k_rnn_f32(void *vctx, int64_t site, const int64_t *g, const
       else out = static_cast<float *>(ctx.recurrentSequence[l % 2].get(size_t(b * t * h) * sizeof(float)));
       if (native) {
         nativeLstmLayer(ctx, site, l, b, t, width, h, params, cur, out, !last || sequences,
-                        training ? reinterpret_cast<float *>(wsBytes + ws.gates[l]) : nullptr);
+                        training ? wsBytes + ws.gates[l] : nullptr);
       } else {
         RnnLayer &p = layerPrimitive(ctx, site, rnnThreads(ctx, b, t, width, h, gru), l, b, t, width, h, gru, training);
         pack(ctx, p, params, width, h, gru);
@@ -457,17 +471,15 @@ extern "C" void dlrt_k_rnn_backward_f32(void *vctx, int64_t site, int64_t forwar
         buf.resize(size_t(b * t * h));
         diffSrc = buf.data();
       }
+      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
       if (native) {
-        const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
-        nativeLstmBackward(ctx, site, b, t, width, h, params, src,
-                           reinterpret_cast<const float *>(wsBytes + ws.gates[l]), diffDst,
+        nativeLstmBackward(ctx, site, b, t, width, h, params, src, wsBytes + ws.gates[l], diffDst,
                            sequences || l + 1 < layers, l > 0 || g[7] != 0 ? diffSrc : nullptr,
                            dweights + offsets[l]);
         diffDst = diffSrc;
         continue;
       }
       RnnLayer &p = layerBackward(ctx, site, rnnThreads(ctx, b, t, width, h, gru, true), l, b, t, width, h, gru);
-      const float *const params[4] = {ptr(4 * l), ptr(4 * l + 1), ptr(4 * l + 2), ptr(4 * l + 3)};
       pack(ctx, p, params, width, h, gru);
       const float *dst =
           l + 1 == layers && sequences ? y : reinterpret_cast<const float *>(wsBytes + ws.outputs[l]);
