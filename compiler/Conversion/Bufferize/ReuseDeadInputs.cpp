@@ -29,6 +29,21 @@ namespace dlc {
 
 namespace {
 
+/// The op that made the buffer `v` views, and whether nothing but `v`'s one use reads
+/// that buffer: dl-collapse-loop-dims hands an elementwise generic its operands reshaped,
+/// and a reshape used once may view a tensor that is read again later (a dense layer's
+/// result that GELU's gradient reads in a train step). Writing there in place makes
+/// bufferization copy the tensor first: a serial memcpy of the whole operand (2 MiB per
+/// GELU in TinyGpt's train step at batch 16) where a new buffer costs nothing.
+std::pair<Operation *, bool> viewedProducer(Value v) {
+  while (true) {
+    if (!v.hasOneUse()) return {v.getDefiningOp(), false};
+    Operation *producer = v.getDefiningOp();
+    if (!isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(producer)) return {producer, true};
+    v = producer->getOperand(0);
+  }
+}
+
 /// The input of `op` whose buffer its result can take, if any.
 Value dyingInput(linalg::GenericOp op) {
   if (op.getNumDpsInits() != 1 || op.getNumParallelLoops() != op.getNumLoops()) return {};
@@ -42,8 +57,8 @@ Value dyingInput(linalg::GenericOp op) {
   if (endsInFinalPlace(op)) return {};
   for (OpOperand *in : op.getDpsInputOperands()) {
     Value v = in->get();
-    Operation *producer = v.getDefiningOp();
-    if (v.getType() != resultType || !v.hasOneUse() || !op.getMatchingIndexingMap(in).isIdentity() || !producer ||
+    auto [producer, dying] = viewedProducer(v);
+    if (v.getType() != resultType || !dying || !op.getMatchingIndexingMap(in).isIdentity() || !producer ||
         isa<bufferization::ToTensorOp, arith::ConstantOp>(producer))
       continue;
     return v;
