@@ -1,15 +1,15 @@
 //===- Attention.cpp - multi-head self-attention --------------------------===//
 //
-// Lowered as nn.MultiheadAttention(batch_first=True) computes it: the packed input
-// projection, heads split out of the last dim, q scaled by 1/sqrt(head_dim), q k^T, the
-// causal -inf mask, softmax, times v, heads merged, the output projection. The pieces are
-// dl ops, so fusion and the GPU path see them like any others.
+// As nn.MultiheadAttention(batch_first=True) computes it: the packed input projection
+// (a dense), dl.self_attention (every head's softmax(q k^T / sqrt(head_dim)) v, causal
+// or not), the output projection (a dense). A target runs self_attention as one kernel or
+// expands it (dialects/DL/SelfAttention.h); with dropout on the attention weights in
+// training the layer emits that expansion itself, the dropout inside it.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
-
-#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "dialects/DL/SelfAttention.h"
 
 #include <cmath>
 
@@ -21,40 +21,21 @@ static mlir::Value emitAttention(GenCall &c) {
   mlir::Location loc = c.loc;
   mlir::MLIRContext *ctx = b.getContext();
   const TensorType &xt = c.inputTypes[0];
-  SymExpr B = xt.shape[0], T = xt.shape[1];
-  int64_t e = *xt.shape[2].constant(), heads = c.attrs.at("heads").i, hd = e / heads;
-  DType dt = xt.dtype;
-  auto ty = [&](std::vector<SymExpr> shape) { return TensorType{dt, std::move(shape)}; };
-  auto mty = [&](const TensorType &t) { return toMLIR(t, ctx); };
-
-  TensorType packed = ty({B, T, SymExpr(3 * e)}), seq = ty({B, T, SymExpr(e)});
-  TensorType split = ty({B, T, SymExpr(heads), SymExpr(hd)}), headsFirst = ty({B, SymExpr(heads), T, SymExpr(hd)});
-  TensorType keysT = ty({B, SymExpr(heads), SymExpr(hd), T}), scores = ty({B, SymExpr(heads), T, T});
-
-  mlir::Value qkv = DenseOp::create(b, loc, mty(packed), c.operands[0], c.operands[1], c.operands[2]);
-  auto perm = [&](std::initializer_list<int64_t> p) { return b.getDenseI64ArrayAttr(p); };
-  auto headsOf = [&](int64_t part) {
-    mlir::Value s = SliceOp::create(b, loc, mty(seq), qkv, b.getI64IntegerAttr(2), b.getI64IntegerAttr(part * e),
-                                    b.getI64IntegerAttr((part + 1) * e));
-    mlir::Value r = emitReshape(b, loc, s, seq.shape, split);
-    return TransposeOp::create(b, loc, mty(headsFirst), r, perm({0, 2, 1, 3})).getResult();
-  };
-  mlir::Value q = headsOf(0), k = headsOf(1), v = headsOf(2);
-  auto scalarType = mlir::RankedTensorType::get({}, toMLIR(dt, ctx));
-  mlir::Value root = mlir::arith::ConstantOp::create(
-      b, loc, mlir::DenseElementsAttr::get(scalarType, b.getFloatAttr(toMLIR(dt, ctx), std::sqrt(double(hd)))));
-  q = DivOp::create(b, loc, mty(headsFirst), q, root);
-  mlir::Value kt = TransposeOp::create(b, loc, mty(keysT), k, perm({0, 1, 3, 2}));
-  mlir::Value att = MatmulOp::create(b, loc, mty(scores), q, kt);
-  if (c.attrs.at("causal").b) att = CausalMaskOp::create(b, loc, mty(scores), att);
-  att = SoftmaxOp::create(b, loc, mty(scores), att, b.getI64IntegerAttr(3));
+  int64_t e = *xt.shape[2].constant(), heads = c.attrs.at("heads").i;
+  bool causal = c.attrs.at("causal").b;
+  TensorType packed{xt.dtype, {xt.shape[0], xt.shape[1], SymExpr(3 * e)}};
+  mlir::Value qkv = DenseOp::create(b, loc, toMLIR(packed, ctx), c.operands[0], c.operands[1], c.operands[2]);
+  mlir::Value o;
   double p = c.attrs.at("dropout").f; // on the attention weights, in training only
-  if (c.training && p > 0)
-    att = DropoutOp::create(b, loc, mty(scores), att, c.seed, c.step, b.getF64FloatAttr(p),
-                            b.getI64IntegerAttr((*c.nextStream)++));
-  mlir::Value o = MatmulOp::create(b, loc, mty(headsFirst), att, v);
-  o = TransposeOp::create(b, loc, mty(split), o, perm({0, 2, 1, 3}));
-  o = emitReshape(b, loc, o, split.shape, seq);
+  if (c.training && p > 0) {
+    // Dropout between softmax and the product with v: the pieces as ops of their own.
+    o = expandSelfAttention(b, loc, qkv, heads, causal, [&](mlir::Value weights) -> mlir::Value {
+      return DropoutOp::create(b, loc, weights.getType(), weights, c.seed, c.step, b.getF64FloatAttr(p),
+                               b.getI64IntegerAttr((*c.nextStream)++));
+    });
+  } else {
+    o = SelfAttentionOp::create(b, loc, c.resultType, qkv, b.getI64IntegerAttr(heads), b.getBoolAttr(causal));
+  }
   return DenseOp::create(b, loc, c.resultType, o, c.operands[3], c.operands[4]);
 }
 

@@ -64,6 +64,8 @@ bool MatmulOp::keepsSamplesApart(ArrayRef<bool> batched) {
   return broadcastKeepsSamplesApart(getOperation(), batched);
 }
 
+// Every sample's queries attend to that sample's keys alone.
+bool SelfAttentionOp::keepsSamplesApart(ArrayRef<bool> batched) { return rowsOfInput(batched, getQkv(), 3); }
 bool SoftmaxOp::keepsSamplesApart(ArrayRef<bool> batched) { return leavesDim0(batched, getInput(), {int64_t(getAxis())}); }
 bool LogSoftmaxOp::keepsSamplesApart(ArrayRef<bool> batched) { return leavesDim0(batched, getInput(), {int64_t(getAxis())}); }
 bool SumOp::keepsSamplesApart(ArrayRef<bool> batched) { return leavesDim0(batched, getInput(), getAxes()); }

@@ -137,6 +137,15 @@ LogicalResult MatmulOp::verify() {
   return verifyShape(getOperation(), expected);
 }
 
+LogicalResult SelfAttentionOp::verify() {
+  auto x = getQkv().getType();
+  if (x.getRank() != 3) return emitOpError("qkv must be [B, T, 3E], got ") << x;
+  int64_t packed = x.getDimSize(2), heads = getHeads();
+  if (ShapedType::isDynamic(packed) || packed % 3 != 0 || heads <= 0 || (packed / 3) % heads != 0)
+    return emitOpError("qkv's last dim must be 3E, E a multiple of ") << heads << " heads, got " << x;
+  return verifyShape(getOperation(), {x.getDimSize(0), x.getDimSize(1), packed / 3});
+}
+
 //===----------------------------------------------------------------------===//
 // Axis ops, reductions, shape ops
 //===----------------------------------------------------------------------===//

@@ -118,6 +118,34 @@ def DL_MatmulOp : DL_Op<"matmul", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
   let hasVerifier = 1;
 }
 
+def DL_SelfAttentionOp : DL_Op<"self_attention", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DL_RuntimeCallSite, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
+  let summary = "scaled dot-product attention of every head, from the packed projection";
+  let description = [{
+    `qkv` [B, T, 3E] is nn.MultiheadAttention's packed in-projection: q, k and v side by
+    side along the last dim, each E = heads x head_dim with the heads interleaved as
+    torch splits them. Per sample and head: softmax(q k^T / sqrt(head_dim)) v, with -inf
+    where the key comes after the query when `causal`; the result [B, T, E] has the heads
+    merged back. The op a target may run as one kernel (no T x T tensor between ops);
+    targets without one expand it into matmul, causal_mask and softmax.
+  }];
+  let arguments = (ins DL_FloatTensor:$qkv, I64Attr:$heads, BoolAttr:$causal);
+  let results = (outs DL_FloatTensor:$result);
+  let assemblyFormat = "$qkv attr-dict `:` type($qkv) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def DL_SelfAttentionBackwardOp : DL_Op<"self_attention_backward", [Pure, DL_RuntimeCallSite]> {
+  let summary = "the gradient of self_attention for its packed projection";
+  let description = [{
+    From the result's gradient [B, T, E] and the forward's `qkv` [B, T, 3E]: the gradients
+    of q, k and v side by side as qkv packs them. A target recomputes the attention
+    weights from qkv rather than keep the forward's.
+  }];
+  let arguments = (ins DL_FloatTensor:$grad, DL_FloatTensor:$qkv, I64Attr:$heads, BoolAttr:$causal);
+  let results = (outs DL_FloatTensor:$qkv_grad);
+  let assemblyFormat = "$grad `,` $qkv attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Normalisations over an axis
 //===----------------------------------------------------------------------===//

@@ -31,6 +31,8 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_softmax_f32", reinterpret_cast<void *>(&dlrt_k_softmax_f32)},
       {"dlrt_k_softmax_backward_f32", reinterpret_cast<void *>(&dlrt_k_softmax_backward_f32)},
       {"dlrt_k_layer_norm_backward_f32", reinterpret_cast<void *>(&dlrt_k_layer_norm_backward_f32)},
+      {"dlrt_k_self_attention_f32", reinterpret_cast<void *>(&dlrt_k_self_attention_f32)},
+      {"dlrt_k_self_attention_backward_f32", reinterpret_cast<void *>(&dlrt_k_self_attention_backward_f32)},
       {"dlrt_k_rnn_f32", reinterpret_cast<void *>(&dlrt_k_rnn_f32)},
       {"dlrt_k_rnn_workspace_bytes", reinterpret_cast<void *>(&dlrt_k_rnn_workspace_bytes)},
       {"dlrt_k_rnn_backward_f32", reinterpret_cast<void *>(&dlrt_k_rnn_backward_f32)},

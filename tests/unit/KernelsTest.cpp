@@ -9,6 +9,7 @@
 #include "native/LayerNorm.h"
 #include "native/Lstm.h"
 #include "native/MaxPool.h"
+#include "native/SelfAttention.h"
 #include "native/Softmax.h"
 #include "native/TransposedLhsMatmul.h"
 #include "native/Winograd.h"
@@ -1774,4 +1775,107 @@ TEST_CASE("native dense of a few rows, or of many into one block of outputs: eve
   CHECK(!dlrt::native::denseRowsSupports(5, 17, DLRT_ACTIVATION_NONE));
   CHECK(dlrt::native::denseRowsSupports(5, 16, DLRT_ACTIVATION_NONE));
   CHECK(!dlrt::native::denseRowsSupports(1, 10, DLRT_ACTIVATION_GELU_ERF));
+}
+
+/// self_attention and its gradient in double, as the dl ops of its expansion compute them
+/// (q / sqrt(head_dim), softmax over the keys a causal mask leaves, times v): out [B, T, E]
+/// and, from dy [B, T, E], dqkv [B, T, 3E].
+static void attentionReference(const dlrt::native::AttentionShape &s, const std::vector<float> &qkv,
+                               const std::vector<float> &dy, std::vector<double> &out, std::vector<double> &dqkv) {
+  const int64_t t = s.steps, e = s.embed, hd = e / s.heads;
+  const double root = std::sqrt(double(hd));
+  out.assign(size_t(s.batch * t * e), 0.0);
+  dqkv.assign(size_t(s.batch * t * 3 * e), 0.0);
+  auto at = [&](int64_t b, int64_t i, int64_t part, int64_t h, int64_t d) {
+    return size_t(((b * t + i) * 3 + part) * e + h * hd + d);
+  };
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t h = 0; h < s.heads; ++h) {
+      std::vector<double> p(size_t(t * t), 0.0), dp(size_t(t * t), 0.0);
+      for (int64_t i = 0; i < t; ++i) {
+        int64_t keys = s.causal ? i + 1 : t;
+        double top = -INFINITY, sum = 0.0;
+        for (int64_t j = 0; j < keys; ++j) {
+          double dot = 0.0;
+          for (int64_t d = 0; d < hd; ++d) dot += double(qkv[at(b, i, 0, h, d)]) / root * qkv[at(b, j, 1, h, d)];
+          p[size_t(i * t + j)] = dot;
+          top = std::max(top, dot);
+        }
+        for (int64_t j = 0; j < keys; ++j) sum += p[size_t(i * t + j)] = std::exp(p[size_t(i * t + j)] - top);
+        for (int64_t j = 0; j < keys; ++j) p[size_t(i * t + j)] /= sum;
+        for (int64_t d = 0; d < hd; ++d) {
+          double o = 0.0;
+          for (int64_t j = 0; j < keys; ++j) o += p[size_t(i * t + j)] * qkv[at(b, j, 2, h, d)];
+          out[size_t((b * t + i) * e + h * hd + d)] = o;
+        }
+      }
+      auto g = [&](int64_t i, int64_t d) { return double(dy[size_t((b * t + i) * e + h * hd + d)]); };
+      for (int64_t i = 0; i < t; ++i) {
+        double rowDot = 0.0;
+        for (int64_t j = 0; j < t; ++j) {
+          double v = 0.0;
+          for (int64_t d = 0; d < hd; ++d) v += g(i, d) * qkv[at(b, j, 2, h, d)];
+          dp[size_t(i * t + j)] = v;
+          rowDot += v * p[size_t(i * t + j)];
+        }
+        for (int64_t j = 0; j < t; ++j) dp[size_t(i * t + j)] = p[size_t(i * t + j)] * (dp[size_t(i * t + j)] - rowDot);
+      }
+      for (int64_t i = 0; i < t; ++i)
+        for (int64_t d = 0; d < hd; ++d) {
+          double dq = 0.0, dk = 0.0, dv = 0.0;
+          for (int64_t j = 0; j < t; ++j) {
+            dq += dp[size_t(i * t + j)] * qkv[at(b, j, 1, h, d)];
+            dk += dp[size_t(j * t + i)] * qkv[at(b, j, 0, h, d)] / root;
+            dv += p[size_t(j * t + i)] * g(j, d);
+          }
+          dqkv[at(b, i, 0, h, d)] = dq / root;
+          dqkv[at(b, i, 1, h, d)] = dk;
+          dqkv[at(b, i, 2, h, d)] = dv;
+        }
+    }
+}
+
+TEST_CASE("native self-attention and its gradient: every ISA build, causal or not, head dims and lengths off the "
+          "vector width, team size, against double") {
+  std::mt19937 gen(11);
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  // {B, T, E, heads}: TinyGpt's, then lengths and head dims that leave tails of 8 and 16,
+  // one step, one head, a head dim of 1.
+  const int64_t shapes[][4] = {{2, 64, 128, 4}, {3, 5, 12, 3}, {2, 17, 40, 2}, {1, 33, 24, 1},
+                               {2, 1, 16, 2},   {2, 9, 4, 4},  {1, 70, 96, 2}};
+  for (const auto &sh : shapes)
+    for (bool causal : {true, false}) {
+      dlrt::native::AttentionShape s{sh[0], sh[1], sh[2], sh[3], causal};
+      std::vector<float> qkv(size_t(s.batch * s.steps * 3 * s.embed)), dy(size_t(s.batch * s.steps * s.embed));
+      for (float &v : qkv) v = u(gen);
+      for (float &v : dy) v = u(gen);
+      std::vector<double> wantOut, wantGrad;
+      attentionReference(s, qkv, dy, wantOut, wantGrad);
+      for (dlrt::native::VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(sh[0], sh[1], sh[2], sh[3], causal, int(isa), threads);
+          std::vector<float> out(wantOut.size(), 7.0f), grad(wantGrad.size(), 7.0f);
+          dlrt::native::selfAttention(threads, s, qkv.data(), out.data(), isa);
+          dlrt::native::selfAttentionBackward(threads, s, qkv.data(), dy.data(), grad.data(), isa);
+          CHECK(largestDifference(out, wantOut) < 1e-5);
+          CHECK(largestDifference(grad, wantGrad) < 1e-4);
+        }
+      // The kernel entries, as compiled code calls them.
+      KernelContext ctx;
+      std::vector<float> out(wantOut.size(), 7.0f), grad(wantGrad.size(), 7.0f);
+      dlrt_k_self_attention_f32(&ctx, 0, s.batch, s.steps, s.embed, s.heads, causal, qkv.data(), out.data());
+      dlrt_k_self_attention_backward_f32(&ctx, 0, s.batch, s.steps, s.embed, s.heads, causal, qkv.data(), dy.data(),
+                                         grad.data());
+      REQUIRE(ctx.error.empty());
+      CHECK(largestDifference(out, wantOut) < 1e-5);
+      CHECK(largestDifference(grad, wantGrad) < 1e-4);
+    }
+  // NaN in a query gives NaN in its row's output, as torch's softmax does.
+  dlrt::native::AttentionShape s{1, 4, 8, 2, true};
+  std::vector<float> qkv(size_t(4 * 24), 0.5f), out(size_t(4 * 8), 0.0f);
+  qkv[size_t(2 * 24)] = NAN; // step 2, head 0, q[0]
+  dlrt::native::selfAttention(1, s, qkv.data(), out.data());
+  CHECK(std::isnan(out[size_t(2 * 8)]));
+  CHECK(!std::isnan(out[size_t(1 * 8)]));
+  CHECK(!std::isnan(out[size_t(2 * 8 + 4)])); // head 1 of the same step
 }

@@ -78,6 +78,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
     } else {
       populateLayoutTransposeToOneDNN(patterns);
       populateNormalizationToOneDNN(patterns);
+      populateSelfAttentionKernelCalls(patterns);
     }
     populateMatmulToOneDNN(patterns);
     populateConvolutionToOneDNN(patterns);
@@ -97,6 +98,7 @@ void populatePortableLowerings(RewritePatternSet &patterns) {
   populateReductionToLinalg(patterns);
   populateShapeToTensor(patterns);
   populateNormalizationToLinalg(patterns);
+  populateSelfAttentionExpansion(patterns);
   populateIndexingToTensor(patterns);
   populateLossToLinalg(patterns);
   populateOptimizerToLinalg(patterns);

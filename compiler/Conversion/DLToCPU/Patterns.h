@@ -9,8 +9,8 @@
 namespace dlc {
 
 /// The dl -> linalg/tensor lowerings every target takes as they are: elementwise ops,
-/// softmax, reductions, shape ops, normalisations, indexing, losses, optimizers, dropout
-/// and plugins' own lowerings (each target adds its kernels for the rest).
+/// softmax, reductions, shape ops, normalisations, self_attention's expansion, indexing,
+/// losses, optimizers, dropout and plugins' own lowerings (each target adds its kernels for the rest).
 void populatePortableLowerings(mlir::RewritePatternSet &patterns);
 /// Every dl elementwise op (through ScalarElementwiseOpInterface) -> linalg.generic with
 /// NumPy broadcasting.
@@ -54,6 +54,12 @@ void populateFuseConvIntoMaxPool(mlir::RewritePatternSet &patterns);
 void populateConvolutionKernelCalls(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit);
 /// lstm / gru -> the runtime's oneDNN RNN kernel.
 void populateRecurrentToOneDNN(mlir::RewritePatternSet &patterns);
+/// self_attention and its gradient -> the runtime's attention kernels (f32; preferred
+/// over the expansion).
+void populateSelfAttentionKernelCalls(mlir::RewritePatternSet &patterns);
+/// self_attention and its gradient -> matmul, causal_mask, softmax and their gradients
+/// (the portable lowering).
+void populateSelfAttentionExpansion(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm -> linalg.
 void populateNormalizationToLinalg(mlir::RewritePatternSet &patterns);
 /// layer_norm / batch_norm / softmax / log_softmax -> the runtime's oneDNN kernels,

@@ -92,6 +92,14 @@ void dlrt_k_softmax_f32(void *ctx, int64_t site, int64_t rank, const int64_t *di
 /// output y and dy (all contiguous, of y's dims).
 void dlrt_k_softmax_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, int64_t axis,
                                  const float *y, const float *dy, float *dx, int64_t log);
+/// dl.self_attention: out [B, T, E] from nn.MultiheadAttention's packed projection qkv
+/// [B, T, 3E], `heads` heads, causal 0 or 1 (native/SelfAttention).
+void dlrt_k_self_attention_f32(void *ctx, int64_t site, int64_t batch, int64_t steps, int64_t embed, int64_t heads,
+                               int64_t causal, const float *qkv, float *out);
+/// Its gradient: dqkv [B, T, 3E] from qkv and the result's gradient dy [B, T, E].
+void dlrt_k_self_attention_backward_f32(void *ctx, int64_t site, int64_t batch, int64_t steps, int64_t embed,
+                                        int64_t heads, int64_t causal, const float *qkv, const float *dy,
+                                        float *dqkv);
 /// Stacked LSTM (is_gru 0) or GRU over a batch-first sequence. geom: B T I H layers is_gru
 /// sequences; weights: the addresses of PyTorch's per-layer weight_ih, weight_hh, bias_ih,
 /// bias_hh. y is [B, T, H] with sequences, else [B, H]. workspace NULL: inference.
