@@ -1878,4 +1878,21 @@ TEST_CASE("native self-attention and its gradient: every ISA build, causal or no
   CHECK(std::isnan(out[size_t(2 * 8)]));
   CHECK(!std::isnan(out[size_t(1 * 8)]));
   CHECK(!std::isnan(out[size_t(2 * 8 + 4)])); // head 1 of the same step
+  // NaN in a value gives NaN in every row of its head, the rows before it too: torch
+  // multiplies the masked (zero) weights in, and 0 * NaN is NaN. Its gradient likewise
+  // reaches every key's and value's gradient of that head through the zero weights.
+  std::vector<float> vnan(size_t(4 * 24), 0.5f), dy(size_t(4 * 8), 1.0f), grad(size_t(4 * 24), 0.0f);
+  vnan[size_t(3 * 24 + 16)] = NAN; // step 3, head 0, v[0]
+  dlrt::native::selfAttention(1, s, vnan.data(), out.data());
+  for (int64_t t = 0; t < 4; ++t) {
+    CAPTURE(t);
+    CHECK(std::isnan(out[size_t(t * 8)]));
+    CHECK(!std::isnan(out[size_t(t * 8 + 4)]));
+  }
+  dlrt::native::selfAttentionBackward(1, s, vnan.data(), dy.data(), grad.data());
+  for (int64_t t = 0; t < 4; ++t) {
+    CAPTURE(t);
+    CHECK(std::isnan(grad[size_t(t * 24)]));      // dq, head 0
+    CHECK(!std::isnan(grad[size_t(t * 24 + 4)])); // dq, head 1
+  }
 }

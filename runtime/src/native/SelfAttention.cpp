@@ -93,20 +93,32 @@ DLRT_VINLINE void columnBlock(const float *a, int64_t lda, const float *b, int64
   }
 }
 
-/// c = a^T b for `rows` rows of the result (columns of a), P at a time; with a causal
-/// mask the terms start at the block's first row (a's rows above it are zero there).
+/// c = a^T b for `rows` rows of the result (columns of a), P at a time; with `skip` (a
+/// causal mask, finite operands) the terms start at the block's first row (a's rows above
+/// it are zero there).
 template <class F, int P, int V>
 DLRT_VINLINE void transposedProducts(const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
-                                     int64_t rows, int64_t cols, int64_t terms, bool causal, const int64_t *strided) {
+                                     int64_t rows, int64_t cols, int64_t terms, bool skip, const int64_t *strided) {
   int64_t j = 0;
   for (; j + P <= rows; j += P) {
-    int64_t t0 = causal ? j : 0;
+    int64_t t0 = skip ? j : 0;
     columnBlock<F, P, V>(a, lda, b, ldb, c, ldc, j, cols, t0, terms - t0, strided);
   }
   for (; j < rows; ++j) {
-    int64_t t0 = causal ? j : 0;
+    int64_t t0 = skip ? j : 0;
     columnBlock<F, 1, V>(a, lda, b, ldb, c, ldc, j, cols, t0, terms - t0, strided);
   }
+}
+
+/// Whether n floats (a multiple of the lanes) are all finite: x * 0 is NaN for an infinity
+/// or NaN and 0 otherwise.
+template <class F> DLRT_VINLINE bool allFinite(const float *x, int64_t n) {
+  constexpr int L = kLanesOf<F>;
+  F acc{};
+  for (int64_t i = 0; i < n; i += L) acc += loadLanes<F>(x + i) * splatLanes<F>(0.0f);
+  for (int q = 0; q < L; ++q)
+    if (acc[q] != 0.0f) return false;
+  return true;
 }
 
 /// Row i's keys: all T, or 0..i under the causal mask.
@@ -197,6 +209,9 @@ DLRT_VINLINE void scatter(const Layout &l, const float *rows, float *dst, int64_
   }
 }
 
+// A causal mask's zero weights are skipped in the products only where every operand of
+// the problem is finite: torch multiplies them in (masked_fill, softmax, then matmul over
+// every key), and 0 times an infinity or NaN in v is NaN in every row it reaches.
 template <class F, int R, int V>
 DLRT_VINLINE void forwardProblems(const AttentionShape &s, const float *qkv, float *out, int64_t begin, int64_t end) {
   Layout l(s, kLanesOf<F>);
@@ -206,10 +221,11 @@ DLRT_VINLINE void forwardProblems(const AttentionShape &s, const float *qkv, flo
   for (int64_t item = begin; item < end; ++item) {
     int64_t b = item / s.heads, h = item % s.heads;
     gather(s, l, qkv, b, h, q, kT, v, nullptr, nullptr);
+    bool skip = s.causal && allFinite<F>(v, l.t * l.dp);
     weights<F, R, V>(l, s.causal, q, kT, p, ramp1);
     rowProducts<F, R, V>(
         p, l.tp, v, l.dp, o, l.dp, l.t, [&](int64_t) { return l.dp; },
-        [&](int64_t rowEnd) { return s.causal ? rowEnd : l.t; }, ramp1);
+        [&](int64_t rowEnd) { return skip ? rowEnd : l.t; }, ramp1);
     scatter(l, o, out, b, s.embed, h * l.hd, 1.0f);
   }
 }
@@ -225,9 +241,6 @@ DLRT_VINLINE void backwardProblems(const AttentionShape &s, const float *qkv, co
   float *kT = tmp + rows, *vT = kT + panel, *p = vT + panel, *ds = p + square;
   const int64_t *ramp1 = ramp(std::max(l.tp, l.dp), 1, 0), *strided = ramp(l.t, l.tp, 1);
   const float root = std::sqrt(float(l.hd));
-  auto blockCols = [&](int64_t rowEnd) { return s.causal ? roundUp(rowEnd, L) : l.tp; };
-  auto blockTerms = [&](int64_t rowEnd) { return s.causal ? rowEnd : l.t; };
-  auto headCols = [&](int64_t) { return l.dp; };
   for (int64_t item = begin; item < end; ++item) {
     int64_t b = item / s.heads, h = item % s.heads;
     gather(s, l, qkv, b, h, q, kT, nullptr, vT, k);
@@ -236,27 +249,35 @@ DLRT_VINLINE void backwardProblems(const AttentionShape &s, const float *qkv, co
       std::memcpy(row, grad + (b * l.t + t) * s.embed + h * l.hd, size_t(l.hd) * 4);
       std::fill(row + l.hd, row + l.dp, 0.0f);
     }
+    bool skip = s.causal && allFinite<F>(q, rows) && allFinite<F>(k, rows) && allFinite<F>(vT, panel) &&
+                allFinite<F>(dO, rows);
+    auto blockCols = [&](int64_t rowEnd) { return skip ? roundUp(rowEnd, L) : l.tp; };
+    auto blockTerms = [&](int64_t rowEnd) { return skip ? rowEnd : l.t; };
+    auto headCols = [&](int64_t) { return l.dp; };
     weights<F, R, V>(l, s.causal, q, kT, p, ramp1);
-    // dP = dO v^T, then dS = P (dP - rowsum(P dP)), zero where P is.
-    rowProducts<F, R, V>(dO, l.dp, vT, l.tp, ds, l.tp, l.t, blockCols, [&](int64_t) { return l.dp; }, ramp1);
+    // dP = dO v^T, then dS = P (dP - rowsum(P dP)) where the mask leaves a key, exactly 0
+    // where it does not (masked_fill's gradient).
+    rowProducts<F, R, V>(dO, l.dp, vT, l.tp, ds, l.tp, l.t, blockCols, headCols, ramp1);
     for (int64_t i = 0; i < l.t; ++i) {
       float *pr = p + i * l.tp, *dr = ds + i * l.tp;
-      int64_t vectors = (keysOf(l, s.causal, i) + L - 1) / L;
+      int64_t keys = keysOf(l, s.causal, i), vectors = (keys + L - 1) / L;
+      // The row sum over every key torch sums over (the masked ones' weights are 0).
+      int64_t summed = skip ? vectors : l.tp / L;
       F acc{};
-      for (int64_t v = 0; v < vectors; ++v) acc += loadLanes<F>(pr + v * L) * loadLanes<F>(dr + v * L);
+      for (int64_t v = 0; v < summed; ++v) acc += loadLanes<F>(pr + v * L) * loadLanes<F>(dr + v * L);
       float dot = 0.0f;
       for (int q2 = 0; q2 < L; ++q2) dot += acc[q2];
       F dv = splatLanes<F>(dot);
       for (int64_t v = 0; v < vectors; ++v)
         storeLanes(dr + v * L, loadLanes<F>(pr + v * L) * (loadLanes<F>(dr + v * L) - dv));
-      std::fill(dr + vectors * L, dr + l.tp, 0.0f);
+      std::fill(dr + keys, dr + l.tp, 0.0f);
     }
     // dq = dS k / sqrt(head_dim), dk = dS^T (q / sqrt(head_dim)), dv = P^T dO.
     rowProducts<F, R, V>(ds, l.tp, k, l.dp, tmp, l.dp, l.t, headCols, blockTerms, ramp1);
     scatter(l, tmp, dqkv, b, 3 * s.embed, h * l.hd, 1.0f / root);
-    transposedProducts<F, P, VP>(ds, l.tp, q, l.dp, tmp, l.dp, l.t, l.dp, l.t, s.causal, strided);
+    transposedProducts<F, P, VP>(ds, l.tp, q, l.dp, tmp, l.dp, l.t, l.dp, l.t, skip, strided);
     scatter(l, tmp, dqkv, b, 3 * s.embed, s.embed + h * l.hd, 1.0f);
-    transposedProducts<F, P, VP>(p, l.tp, dO, l.dp, tmp, l.dp, l.t, l.dp, l.t, s.causal, strided);
+    transposedProducts<F, P, VP>(p, l.tp, dO, l.dp, tmp, l.dp, l.t, l.dp, l.t, skip, strided);
     scatter(l, tmp, dqkv, b, 3 * s.embed, 2 * s.embed + h * l.hd, 1.0f);
   }
 }
