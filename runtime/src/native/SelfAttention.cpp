@@ -124,38 +124,57 @@ template <class F> DLRT_VINLINE bool allFinite(const float *x, int64_t n) {
 /// Row i's keys: all T, or 0..i under the causal mask.
 DLRT_VINLINE int64_t keysOf(const Layout &l, bool causal, int64_t i) { return causal ? i + 1 : l.t; }
 
+/// The largest and the sum of a vector's lanes, as trees of halves (log2 L dependent steps
+/// where a loop over the lanes is a chain of L).
+template <class F> DLRT_VINLINE float lanesMaxOf(F v) {
+  alignas(64) float x[kLanesOf<F>];
+  storeLanes(x, v);
+  for (int width = kLanesOf<F> / 2; width > 0; width /= 2)
+    for (int q = 0; q < width; ++q) x[q] = x[q + width] > x[q] ? x[q + width] : x[q];
+  return x[0];
+}
+template <class F> DLRT_VINLINE float lanesSumOf(F v) {
+  alignas(64) float x[kLanesOf<F>];
+  storeLanes(x, v);
+  for (int width = kLanesOf<F> / 2; width > 0; width /= 2)
+    for (int q = 0; q < width; ++q) x[q] += x[q + width];
+  return x[0];
+}
+
 /// s (T x Tp, scores) -> the attention weights, row by row: softmax over the row's keys,
 /// zeros after them (to the end of the padded row, so that products over whole vectors
-/// and over a block's terms see none).
+/// and over a block's terms see none). A NaN score makes its row NaN, as in torch.
 template <class F> DLRT_VINLINE void softmaxRows(const Layout &l, bool causal, float *s) {
   constexpr int L = kLanesOf<F>;
-  const float lowest = -std::numeric_limits<float>::infinity();
+  using I = IntsOf<F>;
+  I lane;
+  for (int q = 0; q < L; ++q) lane[q] = q;
+  const F lowest = splatLanes<F>(-std::numeric_limits<float>::infinity());
   for (int64_t i = 0; i < l.t; ++i) {
     float *row = s + i * l.tp;
-    int64_t n = keysOf(l, causal, i), vectors = (n + L - 1) / L;
-    for (int64_t j = n; j < vectors * L; ++j) row[j] = lowest;
-    F mv = loadLanes<F>(row);
-    for (int64_t v = 1; v < vectors; ++v) {
+    int64_t n = keysOf(l, causal, i), vectors = (n + L - 1) / L, last = vectors - 1;
+    // The lanes of the last vector that hold keys.
+    auto keys = lane < I{} + int32_t(n - last * L);
+    F mv = lowest;
+    for (int64_t v = 0; v < last; ++v) {
       F x = loadLanes<F>(row + v * L);
       mv = x > mv ? x : mv;
     }
-    float m = mv[0];
-    for (int q = 1; q < L; ++q) m = std::max(m, float(mv[q]));
+    F tail = loadLanes<F>(row + last * L);
+    tail = keys ? tail : lowest;
+    mv = tail > mv ? tail : mv;
+    const F m = splatLanes<F>(lanesMaxOf(mv));
     F sum{};
-    for (int64_t v = 0; v < vectors; ++v) {
-      F e = vexp(loadLanes<F>(row + v * L) - splatLanes<F>(m));
-      if ((v + 1) * L > n) { // the lanes past the keys: -inf's exp is clamped, not 0
-        alignas(64) float lanes[L];
-        storeLanes(lanes, e);
-        for (int64_t q = n - v * L; q < L; ++q) lanes[q] = 0.0f;
-        e = loadLanes<F>(lanes);
-      }
+    for (int64_t v = 0; v < last; ++v) {
+      F e = vexp(loadLanes<F>(row + v * L) - m);
       sum += e;
       storeLanes(row + v * L, e);
     }
-    float total = 0.0f;
-    for (int q = 0; q < L; ++q) total += sum[q];
-    F scale = splatLanes<F>(1.0f / total);
+    F e = vexp(tail - m); // -inf's exp is clamped, not 0: the lanes past the keys are set
+    e = keys ? e : F{};
+    sum += e;
+    storeLanes(row + last * L, e);
+    F scale = splatLanes<F>(1.0f / lanesSumOf(sum));
     for (int64_t v = 0; v < vectors; ++v) storeLanes(row + v * L, loadLanes<F>(row + v * L) * scale);
     std::fill(row + vectors * L, row + l.tp, 0.0f);
   }
