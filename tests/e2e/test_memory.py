@@ -2,7 +2,9 @@
 (dl-free-after-last-use), and the runtime's arena packs them by those lifetimes. The
 lower bound dlrun prints is the most bytes alive at once; the arena stays within 1.25x of
 it for inference and the train step of every sample, and TinyGpt's inference arena does not
-grow with depth (64 layers within 1.25x of 2)."""
+grow with depth (64 layers within 1.25x of 4). From 4 layers on the blocks share one
+function body, whose inputs are read-only to it (one more buffer than 2 layers unrolled
+need, whatever the depth): 192 KiB at 2 layers, 256 at 4 and at 64."""
 import os
 import re
 
@@ -32,9 +34,11 @@ for name, batch in SAMPLES:
 src = open(os.path.join(h.SRC, "samples", "gpt", "gpt.dl")).read()
 src = re.sub(r"\n  train \{.*?\n  \}\n", "\n", src, flags=re.S).replace("  input targets: i64[B, T]\n", "")
 arenas = {}
-for layers in (2, 64):
+for layers in (2, 4, 64):
     so = h.compile_model(src.replace("L = 2", "L = %d" % layers), wd, "gpt%d" % layers)
     arenas[layers] = arena(so, 1)[0]
-print("TinyGpt inference arena: %.1f KiB at 2 layers, %.1f KiB at 64" % (arenas[2] / 1024, arenas[64] / 1024))
-h.check("TinyGpt's arena at 64 layers within 1.25x of its arena at 2", arenas[64] <= 1.25 * arenas[2])
+print("TinyGpt inference arena: %.1f KiB at 2 layers, %.1f KiB at 4, %.1f KiB at 64"
+      % (arenas[2] / 1024, arenas[4] / 1024, arenas[64] / 1024))
+h.check("TinyGpt's arena at 64 layers within 1.25x of its arena at 4", arenas[64] <= 1.25 * arenas[4])
+h.check("TinyGpt's arena at 64 layers within 1.5x of its arena at 2", arenas[64] <= 1.5 * arenas[2])
 h.finish()
