@@ -1,11 +1,11 @@
 //===- SelfAttentionLowering.cpp - self_attention and its gradient --------===//
 //
 // With --kernels=onednn both are calls of the runtime's attention kernels (benefit 2; in
-// f32, and not under --precision bf16),
-// which keep each head's T x T weights in a thread's cache instead of tensors between
-// ops, skip the masked half of a causal product, and read q, k and v from the packed
-// projection where they lie. Elsewhere (the portable path, the GPU) they expand into
-// matmul, causal_mask and softmax and those ops' gradients (dialects/DL/SelfAttention.h).
+// f32, and not under --precision bf16), which keep each head's T x T weights in a
+// thread's cache instead of tensors between ops, skip the masked half of a causal
+// product, and read q, k and v from the packed projection where they lie. Elsewhere (the
+// portable path, the GPU) they expand into matmul, causal_mask and softmax and those
+// ops' gradients (dialects/DL/SelfAttention.h).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
@@ -30,6 +30,14 @@ LogicalResult kernelRuns(Operation *op, Type element, PatternRewriter &rw) {
   return success();
 }
 
+/// The dynamic sizes of a [B, T, ...] result, from qkv's.
+SmallVector<Value> sequenceSizes(OpBuilder &b, Location loc, Value qkv, RankedTensorType result) {
+  SmallVector<Value> sizes;
+  for (int64_t d : {0, 1})
+    if (result.isDynamicDim(d)) sizes.push_back(dimOf(b, loc, qkv, d));
+  return sizes;
+}
+
 /// The kernels' geometry: B, T, E, heads, causal.
 SmallVector<Value> geometry(OpBuilder &b, Location loc, Value qkv, int64_t heads, bool causal) {
   auto t = cast<RankedTensorType>(qkv.getType());
@@ -45,10 +53,7 @@ struct SelfAttentionToKernel : public OpRewritePattern<dl::SelfAttentionOp> {
     KernelCall call(rw, loc, op, "dlrt_k_self_attention_f32");
     for (Value v : geometry(rw, loc, op.getQkv(), op.getHeads(), op.getCausal())) call.in(v);
     auto rt = op.getType();
-    SmallVector<Value> sizes;
-    if (rt.isDynamicDim(0)) sizes.push_back(dimOf(rw, loc, op.getQkv(), 0));
-    if (rt.isDynamicDim(1)) sizes.push_back(dimOf(rw, loc, op.getQkv(), 1));
-    rw.replaceOp(op, call.in(op.getQkv()).out(rt, sizes).emit());
+    rw.replaceOp(op, call.in(op.getQkv()).out(rt, sequenceSizes(rw, loc, op.getQkv(), rt)).emit());
     return success();
   }
 };
@@ -61,10 +66,8 @@ struct SelfAttentionBackwardToKernel : public OpRewritePattern<dl::SelfAttention
     Location loc = op.getLoc();
     KernelCall call(rw, loc, op, "dlrt_k_self_attention_backward_f32");
     for (Value v : geometry(rw, loc, op.getQkv(), op.getHeads(), op.getCausal())) call.in(v);
-    SmallVector<Value> sizes;
-    if (qt.isDynamicDim(0)) sizes.push_back(dimOf(rw, loc, op.getQkv(), 0));
-    if (qt.isDynamicDim(1)) sizes.push_back(dimOf(rw, loc, op.getQkv(), 1));
-    rw.replaceOp(op, call.in(op.getQkv()).in(op.getGrad()).out(qt, sizes).emit());
+    rw.replaceOp(op,
+                 call.in(op.getQkv()).in(op.getGrad()).out(qt, sequenceSizes(rw, loc, op.getQkv(), qt)).emit());
     return success();
   }
 };

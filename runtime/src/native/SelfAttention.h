@@ -9,9 +9,11 @@
 // the forward pass.
 //
 // Composed of dl ops (matmul, causal_mask, softmax, their gradients) the same attention
-// took 3-3.8 ms of TinyGpt's train step at batch 16 on two Zen 5 cores capped at AVX2:
-// head splits and merges copied, [B, heads, T, T] tensors between seven kernels, the
-// gradients of the three slices of qkv summed over zero-filled tensors.
+// copied the heads out of qkv and back, kept [B, heads, T, T] tensors between seven
+// kernels, and summed the gradients of qkv's three slices over zero-filled tensors.
+// TinyGpt's train step at batch 16 (B16 T64 E128, 4 heads), side by side on Zen 5 capped at
+// AVX2: 36.7-42.8 -> 35.7-41.5 ms on one core, 24.7-25.2 -> 23.3-23.8 on two; its arena
+// 22.2 -> 20.2 MiB. This kernel alone: 0.44 ms forward, 0.95 backward on one core.
 //
 //===----------------------------------------------------------------------===//
 #ifndef DLRT_SRC_NATIVE_SELFATTENTION_H
