@@ -11,6 +11,7 @@
 #include "compiler/Basic/Diagnostics.h"
 #include "compiler/Layers/LayerRegistry.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientAccumulator.h"
 #include "dialects/DL/Gradients/GradientBuilders.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -99,8 +100,8 @@ public:
 
     OpBuilder b(ret);
     auto lossType = cast<RankedTensorType>(loss.getType());
-    grads[loss] = arith::ConstantOp::create(
-        b, loss.getLoc(), DenseElementsAttr::get(lossType, b.getFloatAttr(lossType.getElementType(), 1.0)));
+    grads.seed(loss, arith::ConstantOp::create(
+        b, loss.getLoc(), DenseElementsAttr::get(lossType, b.getFloatAttr(lossType.getElementType(), 1.0))));
     for (Operation *op : llvm::reverse(forward)) {
       SmallVector<Value> resultGrads;
       bool any = false;
@@ -137,110 +138,16 @@ public:
         return op->emitError("internal error: the gradient rule returned ")
                << operandGrads.size() << " gradients for " << op->getNumOperands() << " operands";
       for (auto [o, g, want] : llvm::zip(op->getOperands(), operandGrads, needed))
-        if (want && g) accumulate(b, o, g);
+        if (want && g) grads.accumulate(b, o, g);
     }
     for (auto [p, t] : llvm::zip(ts.params, ts.trainable)) paramGrads.push_back(t ? grads.lookup(p) : Value());
     return success();
   }
 
 private:
-  /// A gradient that is zero outside one slice (a slice's gradient: the slice's gradient
-  /// inserted into zeros): the insert_slice, else null.
-  static tensor::InsertSliceOp zeroOutsideSlice(Value g) {
-    auto insert = g.getDefiningOp<tensor::InsertSliceOp>();
-    if (!insert) return {};
-    auto fill = insert.getDest().getDefiningOp<linalg::FillOp>();
-    if (!fill) return {};
-    auto zero = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
-    auto value = zero ? dyn_cast<FloatAttr>(zero.getValue()) : FloatAttr();
-    return value && value.getValue().isZero() ? insert : tensor::InsertSliceOp();
-  }
-
-  void accumulate(OpBuilder &b, Value operand, Value g) {
-    if (g.getType() != operand.getType()) g = tensor::CastOp::create(b, g.getLoc(), operand.getType(), g);
-    Value &slot = grads[operand];
-    if (!slot) {
-      slot = g;
-      if (tensor::InsertSliceOp insert = zeroOutsideSlice(g)) written[g] = addSlice(SliceBox(insert), -1);
-      return;
-    }
-    // Adding a gradient that is zero outside a slice touches only the slice: an unrolled
-    // recurrence reads each step's slice of one tensor, and adding full-size zero-padded
-    // gradients would cost steps x the tensor's size.
-    Value full = slot, part = g;
-    tensor::InsertSliceOp insert = zeroOutsideSlice(part);
-    if (!insert) {
-      std::swap(full, part);
-      insert = zeroOutsideSlice(part);
-    }
-    if (insert) {
-      Location loc = g.getLoc();
-      // Where `full` is known to be zero in the slice (it is zero outside slices it was
-      // given, and this one misses them all: the steps of a recurrence, the gates of a
-      // cell), the sum is the part itself, inserted without reading `full` first. Beside
-      // saving the read and the add, this keeps one-shot bufferization linear in the
-      // steps: every read of an accumulator in the middle of its chain of inserts made
-      // the analysis walk the chain again (a 128-step LSTM's train step spent 24 s there).
-      SliceBox box(insert);
-      auto known = written.find(full);
-      bool untouched = known != written.end();
-      for (int i = untouched ? known->second : -1; i >= 0 && untouched; i = slices[i].previous)
-        untouched = slices[i].box.disjoint(box);
-      Value sum = insert.getSource();
-      if (!untouched) {
-        Value current = tensor::ExtractSliceOp::create(b, loc, insert.getSourceType(), full,
-                                                       insert.getMixedOffsets(), insert.getMixedSizes(),
-                                                       insert.getMixedStrides());
-        sum = dl::AddOp::create(b, loc, current, sum);
-      }
-      Value result = tensor::InsertSliceOp::create(b, loc, sum, full, insert.getMixedOffsets(),
-                                                   insert.getMixedSizes(), insert.getMixedStrides());
-      if (known != written.end()) written[result] = addSlice(box, known->second);
-      slot = result;
-      return;
-    }
-    slot = dl::AddOp::create(b, g.getLoc(), slot, g);
-  }
-
-  /// The index ranges a slice covers, per dimension; a range with a dynamic bound is
-  /// unknown, and overlaps everything.
-  struct SliceBox {
-    explicit SliceBox(tensor::InsertSliceOp insert) {
-      for (auto [o, s, st] : llvm::zip(insert.getStaticOffsets(), insert.getStaticSizes(), insert.getStaticStrides())) {
-        bool known = !ShapedType::isDynamic(o) && !ShapedType::isDynamic(s) && !ShapedType::isDynamic(st) && s > 0;
-        dims.push_back({known, o, known ? o + (s - 1) * st : 0});
-      }
-    }
-    /// Whether no element lies in both: some dimension's ranges are apart.
-    bool disjoint(const SliceBox &other) const {
-      for (auto [a, c] : llvm::zip(dims, other.dims))
-        if (a.known && c.known && (a.last < c.first || c.last < a.first)) return true;
-      return false;
-    }
-    struct Range {
-      bool known;
-      int64_t first, last;
-    };
-    SmallVector<Range, 4> dims;
-  };
-
   TrainStep &ts;
   bool allowInferenceOnly;
-  llvm::DenseMap<Value, Value> grads;
-  /// Gradients that are zero outside a list of slices (zeros given slices' gradients): the
-  /// list's last entry in `slices`, whose entries link to the ones before them; one
-  /// accumulator's successive values share their lists' common part.
-  struct WrittenSlice {
-    SliceBox box;
-    int previous;
-  };
-  std::vector<WrittenSlice> slices;
-  llvm::DenseMap<Value, int> written;
-
-  int addSlice(SliceBox box, int previous) {
-    slices.push_back({std::move(box), previous});
-    return int(slices.size()) - 1;
-  }
+  dl::GradientAccumulator grads;
 };
 
 /// clip_grad_norm_: every gradient times min(max_norm / (||all gradients||_2 + 1e-6), 1).

@@ -1,9 +1,9 @@
 //===- SelfAttention.cpp - self_attention in finer dl ops -----------------===//
 #include "dialects/DL/SelfAttention.h"
 #include "dialects/DL/DLOps.h"
+#include "dialects/DL/Gradients/GradientAccumulator.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
@@ -66,11 +66,12 @@ FailureOr<Value> mlir::dl::expandSelfAttentionGradient(OpBuilder &b, Location lo
   SmallVector<Operation *> made;
   Value result = expand(b, loc, qkv, heads, causal, {}, &made);
   // Reverse mode over the expansion, as dl-autodiff runs it over a train step: each op's
-  // rule from its result's gradient, gradients of a value read twice (qkv, by its three
-  // slices) summed.
+  // rule from its result's gradient, the gradients of qkv's three slices summed as
+  // dl-autodiff sums them (inserted into one tensor, not added at full size).
   llvm::DenseSet<Value> fromQkv = {qkv};
   for (Operation *op : made) fromQkv.insert(op->getResult(0));
-  llvm::DenseMap<Value, Value> grads = {{result, grad}};
+  GradientAccumulator grads;
+  grads.seed(result, grad);
   for (Operation *op : llvm::reverse(made)) {
     Value g = grads.lookup(op->getResult(0));
     if (!g) continue;
@@ -80,11 +81,8 @@ FailureOr<Value> mlir::dl::expandSelfAttentionGradient(OpBuilder &b, Location lo
     for (Value operand : op->getOperands()) needed.push_back(fromQkv.contains(operand));
     SmallVector<Value> operandGrads;
     if (failed(rule.buildGradient(b, ValueRange{g}, needed, operandGrads))) return failure();
-    for (auto [operand, og] : llvm::zip(op->getOperands(), operandGrads)) {
-      if (!og) continue;
-      Value &slot = grads[operand];
-      slot = slot ? Value(AddOp::create(b, loc, slot, og)) : og;
-    }
+    for (auto [operand, og, want] : llvm::zip(op->getOperands(), operandGrads, needed))
+      if (want && og) grads.accumulate(b, operand, og);
   }
   return grads.lookup(qkv);
 }
