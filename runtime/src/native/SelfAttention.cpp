@@ -124,23 +124,6 @@ template <class F> DLRT_VINLINE bool allFinite(const float *x, int64_t n) {
 /// Row i's keys: all T, or 0..i under the causal mask.
 DLRT_VINLINE int64_t keysOf(const Layout &l, bool causal, int64_t i) { return causal ? i + 1 : l.t; }
 
-/// The largest and the sum of a vector's lanes, as trees of halves (log2 L dependent steps
-/// where a loop over the lanes is a chain of L).
-template <class F> DLRT_VINLINE float lanesMaxOf(F v) {
-  alignas(64) float x[kLanesOf<F>];
-  storeLanes(x, v);
-  for (int width = kLanesOf<F> / 2; width > 0; width /= 2)
-    for (int q = 0; q < width; ++q) x[q] = x[q + width] > x[q] ? x[q + width] : x[q];
-  return x[0];
-}
-template <class F> DLRT_VINLINE float lanesSumOf(F v) {
-  alignas(64) float x[kLanesOf<F>];
-  storeLanes(x, v);
-  for (int width = kLanesOf<F> / 2; width > 0; width /= 2)
-    for (int q = 0; q < width; ++q) x[q] += x[q + width];
-  return x[0];
-}
-
 /// s (T x Tp, scores) -> the attention weights, row by row: softmax over the row's keys,
 /// zeros after them (to the end of the padded row, so that products over whole vectors
 /// and over a block's terms see none). A NaN score makes its row NaN, as in torch.
@@ -163,7 +146,7 @@ template <class F> DLRT_VINLINE void softmaxRows(const Layout &l, bool causal, f
     F tail = loadLanes<F>(row + last * L);
     tail = keys ? tail : lowest;
     mv = tail > mv ? tail : mv;
-    const F m = splatLanes<F>(lanesMaxOf(mv));
+    const F m = splatLanes<F>(lanesMax(mv));
     F sum{};
     for (int64_t v = 0; v < last; ++v) {
       F e = vexp(loadLanes<F>(row + v * L) - m);
@@ -174,7 +157,7 @@ template <class F> DLRT_VINLINE void softmaxRows(const Layout &l, bool causal, f
     e = keys ? e : F{};
     sum += e;
     storeLanes(row + last * L, e);
-    F scale = splatLanes<F>(1.0f / lanesSumOf(sum));
+    F scale = splatLanes<F>(1.0f / lanesSum(sum));
     for (int64_t v = 0; v < vectors; ++v) storeLanes(row + v * L, loadLanes<F>(row + v * L) * scale);
     std::fill(row + vectors * L, row + l.tp, 0.0f);
   }
@@ -284,9 +267,7 @@ DLRT_VINLINE void backwardProblems(const AttentionShape &s, const float *qkv, co
       int64_t summed = skip ? vectors : l.tp / L;
       F acc{};
       for (int64_t v = 0; v < summed; ++v) acc += loadLanes<F>(pr + v * L) * loadLanes<F>(dr + v * L);
-      float dot = 0.0f;
-      for (int q2 = 0; q2 < L; ++q2) dot += acc[q2];
-      F dv = splatLanes<F>(dot);
+      F dv = splatLanes<F>(lanesSum(acc));
       for (int64_t v = 0; v < vectors; ++v)
         storeLanes(dr + v * L, loadLanes<F>(pr + v * L) * (loadLanes<F>(dr + v * L) - dv));
       std::fill(dr + keys, dr + l.tp, 0.0f);

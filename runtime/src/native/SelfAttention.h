@@ -4,7 +4,9 @@
 // own, on one thread: q, k and v copied from the packed projection into buffers of
 // whole vectors, the T x T weights computed, normalised and used while they are in the
 // thread's cache, the result written into its head's columns. With a causal mask, the
-// products skip the blocks above the diagonal (half the work at large T). The gradient
+// products skip the blocks above the diagonal (half the work at large T) where every
+// operand of the problem is finite (torch multiplies the masked zeros in, and 0 times a
+// NaN is NaN). The gradient
 // recomputes the weights from qkv (FlashAttention's choice) rather than keep them from
 // the forward pass.
 //

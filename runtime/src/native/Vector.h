@@ -88,28 +88,32 @@ DLRT_VINLINE vf load(const float *p) { return loadLanes<vf>(p); }
 DLRT_VINLINE void store(float *p, vf v) { storeLanes(p, v); }
 DLRT_VINLINE vf splat(float x) { return splatLanes<vf>(x); }
 
-/// The sum of a vector's 16 lanes as a tree of halves: four dependent adds, where a loop
-/// over the lanes is a chain of sixteen that the compiler may not reorder (a layer norm's
-/// forward pass spent half its time in two such chains per row).
-DLRT_VINLINE float lanesSum(vf v) {
+/// The sum of a vector's 8 or 16 lanes as a tree of halves: three or four dependent adds,
+/// where a loop over the lanes is a chain of eight or sixteen that the compiler may not
+/// reorder (a layer norm's forward pass spent half its time in two such chains per row).
+DLRT_VINLINE float lanesSum(vf8 a) {
   typedef float f4 __attribute__((vector_size(16)));
-  vf8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
-          __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
   f4 b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
   return (b[0] + b[2]) + (b[1] + b[3]);
 }
+DLRT_VINLINE float lanesSum(vf v) {
+  return lanesSum(vf8(__builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                      __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15)));
+}
 
-/// The largest of a vector's 16 lanes, none of them NaN, as a tree of halves (four
-/// dependent steps; a loop over the lanes is a chain of fifteen).
-DLRT_VINLINE float lanesMax(vf v) {
+/// The largest of a vector's 8 or 16 lanes, none of them NaN, as a tree of halves (three
+/// or four dependent steps; a loop over the lanes is a chain of seven or fifteen).
+DLRT_VINLINE float lanesMax(vf8 a) {
   typedef float f4 __attribute__((vector_size(16)));
-  vf8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-  vf8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-  vf8 a = hi > lo ? hi : lo;
   f4 b0 = __builtin_shufflevector(a, a, 0, 1, 2, 3), b1 = __builtin_shufflevector(a, a, 4, 5, 6, 7);
   f4 b = b1 > b0 ? b1 : b0;
   float c0 = b[0] > b[2] ? b[0] : b[2], c1 = b[1] > b[3] ? b[1] : b[3];
   return c0 > c1 ? c0 : c1;
+}
+DLRT_VINLINE float lanesMax(vf v) {
+  vf8 lo = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+  vf8 hi = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+  return lanesMax(vf8(hi > lo ? hi : lo));
 }
 
 /// x limited to [lo, hi]; NaN stays NaN (every comparison with it is false).
