@@ -97,9 +97,10 @@ struct KernelContext {
   /// The native LSTM's input projections and state; a layer's output sequence, and the
   /// one before it, between layers.
   GrowingBuffer recurrentProjection, recurrentState, recurrentSequence[2];
-  /// A convolution's weight gradient by Winograd: the transformed patches and output
-  /// gradients of all tiles, and their products (onednn/Convolution.cpp).
-  GrowingBuffer winogradPatches, winogradOutputs, winogradProducts;
+  /// A convolution's weight gradient by Winograd: each thread's transforms of a chunk of
+  /// tiles (and its own products, where the threads split the tiles), and the products
+  /// (onednn/Convolution.cpp).
+  GrowingBuffer winogradScratch, winogradProducts;
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.

@@ -1581,6 +1581,72 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
     }
 }
 
+TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a chunk of tiles and a block of "
+          "channels at a time): every ISA build, 16- and 8-channel blocks and NHWC, channel blocks of 64 with what is "
+          "left over, threads splitting the blocks or the tiles; against double") {
+  struct Case {
+    int64_t c, k, h, w, pt, pl, pb, pr;
+  };
+  const Case cases[] = {
+      {64, 64, 14, 14, 1, 1, 1, 1},   // one block: threads split the tiles
+      {80, 48, 9, 11, 1, 1, 1, 1},    // 64 + 16 input channels (one vector left over), 48 rows; partial tiles
+      {128, 128, 7, 7, 0, 0, 0, 0},   // 4 blocks: threads split them (2 threads), or the tiles (3)
+      {16, 208, 6, 10, 2, 1, 0, 2},   // output channels 64 x 3 + 16 (row groups left over), padding on some sides
+  };
+  std::mt19937 gen(23);
+  std::normal_distribution<float> normal;
+  for (const Case &k : cases)
+    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C, DLRT_LAYOUT_NHWC}) {
+      const bool nhwc = layout == DLRT_LAYOUT_NHWC;
+      const int64_t block = nhwc ? 16 : dlrt_layout_block(layout);
+      if (k.c % block || k.k % block) continue;
+      const int64_t n = 3, oh = k.h + k.pt + k.pb - 2, ow = k.w + k.pl + k.pr - 2;
+      std::vector<float> x(size_t(n * k.c * k.h * k.w)), dy(size_t(n * k.k * oh * ow));
+      for (float &v : x) v = normal(gen);
+      for (float &v : dy) v = normal(gen);
+      auto at = [&](int64_t channels, int64_t rows, int64_t cols, int64_t b, int64_t ch, int64_t r, int64_t q) {
+        if (nhwc) return size_t(((b * rows + r) * cols + q) * channels + ch);
+        return size_t((((b * (channels / block) + ch / block) * rows + r) * cols + q) * block + ch % block);
+      };
+      // dw[o][ch][i][j] = sum over b, r, q of dy[b][o][r][q] x[b][ch][r - pt + i][q - pl + j], in
+      // double, and the sum of its terms' magnitudes.
+      std::vector<double> dw(size_t(k.k * k.c * 9), 0.0), scale(dw.size(), 0.0);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t o = 0; o < k.k; ++o)
+          for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q)
+              for (int64_t ch = 0; ch < k.c; ++ch)
+                for (int64_t i = 0; i < 3; ++i)
+                  for (int64_t j = 0; j < 3; ++j) {
+                    const int64_t row = r - k.pt + i, col = q - k.pl + j;
+                    if (row < 0 || row >= k.h || col < 0 || col >= k.w) continue;
+                    const double term =
+                        double(dy[at(k.k, oh, ow, b, o, r, q)]) * x[at(k.c, k.h, k.w, b, ch, row, col)];
+                    dw[size_t(((o * k.c + ch) * 3 + i) * 3 + j)] += term;
+                    scale[size_t(((o * k.c + ch) * 3 + i) * 3 + j)] += std::abs(term);
+                  }
+      const int64_t g[20] = {n, k.c, k.h, k.w, k.k, 3, 3, oh, ow, 1, 1, k.pt, k.pl, k.pb, k.pr,
+                             1, 1, 1, DLRT_ACTIVATION_NONE, layout};
+      REQUIRE(dlrt::native::winogradSupports(g));
+      const dlrt::native::WinogradShape shape(g, false, 2);
+      for (dlrt::native::VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(k.c, k.k, k.h, k.w, block, int(isa), threads);
+          std::vector<float> u(size_t(16 * k.k * k.c), 7.0f),
+              scratch(size_t(dlrt::native::winogradWeightGradientScratch(threads, shape)), 7.0f),
+              got(dw.size(), 7.0f);
+          dlrt::native::winogradWeightGradientProducts(threads, shape, x.data(), dy.data(), u.data(), scratch.data(),
+                                                       isa);
+          dlrt::native::winogradGradientFilters(shape, u.data(), got.data());
+          size_t wrong = 0;
+          for (size_t i = 0; i < dw.size(); ++i)
+            if (std::abs(got[i] - dw[i]) > 1e-5 * (1.0 + scale[i]) && wrong++ < 3)
+              UNSCOPED_INFO("dw at " << i << ": " << got[i] << " want " << dw[i]);
+          CHECK(wrong == 0);
+        }
+    }
+}
+
 TEST_CASE("scanWinogradInput: which inputs oneDNN's unchecked F(4x4, 3x3) may take: none of an outlier, a hot "
           "or cold spot or a NaN; the largest magnitude, infinite for an infinity") {
   const int64_t n = 3, c = 32, h = 9, w = 11;

@@ -82,12 +82,14 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
 /// The weight gradient of a convolution by F(2x2, 3x3) (s.tile 2): per tile, the patch
 /// transformed as the forward does (V = B^T d B) and the output gradient taken back
 /// through Y = A^T m A (A dy A^T); the filters' gradient in that domain is, for each of the
-/// 16 elements, a product over all tiles, U_e = M_e^T V_e ([K x T] x [T x C]), which the
-/// caller forms; then dW = G^T U G. Tiles: winogradGradientTiles. v: [16][T][C] and m:
-/// [16][T][K] from x and dy (s's layouts), on up to `threads` threads.
-int64_t winogradGradientTiles(const WinogradShape &s);
-void winogradGradientSides(int threads, const WinogradShape &s, const float *x, const float *dy, float *v, float *m,
-                           VectorIsa isa = widestVectorIsa());
+/// 16 elements, a product over all tiles, U_e = M_e^T V_e ([K x T] x [T x C]); then
+/// dW = G^T U G (winogradGradientFilters). winogradWeightGradientProducts forms u:
+/// [16][K][C] from x and dy (s's layouts) on up to `threads` threads, a chunk of tiles and
+/// a block of channels at a time, so that the transforms stay in cache until multiplied;
+/// `scratch` holds winogradWeightGradientScratch(threads, s) floats.
+int64_t winogradWeightGradientScratch(int threads, const WinogradShape &s);
+void winogradWeightGradientProducts(int threads, const WinogradShape &s, const float *x, const float *dy, float *u,
+                                    float *scratch, VectorIsa isa = widestVectorIsa());
 /// dW (OIHW, [K][C][3][3]) from u: [16][K][C].
 void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw);
 

@@ -12,7 +12,6 @@
 #include "native/Activation.h"
 #include "native/ConvPool.h"
 #include "native/Winograd.h"
-#include "onednn/Dense.h"
 #include "onednn/Kernels.h"
 #include "onednn/Layouts.h"
 #include "onednn/NativeConvolution.h"
@@ -384,21 +383,23 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   // floats per pixel and channel, against 1 read by the direct kernel, and with few
   // channels the products are too small to pay for them: the CNN sample's 16 -> 32 at
   // 14x14, batch 64 on one Zen 5 core, 1.46 ms against oneDNN's 1.15 (AVX-512) and 2.53
-  // against 2.13 (capped at AVX2), where the backward (data and weight gradients) of
-  // ResNet-18's layers of 64 to 512 channels went 0.81-0.98x of the time with the direct
-  // weight gradient (AVX-512) and 0.61-0.79x (AVX2). (Nothing measured between 32 and 64.)
+  // against 2.13 (capped at AVX2; measured with the transforms of all tiles written out
+  // and one oneDNN product per element, before they were fused). ResNet-18's train step at
+  // batch 16 on one Intel Xeon (Sapphire Rapids) core, the backward (data and weight
+  // gradients) per convolution against oneDNN's direct weight gradient: AVX-512, 56x56
+  // (64 channels) 25.0-25.8 ms against 31.9-32.4, 28x28 28.5-29.5 against 32.4-32.6, 14x14
+  // 40.3-40.7 against 43.2-43.3, 7x7 (512) 49.5-50.5 against 48.5-48.6 (F(2x2) over 7x7
+  // computes 8x8); capped at AVX2, 41.3-43.8 against 56.8-59.3, 41.4-42.1 against
+  // 52.2-52.5, 56.4-56.7 against 66.2-66.9, 74.7-77.9 against 76.9-77.6.
   if (ctx.bf16 || g[19] != DLRT_LAYOUT_NHWC || !native::winogradSupports(g) || g[1] < 64 || g[4] < 64 ||
       native::widestVectorIsa() == native::VectorIsa::Generic)
     return false;
   native::WinogradShape s(g, false, 2);
-  const int64_t tiles = native::winogradGradientTiles(s);
+  const int threads = ctx.threadsFor(2.0 * s.directMacs());
   auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
-  float *v = buffer(ctx.winogradPatches, 16 * tiles * s.c), *m = buffer(ctx.winogradOutputs, 16 * tiles * s.k),
-        *u = buffer(ctx.winogradProducts, 16 * s.k * s.c);
-  native::winogradGradientSides(ctx.threadsFor(2.0 * s.directMacs()), s, x, dy, v, m);
-  // U_e = M_e^T V_e for the 16 elements: [K x T] (m stored [T][K]) x [T x C].
-  const int64_t dims[6] = {16, s.k, tiles, 16, tiles, s.c};
-  matmulOnOneDNN(ctx, site, 3, dims, m, v, u, /*transposed=*/1, /*bf16=*/false);
+  float *u = buffer(ctx.winogradProducts, 16 * s.k * s.c),
+        *scratch = buffer(ctx.winogradScratch, native::winogradWeightGradientScratch(threads, s));
+  native::winogradWeightGradientProducts(threads, s, x, dy, u, scratch);
   native::winogradGradientFilters(s, u, dw);
   return true;
 }

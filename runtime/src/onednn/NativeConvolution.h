@@ -15,9 +15,8 @@ bool winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t *g, co
                           float *dx);
 
 /// dw (OIHW), the weight gradient of that convolution for x and dy, by native Winograd's
-/// F(2x2, 3x3) transforms around one oneDNN product per element of the tile
-/// (native::winogradGradientSides), for NHWC 3x3 convolutions of stride 1 in whole 16s of
-/// channels; false, with dw untouched, elsewhere.
+/// F(2x2, 3x3) (native::winogradWeightGradientProducts), for NHWC 3x3 convolutions of
+/// stride 1 in whole 16s of channels; false, with dw untouched, elsewhere.
 bool winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *dy,
                              float *dw);
 
