@@ -232,6 +232,79 @@ static std::vector<dlrt::native::VectorIsa> runnableIsas() {
   return isas;
 }
 
+TEST_CASE("native max pooling's training form and backward: every ISA build, NHWC and 16- and 8-channel blocks, "
+          "windows apart and overlapping, padding, ties to the first maximum, NaN to the last, -inf windows, team size; "
+          "against torch's rule",
+          "[kernels]") {
+  struct Window {
+    int64_t kh, kw, sh, sw, pt, pl, pb, pr;
+  };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (Window k : {Window{2, 2, 2, 2, 0, 0, 0, 0}, Window{3, 3, 2, 2, 1, 1, 1, 1}, Window{3, 2, 1, 1, 1, 0, 1, 1}})
+    for (int64_t layout : {DLRT_LAYOUT_NHWC, DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C}) {
+      const int64_t n = 3, c = layout == DLRT_LAYOUT_NCHW8C ? 24 : 32, h = 9, w = 8;
+      const int64_t oh = (h + k.pt + k.pb - k.kh) / k.sh + 1, ow = (w + k.pl + k.pr - k.kw) / k.sw + 1;
+      const std::vector<int64_t> g = {n, c, h, w, oh, ow, k.kh, k.kw, k.sh, k.sw, k.pt, k.pl, k.pb, k.pr,
+                                      1, layout, DLRT_ACTIVATION_NONE};
+      REQUIRE(dlrt::native::maxPoolTrainingSupports(g.data()));
+      const int64_t block = dlrt_layout_block(layout);
+      auto at = [&](int64_t b, int64_t ch, int64_t r, int64_t q, int64_t rows, int64_t cols) {
+        if (!block) return size_t(((b * rows + r) * cols + q) * c + ch);
+        return size_t((((b * (c / block) + ch / block) * rows + r) * cols + q) * block + ch % block);
+      };
+      // Small integers: many ties. Two NaN in one window of image 1, channel 5; image 2's
+      // channel 0 all -inf.
+      std::mt19937 gen(31);
+      std::uniform_int_distribution<int> level(-3, 3);
+      std::vector<float> x(size_t(n * c * h * w));
+      for (float &v : x) v = float(level(gen));
+      x[at(1, 5, 4, 3, h, w)] = nan;
+      x[at(1, 5, 4, 4, h, w)] = nan;
+      for (int64_t r = 0; r < h; ++r)
+        for (int64_t q = 0; q < w; ++q) x[at(2, 0, r, q, h, w)] = -inf;
+      const std::vector<float> dy = randomVector(size_t(n * c * oh * ow), 32);
+      // torch's rule: the first element inside the image to start, then any greater element
+      // or NaN takes its place.
+      std::vector<float> wantY(dy.size());
+      std::vector<double> wantDx(x.size(), 0.0);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < c; ++ch)
+          for (int64_t r = 0; r < oh; ++r)
+            for (int64_t q = 0; q < ow; ++q) {
+              float best = -inf;
+              size_t arg = SIZE_MAX;
+              for (int64_t i = 0; i < k.kh; ++i)
+                for (int64_t j = 0; j < k.kw; ++j) {
+                  const int64_t row = r * k.sh - k.pt + i, col = q * k.sw - k.pl + j;
+                  if (row < 0 || row >= h || col < 0 || col >= w) continue;
+                  const size_t in = at(b, ch, row, col, h, w);
+                  if (arg == SIZE_MAX) arg = in;
+                  if (x[in] > best || x[in] != x[in]) best = x[in], arg = in;
+                }
+              const size_t o = at(b, ch, r, q, oh, ow);
+              wantY[o] = best;
+              wantDx[arg] += dy[o];
+            }
+      for (dlrt::native::VectorIsa isa : runnableIsas())
+        for (int threads : {1, 2, 3}) {
+          CAPTURE(k.kh, k.kw, k.sh, layout, int(isa), threads);
+          std::vector<float> y(dy.size(), 7.0f), dx(x.size(), 7.0f);
+          std::vector<uint8_t> where(size_t(dlrt::native::maxPoolTrainingBytes(g.data())), 200);
+          dlrt::native::maxPoolTraining(threads, g.data(), x.data(), y.data(), where.data(), isa);
+          dlrt::native::maxPoolBackward(threads, g.data(), dy.data(), where.data(), dx.data(), isa);
+          size_t wrong = 0;
+          for (size_t i = 0; i < y.size(); ++i) {
+            const bool same = std::isnan(wantY[i]) ? std::isnan(y[i]) : y[i] == wantY[i];
+            if (!same && wrong++ < 3) UNSCOPED_INFO("y at " << i << ": " << y[i] << " want " << wantY[i]);
+          }
+          for (size_t i = 0; i < dx.size(); ++i)
+            if (std::abs(dx[i] - wantDx[i]) > 1e-6 * (1 + std::abs(wantDx[i])) && wrong++ < 6)
+              UNSCOPED_INFO("dx at " << i << ": " << dx[i] << " want " << wantDx[i]);
+          CHECK(wrong == 0);
+        }
+    }
+}
+
 TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tails), team size, against double; "
           "NaN rows; dgamma and dbeta the same bits on any team",
           "[kernels]") {
@@ -1476,13 +1549,30 @@ TEST_CASE("native convolution and max pooling in one pass: every ISA build, wind
   }
 }
 
+/// A 3x3 stride-1 convolution for the native Winograd tests: channels in and out, the
+/// input's size, padding top, left, bottom, right.
+struct WinogradCase {
+  int64_t c, k, h, w, pt, pl, pb, pr;
+  int64_t oh() const { return h + pt + pb - 2; }
+  int64_t ow() const { return w + pl + pr - 2; }
+};
+
+/// body(case, layout, block) for each case in each activation layout its channels fit:
+/// 16- and 8-channel blocks, and NHWC (a train step's convolutions: channels in whole
+/// 16s, as one block of all; block 16 there).
+template <class Body> void forEachWinogradLayout(std::initializer_list<WinogradCase> cases, Body body) {
+  for (const WinogradCase &k : cases)
+    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C, DLRT_LAYOUT_NHWC}) {
+      const int64_t block = layout == DLRT_LAYOUT_NHWC ? 16 : dlrt_layout_block(layout);
+      if (k.c % block || k.k % block) continue;
+      body(k, layout, block);
+    }
+}
+
 TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and 8-channel blocks and NHWC, odd and even "
           "sizes, padding on any side, output-channel vectors 1 to 4 at once, bias, sum, relu, team size; NaN and "
           "infinities as the direct sum gives them, a hot spot's tiles too; against double") {
-  struct Case {
-    int64_t c, k, h, w, pt, pl, pb, pr;
-  };
-  const Case cases[] = {
+  const std::initializer_list<WinogradCase> cases = {
       {16, 32, 14, 14, 1, 1, 1, 1}, // the CNN's second convolution
       {8, 24, 9, 11, 1, 1, 1, 1},   // odd sizes (partial tiles), 3 vectors of 8
       {32, 16, 7, 7, 0, 0, 0, 0},   // no padding: 5 x 5, partial tiles
@@ -1494,13 +1584,9 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   std::mt19937 gen(17);
   std::normal_distribution<float> normal;
-  for (const Case &k : cases)
-    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C, DLRT_LAYOUT_NHWC}) {
-      // NHWC (a train step's convolutions): channels in whole 16s, as one block of all.
+  forEachWinogradLayout(cases, [&](const WinogradCase &k, int64_t layout, int64_t block) {
       const bool nhwc = layout == DLRT_LAYOUT_NHWC;
-      const int64_t block = nhwc ? 16 : dlrt_layout_block(layout);
-      if (k.c % block || k.k % block) continue;
-      const int64_t n = 3, oh = k.h + k.pt + k.pb - 2, ow = k.w + k.pl + k.pr - 2;
+      const int64_t n = 3, oh = k.oh(), ow = k.ow();
       std::vector<float> x(size_t(n * k.c * k.h * k.w)), w(size_t(k.k * k.c * 9)), bias(size_t(k.k)),
           skip(size_t(n * k.k * oh * ow));
       for (float &v : x) v = normal(gen);
@@ -1578,16 +1664,13 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
                   CHECK(wrong == 0);
                 }
             }
-    }
+  });
 }
 
 TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a chunk of tiles and a block of "
           "channels at a time): every ISA build, 16- and 8-channel blocks and NHWC, channel blocks of 64 with what is "
           "left over, threads splitting the blocks or the tiles; against double") {
-  struct Case {
-    int64_t c, k, h, w, pt, pl, pb, pr;
-  };
-  const Case cases[] = {
+  const std::initializer_list<WinogradCase> cases = {
       {64, 64, 14, 14, 1, 1, 1, 1},   // one block: threads split the tiles
       {80, 48, 9, 11, 1, 1, 1, 1},    // 64 + 16 input channels (one vector left over), 48 rows; partial tiles
       {128, 128, 7, 7, 0, 0, 0, 0},   // 4 blocks: threads split them (2 threads), or the tiles (3)
@@ -1595,12 +1678,9 @@ TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a c
   };
   std::mt19937 gen(23);
   std::normal_distribution<float> normal;
-  for (const Case &k : cases)
-    for (int64_t layout : {DLRT_LAYOUT_NCHW16C, DLRT_LAYOUT_NCHW8C, DLRT_LAYOUT_NHWC}) {
+  forEachWinogradLayout(cases, [&](const WinogradCase &k, int64_t layout, int64_t block) {
       const bool nhwc = layout == DLRT_LAYOUT_NHWC;
-      const int64_t block = nhwc ? 16 : dlrt_layout_block(layout);
-      if (k.c % block || k.k % block) continue;
-      const int64_t n = 3, oh = k.h + k.pt + k.pb - 2, ow = k.w + k.pl + k.pr - 2;
+      const int64_t n = 3, oh = k.oh(), ow = k.ow();
       std::vector<float> x(size_t(n * k.c * k.h * k.w)), dy(size_t(n * k.k * oh * ow));
       for (float &v : x) v = normal(gen);
       for (float &v : dy) v = normal(gen);
@@ -1644,7 +1724,7 @@ TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a c
               UNSCOPED_INFO("dw at " << i << ": " << got[i] << " want " << dw[i]);
           CHECK(wrong == 0);
         }
-    }
+  });
 }
 
 TEST_CASE("scanWinogradInput: which inputs oneDNN's unchecked F(4x4, 3x3) may take: none of an outlier, a hot "

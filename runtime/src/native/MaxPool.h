@@ -31,5 +31,29 @@ inline bool maxPoolSupports(int64_t layout, int64_t channels) {
 /// threads, each a share of the output rows.
 void maxPool(int threads, const int64_t *g, const float *x, float *y, VectorIsa isa = widestVectorIsa());
 
+/// Whether maxPoolTraining and maxPoolBackward take the pooling of geometry g: what
+/// maxPool takes, with no activation after it, and windows of at most 256 elements (a
+/// position in the window is a byte).
+inline bool maxPoolTrainingSupports(const int64_t *g) {
+  return g[14] && g[16] == DLRT_ACTIVATION_NONE && maxPoolSupports(g[15], g[1]) && g[6] * g[7] <= 256;
+}
+
+/// The bytes of maxPoolTraining's record: one per output element.
+inline int64_t maxPoolTrainingBytes(const int64_t *g) { return g[0] * g[1] * g[4] * g[5]; }
+
+/// The training form: y as maxPool gives it, and for each output element where in its
+/// window its maximum was (i * KW + j, i and j from the window's corner, padding
+/// included), as torch.max_pool2d's indices: the first maximum in row-major order, the
+/// last NaN where the window holds NaN, the first element inside the image where all are
+/// -inf. On up to `threads` threads.
+void maxPoolTraining(int threads, const int64_t *g, const float *x, float *y, uint8_t *where,
+                     VectorIsa isa = widestVectorIsa());
+
+/// dx = each output's gradient dy added at its window's maximum (maxPoolTraining's
+/// `where`), 0 at the elements that are no window's maximum. On up to `threads` threads,
+/// each a share of dx's rows.
+void maxPoolBackward(int threads, const int64_t *g, const float *dy, const uint8_t *where, float *dx,
+                     VectorIsa isa = widestVectorIsa());
+
 } // namespace dlrt::native
 #endif
