@@ -77,6 +77,16 @@ void poolGeneric(const int64_t *g, const float *x, float *y, int64_t begin, int6
   poolRowsOf<CompareMax>(g, x, y, begin, end);
 }
 
+/// dlrt_k_pool2d_f32's geometry words as the training form's two passes read them, with
+/// where a vector of N channels lies in the input and the output.
+template <int N> struct PoolShape {
+  int64_t c, h, w, oh, ow, kh, kw, sh, sw, pt, pl;
+  Layout<N> in, out;
+  explicit PoolShape(const int64_t *g)
+      : c(g[1]), h(g[2]), w(g[3]), oh(g[4]), ow(g[5]), kh(g[6]), kw(g[7]), sh(g[8]), sw(g[9]), pt(g[10]),
+        pl(g[11]), in(dlrt_layout_block(g[15]) != 0, c, h, w), out(dlrt_layout_block(g[15]) != 0, c, oh, ow) {}
+};
+
 /// The training form's output rows [begin, end) (b * OH + r) in vectors of N channels:
 /// each window's maximum as CompareMax keeps it (a greater element or a NaN takes its
 /// place: the first maximum, the last NaN), and its position beside it.
@@ -86,31 +96,28 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
   using F = typename Lanes<N>::F;
   using I = typename Lanes<N>::I;
   typedef uint8_t Bytes __attribute__((vector_size(N)));
-  const int64_t c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5], kh = g[6], kw = g[7];
-  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const bool blocked = dlrt_layout_block(g[15]) != 0;
-  const Layout<N> in(blocked, c, h, w), out(blocked, c, oh, ow);
+  const PoolShape<N> p(g);
   for (int64_t row = begin; row < end; ++row) {
-    const int64_t b = row / oh, r = row % oh, top = r * sh - pt;
-    const int64_t i0 = std::max<int64_t>(0, top), i1 = std::min<int64_t>(h, top + kh);
-    for (int64_t cb = 0; cb < c / N; ++cb) {
-      const float *image = x + b * in.image + cb * in.block;
-      const int64_t at = b * out.image + cb * out.block + r * out.row;
-      for (int64_t q = 0; q < ow; ++q) {
-        const int64_t left = q * sw - pl;
-        const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(w, left + kw);
+    const int64_t b = row / p.oh, r = row % p.oh, top = r * p.sh - p.pt;
+    const int64_t i0 = std::max<int64_t>(0, top), i1 = std::min<int64_t>(p.h, top + p.kh);
+    for (int64_t cb = 0; cb < p.c / N; ++cb) {
+      const float *image = x + b * p.in.image + cb * p.in.block;
+      const int64_t at = b * p.out.image + cb * p.out.block + r * p.out.row;
+      for (int64_t q = 0; q < p.ow; ++q) {
+        const int64_t left = q * p.sw - p.pl;
+        const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(p.w, left + p.kw);
         F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
-        I position = I{} + int32_t((i0 - top) * kw + (j0 - left));
+        I position = I{} + int32_t((i0 - top) * p.kw + (j0 - left));
         for (int64_t i = i0; i < i1; ++i)
           for (int64_t j = j0; j < j1; ++j) {
-            const F v = loadLanes<F>(image + i * in.row + j * in.column);
+            const F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
             const auto takes = (v > max) | (v != v);
             max = takes ? v : max;
-            position = takes ? I{} + int32_t((i - top) * kw + (j - left)) : position;
+            position = takes ? I{} + int32_t((i - top) * p.kw + (j - left)) : position;
           }
-        storeLanes(y + at + q * out.column, max);
+        storeLanes(y + at + q * p.out.column, max);
         const Bytes bytes = __builtin_convertvector(position, Bytes);
-        std::memcpy(where + at + q * out.column, &bytes, N);
+        std::memcpy(where + at + q * p.out.column, &bytes, N);
       }
     }
   }
@@ -128,10 +135,7 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
   using F = typename Lanes<N>::F;
   using I = typename Lanes<N>::I;
   typedef uint8_t Bytes __attribute__((vector_size(N)));
-  const int64_t c = g[1], h = g[2], w = g[3], oh = g[4], ow = g[5], kh = g[6], kw = g[7];
-  const int64_t sh = g[8], sw = g[9], pt = g[10], pl = g[11];
-  const bool blocked = dlrt_layout_block(g[15]) != 0;
-  const Layout<N> in(blocked, c, h, w), out(blocked, c, oh, ow);
+  const PoolShape<N> p(g);
   // The outputs whose windows hold input index `at` along a side: o * stride - pad <= at <
   // o * stride - pad + size, within [0, outputs).
   auto windowsOf = [](int64_t at, int64_t stride, int64_t pad, int64_t size, int64_t outputs, int64_t &o0,
@@ -141,26 +145,26 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
     o1 = std::min<int64_t>(outputs, (at + pad) / stride + 1);
   };
   for (int64_t row = begin; row < end; ++row) {
-    const int64_t b = row / h, i = row % h;
+    const int64_t b = row / p.h, i = row % p.h;
     int64_t r0, r1;
-    windowsOf(i, sh, pt, kh, oh, r0, r1);
-    for (int64_t cb = 0; cb < c / N; ++cb) {
-      float *d = dx + b * in.image + cb * in.block + i * in.row;
-      const int64_t image = b * out.image + cb * out.block;
-      for (int64_t j = 0; j < w; ++j) {
+    windowsOf(i, p.sh, p.pt, p.kh, p.oh, r0, r1);
+    for (int64_t cb = 0; cb < p.c / N; ++cb) {
+      float *d = dx + b * p.in.image + cb * p.in.block + i * p.in.row;
+      const int64_t image = b * p.out.image + cb * p.out.block;
+      for (int64_t j = 0; j < p.w; ++j) {
         int64_t q0, q1;
-        windowsOf(j, sw, pl, kw, ow, q0, q1);
+        windowsOf(j, p.sw, p.pl, p.kw, p.ow, q0, q1);
         F sum{};
         for (int64_t r = r0; r < r1; ++r)
           for (int64_t q = q0; q < q1; ++q) {
-            const int64_t at = image + r * out.row + q * out.column;
+            const int64_t at = image + r * p.out.row + q * p.out.column;
             Bytes bytes;
             std::memcpy(&bytes, where + at, N);
             const I position = __builtin_convertvector(bytes, I);
-            const int32_t mine = int32_t((i - (r * sh - pt)) * kw + (j - (q * sw - pl)));
+            const int32_t mine = int32_t((i - (r * p.sh - p.pt)) * p.kw + (j - (q * p.sw - p.pl)));
             sum += position == mine ? loadLanes<F>(dy + at) : F{};
           }
-        storeLanes(d + j * in.column, sum);
+        storeLanes(d + j * p.in.column, sum);
       }
     }
   }
