@@ -170,42 +170,37 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
   }
 }
 
-template <int N> struct TrainingOf {
-  DLRT_VINLINE static void forward(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-    poolRowsRecording<N>(g, x, y, where, b, e);
-  }
-  DLRT_VINLINE static void backward(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
-                                    int64_t e) {
-    backwardRows<N>(g, dy, where, dx, b, e);
-  }
-};
+/// The training passes in vectors of the layout's block, or of 16 channels on NHWC.
+DLRT_VINLINE void recordRowsOf(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
+  if (dlrt_layout_block(g[15]) == 8) poolRowsRecording<8>(g, x, y, where, b, e);
+  else poolRowsRecording<16>(g, x, y, where, b, e);
+}
+DLRT_VINLINE void backwardRowsOf(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
+                                 int64_t e) {
+  if (dlrt_layout_block(g[15]) == 8) backwardRows<8>(g, dy, where, dx, b, e);
+  else backwardRows<16>(g, dy, where, dx, b, e);
+}
 
 DLRT_TARGET_AVX512 void recordAvx512(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b,
                                      int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::forward(g, x, y, where, b, e);
-  else TrainingOf<16>::forward(g, x, y, where, b, e);
+  recordRowsOf(g, x, y, where, b, e);
 }
 DLRT_TARGET_AVX2 void recordAvx2(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::forward(g, x, y, where, b, e);
-  else TrainingOf<16>::forward(g, x, y, where, b, e);
+  recordRowsOf(g, x, y, where, b, e);
 }
 void recordGeneric(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::forward(g, x, y, where, b, e);
-  else TrainingOf<16>::forward(g, x, y, where, b, e);
+  recordRowsOf(g, x, y, where, b, e);
 }
 DLRT_TARGET_AVX512 void routeAvx512(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
                                     int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::backward(g, dy, where, dx, b, e);
-  else TrainingOf<16>::backward(g, dy, where, dx, b, e);
+  backwardRowsOf(g, dy, where, dx, b, e);
 }
 DLRT_TARGET_AVX2 void routeAvx2(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
                                 int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::backward(g, dy, where, dx, b, e);
-  else TrainingOf<16>::backward(g, dy, where, dx, b, e);
+  backwardRowsOf(g, dy, where, dx, b, e);
 }
 void routeGeneric(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b, int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) TrainingOf<8>::backward(g, dy, where, dx, b, e);
-  else TrainingOf<16>::backward(g, dy, where, dx, b, e);
+  backwardRowsOf(g, dy, where, dx, b, e);
 }
 
 } // namespace

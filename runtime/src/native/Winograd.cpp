@@ -805,8 +805,8 @@ DLRT_VINLINE void gradientBlock(const WinogradShape &s, const float *x, const fl
       std::copy_n(sums + (e * kw + r) * cw, cw, u + (e * s.k + k0 + r) * s.c + c0);
 }
 
-/// Channels per block of the products, in and out: 64 x 64 of u per element (256 KB for
-/// the 16) and two chunks' transforms in L2 together.
+/// Channels per block of the products, in and out: a block's sums (64 x 64 per element,
+/// 256 KB for the 16) and a chunk's transforms in L2 together.
 constexpr int64_t kGradientBlock = 64;
 
 struct GradientBlocks {
@@ -848,8 +848,9 @@ void gradientGeneric(const WinogradShape &s, const float *x, const float *dy, in
   gradientBlocks<vf8, 2, 2, B>(s, x, dy, block0, block1, begin, end, u, work);
 }
 
-/// Floats of one thread's transforms.
-constexpr int64_t kGradientWorkFloats = 2 * 16 * kGradientChunkTiles * kGradientBlock + 16 * kGradientBlock * kGradientBlock;
+/// Floats of one thread's work: a chunk's transforms, both sides, and a block's sums.
+constexpr int64_t kGradientWorkFloats =
+    2 * 16 * kGradientChunkTiles * kGradientBlock + 16 * kGradientBlock * kGradientBlock;
 
 /// Whether the threads split the channel blocks (each block's products over all tiles on
 /// one thread, into u directly) rather than the tiles (each thread all blocks for its

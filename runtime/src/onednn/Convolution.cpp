@@ -379,9 +379,9 @@ bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t 
 
 bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *dy,
                                    float *dw) {
-  // 64 channels in and out or more. The transformed patches and output gradients are 4
-  // floats per pixel and channel, against 1 read by the direct kernel, and with few
-  // channels the products are too small to pay for them: the CNN sample's 16 -> 32 at
+  // 64 channels in and out or more. The transforms take 4 floats per pixel and channel of
+  // x and of dy, and with few channels the products they save are too few to pay for
+  // them: the CNN sample's 16 -> 32 at
   // 14x14, batch 64 on one Zen 5 core, 1.46 ms against oneDNN's 1.15 (AVX-512) and 2.53
   // against 2.13 (capped at AVX2) with the transforms of all tiles written out and one
   // oneDNN product per element; fused, on one Intel Sapphire Rapids core, its backward

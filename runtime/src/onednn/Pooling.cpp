@@ -180,6 +180,11 @@ extern "C" void dlrt_k_pool2d_workspace_bytes(void *vctx, int64_t site, const in
   guarded(vctx, site, [&](KernelContext &ctx) { *bytes = workspaceBytes(ctx, site, g); });
 }
 
+/// The error of a max pooling's backward called without its forward's workspace.
+static void failWithoutWorkspace(KernelContext &ctx, int64_t site) {
+  ctx.fail(ctx.where(site) + ": max pooling's backward needs the workspace of its training-form forward");
+}
+
 extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, int64_t forwardSite, const int64_t *g,
                                            const float *dy, const void *workspace, float *dx) {
   guarded(vctx, site, [&](KernelContext &ctx) {
@@ -187,7 +192,7 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, int64_t for
     int threads = ctx.threadsFor(poolFlops(g));
     if (native::maxPoolTrainingSupports(g)) {
       if (!workspace) {
-        ctx.fail(ctx.where(site) + ": max pooling's backward needs the workspace of its training-form forward");
+        failWithoutWorkspace(ctx, site);
         return;
       }
       native::maxPoolBackward(threads, g, dy, static_cast<const uint8_t *>(workspace), dx);
@@ -214,7 +219,7 @@ extern "C" void dlrt_k_pool2d_backward_f32(void *vctx, int64_t site, int64_t for
                                             {DNNL_ARG_DIFF_SRC, memory(p.diffSrc, ctx.engine, dx)}};
     if (p.workspace.get_size() != 0) {
       if (!workspace) {
-        ctx.fail(ctx.where(site) + ": max pooling's backward needs the workspace of its training-form forward");
+        failWithoutWorkspace(ctx, site);
         return;
       }
       args.insert({DNNL_ARG_WORKSPACE, memory(p.workspace, ctx.engine, const_cast<void *>(workspace))});
