@@ -299,6 +299,42 @@ def wide_conv_inputs(b, rng):
     return {"x": rng.standard_normal((b, 16, 56, 56)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
 
 
+# Max pooling on whole 16s of channels, which the train step runs on the runtime's own
+# kernels (native/MaxPool: the maxima's positions kept by the forward, the gradient
+# gathered by the backward), windows overlapping (3x3 of stride 2, padding 1) and apart
+# (2x2), after a 1x1 convolution whose weights get the gradient through both.
+POOL = """
+model Pool {
+  input x: f32[B, 16, 9, 8]
+  input label: i64[B]
+  c = conv2d(x, 16, 1)
+  p = max_pool2d(c, 3, stride = 2, padding = 1)
+  q = max_pool2d(c, 2)
+  f = concat((flatten(p), flatten(q)), 1)
+  logits = dense(f, 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+POOL_PARAMS = [("c.weight", (16, 16, 1, 1)), ("c.bias", (16,)), ("logits.weight", (5, 16 * (5 * 4 + 4 * 4))),
+               ("logits.bias", (5,))]
+
+
+def pool_loss(P, I):
+    c = F.conv2d(I["x"], P["c.weight"], P["c.bias"])
+    p = F.max_pool2d(c, 3, stride=2, padding=1)
+    q = F.max_pool2d(c, 2)
+    f = torch.cat((p.flatten(1), q.flatten(1)), 1)
+    return F.cross_entropy(linear(P, "logits", f), I["label"])
+
+
+def pool_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 16, 9, 8)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 NORM1D = """
 model Norm1d {
   input x: f32[B, 4, 5]
@@ -479,6 +515,7 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
           ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
+          ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
