@@ -1131,9 +1131,9 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
   std::vector<VectorIsa> isas = runnableIsas();
   // b: a single row, and rows left over after the groups of 4 (AVX-512) or 6 (AVX2, whose
   // rest goes in pairs and then one): 2 = 0 + 2, 6 = 4 + 2 = 6, 7 = 4 + 3 = 6 + 1,
-  // 9 = 4 + 4 + 1 = 6 + 2 + 1; h: one block, three blocks (which two threads share
-  // unevenly).
-  for (int64_t b : {1, 2, 6, 7, 9}) {
+  // 9 = 4 + 4 + 1 = 6 + 2 + 1, 14 = 4 x 3 + 2 = 6 x 2 + 2 (two groups of AVX2's
+  // unit-major h); h: one block, three blocks (which two threads share unevenly).
+  for (int64_t b : {1, 2, 6, 7, 9, 14}) {
     for (int64_t h : {16, 48}) {
       const int64_t t = 9;
       std::vector<float> proj(size_t(b * t * 4 * h)), whh(size_t(4 * h * h));
