@@ -1124,10 +1124,11 @@ TEST_CASE("generated loop nests: every row once over the threads, on the calling
   allOnCallingThread(passive);
 }
 
-TEST_CASE("native LSTM recurrence: every ISA build and team size against a double-precision reference") {
+TEST_CASE("native LSTM recurrence: every ISA build and team size, given the input's projection or projecting it in "
+          "the steps, against a double-precision reference") {
   using dlrt::native::VectorIsa;
   std::mt19937 gen(11);
-  std::uniform_real_distribution<float> u(-0.4f, 0.4f), big(-3.0f, 3.0f);
+  std::uniform_real_distribution<float> u(-0.4f, 0.4f), unit(-1.0f, 1.0f);
   std::vector<VectorIsa> isas = runnableIsas();
   // b: a single row, and rows left over after the groups of 4 (AVX-512) or 6 (AVX2, whose
   // rest goes in pairs and then one): 2 = 0 + 2, 6 = 4 + 2 = 6, 7 = 4 + 3 = 6 + 1,
@@ -1135,11 +1136,23 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
   // unit-major h); h: one block, three blocks (which two threads share unevenly).
   for (int64_t b : {1, 2, 6, 7, 9, 14}) {
     for (int64_t h : {16, 48}) {
-      const int64_t t = 9;
-      std::vector<float> proj(size_t(b * t * 4 * h)), whh(size_t(4 * h * h));
-      for (float &v : proj) v = big(gen);
+      // An input of 23 (no whole vector) whose projections spread over about -3 to 3.
+      const int64_t t = 9, width = 23;
+      std::vector<float> x(size_t(b * t * width)), wih(size_t(4 * h * width)), bias(size_t(4 * h)),
+          whh(size_t(4 * h * h));
+      for (float &v : x) v = unit(gen);
+      for (float &v : wih) v = 2.0f * u(gen);
+      for (float &v : bias) v = unit(gen);
       for (float &v : whh) v = u(gen);
-      // The reference: PyTorch's LSTM cell in double from the same projections.
+      std::vector<double> projExact(size_t(b * t * 4 * h));
+      for (int64_t row = 0; row < b * t; ++row)
+        for (int64_t j = 0; j < 4 * h; ++j) {
+          double sum = bias[size_t(j)];
+          for (int64_t k = 0; k < width; ++k) sum += double(x[size_t(row * width + k)]) * wih[size_t(j * width + k)];
+          projExact[size_t(row * 4 * h + j)] = sum;
+        }
+      std::vector<float> proj(projExact.begin(), projExact.end());
+      // The reference: PyTorch's LSTM cell in double from the exact projections.
       std::vector<double> hs(size_t(b * h), 0.0), cs(size_t(b * h), 0.0), seq(size_t(b * t * h));
       auto sigmoid = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
       for (int64_t s = 0; s < t; ++s) {
@@ -1148,7 +1161,7 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
           for (int64_t j = 0; j < h; ++j) {
             double a[4];
             for (int64_t g = 0; g < 4; ++g) {
-              a[g] = proj[size_t((r * t + s) * 4 * h + g * h + j)];
+              a[g] = projExact[size_t((r * t + s) * 4 * h + g * h + j)];
               for (int64_t k = 0; k < h; ++k) a[g] += hs[size_t(r * h + k)] * whh[size_t((g * h + j) * h + k)];
             }
             double c = sigmoid(a[1]) * cs[size_t(r * h + j)] + sigmoid(a[0]) * std::tanh(a[2]);
@@ -1157,38 +1170,49 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size against a doubl
           }
         hs = next;
       }
-      std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h)));
-      dlrt::native::packLstmRecurrentWeight(whh.data(), h, packed.data());
-      std::vector<float> state(size_t(dlrt::native::lstmStateSize(b, h)));
+      std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h, h))),
+          packedInput(size_t(dlrt::native::lstmPackedWeightSize(h, width)));
+      dlrt::native::packLstmWeight(whh.data(), h, h, packed.data());
+      dlrt::native::packLstmWeight(wih.data(), h, width, packedInput.data());
+      std::vector<float> state(size_t(dlrt::native::lstmStateSize(b, h, width, 3)));
+      const dlrt::native::LstmInput input{x.data(), width, packedInput.data(), bias.data()};
       for (dlrt::native::VectorIsa isa : isas)
         for (int threads : {1, 2, 3})
-          for (bool sequence : {true, false}) {
-            CAPTURE(b, h, int(isa), threads, sequence);
-            std::vector<float> y(size_t(sequence ? b * t * h : b * h), -7.0f);
-            dlrt::native::lstmRecurrence(threads, b, t, h, proj.data(), packed.data(), y.data(), sequence, state.data(),
-                                         {}, isa);
-            double worst = 0;
-            for (int64_t r = 0; r < b; ++r)
-              for (int64_t s = sequence ? 0 : t - 1; s < t; ++s)
-                for (int64_t j = 0; j < h; ++j) {
-                  float got = sequence ? y[size_t((r * t + s) * h + j)] : y[size_t(r * h + j)];
-                  worst = std::max(worst, std::abs(double(got) - seq[size_t((r * t + s) * h + j)]));
-                }
-            CHECK(worst < 1e-6);
-          }
+          for (bool sequence : {true, false})
+            for (bool projecting : {false, true}) {
+              CAPTURE(b, h, int(isa), threads, sequence, projecting);
+              std::vector<float> y(size_t(sequence ? b * t * h : b * h), -7.0f);
+              dlrt::native::lstmRecurrence(threads, b, t, h, projecting ? nullptr : proj.data(), packed.data(),
+                                           y.data(), sequence, state.data(), {}, isa,
+                                           projecting ? input : dlrt::native::LstmInput{});
+              double worst = 0;
+              for (int64_t r = 0; r < b; ++r)
+                for (int64_t s = sequence ? 0 : t - 1; s < t; ++s)
+                  for (int64_t j = 0; j < h; ++j) {
+                    float got = sequence ? y[size_t((r * t + s) * h + j)] : y[size_t(r * h + j)];
+                    worst = std::max(worst, std::abs(double(got) - seq[size_t((r * t + s) * h + j)]));
+                  }
+              CHECK(worst < 1e-6);
+            }
       // A NaN in one row's input makes that row's states NaN from then on, as in
-      // PyTorch, and leaves the other rows alone.
-      std::vector<float> withNaN = proj;
-      withNaN[size_t(2 * 4 * h + 3)] = std::nanf(""); // row 0, step 2, gate i of unit 3
+      // PyTorch, and leaves the other rows alone: in the projection given (row 0, step 2,
+      // gate i of unit 3) or in the input projected in the steps (row 0, step 2).
+      std::vector<float> withNaN = proj, xWithNaN = x;
+      withNaN[size_t(2 * 4 * h + 3)] = std::nanf("");
+      xWithNaN[size_t(2 * width + 5)] = std::nanf("");
       std::vector<float> y(size_t(b * t * h));
-      for (dlrt::native::VectorIsa isa : isas) {
-        CAPTURE(b, h, int(isa));
-        dlrt::native::lstmRecurrence(1, b, t, h, withNaN.data(), packed.data(), y.data(), true, state.data(), {}, isa);
-        CHECK(std::isnan(y[size_t(2 * h + 3)]));
-        CHECK(std::isnan(y[size_t((t - 1) * h)]));
-        CHECK(!std::isnan(y[size_t(1 * h + 3)]));
-        if (b > 1) CHECK(!std::isnan(y[size_t((t + t - 1) * h)]));
-      }
+      for (dlrt::native::VectorIsa isa : isas)
+        for (bool projecting : {false, true}) {
+          CAPTURE(b, h, int(isa), projecting);
+          dlrt::native::LstmInput nanInput = input;
+          nanInput.x = xWithNaN.data();
+          dlrt::native::lstmRecurrence(1, b, t, h, projecting ? nullptr : withNaN.data(), packed.data(), y.data(), true,
+                                       state.data(), {}, isa, projecting ? nanInput : dlrt::native::LstmInput{});
+          CHECK(std::isnan(y[size_t(2 * h + 3)]));
+          CHECK(std::isnan(y[size_t((t - 1) * h)]));
+          CHECK(!std::isnan(y[size_t(1 * h + 3)]));
+          if (b > 1) CHECK(!std::isnan(y[size_t((t + t - 1) * h)]));
+        }
     }
   }
 }
@@ -1260,34 +1284,45 @@ TEST_CASE("native LSTM backward: every ISA build and team size against a double-
             for (int64_t q = 0; q < 4 * h; ++q) dbias[size_t(q)] += da[size_t(row * 4 * h + q)];
           double scale = 0;
           for (double v : da) scale = std::max(scale, std::abs(v));
-          std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h)));
-          dlrt::native::packLstmRecurrentWeight(whh.data(), h, packed.data());
-          std::vector<float> state(size_t(std::max(dlrt::native::lstmStateSize(b, h),
+          std::vector<float> packed(size_t(dlrt::native::lstmPackedWeightSize(h, h)));
+          dlrt::native::packLstmWeight(whh.data(), h, h, packed.data());
+          // The forward projecting its input in the steps is given proj itself as the input,
+          // with W_ih the identity and no bias: the same pre-activations exactly, so that
+          // the kept gates go where the backward pass reads them.
+          std::vector<float> identity(size_t(16 * h * h), 0.0f), packedIdentity(identity.size()),
+              noBias(size_t(4 * h), 0.0f);
+          for (int64_t j = 0; j < 4 * h; ++j) identity[size_t(j * 4 * h + j)] = 1.0f;
+          dlrt::native::packLstmWeight(identity.data(), h, 4 * h, packedIdentity.data());
+          const dlrt::native::LstmInput input{proj.data(), 4 * h, packedIdentity.data(), noBias.data()};
+          std::vector<float> state(size_t(std::max(dlrt::native::lstmStateSize(b, h, 4 * h, 3),
                                                    dlrt::native::lstmBackwardStateSize(b, h))));
           for (VectorIsa isa : runnableIsas())
-            for (int threads : {1, 2, 3}) {
-              CAPTURE(b, h, t, int(isa), threads, sequence);
-              // The training-form forward keeps the activated gates (over proj), c and hPrev.
-              std::vector<float> gates = proj, c(cells), hPrev(cells), y(cells), daGot(cells * 4, -7.0f),
-                                 dbiasGot(size_t(4 * h), -7.0f);
-              dlrt::native::lstmRecurrence(threads, b, t, h, gates.data(), packed.data(), y.data(), true, state.data(),
-                                           {c.data(), hPrev.data()}, isa);
-              double worstKept = 0;
-              for (size_t k = 0; k < cells; ++k) {
-                worstKept = std::max(worstKept, std::abs(c[k] - cs[k]));
-                double prev = k % size_t(t * h) < size_t(h) ? 0.0 : hs[k - size_t(h)];
-                worstKept = std::max(worstKept, std::abs(hPrev[k] - prev));
+            for (int threads : {1, 2, 3})
+              for (bool projecting : {false, true}) {
+                CAPTURE(b, h, t, int(isa), threads, sequence, projecting);
+                // The training-form forward keeps the activated gates (over proj), c and hPrev.
+                std::vector<float> gates = projecting ? std::vector<float>(cells * 4, -7.0f) : proj, c(cells),
+                                   hPrev(cells), y(cells), daGot(cells * 4, -7.0f), dbiasGot(size_t(4 * h), -7.0f);
+                dlrt::native::lstmRecurrence(threads, b, t, h, gates.data(), packed.data(), y.data(), true,
+                                             state.data(), {c.data(), hPrev.data()}, isa,
+                                             projecting ? input : dlrt::native::LstmInput{});
+                double worstKept = 0;
+                for (size_t k = 0; k < cells; ++k) {
+                  worstKept = std::max(worstKept, std::abs(c[k] - cs[k]));
+                  double prev = k % size_t(t * h) < size_t(h) ? 0.0 : hs[k - size_t(h)];
+                  worstKept = std::max(worstKept, std::abs(hPrev[k] - prev));
+                }
+                for (size_t k = 0; k < cells * 4; ++k) worstKept = std::max(worstKept, std::abs(gates[k] - act[k]));
+                CHECK(worstKept < 2e-6);
+                dlrt::native::lstmBackward(threads, b, t, h, gates.data(), c.data(), whh.data(), dy.data(), sequence,
+                                           daGot.data(), dbiasGot.data(), state.data(), isa);
+                double worst = 0, worstBias = 0;
+                for (size_t k = 0; k < cells * 4; ++k) worst = std::max(worst, std::abs(daGot[k] - da[k]));
+                for (size_t k = 0; k < size_t(4 * h); ++k)
+                  worstBias = std::max(worstBias, std::abs(dbiasGot[k] - dbias[k]));
+                CHECK(worst < 1e-5 * std::max(1.0, scale));
+                CHECK(worstBias < 1e-4 * std::max(1.0, scale));
               }
-              for (size_t k = 0; k < cells * 4; ++k) worstKept = std::max(worstKept, std::abs(gates[k] - act[k]));
-              CHECK(worstKept < 2e-6);
-              dlrt::native::lstmBackward(threads, b, t, h, gates.data(), c.data(), whh.data(), dy.data(), sequence,
-                                         daGot.data(), dbiasGot.data(), state.data(), isa);
-              double worst = 0, worstBias = 0;
-              for (size_t k = 0; k < cells * 4; ++k) worst = std::max(worst, std::abs(daGot[k] - da[k]));
-              for (size_t k = 0; k < size_t(4 * h); ++k) worstBias = std::max(worstBias, std::abs(dbiasGot[k] - dbias[k]));
-              CHECK(worst < 1e-5 * std::max(1.0, scale));
-              CHECK(worstBias < 1e-4 * std::max(1.0, scale));
-            }
         }
       }
     }

@@ -22,12 +22,28 @@ struct Problem {
   bool sequence;
   float *hBuffers[2], *c; // h of the previous and this step (swapping), c: [b, h] each
   LstmTrace trace;        // the training form's (null pointers for inference)
+  LstmInput input;        // x, where the steps project it themselves (else proj holds it)
   // Rows [0, hGrouped) keep h in groups of hGroup rows, unit-major within a group (the
   // group's h of unit k for its rows side by side), so that the AVX2 loop broadcasts a
   // group's rows from one pointer at fixed offsets (cellBlockByGate); the other rows (and
-  // every row where hGroup is 0) keep [b, h].
+  // every row where hGroup is 0) keep [b, h]. With an input, each member regroups those
+  // rows' x so too at the start of every step, in its own part of the state.
   int64_t hGroup = 0, hGrouped = 0;
 };
+
+/// The grouped rows' input of step `step` unit-major, as their h (Problem::hGroup), into
+/// `to` (hGrouped x width floats, a few KB that stay in L1 for the step). Each member
+/// does it for itself, since each needs every row's. Broadcasting from the rows in place
+/// instead (six row pointers) was slower: the LSTM sample at batch 32 on one core capped
+/// at AVX2, 2.69-2.74 ms against 2.55-2.60.
+void regroupInputs(const Problem &p, int64_t step, float *to) {
+  const int64_t w = p.input.width, R = p.hGroup;
+  for (int64_t r = 0; r < p.hGrouped; r += R)
+    for (int64_t q = 0; q < R; ++q) {
+      const float *from = p.input.x + ((r + q) * p.t + step) * w;
+      for (int64_t k = 0; k < w; ++k) to[r * w + k * R + q] = from[k];
+    }
+}
 
 /// Where row `row`'s h of unit `unit` lies in an h buffer, and the distance between its
 /// consecutive units.
@@ -84,6 +100,40 @@ DLRT_VINLINE void cellUpdate(const Problem &p, int64_t step, int64_t row, int64_
   }
 }
 
+/// acc[q][g] += the products of n inputs of row q (at rows + q * rowStride) with gate g's
+/// weights for the units of acc, packed as packLstmWeight does, from w. The sums run in a
+/// copy of acc: in the caller's array, which the float loads may alias, clang stored every
+/// sum back in every step of k (the LSTM sample at batch 32 on one core with AVX-512:
+/// 3.5-3.8 ms against 1.9-2.0).
+template <class V, int R>
+DLRT_VINLINE void addProducts(V (&acc)[R][4], const float *w, const float *rows, int64_t rowStride, int64_t n) {
+  V sum[R][4];
+  std::memcpy(sum, acc, sizeof sum);
+  for (int64_t k = 0; k < n; ++k, w += 4 * kLanes)
+    for (int q = 0; q < R; ++q) {
+      V s = splatLanes<V>(rows[q * rowStride + k]);
+      for (int g = 0; g < 4; ++g) sum[q][g] += s * loadLanes<V>(w + g * kLanes);
+    }
+  std::memcpy(acc, sum, sizeof sum);
+}
+
+/// acc[q] += the products of n unit-major inputs of R rows (unit k's for the rows at
+/// rows + k * R) with one gate's weights for 16 units, packed as packLstmWeight does, from w
+/// (in a copy of acc, as addProducts).
+template <int R> DLRT_VINLINE void addGateProducts(vf8 (&acc)[R][2], const float *w, const float *rows, int64_t n) {
+  vf8 sum[R][2];
+  std::memcpy(sum, acc, sizeof sum);
+  for (int64_t k = 0; k < n; ++k, w += 4 * kLanes, rows += R) {
+    vf8 w0 = loadLanes<vf8>(w), w1 = loadLanes<vf8>(w + 8);
+    for (int q = 0; q < R; ++q) {
+      vf8 s = splatLanes<vf8>(rows[q]);
+      sum[q][0] += s * w0;
+      sum[q][1] += s * w1;
+    }
+  }
+  std::memcpy(acc, sum, sizeof sum);
+}
+
 /// Step `step` of rows [r, r + R) for the units [u0, u0 + lanes of V) of a block of 16:
 /// the gates' pre-activations (the input projection plus h_{t-1} W_hh^T), then c_t and h_t.
 /// V is 16 floats, or 8 (half the block, `half` 0 or 1) where R rows' 16-float
@@ -91,18 +141,20 @@ DLRT_VINLINE void cellUpdate(const Problem &p, int64_t step, int64_t row, int64_
 template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t step, int64_t r, int64_t u, int half) {
   constexpr int N = kLanesOf<V>;
   const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes + half * N;
-  const float *hPrev = p.hBuffers[step & 1];
   V acc[R][4];
-  for (int q = 0; q < R; ++q)
-    for (int g = 0; g < 4; ++g) acc[q][g] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0);
-  if (step > 0) { // h_{-1} = 0
-    const float *w = p.packed + u * h * 4 * kLanes + half * N;
-    for (int64_t k = 0; k < h; ++k, w += 4 * kLanes)
-      for (int q = 0; q < R; ++q) {
-        V s = splatLanes<V>(hPrev[(r + q) * h + k]);
-        for (int g = 0; g < 4; ++g) acc[q][g] += s * loadLanes<V>(w + g * kLanes);
-      }
+  if (const LstmInput &in = p.input; in.x) {
+    for (int g = 0; g < 4; ++g) {
+      V bias = loadLanes<V>(in.bias + g * h + u0);
+      for (int q = 0; q < R; ++q) acc[q][g] = bias;
+    }
+    addProducts<V, R>(acc, in.packed + u * in.width * 4 * kLanes + half * N, in.x + (r * p.t + step) * in.width,
+                      p.t * in.width, in.width);
+  } else {
+    for (int q = 0; q < R; ++q)
+      for (int g = 0; g < 4; ++g) acc[q][g] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0);
   }
+  if (step > 0) // h_{-1} = 0
+    addProducts<V, R>(acc, p.packed + u * h * 4 * kLanes + half * N, p.hBuffers[step & 1] + r * h, h, h);
   for (int q = 0; q < R; ++q) cellUpdate<V>(p, step, r + q, u0, acc[q][0], acc[q][1], acc[q][2], acc[q][3]);
 }
 
@@ -116,26 +168,26 @@ template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t 
 /// loop over k needs no address arithmetic beyond two pointers' steps: with the rows'
 /// offsets recomputed in it (6 integer operations per 12 FMAs, sharing the FMA ports),
 /// the loop ran at 78 of the core's 110 GFLOP/s on Sapphire Rapids capped at AVX2.
-template <int R> DLRT_VINLINE void cellBlockByGate(const Problem &p, int64_t step, int64_t r, int64_t u, float *pre) {
+template <int R>
+DLRT_VINLINE void cellBlockByGate(const Problem &p, int64_t step, int64_t r, int64_t u, float *pre,
+                                  const float *xStep) {
   using V = vf8;
   const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes;
-  const float *hGroup = p.hBuffers[step & 1] + r * h;
+  const LstmInput &in = p.input;
   for (int g = 0; g < 4; ++g) {
     V acc[R][2];
-    for (int q = 0; q < R; ++q)
-      for (int half = 0; half < 2; ++half)
-        acc[q][half] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0 + half * 8);
-    if (step > 0) {
-      const float *w = p.packed + u * h * 4 * kLanes + g * kLanes, *hk = hGroup;
-      for (int64_t k = 0; k < h; ++k, w += 4 * kLanes, hk += R) {
-        V w0 = loadLanes<V>(w), w1 = loadLanes<V>(w + 8);
-        for (int q = 0; q < R; ++q) {
-          V s = splatLanes<V>(hk[q]);
-          acc[q][0] += s * w0;
-          acc[q][1] += s * w1;
-        }
+    if (in.x) {
+      for (int half = 0; half < 2; ++half) {
+        V bias = loadLanes<V>(in.bias + g * h + u0 + half * 8);
+        for (int q = 0; q < R; ++q) acc[q][half] = bias;
       }
+      addGateProducts<R>(acc, in.packed + u * in.width * 4 * kLanes + g * kLanes, xStep + r * in.width, in.width);
+    } else {
+      for (int q = 0; q < R; ++q)
+        for (int half = 0; half < 2; ++half)
+          acc[q][half] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0 + half * 8);
     }
+    if (step > 0) addGateProducts<R>(acc, p.packed + u * h * 4 * kLanes + g * kLanes, p.hBuffers[step & 1] + r * h, h);
     for (int q = 0; q < R; ++q)
       for (int half = 0; half < 2; ++half) storeLanes(pre + (q * 4 + g) * kLanes + half * 8, acc[q][half]);
   }
@@ -174,16 +226,19 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
 // and the rows left over in pairs of 8 units and, for an odd one, 16 units: its 4 x 2
 // independent ymm sums keep the two FMA units busy where 8-unit ones for one row would
 // wait on their latency (one sequence: 0.128 ms against 0.172).
-DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
+DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync,
+                                   float * /*regrouped: AVX2's alone*/) {
   run<4>(p, u0, u1, sync);
 }
-DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
+DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync,
+                              float *regrouped) {
   constexpr int R = kAvx2Group;
   alignas(64) float pre[R * 4 * kLanes];
   const int64_t grouped = p.hGrouped, paired = p.b - p.b % R % 2;
   for (int64_t step = 0; step < p.t; ++step) {
+    if (regrouped) regroupInputs(p, step, regrouped);
     for (int64_t u = u0; u < u1; ++u) {
-      for (int64_t r = 0; r < grouped; r += R) cellBlockByGate<R>(p, step, r, u, pre);
+      for (int64_t r = 0; r < grouped; r += R) cellBlockByGate<R>(p, step, r, u, pre, regrouped);
       for (int half = 0; half < 2; ++half)
         for (int64_t r = grouped; r < paired; r += 2) cellBlock<vf8, 2>(p, step, r, u, half);
       if (paired < p.b) cellBlock<vf, 1>(p, step, paired, u, 0);
@@ -191,30 +246,34 @@ DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const st
     sync();
   }
 }
-void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync) {
+void runGeneric(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync, float *) {
   run<1>(p, u0, u1, sync);
 }
 
 } // namespace
 
-void packLstmRecurrentWeight(const float *whh, int64_t h, float *packed) {
+void packLstmWeight(const float *w, int64_t h, int64_t width, float *packed) {
   for (int64_t u = 0; u < h / kLanes; ++u)
-    for (int64_t k = 0; k < h; ++k)
+    for (int64_t k = 0; k < width; ++k)
       for (int64_t g = 0; g < 4; ++g)
         for (int64_t l = 0; l < kLanes; ++l)
-          packed[((u * h + k) * 4 + g) * kLanes + l] = whh[(g * h + u * kLanes + l) * h + k];
+          packed[((u * width + k) * 4 + g) * kLanes + l] = w[(g * h + u * kLanes + l) * width + k];
 }
 
-int64_t lstmStateSize(int64_t b, int64_t h) { return 3 * b * h; }
+int64_t lstmStateSize(int64_t b, int64_t h, int64_t inputWidth, int threads) {
+  return 3 * b * h + threads * b * inputWidth;
+}
 
 void lstmRecurrence(int threads, int64_t b, int64_t t, int64_t h, float *proj, const float *packed, float *y,
-                    bool sequence, float *state, LstmTrace trace, VectorIsa isa) {
+                    bool sequence, float *state, LstmTrace trace, VectorIsa isa, LstmInput input) {
   auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
-  Problem p{b, t, h, proj, packed, y, sequence, {state, state + b * h}, state + 2 * b * h, trace};
+  Problem p{b, t, h, proj, packed, y, sequence, {state, state + b * h}, state + 2 * b * h, trace, input};
   if (isa == VectorIsa::Avx2) p.hGroup = kAvx2Group, p.hGrouped = b - b % kAvx2Group;
+  const bool regroups = input.x && p.hGrouped > 0;
   int64_t blocks = h / kLanes;
   parallelTeam(int(std::min<int64_t>(threads, blocks)), [&](int member, int members, const std::function<void()> &sync) {
-    runFor(p, blocks * member / members, blocks * (member + 1) / members, sync);
+    float *regrouped = regroups ? state + 3 * b * h + member * b * input.width : nullptr;
+    runFor(p, blocks * member / members, blocks * (member + 1) / members, sync, regrouped);
   });
 }
 

@@ -248,24 +248,31 @@ void pack(KernelContext &ctx, RnnLayer &p, const float *const w[4], int64_t widt
 }
 
 /// A layer's weights for the native recurrence: W_hh packed, the two biases summed (the
-/// input projection adds them), as of `stamp`.
+/// input projection adds them), as of `stamp`; W_ih packed, where the recurrence projects
+/// the input itself, as of `inputStamp`.
 struct NativeLstmWeights {
-  std::vector<float> packed, bias;
-  ParamStamp stamp;
+  std::vector<float> packed, packedInput, bias;
+  ParamStamp stamp, inputStamp;
 };
 
-/// The native recurrence's weights for a layer, brought up to date with its parameters.
+/// The native recurrence's weights for a layer, brought up to date with its parameters
+/// (W_ih's packed form too `withInput`).
 NativeLstmWeights &nativeLstmWeights(KernelContext &ctx, int64_t site, int64_t layer, int64_t width, int64_t h,
-                                     const float *const w[4]) {
+                                     const float *const w[4], bool withInput) {
   auto &slot = ctx.primitives[{kNativeLstm, site, layer, width, h}];
   if (!slot) slot = std::make_shared<NativeLstmWeights>();
   auto &weights = *static_cast<NativeLstmWeights *>(slot.get());
   if (weights.stamp.stale(ctx, w[1])) {
-    weights.packed.resize(size_t(native::lstmPackedWeightSize(h)));
-    native::packLstmRecurrentWeight(w[1], h, weights.packed.data());
+    weights.packed.resize(size_t(native::lstmPackedWeightSize(h, h)));
+    native::packLstmWeight(w[1], h, h, weights.packed.data());
     weights.bias.resize(size_t(4 * h));
     for (int64_t k = 0; k < 4 * h; ++k) weights.bias[k] = w[2][k] + w[3][k];
     weights.stamp.update(ctx, w[1]);
+  }
+  if (withInput && weights.inputStamp.stale(ctx, w[0])) {
+    weights.packedInput.resize(size_t(native::lstmPackedWeightSize(h, width)));
+    native::packLstmWeight(w[0], h, width, weights.packedInput.data());
+    weights.inputStamp.update(ctx, w[0]);
   }
   return weights;
 }
@@ -275,23 +282,31 @@ NativeLstmWeights &nativeLstmWeights(KernelContext &ctx, int64_t site, int64_t l
 /// what the backward pass reads.
 void nativeLstmLayer(KernelContext &ctx, int64_t site, int64_t layer, int64_t b, int64_t t, int64_t width,
                      int64_t h, const float *const w[4], const float *x, float *y, bool sequence, void *trace) {
-  NativeLstmWeights &weights = nativeLstmWeights(ctx, site, layer, width, h, w);
-  // Every step's input projection at once: [b * t, width] x W_ih^T + both biases (fp32
-  // under --precision bf16 too, as the recurrence is), into the trace's gates.
-  float *proj;
+  const int threads = ctx.threadsFor(2.0 * double(b * t) * double(4 * h) * double(h), /*regions=*/double(t));
+  const bool projecting = native::lstmProjectsInSteps(b, threads);
+  NativeLstmWeights &weights = nativeLstmWeights(ctx, site, layer, width, h, w, projecting);
+  float *proj = nullptr;
   native::LstmTrace kept; // none for inference
   if (trace) {
     NativeTrace at(trace, b, t, h);
     proj = at.gates;
     kept = at.kept;
-  } else {
-    proj = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
   }
-  denseOnOneDNN(ctx, {kRecurrentProjection, site, layer}, b * t, width, 4 * h, x, w[0], weights.bias.data(), proj,
-                DLRT_ACTIVATION_NONE, nullptr, /*bf16=*/false);
-  auto *state = static_cast<float *>(ctx.recurrentState.get(size_t(native::lstmStateSize(b, h)) * sizeof(float)));
-  int threads = ctx.threadsFor(2.0 * double(b * t) * double(4 * h) * double(h), /*regions=*/double(t));
-  native::lstmRecurrence(threads, b, t, h, proj, weights.packed.data(), y, sequence, state, kept);
+  // The input projected in the steps where that is faster (native::lstmProjectsInSteps).
+  native::LstmInput input;
+  if (projecting) {
+    input = {x, width, weights.packedInput.data(), weights.bias.data()};
+  } else {
+    // Every step's input projection at once: [b * t, width] x W_ih^T + both biases (fp32
+    // under --precision bf16 too, as the recurrence is), into the trace's gates.
+    if (!proj) proj = static_cast<float *>(ctx.recurrentProjection.get(size_t(b * t * 4 * h) * sizeof(float)));
+    denseOnOneDNN(ctx, {kRecurrentProjection, site, layer}, b * t, width, 4 * h, x, w[0], weights.bias.data(), proj,
+                  DLRT_ACTIVATION_NONE, nullptr, /*bf16=*/false);
+  }
+  auto *state = static_cast<float *>(
+      ctx.recurrentState.get(size_t(native::lstmStateSize(b, h, input.x ? width : 0, threads)) * sizeof(float)));
+  native::lstmRecurrence(threads, b, t, h, proj, weights.packed.data(), y, sequence, state, kept,
+                         native::widestVectorIsa(), input);
 }
 
 /// The backward pass of a native layer from its trace: the recurrence backwards gives the
