@@ -96,6 +96,37 @@ def zoo_inputs(b, rng):
     return {"x": rng.standard_normal((b, 6)).astype(np.float32), "t": rng.standard_normal((b, 4)).astype(np.float32)}
 
 
+GELU_RANGE = """
+model GeluRange {
+  input x: f32[B, 6]
+  input t: f32[B, 3]
+  h = dense(x, 12)
+  g = gelu(h * 8.0) + gelu(h * 1e-10) * 1e10 + gelu(h * 1e-20) * 1e20
+  y = dense(g, 3)
+  output y
+  train {
+    loss = mse(y, t)
+    optimizer = OPT
+  }
+}
+"""
+GELU_RANGE_PARAMS = [("h.weight", (12, 6)), ("h.bias", (12,)), ("y.weight", (3, 12)), ("y.bias", (3,))]
+
+
+def gelu_range_loss(P, I):
+    """The exact GELU's gradient over the range its forms differ in: arguments to about +-25
+    (the cdf exactly 0 in float below about -5.5, where erf rounds to -1) and about 1e-10
+    and 1e-20 (the gradient takes the cdf from the result over the input, and 1/2 within
+    2^-60 of 0)."""
+    h = linear(P, "h", I["x"])
+    g = F.gelu(h * 8.0) + F.gelu(h * 1e-10) * 1e10 + F.gelu(h * 1e-20) * 1e20
+    return F.mse_loss(linear(P, "y", g), I["t"])
+
+
+def gelu_range_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 6)).astype(np.float32), "t": rng.standard_normal((b, 3)).astype(np.float32)}
+
+
 SHAPES = """
 model Shapes {
   input x: f32[B, 5, 6]
@@ -512,6 +543,7 @@ def deep_inputs(b, rng):
 
 
 MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAMS, zoo_loss, zoo_inputs),
+          ("gelu_range", GELU_RANGE, GELU_RANGE_PARAMS, gelu_range_loss, gelu_range_inputs),
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
           ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
