@@ -116,6 +116,26 @@ DLRT_VINLINE float lanesMax(vf v) {
   return lanesMax(vf8(hi > lo ? hi : lo));
 }
 
+/// Rows r[0..7] of an 8 x 8 block become its columns (r[j][i] = the old r[i][j]): pairs of
+/// rows interleaved, then pairs of pairs, then the 128-bit halves exchanged (unpck, shufps
+/// and vperm2f128 on AVX).
+DLRT_VINLINE void transpose8x8(vf8 (&r)[8]) {
+  vf8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int j = 0; j < 2; ++j) {
+      u[i + 2 * j] = __builtin_shufflevector(t[i + j], t[i + 2 + j], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + 2 * j + 1] = __builtin_shufflevector(t[i + j], t[i + 2 + j], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = __builtin_shufflevector(u[j], u[4 + j], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[4 + j] = __builtin_shufflevector(u[j], u[4 + j], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
 /// x limited to [lo, hi]; NaN stays NaN (every comparison with it is false).
 template <class V> DLRT_VINLINE V clamp(V x, V lo, V hi) {
   x = x > hi ? hi : x;
