@@ -54,6 +54,15 @@ DLRT_VINLINE void rowBlock(const float *a, int64_t lda, const float *b, int64_t 
     for (int r = 0; r < R; ++r)
       for (int v = 0; v < V; ++v) storeLanes(c + (i + r) * ldc + (v0 + v) * L, acc[r][0][v]);
   }
+  // Two vectors at once where four do not fit (AVX-512's 32 columns of a head): R x 1
+  // sums alone wait on the FMAs' latency.
+  if constexpr (V > 2)
+    for (; v0 + 2 <= vectors; v0 += 2) {
+      F acc[R][1][2];
+      outerProductSums<L, 2, 1, R>(left, ramp1, steps, b + v0 * L, ldb, acc);
+      for (int r = 0; r < R; ++r)
+        for (int v = 0; v < 2; ++v) storeLanes(c + (i + r) * ldc + (v0 + v) * L, acc[r][0][v]);
+    }
   for (; v0 < vectors; ++v0) {
     F acc[R][1][1];
     outerProductSums<L, 1, 1, R>(left, ramp1, steps, b + v0 * L, ldb, acc);
