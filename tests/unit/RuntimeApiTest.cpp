@@ -416,3 +416,48 @@ TEST_CASE("runtime: weights that cannot be written whole leave the previous file
   // With room again, the save goes through.
   CHECK(message(dlrt_save_weights(s.get(), path.c_str())).empty());
 }
+
+TEST_CASE("runtime: a step's predictions are torch.argmax's: the first maximum, the first NaN") {
+  // Scores reach the loss unchanged (tests/unit/models/scores.dl: x + dense(z), z and the
+  // layer zero), 37 classes: a vector of 16 or 8 lanes, then a remainder.
+  dlrt::Model m(DLC_TEST_SCORES);
+  dlrt::Session s(m, 1, 1);
+  const int64_t C = 37;
+  std::vector<float> zeroW(C), zeroB(C);
+  int64_t wd[] = {C, 1}, bd[] = {C};
+  dlrt_tensor wt{DLRT_F32, 2, wd, zeroW.data(), DLRT_HOST}, bt{DLRT_F32, 1, bd, zeroB.data(), DLRT_HOST};
+  s.setParam("dense.weight", wt);
+  s.setParam("dense.bias", bt);
+
+  const float nan = std::nanf(""), inf = INFINITY;
+  struct Row {
+    std::vector<std::pair<int64_t, float>> set; // on a row of -1s
+    int64_t want;
+  };
+  const std::vector<Row> rows = {
+      {{}, 0},                                        // all equal: the first
+      {{{36, 2.f}}, 36},                              // the last, in the remainder
+      {{{5, 3.f}, {20, 3.f}, {33, 3.f}}, 5},          // ties: the first
+      {{{20, 3.f}, {33, 3.f}}, 20},                   // ties across the vector and the remainder
+      {{{3, 9.f}, {17, nan}, {30, nan}}, 17},         // a NaN beats every number: the first NaN
+      {{{34, nan}}, 34},                              // a NaN in the remainder
+      {{{9, inf}, {11, inf}}, 9},                     // infinities tie too
+      {{{0, -inf}, {1, 0.5f}}, 1},                    //
+      {{{16, 1e-30f}, {15, 0.f}}, 16},                // tiny differences count
+  };
+  const int64_t B = int64_t(rows.size());
+  std::vector<float> x(size_t(B * C), -1.f), z(size_t(B), 0.f);
+  for (int64_t r = 0; r < B; ++r)
+    for (auto [c, v] : rows[size_t(r)].set) x[size_t(r * C + c)] = v;
+  std::vector<int64_t> labels(size_t(B), 0), got(size_t(B), -7);
+  int64_t xd[] = {B, C}, zd[] = {B, 1}, ld[] = {B};
+  std::vector<dlrt_tensor> in{{DLRT_F32, 2, xd, x.data(), DLRT_HOST},
+                              {DLRT_F32, 2, zd, z.data(), DLRT_HOST},
+                              {DLRT_I64, 1, ld, labels.data(), DLRT_HOST}};
+  dlrt_tensor pt{DLRT_I64, 1, ld, got.data(), DLRT_HOST};
+  s.evalStep(in, &pt);
+  for (int64_t r = 0; r < B; ++r) {
+    INFO("row " << r);
+    CHECK(got[size_t(r)] == rows[size_t(r)].want);
+  }
+}
