@@ -49,6 +49,19 @@ static std::unique_ptr<llvm::TargetMachine> makeTargetMachine(const CodegenOptio
       target->createTargetMachine(triple, cpu, features, to, llvm::Reloc::PIC_, std::nullopt, level));
 }
 
+/// Kernels vectorised at the width of the target's registers. LLVM's X86 tuning keeps
+/// AVX-512 CPUs at 256-bit vectors unless a function asks for 512 (the frequency some
+/// older Intel cores drop to for 512-bit work); a model's oneDNN primitives and runtime
+/// kernels run 512-bit vectors on such a CPU anyway. TinyGpt's train step at b16 on one
+/// Sapphire Rapids core, side by side: GELU's gradient 0.65-0.69 -> 0.54-0.55 ms, the
+/// cross-entropy 0.24 -> 0.19, the predictions 0.053 -> 0.032; the step 21.1-21.3 ->
+/// 20.2 ms. (AVX2 targets are unchanged: 256 bits is their width.)
+static void preferWidestVectors(llvm::Module &m, llvm::TargetMachine &tm) {
+  if (!tm.getMCSubtargetInfo()->checkFeatures("+avx512f")) return;
+  for (llvm::Function &f : m)
+    if (!f.isDeclaration()) f.addFnAttr("prefer-vector-width", "512");
+}
+
 static void applyTarget(llvm::Module &m, llvm::TargetMachine &tm) {
   m.setTargetTriple(tm.getTargetTriple());
   m.setDataLayout(tm.createDataLayout());
@@ -190,6 +203,7 @@ std::unique_ptr<llvm::Module> toLLVMIR(mlir::ModuleOp module, llvm::LLVMContext 
     return nullptr;
   }
   applyTarget(*m, *tm);
+  preferWidestVectors(*m, *tm);
   if (opts.optLevel == 0) return m;
 
   PassPipeline pipeline(*tm, ctx);
