@@ -147,10 +147,10 @@ Value PairLossLowering<mlir::dl::BceWithLogitsOp>::term(OpBuilder &b, Location l
 
 /// The index of the largest element along the last axis, the first where several are,
 /// the first NaN where there is one (torch.argmax); the class count where the class axis
-/// is empty. Two reductions: the maximum (NaN
-/// propagating), then the least index holding it (or a NaN). One reduction keeping value
-/// and index together is a select chain the vectoriser leaves scalar: TinyGpt's train
-/// step at b16 spent 0.77 ms of 35 on its predictions so.
+/// is empty. Two reductions: the maximum (NaN propagating), then the least index holding
+/// it (or a NaN). One reduction keeping value and index together is a select chain the
+/// vectoriser leaves scalar: TinyGpt's train step at b16 spent 0.77 ms of 35 on its
+/// predictions so.
 struct ArgmaxLowering : public OpRewritePattern<mlir::dl::ArgmaxOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(mlir::dl::ArgmaxOp op, PatternRewriter &rw) const override {
