@@ -330,6 +330,39 @@ def wide_conv_inputs(b, rng):
     return {"x": rng.standard_normal((b, 16, 56, 56)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
 
 
+# 3x3 convolutions of 128 channels, which a train step runs by oneDNN's Winograd F(4x4, 3x3)
+# where the CPU has AVX-512 (forward, data and weight gradients; native Winograd or direct
+# kernels capped at AVX2): the second one's data gradient reaches the first's weights.
+DEEP_CONV = """
+model DeepConv {
+  input x: f32[B, 128, 14, 14]
+  input label: i64[B]
+  c1 = conv2d(x, 128, 3, padding = 1) |> tanh
+  c2 = conv2d(c1, 128, 3, padding = 1, bias = false)
+  logits = dense(global_avg_pool2d(c2), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+DEEP_CONV_PARAMS = [("c1.weight", (128, 128, 3, 3)), ("c1.bias", (128,)), ("c2.weight", (128, 128, 3, 3)),
+                    ("logits.weight", (5, 128)), ("logits.bias", (5,))]
+
+
+def deep_conv_loss(P, I):
+    c1 = torch.tanh(F.conv2d(I["x"], P["c1.weight"], P["c1.bias"], padding=1))
+    c2 = F.conv2d(c1, P["c2.weight"], None, padding=1)
+    return F.cross_entropy(linear(P, "logits", c2.mean((2, 3))), I["label"])
+
+
+def deep_conv_inputs(b, rng):
+    # Scaled so that c1's sums (1152 terms) stay in tanh's slope.
+    return {"x": (0.05 * rng.standard_normal((b, 128, 14, 14))).astype(np.float32),
+            "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 # Max pooling on whole 16s of channels, which the train step runs on the runtime's own
 # kernels (native/MaxPool: the maxima's positions kept by the forward, the gradient
 # gathered by the backward), windows overlapping (3x3 of stride 2, padding 1) and apart
@@ -547,6 +580,7 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("shapes", SHAPES, SHAPES_PARAMS, shapes_loss, shapes_inputs), ("gpt", GPT, GPT_PARAMS, gpt_loss, gpt_inputs),
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
           ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
+          ("deep_conv", DEEP_CONV, DEEP_CONV_PARAMS, deep_conv_loss, deep_conv_inputs),
           ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),

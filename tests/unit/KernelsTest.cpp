@@ -860,68 +860,154 @@ TEST_CASE("one convolution site runs Winograd's F(2x2) and F(4x4) call by call (
   }
 }
 
-TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients with the pixels for native "
-          "Winograd: against double, padding on any side, the filters changing step by step",
+/// A 3x3 convolution of stride 1, x and y NHWC, w OIHW, its data and weight gradients for
+/// dy, in double, each with its error scale: the sum of its terms' magnitudes.
+struct TrainConvReference {
+  std::vector<double> y, yScale, dx, dxScale, dw, dwScale;
+};
+
+static TrainConvReference trainConvReference(const int64_t *g, const std::vector<float> &x,
+                                             const std::vector<float> &wt, const std::vector<float> &dy) {
+  const int64_t n = g[0], c = g[1], h = g[2], w = g[3], k = g[4], oh = g[7], ow = g[8], pt = g[11], pl = g[12];
+  TrainConvReference r;
+  r.y.assign(size_t(n * oh * ow * k), 0.0);
+  r.yScale = r.y;
+  r.dx.assign(x.size(), 0.0);
+  r.dxScale = r.dx;
+  r.dw.assign(wt.size(), 0.0);
+  r.dwScale = r.dw;
+  // y[b][q][p][o] = sum x[b][q - pt + i][p - pl + j][ch] w[o][ch][i][j]; dx the transpose.
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t q = 0; q < oh; ++q)
+      for (int64_t col0 = 0; col0 < ow; ++col0)
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j) {
+            const int64_t row = q - pt + i, col = col0 - pl + j;
+            if (row < 0 || row >= h || col < 0 || col >= w) continue;
+            for (int64_t o = 0; o < k; ++o)
+              for (int64_t ch = 0; ch < c; ++ch) {
+                const size_t wi = size_t(((o * c + ch) * 3 + i) * 3 + j),
+                             xi = size_t(((b * h + row) * w + col) * c + ch),
+                             yi = size_t(((b * oh + q) * ow + col0) * k + o);
+                const double xv = x[xi], wv = wt[wi], dyv = dy[yi];
+                r.y[yi] += xv * wv;
+                r.dx[xi] += dyv * wv;
+                r.dw[wi] += dyv * xv;
+                // Non-finite terms are left out of the scales.
+                if (std::isfinite(xv * wv)) r.yScale[yi] += std::abs(xv * wv);
+                if (std::isfinite(dyv * wv)) r.dxScale[xi] += std::abs(dyv * wv);
+                if (std::isfinite(dyv * xv)) r.dwScale[wi] += std::abs(dyv * xv);
+              }
+          }
+  return r;
+}
+
+/// The outputs of `got` that differ from `want`: NaN where want is NaN, want's infinity
+/// where it is one, else within `tolerance` of 1 + the scale; the first few described.
+static size_t mismatches(const char *what, const std::vector<float> &got, const std::vector<double> &want,
+                         const std::vector<double> &scale, double tolerance) {
+  size_t wrong = 0;
+  for (size_t at = 0; at < got.size(); ++at) {
+    const double e = want[at];
+    const bool ok = std::isnan(e)   ? std::isnan(got[at])
+                    : std::isinf(e) ? double(got[at]) == e
+                                    : std::abs(got[at] - e) <= tolerance * (1 + scale[at]);
+    if (!ok && wrong++ < 3)
+      UNSCOPED_INFO(what << " at " << at << ": " << got[at] << " want " << e << ", scale " << scale[at]);
+  }
+  return wrong;
+}
+
+TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients by Winograd (native, or oneDNN's "
+          "from 128 channels with AVX-512): against double, padding on any side, the filters changing step by step",
           "[kernels]") {
-  // 3 images of 56x56 (at least 8748 output pixels: native Winograd on AVX-512 and AVX2,
-  // F(4x4)), 64 -> 64 channels (the weight gradient's Winograd takes 64 or more); dx is the
-  // convolution of dy by the filters turned half a turn, padded 2 - p.
+  // 3 images of 56x56, 64 -> 64 channels: at least 8748 output pixels, native Winograd on
+  // AVX-512 and AVX2 (F(4x4); the weight gradient's Winograd takes 64 channels or more).
+  // 2 images of 14x14, 128 -> 128: oneDNN's F(4x4, 3x3) forward and both gradients with
+  // AVX-512 (trainingWinogradByOneDnn), its direct kernels where oneDNN has no Winograd
+  // kernel for the padding; capped at AVX2, native Winograd. dx is the convolution of dy by
+  // the filters turned half a turn, padded 2 - p.
   struct Pads {
     int64_t t, l, b, r;
   };
-  const int64_t n = 3, c = 64, k = 64, h = 56, w = 56;
-  for (Pads p : {Pads{1, 1, 1, 1}, Pads{0, 0, 0, 0}, Pads{2, 1, 0, 2}}) {
-    INFO("padding " << p.t << " " << p.l << " " << p.b << " " << p.r);
-    const int64_t oh = h + p.t + p.b - 2, ow = w + p.l + p.r - 2;
-    const int64_t g[20] = {n, c, h, w, k, 3, 3, oh, ow, 1, 1, p.t, p.l, p.b, p.r, 1, 1, 1, DLRT_ACTIVATION_NONE,
-                           DLRT_LAYOUT_NHWC};
-    auto x = randomVector(size_t(n * h * w * c), 61), dy = randomVector(size_t(n * oh * ow * k), 62);
-    auto wt = randomVector(size_t(k * c * 9), 63, -0.2f, 0.2f);
-    KernelContext ctx;
-    for (int step = 0; step < 2; ++step) {
-      INFO("step " << step);
-      // y[b][r][q][o] = sum x[b][r - pt + i][q - pl + j][ch] w[o][ch][i][j]; dx the transpose.
-      std::vector<double> y(size_t(n * oh * ow * k), 0.0), yScale(y.size(), 0.0), dx(x.size(), 0.0),
-          dxScale(x.size(), 0.0), dw(wt.size(), 0.0), dwScale(wt.size(), 0.0);
-      for (int64_t b = 0; b < n; ++b)
-        for (int64_t r = 0; r < oh; ++r)
-          for (int64_t q = 0; q < ow; ++q)
-            for (int64_t i = 0; i < 3; ++i)
-              for (int64_t j = 0; j < 3; ++j) {
-                const int64_t row = r - p.t + i, col = q - p.l + j;
-                if (row < 0 || row >= h || col < 0 || col >= w) continue;
-                for (int64_t o = 0; o < k; ++o)
-                  for (int64_t ch = 0; ch < c; ++ch) {
-                    const double wv = wt[size_t(((o * c + ch) * 3 + i) * 3 + j)];
-                    const size_t xi = size_t(((b * h + row) * w + col) * c + ch), yi = size_t(((b * oh + r) * ow + q) * k + o);
-                    y[yi] += x[xi] * wv;
-                    yScale[yi] += std::abs(x[xi] * wv);
-                    dx[xi] += dy[yi] * wv;
-                    dxScale[xi] += std::abs(dy[yi] * wv);
-                    dw[size_t(((o * c + ch) * 3 + i) * 3 + j)] += double(dy[yi]) * x[xi];
-                    dwScale[size_t(((o * c + ch) * 3 + i) * 3 + j)] += std::abs(double(dy[yi]) * x[xi]);
-                  }
-              }
-      std::vector<float> yGot(y.size(), 7.0f), dxGot(dx.size(), 7.0f), dwGot(dw.size(), 7.0f);
-      dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, yGot.data(), nullptr, 0.0, 0);
-      dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dxGot.data());
-      dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dwGot.data());
-      REQUIRE(ctx.error.empty());
-      size_t wrong = 0;
-      for (size_t at = 0; at < y.size(); ++at)
-        if (std::abs(yGot[at] - y[at]) > 1e-5 * (1 + yScale[at]) && wrong++ < 3)
-          UNSCOPED_INFO("y at " << at << ": " << yGot[at] << " want " << y[at]);
-      for (size_t at = 0; at < dx.size(); ++at)
-        if (std::abs(dxGot[at] - dx[at]) > 1e-5 * (1 + dxScale[at]) && wrong++ < 6)
-          UNSCOPED_INFO("dx at " << at << ": " << dxGot[at] << " want " << dx[at]);
-      for (size_t at = 0; at < dw.size(); ++at)
-        if (std::abs(dwGot[at] - dw[at]) > 1e-5 * (1 + dwScale[at]) && wrong++ < 9)
-          UNSCOPED_INFO("dw at " << at << ": " << dwGot[at] << " want " << dw[at] << ", scale " << dwScale[at]);
-      CHECK(wrong == 0);
-      // The optimizer's update: new filters in the same buffer, a new parameter version.
-      for (float &v : wt) v = 0.5f * v - 0.01f;
-      ++ctx.paramVersion;
+  struct Case {
+    int64_t n, c, h;
+  };
+  for (Case cs : {Case{3, 64, 56}, Case{2, 128, 14}})
+    for (Pads p : {Pads{1, 1, 1, 1}, Pads{0, 0, 0, 0}, Pads{2, 1, 0, 2}}) {
+      INFO(cs.n << " images of " << cs.h << "x" << cs.h << ", " << cs.c << " channels, padding " << p.t << " " << p.l
+                << " " << p.b << " " << p.r);
+      const int64_t n = cs.n, c = cs.c, k = cs.c, h = cs.h, w = cs.h;
+      const int64_t oh = h + p.t + p.b - 2, ow = w + p.l + p.r - 2;
+      const int64_t g[20] = {n, c, h, w, k, 3, 3, oh, ow, 1, 1, p.t, p.l, p.b, p.r, 1, 1, 1, DLRT_ACTIVATION_NONE,
+                             DLRT_LAYOUT_NHWC};
+      auto x = randomVector(size_t(n * h * w * c), 61), dy = randomVector(size_t(n * oh * ow * k), 62);
+      auto wt = randomVector(size_t(k * c * 9), 63, -0.2f, 0.2f);
+      KernelContext ctx;
+      for (int step = 0; step < 2; ++step) {
+        INFO("step " << step);
+        TrainConvReference want = trainConvReference(g, x, wt, dy);
+        std::vector<float> y(want.y.size(), 7.0f), dx(want.dx.size(), 7.0f), dw(want.dw.size(), 7.0f);
+        dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
+        dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dx.data());
+        dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dw.data());
+        REQUIRE(ctx.error.empty());
+        CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
+        CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
+        CHECK(mismatches("dw", dw, want.dw, want.dwScale, 1e-5) == 0);
+        // The optimizer's update: new filters in the same buffer, a new parameter version.
+        for (float &v : wt) v = 0.5f * v - 0.01f;
+        ++ctx.paramVersion;
+      }
     }
+}
+
+TEST_CASE("a train step's 3x3 convolution of 64 and 128 channels (the weight gradient by native F(2x2), or by "
+          "oneDNN's F(4x4) with AVX-512) and its gradients give the direct sums' NaN, infinities, near-overflow "
+          "numbers and outliers, call by call",
+          "[kernels]") {
+  // One site per kernel, called with ordinary operands between special ones: each call is
+  // checked on its own (scanWinogradInput, winogradSafe) and runs the direct algorithm
+  // where Winograd would not give the direct sums (an outlier of 1e6 among values of 1:
+  // F(4x4)'s rounding would put about 0.1 into outputs that do not read it; in dy, errors
+  // of 7e-4 of their terms into weight-gradient taps). 2 images of 12x12 are too few
+  // pixels for native Winograd's forward and data gradient (direct there).
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  enum Special { kNone, kNonFinite, kNearOverflow, kOutlier };
+  for (int64_t c : {64, 128}) {
+    const int64_t n = 2, k = c, h = 12, w = 12;
+    const int64_t g[20] = {n, c, h, w, k, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE,
+                           DLRT_LAYOUT_NHWC};
+    auto at = [&](int64_t b, int64_t row, int64_t col, int64_t ch) {
+      return size_t(((b * h + row) * w + col) * c + ch);
+    };
+    const auto wt = randomVector(size_t(k * c * 9), 73, -0.1f, 0.1f);
+    KernelContext ctx;
+    for (bool inX : {true, false})
+      for (Special special : {kNone, kNonFinite, kNone, kNearOverflow, kOutlier, kNone}) {
+        INFO(c << " channels, " << (inX ? "x" : "dy") << " special " << int(special));
+        auto x = randomVector(size_t(n * h * w * c), 71), dy = randomVector(size_t(n * h * w * k), 72);
+        std::vector<float> &v = inX ? x : dy;
+        switch (special) {
+        case kNone: break;
+        case kNonFinite:
+          v[at(0, 5, 5, 3)] = inf;
+          v[at(0, 1, 8, 7)] = -inf;
+          v[at(1, 6, 2, 5)] = nan;
+          break;
+        case kNearOverflow: v[at(1, 3, 3, 1)] = 1e33f; break;
+        case kOutlier: v[at(1, 3, 3, 1)] = 1e6f; break;
+        }
+        TrainConvReference want = trainConvReference(g, x, wt, dy);
+        std::vector<float> y(want.y.size()), dx(want.dx.size()), dw(want.dw.size());
+        dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
+        dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dx.data());
+        dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dw.data());
+        REQUIRE(ctx.error.empty());
+        CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
+        CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
+        CHECK(mismatches("dw", dw, want.dw, want.dwScale, 1e-5) == 0);
+      }
   }
 }
 

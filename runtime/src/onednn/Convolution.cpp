@@ -106,7 +106,16 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // oneDNN counts dilation from 0 (no gap); PyTorch from 1.
     memory::dims strides = {g[9], g[10]}, dil = {g[15] - 1, g[16] - 1}, padL = {g[11], g[12]}, padR = {g[13], g[14]};
     auto direct = transposed ? dnnl::algorithm::deconvolution_direct : dnnl::algorithm::convolution_direct;
-    auto inf = dnnl::prop_kind::forward_inference;
+    // forward_inference, except for oneDNN's Winograd on a train step's activations
+    // (trainingWinogradByOneDnn): forward_training keeps its weights in a blocked layout
+    // and transforms them inside the kernel, where forward_inference's own Winograd layout
+    // takes a reorder per parameter version that costs more than the convolution saves
+    // (ResNet-18's 512 x 512 filters: 80 ms, one Sapphire Rapids core).
+    auto propFor = [&](dnnl::algorithm alg) {
+      return alg == dnnl::algorithm::convolution_winograd && layout == DLRT_LAYOUT_NHWC
+                 ? dnnl::prop_kind::forward_training
+                 : dnnl::prop_kind::forward_inference;
+    };
     dnnl::primitive_attr attr = kernelAttr();
     dnnl::post_ops ops;
     if (accumulate) ops.append_sum(1.0f); // dst += conv: dst holds the residual beforehand
@@ -115,8 +124,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     attr.set_post_ops(ops);
     auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
       memory::desc weiAny(p->wei.dims(), src.data_type(), tag::any);
-      auto d = bias || bn ? typename Prim::desc(inf, alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
-                          : typename Prim::desc(inf, alg, src, weiAny, dst, strides, dil, padL, padR);
+      auto d = bias || bn ? typename Prim::desc(propFor(alg), alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
+                          : typename Prim::desc(propFor(alg), alg, src, weiAny, dst, strides, dil, padL, padR);
       return typename Prim::primitive_desc(d, attr, ctx.engine);
     };
     // The descriptor where oneDNN has a kernel for it other than its reference one.
@@ -154,6 +163,14 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // with it, 297 without).
     if (!chosen && !transposed && blocked && winogradAllowed &&
         dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
+      chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
+      p->winograd = chosen.has_value();
+    }
+    // A train step's NHWC convolution where trainingWinogradByOneDnn picks oneDNN's
+    // Winograd: on its blocked layouts, the activations reordered in and out (guarded by
+    // the same scan).
+    if (!chosen && !transposed && layout == DLRT_LAYOUT_NHWC && winogradAllowed && !ctx.bf16 &&
+        trainingWinogradByOneDnn(g)) {
       chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
       p->winograd = chosen.has_value();
     }
@@ -280,6 +297,18 @@ extern "C" void dlrt_k_conv2d_max_pool_f32(void *vctx, int64_t site, const int64
   });
 }
 
+bool dlrt::trainingWinogradByOneDnn(const int64_t *g) {
+  // ResNet-18's train step at batch 16 on one Intel Sapphire Rapids core, each layer's
+  // forward, data and weight gradients against oneDNN's direct kernels on NHWC (brgconv
+  // forward; native Winograd where nativeWinograd took the 128-channel layers): 128
+  // channels at 28x28 36.5 -> 34.8 ms, 256 at 14x14 54.8 -> 41.3, 512 at 7x7 65.9 -> 58.2
+  // (the reorders of activations and weights included); the step 976 -> 890 ms, on two
+  // threads 556 -> 523. With 64 channels at 56x56 the reorders of 12.8 MB activations
+  // ate the gain (the step 933 ms against 890 from 128 on).
+  return g[19] == DLRT_LAYOUT_NHWC && native::winogradSupports(g) && std::min(g[1], g[4]) >= 128 &&
+         native::widestVectorIsa() == native::VectorIsa::Avx512;
+}
+
 namespace {
 
 /// Whether a convolution runs by native/Winograd rather than by oneDNN. Where oneDNN has
@@ -307,7 +336,7 @@ bool nativeWinograd(const int64_t *g) {
   if (g[19] == DLRT_LAYOUT_NHWC) {
     const int64_t pixels = g[0] * g[7] * g[8];
     switch (native::widestVectorIsa()) {
-    case native::VectorIsa::Avx512: return pixels >= 8192;
+    case native::VectorIsa::Avx512: return pixels >= 8192 && !trainingWinogradByOneDnn(g);
     case native::VectorIsa::Avx2: return pixels >= 2048;
     default: return false; // not measured
     }
@@ -352,14 +381,49 @@ void winograd(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
 
 } // namespace
 
+namespace {
+
+/// The geometry of the convolution a data gradient amounts to (winogradBackwardData's),
+/// for a 3x3 convolution of stride 1 padded at most 2 on each side.
+struct DataGradientGeometry {
+  int64_t g[20];
+  explicit DataGradientGeometry(const int64_t *f)
+      : g{f[0], f[4], f[7], f[8], f[1], 3, 3, f[2], f[3], 1, 1, 2 - f[11], 2 - f[12], 2 - f[13], 2 - f[14],
+          1, 1, 1, DLRT_ACTIVATION_NONE, f[19]} {}
+  operator const int64_t *() const { return g; }
+};
+
+} // namespace
+
+bool dlrt::winogradGivesDataGradient(int threads, const int64_t *g, const float *dy, float weightMagnitude) {
+  if (std::max({g[11], g[12], g[13], g[14]}) > 2) return false;
+  const DataGradientGeometry gd(g);
+  native::WinogradInputScan input = native::scanWinogradInput(threads, native::WinogradShape(gd, false, 4), dy);
+  return native::winogradSafe(input.largest, weightMagnitude, g[4] * 9) && !input.tileNeedsDirectSums;
+}
+
+bool dlrt::winogradGivesWeightGradient(int threads, const int64_t *g, const float *x, const float *dy) {
+  // dW's taps are sums over the output pixels of x times dy; the transforms mix a tile's
+  // 6x6 patch of x and its 4x4 outputs' dy, so that the rounding of an outlier in either
+  // reaches the taps of pixels that do not meet it (a dy of 1e6 among values of 1 put
+  // errors of 7e-4 of their terms' magnitudes into taps whose x under it was small): both
+  // pass the forward's scan, dy as the input of the convolution the data gradient is
+  // (each 4x4 tile of dy lies in one of its 6x6 patches).
+  if (std::max({g[11], g[12], g[13], g[14]}) > 2) return false;
+  native::WinogradInputScan input = native::scanWinogradInput(threads, native::WinogradShape(g, false, 4), x);
+  if (input.tileNeedsDirectSums) return false;
+  const DataGradientGeometry gd(g);
+  native::WinogradInputScan gradient = native::scanWinogradInput(threads, native::WinogradShape(gd, false, 4), dy);
+  return !gradient.tileNeedsDirectSums && native::winogradSafe(input.largest, gradient.largest, g[0] * g[7] * g[8]);
+}
+
 bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t *g, const float *dy, const float *w,
                                 float *dx) {
   // dx's pixel p reads dy's pixel p + pad - i through tap i of the window: a convolution of
   // dy by the filters turned half a turn, input and output channels exchanged, padded
   // 2 - pad on each side. Where that convolution and the forward one are both nativeWinograd's.
   if (ctx.bf16 || !nativeWinograd(g) || std::max({g[11], g[12], g[13], g[14]}) > 2) return false;
-  const int64_t gd[20] = {g[0], g[4], g[7], g[8], g[1], 3, 3, g[2], g[3], 1, 1, 2 - g[11], 2 - g[12], 2 - g[13],
-                          2 - g[14], 1, 1, 1, DLRT_ACTIVATION_NONE, g[19]};
+  const DataGradientGeometry gd(g);
   if (!nativeWinograd(gd)) return false;
   native::WinogradShape s(gd, false, nativeWinogradTile(gd));
   if (s.n == 0) return true;
@@ -393,10 +457,15 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   // computes 8x8); capped at AVX2, 41.3-43.8 against 56.8-59.3, 41.4-42.1 against
   // 52.2-52.5, 56.4-56.7 against 66.2-66.9, 74.7-77.9 against 76.9-77.6.
   if (ctx.bf16 || g[19] != DLRT_LAYOUT_NHWC || !native::winogradSupports(g) || g[1] < 64 || g[4] < 64 ||
-      native::widestVectorIsa() == native::VectorIsa::Generic)
+      native::widestVectorIsa() == native::VectorIsa::Generic || trainingWinogradByOneDnn(g))
     return false;
   native::WinogradShape s(g, false, 2);
   const int threads = ctx.threadsFor(2.0 * s.directMacs());
+  // F(2x2)'s tiles are not checked one by one: the call's operands are, as for oneDNN's
+  // F(4x4) (each 4x4 patch lies in one of F(4x4)'s 6x6 ones). Unchecked, an infinity in x
+  // gave NaN where the direct sums give it, and an outlier of 1e6 errors of 4e-5 of their
+  // terms' magnitudes.
+  if (!winogradGivesWeightGradient(threads, g, x, dy)) return false;
   auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
   float *u = buffer(ctx.winogradProducts, 16 * s.k * s.c),
         *scratch = buffer(ctx.winogradScratch, native::winogradWeightGradientScratch(threads, s));

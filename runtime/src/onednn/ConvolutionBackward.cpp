@@ -7,11 +7,14 @@
 // where oneDNN has a kernel for them; otherwise (and for NCHW, which runs several times
 // slower than oneDNN's blocked layouts) oneDNN chooses its layouts (tag::any) and tensors
 // are reordered into the session's staging buffers and back, as the forward kernel does.
-// Primitives are cached per call site and geometry.
+// 3x3 convolutions of 128 channels and more take oneDNN's Winograd kernels, in its blocked
+// layouts, where trainingWinogradByOneDnn says so, each call checked first as the forward
+// is (NativeConvolution.h). Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
 #include "dlrt/model_abi.h"
+#include "native/Winograd.h"
 #include "onednn/Kernels.h"
 #include "onednn/NativeConvolution.h"
 #include "onednn/Operand.h"
@@ -32,10 +35,14 @@ constexpr int kGeomWords = 20;
 struct ConvShape {
   memory::desc src, wei, dst; // NCHW or NHWC, OIHW (goihw with groups), as src
   bool channelsLast;
+  // convolution_winograd where asked for (trainingWinogradByOneDnn) and oneDNN has it, in
+  // its blocked layouts; else convolution_direct.
+  dnnl::algorithm alg = dnnl::algorithm::convolution_direct;
   memory::dims strides, dil, padL, padR;
   double flops;
 
-  explicit ConvShape(const int64_t *g) {
+  explicit ConvShape(const int64_t *g, bool winograd = false) {
+    if (winograd) alg = dnnl::algorithm::convolution_winograd;
     int64_t n = g[0], c = g[1], h = g[2], w = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
     int64_t groups = g[17];
     channelsLast = g[19] == DLRT_LAYOUT_NHWC;
@@ -69,40 +76,54 @@ struct ConvShape {
     return asked ? withType(d, t) : any(d, t);
   }
 
-  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine, bool asked, Types t) const {
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      slot(src, t.src, asked), any(wei, t.wei), slot(dst, t.dst, asked), strides,
-                                      dil, padL, padR);
+  dnnl::convolution_forward::primitive_desc hint(const dnnl::engine &engine, bool asked, Types t,
+                                                 dnnl::algorithm a) const {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, a, slot(src, t.src, asked), any(wei, t.wei),
+                                      slot(dst, t.dst, asked), strides, dil, padL, padR);
     return dnnl::convolution_forward::primitive_desc(d, kernelAttr(), engine);
   }
 
   /// The descriptor of a backward primitive (`Prim`: backward data or weights, which take
   /// the same arguments). Tried in order, the first that oneDNN has a kernel for other than
-  /// its reference one wins: with `bf16`, bf16 inputs (the gradient written f32); NHWC
-  /// activations taken as they are; f32, in the layouts oneDNN prefers (always made).
-  template <typename Prim> typename Prim::primitive_desc backwardDesc(const dnnl::engine &engine, bool bf16) const {
+  /// its reference one wins: Winograd's (f32, oneDNN's layouts) where asked for; with
+  /// `bf16`, bf16 inputs (the gradient written f32); NHWC activations taken as they are;
+  /// f32, in the layouts oneDNN prefers (always made). `byWinograd`: which was made.
+  template <typename Prim>
+  typename Prim::primitive_desc backwardDesc(const dnnl::engine &engine, bool bf16, bool &byWinograd) const {
     using PD = typename Prim::primitive_desc;
     using dt = memory::data_type;
     constexpr bool isData = std::is_same_v<Prim, dnnl::convolution_backward_data>;
-    auto make = [&](bool asked, dt compute) {
+    auto make = [&](bool asked, dt compute, dnnl::algorithm a) {
       // Backward data writes diff_src; backward weights writes diff_weights.
       Types t = {isData ? dt::f32 : compute, isData ? compute : dt::f32, compute};
-      typename Prim::desc d(dnnl::algorithm::convolution_direct, slot(src, t.src, asked), any(wei, t.wei),
-                            slot(dst, t.dst, asked), strides, dil, padL, padR);
-      return PD(d, kernelAttr(), engine, hint(engine, asked, {compute, compute, compute}));
+      typename Prim::desc d(a, slot(src, t.src, asked), any(wei, t.wei), slot(dst, t.dst, asked), strides, dil,
+                            padL, padR);
+      return PD(d, kernelAttr(), engine, hint(engine, asked, {compute, compute, compute}, a));
     };
+    byWinograd = false;
+    if (alg == dnnl::algorithm::convolution_winograd) {
+      try {
+        PD pd = make(false, dt::f32, alg);
+        if (!isReferenceImpl(pd)) {
+          byWinograd = true;
+          return pd;
+        }
+      } catch (const dnnl::error &) {
+      }
+    }
+    const auto direct = dnnl::algorithm::convolution_direct;
     for (dt compute : {dt::bf16, dt::f32}) {
       if (compute == dt::bf16 && !bf16) continue;
       for (bool asked : {true, false}) {
         if (asked && !channelsLast) continue;
         try {
-          PD pd = make(asked, compute);
+          PD pd = make(asked, compute, direct);
           if (!isReferenceImpl(pd)) return pd;
         } catch (const dnnl::error &) {
         }
       }
     }
-    return make(false, dt::f32);
+    return make(false, dt::f32, direct);
   }
 };
 
@@ -110,17 +131,84 @@ struct BackwardData {
   dnnl::convolution_backward_data prim;
   Operand diffDst, diffSrc;
   PackedWeights weights;
+  bool winograd = false;     // then a call checks dy and the filters first
+  float weightMagnitude = 0; // the filters' largest, per parameter version
+  ParamStamp scanned;
 };
 
 struct BackwardWeights {
   dnnl::convolution_backward_weights prim;
   Operand src, diffDst, diffWeights;
+  bool winograd = false; // then a call checks x and dy first
 };
 
-std::vector<int64_t> keyOf(int64_t kind, int64_t site, int threads, const int64_t *g) {
-  std::vector<int64_t> key = {kind, site, threads};
+std::vector<int64_t> keyOf(int64_t kind, int64_t site, int threads, const int64_t *g, bool winogradAllowed) {
+  std::vector<int64_t> key = {kind, site, threads, winogradAllowed};
   key.insert(key.end(), g, g + kGeomWords);
   return key;
+}
+
+/// Whether a call may try oneDNN's Winograd (trainingWinogradByOneDnn; never under
+/// --precision bf16, whose direct kernels read bf16).
+bool winogradAsked(const KernelContext &ctx, const int64_t *g, bool winogradAllowed) {
+  return winogradAllowed && !ctx.bf16 && trainingWinogradByOneDnn(g);
+}
+
+/// dx for dy; by oneDNN's Winograd where asked for and the call's operands allow it
+/// (winogradGivesDataGradient), else by its direct kernels.
+void backwardData(KernelContext &ctx, int64_t site, const int64_t *g, const float *dy, const float *w, float *dx,
+                  bool winogradAllowed) {
+  ConvShape shape(g, winogradAsked(ctx, g, winogradAllowed));
+  int threads = ctx.threadsFor(shape.flops);
+  auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g, winogradAllowed)];
+  if (!slot) {
+    auto p = std::make_shared<BackwardData>();
+    auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine, ctx.bf16, p->winograd);
+    p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
+    p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
+    p->weights = PackedWeights(ctx, shape.wei, pd.weights_desc());
+    p->prim = dnnl::convolution_backward_data(pd);
+    slot = p;
+  }
+  auto &p = *static_cast<BackwardData *>(slot.get());
+  if (p.winograd) {
+    if (p.scanned.stale(ctx, w)) {
+      p.weightMagnitude = native::largestMagnitude(threads, w, int64_t(shape.wei.get_size() / sizeof(float)));
+      p.scanned.update(ctx, w);
+    }
+    if (!winogradGivesDataGradient(threads, g, dy, p.weightMagnitude))
+      return backwardData(ctx, site, g, dy, w, dx, false);
+  }
+  memory diffDst = p.diffDst.input(ctx, ctx.stagedSrc, dy);
+  memory diffSrc = p.diffSrc.output(ctx, ctx.stagedDst, dx);
+  ctx.run(p.prim, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, p.weights.get(ctx, w)}, {DNNL_ARG_DIFF_SRC, diffSrc}});
+  p.diffSrc.finish(ctx, diffSrc, dx);
+}
+
+/// dw for x and dy; by oneDNN's Winograd where asked for and the call's operands allow it
+/// (winogradGivesWeightGradient), else by its direct kernels.
+void backwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *dy, float *dw,
+                     bool winogradAllowed) {
+  ConvShape shape(g, winogradAsked(ctx, g, winogradAllowed));
+  int threads = ctx.threadsFor(shape.flops);
+  auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g, winogradAllowed)];
+  if (!slot) {
+    auto p = std::make_shared<BackwardWeights>();
+    auto pd = shape.backwardDesc<dnnl::convolution_backward_weights>(ctx.engine, ctx.bf16, p->winograd);
+    p->src = Operand(ctx, shape.src, pd.src_desc(), false);
+    p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
+    p->diffWeights = Operand(ctx, shape.wei, pd.diff_weights_desc(), true);
+    p->prim = dnnl::convolution_backward_weights(pd);
+    slot = p;
+  }
+  auto &p = *static_cast<BackwardWeights *>(slot.get());
+  if (p.winograd && !winogradGivesWeightGradient(threads, g, x, dy))
+    return backwardWeights(ctx, site, g, x, dy, dw, false);
+  memory src = p.src.input(ctx, ctx.stagedSrc, x);
+  memory diffDst = p.diffDst.input(ctx, ctx.stagedDst, dy);
+  memory diffWeights = p.diffWeights.output(ctx, ctx.stagedWeights, dw);
+  ctx.run(p.prim, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights}});
+  p.diffWeights.finish(ctx, diffWeights, dw);
 }
 
 } // namespace
@@ -130,51 +218,18 @@ extern "C" void dlrt_k_conv2d_backward_data_f32(void *vctx, int64_t site, const 
   guarded(vctx, site, [&](KernelContext &ctx) {
     if (g[0] == 0) return;
     if (winogradBackwardData(ctx, site, g, dy, w, dx)) return;
-    ConvShape shape(g);
-    int threads = ctx.threadsFor(shape.flops);
-    auto &slot = ctx.primitives[keyOf(kConvolutionBackwardData, site, threads, g)];
-    if (!slot) {
-      auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine, ctx.bf16);
-      auto p = std::make_shared<BackwardData>();
-      p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
-      p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
-      p->weights = PackedWeights(ctx, shape.wei, pd.weights_desc());
-      p->prim = dnnl::convolution_backward_data(pd);
-      slot = p;
-    }
-    auto &p = *static_cast<BackwardData *>(slot.get());
-    memory diffDst = p.diffDst.input(ctx, ctx.stagedSrc, dy);
-    memory diffSrc = p.diffSrc.output(ctx, ctx.stagedDst, dx);
-    ctx.run(p.prim, {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, p.weights.get(ctx, w)}, {DNNL_ARG_DIFF_SRC, diffSrc}});
-    p.diffSrc.finish(ctx, diffSrc, dx);
+    backwardData(ctx, site, g, dy, w, dx, true);
   });
 }
 
 extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, const int64_t *g, const float *x,
                                                    const float *dy, float *dw) {
   guarded(vctx, site, [&](KernelContext &ctx) {
-    ConvShape shape(g);
     if (g[0] == 0) { // no samples: no gradient
-      std::fill_n(dw, shape.wei.get_size() / sizeof(float), 0.0f);
+      std::fill_n(dw, ConvShape(g).wei.get_size() / sizeof(float), 0.0f);
       return;
     }
     if (winogradBackwardWeights(ctx, site, g, x, dy, dw)) return;
-    int threads = ctx.threadsFor(shape.flops);
-    auto &slot = ctx.primitives[keyOf(kConvolutionBackwardWeights, site, threads, g)];
-    if (!slot) {
-      auto pd = shape.backwardDesc<dnnl::convolution_backward_weights>(ctx.engine, ctx.bf16);
-      auto p = std::make_shared<BackwardWeights>();
-      p->src = Operand(ctx, shape.src, pd.src_desc(), false);
-      p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
-      p->diffWeights = Operand(ctx, shape.wei, pd.diff_weights_desc(), true);
-      p->prim = dnnl::convolution_backward_weights(pd);
-      slot = p;
-    }
-    auto &p = *static_cast<BackwardWeights *>(slot.get());
-    memory src = p.src.input(ctx, ctx.stagedSrc, x);
-    memory diffDst = p.diffDst.input(ctx, ctx.stagedDst, dy);
-    memory diffWeights = p.diffWeights.output(ctx, ctx.stagedWeights, dw);
-    ctx.run(p.prim, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights}});
-    p.diffWeights.finish(ctx, diffWeights, dw);
+    backwardWeights(ctx, site, g, x, dy, dw, true);
   });
 }
