@@ -918,6 +918,21 @@ static size_t mismatches(const char *what, const std::vector<float> &got, const 
   return wrong;
 }
 
+/// One train step's three convolution kernels on sites 0, 1 and 2 of `ctx` (outputs
+/// filled with 7 first), each output checked against trainConvReference within 1e-5.
+static void checkTrainConv(KernelContext &ctx, const int64_t *g, const std::vector<float> &x,
+                           const std::vector<float> &wt, const std::vector<float> &dy) {
+  TrainConvReference want = trainConvReference(g, x, wt, dy);
+  std::vector<float> y(want.y.size(), 7.0f), dx(want.dx.size(), 7.0f), dw(want.dw.size(), 7.0f);
+  dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
+  dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dx.data());
+  dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dw.data());
+  REQUIRE(ctx.error.empty());
+  CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
+  CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
+  CHECK(mismatches("dw", dw, want.dw, want.dwScale, 1e-5) == 0);
+}
+
 TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients by Winograd (native, or oneDNN's "
           "from 128 channels with AVX-512): against double, padding on any side, the filters changing step by step",
           "[kernels]") {
@@ -946,15 +961,7 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients
       KernelContext ctx;
       for (int step = 0; step < 2; ++step) {
         INFO("step " << step);
-        TrainConvReference want = trainConvReference(g, x, wt, dy);
-        std::vector<float> y(want.y.size(), 7.0f), dx(want.dx.size(), 7.0f), dw(want.dw.size(), 7.0f);
-        dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
-        dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dx.data());
-        dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dw.data());
-        REQUIRE(ctx.error.empty());
-        CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
-        CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
-        CHECK(mismatches("dw", dw, want.dw, want.dwScale, 1e-5) == 0);
+        checkTrainConv(ctx, g, x, wt, dy);
         // The optimizer's update: new filters in the same buffer, a new parameter version.
         for (float &v : wt) v = 0.5f * v - 0.01f;
         ++ctx.paramVersion;
@@ -998,15 +1005,7 @@ TEST_CASE("a train step's 3x3 convolution of 64 and 128 channels (the weight gra
         case kNearOverflow: v[at(1, 3, 3, 1)] = 1e33f; break;
         case kOutlier: v[at(1, 3, 3, 1)] = 1e6f; break;
         }
-        TrainConvReference want = trainConvReference(g, x, wt, dy);
-        std::vector<float> y(want.y.size()), dx(want.dx.size()), dw(want.dw.size());
-        dlrt_k_conv2d_f32(&ctx, 0, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
-        dlrt_k_conv2d_backward_data_f32(&ctx, 1, g, dy.data(), wt.data(), dx.data());
-        dlrt_k_conv2d_backward_weights_f32(&ctx, 2, g, x.data(), dy.data(), dw.data());
-        REQUIRE(ctx.error.empty());
-        CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
-        CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
-        CHECK(mismatches("dw", dw, want.dw, want.dwScale, 1e-5) == 0);
+        checkTrainConv(ctx, g, x, wt, dy);
       }
   }
 }
