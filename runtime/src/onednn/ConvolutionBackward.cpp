@@ -100,27 +100,27 @@ struct ConvShape {
                             padL, padR);
       return PD(d, kernelAttr(), engine, hint(engine, asked, {compute, compute, compute}, a));
     };
-    byWinograd = false;
-    if (alg == dnnl::algorithm::convolution_winograd) {
+    // The descriptor where oneDNN has a kernel for it other than its reference one.
+    auto tryMake = [&](bool asked, dt compute, dnnl::algorithm a) -> std::optional<PD> {
       try {
-        PD pd = make(false, dt::f32, alg);
-        if (!isReferenceImpl(pd)) {
-          byWinograd = true;
-          return pd;
-        }
+        PD pd = make(asked, compute, a);
+        if (!isReferenceImpl(pd)) return pd;
       } catch (const dnnl::error &) {
       }
-    }
+      return std::nullopt;
+    };
+    byWinograd = false;
+    if (alg == dnnl::algorithm::convolution_winograd)
+      if (auto pd = tryMake(false, dt::f32, alg)) {
+        byWinograd = true;
+        return *pd;
+      }
     const auto direct = dnnl::algorithm::convolution_direct;
     for (dt compute : {dt::bf16, dt::f32}) {
       if (compute == dt::bf16 && !bf16) continue;
       for (bool asked : {true, false}) {
         if (asked && !channelsLast) continue;
-        try {
-          PD pd = make(asked, compute, direct);
-          if (!isReferenceImpl(pd)) return pd;
-        } catch (const dnnl::error &) {
-        }
+        if (auto pd = tryMake(asked, compute, direct)) return *pd;
       }
     }
     return make(false, dt::f32, direct);
