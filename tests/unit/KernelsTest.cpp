@@ -877,6 +877,14 @@ static TrainConvReference trainConvReference(const int64_t *g, const std::vector
   r.dw.assign(wt.size(), 0.0);
   r.dwScale = r.dw;
   // y[b][q][p][o] = sum x[b][q - pt + i][p - pl + j][ch] w[o][ch][i][j]; dx the transpose.
+  // The filters and dw tap by tap ([i][j][o][ch]), so that the inner loop runs along rows.
+  std::vector<double> wTaps(wt.size()), dwTaps(wt.size(), 0.0), dwTapsScale(wt.size(), 0.0);
+  auto tapAt = [&](int64_t o, int64_t ch, int64_t i, int64_t j) { return size_t(((i * 3 + j) * k + o) * c + ch); };
+  auto oihwAt = [&](int64_t o, int64_t ch, int64_t i, int64_t j) { return size_t(((o * c + ch) * 3 + i) * 3 + j); };
+  for (int64_t o = 0; o < k; ++o)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j) wTaps[tapAt(o, ch, i, j)] = wt[oihwAt(o, ch, i, j)];
   for (int64_t b = 0; b < n; ++b)
     for (int64_t q = 0; q < oh; ++q)
       for (int64_t col0 = 0; col0 < ow; ++col0)
@@ -884,21 +892,32 @@ static TrainConvReference trainConvReference(const int64_t *g, const std::vector
           for (int64_t j = 0; j < 3; ++j) {
             const int64_t row = q - pt + i, col = col0 - pl + j;
             if (row < 0 || row >= h || col < 0 || col >= w) continue;
-            for (int64_t o = 0; o < k; ++o)
+            const size_t x0 = size_t(((b * h + row) * w + col) * c), y0 = size_t(((b * oh + q) * ow + col0) * k);
+            for (int64_t o = 0; o < k; ++o) {
+              const double dyv = dy[y0 + size_t(o)];
+              const size_t t0 = tapAt(o, 0, i, j);
+              double yv = 0, yScale = 0;
               for (int64_t ch = 0; ch < c; ++ch) {
-                const size_t wi = size_t(((o * c + ch) * 3 + i) * 3 + j),
-                             xi = size_t(((b * h + row) * w + col) * c + ch),
-                             yi = size_t(((b * oh + q) * ow + col0) * k + o);
-                const double xv = x[xi], wv = wt[wi], dyv = dy[yi];
-                r.y[yi] += xv * wv;
-                r.dx[xi] += dyv * wv;
-                r.dw[wi] += dyv * xv;
+                const double xv = x[x0 + size_t(ch)], wv = wTaps[t0 + size_t(ch)];
+                yv += xv * wv;
+                r.dx[x0 + size_t(ch)] += dyv * wv;
+                dwTaps[t0 + size_t(ch)] += dyv * xv;
                 // Non-finite terms are left out of the scales.
-                if (std::isfinite(xv * wv)) r.yScale[yi] += std::abs(xv * wv);
-                if (std::isfinite(dyv * wv)) r.dxScale[xi] += std::abs(dyv * wv);
-                if (std::isfinite(dyv * xv)) r.dwScale[wi] += std::abs(dyv * xv);
+                if (std::isfinite(xv * wv)) yScale += std::abs(xv * wv);
+                if (std::isfinite(dyv * wv)) r.dxScale[x0 + size_t(ch)] += std::abs(dyv * wv);
+                if (std::isfinite(dyv * xv)) dwTapsScale[t0 + size_t(ch)] += std::abs(dyv * xv);
               }
+              r.y[y0 + size_t(o)] += yv;
+              r.yScale[y0 + size_t(o)] += yScale;
+            }
           }
+  for (int64_t o = 0; o < k; ++o)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j) {
+          r.dw[oihwAt(o, ch, i, j)] = dwTaps[tapAt(o, ch, i, j)];
+          r.dwScale[oihwAt(o, ch, i, j)] = dwTapsScale[tapAt(o, ch, i, j)];
+        }
   return r;
 }
 
@@ -938,17 +957,18 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients
           "[kernels]") {
   // 3 images of 56x56, 64 -> 64 channels: at least 8748 output pixels, native Winograd on
   // AVX-512 and AVX2 (F(4x4); the weight gradient's Winograd takes 64 channels or more).
-  // 2 images of 14x14, 128 -> 128: oneDNN's F(4x4, 3x3) forward and both gradients with
+  // 2 images of 14x14, 128 -> 128: oneDNN's F(4x4, 3x3) forward and data gradient with
   // AVX-512 (trainingWinogradByOneDnn), its direct kernels where oneDNN has no Winograd
-  // kernel for the padding; capped at AVX2, native Winograd. dx is the convolution of dy by
-  // the filters turned half a turn, padded 2 - p.
+  // kernel for the padding, the weight gradient native; capped at AVX2, native Winograd.
+  // 1 image of 10x10, 256 -> 256: with AVX-512 the weight gradient by oneDNN's too. dx is
+  // the convolution of dy by the filters turned half a turn, padded 2 - p.
   struct Pads {
     int64_t t, l, b, r;
   };
   struct Case {
     int64_t n, c, h;
   };
-  for (Case cs : {Case{3, 64, 56}, Case{2, 128, 14}})
+  for (Case cs : {Case{3, 64, 56}, Case{2, 128, 14}, Case{1, 256, 10}})
     for (Pads p : {Pads{1, 1, 1, 1}, Pads{0, 0, 0, 0}, Pads{2, 1, 0, 2}}) {
       INFO(cs.n << " images of " << cs.h << "x" << cs.h << ", " << cs.c << " channels, padding " << p.t << " " << p.l
                 << " " << p.b << " " << p.r);
@@ -969,8 +989,8 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients
     }
 }
 
-TEST_CASE("a train step's 3x3 convolution of 64 and 128 channels (the weight gradient by native F(2x2), or by "
-          "oneDNN's F(4x4) with AVX-512) and its gradients give the direct sums' NaN, infinities, near-overflow "
+TEST_CASE("a train step's 3x3 convolution of 64, 128 and 256 channels (the weight gradient by native F(4x4), or by "
+          "oneDNN's from 256 with AVX-512) and its gradients give the direct sums' NaN, infinities, near-overflow "
           "numbers and outliers, call by call",
           "[kernels]") {
   // One site per kernel, called with ordinary operands between special ones: each call is
@@ -981,7 +1001,7 @@ TEST_CASE("a train step's 3x3 convolution of 64 and 128 channels (the weight gra
   // pixels for native Winograd's forward and data gradient (direct there).
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   enum Special { kNone, kNonFinite, kNearOverflow, kOutlier };
-  for (int64_t c : {64, 128}) {
+  for (int64_t c : {64, 128, 256}) {
     const int64_t n = 2, k = c, h = 12, w = 12;
     const int64_t g[20] = {n, c, h, w, k, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE,
                            DLRT_LAYOUT_NHWC};
@@ -1787,7 +1807,7 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
   });
 }
 
-TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a chunk of tiles and a block of "
+TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) and F(4x4, 3x3) transforms, products a chunk of tiles and a block of "
           "channels at a time): every ISA build, 16- and 8-channel blocks and NHWC, channel blocks of 64 with what is "
           "left over, threads splitting the blocks or the tiles; against double") {
   const std::initializer_list<WinogradCase> cases = {
@@ -1828,11 +1848,11 @@ TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a c
       const int64_t g[20] = {n, k.c, k.h, k.w, k.k, 3, 3, oh, ow, 1, 1, k.pt, k.pl, k.pb, k.pr,
                              1, 1, 1, DLRT_ACTIVATION_NONE, layout};
       REQUIRE(dlrt::native::winogradSupports(g));
-      const dlrt::native::WinogradShape shape(g, false, 2);
+      for (int tile : {2, 4}) { const dlrt::native::WinogradShape shape(g, false, tile);
       for (dlrt::native::VectorIsa isa : runnableIsas())
         for (int threads : {1, 2, 3}) {
-          CAPTURE(k.c, k.k, k.h, k.w, block, int(isa), threads);
-          std::vector<float> u(size_t(16 * k.k * k.c), 7.0f),
+          CAPTURE(k.c, k.k, k.h, k.w, block, int(isa), threads, tile);
+          std::vector<float> u(size_t(shape.elements() * k.k * k.c), 7.0f),
               scratch(size_t(dlrt::native::winogradWeightGradientScratch(threads, shape)), 7.0f),
               got(dw.size(), 7.0f);
           dlrt::native::winogradWeightGradientProducts(threads, shape, x.data(), dy.data(), u.data(), scratch.data(),
@@ -1844,6 +1864,7 @@ TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) transforms, products a c
               UNSCOPED_INFO("dw at " << i << ": " << got[i] << " want " << dw[i]);
           CHECK(wrong == 0);
         }
+      }
   });
 }
 

@@ -53,6 +53,19 @@ template <> struct Algorithm<2> {
     y[0] = m[0] + m[1] + m[2];
     y[1] = m[1] - m[2] - m[3];
   }
+  /// The weight gradient's adjoints of output and filter: m = A y (A = [1 0; 1 1; 1 -1;
+  /// 0 -1]) and g = G^T u (G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1]).
+  template <class F> DLRT_VINLINE static void outputAdjoint(const F (&y)[M], F (&m)[A]) {
+    m[0] = y[0];
+    m[1] = y[0] + y[1];
+    m[2] = y[0] - y[1];
+    m[3] = -y[1];
+  }
+  static void filterAdjoint(const double (&u)[A], double (&g)[3]) {
+    g[0] = u[0] + 0.5 * (u[1] + u[2]);
+    g[1] = 0.5 * (u[1] - u[2]);
+    g[2] = 0.5 * (u[1] + u[2]) + u[3];
+  }
 };
 
 template <> struct Algorithm<4> {
@@ -87,6 +100,22 @@ template <> struct Algorithm<4> {
     y[1] = b + 2.0f * m[3] - 0.5f * m[4];
     y[2] = a + 4.0f * m[3] + 0.25f * m[4];
     y[3] = b + 8.0f * m[3] - 0.125f * m[4] + m[5];
+  }
+  /// m = A y (A the transpose of A^T above) and g = G^T u (G^T = [1 -1/3 1/3 1/15 -16/15 0;
+  /// 0 -1/3 -1/3 2/15 8/15 0; 0 -1/3 1/3 4/15 -4/15 1]).
+  template <class F> DLRT_VINLINE static void outputAdjoint(const F (&y)[M], F (&m)[A]) {
+    const F even = y[0] + y[2], odd = y[1] + y[3];
+    m[0] = y[0];
+    m[1] = even + odd;
+    m[2] = even - odd;
+    m[3] = y[0] + 2.0f * y[1] + 4.0f * y[2] + 8.0f * y[3];
+    m[4] = y[0] - 0.5f * y[1] + 0.25f * y[2] - 0.125f * y[3];
+    m[5] = y[3];
+  }
+  static void filterAdjoint(const double (&u)[A], double (&g)[3]) {
+    g[0] = u[0] + (u[2] - u[1]) / 3 + (u[3] - 16 * u[4]) / 15;
+    g[1] = -(u[1] + u[2]) / 3 + (2 * u[3] + 8 * u[4]) / 15;
+    g[2] = (u[2] - u[1]) / 3 + (4 * u[3] - 4 * u[4]) / 15 + u[5];
   }
 };
 
@@ -664,9 +693,9 @@ bool winogradSafe(float input, float weight, int64_t terms) {
 namespace {
 
 /// The weight gradient's input side for the tiles [begin, end) and channels [c0, c0 + cw):
-/// each F(2x2) tile's patch transformed (V = B^T d B, as the forward), channels in vectors
-/// of N, into v[16][end - begin][cw].
-template <int N, int B>
+/// each F(M x M) tile's patch transformed (V = B^T d B, as the forward), channels in
+/// vectors of N, into v[A*A][end - begin][cw].
+template <int N, int B, int M>
 DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, int64_t begin, int64_t end, int64_t c0,
                                   int64_t cw, float *v) {
   const Tiles tiles(s);
@@ -674,44 +703,39 @@ DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, int64_
     int64_t b, ty, tx;
     tiles.at(t, b, ty, tx);
     for (int64_t ch = 0; ch < cw; ch += N)
-      transformPatch<N, B, 2>(s, x, b, 2 * ty - s.pt, 2 * tx - s.pl, c0 + ch, v + (t - begin) * cw + ch,
+      transformPatch<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl, c0 + ch, v + (t - begin) * cw + ch,
                               (end - begin) * cw);
   }
 }
 
-/// Its output side for output channels [k0, k0 + kw): each tile's 2x2 output gradients dy
-/// (zero outside the output) taken back through Y = A^T m A, dm = A dy A^T, channels in
-/// vectors of N, into m[16][end - begin][kw].
-template <int N, int B>
+/// Its output side for output channels [k0, k0 + kw): each tile's M x M output gradients
+/// dy (zero outside the output) taken back through Y = A^T m A, dm = A dy A^T, channels in
+/// vectors of N, into m[A*A][end - begin][kw].
+template <int N, int B, int M>
 DLRT_VINLINE void gradientOutputs(const WinogradShape &s, const float *dy, int64_t begin, int64_t end, int64_t k0,
                                   int64_t kw, float *m) {
   using F = typename Lanes<N>::F;
+  constexpr int A = Algorithm<M>::A;
   const Tiles tiles(s);
   const int64_t count = end - begin;
-  // A = [1 0; 1 1; 1 -1; 0 -1], the adjoint of Algorithm<2>::output.
-  auto spread = [](F y0, F y1, F (&u)[4]) {
-    u[0] = y0;
-    u[1] = y0 + y1;
-    u[2] = y0 - y1;
-    u[3] = -y1;
-  };
   for (int64_t t = begin; t < end; ++t) {
     int64_t b, ty, tx;
     tiles.at(t, b, ty, tx);
-    const int64_t row0 = 2 * ty, col0 = 2 * tx;
+    const int64_t row0 = M * ty, col0 = M * tx;
     for (int64_t o = 0; o < kw; o += N) {
-      F d[2][2];
-      for (int i = 0; i < 2; ++i)
-        for (int j = 0; j < 2; ++j) {
+      F d[M][M]; // [column][row]
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < M; ++j) {
           const int64_t r = row0 + i, q = col0 + j;
-          d[i][j] = r < s.oh && q < s.ow ? loadLanes<F>(dy + blockedAt<B>(s.k, s.oh, s.ow, b, k0 + o, r, q)) : F{};
+          d[j][i] = r < s.oh && q < s.ow ? loadLanes<F>(dy + blockedAt<B>(s.k, s.oh, s.ow, b, k0 + o, r, q)) : F{};
         }
-      F column[2][4]; // A dy, per column of dy
-      for (int j = 0; j < 2; ++j) spread(d[0][j], d[1][j], column[j]);
-      for (int i = 0; i < 4; ++i) {
-        F row[4];
-        spread(column[0][i], column[1][i], row);
-        for (int j = 0; j < 4; ++j) storeLanes(m + ((i * 4 + j) * count + t - begin) * kw + o, row[j]);
+      F column[M][A]; // A dy, per column of dy
+      for (int j = 0; j < M; ++j) Algorithm<M>::outputAdjoint(d[j], column[j]);
+      for (int i = 0; i < A; ++i) {
+        F across[M], row[A];
+        for (int j = 0; j < M; ++j) across[j] = column[j][i];
+        Algorithm<M>::outputAdjoint(across, row);
+        for (int j = 0; j < A; ++j) storeLanes(m + ((i * A + j) * count + t - begin) * kw + o, row[j]);
       }
     }
   }
@@ -749,14 +773,14 @@ DLRT_VINLINE void accumulateProductRows(int64_t rows, const float *m, int64_t mS
   }
 }
 
-/// One chunk's products for every element: u_e[kw][cw block of u, row stride C] += m_e^T
-/// v_e, m: [16][tiles][kw], v: [16][tiles][cw], with R x NV vectors of F at a time (cw a
-/// multiple of F's lanes; NV vectors, then what is left one vector at a time).
-template <class F, int R, int NV>
+/// One chunk's products for each of the E elements: u_e[kw][cw block of u, row stride C]
+/// += m_e^T v_e, m: [E][tiles][kw], v: [E][tiles][cw], with R x NV vectors of F at a time
+/// (cw a multiple of F's lanes; NV vectors, then what is left one vector at a time).
+template <class F, int R, int NV, int E>
 DLRT_VINLINE void chunkProducts(const float *m, const float *v, int64_t tiles, int64_t kw, int64_t cw, float *u,
                                 int64_t uElementStride, int64_t uStride) {
   constexpr int N = kLanesOf<F>;
-  for (int e = 0; e < 16; ++e) {
+  for (int e = 0; e < E; ++e) {
     const float *me = m + e * tiles * kw, *ve = v + e * tiles * cw;
     float *ue = u + e * uElementStride;
     for (int64_t r = 0; r < kw; r += R) {
@@ -774,40 +798,46 @@ DLRT_VINLINE void chunkProducts(const float *m, const float *v, int64_t tiles, i
   }
 }
 
-/// The tiles a chunk transforms before its products: its v and m (16 x tiles x 64 floats
-/// each at most, 256 KB together) stay in L2 while the products read them, where writing
-/// all tiles' transforms out first and multiplying them by one product per element moved
-/// 4 floats per pixel and channel of x and dy through memory twice (ResNet-18's 56x56
-/// layers: 100 MB per call).
-constexpr int64_t kGradientChunkTiles = 32;
+/// Channels per block of the products, in and out: a block's sums (64 x 64 per element,
+/// 256 KB for F(2x2)'s 16, 576 KB for F(4x4)'s 36) and a chunk's transforms in L2 together.
+constexpr int64_t kGradientBlock = 64;
+
+/// The tiles a chunk transforms before its products: its v and m (A*A x tiles x 64 floats
+/// each at most) stay in L2 while the products read them, where writing all tiles'
+/// transforms out first and multiplying them by one product per element moved 4 floats per
+/// pixel and channel of x and dy through memory twice (ResNet-18's 56x56 layers: 100 MB per
+/// call). F(2x2): 32 tiles, 256 KB of transforms; F(4x4): GRADIENT_CHUNK4 tiles.
+constexpr int64_t gradientChunkTiles(int tile) { return tile == 4 ? 16 : 32; }
+
+/// Floats of one thread's work: a chunk's transforms, both sides, and a block's sums.
+int64_t gradientWorkFloats(const WinogradShape &s) {
+  return s.elements() * (2 * gradientChunkTiles(s.tile) * kGradientBlock + kGradientBlock * kGradientBlock);
+}
 
 /// The products of the channel block [k0, k0 + kw) x [c0, c0 + cw) over the tiles
-/// [begin, end), into u ([16][K][C]). `work` holds a chunk's transforms and the block's
-/// products, summed there (16 x kw x cw floats in a row) and copied to u at the end: in u
+/// [begin, end), into u ([A*A][K][C]). `work` holds a chunk's transforms and the block's
+/// products, summed there (A*A x kw x cw floats in a row) and copied to u at the end: in u
 /// the block's rows are C floats apart and its elements K x C, powers of two that put
 /// ResNet-18's 512-channel block (1024 rows of 256 bytes, 2 KB and 1 MB apart) in 256 of
 /// the L2's 2048 sets (Intel's 2 MB, 16 ways) beside the transforms, and its weight
 /// gradient at 7x7 took 12% longer than oneDNN's direct one.
-template <class F, int R, int NV, int B>
+template <class F, int R, int NV, int B, int M>
 DLRT_VINLINE void gradientBlock(const WinogradShape &s, const float *x, const float *dy, int64_t begin, int64_t end,
                                 int64_t k0, int64_t kw, int64_t c0, int64_t cw, float *u, float *work) {
-  constexpr int N = kLanesOf<F>;
-  float *v = work, *m = v + 16 * kGradientChunkTiles * cw, *sums = m + 16 * kGradientChunkTiles * kw;
-  std::fill(sums, sums + 16 * kw * cw, 0.0f);
-  for (int64_t t = begin; t < end; t += kGradientChunkTiles) {
-    const int64_t stop = std::min(end, t + kGradientChunkTiles), tiles = stop - t;
-    gradientPatches<N, B>(s, x, t, stop, c0, cw, v);
-    gradientOutputs<N, B>(s, dy, t, stop, k0, kw, m);
-    chunkProducts<F, R, NV>(m, v, tiles, kw, cw, sums, kw * cw, cw);
+  constexpr int N = kLanesOf<F>, E = Algorithm<M>::A * Algorithm<M>::A;
+  constexpr int64_t chunk = gradientChunkTiles(M);
+  float *v = work, *m = v + E * chunk * cw, *sums = m + E * chunk * kw;
+  std::fill(sums, sums + E * kw * cw, 0.0f);
+  for (int64_t t = begin; t < end; t += chunk) {
+    const int64_t stop = std::min(end, t + chunk), tiles = stop - t;
+    gradientPatches<N, B, M>(s, x, t, stop, c0, cw, v);
+    gradientOutputs<N, B, M>(s, dy, t, stop, k0, kw, m);
+    chunkProducts<F, R, NV, E>(m, v, tiles, kw, cw, sums, kw * cw, cw);
   }
-  for (int e = 0; e < 16; ++e)
+  for (int e = 0; e < E; ++e)
     for (int64_t r = 0; r < kw; ++r)
       std::copy_n(sums + (e * kw + r) * cw, cw, u + (e * s.k + k0 + r) * s.c + c0);
 }
-
-/// Channels per block of the products, in and out: a block's sums (64 x 64 per element,
-/// 256 KB for the 16) and a chunk's transforms in L2 together.
-constexpr int64_t kGradientBlock = 64;
 
 struct GradientBlocks {
   int64_t ks, cs;
@@ -816,15 +846,23 @@ struct GradientBlocks {
   int64_t count() const { return ks * cs; }
 };
 
-template <class F, int R, int NV, int B>
-DLRT_VINLINE void gradientBlocks(const WinogradShape &s, const float *x, const float *dy, int64_t block0,
-                                 int64_t block1, int64_t begin, int64_t end, float *u, float *work) {
+template <class F, int R, int NV, int B, int M>
+DLRT_VINLINE void gradientBlocksOf(const WinogradShape &s, const float *x, const float *dy, int64_t block0,
+                                   int64_t block1, int64_t begin, int64_t end, float *u, float *work) {
   const GradientBlocks blocks(s);
   for (int64_t block = block0; block < block1; ++block) {
     const int64_t k0 = block / blocks.cs * kGradientBlock, c0 = block % blocks.cs * kGradientBlock;
-    gradientBlock<F, R, NV, B>(s, x, dy, begin, end, k0, std::min(kGradientBlock, s.k - k0), c0,
-                               std::min(kGradientBlock, s.c - c0), u, work);
+    gradientBlock<F, R, NV, B, M>(s, x, dy, begin, end, k0, std::min(kGradientBlock, s.k - k0), c0,
+                                  std::min(kGradientBlock, s.c - c0), u, work);
   }
+}
+
+/// The same for either tile.
+template <class F, int R, int NV, int B>
+DLRT_VINLINE void gradientBlocks(const WinogradShape &s, const float *x, const float *dy, int64_t block0,
+                                 int64_t block1, int64_t begin, int64_t end, float *u, float *work) {
+  if (s.tile == 4) gradientBlocksOf<F, R, NV, B, 4>(s, x, dy, block0, block1, begin, end, u, work);
+  else gradientBlocksOf<F, R, NV, B, 2>(s, x, dy, block0, block1, begin, end, u, work);
 }
 
 // One build per ISA. AVX-512: 4 rows x 4 vectors of 16 (16 zmm accumulators, 4 more for
@@ -848,10 +886,6 @@ void gradientGeneric(const WinogradShape &s, const float *x, const float *dy, in
   gradientBlocks<vf8, 2, 2, B>(s, x, dy, block0, block1, begin, end, u, work);
 }
 
-/// Floats of one thread's work: a chunk's transforms, both sides, and a block's sums.
-constexpr int64_t kGradientWorkFloats =
-    2 * 16 * kGradientChunkTiles * kGradientBlock + 16 * kGradientBlock * kGradientBlock;
-
 /// Whether the threads split the channel blocks (each block's products over all tiles on
 /// one thread, into u directly) rather than the tiles (each thread all blocks for its
 /// tiles, into a u of its own, summed at the end): where the blocks divide evenly among
@@ -865,7 +899,8 @@ bool gradientSplitsBlocks(int threads, const WinogradShape &s) {
 
 int64_t winogradWeightGradientScratch(int threads, const WinogradShape &s) {
   threads = std::max(threads, 1);
-  return threads * kGradientWorkFloats + (gradientSplitsBlocks(threads, s) ? 0 : (threads - 1) * 16 * s.k * s.c);
+  return threads * gradientWorkFloats(s) +
+         (gradientSplitsBlocks(threads, s) ? 0 : (threads - 1) * s.elements() * s.k * s.c);
 }
 
 void winogradWeightGradientProducts(int threads, const WinogradShape &s, const float *x, const float *dy, float *u,
@@ -876,19 +911,18 @@ void winogradWeightGradientProducts(int threads, const WinogradShape &s, const f
                       ? (s.block == 16 ? gradientAvx2<16> : s.block == 8 ? gradientAvx2<8> : gradientAvx2<0>)
                       : (s.block == 16 ? gradientGeneric<16> : s.block == 8 ? gradientGeneric<8> : gradientGeneric<0>);
   threads = std::max(threads, 1);
-  const int64_t tiles = Tiles(s).total, blocks = GradientBlocks(s).count(), size = 16 * s.k * s.c;
+  const int64_t tiles = Tiles(s).total, blocks = GradientBlocks(s).count(), size = s.elements() * s.k * s.c,
+                work = gradientWorkFloats(s);
   if (gradientSplitsBlocks(threads, s)) {
     parallelParts(threads, threads, [&](int part) {
-      fn(s, x, dy, blocks * part / threads, blocks * (part + 1) / threads, 0, tiles, u,
-         scratch + part * kGradientWorkFloats);
+      fn(s, x, dy, blocks * part / threads, blocks * (part + 1) / threads, 0, tiles, u, scratch + part * work);
     });
     return;
   }
-  float *partials = scratch + threads * kGradientWorkFloats;
+  float *partials = scratch + threads * work;
   parallelParts(threads, threads, [&](int part) {
     float *mine = part == 0 ? u : partials + (part - 1) * size;
-    fn(s, x, dy, 0, blocks, tiles * part / threads, tiles * (part + 1) / threads, mine,
-       scratch + part * kGradientWorkFloats);
+    fn(s, x, dy, 0, blocks, tiles * part / threads, tiles * (part + 1) / threads, mine, scratch + part * work);
   });
   // The threads' sums, in order of their tiles.
   parallelRanges(threads, size, [&](int64_t begin, int64_t end) {
@@ -899,29 +933,33 @@ void winogradWeightGradientProducts(int threads, const WinogradShape &s, const f
   });
 }
 
-void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw) {
-  // dg = G^T U G, G^T = [1 .5 .5 0; 0 .5 -.5 0; 0 .5 .5 1] (Algorithm<2>::filter's G), in
-  // double: down U's columns, then along the rows.
-  auto gather = [](const double (&u)[4], double (&g)[3]) {
-    g[0] = u[0] + 0.5 * (u[1] + u[2]);
-    g[1] = 0.5 * (u[1] - u[2]);
-    g[2] = 0.5 * (u[1] + u[2]) + u[3];
-  };
+namespace {
+
+/// dg = G^T U G for every filter, in double: down U's columns, then along the rows.
+template <int M> void gradientFiltersOf(const WinogradShape &s, const float *u, float *dw) {
+  constexpr int A = Algorithm<M>::A;
   const int64_t pairs = s.k * s.c;
   for (int64_t pair = 0; pair < pairs; ++pair) {
-    double w[3][4];
-    for (int j = 0; j < 4; ++j) {
-      double column[4], g[3];
-      for (int i = 0; i < 4; ++i) column[i] = u[(i * 4 + j) * pairs + pair];
-      gather(column, g);
+    double w[3][A];
+    for (int j = 0; j < A; ++j) {
+      double column[A], g[3];
+      for (int i = 0; i < A; ++i) column[i] = u[(i * A + j) * pairs + pair];
+      Algorithm<M>::filterAdjoint(column, g);
       for (int a = 0; a < 3; ++a) w[a][j] = g[a];
     }
     for (int a = 0; a < 3; ++a) {
       double g[3];
-      gather(w[a], g);
+      Algorithm<M>::filterAdjoint(w[a], g);
       for (int b = 0; b < 3; ++b) dw[pair * 9 + a * 3 + b] = float(g[b]);
     }
   }
+}
+
+} // namespace
+
+void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw) {
+  if (s.tile == 4) gradientFiltersOf<4>(s, u, dw);
+  else gradientFiltersOf<2>(s, u, dw);
 }
 
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,

@@ -79,18 +79,19 @@ void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw,
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,
                   VectorIsa isa = widestVectorIsa());
 
-/// The weight gradient of a convolution by F(2x2, 3x3) (s.tile 2): per tile, the patch
-/// transformed as the forward does (V = B^T d B) and the output gradient taken back
+/// The weight gradient of a convolution by F(M x M, 3x3) (M = s.tile): per tile, the
+/// patch transformed as the forward does (V = B^T d B) and the output gradient taken back
 /// through Y = A^T m A (A dy A^T); the filters' gradient in that domain is, for each of the
-/// 16 elements, a product over all tiles, U_e = M_e^T V_e ([K x T] x [T x C]); then
-/// dW = G^T U G (winogradGradientFilters). winogradWeightGradientProducts forms u:
-/// [16][K][C] from x and dy (s's layouts) on up to `threads` threads, a chunk of tiles and
-/// a block of channels at a time, so that the transforms stay in cache until multiplied;
-/// `scratch` holds winogradWeightGradientScratch(threads, s) floats.
+/// E = s.elements() elements, a product over all tiles, U_e = M_e^T V_e ([K x T] x
+/// [T x C]); then dW = G^T U G (winogradGradientFilters). winogradWeightGradientProducts
+/// forms u: [E][K][C] from x and dy (s's layouts) on up to `threads` threads, a chunk of
+/// tiles and a block of channels at a time, so that the transforms stay in cache until
+/// multiplied; `scratch` holds winogradWeightGradientScratch(threads, s) floats. The
+/// tiles are not checked one by one (the caller checks x and dy as for oneDNN's F(4x4)).
 int64_t winogradWeightGradientScratch(int threads, const WinogradShape &s);
 void winogradWeightGradientProducts(int threads, const WinogradShape &s, const float *x, const float *dy, float *u,
                                     float *scratch, VectorIsa isa = widestVectorIsa());
-/// dW (OIHW, [K][C][3][3]) from u: [16][K][C].
+/// dW (OIHW, [K][C][3][3]) from u: [E][K][C].
 void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw);
 
 /// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is

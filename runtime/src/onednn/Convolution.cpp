@@ -451,23 +451,37 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   // oneDNN product per element; fused, on one Intel Sapphire Rapids core, its backward
   // 1.79 ms against 1.52 (AVX-512) and 2.48 against 2.23 (AVX2). ResNet-18's train step at
   // batch 16 on one Intel Xeon (Sapphire Rapids) core, the backward (data and weight
-  // gradients) per convolution against oneDNN's direct weight gradient: AVX-512, 56x56
-  // (64 channels) 25.0-25.8 ms against 31.9-32.4, 28x28 28.5-29.5 against 32.4-32.6, 14x14
-  // 40.3-40.7 against 43.2-43.3, 7x7 (512) 49.5-50.5 against 48.5-48.6 (F(2x2) over 7x7
-  // computes 8x8); capped at AVX2, 41.3-43.8 against 56.8-59.3, 41.4-42.1 against
-  // 52.2-52.5, 56.4-56.7 against 66.2-66.9, 74.7-77.9 against 76.9-77.6.
+  // gradients) per convolution against oneDNN's direct weight gradient, with F(2x2):
+  // AVX-512, 56x56 (64 channels) 25.0-25.8 ms against 31.9-32.4, 28x28 28.5-29.5 against
+  // 32.4-32.6, 14x14 40.3-40.7 against 43.2-43.3, 7x7 (512) 49.5-50.5 against 48.5-48.6;
+  // capped at AVX2, 41.3-43.8 against 56.8-59.3, 41.4-42.1 against 52.2-52.5, 56.4-56.7
+  // against 66.2-66.9, 74.7-77.9 against 76.9-77.6.
+  // With AVX-512, oneDNN's Winograd (trainingWinogradByOneDnn) takes those with more than
+  // 128 channels: there the native F(4x4) against it, the backward per convolution, one
+  // core: 14x14 (256) 26.9-27.4 -> 29.7-32.1 ms, 7x7 (512) 36.6-40.1 -> 47.6-49.8; at 28x28
+  // (128) native is faster, 24.0-24.7 -> 20.8-21.9 (two threads 13.2-13.5 -> 12.3-12.8).
   if (ctx.bf16 || g[19] != DLRT_LAYOUT_NHWC || !native::winogradSupports(g) || g[1] < 64 || g[4] < 64 ||
-      native::widestVectorIsa() == native::VectorIsa::Generic || trainingWinogradByOneDnn(g))
+      native::widestVectorIsa() == native::VectorIsa::Generic ||
+      (trainingWinogradByOneDnn(g) && std::max(g[1], g[4]) > 128))
     return false;
-  native::WinogradShape s(g, false, 2);
+  // F(4x4, 3x3): 36 products per tile of 16 outputs where F(2x2) takes 16 per 4, and never
+  // more in all than F(2x2), also where the output's sides are not multiples of 4 (7x7:
+  // 4 tiles x 36 against 16 x 16). ResNet-18's train step at batch 16, the
+  // backward per convolution, F(2x2) -> F(4x4): one Sapphire Rapids core, 56x56 (64
+  // channels) 26.6-29.4 -> 22.5-24.7 ms (two threads 13.7-15.4 -> 11.8-13.1); capped at
+  // AVX2, 56x56 40.9-44.4 -> 31.4-34.2, 28x28 (128) 40.6-41.4 -> 31.4-32.3, 14x14 (256)
+  // 53.6-56.1 -> 50.4-51.4, 7x7 (512) 70.9-73.8 -> 68.0-68.9: the step 1495-1540 -> 1399-1457.
+  // Its rounding error stays below 3e-6 of the sum of the terms' magnitudes (the kernel
+  // test's normal operands; F(2x2)'s below 1e-6).
+  native::WinogradShape s(g, false, 4);
   const int threads = ctx.threadsFor(2.0 * s.directMacs());
-  // F(2x2)'s tiles are not checked one by one: the call's operands are, as for oneDNN's
-  // F(4x4) (each 4x4 patch lies in one of F(4x4)'s 6x6 ones). Unchecked, an infinity in x
-  // gave NaN where the direct sums give it, and an outlier of 1e6 errors of 4e-5 of their
-  // terms' magnitudes.
+  // The tiles are not checked one by one: the call's operands are, as for oneDNN's F(4x4)
+  // (scanWinogradInput's tiles are F(4x4)'s). Unchecked, an infinity in x gave NaN where
+  // the direct sums give it, and an outlier of 1e6 errors of 4e-5 of their terms'
+  // magnitudes (F(2x2), which mixes less of a patch).
   if (!winogradGivesWeightGradient(threads, g, x, dy)) return false;
   auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
-  float *u = buffer(ctx.winogradProducts, 16 * s.k * s.c),
+  float *u = buffer(ctx.winogradProducts, s.elements() * s.k * s.c),
         *scratch = buffer(ctx.winogradScratch, native::winogradWeightGradientScratch(threads, s));
   native::winogradWeightGradientProducts(threads, s, x, dy, u, scratch);
   native::winogradGradientFilters(s, u, dw);

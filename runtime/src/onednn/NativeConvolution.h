@@ -15,16 +15,18 @@ bool winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t *g, co
                           float *dx);
 
 /// dw (OIHW), the weight gradient of that convolution for x and dy, by native Winograd's
-/// F(2x2, 3x3) (native::winogradWeightGradientProducts), for NHWC 3x3 convolutions of
-/// stride 1 in whole 16s of channels whose operands winogradGivesWeightGradient allows;
-/// false, with dw untouched, elsewhere.
+/// F(4x4, 3x3) (native::winogradWeightGradientProducts), for NHWC 3x3 convolutions of
+/// stride 1 in whole 16s of channels, 64 or more, that oneDNN's Winograd does not take
+/// faster (with AVX-512, above 128 channels), whose operands winogradGivesWeightGradient
+/// allows; false, with dw untouched, elsewhere.
 bool winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *dy,
                              float *dw);
 
 /// Whether a train step's convolution of geometry g (NHWC, as the layout pass leaves a
-/// train step's) runs by oneDNN's Winograd F(4x4, 3x3), forward and both gradients, rather
-/// than by its direct kernels or native/Winograd: 3x3 of stride 1 with 128 channels or
-/// more in and out, where oneDNN has those kernels (AVX-512). Each call checks its input
+/// train step's) runs by oneDNN's Winograd F(4x4, 3x3), forward and both gradients
+/// (the weight gradient where winogradBackwardWeights does not take it), rather than by
+/// its direct kernels or native/Winograd: 3x3 of stride 1 with 128 channels or more in
+/// and out, where oneDNN has those kernels (AVX-512). Each call checks its input
 /// first and runs the direct algorithm where Winograd would not give the direct sums
 /// (native::scanWinogradInput, native::winogradSafe).
 bool trainingWinogradByOneDnn(const int64_t *g);
@@ -35,7 +37,7 @@ bool trainingWinogradByOneDnn(const int64_t *g);
 /// `threads` threads.
 bool winogradGivesDataGradient(int threads, const int64_t *g, const float *dy, float weightMagnitude);
 
-/// Whether it, or native Winograd's F(2x2, 3x3), gives the weight gradient for x and dy
+/// Whether it, or native Winograd's, gives the weight gradient for x and dy
 /// the direct algorithm's sums.
 bool winogradGivesWeightGradient(int threads, const int64_t *g, const float *x, const float *dy);
 
