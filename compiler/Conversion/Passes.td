@@ -291,7 +291,8 @@ def DLCollapseLoopDims : Pass<"dl-collapse-loop-dims"> {
     of unrolling a short inner loop and vectorising the strided one around it.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
-                           "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect"];
+                           "::mlir::memref::MemRefDialect", "::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def DLApproximateMath : Pass<"dl-approximate-math"> {

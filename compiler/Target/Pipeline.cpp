@@ -144,7 +144,9 @@ std::string cpuPipeline(const CpuPipelineOptions &opts) {
          // it; shared fn bodies return none (their tensors go into the caller's
          // destinations), and any clone left becomes an allocation and a copy here.
          "dl-expand-strided-copies," + deallocation() + "convert-bufferization-to-memref,"
-         "func.func(dl-free-after-last-use),dl-profile-marks,dl-outline-kernels" +
+         // dl-collapse-loop-dims again, on buffers: the generics that write an output
+         // buffer, which it left alone on tensors.
+         "func.func(dl-free-after-last-use,dl-collapse-loop-dims),dl-profile-marks,dl-outline-kernels" +
          (opts.parallelLoops ? "{parallel-rows=true}," : ",") +
          hostToLLVM();
 }
