@@ -50,4 +50,14 @@ def DLUnrollRecurrent : Pass<"dl-unroll-recurrent", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def DLSinkReluBelowMaxPool : Pass<"dl-sink-relu-below-max-pool", "::mlir::ModuleOp"> {
+  let summary = "max_pool2d(relu(x)) -> relu(max_pool2d(x)), before the gradient is taken";
+  let description = [{
+    Runs before dl-autodiff, in every function: where nothing but a max pooling reads a
+    relu's result, the relu moves below the pooling, so that it and its gradient run over
+    the pooled tensor. Both the forward and the gradient are PyTorch's, NaN and ties
+    included (the argument is in SinkReluBelowMaxPool.cpp).
+  }];
+}
+
 #endif

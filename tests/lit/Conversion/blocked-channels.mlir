@@ -1,5 +1,5 @@
-// RUN: dlc-opt %s --dl-lower-to-cpu --canonicalize --cse | FileCheck %s
-// RUN: dlc-opt %s --dl-lower-to-cpu=channel-block=8 --canonicalize --cse | FileCheck %s --check-prefix=B8
+// RUN: dlc-opt %s --dl-sink-relu-below-max-pool --dl-lower-to-cpu --canonicalize --cse | FileCheck %s
+// RUN: dlc-opt %s --dl-sink-relu-below-max-pool --dl-lower-to-cpu=channel-block=8 --canonicalize --cse | FileCheck %s --check-prefix=B8
 
 // Two (Winograd) convolutions (3x3, stride 1, 64 channels) with an elementwise op between
 // them: blocked once after the input's transpose, unblocked once before the output's. The
@@ -54,7 +54,7 @@
 // CHECK: dlrt.call @dlrt_k_block_channels_f32({{.*}}, %c1_i64, %c16_i64)
 // CHECK: return
 
-// conv -> relu -> max_pool of 32 channels: relu moves below the pooling and into it
+// conv -> relu -> max_pool of 32 channels: relu moves below the pooling (dl-sink-relu-below-max-pool) and into it
 // (word 16), which pools the blocks (layout 2 in its geometry's word 15), and one unblock
 // follows. A
 // 16-channel tensor's blocks are its NHWC bytes: no block_channels before the first

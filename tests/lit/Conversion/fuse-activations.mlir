@@ -69,11 +69,11 @@ module attributes {dl.signature = "{}"} {
     return %7, %9 : tensor<?x8xf32>, tensor<?x3x3x3xf32>
   }
 
-// relu before max pooling moves after it (relu commutes with a window's max, NaN too), to
-// run over the smaller tensor, and there into the pooling (geometry word 16, relu: the
-// runtime applies it as it stores each maximum, keeping NaN); not before average pooling,
-// nor where relu's result has another use.
-// CHECK-LABEL: func.func @sink_relu
+// relu after max pooling (where dl-sink-relu-below-max-pool moved it, before the
+// gradient) goes into the pooling (geometry word 16, relu: the runtime applies it as it
+// stores each maximum, keeping NaN); relu before average pooling stays a loop, and so
+// does relu before max pooling (this pass does not move it).
+// CHECK-LABEL: func.func @relu_and_pooling
 // CHECK: memref.store %c1_i64, %{{.*}}[%c16] : memref<17xi64>
 // CHECK: dlrt.call @dlrt_k_pool2d_f32
 // CHECK-NOT: arith.cmpf
@@ -84,12 +84,12 @@ module attributes {dl.signature = "{}"} {
 // CHECK: arith.cmpf ugt
 // CHECK: dlrt.call @dlrt_k_pool2d_f32
 // CHECK: return
-  func.func @sink_relu(%x: tensor<?x2x4x4xf32> {dl.input = "x"}, %y: tensor<?x2x4x4xf32> {dl.input = "y"},
+  func.func @relu_and_pooling(%x: tensor<?x2x4x4xf32> {dl.input = "x"}, %y: tensor<?x2x4x4xf32> {dl.input = "y"},
                        %z: tensor<?x2x4x4xf32> {dl.input = "z"})
       -> (tensor<?x2x2x2xf32> {dl.output = "a"}, tensor<?x2x2x2xf32> {dl.output = "b"},
           tensor<?x2x2x2xf32> {dl.output = "c"}, tensor<?x2x4x4xf32> {dl.output = "d"}) {
-    %0 = dl.relu %x : tensor<?x2x4x4xf32>
-    %1 = dl.pool2d %0 {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    %0 = dl.pool2d %x {is_max = true, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
+    %1 = dl.relu %0 : tensor<?x2x2x2xf32>
     %2 = dl.relu %y : tensor<?x2x4x4xf32>
     %3 = dl.pool2d %2 {is_max = false, kernel = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<?x2x4x4xf32> -> tensor<?x2x2x2xf32>
     %4 = dl.relu %z : tensor<?x2x4x4xf32>
