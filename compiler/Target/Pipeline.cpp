@@ -91,6 +91,7 @@ void addTrainStepPasses(mlir::PassManager &pm, const std::string &kernels, bool 
   DLUnrollRecurrentOptions unroll;
   unroll.keepFusedF32 = kernels == "onednn";
   unroll.keepFused = kernels == "linalg"; // the GPU target's too
+  pm.addPass(createDLSinkReluBelowMaxPool());
   pm.addPass(createDLUnrollRecurrent(unroll));
   DLAutodiffOptions autodiff;
   autodiff.allowInferenceOnly = allowInferenceOnly;
