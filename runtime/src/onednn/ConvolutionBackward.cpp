@@ -8,8 +8,9 @@
 // slower than oneDNN's blocked layouts) oneDNN chooses its layouts (tag::any) and tensors
 // are reordered into the session's staging buffers and back, as the forward kernel does.
 // 3x3 convolutions of 128 channels and more take oneDNN's Winograd kernels, in its blocked
-// layouts, where trainingWinogradByOneDnn says so, each call checked first as the forward
-// is (NativeConvolution.h). Primitives are cached per call site and geometry.
+// layouts, where trainingWinogradByOneDnn says so (the weight gradient where native
+// Winograd's does not take it first), each call checked first as the forward is
+// (NativeConvolution.h). Primitives are cached per call site and geometry.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
