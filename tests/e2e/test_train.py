@@ -331,8 +331,9 @@ def wide_conv_inputs(b, rng):
 
 
 # 3x3 convolutions of 128 channels, which a train step runs by oneDNN's Winograd F(4x4, 3x3)
-# where the CPU has AVX-512 (forward, data and weight gradients; native Winograd or direct
-# kernels capped at AVX2): the second one's data gradient reaches the first's weights.
+# where the CPU has AVX-512 (forward and data gradient; the weight gradient by native
+# F(4x4); native Winograd or direct kernels capped at AVX2): the second one's data gradient
+# reaches the first's weights.
 DEEP_CONV = """
 model DeepConv {
   input x: f32[B, 128, 14, 14]
