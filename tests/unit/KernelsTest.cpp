@@ -4,6 +4,7 @@
 // direct, in place and not, on NHWC and 16-channel blocks; the blocking kernel.
 #include "KernelContext.h"
 #include "native/Activation.h"
+#include "native/BatchNorm.h"
 #include "native/ConvPool.h"
 #include "native/Gemv.h"
 #include "native/LayerNorm.h"
@@ -501,6 +502,115 @@ TEST_CASE("batch_norm normalises with running statistics, or in training form wi
     requireClose(batchMean, wantMean, 1e-6);
     requireClose(batchVar, wantVar, 1e-5);
     requireClose(yTrain, wantTrain, 1e-5);
+  }
+}
+
+TEST_CASE("native batch_norm's training form and gradient: rows and planes, every ISA build, any team size the "
+          "same bits; a mean far from 0; NaN and infinities as torch's",
+          "[kernels]") {
+  using dlrt::native::BatchNormShape;
+  using dlrt::native::VectorIsa;
+  // Rows (channels-last, [N, C]): a scalar tail, 4 and 1 vector blocks and a tail, one
+  // block; planes (NCHW): a tail, one vector, 3 vectors and a tail.
+  for (BatchNormShape s : {BatchNormShape{37, 5, 1}, BatchNormShape{300, 83, 1}, BatchNormShape{50, 16, 1},
+                           BatchNormShape{3, 4, 37}, BatchNormShape{2, 3, 16}, BatchNormShape{5, 2, 55}}) {
+    INFO("outer " << s.outer << " channels " << s.channels << " inner " << s.inner);
+    const size_t size = size_t(s.outer * s.channels * s.inner), channels = size_t(s.channels);
+    auto at = [&](int64_t o, int64_t c, int64_t i) { return size_t((o * s.channels + c) * s.inner + i); };
+    // Values around 10^6 with spread 1 (in steps of 1/16, float's there): Σ x^2 - n mean^2
+    // would lose the variance to cancellation even in double (measured: 2e-4 of it off).
+    auto x = randomVector(size, 21, -1, 1), dy = randomVector(size, 22), gamma = randomVector(channels, 23, 0.5, 1.5),
+         beta = randomVector(channels, 24);
+    for (int64_t o = 0; o < s.outer; ++o)
+      for (int64_t c = 0; c < s.channels; ++c)
+        for (int64_t i = 0; i < s.inner; ++i) x[at(o, c, i)] += 1e6f;
+    const double n = double(s.count()), eps = 1e-5;
+    std::vector<double> wantY(size), wantDx(size), wantMean(channels), wantVar(channels), wantDgamma(channels),
+        wantDbeta(channels);
+    for (int64_t c = 0; c < s.channels; ++c) {
+      double sum = 0, squares = 0, sumDy = 0, sumDyX = 0;
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t i = 0; i < s.inner; ++i) sum += x[at(o, c, i)];
+      // The mean as it is kept, in float (PyTorch's too; near 10^6 it is off by up to 0.03,
+      // which x - mean would pass on to the outputs): the rest is computed from that one.
+      const double exact = sum / n, m = double(float(exact));
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t i = 0; i < s.inner; ++i) {
+          squares += std::pow(x[at(o, c, i)] - exact, 2);
+          sumDy += dy[at(o, c, i)];
+          sumDyX += dy[at(o, c, i)] * (x[at(o, c, i)] - m);
+        }
+      const double v = squares / n, invStd = 1 / std::sqrt(v + eps);
+      wantMean[size_t(c)] = exact, wantVar[size_t(c)] = v;
+      wantDbeta[size_t(c)] = sumDy, wantDgamma[size_t(c)] = sumDyX * invStd;
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t i = 0; i < s.inner; ++i) {
+          size_t k = at(o, c, i);
+          wantY[k] = (x[k] - m) * invStd * gamma[size_t(c)] + beta[size_t(c)];
+          wantDx[k] = (dy[k] - sumDy / n - (x[k] - m) * invStd * invStd * sumDyX / n) * invStd * gamma[size_t(c)];
+        }
+    }
+    std::vector<double> scratch(size_t(dlrt::native::batchNormScratch(s)));
+    for (VectorIsa isa : runnableIsas()) {
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(int(isa), threads);
+        std::vector<float> y(size), dx(size), mean(channels), var(channels), dgamma(channels), dbeta(channels);
+        dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), y.data(), float(eps),
+                                        mean.data(), var.data(), scratch.data(), isa);
+        dlrt::native::batchNormBackward(threads, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(),
+                                        dx.data(), dgamma.data(), dbeta.data(), float(eps), scratch.data(), isa);
+        requireClose(mean, wantMean, 1e-7);
+        requireClose(var, wantVar, 1e-6);
+        requireClose(y, wantY, 1e-5);
+        requireClose(dx, wantDx, 1e-5);
+        requireClose(dbeta, wantDbeta, 1e-5);
+        requireClose(dgamma, wantDgamma, 1e-5);
+        std::vector<float> all = y;
+        for (auto *v : {&dx, &mean, &var, &dgamma, &dbeta}) all.insert(all.end(), v->begin(), v->end());
+        if (threads == 1) first = all;
+        else REQUIRE(std::memcmp(all.data(), first.data(), all.size() * sizeof(float)) == 0);
+      }
+    }
+  }
+
+  // Channel 0 holds a NaN: its mean, variance and outputs are NaN. Channel 1 holds +inf,
+  // its first value: mean +inf (not the NaN inf - inf would give), variance NaN, outputs
+  // NaN. Channel 2 holds +inf and -inf: NaN mean. Channel 3 is finite, and untouched.
+  const float inf = std::numeric_limits<float>::infinity();
+  for (BatchNormShape s : {BatchNormShape{40, 4, 1}, BatchNormShape{3, 4, 20}}) {
+    INFO("inner " << s.inner);
+    const size_t size = size_t(s.outer * s.channels * s.inner);
+    auto at = [&](int64_t o, int64_t c, int64_t i) { return size_t((o * s.channels + c) * s.inner + i); };
+    auto x = randomVector(size, 31), dy = randomVector(size, 32);
+    std::vector<float> gamma(4, 1.0f), beta(4, 0.0f);
+    x[at(1, 0, 0)] = std::nanf("");
+    x[at(0, 1, 0)] = inf;
+    x[at(1, 2, 0)] = inf;
+    x[at(2, 2, 0)] = -inf;
+    std::vector<double> scratch(size_t(dlrt::native::batchNormScratch(s)));
+    for (VectorIsa isa : runnableIsas()) {
+      CAPTURE(int(isa));
+      std::vector<float> y(size), dx(size), mean(4), var(4), dgamma(4), dbeta(4);
+      dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f, mean.data(),
+                                      var.data(), scratch.data(), isa);
+      dlrt::native::batchNormBackward(1, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(), dx.data(),
+                                      dgamma.data(), dbeta.data(), 1e-5f, scratch.data(), isa);
+      CHECK(std::isnan(mean[0]));
+      CHECK(mean[1] == inf);
+      CHECK(std::isnan(mean[2]));
+      CHECK(std::isfinite(mean[3]));
+      for (int c = 0; c < 3; ++c) CHECK(std::isnan(var[size_t(c)]));
+      CHECK(std::isfinite(var[3]));
+      for (int64_t o = 0; o < s.outer; ++o)
+        for (int64_t c = 0; c < 4; ++c)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            CHECK(std::isnan(y[at(o, c, i)]) == (c < 3));
+            CHECK(std::isnan(dx[at(o, c, i)]) == (c < 3));
+          }
+      CHECK(std::isfinite(dgamma[3]));
+      CHECK(std::isfinite(dbeta[3]));
+    }
   }
 }
 

@@ -2,16 +2,19 @@
 //
 // PyTorch's formulas: layer_norm over the last dim with the biased variance; batch_norm
 // over dim 1, with the running statistics for inference or the batch's own (biased)
-// statistics in training form; softmax and log_softmax along one axis. batch_norm runs
-// on oneDNN; layer_norm on native/LayerNorm.h, where oneDNN 2.6 has only an unvectorised
-// implementation for it; softmax along any axis on native/Softmax.h (oneDNN's along an
-// axis other than the last gave numbers where torch gives NaN).
+// statistics in training form; softmax and log_softmax along one axis. batch_norm's
+// inference form runs on oneDNN, its training form and gradient on native/BatchNorm.h
+// (fewer passes over the data than oneDNN's); layer_norm on native/LayerNorm.h, where
+// oneDNN 2.6 has only an unvectorised implementation for it; softmax along any axis on
+// native/Softmax.h (oneDNN's along an axis other than the last gave numbers where torch
+// gives NaN).
 //
 // The training forms hand back the statistics the backward pass reads (mean and
 // variance), so a train step never computes them twice.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelContext.h"
+#include "native/BatchNorm.h"
 #include "native/LayerNorm.h"
 #include "native/Softmax.h"
 #include "onednn/Kernels.h"
@@ -46,24 +49,6 @@ void runNorm(KernelContext &ctx, const NormPrimitive &p, const float *x, const f
   ctx.run(p.prim, std::move(args));
 }
 
-/// Runs a normalisation's backward primitive: dx, dgamma and dbeta from dy, the forward's
-/// x and gamma, and the statistics it computed.
-void runNormBackward(KernelContext &ctx, const NormPrimitive &p, const float *x, const float *gamma,
-                     const float *mean, const float *var, const float *dy, float *dx, float *dgamma, float *dbeta) {
-  auto mem = [&](const memory::desc &md, const float *ptr) { return memory(md, ctx.engine, const_cast<float *>(ptr)); };
-  ctx.run(p.prim, {{DNNL_ARG_SRC, mem(p.data, x)},
-                   {DNNL_ARG_MEAN, mem(p.stat, mean)},
-                   {DNNL_ARG_VARIANCE, mem(p.stat, var)},
-                   {DNNL_ARG_DIFF_DST, mem(p.data, dy)},
-                   {DNNL_ARG_SCALE, mem(p.scale, gamma)},
-                   // oneDNN asks for the shift with use_shift, though the gradients do not
-                   // depend on it; any vector of its size serves.
-                   {DNNL_ARG_SHIFT, mem(p.scale, gamma)},
-                   {DNNL_ARG_DIFF_SRC, mem(p.data, dx)},
-                   {DNNL_ARG_DIFF_SCALE, mem(p.scale, dgamma)},
-                   {DNNL_ARG_DIFF_SHIFT, mem(p.scale, dbeta)}});
-}
-
 } // namespace
 
 extern "C" void dlrt_k_layer_norm_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
@@ -87,6 +72,25 @@ static memory::desc batchNormData(int64_t rank, const int64_t *dims, bool channe
   return memory::desc(d, f32, contiguousStrides(d));
 }
 
+namespace {
+/// The native batch norm's scratch, per call site.
+struct BatchNormScratch {
+  std::vector<double> doubles;
+  double *get(const native::BatchNormShape &s) {
+    doubles.resize(size_t(native::batchNormScratch(s)));
+    return doubles.data();
+  }
+};
+
+/// batch_norm's data as native/BatchNorm.h takes it: [outer, channels, inner].
+native::BatchNormShape batchNormShape(int64_t rank, const int64_t *dims, bool channelsLast) {
+  if (channelsLast) return {dims[0] * dims[1] * dims[2], dims[3], 1};
+  int64_t inner = 1;
+  for (int64_t i = 2; i < rank; ++i) inner *= dims[i];
+  return {dims[0], dims[1], inner};
+}
+} // namespace
+
 extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                       const float *gamma, const float *beta, float *mean, float *var, float *y,
                                       double eps, int64_t training, int64_t channelsLast) {
@@ -94,8 +98,17 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
     memory::dims d(dims, dims + rank);
     double elements = elementCount(d);
     if (elements == 0) return;
-    int threads = ctx.threadsFor(8.0 * elements);
-    std::vector<int64_t> key = {kBatchNorm, site, threads, training, rank, channelsLast};
+    if (training) {
+      // Two passes over x: the statistics, then y (about four flops an element each).
+      native::BatchNormShape s = batchNormShape(rank, dims, channelsLast != 0);
+      auto &slot = ctx.primitives[{kBatchNorm, site}];
+      if (!slot) slot = std::make_shared<BatchNormScratch>();
+      native::batchNormTraining(ctx.threadsFor(8.0 * elements), s, x, gamma, beta, y, float(eps), mean, var,
+                                static_cast<BatchNormScratch *>(slot.get())->get(s));
+      return;
+    }
+    int threads = ctx.threadsFor(2.0 * elements);
+    std::vector<int64_t> key = {kBatchNorm, site, threads, rank, channelsLast};
     key.insert(key.end(), dims, dims + rank);
     auto &slot = ctx.primitives[key];
     if (!slot) {
@@ -104,10 +117,8 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
       p->data = batchNormData(rank, dims, channelsLast != 0);
       p->stat = memory::desc({p->data.dims()[1]}, f32, memory::format_tag::a);
       p->scale = p->stat;
-      auto flags = kScaleShift;
-      if (!training) flags = flags | dnnl::normalization_flags::use_global_stats;
-      auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-      dnnl::batch_normalization_forward::desc bd(prop, p->data, float(eps), flags);
+      dnnl::batch_normalization_forward::desc bd(dnnl::prop_kind::forward_inference, p->data, float(eps),
+                                                 kScaleShift | dnnl::normalization_flags::use_global_stats);
       p->prim =
           dnnl::batch_normalization_forward(dnnl::batch_normalization_forward::primitive_desc(bd, kernelAttr(), ctx.engine));
       slot = p;
@@ -123,29 +134,16 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
     double elements = elementCount(d);
+    native::BatchNormShape s = batchNormShape(rank, dims, channelsLast != 0);
     if (elements == 0) { // no values: no gradient for the scale and shift either
-      int64_t channels = channelsLast ? d[3] : d[1];
-      std::fill_n(dgamma, channels, 0.0f);
-      std::fill_n(dbeta, channels, 0.0f);
+      std::fill_n(dgamma, s.channels, 0.0f);
+      std::fill_n(dbeta, s.channels, 0.0f);
       return;
     }
-    int threads = ctx.threadsFor(12.0 * elements);
-    std::vector<int64_t> key = {kBatchNormBackward, site, threads, rank, channelsLast};
-    key.insert(key.end(), dims, dims + rank);
-    auto &slot = ctx.primitives[key];
-    if (!slot) {
-      auto p = std::make_shared<NormPrimitive>();
-      p->data = batchNormData(rank, dims, channelsLast != 0); // as the forward
-      p->stat = memory::desc({p->data.dims()[1]}, memory::data_type::f32, memory::format_tag::a);
-      p->scale = p->stat;
-      dnnl::batch_normalization_forward::desc fd(dnnl::prop_kind::forward_training, p->data, float(eps), kScaleShift);
-      dnnl::batch_normalization_forward::primitive_desc hint(fd, kernelAttr(), ctx.engine);
-      dnnl::batch_normalization_backward::desc bd(dnnl::prop_kind::backward, p->data, p->data, float(eps), kScaleShift);
-      p->prim = dnnl::batch_normalization_backward(
-          dnnl::batch_normalization_backward::primitive_desc(bd, kernelAttr(), ctx.engine, hint));
-      slot = p;
-    }
-    runNormBackward(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, mean, var, dy, dx, dgamma, dbeta);
+    auto &slot = ctx.primitives[{kBatchNormBackward, site}];
+    if (!slot) slot = std::make_shared<BatchNormScratch>();
+    native::batchNormBackward(ctx.threadsFor(12.0 * elements), s, x, gamma, mean, var, dy, dx, dgamma, dbeta,
+                              float(eps), static_cast<BatchNormScratch *>(slot.get())->get(s));
   });
 }
 
