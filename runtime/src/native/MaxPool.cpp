@@ -97,13 +97,19 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
   using I = typename Lanes<N>::I;
   typedef uint8_t Bytes __attribute__((vector_size(N)));
   const PoolShape<N> p(g);
+  // Channels-last data: a pixel's blocks innermost, so that the windows read whole pixels
+  // (consecutive lines) rather than one line of each, a pixel apart, block by block
+  // (ResNet-18's stem at batch 16, 64 channels, one Sapphire Rapids core: 10.7 -> 6.1 ms).
+  const bool pixelsOuter = p.in.block == N;
+  const int64_t blocks = p.c / N;
   for (int64_t row = begin; row < end; ++row) {
     const int64_t b = row / p.oh, r = row % p.oh, top = r * p.sh - p.pt;
     const int64_t i0 = std::max<int64_t>(0, top), i1 = std::min<int64_t>(p.h, top + p.kh);
-    for (int64_t cb = 0; cb < p.c / N; ++cb) {
+    for (int64_t step = 0; step < blocks * p.ow; ++step) {
+      const int64_t cb = pixelsOuter ? step % blocks : step / p.ow, q = pixelsOuter ? step / blocks : step % p.ow;
       const float *image = x + b * p.in.image + cb * p.in.block;
       const int64_t at = b * p.out.image + cb * p.out.block + r * p.out.row;
-      for (int64_t q = 0; q < p.ow; ++q) {
+      {
         const int64_t left = q * p.sw - p.pl;
         const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(p.w, left + p.kw);
         F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
@@ -144,14 +150,19 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
     o0 = std::max<int64_t>(0, low <= 0 ? 0 : (low + stride - 1) / stride);
     o1 = std::min<int64_t>(outputs, (at + pad) / stride + 1);
   };
+  // Channels-last data: a pixel's blocks innermost, as in poolRowsRecording (the stem's
+  // gradient: 9.2 -> 7.7 ms).
+  const bool pixelsOuter = p.in.block == N;
+  const int64_t blocks = p.c / N;
   for (int64_t row = begin; row < end; ++row) {
     const int64_t b = row / p.h, i = row % p.h;
     int64_t r0, r1;
     windowsOf(i, p.sh, p.pt, p.kh, p.oh, r0, r1);
-    for (int64_t cb = 0; cb < p.c / N; ++cb) {
+    for (int64_t step = 0; step < blocks * p.w; ++step) {
+      const int64_t cb = pixelsOuter ? step % blocks : step / p.w, j = pixelsOuter ? step / blocks : step % p.w;
       float *d = dx + b * p.in.image + cb * p.in.block + i * p.in.row;
       const int64_t image = b * p.out.image + cb * p.out.block;
-      for (int64_t j = 0; j < p.w; ++j) {
+      {
         int64_t q0, q1;
         windowsOf(j, p.sw, p.pl, p.kw, p.ow, q0, q1);
         F sum{};
