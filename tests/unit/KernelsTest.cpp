@@ -614,6 +614,34 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
   }
 }
 
+TEST_CASE("native batch_norm writes results of 32 MiB and more past the caches, the same bits as through them",
+          "[kernels]") {
+  using dlrt::native::BatchNormShape;
+  // Results that large, 64-byte aligned, take non-temporal stores; the same results one
+  // float off alignment take ordinary ones (BatchNorm.cpp's streams()).
+  for (BatchNormShape s : {BatchNormShape{131072, 64, 1}, BatchNormShape{16, 64, 8192}}) {
+    INFO("inner " << s.inner);
+    const size_t size = size_t(s.outer * s.channels * s.inner), channels = size_t(s.channels);
+    auto x = randomVector(size, 41), dy = randomVector(size, 42), gamma = randomVector(channels, 43, 0.5, 1.5),
+         beta = randomVector(channels, 44);
+    dlrt::native::AlignedFloats streamed(int64_t(size) + 16), cached(int64_t(size) + 16);
+    std::vector<float> mean(channels), var(channels), dgamma(channels), dbeta(channels);
+    std::vector<double> scratch(size_t(dlrt::native::batchNormScratch(s)));
+    for (bool gradient : {false, true}) {
+      for (float *out : {streamed.data(), cached.data() + 1}) {
+        if (gradient)
+          dlrt::native::batchNormBackward(2, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(), out,
+                                          dgamma.data(), dbeta.data(), 1e-5f, scratch.data());
+        else
+          dlrt::native::batchNormTraining(2, s, x.data(), gamma.data(), beta.data(), out, 1e-5f, mean.data(),
+                                          var.data(), scratch.data());
+      }
+      INFO("gradient " << gradient);
+      REQUIRE(std::memcmp(streamed.data(), cached.data() + 1, size * sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE("batch_norm on an NHWC tensor computes what it does on the NCHW one, forward and backward", "[kernels]") {
   int64_t n = 3, c = 4, h = 5, w = 2;
   std::vector<int64_t> nchw = {n, c, h, w}, nhwc = {n, h, w, c};
