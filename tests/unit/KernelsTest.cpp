@@ -2320,4 +2320,23 @@ TEST_CASE("native self-attention and its gradient: every ISA build, causal or no
     CHECK(std::isnan(grad[size_t(t * 24)]));      // dq, head 0
     CHECK(!std::isnan(grad[size_t(t * 24 + 4)])); // dq, head 1
   }
+  // A score of -inf has the weight 0, as torch's exp gives, not exp's floor (1.2e-38):
+  // times an infinity in its value that is NaN, not an infinity (difftest seed 152027).
+  // Step 2's key of head 0 is -inf in its first component, its value +inf there.
+  for (bool causal : {false, true})
+    for (dlrt::native::VectorIsa isa : runnableIsas()) {
+      CAPTURE(causal, int(isa));
+      dlrt::native::AttentionShape open{1, 4, 8, 2, causal};
+      std::vector<float> inf(size_t(4 * 24), 0.5f), result(size_t(4 * 8), 0.0f);
+      inf[size_t(2 * 24 + 8)] = -INFINITY; // k[2], head 0
+      inf[size_t(2 * 24 + 16)] = INFINITY; // v[2], head 0
+      dlrt::native::selfAttention(1, open, inf.data(), result.data(), isa);
+      for (int64_t t = 0; t < 4; ++t) {
+        CAPTURE(t);
+        // Causal rows before step 2 see its key through a masked weight, 0 either way.
+        CHECK(std::isnan(result[size_t(t * 8)]));
+        CHECK(std::isfinite(result[size_t(t * 8 + 1)]));
+        CHECK(std::isfinite(result[size_t(t * 8 + 4)])); // head 1
+      }
+    }
 }

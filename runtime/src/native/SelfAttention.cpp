@@ -164,11 +164,11 @@ template <class F> DLRT_VINLINE void softmaxRows(const Layout &l, bool causal, f
     const F m = splatLanes<F>(lanesMax(mv));
     F sum{};
     for (int64_t v = 0; v < last; ++v) {
-      F e = vexp(loadLanes<F>(row + v * L) - m);
+      F e = vexpOrZero(loadLanes<F>(row + v * L) - m);
       sum += e;
       storeLanes(row + v * L, e);
     }
-    F e = vexp(tail - m); // -inf's exp is clamped, not 0: the lanes past the keys are set
+    F e = vexpOrZero(tail - m); // a -inf score's weight is 0, as torch's (0 times an infinity in v is NaN)
     e = keys ? e : F{};
     sum += e;
     storeLanes(row + last * L, e);

@@ -13,7 +13,7 @@ namespace {
 
 /// exp(d), exactly 0 below vexp's range (where vexp gives its floor, 1.2e-38), as torch
 /// gives for a -inf (a causal mask's) element. NaN compares false and stays NaN.
-DLRT_VINLINE vf expOrZero(vf d) { return d < splat(kExpLowest) ? splat(0.0f) : vexp(d); }
+DLRT_VINLINE vf expOrZero(vf d) { return vexpOrZero(d); }
 DLRT_VINLINE float expOrZero(float d) { return d < kExpLowest ? 0.0f : std::exp(d); }
 
 struct Problem {

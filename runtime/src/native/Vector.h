@@ -166,6 +166,11 @@ template <class V> DLRT_VINLINE V vexp(V x) {
   return p * scale;
 }
 
+/// e^x, exactly 0 below vexp's range (where vexp gives its floor, 1.2e-38), as torch's
+/// exp: a softmax weight of a -inf score must be 0, which times an infinity is NaN, not
+/// an infinity.
+template <class V> DLRT_VINLINE V vexpOrZero(V x) { return x < splatLanes<V>(kExpLowest) ? V{} : vexp(x); }
+
 /// 1 / (1 + e^-x).
 template <class V> DLRT_VINLINE V vsigmoid(V x) { return splatLanes<V>(1.0f) / (splatLanes<V>(1.0f) + vexp(-x)); }
 
