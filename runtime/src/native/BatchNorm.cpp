@@ -132,9 +132,8 @@ DLRT_VINLINE void sumsPart(const BatchNormShape &s, const Terms &t, const float 
   const int64_t channels = s.channels;
   if (s.inner == 1) {
     const int64_t per = groupRows(s.outer);
-    for (int64_t g = begin; g < end; ++g) {
+    for (int64_t g = begin; g < end; ++g)
       rowSums<Chunks>(t, channels, g * per, std::min(s.outer, (g + 1) * per), param, partials + g * 2 * channels);
-    }
     return;
   }
   for (int64_t c = begin; c < end; ++c) planeSums(t, s, c, param[c], sums[c], sums[channels + c]);
@@ -282,11 +281,11 @@ struct Passes {
   void (*backwardSums)(const Backward &, int64_t, int64_t), (*backwardMap)(const Backward &, int64_t, int64_t);
 };
 
-#define DLRT_BATCH_NORM_BUILD(name, target, chunks)                                                                    \
-  target void name##ForwardSums(const Forward &f, int64_t b, int64_t e) { forwardSums<chunks>(f, b, e); }             \
-  target void name##ForwardMap(const Forward &f, int64_t b, int64_t e) { forwardMap(f, b, e); }                 \
-  target void name##BackwardSums(const Backward &p, int64_t b, int64_t e) { backwardSums<chunks>(p, b, e); }          \
-  target void name##BackwardMap(const Backward &p, int64_t b, int64_t e) { backwardMap(p, b, e); }              \
+#define DLRT_BATCH_NORM_BUILD(name, target, chunks)                                                                     \
+  target void name##ForwardSums(const Forward &f, int64_t b, int64_t e) { forwardSums<chunks>(f, b, e); }               \
+  target void name##ForwardMap(const Forward &f, int64_t b, int64_t e) { forwardMap(f, b, e); }                         \
+  target void name##BackwardSums(const Backward &p, int64_t b, int64_t e) { backwardSums<chunks>(p, b, e); }            \
+  target void name##BackwardMap(const Backward &p, int64_t b, int64_t e) { backwardMap(p, b, e); }                      \
   constexpr Passes name##Passes = {name##ForwardSums, name##ForwardMap, name##BackwardSums, name##BackwardMap};
 DLRT_BATCH_NORM_BUILD(avx512, DLRT_TARGET_AVX512, 4)
 DLRT_BATCH_NORM_BUILD(avx2, DLRT_TARGET_AVX2, 1)

@@ -109,22 +109,20 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
       const int64_t cb = pixelsOuter ? step % blocks : step / p.ow, q = pixelsOuter ? step / blocks : step % p.ow;
       const float *image = x + b * p.in.image + cb * p.in.block;
       const int64_t at = b * p.out.image + cb * p.out.block + r * p.out.row;
-      {
-        const int64_t left = q * p.sw - p.pl;
-        const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(p.w, left + p.kw);
-        F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
-        I position = I{} + int32_t((i0 - top) * p.kw + (j0 - left));
-        for (int64_t i = i0; i < i1; ++i)
-          for (int64_t j = j0; j < j1; ++j) {
-            const F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
-            const auto takes = (v > max) | (v != v);
-            max = takes ? v : max;
-            position = takes ? I{} + int32_t((i - top) * p.kw + (j - left)) : position;
-          }
-        storeLanes(y + at + q * p.out.column, max);
-        const Bytes bytes = __builtin_convertvector(position, Bytes);
-        std::memcpy(where + at + q * p.out.column, &bytes, N);
-      }
+      const int64_t left = q * p.sw - p.pl;
+      const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(p.w, left + p.kw);
+      F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
+      I position = I{} + int32_t((i0 - top) * p.kw + (j0 - left));
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = j0; j < j1; ++j) {
+          const F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
+          const auto takes = (v > max) | (v != v);
+          max = takes ? v : max;
+          position = takes ? I{} + int32_t((i - top) * p.kw + (j - left)) : position;
+        }
+      storeLanes(y + at + q * p.out.column, max);
+      const Bytes bytes = __builtin_convertvector(position, Bytes);
+      std::memcpy(where + at + q * p.out.column, &bytes, N);
     }
   }
 }
@@ -162,21 +160,19 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
       const int64_t cb = pixelsOuter ? step % blocks : step / p.w, j = pixelsOuter ? step / blocks : step % p.w;
       float *d = dx + b * p.in.image + cb * p.in.block + i * p.in.row;
       const int64_t image = b * p.out.image + cb * p.out.block;
-      {
-        int64_t q0, q1;
-        windowsOf(j, p.sw, p.pl, p.kw, p.ow, q0, q1);
-        F sum{};
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t q = q0; q < q1; ++q) {
-            const int64_t at = image + r * p.out.row + q * p.out.column;
-            Bytes bytes;
-            std::memcpy(&bytes, where + at, N);
-            const I position = __builtin_convertvector(bytes, I);
-            const int32_t mine = int32_t((i - (r * p.sh - p.pt)) * p.kw + (j - (q * p.sw - p.pl)));
-            sum += position == mine ? loadLanes<F>(dy + at) : F{};
-          }
-        storeLanes(d + j * p.in.column, sum);
-      }
+      int64_t q0, q1;
+      windowsOf(j, p.sw, p.pl, p.kw, p.ow, q0, q1);
+      F sum{};
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t at = image + r * p.out.row + q * p.out.column;
+          Bytes bytes;
+          std::memcpy(&bytes, where + at, N);
+          const I position = __builtin_convertvector(bytes, I);
+          const int32_t mine = int32_t((i - (r * p.sh - p.pt)) * p.kw + (j - (q * p.sw - p.pl)));
+          sum += position == mine ? loadLanes<F>(dy + at) : F{};
+        }
+      storeLanes(d + j * p.in.column, sum);
     }
   }
 }
