@@ -97,7 +97,8 @@ DLRT_VINLINE void rowSums(const Terms &t, int64_t channels, int64_t begin, int64
                           double *sums) {
   double *sa = sums, *sb = sums + channels;
   int64_t c = 0;
-  for (; c + Chunks * kLanes <= channels; c += Chunks * kLanes) rowBlockSums<Chunks>(t, channels, begin, end, c, param, sa, sb);
+  for (; c + Chunks * kLanes <= channels; c += Chunks * kLanes)
+    rowBlockSums<Chunks>(t, channels, begin, end, c, param, sa, sb);
   for (; c + kLanes <= channels; c += kLanes) rowBlockSums<1>(t, channels, begin, end, c, param, sa, sb);
   std::fill(sa + c, sa + channels, 0.0);
   std::fill(sb + c, sb + channels, 0.0);
@@ -221,7 +222,8 @@ struct InputGradient {
 /// 15.1-15.3, the ops that read the results next (max pooling, the convolution's
 /// gradients) no slower.
 bool streams(const BatchNormShape &s, const float *out) {
-  const bool aligned = reinterpret_cast<uintptr_t>(out) % 64 == 0 && (s.inner == 1 ? s.channels : s.inner) % kLanes == 0;
+  const int64_t run = s.inner == 1 ? s.channels : s.inner; // a row or a plane: each starts at a multiple
+  const bool aligned = reinterpret_cast<uintptr_t>(out) % 64 == 0 && run % kLanes == 0;
   return aligned && double(s.outer) * double(s.channels) * double(s.inner) * sizeof(float) >= kStreamingBytes;
 }
 
@@ -281,11 +283,11 @@ struct Passes {
   void (*backwardSums)(const Backward &, int64_t, int64_t), (*backwardMap)(const Backward &, int64_t, int64_t);
 };
 
-#define DLRT_BATCH_NORM_BUILD(name, target, chunks)                                                                     \
-  target void name##ForwardSums(const Forward &f, int64_t b, int64_t e) { forwardSums<chunks>(f, b, e); }               \
-  target void name##ForwardMap(const Forward &f, int64_t b, int64_t e) { forwardMap(f, b, e); }                         \
-  target void name##BackwardSums(const Backward &p, int64_t b, int64_t e) { backwardSums<chunks>(p, b, e); }            \
-  target void name##BackwardMap(const Backward &p, int64_t b, int64_t e) { backwardMap(p, b, e); }                      \
+#define DLRT_BATCH_NORM_BUILD(name, target, chunks)                                                                    \
+  target void name##ForwardSums(const Forward &f, int64_t b, int64_t e) { forwardSums<chunks>(f, b, e); }              \
+  target void name##ForwardMap(const Forward &f, int64_t b, int64_t e) { forwardMap(f, b, e); }                        \
+  target void name##BackwardSums(const Backward &p, int64_t b, int64_t e) { backwardSums<chunks>(p, b, e); }           \
+  target void name##BackwardMap(const Backward &p, int64_t b, int64_t e) { backwardMap(p, b, e); }                     \
   constexpr Passes name##Passes = {name##ForwardSums, name##ForwardMap, name##BackwardSums, name##BackwardMap};
 DLRT_BATCH_NORM_BUILD(avx512, DLRT_TARGET_AVX512, 4)
 DLRT_BATCH_NORM_BUILD(avx2, DLRT_TARGET_AVX2, 1)

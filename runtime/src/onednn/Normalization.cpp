@@ -73,14 +73,15 @@ static memory::desc batchNormData(int64_t rank, const int64_t *dims, bool channe
 }
 
 namespace {
-/// The native batch norm's scratch, per call site.
-struct BatchNormScratch {
-  std::vector<double> doubles;
-  double *get(const native::BatchNormShape &s) {
-    doubles.resize(size_t(native::batchNormScratch(s)));
-    return doubles.data();
-  }
-};
+/// `count` values of T (at least one) that a native kernel at call site `site` works in,
+/// kept between calls under the key {kind, site}.
+template <class T> T *siteScratch(KernelContext &ctx, PrimitiveKind kind, int64_t site, int64_t count) {
+  auto &slot = ctx.primitives[{kind, site}];
+  if (!slot) slot = std::make_shared<std::vector<T>>();
+  auto &values = *static_cast<std::vector<T> *>(slot.get());
+  values.resize(size_t(std::max<int64_t>(1, count)));
+  return values.data();
+}
 
 /// batch_norm's data as native/BatchNorm.h takes it: [outer, channels, inner].
 native::BatchNormShape batchNormShape(int64_t rank, const int64_t *dims, bool channelsLast) {
@@ -101,10 +102,8 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
     if (training) {
       // Two passes over x: the statistics, then y (about four flops an element each).
       native::BatchNormShape s = batchNormShape(rank, dims, channelsLast != 0);
-      auto &slot = ctx.primitives[{kBatchNorm, site}];
-      if (!slot) slot = std::make_shared<BatchNormScratch>();
       native::batchNormTraining(ctx.threadsFor(8.0 * elements), s, x, gamma, beta, y, float(eps), mean, var,
-                                static_cast<BatchNormScratch *>(slot.get())->get(s));
+                                siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)));
       return;
     }
     int threads = ctx.threadsFor(2.0 * elements);
@@ -140,31 +139,20 @@ extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t
       std::fill_n(dbeta, s.channels, 0.0f);
       return;
     }
-    auto &slot = ctx.primitives[{kBatchNormBackward, site}];
-    if (!slot) slot = std::make_shared<BatchNormScratch>();
+    double *scratch = siteScratch<double>(ctx, kBatchNormBackward, site, native::batchNormScratch(s));
     native::batchNormBackward(ctx.threadsFor(12.0 * elements), s, x, gamma, mean, var, dy, dx, dgamma, dbeta,
-                              float(eps), static_cast<BatchNormScratch *>(slot.get())->get(s));
+                              float(eps), scratch);
   });
 }
-
-namespace {
-/// The native layer norm gradient's scratch, per call site.
-struct LayerNormScratch {
-  std::vector<float> floats;
-};
-} // namespace
 
 extern "C" void dlrt_k_layer_norm_backward_f32(void *vctx, int64_t site, int64_t rows, int64_t cols, const float *x,
                                                const float *gamma, const float *mean, const float *var,
                                                const float *dy, float *dx, float *dgamma, float *dbeta, double eps) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     int threads = ctx.threadsFor(12.0 * double(rows) * double(cols));
-    auto &slot = ctx.primitives[{kLayerNormBackward, site}];
-    if (!slot) slot = std::make_shared<LayerNormScratch>();
-    auto &scratch = static_cast<LayerNormScratch *>(slot.get())->floats;
-    scratch.resize(size_t(std::max<int64_t>(1, native::layerNormBackwardScratch(rows, cols))));
-    native::layerNormBackward(threads, rows, cols, x, gamma, mean, var, dy, dx, dgamma, dbeta, float(eps),
-                              scratch.data());
+    native::layerNormBackward(
+        threads, rows, cols, x, gamma, mean, var, dy, dx, dgamma, dbeta, float(eps),
+        siteScratch<float>(ctx, kLayerNormBackward, site, native::layerNormBackwardScratch(rows, cols)));
   });
 }
 
