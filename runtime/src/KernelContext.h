@@ -101,6 +101,9 @@ struct KernelContext {
   /// tiles (and its own products, where the threads split the tiles), and the products
   /// (onednn/Convolution.cpp).
   GrowingBuffer winogradScratch, winogradProducts;
+  /// A first convolution's weight gradient (native/ConvWeightGradient.h): its groups' sums
+  /// and each thread's padded input rows.
+  GrowingBuffer weightGradientScratch;
 
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.

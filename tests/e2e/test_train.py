@@ -364,6 +364,34 @@ def deep_conv_inputs(b, rng):
             "label": rng.integers(0, 5, b).astype(np.int64)}
 
 
+# A first convolution (3 -> 64, 7x7 of stride 2, as ResNet's stem) whose output rows are
+# 60 pixels long: its weight gradient runs by native/ConvWeightGradient's outer products
+# (with AVX-512 or AVX2), the image's padding inside the windows of the edge pixels.
+STEM = """
+model Stem {
+  input x: f32[B, 3, 16, 120]
+  input label: i64[B]
+  c1 = conv2d(x, 64, 7, stride = 2, padding = 3, bias = false) |> tanh
+  logits = dense(global_avg_pool2d(c1), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+STEM_PARAMS = [("c1.weight", (64, 3, 7, 7)), ("logits.weight", (5, 64)), ("logits.bias", (5,))]
+
+
+def stem_loss(P, I):
+    c1 = torch.tanh(F.conv2d(I["x"], P["c1.weight"], None, stride=2, padding=3))
+    return F.cross_entropy(linear(P, "logits", c1.mean((2, 3))), I["label"])
+
+
+def stem_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 3, 16, 120)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 # Max pooling on whole 16s of channels, which the train step runs on the runtime's own
 # kernels (native/MaxPool: the maxima's positions kept by the forward, the gradient
 # gathered by the backward), windows overlapping (3x3 of stride 2, padding 1) and apart
@@ -582,6 +610,7 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("pairs", PAIRS, PAIRS_PARAMS, pairs_loss, pairs_inputs), ("conv", CONV, CONV_PARAMS, conv_loss, conv_inputs),
           ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
           ("deep_conv", DEEP_CONV, DEEP_CONV_PARAMS, deep_conv_loss, deep_conv_inputs),
+          ("stem", STEM, STEM_PARAMS, stem_loss, stem_inputs),
           ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),

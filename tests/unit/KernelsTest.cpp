@@ -6,6 +6,7 @@
 #include "native/Activation.h"
 #include "native/BatchNorm.h"
 #include "native/ConvPool.h"
+#include "native/ConvWeightGradient.h"
 #include "native/Gemv.h"
 #include "native/LayerNorm.h"
 #include "native/Lstm.h"
@@ -1165,6 +1166,93 @@ TEST_CASE("a train step's 3x3 convolution of 64, 128 and 256 channels (the weigh
         }
         checkTrainConv(ctx, g, x, wt, dy);
       }
+  }
+}
+
+/// The weight gradient of any NHWC convolution (groups 1) in double, OIHW, with each
+/// tap's error scale (the sum of its terms' magnitudes); padding is left out, as the direct
+/// sums leave it.
+static void weightGradientReference(const int64_t *g, const std::vector<float> &x, const std::vector<float> &dy,
+                                    std::vector<double> &dw, std::vector<double> &scale) {
+  const int64_t n = g[0], c = g[1], h = g[2], w = g[3], k = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
+  dw.assign(size_t(k * c * kh * kw), 0.0);
+  scale = dw;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox)
+        for (int64_t i = 0; i < kh; ++i)
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t iy = oy * g[9] + i * g[15] - g[11], ix = ox * g[10] + j * g[16] - g[12];
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            for (int64_t ch = 0; ch < c; ++ch) {
+              const double xv = x[size_t(((b * h + iy) * w + ix) * c + ch)];
+              for (int64_t o = 0; o < k; ++o) {
+                const double term = xv * dy[size_t(((b * oh + oy) * ow + ox) * k + o)];
+                const size_t at = size_t(((o * c + ch) * kh + i) * kw + j);
+                dw[at] += term;
+                if (std::isfinite(term)) scale[at] += std::abs(term);
+              }
+            }
+          }
+}
+
+TEST_CASE("a first convolution's weight gradient (1 to 4 input channels) by native outer products: every ISA build, "
+          "kernel sizes, strides, dilations and padding, against double; the same bits on 1, 2 and 3 threads; an "
+          "infinite dy beside padding gives the direct sums' values",
+          "[kernels]") {
+  using dlrt::native::VectorIsa;
+  struct Case {
+    int64_t n, c, h, w, k, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  };
+  // ResNet-18's stem on small images (7x7, stride 2, padding 3); the CNN sample's first
+  // layer (1 -> 16, 3x3); 24 and 8 output channels (vectors of 8); a 5x3 kernel with
+  // stride (1, 2), dilation (2, 1) and padding on some sides; a batch with fewer rows than
+  // the kernel's groups; a stem whose output rows are long enough for the kernel call to
+  // choose this kernel (with AVX-512 and AVX2).
+  for (Case cs : {Case{2, 3, 29, 31, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1}, Case{5, 1, 28, 28, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+                  Case{3, 4, 9, 13, 24, 3, 3, 1, 1, 0, 1, 2, 0, 1, 1}, Case{2, 2, 11, 12, 8, 5, 3, 1, 2, 2, 1, 0, 3, 2, 1},
+                  Case{1, 3, 6, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, Case{1, 3, 40, 120, 64, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1}}) {
+    const int64_t oh = (cs.h + cs.pt + cs.pb - cs.dh * (cs.kh - 1) - 1) / cs.sh + 1;
+    const int64_t ow = (cs.w + cs.pl + cs.pr - cs.dw * (cs.kw - 1) - 1) / cs.sw + 1;
+    const int64_t g[20] = {cs.n,  cs.c,  cs.h,  cs.w,  cs.k,  cs.kh, cs.kw, oh, ow, cs.sh, cs.sw, cs.pt, cs.pl, cs.pb,
+                           cs.pr, cs.dh, cs.dw, 1,     DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NHWC};
+    INFO(cs.n << " images of " << cs.h << "x" << cs.w << "x" << cs.c << " -> " << cs.k << ", kernel " << cs.kh << "x"
+              << cs.kw << ", output " << oh << "x" << ow);
+    REQUIRE(dlrt::native::fewChannelWeightGradientSupports(g));
+    auto x = randomVector(size_t(cs.n * cs.h * cs.w * cs.c), 81), dy = randomVector(size_t(cs.n * oh * ow * cs.k), 82);
+    std::vector<double> want, scale;
+    weightGradientReference(g, x, dy, want, scale);
+    const dlrt::native::WeightGradientShape s(g);
+    for (VectorIsa isa : runnableIsas()) {
+      std::vector<float> first;
+      for (int threads : {1, 2, 3}) {
+        INFO("ISA " << int(isa) << ", " << threads << " threads");
+        std::vector<float> dw(want.size(), 7.0f),
+            scratch(size_t(dlrt::native::fewChannelWeightGradientScratch(threads, s)), 5.0f);
+        REQUIRE(dlrt::native::fewChannelWeightGradient(threads, s, x.data(), dy.data(), dw.data(), scratch.data(), isa));
+        CHECK(mismatches("dw", dw, want, scale, 1e-5) == 0);
+        if (first.empty()) first = dw;
+        else CHECK(std::memcmp(first.data(), dw.data(), dw.size() * sizeof(float)) == 0);
+      }
+    }
+    // Through the kernel call, where it takes this kernel (the last case): an infinity in
+    // dy at an output pixel whose window reads padding (the first), and NaN in x, give what
+    // the direct sums give. (oneDNN's own kernel for the dilated case, capped at AVX2, is
+    // an im2col product that gives NaN there, as PyTorch does without mkldnn.)
+    if (cs.w != 120) continue;
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int special = 0; special < 3; ++special) {
+      INFO("special " << special);
+      auto xs = x, dys = dy;
+      if (special == 1) dys[0] = inf;
+      if (special == 2) xs[xs.size() / 2] = std::numeric_limits<float>::quiet_NaN();
+      weightGradientReference(g, xs, dys, want, scale);
+      KernelContext ctx;
+      std::vector<float> dw(want.size(), 7.0f);
+      dlrt_k_conv2d_backward_weights_f32(&ctx, 0, g, xs.data(), dys.data(), dw.data());
+      REQUIRE(ctx.error.empty());
+      CHECK(mismatches("dw", dw, want, scale, 1e-5) == 0);
+    }
   }
 }
 

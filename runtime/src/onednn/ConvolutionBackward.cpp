@@ -230,6 +230,7 @@ extern "C" void dlrt_k_conv2d_backward_weights_f32(void *vctx, int64_t site, con
       std::fill_n(dw, ConvShape(g).wei.get_size() / sizeof(float), 0.0f);
       return;
     }
+    if (fewChannelBackwardWeights(ctx, g, x, dy, dw)) return;
     if (winogradBackwardWeights(ctx, site, g, x, dy, dw)) return;
     backwardWeights(ctx, site, g, x, dy, dw, true);
   });
