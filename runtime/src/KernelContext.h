@@ -8,6 +8,7 @@
 #include <dnnl.hpp>
 
 #include <chrono>
+#include <deque>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -32,6 +33,18 @@ public:
 private:
   std::unique_ptr<char, decltype(&std::free)> data{nullptr, &std::free};
   size_t size = 0;
+};
+
+struct KernelContext;
+
+/// What a kernel keeps derived from a parameter (packed, folded, summed) was derived from:
+/// which buffer, at which parameter version. Redo the derivation when stale(), then
+/// update().
+struct ParamStamp {
+  const void *from = nullptr;
+  uint64_t version = ~uint64_t(0);
+  bool stale(const KernelContext &ctx, const void *data) const;
+  void update(const KernelContext &ctx, const void *data);
 };
 
 /// The `ctx` that compiled code passes to every kernel: one per session. Kernels never
@@ -105,6 +118,16 @@ struct KernelContext {
   /// and each thread's padded input rows.
   GrowingBuffer weightGradientScratch;
 
+  /// Parameters reordered into a primitive's layout for every site that reads them so
+  /// (PackedWeights' Sharing::kByParameter): the layout of the parameter as compiled code
+  /// passes it, the copy, which buffer at which version it holds.
+  struct SharedPacked {
+    dnnl::memory::desc user;
+    dnnl::memory buf;
+    ParamStamp stamp;
+  };
+  std::deque<SharedPacked> sharedPacked;
+
   /// Runs a primitive made with kernelAttr() and waits for it, handing it the scratchpad.
   /// `args` is taken by value to add the scratchpad: callers move theirs in.
   void run(const dnnl::primitive &prim, std::unordered_map<int, dnnl::memory> args) {
@@ -134,20 +157,13 @@ struct KernelContext {
   }
 };
 
-/// What a kernel keeps derived from a parameter (packed, folded, summed) was derived from:
-/// which buffer, at which parameter version. Redo the derivation when stale(), then
-/// update().
-struct ParamStamp {
-  const void *from = nullptr;
-  uint64_t version = ~uint64_t(0);
-  bool stale(const KernelContext &ctx, const void *data) const {
-    return from != data || version != ctx.paramVersion;
-  }
-  void update(const KernelContext &ctx, const void *data) {
-    from = data;
-    version = ctx.paramVersion;
-  }
-};
+inline bool ParamStamp::stale(const KernelContext &ctx, const void *data) const {
+  return from != data || version != ctx.paramVersion;
+}
+inline void ParamStamp::update(const KernelContext &ctx, const void *data) {
+  from = data;
+  version = ctx.paramVersion;
+}
 
 /// The first word of every primitive cache key: which kernel made the primitive.
 enum PrimitiveKind : int64_t {

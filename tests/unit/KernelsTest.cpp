@@ -1128,6 +1128,37 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients
     }
 }
 
+TEST_CASE("convolution filters packed once per parameter buffer and version for every site that reads them: two "
+          "layers' filters swapping buffers step by step, as a train step's parameters do, each site's forward and data "
+          "gradient against double",
+          "[kernels]") {
+  // 128 channels at 14x14: oneDNN's Winograd forward and data gradient with AVX-512 (the
+  // filters in the same blocks for both), its direct kernels capped at AVX2.
+  const int64_t n = 2, c = 128, k = 128, h = 14, w = 14;
+  const int64_t g[20] = {n, c, h, w, k, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NHWC};
+  auto x = randomVector(size_t(n * h * w * c), 91), dy = randomVector(size_t(n * h * w * k), 92);
+  std::vector<float> bufferP(size_t(k * c * 9)), bufferQ(bufferP.size());
+  KernelContext ctx;
+  for (int step = 0; step < 4; ++step) {
+    // Layer 1's filters in P on even steps, in Q on odd ones; layer 2's in the other.
+    std::vector<float> &one = step % 2 ? bufferQ : bufferP, &two = step % 2 ? bufferP : bufferQ;
+    one = randomVector(one.size(), unsigned(100 + step), -0.2f, 0.2f);
+    two = randomVector(two.size(), unsigned(200 + step), -0.2f, 0.2f);
+    ++ctx.paramVersion;
+    for (int layer = 0; layer < 2; ++layer) {
+      INFO("step " << step << ", layer " << layer);
+      const std::vector<float> &wt = layer == 0 ? one : two;
+      TrainConvReference want = trainConvReference(g, x, wt, dy);
+      std::vector<float> y(want.y.size(), 7.0f), dx(want.dx.size(), 7.0f);
+      dlrt_k_conv2d_f32(&ctx, layer, g, x.data(), wt.data(), nullptr, y.data(), nullptr, 0.0, 0);
+      dlrt_k_conv2d_backward_data_f32(&ctx, 2 + layer, g, dy.data(), wt.data(), dx.data());
+      REQUIRE(ctx.error.empty());
+      CHECK(mismatches("y", y, want.y, want.yScale, 1e-5) == 0);
+      CHECK(mismatches("dx", dx, want.dx, want.dxScale, 1e-5) == 0);
+    }
+  }
+}
+
 TEST_CASE("a train step's 3x3 convolution of 64, 128 and 256 channels (the weight gradient by native F(4x4), or by "
           "oneDNN's from 256 with AVX-512) and its gradients give the direct sums' NaN, infinities, near-overflow "
           "numbers and outliers, call by call",

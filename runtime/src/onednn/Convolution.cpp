@@ -198,7 +198,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     if (p->srcP != p->src) p->toSrcP = reorderOf(ctx, p->src, p->srcP);
     if (p->dstP != p->dst) p->fromDstP = reorderOf(ctx, p->dstP, p->dst);
     if (accumulate && p->fromDstP) p->residualCopy = reorderOf(ctx, p->dst, p->dstP);
-    p->packed = PackedWeights(ctx, p->wei, p->weiP);
+    p->packed = PackedWeights(ctx, p->wei, p->weiP, PackedWeights::Sharing::kByParameter);
     p->prim = Prim(pd);
     slot = p;
   }

@@ -167,7 +167,7 @@ void backwardData(KernelContext &ctx, int64_t site, const int64_t *g, const floa
     auto pd = shape.backwardDesc<dnnl::convolution_backward_data>(ctx.engine, ctx.bf16, p->winograd);
     p->diffDst = Operand(ctx, shape.dst, pd.diff_dst_desc(), false);
     p->diffSrc = Operand(ctx, shape.src, pd.diff_src_desc(), true);
-    p->weights = PackedWeights(ctx, shape.wei, pd.weights_desc());
+    p->weights = PackedWeights(ctx, shape.wei, pd.weights_desc(), PackedWeights::Sharing::kByParameter);
     p->prim = dnnl::convolution_backward_data(pd);
     slot = p;
   }
