@@ -7,6 +7,7 @@
 #include "native/BatchNorm.h"
 #include "native/ConvPool.h"
 #include "native/ConvWeightGradient.h"
+#include "native/FilterBlocks.h"
 #include "native/Gemv.h"
 #include "native/LayerNorm.h"
 #include "native/Lstm.h"
@@ -1126,6 +1127,40 @@ TEST_CASE("a train step's NHWC 3x3 convolution and its data and weight gradients
         ++ctx.paramVersion;
       }
     }
+}
+
+TEST_CASE("convolution filters into and out of oneDNN's 16 x 16 channel blocks natively: the bytes oneDNN's reorder "
+          "writes, both ways, on 1 and 2 threads",
+          "[kernels]") {
+  using tag = dnnl::memory::format_tag;
+  struct Case {
+    int64_t o, i, kh, kw;
+  };
+  for (Case cs : {Case{16, 16, 1, 1}, Case{512, 256, 3, 3}, Case{32, 48, 5, 5}, Case{64, 16, 7, 7}, Case{16, 32, 1, 3}}) {
+    INFO(cs.o << "x" << cs.i << "x" << cs.kh << "x" << cs.kw);
+    const int64_t taps = cs.kh * cs.kw;
+    if (!dlrt::native::filterBlocksSupported(cs.o, cs.i, taps)) {
+      WARN("no AVX-512: the native moves are not run here");
+      return;
+    }
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const dnnl::memory::dims dims = {cs.o, cs.i, cs.kh, cs.kw};
+    dnnl::memory plain({dims, dnnl::memory::data_type::f32, tag::abcd}, engine),
+        blocks({dims, dnnl::memory::data_type::f32, tag::ABcd16b16a}, engine);
+    const auto w = randomVector(size_t(cs.o * cs.i * taps), 95);
+    std::memcpy(plain.get_data_handle(), w.data(), w.size() * sizeof(float));
+    dnnl::reorder(plain, blocks).execute(stream, plain, blocks);
+    stream.wait();
+    const auto *want = static_cast<const float *>(blocks.get_data_handle());
+    for (int threads : {1, 2}) {
+      std::vector<float> got(w.size(), 7.0f), back(w.size(), 7.0f);
+      dlrt::native::toFilterBlocks(threads, cs.o, cs.i, taps, w.data(), got.data());
+      CHECK(std::memcmp(got.data(), want, got.size() * sizeof(float)) == 0);
+      dlrt::native::fromFilterBlocks(threads, cs.o, cs.i, taps, want, back.data());
+      CHECK(std::memcmp(back.data(), w.data(), w.size() * sizeof(float)) == 0);
+    }
+  }
 }
 
 TEST_CASE("convolution filters packed once per parameter buffer and version for every site that reads them: two "

@@ -209,7 +209,9 @@ void backwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const f
   memory diffDst = p.diffDst.input(ctx, ctx.stagedDst, dy);
   memory diffWeights = p.diffWeights.output(ctx, ctx.stagedWeights, dw);
   ctx.run(p.prim, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights}});
-  p.diffWeights.finish(ctx, diffWeights, dw);
+  if (!p.diffWeights.convert ||
+      !moveFilterBlocks(ctx, p.diffWeights.prim, diffWeights.get_data_handle(), p.diffWeights.user, dw))
+    p.diffWeights.finish(ctx, diffWeights, dw);
 }
 
 } // namespace

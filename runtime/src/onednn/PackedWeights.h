@@ -3,8 +3,39 @@
 #define DLRT_SRC_ONEDNN_PACKEDWEIGHTS_H
 
 #include "KernelContext.h"
+#include "native/FilterBlocks.h"
 
 namespace dlrt {
+
+/// Filters from layout `from` at `src` into `to` at `dst` by native/FilterBlocks where one
+/// is OIHW and the other oneDNN's 16 x 16 blocks (ABcd16b16a) and it runs them, on the
+/// current kernel's threads; false, with nothing written, elsewhere.
+inline bool moveFilterBlocks(KernelContext &ctx, const dnnl::memory::desc &from, const void *src,
+                             const dnnl::memory::desc &to, void *dst) {
+  using tag = dnnl::memory::format_tag;
+  const dnnl::memory::dims d = from.dims();
+  if (d.size() != 4 || from.data_type() != dnnl::memory::data_type::f32 || to.dims() != d ||
+      !native::filterBlocksSupported(d[0], d[1], d[2] * d[3]))
+    return false;
+  const dnnl::memory::desc plain(d, dnnl::memory::data_type::f32, tag::abcd),
+      blocks(d, dnnl::memory::data_type::f32, tag::ABcd16b16a);
+  if (from == plain && to == blocks)
+    native::toFilterBlocks(ctx.threadCount, d[0], d[1], d[2] * d[3], static_cast<const float *>(src),
+                           static_cast<float *>(dst));
+  else if (from == blocks && to == plain)
+    native::fromFilterBlocks(ctx.threadCount, d[0], d[1], d[2] * d[3], static_cast<const float *>(src),
+                             static_cast<float *>(dst));
+  else
+    return false;
+  return true;
+}
+
+/// src into dst, which differ in layout: natively where moveFilterBlocks runs it, else
+/// by oneDNN's reorder.
+inline void reorderFilters(KernelContext &ctx, dnnl::memory src, dnnl::memory dst) {
+  if (moveFilterBlocks(ctx, src.get_desc(), src.get_data_handle(), dst.get_desc(), dst.get_data_handle())) return;
+  dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
+}
 
 /// A parameter reordered from PyTorch's layout into the one a primitive prefers (blocked
 /// or packed), redone only when the parameter may have changed: another buffer, or a new
@@ -31,7 +62,7 @@ public:
     if (identity) return src;
     if (shared) return sharedCopy(ctx, src, data);
     if (stamp.stale(ctx, data)) {
-      dnnl::reorder(src, buf).execute(ctx.stream, src, buf);
+      reorderFilters(ctx, src, buf);
       stamp.update(ctx, data);
     }
     return buf;
@@ -51,7 +82,7 @@ private:
       ctx.sharedPacked.push_back({user, dnnl::memory(packed, ctx.engine), {}});
       slot = &ctx.sharedPacked.back();
     }
-    dnnl::reorder(src, slot->buf).execute(ctx.stream, src, slot->buf);
+    reorderFilters(ctx, src, slot->buf);
     slot->stamp.update(ctx, data);
     return slot->buf;
   }
