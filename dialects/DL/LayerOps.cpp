@@ -27,6 +27,8 @@ LogicalResult BatchNormTrainOp::verify() {
   if (x.getRank() < 2 || x.getShape() != getResult().getType().getShape())
     return emitOpError("expects a result of the input's shape, rank >= 2");
   if (getChannelsLast() && x.getRank() != 4) return emitOpError("channels_last needs a 4-d input");
+  if (getActivation() != 0 && getActivation() != ActivationRelu)
+    return emitOpError("applies no activation or relu, not activation ") << getActivation();
   int64_t c = x.getDimSize(getChannelsLast() ? 3 : 1);
   for (Value v : {getWeight(), getBias(), getMean(), getVar()})
     if (failed(vector(*this, v, c, "weight, bias and the statistics"))) return failure();

@@ -392,6 +392,44 @@ def stem_inputs(b, rng):
     return {"x": rng.standard_normal((b, 3, 16, 120)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
 
 
+# relu after a training batch_norm, which the runtime's batch norm applies as it stores
+# its result (FuseActivations' FuseReluIntoBatchNormTrain); the relu's gradient reads
+# that result. Two such layers, the second's input the first's relu'd output.
+BN_RELU = """
+model BnRelu {
+  input x: f32[B, 3, 12, 12]
+  input label: i64[B]
+  c1 = conv2d(x, 16, 3, padding = 1, bias = false)
+  n1 = batch_norm(c1) |> relu
+  c2 = conv2d(n1, 16, 3, padding = 1, bias = false)
+  n2 = batch_norm(c2) |> relu
+  logits = dense(global_avg_pool2d(n2), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+BN_RELU_PARAMS = [("c1.weight", (16, 3, 3, 3)), ("n1.weight", (16,)), ("n1.bias", (16,)), ("c2.weight", (16, 16, 3, 3)),
+                  ("n2.weight", (16,)), ("n2.bias", (16,)), ("logits.weight", (5, 16)), ("logits.bias", (5,))]
+BN_RELU_BUFFERS = {"%s.%s" % (n, b): v for n in ("n1", "n2") for b, v in
+                   (("running_mean", np.zeros(16, np.float32)), ("running_var", np.ones(16, np.float32)),
+                    ("num_batches_tracked", np.array(0, np.int64)))}
+
+
+def bn_relu_loss(P, I):
+    n1 = torch.relu(F.batch_norm(F.conv2d(I["x"], P["c1.weight"], padding=1), P["n1.running_mean"],
+                                 P["n1.running_var"], P["n1.weight"], P["n1.bias"], True, 0.1, 1e-5))
+    n2 = torch.relu(F.batch_norm(F.conv2d(n1, P["c2.weight"], padding=1), P["n2.running_mean"], P["n2.running_var"],
+                                 P["n2.weight"], P["n2.bias"], True, 0.1, 1e-5))
+    return F.cross_entropy(linear(P, "logits", n2.mean((2, 3))), I["label"])
+
+
+def bn_relu_inputs(b, rng):
+    return {"x": rng.standard_normal((b, 3, 12, 12)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 # Max pooling on whole 16s of channels, which the train step runs on the runtime's own
 # kernels (native/MaxPool: the maxima's positions kept by the forward, the gradient
 # gathered by the backward), windows overlapping (3x3 of stride 2, padding 1) and apart
@@ -611,11 +649,12 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("wide_conv", WIDE_CONV, WIDE_CONV_PARAMS, wide_conv_loss, wide_conv_inputs),
           ("deep_conv", DEEP_CONV, DEEP_CONV_PARAMS, deep_conv_loss, deep_conv_inputs),
           ("stem", STEM, STEM_PARAMS, stem_loss, stem_inputs),
+          ("bn_relu", BN_RELU, BN_RELU_PARAMS, bn_relu_loss, bn_relu_inputs),
           ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
-BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS}
+BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS, "bn_relu": BN_RELU_BUFFERS}
 
 
 def accuracy(logits_fn, labels):

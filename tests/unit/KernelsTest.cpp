@@ -559,7 +559,13 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
         CAPTURE(int(isa), threads);
         std::vector<float> y(size), dx(size), mean(channels), var(channels), dgamma(channels), dbeta(channels);
         dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), y.data(), float(eps),
-                                        mean.data(), var.data(), scratch.data(), isa);
+                                        mean.data(), var.data(), scratch.data(), false, isa);
+        // With the relu that follows applied as y is stored: relu(y), bit for bit.
+        std::vector<float> relued(size), wantRelued(size);
+        dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), relued.data(), float(eps),
+                                        mean.data(), var.data(), scratch.data(), true, isa);
+        for (size_t k = 0; k < size_t(size); ++k) wantRelued[k] = y[k] > 0 ? y[k] : 0.0f;
+        REQUIRE(std::memcmp(relued.data(), wantRelued.data(), relued.size() * sizeof(float)) == 0);
         dlrt::native::batchNormBackward(threads, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(),
                                         dx.data(), dgamma.data(), dbeta.data(), float(eps), scratch.data(), isa);
         requireClose(mean, wantMean, 1e-7);
@@ -595,7 +601,13 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
       CAPTURE(int(isa));
       std::vector<float> y(size), dx(size), mean(4), var(4), dgamma(4), dbeta(4);
       dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f, mean.data(),
-                                      var.data(), scratch.data(), isa);
+                                      var.data(), scratch.data(), false, isa);
+      // relu'd as stored: NaN stays NaN, as torch.relu keeps it.
+      std::vector<float> relued(size);
+      dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), relued.data(), 1e-5f, mean.data(),
+                                      var.data(), scratch.data(), true, isa);
+      for (size_t k = 0; k < size_t(size); ++k)
+        CHECK((std::isnan(y[k]) ? std::isnan(relued[k]) : relued[k] == (y[k] > 0 ? y[k] : 0.0f)));
       dlrt::native::batchNormBackward(1, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(), dx.data(),
                                       dgamma.data(), dbeta.data(), 1e-5f, scratch.data(), isa);
       CHECK(std::isnan(mean[0]));

@@ -73,6 +73,28 @@ struct FuseReluIntoMaxPool : public OpRewritePattern<dl::ReluOp> {
   }
 };
 
+/// relu(batch_norm_train(x)) -> batch_norm_train(x) with activation relu, where nothing else
+/// reads the normalised tensor: the runtime's batch norm applies relu, keeping NaN, as it
+/// stores each value, and the relu's own pass over memory disappears. After the gradient
+/// is built, which reads relu's result (threshold_backward's), never the tensor before it;
+/// batch_norm's own gradient reads its input. ResNet-18's train step at batch 16, one
+/// Sapphire Rapids core: the eight relus after a batch norm took 6.6 ms.
+struct FuseReluIntoBatchNormTrain : public OpRewritePattern<dl::ReluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(dl::ReluOp relu, PatternRewriter &rw) const override {
+    auto bn = relu.getInput().getDefiningOp<dl::BatchNormTrainOp>();
+    if (!bn || bn.getActivation() != 0 || !bn.getResult().hasOneUse() || bn.getResult().getType() != relu.getType() ||
+        !bn.getResult().getType().getElementType().isF32())
+      return failure();
+    rw.modifyOpInPlace(bn, [&] {
+      bn.setActivation(dl::ActivationRelu);
+      absorbLocation(bn, relu);
+    });
+    rw.replaceOp(relu, bn.getResult());
+    return success();
+  }
+};
+
 struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormOp bn, PatternRewriter &rw) const override {
@@ -143,8 +165,8 @@ void populateFuseActivations(RewritePatternSet &patterns) {
   patterns.add<FuseActivation, FoldBatchNorm, FuseResidual>(patterns.getContext());
 }
 
-void populateFuseReluIntoMaxPool(RewritePatternSet &patterns) {
-  patterns.add<FuseReluIntoMaxPool>(patterns.getContext());
+void populateFuseReluIntoRuntimeKernels(RewritePatternSet &patterns) {
+  patterns.add<FuseReluIntoMaxPool, FuseReluIntoBatchNormTrain>(patterns.getContext());
 }
 
 } // namespace dlc

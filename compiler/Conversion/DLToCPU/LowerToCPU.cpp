@@ -61,7 +61,7 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       populateBlockedChannels(blocked, channelBlock);
       if (failed(applyPatternsGreedily(module, std::move(blocked), config))) return signalPassFailure();
       RewritePatternSet poolRelu(&getContext());
-      populateFuseReluIntoMaxPool(poolRelu);
+      populateFuseReluIntoRuntimeKernels(poolRelu);
       if (failed(applyPatternsGreedily(module, std::move(poolRelu), config))) return signalPassFailure();
       RewritePatternSet convPool(&getContext());
       populateFuseConvIntoMaxPool(convPool);

@@ -132,6 +132,7 @@ struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainO
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormTrainOp op, PatternRewriter &rw) const override {
     if (op.getChannelsLast()) return rw.notifyMatchFailure(op, "the decomposition takes channels in dim 1");
+    if (op.getActivation() != 0) return rw.notifyMatchFailure(op, "a fused relu is the oneDNN path's");
     BatchNormDecomposition d(rw, op.getLoc(), op.getInput());
     Value x = op.getInput();
     Value mean = d.mean(x);

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Conversion/DLToCPU/Patterns.h"
+#include "dialects/DL/Activation.h"
 #include "compiler/Conversion/DLToCPU/RuntimeCalls.h"
 #include "dialects/DL/DLOps.h"
 
@@ -115,7 +116,7 @@ struct BatchNormTrainToOneDNN : public OpRewritePattern<dl::BatchNormTrainOp> {
                                      .out(vec, {})
                                      .out(xt, broadcastDynamicSizes(rw, loc, xt, ValueRange{op.getInput()}))
                                      .in(f64Const(rw, loc, op.getEps().convertToDouble()))
-                                     .in(i64Const(rw, loc, 1))
+                                     .in(i64Const(rw, loc, op.getActivation() == dl::ActivationRelu ? 2 : 1))
                                      .in(i64Const(rw, loc, op.getChannelsLast() ? 1 : 0))
                                      .emit();
     rw.replaceOp(op, ValueRange{results[2], results[0], results[1]});

@@ -28,8 +28,9 @@ void populateRecurrentToLinalg(mlir::RewritePatternSet &patterns);
 /// act(dense) and act(conv2d) -> the producer with `activation` (a oneDNN post-op); an
 /// inference batch_norm and a residual add into the convolution before it.
 void populateFuseActivations(mlir::RewritePatternSet &patterns);
-/// relu(max_pool2d) -> max_pool2d applying relu (the oneDNN path's runtime kernels do).
-void populateFuseReluIntoMaxPool(mlir::RewritePatternSet &patterns);
+/// relu(max_pool2d) -> max_pool2d applying relu, and relu(batch_norm_train) ->
+/// batch_norm_train applying relu (the oneDNN path's runtime kernels do).
+void populateFuseReluIntoRuntimeKernels(mlir::RewritePatternSet &patterns);
 /// conv2d / conv_transpose2d / pool2d -> their NHWC (channels_last) forms between
 /// transposes, which then cancel or sink through elementwise ops and reductions.
 void populateChannelsLast(mlir::RewritePatternSet &patterns);
@@ -45,7 +46,7 @@ void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit = 1);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
-/// After the layout passes and populateFuseReluIntoMaxPool: a first layer's conv2d and
+/// After the layout passes and populateFuseReluIntoRuntimeKernels: a first layer's conv2d and
 /// the max pooling after it as one runtime call (dlrt_conv2d_max_pool_fused).
 void populateFuseConvIntoMaxPool(mlir::RewritePatternSet &patterns);
 /// conv2d and its two gradients -> the runtime's kernels (dlrt_k_conv2d_f32 & co.), for

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 15
+#define DLRT_MODEL_ABI_VERSION 16
 
 #ifdef __cplusplus
 extern "C" {

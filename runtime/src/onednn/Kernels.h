@@ -71,7 +71,8 @@ void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, 
 /// batch_norm over the channels of x (dims: N C spatial..., rank 2 to 5, contiguous; with
 /// channels_last a 4-d x stored N H W C, its dims given so). training 0: normalises with
 /// mean and var (the running statistics); training 1: computes the batch's mean and biased
-/// variance into them and normalises with those.
+/// variance into them and normalises with those; training 2: as 1, y relu'd as it is
+/// stored (NaN kept, as torch.relu): the relu that follows a train step's batch_norm.
 void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                            const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
                            int64_t training, int64_t channels_last);

@@ -103,7 +103,8 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
       // Two passes over x: the statistics, then y (about four flops an element each).
       native::BatchNormShape s = batchNormShape(rank, dims, channelsLast != 0);
       native::batchNormTraining(ctx.threadsFor(8.0 * elements), s, x, gamma, beta, y, float(eps), mean, var,
-                                siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)));
+                                siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)),
+                                training == 2);
       return;
     }
     int threads = ctx.threadsFor(2.0 * elements);
