@@ -24,7 +24,7 @@ mlir::Value buildBatchNormTraining(GenCall &c) {
   auto vecType = mlir::cast<mlir::RankedTensorType>(c.operands[3].getType());
   double eps = c.attrs.at("eps").f, m = c.attrs.at("momentum").f;
   auto bn = mlir::dl::BatchNormTrainOp::create(b, loc, mlir::TypeRange{xt, vecType, vecType}, x, c.operands[1],
-                                               c.operands[2], b.getF64FloatAttr(eps));
+                                               c.operands[2], /*residual=*/mlir::Value(), b.getF64FloatAttr(eps));
   if (c.bufferUpdates) {
     llvm::SmallVector<int64_t> axes = {0};
     for (int64_t d = 2; d < xt.getRank(); ++d) axes.push_back(d);

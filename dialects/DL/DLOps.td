@@ -240,14 +240,20 @@ def DL_BatchNormTrainOp : DL_Op<"batch_norm_train", [Pure, DL_RuntimeCallSite, D
     which the layer updates its running ones.
     `channels_last`: input and result are 4-d NHWC, the channels their dim 3 (set by the
     layout pass).
-    `activation`: relu (a dl::Activation code) applied to the result inside the kernel,
-    NaN kept as torch.relu keeps it: the relu that followed it, fused after the gradient
-    is built (its gradient reads the relu'd result, which this then is). 0: none.
+    `residual`: a tensor of the result's shape added to it, before the activation (a
+    skip connection's add, fused with the relu after it). `activation`: relu (a
+    dl::Activation code) applied to the result inside the kernel, NaN kept as torch.relu
+    keeps it: the relu that followed it. 0: none. Both are fused after the gradient is
+    built (the relu's gradient reads the relu'd result, which this then is, and the
+    add's passes the gradient through); the gradient rule refuses them.
   }];
-  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias, F64Attr:$eps,
-                       UnitAttr:$channels_last, DefaultValuedAttr<I64Attr, "0">:$activation);
+  let arguments = (ins DL_FloatTensor:$input, DL_FloatTensor:$weight, DL_FloatTensor:$bias,
+                       Optional<DL_FloatTensor>:$residual, F64Attr:$eps, UnitAttr:$channels_last,
+                       DefaultValuedAttr<I64Attr, "0">:$activation);
   let results = (outs DL_FloatTensor:$result, DL_FloatTensor:$mean, DL_FloatTensor:$var);
-  let assemblyFormat = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = [{
+    $input `,` $weight `,` $bias (`residual` `(` $residual^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
 }
 

@@ -29,6 +29,8 @@ LogicalResult BatchNormTrainOp::verify() {
   if (getChannelsLast() && x.getRank() != 4) return emitOpError("channels_last needs a 4-d input");
   if (getActivation() != 0 && getActivation() != ActivationRelu)
     return emitOpError("applies no activation or relu, not activation ") << getActivation();
+  if (getResidual() && getResidual().getType() != getResult().getType())
+    return emitOpError("expects a residual of the result's type");
   int64_t c = x.getDimSize(getChannelsLast() ? 3 : 1);
   for (Value v : {getWeight(), getBias(), getMean(), getVar()})
     if (failed(vector(*this, v, c, "weight, bias and the statistics"))) return failure();

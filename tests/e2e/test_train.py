@@ -393,8 +393,10 @@ def stem_inputs(b, rng):
 
 
 # relu after a training batch_norm, which the runtime's batch norm applies as it stores
-# its result (FuseActivations' FuseReluIntoBatchNormTrain); the relu's gradient reads
-# that result. Two such layers, the second's input the first's relu'd output.
+# its result (FuseActivations' FuseReluIntoBatchNormTrain), and relu(batch_norm + skip),
+# the skip tensor added there too (FuseResidualReluIntoBatchNormTrain): an identity skip
+# (r1) and ResNet's downsampling one (r2: the later batch norm takes the earlier's result).
+# The relus' gradients read those results.
 BN_RELU = """
 model BnRelu {
   input x: f32[B, 3, 12, 12]
@@ -402,8 +404,14 @@ model BnRelu {
   c1 = conv2d(x, 16, 3, padding = 1, bias = false)
   n1 = batch_norm(c1) |> relu
   c2 = conv2d(n1, 16, 3, padding = 1, bias = false)
-  n2 = batch_norm(c2) |> relu
-  logits = dense(global_avg_pool2d(n2), 5)
+  n2 = batch_norm(c2)
+  r1 = relu(n2 + n1)
+  c3 = conv2d(r1, 16, 3, padding = 1, bias = false)
+  n3 = batch_norm(c3)
+  d = conv2d(r1, 16, 1, bias = false)
+  n4 = batch_norm(d)
+  r2 = relu(n3 + n4)
+  logits = dense(global_avg_pool2d(r2), 5)
   output logits
   train {
     loss = cross_entropy(logits, label)
@@ -411,19 +419,23 @@ model BnRelu {
   }
 }
 """
-BN_RELU_PARAMS = [("c1.weight", (16, 3, 3, 3)), ("n1.weight", (16,)), ("n1.bias", (16,)), ("c2.weight", (16, 16, 3, 3)),
-                  ("n2.weight", (16,)), ("n2.bias", (16,)), ("logits.weight", (5, 16)), ("logits.bias", (5,))]
-BN_RELU_BUFFERS = {"%s.%s" % (n, b): v for n in ("n1", "n2") for b, v in
+BN_RELU_PARAMS = ([("c1.weight", (16, 3, 3, 3)), ("c2.weight", (16, 16, 3, 3)), ("c3.weight", (16, 16, 3, 3)),
+                   ("d.weight", (16, 16, 1, 1))] + [(n + s, (16,)) for n in ("n1", "n2", "n3", "n4")
+                                                      for s in (".weight", ".bias")] +
+                  [("logits.weight", (5, 16)), ("logits.bias", (5,))])
+BN_RELU_BUFFERS = {"%s.%s" % (n, b): v for n in ("n1", "n2", "n3", "n4") for b, v in
                    (("running_mean", np.zeros(16, np.float32)), ("running_var", np.ones(16, np.float32)),
                     ("num_batches_tracked", np.array(0, np.int64)))}
 
 
 def bn_relu_loss(P, I):
-    n1 = torch.relu(F.batch_norm(F.conv2d(I["x"], P["c1.weight"], padding=1), P["n1.running_mean"],
-                                 P["n1.running_var"], P["n1.weight"], P["n1.bias"], True, 0.1, 1e-5))
-    n2 = torch.relu(F.batch_norm(F.conv2d(n1, P["c2.weight"], padding=1), P["n2.running_mean"], P["n2.running_var"],
-                                 P["n2.weight"], P["n2.bias"], True, 0.1, 1e-5))
-    return F.cross_entropy(linear(P, "logits", n2.mean((2, 3))), I["label"])
+    def bn(name, v):
+        return F.batch_norm(v, P[name + ".running_mean"], P[name + ".running_var"], P[name + ".weight"],
+                            P[name + ".bias"], True, 0.1, 1e-5)
+    n1 = torch.relu(bn("n1", F.conv2d(I["x"], P["c1.weight"], padding=1)))
+    r1 = torch.relu(bn("n2", F.conv2d(n1, P["c2.weight"], padding=1)) + n1)
+    r2 = torch.relu(bn("n3", F.conv2d(r1, P["c3.weight"], padding=1)) + bn("n4", F.conv2d(r1, P["d.weight"])))
+    return F.cross_entropy(linear(P, "logits", r2.mean((2, 3))), I["label"])
 
 
 def bn_relu_inputs(b, rng):

@@ -478,9 +478,9 @@ TEST_CASE("batch_norm normalises with running statistics, or in training form wi
     std::vector<float> y(x.size()), batchMean(static_cast<size_t>(c)), batchVar(static_cast<size_t>(c)), yTrain(x.size());
     auto at = [&](int64_t i, int64_t ch, int64_t s) { return size_t((i * c + ch) * spatial + s); };
     dlrt_k_batch_norm_f32(&ctx, 0, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
-                          runMean.data(), runVar.data(), y.data(), 1e-5, 0, 0);
+                          runMean.data(), runVar.data(), y.data(), 1e-5, 0, 0, nullptr);
     dlrt_k_batch_norm_f32(&ctx, 1, int64_t(dims.size()), dims.data(), x.data(), gamma.data(), beta.data(),
-                          batchMean.data(), batchVar.data(), yTrain.data(), 1e-5, 1, 0);
+                          batchMean.data(), batchVar.data(), yTrain.data(), 1e-5, 1, 0, nullptr);
     REQUIRE(ctx.error.empty());
     std::vector<double> wantY(x.size()), wantMean(static_cast<size_t>(c)), wantVar(static_cast<size_t>(c)), wantTrain(x.size());
     for (int64_t ch = 0; ch < c; ++ch) {
@@ -559,13 +559,20 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
         CAPTURE(int(isa), threads);
         std::vector<float> y(size), dx(size), mean(channels), var(channels), dgamma(channels), dbeta(channels);
         dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), y.data(), float(eps),
-                                        mean.data(), var.data(), scratch.data(), false, isa);
-        // With the relu that follows applied as y is stored: relu(y), bit for bit.
-        std::vector<float> relued(size), wantRelued(size);
-        dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), relued.data(), float(eps),
-                                        mean.data(), var.data(), scratch.data(), true, isa);
-        for (size_t k = 0; k < size_t(size); ++k) wantRelued[k] = y[k] > 0 ? y[k] : 0.0f;
-        REQUIRE(std::memcmp(relued.data(), wantRelued.data(), relued.size() * sizeof(float)) == 0);
+                                        mean.data(), var.data(), scratch.data(), {}, isa);
+        // With the relu that follows applied as y is stored, and with a skip connection's
+        // tensor (dy here) added before it: relu(y) and relu(y + dy), bit for bit.
+        for (bool skip : {false, true}) {
+          std::vector<float> relued(size), wantRelued(size);
+          dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), relued.data(),
+                                          float(eps), mean.data(), var.data(), scratch.data(),
+                                          {skip ? dy.data() : nullptr, true}, isa);
+          for (size_t k = 0; k < size_t(size); ++k) {
+            const float v = skip ? y[k] + dy[k] : y[k];
+            wantRelued[k] = v > 0 ? v : 0.0f;
+          }
+          REQUIRE(std::memcmp(relued.data(), wantRelued.data(), relued.size() * sizeof(float)) == 0);
+        }
         dlrt::native::batchNormBackward(threads, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(),
                                         dx.data(), dgamma.data(), dbeta.data(), float(eps), scratch.data(), isa);
         requireClose(mean, wantMean, 1e-7);
@@ -601,11 +608,11 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
       CAPTURE(int(isa));
       std::vector<float> y(size), dx(size), mean(4), var(4), dgamma(4), dbeta(4);
       dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f, mean.data(),
-                                      var.data(), scratch.data(), false, isa);
+                                      var.data(), scratch.data(), {}, isa);
       // relu'd as stored: NaN stays NaN, as torch.relu keeps it.
       std::vector<float> relued(size);
       dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), relued.data(), 1e-5f, mean.data(),
-                                      var.data(), scratch.data(), true, isa);
+                                      var.data(), scratch.data(), {nullptr, true}, isa);
       for (size_t k = 0; k < size_t(size); ++k)
         CHECK((std::isnan(y[k]) ? std::isnan(relued[k]) : relued[k] == (y[k] > 0 ? y[k] : 0.0f)));
       dlrt::native::batchNormBackward(1, s, x.data(), gamma.data(), mean.data(), var.data(), dy.data(), dx.data(),
@@ -680,7 +687,7 @@ TEST_CASE("batch_norm on an NHWC tensor computes what it does on the NCHW one, f
     Run r{std::vector<float>(size), std::vector<float>(size_t(c)), std::vector<float>(size_t(c)),
           std::vector<float>(size), std::vector<float>(size_t(c)), std::vector<float>(size_t(c))};
     dlrt_k_batch_norm_f32(&ctx, 0, 4, dims.data(), xs.data(), gamma.data(), beta.data(), r.mean.data(), r.var.data(),
-                          r.y.data(), 1e-5, 1, channelsLast);
+                          r.y.data(), 1e-5, 1, channelsLast, nullptr);
     dlrt_k_batch_norm_backward_f32(&ctx, 1, 4, dims.data(), xs.data(), gamma.data(), r.mean.data(), r.var.data(),
                                    dys.data(), r.dx.data(), r.dgamma.data(), r.dbeta.data(), 1e-5, channelsLast);
     REQUIRE(ctx.error.empty());

@@ -95,6 +95,57 @@ struct FuseReluIntoBatchNormTrain : public OpRewritePattern<dl::ReluOp> {
   }
 };
 
+/// relu(add(batch_norm_train(x), skip)) -> batch_norm_train(x) with residual skip and
+/// activation relu, where nothing else reads the normalised tensor or the sum: the
+/// runtime's batch norm adds the skip tensor and applies relu as it stores each value,
+/// and the add-and-relu pass over memory (reading two tensors, writing one) disappears.
+/// The batch norm stays where it is, so the skip tensor must be computed before it (of
+/// ResNet's bn(conv2) + bn(downsample), the second takes the first as its residual; the
+/// statistics' readers after a batch norm keep it from moving down). ResNet-18's train
+/// step at batch 16, one Sapphire Rapids core: the eight relu(h + x) took 7.8 ms.
+struct FuseResidualReluIntoBatchNormTrain : public OpRewritePattern<dl::ReluOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  /// Whether v is available where op is: an argument of op's block or of a block around
+  /// it, or the result of an op before it in its block.
+  static bool availableAt(Value v, Operation *op) {
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      return arg.getOwner() == op->getBlock() || arg.getOwner()->getParentOp()->isProperAncestor(op);
+    Operation *def = v.getDefiningOp();
+    return def->getBlock() == op->getBlock() && def->isBeforeInBlock(op);
+  }
+  /// The batch norm that can take `other` as its residual, if `mine` is one.
+  static dl::BatchNormTrainOp candidate(Value mine, Value other, dl::AddOp add) {
+    auto bn = mine.getDefiningOp<dl::BatchNormTrainOp>();
+    if (!bn || bn.getResidual() || bn.getActivation() != 0 || !bn.getResult().hasOneUse() || other == mine ||
+        bn.getResult().getType() != add.getType() || other.getType() != add.getType() ||
+        !add.getType().getElementType().isF32() || !availableAt(other, bn))
+      return {};
+    return bn;
+  }
+
+  LogicalResult matchAndRewrite(dl::ReluOp relu, PatternRewriter &rw) const override {
+    auto add = relu.getInput().getDefiningOp<dl::AddOp>();
+    if (!add || !add->hasOneUse() || add.getType() != relu.getType()) return failure();
+    dl::BatchNormTrainOp bn = candidate(add.getLhs(), add.getRhs(), add);
+    Value other = add.getRhs();
+    if (!bn) {
+      bn = candidate(add.getRhs(), add.getLhs(), add);
+      other = add.getLhs();
+    }
+    if (!bn) return failure();
+    rw.modifyOpInPlace(bn, [&] {
+      bn.getResidualMutable().assign(other);
+      bn.setActivation(dl::ActivationRelu);
+      absorbLocation(bn, add);
+      absorbLocation(bn, relu);
+    });
+    rw.replaceOp(relu, bn.getResult());
+    rw.eraseOp(add);
+    return success();
+  }
+};
+
 struct FoldBatchNorm : public OpRewritePattern<dl::BatchNormOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormOp bn, PatternRewriter &rw) const override {
@@ -166,7 +217,8 @@ void populateFuseActivations(RewritePatternSet &patterns) {
 }
 
 void populateFuseReluIntoRuntimeKernels(RewritePatternSet &patterns) {
-  patterns.add<FuseReluIntoMaxPool, FuseReluIntoBatchNormTrain>(patterns.getContext());
+  patterns.add<FuseReluIntoMaxPool, FuseReluIntoBatchNormTrain, FuseResidualReluIntoBatchNormTrain>(
+      patterns.getContext());
 }
 
 } // namespace dlc

@@ -60,16 +60,19 @@ struct LowerToCPUPass : public impl::DLLowerToCPUBase<LowerToCPUPass> {
       RewritePatternSet blocked(&getContext());
       populateBlockedChannels(blocked, channelBlock);
       if (failed(applyPatternsGreedily(module, std::move(blocked), config))) return signalPassFailure();
+      // One transpose or blocking of a tensor that several convolutions read (and a skip
+      // connection's add: then the one a batch norm before it can take as its residual).
+      {
+        IRRewriter rewriter(&getContext());
+        DominanceInfo dominance(module);
+        eliminateCommonSubExpressions(rewriter, dominance, module);
+      }
       RewritePatternSet poolRelu(&getContext());
       populateFuseReluIntoRuntimeKernels(poolRelu);
       if (failed(applyPatternsGreedily(module, std::move(poolRelu), config))) return signalPassFailure();
       RewritePatternSet convPool(&getContext());
       populateFuseConvIntoMaxPool(convPool);
       if (failed(applyPatternsGreedily(module, std::move(convPool), config))) return signalPassFailure();
-      // One transpose or blocking of a tensor that several convolutions read.
-      IRRewriter rewriter(&getContext());
-      DominanceInfo dominance(module);
-      eliminateCommonSubExpressions(rewriter, dominance, module);
     }
     RewritePatternSet patterns(&getContext());
     if (kernels == "linalg") { // preferred: a higher benefit

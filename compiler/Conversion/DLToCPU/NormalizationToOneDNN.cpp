@@ -89,7 +89,8 @@ struct BatchNormToOneDNN : public OpRewritePattern<dl::BatchNormOp> {
     resultOverInput(call, op.getInput())
         .in(f64Const(rw, loc, op.getEps().convertToDouble()))
         .in(i64Const(rw, loc, 0))  // inference
-        .in(i64Const(rw, loc, 0)); // NCHW: the layout pass folds an inference batch_norm into its conv2d
+        .in(i64Const(rw, loc, 0))  // NCHW: the layout pass folds an inference batch_norm into its conv2d
+        .optional(Value());        // no residual
     rw.replaceOp(op, call.emitResult());
     return success();
   }
@@ -118,6 +119,7 @@ struct BatchNormTrainToOneDNN : public OpRewritePattern<dl::BatchNormTrainOp> {
                                      .in(f64Const(rw, loc, op.getEps().convertToDouble()))
                                      .in(i64Const(rw, loc, op.getActivation() == dl::ActivationRelu ? 2 : 1))
                                      .in(i64Const(rw, loc, op.getChannelsLast() ? 1 : 0))
+                                     .optional(op.getResidual())
                                      .emit();
     rw.replaceOp(op, ValueRange{results[2], results[0], results[1]});
     return success();

@@ -50,6 +50,8 @@ LogicalResult BatchNormTrainOp::buildGradient(OpBuilder &b, ValueRange resultGra
                                               SmallVectorImpl<Value> &grads) {
   // The statistics feed only the running ones, which carry no gradient.
   if (resultGrads[1] || resultGrads[2]) return emitOpError("has no gradient for its batch statistics");
+  // A fused residual or relu comes after the gradient is built (FuseActivations).
+  if (getResidual() || getActivation() != 0) return emitOpError("has no gradient rule with a fused residual or relu");
   auto back = BatchNormBackwardOp::create(
       b, getLoc(), TypeRange{getInput().getType(), getWeight().getType(), getBias().getType()}, resultGrads[0],
       getInput(), getWeight(), getMean(), getVar(), getEpsAttr());

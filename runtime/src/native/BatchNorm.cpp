@@ -189,18 +189,22 @@ DLRT_VINLINE void storeResult(float *p, vf v, bool streaming) {
   else store(p, v);
 }
 
-/// y = (x - mean) * scale + beta, relu'd (NaN kept, as torch.relu) where `relu`.
+/// y = (x - mean) * scale + beta, plus the residual where there is one, relu'd (NaN kept,
+/// as torch.relu) where `relu`.
 struct Normalise {
   const float *x;
   float *y;
-  bool streaming, relu;
+  bool streaming;
+  BatchNormEpilogue after;
   DLRT_VINLINE void vector(int64_t at, vf mean, vf scale, vf beta, vf) const {
     vf v = (load(x + at) - mean) * scale + beta;
-    storeResult(y + at, relu ? reluKeepingNaN(v) : v, streaming);
+    if (after.residual) v += load(after.residual + at);
+    storeResult(y + at, after.relu ? reluKeepingNaN(v) : v, streaming);
   }
   DLRT_VINLINE void scalar(int64_t at, float mean, float scale, float beta, float) const {
     float v = (x[at] - mean) * scale + beta;
-    y[at] = relu ? reluKeepingNaN(v) : v;
+    if (after.residual) v += after.residual[at];
+    y[at] = after.relu ? reluKeepingNaN(v) : v;
   }
 };
 
@@ -247,7 +251,7 @@ struct Forward {
   const BatchNormShape &s;
   const float *x, *gamma, *beta;
   float *y, eps, *mean, *var;
-  bool relu;
+  BatchNormEpilogue after;
   ScratchLayout l;
   float *shift() const { return l.params; }
   float *scale() const { return l.params + s.channels; }
@@ -269,7 +273,7 @@ template <int Chunks> DLRT_VINLINE void forwardSums(const Forward &f, int64_t be
   sumsPart<Chunks>(f.s, MomentTerms{f.x}, f.shift(), f.l.partials, f.l.sums, begin, end);
 }
 DLRT_VINLINE void forwardMap(const Forward &f, int64_t begin, int64_t end) {
-  const Normalise n{f.x, f.y, streams(f.s, f.y), f.relu};
+  const Normalise n{f.x, f.y, streams(f.s, f.y), f.after};
   mapPart(f.s, {f.mean, f.scale(), f.beta, f.beta}, n, begin, end);
   if (n.streaming) __builtin_ia32_sfence(); // the stores visible before the threads join
 }
@@ -310,9 +314,10 @@ int64_t batchNormScratch(const BatchNormShape &s) {
 }
 
 void batchNormTraining(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *beta,
-                       float *y, float eps, float *mean, float *var, double *scratch, bool relu, VectorIsa isa) {
+                       float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after,
+                       VectorIsa isa) {
   const Passes &run = passesFor(isa);
-  Forward f{s, x, gamma, beta, y, eps, mean, var, relu, ScratchLayout(s, scratch)};
+  Forward f{s, x, gamma, beta, y, eps, mean, var, after, ScratchLayout(s, scratch)};
   const int64_t channels = s.channels;
   // K: the channel's first value, or 0 where that is not finite (x - K would be NaN for
   // every x where PyTorch's mean is +-inf).

@@ -52,9 +52,14 @@ int64_t batchNormScratch(const BatchNormShape &s);
 
 /// y = (x - mean_c) / sqrt(var_c + eps) * gamma_c + beta_c with the batch's statistics per
 /// channel c, var the biased variance; mean and var ([channels]) receive them. count() > 0.
-/// `relu`: y relu'd as it is stored (NaN kept, as torch.relu), for a relu that follows.
+/// `after`: what follows, applied as y is stored: a skip connection's tensor added (x's
+/// shape and layout; null for none), then relu (NaN kept, as torch.relu).
+struct BatchNormEpilogue {
+  const float *residual = nullptr;
+  bool relu = false;
+};
 void batchNormTraining(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *beta,
-                       float *y, float eps, float *mean, float *var, double *scratch, bool relu = false,
+                       float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after = {},
                        VectorIsa isa = widestVectorIsa());
 
 /// The gradient of batchNormTraining from its saved statistics: dx (the shape of x),

@@ -73,9 +73,10 @@ void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, 
 /// mean and var (the running statistics); training 1: computes the batch's mean and biased
 /// variance into them and normalises with those; training 2: as 1, y relu'd as it is
 /// stored (NaN kept, as torch.relu): the relu that follows a train step's batch_norm.
+/// residual (training form; null for none): added to y before the relu, a skip connection.
 void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                            const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
-                           int64_t training, int64_t channels_last);
+                           int64_t training, int64_t channels_last, const float *residual);
 /// The gradients of the training form of batch_norm: dx, dgamma and dbeta from dy, the
 /// forward's x and gamma, and the batch mean and biased variance it computed. dims as there.
 void dlrt_k_batch_norm_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,

@@ -94,7 +94,7 @@ native::BatchNormShape batchNormShape(int64_t rank, const int64_t *dims, bool ch
 
 extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                       const float *gamma, const float *beta, float *mean, float *var, float *y,
-                                      double eps, int64_t training, int64_t channelsLast) {
+                                      double eps, int64_t training, int64_t channelsLast, const float *residual) {
   guarded(vctx, site, [&](KernelContext &ctx) {
     memory::dims d(dims, dims + rank);
     double elements = elementCount(d);
@@ -104,7 +104,7 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
       native::BatchNormShape s = batchNormShape(rank, dims, channelsLast != 0);
       native::batchNormTraining(ctx.threadsFor(8.0 * elements), s, x, gamma, beta, y, float(eps), mean, var,
                                 siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)),
-                                training == 2);
+                                {residual, training == 2});
       return;
     }
     int threads = ctx.threadsFor(2.0 * elements);

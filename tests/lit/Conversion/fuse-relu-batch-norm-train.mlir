@@ -19,6 +19,16 @@
 // CHECK: arith.cmpf ugt
 // CHECK: return
 
+// relu(bn(conv(a)) + a), a = relu(conv(x)) on NHWC as the skip tensors of a network's
+// blocks are: the skip tensor, computed before the batch norm, becomes its residual (a
+// present optional operand: arg kind 0), the add and the relu go.
+// CHECK-LABEL: func.func @residual
+// CHECK: arith.cmpf ugt
+// CHECK: dlrt.call @dlrt_k_batch_norm_f32({{.*}}, %c2_i64, %c1_i64, %{{.*}}) {arg_kinds = array<i32: 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0>}
+// CHECK-NOT: arith.addf
+// CHECK-NOT: arith.cmpf ugt
+// CHECK: return
+
 // The portable kernels decompose batch_norm and keep the relu.
 // LINALG-LABEL: func.func @fused
 // LINALG-NOT: dlrt_k_batch_norm_f32
@@ -55,5 +65,16 @@ module attributes {dl.signature = "{}"} {
     %y, %mean, %var = dl.batch_norm_train %c, %g, %b {eps = 1.000000e-05 : f64} : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
     %z = dl.relu %y : tensor<?x4x8x8xf32>
     return %y, %z : tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32>
+  }
+  func.func @residual(%x: tensor<?x4x8x8xf32> {dl.input = "x"}, %w: tensor<4x4x3x3xf32> {dl.param = "c.weight"},
+                      %g: tensor<4xf32> {dl.param = "bn.weight"}, %b: tensor<4xf32> {dl.param = "bn.bias"})
+      -> (tensor<?x4x8x8xf32> {dl.output = "z"}) {
+    %c0 = dl.conv2d %x, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x4x8x8xf32>, tensor<4x4x3x3xf32> -> tensor<?x4x8x8xf32>
+    %a = dl.relu %c0 : tensor<?x4x8x8xf32>
+    %c = dl.conv2d %a, %w {dilation = array<i64: 1, 1>, groups = 1 : i64, padding = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : tensor<?x4x8x8xf32>, tensor<4x4x3x3xf32> -> tensor<?x4x8x8xf32>
+    %y, %mean, %var = dl.batch_norm_train %c, %g, %b {eps = 1.000000e-05 : f64} : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
+    %s = dl.add %y, %a : tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32> -> tensor<?x4x8x8xf32>
+    %z = dl.relu %s : tensor<?x4x8x8xf32>
+    return %z : tensor<?x4x8x8xf32>
   }
 }
