@@ -244,6 +244,14 @@ def pairs_inputs(b, rng):
             "label": rng.integers(0, 5, (b, 4)).astype(np.int32)}
 
 
+
+def image_inputs(chw):
+    """The inputs of a classifier of images of shape chw into 5 classes: x standard normal
+    ([b, *chw]), then the labels."""
+    return lambda b, rng: {"x": rng.standard_normal((b,) + chw).astype(np.float32),
+                           "label": rng.integers(0, 5, b).astype(np.int64)}
+
+
 CONV = """
 model Conv {
   input x: f32[B, 3, 10, 10]
@@ -289,8 +297,7 @@ def conv_loss(P, I):
     return F.cross_entropy(conv_logits(P, I), I["label"])
 
 
-def conv_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 3, 10, 10)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+conv_inputs = image_inputs((3, 10, 10))
 
 
 # 3x3 convolutions with the pixels (at least 8192 output pixels a call, 56x56 from batch 3)
@@ -326,8 +333,7 @@ def wide_conv_loss(P, I):
     return F.cross_entropy(linear(P, "logits", c2.mean((2, 3))), I["label"])
 
 
-def wide_conv_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 16, 56, 56)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+wide_conv_inputs = image_inputs((16, 56, 56))
 
 
 # 3x3 convolutions of 128 channels, which a train step runs by oneDNN's Winograd F(4x4, 3x3)
@@ -388,8 +394,7 @@ def stem_loss(P, I):
     return F.cross_entropy(linear(P, "logits", c1.mean((2, 3))), I["label"])
 
 
-def stem_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 3, 16, 120)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+stem_inputs = image_inputs((3, 16, 120))
 
 
 # relu after a training batch_norm, which the runtime's batch norm applies as it stores
@@ -438,8 +443,7 @@ def bn_relu_loss(P, I):
     return F.cross_entropy(linear(P, "logits", r2.mean((2, 3))), I["label"])
 
 
-def bn_relu_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 3, 12, 12)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+bn_relu_inputs = image_inputs((3, 12, 12))
 
 
 # Max pooling on whole 16s of channels, which the train step runs on the runtime's own
@@ -474,8 +478,7 @@ def pool_loss(P, I):
     return F.cross_entropy(linear(P, "logits", f), I["label"])
 
 
-def pool_inputs(b, rng):
-    return {"x": rng.standard_normal((b, 16, 9, 8)).astype(np.float32), "label": rng.integers(0, 5, b).astype(np.int64)}
+pool_inputs = image_inputs((16, 9, 8))
 
 
 NORM1D = """
