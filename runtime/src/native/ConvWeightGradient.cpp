@@ -30,7 +30,7 @@ bool fewChannelWeightGradientSupports(const int64_t *g) {
 }
 
 int64_t fewChannelWeightGradientScratch(int threads, const WeightGradientShape &s) {
-  return s.groups() * s.taps() + int64_t(std::max(threads, 1)) * s.paddedRows() * s.paddedColumns() * s.c;
+  return s.groups() * s.weights() + int64_t(std::max(threads, 1)) * s.paddedRows() * s.paddedColumns() * s.c;
 }
 
 namespace {
@@ -122,10 +122,10 @@ template <int N, int V, int R>
 DLRT_VINLINE void groupsOf(const WeightGradientShape &s, const float *x, const float *dy, float *sums,
                            PaddedImage &image, int64_t g0, int64_t g1) {
   const TapOffsets o(s);
-  const int64_t rows = s.n * s.oh, groups = s.groups(), taps = s.taps() / s.k;
+  const int64_t rows = s.n * s.oh, groups = s.groups(), taps = s.taps();
   for (int64_t g = g0; g < g1; ++g) {
-    float *groupSums = sums + g * s.taps();
-    std::fill(groupSums, groupSums + s.taps(), 0.0f);
+    float *groupSums = sums + g * s.weights();
+    std::fill(groupSums, groupSums + s.weights(), 0.0f);
     for (int64_t row = g * rows / groups; row < (g + 1) * rows / groups; ++row) {
       const int64_t b = row / s.oh, oy = row % s.oh;
       image.need(x, b, oy * s.sh, oy * s.sh + (s.kh - 1) * s.dh + 1);
@@ -166,14 +166,14 @@ void groupsGeneric(const WeightGradientShape &s, const float *x, const float *dy
 
 bool fewChannelWeightGradient(int threads, const WeightGradientShape &s, const float *x, const float *dy, float *dw,
                               float *scratch, VectorIsa isa) {
-  const int64_t groups = s.groups(), taps = s.taps() / s.k;
+  const int64_t groups = s.groups(), taps = s.taps();
   if (groups == 0) {
-    std::fill(dw, dw + s.taps(), 0.0f);
+    std::fill(dw, dw + s.weights(), 0.0f);
     return true;
   }
   auto run = isa == VectorIsa::Avx512 ? groupsAvx512 : isa == VectorIsa::Avx2 ? groupsAvx2 : groupsGeneric;
   const int parts = int(std::min<int64_t>(std::max(threads, 1), groups));
-  float *images = scratch + groups * s.taps();
+  float *images = scratch + groups * s.weights();
   const int64_t imageFloats = s.paddedRows() * s.paddedColumns() * s.c;
   parallelParts(parts, parts, [&](int part) {
     PaddedImage image(s, images + part * imageFloats);
@@ -181,12 +181,12 @@ bool fewChannelWeightGradient(int threads, const WeightGradientShape &s, const f
   });
   // The groups' sums in order, into OIHW.
   for (int64_t g = 1; g < groups; ++g) {
-    const float *from = scratch + g * s.taps();
-    for (int64_t e = 0; e < s.taps(); ++e) scratch[e] += from[e];
+    const float *from = scratch + g * s.weights();
+    for (int64_t e = 0; e < s.weights(); ++e) scratch[e] += from[e];
   }
   // A sum that is not finite may hold a padding zero times an infinite dy (NaN), where the
   // direct sums leave padding out.
-  for (int64_t e = 0; e < s.taps(); ++e)
+  for (int64_t e = 0; e < s.weights(); ++e)
     if (!std::isfinite(scratch[e])) return false;
   for (int64_t o = 0; o < s.k; ++o)
     for (int64_t t = 0; t < taps; ++t) {

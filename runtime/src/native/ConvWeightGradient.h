@@ -33,8 +33,10 @@ struct WeightGradientShape {
   int64_t paddedColumns() const { return (ow - 1) * sw + (kw - 1) * dw + 1; }
   /// The groups of output rows summed apart (at most kWeightGradientGroups).
   int64_t groups() const;
-  /// Floats of one group's sums: [KH][KW][C][K].
-  int64_t taps() const { return kh * kw * c * k; }
+  /// The filter's taps per output channel, in [KH][KW][C] order.
+  int64_t taps() const { return kh * kw * c; }
+  /// Floats of dW, and of one group's sums: [KH][KW][C][K].
+  int64_t weights() const { return taps() * k; }
 };
 
 /// Whether fewChannelWeightGradient runs geometry `g`: NHWC activations, groups 1, 1 to 4

@@ -514,7 +514,7 @@ bool dlrt::fewChannelBackwardWeights(KernelContext &ctx, const int64_t *g, const
   default: return false; // not measured
   }
   const native::WeightGradientShape s(g);
-  const int threads = ctx.threadsFor(2.0 * double(s.n * s.oh * s.ow) * double(s.taps()));
+  const int threads = ctx.threadsFor(2.0 * double(s.n * s.oh * s.ow) * double(s.weights()));
   float *scratch = static_cast<float *>(
       ctx.weightGradientScratch.get(size_t(native::fewChannelWeightGradientScratch(threads, s)) * sizeof(float)));
   return native::fewChannelWeightGradient(threads, s, x, dy, dw, scratch);
