@@ -28,6 +28,7 @@ void *resolveKernel(const char *name, void *) {
       {"dlrt_k_layer_norm_f32", reinterpret_cast<void *>(&dlrt_k_layer_norm_f32)},
       {"dlrt_k_batch_norm_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_f32)},
       {"dlrt_k_batch_norm_backward_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_backward_f32)},
+      {"dlrt_k_batch_norm_max_pool_f32", reinterpret_cast<void *>(&dlrt_k_batch_norm_max_pool_f32)},
       {"dlrt_k_softmax_f32", reinterpret_cast<void *>(&dlrt_k_softmax_f32)},
       {"dlrt_k_softmax_backward_f32", reinterpret_cast<void *>(&dlrt_k_softmax_backward_f32)},
       {"dlrt_k_layer_norm_backward_f32", reinterpret_cast<void *>(&dlrt_k_layer_norm_backward_f32)},

@@ -446,6 +446,41 @@ def bn_relu_loss(P, I):
 bn_relu_inputs = image_inputs((3, 12, 12))
 
 
+# ResNet's stem on 16 channels: batch norm, relu and max pooling of 3x3, stride 2 (relu
+# moved below the pooling), where the batch norm's statistics and the pooling of its
+# normalised values run in one call (dlrt_k_batch_norm_max_pool_f32) and the normalised
+# tensor is never stored; the pooling's gradient and the batch norm's read what that call
+# kept. Odd sizes (11 x 9): windows cut by the edges on both sides.
+BN_POOL = """
+model BnPool {
+  input x: f32[B, 3, 11, 9]
+  input label: i64[B]
+  c = conv2d(x, 16, 3, padding = 1, bias = false)
+  p = batch_norm(c, name = "n") |> relu |> max_pool2d(3, stride = 2, padding = 1)
+  logits = dense(flatten(p), 5)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+BN_POOL_PARAMS = [("c.weight", (16, 3, 3, 3)), ("n.weight", (16,)), ("n.bias", (16,)),
+                  ("logits.weight", (5, 16 * 6 * 5)), ("logits.bias", (5,))]
+BN_POOL_BUFFERS = {"n.running_mean": np.zeros(16, np.float32), "n.running_var": np.ones(16, np.float32),
+                   "n.num_batches_tracked": np.array(0, np.int64)}
+
+
+def bn_pool_loss(P, I):
+    n = F.batch_norm(F.conv2d(I["x"], P["c.weight"], padding=1), P["n.running_mean"], P["n.running_var"],
+                     P["n.weight"], P["n.bias"], True, 0.1, 1e-5)
+    p = F.max_pool2d(torch.relu(n), 3, stride=2, padding=1)
+    return F.cross_entropy(linear(P, "logits", p.flatten(1)), I["label"])
+
+
+bn_pool_inputs = image_inputs((3, 11, 9))
+
+
 # Max pooling on whole 16s of channels, which the train step runs on the runtime's own
 # kernels (native/MaxPool: the maxima's positions kept by the forward, the gradient
 # gathered by the backward), windows overlapping (3x3 of stride 2, padding 1) and apart
@@ -665,11 +700,12 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("deep_conv", DEEP_CONV, DEEP_CONV_PARAMS, deep_conv_loss, deep_conv_inputs),
           ("stem", STEM, STEM_PARAMS, stem_loss, stem_inputs),
           ("bn_relu", BN_RELU, BN_RELU_PARAMS, bn_relu_loss, bn_relu_inputs),
+          ("bn_pool", BN_POOL, BN_POOL_PARAMS, bn_pool_loss, bn_pool_inputs),
           ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
           ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
-BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS, "bn_relu": BN_RELU_BUFFERS}
+BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS, "bn_relu": BN_RELU_BUFFERS, "bn_pool": BN_POOL_BUFFERS}
 
 
 def accuracy(logits_fn, labels):

@@ -635,6 +635,73 @@ TEST_CASE("native batch_norm's training form and gradient: rows and planes, ever
   }
 }
 
+TEST_CASE("batch_norm's training form and the max pooling of its result in one pass: the same maxima, positions "
+          "and statistics as the two kernels apart, every ISA build, team sizes, negative scales, NaN and infinities; "
+          "the kernel call too",
+          "[kernels]") {
+  using dlrt::native::VectorIsa;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  struct Window {
+    int64_t k, s, p;
+  };
+  for (Window win : {Window{3, 2, 1}, Window{2, 2, 0}}) {
+    const int64_t n = 3, c = 32, h = 9, w = 8;
+    const int64_t oh = (h + 2 * win.p - win.k) / win.s + 1, ow = (w + 2 * win.p - win.k) / win.s + 1;
+    const auto channels = static_cast<size_t>(c);
+    const std::vector<int64_t> g = {n, c, h, w, oh, ow, win.k, win.k, win.s, win.s, win.p, win.p, win.p, win.p,
+                                    1, DLRT_LAYOUT_NHWC, DLRT_ACTIVATION_NONE};
+    REQUIRE(dlrt::native::maxPoolTrainingSupports(g.data()));
+    auto x = randomVector(size_t(n * h * w * c), 61, -2, 3), gamma = randomVector(channels, 62, -1.5, 1.5),
+         beta = randomVector(channels, 63);
+    gamma[3] = 0; // every normalised value of channel 3 ties (beta): the first position
+    x[size_t(((1 * h + 4) * w + 3) * c + 5)] = nan; // channel 5: NaN statistics, NaN everywhere
+    x[size_t(((2 * h + 1) * w + 2) * c + 7)] = inf; // channel 7: an infinite mean
+    const dlrt::native::BatchNormShape s{n * h * w, c, 1};
+    const size_t pooledSize = size_t(n * oh * ow * c);
+    std::vector<double> scratch(size_t(dlrt::native::batchNormScratch(s)));
+    auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : a == b; };
+    for (VectorIsa isa : runnableIsas())
+      for (int threads : {1, 2, 3}) {
+        CAPTURE(win.k, int(isa), threads);
+        std::vector<float> y(x.size()), wantPooled(pooledSize), wantMean(channels), wantVar(channels);
+        std::vector<uint8_t> wantWhere(size_t(dlrt::native::maxPoolTrainingBytes(g.data())));
+        dlrt::native::batchNormTraining(threads, s, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f,
+                                        wantMean.data(), wantVar.data(), scratch.data(), {}, isa);
+        dlrt::native::maxPoolTraining(threads, g.data(), y.data(), wantPooled.data(), wantWhere.data(), isa);
+        std::vector<float> pooled(pooledSize, 7.0f), mean(channels, 7.0f), var(channels, 7.0f);
+        std::vector<uint8_t> where(wantWhere.size(), 200);
+        dlrt::native::batchNormTrainingMaxPool(threads, g.data(), x.data(), gamma.data(), beta.data(), 1e-5f,
+                                               mean.data(), var.data(), scratch.data(), pooled.data(), where.data(),
+                                               isa);
+        size_t wrong = 0;
+        for (size_t i = 0; i < pooledSize; ++i)
+          if ((!same(pooled[i], wantPooled[i]) || where[i] != wantWhere[i]) && wrong++ < 4)
+            UNSCOPED_INFO("at " << i << ": " << pooled[i] << " @" << int(where[i]) << " want " << wantPooled[i]
+                                << " @" << int(wantWhere[i]));
+        for (size_t i = 0; i < channels; ++i)
+          if ((!same(mean[i], wantMean[i]) || !same(var[i], wantVar[i])) && wrong++ < 8)
+            UNSCOPED_INFO("channel " << i << ": " << mean[i] << ", " << var[i]);
+        CHECK(wrong == 0);
+        CHECK(std::isnan(wantMean[5]));
+        CHECK(wantMean[7] == inf);
+      }
+    // Through the kernel call, the compiler's form of it: the same as the native pair.
+    KernelContext ctx;
+    std::vector<float> y(x.size()), wantPooled(pooledSize), wantMean(channels), wantVar(channels);
+    std::vector<uint8_t> wantWhere(size_t(dlrt::native::maxPoolTrainingBytes(g.data())));
+    dlrt::native::batchNormTraining(1, s, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f, wantMean.data(),
+                                    wantVar.data(), scratch.data());
+    dlrt::native::maxPoolTraining(1, g.data(), y.data(), wantPooled.data(), wantWhere.data());
+    std::vector<float> pooled(pooledSize), mean(channels), var(channels);
+    std::vector<uint8_t> where(wantWhere.size(), 200);
+    dlrt_k_batch_norm_max_pool_f32(&ctx, 0, g.data(), x.data(), gamma.data(), beta.data(), mean.data(), var.data(),
+                                   pooled.data(), where.data(), 1e-5);
+    REQUIRE(ctx.error.empty());
+    CHECK(std::equal(where.begin(), where.end(), wantWhere.begin()));
+    for (size_t i = 0; i < pooledSize; ++i) CHECK(same(pooled[i], wantPooled[i]));
+  }
+}
+
 TEST_CASE("native batch_norm writes results of 32 MiB and more past the caches, the same bits as through them",
           "[kernels]") {
   using dlrt::native::BatchNormShape;

@@ -258,6 +258,70 @@ struct Conv2DBackwardWeightsToOneDNN : public OpRewritePattern<dl::Conv2DBackwar
   }
 };
 
+/// The batch norm whose training-form result the max pooling `fwd` reads, where the two
+/// run as one call (dlrt_k_batch_norm_max_pool_f32): channels-last f32 of rank 4, no
+/// activation or skip tensor on either, and the result read by `fwd` and by one gradient
+/// of it alone (the gradient reads the forward's record of the maxima, never the result).
+/// ResNet's stem (relu moved below the pooling): the 51 MB result at batch 16 is neither
+/// written nor read back.
+dl::BatchNormTrainOp normalisedInput(dl::Pool2DOp fwd) {
+  auto bn = fwd.getInput().getDefiningOp<dl::BatchNormTrainOp>();
+  if (!bn || !fwd.getIsMax() || !fwd.getChannelsLast() || fwd.getActivation() != 0 || fwd.getBlockedChannels() ||
+      bn.getActivation() != 0 || bn.getResidual() || !bn.getChannelsLast() ||
+      bn.getInput().getType().getRank() != 4 || !bn.getInput().getType().getElementType().isF32())
+    return {};
+  int gradients = 0;
+  for (Operation *user : bn.getResult().getUsers()) {
+    if (user == fwd) continue;
+    auto back = dyn_cast<dl::Pool2DBackwardOp>(user);
+    if (!back || back.getInput() != bn.getResult() || forwardOf<dl::Pool2DOp>(back, back.getInput(), samePooling) != fwd)
+      return {};
+    ++gradients;
+  }
+  return gradients == 1 ? bn : dl::BatchNormTrainOp();
+}
+
+/// The training-form forward of `fwd` (found by forwardOf) made in place of its inference
+/// form, with the batch norm before it where normalisedInput finds one: the forward's site
+/// and the workspace the backward reads.
+std::pair<Value, Value> trainingFormForward(PatternRewriter &rw, dl::Pool2DOp fwd) {
+  Value forwardSite = siteOf(rw, fwd.getLoc(), fwd);
+  OpBuilder::InsertionGuard guard(rw);
+  auto bn = normalisedInput(fwd);
+  if (!bn) {
+    rw.setInsertionPoint(fwd);
+    SmallVector<Value> results = poolForward(rw, fwd, /*workspace=*/true);
+    rw.replaceOp(fwd, results[0]);
+    return {forwardSite, results[1]};
+  }
+  rw.setInsertionPoint(bn);
+  Location loc = FusedLoc::get(rw.getContext(), {bn.getLoc(), fwd.getLoc()});
+  Value x = bn.getInput();
+  auto k = fwd.getKernel(), st = fwd.getStride(), p = fwd.getPadding();
+  auto [n, c, h, w] = nchwSizes(rw, loc, x, /*channelsLast=*/true);
+  Value oh = windowOutputSize(rw, loc, h, k[0], st[0], p[0], p[2], 1);
+  Value ow = windowOutputSize(rw, loc, w, k[1], st[1], p[1], p[3], 1);
+  Value geom = poolGeometryOf(rw, loc, fwd, {n, c, h, w}, oh, ow);
+  Value bytes = workspaceBytes(rw, loc, fwd, "dlrt_k_pool2d_workspace_bytes", geom);
+  auto rt = fwd.getResult().getType();
+  auto vec = bn.getMean().getType();
+  SmallVector<Value> results = KernelCall(rw, loc, fwd, "dlrt_k_batch_norm_max_pool_f32")
+                                   .in(geom)
+                                   .in(x)
+                                   .in(bn.getWeight())
+                                   .in(bn.getBias())
+                                   .out(vec, {})
+                                   .out(vec, {})
+                                   .out(rt, resultDynSizes(rt, {n, c, oh, ow}, /*channelsLast=*/true))
+                                   .out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes})
+                                   .in(f64Const(rw, loc, bn.getEps().convertToDouble()))
+                                   .emit();
+  rw.replaceAllUsesWith(bn.getMean(), results[0]);
+  rw.replaceAllUsesWith(bn.getVar(), results[1]);
+  rw.replaceOp(fwd, results[2]);
+  return {forwardSite, results[3]};
+}
+
 /// dx of a pool2d on oneDNN's pooling backward. With the train step's forward beside it,
 /// that forward runs in training form and keeps its workspace (where each maximum came
 /// from) for the backward; otherwise the kernel reruns the forward to find the maxima
@@ -269,21 +333,17 @@ struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
     Location loc = op.getLoc();
     Value x = op.getInput(), dy = op.getGrad();
     bool cl = op.getChannelsLast();
-    auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
+    auto fwd = forwardOf<dl::Pool2DOp>(op, x, samePooling);
+    // With the batch norm before it run in the forward's call, x is not computed: its
+    // sizes are the batch norm's input's.
+    auto bn = fwd ? normalisedInput(fwd) : dl::BatchNormTrainOp();
+    auto [n, c, h, w] = nchwSizes(rw, loc, bn ? bn.getInput() : x, cl);
     auto dyDims = nchwSizes(rw, loc, dy, cl);
     Value geom = poolGeometryOf(rw, loc, op, {n, c, h, w}, dyDims[2], dyDims[3]);
     auto rt = op.getResult().getType();
     auto dyn = resultDynSizes(rt, {n, c, h, w}, cl);
-    if (auto fwd = forwardOf<dl::Pool2DOp>(op, x, samePooling)) {
-      Value forwardSite = siteOf(rw, fwd.getLoc(), fwd);
-      Value workspace;
-      {
-        OpBuilder::InsertionGuard guard(rw);
-        rw.setInsertionPoint(fwd);
-        SmallVector<Value> results = poolForward(rw, fwd, /*workspace=*/true);
-        workspace = results[1];
-        rw.replaceOp(fwd, results[0]);
-      }
+    if (fwd) {
+      auto [forwardSite, workspace] = trainingFormForward(rw, fwd);
       rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_backward_f32")
                            .in(forwardSite)
                            .in(geom)
@@ -291,6 +351,7 @@ struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
                            .in(workspace)
                            .out(rt, dyn)
                            .emitResult());
+      if (bn) rw.eraseOp(bn); // its results all replaced, its only other reader gone
       return success();
     }
     rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_grad_f32")
@@ -416,6 +477,14 @@ struct BlockChannelsToOneDNN : public OpRewritePattern<dl::BlockChannelsOp> {
 
 void populateLayoutTransposeToOneDNN(RewritePatternSet &patterns) {
   patterns.add<LayoutTransposeToOneDNN, BlockChannelsToOneDNN>(patterns.getContext());
+}
+
+bool poolsTrainingBatchNorm(Operation *op) {
+  auto bn = dyn_cast<dl::BatchNormTrainOp>(op);
+  return bn && llvm::any_of(bn.getResult().getUsers(), [&](Operation *user) {
+    auto fwd = dyn_cast<dl::Pool2DOp>(user);
+    return fwd && normalisedInput(fwd) == bn;
+  });
 }
 
 void populateFuseConvIntoMaxPool(RewritePatternSet &patterns) {

@@ -19,10 +19,6 @@ namespace {
 
 constexpr unsigned kPreferred = 2;
 
-Value f64Const(OpBuilder &b, Location loc, double v) {
-  return arith::ConstantOp::create(b, loc, b.getF64Type(), b.getF64FloatAttr(v));
-}
-
 /// Every dim of `t` as index values.
 SmallVector<Value> allDims(OpBuilder &b, Location loc, Value t) {
   SmallVector<Value> dims;
@@ -104,6 +100,7 @@ struct BatchNormTrainToOneDNN : public OpRewritePattern<dl::BatchNormTrainOp> {
     auto xt = op.getInput().getType();
     if (!xt.getElementType().isF32()) return rw.notifyMatchFailure(op, "the oneDNN kernel takes f32");
     if (xt.getRank() < 2 || xt.getRank() > 5) return rw.notifyMatchFailure(op, "oneDNN takes ranks 2 to 5");
+    if (poolsTrainingBatchNorm(op)) return rw.notifyMatchFailure(op, "lowered with the max pooling of its result");
     Location loc = op.getLoc();
     SmallVector<Value> dims = allDims(rw, loc, op.getInput());
     auto vec = op.getMean().getType();

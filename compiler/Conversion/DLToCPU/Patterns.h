@@ -46,6 +46,10 @@ void populateLayoutTransposeToOneDNN(mlir::RewritePatternSet &patterns);
 void populateMatmulToOneDNN(mlir::RewritePatternSet &patterns, mlir::PatternBenefit benefit = 1);
 /// conv2d / pool2d -> calls of the runtime's oneDNN kernels.
 void populateConvolutionToOneDNN(mlir::RewritePatternSet &patterns);
+/// Whether `bn`'s training form runs in one call with the max pooling of its result
+/// (ConvolutionToOneDNN.cpp's normalisedInput), which lowers it: its own lowering then
+/// leaves it alone.
+bool poolsTrainingBatchNorm(mlir::Operation *bn);
 /// After the layout passes and populateFuseReluIntoRuntimeKernels: a first layer's conv2d and
 /// the max pooling after it as one runtime call (dlrt_conv2d_max_pool_fused).
 void populateFuseConvIntoMaxPool(mlir::RewritePatternSet &patterns);

@@ -94,6 +94,10 @@ Value i64Const(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
 }
 
+Value f64Const(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF64Type(), b.getF64FloatAttr(v));
+}
+
 void numberCallSites(ModuleOp module) {
   SmallVector<Attribute> sites;
   module.walk([&](Operation *op) {

@@ -76,6 +76,8 @@ private:
 mlir::Value i64Value(mlir::OpBuilder &b, mlir::Location loc, mlir::Value index);
 /// An i64 constant, the type of kernels' scalar words.
 mlir::Value i64Const(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
+/// An f64 constant (kernels' epsilons).
+mlir::Value f64Const(mlir::OpBuilder &b, mlir::Location loc, double v);
 /// A stack array of i64 words (index values are converted), for KernelCall::in: how
 /// kernels with many sizes (convolution geometry, matmul dims) receive them.
 mlir::Value i64Array(mlir::OpBuilder &b, mlir::Location loc, llvm::ArrayRef<mlir::Value> values);

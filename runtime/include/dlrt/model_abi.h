@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define DLRT_MODEL_ABI_VERSION 16
+#define DLRT_MODEL_ABI_VERSION 17
 
 #ifdef __cplusplus
 extern "C" {

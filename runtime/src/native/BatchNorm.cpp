@@ -1,5 +1,6 @@
 //===- BatchNorm.cpp - batch_norm's training form and its gradient --------===//
 #include "native/BatchNorm.h"
+#include "native/MaxPool.h"
 #include "native/WindowMax.h"
 
 #include "Threads.h"
@@ -313,11 +314,13 @@ int64_t batchNormScratch(const BatchNormShape &s) {
   return partials + 2 * s.channels + (4 * s.channels + 1) / 2; // the sums, then 4 floats per channel
 }
 
-void batchNormTraining(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *beta,
-                       float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after,
-                       VectorIsa isa) {
-  const Passes &run = passesFor(isa);
-  Forward f{s, x, gamma, beta, y, eps, mean, var, after, ScratchLayout(s, scratch)};
+namespace {
+
+/// The forward's first pass: mean and var, and the scale of each channel (f.scale()).
+void statistics(int threads, const Forward &f, const Passes &run) {
+  const BatchNormShape &s = f.s;
+  const float *x = f.x, *gamma = f.gamma;
+  float *mean = f.mean, *var = f.var, eps = f.eps;
   const int64_t channels = s.channels;
   // K: the channel's first value, or 0 where that is not finite (x - K would be NaN for
   // every x where PyTorch's mean is +-inf).
@@ -334,7 +337,26 @@ void batchNormTraining(int threads, const BatchNormShape &s, const float *x, con
     var[c] = v < 0 ? 0.0f : float(v); // NaN stays NaN
     f.scale()[c] = gamma[c] / std::sqrt(var[c] + eps);
   }
+}
+
+} // namespace
+
+void batchNormTraining(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *beta,
+                       float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after,
+                       VectorIsa isa) {
+  const Passes &run = passesFor(isa);
+  const Forward f{s, x, gamma, beta, y, eps, mean, var, after, ScratchLayout(s, scratch)};
+  statistics(threads, f, run);
   parallelRanges(threads, mapParts(s), [&](int64_t b, int64_t e) { run.forwardMap(f, b, e); });
+}
+
+void batchNormTrainingMaxPool(int threads, const int64_t *g, const float *x, const float *gamma, const float *beta,
+                              float eps, float *mean, float *var, double *scratch, float *pooled, uint8_t *where,
+                              VectorIsa isa) {
+  const BatchNormShape s{g[0] * g[2] * g[3], g[1], 1};
+  const Forward f{s, x, gamma, beta, nullptr, eps, mean, var, {}, ScratchLayout(s, scratch)};
+  statistics(threads, f, passesFor(isa));
+  maxPoolTraining(threads, g, x, pooled, where, isa, PoolInput{mean, f.scale(), beta});
 }
 
 void batchNormBackward(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *mean,

@@ -62,6 +62,16 @@ void batchNormTraining(int threads, const BatchNormShape &s, const float *x, con
                        float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after = {},
                        VectorIsa isa = widestVectorIsa());
 
+/// max_pool2d(batchNormTraining(x)) in training form (maxPoolTraining's result and record)
+/// for NHWC x of geometry g (dlrt_k_pool2d_f32's words, with maxPoolTrainingSupports), the
+/// batch norm's result never stored: its statistics' pass over x, then the pooling reading
+/// x and normalising each element as batchNormTraining's result would hold it (the same
+/// floats, so the same maxima and positions). scratch: batchNormScratch of [N H W, C, 1].
+/// ResNet-18's stem at batch 16: the 51 MB result written once and read once less.
+void batchNormTrainingMaxPool(int threads, const int64_t *g, const float *x, const float *gamma, const float *beta,
+                              float eps, float *mean, float *var, double *scratch, float *pooled, uint8_t *where,
+                              VectorIsa isa = widestVectorIsa());
+
 /// The gradient of batchNormTraining from its saved statistics: dx (the shape of x),
 /// dgamma and dbeta ([channels]). count() > 0.
 void batchNormBackward(int threads, const BatchNormShape &s, const float *x, const float *gamma, const float *mean,

@@ -92,7 +92,7 @@ template <int N> struct PoolShape {
 /// place: the first maximum, the last NaN), and its position beside it.
 template <int N>
 DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t begin,
-                                    int64_t end) {
+                                    int64_t end, const PoolInput &input) {
   using F = typename Lanes<N>::F;
   using I = typename Lanes<N>::I;
   typedef uint8_t Bytes __attribute__((vector_size(N)));
@@ -113,9 +113,16 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
       const int64_t j0 = std::max<int64_t>(0, left), j1 = std::min<int64_t>(p.w, left + p.kw);
       F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
       I position = I{} + int32_t((i0 - top) * p.kw + (j0 - left));
+      F mean{}, scale{}, beta{};
+      if (input.mean) {
+        mean = loadLanes<F>(input.mean + cb * N);
+        scale = loadLanes<F>(input.scale + cb * N);
+        beta = loadLanes<F>(input.beta + cb * N);
+      }
       for (int64_t i = i0; i < i1; ++i)
         for (int64_t j = j0; j < j1; ++j) {
-          const F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
+          F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
+          if (input.mean) v = (v - mean) * scale + beta; // as batchNormTraining's Normalise
           const auto takes = (v > max) | (v != v);
           max = takes ? v : max;
           position = takes ? I{} + int32_t((i - top) * p.kw + (j - left)) : position;
@@ -178,9 +185,10 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
 }
 
 /// The training passes in vectors of the layout's block, or of 16 channels on NHWC.
-DLRT_VINLINE void recordRowsOf(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-  if (dlrt_layout_block(g[15]) == 8) poolRowsRecording<8>(g, x, y, where, b, e);
-  else poolRowsRecording<16>(g, x, y, where, b, e);
+DLRT_VINLINE void recordRowsOf(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e,
+                               const PoolInput &input) {
+  if (dlrt_layout_block(g[15]) == 8) poolRowsRecording<8>(g, x, y, where, b, e, input);
+  else poolRowsRecording<16>(g, x, y, where, b, e, input);
 }
 DLRT_VINLINE void backwardRowsOf(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
                                  int64_t e) {
@@ -189,14 +197,16 @@ DLRT_VINLINE void backwardRowsOf(const int64_t *g, const float *dy, const uint8_
 }
 
 DLRT_TARGET_AVX512 void recordAvx512(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b,
-                                     int64_t e) {
-  recordRowsOf(g, x, y, where, b, e);
+                                     int64_t e, const PoolInput &input) {
+  recordRowsOf(g, x, y, where, b, e, input);
 }
-DLRT_TARGET_AVX2 void recordAvx2(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-  recordRowsOf(g, x, y, where, b, e);
+DLRT_TARGET_AVX2 void recordAvx2(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e,
+                                 const PoolInput &input) {
+  recordRowsOf(g, x, y, where, b, e, input);
 }
-void recordGeneric(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e) {
-  recordRowsOf(g, x, y, where, b, e);
+void recordGeneric(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e,
+                   const PoolInput &input) {
+  recordRowsOf(g, x, y, where, b, e, input);
 }
 DLRT_TARGET_AVX512 void routeAvx512(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
                                     int64_t e) {
@@ -212,9 +222,11 @@ void routeGeneric(const int64_t *g, const float *dy, const uint8_t *where, float
 
 } // namespace
 
-void maxPoolTraining(int threads, const int64_t *g, const float *x, float *y, uint8_t *where, VectorIsa isa) {
+void maxPoolTraining(int threads, const int64_t *g, const float *x, float *y, uint8_t *where, VectorIsa isa,
+                     const PoolInput &input) {
   auto record = isa == VectorIsa::Avx512 ? recordAvx512 : isa == VectorIsa::Avx2 ? recordAvx2 : recordGeneric;
-  parallelRanges(threads, g[0] * g[4], [&](int64_t begin, int64_t end) { record(g, x, y, where, begin, end); });
+  parallelRanges(threads, g[0] * g[4],
+                 [&](int64_t begin, int64_t end) { record(g, x, y, where, begin, end, input); });
 }
 
 void maxPoolBackward(int threads, const int64_t *g, const float *dy, const uint8_t *where, float *dx,

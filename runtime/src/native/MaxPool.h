@@ -46,8 +46,15 @@ inline int64_t maxPoolTrainingBytes(const int64_t *g) { return g[0] * g[1] * g[4
 /// included), as torch.max_pool2d's indices: the first maximum in row-major order, the
 /// last NaN where the window holds NaN, the first element inside the image where all are
 /// -inf. On up to `threads` threads.
+///
+/// `input`: where set, the pooling reads (x_c - mean_c) * scale_c + beta_c in place of each
+/// x_c, computed as batchNormTraining computes its result: max pooling of a batch norm's
+/// training form without its result in memory (batchNormTrainingMaxPool).
+struct PoolInput {
+  const float *mean = nullptr, *scale = nullptr, *beta = nullptr; // [C] each, or all null
+};
 void maxPoolTraining(int threads, const int64_t *g, const float *x, float *y, uint8_t *where,
-                     VectorIsa isa = widestVectorIsa());
+                     VectorIsa isa = widestVectorIsa(), const PoolInput &input = {});
 
 /// dx = each output's gradient dy added at its window's maximum (maxPoolTraining's
 /// `where`), 0 at the elements that are no window's maximum. On up to `threads` threads,

@@ -16,6 +16,7 @@
 #include "KernelContext.h"
 #include "native/BatchNorm.h"
 #include "native/LayerNorm.h"
+#include "native/MaxPool.h"
 #include "native/Softmax.h"
 #include "onednn/Kernels.h"
 #include "onednn/Strides.h"
@@ -125,6 +126,30 @@ extern "C" void dlrt_k_batch_norm_f32(void *vctx, int64_t site, int64_t rank, co
     }
     runNorm(ctx, *static_cast<NormPrimitive *>(slot.get()), x, gamma, beta, y, mean, var);
   });
+}
+
+extern "C" void dlrt_k_batch_norm_max_pool_f32(void *vctx, int64_t site, const int64_t *g, const float *x,
+                                               const float *gamma, const float *beta, float *mean, float *var,
+                                               float *pooled, void *workspace, double eps) {
+  float *y = nullptr; // the batch norm's result, where the fused pass does not run
+  guarded(vctx, site, [&](KernelContext &ctx) {
+    const double elements = double(g[0]) * double(g[1]) * double(g[2]) * double(g[3]);
+    if (elements == 0) return;
+    if (g[15] == DLRT_LAYOUT_NHWC && native::maxPoolTrainingSupports(g)) {
+      const native::BatchNormShape s{g[0] * g[2] * g[3], g[1], 1};
+      native::batchNormTrainingMaxPool(ctx.threadsFor(8.0 * elements), g, x, gamma, beta, float(eps), mean, var,
+                                       siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)),
+                                       pooled, static_cast<uint8_t *>(workspace));
+      return;
+    }
+    y = static_cast<float *>(ctx.recomputed.get(size_t(elements) * sizeof(float)));
+  });
+  if (!y) return; // done, failed, or no samples
+  const bool channelsLast = g[15] == DLRT_LAYOUT_NHWC;
+  const int64_t nhwc[4] = {g[0], g[2], g[3], g[1]}, nchw[4] = {g[0], g[1], g[2], g[3]};
+  dlrt_k_batch_norm_f32(vctx, site, 4, channelsLast ? nhwc : nchw, x, gamma, beta, mean, var, y, eps, 1,
+                        channelsLast ? 1 : 0, nullptr);
+  dlrt_k_pool2d_f32(vctx, site, g, y, pooled, workspace);
 }
 
 extern "C" void dlrt_k_batch_norm_backward_f32(void *vctx, int64_t site, int64_t rank, const int64_t *dims,
