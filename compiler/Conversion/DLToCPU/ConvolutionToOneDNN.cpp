@@ -163,23 +163,37 @@ Value poolGeometryOf(OpBuilder &b, Location loc, Op op, ArrayRef<Value> nchw, Va
                       activation);
 }
 
+/// What a forward call of `op` takes and gives, its input's sizes read from `sizesOf`
+/// (the input, or a tensor of its shape and layout): the geometry words and the result's
+/// dynamic sizes.
+struct PoolForwardShape {
+  Value geom;
+  SmallVector<Value> resultSizes;
+  PoolForwardShape(OpBuilder &b, Location loc, dl::Pool2DOp op, Value sizesOf) {
+    auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
+    bool cl = op.getChannelsLast();
+    auto [n, c, h, w] = nchwSizes(b, loc, sizesOf, cl);
+    Value oh = windowOutputSize(b, loc, h, k[0], s[0], p[0], p[2], 1);
+    Value ow = windowOutputSize(b, loc, w, k[1], s[1], p[1], p[3], 1);
+    geom = poolGeometryOf(b, loc, op, {n, c, h, w}, oh, ow);
+    resultSizes = resultDynSizes(op.getResult().getType(), {n, c, oh, ow}, cl);
+  }
+};
+
+/// The workspace type of a training-form forward (its size asked of the runtime).
+RankedTensorType workspaceType(OpBuilder &b) { return RankedTensorType::get({ShapedType::kDynamic}, b.getI8Type()); }
+
 /// dlrt_k_pool2d_f32 for `op`: the result, and in training form (`workspace`) also the
 /// workspace the backward reads (its size asked of the runtime, which knows oneDNN's).
 SmallVector<Value> poolForward(PatternRewriter &rw, dl::Pool2DOp op, bool workspace) {
   Location loc = op.getLoc();
   Value x = op.getInput();
-  auto k = op.getKernel(), s = op.getStride(), p = op.getPadding();
-  bool cl = op.getChannelsLast();
-  auto [n, c, h, w] = nchwSizes(rw, loc, x, cl);
-  Value oh = windowOutputSize(rw, loc, h, k[0], s[0], p[0], p[2], 1);
-  Value ow = windowOutputSize(rw, loc, w, k[1], s[1], p[1], p[3], 1);
-  auto rt = op.getResult().getType();
-  Value geom = poolGeometryOf(rw, loc, op, {n, c, h, w}, oh, ow);
+  PoolForwardShape shape(rw, loc, op, x);
   KernelCall call(rw, loc, op, "dlrt_k_pool2d_f32");
-  call.in(geom).in(x).out(rt, resultDynSizes(rt, {n, c, oh, ow}, cl));
+  call.in(shape.geom).in(x).out(op.getResult().getType(), shape.resultSizes);
   if (!workspace) return {call.optional(Value()).emitResult()}; // workspace: training form only
-  Value bytes = workspaceBytes(rw, loc, op, "dlrt_k_pool2d_workspace_bytes", geom);
-  return call.out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes}).emit();
+  Value bytes = workspaceBytes(rw, loc, op, "dlrt_k_pool2d_workspace_bytes", shape.geom);
+  return call.out(workspaceType(rw), {bytes}).emit();
 }
 
 struct Pool2DToOneDNN : public OpRewritePattern<dl::Pool2DOp> {
@@ -282,12 +296,11 @@ dl::BatchNormTrainOp normalisedInput(dl::Pool2DOp fwd) {
 }
 
 /// The training-form forward of `fwd` (found by forwardOf) made in place of its inference
-/// form, with the batch norm before it where normalisedInput finds one: the forward's site
-/// and the workspace the backward reads.
-std::pair<Value, Value> trainingFormForward(PatternRewriter &rw, dl::Pool2DOp fwd) {
+/// form, with `bn` (normalisedInput's, or null) in the same call: the forward's site and
+/// the workspace the backward reads.
+std::pair<Value, Value> trainingFormForward(PatternRewriter &rw, dl::Pool2DOp fwd, dl::BatchNormTrainOp bn) {
   Value forwardSite = siteOf(rw, fwd.getLoc(), fwd);
   OpBuilder::InsertionGuard guard(rw);
-  auto bn = normalisedInput(fwd);
   if (!bn) {
     rw.setInsertionPoint(fwd);
     SmallVector<Value> results = poolForward(rw, fwd, /*workspace=*/true);
@@ -297,23 +310,18 @@ std::pair<Value, Value> trainingFormForward(PatternRewriter &rw, dl::Pool2DOp fw
   rw.setInsertionPoint(bn);
   Location loc = FusedLoc::get(rw.getContext(), {bn.getLoc(), fwd.getLoc()});
   Value x = bn.getInput();
-  auto k = fwd.getKernel(), st = fwd.getStride(), p = fwd.getPadding();
-  auto [n, c, h, w] = nchwSizes(rw, loc, x, /*channelsLast=*/true);
-  Value oh = windowOutputSize(rw, loc, h, k[0], st[0], p[0], p[2], 1);
-  Value ow = windowOutputSize(rw, loc, w, k[1], st[1], p[1], p[3], 1);
-  Value geom = poolGeometryOf(rw, loc, fwd, {n, c, h, w}, oh, ow);
-  Value bytes = workspaceBytes(rw, loc, fwd, "dlrt_k_pool2d_workspace_bytes", geom);
-  auto rt = fwd.getResult().getType();
+  PoolForwardShape shape(rw, loc, fwd, x);
+  Value bytes = workspaceBytes(rw, loc, fwd, "dlrt_k_pool2d_workspace_bytes", shape.geom);
   auto vec = bn.getMean().getType();
   SmallVector<Value> results = KernelCall(rw, loc, fwd, "dlrt_k_batch_norm_max_pool_f32")
-                                   .in(geom)
+                                   .in(shape.geom)
                                    .in(x)
                                    .in(bn.getWeight())
                                    .in(bn.getBias())
                                    .out(vec, {})
                                    .out(vec, {})
-                                   .out(rt, resultDynSizes(rt, {n, c, oh, ow}, /*channelsLast=*/true))
-                                   .out(RankedTensorType::get({ShapedType::kDynamic}, rw.getI8Type()), {bytes})
+                                   .out(fwd.getResult().getType(), shape.resultSizes)
+                                   .out(workspaceType(rw), {bytes})
                                    .in(f64Const(rw, loc, bn.getEps().convertToDouble()))
                                    .emit();
   rw.replaceAllUsesWith(bn.getMean(), results[0]);
@@ -343,7 +351,7 @@ struct Pool2DBackwardToOneDNN : public OpRewritePattern<dl::Pool2DBackwardOp> {
     auto rt = op.getResult().getType();
     auto dyn = resultDynSizes(rt, {n, c, h, w}, cl);
     if (fwd) {
-      auto [forwardSite, workspace] = trainingFormForward(rw, fwd);
+      auto [forwardSite, workspace] = trainingFormForward(rw, fwd, bn);
       rw.replaceOp(op, KernelCall(rw, loc, op, "dlrt_k_pool2d_backward_f32")
                            .in(forwardSite)
                            .in(geom)
