@@ -353,7 +353,7 @@ void batchNormTraining(int threads, const BatchNormShape &s, const float *x, con
 void batchNormTrainingMaxPool(int threads, const int64_t *g, const float *x, const float *gamma, const float *beta,
                               float eps, float *mean, float *var, double *scratch, float *pooled, uint8_t *where,
                               VectorIsa isa) {
-  const BatchNormShape s{g[0] * g[2] * g[3], g[1], 1};
+  const BatchNormShape s = pooledBatchNormShape(g);
   const Forward f{s, x, gamma, beta, nullptr, eps, mean, var, {}, ScratchLayout(s, scratch)};
   statistics(threads, f, passesFor(isa));
   maxPoolTraining(threads, g, x, pooled, where, isa, PoolInput{mean, f.scale(), beta});

@@ -62,11 +62,15 @@ void batchNormTraining(int threads, const BatchNormShape &s, const float *x, con
                        float *y, float eps, float *mean, float *var, double *scratch, BatchNormEpilogue after = {},
                        VectorIsa isa = widestVectorIsa());
 
+/// The batch norm's shape in batchNormTrainingMaxPool for pooling geometry g (NHWC x):
+/// [N H W, C, 1]. Its scratch is batchNormScratch of this.
+inline BatchNormShape pooledBatchNormShape(const int64_t *g) { return {g[0] * g[2] * g[3], g[1], 1}; }
+
 /// max_pool2d(batchNormTraining(x)) in training form (maxPoolTraining's result and record)
 /// for NHWC x of geometry g (dlrt_k_pool2d_f32's words, with maxPoolTrainingSupports), the
 /// batch norm's result never stored: its statistics' pass over x, then the pooling reading
 /// x and normalising each element as batchNormTraining's result would hold it (the same
-/// floats, so the same maxima and positions). scratch: batchNormScratch of [N H W, C, 1].
+/// floats, so the same maxima and positions). scratch: batchNormScratch of pooledBatchNormShape(g).
 /// ResNet-18's stem at batch 16: the 51 MB result written once and read once less.
 void batchNormTrainingMaxPool(int threads, const int64_t *g, const float *x, const float *gamma, const float *beta,
                               float eps, float *mean, float *var, double *scratch, float *pooled, uint8_t *where,

@@ -89,8 +89,10 @@ template <int N> struct PoolShape {
 
 /// The training form's output rows [begin, end) (b * OH + r) in vectors of N channels:
 /// each window's maximum as CompareMax keeps it (a greater element or a NaN takes its
-/// place: the first maximum, the last NaN), and its position beside it.
-template <int N>
+/// place: the first maximum, the last NaN), and its position beside it. Normalised: each
+/// element read as `input` says (the batch norm's result), decided once per call rather
+/// than tested for every element of every window.
+template <int N, bool Normalised>
 DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t begin,
                                     int64_t end, const PoolInput &input) {
   using F = typename Lanes<N>::F;
@@ -114,7 +116,7 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
       F max = splatLanes<F>(-std::numeric_limits<float>::infinity());
       I position = I{} + int32_t((i0 - top) * p.kw + (j0 - left));
       F mean{}, scale{}, beta{};
-      if (input.mean) {
+      if constexpr (Normalised) {
         mean = loadLanes<F>(input.mean + cb * N);
         scale = loadLanes<F>(input.scale + cb * N);
         beta = loadLanes<F>(input.beta + cb * N);
@@ -122,7 +124,7 @@ DLRT_VINLINE void poolRowsRecording(const int64_t *g, const float *x, float *y, 
       for (int64_t i = i0; i < i1; ++i)
         for (int64_t j = j0; j < j1; ++j) {
           F v = loadLanes<F>(image + i * p.in.row + j * p.in.column);
-          if (input.mean) v = (v - mean) * scale + beta; // as batchNormTraining's Normalise
+          if constexpr (Normalised) v = (v - mean) * scale + beta; // as batchNormTraining's Normalise
           const auto takes = (v > max) | (v != v);
           max = takes ? v : max;
           position = takes ? I{} + int32_t((i - top) * p.kw + (j - left)) : position;
@@ -187,8 +189,15 @@ DLRT_VINLINE void backwardRows(const int64_t *g, const float *dy, const uint8_t 
 /// The training passes in vectors of the layout's block, or of 16 channels on NHWC.
 DLRT_VINLINE void recordRowsOf(const int64_t *g, const float *x, float *y, uint8_t *where, int64_t b, int64_t e,
                                const PoolInput &input) {
-  if (dlrt_layout_block(g[15]) == 8) poolRowsRecording<8>(g, x, y, where, b, e, input);
-  else poolRowsRecording<16>(g, x, y, where, b, e, input);
+  const bool block8 = dlrt_layout_block(g[15]) == 8;
+  if (input.mean) {
+    if (block8) poolRowsRecording<8, true>(g, x, y, where, b, e, input);
+    else poolRowsRecording<16, true>(g, x, y, where, b, e, input);
+  } else if (block8) {
+    poolRowsRecording<8, false>(g, x, y, where, b, e, input);
+  } else {
+    poolRowsRecording<16, false>(g, x, y, where, b, e, input);
+  }
 }
 DLRT_VINLINE void backwardRowsOf(const int64_t *g, const float *dy, const uint8_t *where, float *dx, int64_t b,
                                  int64_t e) {

@@ -77,8 +77,6 @@ void dlrt_k_layer_norm_f32(void *ctx, int64_t site, int64_t rows, int64_t cols, 
 void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                            const float *gamma, const float *beta, float *mean, float *var, float *y, double eps,
                            int64_t training, int64_t channels_last, const float *residual);
-/// The gradients of the training form of batch_norm: dx, dgamma and dbeta from dy, the
-/// forward's x and gamma, and the batch mean and biased variance it computed. dims as there.
 /// max_pool2d(batch_norm(x)) with the batch statistics, in training form: the pooled
 /// result, the pooling's workspace (dlrt_k_pool2d_workspace_bytes of g) and the
 /// statistics, x of geometry g (dlrt_k_pool2d_f32's words; NHWC or NCHW as g's layout says);
@@ -86,6 +84,8 @@ void dlrt_k_batch_norm_f32(void *ctx, int64_t site, int64_t rank, const int64_t 
 void dlrt_k_batch_norm_max_pool_f32(void *ctx, int64_t site, const int64_t *geom, const float *x, const float *gamma,
                                    const float *beta, float *mean, float *var, float *pooled, void *workspace,
                                    double eps);
+/// The gradients of the training form of batch_norm: dx, dgamma and dbeta from dy, the
+/// forward's x and gamma, and the batch mean and biased variance it computed. dims as there.
 void dlrt_k_batch_norm_backward_f32(void *ctx, int64_t site, int64_t rank, const int64_t *dims, const float *x,
                                     const float *gamma, const float *mean, const float *var, const float *dy,
                                     float *dx, float *dgamma, float *dbeta, double eps, int64_t channels_last);

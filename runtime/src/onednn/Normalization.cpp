@@ -136,9 +136,9 @@ extern "C" void dlrt_k_batch_norm_max_pool_f32(void *vctx, int64_t site, const i
     const double elements = double(g[0]) * double(g[1]) * double(g[2]) * double(g[3]);
     if (elements == 0) return;
     if (g[15] == DLRT_LAYOUT_NHWC && native::maxPoolTrainingSupports(g)) {
-      const native::BatchNormShape s{g[0] * g[2] * g[3], g[1], 1};
+      const int64_t scratch = native::batchNormScratch(native::pooledBatchNormShape(g));
       native::batchNormTrainingMaxPool(ctx.threadsFor(8.0 * elements), g, x, gamma, beta, float(eps), mean, var,
-                                       siteScratch<double>(ctx, kBatchNorm, site, native::batchNormScratch(s)),
+                                       siteScratch<double>(ctx, kBatchNorm, site, scratch),
                                        pooled, static_cast<uint8_t *>(workspace));
       return;
     }
