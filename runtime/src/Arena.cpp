@@ -115,7 +115,11 @@ void Arena::end() {
 Arena::Plan Arena::pack(const std::vector<Block> &blocks, size_t &bytes) {
   std::vector<size_t> order(blocks.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return blocks[a].size > blocks[b].size; });
+  // Equal sizes keep their order (what stable_sort would give, whose libstdc++ 12
+  // temporary buffer clang warns about as deprecated).
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return blocks[a].size != blocks[b].size ? blocks[a].size > blocks[b].size : a < b;
+  });
   Plan plan;
   plan.sizes.resize(blocks.size());
   plan.offsets.resize(blocks.size());

@@ -9,7 +9,8 @@ static int32_t identity(const dlrt_plugin_call *call) {
   std::memcpy(call->outputs[0].data, call->inputs[0].data, size_t(dlrt_plugin_numel(&call->inputs[0])) * 4);
   return 0;
 }
-static const dlrt_plugin_layer kLayers[] = {{SKEWED_LAYER, identity, nullptr, nullptr, nullptr}};
+// Unused where the plugin only reports another ABI.
+[[maybe_unused]] static const dlrt_plugin_layer kLayers[] = {{SKEWED_LAYER, identity, nullptr, nullptr, nullptr}};
 
 #if defined(DLC_PLUGIN_COMPILER)
 DLRT_PLUGIN(SKEWED_NAME, 1, 2, kLayers)
