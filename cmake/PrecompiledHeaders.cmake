@@ -11,20 +11,14 @@
 # compiler launcher). Building with -DDLC_PRECOMPILED_HEADERS=OFF checks that every file
 # still includes what it uses.
 
-# dlc_precompile_headers(<target> <header>...): <target>'s files are compiled with the
-# headers parsed once, ahead of each file's own includes.
+# dlc_precompile_headers(<target> PRIVATE <header>...): <target>'s files are compiled with
+# the headers parsed once, ahead of each file's own includes.
+# dlc_precompile_headers(<target> REUSE_FROM <other>): they use <other>'s precompiled
+# header instead (the two must be compiled with the same flags and definitions).
+# The arguments after the target are target_precompile_headers' own.
 function(dlc_precompile_headers target)
   if(DLC_PRECOMPILED_HEADERS AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-    target_precompile_headers(${target} PRIVATE ${ARGN})
-    target_compile_options(${target} PRIVATE "SHELL:-Xclang -fno-pch-timestamp")
-  endif()
-endfunction()
-
-# dlc_reuse_precompiled_headers(<target> <from>): <target>'s files use <from>'s precompiled
-# header (the two must be compiled with the same flags and definitions).
-function(dlc_reuse_precompiled_headers target from)
-  if(DLC_PRECOMPILED_HEADERS AND CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-    target_precompile_headers(${target} REUSE_FROM ${from})
+    target_precompile_headers(${target} ${ARGN})
     target_compile_options(${target} PRIVATE "SHELL:-Xclang -fno-pch-timestamp")
   endif()
 endfunction()
