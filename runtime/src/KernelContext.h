@@ -192,6 +192,7 @@ enum PrimitiveKind : int64_t {
   kWinograd4x4 = 24,         // the same for F(4x4, 3x3): a site may run either, by batch
   kWinogradData = 25,        // a convolution's data gradient by F(2x2, 3x3): its filters flipped and transformed
   kWinogradData4x4 = 26,     // the same for F(4x4, 3x3)
+  kMatmulSplitRows = 27,     // a product split along its rows over the threads (onednn/Matmul.cpp)
 };
 
 /// Runs a kernel body for compiled code: nothing once the call has failed, and a oneDNN

@@ -16,6 +16,7 @@
 #include "native/Softmax.h"
 #include "native/TransposedLhsMatmul.h"
 #include "native/Winograd.h"
+#include "onednn/Dense.h"
 #include "onednn/Kernels.h"
 #include "dlrt/model_abi.h"
 
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <memory>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -1557,6 +1559,79 @@ TEST_CASE("a matmul with a long sum splits it over the threads: the product on 1
       }
     }
   }
+}
+
+TEST_CASE("a product of many rows on two threads: one part of the rows per thread where oneDNN's kernel is gemm:jit "
+          "(its fp32 matmul at AVX2), dense and matmul, against a double-precision reference",
+          "[kernels]") {
+  // ctest runs this case capped at AVX2 too (unit.kernels.avx2.split_rows), where the
+  // narrow products must split: one part per thread, each on a primitive of its own.
+  const bool gemmJit = dnnl::get_effective_cpu_isa() == dnnl::cpu_isa::avx2;
+  auto session = [](int threads) {
+    auto ctx = std::make_unique<KernelContext>();
+    ctx->threading.threads = threads;
+    ctx->threading.workersSpin = true;
+    return ctx;
+  };
+  // Matmul, operands plain or transposed: [1024, 128] x [128, 128] and an odd row count
+  // (cut unevenly) split; a wide result ([128, 384]) does not.
+  for (auto [m, k, n] : {std::array<int64_t, 3>{1024, 128, 128}, {777, 96, 72}, {1024, 128, 384}}) {
+    const bool splits = n <= 256;
+    for (int64_t transposed = 0; transposed < 4; ++transposed) {
+      auto a = randomVector(size_t(m * k), 1), b = randomVector(size_t(k * n), 2);
+      std::vector<double> want(size_t(m * n));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = 0;
+          for (int64_t p = 0; p < k; ++p)
+            sum += double(a[size_t((transposed & 1) ? p * m + i : i * k + p)]) *
+                   double(b[size_t((transposed & 2) ? j * k + p : p * n + j)]);
+          want[size_t(i * n + j)] = sum;
+        }
+      int64_t dims[4] = {m, k, k, n};
+      for (int threads : {1, 2}) {
+        INFO("m " << m << " k " << k << " n " << n << " transposed " << transposed << " threads " << threads);
+        auto ctx = session(threads);
+        std::vector<float> c(size_t(m * n), -1.f);
+        for (int call = 0; call < 3; ++call) { // the first learns the thread count; then the parts are reused
+          ctx->threading.beginCall({m, k, n});
+          dlrt_k_matmul_f32(ctx.get(), 0, 2, dims, a.data(), b.data(), c.data(), transposed);
+          ctx->threading.endCall();
+          REQUIRE(ctx->error.empty());
+          requireClose(c, want, 1e-5);
+        }
+        if (gemmJit) CHECK(dlrt::splitParts(*ctx, dlrt::kMatmulSplitRows) == (threads == 2 && splits ? 2 : 0));
+      }
+    }
+  }
+  // A dense layer whose weight changes at every call (read unpacked after two: a train
+  // step's), with its bias and activation in each part.
+  int64_t m = 1030, k = 64, n = 96;
+  auto x = randomVector(size_t(m * k), 3), bias = randomVector(size_t(n), 4);
+  for (int64_t activation : {int64_t(DLRT_ACTIVATION_NONE), int64_t(DLRT_ACTIVATION_RELU)})
+    for (int threads : {1, 2}) {
+      INFO("activation " << activation << " threads " << threads);
+      auto w = randomVector(size_t(n * k), 5);
+      auto ctx = session(threads);
+      for (int step = 0; step < 5; ++step) {
+        for (float &v : w) v = v * 0.9f + 0.01f * float(step);
+        ++ctx->paramVersion;
+        std::vector<double> want(size_t(m * n));
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) {
+            double sum = bias[size_t(j)];
+            for (int64_t p = 0; p < k; ++p) sum += double(x[size_t(i * k + p)]) * double(w[size_t(j * k + p)]);
+            want[size_t(i * n + j)] = activation == DLRT_ACTIVATION_RELU ? std::max(sum, 0.0) : sum;
+          }
+        std::vector<float> y(size_t(m * n), -1.f);
+        ctx->threading.beginCall({m});
+        dlrt_k_dense_f32(ctx.get(), 0, m, k, n, x.data(), w.data(), bias.data(), y.data(), activation, nullptr);
+        ctx->threading.endCall();
+        REQUIRE(ctx->error.empty());
+        requireClose(y, want, 1e-5);
+      }
+      if (gemmJit) CHECK(dlrt::splitParts(*ctx, dlrt::kMatmulSplitRows) == (threads == 2 ? 2 : 0));
+    }
 }
 
 TEST_CASE("generated loop nests: every row once over the threads, on the calling thread alone after a late thread or with sleeping workers") {

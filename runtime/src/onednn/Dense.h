@@ -23,5 +23,10 @@ void denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m, int6
 void matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const int64_t *dims, const float *a,
                     const float *b, float *c, int64_t transposed, bool bf16);
 
+/// The parts of the products `ctx` split along their sum (kind kMatmulSplitSum) or their
+/// rows (kMatmulSplitRows), summed over its cached plans: 0 where none was split. Which
+/// products split follows oneDNN's choice of kernel for the CPU; tests ask here.
+int64_t splitParts(const KernelContext &ctx, PrimitiveKind kind);
+
 } // namespace dlrt
 #endif

@@ -16,6 +16,7 @@
 #include "onednn/Strides.h"
 
 #include <optional>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -104,6 +105,157 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 
 using namespace dlrt;
 
+namespace {
+
+/// A product cut into parts that run side by side, each on a thread of its own with a
+/// primitive made for one thread and its own stream and scratchpad (KernelContext::runOn).
+/// Along the sum, part i multiplies columns [k_i, k_i+1) of the lhs by those rows of the
+/// rhs; part 0 writes the result, the others partial sums that are then added to it. Along
+/// the rows, part i computes rows [m_i, m_i+1) of the result from those of the lhs (bias
+/// and activation included), and nothing is added.
+struct SplitMatmul {
+  enum class Axis { Sum, Rows };
+  struct Part {
+    dnnl::matmul prim;
+    memory::desc a, b, c;
+    int64_t aOffset = 0, bOffset = 0, cOffset = 0; // elements
+    dnnl::stream stream;
+    GrowingBuffer scratchpad;
+  };
+  Axis axis = Axis::Sum;
+  std::vector<Part> parts;
+  memory::desc bias;
+  GrowingBuffer partials;
+};
+
+/// Thread count and sizes for which a [m, k] x [k, n] product goes faster split along k:
+/// a weight's gradient dY^T X has rows and columns of a layer's width (128-512) and sums
+/// over every position of the batch (TinyGpt at batch 16: 1024). oneDNN splits a product's
+/// rows and columns over the threads, and gained 1.15-1.5x from a second thread on those;
+/// split along k (each thread a whole product of half the positions, then one add of the
+/// small results) 128x1024x512 took 0.41-0.45 ms on two threads instead of 0.60 (0.80 on
+/// one; AMD EPYC, Zen 4).
+bool splitsSum(int threads, int64_t m, int64_t k, int64_t n) {
+  return threads > 1 && k >= 2 * std::max(m, n) && k / threads >= 256 && m * n <= 512 * 512;
+}
+
+/// Whether a product of `m` rows that oneDNN would run as `whole` on `threads` threads goes
+/// faster as one part of the rows per thread. oneDNN's gemm:jit (its fp32 matmul where the
+/// CPU has AVX2 but not AVX-512) split the products of a transformer's train step poorly
+/// over two threads where the result is narrow: 1024 rows of TinyGpt at batch 16, operands
+/// cold in cache as a train step leaves them, two threads against one part of 512 rows on
+/// each (AMD EPYC Zen 5, capped at AVX2): [1024, 128] x [128, 128] 0.261 -> 0.219 ms,
+/// x [384, 128] 0.630 -> 0.560, x [512, 128] 0.806 -> 0.758, x [256, 128] 0.443 -> 0.410,
+/// and with the weight transposed as a dense layer reads it 0.272 -> 0.237, 0.620 ->
+/// 0.550, 0.867 -> 0.802; where the result is wide the halves gained little or lost
+/// (x [128, 384] 0.585 -> 0.581, transposed 0.588 -> 0.602). With AVX-512 oneDNN's
+/// brgemm kernels split well (the same halves 1.06-1.6x slower), so the rule follows the
+/// implementation oneDNN chose, which follows the CPU.
+bool splitsRows(int threads, int64_t m, int64_t k, int64_t n, const dnnl::primitive &whole) {
+  if (threads <= 1 || m / threads < 256 || !(n <= 256 || k >= n)) return false;
+  const char *impl = nullptr;
+  dnnl_primitive_desc_query(whole.get_primitive_desc(), dnnl_query_impl_info_str, 0, &impl);
+  return impl && std::string(impl).rfind("gemm:jit", 0) == 0;
+}
+
+/// `whole` (a plain 2-D desc) cut to `count` of its indices from `from` along `dim`, with
+/// its strides: the part's desc and the element offset of its first element.
+std::pair<memory::desc, int64_t> slice(const memory::desc &whole, int dim, int64_t from, int64_t count) {
+  const auto &blocking = whole.data.format_desc.blocking;
+  memory::dims dims = whole.dims(), strides(blocking.strides, blocking.strides + 2);
+  dims[size_t(dim)] = count;
+  return {memory::desc(dims, whole.data_type(), strides), from * strides[size_t(dim)]};
+}
+
+/// Makes the parts of a = [m, k] x b = [k, n] (+ bias, then `activation`) into c for
+/// `threads` along `axis` (along the sum: no bias nor activation), or returns null where
+/// oneDNN would use its reference code for a part's strided operands.
+std::shared_ptr<SplitMatmul> makeSplit(KernelContext &ctx, int threads, SplitMatmul::Axis axis, const memory::desc &a,
+                                       const memory::desc &b, const memory::desc &bias, const memory::desc &c,
+                                       int64_t activation) {
+  bool sum = axis == SplitMatmul::Axis::Sum;
+  int64_t extent = sum ? a.dims()[1] : a.dims()[0];
+  auto plan = std::make_shared<SplitMatmul>();
+  plan->axis = axis;
+  plan->bias = bias;
+  // Each part's primitive splits its work for one thread, as it will run.
+  setOpenMPThreads(1);
+  for (int i = 0; i < threads; ++i) {
+    int64_t from = extent * i / threads, count = extent * (i + 1) / threads - from;
+    SplitMatmul::Part part;
+    if (sum) {
+      std::tie(part.a, part.aOffset) = slice(a, 1, from, count);
+      std::tie(part.b, part.bOffset) = slice(b, 0, from, count);
+      part.c = c;
+    } else {
+      std::tie(part.a, part.aOffset) = slice(a, 0, from, count);
+      std::tie(part.c, part.cOffset) = slice(c, 0, from, count);
+      part.b = b;
+    }
+    dnnl::matmul::desc d =
+        bias.is_zero() ? dnnl::matmul::desc(part.a, part.b, part.c) : dnnl::matmul::desc(part.a, part.b, bias, part.c);
+    dnnl::matmul::primitive_desc pd(d, activationAttr(activation), ctx.engine);
+    if (isReferenceImpl(pd)) {
+      setOpenMPThreads(ctx.threadCount);
+      return nullptr;
+    }
+    part.prim = dnnl::matmul(pd);
+    part.stream = dnnl::stream(ctx.engine);
+    plan->parts.push_back(std::move(part));
+  }
+  setOpenMPThreads(ctx.threadCount);
+  return plan;
+}
+
+/// The split plan cached under `key`, made by `make` on the first call; null where the
+/// product is not split (an empty plan in the cache says so, made once).
+template <class Make> SplitMatmul *cachedSplit(KernelContext &ctx, const std::vector<int64_t> &key, Make make) {
+  auto &slot = ctx.primitives[key];
+  if (!slot) {
+    std::shared_ptr<SplitMatmul> plan = make();
+    slot = plan ? plan : std::make_shared<SplitMatmul>();
+  }
+  auto *plan = static_cast<SplitMatmul *>(slot.get());
+  return plan->parts.empty() ? nullptr : plan;
+}
+
+void runSplit(KernelContext &ctx, SplitMatmul &plan, const float *a, const float *b, const float *bias, float *c) {
+  int parts = int(plan.parts.size());
+  bool sum = plan.axis == SplitMatmul::Axis::Sum;
+  size_t cells = sum ? plan.parts[0].c.get_size() / sizeof(float) : 0;
+  float *partials = sum ? static_cast<float *>(plan.partials.get(sizeof(float) * cells * size_t(parts - 1))) : nullptr;
+  std::vector<std::string> errors(static_cast<size_t>(parts));
+  parallelParts(parts, parts, [&](int i) {
+    auto &part = plan.parts[size_t(i)];
+    float *into = sum && i > 0 ? partials + size_t(i - 1) * cells : c + part.cOffset;
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
+        {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
+        {DNNL_ARG_DST, memory(part.c, ctx.engine, into)}};
+    if (bias) args.insert({DNNL_ARG_BIAS, memory(plan.bias, ctx.engine, const_cast<float *>(bias))});
+    try {
+      ctx.runOn(part.stream, part.scratchpad, part.prim, std::move(args));
+    } catch (const std::exception &e) {
+      errors[size_t(i)] = e.what();
+    }
+  });
+  for (const std::string &e : errors)
+    if (!e.empty()) throw std::runtime_error(e);
+  for (int i = 1; sum && i < parts; ++i) {
+    const float *p = partials + size_t(i - 1) * cells;
+    for (size_t j = 0; j < cells; ++j) c[j] += p[j];
+  }
+}
+
+} // namespace
+
+int64_t dlrt::splitParts(const KernelContext &ctx, PrimitiveKind kind) {
+  int64_t parts = 0;
+  for (const auto &[key, slot] : ctx.primitives)
+    if (!key.empty() && key[0] == kind) parts += int64_t(static_cast<const SplitMatmul *>(slot.get())->parts.size());
+  return parts;
+}
+
 void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m, int64_t k, int64_t n, const float *x,
                          const float *w, const float *bias, float *y, int64_t activation, const int64_t *nhwc,
                          bool bf16) {
@@ -128,10 +280,17 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
     weight = p->nhwc->get(ctx, w).get_data_handle();
   }
   if (p->changedInARow >= kUnpackedAfterChanges) {
-    if (!p->plain) {
-      key.push_back(-1); // (a key of its own: the packed primitive stays for when the weight settles)
-      p->plain = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
-    }
+    // (Keys of their own: the packed primitive stays for when the weight settles.)
+    std::vector<int64_t> plainKey = key, splitKey = key;
+    plainKey.push_back(-1);
+    splitKey.insert(splitKey.begin(), kMatmulSplitRows);
+    if (!p->plain) p->plain = getPrimitive(ctx, plainKey, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
+    if (!bf16)
+      if (SplitMatmul *plan = cachedSplit(ctx, splitKey, [&]() -> std::shared_ptr<SplitMatmul> {
+            if (!splitsRows(threads, m, k, n, p->plain->prim)) return nullptr;
+            return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, b, dst, activation);
+          }))
+        return runSplit(ctx, *plan, x, static_cast<const float *>(weight), bias, y);
     run(ctx, *p->plain, x, weight, bias, y);
     return;
   }
@@ -183,92 +342,6 @@ extern "C" void dlrt_k_dense_f32(void *vctx, int64_t site, int64_t m, int64_t k,
   });
 }
 
-namespace {
-
-/// A product split along its sum: part i multiplies columns [k_i, k_i+1) of the lhs by
-/// those rows of the rhs on a thread of its own, with a primitive made for one thread, its
-/// own stream and scratchpad (KernelContext::runOn); part 0 writes the result, the others partial sums that are
-/// then added to it.
-struct SplitSumMatmul {
-  struct Part {
-    dnnl::matmul prim;
-    memory::desc a, b;
-    int64_t aOffset = 0, bOffset = 0; // elements
-    dnnl::stream stream;
-    GrowingBuffer scratchpad;
-  };
-  std::vector<Part> parts;
-  memory::desc c;
-  GrowingBuffer partials;
-};
-
-/// Thread count and sizes for which a [m, k] x [k, n] product goes faster split along k:
-/// a weight's gradient dY^T X has rows and columns of a layer's width (128-512) and sums
-/// over every position of the batch (TinyGpt at batch 16: 1024). oneDNN splits a product's
-/// rows and columns over the threads, and gained 1.15-1.5x from a second thread on those;
-/// split along k (each thread a whole product of half the positions, then one add of the
-/// small results) 128x1024x512 took 0.41-0.45 ms on two threads instead of 0.60 (0.80 on
-/// one; AMD EPYC, Zen 4).
-bool splitsSum(int threads, int64_t m, int64_t k, int64_t n) {
-  return threads > 1 && k >= 2 * std::max(m, n) && k / threads >= 256 && m * n <= 512 * 512;
-}
-
-/// Makes the parts of [m, k] x [k, n] for `threads`, or returns null where oneDNN would use
-/// its reference code for a part's strided operands.
-std::shared_ptr<SplitSumMatmul> makeSplitSum(KernelContext &ctx, int threads, int64_t m, int64_t k, int64_t n,
-                                             int64_t transposed) {
-  auto plan = std::make_shared<SplitSumMatmul>();
-  plan->c = memory::desc({m, n}, memory::data_type::f32, memory::format_tag::ab);
-  // Each part's primitive splits its work for one thread, as it will run.
-  setOpenMPThreads(1);
-  for (int i = 0; i < threads; ++i) {
-    int64_t k0 = k * i / threads, k1 = k * (i + 1) / threads, kp = k1 - k0;
-    SplitSumMatmul::Part part;
-    // The lhs is stored [m, k], or [k, m] where transposed; the rhs [k, n], or [n, k].
-    bool ta = transposed & 1, tb = transposed & 2;
-    part.a = memory::desc({m, kp}, memory::data_type::f32, ta ? memory::dims{1, m} : memory::dims{k, 1});
-    part.b = memory::desc({kp, n}, memory::data_type::f32, tb ? memory::dims{1, k} : memory::dims{n, 1});
-    part.aOffset = ta ? k0 * m : k0;
-    part.bOffset = tb ? k0 : k0 * n;
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(part.a, part.b, plan->c), kernelAttr(), ctx.engine);
-    if (isReferenceImpl(pd)) {
-      setOpenMPThreads(ctx.threadCount);
-      return nullptr;
-    }
-    part.prim = dnnl::matmul(pd);
-    part.stream = dnnl::stream(ctx.engine);
-    plan->parts.push_back(std::move(part));
-  }
-  setOpenMPThreads(ctx.threadCount);
-  return plan;
-}
-
-void runSplitSum(KernelContext &ctx, SplitSumMatmul &plan, const float *a, const float *b, float *c) {
-  int parts = int(plan.parts.size());
-  size_t cells = plan.c.get_size() / sizeof(float);
-  float *partials = static_cast<float *>(plan.partials.get(sizeof(float) * cells * size_t(parts - 1)));
-  std::vector<std::string> errors(static_cast<size_t>(parts));
-  parallelParts(parts, parts, [&](int i) {
-    auto &part = plan.parts[size_t(i)];
-    try {
-      ctx.runOn(part.stream, part.scratchpad, part.prim,
-                {{DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
-                 {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
-                 {DNNL_ARG_DST, memory(plan.c, ctx.engine, i == 0 ? c : partials + size_t(i - 1) * cells)}});
-    } catch (const std::exception &e) {
-      errors[size_t(i)] = e.what();
-    }
-  });
-  for (const std::string &e : errors)
-    if (!e.empty()) throw std::runtime_error(e);
-  for (int i = 1; i < parts; ++i) {
-    const float *p = partials + size_t(i - 1) * cells;
-    for (size_t j = 0; j < cells; ++j) c[j] += p[j];
-  }
-}
-
-} // namespace
-
 /// The strides of an operand of logical dims `d` that, with `swapped`, is stored with its
 /// last two dims exchanged (the buffer of its transpose, contiguous).
 static memory::dims operandStrides(const memory::dims &d, bool swapped) {
@@ -291,7 +364,8 @@ void dlrt::matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const 
     if (d == 0) return;
   double flops = 2.0 * double(ad[rank - 1]);
   for (int64_t d : cd) flops *= double(d);
-  std::vector<int64_t> key = {kMatmul, site, ctx.threadsFor(flops), transposed};
+  int threads = ctx.threadsFor(flops);
+  std::vector<int64_t> key = {kMatmul, site, threads, transposed};
   key.insert(key.end(), ad.begin(), ad.end());
   key.insert(key.end(), bd.begin(), bd.end());
   // Batches of products whose left operand is stored transposed (attention's gradients),
@@ -321,22 +395,28 @@ void dlrt::matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const 
     bd = {bd[rank - 2], bd[rank - 1]};
     cd = {rows, cd[rank - 1]};
   }
-  if (ad.size() == 2 && !bf16 && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
-    std::vector<int64_t> splitKey = key;
-    splitKey[0] = kMatmulSplitSum;
-    auto &slot = ctx.primitives[splitKey];
-    if (!slot) {
-      std::shared_ptr<SplitSumMatmul> plan = makeSplitSum(ctx, ctx.threadCount, ad[0], ad[1], bd[1], transposed);
-      // A null slot would be made again at every call: an empty plan says "not split".
-      slot = plan ? plan : std::make_shared<SplitSumMatmul>();
-    }
-    auto &plan = *static_cast<SplitSumMatmul *>(slot.get());
-    if (!plan.parts.empty()) return runSplitSum(ctx, plan, a, b, c);
-  }
   memory::desc src(ad, memory::data_type::f32, operandStrides(ad, transposed & 1));
   memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
   memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
+  bool plain2d = ad.size() == 2 && !bf16;
+  // (The plan's key is the product's after the plan's kind, as for a dense layer's.)
+  auto splitKey = [&](PrimitiveKind kind) {
+    std::vector<int64_t> k = {kind};
+    k.insert(k.end(), key.begin(), key.end());
+    return k;
+  };
+  if (plain2d && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1]))
+    if (SplitMatmul *plan = cachedSplit(ctx, splitKey(kMatmulSplitSum), [&] {
+          return makeSplit(ctx, ctx.threadCount, SplitMatmul::Axis::Sum, src, wei, memory::desc(), dst, 0);
+        }))
+      return runSplit(ctx, *plan, a, b, nullptr, c);
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, bf16);
+  if (plain2d)
+    if (SplitMatmul *plan = cachedSplit(ctx, splitKey(kMatmulSplitRows), [&]() -> std::shared_ptr<SplitMatmul> {
+          if (!splitsRows(threads, ad[0], ad[1], bd[1], p->prim)) return nullptr;
+          return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, memory::desc(), dst, 0);
+        }))
+      return runSplit(ctx, *plan, a, b, nullptr, c);
   run(ctx, *p, a, b, nullptr, c);
 }
 
