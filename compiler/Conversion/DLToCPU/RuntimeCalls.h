@@ -26,6 +26,10 @@ inline constexpr llvm::StringLiteral kSharedFnBodyAttr = "dl.shared_fn_body";
 /// loop (dl-outline-kernels): the work of one row of that loop. dl-parallel-kernel-calls
 /// splits the rows over the session's threads.
 inline constexpr llvm::StringLiteral kParallelRowsAttr = "dl.parallel_rows";
+/// With kParallelRowsAttr, on a call whose rows are a loop below reductions (columns): its
+/// third argument, which the kernel does not read, multiplies the work of a row (the
+/// extents of its other loops, known at run time: a sum over the batch).
+inline constexpr llvm::StringLiteral kParallelRowsScaledAttr = "dl.parallel_rows_scaled";
 /// On an outlined kernel (dl-outline-kernels): the positions, among its arguments once
 /// lowered to the LLVM dialect (a memref as its descriptor's fields), of the aligned
 /// pointers of buffers that no other argument of any of its calls can reach.

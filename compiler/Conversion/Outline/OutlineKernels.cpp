@@ -23,7 +23,9 @@
 // parallel, and whose operands each take that loop's index as one of their own dims or not
 // at all, becomes a function of a range of that loop (the leading `begin, end` arguments;
 // the body works on subviews of those rows), and its call says so: `dl.parallel_rows`
-// holds the work of one row. dl-parallel-kernel-calls then runs it over the session's
+// holds the work of one row. Below outer reductions (a bias's gradient sums a [rows,
+// columns] gradient over its rows) the "rows" are those of the first parallel loop, the
+// columns: each range sums every row for its columns, in the order one thread would. dl-parallel-kernel-calls then runs it over the session's
 // threads. Each row is computed by the same code however
 // the rows are split, and rows write disjoint elements, so the split cannot change a
 // result.
@@ -63,14 +65,27 @@ namespace {
 
 bool isLoopNest(Operation *op) { return isa<linalg::LinalgOp, LoopLikeOpInterface>(op); }
 
-/// Where each operand of `op` has its outermost loop's index: the dim of the operand
-/// (-1: it does not depend on that loop); empty when the rows cannot be split: the loop is
-/// not parallel, an operand indexes by an expression of it, an output does not depend on
-/// it (every row would write it), or the body does more than compute scalars.
-SmallVector<int64_t> rowDims(linalg::LinalgOp op) {
-  if (op.getNumLoops() == 0 || op.getIteratorTypesArray().front() != utils::IteratorType::parallel ||
-      !op.hasPureBufferSemantics())
-    return {};
+/// The loop whose iterations a kernel may split over threads (its "rows"): the first
+/// parallel one, outermost or below reductions only; -1 where there is none. Below
+/// reductions only with at least kMinSplitColumns iterations, known: each thread's range
+/// is the inner loop of its sums, and a few columns each would leave the vectors empty.
+constexpr int64_t kMinSplitColumns = 128;
+int64_t rowLoop(linalg::LinalgOp op) {
+  for (auto [i, iterator] : llvm::enumerate(op.getIteratorTypesArray())) {
+    if (iterator != utils::IteratorType::parallel) continue;
+    if (i == 0) return 0;
+    int64_t extent = op.getStaticLoopRanges()[i];
+    return !ShapedType::isDynamic(extent) && extent >= kMinSplitColumns ? int64_t(i) : -1;
+  }
+  return -1;
+}
+
+/// Where each operand of `op` has the index of loop `loop` (rowLoop's): the dim of the
+/// operand (-1: it does not depend on that loop); empty when the rows cannot be split: an
+/// operand indexes by an expression of it, an output does not depend on it (every row
+/// would write it), or the body does more than compute scalars.
+SmallVector<int64_t> rowDims(linalg::LinalgOp op, int64_t loop) {
+  if (!op.hasPureBufferSemantics()) return {};
   SmallVector<int64_t> dims;
   for (OpOperand &operand : op->getOpOperands()) {
     if (!isa<MemRefType>(operand.get().getType())) {
@@ -80,8 +95,8 @@ SmallVector<int64_t> rowDims(linalg::LinalgOp op) {
     AffineMap map = op.getMatchingIndexingMap(&operand);
     int64_t at = -1;
     for (auto [i, e] : llvm::enumerate(map.getResults())) {
-      if (auto d = dyn_cast<AffineDimExpr>(e); d && d.getPosition() == 0 && at < 0) at = int64_t(i);
-      else if (e.isFunctionOfDim(0)) return {};
+      if (auto d = dyn_cast<AffineDimExpr>(e); d && d.getPosition() == loop && at < 0) at = int64_t(i);
+      else if (e.isFunctionOfDim(unsigned(loop))) return {};
     }
     if (at < 0 && op.isDpsInit(&operand)) return {};
     dims.push_back(at);
@@ -94,25 +109,27 @@ SmallVector<int64_t> rowDims(linalg::LinalgOp op) {
   return dims;
 }
 
-/// The work of one row of `op`: its body's ops times the iterations of its other loops
-/// (those of unknown extent count once).
-int64_t workPerRow(linalg::LinalgOp op) {
+/// The work of one row (iteration of loop `loop`) of `op`: its body's ops, times, with
+/// `ofLoops`, the iterations of its other loops (those of unknown extent count once).
+int64_t workPerRow(linalg::LinalgOp op, int64_t loop, bool ofLoops = true) {
   int64_t work = std::max<int64_t>(llvm::range_size(op.getBlock()->without_terminator()), 1);
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  for (int64_t r : llvm::drop_begin(ranges))
-    if (!ShapedType::isDynamic(r)) work *= std::max<int64_t>(r, 1);
+  for (auto [i, r] : llvm::enumerate(op.getStaticLoopRanges()))
+    if (ofLoops && int64_t(i) != loop && !ShapedType::isDynamic(r)) work *= std::max<int64_t>(r, 1);
   return work;
 }
 
-/// Whether a split of `op`'s rows could ever pay: not where its row count is known and its
-/// whole work is below what the runtime splits (DLRT_MIN_PARALLEL_ROWS_WORK). A splittable
-/// nest costs compile time (its bounds are no longer constants, and its call fills a frame),
-/// so parameter-sized updates and other small nests stay whole.
-bool mayPayToSplit(linalg::LinalgOp op) {
-  if (op.getNumLoops() == 0) return false;
-  int64_t rows = op.getStaticLoopRanges().front();
+/// Whether a split of `op`'s rows (loop `loop`) could ever pay: not where their count is
+/// known and the whole work is below what the runtime splits (DLRT_MIN_PARALLEL_ROWS_WORK).
+/// A splittable nest costs compile time (its bounds are no longer constants, and its call
+/// fills a frame), so parameter-sized updates and other small nests stay whole. Columns
+/// below reductions of unknown extent (a sum over the batch) may pay.
+bool mayPayToSplit(linalg::LinalgOp op, int64_t loop) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  int64_t rows = ranges[size_t(loop)];
   if (ShapedType::isDynamic(rows)) return true;
-  return rows > 1 && double(rows) * double(workPerRow(op)) >= DLRT_MIN_PARALLEL_ROWS_WORK;
+  for (int64_t outer = 0; outer < loop; ++outer)
+    if (ShapedType::isDynamic(ranges[size_t(outer)])) return true;
+  return rows > 1 && double(rows) * double(workPerRow(op, loop)) >= DLRT_MIN_PARALLEL_ROWS_WORK;
 }
 
 /// The buffer a memref value is a view of: through subviews, casts, reshapes and other
@@ -238,7 +255,10 @@ public:
     Nest nest;
     nest.op = op;
     auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
-    if (linalgOp && parallelRows && mayPayToSplit(linalgOp)) nest.rows = rowDims(linalgOp);
+    if (linalgOp && parallelRows) {
+      nest.rowLoop = rowLoop(linalgOp);
+      if (nest.rowLoop >= 0 && mayPayToSplit(linalgOp, nest.rowLoop)) nest.rows = rowDims(linalgOp, nest.rowLoop);
+    }
     // What the nest reads from outside it: operands and values its regions capture.
     llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
     getUsedValuesDefinedAbove(op->getRegions(), used);
@@ -332,6 +352,7 @@ private:
   struct Nest {
     Operation *op;
     SmallVector<int64_t> rows;          // the dims of its operands that its row range restricts; empty: none
+    int64_t rowLoop = -1;               // the loop whose range that is (rowLoop())
     SmallVector<Value> args;            // what it takes besides a row range
     SmallVector<Operation *> constants; // what it uses that is cloned into the kernel
     llvm::StringMapEntry<Body> *body;   // its body as text, and its kernels
@@ -342,7 +363,7 @@ private:
     MLIRContext *ctx = module.getContext();
     Operation *op = nest.op;
     SmallVector<Type> argTypes;
-    if (!nest.rows.empty()) argTypes.append(2, IndexType::get(ctx)); // begin, end of the rows
+    if (!nest.rows.empty()) argTypes.append(leadingArgs(nest), IndexType::get(ctx)); // begin, end (, scale)
     llvm::append_range(argTypes, types);
     OpBuilder mb(ctx);
     auto type = FunctionType::get(ctx, argTypes, op->getResultTypes());
@@ -351,10 +372,10 @@ private:
     Block *body = fn.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockBegin(body);
     IRMapping map;
-    for (auto [v, a] : llvm::zip(nest.args, body->getArguments().drop_front(nest.rows.empty() ? 0 : 2))) map.map(v, a);
+    for (auto [v, a] : llvm::zip(nest.args, body->getArguments().drop_front(leadingArgs(nest)))) map.map(v, a);
     for (Operation *c : nest.constants) map.map(c->getResult(0), b.clone(*c)->getResult(0));
     Operation *copy = b.clone(*op, map);
-    if (!nest.rows.empty()) restrictToRows(copy, nest.rows, body->getArgument(0), body->getArgument(1));
+    if (!nest.rows.empty()) restrictToRows(copy, nest.rows, nest.rowLoop, body->getArgument(0), body->getArgument(1));
     func::ReturnOp::create(b, op->getLoc(), copy->getResults());
     return fn;
   }
@@ -385,6 +406,7 @@ private:
       // All the rows; dl-parallel-kernel-calls splits them.
       callArgs.push_back(arith::ConstantIndexOp::create(at, op->getLoc(), 0));
       callArgs.push_back(rowCount(at, op, nest.rows));
+      if (leadingArgs(nest) > 2) callArgs.push_back(otherIterations(at, cast<linalg::LinalgOp>(op), nest.rowLoop));
     }
     ArrayRef<Type> kernelTypes = kernel.getArgumentTypes().drop_front(callArgs.size());
     for (auto [v, type] : llvm::zip(nest.args, kernelTypes))
@@ -394,17 +416,25 @@ private:
     if (!first)
       for (auto [all, here] : llvm::zip(known->second, separate)) all = all && here;
     auto call = func::CallOp::create(at, op->getLoc(), kernel, callArgs);
-    if (!nest.rows.empty())
-      call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(cast<linalg::LinalgOp>(op))));
+    if (!nest.rows.empty()) {
+      auto linalgOp = cast<linalg::LinalgOp>(op);
+      if (leadingArgs(nest) > 2) {
+        // The work of a column: the body's ops times the third argument's iterations.
+        call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(linalgOp, nest.rowLoop, /*ofLoops=*/false)));
+        call->setAttr(kParallelRowsScaledAttr, at.getUnitAttr());
+      } else {
+        call->setAttr(kParallelRowsAttr, at.getI64IntegerAttr(workPerRow(linalgOp, nest.rowLoop)));
+      }
+    }
     for (auto [from, to] : llvm::zip(op->getResults(), call.getResults())) replaced[from] = to;
     op->replaceAllUsesWith(call.getResults());
     op->erase();
   }
 
-  /// Makes `op` (in a kernel's body) compute only rows [begin, end) of its outermost loop:
+  /// Makes `op` (in a kernel's body) compute only rows [begin, end) of its loop `loop`:
   /// each operand that has that loop's index as dim rows[i] is replaced by the subview of
   /// those rows, and the body's index of that loop is offset by `begin`.
-  static void restrictToRows(Operation *op, ArrayRef<int64_t> rows, Value begin, Value end) {
+  static void restrictToRows(Operation *op, ArrayRef<int64_t> rows, int64_t loop, Value begin, Value end) {
     Location loc = op->getLoc();
     OpBuilder b(op);
     Value count = arith::SubIOp::create(b, loc, end, begin);
@@ -419,18 +449,49 @@ private:
       operand.set(memref::SubViewOp::create(b, loc, source, offsets, sizes, strides));
     }
     for (auto index : llvm::to_vector(op->getRegion(0).getOps<linalg::IndexOp>())) {
-      if (index.getDim() != 0) continue;
+      if (int64_t(index.getDim()) != loop) continue;
       OpBuilder ib(index->getNextNode());
       auto shifted = arith::AddIOp::create(ib, index.getLoc(), index, begin);
       index.getResult().replaceAllUsesExcept(shifted, shifted);
     }
   }
 
-  /// The extent of `op`'s outermost loop, read off an operand that indexes by it.
+  /// The index arguments a kernel for `nest` takes before its buffers: none, a row range,
+  /// or, for the columns below reductions, a row range and the iterations of the other
+  /// loops (otherIterations), which its call's work needs and the kernel does not read.
+  static unsigned leadingArgs(const Nest &nest) { return nest.rows.empty() ? 0 : nest.rowLoop > 0 ? 3 : 2; }
+
+  /// The product of the extents of `op`'s loops other than `loop`: constants where known,
+  /// the dims of operands that index by them where not.
+  static Value otherIterations(OpBuilder &b, linalg::LinalgOp op, int64_t loop) {
+    Location loc = op.getLoc();
+    Value product;
+    for (auto [i, extent] : llvm::enumerate(op.getStaticLoopRanges())) {
+      if (int64_t(i) == loop) continue;
+      Value e;
+      if (!ShapedType::isDynamic(extent)) {
+        e = arith::ConstantIndexOp::create(b, loc, extent);
+      } else {
+        for (OpOperand &operand : op->getOpOperands()) {
+          if (e || !isa<MemRefType>(operand.get().getType())) continue;
+          for (auto [d, expr] : llvm::enumerate(op.getMatchingIndexingMap(&operand).getResults()))
+            if (auto dim = dyn_cast<AffineDimExpr>(expr); dim && dim.getPosition() == i) {
+              e = b.createOrFold<memref::DimOp>(loc, operand.get(), int64_t(d));
+              break;
+            }
+        }
+        if (!e) continue; // (no operand spans it: it counts once, as workPerRow counts it)
+      }
+      product = product ? b.createOrFold<arith::MulIOp>(loc, product, e) : e;
+    }
+    return product ? product : arith::ConstantIndexOp::create(b, loc, 1);
+  }
+
+  /// The extent of `op`'s split loop, read off an operand that indexes by it.
   static Value rowCount(OpBuilder &b, Operation *op, ArrayRef<int64_t> rows) {
     for (auto [operand, dim] : llvm::zip(op->getOperands(), rows))
       if (dim >= 0) return b.createOrFold<memref::DimOp>(op->getLoc(), operand, dim);
-    llvm_unreachable("an output indexes by the outermost loop");
+    llvm_unreachable("an output indexes by the split loop");
   }
 
   ModuleOp module;

@@ -6,7 +6,8 @@
 //   store %a0, %a1, ... into a frame on the caller's stack
 //   llvm.call @dlrt_k_parallel_rows(%ctx, @dl_kernel_N_rows, %frame, rows, work_per_row)
 // where dl_kernel_N_rows(frame, begin, end) loads the arguments back and calls the kernel
-// for rows [begin, end). The runtime decides the thread count, like any kernel's. One
+// for rows [begin, end). Marked dl.parallel_rows_scaled, the call's third argument (the
+// iterations of a column's sums, which the kernel does not read) multiplies work_per_row. The runtime decides the thread count, like any kernel's. One
 // frame serves every call of a function (the calls run one after another, and the runtime
 // is done with a frame when it returns), sized for the largest.
 //
@@ -79,8 +80,10 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
       if (caller && caller.getNumArguments() > 0 && isa<LLVM::LLVMPointerType>(caller.getArgument(0).getType()) &&
           call.getNumOperands() >= 2 && matchPattern(call.getOperand(0), m_ConstantInt(&begin)) && begin.isZero())
         callsIn[caller].push_back(call);
-      else
-        call->removeAttr(kParallelRowsAttr); // then it runs its rows in one go, as it says
+      else { // then it runs its rows in one go, as it says
+        call->removeAttr(kParallelRowsAttr);
+        call->removeAttr(kParallelRowsScaledAttr);
+      }
     });
     if (callsIn.empty()) return;
 
@@ -197,6 +200,7 @@ struct ParallelKernelCallsPass : public impl::DLParallelKernelCallsBase<Parallel
         }
         Value rowsFn = LLVM::AddressOfOp::create(b, cl, rowsFnOf(f.kernel, f.frame));
         Value work = LLVM::ConstantOp::create(b, cl, i64, cast<IntegerAttr>(call->getAttr(kParallelRowsAttr)).getInt());
+        if (call->hasAttr(kParallelRowsScaledAttr)) work = LLVM::MulOp::create(b, cl, work, call.getOperand(2));
         LLVM::CallOp::create(b, cl, runtime, ValueRange{context, rowsFn, frameAddr, call.getOperand(1), work});
         call.erase();
       }

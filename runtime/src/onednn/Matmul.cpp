@@ -225,26 +225,35 @@ void runSplit(KernelContext &ctx, SplitMatmul &plan, const float *a, const float
   size_t cells = sum ? plan.parts[0].c.get_size() / sizeof(float) : 0;
   float *partials = sum ? static_cast<float *>(plan.partials.get(sizeof(float) * cells * size_t(parts - 1))) : nullptr;
   std::vector<std::string> errors(static_cast<size_t>(parts));
-  parallelParts(parts, parts, [&](int i) {
-    auto &part = plan.parts[size_t(i)];
-    float *into = sum && i > 0 ? partials + size_t(i - 1) * cells : c + part.cOffset;
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
-        {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
-        {DNNL_ARG_DST, memory(part.c, ctx.engine, into)}};
-    if (bias) args.insert({DNNL_ARG_BIAS, memory(plan.bias, ctx.engine, const_cast<float *>(bias))});
-    try {
-      ctx.runOn(part.stream, part.scratchpad, part.prim, std::move(args));
-    } catch (const std::exception &e) {
-      errors[size_t(i)] = e.what();
+  // Each member runs its parts (every part once, whatever team libgomp grants), then, along
+  // the sum, adds the partial sums into its share of the result's cells: on the calling
+  // thread alone, the other one waiting, the adds of TinyGpt's train step at batch 16 (nine
+  // weights' gradients) took about 0.12 ms of its 19-21 on two threads (perf, Zen 5).
+  parallelTeam(parts, [&](int member, int members, const std::function<void()> &sync) {
+    for (int i = member; i < parts; i += members) {
+      auto &part = plan.parts[size_t(i)];
+      float *into = sum && i > 0 ? partials + size_t(i - 1) * cells : c + part.cOffset;
+      std::unordered_map<int, memory> args = {
+          {DNNL_ARG_SRC, memory(part.a, ctx.engine, const_cast<float *>(a + part.aOffset))},
+          {DNNL_ARG_WEIGHTS, memory(part.b, ctx.engine, const_cast<float *>(b + part.bOffset))},
+          {DNNL_ARG_DST, memory(part.c, ctx.engine, into)}};
+      if (bias) args.insert({DNNL_ARG_BIAS, memory(plan.bias, ctx.engine, const_cast<float *>(bias))});
+      try {
+        ctx.runOn(part.stream, part.scratchpad, part.prim, std::move(args));
+      } catch (const std::exception &e) {
+        errors[size_t(i)] = e.what();
+      }
+    }
+    if (!sum) return;
+    sync();
+    size_t begin = cells * size_t(member) / size_t(members), end = cells * size_t(member + 1) / size_t(members);
+    for (int i = 1; i < parts; ++i) {
+      const float *p = partials + size_t(i - 1) * cells;
+      for (size_t j = begin; j < end; ++j) c[j] += p[j];
     }
   });
   for (const std::string &e : errors)
     if (!e.empty()) throw std::runtime_error(e);
-  for (int i = 1; sum && i < parts; ++i) {
-    const float *p = partials + size_t(i - 1) * cells;
-    for (size_t j = 0; j < cells; ++j) c[j] += p[j];
-  }
 }
 
 } // namespace
