@@ -23,7 +23,8 @@ mlir::Value runtimeContext(mlir::Operation *op);
 /// first argument is the runtime context, like an entry's.
 inline constexpr llvm::StringLiteral kSharedFnBodyAttr = "dl.shared_fn_body";
 /// On a call of an outlined kernel whose first two arguments are a range of its outermost
-/// loop (dl-outline-kernels): the work of one row of that loop. dl-parallel-kernel-calls
+/// loop, or of its first parallel loop below reductions (dl-outline-kernels): the work of
+/// one row of that loop. dl-parallel-kernel-calls
 /// splits the rows over the session's threads.
 inline constexpr llvm::StringLiteral kParallelRowsAttr = "dl.parallel_rows";
 /// With kParallelRowsAttr, on a call whose rows are a loop below reductions (columns): its

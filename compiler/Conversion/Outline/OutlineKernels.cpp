@@ -23,12 +23,13 @@
 // parallel, and whose operands each take that loop's index as one of their own dims or not
 // at all, becomes a function of a range of that loop (the leading `begin, end` arguments;
 // the body works on subviews of those rows), and its call says so: `dl.parallel_rows`
-// holds the work of one row. Below outer reductions (a bias's gradient sums a [rows,
-// columns] gradient over its rows) the "rows" are those of the first parallel loop, the
-// columns: each range sums every row for its columns, in the order one thread would. dl-parallel-kernel-calls then runs it over the session's
-// threads. Each row is computed by the same code however
-// the rows are split, and rows write disjoint elements, so the split cannot change a
-// result.
+// holds the work of one row. dl-parallel-kernel-calls then runs it over the session's
+// threads. Each row is computed by the same code however the rows are split, and rows
+// write disjoint elements, so the split cannot change a result. Below outer reductions (a
+// bias's gradient sums a [rows, columns] gradient over its rows) the "rows" are those of
+// the first parallel loop, the columns: each range sums every row for its columns, in the
+// order one thread would, and the call also passes the reductions' iteration count, which
+// the work of a column needs where the batch sets it.
 //
 // Each kernel also learns which of its buffers are separate: at every call, no other
 // argument reaches the buffer's memory (see separateBuffers). LLVM is told so (noalias,

@@ -142,15 +142,16 @@ bool splitsSum(int threads, int64_t m, int64_t k, int64_t n) {
 /// Whether a product of `m` rows that oneDNN would run as `whole` on `threads` threads goes
 /// faster as one part of the rows per thread. oneDNN's gemm:jit (its fp32 matmul where the
 /// CPU has AVX2 but not AVX-512) split the products of a transformer's train step poorly
-/// over two threads where the result is narrow: 1024 rows of TinyGpt at batch 16, operands
-/// cold in cache as a train step leaves them, two threads against one part of 512 rows on
-/// each (AMD EPYC Zen 5, capped at AVX2): [1024, 128] x [128, 128] 0.261 -> 0.219 ms,
-/// x [384, 128] 0.630 -> 0.560, x [512, 128] 0.806 -> 0.758, x [256, 128] 0.443 -> 0.410,
-/// and with the weight transposed as a dense layer reads it 0.272 -> 0.237, 0.620 ->
-/// 0.550, 0.867 -> 0.802; where the result is wide the halves gained little or lost
-/// (x [128, 384] 0.585 -> 0.581, transposed 0.588 -> 0.602). With AVX-512 oneDNN's
-/// brgemm kernels split well (the same halves 1.06-1.6x slower), so the rule follows the
-/// implementation oneDNN chose, which follows the CPU.
+/// over two threads where the result is narrow (at most 256 columns, or no more columns
+/// than terms summed). TinyGpt's at batch 16, m x k x n, operands cold in cache as a train
+/// step leaves them, oneDNN's two threads against one part of 512 rows on each (AMD EPYC
+/// Zen 5, capped at AVX2): 1024 x 128 x 128 0.261 -> 0.219 ms, 1024 x 384 x 128 0.630 ->
+/// 0.560, 1024 x 512 x 128 0.806 -> 0.758, 1024 x 256 x 128 0.443 -> 0.410, and with the
+/// weight transposed as a dense layer reads it 0.272 -> 0.237, 0.620 -> 0.550, 0.867 ->
+/// 0.802; where the result is wide the halves gained little or lost (1024 x 128 x 384
+/// 0.585 -> 0.581, transposed 0.588 -> 0.602). With AVX-512 oneDNN's brgemm kernels split
+/// well (the same halves 1.06-1.6x slower), so the rule follows the implementation oneDNN
+/// chose, which follows the CPU.
 bool splitsRows(int threads, int64_t m, int64_t k, int64_t n, const dnnl::primitive &whole) {
   if (threads <= 1 || m / threads < 256 || !(n <= 256 || k >= n)) return false;
   const char *impl = nullptr;
