@@ -406,8 +406,9 @@ private:
     if (!nest.rows.empty()) {
       // All the rows; dl-parallel-kernel-calls splits them.
       callArgs.push_back(arith::ConstantIndexOp::create(at, op->getLoc(), 0));
-      callArgs.push_back(rowCount(at, op, nest.rows));
-      if (leadingArgs(nest) > 2) callArgs.push_back(otherIterations(at, cast<linalg::LinalgOp>(op), nest.rowLoop));
+      auto linalgOp = cast<linalg::LinalgOp>(op);
+      callArgs.push_back(rowCount(at, linalgOp, nest.rowLoop));
+      if (leadingArgs(nest) > 2) callArgs.push_back(otherIterations(at, linalgOp, nest.rowLoop));
     }
     ArrayRef<Type> kernelTypes = kernel.getArgumentTypes().drop_front(callArgs.size());
     for (auto [v, type] : llvm::zip(nest.args, kernelTypes))
@@ -462,37 +463,37 @@ private:
   /// loops (otherIterations), which its call's work needs and the kernel does not read.
   static unsigned leadingArgs(const Nest &nest) { return nest.rows.empty() ? 0 : nest.rowLoop > 0 ? 3 : 2; }
 
-  /// The product of the extents of `op`'s loops other than `loop`: constants where known,
-  /// the dims of operands that index by them where not.
-  static Value otherIterations(OpBuilder &b, linalg::LinalgOp op, int64_t loop) {
+  /// The extent of `op`'s loop `loop`: a constant where known, else the dim of an operand
+  /// that indexes by it; null where no operand does.
+  static Value loopExtent(OpBuilder &b, linalg::LinalgOp op, int64_t loop) {
     Location loc = op.getLoc();
-    Value product;
-    for (auto [i, extent] : llvm::enumerate(op.getStaticLoopRanges())) {
-      if (int64_t(i) == loop) continue;
-      Value e;
-      if (!ShapedType::isDynamic(extent)) {
-        e = arith::ConstantIndexOp::create(b, loc, extent);
-      } else {
-        for (OpOperand &operand : op->getOpOperands()) {
-          if (e || !isa<MemRefType>(operand.get().getType())) continue;
-          for (auto [d, expr] : llvm::enumerate(op.getMatchingIndexingMap(&operand).getResults()))
-            if (auto dim = dyn_cast<AffineDimExpr>(expr); dim && dim.getPosition() == i) {
-              e = b.createOrFold<memref::DimOp>(loc, operand.get(), int64_t(d));
-              break;
-            }
-        }
-        if (!e) continue; // (no operand spans it: it counts once, as workPerRow counts it)
-      }
-      product = product ? b.createOrFold<arith::MulIOp>(loc, product, e) : e;
+    int64_t extent = op.getStaticLoopRanges()[size_t(loop)];
+    if (!ShapedType::isDynamic(extent)) return arith::ConstantIndexOp::create(b, loc, extent);
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (!isa<MemRefType>(operand.get().getType())) continue;
+      for (auto [d, expr] : llvm::enumerate(op.getMatchingIndexingMap(&operand).getResults()))
+        if (auto dim = dyn_cast<AffineDimExpr>(expr); dim && dim.getPosition() == loop)
+          return b.createOrFold<memref::DimOp>(loc, operand.get(), int64_t(d));
     }
-    return product ? product : arith::ConstantIndexOp::create(b, loc, 1);
+    return nullptr;
   }
 
-  /// The extent of `op`'s split loop, read off an operand that indexes by it.
-  static Value rowCount(OpBuilder &b, Operation *op, ArrayRef<int64_t> rows) {
-    for (auto [operand, dim] : llvm::zip(op->getOperands(), rows))
-      if (dim >= 0) return b.createOrFold<memref::DimOp>(op->getLoc(), operand, dim);
-    llvm_unreachable("an output indexes by the split loop");
+  /// The product of the extents of `op`'s loops other than `loop` (one that no operand
+  /// spans counts once, as workPerRow counts it).
+  static Value otherIterations(OpBuilder &b, linalg::LinalgOp op, int64_t loop) {
+    Value product;
+    for (int64_t i = 0, loops = op.getNumLoops(); i < loops; ++i) {
+      Value e = i == loop ? nullptr : loopExtent(b, op, i);
+      if (e) product = product ? b.createOrFold<arith::MulIOp>(op.getLoc(), product, e) : e;
+    }
+    return product ? product : arith::ConstantIndexOp::create(b, op.getLoc(), 1);
+  }
+
+  /// The extent of `op`'s split loop (its rows), which an output indexes by.
+  static Value rowCount(OpBuilder &b, linalg::LinalgOp op, int64_t loop) {
+    Value count = loopExtent(b, op, loop);
+    assert(count && "an output indexes by the split loop");
+    return count;
   }
 
   ModuleOp module;

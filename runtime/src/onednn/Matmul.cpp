@@ -16,9 +16,9 @@
 #include "onednn/Strides.h"
 
 #include <optional>
-#include <tuple>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using dnnl::memory;
@@ -34,6 +34,8 @@ memory::desc blockOrderedWeight(int64_t n, const int64_t *chwb) {
   int64_t c = chwb[0], h = chwb[1], w = chwb[2], b = chwb[3];
   return memory::desc({n, c / b, h, w, b}, memory::data_type::f32, memory::dims{c * h * w, b * h * w, w, 1, h * w});
 }
+
+struct SplitMatmul;
 
 struct MatmulPrimitive {
   dnnl::matmul prim;
@@ -52,6 +54,10 @@ struct MatmulPrimitive {
   ParamStamp seen;
   int changedInARow = 0;
   MatmulPrimitive *plain = nullptr; // (in ctx.primitives too, which is never pruned)
+  // The product split along its rows, one part per thread (rowsSplit), decided at the
+  // first call: null where it runs whole. (The plan is in ctx.primitives too.)
+  SplitMatmul *rows = nullptr;
+  bool rowsDecided = false;
 };
 
 /// Calls in a row that found a dense layer's weight changed before it stops packing it.
@@ -103,8 +109,7 @@ void run(KernelContext &ctx, MatmulPrimitive &p, const void *a, const void *b, c
 } // namespace
 } // namespace dlrt
 
-using namespace dlrt;
-
+namespace dlrt {
 namespace {
 
 /// A product cut into parts that run side by side, each on a thread of its own with a
@@ -257,7 +262,27 @@ void runSplit(KernelContext &ctx, SplitMatmul &plan, const float *a, const float
     if (!e.empty()) throw std::runtime_error(e);
 }
 
+/// `p`'s product, [m, k] x [k, n] on `threads` threads, split along its rows where
+/// splitsRows says so (the plan made by `make`, cached under `key`, p's own, after
+/// kMatmulSplitRows): decided at the first call, null where it runs whole.
+template <class Make>
+SplitMatmul *rowsSplit(KernelContext &ctx, MatmulPrimitive &p, const std::vector<int64_t> &key, int threads, int64_t m,
+                       int64_t k, int64_t n, Make make) {
+  if (!p.rowsDecided) {
+    std::vector<int64_t> splitKey = {kMatmulSplitRows};
+    splitKey.insert(splitKey.end(), key.begin(), key.end());
+    p.rows = cachedSplit(ctx, splitKey, [&]() -> std::shared_ptr<SplitMatmul> {
+      return splitsRows(threads, m, k, n, p.prim) ? make() : nullptr;
+    });
+    p.rowsDecided = true;
+  }
+  return p.rows;
+}
+
 } // namespace
+} // namespace dlrt
+
+using namespace dlrt;
 
 int64_t dlrt::splitParts(const KernelContext &ctx, PrimitiveKind kind) {
   int64_t parts = 0;
@@ -290,14 +315,12 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
     weight = p->nhwc->get(ctx, w).get_data_handle();
   }
   if (p->changedInARow >= kUnpackedAfterChanges) {
-    // (Keys of their own: the packed primitive stays for when the weight settles.)
-    std::vector<int64_t> plainKey = key, splitKey = key;
-    plainKey.push_back(-1);
-    splitKey.insert(splitKey.begin(), kMatmulSplitRows);
-    if (!p->plain) p->plain = getPrimitive(ctx, plainKey, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
+    if (!p->plain) {
+      key.push_back(-1); // (a key of its own: the packed primitive stays for when the weight settles)
+      p->plain = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
+    }
     if (!bf16)
-      if (SplitMatmul *plan = cachedSplit(ctx, splitKey, [&]() -> std::shared_ptr<SplitMatmul> {
-            if (!splitsRows(threads, m, k, n, p->plain->prim)) return nullptr;
+      if (SplitMatmul *plan = rowsSplit(ctx, *p->plain, key, threads, m, k, n, [&] {
             return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, b, dst, activation);
           }))
         return runSplit(ctx, *plan, x, static_cast<const float *>(weight), bias, y);
@@ -409,21 +432,18 @@ void dlrt::matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const 
   memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
   memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
   bool plain2d = ad.size() == 2 && !bf16;
-  // (The plan's key is the product's after the plan's kind, as for a dense layer's.)
-  auto splitKey = [&](PrimitiveKind kind) {
-    std::vector<int64_t> k = {kind};
-    k.insert(k.end(), key.begin(), key.end());
-    return k;
-  };
-  if (plain2d && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1]))
-    if (SplitMatmul *plan = cachedSplit(ctx, splitKey(kMatmulSplitSum), [&] {
+  if (plain2d && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
+    // (The plan's key is the product's after the plan's kind, as rowsSplit's.)
+    std::vector<int64_t> splitKey = {kMatmulSplitSum};
+    splitKey.insert(splitKey.end(), key.begin(), key.end());
+    if (SplitMatmul *plan = cachedSplit(ctx, splitKey, [&] {
           return makeSplit(ctx, ctx.threadCount, SplitMatmul::Axis::Sum, src, wei, memory::desc(), dst, 0);
         }))
       return runSplit(ctx, *plan, a, b, nullptr, c);
+  }
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, bf16);
   if (plain2d)
-    if (SplitMatmul *plan = cachedSplit(ctx, splitKey(kMatmulSplitRows), [&]() -> std::shared_ptr<SplitMatmul> {
-          if (!splitsRows(threads, ad[0], ad[1], bd[1], p->prim)) return nullptr;
+    if (SplitMatmul *plan = rowsSplit(ctx, *p, key, threads, ad[0], ad[1], bd[1], [&] {
           return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, memory::desc(), dst, 0);
         }))
       return runSplit(ctx, *plan, a, b, nullptr, c);
