@@ -300,7 +300,8 @@ def conv_loss(P, I):
 conv_inputs = image_inputs((3, 10, 10))
 
 
-# 3x3 convolutions with the pixels (at least 8192 output pixels a call, 56x56 from batch 3)
+# 3x3 convolutions with the pixels (at least 8192 output pixels a call with AVX-512, 56x56
+# from batch 3; 512 capped at AVX2)
 # and channels (whole 16s; 64 and more for the weight gradient) for native Winograd in the
 # train step: the forward of both, the data gradient of the second and its weight gradient
 # (runtime/src/onednn/Convolution.cpp's nativeWinograd, winogradBackwardWeights).

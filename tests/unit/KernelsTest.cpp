@@ -2234,11 +2234,22 @@ TEST_CASE("native Winograd F(2x2, 3x3) and F(4x4, 3x3): every ISA build, 16- and
                                      1, 1, 1, activation, layout};
               REQUIRE(dlrt::native::winogradSupports(g));
               dlrt::native::WinogradShape shape(g, accumulate, tile);
-              std::vector<float> packed(size_t(shape.packedWeightFloats()));
+              std::vector<float> packed(size_t(shape.packedWeightFloats())), fromTurned(packed.size());
+              // The filters w turns half a turn (a data gradient's), [C][K][3][3]: packed
+              // as FilterOrder::Turned, they must give w's packing bit for bit.
+              std::vector<float> source(w.size());
+              for (int64_t o = 0; o < k.k; ++o)
+                for (int64_t ch = 0; ch < k.c; ++ch)
+                  for (int64_t tap = 0; tap < 9; ++tap)
+                    source[size_t((ch * k.k + o) * 9 + 8 - tap)] = w[size_t((o * k.c + ch) * 9 + tap)];
               for (dlrt::native::VectorIsa isa : runnableIsas())
                 for (int threads : {1, 2, 3}) {
-                  dlrt::native::packWinogradWeights(threads, shape, w.data(), packed.data(), isa);
+                  dlrt::native::packWinogradWeights(threads, shape, w.data(), packed.data(),
+                                                    dlrt::native::FilterOrder::AsGiven, isa);
                   CAPTURE(k.c, k.k, k.h, k.w, block, activation, withBias, accumulate, tile, int(isa), threads);
+                  dlrt::native::packWinogradWeights(threads, shape, source.data(), fromTurned.data(),
+                                                    dlrt::native::FilterOrder::Turned, isa);
+                  CHECK(std::memcmp(packed.data(), fromTurned.data(), packed.size() * sizeof(float)) == 0);
                   std::vector<float> y = accumulate ? skip : std::vector<float>(skip.size(), 7.0f);
                   dlrt::native::winogradConv(threads, shape, x.data(), packed.data(), withBias ? bias.data() : nullptr,
                                              y.data(), isa);
@@ -2310,7 +2321,7 @@ TEST_CASE("native Winograd weight gradient (F(2x2, 3x3) and F(4x4, 3x3) transfor
               got(dw.size(), 7.0f);
           dlrt::native::winogradWeightGradientProducts(threads, shape, x.data(), dy.data(), u.data(), scratch.data(),
                                                        isa);
-          dlrt::native::winogradGradientFilters(shape, u.data(), got.data());
+          dlrt::native::winogradGradientFilters(threads, shape, u.data(), got.data(), isa);
           size_t wrong = 0;
           for (size_t i = 0; i < dw.size(); ++i)
             if (std::abs(got[i] - dw[i]) > 1e-5 * (1.0 + scale[i]) && wrong++ < 3)

@@ -42,7 +42,7 @@ template <> struct Algorithm<2> {
     v[3] = d[1] - d[3];
   }
   /// G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
-  static void filter(const double (&g)[3], double (&u)[A]) {
+  template <class D> static void filter(const D (&g)[3], D (&u)[A]) {
     u[0] = g[0];
     u[1] = 0.5 * (g[0] + g[1] + g[2]);
     u[2] = 0.5 * (g[0] - g[1] + g[2]);
@@ -61,7 +61,7 @@ template <> struct Algorithm<2> {
     m[2] = y[0] - y[1];
     m[3] = -y[1];
   }
-  static void filterAdjoint(const double (&u)[A], double (&g)[3]) {
+  template <class D> static void filterAdjoint(const D (&u)[A], D (&g)[3]) {
     g[0] = u[0] + 0.5 * (u[1] + u[2]);
     g[1] = 0.5 * (u[1] - u[2]);
     g[2] = 0.5 * (u[1] + u[2]) + u[3];
@@ -85,12 +85,14 @@ template <> struct Algorithm<4> {
     v[5] = d[1] + 1.5f * d[2] - 2.0f * d[3] - 1.5f * d[4] + d[5];
   }
   /// G = [1 0 0; -1/3 -1/3 -1/3; 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]
-  static void filter(const double (&g)[3], double (&u)[A]) {
+  // (In double: multiplying by 1/3 and 1/15 rounds once more than dividing, a relative
+  // 1e-16 that the rounding to float hides, and vectorizes where the divisions did not.)
+  template <class D> static void filter(const D (&g)[3], D (&u)[A]) {
     u[0] = g[0];
-    u[1] = -(g[0] + g[1] + g[2]) / 3;
-    u[2] = (g[0] - g[1] + g[2]) / 3;
-    u[3] = (g[0] + 2 * g[1] + 4 * g[2]) / 15;
-    u[4] = (-16 * g[0] + 8 * g[1] - 4 * g[2]) / 15;
+    u[1] = -(g[0] + g[1] + g[2]) * kThird;
+    u[2] = (g[0] - g[1] + g[2]) * kThird;
+    u[3] = (g[0] + 2.0 * g[1] + 4.0 * g[2]) * kFifteenth;
+    u[4] = (-16.0 * g[0] + 8.0 * g[1] - 4.0 * g[2]) * kFifteenth;
     u[5] = g[2];
   }
   /// A^T = [1 1 1 1 1 0; 0 1 -1 2 -1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 -1/8 1]
@@ -112,11 +114,12 @@ template <> struct Algorithm<4> {
     m[4] = y[0] - 0.5f * y[1] + 0.25f * y[2] - 0.125f * y[3];
     m[5] = y[3];
   }
-  static void filterAdjoint(const double (&u)[A], double (&g)[3]) {
-    g[0] = u[0] + (u[2] - u[1]) / 3 + (u[3] - 16 * u[4]) / 15;
-    g[1] = -(u[1] + u[2]) / 3 + (2 * u[3] + 8 * u[4]) / 15;
-    g[2] = (u[2] - u[1]) / 3 + (4 * u[3] - 4 * u[4]) / 15 + u[5];
+  template <class D> static void filterAdjoint(const D (&u)[A], D (&g)[3]) {
+    g[0] = u[0] + (u[2] - u[1]) * kThird + (u[3] - 16.0 * u[4]) * kFifteenth;
+    g[1] = -(u[1] + u[2]) * kThird + (2.0 * u[3] + 8.0 * u[4]) * kFifteenth;
+    g[2] = (u[2] - u[1]) * kThird + (4.0 * u[3] - 4.0 * u[4]) * kFifteenth + u[5];
   }
+  static constexpr double kThird = 1.0 / 3, kFifteenth = 1.0 / 15;
 };
 
 // Tiles at once (P) for 4, 2 and 1 vectors of output channels: as many accumulators as the
@@ -137,30 +140,117 @@ void buildOf(const WinogradShape &s, VectorIsa isa, int64_t &n, Fit &fit) {
   else n = 8, fit = kAvx2Fit;
 }
 
-/// U = G g G^T of the filters of panels [begin, end) (`width` output channels each), in
-/// double and rounded once. (Input channel by input channel, output channels innermost,
-/// so that the stores run along the panel's rows, took a third longer: ResNet-18's
-/// 256-channel layers in its train step, one Zen 5 core capped at AVX2.)
-template <int M>
-void packFor(const WinogradShape &s, const float *oihw, float *packed, int64_t width, int64_t begin, int64_t end) {
-  constexpr int A = Algorithm<M>::A;
-  for (int64_t o = begin * width; o < end * width; ++o)
-    for (int64_t ch = 0; ch < s.c; ++ch) {
-      const float *g = oihw + (o * s.c + ch) * 9;
-      double t[A][3]; // G g
-      for (int j = 0; j < 3; ++j) {
-        const double column[3] = {g[j], g[3 + j], g[6 + j]};
-        double u[A];
-        Algorithm<M>::filter(column, u);
-        for (int i = 0; i < A; ++i) t[i][j] = u[i];
-      }
-      for (int i = 0; i < A; ++i) {
-        double u[A];
-        Algorithm<M>::filter(t[i], u);
-        for (int j = 0; j < A; ++j)
-          packed[(((i * A + j) * (s.k / width) + o / width) * s.c + ch) * width + o % width] = float(u[j]);
-      }
+/// Four doubles: the filter transforms run on four filters at once, in double (U = G g G^T
+/// of floats, and dW = G^T U G of sums over many tiles, each rounded to float once). Scalar,
+/// with divisions, and dW's on one thread, they took 8% of ResNet-18's train step on one
+/// Zen 4 core capped at AVX2 (perf; a train step transforms its filters every call).
+typedef double D4 __attribute__((vector_size(32)));
+typedef float F4 __attribute__((vector_size(16)));
+DLRT_VINLINE double &lane(D4 &v, int l) { return reinterpret_cast<double *>(&v)[l]; }
+DLRT_VINLINE double &lane(double &v, int) { return v; }
+DLRT_VINLINE double lane(const D4 &v, int l) { return v[l]; }
+DLRT_VINLINE double lane(const double &v, int) { return v; }
+
+/// The widest panel: 4 vectors of 16 output channels (winogradPanelWidth).
+constexpr int64_t kMaxPanelWidth = 64;
+
+/// rows[j][r] = rows[r][j]: an 8 x 8 block turned (unpack, shuffle and swap halves, as
+/// AVX's own 8 x 8 transposes go).
+DLRT_VINLINE void transpose8x8(vf8 (&rows)[8]) {
+  vf8 t[8], u[8];
+  for (int p = 0; p < 4; ++p) {
+    t[2 * p] = __builtin_shufflevector(rows[2 * p], rows[2 * p + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[2 * p + 1] = __builtin_shufflevector(rows[2 * p], rows[2 * p + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int h = 0; h < 2; ++h) // rows 0-3, then 4-7
+    for (int p = 0; p < 2; ++p) {
+      const vf8 &a = t[4 * h + p], &b = t[4 * h + 2 + p];
+      u[4 * h + 2 * p] = __builtin_shufflevector(a, b, 0, 1, 8, 9, 4, 5, 12, 13);
+      u[4 * h + 2 * p + 1] = __builtin_shufflevector(a, b, 2, 3, 10, 11, 6, 7, 14, 15);
     }
+  for (int j = 0; j < 4; ++j) {
+    rows[j] = __builtin_shufflevector(u[j], u[4 + j], 0, 1, 2, 3, 8, 9, 10, 11);
+    rows[4 + j] = __builtin_shufflevector(u[j], u[4 + j], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+/// U = G g G^T of the filters of panels [begin, end) (`width` output channels each, a
+/// multiple of 4): input channel by input channel, four output channels at a time, so
+/// that each element's row of a panel ([ch][width]: a cache line or two) is written
+/// whole. (Output channel by output channel, each element's rows took a float at a time,
+/// and went back to memory between: with the plain copy below float by float, 512 x 512
+/// filters (47 MB packed) 23 ms on one Zen 4 core capped at AVX2, now 9.2; 256 x 256 4.6,
+/// now 1.9.)
+template <int M>
+DLRT_VINLINE void packFor(const WinogradShape &s, const float *oihw, FilterOrder order, float *packed, int64_t width,
+                          int64_t begin, int64_t end) {
+  constexpr int A = Algorithm<M>::A;
+  const int64_t c = s.c, panels = s.k / width; // (locals: the stores may alias s)
+  // Filter (o, ch)'s tap at o * outStride + ch * inStride + tap (8 - tap turned).
+  const bool turned = order == FilterOrder::Turned;
+  const int64_t outStride = turned ? 9 : c * 9, inStride = turned ? s.k * 9 : 9;
+  for (int64_t panel = begin; panel < end; ++panel)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      alignas(64) float rows[A * A][kMaxPanelWidth]; // each element's row of the panel
+      for (int64_t o = panel * width; o < (panel + 1) * width; o += 4) {
+        D4 g[9];
+        for (int tap = 0; tap < 9; ++tap)
+          for (int l = 0; l < 4; ++l) g[tap][l] = oihw[(o + l) * outStride + ch * inStride + (turned ? 8 - tap : tap)];
+        D4 t[A][3]; // G g
+        for (int j = 0; j < 3; ++j) {
+          const D4 column[3] = {g[j], g[3 + j], g[6 + j]};
+          D4 u[A];
+          Algorithm<M>::filter(column, u);
+          for (int i = 0; i < A; ++i) t[i][j] = u[i];
+        }
+        for (int i = 0; i < A; ++i) {
+          D4 u[A];
+          Algorithm<M>::filter(t[i], u);
+          for (int j = 0; j < A; ++j) {
+            const F4 rounded = __builtin_convertvector(u[j], F4);
+            __builtin_memcpy(&rows[i * A + j][o % width], &rounded, sizeof rounded);
+          }
+        }
+      }
+      for (int e = 0; e < A * A; ++e)
+        __builtin_memcpy(packed + ((e * panels + panel) * c + ch) * width, rows[e], size_t(width) * sizeof(float));
+    }
+}
+
+/// packFor and the plain copy of the filters for panels [begin, end), as
+/// packWinogradWeights describes; built for AVX2 (a D4 in one register) and for any CPU.
+DLRT_VINLINE void packPanels(const WinogradShape &s, const float *oihw, FilterOrder order, float *packed,
+                             int64_t width, int64_t begin, int64_t end) {
+  if (s.tile == 4) packFor<4>(s, oihw, order, packed, width, begin, end);
+  else packFor<2>(s, oihw, order, packed, width, begin, end);
+  // The filters again as [C][3][3][K], for the tiles that take the direct sums: a vector
+  // of output channels at each input. As given, by blocks of 8 x 8 (C and K are multiples
+  // of 8; float by float, 16 rows of oihw at a time, it took a third of the packing);
+  // turned, input channel by input channel, whose [K][3][3] filters are in L1.
+  const int64_t c9 = s.c * 9, k = s.k;
+  float *direct = packed + s.elements() * s.c * s.k;
+  if (order == FilterOrder::Turned) {
+    for (int64_t ch = 0; ch < s.c; ++ch)
+      for (int64_t tap = 0; tap < 9; ++tap)
+        for (int64_t o = begin * width; o < end * width; ++o)
+          direct[(ch * 9 + tap) * k + o] = oihw[(ch * k + o) * 9 + 8 - tap];
+    return;
+  }
+  for (int64_t o = begin * width; o < end * width; o += 8)
+    for (int64_t i = 0; i < c9; i += 8) {
+      vf8 rows[8];
+      for (int r = 0; r < 8; ++r) rows[r] = loadLanes<vf8>(oihw + (o + r) * c9 + i);
+      transpose8x8(rows);
+      for (int r = 0; r < 8; ++r) storeLanes(direct + (i + r) * k + o, rows[r]);
+    }
+}
+DLRT_TARGET_AVX2 void packPanelsAvx2(const WinogradShape &s, const float *oihw, FilterOrder order, float *packed,
+                                     int64_t width, int64_t begin, int64_t end) {
+  packPanels(s, oihw, order, packed, width, begin, end);
+}
+void packPanelsGeneric(const WinogradShape &s, const float *oihw, FilterOrder order, float *packed, int64_t width,
+                       int64_t begin, int64_t end) {
+  packPanels(s, oihw, order, packed, width, begin, end);
 }
 
 } // namespace
@@ -172,20 +262,16 @@ int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
   return n * vectorsAtOnce(s.k / n, fit);
 }
 
-void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw, float *packed, VectorIsa isa) {
+void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw, float *packed, FilterOrder order,
+                         VectorIsa isa) {
   const int64_t width = winogradPanelWidth(s, isa);
-  // The filters again as [C][3][3][K], for the tiles that take the direct sums: a vector
-  // of output channels at each input.
-  float *direct = packed + s.elements() * s.c * s.k;
+  // (AVX-512 machines run the AVX2 build: four doubles fill its registers.)
+  auto pack = isa == VectorIsa::Generic ? packPanelsGeneric : packPanelsAvx2;
   // A train step transforms its filters every call: panels side by side where there are
   // 64 K filter taps a thread (a parallel region costs more than fewer).
   const int parts = int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
-  parallelRanges(parts, s.k / width, [&](int64_t begin, int64_t end) {
-    if (s.tile == 4) packFor<4>(s, oihw, packed, width, begin, end);
-    else packFor<2>(s, oihw, packed, width, begin, end);
-    for (int64_t i = 0; i < s.c * 9; ++i)
-      for (int64_t o = begin * width; o < end * width; ++o) direct[i * s.k + o] = oihw[o * s.c * 9 + i];
-  });
+  parallelRanges(parts, s.k / width,
+                 [&](int64_t begin, int64_t end) { pack(s, oihw, order, packed, width, begin, end); });
 }
 
 namespace {
@@ -563,10 +649,17 @@ void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, 
 
 /// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least
 /// 12, a thread's share at most, and the chunks of a call as even as that allows (a short
-/// last chunk does a whole group of tiles' products for a few).
+/// last chunk does a whole group of tiles' products for a few). F(4x4) goes element by
+/// element (chunksOf), so that only one element's patches (a 36th) need stay in L2 while
+/// its products run, and every chunk reads all the filters once: its patches may take 4 MB
+/// (in L3). ResNet-18's layers at batch 16 on one Zen 4 core capped at AVX2, against
+/// 512 KB: 256 channels at 14x14 17.4-17.5 ms against 18.5-21.9 (19 chunks read its 9.4 MB
+/// of filters, now 3), 512 at 7x7 20.3-21.0 against 22.9-23.3, 128 at 28x28 12.1-12.2
+/// against 12.7-12.9, 64 at 56x56 the same (14.8-15.0).
 int64_t chunkTiles(const WinogradShape &s, int threads) {
   const int64_t total = Tiles(s).total;
-  const int64_t fit = std::max<int64_t>(12, 131072 / (s.elements() * s.c));
+  const int64_t budget = s.tile == 4 ? 1048576 : 131072; // floats
+  const int64_t fit = std::max<int64_t>(12, budget / (s.elements() * s.c));
   const int64_t chunks = std::max<int64_t>((total + fit - 1) / fit, std::min<int64_t>(threads, total));
   return (total + chunks - 1) / chunks;
 }
@@ -937,31 +1030,57 @@ void winogradWeightGradientProducts(int threads, const WinogradShape &s, const f
 
 namespace {
 
-/// dg = G^T U G for every filter, in double: down U's columns, then along the rows.
-template <int M> void gradientFiltersOf(const WinogradShape &s, const float *u, float *dw) {
+/// dg = G^T U G for filters [begin, end) (in u's order, [K][C]), in double, four at a time
+/// (and the last few one by one): down U's columns, then along the rows.
+template <int M, class D, int L>
+DLRT_VINLINE void gradientFiltersOf(const WinogradShape &s, const float *u, float *dw, int64_t begin, int64_t end) {
   constexpr int A = Algorithm<M>::A;
-  const int64_t pairs = s.k * s.c;
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    double w[3][A];
+  const int64_t pairs = s.k * s.c; // (a local: the stores may alias s)
+  for (int64_t pair = begin; pair + L <= end; pair += L) {
+    D w[3][A];
     for (int j = 0; j < A; ++j) {
-      double column[A], g[3];
-      for (int i = 0; i < A; ++i) column[i] = u[(i * A + j) * pairs + pair];
+      D column[A], g[3];
+      for (int i = 0; i < A; ++i)
+        for (int l = 0; l < L; ++l) lane(column[i], l) = u[(i * A + j) * pairs + pair + l];
       Algorithm<M>::filterAdjoint(column, g);
       for (int a = 0; a < 3; ++a) w[a][j] = g[a];
     }
     for (int a = 0; a < 3; ++a) {
-      double g[3];
+      D g[3];
       Algorithm<M>::filterAdjoint(w[a], g);
-      for (int b = 0; b < 3; ++b) dw[pair * 9 + a * 3 + b] = float(g[b]);
+      for (int b = 0; b < 3; ++b)
+        for (int l = 0; l < L; ++l) dw[(pair + l) * 9 + a * 3 + b] = float(lane(g[b], l));
     }
   }
 }
 
+template <int M>
+DLRT_VINLINE void gradientFiltersIn(const WinogradShape &s, const float *u, float *dw, int64_t begin, int64_t end) {
+  const int64_t whole = begin + (end - begin) / 4 * 4;
+  gradientFiltersOf<M, D4, 4>(s, u, dw, begin, whole);
+  gradientFiltersOf<M, double, 1>(s, u, dw, whole, end);
+}
+
+/// gradientFiltersIn for either tile, built for AVX2 and for any CPU (as packPanels).
+DLRT_VINLINE void gradientFilters(const WinogradShape &s, const float *u, float *dw, int64_t begin, int64_t end) {
+  if (s.tile == 4) gradientFiltersIn<4>(s, u, dw, begin, end);
+  else gradientFiltersIn<2>(s, u, dw, begin, end);
+}
+DLRT_TARGET_AVX2 void gradientFiltersAvx2(const WinogradShape &s, const float *u, float *dw, int64_t begin,
+                                          int64_t end) {
+  gradientFilters(s, u, dw, begin, end);
+}
+void gradientFiltersGeneric(const WinogradShape &s, const float *u, float *dw, int64_t begin, int64_t end) {
+  gradientFilters(s, u, dw, begin, end);
+}
+
 } // namespace
 
-void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw) {
-  if (s.tile == 4) gradientFiltersOf<4>(s, u, dw);
-  else gradientFiltersOf<2>(s, u, dw);
+void winogradGradientFilters(int threads, const WinogradShape &s, const float *u, float *dw, VectorIsa isa) {
+  auto filters = isa == VectorIsa::Generic ? gradientFiltersGeneric : gradientFiltersAvx2;
+  // Filters side by side where there are 64 K of them a thread (as packWinogradWeights).
+  const int parts = int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
+  parallelRanges(parts, s.k * s.c, [&](int64_t begin, int64_t end) { filters(s, u, dw, begin, end); });
 }
 
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,

@@ -66,13 +66,18 @@ bool winogradSupports(const int64_t *g);
 /// (the vectors of output channels its passes work on at once).
 int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa = widestVectorIsa());
 
+/// How packWinogradWeights finds s's filters in its `oihw`: as given ([s.k][s.c][3][3]), or
+/// turned (a data gradient's: oihw holds the forward convolution's [s.c][s.k][3][3], and
+/// filter (o, ch) is its filter (ch, o) turned half a turn).
+enum class FilterOrder { AsGiven, Turned };
+
 /// The transformed OIHW filters, for winogradConv on `isa`: for each of the elements e of
 /// G g G^T, panels of winogradPanelWidth output channels, each [C][width], so that a pass
 /// reads its filters in order rather than one row of K per input channel; then the filters
 /// as they are, [C][3][3][K], for the tiles winogradConv gives the direct sums.
 /// On up to `threads` threads.
 void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw, float *packed,
-                         VectorIsa isa = widestVectorIsa());
+                         FilterOrder order = FilterOrder::AsGiven, VectorIsa isa = widestVectorIsa());
 
 /// y = relu?(conv2d(x, w) + bias (+ y where s.accumulate)), on up to `threads` threads;
 /// `packed` is packWinogradWeights' result for w and the same `isa`. bias may be null.
@@ -91,8 +96,9 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
 int64_t winogradWeightGradientScratch(int threads, const WinogradShape &s);
 void winogradWeightGradientProducts(int threads, const WinogradShape &s, const float *x, const float *dy, float *u,
                                     float *scratch, VectorIsa isa = widestVectorIsa());
-/// dW (OIHW, [K][C][3][3]) from u: [E][K][C].
-void winogradGradientFilters(const WinogradShape &s, const float *u, float *dw);
+/// dW (OIHW, [K][C][3][3]) from u: [E][K][C], on up to `threads` threads.
+void winogradGradientFilters(int threads, const WinogradShape &s, const float *u, float *dw,
+                             VectorIsa isa = widestVectorIsa());
 
 /// The largest magnitude among `count` floats, on up to `threads` threads; NaN where any is
 /// NaN or infinite.

@@ -333,12 +333,15 @@ bool nativeWinograd(const int64_t *g) {
   // kernels, forward and backward (data and weights; only the data gradient is Winograd's):
   // capped at AVX2, 56x56 and 28x28 (64 and 128 channels) 0.42-0.45x and 0.63x, 14x14
   // (256) 0.9-0.95x and 0.92x, 7x7 (512) 2.3x and 1.6x; AVX-512, 56x56 0.47x and 0.69x,
-  // 28x28 0.6x and 0.74x, 14x14 1.5x and 1.23x.
+  // 28x28 0.6x and 0.74x, 14x14 1.5x and 1.23x. Since the filters' transform went from 23
+  // to 9 ms for 512 x 512 (packWinogradWeights), the 7x7 layers (784 pixels) pay too:
+  // on one Zen 4 core capped at AVX2, forward 43-45 -> 35-37 ms, backward 79-82 -> 61-64,
+  // the step 1248-1276 -> 1180-1199 ms (fastest of 20).
   if (g[19] == DLRT_LAYOUT_NHWC) {
     const int64_t pixels = g[0] * g[7] * g[8];
     switch (native::widestVectorIsa()) {
     case native::VectorIsa::Avx512: return pixels >= 8192 && !trainingWinogradByOneDnn(g);
-    case native::VectorIsa::Avx2: return pixels >= 2048;
+    case native::VectorIsa::Avx2: return pixels >= 512;
     default: return false; // not measured
     }
   }
@@ -431,12 +434,7 @@ bool dlrt::winogradBackwardData(KernelContext &ctx, int64_t site, const int64_t 
   const int threads = ctx.threadsFor(2.0 * s.directMacs());
   auto &p = nativeConvWeights(ctx, s.tile == 4 ? kWinogradData4x4 : kWinogradData, site, w, nullptr, nullptr, 0.0, s.k,
                               s.c * 9, s.packedWeightFloats(), [&](const float *oihw, float *packed) {
-                                std::vector<float> turned(size_t(s.k * s.c * 9));
-                                for (int64_t o = 0; o < s.c; ++o)     // the forward's output channel
-                                  for (int64_t c = 0; c < s.k; ++c) // its input channel
-                                    for (int64_t tap = 0; tap < 9; ++tap)
-                                      turned[size_t((c * s.c + o) * 9 + 8 - tap)] = oihw[(o * s.k + c) * 9 + tap];
-                                native::packWinogradWeights(threads, s, turned.data(), packed);
+                                native::packWinogradWeights(threads, s, oihw, packed, native::FilterOrder::Turned);
                               });
   native::winogradConv(threads, s, dy, p.packed.data(), nullptr, dx);
   return true;
@@ -485,7 +483,7 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   float *u = buffer(ctx.winogradProducts, s.elements() * s.k * s.c),
         *scratch = buffer(ctx.winogradScratch, native::winogradWeightGradientScratch(threads, s));
   native::winogradWeightGradientProducts(threads, s, x, dy, u, scratch);
-  native::winogradGradientFilters(s, u, dw);
+  native::winogradGradientFilters(threads, s, u, dw);
   return true;
 }
 
