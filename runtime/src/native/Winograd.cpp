@@ -651,15 +651,19 @@ void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, 
 /// 12, a thread's share at most, and the chunks of a call as even as that allows (a short
 /// last chunk does a whole group of tiles' products for a few). F(4x4) goes element by
 /// element (chunksOf), so that only one element's patches (a 36th) need stay in L2 while
-/// its products run, and every chunk reads all the filters once: its patches may take 4 MB
-/// (in L3). ResNet-18's layers at batch 16 on one Zen 4 core capped at AVX2, against
-/// 512 KB: 256 channels at 14x14 17.4-17.5 ms against 18.5-21.9 (19 chunks read its 9.4 MB
-/// of filters, now 3), 512 at 7x7 20.3-21.0 against 22.9-23.3, 128 at 28x28 12.1-12.2
-/// against 12.7-12.9, 64 at 56x56 the same (14.8-15.0).
-int64_t chunkTiles(const WinogradShape &s, int threads) {
-  const int64_t total = Tiles(s).total;
-  const int64_t budget = s.tile == 4 ? 1048576 : 131072; // floats
-  const int64_t fit = std::max<int64_t>(12, budget / (s.elements() * s.c));
+/// its products run, and every chunk reads all the filters once: with many channels its
+/// patches may take 4 MB (in L3), as long as the chunk's products for a panel of `width`
+/// output channels, which wait in L2 for the outputs, take at most 256 KB. ResNet-18's
+/// layers at batch 16 on one Zen 4 core capped at AVX2, against 512 KB of patches: 256
+/// channels at 14x14 17.4-17.5 ms against 18.5-21.9 (19 chunks read its 9.4 MB of filters,
+/// now 3), 512 at 7x7 20.3-21.0 against 22.9-23.3, 128 at 28x28 12.1-12.2 against
+/// 12.7-12.9, 64 at 56x56 the same (14.8-15.0). (Without the bound on the products, the
+/// CNN sample's 16 -> 32 at batch 64 took one chunk of 1024 tiles, 4.7 MB of products,
+/// and ran 3-8% slower.)
+int64_t chunkTiles(const WinogradShape &s, int threads, int64_t width) {
+  const int64_t total = Tiles(s).total, e = s.elements();
+  int64_t fit = std::max<int64_t>(12, 131072 / (e * s.c));
+  if (s.tile == 4) fit = std::max(fit, std::min(1048576 / (e * s.c), 65536 / (e * width)));
   const int64_t chunks = std::max<int64_t>((total + fit - 1) / fit, std::min<int64_t>(threads, total));
   return (total + chunks - 1) / chunks;
 }
@@ -1101,7 +1105,7 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
   const int v = vectorsAtOnce(s.k / n, fit), p = v == 4 ? fit.v4 : v == 2 ? fit.v2 : fit.v1;
   const int64_t groups = s.k / (n * v);
   const bool shareChannels = threads > 1 && total < 2 * p * threads && groups >= 2;
-  const int64_t chunk = chunkTiles(s, shareChannels ? 1 : threads), count = (total + chunk - 1) / chunk;
+  const int64_t chunk = chunkTiles(s, shareChannels ? 1 : threads, n * v), count = (total + chunk - 1) / chunk;
   const int64_t slices = shareChannels ? std::min<int64_t>(groups, (threads + count - 1) / count) : 1;
   parallelRanges(threads, count * slices, [&](int64_t begin, int64_t end) {
     chunks(s, x, packed, filters, bias, y, chunk, slices, begin, end);
