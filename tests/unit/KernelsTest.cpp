@@ -1689,10 +1689,11 @@ TEST_CASE("native LSTM recurrence: every ISA build and team size, given the inpu
   std::uniform_real_distribution<float> u(-0.4f, 0.4f), unit(-1.0f, 1.0f);
   std::vector<VectorIsa> isas = runnableIsas();
   // b: a single row, and rows left over after the groups of 4 (AVX-512) or 6 (AVX2, whose
-  // rest goes in pairs and then one): 2 = 0 + 2, 6 = 4 + 2 = 6, 7 = 4 + 3 = 6 + 1,
-  // 9 = 4 + 4 + 1 = 6 + 2 + 1, 14 = 4 x 3 + 2 = 6 x 2 + 2 (two groups of AVX2's
-  // unit-major h); h: one block, three blocks (which two threads share unevenly).
-  for (int64_t b : {1, 2, 6, 7, 9, 14}) {
+  // rest of 2 to 5 rows is one more group, and of one row goes alone): 2 = 0 + 2, 6 = 4 +
+  // 2 = 6, 7 = 4 + 3 = 6 + 1, 9 = 4 + 4 + 1 = 6 + 3, 11 = 4 x 2 + 3 = 6 + 5, 14 = 4 x 3 +
+  // 2 = 6 x 2 + 2, 16 = 4 x 4 = 6 x 2 + 4 (AVX2's unit-major h in groups of two sizes);
+  // h: one block, three blocks (which two threads share unevenly).
+  for (int64_t b : {1, 2, 6, 7, 9, 11, 14, 16}) {
     for (int64_t h : {16, 48}) {
       // An input of 23 (no whole vector) whose projections spread over about -3 to 3.
       const int64_t t = 9, width = 23;

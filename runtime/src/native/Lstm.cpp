@@ -28,7 +28,12 @@ struct Problem {
   // group's rows from one pointer at fixed offsets (cellBlockByGate); the other rows (and
   // every row where hGroup is 0) keep [b, h]. With an input, each member regroups those
   // rows' x so too at the start of every step, in its own part of the state.
-  int64_t hGroup = 0, hGrouped = 0;
+  // Rows [hGrouped, hGrouped + hTail), the 2 to 5 left over, are one more group, of
+  // hTail rows: one thread capped at AVX2 on a Zen 4 took 1.74-1.78 ms for 16 rows with
+  // four of them in pairs (cellBlock<vf8, 2>: 4 weight loads and 2 broadcasts per 8
+  // FMAs), 1.10-1.11 for 12 and 1.65-1.66 for 18; the LSTM sample at batch 32 on two
+  // threads gives each a slice of 16.
+  int64_t hGroup = 0, hGrouped = 0, hTail = 0;
 };
 
 /// The grouped rows' input of step `step` unit-major, as their h (Problem::hGroup), into
@@ -37,12 +42,15 @@ struct Problem {
 /// instead (six row pointers) was slower: the LSTM sample at batch 32 on one core capped
 /// at AVX2, 2.69-2.74 ms against 2.55-2.60.
 void regroupInputs(const Problem &p, int64_t step, float *to) {
-  const int64_t w = p.input.width, R = p.hGroup;
-  for (int64_t r = 0; r < p.hGrouped; r += R)
+  const int64_t w = p.input.width;
+  auto group = [&](int64_t r, int64_t R) {
     for (int64_t q = 0; q < R; ++q) {
       const float *from = p.input.x + ((r + q) * p.t + step) * w;
       for (int64_t k = 0; k < w; ++k) to[r * w + k * R + q] = from[k];
     }
+  };
+  for (int64_t r = 0; r < p.hGrouped; r += p.hGroup) group(r, p.hGroup);
+  group(p.hGrouped, p.hTail);
 }
 
 /// Where row `row`'s h of unit `unit` lies in an h buffer, and the distance between its
@@ -51,6 +59,10 @@ DLRT_VINLINE float *hAt(const Problem &p, float *buffer, int64_t row, int64_t un
   if (row < p.hGrouped) {
     stride = p.hGroup;
     return buffer + (row - row % p.hGroup) * p.h + unit * p.hGroup + row % p.hGroup;
+  }
+  if (row < p.hGrouped + p.hTail) {
+    stride = p.hTail;
+    return buffer + p.hGrouped * p.h + unit * p.hTail + (row - p.hGrouped);
   }
   stride = 1;
   return buffer + row * p.h + unit;
@@ -243,13 +255,19 @@ DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const st
                               float *regrouped) {
   constexpr int R = kAvx2Group;
   alignas(64) float pre[R * 4 * kLanes];
-  const int64_t grouped = p.hGrouped, paired = p.b - p.b % R % 2;
+  const int64_t grouped = p.hGrouped, tailEnd = grouped + p.hTail, paired = p.b - (p.b - tailEnd) % 2;
   for (int64_t step = 0; step < p.t; ++step) {
     if (regrouped) regroupInputs(p, step, regrouped);
     for (int64_t u = u0; u < u1; ++u) {
       for (int64_t r = 0; r < grouped; r += R) cellBlockByGate<R>(p, step, r, u, pre, regrouped);
+      switch (p.hTail) {
+      case 5: cellBlockByGate<5>(p, step, grouped, u, pre, regrouped); break;
+      case 4: cellBlockByGate<4>(p, step, grouped, u, pre, regrouped); break;
+      case 3: cellBlockByGate<3>(p, step, grouped, u, pre, regrouped); break;
+      case 2: cellBlockByGate<2>(p, step, grouped, u, pre, regrouped); break;
+      }
       for (int half = 0; half < 2; ++half)
-        for (int64_t r = grouped; r < paired; r += 2) cellBlock<vf8, 2>(p, step, r, u, half);
+        for (int64_t r = tailEnd; r < paired; r += 2) cellBlock<vf8, 2>(p, step, r, u, half);
       if (paired < p.b) cellBlock<vf, 1>(p, step, paired, u, 0);
     }
     sync();
@@ -277,8 +295,11 @@ void lstmRecurrence(int threads, int64_t b, int64_t t, int64_t h, float *proj, c
                     bool sequence, float *state, LstmTrace trace, VectorIsa isa, LstmInput input) {
   auto runFor = isa == VectorIsa::Avx512 ? runAvx512 : isa == VectorIsa::Avx2 ? runAvx2 : runGeneric;
   Problem p{b, t, h, proj, packed, y, sequence, {state, state + b * h}, state + 2 * b * h, trace, input};
-  if (isa == VectorIsa::Avx2) p.hGroup = kAvx2Group, p.hGrouped = b - b % kAvx2Group;
-  const bool regroups = input.x && p.hGrouped > 0;
+  if (isa == VectorIsa::Avx2) {
+    p.hGroup = kAvx2Group, p.hGrouped = b - b % kAvx2Group;
+    if (b % kAvx2Group >= 2) p.hTail = b % kAvx2Group;
+  }
+  const bool regroups = input.x && p.hGrouped + p.hTail > 0;
   int64_t blocks = h / kLanes;
   parallelTeam(int(std::min<int64_t>(threads, blocks)), [&](int member, int members, const std::function<void()> &sync) {
     float *regrouped = regroups ? state + 3 * b * h + member * b * input.width : nullptr;
