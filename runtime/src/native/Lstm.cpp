@@ -31,8 +31,10 @@ struct Problem {
   // Rows [hGrouped, hGrouped + hTail), the 2 to 5 left over, are one more group, of
   // hTail rows: one thread capped at AVX2 on a Zen 4 took 1.74-1.78 ms for 16 rows with
   // four of them in pairs (cellBlock<vf8, 2>: 4 weight loads and 2 broadcasts per 8
-  // FMAs), 1.10-1.11 for 12 and 1.65-1.66 for 18; the LSTM sample at batch 32 on two
-  // threads gives each a slice of 16.
+  // FMAs), 1.10-1.11 for 12 and 1.65-1.66 for 18, and with the tail group 1.50-1.67;
+  // the LSTM sample at batch 32 on two threads gives each a slice of 16. Batch 15 (3 left
+  // over) 1.43-1.46 against 1.59-1.66 as a pair and a row; 14 and 32 (2 left over) the
+  // same either way.
   int64_t hGroup = 0, hGrouped = 0, hTail = 0;
 };
 
