@@ -30,7 +30,7 @@ struct Problem {
   // rows' x so too at the start of every step, in its own part of the state.
   // Rows [hGrouped, hGrouped + hTail), the 2 to 5 left over, are one more group, of
   // hTail rows: one thread capped at AVX2 on a Zen 4 took 1.74-1.78 ms for 16 rows with
-  // four of them in pairs (cellBlock<vf8, 2>: 4 weight loads and 2 broadcasts per 8
+  // four of them in pairs of 8 units (then: 4 weight loads and 2 broadcasts per 8
   // FMAs), 1.10-1.11 for 12 and 1.65-1.66 for 18, and with the tail group 1.50-1.67;
   // the LSTM sample at batch 32 on two threads gives each a slice of 16. Batch 15 (3 left
   // over) 1.43-1.46 against 1.59-1.66 as a pair and a row; 14 and 32 (2 left over) the
@@ -157,27 +157,25 @@ template <int R> DLRT_VINLINE void addGateProducts(vf8 (&acc)[R][2], const float
   std::memcpy(acc, sum, sizeof sum);
 }
 
-/// Step `step` of rows [r, r + R) for the units [u0, u0 + lanes of V) of a block of 16:
-/// the gates' pre-activations (the input projection plus h_{t-1} W_hh^T), then c_t and h_t.
-/// V is 16 floats, or 8 (half the block, `half` 0 or 1) where R rows' 16-float
-/// accumulators would not fit the registers.
-template <class V, int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t step, int64_t r, int64_t u, int half) {
-  constexpr int N = kLanesOf<V>;
-  const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes + half * N;
+/// Step `step` of rows [r, r + R) for block u of 16 units, in 16-float vectors: the gates'
+/// pre-activations (the input projection plus h_{t-1} W_hh^T), then c_t and h_t.
+template <int R> DLRT_VINLINE void cellBlock(const Problem &p, int64_t step, int64_t r, int64_t u) {
+  using V = vf;
+  const int64_t h = p.h, gates = 4 * h, u0 = u * kLanes;
   V acc[R][4];
   if (const LstmInput &in = p.input; in.x) {
     for (int g = 0; g < 4; ++g) {
       V bias = loadLanes<V>(in.bias + g * h + u0);
       for (int q = 0; q < R; ++q) acc[q][g] = bias;
     }
-    addProducts<V, R>(acc, in.packed + u * in.width * 4 * kLanes + half * N, in.x + (r * p.t + step) * in.width,
-                      p.t * in.width, in.width);
+    addProducts<V, R>(acc, in.packed + u * in.width * 4 * kLanes, in.x + (r * p.t + step) * in.width, p.t * in.width,
+                      in.width);
   } else {
     for (int q = 0; q < R; ++q)
       for (int g = 0; g < 4; ++g) acc[q][g] = loadLanes<V>(p.proj + ((r + q) * p.t + step) * gates + g * h + u0);
   }
   if (step > 0) // h_{-1} = 0
-    addProducts<V, R>(acc, p.packed + u * h * 4 * kLanes + half * N, p.hBuffers[step & 1] + r * h, h, h);
+    addProducts<V, R>(acc, p.packed + u * h * 4 * kLanes, p.hBuffers[step & 1] + r * h, h, h);
   for (int q = 0; q < R; ++q) cellUpdate<V>(p, step, r + q, u0, acc[q][0], acc[q][1], acc[q][2], acc[q][3]);
 }
 
@@ -230,11 +228,11 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
   const int64_t grouped = p.b - p.b % R;
   for (int64_t step = 0; step < p.t; ++step) {
     for (int64_t u = u0; u < u1; ++u) {
-      for (int64_t r = 0; r < grouped; r += R) cellBlock<vf, R>(p, step, r, u, 0);
+      for (int64_t r = 0; r < grouped; r += R) cellBlock<R>(p, step, r, u);
       switch (p.b - grouped) {
-      case 3: if constexpr (R > 3) cellBlock<vf, 3>(p, step, grouped, u, 0); break;
-      case 2: if constexpr (R > 2) cellBlock<vf, 2>(p, step, grouped, u, 0); break;
-      case 1: if constexpr (R > 1) cellBlock<vf, 1>(p, step, grouped, u, 0); break;
+      case 3: if constexpr (R > 3) cellBlock<3>(p, step, grouped, u); break;
+      case 2: if constexpr (R > 2) cellBlock<2>(p, step, grouped, u); break;
+      case 1: if constexpr (R > 1) cellBlock<1>(p, step, grouped, u); break;
       }
     }
     sync();
@@ -246,9 +244,10 @@ DLRT_VINLINE void run(const Problem &p, int64_t u0, int64_t u1, const std::funct
 // units of the four gates (3 rows need 17 registers: clang kept the weights in registers
 // and spilled two accumulators, 4.9-5.2 ms against 3.4 for the LSTM sample at batch 32 on
 // one Zen 5 core), so AVX2 takes groups of 6 rows one gate at a time (cellBlockByGate),
-// and the rows left over in pairs of 8 units and, for an odd one, 16 units: its 4 x 2
-// independent ymm sums keep the two FMA units busy where 8-unit ones for one row would
-// wait on their latency (one sequence: 0.128 ms against 0.172).
+// the 2 to 5 rows left over as one more group (Problem::hTail), and a single row left
+// over by 16 units: its 4 x 2 independent ymm sums keep the two FMA units busy where
+// 8-unit ones for one row would wait on their latency (one sequence: 0.128 ms against
+// 0.172).
 DLRT_TARGET_AVX512 void runAvx512(const Problem &p, int64_t u0, int64_t u1, const std::function<void()> &sync,
                                    float * /*regrouped: AVX2's alone*/) {
   run<4>(p, u0, u1, sync);
@@ -257,7 +256,7 @@ DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const st
                               float *regrouped) {
   constexpr int R = kAvx2Group;
   alignas(64) float pre[R * 4 * kLanes];
-  const int64_t grouped = p.hGrouped, tailEnd = grouped + p.hTail, paired = p.b - (p.b - tailEnd) % 2;
+  const int64_t grouped = p.hGrouped, tailEnd = grouped + p.hTail; // then one row at most
   for (int64_t step = 0; step < p.t; ++step) {
     if (regrouped) regroupInputs(p, step, regrouped);
     for (int64_t u = u0; u < u1; ++u) {
@@ -268,9 +267,7 @@ DLRT_TARGET_AVX2 void runAvx2(const Problem &p, int64_t u0, int64_t u1, const st
       case 3: cellBlockByGate<3>(p, step, grouped, u, pre, regrouped); break;
       case 2: cellBlockByGate<2>(p, step, grouped, u, pre, regrouped); break;
       }
-      for (int half = 0; half < 2; ++half)
-        for (int64_t r = tailEnd; r < paired; r += 2) cellBlock<vf8, 2>(p, step, r, u, half);
-      if (paired < p.b) cellBlock<vf, 1>(p, step, paired, u, 0);
+      if (tailEnd < p.b) cellBlock<1>(p, step, tailEnd, u);
     }
     sync();
   }
