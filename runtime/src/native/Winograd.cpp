@@ -253,6 +253,13 @@ void packPanelsGeneric(const WinogradShape &s, const float *oihw, FilterOrder or
   packPanels(s, oihw, order, packed, width, begin, end);
 }
 
+/// The threads a filter transform of s (packWinogradWeights, winogradGradientFilters) runs
+/// on: one per 64 K filter taps, up to `threads` (a parallel region costs more than fewer;
+/// a train step transforms its filters every call).
+int transformParts(int threads, const WinogradShape &s) {
+  return int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
+}
+
 } // namespace
 
 int64_t winogradPanelWidth(const WinogradShape &s, VectorIsa isa) {
@@ -267,10 +274,7 @@ void packWinogradWeights(int threads, const WinogradShape &s, const float *oihw,
   const int64_t width = winogradPanelWidth(s, isa);
   // (AVX-512 machines run the AVX2 build: four doubles fill its registers.)
   auto pack = isa == VectorIsa::Generic ? packPanelsGeneric : packPanelsAvx2;
-  // A train step transforms its filters every call: panels side by side where there are
-  // 64 K filter taps a thread (a parallel region costs more than fewer).
-  const int parts = int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
-  parallelRanges(parts, s.k / width,
+  parallelRanges(transformParts(threads, s), s.k / width,
                  [&](int64_t begin, int64_t end) { pack(s, oihw, order, packed, width, begin, end); });
 }
 
@@ -1082,9 +1086,7 @@ void gradientFiltersGeneric(const WinogradShape &s, const float *u, float *dw, i
 
 void winogradGradientFilters(int threads, const WinogradShape &s, const float *u, float *dw, VectorIsa isa) {
   auto filters = isa == VectorIsa::Generic ? gradientFiltersGeneric : gradientFiltersAvx2;
-  // Filters side by side where there are 64 K of them a thread (as packWinogradWeights).
-  const int parts = int(std::clamp<int64_t>(s.k * s.c * 9 / 65536, 1, std::max(threads, 1)));
-  parallelRanges(parts, s.k * s.c, [&](int64_t begin, int64_t end) { filters(s, u, dw, begin, end); });
+  parallelRanges(transformParts(threads, s), s.k * s.c, [&](int64_t begin, int64_t end) { filters(s, u, dw, begin, end); });
 }
 
 void winogradConv(int threads, const WinogradShape &s, const float *x, const float *packed, const float *bias, float *y,

@@ -262,6 +262,13 @@ void runSplit(KernelContext &ctx, SplitMatmul &plan, const float *a, const float
     if (!e.empty()) throw std::runtime_error(e);
 }
 
+/// The key of a split plan of kind `kind` for the product cached under `key`.
+std::vector<int64_t> planKey(PrimitiveKind kind, const std::vector<int64_t> &key) {
+  std::vector<int64_t> k = {kind};
+  k.insert(k.end(), key.begin(), key.end());
+  return k;
+}
+
 /// `p`'s product, [m, k] x [k, n] on `threads` threads, split along its rows where
 /// splitsRows says so (the plan made by `make`, cached under `key`, p's own, after
 /// kMatmulSplitRows): decided at the first call, null where it runs whole.
@@ -269,9 +276,7 @@ template <class Make>
 SplitMatmul *rowsSplit(KernelContext &ctx, MatmulPrimitive &p, const std::vector<int64_t> &key, int threads, int64_t m,
                        int64_t k, int64_t n, Make make) {
   if (!p.rowsDecided) {
-    std::vector<int64_t> splitKey = {kMatmulSplitRows};
-    splitKey.insert(splitKey.end(), key.begin(), key.end());
-    p.rows = cachedSplit(ctx, splitKey, [&]() -> std::shared_ptr<SplitMatmul> {
+    p.rows = cachedSplit(ctx, planKey(kMatmulSplitRows, key), [&]() -> std::shared_ptr<SplitMatmul> {
       return splitsRows(threads, m, k, n, p.prim) ? make() : nullptr;
     });
     p.rowsDecided = true;
@@ -432,15 +437,11 @@ void dlrt::matmulOnOneDNN(KernelContext &ctx, int64_t site, int64_t rank, const 
   memory::desc wei(bd, memory::data_type::f32, operandStrides(bd, transposed & 2));
   memory::desc dst(cd, memory::data_type::f32, contiguousStrides(cd));
   bool plain2d = ad.size() == 2 && !bf16;
-  if (plain2d && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1])) {
-    // (The plan's key is the product's after the plan's kind, as rowsSplit's.)
-    std::vector<int64_t> splitKey = {kMatmulSplitSum};
-    splitKey.insert(splitKey.end(), key.begin(), key.end());
-    if (SplitMatmul *plan = cachedSplit(ctx, splitKey, [&] {
+  if (plain2d && splitsSum(ctx.threadCount, ad[0], ad[1], bd[1]))
+    if (SplitMatmul *plan = cachedSplit(ctx, planKey(kMatmulSplitSum, key), [&] {
           return makeSplit(ctx, ctx.threadCount, SplitMatmul::Axis::Sum, src, wei, memory::desc(), dst, 0);
         }))
       return runSplit(ctx, *plan, a, b, nullptr, c);
-  }
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, memory::desc(), dst, 0, false, bf16);
   if (plain2d)
     if (SplitMatmul *plan = rowsSplit(ctx, *p, key, threads, ad[0], ad[1], bd[1], [&] {
