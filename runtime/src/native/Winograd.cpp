@@ -793,9 +793,21 @@ bool winogradSafe(float input, float weight, int64_t terms) {
 
 namespace {
 
+/// The floats from one element's transforms of a chunk's tiles to the next element's in
+/// the weight gradient's work: `floats` rounded up to an odd number of cache lines (16
+/// floats), so that the A*A stores of a tile's transform, one per element, fall in as many
+/// sets of L1 (addresses 4 KB apart share one). Side by side, 16 tiles of 64 channels put
+/// each element 4 KB after the last, and the 36 stores of every tile evicted each other:
+/// ResNet-18's weight gradients at batch 16 on one Zen 5 core capped at AVX2, 64 channels
+/// at 56x56 27.1-30.2 -> 13.2-17.1 ms (the transforms alone 17 of the 27.5 before), 128 at
+/// 28x28 26.8-29.7 -> 14.8-17.1, 256 at 14x14 35.8-41.5 -> 17.7-21.7, 512 at 7x7 37.9-43.6
+/// -> 19.0-24.2; with AVX-512 13.2 -> 7.6, 13.0 -> 7.5, 17.4 -> 9.4, 19.7 -> 12.2. (The
+/// forward's chunks, [A*A][C / N][T][N], were the same within the VM's noise padded so.)
+constexpr int64_t elementFloats(int64_t floats) { return ((floats + 15) / 16 | 1) * 16; }
+
 /// The weight gradient's input side for the tiles [begin, end) and channels [c0, c0 + cw):
 /// each F(M x M) tile's patch transformed (V = B^T d B, as the forward), channels in
-/// vectors of N, into v[A*A][end - begin][cw].
+/// vectors of N, into v: per element [end - begin][cw], elementFloats of that apart.
 template <int N, int B, int M>
 DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, int64_t begin, int64_t end, int64_t c0,
                                   int64_t cw, float *v) {
@@ -805,20 +817,20 @@ DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, int64_
     tiles.at(t, b, ty, tx);
     for (int64_t ch = 0; ch < cw; ch += N)
       transformPatch<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl, c0 + ch, v + (t - begin) * cw + ch,
-                              (end - begin) * cw);
+                              elementFloats((end - begin) * cw));
   }
 }
 
 /// Its output side for output channels [k0, k0 + kw): each tile's M x M output gradients
 /// dy (zero outside the output) taken back through Y = A^T m A, dm = A dy A^T, channels in
-/// vectors of N, into m[A*A][end - begin][kw].
+/// vectors of N, into m: per element [end - begin][kw], elementFloats of that apart.
 template <int N, int B, int M>
 DLRT_VINLINE void gradientOutputs(const WinogradShape &s, const float *dy, int64_t begin, int64_t end, int64_t k0,
                                   int64_t kw, float *m) {
   using F = typename Lanes<N>::F;
   constexpr int A = Algorithm<M>::A;
   const Tiles tiles(s);
-  const int64_t count = end - begin;
+  const int64_t count = end - begin, elementStride = elementFloats(count * kw);
   for (int64_t t = begin; t < end; ++t) {
     int64_t b, ty, tx;
     tiles.at(t, b, ty, tx);
@@ -836,7 +848,7 @@ DLRT_VINLINE void gradientOutputs(const WinogradShape &s, const float *dy, int64
         F across[M], row[A];
         for (int j = 0; j < M; ++j) across[j] = column[j][i];
         Algorithm<M>::outputAdjoint(across, row);
-        for (int j = 0; j < A; ++j) storeLanes(m + ((i * A + j) * count + t - begin) * kw + o, row[j]);
+        for (int j = 0; j < A; ++j) storeLanes(m + (i * A + j) * elementStride + (t - begin) * kw + o, row[j]);
       }
     }
   }
@@ -875,14 +887,15 @@ DLRT_VINLINE void accumulateProductRows(int64_t rows, const float *m, int64_t mS
 }
 
 /// One chunk's products for each of the E elements: u_e[kw][cw block of u, row stride C]
-/// += m_e^T v_e, m: [E][tiles][kw], v: [E][tiles][cw], with R x NV vectors of F at a time
-/// (cw a multiple of F's lanes; NV vectors, then what is left one vector at a time).
+/// += m_e^T v_e, m_e: [tiles][kw], v_e: [tiles][cw] (each element elementFloats of that
+/// after the last), with R x NV vectors of F at a time (cw a multiple of F's lanes; NV
+/// vectors, then what is left one vector at a time).
 template <class F, int R, int NV, int E>
 DLRT_VINLINE void chunkProducts(const float *m, const float *v, int64_t tiles, int64_t kw, int64_t cw, float *u,
                                 int64_t uElementStride, int64_t uStride) {
   constexpr int N = kLanesOf<F>;
   for (int e = 0; e < E; ++e) {
-    const float *me = m + e * tiles * kw, *ve = v + e * tiles * cw;
+    const float *me = m + e * elementFloats(tiles * kw), *ve = v + e * elementFloats(tiles * cw);
     float *ue = u + e * uElementStride;
     for (int64_t r = 0; r < kw; r += R) {
       const int64_t rows = std::min<int64_t>(R, kw - r);
@@ -914,7 +927,8 @@ constexpr int64_t gradientChunkTiles(int tile) { return tile == 4 ? 16 : 32; }
 
 /// Floats of one thread's work: a chunk's transforms, both sides, and a block's sums.
 int64_t gradientWorkFloats(const WinogradShape &s) {
-  return s.elements() * (2 * gradientChunkTiles(s.tile) * kGradientBlock + kGradientBlock * kGradientBlock);
+  const int64_t chunk = gradientChunkTiles(s.tile);
+  return s.elements() * (2 * elementFloats(chunk * kGradientBlock) + kGradientBlock * kGradientBlock);
 }
 
 /// The products of the channel block [k0, k0 + kw) x [c0, c0 + cw) over the tiles
@@ -929,7 +943,7 @@ DLRT_VINLINE void gradientBlock(const WinogradShape &s, const float *x, const fl
                                 int64_t k0, int64_t kw, int64_t c0, int64_t cw, float *u, float *work) {
   constexpr int N = kLanesOf<F>, E = Algorithm<M>::A * Algorithm<M>::A;
   constexpr int64_t chunk = gradientChunkTiles(M);
-  float *v = work, *m = v + E * chunk * cw, *sums = m + E * chunk * kw;
+  float *v = work, *m = v + E * elementFloats(chunk * cw), *sums = m + E * elementFloats(chunk * kw);
   std::fill(sums, sums + E * kw * cw, 0.0f);
   for (int64_t t = begin; t < end; t += chunk) {
     const int64_t stop = std::min(end, t + chunk), tiles = stop - t;
