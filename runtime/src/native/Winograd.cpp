@@ -799,10 +799,10 @@ namespace {
 /// sets of L1 (addresses 4 KB apart share one). Side by side, 16 tiles of 64 channels put
 /// each element 4 KB after the last, and the 36 stores of every tile evicted each other:
 /// ResNet-18's weight gradients at batch 16 on one Zen 5 core capped at AVX2, 64 channels
-/// at 56x56 27.1-30.2 -> 13.2-17.1 ms (the transforms alone 17 of the 27.5 before), 128 at
-/// 28x28 26.8-29.7 -> 14.8-17.1, 256 at 14x14 35.8-41.5 -> 17.7-21.7, 512 at 7x7 37.9-43.6
-/// -> 19.0-24.2; with AVX-512 13.2 -> 7.6, 13.0 -> 7.5, 17.4 -> 9.4, 19.7 -> 12.2. (The
-/// forward's chunks, [A*A][C / N][T][N], were the same within the VM's noise padded so.)
+/// at 56x56 24.1-26.8 -> 17.7-18.6 ms, 128 at 28x28 24.8-27.9 -> 13.3-14.6, 256 at 14x14
+/// 32.3-34.7 -> 18.6-19.3, 512 at 7x7 37.4-39.5 -> 20.6-24.8 (in its train step, each 3x3
+/// convolution's backward 4-9 ms faster); with AVX-512 13.2 -> 7.6 at 64 and 13.0 -> 7.5 at
+/// 128. (The forward's chunks, [A*A][C / N][T][N], ran the same padded so.)
 constexpr int64_t elementFloats(int64_t floats) { return ((floats + 15) / 16 | 1) * 16; }
 
 /// The weight gradient's input side for the tiles [begin, end) and channels [c0, c0 + cw):
