@@ -812,12 +812,13 @@ template <int N, int B, int M>
 DLRT_VINLINE void gradientPatches(const WinogradShape &s, const float *x, int64_t begin, int64_t end, int64_t c0,
                                   int64_t cw, float *v) {
   const Tiles tiles(s);
+  const int64_t elementStride = elementFloats((end - begin) * cw);
   for (int64_t t = begin; t < end; ++t) {
     int64_t b, ty, tx;
     tiles.at(t, b, ty, tx);
     for (int64_t ch = 0; ch < cw; ch += N)
       transformPatch<N, B, M>(s, x, b, M * ty - s.pt, M * tx - s.pl, c0 + ch, v + (t - begin) * cw + ch,
-                              elementFloats((end - begin) * cw));
+                              elementStride);
   }
 }
 
