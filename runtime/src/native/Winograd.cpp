@@ -523,7 +523,8 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
   }
 }
 
-/// Work items [begin, end), each a chunk of `chunk` tiles and a slice of its output
+/// Work items [begin, end), each one of `chunks` runs of tiles (of sizes that differ by
+/// one at most) and a slice of its output
 /// channels (item = slice * chunks + chunk, so that a thread's range is its slice of every
 /// chunk): the chunk's patches transformed (once for consecutive items of one chunk), then for each V vectors of the slice's output
 /// channels, the products of every element and tile and the tiles' outputs. The last group
@@ -541,11 +542,12 @@ DLRT_VINLINE void tileOutputs(const WinogradShape &s, const Tiles &tiles, const 
 /// faster than group by group).
 template <int N, int B, int M, int V, int P>
 DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
+                           const float *bias, float *y, int64_t chunks, int64_t slices, int64_t begin, int64_t end) {
   constexpr int A = Algorithm<M>::A;
   constexpr bool elementMajor = M == 4;
   const Tiles tiles(s);
-  const int64_t cv = s.c / N, t = (chunk + P - 1) / P * P;
+  const int64_t largest = (tiles.total + chunks - 1) / chunks; // tiles in a chunk
+  const int64_t cv = s.c / N, t = (largest + P - 1) / P * P;
   Scratch &buffers = scratch();
   buffers.direct.resize(size_t(t));
   uint8_t *direct = buffers.direct.data();
@@ -553,11 +555,10 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
   buffers.products.resize(A * A * (elementMajor ? t : P) * V * N);
   float *v = buffers.patches.data(), *products = buffers.products.data();
   const int64_t groups = s.k / (V * N); // of V vectors of output channels
-  const int64_t chunks = (tiles.total + chunk - 1) / chunk;
   int64_t transformed = -1;             // the chunk whose patches v holds
   for (int64_t item = begin; item < end; ++item) {
     const int64_t at = item % chunks, slice = item / chunks;
-    const int64_t first = at * chunk, count = std::min(chunk, tiles.total - first);
+    const int64_t first = tiles.total * at / chunks, count = tiles.total * (at + 1) / chunks - first;
     for (int64_t i = 0; i < t && at != transformed; ++i) {
       if (i >= count) {
         for (int e = 0; e < A * A; ++e)
@@ -612,48 +613,48 @@ DLRT_VINLINE void chunksOf(const WinogradShape &s, const float *x, const float *
 /// vectors at once (V) as divide K and fit the registers, P tiles at a time (Fit).
 template <int N, int B, int M, Fit F>
 DLRT_VINLINE void chunksBy(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
+                           const float *bias, float *y, int64_t chunks, int64_t slices, int64_t begin, int64_t end) {
   switch (vectorsAtOnce(s.k / N, F)) {
   case 4:
-    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+    if constexpr (F.v4 > 0) chunksOf<N, B, M, 4, F.v4>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
     break;
-  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, filters, bias, y, chunk, slices, begin, end); break;
-  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  case 2: chunksOf<N, B, M, 2, F.v2>(s, x, packed, filters, bias, y, chunks, slices, begin, end); break;
+  default: chunksOf<N, B, M, 1, F.v1>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
   }
 }
 
 /// The same for either tile.
 template <int N, int B, Fit F>
 DLRT_VINLINE void chunksIn(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                           const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
-  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksBy<N, B, 2, F>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+                           const float *bias, float *y, int64_t chunks, int64_t slices, int64_t begin, int64_t end) {
+  if (s.tile == 4) chunksBy<N, B, 4, F>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else chunksBy<N, B, 2, F>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
 }
 
 DLRT_TARGET_AVX512 void chunksAvx512(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                                     const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
+                                     const float *bias, float *y, int64_t chunks, int64_t slices, int64_t begin,
                                      int64_t end) {
-  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else if (s.block == 8) chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<16, 0, kAvx512Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  if (s.block == 16) chunksIn<16, 16, kAvx512Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx512Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else chunksIn<16, 0, kAvx512Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
 }
 DLRT_TARGET_AVX2 void chunksAvx2(const WinogradShape &s, const float *x, const float *packed, const float *filters,
-                                 const float *bias, float *y, int64_t chunk, int64_t slices, int64_t begin,
+                                 const float *bias, float *y, int64_t chunks, int64_t slices, int64_t begin,
                                  int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
 }
 void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, const float *filters, const float *bias,
-                   float *y, int64_t chunk, int64_t slices, int64_t begin, int64_t end) {
-  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
-  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+                   float *y, int64_t chunks, int64_t slices, int64_t begin, int64_t end) {
+  if (s.block == 16) chunksIn<8, 16, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else if (s.block == 8) chunksIn<8, 8, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
+  else chunksIn<8, 0, kAvx2Fit>(s, x, packed, filters, bias, y, chunks, slices, begin, end);
 }
 
-/// Tiles per chunk: as many as their transformed patches fit in 512 KB (L2) but at least
-/// 12, a thread's share at most, and the chunks of a call as even as that allows (a short
-/// last chunk does a whole group of tiles' products for a few). F(4x4) goes element by
+/// The chunks a call's tiles are cut into (chunksOf: runs whose sizes differ by one at
+/// most): each as many tiles as their transformed patches fit in 512 KB (L2) but at least
+/// 12, a thread's share at most. F(4x4) goes element by
 /// element (chunksOf), so that only one element's patches (a 36th) need stay in L2 while
 /// its products run, and every chunk reads all the filters once: with many channels its
 /// patches may take 4 MB (in L3), as long as the chunk's products for a panel of `width`
@@ -663,17 +664,17 @@ void chunksGeneric(const WinogradShape &s, const float *x, const float *packed, 
 /// now 3), 512 at 7x7 20.3-21.0 against 22.9-23.3, 128 at 28x28 12.1-12.2 against
 /// 12.7-12.9, 64 at 56x56 the same (14.8-15.0). (Without the bound on the products, the
 /// CNN sample's 16 -> 32 at batch 64 took one chunk of 1024 tiles, 4.7 MB of products,
-/// and ran 3-8% slower.) On several threads the count is a multiple of theirs: each thread
-/// takes a run of whole chunks, and 256 channels at 14x14 (batch 16) came to 5 chunks,
+/// and ran 3-8% slower.) On several threads the count is a multiple of theirs, since each
+/// thread takes a run of whole chunks: 256 channels at 14x14 (batch 16) came to 5 chunks,
 /// two on one thread and three on the other; as 6 its forward on two Zen 5 threads capped
 /// at AVX2 took 8.7-9.2 ms instead of 11.1-11.4 (18.9 on one), the same sums bit for bit.
-int64_t chunkTiles(const WinogradShape &s, int threads, int64_t width) {
+int64_t chunkCount(const WinogradShape &s, int threads, int64_t width) {
   const int64_t total = Tiles(s).total, e = s.elements();
   int64_t fit = std::max<int64_t>(12, 131072 / (e * s.c));
   if (s.tile == 4) fit = std::max(fit, std::min(1048576 / (e * s.c), 65536 / (e * width)));
   int64_t chunks = std::max<int64_t>((total + fit - 1) / fit, std::min<int64_t>(threads, total));
   if (threads > 1) chunks = std::min(total, (chunks + threads - 1) / threads * threads);
-  return (total + chunks - 1) / chunks;
+  return chunks;
 }
 
 /// Floats [begin, end) of x: the largest magnitude, NaN where any is NaN or infinite
@@ -1112,7 +1113,7 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
                   VectorIsa isa) {
   if (s.n == 0) return;
   const float *filters = packed + s.elements() * s.c * s.k; // packWinogradWeights' [C][3][3][K]
-  auto chunks = isa == VectorIsa::Avx512 ? chunksAvx512 : isa == VectorIsa::Avx2 ? chunksAvx2 : chunksGeneric;
+  auto run = isa == VectorIsa::Avx512 ? chunksAvx512 : isa == VectorIsa::Avx2 ? chunksAvx2 : chunksGeneric;
   const int64_t total = Tiles(s).total;
   // Few tiles a thread (fewer than two groups of P) and output channels for each: the
   // threads share chunks sized for one thread by their output channels rather than split
@@ -1126,10 +1127,10 @@ void winogradConv(int threads, const WinogradShape &s, const float *x, const flo
   const int v = vectorsAtOnce(s.k / n, fit), p = v == 4 ? fit.v4 : v == 2 ? fit.v2 : fit.v1;
   const int64_t groups = s.k / (n * v);
   const bool shareChannels = threads > 1 && total < 2 * p * threads && groups >= 2;
-  const int64_t chunk = chunkTiles(s, shareChannels ? 1 : threads, n * v), count = (total + chunk - 1) / chunk;
-  const int64_t slices = shareChannels ? std::min<int64_t>(groups, (threads + count - 1) / count) : 1;
-  parallelRanges(threads, count * slices, [&](int64_t begin, int64_t end) {
-    chunks(s, x, packed, filters, bias, y, chunk, slices, begin, end);
+  const int64_t chunks = chunkCount(s, shareChannels ? 1 : threads, n * v);
+  const int64_t slices = shareChannels ? std::min<int64_t>(groups, (threads + chunks - 1) / chunks) : 1;
+  parallelRanges(threads, chunks * slices, [&](int64_t begin, int64_t end) {
+    run(s, x, packed, filters, bias, y, chunks, slices, begin, end);
   });
 }
 
