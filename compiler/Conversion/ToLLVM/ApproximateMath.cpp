@@ -83,7 +83,7 @@ struct RationalErf : public OpRewritePattern<math::ErfOp> {
     static constexpr float q[] = {1.0f, 0.424215525f, 0.072183907f, 0.00520827854f};
     static constexpr float u[] = {0.999977887f,     0.000139151467f,  -0.000417668314f, 0.000791158935f,
                                   -0.00104535092f,  0.00100485701f,   -0.000734234811f, 0.000417780364f,
-                                  -0.0001419935f,   -1.40786306e-05f, 2.24642845e-05f};
+                                  -0.0001419935f,   -1.40786306e-05f, 2.24642827e-05f};
     Location loc = op.getLoc();
     auto splat = [&](float v) -> Value {
       Attribute a = rewriter.getF32FloatAttr(v);
