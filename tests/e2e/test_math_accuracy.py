@@ -84,12 +84,10 @@ def main():
             got[3] == 0 and got[4] == 0 and np.isnan(got[0]) and np.isnan(got[2]) and got[1] == np.inf,
             repr(got[:5]))
 
-    for name, fn, ref_fn, bound in [
-        ("tanh", "o_tanh", np.tanh, 5),
-        ("sigmoid", "o_sigmoid", lambda v: 1 / (1 + np.exp(-v)), 3),
+    for name, src, got, ref_fn, bound in [
+        ("tanh", x, outs["g"]["o_tanh"], np.tanh, 5),
+        ("sigmoid", xe, outs["e"]["o_sigmoid"], lambda v: 1 / (1 + np.exp(-v)), 3),
     ]:
-        src = x if name == "tanh" else xe
-        got = outs["g" if name == "tanh" else "e"][fn]
         with np.errstate(over="ignore"):
             ref = ref_fn(src.astype(np.float64)).astype(np.float32)
         ok = np.isfinite(src) & (np.abs(ref) >= np.finfo(np.float32).tiny)

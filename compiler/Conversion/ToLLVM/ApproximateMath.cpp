@@ -36,6 +36,14 @@ namespace dlc {
 
 namespace {
 
+/// The f32 constant v, splat to `type` where that is a vector (the patterns here rewrite
+/// scalar and vectorised math alike).
+Value f32Splat(OpBuilder &b, Location loc, Type type, float v) {
+  Attribute a = b.getF32FloatAttr(v);
+  if (auto vt = dyn_cast<VectorType>(type)) a = DenseElementsAttr::get(vt, a);
+  return arith::ConstantOp::create(b, loc, cast<TypedAttr>(a));
+}
+
 /// log(x) as log(x < FLT_MIN ? x * 2^23 : x) - (x < FLT_MIN ? 23 log(2) : 0), for the
 /// approximation that mishandles subnormal x (zero and negative x keep -inf and NaN).
 template <typename LogOp> void rescaleSubnormals(LogOp op, double shift) {
@@ -43,11 +51,7 @@ template <typename LogOp> void rescaleSubnormals(LogOp op, double shift) {
   if (!getElementTypeOrSelf(t).isF32()) return;
   OpBuilder b(op);
   Location loc = op.getLoc();
-  auto splat = [&](double v) -> Value {
-    Attribute a = b.getF32FloatAttr(float(v));
-    if (auto vt = dyn_cast<VectorType>(t)) a = DenseElementsAttr::get(vt, a);
-    return arith::ConstantOp::create(b, loc, cast<TypedAttr>(a));
-  };
+  auto splat = [&](double v) { return f32Splat(b, loc, t, float(v)); };
   Value x = op.getOperand();
   Value tiny = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, splat(1.1754943508222875e-38));
   Value scaled = arith::SelectOp::create(b, loc, tiny, arith::MulFOp::create(b, loc, x, splat(8388608.0)), x);
@@ -85,11 +89,7 @@ struct RationalErf : public OpRewritePattern<math::ErfOp> {
                                   -0.00104535092f,  0.00100485701f,   -0.000734234811f, 0.000417780364f,
                                   -0.0001419935f,   -1.40786306e-05f, 2.24642827e-05f};
     Location loc = op.getLoc();
-    auto splat = [&](float v) -> Value {
-      Attribute a = rewriter.getF32FloatAttr(v);
-      if (auto vt = dyn_cast<VectorType>(type)) a = DenseElementsAttr::get(vt, a);
-      return arith::ConstantOp::create(rewriter, loc, cast<TypedAttr>(a));
-    };
+    auto splat = [&](float v) { return f32Splat(rewriter, loc, type, v); };
     auto horner = [&](ArrayRef<float> c, Value z) -> Value {
       Value sum = splat(c.back());
       for (size_t i = c.size() - 1; i-- > 0;) sum = math::FmaOp::create(rewriter, loc, sum, z, splat(c[i]));
