@@ -114,9 +114,15 @@ std::vector<int64_t> callShapes(dl_entry_fn fn, const std::map<std::string, int6
 /// `shapes`; a failure is left in ctx.error.
 void runCall(KernelContext &ctx, Arena &arena, dl_entry_fn fn, void **descriptors, const std::vector<int64_t> &shapes);
 /// Runs entry `fn` on `args` under the session's arena and threading, for the given
-/// symbol values; the kernels' error, if any, as a status.
+/// symbol values; the kernels' error, if any, as a status. The first call with these
+/// values on a CPU session of several threads (learnsFrom) runs twice where the thread
+/// policy it learned runs later calls otherwise, so that it computes what they would,
+/// unless `asLater` is false (its caller decides).
 dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::map<std::string, int64_t> &syms,
-                     const char *what);
+                     const char *what, bool asLater = true);
+/// Whether a call with `shapes` would be the first, from which the session's thread
+/// policy learns how to run the later ones (CPU sessions of several threads only).
+bool learnsFrom(const dlrt_session *s, const std::vector<int64_t> &shapes);
 int paramIndex(const dlrt_session *s, const char *name);
 /// Copies a weights file's tensors into the session's parameters: every parameter must be
 /// there with its dtype and shape (`what` names the file in errors); unknown names are

@@ -156,8 +156,12 @@ void dlrt::runCall(KernelContext &ctx, Arena &arena, dl_entry_fn fn, void **desc
   arena.setFailureJump(nullptr);
 }
 
+bool dlrt::learnsFrom(const dlrt_session *s, const std::vector<int64_t> &shapes) {
+  return !s->gpu && s->kernels.threading.threads > 1 && !s->kernels.threading.learnedWork(shapes);
+}
+
 dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
-                           const std::map<std::string, int64_t> &syms, const char *what) {
+                           const std::map<std::string, int64_t> &syms, const char *what, bool asLater) {
   std::vector<std::vector<int64_t>> descs;
   if (s->gpu) {
     if (dlrt_status st = gpuBeginCall(s, args, descs)) return st;
@@ -168,7 +172,21 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
   for (auto &d : descs) ptrs.push_back(d.data());
   // The symbols' values fix every intermediate shape, and so the arena's plan and the
   // threading policy. Each entry point allocates differently: its own plans.
-  runCall(s->kernels, s->arena, fn, ptrs.data(), callShapes(fn, syms));
+  std::vector<int64_t> shapes = callShapes(fn, syms);
+  bool learns = learnsFrom(s, shapes);
+  runCall(s->kernels, s->arena, fn, ptrs.data(), shapes);
+  // The first call with these shapes runs small kernels on one thread and learns from it
+  // how to run the later ones; where they run every kernel on all threads, the kernels
+  // whose sums the threads share (oneDNN's weight gradients) round otherwise, and the
+  // first call's results would differ from theirs in the last bits: a train step resumed
+  // from a checkpoint (a new session's first step) would not retrace the uninterrupted
+  // run, nor a first inference the second on the same inputs. So the first call runs
+  // again as the later ones will. An entry reads its arguments and writes its results
+  // and the arena only (a train step writes the next parameters and slots beside the
+  // current ones, and dropout's masks follow from the seed and step it is given), so the
+  // second run computes the same call.
+  if (asLater && learns && s->kernels.error.empty() && s->kernels.threading.runsAllParallel(shapes))
+    runCall(s->kernels, s->arena, fn, ptrs.data(), shapes);
   if (s->gpu) {
     if (dlrt_status st = gpuEndCall(s, args, s->kernels.error.empty())) {
       std::string message = std::string(what) + " failed: " + dlrt_status_message(st);
@@ -322,9 +340,18 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
   for (HostTensor &p : s->params) args.session(p);
   for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[k]);
+  std::vector<int64_t> shapes = callShapes(m->infer, syms);
+  bool learns = learnsFrom(s, shapes);
   s->lastSlices = inferenceSlices(*s, syms);
   if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, args, syms);
-  return runEntry(s, m->infer, args, syms, "inference");
+  if (dlrt_status st = runEntry(s, m->infer, args, syms, "inference", false); st || !learns) return st;
+  // The first call ran whole and learned the kernels' work: where later calls with these
+  // inputs run in slices of the batch, or every kernel on all threads, it runs again as
+  // they will (runEntry says why), once.
+  s->lastSlices = inferenceSlices(*s, syms);
+  if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, args, syms);
+  if (s->kernels.threading.runsAllParallel(shapes)) return runEntry(s, m->infer, args, syms, "inference");
+  return nullptr;
 }
 
 // With inference split across the batch, the slices' arenas are alive at once beside

@@ -48,6 +48,11 @@ std::optional<double> ThreadPolicy::learnedWork(const std::vector<int64_t> &s) c
   return it->second.work;
 }
 
+bool ThreadPolicy::runsAllParallel(const std::vector<int64_t> &s) const {
+  auto it = learnedFor.find(s);
+  return threads > 1 && it != learnedFor.end() && it->second.allParallel;
+}
+
 int ThreadPolicy::choose(double flops, double regions) {
   int n = threads > 1 && (allParallel || flops / regions >= kParallelFlops) ? threads : 1;
   total += flops;

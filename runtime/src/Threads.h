@@ -70,7 +70,8 @@ bool openMPWorkersSpin();
 /// limit, or, with spinning workers, when it was at least kAllParallelFlops. The choice
 /// depends only on the shapes and the environment, never on a timing, so that a rerun
 /// with the same settings computes the same numbers (a kernel's result may depend on its
-/// thread count).
+/// thread count); and where later calls run otherwise, the first runs again as they will
+/// (runEntry), so that every call on the same arguments does.
 class ThreadPolicy {
 public:
   /// The session's thread count (resolved when the session is made).
@@ -85,6 +86,10 @@ public:
   int choose(double flops, double regions);
   /// The kernel work a call with these shapes did when it was first made; none before.
   std::optional<double> learnedWork(const std::vector<int64_t> &shapes) const;
+  /// Whether calls with these shapes after the first run every kernel on all threads: the
+  /// first, which learned it, ran the small ones on one, and a kernel's result may depend
+  /// on its thread count.
+  bool runsAllParallel(const std::vector<int64_t> &shapes) const;
 
 private:
   struct Learned {

@@ -120,4 +120,42 @@ for batch in data:
         for name in split_after[2]:
             h.check("linalg b%d: %s after %d steps of %s equals the split nests', bit for bit"
                     % (batch, name, STEPS, other), np.array_equal(split_after[2][name], whole_after[2][name]))
+
+# A session's first call with new shapes learns from its kernels' work how to run the
+# later ones; where they run every kernel on both threads, the first runs again as they
+# will, so that its numbers are theirs: a train step resumed from a checkpoint (a new
+# session's first step) retraces the uninterrupted run bit for bit. Two convolutions at
+# batch 4 on oneDNN's kernels: the first one's weight gradient (4 MFLOP) ran on one thread
+# in the first step and on two in the next, and rounded otherwise (difftest seed 1036).
+CONV = """
+model TwoConv {
+  input img: f32[B, 4, 16, 16]
+  input target: f32[B, 80, 14, 14]
+  h = conv2d(img, 72, 3, bias = false, name = "c1")
+  y = conv2d(h, 80, 3, padding = 1, name = "c2")
+  output y
+  train {
+    loss = bce_with_logits(y, target)
+    optimizer = sgd(lr = 0.1)
+  }
+}
+"""
+convs = torch.nn.ModuleDict({"c1": torch.nn.Conv2d(4, 72, 3, bias=False), "c2": torch.nn.Conv2d(72, 80, 3, padding=1)})
+conv_data = {"img": rng.randn(4, 4, 16, 16).astype(np.float32),
+             "target": rng.uniform(0, 1, (4, 80, 14, 14)).astype(np.float32)}
+for wait in ("", "passive"):
+    if wait:
+        os.environ["OMP_WAIT_POLICY"] = wait
+    else:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+    wd = h.workdir()
+    so, weights = h.compile_with_weights(CONV, convs, wd, flags=("--kernels=onednn",))
+    runs = {}
+    for run, extra in (("straight", ["--steps", "3"]), ("first", ["--steps", "1"]),
+                       ("resumed", ["--steps", "3", "--resume", os.path.join(wd, "first", "ckpt.safetensors")])):
+        os.makedirs(os.path.join(wd, run))
+        runs[run] = h.train_run(so, conv_data, weights, os.path.join(wd, run), extra=extra + ["--threads", "2"])[0]
+    for name, a in runs["straight"].items():
+        h.check("two convolutions%s on 2 threads: %s after 3 steps resumed after the first equals 3 in one run, "
+                "bit for bit" % (" (" + wait + " wait)" if wait else "", name), np.array_equal(runs["resumed"][name], a))
 h.finish()
