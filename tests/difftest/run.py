@@ -31,9 +31,11 @@ and hands the driver nothing out of place (the stand-in's violations). A model d
 plugin layer that has only a CPU kernel is skipped on cuda (the compiler refuses it,
 tested elsewhere).
 
-Each model also gets a train step (unless --no-train): its first output's mse to a random
-target, one step of an optimizer drawn by the seed through dlrun train, every parameter
-and buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
+Each model also gets trained (unless --no-train): a loss of its first output drawn by the
+seed (mse or bce_with_logits to a random target, cross_entropy or nll to random class
+indices where the output is [B, C] or [B, T, C]), three steps of SGD or one of Adam or AdamW
+(the optimizer drawn by the seed too) on one batch through dlrun train, every parameter and
+buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
 statistics, with its running statistics updated) compared as outputs are (NaN where
 PyTorch's, its infinities, the rest within the bound; Adam's first step only where float32
 determines the gradient it reads). Models with dropout (masks PyTorch cannot reproduce)
@@ -56,8 +58,8 @@ BIN = os.environ.get("DLC_BIN", os.path.join(HERE, "..", "..", "build", "bin"))
 
 ATOL, RTOL, COND = 1e-4, 1e-3, 10.0
 
-# The train step of each model: mse of its first output to a random target, one step of an
-# optimizer drawn by the seed (clipping, weight decay, momentum and nesterov among them).
+# The optimizer of each model's train check, drawn by the seed (clipping, weight decay,
+# momentum and nesterov among them; how many steps: train_steps).
 # Each: the dl optimizer, clip_grad_norm, PyTorch's, and the L2 weight decay the optimizer
 # adds to the gradient it reads (Adam's coupled decay; AdamW's is decoupled).
 OPTIMIZERS = [
@@ -67,6 +69,17 @@ OPTIMIZERS = [
     ("adam(lr = 0.01, weight_decay = 0.01)", None, lambda ps, t: t.optim.Adam(ps, lr=0.01, weight_decay=0.01), 0.01),
     ("adamw(lr = 0.01)", 1.0, lambda ps, t: t.optim.AdamW(ps, lr=0.01), 0.0),
 ]
+
+
+def train_steps(opt):
+    """How many steps of `opt` a model's train check takes, on one batch: three of SGD, so
+    that what a step leaves for the next (momentum buffers, updated weights, batch norm's
+    running statistics and counter) is read back by the compiled step as it left it; one of
+    Adam and AdamW, whose step divides by the gradient's size: where float32 does not
+    determine a gradient's sign, its first step moves that weight by +-lr either way, and the
+    steps after it differ everywhere downstream by more than any bound that still catches a
+    wrong buffer (its first step is compared only where float32 determines it, below)."""
+    return 3 if opt.startswith("sgd") else 1
 
 
 # The shipped plugins, whose layers the generator draws; dlrun finds their run-time parts
@@ -112,21 +125,65 @@ def run_dlrun(args, inputs, wd, tag, cuda=False, env_extra=None):
     return None
 
 
-def train_source(m, value, shape, opt, clip):
-    """The model's source with a target input of `value`'s shape and a train block."""
+class Loss:
+    """A loss a train check can end in: its dl name, whether it takes an output of `shape`,
+    the target it is given (its dl type and a random array), and PyTorch's."""
+
+    def __init__(self, name, takes, target, torch_fn):
+        self.name, self.takes, self.make_target, self.torch_fn = name, takes, target, torch_fn
+
+
+def _labels(dtype):
+    """Class indices in the last dim's range, one per position: [B] or [B, T]."""
+    return lambda shape, rng: ("%s[%s]" % (dtype, ", ".join(["B"] + [str(d) for d in shape[1:-1]])),
+                               rng.randint(0, shape[-1], size=shape[:-1]).astype(np.dtype(np.int64 if dtype == "i64"
+                                                                                            else np.int32)))
+
+
+def _like(fill):
+    return lambda shape, rng: ("f32[%s]" % ", ".join(["B"] + [str(d) for d in shape[1:]]),
+                               fill(rng, shape).astype(np.float32))
+
+
+def _classes(fn):
+    """A class loss over [B, C] or [B, T, C] as DSL.md defines it: on the positions flattened."""
+    return lambda out, t, F: fn(out.reshape(-1, out.shape[-1]), t.reshape(-1).long(), F)
+
+
+# The loss of each model's train check, drawn by the seed apart from the optimizer; one that
+# does not take the model's first output (a class loss on an image) falls back to mse.
+LOSSES = [
+    Loss("mse", lambda shape: True, _like(lambda rng, shape: rng.randn(*shape)),
+         lambda out, t, F: F.mse_loss(out, t)),
+    Loss("cross_entropy", lambda shape: len(shape) in (2, 3), _labels("i64"),
+         _classes(lambda x, y, F: F.cross_entropy(x, y))),
+    Loss("nll", lambda shape: len(shape) in (2, 3), _labels("i32"), _classes(lambda x, y, F: F.nll_loss(x, y))),
+    Loss("bce_with_logits", lambda shape: True, _like(lambda rng, shape: rng.uniform(0, 1, shape)),
+         lambda out, t, F: F.binary_cross_entropy_with_logits(out, t)),
+]
+
+
+def train_loss(seed, shape):
+    loss = LOSSES[(seed // len(OPTIMIZERS)) % len(LOSSES)]
+    return loss if loss.takes(shape) else LOSSES[0]
+
+
+def train_source(m, value, target_type, loss, opt, clip):
+    """The model's source with a target input of type `target_type` and a train block."""
     lines = m.source.rstrip().splitlines()
     header = 1 + len(m.inputs_decl)
-    target = "  input target: f32[%s]" % ", ".join(["B"] + [str(d) for d in shape[1:]])
-    train = ["  train {", "    loss = mse(%s, target)" % value, "    optimizer = %s" % opt]
+    target = "  input target: %s" % target_type
+    train = ["  train {", "    loss = %s(%s, target)" % (loss.name, value), "    optimizer = %s" % opt]
     if clip:
         train.append("    clip_grad_norm = %g" % clip)
     train.append("  }")
     return "\n".join(lines[:header] + [target] + lines[header:-1] + train + ["}"]) + "\n"
 
 
-def train_reference(m, value, inputs, target, make_opt, clip, l2, double):
-    """PyTorch's state_dict after one step (layers in training behaviour), and each
-    parameter's gradient as the optimizer reads it: clipped, with L2 decay added."""
+def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, steps=1):
+    """PyTorch's state_dict after `steps` steps on the same batch (layers in training
+    behaviour), each parameter's gradient as the optimizer reads it in the first step
+    (clipped, with L2 decay added), and the loss of each step."""
     import copy
     import torch
     original = m.modules
@@ -135,48 +192,66 @@ def train_reference(m, value, inputs, target, make_opt, clip, l2, double):
         if double:
             m.modules.double()
         m.modules.train()
-        env = {n: torch.from_numpy(a) for n, a in inputs.items()}
-        if double:
-            env = {n: t.double() if t.is_floating_point() else t for n, t in env.items()}
-        for name, fn in m.steps:
-            env[name] = fn(env)
-        t = torch.from_numpy(target)
-        loss = torch.nn.functional.mse_loss(env[value], t.double() if double else t)
         params = [p for p in m.modules.parameters()]
         opt = make_opt(params, torch) if params else None  # a model without parameters trains nothing
-        if loss.requires_grad:
-            loss.backward()
-        if clip and params:
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        grads = {n: (p.grad.detach().double().numpy().copy() if p.grad is not None else np.zeros(p.shape)) +
-                 l2 * p.detach().double().numpy() for n, p in m.modules.named_parameters()}
-        if opt:
-            opt.step()
-        return {k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, float(loss)
+        grads, losses = None, []
+        for _ in range(steps):
+            env = {n: torch.from_numpy(a) for n, a in inputs.items()}
+            if double:
+                env = {n: t.double() if t.is_floating_point() else t for n, t in env.items()}
+            for name, fn in m.steps:
+                env[name] = fn(env)
+            t = torch.from_numpy(target)
+            loss = loss_fn(env[value], t.double() if double and t.is_floating_point() else t, torch.nn.functional)
+            losses.append(float(loss))
+            if opt:
+                opt.zero_grad(set_to_none=True)
+            if loss.requires_grad:
+                loss.backward()
+            if clip and params:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            if grads is None:
+                grads = {n: (p.grad.detach().double().numpy().copy() if p.grad is not None else np.zeros(p.shape)) +
+                         l2 * p.detach().double().numpy() for n, p in m.modules.named_parameters()}
+            if opt:
+                opt.step()
+        return {k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, losses
     finally:
         m.modules = original
 
 
 def check_train(m, seed, kernels, wd, rng, batch, problems):
-    """One train step through dlrun train against PyTorch's; returns the largest error as a
-    fraction of the bound, or None where the model has no train step to check (dropout,
-    whose masks PyTorch cannot reproduce)."""
-    if "dropout(" in m.source:
-        return None
+    """Train steps through dlrun train against PyTorch's, and the same steps resumed from a
+    checkpoint against one run's; returns the largest error against PyTorch as a fraction
+    of the bound, or None where the model's steps are not compared with PyTorch's (dropout,
+    whose masks PyTorch cannot reproduce: those are only resumed)."""
     import harness as h
     opt, clip, make_opt, l2 = OPTIMIZERS[seed % len(OPTIMIZERS)]
+    steps = train_steps(opt)
+    against_torch = "dropout(" not in m.source
     value = m.outputs[0][1]
     inputs = m.inputs(batch, rng)
     shape = m.reference(inputs)[m.outputs[0][0]].shape
-    target = rng.randn(*shape).astype(np.float32)
+    loss = train_loss(seed, shape)
+    target_type, target = loss.make_target(shape, rng)
     src = os.path.join(wd, "train.dl")
     with open(src, "w") as f:
-        f.write(train_source(m, value, shape, opt, clip))
+        f.write(train_source(m, value, target_type, loss, opt, clip))
     weights = os.path.join(wd, "w.safetensors")
-    want, grads, _ = train_reference(m, value, inputs, target, make_opt, clip, l2, False)
-    want64, grads64, _ = train_reference(m, value, inputs, target, make_opt, clip, l2, True)
+    if against_torch:
+        want, grads, losses = train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, False,
+                                              steps)
+        want64, grads64, _ = train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, True, steps)
+        if not np.all(np.isfinite(losses)):
+            # PyTorch's steps diverge (SGD's later steps on a model that amplifies): dlrun
+            # must refuse the step whose loss is not finite, as TOOLS.md says, and nothing
+            # is left to compare.
+            return expect_non_finite_loss(m, seed, kernels, src, weights, inputs, target, batch, wd, losses,
+                                          problems)
+    data = list(inputs.items()) + [("target", target)]
     worst = 0.0
     for k in kernels:
+        what = "train %s (%s, %s)" % (k, opt, loss.name)
         so = os.path.join(wd, "train_%s.so" % k)
         err = compile_model(src, so, k)
         if err and k == "cuda" and CPU_ONLY_PLUGIN in err:
@@ -184,21 +259,30 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
         if err:
             problems.append("train %s: %s" % (k, err))
             continue
+
+        def train(count, *extra):
+            return run_dlrun(["train", so, "--weights", weights, "--steps", str(count), "--batch", str(batch),
+                              "--no-shuffle"] + list(extra), data, wd, "train", cuda=k == "cuda")
+
         after = os.path.join(wd, "after_%s.safetensors" % k)
-        err = run_dlrun(["train", so, "--weights", weights, "--steps", "1", "--batch", str(batch), "--no-shuffle",
-                         "--save", after], list(inputs.items()) + [("target", target)], wd, "train",
-                        cuda=k == "cuda")
+        err = train(steps, "--save", after)
         if k == "cuda" and FAKE_CUDA and err and "the loss is nan" in err:
             err = None  # no kernel ran: the loss is whatever the memory held
         if err:
-            problems.append("train %s (%s): %s" % (k, opt, err))
+            problems.append("%s: %s" % (what, err))
             continue
         if k == "cuda" and FAKE_CUDA:
             continue  # no kernel ran: nothing to compare
+        problem = check_resumed(train, after, steps, wd, k)
+        if problem:
+            problems.append("%s: %s" % (what, problem))
+        if not against_torch:
+            continue
         got_all, _ = h.load_safetensors(after)
         for name, ref in want.items():
             got = got_all[name].astype(np.float64)
             if opt.startswith("adam") and name in grads:
+                assert steps == 1  # the mask below is the first step's
                 # Adam's first step is lr * g / (|g| + eps) with g the gradient it reads
                 # (decay added): one that float32 does not determine, near zero by
                 # cancellation or against the decay, flips it. Such g are left out: those
@@ -210,10 +294,53 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
             # (A 0-d buffer, num_batches_tracked, as one element.)
             problem, frac = compare(*map(np.atleast_1d, (got, ref, want64[name]))) if ref.size else (None, 0.0)
             if problem:
-                problems.append("train %s (%s) %s: %s" % (k, opt, name, problem))
+                problems.append("%s %s: %s" % (what, name, problem))
             else:
                 worst = max(worst, frac)
-    return worst
+    return worst if against_torch else None
+
+
+def expect_non_finite_loss(m, seed, kernels, src, weights, inputs, target, batch, wd, losses, problems):
+    step = next(i for i, v in enumerate(losses) if not np.isfinite(v)) + 1
+    for k in kernels:
+        if k == "cuda" and FAKE_CUDA:
+            continue
+        so = os.path.join(wd, "train_%s.so" % k)
+        err = compile_model(src, so, k) or run_dlrun(
+            ["train", so, "--weights", weights, "--steps", str(len(losses)), "--batch", str(batch), "--no-shuffle"],
+            list(inputs.items()) + [("target", target)], wd, "train", cuda=k == "cuda")
+        if not err or "step %d: the loss is" % step not in err:
+            problems.append("train %s: PyTorch's loss at step %d is %g, dlrun: %s" % (
+                k, step, losses[step - 1], err or "no error"))
+    return None
+
+
+RESUMED_STEPS = 3
+
+
+def check_resumed(train, after, steps, wd, k):
+    """What is wrong (None if nothing) with RESUMED_STEPS steps taken as one step, a
+    checkpoint, and the rest resumed from it, against the same steps in one run (`after`,
+    where `steps` is that many): TOOLS.md promises the same weights bit for bit, so the
+    checkpoint must hold everything a step leaves for the next (optimizer moments, momentum,
+    batch norm's running statistics, the step count that seeds dropout's masks)."""
+    import harness as h
+    straight = after
+    if steps != RESUMED_STEPS:
+        straight = os.path.join(wd, "straight_%s.safetensors" % k)
+        err = train(RESUMED_STEPS, "--save", straight)
+        if err:
+            return "%d steps: %s" % (RESUMED_STEPS, err)
+    ck, resumed = os.path.join(wd, "ck_%s.safetensors" % k), os.path.join(wd, "resumed_%s.safetensors" % k)
+    err = train(1, "--checkpoint", ck) or train(RESUMED_STEPS, "--resume", ck, "--save", resumed)
+    if err:
+        return "resumed: %s" % err
+    want, got = h.load_safetensors(straight)[0], h.load_safetensors(resumed)[0]
+    for name, w in want.items():
+        if name not in got or got[name].tobytes() != w.tobytes():
+            return "resumed from a checkpoint after step 1, %s differs from %d steps in one run" % (
+                name, RESUMED_STEPS)
+    return None
 
 
 def with_non_finite(inputs, rng):
