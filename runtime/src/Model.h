@@ -113,12 +113,14 @@ std::vector<int64_t> callShapes(dl_entry_fn fn, const std::map<std::string, int6
 /// Runs entry `fn` on CPU memref descriptors under `ctx` and `arena` for a call of
 /// `shapes`; a failure is left in ctx.error.
 void runCall(KernelContext &ctx, Arena &arena, dl_entry_fn fn, void **descriptors, const std::vector<int64_t> &shapes);
-/// Runs entry `fn` on `args` under the session's arena and threading, for the given
-/// symbol values; the kernels' error, if any, as a status. The first call with these
-/// values on a CPU session of several threads (learnsFrom) runs twice where the thread
-/// policy it learned runs later calls otherwise, so that it computes what they would,
-/// unless `asLater` is false (its caller decides).
-dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::map<std::string, int64_t> &syms,
+/// Runs entry `fn` on `args` under the session's arena and threading, for a call of
+/// `shapes` (callShapes: the symbols' values fix every intermediate shape, and so the
+/// arena's plan and the threading policy; each entry point has its own plans); the
+/// kernels' error, if any, as a status. The first call with these shapes on a CPU
+/// session of several threads (learnsFrom) runs twice where the thread policy it learned
+/// runs later calls otherwise, so that it computes what they would, unless `asLater` is
+/// false (its caller decides).
+dlrt_status runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::vector<int64_t> &shapes,
                      const char *what, bool asLater = true);
 /// Whether a call with `shapes` would be the first, from which the session's thread
 /// policy learns how to run the later ones (CPU sessions of several threads only).

@@ -160,8 +160,8 @@ bool dlrt::learnsFrom(const dlrt_session *s, const std::vector<int64_t> &shapes)
   return !s->gpu && s->kernels.threading.threads > 1 && !s->kernels.threading.learnedWork(shapes);
 }
 
-dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
-                           const std::map<std::string, int64_t> &syms, const char *what, bool asLater) {
+dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args, const std::vector<int64_t> &shapes,
+                           const char *what, bool asLater) {
   std::vector<std::vector<int64_t>> descs;
   if (s->gpu) {
     if (dlrt_status st = gpuBeginCall(s, args, descs)) return st;
@@ -170,9 +170,6 @@ dlrt_status dlrt::runEntry(dlrt_session *s, dl_entry_fn fn, EntryArgs &args,
   }
   std::vector<void *> ptrs;
   for (auto &d : descs) ptrs.push_back(d.data());
-  // The symbols' values fix every intermediate shape, and so the arena's plan and the
-  // threading policy. Each entry point allocates differently: its own plans.
-  std::vector<int64_t> shapes = callShapes(fn, syms);
   bool learns = learnsFrom(s, shapes);
   runCall(s->kernels, s->arena, fn, ptrs.data(), shapes);
   // The first call with these shapes runs small kernels on one thread and learns from it
@@ -344,13 +341,13 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   bool learns = learnsFrom(s, shapes);
   s->lastSlices = inferenceSlices(*s, syms);
   if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, args, syms);
-  if (dlrt_status st = runEntry(s, m->infer, args, syms, "inference", false); st || !learns) return st;
+  if (dlrt_status st = runEntry(s, m->infer, args, shapes, "inference", false); st || !learns) return st;
   // The first call ran whole and learned the kernels' work: where later calls with these
   // inputs run in slices of the batch, or every kernel on all threads, it runs again as
   // they will (runEntry says why), once.
   s->lastSlices = inferenceSlices(*s, syms);
   if (s->lastSlices > 1) return inferInSlices(*s, s->lastSlices, args, syms);
-  if (s->kernels.threading.runsAllParallel(shapes)) return runEntry(s, m->infer, args, syms, "inference");
+  if (s->kernels.threading.runsAllParallel(shapes)) return runEntry(s, m->infer, args, shapes, "inference");
   return nullptr;
 }
 

@@ -75,7 +75,7 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   }
 
   std::string where = train ? "step " + std::to_string(step) : std::string("eval step");
-  if (dlrt_status st = runEntry(s, fn, args, syms, where.c_str())) return st;
+  if (dlrt_status st = runEntry(s, fn, args, callShapes(fn, syms), where.c_str())) return st;
   if (train && !std::isfinite(loss))
     return fail(where + ": the loss is " + std::string(std::isnan(loss) ? "nan" : "infinite") +
                 "; no parameter was updated");
