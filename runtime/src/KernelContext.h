@@ -71,6 +71,10 @@ struct KernelContext {
   /// Bumped whenever parameters may have changed (set_param, load_weights): kernels that
   /// keep weights in another layout redo it then.
   uint64_t paramVersion = 0;
+  /// The running call is a train step, whose parameters the optimizer changes at every
+  /// call: a kernel that would keep a weight in another layout for later calls (dense's
+  /// packed weight) reads it as it is instead. Set for the call by the train step.
+  bool trainStep = false;
   /// Each kernel's thread count.
   ThreadPolicy threading;
   /// The model was compiled with --precision bf16 and this CPU has bf16 units (AVX512-BF16

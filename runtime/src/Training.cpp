@@ -75,7 +75,10 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   }
 
   std::string where = train ? "step " + std::to_string(step) : std::string("eval step");
-  if (dlrt_status st = runEntry(s, fn, args, callShapes(fn, syms), where.c_str())) return st;
+  s->kernels.trainStep = train;
+  dlrt_status st = runEntry(s, fn, args, callShapes(fn, syms), where.c_str());
+  s->kernels.trainStep = false;
+  if (st) return st;
   if (train && !std::isfinite(loss))
     return fail(where + ": the loss is " + std::string(std::isnan(loss) ? "nan" : "infinite") +
                 "; no parameter was updated");

@@ -864,8 +864,8 @@ TEST_CASE("the RNN repacks its weights when the parameters change, and only then
   }
 }
 
-TEST_CASE("a dense layer whose weight changes at every call (a train step's, read unpacked after two) gives x W^T + b, "
-          "and after the weight settles",
+TEST_CASE("a dense layer in a train step (its weight changed at every call, read unpacked) gives x W^T + b, the "
+          "same bits in a new session's first step, and x W^T + b in inference after it (packed)",
           "[kernels]") {
   // 32 rows into 20 outputs: oneDNN's path (a few rows take the native kernel); into 5
   // (one block of outputs): the native kernel, its weight repacked at every change. With
@@ -904,14 +904,24 @@ TEST_CASE("a dense layer whose weight changes at every call (a train step's, rea
         return y;
       };
       KernelContext ctx;
+      ctx.trainStep = true;
+      std::vector<float> last;
       for (int step = 0; step < 5; ++step) {
         INFO("step " << step);
         // The optimizer writes the weight in place; the next step sees a new version.
         for (float &v : w) v = v * 0.9f + 0.01f * float(step);
         ++ctx.paramVersion;
-        requireClose(run(ctx), reference(), 1e-5);
+        last = run(ctx);
+        requireClose(last, reference(), 1e-5);
       }
+      // A run resumed from a checkpoint: a new session whose first step has these weights
+      // computes what the fifth step here did, bit for bit (the kernels follow the entry,
+      // never the history of calls).
+      KernelContext resumed;
+      resumed.trainStep = true;
+      CHECK(run(resumed) == last);
       // Settled (inference after training): the same numbers, call after call.
+      ctx.trainStep = false;
       auto settled = reference();
       requireClose(run(ctx), settled, 1e-5);
       requireClose(run(ctx), settled, 1e-5);
@@ -1604,8 +1614,8 @@ TEST_CASE("a product of many rows on two threads: one part of the rows per threa
       }
     }
   }
-  // A dense layer whose weight changes at every call (read unpacked after two: a train
-  // step's), with its bias and activation in each part.
+  // A dense layer in a train step (its weight changed at every call, read unpacked), with
+  // its bias and activation in each part.
   int64_t m = 1030, k = 64, n = 96;
   auto x = randomVector(size_t(m * k), 3), bias = randomVector(size_t(n), 4);
   for (int64_t activation : {int64_t(DLRT_ACTIVATION_NONE), int64_t(DLRT_ACTIVATION_RELU)})
@@ -1613,6 +1623,7 @@ TEST_CASE("a product of many rows on two threads: one part of the rows per threa
       INFO("activation " << activation << " threads " << threads);
       auto w = randomVector(size_t(n * k), 5);
       auto ctx = session(threads);
+      ctx->trainStep = true;
       for (int step = 0; step < 5; ++step) {
         for (float &v : w) v = v * 0.9f + 0.01f * float(step);
         ++ctx->paramVersion;

@@ -47,21 +47,16 @@ struct MatmulPrimitive {
   // nhwc_input: the weight with its columns in the input's order, row-major [n, C*H*W]
   // (what `packed` then packs).
   std::optional<PackedWeights> nhwc;
-  // dense: a weight that changed at every one of the last calls (a train step's, which the
-  // optimizer updates each step) is not worth packing: the reorder is a pass over the
-  // weight, cold in cache, for one use, where the primitive reading the plain weight
-  // packs the blocks it needs as it goes. `plain` is that primitive.
-  ParamStamp seen;
-  int changedInARow = 0;
+  // dense in a train step, whose weight the optimizer changes at every step: not worth
+  // packing (the reorder is a pass over the weight, cold in cache, for one use), where the
+  // primitive reading the plain weight packs the blocks it needs as it goes. `plain` is
+  // that primitive.
   MatmulPrimitive *plain = nullptr; // (in ctx.primitives too, which is never pruned)
   // The product split along its rows, one part per thread (rowsSplit), decided at the
   // first call: null where it runs whole. (The plan is in ctx.primitives too.)
   SplitMatmul *rows = nullptr;
   bool rowsDecided = false;
 };
-
-/// Calls in a row that found a dense layer's weight changed before it stops packing it.
-constexpr int kUnpackedAfterChanges = 2;
 
 MatmulPrimitive *getPrimitive(KernelContext &ctx, std::vector<int64_t> key, const memory::desc &src,
                               const memory::desc &wei, const memory::desc &bias, const memory::desc &dst,
@@ -309,8 +304,6 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
   key.insert(key.end(), {threads, m, k, n, bias != nullptr, activation, nhwc != nullptr});
   if (nhwc) key.insert(key.end(), nhwc, nhwc + 4);
   MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true, bf16);
-  p->changedInARow = p->seen.stale(ctx, w) ? p->changedInARow + 1 : 0;
-  p->seen.update(ctx, w);
   const void *weight = w;
   if (nhwc) {
     if (!p->nhwc) {
@@ -319,7 +312,11 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
     }
     weight = p->nhwc->get(ctx, w).get_data_handle();
   }
-  if (p->changedInARow >= kUnpackedAfterChanges) {
+  // The choice follows the entry (KernelContext::trainStep), never the call's history
+  // (whether the weight changed since the last call, as it once did): the two primitives
+  // round differently (oneDNN's gemm:jit at AVX2), and a run resumed from a checkpoint, a
+  // new session's first step, must compute what the uninterrupted run did, bit for bit.
+  if (ctx.trainStep) {
     if (!p->plain) {
       key.push_back(-1); // (a key of its own: the packed primitive stays for when the weight settles)
       p->plain = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
