@@ -41,17 +41,13 @@ struct MatmulPrimitive {
   dnnl::matmul prim;
   memory::desc bias, dst;
   // The operands as compiled code passes them and as the primitive takes them: bf16 under
-  // --precision bf16 (converted per call); `b` unused by dense, whose weight is `packed`.
+  // --precision bf16 (converted per call); `b` unused by inference's dense, whose weight is
+  // `packed`.
   Operand a, b;
   PackedWeights packed; // dense: the weight in oneDNN's packed layout
   // nhwc_input: the weight with its columns in the input's order, row-major [n, C*H*W]
-  // (what `packed` then packs).
+  // (what `packed`, or the primitive, then reads).
   std::optional<PackedWeights> nhwc;
-  // dense in a train step, whose weight the optimizer changes at every step: not worth
-  // packing (the reorder is a pass over the weight, cold in cache, for one use), where the
-  // primitive reading the plain weight packs the blocks it needs as it goes. `plain` is
-  // that primitive.
-  MatmulPrimitive *plain = nullptr; // (in ctx.primitives too, which is never pruned)
   // The product split along its rows, one part per thread (rowsSplit), decided at the
   // first call: null where it runs whole. (The plan is in ctx.primitives too.)
   SplitMatmul *rows = nullptr;
@@ -303,7 +299,17 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
   int threads = ctx.threadsFor(2.0 * double(m) * double(k) * double(n));
   key.insert(key.end(), {threads, m, k, n, bias != nullptr, activation, nhwc != nullptr});
   if (nhwc) key.insert(key.end(), nhwc, nhwc + 4);
-  MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/true, bf16);
+  // A train step's weight, which the optimizer changes at every step, is not worth packing
+  // (the reorder is a pass over the weight, cold in cache, for one use): its primitive
+  // reads the plain weight and packs the blocks it needs as it goes. Inference keeps the
+  // weight packed. The choice follows the entry (KernelContext::trainStep), never the
+  // call's history (whether the weight changed since the last call, as it once did): the
+  // two primitives round differently (oneDNN's gemm:jit at AVX2), and a run resumed from a
+  // checkpoint, a new session's first step, must compute what the uninterrupted run did,
+  // bit for bit.
+  const bool packed = !ctx.trainStep;
+  if (!packed) key.push_back(-1); // (a key of its own: the packed primitive stays for inference)
+  MatmulPrimitive *p = getPrimitive(ctx, key, src, wei, b, dst, activation, packed, bf16);
   const void *weight = w;
   if (nhwc) {
     if (!p->nhwc) {
@@ -312,24 +318,13 @@ void dlrt::denseOnOneDNN(KernelContext &ctx, std::vector<int64_t> key, int64_t m
     }
     weight = p->nhwc->get(ctx, w).get_data_handle();
   }
-  // The choice follows the entry (KernelContext::trainStep), never the call's history
-  // (whether the weight changed since the last call, as it once did): the two primitives
-  // round differently (oneDNN's gemm:jit at AVX2), and a run resumed from a checkpoint, a
-  // new session's first step, must compute what the uninterrupted run did, bit for bit.
-  if (ctx.trainStep) {
-    if (!p->plain) {
-      key.push_back(-1); // (a key of its own: the packed primitive stays for when the weight settles)
-      p->plain = getPrimitive(ctx, key, src, wei, b, dst, activation, /*packWeights=*/false, bf16);
-    }
-    if (!bf16)
-      if (SplitMatmul *plan = rowsSplit(ctx, *p->plain, key, threads, m, k, n, [&] {
-            return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, b, dst, activation);
-          }))
-        return runSplit(ctx, *plan, x, static_cast<const float *>(weight), bias, y);
-    run(ctx, *p->plain, x, weight, bias, y);
-    return;
-  }
-  run(ctx, *p, x, weight, bias, y, /*packed=*/true);
+  if (packed) return run(ctx, *p, x, weight, bias, y, /*packed=*/true);
+  if (!bf16)
+    if (SplitMatmul *plan = rowsSplit(ctx, *p, key, threads, m, k, n, [&] {
+          return makeSplit(ctx, threads, SplitMatmul::Axis::Rows, src, wei, b, dst, activation);
+        }))
+      return runSplit(ctx, *plan, x, static_cast<const float *>(weight), bias, y);
+  run(ctx, *p, x, weight, bias, y);
 }
 
 namespace {
