@@ -26,6 +26,18 @@ import torch
 import torch.nn.functional as F
 
 
+def gelu(t, approximate="none"):
+    """F.gelu, whose gradient reaches it contiguous: PyTorch 1.13's exact GELU backward
+    returns uninitialised memory (1e36, denormals, NaN; different from run to run) where
+    the gradient it is given is not contiguous, as a transposed one from attention's
+    backward is (seed 163853: a GELU between two attentions; its tanh form and the other
+    activations only round otherwise there)."""
+    y = F.gelu(t, approximate=approximate)
+    if y.requires_grad:
+        y.register_hook(lambda g: g.contiguous())
+    return y
+
+
 class RMSNorm(torch.nn.Module):
     """The shipped rms_norm plugin layer (plugins/rms_norm), in torch ops."""
 
@@ -167,7 +179,7 @@ class Model:
         x = self._pick()
         kinds = [
             ("relu(%s)", torch.relu), ("sigmoid(%s)", torch.sigmoid), ("tanh(%s)", torch.tanh),
-            ("gelu(%s)", F.gelu), ('gelu(%s, approximate = "tanh")', lambda t: F.gelu(t, approximate="tanh")),
+            ("gelu(%s)", gelu), ('gelu(%s, approximate = "tanh")', lambda t: gelu(t, approximate="tanh")),
             ("silu(%s)", F.silu), ("leaky_relu(%s, alpha = 0.2)", lambda t: F.leaky_relu(t, 0.2)),
             ("abs(%s)", torch.abs), ("exp(-abs(%s))", lambda t: torch.exp(-torch.abs(t))),
             ("log(abs(%s) + 1)", lambda t: torch.log(torch.abs(t) + 1)),
@@ -294,7 +306,7 @@ class Model:
                     mods[q] = ln
             per_call[str(c)] = mods
         self.modules[fname] = per_call
-        acts = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh, " |> gelu": F.gelu,
+        acts = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh, " |> gelu": gelu,
                 "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
         def run(env, xn=x.name):
@@ -328,7 +340,7 @@ class Model:
         act = r.choice(["", "", " |> relu", " |> gelu", " |> sigmoid", " |> tanh", " |> silu"])
         lin = torch.nn.Linear(x.shape[-1], units, bias=bias)
         name = self._layer(lin)
-        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> gelu": F.gelu, " |> sigmoid": torch.sigmoid,
+        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> gelu": gelu, " |> sigmoid": torch.sigmoid,
                  " |> tanh": torch.tanh, " |> silu": F.silu}[act]
         xn = x.name
         expr = 'dense(%s, %d%s, name = "%s")%s' % (xn, units, "" if bias else ", bias = false", name, act)
