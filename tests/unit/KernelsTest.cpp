@@ -469,6 +469,43 @@ TEST_CASE("native softmax and log_softmax along an axis, and their gradients: ev
     }
 }
 
+TEST_CASE("native log_softmax keeps its precision where the inputs are large: (x - max) - log(sum), not "
+          "x - (max + log(sum))",
+          "[kernels]") {
+  // Lines of values near 3.2e7 (floats 2 apart there) with three equal maxima: log_softmax
+  // there is -log(3) = -1.0986 exactly as torch gives it; rounding max + log(sum) first gave
+  // -2 (difftest seed 164167, a log_softmax after a product of attention outputs and their
+  // mean). Rows (inner 1) and columns (inner 3 and 16: vectors and single lanes).
+  using dlrt::native::VectorIsa;
+  for (int64_t inner : {1, 3, 16})
+    for (int64_t cols : {5, 12, 37}) {
+      const int64_t outer = 3;
+      auto at = [&](int64_t o, int64_t a, int64_t i) { return size_t((o * cols + a) * inner + i); };
+      auto noise = randomVector(static_cast<size_t>(outer * cols * inner), 9, -1e7, 0);
+      std::vector<float> x(noise.size());
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i)
+          for (int64_t a = 0; a < cols; ++a)
+            x[at(o, a, i)] = a % 4 == 1 && a < 12 ? 31614834.0f : 31614834.0f + noise[at(o, a, i)];
+      for (VectorIsa isa : runnableIsas()) {
+        CAPTURE(inner, cols, int(isa));
+        std::vector<float> y(x.size());
+        dlrt::native::softmaxAxis(1, outer, cols, inner, x.data(), y.data(), true, isa);
+        for (int64_t o = 0; o < outer; ++o)
+          for (int64_t i = 0; i < inner; ++i) {
+            double max = -INFINITY, sum = 0;
+            for (int64_t a = 0; a < cols; ++a) max = std::max(max, double(x[at(o, a, i)]));
+            for (int64_t a = 0; a < cols; ++a) sum += std::exp(double(x[at(o, a, i)]) - max);
+            for (int64_t a = 0; a < cols; ++a) {
+              double want = (double(x[at(o, a, i)]) - max) - std::log(sum);
+              CAPTURE(o, i, a, want);
+              REQUIRE(std::abs(double(y[at(o, a, i)]) - want) <= 2e-6 * (1 + std::abs(want)));
+            }
+          }
+      }
+    }
+}
+
 TEST_CASE("batch_norm normalises with running statistics, or in training form with the batch's", "[kernels]") {
   for (std::vector<int64_t> dims : {std::vector<int64_t>{6, 4}, std::vector<int64_t>{3, 4, 5, 2}}) {
     int64_t n = dims[0], c = dims[1], spatial = 1;

@@ -58,10 +58,12 @@ DLRT_VINLINE void forwardRows(const Problem &p, int64_t begin, int64_t end) {
       total += e;
     }
     if (p.log) {
-      const float shift = max + std::log(total);
-      const vf s = splat(shift);
-      for (c = 0; c < vectorEnd; c += kLanes) store(y + c, load(x + c) - s);
-      for (; c < cols; ++c) y[c] = x[c] - shift;
+      // (x - max) - log(total), as torch: x - (max + log(total)) rounds max + log(total) at
+      // max's magnitude first (at 3.2e7, where floats are 2 apart, log(3) = 1.0986 became 2).
+      const float lse = std::log(total);
+      const vf s = splat(lse);
+      for (c = 0; c < vectorEnd; c += kLanes) store(y + c, (load(x + c) - m) - s);
+      for (; c < cols; ++c) y[c] = (x[c] - max) - lse;
     } else {
       // One division a row, then products (a vector division costs several products).
       const float scale = 1.0f / total;
@@ -120,11 +122,11 @@ template <class V> DLRT_VINLINE void forwardColumns(const Problem &p, int64_t in
     sum += e;
   }
   if (p.log) {
-    V shift = m;
-    if constexpr (std::is_same_v<V, float>) shift += std::log(sum);
+    V lse; // (x - max) - log(sum), as forwardRows
+    if constexpr (std::is_same_v<V, float>) lse = std::log(sum);
     else
-      for (int l = 0; l < kLanesOf<V>; ++l) shift[l] += std::log(sum[l]);
-    for (int64_t a = 0; a < n; ++a) storeLanes(y + a * inner, loadLanes<V>(x + a * inner) - shift);
+      for (int l = 0; l < kLanesOf<V>; ++l) lse[l] = std::log(sum[l]);
+    for (int64_t a = 0; a < n; ++a) storeLanes(y + a * inner, (loadLanes<V>(x + a * inner) - m) - lse);
   } else {
     const V scale = splatLanes<V>(1.0f) / sum;
     for (int64_t a = 0; a < n; ++a) storeLanes(y + a * inner, loadLanes<V>(y + a * inner) * scale);
