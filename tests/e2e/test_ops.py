@@ -237,6 +237,33 @@ model Casts {
             h.check("%s: cast %s as torch" % (kernels, k), same, "dlc %s, torch %s" % (out[k][0].tolist(), w[0].tolist()))
 
 
+def check_layer_norm_overflow():
+    """A layer_norm row whose variance is past float32's range (deviations of 1e20) is NaN,
+    as torch's float32 layer_norm gives, on both paths, not every output the bias (x / inf =
+    0); the rows beside it, one of them at 1e15 whose variance still fits, are torch's."""
+    src = """
+model LnOverflow {
+  input x: f32[B, 6]
+  output y = layer_norm(x, name = "ln")
+}
+"""
+    x = np.array([[1e20, 2e20, -3e20, 4e20, 0.5, -1.0], [0.1, 0.7, -0.4, 2.0, 1.5, -0.9],
+                  [1e15, -2e15, 3e15, 0.0, 1.0, 2.0]], dtype=np.float32)
+    w = {"ln.weight": np.linspace(0.5, 1.5, 6).astype(np.float32), "ln.bias": np.linspace(-1, 1, 6).astype(np.float32)}
+    want = F.layer_norm(torch.from_numpy(x), (6,), torch.from_numpy(w["ln.weight"]), torch.from_numpy(w["ln.bias"]))
+    want = want.numpy()
+    for kernels in ("onednn", "linalg"):
+        so = h.compile_model(src, h.workdir(), "ln_overflow_" + kernels, flags=["--kernels=" + kernels])
+        weights = os.path.join(h.workdir(), "ln_overflow.safetensors")
+        h.save_safetensors(weights, w)
+        got = h.infer(so, {"x": x}, weights)["y"]
+        h.check("%s: layer_norm of a row whose variance overflows is NaN, as torch" % kernels,
+                np.isnan(got[0]).all() and np.isnan(want[0]).all(), "dlc %s, torch %s" % (got[0], want[0]))
+        h.check("%s: the rows beside it are torch's" % kernels,
+                np.isfinite(got[1:]).all() and np.abs(got[1:] - want[1:]).max() < 1e-5, "dlc %s, torch %s" % (
+                    got[1:], want[1:]))
+
+
 FIRST = """
 model FirstLayers {
   input img1: f32[B, 1, 13, 11]
@@ -316,5 +343,6 @@ def check_first_layer_conv_pool():
 check_integer_pow()
 check_nan_propagation()
 check_float_to_integer_casts()
+check_layer_norm_overflow()
 check_first_layer_conv_pool()
 h.finish()

@@ -310,6 +310,30 @@ TEST_CASE("native max pooling's training form and backward: every ISA build, NHW
     }
 }
 
+TEST_CASE("native layer_norm: a row whose variance is past float's range is NaN, as torch's float32 layer_norm, "
+          "not beta; the rows beside it normalised",
+          "[kernels]") {
+  // Deviations of 1e20 square past 3.4e38: rstd would be 0 and every output beta, a number
+  // that looks fine (difftest seed 164268, an eval step from weights SGD had blown up).
+  using dlrt::native::VectorIsa;
+  for (int64_t cols : {6, 16, 37})
+    for (VectorIsa isa : runnableIsas()) {
+      CAPTURE(cols, int(isa));
+      std::vector<float> x(size_t(2 * cols)), gamma(size_t(cols), 1.0f), beta(size_t(cols), 0.25f), y(x.size());
+      std::vector<float> mean(2), var(2);
+      for (int64_t j = 0; j < cols; ++j) {
+        x[size_t(j)] = float(j % 3 - 1) * 1e20f + float(j);
+        x[size_t(cols + j)] = float(j % 5) - 2.0f;
+      }
+      dlrt::native::layerNorm(1, 2, cols, x.data(), gamma.data(), beta.data(), y.data(), 1e-5f, mean.data(),
+                              var.data(), isa);
+      for (int64_t j = 0; j < cols; ++j) {
+        CHECK(std::isnan(y[size_t(j)]));
+        CHECK(std::isfinite(y[size_t(cols + j)]));
+      }
+    }
+}
+
 TEST_CASE("native layer_norm and its gradient: every ISA build, row length (tails), team size, against double; "
           "NaN rows; dgamma and dbeta the same bits on any team",
           "[kernels]") {

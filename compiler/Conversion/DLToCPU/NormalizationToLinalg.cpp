@@ -14,6 +14,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <limits>
+
 using namespace mlir;
 
 namespace dlc {
@@ -50,8 +52,15 @@ struct LayerNormLowering : public OpRewritePattern<dl::LayerNormOp> {
     });
     Value var = reduce(rw, loc, sq, {axis}, Combine::Add);
     Value eps = floatConst(rw, loc, elt, op.getEps().convertToDouble());
+    // A variance past the type's range makes the row NaN, as torch's float32 layer_norm
+    // does, rather than x / inf = 0 and every output the bias (difftest seed 164268).
+    Value inf = floatConst(rw, loc, elt, std::numeric_limits<double>::infinity());
+    Value nan = floatConst(rw, loc, elt, std::numeric_limits<double>::quiet_NaN());
     Value normed = mapWithReduced(rw, loc, centred, var, axis, [&](OpBuilder &b, Location l, Value v, Value s) {
-      Value denom = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, arith::DivFOp::create(b, l, s, n), eps));
+      Value mean2 = arith::DivFOp::create(b, l, s, n);
+      Value denom = math::SqrtOp::create(b, l, arith::AddFOp::create(b, l, mean2, eps));
+      Value overflow = arith::CmpFOp::create(b, l, arith::CmpFPredicate::OEQ, mean2, inf);
+      denom = arith::SelectOp::create(b, l, overflow, nan, denom);
       return arith::DivFOp::create(b, l, v, denom).getResult();
     });
     // y = normed * weight + bias, the vectors broadcast along the last dim.

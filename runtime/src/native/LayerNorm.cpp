@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace dlrt::native {
 namespace {
@@ -58,7 +59,10 @@ DLRT_VINLINE void normaliseRows(const Forward &p, int64_t begin, int64_t end) {
     float *y = p.y + r * cols;
     float mean = rowSum(x, cols) / float(cols);
     float var = rowSquaredDeviations(x, cols, mean) / float(cols);
-    float rstd = 1.0f / std::sqrt(var + p.eps);
+    // A variance past float's range (deviations above ~1e19) makes the row NaN, as torch's
+    // float32 layer_norm does, rather than rstd 0 and every output beta: a number that
+    // looks fine and is not the normalised row (difftest seed 164268).
+    float rstd = std::isinf(var) ? std::numeric_limits<float>::quiet_NaN() : 1.0f / std::sqrt(var + p.eps);
     vf m = splat(mean), s = splat(rstd);
     int64_t c = 0;
     for (; c + kLanes <= cols; c += kLanes)
