@@ -56,6 +56,8 @@ dropout (masks PyTorch cannot reproduce) are only resumed and checked through th
 (their eval step against PyTorch: dropout is off there).
 """
 import argparse
+import contextlib
+import copy
 import functools
 import multiprocessing
 import os
@@ -204,16 +206,25 @@ def train_source(m, value, target_type, loss, opt, clip):
     return "\n".join(lines[:header] + [target] + lines[header:-1] + train + ["}"]) + "\n"
 
 
+@contextlib.contextmanager
+def modules_copy(m):
+    """m.modules replaced by a deep copy for the block (a reference that trains, loads other
+    weights into or rounds the parameters), the model's own restored after it."""
+    original = m.modules
+    m.modules = copy.deepcopy(original)
+    try:
+        yield m.modules
+    finally:
+        m.modules = original
+
+
 def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, rows, moved=None):
     """PyTorch's state_dict after one step on each of `rows` (slices of the samples; layers
     in training behaviour), each parameter's gradient as the optimizer reads it in the first
     step (clipped, with L2 decay added), and the loss of each step. `moved`: a seed by which
     every parameter element starts one float32 ulp up or down (see check_train)."""
-    import copy
     import torch
-    original = m.modules
-    m.modules = copy.deepcopy(original)
-    try:
+    with modules_copy(m):
         if moved is not None:
             rng = np.random.RandomState(moved)
             with torch.no_grad():
@@ -249,22 +260,15 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
             if opt:
                 opt.step()
         return {k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, losses, outputs
-    finally:
-        m.modules = original
 
 
 def eval_reference(m, state, inputs, target, loss, double=False):
     """PyTorch's outputs and loss (as "loss") in eval behaviour (dropout off, batch norm on
     its running statistics) from the weights `state`, on all of `inputs`."""
-    import copy
     import torch
-    original = m.modules
-    m.modules = copy.deepcopy(original)
-    try:
+    with modules_copy(m):
         m.modules.load_state_dict({n: torch.from_numpy(np.array(a)) for n, a in state.items()})
         outs = m.reference(inputs, double)
-    finally:
-        m.modules = original
     t = torch.from_numpy(target)
     outs["loss"] = np.array(float(loss.torch_fn(torch.from_numpy(outs[m.outputs[0][0]]),
                                                 t.double() if double and t.is_floating_point() else t,
@@ -429,7 +433,6 @@ def check_resumed(train, after, steps, wd, k):
     where `steps` is that many): TOOLS.md promises the same weights bit for bit, so the
     checkpoint must hold everything a step leaves for the next (optimizer moments, momentum,
     batch norm's running statistics, the step count that seeds dropout's masks)."""
-    import harness as h
     straight = after
     if steps != RESUMED_STEPS:
         straight = os.path.join(wd, "straight_%s.safetensors" % k)
@@ -440,12 +443,18 @@ def check_resumed(train, after, steps, wd, k):
     err = train(1, "--checkpoint", ck) or train(RESUMED_STEPS, "--resume", ck, "--save", resumed)
     if err:
         return "resumed: %s" % err
-    want, got = h.load_safetensors(straight)[0], h.load_safetensors(resumed)[0]
-    for name, w in want.items():
-        if name not in got or got[name].tobytes() != w.tobytes():
-            return "resumed from a checkpoint after step 1, %s differs from %d steps in one run" % (
-                name, RESUMED_STEPS)
+    name = first_difference(straight, resumed)
+    if name:
+        return "resumed from a checkpoint after step 1, %s differs from %d steps in one run" % (name, RESUMED_STEPS)
     return None
+
+
+def first_difference(want, got):
+    """The first tensor of weights file `want` that file `got` lacks or holds other bits of;
+    None where every one is the same, bit for bit."""
+    import harness as h
+    want, got = h.load_safetensors(want)[0], h.load_safetensors(got)[0]
+    return next((name for name, w in want.items() if name not in got or got[name].tobytes() != w.tobytes()), None)
 
 
 def with_non_finite(inputs, rng):
@@ -483,20 +492,14 @@ def perturbed(inputs, seed):
 def bf16_moved(m, inputs):
     """Float64 PyTorch's outputs on `inputs` and the model's parameters rounded to bf16: how
     far bf16 rounding moves them (see PRECISION)."""
-    import copy
     import torch
 
     def rounded(a):
         return torch.from_numpy(np.asarray(a, np.float32)).to(torch.bfloat16).to(torch.float32).numpy()
-    original = m.modules
-    m.modules = copy.deepcopy(original)
-    try:
-        with torch.no_grad():
-            for p in m.modules.parameters():
-                p.copy_(torch.from_numpy(rounded(p.detach().numpy())))
+    with modules_copy(m), torch.no_grad():
+        for p in m.modules.parameters():
+            p.copy_(torch.from_numpy(rounded(p.detach().numpy())))
         return m.reference({n: rounded(a) if a.dtype == np.float32 else a for n, a in inputs.items()}, double=True)
-    finally:
-        m.modules = original
 
 
 def tolerance(want, want64, moved64=None):
@@ -584,6 +587,7 @@ def check_model(args):
                 variants.append("non-finite")
             cases.append((batches[1], with_outliers(cases[1][1], np.random.RandomState(seed + 2))))
             variants.append("outliers")
+        tags = ["b%d" % b if case < 2 else "b%d %s" % (b, variants[case - 2]) for case, (b, _) in enumerate(cases)]
         refs = [m.reference(inp) for _, inp in cases]
         refs64 = [m.reference(inp, double=True) for _, inp in cases]
         if PRECISION == "bf16":
@@ -598,8 +602,7 @@ def check_model(args):
             if err:
                 problems.append("%s: %s" % (k, err))
                 continue
-            for case, ((b, inp), ref, ref64, mv64) in enumerate(zip(cases, refs, refs64, moved64)):
-                tag = "b%d" % b if case < 2 else "b%d %s" % (b, variants[case - 2])
+            for case, ((b, inp), tag, ref, ref64, mv64) in enumerate(zip(cases, tags, refs, refs64, moved64)):
                 out = os.path.join(wd, "out_%s_%d" % (k, case))
                 # The larger batch runs on two threads: on even seeds split into slices
                 # of the batch wherever dlc proved the model keeps samples apart (the
@@ -617,17 +620,9 @@ def check_model(args):
                     continue
                 if k == "cuda" and FAKE_CUDA:
                     continue  # no kernel ran: nothing to compare
-                for name, want in ref.items():
-                    got = np.load(os.path.join(out, name + ".npy"))
-                    if got.shape != want.shape:
-                        problems.append("%s %s %s: shape %s, torch %s" % (k, tag, name, got.shape, want.shape))
-                        continue
-                    problem, w = compare(got, want, ref64[name], mv64[name])
-                    if problem:
-                        problems.append("%s %s %s: %s" % (k, tag, name, problem))
-                    worst = max(worst, w)
+                worst = max(worst, compare_all(out, (ref, ref64, mv64), "%s %s" % (k, tag), problems))
             if k != "cuda":
-                w = check_session_calls(so, weights, cases, refs, refs64, moved64, variants, wd, k, seed, problems)
+                w = check_session_calls(so, weights, cases, tags, refs, refs64, moved64, wd, k, seed, problems)
                 worst = max(worst, w)
         if not only and train:
             w = check_train(m, seed, kernels, wd, rng, train_batch(seed, int(batches[1])), problems)
@@ -686,19 +681,19 @@ def compare_all(out, refs, what, problems):
     the largest error as a fraction of the bound."""
     worst = 0.0
     for name, want in refs[0].items():
-        got = np.atleast_1d(np.load(os.path.join(out, name + ".npy")))
-        want = np.atleast_1d(want)
-        if got.shape != want.shape:
-            problems.append("%s %s: shape %s, torch %s" % (what, name, got.shape, want.shape))
+        got = np.load(os.path.join(out, name + ".npy"))
+        if got.shape != np.shape(want):
+            problems.append("%s %s: shape %s, torch %s" % (what, name, got.shape, np.shape(want)))
             continue
-        problem, w = compare(got, want, *(np.atleast_1d(r[name]) for r in refs[1:]))
+        # (A 0-d value, a loss, as one element.)
+        problem, w = compare(*(np.atleast_1d(v) for v in (got, want) + tuple(r[name] for r in refs[1:])))
         if problem:
             problems.append("%s %s: %s" % (what, name, problem))
         worst = max(worst, w)
     return worst
 
 
-def check_session_calls(so, weights, cases, refs, refs64, moved64, variants, wd, k, seed, problems):
+def check_session_calls(so, weights, cases, tags, refs, refs64, moved64, wd, k, seed, problems):
     """The inference cases again, one after another in one session (session_calls.py) on
     two threads, checked as their own runs are; returns the largest error as a fraction of
     the bound."""
@@ -711,10 +706,8 @@ def check_session_calls(so, weights, cases, refs, refs64, moved64, variants, wd,
         return 0.0
     worst = 0.0
     for i, c in enumerate(order):
-        b = cases[c][0]
-        tag = "b%d" % b if c < 2 else "b%d %s" % (b, variants[c - 2])
         worst = max(worst, compare_all(calls[i]["out"], (refs[c], refs64[c], moved64[c]),
-                                       "%s one session, call %d (%s)" % (k, i + 1, tag), problems))
+                                       "%s one session, call %d (%s)" % (k, i + 1, tags[c]), problems))
     return worst
 
 
@@ -729,25 +722,24 @@ def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, st
     import harness as h
     data = dict(inputs, target=target)
 
-    def saved(tag, sl):
-        files = {}
+    def saved(sl):  # the samples of slice `sl`, one .npy per input (written once per slice)
+        files = {n: os.path.join(wd, "rows%s-%s_%s.npy" % (sl.start, sl.stop, n)) for n in data}
         for n, a in data.items():
-            files[n] = os.path.join(wd, "%s_%s.npy" % (tag, n))
-            np.save(files[n], a[sl])
+            if not os.path.exists(files[n]):
+                np.save(files[n], a[sl])
         return files
-    calls = [{"kind": "train", "inputs": saved("step%d" % i, sl), "out": os.path.join(wd, "steps_%s_%d" % (k, i))}
+    calls = [{"kind": "train", "inputs": saved(sl), "out": os.path.join(wd, "steps_%s_%d" % (k, i))}
              for i, sl in enumerate(rows)]
-    calls.append({"kind": "eval", "inputs": saved("eval", slice(None)), "out": os.path.join(wd, "eval_%s" % k)})
+    calls.append({"kind": "eval", "inputs": saved(slice(None)), "out": os.path.join(wd, "eval_%s" % k)})
     weights_after = os.path.join(wd, "steps_%s.safetensors" % k)
     err = run_session(so, weights, calls, wd, "train_" + k, {}, save=weights_after)
     if err:
         problems.append("%s, through the C API: %s" % (what, err))
         return 0.0
+    name = first_difference(after, weights_after)
+    if name:
+        problems.append("%s: %s after the steps through the C API differs from dlrun train's" % (what, name))
     state = h.load_safetensors(weights_after)[0]
-    for name, w in h.load_safetensors(after)[0].items():
-        if name not in state or state[name].tobytes() != w.tobytes():
-            problems.append("%s: %s after the steps through the C API differs from dlrun train's" % (what, name))
-            break
     worst = 0.0
     for i, refs in enumerate(steps_ref or []):
         worst = max(worst, compare_all(calls[i]["out"], refs, "%s, step %d through the C API" % (what, i + 1),

@@ -104,7 +104,8 @@ def main():
     for n, call in enumerate(plan["calls"]):
         kind = call.get("kind", "infer")
         keep = []
-        args = (Tensor * max(1, len(inputs)))(*[tensor(np.load(call["inputs"][name]), keep) for name in inputs])
+        arrays = {name: np.load(path) for name, path in call["inputs"].items()}
+        args = (Tensor * max(1, len(inputs)))(*[tensor(arrays[name], keep) for name in inputs])
         dims = (C.c_int64 * (sum(r for _, _, r in outputs) or 1))()
         check(rt.dlrt_output_shapes(session, args, len(inputs), dims, len(dims)), "call %d: output shapes" % n)
         results, at = [], 0
@@ -117,12 +118,11 @@ def main():
         else:
             # A train or eval step: every input, the loss, the outputs as the step computed
             # them, and the predicted classes where the loss takes labels.
-            args = (Tensor * len(every))(*[tensor(np.load(call["inputs"][name]), keep) for name in every])
+            args = (Tensor * len(every))(*[tensor(arrays[name], keep) for name in every])
             loss = C.c_float(np.nan)
             step = StepResults(C.pointer(loss), None, C.cast(outs, C.POINTER(Tensor)), len(results))
             if label >= 0:
-                labels = np.load(call["inputs"][every[label]])
-                results.append(("predictions", np.full(labels.shape, -7, np.int64)))
+                results.append(("predictions", np.full(arrays[every[label]].shape, -7, np.int64)))
                 step.predictions = C.pointer(tensor(results[-1][1], keep))
             fn = rt.dlrt_train_step if kind == "train" else rt.dlrt_eval_step
             check(fn(session, args, len(every), C.byref(step)), "call %d (%s step)" % (n, kind))
