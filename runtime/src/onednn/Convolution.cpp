@@ -48,6 +48,13 @@ template <typename Prim> struct ConvPrimitive {
   bool winograd = false;
   float weightMagnitude = 0; // the weights' largest, per parameter version
   ParamStamp scanned;
+  // --precision bf16 with an odd number of input channels (see padOddChannels): the
+  // primitive takes one more, zero in the input and in the weights. srcView: the staged
+  // input less that channel, which the reorder writes; paddedW: the weights with it, f32.
+  bool padChannel = false;
+  memory::desc srcView;
+  std::vector<float> paddedW;
+  ParamStamp padded;
 };
 
 } // namespace
@@ -75,6 +82,36 @@ void foldBatchNorm(KernelContext &ctx, P &p, const float *w, const float *bias, 
     p.foldedB[o] = float((double(bias ? bias[o] : 0.0f) - double(mean[o])) * s + double(beta[o]));
   }
   p.folded.update(ctx, w);
+}
+
+/// oneDNN's bf16 convolutions multiply input channels in pairs (AVX512-BF16's dot product
+/// of two). On NHWC with an odd count, a pixel's last channel took the next pixel's first
+/// as its partner, times a zero weight: finite inputs came out right, but an infinity or
+/// NaN also made the previous pixel's outputs NaN. So under --precision bf16 a
+/// convolution of one group and an odd number of input channels (a first layer's 3) takes
+/// one more, zero in the input and weights, which adds exact zeros; a grouped one with odd
+/// channels per group runs f32.
+/// `padded`: the weights `w` of dims `d` (as given, OIHW or IOHW) with that channel.
+void padInputChannelWeights(const memory::dims &d, bool transposed, const float *w, std::vector<float> &padded) {
+  // Conv2d's [OC, IC, KH, KW]: a zero after each filter's IC channels; ConvTranspose2d's
+  // [IC, OC, KH, KW]: a zero filter bank after the last.
+  const int64_t inner = d[2] * d[3];
+  if (transposed) {
+    const int64_t n = d[0] * d[1] * inner;
+    padded.assign(size_t(n + d[1] * inner), 0.0f);
+    std::copy(w, w + n, padded.begin());
+    return;
+  }
+  padded.assign(size_t(d[0] * (d[1] + 1) * inner), 0.0f);
+  for (int64_t o = 0; o < d[0]; ++o)
+    std::copy(w + o * d[1] * inner, w + (o + 1) * d[1] * inner, padded.begin() + o * (d[1] + 1) * inner);
+}
+
+/// The padded channel of a staged NHWC bf16 input (`pixels` of `channels` each, the last
+/// the padding) set to zero: the staging buffer holds whatever an earlier call left there.
+void zeroPaddedChannel(void *staged, int64_t pixels, int64_t channels) {
+  auto *p = static_cast<uint16_t *>(staged) + (channels - 1);
+  for (int64_t i = 0; i < pixels; ++i) p[i * channels] = 0; // bf16 +0
 }
 
 template <typename Prim>
@@ -178,9 +215,25 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // Handed blocks (the compiler's choice where channels are whole blocks, see
     // BlockedChannels.cpp), the direct kernel on them, without reorders.
     if (!chosen && !ctx.bf16 && blocked) chosen = tryMake(p->src, p->dst, direct);
-    // With --precision bf16, bf16 input and weights (f32 accumulation and output).
-    if (!chosen && ctx.bf16)
+    // With --precision bf16, bf16 input and weights (f32 accumulation and output); an odd
+    // number of input channels padded by one (padInputChannelWeights), or f32 where the
+    // convolution is grouped.
+    if (!chosen && ctx.bf16 && (c / groups) % 2 == 0)
       chosen = tryMake(memory::desc(p->src.dims(), memory::data_type::bf16, tag::any), dstAny, direct);
+    if (!chosen && ctx.bf16 && groups == 1 && c % 2 == 1) {
+      memory::desc given = p->wei;
+      memory::dims wd2 = given.dims();
+      wd2[transposed ? 0 : 1] += 1;
+      p->wei = memory::desc(wd2, f32, transposed ? tag::iohw : tag::oihw);
+      memory::desc padded({n, c + 1, h, wd}, memory::data_type::bf16, tag::nhwc);
+      chosen = tryMake(padded, dstAny, direct);
+      if (chosen) {
+        p->padChannel = true;
+        p->srcView = padded.submemory_desc({n, c, h, wd}, {0, 0, 0, 0});
+      } else {
+        p->wei = given;
+      }
+    }
     // Otherwise oneDNN chooses layouts: its blocked or NHWC formats run several times
     // faster than plain NCHW. Activations are reordered in and out per call where its
     // choice differs from ours (with channels_last it rarely does), weights once per
@@ -195,7 +248,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();
-    if (p->srcP != p->src) p->toSrcP = reorderOf(ctx, p->src, p->srcP);
+    if (p->srcP != p->src) p->toSrcP = reorderOf(ctx, p->src, p->padChannel ? p->srcView : p->srcP);
     if (p->dstP != p->dst) p->fromDstP = reorderOf(ctx, p->dstP, p->dst);
     if (accumulate && p->fromDstP) p->residualCopy = reorderOf(ctx, p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP, PackedWeights::Sharing::kByParameter);
@@ -209,6 +262,13 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     w = p.foldedW.data();
     bias = p.foldedB.data();
   }
+  if (p.padChannel && p.padded.stale(ctx, w)) {
+    memory::dims given = p.wei.dims();
+    given[transposed ? 0 : 1] -= 1;
+    padInputChannelWeights(given, transposed, w, p.paddedW);
+    p.padded.update(ctx, w);
+  }
+  if (p.padChannel) w = p.paddedW.data();
   if (p.winograd) {
     if (p.scanned.stale(ctx, givenW)) {
       p.weightMagnitude = native::largestMagnitude(1, w, oc * (c / groups) * kh * kw);
@@ -222,7 +282,9 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   memory src = userSrc, dst = userDst;
   if (p.toSrcP) {
     src = ctx.staged(ctx.stagedSrc, p.srcP);
-    ctx.runReorder(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, src}}, p.src.get_size());
+    memory to = p.padChannel ? memory(p.srcView, ctx.engine, src.get_data_handle()) : src;
+    ctx.runReorder(*p.toSrcP, {{DNNL_ARG_FROM, userSrc}, {DNNL_ARG_TO, to}}, p.src.get_size());
+    if (p.padChannel) zeroPaddedChannel(src.get_data_handle(), g[0] * g[2] * g[3], g[1] + 1);
   }
   if (p.fromDstP) dst = ctx.staged(ctx.stagedDst, p.dstP);
   // y holds the skip tensor; a staged dst in another layout needs it too.
