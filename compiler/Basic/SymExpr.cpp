@@ -2,14 +2,16 @@
 #include "compiler/Basic/SymExpr.h"
 
 #include <algorithm>
+#include <map>
 #include <vector>
 
 namespace dlc {
 
 struct SymExpr::Node {
-  char op = 'c'; // 'c' constant, 's' symbol, or one of + - * /
-  int64_t value = 0; // constants; the coefficient of a product
+  char op = 'c'; // 'c' constant, 's' symbol, or one of + * /
+  int64_t value = 0; // constants; the coefficient of a product; a sum's constant
   std::vector<SymExpr> factors; // a product's non-constant factors, sorted by spelling
+  std::vector<std::pair<int64_t, SymExpr>> terms; // a sum's (coefficient, term), sorted by the term's spelling
   std::string spelling;
 };
 
@@ -39,28 +41,6 @@ static int64_t floorDivInt(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-SymExpr operator+(const SymExpr &a, const SymExpr &b) {
-  auto ca = a.constant(), cb = b.constant();
-  if (ca && cb) return SymExpr(*ca + *cb);
-  if (ca && *ca == 0) return b;
-  if (cb && *cb == 0) return a;
-  auto n = std::make_shared<SymExpr::Node>();
-  n->op = '+';
-  n->spelling = "(" + a.str() + "+" + b.str() + ")";
-  return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
-}
-
-SymExpr operator-(const SymExpr &a, const SymExpr &b) {
-  auto ca = a.constant(), cb = b.constant();
-  if (ca && cb) return SymExpr(*ca - *cb);
-  if (cb && *cb == 0) return a;
-  if (a == b) return SymExpr(int64_t(0));
-  auto n = std::make_shared<SymExpr::Node>();
-  n->op = '-';
-  n->spelling = "(" + a.str() + "-" + b.str() + ")";
-  return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
-}
-
 /// Products are kept canonical (coefficient times sorted factors) so that equal sizes
 /// spell the same however they were computed: B*3*4, 12*B and (4*B)*3 are one size.
 static SymExpr product(int64_t coef, std::vector<SymExpr> factors) {
@@ -76,6 +56,70 @@ static SymExpr product(int64_t coef, std::vector<SymExpr> factors) {
   n->spelling += ")";
   n->factors = std::move(factors);
   return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
+}
+
+/// Sums are kept canonical too: a constant plus coefficients times distinct terms (a
+/// symbol, a product's factors, a quotient), the terms sorted by spelling, so that a size
+/// computed two ways spells the same: a convolution that takes one row and one that gives
+/// it back leave H, not ((H+-1)+1), which the broadcast of a residual add must see as H.
+namespace {
+struct Sum {
+  int64_t constant = 0;
+  std::map<std::string, std::pair<SymExpr, int64_t>> terms; // spelling -> (term, coefficient)
+};
+} // namespace
+
+static void addTo(Sum &sum, const SymExpr &x, int64_t scale) {
+  const SymExpr::Node &n = x.rep();
+  if (n.op == 'c') {
+    sum.constant += scale * n.value;
+    return;
+  }
+  if (n.op == '+') {
+    sum.constant += scale * n.value;
+    for (const auto &[coef, term] : n.terms) addTo(sum, term, scale * coef);
+    return;
+  }
+  SymExpr term = x;
+  int64_t coef = 1;
+  if (n.op == '*') {
+    coef = n.value;
+    term = product(1, n.factors);
+  }
+  auto &slot = sum.terms.try_emplace(term.str(), term, 0).first->second;
+  slot.second += scale * coef;
+}
+
+static SymExpr combine(const SymExpr &a, const SymExpr &b, int64_t bScale) {
+  Sum sum;
+  addTo(sum, a, 1);
+  addTo(sum, b, bScale);
+  auto n = std::make_shared<SymExpr::Node>();
+  n->op = '+';
+  n->value = sum.constant;
+  for (auto &[spelling, entry] : sum.terms) {
+    if (entry.second == 0) continue;
+    n->terms.push_back({entry.second, entry.first});
+    SymExpr t = entry.first * SymExpr(entry.second);
+    n->spelling += (n->spelling.empty() ? "" : "+") + t.str();
+  }
+  if (n->terms.empty()) return SymExpr(sum.constant);
+  if (n->terms.size() == 1 && sum.constant == 0) return n->terms[0].second * SymExpr(n->terms[0].first);
+  if (sum.constant != 0) n->spelling += "+" + std::to_string(sum.constant);
+  n->spelling = "(" + n->spelling + ")";
+  return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
+}
+
+SymExpr operator+(const SymExpr &a, const SymExpr &b) {
+  auto ca = a.constant(), cb = b.constant();
+  if (ca && cb) return SymExpr(*ca + *cb);
+  return combine(a, b, 1);
+}
+
+SymExpr operator-(const SymExpr &a, const SymExpr &b) {
+  auto ca = a.constant(), cb = b.constant();
+  if (ca && cb) return SymExpr(*ca - *cb);
+  return combine(a, b, -1);
 }
 
 SymExpr operator*(const SymExpr &a, const SymExpr &b) {

@@ -10,8 +10,8 @@
 namespace dlc {
 
 /// A dim size: a constant, a symbolic dim of the model (`B`), or arithmetic on those
-/// (`B*T` after a flatten). Folded as far as constants allow; two sizes are equal when
-/// their canonical spellings are. The spelling is what the model signature stores and
+/// (`B*T` after a flatten). Folded as far as constants allow, sums and products in a
+/// canonical form; two sizes are equal when their canonical spellings are. The spelling is what the model signature stores and
 /// the runtime evaluates to size outputs before a call.
 class SymExpr {
 public:
@@ -34,6 +34,7 @@ public:
 
   struct Node;
   explicit SymExpr(std::shared_ptr<const Node> n) : node(std::move(n)) {}
+  const Node &rep() const { return *node; } // for SymExpr.cpp's canonical forms
 
 private:
   std::shared_ptr<const Node> node;

@@ -17,3 +17,26 @@ TEST_CASE("symexpr: constants fold, products are canonical") {
   CHECK((B + SymExpr(0)) == B);
   CHECK(B != T);
 }
+
+TEST_CASE("symexpr: sums are canonical") {
+  SymExpr B = SymExpr::symbol("B"), H = SymExpr::symbol("H"), W = SymExpr::symbol("W");
+  // A convolution that takes a row (H - 3 + 2 + 1... = H - 1 + 1): the size it started from.
+  CHECK(((H + SymExpr(-1)) + SymExpr(1)) == H);
+  CHECK((((H + SymExpr(-1)) + SymExpr(1)) + SymExpr(-1)) + SymExpr(1) == H);
+  CHECK((H + SymExpr(-1)) == (H - SymExpr(1)));
+  CHECK((H + W) == (W + H));
+  CHECK((H + W - H) == W);
+  CHECK((H + H) == SymExpr(2) * H);
+  CHECK((SymExpr(3) * B + B) == SymExpr(4) * B);
+  CHECK(((H + SymExpr(2)) - (H + SymExpr(-3))).constant() == 5);
+  CHECK((B * H + H * B) == SymExpr(2) * (B * H));
+  // Quotients are terms of their own: (H - 5) / 2 + 1 stays as it is.
+  SymExpr out = floorDiv(H - SymExpr(5), SymExpr(2)) + SymExpr(1);
+  CHECK(out != floorDiv(H - SymExpr(3), SymExpr(2)));
+  CHECK(out - SymExpr(1) == floorDiv(H + SymExpr(-5), SymExpr(2)));
+  // The spelling the runtime evaluates (Signature.cpp's evalDim).
+  CHECK((H + SymExpr(-1)).str() == "(H+-1)");
+  CHECK((W - H + SymExpr(2)).str() == "((-1*H)+W+2)");
+  CHECK((SymExpr(0) - H).str() == "(-1*H)");
+  CHECK(!(H + SymExpr(1)).isConstant());
+}
