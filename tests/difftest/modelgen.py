@@ -78,6 +78,7 @@ class Model:
         self.force = None        # the operand the next _pick returns (if it qualifies)
         self.reads = {}          # value name -> the names its statement reads
         self.fns = {}            # fn name -> its declaration (emitted before the body)
+        self.kept_by = {}        # module name -> the value whose statements name it implicitly
         torch.manual_seed(seed)
         self._make_inputs()
         for _ in range(self.rng.randint(3, max_ops)):
@@ -90,9 +91,11 @@ class Model:
         self.counter += 1
         return "%s%d" % (prefix, self.counter)
 
-    def _bind(self, expr, shape, fn):
+    def _bind(self, expr, shape, fn, statements=None):
+        """A new value `name = expr`, or the statements statements(name) return (a repeat
+        that rebinds it), which read the values named in expr."""
         name = self._fresh()
-        self.lines.append("%s = %s" % (name, expr))
+        self.lines.append(statements(name) if statements else "%s = %s" % (name, expr))
         v = Value(name, shape)
         known = {p.name: p for p in self.pool}
         if self.ids is not None:
@@ -169,7 +172,7 @@ class Model:
             options += [self._to_image, self._to_sequence]
         if self.ids is not None:
             options += [self._embedding]
-        options += [self._plugin_layer, self._fn_calls]
+        options += [self._plugin_layer, self._fn_calls, self._repeat_layers]
         for _ in range(20):  # an op whose preconditions fail returns False: draw again
             if r.choice(options)():
                 return
@@ -327,10 +330,59 @@ class Model:
                 h = vals[prev]
             return h
 
-        expr = x.name
-        for _ in range(calls):
-            expr = "%s(%s)" % (fname, expr)
-        return self._bind(expr, x.shape, run)
+        if r.random() < 0.5:
+            expr = x.name
+            for _ in range(calls):
+                expr = "%s(%s)" % (fname, expr)
+            return self._bind(expr, x.shape, run)
+        # The same calls as a repeat (its count a const): each unrolled iteration is the
+        # next call, FN.K. counting on across them.
+        count = self._fresh("K")
+        return self._bind("%s %s" % (fname, x.name), x.shape, run, lambda v: "const %s = %d\n  %s = %s\n  repeat %s { %s = %s(%s) }" % (
+            count, calls, v, x.name, count, v, fname, v))
+
+    def _repeat_layers(self):
+        """`repeat K { v = dense(v, d) |> act; v = layer_norm(v) }` without a fn: the body's
+        layers take their names from the value they are bound to, numbered in unrolled order
+        (v, v_1, v_2, ...: DSL.md's naming rule 2)."""
+        r = self.rng
+        x = self._pick(lambda v: 2 <= v.rank <= 3)
+        if x is None:
+            return False
+        d, times = x.shape[-1], r.randint(1, 3)
+        act = r.choice(["", " |> relu", " |> tanh"])
+        with_norm = r.random() < 0.5
+        name = "v%d" % (self.counter + 1)  # the value _bind names next
+        mods = []
+        for k in range(times * (2 if with_norm else 1)):
+            layer = name if not mods else "%s_%d" % (name, len(mods))
+            if with_norm and k % 2 == 1:
+                m = torch.nn.LayerNorm(d)
+                with torch.no_grad():
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.uniform_(-0.5, 0.5)
+            else:
+                m = torch.nn.Linear(d, d)
+            self.modules[layer] = m
+            self.kept_by[layer] = name
+            mods.append(layer)
+        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh}[act]
+
+        def run(env, xn=x.name):
+            h = env[xn]
+            for layer in mods:
+                m = self.modules[layer]
+                h = m(h) if isinstance(m, torch.nn.LayerNorm) else actfn(m(h))
+            return h
+
+        def statements(v):
+            assert v == name
+            body = "%s = dense(%s, %d)%s" % (v, v, d, act)
+            if with_norm:
+                body += "; %s = layer_norm(%s)" % (v, v)
+            return "%s = %s\n  repeat %d { %s }" % (v, x.name, times, body)
+
+        return self._bind(x.name, x.shape, run, statements)
 
     def _dense(self):
         r = self.rng
@@ -768,7 +820,7 @@ class Model:
             for word in line.replace('"', " ").replace("(", " ").replace(")", " ").replace(",", " ").split():
                 used.add(word)
         for name in list(self.modules.keys()):
-            if name not in used:
+            if name not in used and self.kept_by.get(name) not in used:
                 del self.modules[name]
 
     @property
