@@ -79,6 +79,12 @@ class Model:
         self.reads = {}          # value name -> the names its statement reads
         self.fns = {}            # fn name -> its declaration (emitted before the body)
         self.kept_by = {}        # module name -> the value whose statements name it implicitly
+        # Every fourth seed draws its sizes wider: sequences of 8-40 steps, 32-96 features,
+        # 24-48 channels, dense layers of up to 96 units, 8 heads, 32 hidden units. The
+        # kernels' vector loops over steps, keys and features, their row blocks and the
+        # LSTM's 16-unit recurrence get whole blocks, which the narrow draws (7 steps, 16
+        # features) reach only as their tails.
+        self.wide = seed % 4 == 3
         torch.manual_seed(seed)
         self._make_inputs()
         for _ in range(self.rng.randint(3, max_ops)):
@@ -142,13 +148,14 @@ class Model:
                 # the 4x4 tiles, at batch 2 and more, for Winograd's F(4x4, 3x3) (32 tiles or
                 # more), and 16 channels are whole blocks of the blocked layout.
                 h, w = [r.choice([16, 20])] * 2 if r.random() < 0.2 else [r.randint(4, 11), r.randint(4, 11)]
-                shape = ["B", r.choice([1, 3, 4, 5, 8, 16, 16]), h, w]
+                shape = ["B", r.choice([1, 3, 4, 5, 8, 16, 16] + ([24, 32, 48] if self.wide else [])), h, w]
             elif k == "seq":
-                shape = ["B", r.randint(1, 7), r.choice([4, 6, 8, 12, 16])]
+                shape = ["B", r.randint(8, 40) if self.wide else r.randint(1, 7),
+                         r.choice([32, 48, 64, 96] if self.wide else [4, 6, 8, 12, 16])]
             elif k == "vec":
-                shape = ["B", r.choice([3, 8, 12, 16, 24, 36])]
+                shape = ["B", r.choice([3, 8, 12, 16, 24, 36] + ([64, 96] if self.wide else []))]
             else:
-                self.ids_len = r.randint(1, 7)
+                self.ids_len = r.randint(8, 40) if self.wide else r.randint(1, 7)
                 self.ids_num = r.randint(3, 20)
                 self.inputs_decl.append(("ids", "i64", ["B", self.ids_len]))
                 self.ids = Value("ids", ["B", self.ids_len], "i64")
@@ -387,7 +394,7 @@ class Model:
     def _dense(self):
         r = self.rng
         x = self._pick(lambda v: v.rank >= 2 and v.rank <= 4)
-        units = r.choice([1, 3, 5, 8, 10, 16, 33])
+        units = r.choice([1, 3, 5, 8, 10, 16, 33] + ([48, 64, 96] if self.wide else []))
         bias = r.random() < 0.8
         act = r.choice(["", "", " |> relu", " |> gelu", " |> sigmoid", " |> tanh", " |> silu"])
         lin = torch.nn.Linear(x.shape[-1], units, bias=bias)
@@ -676,7 +683,7 @@ class Model:
         r = self.rng
         x = self._pick(lambda v: v.rank == 3)
         d = x.shape[2]
-        hidden = r.choice([3, 5, 8, 16])
+        hidden = r.choice([3, 5, 8, 16] + ([32, 32, 48] if self.wide else []))
         layers = r.choice([1, 1, 2])
         seqs = r.random() < 0.7
         gru = r.random() < 0.5
@@ -699,7 +706,7 @@ class Model:
         if x is None:
             return False
         d = x.shape[2]
-        heads = r.choice([h for h in (1, 2, 4) if d % h == 0])
+        heads = r.choice([h for h in (1, 2, 4) + ((8,) if self.wide else ()) if d % h == 0])
         causal = r.random() < 0.5
         mod = torch.nn.MultiheadAttention(d, heads, batch_first=True)
         with torch.no_grad():
@@ -721,7 +728,7 @@ class Model:
 
     def _embedding(self):
         r = self.rng
-        dim = r.choice([4, 6, 8, 16])
+        dim = r.choice([4, 6, 8, 16] + ([32, 64] if self.wide else []))
         self.ids.uses += 1
         if r.random() < 0.3:
             max_len = self.ids_len + r.randint(0, 3)
