@@ -65,6 +65,7 @@ import functools
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -198,9 +199,10 @@ def train_loss(seed, shape):
     return loss if loss.takes(shape) else LOSSES[0]
 
 
-def train_source(m, value, target_type, loss, opt, clip):
-    """The model's source with a target input of type `target_type` and a train block."""
-    lines = m.source.rstrip().splitlines()
+def train_source(m, value, target_type, loss, opt, clip, source=None):
+    """The model's source (or `source`, the same with a dim symbolic) with a target input of
+    type `target_type` and a train block."""
+    lines = (source or m.source).rstrip().splitlines()
     header = 1 + len(m.inputs_decl)
     target = "  input target: %s" % target_type
     train = ["  train {", "    loss = %s(%s, target)" % (loss.name, value), "    optimizer = %s" % opt]
@@ -222,13 +224,18 @@ def modules_copy(m):
         m.modules = original
 
 
-def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, rows, moved=None):
+def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, rows, moved=None, start=None):
     """PyTorch's state_dict after one step on each of `rows` (slices of the samples; layers
     in training behaviour), each parameter's gradient as the optimizer reads it in the first
     step (clipped, with L2 decay added), and the loss of each step. `moved`: a seed by which
-    every parameter element starts one float32 ulp up or down (see check_train)."""
+    every parameter element starts one float32 ulp up or down (see check_train). `start`: a
+    dlrun checkpoint's tensors to start from (parameters, buffers, and SGD's momentum
+    buffers as optim.NAME.momentum_buffer)."""
     import torch
     with modules_copy(m):
+        if start is not None:
+            m.modules.load_state_dict({n: torch.from_numpy(np.array(a)) for n, a in start.items()
+                                       if not n.startswith("optim.")})
         if moved is not None:
             rng = np.random.RandomState(moved)
             with torch.no_grad():
@@ -241,6 +248,10 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
         m.modules.train()
         params = [p for p in m.modules.parameters()]
         opt = make_opt(params, torch) if params else None  # a model without parameters trains nothing
+        for n, p in m.modules.named_parameters() if start is not None else ():
+            buf = start.get("optim.%s.momentum_buffer" % n)
+            if buf is not None:
+                opt.state[p]["momentum_buffer"] = torch.from_numpy(np.array(buf)).to(p.dtype)
         grads, losses, outputs = None, [], []
         for sl in rows:
             env = {n: torch.from_numpy(a[sl]) for n, a in inputs.items()}
@@ -285,11 +296,45 @@ def farther(ref, a, b):
     return np.where(np.abs(a - ref) > np.abs(b - ref), a, b)
 
 
-def check_train(m, seed, kernels, wd, rng, batch, problems):
+def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, weights, wd, k):
+    """Where dlc's weights after all the steps are outside the bound: each step on its own,
+    PyTorch's from dlc's weights and optimizer state after the steps before it (a checkpoint),
+    compared as the weights are. What is wrong (None if nothing): a wrong gradient or update
+    shows at the step that makes it; where every step passes, the steps amplify rounding
+    (seed 165216: a layer norm over rows of two relu outputs, many of them equal, after
+    Winograd-sized convolutions; dlc's step 1 within 9e-8 of float64, step 2 1.5e-6, step 3
+    8.7e-4, each step PyTorch's from dlc's weights before it to 5e-8, while float32 PyTorch
+    from parameters one ulp apart stayed within 6e-7)."""
+    import harness as h
+    start = h.load_safetensors(weights)[0]
+    for i, sl in enumerate(rows):
+        ck = os.path.join(wd, "step%d_%s.safetensors" % (i + 1, k))
+        err = train(i + 1, "--checkpoint", ck)
+        if err:
+            return "%d steps: %s" % (i + 1, err)
+        got = h.load_safetensors(ck)[0]
+        refs = [train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, double, [sl],
+                                moved=moved, start=start)[0]
+                for double, moved in ((False, None), (True, None), (False, seed + 20 + i))]
+        for name, want in refs[0].items():
+            if not want.size:
+                continue
+            problem, _ = compare(*map(np.atleast_1d, (got[name].astype(np.float64), want, refs[1][name],
+                                                      refs[2][name])))
+            if problem:
+                return "step %d from dlc's weights after step %d, %s: %s" % (i + 1, i, name, problem)
+        start = got
+    return None
+
+
+def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     """Train steps through dlrun train against PyTorch's, and the same steps resumed from a
     checkpoint against one run's; returns the largest error against PyTorch as a fraction
     of the bound, or None where the model's steps are not compared with PyTorch's (dropout,
-    whose masks PyTorch cannot reproduce: those are only resumed)."""
+    whose masks PyTorch cannot reproduce: those are only resumed). `dynamic`: check_dynamic's
+    source with a dim symbolic and its first output's dims as dlrun info spells them; on odd
+    seeds the steps train that model, the target declared with those dims (the gradients'
+    code then learns the size at run time too), where dlc compiles its train step."""
     import harness as h
     opt, clip, make_opt, l2 = OPTIMIZERS[seed % len(OPTIMIZERS)]
     steps = train_steps(opt)
@@ -303,6 +348,13 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
     src = os.path.join(wd, "train.dl")
     with open(src, "w") as f:
         f.write(train_source(m, value, target_type, loss, opt, clip))
+    if dynamic and seed % 2 and all(re.fullmatch(r"\w+", d) for d in dynamic[1]):
+        spelled = target_type.split("[")[0] + "[%s]" % ", ".join(dynamic[1][:target.ndim])
+        with open(os.path.join(wd, "train_dynamic.dl"), "w") as f:
+            f.write(train_source(m, value, spelled, loss, opt, clip, dynamic[0]))
+        cpu = [k for k in kernels if k != "cuda"][:1]
+        if cpu and not compile_model(os.path.join(wd, "train_dynamic.dl"), os.path.join(wd, "probe.so"), cpu[0]):
+            src = os.path.join(wd, "train_dynamic.dl")
     weights = os.path.join(wd, "w.safetensors")
     diverges = None  # the first step whose loss PyTorch finds not finite
     steps_ref = None  # PyTorch's loss and outputs of each step: float32, float64, moved
@@ -371,6 +423,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
             continue
         got_all, _ = h.load_safetensors(after)
         initial = h.load_safetensors(weights)[0]
+        weight_problems, fracs = [], []
         for name, ref in want.items():
             got = got_all[name].astype(np.float64)
             if opt.startswith("adam") and name in grads:
@@ -399,9 +452,15 @@ def check_train(m, seed, kernels, wd, rng, batch, problems):
             problem, frac = compare(*map(np.atleast_1d, (got, ref, want64[name], moved[name]))) if ref.size else (
                 None, 0.0)
             if problem:
-                problems.append("%s %s: %s" % (what, name, problem))
+                weight_problems.append("%s %s: %s" % (what, name, problem))
             else:
-                worst = max(worst, frac)
+                fracs.append(frac)
+        if weight_problems and steps > 1:
+            stepwise = check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, weights,
+                                      wd, k)
+            weight_problems = [] if stepwise is None else weight_problems + ["%s: %s" % (what, stepwise)]
+        problems += weight_problems
+        worst = max([worst] + fracs)
     return worst if against_torch and not diverges else None
 
 
@@ -616,11 +675,12 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
     (dynamic_sources: the first that dlc compiles): the same numbers from code that learns
     the size at run time. dlc refuses some, rightly and alike on both paths: a dim that sizes
     a layer's parameters, a slice along it, or one that equalled another dim only by the
-    draw (a matmul's inner dims, T against 4). Returns (the largest error as a fraction of
-    the bound, whether one compiled)."""
+    draw (a matmul's inner dims, T against 4). Returns the largest error as a fraction of
+    the bound, and where one compiled its source and its first output's dims as dlrun info
+    spells them (check_train's `dynamic`), else None."""
     worst = 0.0
     cpu = [k for k in kernels if k != "cuda"]
-    for what, text in dynamic_sources(m, seed):
+    for what, text in dynamic_sources(m, seed) if cpu else ():
         src = os.path.join(wd, "dynamic.dl")
         with open(src, "w") as f:
             f.write(text)
@@ -639,14 +699,20 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
                 problems.append("%s b%d, %s: %s" % (k, case[0], what, err))
                 continue
             worst = max(worst, compare_all(out, refs, "%s b%d, %s" % (k, case[0], what), problems))
-        return worst, True
-    return worst, False
+        compiled = [k for k in cpu if not errors[k]]
+        if not compiled:
+            return worst, None
+        info = subprocess.run([os.path.join(BIN, "dlrun"), "info", os.path.join(wd, "dynamic_%s.so" % compiled[0])],
+                              capture_output=True, text=True).stdout
+        row = re.search(r"^\s+%s\s+\w+\s+\[([^\]]*)\]" % re.escape(m.outputs[0][0]), info, re.M)
+        return worst, (text, row.group(1).split(", ") if row else [""])
+    return worst, None
 
 
 def check_model(args):
     seed, kernels, keep, max_ops, train = args[:5]
     only = args[5] if len(args) > 5 else None
-    trained = dynamic = False
+    trained, dynamic = False, None
     import torch
     torch.set_num_threads(1)
     import harness as h
@@ -715,7 +781,7 @@ def check_model(args):
         w, dynamic = check_dynamic(m, seed, kernels, weights, cases[1], (refs[1], refs64[1], moved64[1]), wd, problems)
         worst = max(worst, w)
         if not only and train:
-            w = check_train(m, seed, kernels, wd, rng, train_batch(seed, int(batches[1])), problems)
+            w = check_train(m, seed, kernels, wd, rng, train_batch(seed, int(batches[1])), problems, dynamic)
             if w is not None:
                 worst = max(worst, w)
                 trained = True
@@ -728,7 +794,7 @@ def check_model(args):
         with open(os.path.join(dst, "report.txt"), "w") as f:
             f.write("\n".join(problems) + "\n")
     shutil.rmtree(wd, ignore_errors=True)
-    return seed, problems, worst, (trained, dynamic)
+    return seed, problems, worst, (trained, dynamic is not None)
 
 
 @functools.lru_cache(maxsize=None)
