@@ -227,7 +227,8 @@ def modules_copy(m):
 def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, rows, moved=None, start=None):
     """PyTorch's state_dict after one step on each of `rows` (slices of the samples; layers
     in training behaviour), each parameter's gradient as the optimizer reads it in the first
-    step (clipped, with L2 decay added), and the loss of each step. `moved`: a seed by which
+    step (clipped, with L2 decay added), the loss and outputs of each step, and the parameters
+    after the first step. `moved`: a seed by which
     every parameter element starts one float32 ulp up or down (see check_train). `start`: a
     dlrun checkpoint's tensors to start from (parameters, buffers, and SGD's momentum
     buffers as optim.NAME.momentum_buffer)."""
@@ -252,7 +253,7 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
             buf = start.get("optim.%s.momentum_buffer" % n)
             if buf is not None:
                 opt.state[p]["momentum_buffer"] = torch.from_numpy(np.array(buf)).to(p.dtype)
-        grads, losses, outputs = None, [], []
+        grads, losses, outputs, first = None, [], [], None
         for sl in rows:
             env = {n: torch.from_numpy(a[sl]) for n, a in inputs.items()}
             if double:
@@ -274,7 +275,10 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
                          l2 * p.detach().double().numpy() for n, p in m.modules.named_parameters()}
             if opt:
                 opt.step()
-        return {k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, losses, outputs
+            if first is None:
+                first = {n: p.detach().double().numpy().copy() for n, p in m.modules.named_parameters()}
+        return ({k: v.detach().double().numpy() for k, v in m.modules.state_dict().items()}, grads, losses, outputs,
+                first)
 
 
 def eval_reference(m, state, inputs, target, loss, double=False):
@@ -294,6 +298,29 @@ def eval_reference(m, state, inputs, target, loss, double=False):
 def farther(ref, a, b):
     """Per element, whichever of a and b lies farther from ref."""
     return np.where(np.abs(a - ref) > np.abs(b - ref), a, b)
+
+
+def check_first_update(train, wd, k, initial, firsts, what):
+    """SGD's first update of each parameter, dlc's (one step from the initial weights) against
+    PyTorch's (`firsts`: its parameters after the first step, float32, float64 and moved),
+    compared as outputs are: the bound scales with the update, where the weights' scales
+    with the weights, which lr * g is a small part of (an update 1% off passed that)."""
+    import harness as h
+    path = os.path.join(wd, "first_%s.safetensors" % k)
+    err = train(1, "--save", path)
+    if err:
+        return ["%s, 1 step: %s" % (what, err)]
+    got = h.load_safetensors(path)[0]
+    out = []
+    for name in firsts[0]:
+        start = initial[name].astype(np.float64)
+        if not start.size:
+            continue
+        update = got[name].astype(np.float64) - start
+        problem, _ = compare(*map(np.atleast_1d, [update] + [f[name] - start for f in firsts]), relative=True)
+        if problem:
+            out.append("%s %s, its first update: %s" % (what, name, problem))
+    return out
 
 
 def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, weights, wd, k):
@@ -361,7 +388,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     if against_torch:
         r32 = train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, False, rows)
         r64 = train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, True, rows)
-        (want, grads, losses, _), (want64, grads64, _, _) = r32, r64
+        (want, grads, losses, _, first32), (want64, grads64, _, _, first64) = r32, r64
         # How far float32 rounding inside the steps moves the weights: float32 PyTorch from
         # parameters one ulp apart, twice (per element the one farther from float64). Where
         # the steps are ill-conditioned (seed 163281: layer norms over 3 features of tanh's
@@ -372,6 +399,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
         runs = [train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, False, rows,
                                 moved=seed + 10 + i) for i in range(2)]
         moved = {n: farther(want64[n], runs[0][0][n], runs[1][0][n]) for n in want64}
+        first_moved = {n: farther(first64[n], runs[0][4][n], runs[1][4][n]) for n in first64}
 
         def step_values(run):  # each step's outputs, with its loss as "loss"
             return [dict(o, loss=np.array(v)) for v, o in zip(run[2], run[3])]
@@ -460,6 +488,8 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
                                       wd, k)
             weight_problems = [] if stepwise is None else weight_problems + ["%s: %s" % (what, stepwise)]
         problems += weight_problems
+        if steps > 1:
+            problems += check_first_update(train, wd, k, initial, (first32, first64, first_moved), what)
         worst = max([worst] + fracs)
     return worst if against_torch and not diverges else None
 
@@ -599,9 +629,11 @@ def bf16_moved(m, inputs):
         return m.reference({n: rounded(a) if a.dtype == np.float32 else a for n, a in inputs.items()}, double=True)
 
 
-def tolerance(want, want64, moved64=None):
-    """The bound per element of the error against PyTorch's float32 `want` (see the top)."""
-    scale = max(1.0, float(np.abs(want).max()))
+def tolerance(want, want64, moved64=None, relative=False):
+    """The bound per element of the error against PyTorch's float32 `want` (see the top);
+    `relative`: its absolute term scaled by want's largest magnitude however small (an
+    update's), not at least 1."""
+    scale = float(np.abs(want).max()) if relative else max(1.0, float(np.abs(want).max()))
     # How far float32 rounding alone moves this output (PyTorch's float32 against its
     # float64, and float64 against float64 of inputs moved by one rounding): where the model
     # is ill-conditioned, any two float32 implementations differ by about that much
@@ -621,7 +653,7 @@ def tolerance(want, want64, moved64=None):
     return (BF16_ATOL if PRECISION == "bf16" else ATOL) * scale + RTOL * np.abs(want) + COND * rounding
 
 
-def compare(got, want, want64, moved64=None):
+def compare(got, want, want64, moved64=None, relative=False):
     """What is wrong with output `got` against PyTorch's float32 `want` (None if nothing),
     and its largest error as a fraction of the tolerance. NaN must be where PyTorch has NaN
     and nowhere else, infinities equal to PyTorch's, the finite elements within the bound."""
@@ -638,7 +670,7 @@ def compare(got, want, want64, moved64=None):
     g, w = got[finite].astype(np.float64), want[finite]
     err = np.abs(g - w)
     err[~np.isfinite(g)] = np.inf
-    bound = tolerance(w, want64[finite], None if moved64 is None else moved64[finite])
+    bound = tolerance(w, want64[finite], None if moved64 is None else moved64[finite], relative)
     if np.any(err > bound):
         j = int(np.argmax(err - bound))
         i = tuple(int(v[j]) for v in np.nonzero(finite))
