@@ -865,6 +865,55 @@ def check_shared_bodies():
                         np.array_equal(after[k], other[k]), "max diff %g" % np.abs(after[k] - other[k]).max())
 
 
+# A fn called four times in a row over [B, T, C] with a class loss: each call's backward
+# pass reads the gradient the next call's makes. dl-share-fn-bodies placed a call after
+# its ops as it had collected them, while a call made before had moved some of them after
+# itself: the call then read a result defined below it, and --kernels linalg's train step
+# failed to compile ("operand does not dominate this use"; difftest seed 165802).
+CHAIN = """
+model Chain {
+  input x: f32[B, 4, 8]
+  input target: i32[B, 4]
+  fn f(h) {
+    a = dense(h, 8, name = "q")
+    return a
+  }
+  y = f(f(f(f(x))))
+  output y
+  train {
+    loss = nll(y, target)
+    optimizer = OPT
+  }
+}
+"""
+
+
+def check_shared_chain():
+    """CHAIN's calls share bodies and train bit for bit as the unrolled calls do."""
+    rng = np.random.default_rng(5)
+    src = source(CHAIN, "sgd(lr = 0.01)")
+    wd = h.workdir()
+    shared = h.compile_model(src, wd, "shared")
+    unrolled = h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"])
+    flags = os.environ.get("DLC_FLAGS", "").split()
+    ir = subprocess.run([os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl"), "--emit", "llvm"] + flags,
+                        capture_output=True, text=True, check=True).stdout
+    h.check("chain: f compiled as a shared body", re.search(r"^define [^@]*@dl_fn_f_", ir, re.M) is not None)
+    P = {n: torch.randn(*shape) * 0.3 for n, shape in
+         [("f.%d.q.%s" % (k, p), (8, 8) if p == "weight" else (8,)) for k in range(4) for p in ("weight", "bias")]}
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    inputs = {"x": rng.standard_normal((3, 4, 8)).astype(np.float32),
+              "target": rng.integers(0, 8, (3, 4)).astype(np.int32)}
+    runs = []
+    for so in (shared, unrolled):
+        out = os.path.join(wd, os.path.basename(so) + ".train")
+        os.makedirs(out, exist_ok=True)
+        runs.append(h.train_run(so, inputs, w0, out, ["--steps", "2"])[0])
+    for k in runs[1]:
+        h.check("chain: shared bodies train %s as unrolled calls do, bit for bit" % k, np.array_equal(runs[0][k], runs[1][k]))
+
+
 def check_errors():
     wd = h.workdir()
     so = h.compile_model(source(MLP, "sgd(lr = 0.1)"), wd)
@@ -1020,5 +1069,6 @@ if __name__ == "__main__":  # test_precision.py imports the models
     check_gradients()
     check_optimizers()
     check_shared_bodies()
+    check_shared_chain()
     check_errors()
     h.finish()

@@ -741,7 +741,16 @@ private:
     llvm::DenseSet<Operation *> members(in.ops.begin(), in.ops.end());
     llvm::DenseSet<Operation *> tainted;
     SmallVector<Operation *> later;
-    for (Operation *op = in.ops.front(); op != in.ops.back(); op = op->getNextNode()) {
+    // The ops' first and last in the block as it is now, which is not always the order
+    // they were collected in: a call made before this one moved after it the ops that
+    // read its results, some of these among them (a fn's backward pass and updates, whose
+    // gradient comes from the next call's: the call was placed before ops that read it).
+    Operation *first = in.ops.front(), *last = in.ops.front();
+    for (Operation *op : in.ops) {
+      if (op->isBeforeInBlock(first)) first = op;
+      if (last->isBeforeInBlock(op)) last = op;
+    }
+    for (Operation *op = first;; op = op->getNextNode()) {
       bool member = members.contains(op);
       bool readsOurs = false;
       auto check = [&](Value v) {
@@ -759,6 +768,7 @@ private:
         tainted.insert(op);
         later.push_back(op);
       }
+      if (op == last) break;
     }
     Boundary bd = boundary(block, in.ops);
     FunctionType type = in.body.getFunctionType();
@@ -767,9 +777,9 @@ private:
         !llvm::all_of(bd.outputAt, [&](auto at) { return llvm::is_contained(returned, at); })) {
       return false;
     }
-    OpBuilder b(in.ops.back());
-    b.setInsertionPointAfter(in.ops.back());
-    Location loc = in.ops.back()->getLoc();
+    OpBuilder b(last);
+    b.setInsertionPointAfter(last);
+    Location loc = last->getLoc();
     SmallVector<Value> args{ctxArg,
                             arith::ConstantIntOp::create(b, loc, b.getI64Type(), std::max<int64_t>(in.firstSite, 0))};
     args.append(bd.inputs.begin(), bd.inputs.end());
