@@ -550,6 +550,39 @@ def norm1d_inputs(b, rng):
     return {"x": rng.standard_normal((b, 4, 5)).astype(np.float32), "t": rng.standard_normal((b, 6)).astype(np.float32)}
 
 
+# Batch statistics of many near-equal values: each channel is 10 plus noise of 0.01, so
+# x - mean is 1e-3 of x, and --kernels linalg's float32 mean (summed in order over the
+# batch's 432-1152 values) put the weight's gradient outside the check's 1e-3 (difftest
+# seed 165981: a train step's outputs 3% off after a layer norm); its mean is float64 now.
+# Nearer still (10 + 0.003 noise, 100 + 0.03) float32's own rounding of the mean, which
+# the backward pass reads, fails both paths as it would float32 PyTorch.
+BN_FLAT = """
+model BnFlat {
+  input x: f32[B, 3, 12, 12]
+  input t: f32[B, 3, 12, 12]
+  y = batch_norm(x)
+  output y
+  train {
+    loss = mse(y, t)
+    optimizer = OPT
+  }
+}
+"""
+BN_FLAT_PARAMS = [("y.weight", (3,)), ("y.bias", (3,))]
+BN_FLAT_BUFFERS = {"y.running_mean": np.zeros(3, np.float32), "y.running_var": np.ones(3, np.float32),
+                   "y.num_batches_tracked": np.array(0, np.int64)}
+
+
+def bn_flat_loss(P, I):
+    y = F.batch_norm(I["x"], P["y.running_mean"], P["y.running_var"], P["y.weight"], P["y.bias"], True, 0.1, 1e-5)
+    return F.mse_loss(y, I["t"])
+
+
+def bn_flat_inputs(b, rng):
+    return {"x": (10 + 0.01 * rng.standard_normal((b, 3, 12, 12))).astype(np.float32),
+            "t": rng.standard_normal((b, 3, 12, 12)).astype(np.float32)}
+
+
 RNN = """
 model Rnn {
   input x: f32[B, 5, 3]
@@ -703,10 +736,12 @@ MODELS = [("mlp", MLP, MLP_PARAMS, mlp_loss, mlp_inputs), ("zoo", ZOO, ZOO_PARAM
           ("bn_relu", BN_RELU, BN_RELU_PARAMS, bn_relu_loss, bn_relu_inputs),
           ("bn_pool", BN_POOL, BN_POOL_PARAMS, bn_pool_loss, bn_pool_inputs),
           ("pool", POOL, POOL_PARAMS, pool_loss, pool_inputs),
-          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
+          ("norm1d", NORM1D, NORM1D_PARAMS, norm1d_loss, norm1d_inputs),
+          ("bn_flat", BN_FLAT, BN_FLAT_PARAMS, bn_flat_loss, bn_flat_inputs), ("rnn", RNN, RNN_PARAMS, rnn_loss, rnn_inputs),
           ("rnn_long", RNN_LONG, RNN_PARAMS, rnn_loss, lambda b, rng: rnn_inputs(b, rng, 40)),
           ("deep", DEEP, DEEP_PARAMS, deep_loss, deep_inputs)]
-BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS, "bn_relu": BN_RELU_BUFFERS, "bn_pool": BN_POOL_BUFFERS}
+BUFFERS = {"conv": CONV_BUFFERS, "norm1d": NORM1D_BUFFERS, "bn_relu": BN_RELU_BUFFERS, "bn_pool": BN_POOL_BUFFERS,
+           "bn_flat": BN_FLAT_BUFFERS}
 
 
 def accuracy(logits_fn, labels):

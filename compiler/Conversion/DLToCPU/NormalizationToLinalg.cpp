@@ -137,6 +137,55 @@ struct BatchNormDecomposition {
   }
 };
 
+/// A batch's per-channel mean of `x` ([N, C, ...]) and x - mean, the mean summed and
+/// divided in float64 (PyTorch's CPU batch norm accumulates its statistics in double):
+/// a float32 mean of many near-equal values (a mostly dead relu's channel, through
+/// sqrt(|x| + 0.5)) is off by 1e-7 of their magnitude, which x - mean carries, the
+/// division by sqrt(var + eps) magnifies 300-fold and a layer norm of a nearly flat row
+/// after it further (difftest seed 165981 on --kernels linalg: a train step's outputs 3%
+/// off). x - mean is rounded once, to x's type, from the float64 difference. Returns
+/// (mean as a [C] vector of x's type, x - mean).
+std::pair<Value, Value> centredByChannel(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> axes) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type elt = xt.getElementType(), f64 = b.getF64Type();
+  int64_t rank = xt.getRank();
+  Value sum = reduce(b, loc, x, axes, Combine::Add, elt.getIntOrFloatBitWidth() < 64 ? f64 : Type());
+  Value count = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t a : axes) count = arith::MulIOp::create(b, loc, count, tensor::DimOp::create(b, loc, x, a));
+  Value countF = arith::UIToFPOp::create(b, loc, f64, arith::IndexCastUIOp::create(b, loc, b.getI64Type(), count));
+  auto wide = [&](OpBuilder &ob, Location l, Value v) {
+    return v.getType() == f64 ? v : arith::ExtFOp::create(ob, l, f64, v).getResult();
+  };
+  auto narrow = [&](OpBuilder &ob, Location l, Value v) {
+    return elt == f64 ? v : arith::TruncFOp::create(ob, l, elt, v).getResult();
+  };
+  // The mean, [C] in float64 and in x's type.
+  auto vt = RankedTensorType::get({xt.getDimSize(1)}, elt), vt64 = RankedTensorType::get({xt.getDimSize(1)}, f64);
+  AffineMap vid = b.getMultiDimIdentityMap(1);
+  SmallVector<utils::IteratorType> one(1, utils::IteratorType::parallel);
+  auto mean64 = linalg::GenericOp::create(
+      b, loc, vt64, ValueRange{sum}, tensor::EmptyOp::create(b, loc, vt64, ValueRange{}).getResult(),
+      ArrayRef<AffineMap>{vid, vid}, one, [&](OpBuilder &ob, Location l, ValueRange a) {
+        linalg::YieldOp::create(ob, l, arith::DivFOp::create(ob, l, wide(ob, l, a[0]), countF).getResult());
+      });
+  auto mean = linalg::GenericOp::create(
+      b, loc, vt, ValueRange{mean64.getResult(0)}, tensor::EmptyOp::create(b, loc, vt, ValueRange{}).getResult(),
+      ArrayRef<AffineMap>{vid, vid}, one, [&](OpBuilder &ob, Location l, ValueRange a) {
+        linalg::YieldOp::create(ob, l, narrow(ob, l, a[0]));
+      });
+  // x - mean, from the float64 difference.
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap channel = AffineMap::get(rank, 0, {b.getAffineDimExpr(1)}, b.getContext());
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+  Value init = tensor::EmptyOp::create(b, loc, xt, broadcastDynamicSizes(b, loc, xt, ValueRange{x}));
+  auto centred = linalg::GenericOp::create(
+      b, loc, xt, ValueRange{x, mean64.getResult(0)}, init, ArrayRef<AffineMap>{id, channel, id}, iters,
+      [&](OpBuilder &ob, Location l, ValueRange a) {
+        linalg::YieldOp::create(ob, l, narrow(ob, l, arith::SubFOp::create(ob, l, wide(ob, l, a[0]), a[1])));
+      });
+  return {mean.getResult(0), centred.getResult(0)};
+}
+
 struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(dl::BatchNormTrainOp op, PatternRewriter &rw) const override {
@@ -144,14 +193,13 @@ struct BatchNormTrainDecomposition : public OpRewritePattern<dl::BatchNormTrainO
     if (op.getActivation() != 0) return rw.notifyMatchFailure(op, "a fused relu is the oneDNN path's");
     BatchNormDecomposition d(rw, op.getLoc(), op.getInput());
     Value x = op.getInput();
-    Value mean = d.mean(x);
-    Value xc = dl::SubOp::create(rw, op.getLoc(), x, mean);
+    auto [mean, xc] = centredByChannel(rw, op.getLoc(), x, d.axes);
     Value var = d.mean(dl::MulOp::create(rw, op.getLoc(), xc, xc));
     Value y = dl::MulOp::create(rw, op.getLoc(), xc, d.invStd(var, op.getEps().convertToDouble()));
     y = dl::AddOp::create(rw, op.getLoc(), dl::MulOp::create(rw, op.getLoc(), y, d.asKept(op.getWeight())),
                           d.asKept(op.getBias()));
     Type vec = op.getMean().getType();
-    rw.replaceOp(op, ValueRange{y, d.asVector(mean, vec), d.asVector(var, vec)});
+    rw.replaceOp(op, ValueRange{y, mean, d.asVector(var, vec)});
     return success();
   }
 };
