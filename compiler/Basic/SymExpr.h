@@ -11,8 +11,9 @@ namespace dlc {
 
 /// A dim size: a constant, a symbolic dim of the model (`B`), or arithmetic on those
 /// (`B*T` after a flatten). Folded as far as constants allow, sums and products in a
-/// canonical form; two sizes are equal when their canonical spellings are. The spelling is what the model signature stores and
-/// the runtime evaluates to size outputs before a call.
+/// canonical form; two sizes are equal when their canonical spellings are. The spelling
+/// is what the model signature stores and the runtime evaluates to size outputs before a
+/// call.
 class SymExpr {
 public:
   SymExpr() : SymExpr(int64_t(0)) {}

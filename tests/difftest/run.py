@@ -26,8 +26,8 @@ session (session_calls.py, through the C API; batch sizes changing at every call
 the same way: what a session keeps from call to call must not change a later call's numbers.
 And once more from the model with one of its inputs' non-batch dims symbolic (a sequence's
 length, an image's height or width, the ids' length; the first of them, in an order drawn
-by the seed, that no layer's parameters are sized by): the same numbers from code that
-learns the size at run time.
+by the seed, that dlc compiles): the same numbers from code that learns the size at run
+time.
 
 `--precision bf16` compiles each model with dlc --precision bf16 and checks inference only,
 against a wider bound (see PRECISION).
@@ -300,16 +300,21 @@ def farther(ref, a, b):
     return np.where(np.abs(a - ref) > np.abs(b - ref), a, b)
 
 
-def check_first_update(train, wd, k, initial, firsts, what):
-    """SGD's first update of each parameter, dlc's (one step from the initial weights) against
-    PyTorch's (`firsts`: its parameters after the first step, float32, float64 and moved),
-    compared as outputs are: the bound scales with the update, where the weights' scales
-    with the weights, which lr * g is a small part of (an update 1% off passed that)."""
+def first_step_checkpoint(wd, k):
+    """Where check_resumed leaves kernel path k's checkpoint after one step."""
+    return os.path.join(wd, "ck_%s.safetensors" % k)
+
+
+def check_first_update(wd, k, initial, firsts, what):
+    """SGD's first update of each parameter, dlc's (one step from the initial weights: the
+    checkpoint check_resumed made) against PyTorch's (`firsts`: its parameters after the
+    first step, float32, float64 and moved), compared as outputs are: the bound scales with
+    the update, where the weights' scales with the weights, which lr * g is a small part of
+    (an update 1% off passed that)."""
     import harness as h
-    path = os.path.join(wd, "first_%s.safetensors" % k)
-    err = train(1, "--save", path)
-    if err:
-        return ["%s, 1 step: %s" % (what, err)]
+    path = first_step_checkpoint(wd, k)
+    if not os.path.exists(path):
+        return []  # the step failed: check_resumed said so
     got = h.load_safetensors(path)[0]
     out = []
     for name in firsts[0]:
@@ -323,7 +328,7 @@ def check_first_update(train, wd, k, initial, firsts, what):
     return out
 
 
-def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, weights, wd, k):
+def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, initial, wd, k):
     """Where dlc's weights after all the steps are outside the bound: each step on its own,
     PyTorch's from dlc's weights and optimizer state after the steps before it (a checkpoint),
     compared as the weights are. What is wrong (None if nothing): a wrong gradient or update
@@ -331,12 +336,14 @@ def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, row
     (seed 165216: a layer norm over rows of two relu outputs, many of them equal, after
     Winograd-sized convolutions; dlc's step 1 within 9e-8 of float64, step 2 1.5e-6, step 3
     8.7e-4, each step PyTorch's from dlc's weights before it to 5e-8, while float32 PyTorch
-    from parameters one ulp apart stayed within 6e-7)."""
+    from parameters one ulp apart stayed within 6e-7). `initial`: the weights before the
+    steps."""
     import harness as h
-    start = h.load_safetensors(weights)[0]
+    start = initial
     for i, sl in enumerate(rows):
-        ck = os.path.join(wd, "step%d_%s.safetensors" % (i + 1, k))
-        err = train(i + 1, "--checkpoint", ck)
+        # After step 1, check_resumed's checkpoint; after more, a run of that many steps.
+        ck = first_step_checkpoint(wd, k) if i == 0 else os.path.join(wd, "step%d_%s.safetensors" % (i + 1, k))
+        err = None if i == 0 else train(i + 1, "--checkpoint", ck)
         if err:
             return "%d steps: %s" % (i + 1, err)
         got = h.load_safetensors(ck)[0]
@@ -375,13 +382,16 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     src = os.path.join(wd, "train.dl")
     with open(src, "w") as f:
         f.write(train_source(m, value, target_type, loss, opt, clip))
+    compiled = set()  # kernel paths whose train_K.so is src's already
     if dynamic and seed % 2 and all(re.fullmatch(r"\w+", d) for d in dynamic[1]):
         spelled = target_type.split("[")[0] + "[%s]" % ", ".join(dynamic[1][:target.ndim])
         with open(os.path.join(wd, "train_dynamic.dl"), "w") as f:
             f.write(train_source(m, value, spelled, loss, opt, clip, dynamic[0]))
         cpu = [k for k in kernels if k != "cuda"][:1]
-        if cpu and not compile_model(os.path.join(wd, "train_dynamic.dl"), os.path.join(wd, "probe.so"), cpu[0]):
+        if cpu and not compile_model(os.path.join(wd, "train_dynamic.dl"), os.path.join(wd, "train_%s.so" % cpu[0]),
+                                     cpu[0]):
             src = os.path.join(wd, "train_dynamic.dl")
+            compiled = set(cpu)  # (the loop below need not compile it again)
     weights = os.path.join(wd, "w.safetensors")
     diverges = None  # the first step whose loss PyTorch finds not finite
     steps_ref = None  # PyTorch's loss and outputs of each step: float32, float64, moved
@@ -407,11 +417,12 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
         steps_ref = [(x, y, {n: farther(y[n], a[n], b[n]) for n in y}) for x, y, a, b in zip(s32, s64, sa, sb)]
         diverges = next((i + 1 for i, v in enumerate(losses) if not np.isfinite(v)), None)
     data = list(inputs.items()) + [("target", target)]
+    initial = h.load_safetensors(weights)[0]  # the weights before the steps
     worst = 0.0
     for k in kernels:
         what = "train %s (%s, %s)" % (k, opt, loss.name)
         so = os.path.join(wd, "train_%s.so" % k)
-        err = compile_model(src, so, k)
+        err = None if k in compiled else compile_model(src, so, k)
         if err and k == "cuda" and CPU_ONLY_PLUGIN in err:
             continue
         if err:
@@ -450,7 +461,6 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
         if not against_torch:
             continue
         got_all, _ = h.load_safetensors(after)
-        initial = h.load_safetensors(weights)[0]
         weight_problems, fracs = [], []
         for name, ref in want.items():
             got = got_all[name].astype(np.float64)
@@ -484,12 +494,12 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
             else:
                 fracs.append(frac)
         if weight_problems and steps > 1:
-            stepwise = check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, weights,
+            stepwise = check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, initial,
                                       wd, k)
             weight_problems = [] if stepwise is None else weight_problems + ["%s: %s" % (what, stepwise)]
         problems += weight_problems
         if steps > 1:
-            problems += check_first_update(train, wd, k, initial, (first32, first64, first_moved), what)
+            problems += check_first_update(wd, k, initial, (first32, first64, first_moved), what)
         worst = max([worst] + fracs)
     return worst if against_torch and not diverges else None
 
@@ -532,7 +542,7 @@ def check_resumed(train, after, steps, wd, k):
         err = train(RESUMED_STEPS, "--save", straight)
         if err:
             return "%d steps: %s" % (RESUMED_STEPS, err)
-    ck, resumed = os.path.join(wd, "ck_%s.safetensors" % k), os.path.join(wd, "resumed_%s.safetensors" % k)
+    ck, resumed = first_step_checkpoint(wd, k), os.path.join(wd, "resumed_%s.safetensors" % k)
     err = train(1, "--checkpoint", ck) or train(RESUMED_STEPS, "--resume", ck, "--save", resumed)
     if err:
         return "resumed: %s" % err

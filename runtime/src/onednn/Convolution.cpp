@@ -48,7 +48,7 @@ template <typename Prim> struct ConvPrimitive {
   bool winograd = false;
   float weightMagnitude = 0; // the weights' largest, per parameter version
   ParamStamp scanned;
-  // --precision bf16 with an odd number of input channels (see padOddChannels): the
+  // --precision bf16 with an odd number of input channels (padInputChannelWeights): the
   // primitive takes one more, zero in the input and in the weights. srcView: the staged
   // input less that channel, which the reorder writes; paddedW: the weights with it, f32.
   bool padChannel = false;
