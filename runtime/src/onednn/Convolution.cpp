@@ -55,6 +55,11 @@ template <typename Prim> struct ConvPrimitive {
   memory::desc srcView;
   std::vector<float> paddedW;
   ParamStamp padded;
+  // A kernel that sums beyond an output's window (sumsBeyondWindow: oneDNN's AMX one for
+  // few input channels, several times faster there than its others): then a call whose
+  // input holds a NaN, an infinity or a float beyond bf16's range (which rounds to one)
+  // runs by a kernel that does not.
+  bool scanInput = false;
 };
 
 } // namespace
@@ -117,7 +122,10 @@ void zeroPaddedChannel(void *staged, int64_t pixels, int64_t channels) {
 template <typename Prim>
 void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
               float *y, bool transposed, const int64_t *bn = nullptr, double bnEps = 0,
-              bool accumulate = false, bool winogradAllowed = true) {
+              bool accumulate = false, bool shortcuts = true) {
+  // `shortcuts`: Winograd's algorithm and kernels that sum beyond an output's window may
+  // run the call; false where its data rules them out (a call moves on to one without).
+  const bool winogradAllowed = shortcuts;
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   int64_t layout = g[19]; // dlrt_layout
@@ -125,7 +133,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
   double macs = double(n) * double(oc) * double(c / groups) * double(kh * kw);
   int threads = ctx.threadsFor(2.0 * macs * double(transposed ? h * wd : oh * ow));
   std::vector<int64_t> key = {transposed ? kDeconvolution : kConvolution, site, threads, bias != nullptr,
-                              bn != nullptr, accumulate, winogradAllowed};
+                              bn != nullptr, accumulate, shortcuts};
   key.insert(key.end(), g, g + 20);
   auto &slot = ctx.primitives[key];
   if (!slot) {
@@ -160,18 +168,24 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // A sigmoid after the call, natively (native/Activation.h: oneDNN's post-op lost NaN).
     appendActivation(ops, g[18] == DLRT_ACTIVATION_SIGMOID ? DLRT_ACTIVATION_NONE : g[18]);
     attr.set_post_ops(ops);
-    auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg) {
+    // `search`: moved on past oneDNN's reference kernel and, without shortcuts, past those
+    // that sum beyond an output's window (none left: nullopt). Here, while `d` lives:
+    // oneDNN's iterator over implementations reads the descriptor it was made from.
+    auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg,
+                    bool search) -> std::optional<typename Prim::primitive_desc> {
       memory::desc weiAny(p->wei.dims(), src.data_type(), tag::any);
       auto d = bias || bn ? typename Prim::desc(propFor(alg), alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
                           : typename Prim::desc(propFor(alg), alg, src, weiAny, dst, strides, dil, padL, padR);
-      return typename Prim::primitive_desc(d, attr, ctx.engine);
+      typename Prim::primitive_desc pd(d, attr, ctx.engine);
+      if (search && !skipToUsableImpl(pd, shortcuts)) return std::nullopt;
+      return pd;
     };
-    // The descriptor where oneDNN has a kernel for it other than its reference one.
+    // The descriptor where oneDNN has a kernel for it other than its reference one (and,
+    // without shortcuts, one that sums each output over its own window only).
     auto tryMake = [&](const memory::desc &src, const memory::desc &dst,
                        dnnl::algorithm alg) -> std::optional<typename Prim::primitive_desc> {
       try {
-        auto pd = make(src, dst, alg);
-        if (!isReferenceImpl(pd)) return pd;
+        return make(src, dst, alg, true);
       } catch (const dnnl::error &) {
       }
       return std::nullopt;
@@ -243,7 +257,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // (the CNN sample's first convolution; the CNN at b64, one Zen 5 core capped at AVX2:
     // 1.52 -> 1.44 ms).
     if (!chosen && layout == DLRT_LAYOUT_NHWC) chosen = tryMake(p->src, p->dst, direct);
-    if (!chosen) chosen = make(srcAny, dstAny, direct);
+    if (!chosen) chosen = make(srcAny, dstAny, direct, false);
     auto &pd = *chosen;
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
@@ -253,6 +267,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     if (accumulate && p->fromDstP) p->residualCopy = reorderOf(ctx, p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP, PackedWeights::Sharing::kByParameter);
     p->prim = Prim(pd);
+    p->scanInput = shortcuts && sumsBeyondWindow(pd);
     slot = p;
   }
   auto &p = *static_cast<ConvPrimitive<Prim> *>(slot.get());
@@ -278,6 +293,8 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) || input.tileNeedsDirectSums)
       return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
   }
+  if (p.scanInput && !(native::largestMagnitude(threads, x, int64_t(p.src.get_size() / sizeof(float))) <= kBf16Largest))
+    return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
   memory src = userSrc, dst = userDst;
   if (p.toSrcP) {

@@ -53,6 +53,32 @@ inline bool isReferenceImpl(const dnnl::primitive_desc_base &pd) {
   return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
 }
 
+/// Whether oneDNN's kernel for forward convolution `pd` sums an output over more than its
+/// own window, with weights of zero beyond it: its AMX kernel for few input channels
+/// ("jit:avx512_core_amx...", taken for 4 or fewer on Sapphire Rapids and later; its
+/// brgconv ones are others) packs the filter's columns times the channels into a tile's
+/// rows and reads neighbouring pixels into the padding, so a NaN or an infinity beside an
+/// output's window made that output NaN where PyTorch's is finite (a 3x3 convolution of
+/// 2 channels with one NaN: 16 NaN outputs a channel where PyTorch has 9). The gradients'
+/// AMX kernels carry the same name, and run bf16 train steps twice as fast as the others
+/// (a NaN in a train step's input makes its loss and every gradient NaN).
+inline bool sumsBeyondWindow(const dnnl::primitive_desc_base &pd) {
+  return std::string(pd.impl_info_str()).rfind("jit:avx512_core_amx", 0) == 0;
+}
+
+/// `pd` moved on to oneDNN's first implementation other than its reference one
+/// (isReferenceImpl) and, without `shortcuts`, other than those that sum beyond the window
+/// (sumsBeyondWindow); false where no such implementation is left.
+inline bool skipToUsableImpl(dnnl::primitive_desc &pd, bool shortcuts) {
+  do {
+    if (!isReferenceImpl(pd) && (shortcuts || !sumsBeyondWindow(pd))) return true;
+  } while (pd.next_impl());
+  return false;
+}
+
+/// The largest finite bf16 (0x7f7f): a float beyond it rounds to an infinity in bf16.
+constexpr float kBf16Largest = 3.3895313892515355e38f;
+
 /// `d` with another data type, in the same layout (dims and strides; `d` plain).
 inline dnnl::memory::desc withType(const dnnl::memory::desc &d, dnnl::memory::data_type t) {
   if (d.data_type() == t) return d;
