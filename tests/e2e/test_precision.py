@@ -234,6 +234,7 @@ NON_FINITE = """model P {
   e = conv2d(x, 16, 3, padding = 1) |> conv2d(10, 3, padding = 1)
   f = conv2d(slice(x, 1, 0, 2), 16, 3, padding = 1)
   g = conv2d(slice(x, 1, 6, 9), 8, 5, stride = 2, padding = 2)
+  k = conv2d(slice(x, 1, 0, 8), 16, 3, padding = 1, groups = 2) |> silu
   output a
   output b
   output c
@@ -241,6 +242,7 @@ NON_FINITE = """model P {
   output e
   output f
   output g
+  output k
 }
 """
 
@@ -256,10 +258,11 @@ class NonFinite(torch.nn.Module):
         self.e = torch.nn.Conv2d(16, 10, 3, padding=1)
         self.f = torch.nn.Conv2d(2, 16, 3, padding=1)
         self.g = torch.nn.Conv2d(3, 8, 5, stride=2, padding=2)
+        self.k = torch.nn.Conv2d(8, 16, 3, padding=1, groups=2)
 
     def forward(self, x):
         return (self.a(x), self.b(x), self.c(x), self.d(x), self.e(self.conv2d(x)), self.f(x[:, 0:2]),
-                self.g(x[:, 6:9]))
+                self.g(x[:, 6:9]), torch.nn.functional.silu(self.k(x[:, 0:8])))
 
 
 def check_non_finite():
@@ -269,7 +272,8 @@ def check_non_finite():
     pixel's first, times a zero weight, which made the previous pixel's window NaN too
     (a, c, d and e's first: 9 channels, padded to 10; b: 3 per group, fp32). With AMX,
     oneDNN's kernel for 4 channels or fewer (f: 2, g: 3 padded to 4) reads neighbouring
-    pixels times zero weights: an input holding a NaN or an infinity takes another."""
+    pixels times zero weights: an input holding a NaN or an infinity takes another. k: its
+    bf16 kernel for grouped convolutions offered a silu post-op it could not create."""
     ref = NonFinite()
     so, weights = h.compile_with_weights(NON_FINITE, ref, h.workdir(), flags=BF16)
     rng = np.random.RandomState(5)
@@ -281,7 +285,7 @@ def check_non_finite():
         got = h.infer(so, {"x": x}, weights=weights)
         with torch.no_grad():
             want = [t.numpy() for t in ref(torch.from_numpy(x))]
-        for name, w in zip("abcdefg", want):
+        for name, w in zip("abcdefgk", want):
             g = got[name]
             same = all(np.array_equal(f(g), f(w)) for f in (np.isnan, np.isposinf, np.isneginf))
             h.check("non-finite input %d, output %s: NaN where PyTorch's (%d, dlc %d) and its infinities" %

@@ -168,22 +168,35 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // A sigmoid after the call, natively (native/Activation.h: oneDNN's post-op lost NaN).
     appendActivation(ops, g[18] == DLRT_ACTIVATION_SIGMOID ? DLRT_ACTIVATION_NONE : g[18]);
     attr.set_post_ops(ops);
-    // `search`: moved on past oneDNN's reference kernel and, without shortcuts, past those
-    // that sum beyond an output's window (none left: nullopt). Here, while `d` lives:
-    // oneDNN's iterator over implementations reads the descriptor it was made from.
+    // The descriptor and its primitive. `search`: moved on past oneDNN's reference kernel,
+    // without shortcuts past those that sum beyond an output's window, and past any whose
+    // primitive oneDNN cannot create (its bf16 kernel for grouped convolutions with a silu
+    // post-op, on an Intel Xeon with AMX: "could not create a primitive"); none left:
+    // nullopt. Here, while `d` lives: oneDNN's iterator over implementations reads it.
+    struct Made {
+      typename Prim::primitive_desc pd;
+      Prim prim;
+    };
     auto make = [&](const memory::desc &src, const memory::desc &dst, dnnl::algorithm alg,
-                    bool search) -> std::optional<typename Prim::primitive_desc> {
+                    bool search) -> std::optional<Made> {
       memory::desc weiAny(p->wei.dims(), src.data_type(), tag::any);
       auto d = bias || bn ? typename Prim::desc(propFor(alg), alg, src, weiAny, p->bias, dst, strides, dil, padL, padR)
                           : typename Prim::desc(propFor(alg), alg, src, weiAny, dst, strides, dil, padL, padR);
       typename Prim::primitive_desc pd(d, attr, ctx.engine);
-      if (search && !skipToUsableImpl(pd, shortcuts)) return std::nullopt;
-      return pd;
+      if (!search) return Made{pd, Prim(pd)};
+      do {
+        if (!skipToUsableImpl(pd, shortcuts)) return std::nullopt;
+        try {
+          return Made{pd, Prim(pd)};
+        } catch (const dnnl::error &) {
+        }
+      } while (pd.next_impl());
+      return std::nullopt;
     };
     // The descriptor where oneDNN has a kernel for it other than its reference one (and,
     // without shortcuts, one that sums each output over its own window only).
     auto tryMake = [&](const memory::desc &src, const memory::desc &dst,
-                       dnnl::algorithm alg) -> std::optional<typename Prim::primitive_desc> {
+                       dnnl::algorithm alg) -> std::optional<Made> {
       try {
         return make(src, dst, alg, true);
       } catch (const dnnl::error &) {
@@ -195,7 +208,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // are, byte for byte, NCHW and nChw16c or nChw8c, the layouts of oneDNN's direct
     // first-layer kernel, which runs such a convolution twice as fast as brgconv on NHWC
     // (AVX-512, 16; AVX2's reads nChw8c).
-    std::optional<typename Prim::primitive_desc> chosen;
+    std::optional<Made> chosen;
     if (layout == DLRT_LAYOUT_NHWC && !transposed && c == 1 && (oc == 16 || oc == 8)) {
       memory::desc src({n, c, h, wd}, f32, tag::nchw), dst({n, oc, oh, ow}, f32, channelBlocksTag(oc));
       if (auto pd = tryMake(src, dst, direct)) {
@@ -258,7 +271,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // 1.52 -> 1.44 ms).
     if (!chosen && layout == DLRT_LAYOUT_NHWC) chosen = tryMake(p->src, p->dst, direct);
     if (!chosen) chosen = make(srcAny, dstAny, direct, false);
-    auto &pd = *chosen;
+    auto &pd = chosen->pd;
     p->srcP = pd.src_desc();
     p->weiP = pd.weights_desc();
     p->dstP = pd.dst_desc();
@@ -266,7 +279,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     if (p->dstP != p->dst) p->fromDstP = reorderOf(ctx, p->dstP, p->dst);
     if (accumulate && p->fromDstP) p->residualCopy = reorderOf(ctx, p->dst, p->dstP);
     p->packed = PackedWeights(ctx, p->wei, p->weiP, PackedWeights::Sharing::kByParameter);
-    p->prim = Prim(pd);
+    p->prim = chosen->prim;
     p->scanInput = shortcuts && sumsBeyondWindow(pd);
     slot = p;
   }
