@@ -29,11 +29,47 @@ static bool predictsClasses(const ModelGraph &g) {
   return n.def->isLoss && n.operands.size() == 2 && isInteger(g.values[n.operands[1]].type.dtype);
 }
 
-std::string buildSignature(const ModelGraph &g) {
+/// What a call of the model needs of its symbols' values (the signature's "requires",
+/// checked as the inputs bind them): each symbolic dim of a layer's result 0 or more, and
+/// what layers ask beyond that (LayerCall::needs); one entry per size, with its largest
+/// bound and the first layer that asks it. Sizes that are a symbol alone need nothing:
+/// an input binds it, and a dim is never negative.
+static nlohmann::json sizeNeeds(const ModelGraph &g, Diagnostics &diags) {
+  struct Need {
+    int64_t atLeast;
+    std::string where, why;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Need> bySize;
+  auto add = [&](const SymExpr &size, int64_t atLeast, const GraphNode &n, const std::string &why) {
+    if (size.isConstant() || size.isSymbol()) return;
+    std::string key = size.str();
+    auto [it, fresh] = bySize.try_emplace(key);
+    if (fresh) order.push_back(key);
+    else if (it->second.atLeast >= atLeast) return;
+    it->second = {atLeast, n.def->name + " at " + describeLocation(diags.loc(n.loc)), why};
+  };
+  for (const GraphNode &n : g.nodes) {
+    if (n.result < 0) continue;
+    const TensorType &t = g.values[n.result].type;
+    for (size_t d = 0; d < t.rank(); ++d)
+      add(t.shape[d], 0, n, "its result's dim " + std::to_string(d) + " would be negative");
+    for (const LayerCall::SizeNeed &need : n.needs) add(need.size, need.atLeast, n, need.why);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string &size : order) {
+    const Need &need = bySize.at(size);
+    out.push_back({{"size", size}, {"at_least", need.atLeast}, {"where", need.where}, {"why", need.why}});
+  }
+  return out;
+}
+
+std::string buildSignature(const ModelGraph &g, Diagnostics &diags) {
   using nlohmann::json;
   json sig;
   sig["model"] = g.name;
   sig["symbols"] = g.symbols;
+  sig["requires"] = sizeNeeds(g, diags);
   json inputs = json::array();
   for (size_t k = 0; k < g.inputs.size(); ++k) {
     const GraphValue &v = g.values[g.inputs[k]];
@@ -277,7 +313,7 @@ mlir::OwningOpRef<mlir::ModuleOp> emitModule(const ModelGraph &g, Diagnostics &d
                    mlir::linalg::LinalgDialect, mlir::tensor::TensorDialect>();
   auto module = mlir::ModuleOp::create(diags.loc(SrcLoc{1, 1}), g.name);
   mlir::OpBuilder b(ctx);
-  module->setAttr("dl.signature", b.getStringAttr(buildSignature(g)));
+  module->setAttr("dl.signature", b.getStringAttr(buildSignature(g, diags)));
   EntryEmitter emitter(g, diags, module);
   bool ok = emitter.emit(Entry::Infer);
   if (ok && g.train) ok = emitter.emit(Entry::Eval) && emitter.emit(Entry::Train);

@@ -12,7 +12,7 @@ namespace dlc {
 
 /// The JSON signature of a model: inputs, outputs, parameters with their initialisers,
 /// symbolic dims. Stored in the module as `dl.signature` and in model.so for the runtime.
-std::string buildSignature(const ModelGraph &g);
+std::string buildSignature(const ModelGraph &g, Diagnostics &diags);
 
 /// Builds a module with `func.func @infer` in the dl dialect: model inputs and parameters
 /// as arguments (tagged dl.input / dl.param), outputs as results (dl.output). With a train

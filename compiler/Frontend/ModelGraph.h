@@ -41,6 +41,7 @@ struct GraphNode {
   /// fourth call of block, "enc.0.layer.1." inside a nested call; empty at model level.
   /// The compiler gives every call of one fn one body (dl-share-fn-bodies).
   std::string fnScope;
+  std::vector<LayerCall::SizeNeed> needs = {}; // LayerCall::needs
 };
 
 struct GraphParam {

@@ -659,7 +659,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
 
   // Literal operands become weak scalar constants (torch's wrapped numbers).
   std::vector<int> ids;
-  LayerCall call{def, {}, *attrs, {}, loc, diags, {}, {}, {}, {}};
+  LayerCall call{def, {}, *attrs, {}, loc, diags, {}, {}, {}, {}, {}};
   for (const Val &o : operands) {
     if (o.kind == Val::Tensor) {
       ids.push_back(o.id);
@@ -698,6 +698,7 @@ Val Sema::callLayer(const LayerDef &def, std::vector<Val> pos, std::vector<std::
 
   GraphNode node{&def, ids, *attrs, call.axes, call.inputs, -1, "", loc, {}, scope.prefix};
   node.saved = call.saved;
+  node.needs = call.needs;
   if (def.withParams) {
     std::string name;
     if (!explicitName.empty()) {

@@ -105,6 +105,16 @@ struct LayerCall {
   /// Plugin layers: what the forward saves for the gradient (its extra results). A
   /// dynamic dim must equal one of the inputs' dims.
   std::vector<TensorType> saved;
+  /// What the call needs of its symbolic sizes at run time, beyond its result's dims being
+  /// 0 or more (which every call needs): a window's output at least 1, as where the sizes
+  /// are known the shape rule says so at compile time. They go into the signature
+  /// ("requires"), and a call of the model that breaks one fails before it runs.
+  struct SizeNeed {
+    SymExpr size;
+    int64_t atLeast;
+    std::string why;
+  };
+  std::vector<SizeNeed> needs;
 
   int64_t getInt(const std::string &n) const { return attrs.at(n).i; }
   double getFloat(const std::string &n) const { return attrs.at(n).f; }

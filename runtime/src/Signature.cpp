@@ -47,6 +47,10 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     out.json = json;
     out.model = j.value("model", "");
     for (const auto &s : j.at("symbols")) out.symbols.push_back(s.get<std::string>());
+    if (j.contains("requires"))
+      for (const auto &r : j.at("requires"))
+        out.needs.push_back({r.at("size").get<std::string>(), r.at("at_least").get<int64_t>(),
+                             r.at("where").get<std::string>(), r.at("why").get<std::string>()});
     if (j.contains("target")) out.target = j.at("target").get<std::string>();
     if (out.target != "cpu" && out.target != "cuda") {
       error = "the signature names an unknown target '" + out.target + "'";

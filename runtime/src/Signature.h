@@ -55,10 +55,20 @@ struct PluginCallSpec {
   std::vector<std::pair<dlrt_dtype, int32_t>> inputs, outputs; // dtype and rank of each view
 };
 
+/// A size a call of the model needs of its symbols' values (the compiler's "requires"):
+/// `size`, an expression of them, at least `atLeast`; else the call fails, naming the
+/// layer (`where`) and `why`.
+struct SizeNeed {
+  std::string size;
+  int64_t atLeast = 0;
+  std::string where, why;
+};
+
 struct Signature {
   std::string json;
   std::string model;
   std::vector<std::string> symbols;
+  std::vector<SizeNeed> needs;
   std::vector<ValueSpec> inputs, outputs, params;
   std::vector<std::string> sites; // source location of each kernel call site
   std::vector<std::string> profileUnits; // what each profile mark's unit is (dl-profile-marks)

@@ -211,4 +211,27 @@ for name, a in (("img", img), ("seq", seq)):
 r = h.dlrun(args, check=False)
 h.check("out-of-range id -> exit 1 naming the op", r.returncode == 1 and "embedding at" in r.stderr
         and "model.dl:21:7" in r.stderr and "index 11" in r.stderr, r.stderr)
+
+# A kernel that does not fit an input whose size is symbolic: an error naming the layer
+# before anything runs, as PyTorch raises one. (A result sized 0 came out NaN from the
+# mean after it; one sized below 0, an allocation of 2^64 - 192 bytes refused as out of
+# memory.) Sizes that fit run.
+FIT = """model Fit {
+  input x: f32[N, 2, H, W]
+  y = conv2d(x, 3, 3) |> max_pool2d(2)
+  output o = global_avg_pool2d(y)
+}
+"""
+fit = h.compile_model(FIT, wd, "fit")
+for (height, width), layer, size in (((2, 8), "conv2d at", "(H+-2) = 0"), ((8, 1), "conv2d at", "(W+-2) = -1"),
+                                     ((3, 8), "max_pool2d at", "= 0"), ((4, 4), None, None)):
+    x = np.random.RandomState(height).randn(2, 2, height, width).astype(np.float32)
+    np.save(os.path.join(wd, "x.npy"), x)
+    r = h.dlrun(["infer", fit, "--out-dir", wd, "--input", "x=" + os.path.join(wd, "x.npy")], check=False)
+    if layer is None:
+        h.check("a %dx%d input the kernels fit runs" % (height, width),
+                r.returncode == 0 and np.isfinite(np.load(os.path.join(wd, "o.npy"))).all(), r.stderr)
+    else:
+        h.check("a %dx%d input the kernels do not fit -> exit 1 naming the layer and its size" % (height, width),
+                r.returncode == 1 and layer in r.stderr and "does not fit" in r.stderr and size in r.stderr, r.stderr)
 h.finish()
