@@ -31,36 +31,42 @@ static bool predictsClasses(const ModelGraph &g) {
 
 /// What a call of the model needs of its symbols' values (the signature's "requires",
 /// checked as the inputs bind them): each symbolic dim of a layer's result 0 or more, and
-/// what layers ask beyond that (LayerCall::needs); one entry per size, with its largest
-/// bound and the first layer that asks it. Sizes that are a symbol alone need nothing:
-/// an input binds it, and a dim is never negative.
+/// what layers ask beyond that (LayerCall::needs); one entry per size and divisor, with
+/// its largest bound and the first layer that asks it. Sizes that are a symbol alone
+/// need no bound: an input binds it, and a dim is never negative.
 static nlohmann::json sizeNeeds(const ModelGraph &g, Diagnostics &diags) {
   struct Need {
-    int64_t atLeast;
+    std::string size;
+    int64_t atLeast, multipleOf;
     std::string where, why;
   };
-  std::vector<std::string> order;
-  std::map<std::string, Need> bySize;
-  auto add = [&](const SymExpr &size, int64_t atLeast, const GraphNode &n, const std::string &why) {
-    if (size.isConstant() || size.isSymbol()) return;
-    std::string key = size.str();
-    auto [it, fresh] = bySize.try_emplace(key);
-    if (fresh) order.push_back(key);
-    else if (it->second.atLeast >= atLeast) return;
-    it->second = {atLeast, n.def->name + " at " + describeLocation(diags.loc(n.loc)), why};
+  std::vector<Need> needs;
+  std::map<std::pair<std::string, int64_t>, size_t> index; // (size, multipleOf) -> needs
+  auto add = [&](const SymExpr &size, int64_t atLeast, int64_t multipleOf, const GraphNode &n,
+                 const std::string &why) {
+    if (size.isConstant() || (size.isSymbol() && multipleOf == 1)) return;
+    auto [it, fresh] = index.try_emplace({size.str(), multipleOf}, needs.size());
+    if (fresh) needs.push_back({size.str(), atLeast, multipleOf, "", ""});
+    else if (needs[it->second].atLeast >= atLeast) return;
+    Need &need = needs[it->second];
+    need.atLeast = atLeast;
+    need.where = n.def->name + " at " + describeLocation(diags.loc(n.loc));
+    need.why = why;
   };
   for (const GraphNode &n : g.nodes) {
     if (n.result < 0) continue;
     const TensorType &t = g.values[n.result].type;
     for (size_t d = 0; d < t.rank(); ++d)
-      add(t.shape[d], 0, n, "its result's dim " + std::to_string(d) + " would be negative");
-    for (const LayerCall::SizeNeed &need : n.needs) add(need.size, need.atLeast, n, need.why);
+      add(t.shape[d], 0, 1, n, "its result's dim " + std::to_string(d) + " would be negative");
+    for (const LayerCall::SizeNeed &need : n.needs) add(need.size, need.atLeast, need.multipleOf, n, need.why);
   }
   nlohmann::json out = nlohmann::json::array();
-  for (const std::string &size : order) {
-    const Need &need = bySize.at(size);
-    out.push_back({{"size", size}, {"at_least", need.atLeast}, {"where", need.where}, {"why", need.why}});
-  }
+  for (const Need &need : needs)
+    out.push_back({{"size", need.size},
+                   {"at_least", need.atLeast},
+                   {"multiple_of", need.multipleOf},
+                   {"where", need.where},
+                   {"why", need.why}});
   return out;
 }
 

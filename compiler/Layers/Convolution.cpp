@@ -110,7 +110,7 @@ LayerDef convolution(const std::string &name, size_t spatial) {
       if (auto o = out.constant(); o && *o <= 0)
         return c.error("the kernel does not fit the input " + x.str() + " (output size " +
                        std::to_string(*o) + ")");
-      if (!out.isConstant()) c.needs.push_back({out, 1, "the kernel does not fit the input"});
+      if (!out.isConstant()) c.needs.push_back({out, 1, 1, "the kernel does not fit the input"});
       c.result.shape.push_back(out);
     }
     std::vector<SymExpr> wshape = {SymExpr(filters), SymExpr(*cin / groups)};

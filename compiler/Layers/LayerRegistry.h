@@ -106,12 +106,13 @@ struct LayerCall {
   /// dynamic dim must equal one of the inputs' dims.
   std::vector<TensorType> saved;
   /// What the call needs of its symbolic sizes at run time, beyond its result's dims being
-  /// 0 or more (which every call needs): a window's output at least 1, as where the sizes
-  /// are known the shape rule says so at compile time. They go into the signature
-  /// ("requires"), and a call of the model that breaks one fails before it runs.
+  /// 0 or more (which every call needs): a window's output at least 1, a reshape's input
+  /// a whole number of its rows, as where the sizes are known the shape rule says so at
+  /// compile time. They go into the signature ("requires"), and a call of the model that
+  /// breaks one fails before it runs.
   struct SizeNeed {
     SymExpr size;
-    int64_t atLeast;
+    int64_t atLeast = 0, multipleOf = 1;
     std::string why;
   };
   std::vector<SizeNeed> needs;

@@ -25,7 +25,7 @@ static LayerDef pool2d(const std::string &name, bool isMax) {
       SymExpr out = floorDiv(x.shape[2 + i] + SymExpr(2 * p[i] - k[i]), SymExpr(s[i])) + SymExpr(int64_t(1));
       if (auto o = out.constant(); o && *o <= 0)
         return c.error("the kernel does not fit the input " + x.str());
-      if (!out.isConstant()) c.needs.push_back({out, 1, "the kernel does not fit the input"});
+      if (!out.isConstant()) c.needs.push_back({out, 1, 1, "the kernel does not fit the input"});
       c.result.shape.push_back(out);
     }
     return true;

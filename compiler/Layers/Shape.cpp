@@ -84,6 +84,10 @@ void registerShapeLayers(LayerRegistry &r) {
         return c.error("cannot reshape " + x.str() + " (" + total.str() + " elements) into a multiple of " +
                        known.str());
       out[inferred] = floorDiv(total, known);
+      // A symbolic size that the other dims do not divide (B*T elements into rows of 4):
+      // PyTorch raises; a floor would drop the remainder.
+      if (!total.constant() && out[inferred] * known != total)
+        c.needs.push_back({total, 0, *known.constant(), "the input's size is not a multiple of " + known.str()});
     } else if (total.constant() && *total.constant() != *known.constant()) {
       return c.error("cannot reshape " + x.str() + " (" + total.str() + " elements) into " +
                      c.attrs.at("shape").str() + " (" + known.str() + " elements)");

@@ -89,12 +89,14 @@ dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which,
   // kernel that does not fit its input would size a result negative, or empty.
   for (const SizeNeed &need : m->sig.needs) {
     auto v = evalDim(need.size, syms);
-    if (!v || *v >= need.atLeast) continue; // unbound: a symbol of inputs this call does not take
+    if (!v || (*v >= need.atLeast && *v % need.multipleOf == 0)) continue; // unbound: not this call's inputs
     std::string given;
     for (const auto &[symbol, value] : syms)
       if (mentions(need.size, symbol)) given += (given.empty() ? "" : ", ") + symbol + " = " + std::to_string(value);
+    std::string bound = *v < need.atLeast ? "at least " + std::to_string(need.atLeast)
+                                          : "a multiple of " + std::to_string(need.multipleOf);
     return fail(need.where + ": " + need.why + " for " + given + " (" + need.size + " = " + std::to_string(*v) +
-                ", at least " + std::to_string(need.atLeast) + ")");
+                ", " + bound + ")");
   }
   return nullptr;
 }

@@ -50,7 +50,8 @@ bool parseSignature(const std::string &json, Signature &out, std::string &error)
     if (j.contains("requires"))
       for (const auto &r : j.at("requires"))
         out.needs.push_back({r.at("size").get<std::string>(), r.at("at_least").get<int64_t>(),
-                             r.at("where").get<std::string>(), r.at("why").get<std::string>()});
+                             std::max<int64_t>(1, r.value("multiple_of", int64_t(1))), r.at("where").get<std::string>(),
+                             r.at("why").get<std::string>()});
     if (j.contains("target")) out.target = j.at("target").get<std::string>();
     if (out.target != "cpu" && out.target != "cuda") {
       error = "the signature names an unknown target '" + out.target + "'";

@@ -56,11 +56,11 @@ struct PluginCallSpec {
 };
 
 /// A size a call of the model needs of its symbols' values (the compiler's "requires"):
-/// `size`, an expression of them, at least `atLeast`; else the call fails, naming the
-/// layer (`where`) and `why`.
+/// `size`, an expression of them, at least `atLeast` and a multiple of `multipleOf`; else
+/// the call fails, naming the layer (`where`) and `why`.
 struct SizeNeed {
   std::string size;
-  int64_t atLeast = 0;
+  int64_t atLeast = 0, multipleOf = 1;
   std::string where, why;
 };
 

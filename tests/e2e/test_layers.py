@@ -234,4 +234,24 @@ for (height, width), layer, size in (((2, 8), "conv2d at", "(H+-2) = 0"), ((8, 1
     else:
         h.check("a %dx%d input the kernels do not fit -> exit 1 naming the layer and its size" % (height, width),
                 r.returncode == 1 and layer in r.stderr and "does not fit" in r.stderr and size in r.stderr, r.stderr)
+
+# reshape's -1 over a symbolic size the other dims do not divide: an error, as PyTorch's
+# (a [2, 3] input into rows of 4 came out [1, 4], two elements dropped).
+ROWS = """model Rows {
+  input x: f32[N, T]
+  output y = reshape(x, (-1, 4))
+}
+"""
+rows = h.compile_model(ROWS, wd, "rows")
+for t in (3, 6):
+    x = np.arange(2 * t, dtype=np.float32).reshape(2, t)
+    np.save(os.path.join(wd, "x.npy"), x)
+    r = h.dlrun(["infer", rows, "--out-dir", wd, "--input", "x=" + os.path.join(wd, "x.npy")], check=False)
+    if t % 2:
+        h.check("reshape of [2, %d] into rows of 4 -> exit 1 naming it" % t,
+                r.returncode == 1 and "reshape at" in r.stderr and "not a multiple of 4" in r.stderr
+                and "N = 2, T = %d" % t in r.stderr, r.stderr)
+    else:
+        h.check("reshape of [2, %d] into rows of 4" % t,
+                r.returncode == 0 and np.array_equal(np.load(os.path.join(wd, "y.npy")), x.reshape(-1, 4)), r.stderr)
 h.finish()
