@@ -32,6 +32,37 @@ static bool reshapeRule(LayerCall &c, std::vector<SymExpr> out) {
   return true;
 }
 
+// Along a symbolic dim n, the bounds as Python's slicing takes them while they lie
+// inside it (a negative one counts from the end): start and end of one sign (or an empty
+// slice), and n large enough that neither clamps, which the signature asks of each call
+// (LayerCall::needs): x[:, :-1] over f32[B, T, C] is f32[B, (T+-1), C] and needs T >= 1.
+// Where n is smaller Python would clamp (to an empty slice, say); the call fails instead.
+static bool symbolicSlice(LayerCall &c, int64_t a) {
+  const TensorType &x = c.inputs[0];
+  const SymExpr &n = x.shape[a];
+  int64_t s = c.getInt("start"), e = c.getInt("end");
+  const std::string clamps = "the dim is shorter than the slice's bounds (which Python's slicing would clamp)";
+  c.result = x;
+  c.axes = {a, s, e};
+  if (s >= 0 && e < 0) { // the size follows n's
+    c.result.shape[a] = n + SymExpr(e - s);
+    c.needs.push_back({c.result.shape[a], 0, 1, clamps});
+    return true;
+  }
+  if (s < 0 && e >= 0)
+    return c.error("slicing the symbolic dim " + n.str() + " from " + std::to_string(s) + " (counted from its end) to " +
+                   std::to_string(e) + " (from its start) is not supported: the size would shrink as " + n.str() +
+                   " grows");
+  if (e <= s) { // empty for every size
+    c.result.shape[a] = SymExpr(int64_t(0));
+    c.axes = {a, 0, 0};
+    return true;
+  }
+  c.result.shape[a] = SymExpr(e - s);
+  c.needs.push_back({n, s >= 0 ? e : -s, 1, clamps});
+  return true;
+}
+
 void registerShapeLayers(LayerRegistry &r) {
   using namespace mlir::dl;
 
@@ -169,8 +200,7 @@ void registerShapeLayers(LayerRegistry &r) {
     auto a = c.axis(c.getInt("axis"), x.rank());
     if (!a) return false;
     auto size = x.shape[*a].constant();
-    if (!size)
-      return c.error("slicing along the symbolic dim " + x.shape[*a].str() + " is not supported");
+    if (!size) return symbolicSlice(c, *a);
     // Python's slicing: negative bounds count from the end, out-of-range ones clamp.
     auto clampIdx = [&](int64_t v) {
       if (v < 0) v += *size;

@@ -328,11 +328,22 @@ def DL_ConcatOp : DL_Op<"concat", [Pure, DeclareOpInterfaceMethods<DL_BatchSepar
 }
 
 def DL_SliceOp : DL_Op<"slice", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {
-  let summary = "x[..., start:end, ...] along a non-negative axis with resolved bounds";
+  let summary = "x[..., start:end, ...] along a non-negative axis";
+  let description = [{
+    Along a static dim the bounds are resolved (0 <= start <= end <= size). Along a
+    dynamic one a negative bound counts from the end, without Python's clamping (the
+    signature asks of the size what keeps the bounds inside it), and both bounds have one
+    sign or end = start = 0 (an empty slice).
+  }];
   let arguments = (ins DL_AnyTensor:$input, I64Attr:$axis, I64Attr:$start, I64Attr:$end);
   let results = (outs DL_AnyTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The slice's offset and size along its axis (of the input's size there, where
+    /// that is dynamic and a bound negative).
+    std::pair<OpFoldResult, OpFoldResult> offsetAndSize(OpBuilder &b, Location loc);
+  }];
 }
 
 def DL_CausalMaskOp : DL_Op<"causal_mask", [Pure, DeclareOpInterfaceMethods<DL_BatchSeparableOpInterface, ["keepsSamplesApart"]>, SameOperandsAndResultType, DeclareOpInterfaceMethods<DL_GradientOpInterface, ["buildGradient"]>]> {

@@ -2,6 +2,9 @@
 #include "dialects/DL/Activation.h"
 #include "dialects/DL/DLOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 using namespace mlir;
 using namespace mlir::dl;
 
@@ -102,11 +105,33 @@ LogicalResult SliceOp::verify() {
   auto in = getInput().getType();
   int64_t axis = getAxis(), start = getStart(), end = getEnd(); // (I64Attr's accessors are unsigned)
   if (axis < 0 || axis >= in.getRank()) return emitOpError("axis out of range");
-  if (start < 0 || end < start || (!in.isDynamicDim(axis) && end > in.getDimSize(axis)))
-    return emitOpError("bounds [") << start << ", " << end << ") outside the axis";
-  if (getResult().getType().getDimSize(axis) != end - start)
-    return emitOpError("result size along the axis must be end - start");
+  int64_t size = getResult().getType().getDimSize(axis);
+  if (!in.isDynamicDim(axis) || (start >= 0 && end >= 0)) {
+    if (start < 0 || end < start || (!in.isDynamicDim(axis) && end > in.getDimSize(axis)))
+      return emitOpError("bounds [") << start << ", " << end << ") outside the axis";
+    if (size != end - start) return emitOpError("result size along the axis must be end - start");
+    return success();
+  }
+  // Counted from the end of a dynamic dim.
+  if (start >= 0 && end < 0) {
+    if (!ShapedType::isDynamic(size)) return emitOpError("a slice to a bound from the end has a dynamic size");
+  } else if (start < 0 && end < 0) {
+    if (end < start || size != end - start) return emitOpError("result size along the axis must be end - start");
+  } else {
+    return emitOpError("bounds [") << start << ", " << end << ") from the start to the end of the axis";
+  }
   return success();
+}
+
+std::pair<OpFoldResult, OpFoldResult> SliceOp::offsetAndSize(OpBuilder &b, Location loc) {
+  int64_t axis = getAxis(), start = getStart(), end = getEnd();
+  if (start >= 0 && end >= 0) return {b.getIndexAttr(start), b.getIndexAttr(end - start)};
+  Value dim = tensor::DimOp::create(b, loc, getInput(), axis);
+  auto fromEnd = [&](int64_t bound) {
+    return arith::AddIOp::create(b, loc, dim, arith::ConstantIndexOp::create(b, loc, bound)).getResult();
+  };
+  if (start < 0) return {fromEnd(start), b.getIndexAttr(end - start)};
+  return {b.getIndexAttr(start), fromEnd(end - start)};
 }
 
 LogicalResult Conv2DOp::verify() {

@@ -95,8 +95,8 @@ dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which,
       if (mentions(need.size, symbol)) given += (given.empty() ? "" : ", ") + symbol + " = " + std::to_string(value);
     std::string bound = *v < need.atLeast ? "at least " + std::to_string(need.atLeast)
                                           : "a multiple of " + std::to_string(need.multipleOf);
-    return fail(need.where + ": " + need.why + " for " + given + " (" + need.size + " = " + std::to_string(*v) +
-                ", " + bound + ")");
+    if (!syms.count(need.size)) bound = need.size + " = " + std::to_string(*v) + ", " + bound; // not a symbol alone
+    return fail(need.where + ": " + need.why + " for " + given + " (" + bound + ")");
   }
   return nullptr;
 }

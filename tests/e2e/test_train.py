@@ -1054,6 +1054,43 @@ def check_dynamic_length_recurrence():
                         ((3, 1), (2, 4), (5, 9)))
 
 
+# Slices along a dynamic length: to a bound from the end (a size that follows T), both
+# bounds from the end (an offset that does), both from the start (T at least the end).
+SLICES = """
+model Slices {
+  input x: f32[B, T, 3]
+  input label: i64[B]
+  e = dense(x, 8)
+  m = mean(slice(e, 1, 0, -1), axis = 1) + mean(slice(e, 1, -3, -1), axis = 1) + mean(slice(e, 1, 1, 3), axis = 1)
+  logits = dense(m, 3)
+  output logits
+  train {
+    loss = cross_entropy(logits, label)
+    optimizer = OPT
+  }
+}
+"""
+SLICES_PARAMS = [("e.weight", (8, 3)), ("e.bias", (8,)), ("logits.weight", (3, 8)), ("logits.bias", (3,))]
+
+
+def slices_loss(P, I):
+    e = linear(P, "e", I["x"])
+    m = e[:, 0:-1].mean(1) + e[:, -3:-1].mean(1) + e[:, 1:3].mean(1)
+    return F.cross_entropy(linear(P, "logits", m), I["label"])
+
+
+def check_dynamic_slices():
+    """slice along a dynamic length gives torch's gradients for every length its bounds
+    fit, and a length they do not fit is an error naming the slice (Python would clamp)."""
+    recurrent_gradients("dynamic slices", SLICES, SLICES_PARAMS, slices_loss, ((2, 3), (3, 4), (5, 9)))
+    wd = h.workdir()
+    so = h.compile_model(source(SLICES, "sgd(lr = 1.0)"), wd, "slices")
+    np.save(os.path.join(wd, "x.npy"), np.ones((2, 2, 3), np.float32))
+    r = h.dlrun(["infer", so, "--input", "x=" + os.path.join(wd, "x.npy"), "--out-dir", wd], check=False)
+    h.check("a length of 2 for slices to 3 and from -3 -> exit 1 naming the slice",
+            r.returncode == 1 and "slice at" in r.stderr and "T = 2 (at least 3)" in r.stderr, r.stderr)
+
+
 # LSTMs of whole blocks of 16 hidden units, which the oneDNN path trains on its native
 # recurrence forward and backward (runtime/src/native/LstmBackward.cpp): two layers
 # returning sequences whose input wants a gradient, one returning its last step, and one
@@ -1100,6 +1137,7 @@ if __name__ == "__main__":  # test_precision.py imports the models
     check_recurrent_reference()
     check_one_step_recurrence()
     check_dynamic_length_recurrence()
+    check_dynamic_slices()
     check_native_lstm()
     check_gradients()
     check_optimizers()

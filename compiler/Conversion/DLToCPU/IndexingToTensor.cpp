@@ -145,9 +145,8 @@ struct SliceLowering : public OpRewritePattern<dl::SliceOp> {
     auto rt = op.getResult().getType();
     int64_t axis = op.getAxis();
     SmallVector<OpFoldResult> offsets(rt.getRank(), rw.getIndexAttr(0));
-    offsets[axis] = rw.getIndexAttr(op.getStart());
     SmallVector<OpFoldResult> sizes = tensorSizes(rw, loc, op.getInput());
-    sizes[axis] = rw.getIndexAttr(op.getEnd() - op.getStart());
+    std::tie(offsets[axis], sizes[axis]) = op.offsetAndSize(rw, loc);
     SmallVector<OpFoldResult> strides(rt.getRank(), rw.getIndexAttr(1));
     Value s = tensor::ExtractSliceOp::create(rw, loc, rt, op.getInput(), offsets, sizes, strides);
     rw.replaceOp(op, s);

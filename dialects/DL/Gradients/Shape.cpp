@@ -47,7 +47,7 @@ LogicalResult SliceOp::buildGradient(OpBuilder &b, ValueRange resultGrads, Array
   Value g = resultGrads[0];
   int64_t rank = getInput().getType().getRank();
   SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes, strides(rank, b.getIndexAttr(1));
-  offsets[getAxis()] = b.getIndexAttr(getStart());
+  offsets[getAxis()] = offsetAndSize(b, loc).first;
   for (int64_t d = 0; d < rank; ++d) sizes.push_back(sizeOf(b, loc, g, d));
   grads.push_back(tensor::InsertSliceOp::create(b, loc, g, zerosLike(b, loc, getInput()), offsets, sizes, strides));
   return success();
