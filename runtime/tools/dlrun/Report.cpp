@@ -14,17 +14,33 @@
 
 namespace dlrun {
 
-ClassScores::ClassScores(const std::vector<std::vector<int64_t>> &cm) {
-  size_t n = cm.size();
-  for (size_t c = 0; c < n; ++c) {
-    int64_t tp = cm[c][c], predicted = 0, actual = 0;
-    for (size_t k = 0; k < n; ++k) predicted += cm[k][c], actual += cm[c][k];
-    double p = predicted ? double(tp) / double(predicted) : 0, r = actual ? double(tp) / double(actual) : 0;
+ClassScores::ClassScores(const std::vector<int64_t> &truth, const std::vector<int64_t> &predicted, int64_t classes) {
+  std::vector<int64_t> hits(size_t(classes), 0), guesses(size_t(classes), 0);
+  support.assign(size_t(classes), 0);
+  for (size_t k = 0; k < truth.size(); ++k) {
+    ++support[size_t(truth[k])];
+    ++guesses[size_t(predicted[k])];
+    if (truth[k] == predicted[k]) ++hits[size_t(truth[k])];
+  }
+  for (size_t c = 0; c < size_t(classes); ++c) {
+    double p = guesses[c] ? double(hits[c]) / double(guesses[c]) : 0, r = support[c] ? double(hits[c]) / double(support[c]) : 0;
     precision.push_back(p);
     recall.push_back(r);
     f1.push_back(p + r > 0 ? 2 * p * r / (p + r) : 0);
-    support.push_back(actual);
   }
+}
+
+double ClassScores::macro(const std::vector<double> &score) {
+  double total = 0;
+  for (double x : score) total += x;
+  return score.empty() ? 0 : total / double(score.size());
+}
+
+std::vector<std::vector<int64_t>> confusionMatrix(const std::vector<int64_t> &truth, const std::vector<int64_t> &predicted,
+                                                  int64_t classes) {
+  std::vector<std::vector<int64_t>> cm(size_t(classes), std::vector<int64_t>(size_t(classes), 0));
+  for (size_t k = 0; k < truth.size(); ++k) ++cm[size_t(truth[k])][size_t(predicted[k])];
+  return cm;
 }
 
 namespace {
@@ -219,20 +235,22 @@ std::string html(const ReportData &d) {
       << cellOf(e.valAcc, "%.4f") << "</td><td>" << cellOf(e.lr, "%g") << "</td><td>" << cellOf(e.seconds, "%.1f")
       << "</td></tr>\n";
   o << "</table>\n";
-  if (!d.confusion.empty()) {
+  if (d.scores.classes()) {
+    const ClassScores &s = d.scores;
     o << "<h2>Classes (final weights on the " << escape(d.evaluatedOn) << ")</h2>\n<p>loss "
       << fmt("%.4f", d.finalLoss) << ", accuracy " << fmt("%.4f", d.finalAcc) << "</p>\n";
-    ClassScores s(d.confusion);
     o << "<div class='charts'><div><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
          "<th>support</th></tr>\n";
-    for (size_t c = 0; c < s.support.size(); ++c)
+    for (size_t c = 0; c < s.classes(); ++c)
       o << "<tr><td>" << c << "</td><td>" << fmt("%.4f", s.precision[c]) << "</td><td>" << fmt("%.4f", s.recall[c])
         << "</td><td>" << fmt("%.4f", s.f1[c]) << "</td><td>" << s.support[c] << "</td></tr>\n";
-    double n = double(s.support.size());
-    auto mean = [&](const std::vector<double> &v) { double t = 0; for (double x : v) t += x; return n ? t / n : 0; };
-    o << "<tr><th>macro</th><th>" << fmt("%.4f", mean(s.precision)) << "</th><th>" << fmt("%.4f", mean(s.recall))
-      << "</th><th>" << fmt("%.4f", mean(s.f1)) << "</th><th></th></tr>\n";
-    o << "</table></div>\n<div>" << confusionChart(d.confusion) << "</div></div>\n";
+    o << "<tr><th>macro</th><th>" << fmt("%.4f", ClassScores::macro(s.precision)) << "</th><th>"
+      << fmt("%.4f", ClassScores::macro(s.recall)) << "</th><th>" << fmt("%.4f", ClassScores::macro(s.f1))
+      << "</th><th></th></tr>\n";
+    o << "</table></div>\n<div>";
+    if (!d.confusion.empty()) o << confusionChart(d.confusion);
+    else o << "<p>" << s.classes() << " classes: no confusion matrix above " << kConfusionClasses << ".</p>";
+    o << "</div></div>\n";
   }
   o << "<p style='color:#888;font-size:12px'>Written by dlrun train.</p>\n</body></html>\n";
   return o.str();

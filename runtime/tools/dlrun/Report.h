@@ -15,19 +15,36 @@ struct EpochRecord {
   double trainLoss = 0, trainAcc = 0, valLoss = 0, valAcc = 0, lr = 0, seconds = 0;
 };
 
-/// Precision, recall, F1 and support per class from a confusion matrix (rows: true class,
-/// columns: predicted); a class never predicted (or never present) scores 0.
+/// Precision, recall, F1 and support of each of `classes` classes from the true and the
+/// predicted class of every position evaluated; a class never predicted (or never present)
+/// scores 0. Counted per class, not from a confusion matrix: a language model's classes are
+/// its vocabulary, tens of thousands, whose matrix would not fit in memory.
 struct ClassScores {
   std::vector<double> precision, recall, f1;
   std::vector<int64_t> support;
-  explicit ClassScores(const std::vector<std::vector<int64_t>> &confusion);
+  ClassScores() = default;
+  ClassScores(const std::vector<int64_t> &truth, const std::vector<int64_t> &predicted, int64_t classes);
+  size_t classes() const { return support.size(); }
+  /// The mean of a score over the classes (its macro average).
+  static double macro(const std::vector<double> &score);
 };
+
+/// The most classes whose confusion matrix dlrun train keeps (and draws in the report);
+/// above it the per-class scores alone.
+constexpr int64_t kConfusionClasses = 100;
+
+/// The confusion matrix (rows: true class, columns: predicted) of `classes` classes, at
+/// most kConfusionClasses.
+std::vector<std::vector<int64_t>> confusionMatrix(const std::vector<int64_t> &truth, const std::vector<int64_t> &predicted,
+                                                  int64_t classes);
 
 struct ReportData {
   std::string model;    // the model's name
   std::string settings; // optimizer, batch, seed, ... as one line
   std::vector<EpochRecord> epochs;
-  /// For a classification loss: the confusion matrix of the final weights on `evaluatedOn`.
+  /// For a classification loss, on `evaluatedOn` with the final weights: the per-class
+  /// scores and, up to kConfusionClasses classes, the confusion matrix.
+  ClassScores scores;
   std::vector<std::vector<int64_t>> confusion;
   std::string evaluatedOn;
   double finalLoss = 0, finalAcc = 0;

@@ -558,27 +558,24 @@ int train(int argc, char **argv) {
       for (int64_t k = 0; k < positionsPerSample; ++k) truth.push_back(labelsAll[size_t(i * positionsPerSample + k)]);
     int64_t classes = 0;
     for (size_t k = 0; k < truth.size(); ++k) classes = std::max({classes, truth[k] + 1, preds[k] + 1});
-    std::vector<std::vector<int64_t>> cm(size_t(classes), std::vector<int64_t>(size_t(classes), 0));
-    for (size_t k = 0; k < truth.size(); ++k) ++cm[size_t(truth[k])][size_t(preds[k])];
     std::printf("%s: loss %.4f  accuracy %.4f (%lld positions)\n", valIdx.empty() ? "training data" : "validation data",
                 m.loss(), m.acc(), (long long)m.positions);
+    report.scores = ClassScores(truth, preds, classes);
+    const ClassScores &scores = report.scores;
     std::printf("class  precision  recall     f1  support\n");
-    double mp = 0, mr = 0, mf = 0;
-    ClassScores scores(cm);
-    for (int64_t c = 0; c < classes; ++c) {
-      double p = scores.precision[size_t(c)], r = scores.recall[size_t(c)], f = scores.f1[size_t(c)];
-      mp += p, mr += r, mf += f;
-      std::printf("%5lld  %9.4f  %6.4f  %6.4f  %7lld\n", (long long)c, p, r, f, (long long)scores.support[size_t(c)]);
-    }
-    std::printf("macro  %9.4f  %6.4f  %6.4f\n", mp / double(classes), mr / double(classes), mf / double(classes));
-    report.confusion = cm;
+    for (int64_t c = 0; c < classes; ++c)
+      std::printf("%5lld  %9.4f  %6.4f  %6.4f  %7lld\n", (long long)c, scores.precision[size_t(c)],
+                  scores.recall[size_t(c)], scores.f1[size_t(c)], (long long)scores.support[size_t(c)]);
+    std::printf("macro  %9.4f  %6.4f  %6.4f\n", ClassScores::macro(scores.precision), ClassScores::macro(scores.recall),
+                ClassScores::macro(scores.f1));
+    if (classes <= kConfusionClasses) report.confusion = confusionMatrix(truth, preds, classes);
     report.evaluatedOn = valIdx.empty() ? "training data" : "validation data";
     report.finalLoss = m.loss();
     report.finalAcc = m.acc();
     if (classes <= 20) {
       std::printf("confusion matrix (rows: true class, columns: predicted)\n");
       for (int64_t c = 0; c < classes; ++c) {
-        for (int64_t k = 0; k < classes; ++k) std::printf("%6lld", (long long)cm[size_t(c)][size_t(k)]);
+        for (int64_t k = 0; k < classes; ++k) std::printf("%6lld", (long long)report.confusion[size_t(c)][size_t(k)]);
         std::printf("\n");
       }
     }
