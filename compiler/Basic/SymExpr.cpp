@@ -10,7 +10,7 @@ namespace dlc {
 struct SymExpr::Node {
   char op = 'c'; // 'c' constant, 's' symbol, or one of + * /
   int64_t value = 0; // constants; the coefficient of a product; a sum's constant
-  std::vector<SymExpr> factors; // a product's non-constant factors, sorted by spelling
+  std::vector<SymExpr> factors; // a product's non-constant factors, sorted by spelling; a quotient's two operands
   std::vector<std::pair<int64_t, SymExpr>> terms; // a sum's (coefficient, term), sorted by the term's spelling
   std::string spelling;
 };
@@ -34,6 +34,21 @@ std::optional<int64_t> SymExpr::constant() const {
   return std::nullopt;
 }
 bool SymExpr::isSymbol() const { return node->op == 's'; }
+bool SymExpr::nonNegative() const {
+  const Node &n = *node;
+  switch (n.op) {
+  case 'c': return n.value >= 0;
+  case 's': return true;
+  case '*':
+    return n.value >= 0 && std::all_of(n.factors.begin(), n.factors.end(), [](const SymExpr &f) { return f.nonNegative(); });
+  case '+':
+    return n.value >= 0 && std::all_of(n.terms.begin(), n.terms.end(), [](const auto &t) {
+             return t.first >= 0 && t.second.nonNegative();
+           });
+  case '/': return n.factors[0].nonNegative() && n.factors[1].constant().value_or(0) > 0;
+  }
+  return false;
+}
 std::string SymExpr::str() const { return node->spelling; }
 
 static int64_t floorDivInt(int64_t a, int64_t b) {
@@ -145,6 +160,7 @@ SymExpr floorDiv(const SymExpr &a, const SymExpr &b) {
     return product(a.node->value / *cb, a.node->factors);
   auto n = std::make_shared<SymExpr::Node>();
   n->op = '/';
+  n->factors = {a, b};
   n->spelling = "(" + a.str() + "/" + b.str() + ")";
   return SymExpr(std::shared_ptr<const SymExpr::Node>(std::move(n)));
 }

@@ -23,6 +23,10 @@ public:
   std::optional<int64_t> constant() const;
   bool isConstant() const { return constant().has_value(); }
   bool isSymbol() const;
+  /// Whether the size is 0 or more for any sizes of its symbols (which are): sums and
+  /// products of them with coefficients and a constant of 0 or more, and quotients of
+  /// such by a positive constant. False where it may be negative, or it takes more to tell.
+  bool nonNegative() const;
   std::string str() const;
 
   friend SymExpr operator+(const SymExpr &a, const SymExpr &b);

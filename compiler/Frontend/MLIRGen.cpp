@@ -32,8 +32,8 @@ static bool predictsClasses(const ModelGraph &g) {
 /// What a call of the model needs of its symbols' values (the signature's "requires",
 /// checked as the inputs bind them): each symbolic dim of a layer's result 0 or more, and
 /// what layers ask beyond that (LayerCall::needs, which say why first); one entry per
-/// size and divisor, with its largest bound and the first layer that asks it. A symbol
-/// alone needs no bound of 0: an input binds it, and a dim is never negative.
+/// size and divisor, with its largest bound and the first layer that asks it. A size
+/// that cannot be negative (SymExpr::nonNegative: B*T, (B*T)/4) needs no bound of 0.
 static nlohmann::json sizeNeeds(const ModelGraph &g, Diagnostics &diags) {
   struct Need {
     std::string size;
@@ -44,7 +44,7 @@ static nlohmann::json sizeNeeds(const ModelGraph &g, Diagnostics &diags) {
   std::map<std::pair<std::string, int64_t>, size_t> index; // (size, multipleOf) -> needs
   auto add = [&](const SymExpr &size, int64_t atLeast, int64_t multipleOf, const GraphNode &n,
                  const std::string &why) {
-    if (size.isConstant() || (size.isSymbol() && multipleOf == 1 && atLeast <= 0)) return;
+    if (size.isConstant() || (atLeast <= 0 && multipleOf == 1 && size.nonNegative())) return;
     auto [it, fresh] = index.try_emplace({size.str(), multipleOf}, needs.size());
     if (fresh) needs.push_back({size.str(), atLeast, multipleOf, "", ""});
     else if (needs[it->second].atLeast >= atLeast) return;

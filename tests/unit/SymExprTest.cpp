@@ -40,3 +40,18 @@ TEST_CASE("symexpr: sums are canonical") {
   CHECK((SymExpr(0) - H).str() == "(-1*H)");
   CHECK(!(H + SymExpr(1)).isConstant());
 }
+
+TEST_CASE("symexpr: sizes that cannot be negative") {
+  SymExpr B = SymExpr::symbol("B"), H = SymExpr::symbol("H"), T = SymExpr::symbol("T");
+  CHECK(B.nonNegative());
+  CHECK(SymExpr(0).nonNegative());
+  CHECK(!SymExpr(-1).nonNegative());
+  CHECK((B * T).nonNegative());
+  CHECK(floorDiv(B * T, SymExpr(4)).nonNegative());
+  CHECK((H + T + SymExpr(1)).nonNegative());
+  // A size the symbols' values decide: the runtime checks it (the signature's "requires").
+  CHECK(!(H - SymExpr(2)).nonNegative());
+  CHECK(!(floorDiv(H - SymExpr(5), SymExpr(2)) + SymExpr(1)).nonNegative());
+  CHECK(!((H - SymExpr(2)) * B).nonNegative());
+  CHECK(!(T - H).nonNegative());
+}

@@ -212,6 +212,17 @@ int info(const char *path, int64_t batch) {
     std::printf("  %-28s %-5s %s%s\n", v.name, dlrt_dtype_name(v.dtype), dimsStr(v).c_str(), v.buffer ? "  (buffer)" : "");
   }
   std::printf("total parameters: %lld\n", (long long)total);
+  // What a call needs of the sizes it is given (the compiler's size checks).
+  if (sig.is_object() && sig.contains("requires") && !sig["requires"].empty()) {
+    std::printf("requires\n");
+    for (const auto &r : sig["requires"]) {
+      int64_t atLeast = r.value("at_least", int64_t(0)), multiple = r.value("multiple_of", int64_t(1));
+      std::string what = r.value("size", "");
+      if (atLeast > 0 || multiple == 1) what += " >= " + std::to_string(atLeast);
+      if (multiple > 1) what += std::string(atLeast > 0 ? " and" : "") + " a multiple of " + std::to_string(multiple);
+      std::printf("  %-28s %s: %s\n", what.c_str(), r.value("where", "").c_str(), r.value("why", "").c_str());
+    }
+  }
 
   // The arena's size depends on the input shapes: plan it with one call at `batch`, on
   // the device the model is for.
@@ -224,9 +235,15 @@ int info(const char *path, int64_t batch) {
   std::vector<dlrt::HostTensor> held, outs;
   std::vector<dlrt_tensor> ins, views;
   syntheticInputs(m, batch, held, ins);
-  if (dlrt_status st = allocateOutputs(m, loaded.session, ins, outs, views)) return failed(st);
-  if (dlrt_status st = dlrt_infer(loaded.session, ins.data(), int32_t(ins.size()), views.data(), int32_t(views.size())))
-    return failed(st);
+  dlrt_status st = allocateOutputs(m, loaded.session, ins, outs, views);
+  if (!st) st = dlrt_infer(loaded.session, ins.data(), int32_t(ins.size()), views.data(), int32_t(views.size()));
+  if (st) {
+    // Sizes the model cannot take (a kernel larger than a symbolic image): say so; --batch
+    // picks others.
+    std::printf("arena: not planned with every symbolic dim = %lld (%s)\n", (long long)batch, dlrt_status_message(st));
+    dlrt_status_free(st);
+    return Ok;
+  }
   std::printf("with every symbolic dim = %lld:\n", (long long)batch);
   printArena(loaded.session);
   return Ok;
