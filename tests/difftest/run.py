@@ -595,7 +595,12 @@ def perturbed(inputs, seed):
 @contextlib.contextmanager
 def bf16_products():
     """PyTorch's dense, matmul and convolutions reading their operands rounded to bf16, as
-    dlc's bf16 kernels do (the bias added after, unrounded)."""
+    dlc's bf16 kernels do (the bias added after, unrounded); attention's products too
+    (torch.bmm and baddbmm in MultiheadAttention's Python path, which it takes with grad
+    enabled: without, its fused kernel), as dlc's bf16 attention runs them as matmuls.
+    Seed 171443: an attention over outliers whose scores' rounding moved a softmax's
+    winner, an output 74.74 where float64 has -68.58; with q, k, the weights and v rounded
+    to bf16 float64 gives 74.74 too, where the bound had left them unrounded."""
     import torch
     import torch.nn.functional as F
 
@@ -609,17 +614,26 @@ def bf16_products():
         return run
 
     saved = {k: getattr(F, k) for k in ("linear", "conv1d", "conv2d", "conv_transpose2d")}
-    mm, tmm = torch.Tensor.__matmul__, torch.matmul
+    mm, tmm, bmm, baddbmm = torch.Tensor.__matmul__, torch.matmul, torch.bmm, torch.baddbmm
+    mha = torch.nn.MultiheadAttention.forward
+
+    def python_mha(self, *args, **kw):
+        with torch.enable_grad():
+            return tuple(None if o is None else o.detach() for o in mha(self, *args, **kw))
     try:
+        torch.nn.MultiheadAttention.forward = python_mha
         for k, op in saved.items():
             setattr(F, k, rounding(op, k != "linear"))
         torch.Tensor.__matmul__ = lambda a, b: mm(r(a), r(b))
         torch.matmul = lambda a, b: tmm(r(a), r(b))
+        torch.bmm = lambda a, b: bmm(r(a), r(b))
+        torch.baddbmm = lambda c, a, b, **kw: baddbmm(c, r(a), r(b), **kw)
         yield
     finally:
         for k, op in saved.items():
             setattr(F, k, op)
-        torch.Tensor.__matmul__, torch.matmul = mm, tmm
+        torch.Tensor.__matmul__, torch.matmul, torch.bmm, torch.baddbmm = mm, tmm, bmm, baddbmm
+        torch.nn.MultiheadAttention.forward = mha
 
 
 def bf16_moved(m, inputs):
