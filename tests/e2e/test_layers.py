@@ -224,9 +224,12 @@ FIT = """model Fit {
 """
 fit = h.compile_model(FIT, wd, "fit")
 r = h.dlrun(["info", fit], check=False)
-h.check("dlrun info lists what the sizes must be and plans no arena for sizes that do not fit",
-        r.returncode == 0 and "(H+-2) >= 1" in r.stdout and "max_pool2d at" in r.stdout
-        and "arena: not planned with every symbolic dim = 1" in r.stdout, r.stdout + r.stderr)
+h.check("dlrun info lists what the sizes must be, and its call with every symbol 1 fails naming the layer",
+        r.returncode == 1 and "(H+-2) >= 1" in r.stdout and "max_pool2d at" in r.stdout
+        and "conv2d at" in r.stderr and "H = 1" in r.stderr, r.stdout + r.stderr)
+r = h.dlrun(["info", fit, "--batch", "6"], check=False)
+h.check("dlrun info --batch 6 plans the arena", r.returncode == 0 and "with every symbolic dim = 6" in r.stdout,
+        r.stdout + r.stderr)
 for (height, width), layer, size in (((2, 8), "conv2d at", "(H+-2) = 0"), ((8, 1), "conv2d at", "(W+-2) = -1"),
                                      ((3, 8), "max_pool2d at", "= 0"), ((4, 4), None, None)):
     x = np.random.RandomState(height).randn(2, 2, height, width).astype(np.float32)
