@@ -119,11 +119,18 @@ DLRT_VINLINE void gradientRow(const Backward &p, int64_t r, float *dgamma, float
   }
   const float a = g1 / float(cols), b = gx1 / float(cols);
   const vf va = splat(a), vb = splat(b);
+  // dy gamma rounded on its own, as the sums took it, so that g - a is exact where a
+  // row's g are equal (one column: dx exactly 0, as PyTorch's); in one expression the
+  // compiler fuses it into a multiply-add that keeps the product's rounding error.
   for (c = 0; c < vectorEnd; c += kLanes) {
     vf xh = (load(x + c) - m) * s;
-    store(dx + c, s * (load(dy + c) * load(gamma + c) - va - xh * vb));
+    vf g = load(dy + c) * load(gamma + c);
+    store(dx + c, s * (g - va - xh * vb));
   }
-  for (; c < cols; ++c) dx[c] = rstd * (dy[c] * gamma[c] - a - (x[c] - mean) * rstd * b);
+  for (; c < cols; ++c) {
+    float g = dy[c] * gamma[c];
+    dx[c] = rstd * (g - a - (x[c] - mean) * rstd * b);
+  }
 }
 
 DLRT_VINLINE void gradientGroups(const Backward &p, int64_t begin, int64_t end) {
