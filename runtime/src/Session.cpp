@@ -6,7 +6,6 @@
 
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 using namespace dlrt;
@@ -28,15 +27,6 @@ void initialise(HostTensor &t, const ValueSpec &spec, Generator &gen) {
   else if (spec.initKind == "normal") fill([&] { return spec.initA + spec.initB * gen.normal(); });
   else if (spec.initKind == "ones") fill([] { return 1.0; });
   else fill([] { return 0.0; });
-}
-
-/// Whether dim expression `expr` ("((H+-2)/2)") names `symbol` (a whole identifier).
-bool mentions(const std::string &expr, const std::string &symbol) {
-  auto word = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
-  for (size_t at = expr.find(symbol); at != std::string::npos; at = expr.find(symbol, at + 1))
-    if ((at == 0 || !word(expr[at - 1])) && (at + symbol.size() == expr.size() || !word(expr[at + symbol.size()])))
-      return true;
-  return false;
 }
 
 } // namespace
@@ -88,11 +78,13 @@ dlrt_status dlrt::bindInputs(const dlrt_model *m, const std::vector<int> &which,
   // What the layers need of the sizes these inputs give (the signature's "requires"): a
   // kernel that does not fit its input would size a result negative, or empty.
   for (const SizeNeed &need : m->sig.needs) {
-    auto v = evalDim(need.size, syms);
+    std::vector<std::string> read;
+    auto v = evalDim(need.size, syms, &read);
     if (!v || (*v >= need.atLeast && *v % need.multipleOf == 0)) continue; // unbound: not this call's inputs
+    std::sort(read.begin(), read.end()); // as the inputs bound them
     std::string given;
-    for (const auto &[symbol, value] : syms)
-      if (mentions(need.size, symbol)) given += (given.empty() ? "" : ", ") + symbol + " = " + std::to_string(value);
+    for (const std::string &symbol : read)
+      given += (given.empty() ? "" : ", ") + symbol + " = " + std::to_string(syms.at(symbol));
     std::string bound = *v < need.atLeast ? "at least " + std::to_string(need.atLeast)
                                           : "a multiple of " + std::to_string(need.multipleOf);
     if (!syms.count(need.size)) bound = need.size + " = " + std::to_string(*v) + ", " + bound; // not a symbol alone

@@ -144,6 +144,7 @@ namespace {
 struct DimParser {
   const std::string &s;
   const std::map<std::string, int64_t> &syms;
+  std::vector<std::string> *read; // where asked: the symbols read, each once
   size_t pos = 0;
   bool ok = true;
   int depth = 0;
@@ -178,6 +179,7 @@ struct DimParser {
       ok = false;
       return 0;
     }
+    if (read && std::find(read->begin(), read->end(), it->first) == read->end()) read->push_back(it->first);
     return it->second;
   }
   int64_t product() {
@@ -207,8 +209,9 @@ struct DimParser {
 };
 } // namespace
 
-std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols) {
-  DimParser p{expr, symbols};
+std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols,
+                               std::vector<std::string> *read) {
+  DimParser p{expr, symbols, read};
   int64_t v = p.sum();
   if (!p.ok || p.pos != expr.size()) return std::nullopt;
   return v;

@@ -87,8 +87,10 @@ struct Signature {
 
 bool parseSignature(const std::string &json, Signature &out, std::string &error);
 
-/// Evaluates a dim expression ("64", "B", "((B*T)/2)") with the given symbol values.
-std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols);
+/// Evaluates a dim expression ("64", "B", "((B*T)/2)") with the given symbol values;
+/// `read`, where given, receives the symbols it read, each once.
+std::optional<int64_t> evalDim(const std::string &expr, const std::map<std::string, int64_t> &symbols,
+                               std::vector<std::string> *read = nullptr);
 
 
 } // namespace dlrt

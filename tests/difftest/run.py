@@ -734,9 +734,8 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
     that equalled another dim only by the draw (a matmul's inner dims, T against 4); and a
     slice along it whose bounds Python clamps at the drawn size fails the call alike (a
     symbolic dim's slice is not clamped: the call needs the size in the bounds). Returns
-    the largest error as a fraction of
-    the bound, and where one compiled its source and its first output's dims as dlrun info
-    spells them (check_train's `dynamic`), else None."""
+    the largest error as a fraction of the bound, and where one compiled its source and its
+    first output's dims as dlrun info spells them (check_train's `dynamic`), else None."""
     worst = 0.0
     cpu = [k for k in kernels if k != "cuda"]
     for what, text in dynamic_sources(m, seed) if cpu else ():

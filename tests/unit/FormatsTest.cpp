@@ -135,6 +135,9 @@ TEST_CASE("signature: dim expressions evaluate, and hostile ones are invalid, no
   CHECK(dlrt::evalDim("((B*T)/2)", syms) == 6);
   CHECK(dlrt::evalDim("(B-7)/2", syms) == -2); // floor division, as SymExpr
   CHECK(dlrt::evalDim("-3", syms) == -3);
+  std::vector<std::string> read; // the symbols an expression reads, each once, for messages
+  CHECK(dlrt::evalDim("((T*B)+(T+-2))", syms, &read) == 13);
+  CHECK(read == std::vector<std::string>{"T", "B"});
   // Found by fuzzing: a 40-digit size threw std::out_of_range out of the parser.
   CHECK_FALSE(dlrt::evalDim("1044444444444444444444444444444444444444", syms));
   CHECK_FALSE(dlrt::evalDim("-", syms));

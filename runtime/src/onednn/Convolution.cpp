@@ -125,7 +125,6 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
               bool accumulate = false, bool shortcuts = true) {
   // `shortcuts`: Winograd's algorithm and kernels that sum beyond an output's window may
   // run the call; false where its data rules them out (a call moves on to one without).
-  const bool winogradAllowed = shortcuts;
   int64_t n = g[0], c = g[1], h = g[2], wd = g[3], oc = g[4], kh = g[5], kw = g[6], oh = g[7], ow = g[8];
   int64_t groups = g[17];
   int64_t layout = g[19]; // dlrt_layout
@@ -226,7 +225,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // f32 only, and kept under --precision bf16: it does a quarter of the multiplications
     // and bf16's direct kernels twice the f32 rate (ResNet-18 b16 on one Zen 4 core: 261 ms
     // with it, 297 without).
-    if (!chosen && !transposed && blocked && winogradAllowed &&
+    if (!chosen && !transposed && blocked && shortcuts &&
         dlrt_conv2d_winograd(c, oc, kh, kw, g[9], g[10], g[15], g[16], groups)) {
       chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
       p->winograd = chosen.has_value();
@@ -234,7 +233,7 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
     // A train step's NHWC convolution where trainingWinogradByOneDnn picks oneDNN's
     // Winograd: on its blocked layouts, the activations reordered in and out (guarded by
     // the same scan).
-    if (!chosen && !transposed && layout == DLRT_LAYOUT_NHWC && winogradAllowed && !ctx.bf16 &&
+    if (!chosen && !transposed && layout == DLRT_LAYOUT_NHWC && shortcuts && !ctx.bf16 &&
         trainingWinogradByOneDnn(g)) {
       chosen = tryMake(srcAny, dstAny, dnnl::algorithm::convolution_winograd);
       p->winograd = chosen.has_value();
