@@ -1486,6 +1486,49 @@ TEST_CASE("a first convolution's weight gradient (1 to 4 input channels) by nati
   }
 }
 
+TEST_CASE("a train step's 1x1 strided NHWC convolution of fewer than 16 channels: its weight gradient on 1 and 2 "
+          "threads, f32 and bf16, against double (oneDNN's 1x1 kernels overran their scratchpad there)",
+          "[kernels]") {
+  // oneDNN's 1x1 weight-gradient kernels copy a strided input into a space of whole blocks
+  // of 8 or 16 channels sized for fewer (ConvShape::overrunsStridedCopy): capped at AVX2,
+  // the first case's gradient was off by up to 6.6 on two threads; with AVX-512 the 64x64
+  // ones wrote past the scratchpad into the heap. 16 channels: the kernel is right there.
+  struct Case {
+    int64_t n, c, h, w, k, sh, sw;
+  };
+  for (Case cs : {Case{44, 4, 14, 8, 24, 2, 2}, Case{4, 1, 33, 17, 8, 2, 2}, Case{8, 4, 64, 64, 16, 2, 2},
+                  Case{8, 12, 64, 64, 16, 2, 2}, Case{3, 7, 40, 40, 24, 2, 1}, Case{2, 4, 30, 30, 16, 3, 3},
+                  Case{8, 16, 64, 64, 16, 2, 2}}) {
+    const int64_t oh = (cs.h - 1) / cs.sh + 1, ow = (cs.w - 1) / cs.sw + 1;
+    const int64_t g[20] = {cs.n, cs.c, cs.h, cs.w, cs.k, 1, 1, oh, ow, cs.sh, cs.sw, 0, 0, 0, 0, 1, 1, 1,
+                           DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NHWC};
+    auto x = randomVector(size_t(cs.n * cs.h * cs.w * cs.c), 91), dy = randomVector(size_t(cs.n * oh * ow * cs.k), 92);
+    std::vector<double> want, scale;
+    weightGradientReference(g, x, dy, want, scale);
+    for (bool bf16 : {false, true})
+      for (int threads : {1, 2}) {
+        INFO(cs.n << " images of " << cs.h << "x" << cs.w << "x" << cs.c << " -> " << cs.k << ", stride " << cs.sh << "x"
+                  << cs.sw << ", " << threads << " threads" << (bf16 ? ", bf16" : ""));
+        KernelContext ctx;
+        ctx.bf16 = bf16;
+        ctx.threading.threads = threads;
+        // A first call with a large kernel: later ones run every kernel on all threads.
+        ctx.threading.beginCall({1});
+        ctx.threading.choose(2e7, 1);
+        ctx.threading.endCall();
+        for (int step = 0; step < 3; ++step) { // the scratchpad reused, as a session does
+          ctx.threading.beginCall({1});
+          std::vector<float> dw(want.size(), 7.0f);
+          dlrt_k_conv2d_backward_weights_f32(&ctx, 0, g, x.data(), dy.data(), dw.data());
+          ctx.threading.endCall();
+          REQUIRE(ctx.error.empty());
+          // bf16: x and dy rounded to 8 bits of mantissa, each term within 2^-8 of its size.
+          CHECK(mismatches("dw", dw, want, scale, bf16 ? 1e-2 : 1e-5) == 0);
+        }
+      }
+  }
+}
+
 TEST_CASE("activations applied in place (after a oneDNN primitive): every ISA build, tails, NaN and infinities as "
           "torch; a grouped convolution's sigmoid keeps NaN",
           "[kernels]") {

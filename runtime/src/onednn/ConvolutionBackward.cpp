@@ -40,6 +40,7 @@ struct ConvShape {
   // its blocked layouts; else convolution_direct.
   dnnl::algorithm alg = dnnl::algorithm::convolution_direct;
   memory::dims strides, dil, padL, padR;
+  int64_t groupChannels; // input channels a group
   double flops;
 
   explicit ConvShape(const int64_t *g, bool winograd = false) {
@@ -59,7 +60,24 @@ struct ConvShape {
     dil = {g[15] - 1, g[16] - 1};
     padL = {g[11], g[12]};
     padR = {g[13], g[14]};
+    groupChannels = c / groups;
     flops = 2.0 * double(n) * double(oc) * double(c / groups) * double(kh * kw) * double(oh * ow);
+  }
+
+  /// Whether oneDNN's weight-gradient kernel `pd`, made for NHWC activations, writes past
+  /// its scratchpad (oneDNN issue 6035, in 2.6 and since): its 1x1 kernels ("jit_1x1:...",
+  /// "jit_bf16_1x1:...") copy a strided input's pixels into a unit-stride space sized for
+  /// the channels there are but written in whole blocks of 8 (AVX2) or 16 (AVX-512), so
+  /// with fewer channels than a block the copies run over the reduction space beside it
+  /// and past the scratchpad's end. Measured on 2.6: a 1x1 stride-2 convolution of 4
+  /// channels (44 images of 14x8 to 24 channels) capped at AVX2 gave a weight gradient
+  /// off by up to 6.6 on two threads (bytes past the scratchpad written on one); with
+  /// AVX-512, f32 or bf16, 4 to 15 channels on 64x64 and 128x128 images corrupted the
+  /// heap. 16 channels and more, stride 1, and oneDNN's blocked layouts (whose channel
+  /// blocks are padded) were right in every case tried.
+  bool overrunsStridedCopy(const dnnl::primitive_desc_base &pd) const {
+    bool strided = strides[0] > 1 || strides[1] > 1;
+    return strided && groupChannels < 16 && std::string(pd.impl_info_str()).find("1x1") != std::string::npos;
   }
 
   static memory::desc any(const memory::desc &d, memory::data_type t) {
@@ -101,11 +119,13 @@ struct ConvShape {
                             padL, padR);
       return PD(d, kernelAttr(), engine, hint(engine, asked, {compute, compute, compute}, a));
     };
-    // The descriptor where oneDNN has a kernel for it other than its reference one.
+    // The descriptor where oneDNN has a kernel for it other than its reference one (and
+    // for the weight gradient of NHWC activations, other than one that overruns its
+    // scratchpad: then oneDNN's layouts are asked for).
     auto tryMake = [&](bool asked, dt compute, dnnl::algorithm a) -> std::optional<PD> {
       try {
         PD pd = make(asked, compute, a);
-        if (!isReferenceImpl(pd)) return pd;
+        if (!isReferenceImpl(pd) && !(!isData && asked && overrunsStridedCopy(pd))) return pd;
       } catch (const dnnl::error &) {
       }
       return std::nullopt;
