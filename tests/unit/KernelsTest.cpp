@@ -1488,7 +1488,7 @@ TEST_CASE("a first convolution's weight gradient (1 to 4 input channels) by nati
 
 TEST_CASE("a train step's 1x1 strided NHWC convolution of fewer than 16 channels: its weight gradient on 1 and 2 "
           "threads, f32 and bf16, against double (oneDNN's 1x1 kernels overran their scratchpad there)",
-          "[kernels]") {
+          "[kernels][strided1x1]") {
   // oneDNN's 1x1 weight-gradient kernels copy a strided input into a space of whole blocks
   // of 8 or 16 channels sized for fewer (ConvShape::overrunsStridedCopy): capped at AVX2,
   // the first case's gradient was off by up to 6.6 on two threads; with AVX-512 the 64x64
@@ -1527,6 +1527,49 @@ TEST_CASE("a train step's 1x1 strided NHWC convolution of fewer than 16 channels
         }
       }
   }
+}
+
+TEST_CASE("a primitive that writes past the scratchpad it asked for fails its call with an error naming its kernel",
+          "[kernels][strided1x1]") {
+  // oneDNN's AVX2 1x1 weight-gradient kernel made for NHWC activations of 4 channels and
+  // stride 2 (what overrunsStridedCopy keeps kernel calls from) writes bytes 65 to 256
+  // past its page-aligned scratchpad on one thread at its first run, inside the guard. Its AVX-512 kernel
+  // overruns only larger images, past the slack, so the test takes the AVX2 one alone
+  // (ctest runs it capped: unit.kernels.avx2.strided_1x1).
+  using dnnl::memory;
+  using tag = memory::format_tag;
+  const auto f32 = memory::data_type::f32;
+  KernelContext ctx;
+  // One thread from the primitive's making on (oneDNN sizes its scratchpad for the count).
+  const int threads = dlrt::openMPMaxThreads();
+  dlrt::setOpenMPThreads(1);
+  memory::desc src({16, 4, 14, 8}, f32, tag::nhwc), dst({16, 24, 7, 4}, f32, tag::nhwc),
+      wei({24, 4, 1, 1}, f32, tag::any);
+  const memory::dims stride = {2, 2}, zero = {0, 0};
+  dnnl::convolution_forward::primitive_desc hint(
+      {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, wei, dst, stride, zero, zero},
+      dlrt::kernelAttr(), ctx.engine);
+  dnnl::convolution_backward_weights::primitive_desc pd(
+      {dnnl::algorithm::convolution_direct, src, wei, dst, stride, zero, zero}, dlrt::kernelAttr(), ctx.engine, hint);
+  if (std::string(pd.impl_info_str()) != "jit_1x1:avx2") {
+    dlrt::setOpenMPThreads(threads);
+    WARN("oneDNN chose " << pd.impl_info_str() << ", not its AVX2 1x1 kernel: nothing to check");
+    return;
+  }
+  auto x = randomVector(size_t(16 * 14 * 8 * 4), 93), dy = randomVector(size_t(16 * 7 * 4 * 24), 94);
+  memory xm(src, ctx.engine, x.data()), dym(dst, ctx.engine, dy.data()), dwm(pd.diff_weights_desc(), ctx.engine);
+  CHECK_THROWS_WITH(ctx.run(dnnl::convolution_backward_weights(pd),
+                            {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, dwm}}),
+                    Catch::Contains("its kernel jit_1x1:avx2 wrote past the scratchpad it asked for"));
+  dlrt::setOpenMPThreads(threads);
+  // The context goes on: the kernel call takes oneDNN's blocked layouts for this geometry.
+  const int64_t g[20] = {16, 4, 14, 8, 24, 1, 1, 7, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1, DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NHWC};
+  std::vector<double> want, scale;
+  weightGradientReference(g, x, dy, want, scale);
+  std::vector<float> dw(want.size(), 7.0f);
+  dlrt_k_conv2d_backward_weights_f32(&ctx, 0, g, x.data(), dy.data(), dw.data());
+  REQUIRE(ctx.error.empty());
+  CHECK(mismatches("dw", dw, want, scale, 1e-5) == 0);
 }
 
 TEST_CASE("activations applied in place (after a oneDNN primitive): every ISA build, tails, NaN and infinities as "
