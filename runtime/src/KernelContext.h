@@ -89,6 +89,9 @@ struct KernelContext {
   /// primitive made for one thread runs on one thread however many it is given later.
   /// `regions`: how many parallel regions the kernel runs (an RNN: one or more per step).
   int threadsFor(double flops, double regions = 1) { return threadCount = threading.choose(flops, regions); }
+  /// Before a kernel moves on to another way of computing its result, which calls
+  /// threadsFor again: its work is then counted once (ThreadPolicy::retract).
+  void retractThreads() { threading.retract(); }
   /// The count the last threadsFor chose: the current kernel's.
   int threadCount = 1;
   /// Until when generated loop nests run on the calling thread alone, because a recent

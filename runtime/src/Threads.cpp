@@ -22,7 +22,8 @@ void ThreadPolicy::beginCall(const std::vector<int64_t> &s) {
   auto it = learnedFor.find(s);
   learning = it == learnedFor.end();
   allParallel = !learning && it->second.allParallel;
-  total = parallel = 0;
+  total = parallel = lastFlops = 0;
+  lastParallel = false;
 }
 
 bool openMPWorkersSpin() {
@@ -57,8 +58,17 @@ int ThreadPolicy::choose(double flops, double regions) {
   int n = threads > 1 && (allParallel || flops / regions >= kParallelFlops) ? threads : 1;
   total += flops;
   if (n > 1) parallel += flops;
+  lastFlops = flops;
+  lastParallel = n > 1;
   setOpenMPThreads(n);
   return n;
+}
+
+void ThreadPolicy::retract() {
+  total -= lastFlops;
+  if (lastParallel) parallel -= lastFlops;
+  lastFlops = 0;
+  lastParallel = false;
 }
 
 int openMPMaxThreads() {

@@ -84,6 +84,14 @@ public:
   /// Sets OpenMP's thread count for a kernel of `flops` work in `regions` parallel
   /// regions (an RNN runs one or more per step) and returns it.
   int choose(double flops, double regions);
+  /// Takes the last choose() out of the call's tally, for a kernel that then moves on to
+  /// another way of computing its result (Winograd's sums where its operands' scan
+  /// rules them out, oneDNN's kernels where the native one declines) and chooses again:
+  /// the tally, which decides whether later calls run all kernels in parallel, must count
+  /// each kernel's work once, or the choice would depend on the data (a checkpoint resumed
+  /// at a step whose operands Winograd declined ran its later steps on other thread
+  /// counts than the uninterrupted run, off by an ulp).
+  void retract();
   /// The kernel work a call with these shapes did when it was first made; none before.
   std::optional<double> learnedWork(const std::vector<int64_t> &shapes) const;
   /// Whether calls with these shapes after the first run every kernel on all threads: the
@@ -100,6 +108,8 @@ private:
   std::vector<int64_t> shapes;
   bool learning = false, allParallel = false;
   double total = 0, parallel = 0;
+  double lastFlops = 0; // the last choose()'s, and whether it went parallel
+  bool lastParallel = false;
 };
 
 } // namespace dlrt

@@ -1676,6 +1676,48 @@ TEST_CASE("threads: a call's kernels all go parallel when most work is in large 
   CHECK(later(false, {2e7, 1e7 - 1}) == 1);
 }
 
+TEST_CASE("threads: a kernel that moves on to another way of computing its result counts its work once, whatever "
+          "its operands",
+          "[kernels]") {
+  // The policy's tally decides whether later calls run every kernel on all threads: a
+  // retry counted twice made that depend on the data, and a train step resumed from a
+  // checkpoint ran on other thread counts than the uninterrupted run (difftest seed 167411,
+  // weights off by an ulp).
+  dlrt::ThreadPolicy p;
+  p.threads = 2;
+  p.workersSpin = false;
+  p.beginCall({3});
+  CHECK(p.choose(2e7, 1) == 2);
+  p.retract();
+  CHECK(p.choose(2e7, 1) == 2);
+  CHECK(p.choose(1e6, 1) == 1);
+  p.retract();
+  CHECK(p.choose(1e6, 1) == 1);
+  p.endCall();
+  CHECK(p.learnedWork({3}) == 2.1e7);
+
+  // Through a kernel call: native Winograd's weight gradient (64 channels) declines x with
+  // an outlier and oneDNN's direct kernel computes it; the tally is the direct sums' work,
+  // as where Winograd takes it.
+  const int64_t n = 3, c = 64, k = 64, h = 20, w = 20;
+  const int64_t g[20] = {n, c, h, w, k, 3, 3, h, w, 1, 1, 1, 1, 1, 1, 1, 1, 1, DLRT_ACTIVATION_NONE, DLRT_LAYOUT_NHWC};
+  const double work = 2.0 * double(n * h * w) * double(k * c * 9);
+  auto dy = randomVector(size_t(n * h * w * k), 96);
+  for (bool outlier : {false, true}) {
+    INFO((outlier ? "x with an outlier" : "x without"));
+    auto x = randomVector(size_t(n * h * w * c), 95);
+    if (outlier) x[x.size() / 2] = 1e30f;
+    KernelContext ctx;
+    ctx.threading.threads = 2;
+    ctx.threading.beginCall({int64_t(outlier)});
+    std::vector<float> dw(size_t(k * c * 9));
+    dlrt_k_conv2d_backward_weights_f32(&ctx, 0, g, x.data(), dy.data(), dw.data());
+    ctx.threading.endCall();
+    REQUIRE(ctx.error.empty());
+    CHECK(ctx.threading.learnedWork({int64_t(outlier)}) == work);
+  }
+}
+
 TEST_CASE("a matmul with a long sum splits it over the threads: the product on 1 and 2 threads, operands plain or "
           "transposed, against a double-precision reference") {
   // [m, k] x [k, n] with k >> m, n (a weight's gradient dY^T X): split along k on two

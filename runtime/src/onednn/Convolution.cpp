@@ -302,11 +302,15 @@ void convolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x
       p.scanned.update(ctx, givenW);
     }
     native::WinogradInputScan input = native::scanWinogradInput(threads, native::WinogradShape(g, accumulate, 4), x);
-    if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) || input.tileNeedsDirectSums)
+    if (!native::winogradSafe(input.largest, p.weightMagnitude, (c / groups) * kh * kw) || input.tileNeedsDirectSums) {
+      ctx.retractThreads();
       return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
+    }
   }
-  if (p.scanInput && !(native::largestMagnitude(threads, x, int64_t(p.src.get_size() / sizeof(float))) <= kBf16Largest))
+  if (p.scanInput && !(native::largestMagnitude(threads, x, int64_t(p.src.get_size() / sizeof(float))) <= kBf16Largest)) {
+    ctx.retractThreads();
     return convolve<Prim>(ctx, site, g, x, givenW, givenBias, y, transposed, bn, bnEps, accumulate, false);
+  }
   memory userSrc(p.src, ctx.engine, const_cast<float *>(x)), userDst(p.dst, ctx.engine, y);
   memory src = userSrc, dst = userDst;
   if (p.toSrcP) {
@@ -569,7 +573,10 @@ bool dlrt::winogradBackwardWeights(KernelContext &ctx, int64_t site, const int64
   // (scanWinogradInput's tiles are F(4x4)'s). Unchecked, an infinity in x gave NaN where
   // the direct sums give it, and an outlier of 1e6 errors of 4e-5 of their terms'
   // magnitudes (F(2x2), which mixes less of a patch).
-  if (!winogradGivesWeightGradient(threads, g, x, dy)) return false;
+  if (!winogradGivesWeightGradient(threads, g, x, dy)) {
+    ctx.retractThreads();
+    return false;
+  }
   auto buffer = [&](GrowingBuffer &b, int64_t floats) { return static_cast<float *>(b.get(size_t(floats) * sizeof(float))); };
   float *u = buffer(ctx.winogradProducts, s.elements() * s.k * s.c),
         *scratch = buffer(ctx.winogradScratch, native::winogradWeightGradientScratch(threads, s));
@@ -606,7 +613,9 @@ bool dlrt::fewChannelBackwardWeights(KernelContext &ctx, const int64_t *g, const
   const int threads = ctx.threadsFor(2.0 * double(s.n * s.oh * s.ow) * double(s.weights()));
   float *scratch = static_cast<float *>(
       ctx.weightGradientScratch.get(size_t(native::fewChannelWeightGradientScratch(threads, s)) * sizeof(float)));
-  return native::fewChannelWeightGradient(threads, s, x, dy, dw, scratch);
+  if (native::fewChannelWeightGradient(threads, s, x, dy, dw, scratch)) return true;
+  ctx.retractThreads();
+  return false;
 }
 
 extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,

@@ -197,8 +197,10 @@ void backwardData(KernelContext &ctx, int64_t site, const int64_t *g, const floa
       p.weightMagnitude = native::largestMagnitude(threads, w, int64_t(shape.wei.get_size() / sizeof(float)));
       p.scanned.update(ctx, w);
     }
-    if (!winogradGivesDataGradient(threads, g, dy, p.weightMagnitude))
+    if (!winogradGivesDataGradient(threads, g, dy, p.weightMagnitude)) {
+      ctx.retractThreads();
       return backwardData(ctx, site, g, dy, w, dx, false);
+    }
   }
   memory diffDst = p.diffDst.input(ctx, ctx.stagedSrc, dy);
   memory diffSrc = p.diffSrc.output(ctx, ctx.stagedDst, dx);
@@ -223,8 +225,10 @@ void backwardWeights(KernelContext &ctx, int64_t site, const int64_t *g, const f
     slot = p;
   }
   auto &p = *static_cast<BackwardWeights *>(slot.get());
-  if (p.winograd && !winogradGivesWeightGradient(threads, g, x, dy))
+  if (p.winograd && !winogradGivesWeightGradient(threads, g, x, dy)) {
+    ctx.retractThreads();
     return backwardWeights(ctx, site, g, x, dy, dw, false);
+  }
   memory src = p.src.input(ctx, ctx.stagedSrc, x);
   memory diffDst = p.diffDst.input(ctx, ctx.stagedDst, dy);
   memory diffWeights = p.diffWeights.output(ctx, ctx.stagedWeights, dw);
