@@ -42,21 +42,21 @@ tested elsewhere).
 
 Each model also gets trained (unless --no-train): a loss of its first output drawn by the
 seed (mse or bce_with_logits to a random target, cross_entropy or nll to random class
-indices where the output is [B, C] or [B, T, C]), three steps of SGD or one of Adam or AdamW
-(the optimizer drawn by the seed too) on one batch (2-5 rows, or 16-48 on every third seed;
-on half of the SGD seeds 2 x batch - 1 samples, so that the steps alternate between a full
-batch and a partial one) through dlrun train on two threads; every parameter and buffer
-afterwards against PyTorch's (layers in training behaviour: batch norm on batch statistics,
-with its running statistics updated) compared as outputs are (NaN where PyTorch's, its
-infinities, the rest within the bound, whose rounding term also takes float32 PyTorch from
-parameters and inputs moved by one ulp; Adam's first step only where float32 determines the gradient it
-reads); three steps resumed from a checkpoint after the first must give the weights of
-three in one run, bit for bit; and the same steps through the C API in one session, then an
-eval step on all the samples, must leave dlrun's weights bit for bit, each step's loss and
-outputs PyTorch's, and the eval step's loss and outputs PyTorch's in eval behaviour from
-those weights (its predicted classes, for a class loss, the largest outputs). Models with
-dropout (masks PyTorch cannot reproduce) are only resumed and checked through the C API
-(their eval step against PyTorch: dropout is off there).
+indices where the output is [B, C] or [B, T, C]), three steps of SGD or one of Adam or
+AdamW (the optimizer drawn by the seed too) on one batch (2-5 rows, or 16-48 on every third
+seed; on half of the SGD seeds 2 x batch - 1 samples, so that the steps alternate between a
+full batch and a partial one) through dlrun train on two threads; every parameter and
+buffer afterwards against PyTorch's (layers in training behaviour: batch norm on batch
+statistics, with its running statistics updated) compared as outputs are (NaN where
+PyTorch's, its infinities, the rest within the bound, whose rounding term also takes
+float32 PyTorch from parameters and inputs moved by one ulp; Adam's first step only where
+float32 determines the gradient it reads); three steps resumed from a checkpoint after the
+first must give the weights of three in one run, bit for bit; and the same steps through
+the C API in one session, then an eval step on all the samples, must leave dlrun's weights
+bit for bit, each step's loss and outputs PyTorch's, and the eval step's loss and outputs
+PyTorch's in eval behaviour from those weights (its predicted classes, for a class loss,
+the largest outputs). Models with dropout (masks PyTorch cannot reproduce) are only resumed
+and checked through the C API (their eval step against PyTorch: dropout is off there).
 """
 import argparse
 import contextlib
