@@ -852,6 +852,28 @@ def check_optimizers():
                                   state[slot].numpy()[keep], atol=1e-4, rtol=1e-3)
 
 
+def emit(wd, name, kind, extra=()):
+    """dlc --emit KIND of wd/NAME.dl (as h.compile_model wrote it), under DLC_FLAGS."""
+    cmd = [os.path.join(h.BIN, "dlc"), os.path.join(wd, name + ".dl"), "--emit", kind] + list(extra)
+    return subprocess.run(cmd + os.environ.get("DLC_FLAGS", "").split(), capture_output=True, text=True,
+                          check=True).stdout
+
+
+def train_alike(label, so, others, inputs, w0, wd, steps):
+    """STEPS train steps of SO and of each of OTHERS ({what: model.so}) from the weights W0 on
+    INPUTS: every weight and buffer afterwards the same, bit for bit."""
+    def train(model):
+        out = os.path.join(wd, "%s.%s.train" % (os.path.basename(model), label.replace(" ", "_")))
+        os.makedirs(out, exist_ok=True)
+        return h.train_run(model, inputs, w0, out, ["--steps", str(steps)])[0]
+    after = train(so)
+    for what, other_so in others.items():
+        other = train(other_so)
+        for k in other:
+            h.check("%s: shared bodies train %s as %s do, bit for bit" % (label, k, what),
+                    np.array_equal(after[k], other[k]), "max diff %g" % np.abs(after[k] - other[k]).max())
+
+
 def check_shared_bodies():
     """The deep model's calls of block (and of mlp inside it) share functions, forward,
     backward and updates, and compute bit for bit what the model compiled with every call
@@ -865,17 +887,14 @@ def check_shared_bodies():
     shared = h.compile_model(src, wd, "shared")
     others = {"unrolled calls": h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"]),
               "entries code-generated apart": h.compile_model(src, wd, "glue", flags=["--glue-threshold=0"])}
-    flags = os.environ.get("DLC_FLAGS", "").split()
-    dlc = [os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl")]
-    ir = subprocess.run(dlc + ["--emit", "llvm"] + flags, capture_output=True, text=True, check=True).stdout
+    ir = emit(wd, "shared", "llvm")
     bodies = re.findall(r"^define (?:internal|hidden) [^@]*@(dl_fn_\w+)\(", ir, re.M)
     h.check("deep: block and mlp compiled as shared bodies", any(b.startswith("dl_fn_block") for b in bodies) and
             any(b.startswith("dl_fn_mlp") for b in bodies), str(bodies))
     for b in bodies:
         calls = len(re.findall(r"call [^@]*@%s\(" % b, ir))
         h.check("deep: %s is called more than once" % b, calls >= 2, "%d calls" % calls)
-    asm = subprocess.run(dlc + ["--emit", "asm", "--glue-threshold=0"] + flags, capture_output=True, text=True,
-                         check=True).stdout
+    asm = emit(wd, "shared", "asm", ["--glue-threshold=0"])
     parts = re.findall(r"^# dlc: code part .*$", asm, re.M)
     h.check("deep: --glue-threshold=0 generates the entry functions at level 0, apart",
             any("level 0: dl_entry_eval_step, dl_entry_infer, dl_entry_train_step" in p for p in parts), str(parts))
@@ -885,19 +904,11 @@ def check_shared_bodies():
     for batch in (3, 5):
         inputs = deep_inputs(batch, rng)
         a = h.infer(shared, {"x": inputs["x"]}, w0, wd)["logits"]
-        out = os.path.join(wd, "shared.train%d" % batch)
-        os.makedirs(out, exist_ok=True)
-        after = h.train_run(shared, inputs, w0, out, ["--steps", "3"])[0]
         for what, so in others.items():
             b = h.infer(so, {"x": inputs["x"]}, w0, wd)["logits"]
             h.check("deep b%d: shared bodies infer what %s do, bit for bit" % (batch, what), np.array_equal(a, b),
                     "max diff %g" % np.abs(a - b).max())
-            out = os.path.join(wd, os.path.basename(so) + ".train%d" % batch)
-            os.makedirs(out, exist_ok=True)
-            other = h.train_run(so, inputs, w0, out, ["--steps", "3"])[0]
-            for k in other:
-                h.check("deep b%d: shared bodies train %s as %s do, bit for bit" % (batch, k, what),
-                        np.array_equal(after[k], other[k]), "max diff %g" % np.abs(after[k] - other[k]).max())
+        train_alike("deep b%d" % batch, shared, others, inputs, w0, wd, 3)
 
 
 # A fn called four times in a row over [B, T, C] with a class loss: each call's backward
@@ -930,9 +941,7 @@ def check_shared_chain():
     wd = h.workdir()
     shared = h.compile_model(src, wd, "shared")
     unrolled = h.compile_model(src, wd, "unrolled", flags=["--share-fn-bodies=false"])
-    flags = os.environ.get("DLC_FLAGS", "").split()
-    ir = subprocess.run([os.path.join(h.BIN, "dlc"), os.path.join(wd, "shared.dl"), "--emit", "llvm"] + flags,
-                        capture_output=True, text=True, check=True).stdout
+    ir = emit(wd, "shared", "llvm")
     h.check("chain: f compiled as a shared body", re.search(r"^define [^@]*@dl_fn_f_", ir, re.M) is not None)
     P = {n: torch.randn(*shape) * 0.3 for n, shape in
          [("f.%d.q.%s" % (k, p), (8, 8) if p == "weight" else (8,)) for k in range(4) for p in ("weight", "bias")]}
@@ -940,13 +949,7 @@ def check_shared_chain():
     h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
     inputs = {"x": rng.standard_normal((3, 4, 8)).astype(np.float32),
               "target": rng.integers(0, 8, (3, 4)).astype(np.int32)}
-    runs = []
-    for so in (shared, unrolled):
-        out = os.path.join(wd, os.path.basename(so) + ".train")
-        os.makedirs(out, exist_ok=True)
-        runs.append(h.train_run(so, inputs, w0, out, ["--steps", "2"])[0])
-    for k in runs[1]:
-        h.check("chain: shared bodies train %s as unrolled calls do, bit for bit" % k, np.array_equal(runs[0][k], runs[1][k]))
+    train_alike("chain", shared, {"unrolled calls": unrolled}, inputs, w0, wd, 2)
 
 
 def check_errors():
