@@ -539,10 +539,7 @@ class Model:
         filters = filters or r.choice([1, 3, 4, 6, 8, 16, 17, 32])
         kernel = kernel or r.choice([1, 3, 3, 5])
         stride = stride or r.choice([1, 1, 2])
-        groups = 1
-        if not winograd and r.random() < 0.2:
-            common = [g for g in (2, 3, 4) if c % g == 0 and filters % g == 0]
-            groups = r.choice(common) if common else 1
+        groups = 1 if winograd else self._groups(c, filters)
         dilation = 2 if (not winograd and kernel == 3 and r.random() < 0.15) else 1
         if stride == 1 and r.random() < 0.3:
             padding, ptxt = "same", '"same"'
@@ -631,6 +628,14 @@ class Model:
             fn = lambda env: F.avg_pool2d(env[xn], k, s, p)
         return self._bind("%s_pool2d(%s, %s)" % (kind, xn, attrs), ["B", x.shape[1], oh, ow], fn)
 
+    def _groups(self, c, filters, chance=0.2):
+        """A group count that divides both channel counts, now and then; else 1."""
+        r = self.rng
+        if r.random() >= chance:
+            return 1
+        common = [g for g in (2, 3, 4) if c % g == 0 and filters % g == 0]
+        return r.choice(common) if common else 1
+
     def _conv_transpose(self):
         r = self.rng
         x = self._pick(lambda v: v.rank == 4 and v.shape[2] <= 8 and v.shape[3] <= 8)
@@ -638,31 +643,56 @@ class Model:
             return False
         c, h, w = x.shape[1:]
         filters = r.choice([2, 3, 4, 8])
+        groups = self._groups(c, filters, chance=0.4)  # its inputs' channels are often 1 or 3
         k, s = r.choice([2, 3]), r.choice([1, 2])
+        dil = 2 if r.random() < 0.15 else 1
         p = r.randint(0, k - 1)
-        op_ = r.randint(0, s - 1) if s > 1 else 0
-        oh, ow = (h - 1) * s - 2 * p + (k - 1) + op_ + 1, (w - 1) * s - 2 * p + (k - 1) + op_ + 1
+        # PyTorch takes an output_padding below the stride or the dilation.
+        op_ = r.randint(0, max(s, dil) - 1)
+        oh, ow = (h - 1) * s - 2 * p + dil * (k - 1) + op_ + 1, (w - 1) * s - 2 * p + dil * (k - 1) + op_ + 1
         if oh < 1 or ow < 1:
             return False
-        mod = torch.nn.ConvTranspose2d(c, filters, k, stride=s, padding=p, output_padding=op_)
+        bias = r.random() < 0.8
+        mod = torch.nn.ConvTranspose2d(c, filters, k, stride=s, padding=p, output_padding=op_, groups=groups,
+                                       dilation=dil, bias=bias)
         name = self._layer(mod)
         xn = x.name
-        expr = 'conv_transpose2d(%s, %d, %d, stride = %d, padding = %d, output_padding = %d, name = "%s")' % (
-            xn, filters, k, s, p, op_, name)
+        attrs = "stride = %d, padding = %d, output_padding = %d" % (s, p, op_)
+        if dil != 1: attrs += ", dilation = %d" % dil
+        if groups != 1: attrs += ", groups = %d" % groups
+        if not bias: attrs += ", bias = false"
+        expr = 'conv_transpose2d(%s, %d, %d, %s, name = "%s")' % (xn, filters, k, attrs, name)
         return self._bind(expr, ["B", filters, oh, ow], lambda env: self.modules[name](env[xn]))
 
     def _conv1d(self):
         r = self.rng
         x = self._pick(lambda v: v.rank == 3)
         c, l = x.shape[1:]
-        k = r.choice([1, 2, 3])
-        if l < k:
+        k = r.choice([1, 2, 3, 3, 5])
+        s = r.choice([1, 1, 2])
+        dil = 2 if k > 1 and r.random() < 0.2 else 1
+        filters = r.choice([2, 4, 7, 8])
+        groups = self._groups(c, filters)
+        ext = dil * (k - 1) + 1
+        if s == 1 and r.random() < 0.25:
+            # "same" pads dil * (k - 1) in all, the odd element at the end (k even).
+            p, ptxt, out = "same", '"same"', l
+        else:
+            p = r.randint(0, k // 2)
+            ptxt, out = str(p), (l + 2 * p - ext) // s + 1
+        if out < 1:
             return False
-        filters = r.choice([2, 4, 7])
-        mod = torch.nn.Conv1d(c, filters, k)
+        bias = r.random() < 0.8
+        mod = torch.nn.Conv1d(c, filters, k, stride=s, padding=p, dilation=dil, groups=groups, bias=bias)
         name = self._layer(mod)
         xn = x.name
-        return self._bind('conv1d(%s, %d, %d, name = "%s")' % (xn, filters, k, name), ["B", filters, l - k + 1],
+        attrs = ["%d" % filters, "%d" % k]
+        if s != 1: attrs.append("stride = %d" % s)
+        if p != 0: attrs.append("padding = %s" % ptxt)
+        if dil != 1: attrs.append("dilation = %d" % dil)
+        if groups != 1: attrs.append("groups = %d" % groups)
+        if not bias: attrs.append("bias = false")
+        return self._bind('conv1d(%s, %s, name = "%s")' % (xn, ", ".join(attrs), name), ["B", filters, out],
                           lambda env: self.modules[name](env[xn]))
 
     def _matmul(self):
