@@ -884,9 +884,12 @@ class Model:
                 out[n] = rng.randn(*dims).astype(np.float32)
         return out
 
-    def reference(self, inputs, double=False):
+    def reference(self, inputs, double=False, rounded=False):
         """Every output computed by PyTorch, in float32, or in float64 (parameters and float
-        inputs widened) to show how much float32 rounding moves each output."""
+        inputs widened) to show how much float32 rounding moves each output. `rounded`
+        (with double): every value the model binds rounded to float32 as it is made, the
+        ops themselves in float64: float32's rounding noise where float64 would cancel it
+        exactly (a softmax's column summed is 1 there, in every column alike)."""
         env = {n: torch.from_numpy(a) for n, a in inputs.items()}
         modules = self.modules
         if double:
@@ -897,6 +900,8 @@ class Model:
             with torch.no_grad():
                 for name, fn in self.steps:
                     env[name] = fn(env)
+                    if rounded and env[name].dtype == torch.float64:
+                        env[name] = env[name].float().double()
         finally:
             modules.float()
         return {o: env[v].detach().numpy() for o, v in self.outputs}

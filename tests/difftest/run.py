@@ -19,8 +19,9 @@ float32 reassociation through deep random chains, and wider for an output the mo
 computes ill-conditioned (float32 PyTorch differs from float64 PyTorch there, e.g. a
 layer_norm of differences of near-equal values, where two float32 implementations differ by
 about as much anywhere in the output; moved64 is float64 PyTorch on the inputs each moved
-by up to one float32 rounding, which shows it where float32 PyTorch happened to land near
-float64); tight enough to catch any wrong buffer. The largest error of passing models, as
+by up to one float32 rounding, every value the model binds rounded to float32, which shows
+it where float32 PyTorch happened to land near float64, or where float64 cancels float32's
+rounding noise exactly); tight enough to catch any wrong buffer. The largest error of passing models, as
 a fraction of this bound, is printed. The same calls run once more one after another in one
 session (session_calls.py, through the C API; batch sizes changing at every call), checked
 the same way: what a session keeps from call to call must not change a later call's numbers.
@@ -281,13 +282,13 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
                 first)
 
 
-def eval_reference(m, state, inputs, target, loss, double=False):
+def eval_reference(m, state, inputs, target, loss, double=False, rounded=False):
     """PyTorch's outputs and loss (as "loss") in eval behaviour (dropout off, batch norm on
     its running statistics) from the weights `state`, on all of `inputs`."""
     import torch
     with modules_copy(m):
         m.modules.load_state_dict({n: torch.from_numpy(np.array(a)) for n, a in state.items()})
-        outs = m.reference(inputs, double)
+        outs = m.reference(inputs, double, rounded)
     t = torch.from_numpy(target)
     outs["loss"] = np.array(float(loss.torch_fn(torch.from_numpy(outs[m.outputs[0][0]]),
                                                 t.double() if double and t.is_floating_point() else t,
@@ -825,7 +826,8 @@ def check_model(args):
         if PRECISION == "bf16":
             moved64 = [bf16_moved(m, inp) for _, inp in cases]
         else:
-            moved64 = [m.reference(perturbed(inp, seed + 3 + i), double=True) for i, (_, inp) in enumerate(cases)]
+            moved64 = [m.reference(perturbed(inp, seed + 3 + i), double=True, rounded=True)
+                       for i, (_, inp) in enumerate(cases)]
         for k in kernels:
             so = os.path.join(wd, "model_%s.so" % k)
             err = compile_model(src, so, k)
@@ -979,7 +981,7 @@ def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, st
         worst = max(worst, compare_all(calls[i]["out"], refs, "%s, step %d through the C API" % (what, i + 1),
                                        problems))
     refs = [eval_reference(m, state, inputs, target, loss), eval_reference(m, state, inputs, target, loss, True),
-            eval_reference(m, state, perturbed(inputs, 7), target, loss, True)]
+            eval_reference(m, state, perturbed(inputs, 7), target, loss, True, True)]
     out = calls[-1]["out"]
     worst = max(worst, compare_all(out, refs, "%s, eval step" % what, problems))
     if os.path.exists(os.path.join(out, "predictions.npy")):
