@@ -20,10 +20,15 @@ random inputs.
 """
 import math
 import random
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+# PyTorch's note that conv1d's padding = "same" with an even kernel pads a copy of its
+# input: what the reference should do, and no news in a test's output.
+warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
 
 
 def gelu(t, approximate="none"):
@@ -169,7 +174,8 @@ class Model:
         r = self.rng
         options = [self._unary, self._unary, self._binary, self._binary, self._dense, self._softmax,
                    self._layer_norm, self._reduce, self._shape_op, self._concat, self._batch_norm,
-                   self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse]
+                   self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse, self._chain_then_reuse,
+                   self._across_batch]
         if any(v.rank == 4 for v in self.pool):
             options += [self._conv2d, self._conv2d, self._pool, self._conv_transpose, self._winograd, self._winograd,
                         self._first_layer, self._first_layer]
@@ -216,6 +222,13 @@ class Model:
             bn = b.name
             bshape_expr = bn
             bfn = lambda env: env[bn]
+        elif a.rank >= 2 and r.random() < 0.25:
+            # A reduction of a over every dim, the batch's too (the axis omitted): a scalar,
+            # broadcast back; max's gradient split among ties, as amax's.
+            red = r.choice(["mean", "max", "sum"])
+            bshape_expr = "%s(%s)" % (red, a.name)
+            an = a.name
+            bfn = lambda env: {"mean": torch.mean, "max": lambda t: torch.amax(t, ()), "sum": torch.sum}[red](env[an])
         elif a.rank >= 2:
             # A reduction of a itself with keepdims: broadcasting back over inner axes, or
             # over the batch (axis 0).
@@ -416,6 +429,44 @@ class Model:
         expr = "%s(%s)" % (op, xn) if axis == -1 and r.random() < 0.5 else "%s(%s, axis = %d)" % (op, xn, axis)
         return self._bind(expr, x.shape, lambda env: f(env[xn], axis))
 
+    def _across_batch(self):
+        """An op that reads across the batch (the compiler must not split the batch where one
+        does): softmax over axis 0, directly or through transposes that move the batch
+        inward and back; a dense layer between such transposes; x less the max over the
+        batch; x less the mean over x and another value concatenated along the batch."""
+        r = self.rng
+        x = self._pick(lambda v: v.rank >= 2)
+        xn, rank = x.name, x.rank
+        kind = r.choice(["softmax", "swapped softmax", "swapped dense", "max", "concat"])
+        if kind == "softmax":
+            return self._bind("softmax(%s, axis = 0)" % xn, x.shape, lambda env: torch.softmax(env[xn], 0))
+        k = r.randrange(1, rank)
+        perm = list(range(rank))
+        perm[0], perm[k] = k, 0
+        ptxt = "(%s)" % ", ".join(map(str, perm))
+        if kind == "swapped softmax":
+            log = r.random() < 0.3
+            op, f = ("log_softmax", torch.log_softmax) if log else ("softmax", torch.softmax)
+            return self._bind("transpose(%s(transpose(%s, %s), axis = %d), %s)" % (op, xn, ptxt, k, ptxt), x.shape,
+                              lambda env: f(env[xn], 0))
+        if kind == "swapped dense":
+            if rank < 3 or k == rank - 1:
+                return False
+            units = r.choice([3, 5, 8])
+            name = self._layer(torch.nn.Linear(x.shape[-1], units))
+            expr = 'transpose(dense(transpose(%s, %s), %d, name = "%s"), %s)' % (xn, ptxt, units, name, ptxt)
+            return self._bind(expr, x.shape[:-1] + [units], lambda env: self.modules[name](env[xn]))
+        if kind == "max":
+            # amax's gradient, split among ties, as the DSL's max.
+            return self._bind("%s - max(%s, axis = 0, keepdims = true)" % (xn, xn), x.shape,
+                              lambda env: env[xn] - torch.amax(env[xn], 0, keepdim=True))
+        others = [v for v in self.pool if v.shape == x.shape]
+        y = r.choice(others)
+        y.uses += 1
+        yn = y.name
+        return self._bind("%s - mean(concat((%s, %s), 0), axis = 0, keepdims = true)" % (xn, xn, yn), x.shape,
+                          lambda env: env[xn] - torch.cat([env[xn], env[yn]], 0).mean(0, keepdim=True))
+
     def _layer_norm(self):
         x = self._pick(lambda v: v.rank >= 2)
         ln = torch.nn.LayerNorm(x.shape[-1])
@@ -444,9 +495,14 @@ class Model:
                           lambda env: self.modules[name](env[xn]))
 
     def _batch_norm(self):
+        r = self.rng
         x = self._pick(lambda v: 2 <= v.rank <= 4)
         c = x.shape[1]
-        bn = (torch.nn.BatchNorm1d if x.rank <= 3 else torch.nn.BatchNorm2d)(c)
+        # Now and then another momentum (the running statistics' update in a train step)
+        # or eps than the defaults.
+        momentum = r.choice([0.01, 0.5, 1.0]) if r.random() < 0.3 else 0.1
+        eps = r.choice([1e-3, 0.1]) if r.random() < 0.3 else 1e-5
+        bn = (torch.nn.BatchNorm1d if x.rank <= 3 else torch.nn.BatchNorm2d)(c, eps=eps, momentum=momentum)
         with torch.no_grad():
             bn.running_mean.uniform_(-1, 1)
             bn.running_var.uniform_(0.5, 2)
@@ -455,7 +511,8 @@ class Model:
         bn.eval()
         name = self._layer(bn)
         xn = x.name
-        return self._bind('batch_norm(%s, name = "%s")' % (xn, name), x.shape,
+        attrs = ("momentum = %g, " % momentum if momentum != 0.1 else "") + ("eps = %g, " % eps if eps != 1e-5 else "")
+        return self._bind('batch_norm(%s, %sname = "%s")' % (xn, attrs, name), x.shape,
                           lambda env: self.modules[name](env[xn]))
 
     def _reduce(self):
