@@ -12,8 +12,8 @@ PLAN: {"model": .so, "weights": .safetensors, "threads": N, "lib": folder of lib
 "plugins": folder, "calls": [{"inputs": {name: .npy}, "out": folder, "kind": "infer"}, ...],
 "save": .safetensors or absent}. Each call's outputs go to its folder as <output name>.npy;
 a call of kind "train" or "eval" (a train or eval step: every input, labels too) adds
-loss.npy and, where the loss takes labels, predictions.npy. "save": the weights after the
-last call. Exit 1 with the failing call's message on stderr. Runs apart from PyTorch (its
+loss.npy and, where the loss takes labels, predictions.npy; a call's "lr", where given, is
+set (dlrt_set_lr) before it. "save": the weights after the last call. Exit 1 with the failing call's message on stderr. Runs apart from PyTorch (its
 own oneDNN and OpenMP stay out of this process).
 """
 import ctypes as C
@@ -54,7 +54,7 @@ def main():
     rt.dlrt_status_free.argtypes = [C.c_void_p]
     for fn in ("dlrt_model_load", "dlrt_add_plugin_dir", "dlrt_session_create", "dlrt_model_input",
                "dlrt_model_output", "dlrt_load_weights", "dlrt_output_shapes", "dlrt_infer", "dlrt_train_step",
-               "dlrt_eval_step", "dlrt_save_weights"):
+               "dlrt_eval_step", "dlrt_save_weights", "dlrt_set_lr"):
         getattr(rt, fn).restype = C.c_void_p
     rt.dlrt_model_num_inputs.argtypes = rt.dlrt_model_num_outputs.argtypes = [C.c_void_p]
     rt.dlrt_model_input.argtypes = rt.dlrt_model_output.argtypes = [C.c_void_p, C.c_int32, C.POINTER(ValueInfo)]
@@ -66,6 +66,9 @@ def main():
                                                                 C.POINTER(StepResults)]
     rt.dlrt_model_label_input.argtypes = [C.c_void_p]
     rt.dlrt_save_weights.argtypes = [C.c_void_p, C.c_char_p]
+    rt.dlrt_set_lr.argtypes = [C.c_void_p, C.c_double]
+    rt.dlrt_get_lr.argtypes = [C.c_void_p]
+    rt.dlrt_get_lr.restype = C.c_double
 
     def check(status, what):
         if status:
@@ -103,6 +106,10 @@ def main():
 
     for n, call in enumerate(plan["calls"]):
         kind = call.get("kind", "infer")
+        if "lr" in call:
+            check(rt.dlrt_set_lr(session, call["lr"]), "call %d: set the learning rate" % n)
+            if rt.dlrt_get_lr(session) != call["lr"]:
+                sys.exit("call %d: dlrt_get_lr gives %r after dlrt_set_lr(%r)" % (n, rt.dlrt_get_lr(session), call["lr"]))
         keep = []
         arrays = {name: np.load(path) for name, path in call["inputs"].items()}
         args = (Tensor * max(1, len(inputs)))(*[tensor(arrays[name], keep) for name in inputs])

@@ -11,6 +11,7 @@ after the steps against torch.optim's float32 run within TOOLS.md's 1e-4 + 1e-3 
 import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -852,6 +853,60 @@ def check_optimizers():
                                   state[slot].numpy()[keep], atol=1e-4, rtol=1e-3)
 
 
+def check_lr_between_steps():
+    """DSL.md: the learning rate can be changed between steps at run time. Three steps of
+    each optimizer through the C API in one session (tests/difftest/session_calls.py), the
+    rate set before each (dlrt_set_lr: the DSL's, 0.3 of it, 2.5 times it), against
+    torch.optim with its param group's lr set alike; weight decay, momentum and AdamW's
+    decoupled decay all read the rate of their step."""
+    import json
+    rng = np.random.default_rng(6)
+    for opt, clip, make_opt in OPTIMIZERS:
+        wd = h.workdir()
+        so = h.compile_model(source(MLP, opt, clip), wd)
+        P = init_params(MLP_PARAMS, torch.float32, seed=7)
+        w0 = os.path.join(wd, "w0.safetensors")
+        h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+        inputs = mlp_inputs(6, rng)
+        files = {}
+        for k, a in inputs.items():
+            files[k] = os.path.join(wd, k + ".npy")
+            np.save(files[k], a)
+        base = float(re.search(r"lr = ([0-9.e-]+)", opt).group(1))
+        rates = [base, 0.3 * base, 2.5 * base]
+        after = os.path.join(wd, "after.safetensors")
+        plan = os.path.join(wd, "plan.json")
+        with open(plan, "w") as f:
+            json.dump({"model": so, "weights": w0, "threads": 2, "lib": os.path.join(h.BIN, "..", "lib"),
+                       "plugins": os.path.join(h.BIN, "..", "lib", "dlc-plugins"), "save": after,
+                       "calls": [{"kind": "train", "inputs": files, "out": os.path.join(wd, "step%d" % i), "lr": lr}
+                                 for i, lr in enumerate(rates)]}, f)
+        r = subprocess.run([sys.executable, os.path.join(h.SRC, "tests", "difftest", "session_calls.py"), plan],
+                           capture_output=True, text=True)
+        what = "lr between steps, %s" % opt.split("(")[0] + (" clip" if clip else "")
+        h.check("%s: the steps through the C API run" % what, r.returncode == 0, r.stderr[-600:])
+        if r.returncode:
+            continue
+        got = h.load_safetensors(after)[0]
+        T = {k: v.clone().requires_grad_() for k, v in P.items()}
+        o = make_opt(list(T.values()))
+        small = {k: np.zeros(v.shape, bool) for k, v in T.items()}
+        for lr in rates:
+            for g in o.param_groups:
+                g["lr"] = lr
+            o.zero_grad()
+            mlp_loss(T, torch_inputs(inputs, torch.float32)).backward()
+            for k, v in T.items():
+                small[k] |= v.grad.abs().numpy() < 1e-6
+            if clip:
+                torch.nn.utils.clip_grad_norm_(list(T.values()), clip)
+            o.step()
+        adam = not isinstance(o, torch.optim.SGD)
+        for k, v in T.items():
+            keep = ~small[k] if adam else np.ones(v.shape, bool)
+            h.check_close("%s %s" % (what, k), got[k][keep], v.detach().numpy()[keep], atol=1e-4, rtol=1e-3)
+
+
 def emit(wd, name, kind, extra=()):
     """dlc --emit KIND of wd/NAME.dl (as h.compile_model wrote it), under DLC_FLAGS."""
     cmd = [os.path.join(h.BIN, "dlc"), os.path.join(wd, name + ".dl"), "--emit", kind] + list(extra)
@@ -1144,6 +1199,7 @@ if __name__ == "__main__":  # test_precision.py imports the models
     check_native_lstm()
     check_gradients()
     check_optimizers()
+    check_lr_between_steps()
     check_shared_bodies()
     check_shared_chain()
     check_errors()
