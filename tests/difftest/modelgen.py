@@ -77,7 +77,7 @@ class Model:
         self.steps = []          # (result name, fn(env) -> tensor), in order
         self.modules = torch.nn.ModuleDict()
         self.pool = []           # live f32 values
-        self.ids = None          # the i64 ids input, if any
+        self.ids = None          # the ids input (i64 or i32), if any
         self.outputs = []        # (output name, value name)
         self.counter = 0
         self.force = None        # the operand the next _pick returns (if it qualifies)
@@ -162,8 +162,9 @@ class Model:
             else:
                 self.ids_len = r.randint(8, 40) if self.wide else r.randint(1, 7)
                 self.ids_num = r.randint(3, 20)
-                self.inputs_decl.append(("ids", "i64", ["B", self.ids_len]))
-                self.ids = Value("ids", ["B", self.ids_len], "i64")
+                dtype = "i32" if r.random() < 0.3 else "i64"  # embedding reads either, as nn.Embedding
+                self.inputs_decl.append(("ids", dtype, ["B", self.ids_len]))
+                self.ids = Value("ids", ["B", self.ids_len], dtype)
                 continue
             self.inputs_decl.append((k, "f32", shape))
             self.pool.append(Value(k, shape))
@@ -287,7 +288,9 @@ class Model:
         called 2-5 times in a row: each call has parameters of its own (FN.K.qN), and dlc
         compiles the calls as one function (dl-share-fn-bodies)."""
         r = self.rng
-        x = self._pick(lambda v: 2 <= v.rank <= 3)
+        # Their dense layers are d x d: at most 1024 features (a flattened image can have
+        # 25,088, a 2.5 GB weight; seed 203003).
+        x = self._pick(lambda v: 2 <= v.rank <= 3 and v.shape[-1] <= 1024)
         if x is None:
             return False
         d = x.shape[-1]
@@ -366,7 +369,9 @@ class Model:
         layers take their names from the value they are bound to, numbered in unrolled order
         (v, v_1, v_2, ...: DSL.md's naming rule 2)."""
         r = self.rng
-        x = self._pick(lambda v: 2 <= v.rank <= 3)
+        # Their dense layers are d x d: at most 1024 features (a flattened image can have
+        # 25,088, a 2.5 GB weight; seed 203003).
+        x = self._pick(lambda v: 2 <= v.rank <= 3 and v.shape[-1] <= 1024)
         if x is None:
             return False
         d, times = x.shape[-1], r.randint(1, 3)
@@ -881,7 +886,7 @@ class Model:
             if readers:
                 chosen.append(readers[-1])
                 continue
-            if dtype == "i64":
+            if dtype != "f32":
                 self._embedding()
             else:
                 v = next(p for p in self.pool if p.name == n)
@@ -935,8 +940,8 @@ class Model:
         out = {}
         for n, dtype, shape in self.inputs_decl:
             dims = [batch] + list(shape[1:])
-            if dtype == "i64":
-                out[n] = rng.randint(0, self.ids_num, size=dims).astype(np.int64)
+            if dtype != "f32":
+                out[n] = rng.randint(0, self.ids_num, size=dims).astype(np.int32 if dtype == "i32" else np.int64)
             else:
                 out[n] = rng.randn(*dims).astype(np.float32)
         return out
