@@ -13,6 +13,10 @@
 #include "io/Safetensors.h"
 #include "io/Tensor.h"
 
+#include <cstddef>
+#include <memory>
+#include <string>
+
 struct dlrt_model_s {
   void *handle = nullptr;
   std::string path;
@@ -88,23 +92,39 @@ struct EntryArgs {
     std::vector<int64_t> dims;
     size_t bytes;
     dlrt_memory_kind memory;
+    std::string name; // a caller's tensor's, for messages ("" for the runtime's own)
   };
   std::vector<Arg> args;
   /// A tensor the session owns (a parameter, an optimizer slot).
-  void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST}); }
+  void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST, ""}); }
   /// A caller's tensor the call reads, or writes (with the dims the model gives it).
-  void in(const dlrt_tensor &t) { add(Kind::In, t, std::vector<int64_t>(t.dims, t.dims + t.rank)); }
-  void out(dlrt_tensor &t, const std::vector<int64_t> &dims) { add(Kind::Out, t, dims); }
+  void in(const dlrt_tensor &t, const std::string &name) {
+    add(Kind::In, t, std::vector<int64_t>(t.dims, t.dims + t.rank), "input '" + name + "'");
+  }
+  void out(dlrt_tensor &t, const std::vector<int64_t> &dims, const std::string &name) { add(Kind::Out, t, dims, name); }
   /// Host memory of the runtime's the call reads (a step count), or writes (the loss).
   void in(void *data, const std::vector<int64_t> &dims, size_t bytes) {
-    args.push_back({Kind::In, data, dims, bytes, DLRT_HOST});
+    args.push_back({Kind::In, data, dims, bytes, DLRT_HOST, ""});
   }
   void out(void *data, const std::vector<int64_t> &dims, size_t bytes) {
-    args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST});
+    args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST, ""});
   }
 
+  /// Host copies of inputs, kept for the call (separateOverlaps).
+  struct Copies {
+    std::vector<std::unique_ptr<std::byte[]>> held;
+  };
+  /// An application may compute in place: an output's buffer may overlap an input's. The
+  /// compiled code reads inputs after it has written outputs (a train step's backward
+  /// pass reads what its forward read; a first call that learns its thread policy runs
+  /// twice; one slice of a batch writes its results before the next reads its inputs),
+  /// so each such input is read from a copy taken here, which `copies` keeps for the
+  /// call. In device memory, where no copy is taken, that overlap is an error, and so is
+  /// one between two outputs anywhere (the memory could hold only one of them).
+  dlrt_status separateOverlaps(Copies &copies);
+
 private:
-  void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims);
+  void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, std::string name);
 };
 
 /// What identifies a call's plans (the arena's, the threading policy's): the entry point

@@ -132,10 +132,37 @@ dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::v
   return nullptr;
 }
 
-void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims) {
+void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, std::string name) {
   int64_t numel = 1;
   for (int64_t d : dims) numel *= d;
-  args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory});
+  args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory, std::move(name)});
+}
+
+dlrt_status dlrt::EntryArgs::separateOverlaps(Copies &copies) {
+  auto overlap = [](const Arg &a, const Arg &b) {
+    if (!a.bytes || !b.bytes || a.memory != b.memory) return false;
+    auto lo = [](const Arg &x) { return reinterpret_cast<uintptr_t>(x.data); };
+    return lo(a) < lo(b) + b.bytes && lo(b) < lo(a) + a.bytes;
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].kind != Kind::Out) continue;
+    for (size_t j = i + 1; j < args.size(); ++j)
+      if (args[j].kind == Kind::Out && overlap(args[i], args[j]))
+        return fail(args[i].name + " and " + args[j].name + " share memory: each output needs a buffer of its own");
+  }
+  for (Arg &in : args) {
+    if (in.kind != Kind::In) continue;
+    const Arg *written = nullptr;
+    for (const Arg &out : args)
+      if (out.kind == Kind::Out && overlap(in, out)) written = &out;
+    if (!written) continue;
+    if (in.memory != DLRT_HOST)
+      return fail(written->name + " overlaps " + in.name + " in device memory: computing in place needs host memory");
+    copies.held.push_back(std::make_unique<std::byte[]>(in.bytes));
+    std::memcpy(copies.held.back().get(), in.data, in.bytes);
+    in.data = copies.held.back().get();
+  }
+  return nullptr;
 }
 
 std::vector<int64_t> dlrt::callShapes(dl_entry_fn fn, const std::map<std::string, int64_t> &syms) {
@@ -349,9 +376,11 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   if (dlrt_status st = valueDims(m->sig.outputs, syms, odims, "output")) return st;
   if (dlrt_status st = checkOutputs(m->sig.outputs, odims, outputs, nout, s->gpu != nullptr)) return st;
   EntryArgs args;
-  for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
+  for (int32_t k = 0; k < n; ++k) args.in(inputs[k], m->sig.inputs[size_t(m->inferInputs[size_t(k)])].name);
   for (HostTensor &p : s->params) args.session(p);
-  for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[k]);
+  for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[size_t(k)], "output '" + m->sig.outputs[size_t(k)].name + "'");
+  EntryArgs::Copies copies;
+  if (dlrt_status st = args.separateOverlaps(copies)) return st;
   std::vector<int64_t> shapes = callShapes(m->infer, syms);
   bool learns = learnsFrom(s, shapes);
   s->lastSlices = inferenceSlices(*s, syms);

@@ -48,13 +48,13 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   std::vector<HostTensor> scratch;
   scratch.reserve(m->sig.outputs.size() + 1);
   EntryArgs args;
-  auto out = [&](dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims) {
-    if (given) return args.out(*given, dims);
+  auto out = [&](dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims, const std::string &name) {
+    if (given) return args.out(*given, dims, name);
     scratch.emplace_back(dt, dims);
     args.out(scratch.back().data(), dims, scratch.back().bytes());
   };
 
-  for (int32_t k = 0; k < n; ++k) args.in(inputs[k]);
+  for (int32_t k = 0; k < n; ++k) args.in(inputs[k], m->sig.inputs[size_t(m->allInputs[size_t(k)])].name);
   for (HostTensor &p : s->params) args.session(p);
   int64_t seed = int64_t(s->seed), step = s->step + 1;
   double lr = s->lr;
@@ -66,13 +66,16 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
     args.in(&lr, {}, sizeof lr);
   }
   args.out(&loss, {}, sizeof loss);
-  if (ts.predictions) out(r->predictions, DLRT_I64, pdims);
-  for (size_t k = 0; k < odims.size(); ++k) out(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k]);
+  if (ts.predictions) out(r->predictions, DLRT_I64, pdims, "the predictions");
+  for (size_t k = 0; k < odims.size(); ++k)
+    out(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k], "output '" + m->sig.outputs[k].name + "'");
   if (train) {
     for (HostTensor &p : s->nextParams) args.session(p);
     for (auto &ps : s->nextSlots)
       for (HostTensor &t : ps) args.session(t);
   }
+  EntryArgs::Copies copies;
+  if (dlrt_status st = args.separateOverlaps(copies)) return st;
 
   std::string where = train ? "step " + std::to_string(step) : std::string("eval step");
   s->kernels.trainStep = train;

@@ -248,6 +248,67 @@ TEST_CASE("runtime: weights kept in oneDNN's layouts follow loads and sets") {
   CHECK(run(a) == run(b));
 }
 
+TEST_CASE("runtime: an output may overlap an input (computing in place), not another output") {
+  // The CNN at batch 64 on two threads: the first call runs whole, learns, and runs again
+  // as two slices of the batch, each writing its logits before the other reads its images;
+  // the train step's backward pass reads the images after the forward wrote the logits.
+  // With the logits written over the images (at their start or their end), every result
+  // must be what separate buffers give, bit for bit.
+  dlrt::Model m(DLC_TEST_CNN);
+  const int64_t n = 64;
+  std::vector<float> x(size_t(n) * 28 * 28), y(size_t(n) * 10);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.002f * float(i)) + 0.1f * std::cos(0.37f * float(i));
+  std::vector<int64_t> labels(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) labels[size_t(i)] = (i * 7) % 10;
+  int64_t xd[] = {n, 1, 28, 28}, od[] = {n, 10}, ld[] = {n};
+  for (size_t at : {size_t(0), x.size() - y.size()}) {
+    CAPTURE(at);
+    dlrt::Session apart(m, 2, 3), inPlace(m, 2, 3);
+    std::vector<float> xs = x;
+    std::vector<dlrt_tensor> in = {{DLRT_F32, 4, xd, xs.data(), DLRT_HOST}};
+    std::vector<dlrt_tensor> out = {{DLRT_F32, 2, od, y.data(), DLRT_HOST}};
+    apart.infer(in, out);
+    std::vector<float> xo = x;
+    std::vector<dlrt_tensor> inO = {{DLRT_F32, 4, xd, xo.data(), DLRT_HOST}};
+    std::vector<dlrt_tensor> outO = {{DLRT_F32, 2, od, xo.data() + at, DLRT_HOST}};
+    inPlace.infer(inO, outO);
+    CHECK(dlrt_session_batch_slices(inPlace.get()) == dlrt_session_batch_slices(apart.get()));
+    CHECK(std::memcmp(xo.data() + at, y.data(), y.size() * sizeof(float)) == 0);
+
+    // A train step, its logits written over its images.
+    std::vector<dlrt_tensor> step = {{DLRT_F32, 4, xd, xs.data(), DLRT_HOST}, {DLRT_I64, 1, ld, labels.data(), DLRT_HOST}};
+    float lossA = 0, lossB = 0;
+    dlrt_step_results ra{&lossA, nullptr, out.data(), 1};
+    REQUIRE(message(dlrt_train_step(apart.get(), step.data(), 2, &ra)).empty());
+    xo = x;
+    std::vector<dlrt_tensor> stepO = {{DLRT_F32, 4, xd, xo.data(), DLRT_HOST},
+                                      {DLRT_I64, 1, ld, labels.data(), DLRT_HOST}};
+    dlrt_step_results rb{&lossB, nullptr, outO.data(), 1};
+    REQUIRE(message(dlrt_train_step(inPlace.get(), stepO.data(), 2, &rb)).empty());
+    CHECK(lossA == lossB);
+    CHECK(std::memcmp(xo.data() + at, y.data(), y.size() * sizeof(float)) == 0);
+    std::vector<float> wa(16 * 9), wb(16 * 9);
+    int64_t wd[] = {16, 1, 3, 3};
+    dlrt_tensor ta{DLRT_F32, 4, wd, wa.data(), DLRT_HOST}, tb{DLRT_F32, 4, wd, wb.data(), DLRT_HOST};
+    apart.getParam("c1.weight", ta);
+    inPlace.getParam("c1.weight", tb);
+    CHECK(wa == wb);
+  }
+
+  // Two outputs in one buffer: an error naming both, and the session stays usable.
+  dlrt::Model mlp(DLC_TEST_MODEL);
+  dlrt::Session s(mlp, 1, 7);
+  std::vector<float> v(3 * 64, 0.5f), both(35), other(30);
+  int64_t vd[] = {3, 64}, pd[] = {3, 10};
+  std::vector<dlrt_tensor> in = {{DLRT_F32, 2, vd, v.data(), DLRT_HOST}};
+  std::vector<dlrt_tensor> shared = {{DLRT_F32, 2, pd, both.data(), DLRT_HOST},
+                                     {DLRT_F32, 2, pd, both.data() + 5, DLRT_HOST}};
+  std::string msg = message(dlrt_infer(s.get(), in.data(), 1, shared.data(), 2));
+  CHECK(msg.find("output 'logits' and output 'probs' share memory") != std::string::npos);
+  shared[1].data = other.data();
+  CHECK(message(dlrt_infer(s.get(), in.data(), 1, shared.data(), 2)).empty());
+}
+
 TEST_CASE("runtime: the arena is planned by liveness per input shape and replayed exactly") {
   dlrt::Model m(DLC_TEST_CNN);
   auto run = [&](dlrt::Session &s, int64_t n) {

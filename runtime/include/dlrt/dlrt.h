@@ -106,7 +106,10 @@ dlrt_status dlrt_output_shapes(dlrt_session *session, const dlrt_tensor *inputs,
                                int64_t *out_dims, size_t out_dims_capacity);
 /* Runs inference. `inputs`: the model's non-train-only inputs in model order. `outputs`:
  * every output, with caller-owned buffers of the shapes dlrt_output_shapes gives; their
- * dtype, rank and dims are checked. */
+ * dtype, rank and dims are checked. An output's buffer may overlap an input's (computing
+ * in place, host memory): the call reads that input from a copy it takes first. Two
+ * outputs sharing memory are an error; so is an output over an input in device memory.
+ * The same holds for the train and eval steps' outputs and predictions. */
 dlrt_status dlrt_infer(dlrt_session *session, const dlrt_tensor *inputs, int32_t num_inputs,
                        dlrt_tensor *outputs, int32_t num_outputs);
 
