@@ -144,23 +144,22 @@ dlrt_status dlrt::EntryArgs::separateOverlaps(Copies &copies) {
     auto lo = [](const Arg &x) { return reinterpret_cast<uintptr_t>(x.data); };
     return lo(a) < lo(b) + b.bytes && lo(b) < lo(a) + a.bytes;
   };
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].kind != Kind::Out) continue;
-    for (size_t j = i + 1; j < args.size(); ++j)
-      if (args[j].kind == Kind::Out && overlap(args[i], args[j]))
-        return fail(args[i].name + " and " + args[j].name + " share memory: each output needs a buffer of its own");
-  }
-  for (Arg &in : args) {
-    if (in.kind != Kind::In) continue;
-    const Arg *written = nullptr;
-    for (const Arg &out : args)
-      if (out.kind == Kind::Out && overlap(in, out)) written = &out;
-    if (!written) continue;
-    if (in.memory != DLRT_HOST)
-      return fail(written->name + " overlaps " + in.name + " in device memory: computing in place needs host memory");
-    copies.held.push_back(std::make_unique<std::byte[]>(in.bytes));
-    std::memcpy(copies.held.back().get(), in.data, in.bytes);
-    in.data = copies.held.back().get();
+  // A few inputs and outputs beside every parameter and slot a train step passes.
+  std::vector<Arg *> ins, outs;
+  for (Arg &a : args)
+    if (a.kind != Kind::Session) (a.kind == Kind::In ? ins : outs).push_back(&a);
+  for (size_t i = 0; i < outs.size(); ++i)
+    for (size_t j = i + 1; j < outs.size(); ++j)
+      if (overlap(*outs[i], *outs[j]))
+        return fail(outs[i]->name + " and " + outs[j]->name + " share memory: each output needs a buffer of its own");
+  for (Arg *in : ins) {
+    auto written = std::find_if(outs.begin(), outs.end(), [&](const Arg *out) { return overlap(*in, *out); });
+    if (written == outs.end()) continue;
+    if (in->memory != DLRT_HOST)
+      return fail((*written)->name + " overlaps " + in->name + " in device memory: computing in place needs host memory");
+    copies.held.push_back(std::make_unique<std::byte[]>(in->bytes));
+    std::memcpy(copies.held.back().get(), in->data, in->bytes);
+    in->data = copies.held.back().get();
   }
   return nullptr;
 }
