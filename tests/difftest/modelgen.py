@@ -603,11 +603,7 @@ class Model:
         stride = stride or r.choice([1, 1, 2])
         groups = 1 if winograd else self._groups(c, filters)
         dilation = 2 if (not winograd and kernel == 3 and r.random() < 0.15) else 1
-        if stride == 1 and r.random() < 0.3:
-            padding, ptxt = "same", '"same"'
-        else:
-            padding = r.randint(0, kernel // 2)
-            ptxt = str(padding)
+        padding = "same" if stride == 1 and r.random() < 0.3 else r.randint(0, kernel // 2)
         ext = dilation * (kernel - 1) + 1
         if padding != "same" and (h + 2 * padding < ext or w + 2 * padding < ext):
             return False
@@ -620,16 +616,11 @@ class Model:
         conv = torch.nn.Conv2d(c, filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups,
                                bias=bias)
         name = self._layer(conv)
-        attrs = ["%d" % filters, "%d" % kernel]
-        if stride != 1: attrs.append("stride = %d" % stride)
-        if padding != 0: attrs.append("padding = %s" % ptxt)
-        if dilation != 1: attrs.append("dilation = %d" % dilation)
-        if groups != 1: attrs.append("groups = %d" % groups)
-        if not bias: attrs.append("bias = false")
+        attrs = self._conv_attrs(filters, kernel, stride, padding, dilation, groups, bias)
         act = r.choice(["", "", " |> relu", " |> silu"]) if act is None else act
         actfn = {"": lambda t: t, " |> relu": torch.relu, " |> silu": F.silu}[act]
         xn = x.name
-        expr = 'conv2d(%s, %s, name = "%s")%s' % (xn, ", ".join(attrs), name, act)
+        expr = 'conv2d(%s, %s, name = "%s")%s' % (xn, attrs, name, act)
         v = self._bind(expr, ["B", filters, oh, ow], lambda env: actfn(self.modules[name](env[xn])))
         # A residual: the convolution plus an earlier value of its shape (ResNet's add,
         # which the compiler fuses into the convolution when the skip is dead after it).
@@ -690,6 +681,17 @@ class Model:
             fn = lambda env: F.avg_pool2d(env[xn], k, s, p)
         return self._bind("%s_pool2d(%s, %s)" % (kind, xn, attrs), ["B", x.shape[1], oh, ow], fn)
 
+    @staticmethod
+    def _conv_attrs(filters, kernel, stride, padding, dilation, groups, bias):
+        """A convolution's attributes as a model writes them, the defaults left out."""
+        attrs = ["%d" % filters, "%d" % kernel]
+        if stride != 1: attrs.append("stride = %d" % stride)
+        if padding != 0: attrs.append("padding = %s" % ('"same"' if padding == "same" else padding))
+        if dilation != 1: attrs.append("dilation = %d" % dilation)
+        if groups != 1: attrs.append("groups = %d" % groups)
+        if not bias: attrs.append("bias = false")
+        return ", ".join(attrs)
+
     def _groups(self, c, filters, chance=0.2):
         """A group count that divides both channel counts, now and then; else 1."""
         r = self.rng
@@ -738,23 +740,18 @@ class Model:
         ext = dil * (k - 1) + 1
         if s == 1 and r.random() < 0.25:
             # "same" pads dil * (k - 1) in all, the odd element at the end (k even).
-            p, ptxt, out = "same", '"same"', l
+            p, out = "same", l
         else:
             p = r.randint(0, k // 2)
-            ptxt, out = str(p), (l + 2 * p - ext) // s + 1
+            out = (l + 2 * p - ext) // s + 1
         if out < 1:
             return False
         bias = r.random() < 0.8
         mod = torch.nn.Conv1d(c, filters, k, stride=s, padding=p, dilation=dil, groups=groups, bias=bias)
         name = self._layer(mod)
         xn = x.name
-        attrs = ["%d" % filters, "%d" % k]
-        if s != 1: attrs.append("stride = %d" % s)
-        if p != 0: attrs.append("padding = %s" % ptxt)
-        if dil != 1: attrs.append("dilation = %d" % dil)
-        if groups != 1: attrs.append("groups = %d" % groups)
-        if not bias: attrs.append("bias = false")
-        return self._bind('conv1d(%s, %s, name = "%s")' % (xn, ", ".join(attrs), name), ["B", filters, out],
+        attrs = self._conv_attrs(filters, k, s, p, dil, groups, bias)
+        return self._bind('conv1d(%s, %s, name = "%s")' % (xn, attrs, name), ["B", filters, out],
                           lambda env: self.modules[name](env[xn]))
 
     def _matmul(self):

@@ -23,8 +23,9 @@ by up to one float32 rounding, every value the model binds rounded to float32, w
 it where float32 PyTorch happened to land near float64, or where float64 cancels float32's
 rounding noise exactly); tight enough to catch any wrong buffer. The largest error of passing models, as
 a fraction of this bound, is printed. The same calls run once more one after another in one
-session (session_calls.py, through the C API; batch sizes changing at every call), checked
-the same way: what a session keeps from call to call must not change a later call's numbers.
+session (session_calls.py, through the C API; batch sizes changing at every call, every
+other call writing an output over an input's buffer), checked the same way: what a session
+keeps from call to call must not change a later call's numbers.
 And once more from the model with one of its inputs' non-batch dims symbolic (a sequence's
 length, an image's height or width, the ids' length; the first of them, in an order drawn
 by the seed, that dlc compiles): the same numbers from code that learns the size at run
@@ -53,7 +54,8 @@ PyTorch's, its infinities, the rest within the bound, whose rounding term also t
 float32 PyTorch from parameters and inputs moved by one ulp; Adam's first step only where
 float32 determines the gradient it reads); three steps resumed from a checkpoint after the
 first must give the weights of three in one run, bit for bit; and the same steps through
-the C API in one session, then an eval step on all the samples, must leave dlrun's weights
+the C API in one session (the second step's and the eval step's first output written over
+an input's buffer), then an eval step on all the samples, must leave dlrun's weights
 bit for bit, each step's loss and outputs PyTorch's, and the eval step's loss and outputs
 PyTorch's in eval behaviour from those weights (its predicted classes, for a class loss,
 the largest outputs). Models with dropout (masks PyTorch cannot reproduce) are only resumed
@@ -935,7 +937,8 @@ def check_session_calls(so, weights, cases, tags, refs, refs64, moved64, wd, k, 
     the bound."""
     order = [c for c in SESSION_ORDER if c < len(cases)]
     calls = [{"inputs": {n: os.path.join(wd, "in_%d_%s.npy" % (c, n)) for n in cases[c][1]},
-              "out": os.path.join(wd, "session_%s_%d" % (k, i))} for i, c in enumerate(order)]
+              "out": os.path.join(wd, "session_%s_%d" % (k, i)), "over_input": i % 2 == 1}
+             for i, c in enumerate(order)]
     err = run_session(so, weights, calls, wd, k, {"DLRT_BATCH_SPLIT": "always" if seed % 2 == 0 else "off"})
     if err:
         problems.append("%s one session: %s" % (k, err))
@@ -949,12 +952,14 @@ def check_session_calls(so, weights, cases, tags, refs, refs64, moved64, wd, k, 
 
 def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, steps_ref, wd, k, what, problems):
     """dlrun train's steps again through the C API in one session (session_calls.py), then an
-    eval step on all the samples. The weights they leave must be dlrun's bit for bit (the
-    same steps, as TOOLS.md promises); each step's loss and outputs (train behaviour) PyTorch's
-    where `steps_ref` has them (no dropout); the eval step's loss and outputs PyTorch's in eval
-    behaviour (dropout off, batch norm on its running statistics) from the weights the steps
-    left, and its predicted classes, for a class loss, the largest of its outputs. Returns
-    the largest error against PyTorch as a fraction of the bound."""
+    eval step on all the samples (the second step and the eval step each writing its first
+    output that fits over its largest float input). The weights they leave must be dlrun's
+    bit for bit (the same steps, as TOOLS.md promises); each step's loss and outputs (train
+    behaviour) PyTorch's where `steps_ref` has them (no dropout); the eval step's loss and
+    outputs PyTorch's in eval behaviour (dropout off, batch norm on its running statistics)
+    from the weights the steps left, and its predicted classes, for a class loss, the
+    largest of its outputs. Returns the largest error against PyTorch as a fraction of the
+    bound."""
     import harness as h
     data = dict(inputs, target=target)
 
@@ -964,9 +969,10 @@ def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, st
             if not os.path.exists(files[n]):
                 np.save(files[n], a[sl])
         return files
-    calls = [{"kind": "train", "inputs": saved(sl), "out": os.path.join(wd, "steps_%s_%d" % (k, i))}
-             for i, sl in enumerate(rows)]
-    calls.append({"kind": "eval", "inputs": saved(slice(None)), "out": os.path.join(wd, "eval_%s" % k)})
+    calls = [{"kind": "train", "inputs": saved(sl), "out": os.path.join(wd, "steps_%s_%d" % (k, i)),
+              "over_input": i == 1} for i, sl in enumerate(rows)]
+    calls.append({"kind": "eval", "inputs": saved(slice(None)), "out": os.path.join(wd, "eval_%s" % k),
+                  "over_input": True})
     weights_after = os.path.join(wd, "steps_%s.safetensors" % k)
     err = run_session(so, weights, calls, wd, "train_" + k, {}, save=weights_after)
     if err:

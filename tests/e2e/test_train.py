@@ -815,6 +815,29 @@ SLOT_NAMES = {torch.optim.SGD: ["momentum_buffer"], torch.optim.Adam: ["exp_avg"
               torch.optim.AdamW: ["exp_avg", "exp_avg_sq"]}
 
 
+def torch_steps(P, loss_fn, inputs, make_opt, clip, rates):
+    """torch.optim's float32 steps from the parameters P on `inputs`, one per element of
+    `rates` (the learning rate set before that step; None leaves the optimizer's): the
+    parameters after, the optimizer, and per parameter the elements TOOLS.md compares
+    (for Adam and AdamW, not those whose gradient was below 1e-6 in some step)."""
+    T = {k: v.clone().requires_grad_() for k, v in P.items()}
+    o = make_opt(list(T.values()))
+    small = {k: np.zeros(v.shape, bool) for k, v in T.items()}
+    for lr in rates:
+        if lr is not None:
+            for g in o.param_groups:
+                g["lr"] = lr
+        o.zero_grad()
+        loss_fn(T, torch_inputs(inputs, torch.float32)).backward()
+        for k, v in T.items():
+            small[k] |= v.grad.abs().numpy() < 1e-6
+        if clip:
+            torch.nn.utils.clip_grad_norm_(list(T.values()), clip)
+        o.step()
+    adam = not isinstance(o, torch.optim.SGD)
+    return T, o, {k: ~small[k] if adam else np.ones(v.shape, bool) for k, v in T.items()}
+
+
 def check_optimizers():
     rng = np.random.default_rng(1)
     steps = 3
@@ -827,30 +850,18 @@ def check_optimizers():
             h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
             inputs = make_inputs(6, rng)
             after, ckpt, meta, _ = h.train_run(so, inputs, w0, wd, ["--steps", str(steps)])
-            T = {k: v.clone().requires_grad_() for k, v in P.items()}
-            o = make_opt(list(T.values()))
-            small = {k: np.zeros(v.shape, bool) for k, v in T.items()}
-            for _ in range(steps):
-                o.zero_grad()
-                loss_fn(T, torch_inputs(inputs, torch.float32)).backward()
-                for k, v in T.items():
-                    small[k] |= v.grad.abs().numpy() < 1e-6
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(list(T.values()), clip)
-                o.step()
-            adam = not isinstance(o, torch.optim.SGD)
+            T, o, keep = torch_steps(P, loss_fn, inputs, make_opt, clip, [None] * steps)
             what = "%s %s" % (name, opt.split("(")[0] + (" clip" if clip else ""))
             h.check("%s: checkpoint step count" % what, meta.get("step") == str(steps), str(meta.get("step")))
             for k, v in T.items():
-                keep = ~small[k] if adam else np.ones(v.shape, bool)
                 ref = v.detach().numpy()
-                h.check_close("%s %s" % (what, k), after[k][keep], ref[keep], atol=1e-4, rtol=1e-3)
+                h.check_close("%s %s" % (what, k), after[k][keep[k]], ref[keep[k]], atol=1e-4, rtol=1e-3)
                 state = o.state[v]
                 for slot in SLOT_NAMES[type(o)]:
                     if slot not in state or state[slot] is None:
                         continue
-                    h.check_close("%s optim.%s.%s" % (what, k, slot), ckpt["optim.%s.%s" % (k, slot)][keep],
-                                  state[slot].numpy()[keep], atol=1e-4, rtol=1e-3)
+                    h.check_close("%s optim.%s.%s" % (what, k, slot), ckpt["optim.%s.%s" % (k, slot)][keep[k]],
+                                  state[slot].numpy()[keep[k]], atol=1e-4, rtol=1e-3)
 
 
 def check_lr_between_steps():
@@ -888,23 +899,9 @@ def check_lr_between_steps():
         if r.returncode:
             continue
         got = h.load_safetensors(after)[0]
-        T = {k: v.clone().requires_grad_() for k, v in P.items()}
-        o = make_opt(list(T.values()))
-        small = {k: np.zeros(v.shape, bool) for k, v in T.items()}
-        for lr in rates:
-            for g in o.param_groups:
-                g["lr"] = lr
-            o.zero_grad()
-            mlp_loss(T, torch_inputs(inputs, torch.float32)).backward()
-            for k, v in T.items():
-                small[k] |= v.grad.abs().numpy() < 1e-6
-            if clip:
-                torch.nn.utils.clip_grad_norm_(list(T.values()), clip)
-            o.step()
-        adam = not isinstance(o, torch.optim.SGD)
+        T, _, keep = torch_steps(P, mlp_loss, inputs, make_opt, clip, rates)
         for k, v in T.items():
-            keep = ~small[k] if adam else np.ones(v.shape, bool)
-            h.check_close("%s %s" % (what, k), got[k][keep], v.detach().numpy()[keep], atol=1e-4, rtol=1e-3)
+            h.check_close("%s %s" % (what, k), got[k][keep[k]], v.detach().numpy()[keep[k]], atol=1e-4, rtol=1e-3)
 
 
 def emit(wd, name, kind, extra=()):
