@@ -65,11 +65,10 @@ LayerDef convolution(const std::string &name, size_t spatial) {
   d.name = name;
   d.withParams = true;
   AttrType pairT = spatial == 1 ? AttrType::Int : AttrType::IntOrPair;
-  AttrType padT = spatial == 1 ? AttrType::PadOrSame : AttrType::PadOrSame;
   d.attrs = {{"filters", AttrType::Int, std::nullopt, {"out_channels"}},
              {"kernel", pairT, std::nullopt, {"kernel_size"}},
              {"stride", pairT, AttrValue::ofInt(1)},
-             {"padding", padT, AttrValue::ofInt(0)},
+             {"padding", AttrType::PadOrSame, AttrValue::ofInt(0)},
              {"dilation", pairT, AttrValue::ofInt(1)},
              {"groups", AttrType::Int, AttrValue::ofInt(1)},
              {"bias", AttrType::Bool, AttrValue::ofBool(true)}};
