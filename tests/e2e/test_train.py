@@ -26,6 +26,13 @@ def linear(P, name, x):
     return F.linear(x, P[name + ".weight"], P[name + ".bias"])
 
 
+def save_weights(wd, P):
+    """The tensors P as wd/w0.safetensors in float32 (a model's starting weights); its path."""
+    path = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(path, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+    return path
+
+
 def init_params(names_shapes, dtype=torch.float64, seed=0):
     g = torch.Generator().manual_seed(seed)
     return {n: (torch.rand(s, generator=g, dtype=torch.float64) * 2 - 1).mul(0.5).to(dtype) for n, s in names_shapes}
@@ -838,16 +845,21 @@ def torch_steps(P, loss_fn, inputs, make_opt, clip, rates):
     return T, o, {k: ~small[k] if adam else np.ones(v.shape, bool) for k, v in T.items()}
 
 
+def model_and_weights(src, params, seed):
+    """SRC compiled in a fresh folder, and float32 starting weights for PARAMS drawn with
+    SEED saved there: (folder, model.so, the weights, their file)."""
+    wd = h.workdir()
+    so = h.compile_model(src, wd)
+    P = init_params(params, torch.float32, seed=seed)
+    return wd, so, P, save_weights(wd, P)
+
+
 def check_optimizers():
     rng = np.random.default_rng(1)
     steps = 3
     for name, src, params, loss_fn, make_inputs in [m for m in MODELS if m[0] in ("mlp", "gpt", "deep")]:
         for opt, clip, make_opt in OPTIMIZERS:
-            wd = h.workdir()
-            so = h.compile_model(source(src, opt, clip), wd)
-            P = init_params(params, torch.float32, seed=2)
-            w0 = os.path.join(wd, "w0.safetensors")
-            h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+            wd, so, P, w0 = model_and_weights(source(src, opt, clip), params, 2)
             inputs = make_inputs(6, rng)
             after, ckpt, meta, _ = h.train_run(so, inputs, w0, wd, ["--steps", str(steps)])
             T, o, keep = torch_steps(P, loss_fn, inputs, make_opt, clip, [None] * steps)
@@ -873,11 +885,7 @@ def check_lr_between_steps():
     import json
     rng = np.random.default_rng(6)
     for opt, clip, make_opt in OPTIMIZERS:
-        wd = h.workdir()
-        so = h.compile_model(source(MLP, opt, clip), wd)
-        P = init_params(MLP_PARAMS, torch.float32, seed=7)
-        w0 = os.path.join(wd, "w0.safetensors")
-        h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+        wd, so, P, w0 = model_and_weights(source(MLP, opt, clip), MLP_PARAMS, 7)
         inputs = mlp_inputs(6, rng)
         files = {}
         for k, a in inputs.items():
@@ -951,8 +959,7 @@ def check_shared_bodies():
     h.check("deep: --glue-threshold=0 generates the entry functions at level 0, apart",
             any("level 0: dl_entry_eval_step, dl_entry_infer, dl_entry_train_step" in p for p in parts), str(parts))
     P = init_params(DEEP_PARAMS, torch.float32, seed=4)
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    w0 = save_weights(wd, P)
     for batch in (3, 5):
         inputs = deep_inputs(batch, rng)
         a = h.infer(shared, {"x": inputs["x"]}, w0, wd)["logits"]
@@ -997,8 +1004,7 @@ def check_shared_chain():
     h.check("chain: f compiled as a shared body", re.search(r"^define [^@]*@dl_fn_f_", ir, re.M) is not None)
     P = {n: torch.randn(*shape) * 0.3 for n, shape in
          [("f.%d.q.%s" % (k, p), (8, 8) if p == "weight" else (8,)) for k in range(4) for p in ("weight", "bias")]}
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    w0 = save_weights(wd, P)
     inputs = {"x": rng.standard_normal((3, 4, 8)).astype(np.float32),
               "target": rng.integers(0, 8, (3, 4)).astype(np.int32)}
     train_alike("chain", shared, {"unrolled calls": unrolled}, inputs, w0, wd, 2)
@@ -1008,8 +1014,7 @@ def check_errors():
     wd = h.workdir()
     so = h.compile_model(source(MLP, "sgd(lr = 0.1)"), wd)
     P = init_params(MLP_PARAMS, torch.float32)
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    w0 = save_weights(wd, P)
     rng = np.random.default_rng(3)
     inputs = mlp_inputs(4, rng)
     inputs["label"][2] = 5
@@ -1061,8 +1066,7 @@ model One {
     wd = h.workdir()
     so = h.compile_model(src, wd)
     P = init_params(params, torch.float32, seed=5)
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    w0 = save_weights(wd, P)
     rng = np.random.default_rng(5)
     inputs = {"x": rng.standard_normal((4, 1, 3)).astype(np.float32), "label": rng.integers(0, 3, 4).astype(np.int64)}
     after, _, _, _ = h.train_run(so, inputs, w0, wd, ["--steps", "2"])
@@ -1085,8 +1089,7 @@ def recurrent_gradients(label, src, params, loss, shapes):
     wd = h.workdir()
     so = h.compile_model(source(src, "sgd(lr = 1.0)"), wd, "dyn")  # a model without its train step fails train_run
     P = init_params(params)
-    w0 = os.path.join(wd, "w0.safetensors")
-    h.save_safetensors(w0, {k: v.to(torch.float32).numpy() for k, v in P.items()})
+    w0 = save_weights(wd, P)
     rng = np.random.default_rng(7)
     for batch, steps in shapes:
         inputs = {"x": rng.standard_normal((batch, steps, 3)).astype(np.float32),
