@@ -86,34 +86,40 @@ std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims);
 /// buffers in device memory around the call (copied in before, out after).
 struct EntryArgs {
   enum class Kind { Session, In, Out };
+  /// What a caller's tensor is, for messages: built only when one is needed, so that a
+  /// call pays nothing for it ("input 'x'", "output 'logits'", "the predictions").
+  struct Label {
+    const char *role = nullptr;       // null for the runtime's own buffers
+    const std::string *name = nullptr; // the signature's name, if the role has one
+    std::string str() const;
+  };
   struct Arg {
     Kind kind;
     void *data;
     std::vector<int64_t> dims;
     size_t bytes;
     dlrt_memory_kind memory;
-    std::string name; // a caller's tensor's, for messages ("" for the runtime's own)
+    Label label;
   };
   std::vector<Arg> args;
   /// A tensor the session owns (a parameter, an optimizer slot).
-  void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST, ""}); }
-  /// A caller's tensor the call reads, or writes (with the dims the model gives it).
+  void session(HostTensor &t) { args.push_back({Kind::Session, t.data(), t.dims, t.bytes(), DLRT_HOST, {}}); }
+  /// A caller's tensor the call reads (the input `name`), or writes (with the dims the
+  /// model gives it).
   void in(const dlrt_tensor &t, const std::string &name) {
-    add(Kind::In, t, std::vector<int64_t>(t.dims, t.dims + t.rank), "input '" + name + "'");
+    add(Kind::In, t, std::vector<int64_t>(t.dims, t.dims + t.rank), {"input", &name});
   }
-  void out(dlrt_tensor &t, const std::vector<int64_t> &dims, const std::string &name) { add(Kind::Out, t, dims, name); }
+  void out(dlrt_tensor &t, const std::vector<int64_t> &dims, Label label) { add(Kind::Out, t, dims, label); }
   /// Host memory of the runtime's the call reads (a step count), or writes (the loss).
   void in(void *data, const std::vector<int64_t> &dims, size_t bytes) {
-    args.push_back({Kind::In, data, dims, bytes, DLRT_HOST, ""});
+    args.push_back({Kind::In, data, dims, bytes, DLRT_HOST, {}});
   }
   void out(void *data, const std::vector<int64_t> &dims, size_t bytes) {
-    args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST, ""});
+    args.push_back({Kind::Out, data, dims, bytes, DLRT_HOST, {}});
   }
 
   /// Host copies of inputs, kept for the call (separateOverlaps).
-  struct Copies {
-    std::vector<std::unique_ptr<std::byte[]>> held;
-  };
+  using Copies = std::vector<std::unique_ptr<std::byte[]>>;
   /// An application may compute in place: an output's buffer may overlap an input's. The
   /// compiled code reads inputs after it has written outputs (a train step's backward
   /// pass reads what its forward read; a first call that learns its thread policy runs
@@ -124,7 +130,7 @@ struct EntryArgs {
   dlrt_status separateOverlaps(Copies &copies);
 
 private:
-  void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, std::string name);
+  void add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, Label label);
 };
 
 /// What identifies a call's plans (the arena's, the threading policy's): the entry point

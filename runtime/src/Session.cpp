@@ -132,10 +132,15 @@ dlrt_status dlrt::checkOutputs(const std::vector<ValueSpec> &specs, const std::v
   return nullptr;
 }
 
-void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, std::string name) {
+void dlrt::EntryArgs::add(Kind kind, const dlrt_tensor &t, std::vector<int64_t> dims, Label label) {
   int64_t numel = 1;
   for (int64_t d : dims) numel *= d;
-  args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory, std::move(name)});
+  args.push_back({kind, t.data, std::move(dims), size_t(numel) * dlrt_dtype_size(t.dtype), t.memory, label});
+}
+
+std::string dlrt::EntryArgs::Label::str() const {
+  if (!role) return "a buffer of the runtime's";
+  return name ? std::string(role) + " '" + *name + "'" : std::string(role);
 }
 
 dlrt_status dlrt::EntryArgs::separateOverlaps(Copies &copies) {
@@ -151,15 +156,17 @@ dlrt_status dlrt::EntryArgs::separateOverlaps(Copies &copies) {
   for (size_t i = 0; i < outs.size(); ++i)
     for (size_t j = i + 1; j < outs.size(); ++j)
       if (overlap(*outs[i], *outs[j]))
-        return fail(outs[i]->name + " and " + outs[j]->name + " share memory: each output needs a buffer of its own");
+        return fail(outs[i]->label.str() + " and " + outs[j]->label.str() +
+                    " share memory: each output needs a buffer of its own");
   for (Arg *in : ins) {
     auto written = std::find_if(outs.begin(), outs.end(), [&](const Arg *out) { return overlap(*in, *out); });
     if (written == outs.end()) continue;
     if (in->memory != DLRT_HOST)
-      return fail((*written)->name + " overlaps " + in->name + " in device memory: computing in place needs host memory");
-    copies.held.push_back(std::make_unique<std::byte[]>(in->bytes));
-    std::memcpy(copies.held.back().get(), in->data, in->bytes);
-    in->data = copies.held.back().get();
+      return fail((*written)->label.str() + " overlaps " + in->label.str() +
+                  " in device memory: computing in place needs host memory");
+    copies.push_back(std::make_unique<std::byte[]>(in->bytes));
+    std::memcpy(copies.back().get(), in->data, in->bytes);
+    in->data = copies.back().get();
   }
   return nullptr;
 }
@@ -377,7 +384,7 @@ dlrt_status dlrt_infer(dlrt_session *s, const dlrt_tensor *inputs, int32_t n, dl
   EntryArgs args;
   for (int32_t k = 0; k < n; ++k) args.in(inputs[k], m->sig.inputs[size_t(m->inferInputs[size_t(k)])].name);
   for (HostTensor &p : s->params) args.session(p);
-  for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[size_t(k)], "output '" + m->sig.outputs[size_t(k)].name + "'");
+  for (int32_t k = 0; k < nout; ++k) args.out(outputs[k], odims[size_t(k)], {"output", &m->sig.outputs[size_t(k)].name});
   EntryArgs::Copies copies;
   if (dlrt_status st = args.separateOverlaps(copies)) return st;
   std::vector<int64_t> shapes = callShapes(m->infer, syms);

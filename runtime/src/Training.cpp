@@ -48,8 +48,8 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   std::vector<HostTensor> scratch;
   scratch.reserve(m->sig.outputs.size() + 1);
   EntryArgs args;
-  auto out = [&](dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims, const std::string &name) {
-    if (given) return args.out(*given, dims, name);
+  auto out = [&](dlrt_tensor *given, dlrt_dtype dt, const std::vector<int64_t> &dims, EntryArgs::Label label) {
+    if (given) return args.out(*given, dims, label);
     scratch.emplace_back(dt, dims);
     args.out(scratch.back().data(), dims, scratch.back().bytes());
   };
@@ -66,9 +66,9 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
     args.in(&lr, {}, sizeof lr);
   }
   args.out(&loss, {}, sizeof loss);
-  if (ts.predictions) out(r->predictions, DLRT_I64, pdims, "the predictions");
+  if (ts.predictions) out(r->predictions, DLRT_I64, pdims, {"the predictions"});
   for (size_t k = 0; k < odims.size(); ++k)
-    out(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k], "output '" + m->sig.outputs[k].name + "'");
+    out(r->outputs ? &r->outputs[k] : nullptr, m->sig.outputs[k].dtype, odims[k], {"output", &m->sig.outputs[k].name});
   if (train) {
     for (HostTensor &p : s->nextParams) args.session(p);
     for (auto &ps : s->nextSlots)
