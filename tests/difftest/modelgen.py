@@ -721,11 +721,8 @@ class Model:
                                        dilation=dil, bias=bias)
         name = self._layer(mod)
         xn = x.name
-        attrs = "stride = %d, padding = %d, output_padding = %d" % (s, p, op_)
-        if dil != 1: attrs += ", dilation = %d" % dil
-        if groups != 1: attrs += ", groups = %d" % groups
-        if not bias: attrs += ", bias = false"
-        expr = 'conv_transpose2d(%s, %d, %d, %s, name = "%s")' % (xn, filters, k, attrs, name)
+        attrs = self._conv_attrs(filters, k, s, p, dil, groups, bias) + (", output_padding = %d" % op_ if op_ else "")
+        expr = 'conv_transpose2d(%s, %s, name = "%s")' % (xn, attrs, name)
         return self._bind(expr, ["B", filters, oh, ow], lambda env: self.modules[name](env[xn]))
 
     def _conv1d(self):

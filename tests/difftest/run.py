@@ -21,12 +21,12 @@ layer_norm of differences of near-equal values, where two float32 implementation
 about as much anywhere in the output; moved64 is float64 PyTorch on the inputs each moved
 by up to one float32 rounding, every value the model binds rounded to float32, which shows
 it where float32 PyTorch happened to land near float64, or where float64 cancels float32's
-rounding noise exactly); tight enough to catch any wrong buffer. The largest error of passing models, as
-a fraction of this bound, is printed. The same calls run once more one after another in one
-session (session_calls.py, through the C API; batch sizes changing at every call, every
-other call writing an output over an input's buffer), checked the same way: what a session
-keeps from call to call must not change a later call's numbers.
-And once more from the model with one of its inputs' non-batch dims symbolic (a sequence's
+rounding noise exactly); tight enough to catch any wrong buffer. The largest error of
+passing models, as a fraction of this bound, is printed. The same calls run once more one
+after another in one session (session_calls.py, through the C API; batch sizes changing at
+every call, every other call writing an output over an input's buffer), checked the same
+way: what a session keeps from call to call must not change a later call's numbers. And
+once more from the model with one of its inputs' non-batch dims symbolic (a sequence's
 length, an image's height or width, the ids' length; the first of them, in an order drawn
 by the seed, that dlc compiles): the same numbers from code that learns the size at run
 time.

@@ -14,8 +14,9 @@ PLAN: {"model": .so, "weights": .safetensors, "threads": N, "lib": folder of lib
 a call of kind "train" or "eval" (a train or eval step: every input, labels too) adds
 loss.npy and, where the loss takes labels, predictions.npy; a call's "lr", where given, is
 set (dlrt_set_lr) before it; with "over_input": true its first output that fits is written
-over its largest float input (computing in place). "save": the weights after the last call. Exit 1 with the failing call's message on stderr. Runs apart from PyTorch (its
-own oneDNN and OpenMP stay out of this process).
+over its largest float input (computing in place). "save": the weights after the last
+call. Exit 1 with the failing call's message on stderr. Runs apart from PyTorch (its own
+oneDNN and OpenMP stay out of this process).
 """
 import ctypes as C
 import json
