@@ -101,6 +101,22 @@ def dlrun(args, check=True):
     return r
 
 
+def dlrt_python_env():
+    """The environment for a Python that loads libdlrt.so through ctypes
+    (tests/difftest/session_calls.py). The sanitizers' build (scripts/sanitize.sh, which
+    sets ASAN_OPTIONS) links libdlrt against ASan's runtime, which it expects in the
+    executable and Python lacks: the shared runtime of the clang that built it
+    (cmake/toolchain-clang.cmake) is preloaded, and leaks are left to the tests whose
+    executables are ours (Python's own objects alive at exit would read as leaks)."""
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:
+        runtime = subprocess.run(["clang-22", "-print-file-name=libclang_rt.asan-x86_64.so"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        env["LD_PRELOAD"] = runtime
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+    return env
+
+
 def infer(so, inputs, weights=None, wd=None, threads=None):
     """Runs dlrun infer and returns {output name: np.ndarray}."""
     return infer_report(so, inputs, weights, wd, threads)[0]

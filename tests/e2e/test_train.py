@@ -901,7 +901,7 @@ def check_lr_between_steps():
                        "calls": [{"kind": "train", "inputs": files, "out": os.path.join(wd, "step%d" % i), "lr": lr}
                                  for i, lr in enumerate(rates)]}, f)
         r = subprocess.run([sys.executable, os.path.join(h.SRC, "tests", "difftest", "session_calls.py"), plan],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=h.dlrt_python_env())
         what = "lr between steps, %s" % opt.split("(")[0] + (" clip" if clip else "")
         h.check("%s: the steps through the C API run" % what, r.returncode == 0, r.stderr[-600:])
         if r.returncode:
