@@ -112,6 +112,9 @@ struct KernelContext {
   /// What a backward kernel recomputes from the forward's input rather than keeping it:
   /// max pooling's output and workspace.
   GrowingBuffer recomputed, recomputedWorkspace;
+  /// A transposed convolution's output less the rows and columns no window reaches
+  /// (deconvolve in onednn/Convolution.cpp), before they are added with the bias.
+  GrowingBuffer reachedOutput;
   /// A plugin kernel's workspace.
   GrowingBuffer pluginWorkspace;
   /// The native LSTM's input projections and state; a layer's output sequence, and the

@@ -47,6 +47,7 @@ model Layers {
   output o_residual = relu(r + conv2d(c1, 6, 1, name = "skip"))
   output o_up_op = conv_transpose2d(c3, 2, 2, stride = 2, output_padding = 1)
   output o_up_g = conv_transpose2d(c3, 4, (2, 3), stride = (1, 2), groups = 2, dilation = 2, bias = false)
+  output o_up_dil = conv_transpose2d(c3, 2, (2, 3), stride = (1, 2), padding = (0, 1), output_padding = 1, dilation = 2)
   output o_causal = attention(layer_norm(seq), 4, causal = true)
   output o_gelu = dense(seq, 6, name = "act1") |> gelu
   output o_gelu_tanh = dense(seq, 6, name = "act2") |> gelu(approximate = "tanh")
@@ -94,6 +95,10 @@ class Layers(torch.nn.Module):
         self.skip = torch.nn.Conv2d(6, 6, 1)
         self.o_up_op = torch.nn.ConvTranspose2d(6, 2, 2, stride=2, output_padding=1)
         self.o_up_g = torch.nn.ConvTranspose2d(6, 4, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False)
+        # output_padding past padding with dilation: rows (columns) no window reaches, the
+        # bias alone there (oneDNN refuses the negative padding that would give them).
+        self.o_up_dil = torch.nn.ConvTranspose2d(6, 2, (2, 3), stride=(1, 2), padding=(0, 1), output_padding=1,
+                                                 dilation=2)
         # Activations that run as oneDNN post-ops of the dense or convolution before them.
         self.act1 = torch.nn.Linear(8, 6)
         self.act2 = torch.nn.Linear(8, 6)
@@ -152,6 +157,7 @@ class Layers(torch.nn.Module):
         o["o_up"] = self.o_up(c3)
         o["o_up_g"] = self.o_up_g(c3)
         o["o_up_op"] = self.o_up_op(c3)
+        o["o_up_dil"] = self.o_up_dil(c3)
         o["o_residual"] = torch.relu(self.res_bn(self.res(c1)) + self.skip(c1))
         o["o_fold"] = torch.relu(self.o_fold(self.conv2d(img)))
         x = self.layer_norm(seq)

@@ -270,7 +270,7 @@ model Conv {
   c2 = conv2d(n1, 8, 3, padding = 1, groups = 2)
   a = avg_pool2d(c2, 3, stride = 2, padding = 1)
   u = conv_transpose2d(a, 4, 3, stride = 2, padding = 1, output_padding = 1)
-  v = conv_transpose2d(u, 3, 2, stride = 2, output_padding = 1)
+  v = conv_transpose2d(u, 3, 2, stride = 2, output_padding = 1, dilation = (1, 2))
   d = conv2d(v, 6, 2, dilation = 2, bias = false)
   logits = dense(global_avg_pool2d(d), 5)
   output logits
@@ -296,7 +296,7 @@ def conv_logits(P, I):
     c2 = F.conv2d(n1, P["c2.weight"], P["c2.bias"], padding=1, groups=2)
     a = F.avg_pool2d(c2, 3, stride=2, padding=1)
     u = F.conv_transpose2d(a, P["u.weight"], P["u.bias"], stride=2, padding=1, output_padding=1)
-    v = F.conv_transpose2d(u, P["v.weight"], P["v.bias"], stride=2, output_padding=1)
+    v = F.conv_transpose2d(u, P["v.weight"], P["v.bias"], stride=2, output_padding=1, dilation=(1, 2))
     d = F.conv2d(v, P["d.weight"], dilation=2)
     return linear(P, "logits", d.mean((2, 3)))
 

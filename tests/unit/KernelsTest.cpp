@@ -1046,6 +1046,73 @@ TEST_CASE("a convolution adds the skip tensor its destination holds", "[kernels]
       }
 }
 
+TEST_CASE("a transposed convolution gives PyTorch's ConvTranspose2d where output_padding exceeds padding, dilated "
+          "or not (the rows and columns no window reaches hold the bias), NCHW and NHWC, grouped, with and without a "
+          "bias",
+          "[kernels]") {
+  // Per dim: stride, padding, output_padding, dilation, kernel, input size. PyTorch's
+  // output is the full transposed convolution's rows [p, p + out), the rows past its end
+  // holding the bias alone; the kernel's far padding word is p - output_padding.
+  struct Dim {
+    int64_t s, p, op, d, k, in;
+  };
+  const std::vector<std::pair<Dim, Dim>> cases = {
+      {{1, 0, 1, 2, 2, 5}, {1, 0, 1, 2, 2, 4}}, // difftest seed 168190: dilated, far padding -1
+      {{2, 0, 1, 1, 2, 4}, {3, 1, 2, 2, 3, 3}}, // undilated -1; dilated -1 with near padding
+      {{2, 1, 1, 2, 3, 3}, {1, 1, 0, 1, 3, 4}}, // far padding 0; plain
+      {{3, 1, 2, 1, 1, 1}, {2, 0, 1, 3, 2, 3}}, // every reached row cropped away: bias alone
+  };
+  for (auto [dh, dw] : cases)
+    for (int64_t groups : {1, 2})
+      for (bool withBias : {true, false})
+        for (int64_t layout : {DLRT_LAYOUT_NCHW, DLRT_LAYOUT_NHWC}) {
+          const int64_t n = 2, c = 4, oc = 6, icg = c / groups, ocg = oc / groups;
+          const int64_t oh = (dh.in - 1) * dh.s - 2 * dh.p + dh.d * (dh.k - 1) + dh.op + 1;
+          const int64_t ow = (dw.in - 1) * dw.s - 2 * dw.p + dw.d * (dw.k - 1) + dw.op + 1;
+          INFO("H (s p op d k) " << dh.s << " " << dh.p << " " << dh.op << " " << dh.d << " " << dh.k << ", W " << dw.s
+                                 << " " << dw.p << " " << dw.op << " " << dw.d << " " << dw.k << ", groups " << groups
+                                 << ", bias " << withBias << ", layout " << layout);
+          std::vector<int64_t> g = {n,    c,    dh.in, dw.in,          oc,         dh.k, dw.k,
+                                    oh,   ow,   dh.s,  dw.s,           dh.p,       dw.p, dh.p - dh.op,
+                                    dw.p - dw.op, dh.d, dw.d, groups, DLRT_ACTIVATION_NONE, layout};
+          auto x = randomVector(size_t(n * c * dh.in * dw.in), 31);
+          auto wt = randomVector(size_t(c * ocg * dh.k * dw.k), 32); // [C, OC/G, KH, KW]
+          auto bias = randomVector(size_t(oc), 33);
+          const bool nhwc = layout == DLRT_LAYOUT_NHWC;
+          auto at = [&](int64_t i, int64_t ch, int64_t y, int64_t xx, int64_t chs, int64_t hs, int64_t ws) {
+            return size_t(nhwc ? ((i * hs + y) * ws + xx) * chs + ch : ((i * chs + ch) * hs + y) * ws + xx);
+          };
+          std::vector<double> want(size_t(n * oc * oh * ow));
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t o = 0; o < oc; ++o)
+              for (int64_t y = 0; y < oh; ++y)
+                for (int64_t xx = 0; xx < ow; ++xx) {
+                  double acc = withBias ? bias[size_t(o)] : 0.0;
+                  const int64_t grp = o / ocg;
+                  for (int64_t ky = 0; ky < dh.k; ++ky)
+                    for (int64_t kx = 0; kx < dw.k; ++kx) {
+                      // Input (iy, ix) reaches full row iy * s + ky * d = y + p.
+                      int64_t ry = y + dh.p - ky * dh.d, rx = xx + dw.p - kx * dw.d;
+                      if (ry < 0 || rx < 0 || ry % dh.s || rx % dw.s) continue;
+                      int64_t iy = ry / dh.s, ix = rx / dw.s;
+                      if (iy >= dh.in || ix >= dw.in) continue;
+                      for (int64_t ci = grp * icg; ci < (grp + 1) * icg; ++ci)
+                        acc += double(x[at(i, ci, iy, ix, c, dh.in, dw.in)]) *
+                               double(wt[size_t(((ci * ocg + o % ocg) * dh.k + ky) * dw.k + kx)]);
+                    }
+                  want[at(i, o, y, xx, oc, oh, ow)] = acc;
+                }
+          KernelContext ctx;
+          // Twice: the second call reuses the cached primitive and reachedOutput.
+          for (int call = 0; call < 2; ++call) {
+            std::vector<float> y(want.size(), -7.0f);
+            dlrt_k_deconv2d_f32(&ctx, 0, g.data(), x.data(), wt.data(), withBias ? bias.data() : nullptr, y.data());
+            REQUIRE(ctx.error.empty());
+            requireClose(y, want, 1e-5);
+          }
+        }
+}
+
 /// A 3x3 convolution of stride 1 and padding 1, x NHWC, w OIHW, without bias, in double,
 /// and per output the error scale of a Winograd algorithm: the sum over the window of each
 /// input's magnitude times its filter's largest tap (the transforms mix a filter's taps, so

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <vector>
 #include <string>
 
 using dnnl::memory;
@@ -630,9 +631,61 @@ extern "C" void dlrt_k_conv2d_f32(void *vctx, int64_t site, const int64_t *g, co
   });
 }
 
+namespace {
+
+/// A transposed convolution. Its far padding (geometry words 13 and 14) is PyTorch's
+/// padding less output_padding; where that is negative, the last -padding rows (columns)
+/// of the output lie beyond every window and hold the bias alone. oneDNN takes a negative
+/// padding only without dilation ("could not create a descriptor for a dilated
+/// deconvolution"), so such a call convolves at far padding 0 into reachedOutput, and the
+/// output is that with the unreached rows and columns set to the bias (0 without one).
+void deconvolve(KernelContext &ctx, int64_t site, const int64_t *g, const float *x, const float *w, const float *bias,
+                float *y) {
+  const int64_t unreachedH = std::max<int64_t>(0, -g[13]), unreachedW = std::max<int64_t>(0, -g[14]);
+  if (unreachedH == 0 && unreachedW == 0) {
+    convolve<dnnl::deconvolution_forward>(ctx, site, g, x, w, bias, y, true);
+    return;
+  }
+  const int64_t n = g[0], oc = g[4], oh = g[7], ow = g[8];
+  // The near padding may crop away every reached row: then the output is the bias alone.
+  const int64_t rh = std::max<int64_t>(0, oh - unreachedH), rw = std::max<int64_t>(0, ow - unreachedW);
+  const float *reached = nullptr;
+  if (n > 0 && rh > 0 && rw > 0) {
+    std::vector<int64_t> within(g, g + 20);
+    within[7] = rh;
+    within[8] = rw;
+    within[13] += unreachedH;
+    within[14] += unreachedW;
+    auto *out = static_cast<float *>(ctx.reachedOutput.get(size_t(n * oc * rh * rw) * sizeof(float)));
+    convolve<dnnl::deconvolution_forward>(ctx, site, within.data(), x, w, bias, out, true);
+    reached = out;
+  }
+  auto biasOf = [&](int64_t o) { return bias ? bias[o] : 0.0f; };
+  auto isReached = [&](int64_t i, int64_t j) { return reached && i < rh && j < rw; };
+  if (g[19] == DLRT_LAYOUT_NHWC) {
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          float *to = y + ((b * oh + i) * ow + j) * oc;
+          if (isReached(i, j)) std::copy_n(reached + ((b * rh + i) * rw + j) * oc, oc, to);
+          else
+            for (int64_t o = 0; o < oc; ++o) to[o] = biasOf(o);
+        }
+    return;
+  }
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t o = 0; o < oc; ++o)
+      for (int64_t i = 0; i < oh; ++i) {
+        float *to = y + ((b * oc + o) * oh + i) * ow;
+        const int64_t copied = isReached(i, 0) ? rw : 0;
+        if (copied) std::copy_n(reached + ((b * oc + o) * rh + i) * rw, copied, to);
+        std::fill(to + copied, to + ow, biasOf(o));
+      }
+}
+
+} // namespace
+
 extern "C" void dlrt_k_deconv2d_f32(void *vctx, int64_t site, const int64_t *g, const float *x, const float *w,
                                     const float *bias, float *y) {
-  guarded(vctx, site, [&](KernelContext &ctx) {
-    convolve<dnnl::deconvolution_forward>(ctx, site, g, x, w, bias, y, true);
-  });
+  guarded(vctx, site, [&](KernelContext &ctx) { deconvolve(ctx, site, g, x, w, bias, y); });
 }
