@@ -93,7 +93,7 @@ PRECISION = "fp32"
 BF16_ATOL = 1e-2
 
 # The optimizer of each model's train check, drawn by the seed (clipping, weight decay,
-# momentum and nesterov among them; how many steps: train_steps).
+# momentum and nesterov, Adam's betas and eps among them; how many steps: train_steps).
 # Each: the dl optimizer, clip_grad_norm, PyTorch's, and the L2 weight decay the optimizer
 # adds to the gradient it reads (Adam's coupled decay; AdamW's is decoupled).
 OPTIMIZERS = [
@@ -102,6 +102,12 @@ OPTIMIZERS = [
      lambda ps, t: t.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), 0.01),
     ("adam(lr = 0.01, weight_decay = 0.01)", None, lambda ps, t: t.optim.Adam(ps, lr=0.01, weight_decay=0.01), 0.01),
     ("adamw(lr = 0.01)", 1.0, lambda ps, t: t.optim.AdamW(ps, lr=0.01), 0.0),
+    ("sgd(lr = 0.05, momentum = 0.5, weight_decay = 0.001)", None,
+     lambda ps, t: t.optim.SGD(ps, lr=0.05, momentum=0.5, weight_decay=0.001), 0.001),
+    ("adam(lr = 0.005, beta1 = 0.8, beta2 = 0.99, eps = 1e-6)", 2.0,
+     lambda ps, t: t.optim.Adam(ps, lr=0.005, betas=(0.8, 0.99), eps=1e-6), 0.0),
+    ("adamw(lr = 0.01, beta1 = 0.85, weight_decay = 0.1)", None,
+     lambda ps, t: t.optim.AdamW(ps, lr=0.01, betas=(0.85, 0.999), weight_decay=0.1), 0.0),
 ]
 
 
@@ -530,8 +536,8 @@ def train_rows(seed, opt, batch, steps):
     norm cannot train on it), and one session runs its train step at two batch sizes and back
     again, as every epoch with a partial last batch does; elsewhere every step takes the same
     `batch` samples."""
-    # (seed // 16: apart from the optimizer, seed % 4, and the loss, seed // 4 % 4)
-    if not opt.startswith("sgd") or (seed // 16) % 2 == 0:
+    # (apart from the optimizer, seed % len(OPTIMIZERS), and the loss, the next digit)
+    if not opt.startswith("sgd") or (seed // (len(OPTIMIZERS) * len(LOSSES))) % 2 == 0:
         return batch, [slice(0, batch)] * steps
     batch = max(batch, 3)
     return batch, [slice(0, batch) if i % 2 == 0 else slice(batch, 2 * batch - 1) for i in range(steps)]
