@@ -55,6 +55,21 @@ class RMSNorm(torch.nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+def _dims(v):
+    """An attribute given as an int or a pair (H, W), as the pair."""
+    return tuple(v) if isinstance(v, tuple) else (v, v)
+
+
+def _pair_text(v):
+    """An int or a pair (H, W) as a model writes it: one int where both are the same."""
+    a, b = _dims(v)
+    return "%d" % a if a == b else "(%d, %d)" % (a, b)
+
+
+def _same_or_pair(a, b):
+    return a if a == b else (a, b)
+
+
 class Value:
     """A live value: its name in the model and its shape (dim 0 is the batch)."""
 
@@ -599,19 +614,30 @@ class Model:
             return False
         c, h, w = x.shape[1:]
         filters = filters or r.choice([1, 3, 4, 6, 8, 16, 17, 32])
-        kernel = kernel or r.choice([1, 3, 3, 5])
-        stride = stride or r.choice([1, 1, 2])
         groups = 1 if winograd else self._groups(c, filters)
-        dilation = 2 if (not winograd and kernel == 3 and r.random() < 0.15) else 1
-        padding = "same" if stride == 1 and r.random() < 0.3 else r.randint(0, kernel // 2)
-        ext = dilation * (kernel - 1) + 1
-        if padding != "same" and (h + 2 * padding < ext or w + 2 * padding < ext):
-            return False
+        if kernel is None and stride is None and r.random() < 0.2:
+            # Now and then a rectangle: kernel, stride, padding and dilation per dim, even
+            # kernels among them ("same" pads their odd element at the end).
+            kernel = (r.choice([1, 2, 3, 5]), r.choice([1, 2, 3]))
+            stride = (r.choice([1, 2]), r.choice([1, 1, 2]))
+            dilation = tuple(2 if k > 1 and r.random() < 0.25 else 1 for k in kernel)
+            padding = tuple(r.randint(0, k // 2) for k in kernel)
+            if stride == (1, 1) and r.random() < 0.3:
+                padding = "same"
+        else:
+            kernel = kernel or r.choice([1, 3, 3, 5])
+            stride = stride or r.choice([1, 1, 2])
+            dilation = 2 if (not winograd and kernel == 3 and r.random() < 0.15) else 1
+            padding = "same" if stride == 1 and r.random() < 0.3 else r.randint(0, kernel // 2)
+        (kh, kw), (sh, sw), (dh, dw) = _dims(kernel), _dims(stride), _dims(dilation)
         if padding == "same":
             oh, ow = h, w
         else:
-            oh = (h + 2 * padding - ext) // stride + 1
-            ow = (w + 2 * padding - ext) // stride + 1
+            (ph, pw) = _dims(padding)
+            eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+            if h + 2 * ph < eh or w + 2 * pw < ew:
+                return False
+            oh, ow = (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
         bias = r.random() < 0.8
         conv = torch.nn.Conv2d(c, filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups,
                                bias=bias)
@@ -668,13 +694,20 @@ class Model:
         kind = kind or r.choice(["max", "avg", "global"])
         if kind == "global":
             return self._bind("global_avg_pool2d(%s)" % xn, x.shape[:2], lambda env: env[xn].mean((2, 3)))
-        k = r.choice([2, 3])
-        s = r.choice([1, 2, k])
-        p = r.randint(0, k // 2)
-        if h + 2 * p < k or w + 2 * p < k:
+        if r.random() < 0.2:  # a rectangle: kernel, stride and padding per dim
+            k = (r.choice([1, 2, 3]), r.choice([2, 3]))
+            s = tuple(r.choice([1, 2, kk]) for kk in k)
+            p = tuple(r.randint(0, kk // 2) for kk in k)
+        else:
+            k = r.choice([2, 3])
+            s = r.choice([1, 2, k])
+            p = r.randint(0, k // 2)
+        (kh, kw), (sh, sw), (ph, pw) = _dims(k), _dims(s), _dims(p)
+        if h + 2 * ph < kh or w + 2 * pw < kw:
             return False
-        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        attrs = "%d" % k + (", stride = %d" % s if s != k else "") + (", padding = %d" % p if p else "")
+        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        attrs = (_pair_text(k) + (", stride = %s" % _pair_text(s) if _dims(s) != _dims(k) else "") +
+                 (", padding = %s" % _pair_text(p) if _dims(p) != (0, 0) else ""))
         if kind == "max":
             fn = lambda env: F.max_pool2d(env[xn], k, s, p)
         else:
@@ -683,11 +716,14 @@ class Model:
 
     @staticmethod
     def _conv_attrs(filters, kernel, stride, padding, dilation, groups, bias):
-        """A convolution's attributes as a model writes them, the defaults left out."""
-        attrs = ["%d" % filters, "%d" % kernel]
-        if stride != 1: attrs.append("stride = %d" % stride)
-        if padding != 0: attrs.append("padding = %s" % ('"same"' if padding == "same" else padding))
-        if dilation != 1: attrs.append("dilation = %d" % dilation)
+        """A convolution's attributes as a model writes them, the defaults left out; kernel,
+        stride, padding and dilation an int or a pair (H, W), written as one int where both
+        are the same."""
+        attrs = ["%d" % filters, _pair_text(kernel)]
+        if _dims(stride) != (1, 1): attrs.append("stride = %s" % _pair_text(stride))
+        if padding == "same": attrs.append('padding = "same"')
+        elif _dims(padding) != (0, 0): attrs.append("padding = %s" % _pair_text(padding))
+        if _dims(dilation) != (1, 1): attrs.append("dilation = %s" % _pair_text(dilation))
         if groups != 1: attrs.append("groups = %d" % groups)
         if not bias: attrs.append("bias = false")
         return ", ".join(attrs)
@@ -708,12 +744,17 @@ class Model:
         c, h, w = x.shape[1:]
         filters = r.choice([2, 3, 4, 8])
         groups = self._groups(c, filters, chance=0.4)  # its inputs' channels are often 1 or 3
-        k, s = r.choice([2, 3]), r.choice([1, 2])
-        dil = 2 if r.random() < 0.15 else 1
-        p = r.randint(0, k - 1)
-        # PyTorch takes an output_padding below the stride or the dilation.
-        op_ = r.randint(0, max(s, dil) - 1)
-        oh, ow = (h - 1) * s - 2 * p + dil * (k - 1) + op_ + 1, (w - 1) * s - 2 * p + dil * (k - 1) + op_ + 1
+        # Per dim (H, W), the same for both but now and then: kernel, stride, dilation,
+        # padding, and an output_padding below the stride or the dilation (PyTorch's rule).
+        def draw():
+            k, s = r.choice([2, 3]), r.choice([1, 2])
+            dil = 2 if r.random() < 0.15 else 1
+            return k, s, dil, r.randint(0, k - 1), r.randint(0, max(s, dil) - 1)
+        along_h = draw()
+        along_w = draw() if r.random() < 0.25 else along_h
+        k, s, dil, p, op_ = (_same_or_pair(a, b) for a, b in zip(along_h, along_w))
+        oh, ow = ((n - 1) * s_ - 2 * p_ + d_ * (k_ - 1) + o_ + 1
+                  for n, (k_, s_, d_, p_, o_) in ((h, along_h), (w, along_w)))
         if oh < 1 or ow < 1:
             return False
         bias = r.random() < 0.8
@@ -721,7 +762,8 @@ class Model:
                                        dilation=dil, bias=bias)
         name = self._layer(mod)
         xn = x.name
-        attrs = self._conv_attrs(filters, k, s, p, dil, groups, bias) + (", output_padding = %d" % op_ if op_ else "")
+        attrs = self._conv_attrs(filters, k, s, p, dil, groups, bias) + (
+            ", output_padding = %s" % _pair_text(op_) if _dims(op_) != (0, 0) else "")
         expr = 'conv_transpose2d(%s, %s, name = "%s")' % (xn, attrs, name)
         return self._bind(expr, ["B", filters, oh, ow], lambda env: self.modules[name](env[xn]))
 
