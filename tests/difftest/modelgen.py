@@ -232,6 +232,7 @@ class Model:
         r = self.rng
         a = self._pick()
         same = [v for v in self.pool if v.shape == a.shape and v is not a]
+        b = None
         if same and r.random() < 0.7:
             b = r.choice(same)
             b.uses += 1
@@ -245,6 +246,22 @@ class Model:
             bshape_expr = "%s(%s)" % (red, a.name)
             an = a.name
             bfn = lambda env: {"mean": torch.mean, "max": lambda t: torch.amax(t, ()), "sum": torch.sum}[red](env[an])
+        elif a.rank >= 2 and r.random() < 0.3:
+            # NumPy's broadcasting across ranks: a reduced over its leading axes (the
+            # batch's among them) without keepdims, aligned with a's trailing dims; or, from
+            # rank 3, two keepdims reductions along different axes whose product broadcasts
+            # each to a's shape.
+            an = a.name
+            if a.rank >= 3 and r.random() < 0.4:
+                bshape_expr = "mean(%s, axis = 1, keepdims = true) * max(%s, axis = -1, keepdims = true)" % (an, an)
+                bfn = lambda env: torch.mean(env[an], 1, keepdim=True) * torch.amax(env[an], -1, keepdim=True)
+            else:
+                axes = tuple(range(r.randint(1, a.rank - 1)))
+                red = r.choice(["mean", "sum", "max"])
+                written = "%d" % axes[0] if len(axes) == 1 else "(%s)" % ", ".join("%d" % i for i in axes)
+                bshape_expr = "%s(%s, axis = %s)" % (red, an, written)
+                reduce = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax}[red]
+                bfn = lambda env: reduce(env[an], axes)
         elif a.rank >= 2:
             # A reduction of a itself with keepdims: broadcasting back over inner axes, or
             # over the batch (axis 0).
@@ -263,6 +280,11 @@ class Model:
         elif op == "/":
             expr = "%s / (abs(%s) + 1)" % (an, bshape_expr)
             fn = lambda env: env[an] / (torch.abs(bfn(env)) + 1)
+        elif b is None and r.random() < 0.4:
+            # The broadcast operand on the left.
+            expr = "%s %s %s" % (bshape_expr, op, an)
+            fn = {"+": lambda env: bfn(env) + env[an], "-": lambda env: bfn(env) - env[an],
+                  "*": lambda env: bfn(env) * env[an]}[op]
         else:
             expr = "%s %s %s" % (an, op, bshape_expr)
             fn = {"+": lambda env: env[an] + bfn(env), "-": lambda env: env[an] - bfn(env),
