@@ -822,12 +822,27 @@ class Model:
         b = r.choice(cands)
         b.uses += 1
         an, bn = a.name, b.name
-        if r.random() < 0.5:
-            return self._bind("%s @ transpose(%s, (0, 2, 1))" % (an, bn), ["B", a.shape[1], b.shape[1]],
-                              lambda env: env[an] @ env[bn].permute(0, 2, 1))
-        # matmul's function form, with a broadcast right operand: [B, T, D] x [D, T'].
-        return self._bind("matmul(%s, transpose(mean(%s, axis = 0), (1, 0)))" % (an, bn), ["B", a.shape[1], b.shape[1]],
-                          lambda env: torch.matmul(env[an], env[bn].mean(0).permute(1, 0)))
+        t, t2, d = a.shape[1], b.shape[1], a.shape[2]
+        kind = r.choice(["plain", "plain", "right", "left", "heads"])
+        if kind == "heads" and d % 2 == 0:
+            # Attention's products written out: each operand split into heads, [B, h, T, D/h]
+            # against [B, h, D/h, T'], a batch of rank 4.
+            h = r.choice([k for k in (2, 4) if d % k == 0])
+            split = "transpose(reshape(%s, (-1, %d, %d, %d)), %s)"
+            expr = "%s @ %s" % (split % (an, t, h, d // h, "(0, 2, 1, 3)"), split % (bn, t2, h, d // h, "(0, 2, 3, 1)"))
+            return self._bind(expr, ["B", h, t, t2],
+                              lambda env: env[an].reshape(-1, t, h, d // h).permute(0, 2, 1, 3) @
+                              env[bn].reshape(-1, t2, h, d // h).permute(0, 2, 3, 1))
+        if kind == "right":
+            # matmul's function form, with a broadcast right operand: [B, T, D] x [D, T'].
+            return self._bind("matmul(%s, transpose(mean(%s, axis = 0), (1, 0)))" % (an, bn), ["B", t, t2],
+                              lambda env: torch.matmul(env[an], env[bn].mean(0).permute(1, 0)))
+        if kind == "left":
+            # A broadcast left operand: [T', D] x [B, D, T].
+            return self._bind("max(%s, axis = 0) @ transpose(%s, (0, 2, 1))" % (bn, an), ["B", t2, t],
+                              lambda env: torch.amax(env[bn], 0) @ env[an].permute(0, 2, 1))
+        return self._bind("%s @ transpose(%s, (0, 2, 1))" % (an, bn), ["B", t, t2],
+                          lambda env: env[an] @ env[bn].permute(0, 2, 1))
 
     def _recurrent(self):
         r = self.rng
