@@ -70,6 +70,21 @@ def _same_or_pair(a, b):
     return a if a == b else (a, b)
 
 
+def _window_out(n, k, s, p, d=1):
+    """A window's output size along a dim of n: kernel k, stride s, padding p (each side),
+    dilation d; below 1 where the padded dim is shorter than the window."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _axes_text(axes):
+    """Reduction axes as a model writes them: one int, or a tuple."""
+    return "%d" % axes[0] if len(axes) == 1 else "(%s)" % ", ".join("%d" % i for i in axes)
+
+
+# The reductions the DSL has, as PyTorch computes them (max's gradient split among ties).
+_REDUCE = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax}
+
+
 class Value:
     """A live value: its name in the model and its shape (dim 0 is the batch)."""
 
@@ -258,10 +273,8 @@ class Model:
             else:
                 axes = tuple(range(r.randint(1, a.rank - 1)))
                 red = r.choice(["mean", "sum", "max"])
-                written = "%d" % axes[0] if len(axes) == 1 else "(%s)" % ", ".join("%d" % i for i in axes)
-                bshape_expr = "%s(%s, axis = %s)" % (red, an, written)
-                reduce = {"mean": torch.mean, "sum": torch.sum, "max": torch.amax}[red]
-                bfn = lambda env: reduce(env[an], axes)
+                bshape_expr = "%s(%s, axis = %s)" % (red, an, _axes_text(axes))
+                bfn = lambda env: _REDUCE[red](env[an], axes)
         elif a.rank >= 2:
             # A reduction of a itself with keepdims: broadcasting back over inner axes, or
             # over the batch (axis 0).
@@ -567,13 +580,10 @@ class Model:
         keep = r.random() < 0.3
         op = r.choice(["sum", "mean", "max"])
         xn = x.name
-        f = {"sum": lambda t: torch.sum(t, axes, keepdim=keep), "mean": lambda t: torch.mean(t, axes, keepdim=keep),
-             "max": lambda t: torch.amax(t, axes, keepdim=keep)}[op]
-        axis_text = str(axes[0]) if len(axes) == 1 else "(%s)" % ", ".join(map(str, axes))
         shape = [d if i not in axes else 1 for i, d in enumerate(x.shape)] if keep else \
             [d for i, d in enumerate(x.shape) if i not in axes]
-        expr = "%s(%s, axis = %s%s)" % (op, xn, axis_text, ", keepdims = true" if keep else "")
-        return self._bind(expr, shape, lambda env: f(env[xn]))
+        expr = "%s(%s, axis = %s%s)" % (op, xn, _axes_text(axes), ", keepdims = true" if keep else "")
+        return self._bind(expr, shape, lambda env: _REDUCE[op](env[xn], axes, keepdim=keep))
 
     def _shape_op(self):
         r = self.rng
@@ -656,10 +666,9 @@ class Model:
             oh, ow = h, w
         else:
             (ph, pw) = _dims(padding)
-            eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-            if h + 2 * ph < eh or w + 2 * pw < ew:
+            oh, ow = _window_out(h, kh, sh, ph, dh), _window_out(w, kw, sw, pw, dw)
+            if oh < 1 or ow < 1:
                 return False
-            oh, ow = (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
         bias = r.random() < 0.8
         conv = torch.nn.Conv2d(c, filters, kernel, stride=stride, padding=padding, dilation=dilation, groups=groups,
                                bias=bias)
@@ -725,9 +734,9 @@ class Model:
             s = r.choice([1, 2, k])
             p = r.randint(0, k // 2)
         (kh, kw), (sh, sw), (ph, pw) = _dims(k), _dims(s), _dims(p)
-        if h + 2 * ph < kh or w + 2 * pw < kw:
+        oh, ow = _window_out(h, kh, sh, ph), _window_out(w, kw, sw, pw)
+        if oh < 1 or ow < 1:
             return False
-        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
         attrs = (_pair_text(k) + (", stride = %s" % _pair_text(s) if _dims(s) != _dims(k) else "") +
                  (", padding = %s" % _pair_text(p) if _dims(p) != (0, 0) else ""))
         if kind == "max":
@@ -798,13 +807,12 @@ class Model:
         dil = 2 if k > 1 and r.random() < 0.2 else 1
         filters = r.choice([2, 4, 7, 8])
         groups = self._groups(c, filters)
-        ext = dil * (k - 1) + 1
         if s == 1 and r.random() < 0.25:
             # "same" pads dil * (k - 1) in all, the odd element at the end (k even).
             p, out = "same", l
         else:
             p = r.randint(0, k // 2)
-            out = (l + 2 * p - ext) // s + 1
+            out = _window_out(l, k, s, p, dil)
         if out < 1:
             return False
         bias = r.random() < 0.8
