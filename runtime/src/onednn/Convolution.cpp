@@ -22,8 +22,8 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <vector>
 #include <string>
+#include <vector>
 
 using dnnl::memory;
 
@@ -668,8 +668,8 @@ void deconvolve(KernelContext &ctx, int64_t site, const int64_t *g, const float 
         for (int64_t j = 0; j < ow; ++j) {
           float *to = y + ((b * oh + i) * ow + j) * oc;
           if (isReached(i, j)) std::copy_n(reached + ((b * rh + i) * rw + j) * oc, oc, to);
-          else
-            for (int64_t o = 0; o < oc; ++o) to[o] = biasOf(o);
+          else if (bias) std::copy_n(bias, oc, to);
+          else std::fill_n(to, oc, 0.0f);
         }
     return;
   }
