@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kinks import KINKS
+
 # PyTorch's note that conv1d's padding = "same" with an even kernel pads a copy of its
 # input: what the reference should do, and no news in a test's output.
 warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
@@ -82,7 +84,7 @@ def _axes_text(axes):
 
 
 # The reductions the DSL has, as PyTorch computes them (max's gradient split among ties).
-_REDUCE = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax}
+_REDUCE = {"sum": torch.sum, "mean": torch.mean, "max": KINKS.amax}
 
 
 class Value:
@@ -225,13 +227,13 @@ class Model:
         r = self.rng
         x = self._pick()
         kinds = [
-            ("relu(%s)", torch.relu), ("sigmoid(%s)", torch.sigmoid), ("tanh(%s)", torch.tanh),
+            ("relu(%s)", KINKS.relu), ("sigmoid(%s)", torch.sigmoid), ("tanh(%s)", torch.tanh),
             ("gelu(%s)", gelu), ('gelu(%s, approximate = "tanh")', lambda t: gelu(t, approximate="tanh")),
-            ("silu(%s)", F.silu), ("leaky_relu(%s, alpha = 0.2)", lambda t: F.leaky_relu(t, 0.2)),
-            ("abs(%s)", torch.abs), ("exp(-abs(%s))", lambda t: torch.exp(-torch.abs(t))),
-            ("log(abs(%s) + 1)", lambda t: torch.log(torch.abs(t) + 1)),
-            ("sqrt(abs(%s) + 0.5)", lambda t: torch.sqrt(torch.abs(t) + 0.5)),
-            ("pow(abs(%s) + 0.5, 1.5)", lambda t: torch.pow(torch.abs(t) + 0.5, 1.5)),
+            ("silu(%s)", F.silu), ("leaky_relu(%s, alpha = 0.2)", lambda t: KINKS.leaky_relu(t, 0.2)),
+            ("abs(%s)", KINKS.abs), ("exp(-abs(%s))", lambda t: torch.exp(-KINKS.abs(t))),
+            ("log(abs(%s) + 1)", lambda t: torch.log(KINKS.abs(t) + 1)),
+            ("sqrt(abs(%s) + 0.5)", lambda t: torch.sqrt(KINKS.abs(t) + 0.5)),
+            ("pow(abs(%s) + 0.5, 1.5)", lambda t: torch.pow(KINKS.abs(t) + 0.5, 1.5)),
             ("-%s", lambda t: -t), ("%s * 2.0", lambda t: t * 2.0), ("0.5 + %s", lambda t: 0.5 + t),
             ("%s / 3", lambda t: t / 3), ("dropout(%s, 0.3)", lambda t: t),
         ]
@@ -260,7 +262,7 @@ class Model:
             red = r.choice(["mean", "max", "sum"])
             bshape_expr = "%s(%s)" % (red, a.name)
             an = a.name
-            bfn = lambda env: {"mean": torch.mean, "max": lambda t: torch.amax(t, ()), "sum": torch.sum}[red](env[an])
+            bfn = lambda env: {"mean": torch.mean, "max": lambda t: KINKS.amax(t, ()), "sum": torch.sum}[red](env[an])
         elif a.rank >= 2 and r.random() < 0.3:
             # NumPy's broadcasting across ranks: a reduced over its leading axes (the
             # batch's among them) without keepdims, aligned with a's trailing dims; or, from
@@ -269,7 +271,7 @@ class Model:
             an = a.name
             if a.rank >= 3 and r.random() < 0.4:
                 bshape_expr = "mean(%s, axis = 1, keepdims = true) * max(%s, axis = -1, keepdims = true)" % (an, an)
-                bfn = lambda env: torch.mean(env[an], 1, keepdim=True) * torch.amax(env[an], -1, keepdim=True)
+                bfn = lambda env: torch.mean(env[an], 1, keepdim=True) * KINKS.amax(env[an], -1, keepdim=True)
             else:
                 axes = tuple(range(r.randint(1, a.rank - 1)))
                 red = r.choice(["mean", "sum", "max"])
@@ -289,10 +291,10 @@ class Model:
         if op == "pow":
             # A tensor exponent, bounded so that the powers stay finite.
             expr = "pow(abs(%s) + 0.5, tanh(%s))" % (an, bshape_expr)
-            fn = lambda env: torch.pow(torch.abs(env[an]) + 0.5, torch.tanh(bfn(env)))
+            fn = lambda env: torch.pow(KINKS.abs(env[an]) + 0.5, torch.tanh(bfn(env)))
         elif op == "/":
             expr = "%s / (abs(%s) + 1)" % (an, bshape_expr)
-            fn = lambda env: env[an] / (torch.abs(bfn(env)) + 1)
+            fn = lambda env: env[an] / (KINKS.abs(bfn(env)) + 1)
         elif b is None and r.random() < 0.4:
             # The broadcast operand on the left.
             expr = "%s %s %s" % (bshape_expr, op, an)
@@ -382,8 +384,8 @@ class Model:
                     mods[q] = ln
             per_call[str(c)] = mods
         self.modules[fname] = per_call
-        acts = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh, " |> gelu": gelu,
-                "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+        acts = {"": lambda t: t, " |> relu": KINKS.relu, " |> tanh": torch.tanh, " |> gelu": gelu,
+                "relu": KINKS.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
         def run(env, xn=x.name):
             h = env[xn]
@@ -441,7 +443,7 @@ class Model:
             self.modules[layer] = m
             self.kept_by[layer] = name
             mods.append(layer)
-        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> tanh": torch.tanh}[act]
+        actfn = {"": lambda t: t, " |> relu": KINKS.relu, " |> tanh": torch.tanh}[act]
 
         def run(env, xn=x.name):
             h = env[xn]
@@ -467,7 +469,7 @@ class Model:
         act = r.choice(["", "", " |> relu", " |> gelu", " |> sigmoid", " |> tanh", " |> silu"])
         lin = torch.nn.Linear(x.shape[-1], units, bias=bias)
         name = self._layer(lin)
-        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> gelu": gelu, " |> sigmoid": torch.sigmoid,
+        actfn = {"": lambda t: t, " |> relu": KINKS.relu, " |> gelu": gelu, " |> sigmoid": torch.sigmoid,
                  " |> tanh": torch.tanh, " |> silu": F.silu}[act]
         xn = x.name
         expr = 'dense(%s, %d%s, name = "%s")%s' % (xn, units, "" if bias else ", bias = false", name, act)
@@ -514,7 +516,7 @@ class Model:
         if kind == "max":
             # amax's gradient, split among ties, as the DSL's max.
             return self._bind("%s - max(%s, axis = 0, keepdims = true)" % (xn, xn), x.shape,
-                              lambda env: env[xn] - torch.amax(env[xn], 0, keepdim=True))
+                              lambda env: env[xn] - KINKS.amax(env[xn], 0, keepdim=True))
         others = [v for v in self.pool if v.shape == x.shape]
         y = r.choice(others)
         y.uses += 1
@@ -675,7 +677,7 @@ class Model:
         name = self._layer(conv)
         attrs = self._conv_attrs(filters, kernel, stride, padding, dilation, groups, bias)
         act = r.choice(["", "", " |> relu", " |> silu"]) if act is None else act
-        actfn = {"": lambda t: t, " |> relu": torch.relu, " |> silu": F.silu}[act]
+        actfn = {"": lambda t: t, " |> relu": KINKS.relu, " |> silu": F.silu}[act]
         xn = x.name
         expr = 'conv2d(%s, %s, name = "%s")%s' % (xn, attrs, name, act)
         v = self._bind(expr, ["B", filters, oh, ow], lambda env: actfn(self.modules[name](env[xn])))
@@ -740,7 +742,7 @@ class Model:
         attrs = (_pair_text(k) + (", stride = %s" % _pair_text(s) if _dims(s) != _dims(k) else "") +
                  (", padding = %s" % _pair_text(p) if _dims(p) != (0, 0) else ""))
         if kind == "max":
-            fn = lambda env: F.max_pool2d(env[xn], k, s, p)
+            fn = lambda env: KINKS.max_pool2d(env[xn], k, s, p)
         else:
             fn = lambda env: F.avg_pool2d(env[xn], k, s, p)
         return self._bind("%s_pool2d(%s, %s)" % (kind, xn, attrs), ["B", x.shape[1], oh, ow], fn)
@@ -848,7 +850,7 @@ class Model:
         if kind == "left":
             # A broadcast left operand: [T', D] x [B, D, T].
             return self._bind("max(%s, axis = 0) @ transpose(%s, (0, 2, 1))" % (bn, an), ["B", t2, t],
-                              lambda env: torch.amax(env[bn], 0) @ env[an].permute(0, 2, 1))
+                              lambda env: KINKS.amax(env[bn], 0) @ env[an].permute(0, 2, 1))
         return self._bind("%s @ transpose(%s, (0, 2, 1))" % (an, bn), ["B", t, t2],
                           lambda env: env[an] @ env[bn].permute(0, 2, 1))
 
@@ -971,7 +973,7 @@ class Model:
                 self._embedding()
             else:
                 v = next(p for p in self.pool if p.name == n)
-                self._bind("relu(%s)" % n, v.shape, lambda env, n=n: torch.relu(env[n]))
+                self._bind("relu(%s)" % n, v.shape, lambda env, n=n: KINKS.relu(env[n]))
             chosen.append(self.pool[-1])
         seen = set()
         for v in chosen:
