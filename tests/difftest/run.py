@@ -44,7 +44,8 @@ tested elsewhere).
 
 Each model also gets trained (unless --no-train): a loss of its first output drawn by the
 seed (mse or bce_with_logits to a random target, cross_entropy or nll to random class
-indices where the output is [B, C] or [B, T, C]), three steps of SGD or one of Adam or
+indices where the output is [B, C] or [B, T, C]; on two seeds of five plus w * mean(v * v)
+of one or two other outputs, Objective), three steps of SGD or one of Adam or
 AdamW (the optimizer drawn by the seed too) on one batch (2-5 rows, or 16-48 on every third
 seed; on half of the SGD seeds 2 x batch - 1 samples, so that the steps alternate between a
 full batch and a partial one) through dlrun train on two threads; every parameter and
@@ -66,6 +67,7 @@ import argparse
 import contextlib
 import copy
 import functools
+import math
 import multiprocessing
 import os
 import random
@@ -216,13 +218,53 @@ def train_loss(seed, shape):
     return loss if loss.takes(shape) else LOSSES[0]
 
 
-def train_source(m, value, target_type, loss, opt, clip, source=None):
+class Objective:
+    """What a train check minimises: `loss` (a Loss) of the value `value` against the target,
+    plus w * mean(v * v) of each (value v, w) of `penalties`, other outputs of the model: their
+    gradients then meet the first's wherever the model shares values, and layers no path to
+    the first output reaches train too."""
+
+    def __init__(self, loss, value, penalties=()):
+        self.loss, self.value, self.penalties = loss, value, list(penalties)
+        self.name = loss.name + "".join(" + %r * mean(%s^2)" % (w, v) for v, w in self.penalties)
+
+    def source(self):
+        return "%s(%s, target)" % (self.loss.name, self.value) + "".join(
+            " + %r * mean(%s * %s)" % (w, v, v) for v, w in self.penalties)
+
+    def torch(self, values, t, F):
+        """The objective from `values` (tensors by value name) and target `t`."""
+        out = self.loss.torch_fn(values[self.value], t, F)
+        for v, w in self.penalties:
+            out = out + w * (values[v] * values[v]).mean()
+        return out
+
+
+def train_objective(seed, m, loss, outs):
+    """The seed's objective: loss of the first output alone, or on two seeds of five that
+    plus penalties on one or two other outputs (`outs`: the model's outputs on the train
+    samples, by output name), each weighted by a power of two near 0.1 / mean(v^2) (exact in
+    float32 and as the model's literal) so that no penalty outweighs the loss."""
+    value = m.outputs[0][1]
+    r = random.Random(seed * 7 + 3)
+    others = sorted({v: o for o, v in m.outputs[1:] if v != value}.items())
+    if not others or r.random() >= 0.4:
+        return Objective(loss, value)
+    penalties = []
+    for v, o in r.sample(others, min(len(others), r.choice([1, 2]))):
+        ms = float(np.mean(np.square(outs[o].astype(np.float64))))
+        if np.isfinite(ms):
+            penalties.append((v, 2.0 ** math.floor(math.log2(0.1 / max(1.0, ms)))))
+    return Objective(loss, value, penalties)
+
+
+def train_source(m, objective, target_type, opt, clip, source=None):
     """The model's source (or `source`, the same with a dim symbolic) with a target input of
     type `target_type` and a train block."""
     lines = (source or m.source).rstrip().splitlines()
     header = 1 + len(m.inputs_decl)
     target = "  input target: %s" % target_type
-    train = ["  train {", "    loss = %s(%s, target)" % (loss.name, value), "    optimizer = %s" % opt]
+    train = ["  train {", "    loss = %s" % objective.source(), "    optimizer = %s" % opt]
     if clip:
         train.append("    clip_grad_norm = %g" % clip)
     train.append("  }")
@@ -241,7 +283,7 @@ def modules_copy(m):
         m.modules = original
 
 
-def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, double, rows, moved=None, start=None):
+def train_reference(m, objective, inputs, target, make_opt, clip, l2, double, rows, moved=None, start=None):
     """PyTorch's state_dict after one step on each of `rows` (slices of the samples; layers
     in training behaviour), each parameter's gradient as the optimizer reads it in the first
     step (clipped, with L2 decay added), the loss and outputs of each step, and the parameters
@@ -278,7 +320,7 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
             for name, fn in m.steps:
                 env[name] = fn(env)
             t = torch.from_numpy(target[sl])
-            loss = loss_fn(env[value], t.double() if double and t.is_floating_point() else t, torch.nn.functional)
+            loss = objective.torch(env, t.double() if double and t.is_floating_point() else t, torch.nn.functional)
             losses.append(float(loss))
             outputs.append({o: env[v].detach().numpy().copy() for o, v in m.outputs})
             if opt:
@@ -298,7 +340,7 @@ def train_reference(m, value, inputs, target, loss_fn, make_opt, clip, l2, doubl
                 first)
 
 
-def eval_reference(m, state, inputs, target, loss, double=False, rounded=False):
+def eval_reference(m, state, inputs, target, objective, double=False, rounded=False):
     """PyTorch's outputs and loss (as "loss") in eval behaviour (dropout off, batch norm on
     its running statistics) from the weights `state`, on all of `inputs`."""
     import torch
@@ -306,9 +348,9 @@ def eval_reference(m, state, inputs, target, loss, double=False, rounded=False):
         m.modules.load_state_dict({n: torch.from_numpy(np.array(a)) for n, a in state.items()})
         outs = m.reference(inputs, double, rounded)
     t = torch.from_numpy(target)
-    outs["loss"] = np.array(float(loss.torch_fn(torch.from_numpy(outs[m.outputs[0][0]]),
-                                                t.double() if double and t.is_floating_point() else t,
-                                                torch.nn.functional)))
+    values = {v: torch.from_numpy(outs[o]) for o, v in m.outputs}
+    outs["loss"] = np.array(float(objective.torch(values, t.double() if double and t.is_floating_point() else t,
+                                                  torch.nn.functional)))
     return outs
 
 
@@ -379,7 +421,7 @@ def check_first_update(wd, k, initial, firsts, spreads, what):
     return out
 
 
-def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, initial, wd, k):
+def check_stepwise(m, seed, objective, inputs, target, make_opt, clip, l2, rows, train, initial, wd, k):
     """Where dlc's weights after all the steps are outside the bound: each step on its own,
     PyTorch's from dlc's weights and optimizer state after the steps before it (a checkpoint),
     compared as the weights are. What is wrong (None if nothing): a wrong gradient or update
@@ -399,7 +441,7 @@ def check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, row
             return "%d steps: %s" % (i + 1, err)
         got = h.load_safetensors(ck)[0]
         def step(double, moved=None):
-            return train_reference(m, value, inputs, target, loss.torch_fn, make_opt, clip, l2, double, [sl],
+            return train_reference(m, objective, inputs, target, make_opt, clip, l2, double, [sl],
                                    moved=moved, start=start)[0]
         r32, r64, flipped = with_kinks(step)
         moved = step(False, seed + 20 + i)
@@ -427,19 +469,20 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     steps = train_steps(opt)
     batch, rows = train_rows(seed, opt, batch, steps)
     against_torch = "dropout(" not in m.source
-    value = m.outputs[0][1]
     inputs = m.inputs(max(sl.stop for sl in rows), rng)
-    shape = m.reference(inputs)[m.outputs[0][0]].shape
+    outs = m.reference(inputs)
+    shape = outs[m.outputs[0][0]].shape
     loss = train_loss(seed, shape)
     target_type, target = loss.make_target(shape, rng)
+    objective = train_objective(seed, m, loss, outs)
     src = os.path.join(wd, "train.dl")
     with open(src, "w") as f:
-        f.write(train_source(m, value, target_type, loss, opt, clip))
+        f.write(train_source(m, objective, target_type, opt, clip))
     compiled = set()  # kernel paths whose train_K.so is src's already
     if dynamic and seed % 2 and all(re.fullmatch(r"\w+", d) for d in dynamic[1]):
         spelled = target_type.split("[")[0] + "[%s]" % ", ".join(dynamic[1][:target.ndim])
         with open(os.path.join(wd, "train_dynamic.dl"), "w") as f:
-            f.write(train_source(m, value, spelled, loss, opt, clip, dynamic[0]))
+            f.write(train_source(m, objective, spelled, opt, clip, dynamic[0]))
         cpu = [k for k in kernels if k != "cuda"][:1]
         if cpu and not compile_model(os.path.join(wd, "train_dynamic.dl"), os.path.join(wd, "train_%s.so" % cpu[0]),
                                      cpu[0]):
@@ -449,8 +492,8 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     diverges = None  # the first step whose loss PyTorch finds not finite
     steps_ref = None  # PyTorch's loss and outputs of each step: float32, float64, moved, kinks' spread
     if against_torch:
-        r32, r64, flipped = with_kinks(lambda double: train_reference(m, value, inputs, target, loss.torch_fn,
-                                                                      make_opt, clip, l2, double, rows))
+        r32, r64, flipped = with_kinks(lambda double: train_reference(m, objective, inputs, target, make_opt, clip,
+                                                                      l2, double, rows))
         (want, grads, losses, _, first32), (want64, grads64, _, _, first64) = r32, r64
         # How far float32 rounding inside the steps moves the weights: float32 PyTorch from
         # parameters one ulp apart, twice (per element the one farther from float64). Where
@@ -466,8 +509,8 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
         # leave the noise as it was, while other inputs' rounding moves the output as far as
         # another float32 summation order does (2.2e-3; PyTorch's float32 happened to land
         # 2.6e-5 from float64).
-        runs = [train_reference(m, value, ulp_moved(inputs, seed + 20 + i), target, loss.torch_fn, make_opt, clip,
-                                l2, False, rows, moved=seed + 10 + i) for i in range(2)]
+        runs = [train_reference(m, objective, ulp_moved(inputs, seed + 20 + i), target, make_opt, clip, l2, False,
+                                rows, moved=seed + 10 + i) for i in range(2)]
         moved = {n: farther(want64[n], runs[0][0][n], runs[1][0][n]) for n in want64}
         first_moved = {n: farther(first64[n], runs[0][4][n], runs[1][4][n]) for n in first64}
         spreads = {n: spread(want64[n], [f[0][n] for f in flipped]) for n in want64}
@@ -484,7 +527,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
     initial = h.load_safetensors(weights)[0]  # the weights before the steps
     worst = 0.0
     for k in kernels:
-        what = "train %s (%s, %s)" % (k, opt, loss.name)
+        what = "train %s (%s, %s)" % (k, opt, objective.name)
         so = os.path.join(wd, "train_%s.so" % k)
         err = None if k in compiled else compile_model(src, so, k)
         if err and k == "cuda" and CPU_ONLY_PLUGIN in err:
@@ -519,7 +562,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
         if problem:
             problems.append("%s: %s" % (what, problem))
         if k != "cuda":
-            w = check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, steps_ref, wd, k, what,
+            w = check_steps_in_session(m, so, weights, after, inputs, target, rows, objective, steps_ref, wd, k, what,
                                        problems)
             worst = max(worst, w)
         if not against_torch:
@@ -558,7 +601,7 @@ def check_train(m, seed, kernels, wd, rng, batch, problems, dynamic=None):
             else:
                 fracs.append(frac)
         if weight_problems and steps > 1:
-            stepwise = check_stepwise(m, seed, value, inputs, target, loss, make_opt, clip, l2, rows, train, initial,
+            stepwise = check_stepwise(m, seed, objective, inputs, target, make_opt, clip, l2, rows, train, initial,
                                       wd, k)
             weight_problems = [] if stepwise is None else weight_problems + ["%s: %s" % (what, stepwise)]
         problems += weight_problems
@@ -1012,7 +1055,7 @@ def check_session_calls(so, weights, cases, tags, refs, refs64, moved64, wd, k, 
     return worst
 
 
-def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, steps_ref, wd, k, what, problems):
+def check_steps_in_session(m, so, weights, after, inputs, target, rows, objective, steps_ref, wd, k, what, problems):
     """dlrun train's steps again through the C API in one session (session_calls.py), then an
     eval step on all the samples (the second step and the eval step each writing its first
     output that fits over its largest float input). The weights they leave must be dlrun's
@@ -1048,8 +1091,9 @@ def check_steps_in_session(m, so, weights, after, inputs, target, rows, loss, st
     for i, refs in enumerate(steps_ref or []):
         worst = max(worst, compare_all(calls[i]["out"], refs, "%s, step %d through the C API" % (what, i + 1),
                                        problems))
-    refs = [eval_reference(m, state, inputs, target, loss), eval_reference(m, state, inputs, target, loss, True),
-            eval_reference(m, state, perturbed(inputs, 7), target, loss, True, True)]
+    refs = [eval_reference(m, state, inputs, target, objective),
+            eval_reference(m, state, inputs, target, objective, True),
+            eval_reference(m, state, perturbed(inputs, 7), target, objective, True, True)]
     out = calls[-1]["out"]
     worst = max(worst, compare_all(out, refs, "%s, eval step" % what, problems))
     if os.path.exists(os.path.join(out, "predictions.npy")):
