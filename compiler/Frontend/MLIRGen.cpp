@@ -10,6 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <map>
+
 namespace dlc {
 
 static nlohmann::json shapeJson(const TensorType &t) {
@@ -18,15 +21,34 @@ static nlohmann::json shapeJson(const TensorType &t) {
   return dims;
 }
 
-/// Whether the loss is a classification loss itself (scores and integer labels): then the
-/// train and eval steps also return the predicted classes, for accuracy and the
-/// confusion matrix.
-static bool predictsClasses(const ModelGraph &g) {
-  if (!g.train) return false;
-  const GraphValue &loss = g.values[g.train->loss];
-  if (loss.kind != GraphValue::Result) return false;
-  const GraphNode &n = g.nodes[loss.node];
-  return n.def->isLoss && n.operands.size() == 2 && isInteger(g.values[n.operands[1]].type.dtype);
+/// The classification loss (scores and integer labels) whose predicted classes the train
+/// and eval steps also return, for accuracy and the confusion matrix: the loss itself, or
+/// the one classification loss among its terms, where the loss sums terms each scaled by
+/// constants (`cross_entropy(logits, label) + 0.01 * mean(h * h)`, `bce(s, t) + n * 0.5`):
+/// a regulariser or a second head beside a classifier leaves it a classifier. None where
+/// no term is one, or several of other scores or labels (which would accuracy be of?).
+static const GraphNode *classLoss(const ModelGraph &g) {
+  if (!g.train) return nullptr;
+  std::map<std::pair<int, int>, const GraphNode *> found; // (scores, labels) -> a loss of them
+  auto isConstant = [&](int v) { return g.values[v].kind == GraphValue::Constant; };
+  std::function<void(int)> terms = [&](int v) {
+    if (g.values[v].kind != GraphValue::Result) return;
+    const GraphNode &n = g.nodes[g.values[v].node];
+    const std::string &op = n.def->name;
+    if (n.def->isLoss) {
+      if (n.operands.size() == 2 && isInteger(g.values[n.operands[1]].type.dtype))
+        found.emplace(std::make_pair(n.operands[0], n.operands[1]), &n);
+    } else if (op == "add" || op == "sub") {
+      terms(n.operands[0]);
+      terms(n.operands[1]);
+    } else if ((op == "mul" || op == "div") && isConstant(n.operands[1])) {
+      terms(n.operands[0]);
+    } else if (op == "mul" && isConstant(n.operands[0])) {
+      terms(n.operands[1]);
+    }
+  };
+  terms(g.train->loss);
+  return found.size() == 1 ? found.begin()->second : nullptr;
 }
 
 /// What a call of the model needs of its symbols' values (the signature's "requires",
@@ -109,9 +131,10 @@ std::string buildSignature(const ModelGraph &g, Diagnostics &diags) {
     if (g.train->clipGradNorm) sig["train"]["clip_grad_norm"] = *g.train->clipGradNorm;
     const OptimizerDef *od = LayerRegistry::instance().lookupOptimizer(g.train->optimizer);
     sig["train"]["slots"] = od && od->slots ? od->slots(g.train->optimizerAttrs) : std::vector<std::string>{};
-    sig["train"]["predictions"] = predictsClasses(g);
-    if (predictsClasses(g)) {
-      const GraphNode &n = g.nodes[g.values[g.train->loss].node];
+    const GraphNode *classes = classLoss(g);
+    sig["train"]["predictions"] = classes != nullptr;
+    if (classes) {
+      const GraphNode &n = *classes;
       sig["train"]["prediction_shape"] = shapeJson(g.values[n.operands[1]].type);
       // The input that holds the labels, where the loss reads one directly: dlrun's metrics.
       if (g.values[n.operands[1]].kind == GraphValue::Input) sig["train"]["labels"] = g.values[n.operands[1]].name;
@@ -257,8 +280,8 @@ public:
       results.push_back(values[g.train->loss]);
       resultAttrs.emplace_back();
       resultAttrs.back().set("dl.loss", b.getUnitAttr());
-      if (predictsClasses(g)) {
-        const GraphNode &n = g.nodes[g.values[g.train->loss].node];
+      if (const GraphNode *classes = classLoss(g)) {
+        const GraphNode &n = *classes;
         mlir::Value scores = values[n.operands[0]];
         auto st = mlir::cast<mlir::RankedTensorType>(scores.getType());
         auto pt = mlir::RankedTensorType::get(st.getShape().drop_back(), b.getI64Type());

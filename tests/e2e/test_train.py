@@ -246,6 +246,10 @@ def pairs_loss(P, I):
     return F.binary_cross_entropy_with_logits(s, I["t"]) + n * 0.5
 
 
+def pairs_scores(P, I):
+    return F.log_softmax(linear(P, "dense", I["x"]), -1)
+
+
 def pairs_inputs(b, rng):
     return {"x": rng.standard_normal((b, 4, 6)).astype(np.float32),
             "t": rng.random((b, 4, 4)).astype(np.float32),
@@ -757,7 +761,7 @@ def accuracy(logits_fn, labels):
 
 
 ACCURACY = {"mlp": accuracy(mlp_logits, "label"), "gpt": accuracy(gpt_logits, "targets"),
-            "deep": accuracy(deep_logits, "label"),
+            "deep": accuracy(deep_logits, "label"), "pairs": accuracy(pairs_scores, "label"),
             "conv": accuracy(conv_logits, "label"), "rnn": accuracy(rnn_logits, "label"),
             "rnn_long": accuracy(rnn_logits, "label")}
 
@@ -1010,6 +1014,39 @@ def check_shared_chain():
     train_alike("chain", shared, {"unrolled calls": unrolled}, inputs, w0, wd, 2)
 
 
+def check_class_loss_terms():
+    """Accuracy and the confusion matrix come from a classification loss that is the loss or
+    the one such term of a sum of terms scaled by constants (a regulariser or a second head
+    beside the classifier); where there are none or several, the log has no accuracy and the
+    steps no predictions."""
+    rng = np.random.default_rng(5)
+    wd = h.workdir()
+    inputs = mlp_inputs(9, rng)
+    P = init_params(MLP_PARAMS, torch.float32)
+    w0 = os.path.join(wd, "w0.safetensors")
+    h.save_safetensors(w0, {k: v.numpy() for k, v in P.items()})
+    want = accuracy(mlp_logits, "label")(P, torch_inputs(inputs, torch.float32))
+    for i, (loss, predicts) in enumerate([
+            ("cross_entropy(logits, label) + 0.01 * mean(h1 * h1)", True),
+            ("0.5 * cross_entropy(logits, label) - mean(h2) / 4 + cross_entropy(logits, label) * 0.25", True),
+            ("nll(log_softmax(logits), label) * 2", True),
+            ("cross_entropy(logits, label) + nll(log_softmax(h2), label)", False),
+            ("cross_entropy(logits, label) * mean(h1 * h1)", False),
+            ("mse(logits, logits * 0.5) + 0.1 * mean(cast(label, f32))", False)]):
+        so = h.compile_model(MLP.replace("cross_entropy(logits, label)", loss).replace("OPT", "sgd(lr = 0.1)")
+                             .replace("CLIP", ""), wd, "terms%d" % i)
+        log = os.path.join(wd, "terms%d.csv" % i)
+        _, _, _, r = h.train_run(so, inputs, w0, wd, ["--steps", "1", "--log", log])
+        row = dict(zip(*[line.split(",") for line in open(log).read().split()]))
+        if predicts:
+            h.check_close("loss = %s: the accuracy of its classifier's predictions" % loss, float(row["train_acc"]),
+                          want, atol=1e-6, rtol=0)
+            h.check("loss = %s: the summary's confusion matrix" % loss, "confusion" in r.stdout, r.stdout)
+        else:
+            h.check("loss = %s: no accuracy" % loss, row["train_acc"] == "" and "confusion" not in r.stdout,
+                    str(row) + r.stdout)
+
+
 def check_errors():
     wd = h.workdir()
     so = h.compile_model(source(MLP, "sgd(lr = 0.1)"), wd)
@@ -1202,5 +1239,6 @@ if __name__ == "__main__":  # test_precision.py imports the models
     check_lr_between_steps()
     check_shared_bodies()
     check_shared_chain()
+    check_class_loss_terms()
     check_errors()
     h.finish()

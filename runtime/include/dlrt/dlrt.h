@@ -162,14 +162,16 @@ void dlrt_string_free(char *s);
  * owned by the model): no train block, or an op on the training path without a gradient. */
 int32_t dlrt_model_trainable(const dlrt_model *model, const char **why);
 
-/* For a cross_entropy or nll loss whose labels are a model input: that input's index
- * (the steps then return predictions of the labels' shape); -1 otherwise. */
+/* For a cross_entropy or nll loss (or a loss that sums one such term with others, each
+ * scaled by constants) whose labels are a model input: that input's index (the steps then
+ * return predictions of the labels' shape); -1 otherwise. */
 int32_t dlrt_model_label_input(const dlrt_model *model);
 
 /* What a train or eval step gives back, all optional (NULL: not wanted).
  *  loss:        the step's loss (mean over the batch), before the update.
- *  predictions: for cross_entropy and nll, the predicted class of each position (i64, the
- *               labels' shape): for accuracy and confusion matrices.
+ *  predictions: for cross_entropy and nll (alone, or the one such term of a sum), the
+ *               predicted class of each position (i64, the labels' shape): for accuracy
+ *               and confusion matrices.
  *  outputs:     the model's outputs as the step computed them (train mode in the train
  *               step: dropout applied), caller-owned buffers of the shapes
  *               dlrt_output_shapes gives; all of them or none. */
