@@ -384,7 +384,8 @@ def spread(want64, flips):
     result on its own, so any set of them dlc may take lands between)."""
     lo, hi = np.zeros(np.shape(want64)), np.zeros(np.shape(want64))
     for f in flips:
-        d = np.asarray(f, dtype=np.float64) - want64
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where both overflow
+            d = np.asarray(f, dtype=np.float64) - want64
         d = np.where(np.isfinite(d), d, 0.0)
         lo += np.minimum(d, 0.0)
         hi += np.maximum(d, 0.0)
