@@ -31,6 +31,7 @@ struct Expr {
   char op = 0;                // Binary: + - * / @
   std::vector<ExprPtr> args;  // Tuple elements, Call positionals, Binary/Pipe [lhs, rhs], Neg [x]
   std::vector<KwArg> kwargs;  // Call
+  int depth = 1;              // levels of the tree it roots (a leaf: 1); the parser bounds it
   Expr(Kind k, SrcLoc l) : kind(k), loc(l) {}
 };
 

@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <functional>
 #include <map>
+#include <set>
 
 namespace dlc {
 
@@ -31,23 +31,27 @@ static const GraphNode *classLoss(const ModelGraph &g) {
   if (!g.train) return nullptr;
   std::map<std::pair<int, int>, const GraphNode *> found; // (scores, labels) -> a loss of them
   auto isConstant = [&](int v) { return g.values[v].kind == GraphValue::Constant; };
-  std::function<void(int)> terms = [&](int v) {
-    if (g.values[v].kind != GraphValue::Result) return;
+  // A worklist rather than recursion: a loss may sum a chain of statements thousands deep.
+  std::vector<int> terms{g.train->loss};
+  std::set<int> seen;
+  while (!terms.empty()) {
+    int v = terms.back();
+    terms.pop_back();
+    if (g.values[v].kind != GraphValue::Result || !seen.insert(v).second) continue;
     const GraphNode &n = g.nodes[g.values[v].node];
     const std::string &op = n.def->name;
     if (n.def->isLoss) {
       if (n.operands.size() == 2 && isInteger(g.values[n.operands[1]].type.dtype))
         found.emplace(std::make_pair(n.operands[0], n.operands[1]), &n);
     } else if (op == "add" || op == "sub") {
-      terms(n.operands[0]);
-      terms(n.operands[1]);
+      terms.push_back(n.operands[0]);
+      terms.push_back(n.operands[1]);
     } else if ((op == "mul" || op == "div") && isConstant(n.operands[1])) {
-      terms(n.operands[0]);
+      terms.push_back(n.operands[0]);
     } else if (op == "mul" && isConstant(n.operands[0])) {
-      terms(n.operands[1]);
+      terms.push_back(n.operands[1]);
     }
-  };
-  terms(g.train->loss);
+  }
   return found.size() == 1 ? found.begin()->second : nullptr;
 }
 

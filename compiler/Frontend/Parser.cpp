@@ -2,8 +2,19 @@
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Lexer.h"
 
+#include <algorithm>
+
 namespace dlc {
 namespace {
+
+/// How deep an expression may nest: operators, calls, pipes, brackets and signs, each a
+/// level. The parser and Sema walk expressions recursively, and a few thousand levels
+/// overflow the stack (a sum of 6,000 terms in one statement did); real models nest a few
+/// dozen. Beyond it: an error that says to split the expression into statements.
+constexpr int kMaxExprDepth = 256;
+/// How deep blocks may nest (the model's, repeat's, fn's, train's), for the same reason:
+/// each level recurses through the parser and Sema.
+constexpr int kMaxBlockDepth = 64;
 
 class Parser {
 public:
@@ -71,6 +82,21 @@ private:
   }
 
   ExprPtr parseExpr();
+  ExprPtr parseNested();
+  /// Sets e's depth from its operands'; false (reported) beyond kMaxExprDepth.
+  bool deepen(Expr &e) {
+    for (const ExprPtr &a : e.args) e.depth = std::max(e.depth, a->depth + 1);
+    for (const KwArg &k : e.kwargs) e.depth = std::max(e.depth, k.value->depth + 1);
+    if (e.depth <= kMaxExprDepth) return true;
+    tooDeep(e.loc);
+    return false;
+  }
+  void tooDeep(SrcLoc at) {
+    if (failedStmt) return;
+    failedStmt = true;
+    diags.error(at, "expression nested too deeply: more than " + std::to_string(kMaxExprDepth) +
+                        " levels of operators, calls, pipes and brackets; split it into statements");
+  }
   ExprPtr parseAdditive();
   ExprPtr parseMultiplicative();
   ExprPtr parseUnary();
@@ -82,6 +108,8 @@ private:
   size_t pos = 0;
   Diagnostics &diags;
   bool failedStmt = false;
+  int nesting = 0;    // parseExpr and parseUnary calls open now (brackets, arguments, signs)
+  int blockDepth = 0; // blocks open now
 };
 
 std::optional<Model> Parser::parseFile() {
@@ -104,6 +132,19 @@ std::optional<Model> Parser::parseFile() {
 }
 
 void Parser::parseBlock(Ctx ctx, std::vector<StmtPtr> &out, Model *model, SrcLoc open) {
+  if (blockDepth >= kMaxBlockDepth) {
+    diags.error(open, "blocks nested too deeply: more than " + std::to_string(kMaxBlockDepth) +
+                          " levels of model, repeat, fn and train blocks");
+    failedStmt = true;
+    for (int braces = 1; braces > 0 && !at(Tok::Eof); take()) // to its '}', not into it
+      braces += at(Tok::LBrace) ? 1 : at(Tok::RBrace) ? -1 : 0;
+    return;
+  }
+  ++blockDepth;
+  struct Leave {
+    int &depth;
+    ~Leave() { --depth; }
+  } leave{blockDepth};
   for (;;) {
     skipNewlines();
     if (at(Tok::RBrace)) { take(); return; }
@@ -277,6 +318,18 @@ StmtPtr Parser::parseStmt(Ctx ctx, Model *model) {
 }
 
 ExprPtr Parser::parseExpr() {
+  // Brackets and call arguments recurse through here before any node exists to count.
+  if (nesting >= kMaxExprDepth) {
+    tooDeep(cur().loc);
+    return nullptr;
+  }
+  ++nesting;
+  ExprPtr e = parseNested();
+  --nesting;
+  return e;
+}
+
+ExprPtr Parser::parseNested() {
   ExprPtr lhs = parseAdditive();
   if (!lhs) return nullptr;
   for (;;) {
@@ -293,9 +346,11 @@ ExprPtr Parser::parseExpr() {
       SrcLoc open = take().loc;
       if (!parseArgs(*call, open)) return nullptr;
     }
+    if (!deepen(*call)) return nullptr;
     auto p = std::make_unique<Expr>(Expr::Pipe, pipe.loc);
     p->args.push_back(std::move(lhs));
     p->args.push_back(std::move(call));
+    if (!deepen(*p)) return nullptr;
     lhs = std::move(p);
   }
 }
@@ -310,6 +365,7 @@ ExprPtr Parser::parseAdditive() {
     b->op = op.text[0];
     b->args.push_back(std::move(lhs));
     b->args.push_back(std::move(rhs));
+    if (!deepen(*b)) return nullptr;
     lhs = std::move(b);
   }
   return lhs;
@@ -325,6 +381,7 @@ ExprPtr Parser::parseMultiplicative() {
     b->op = op.text[0];
     b->args.push_back(std::move(lhs));
     b->args.push_back(std::move(rhs));
+    if (!deepen(*b)) return nullptr;
     lhs = std::move(b);
   }
   return lhs;
@@ -333,13 +390,20 @@ ExprPtr Parser::parseMultiplicative() {
 ExprPtr Parser::parseUnary() {
   if (at(Tok::Minus)) {
     Token op = take();
+    if (nesting >= kMaxExprDepth) {
+      tooDeep(op.loc);
+      return nullptr;
+    }
+    ++nesting;
     ExprPtr x = parseUnary();
+    --nesting;
     if (!x) return nullptr;
     // Fold the sign into numeric literals so that `-1` in a shape is a plain constant.
     if (x->kind == Expr::Int) { x->intValue = -x->intValue; x->loc = op.loc; return x; }
     if (x->kind == Expr::Float) { x->floatValue = -x->floatValue; x->loc = op.loc; return x; }
     auto n = std::make_unique<Expr>(Expr::Neg, op.loc);
     n->args.push_back(std::move(x));
+    if (!deepen(*n)) return nullptr;
     return n;
   }
   return parsePrimary();
@@ -379,7 +443,7 @@ ExprPtr Parser::parsePrimary() {
       SrcLoc open = take().loc;
       auto call = std::make_unique<Expr>(Expr::Call, t.loc);
       call->name = t.text;
-      if (!parseArgs(*call, open)) return nullptr;
+      if (!parseArgs(*call, open) || !deepen(*call)) return nullptr;
       return call;
     }
     auto e = std::make_unique<Expr>(Expr::Ident, t.loc);
@@ -409,6 +473,7 @@ ExprPtr Parser::parsePrimary() {
     }
     take();
     if (tuple->args.size() == 1 && !sawComma) return std::move(tuple->args[0]);
+    if (!deepen(*tuple)) return nullptr;
     return tuple;
   }
   default:

@@ -107,6 +107,8 @@ private:
   std::map<std::string, const FnDecl *> fns;
   std::map<std::string, Val> consts;
   std::vector<std::string> callStack;
+  int evalDepth = 0;        // eval calls open now
+  bool evalTooDeep = false; // reported once
   bool sawOutput = false;
 };
 
@@ -260,6 +262,22 @@ Val Sema::evalIdent(const Expr &e, Scope &scope) {
 }
 
 Val Sema::eval(const Expr &e, Scope &scope, const std::string *hint) {
+  // The parser bounds one expression's depth and callFn the calls' nesting, but a call
+  // deep inside an expression of a function called deep inside another's adds up: bound
+  // the whole recursion (1,024 levels stay well inside the stack, sanitizers' frames too).
+  constexpr int kMaxEvalDepth = 1024;
+  if (evalDepth >= kMaxEvalDepth) {
+    if (!evalTooDeep) diags.error(e.loc, "expressions nested too deeply across function calls: more than " +
+                                             std::to_string(kMaxEvalDepth) +
+                                             " levels; split them into statements");
+    evalTooDeep = true;
+    return Val{};
+  }
+  ++evalDepth;
+  struct Leave {
+    int &depth;
+    ~Leave() { --depth; }
+  } leave{evalDepth};
   Val v;
   v.loc = e.loc;
   switch (e.kind) {
@@ -423,6 +441,16 @@ Val Sema::callFn(const FnDecl &fn, std::vector<Val> args, SrcLoc loc, Scope &sco
   }
   if (std::find(callStack.begin(), callStack.end(), fn.name) != callStack.end()) {
     diags.error(loc, "function '" + fn.name + "' calls itself (recursion is not allowed)");
+    return Val{};
+  }
+  // Each call nests Sema's recursion (the body's statements, their expressions) a few
+  // kilobytes of stack deeper: a chain of thousands of functions each calling the next
+  // would overflow it. Models nest functions a few levels.
+  constexpr size_t kMaxCallDepth = 64;
+  if (callStack.size() >= kMaxCallDepth) {
+    diags.error(loc, "function '" + fn.name + "' called " + std::to_string(kMaxCallDepth + 1) +
+                         " calls deep (calls inside calls, from '" + callStack.front() + "'): at most " +
+                         std::to_string(kMaxCallDepth) + " may nest");
     return Val{};
   }
   Scope inner;

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 using namespace dlc;
 
 namespace {
@@ -75,4 +77,49 @@ TEST_CASE("parser: an unclosed bracket names where it opened") {
   Parsed p("model M {\n y = dense(x, 4\n}");
   REQUIRE(!p.errors.empty());
   REQUIRE(p.errors[0].find("unclosed '('") != std::string::npos);
+}
+
+TEST_CASE("parser: an expression nested past 256 levels is an error, not a stack overflow") {
+  // Each form the parser or Sema walks recursively: a long sum (a left-deep tree built in a
+  // loop), brackets, signs, calls, pipes; 256 levels pass, 100,000 are refused where the
+  // nesting passes the limit (a few thousand overflowed Sema's stack before).
+  auto model = [](const std::string &expr) { return "model M {\n  input x: f32[B, 4]\n  output y = " + expr + "\n}"; };
+  auto repeat = [](const std::string &s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  auto sum = [&](int n) { return "x" + repeat(" + x", n - 1); };
+  const std::vector<std::pair<std::string, std::function<std::string(int)>>> forms = {
+      {"a sum", sum},
+      {"brackets", [&](int n) { return repeat("(", n - 1) + "x" + repeat(")", n - 1); }},
+      {"signs", [&](int n) { return repeat("-", n - 1) + "x"; }},
+      {"calls", [&](int n) { return repeat("relu(", n - 1) + "x" + repeat(")", n - 1); }},
+      {"pipes", [&](int n) { return "x" + repeat(" |> relu", n - 1); }},
+  };
+  for (const auto &[what, make] : forms) {
+    INFO(what);
+    Parsed ok(model(make(256)));
+    CHECK(ok.errors.empty());
+    Parsed deep(model(make(100000)));
+    REQUIRE(deep.errors.size() == 1);
+    CHECK(deep.errors[0].find("expression nested too deeply: more than 256 levels") != std::string::npos);
+  }
+}
+
+TEST_CASE("parser: blocks nested past 64 levels are an error, not a stack overflow") {
+  auto nested = [](int n) {
+    std::string src = "model M {\n  input x: f32[B, 4]\n";
+    for (int i = 1; i < n; ++i) src += "repeat 1 {\n";
+    src += "x = relu(x)\n";
+    for (int i = 1; i < n; ++i) src += "}\n";
+    return src + "  output y = x\n}";
+  };
+  Parsed ok(nested(64));
+  CHECK(ok.errors.empty());
+  Parsed deep(nested(100000));
+  REQUIRE(deep.errors.size() == 1);
+  CHECK(deep.errors[0].find("blocks nested too deeply: more than 64 levels") != std::string::npos);
+  REQUIRE(deep.model);
+  CHECK(deep.model->body.size() == 2); // the input and the output: the nest skipped whole
 }

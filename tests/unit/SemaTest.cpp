@@ -127,3 +127,45 @@ TEST_CASE("shapes: convolution, pooling and recurrent rules") {
   CHECK(shape(1) == "f32[N, 20]");
   CHECK(b.hasParam("l.weight_hh_l1"));
 }
+
+TEST_CASE("sema: functions nest at most 64 calls deep, and 256 levels of expression analyse") {
+  // A chain of functions each calling the next: 64 analyse, 65 are an error naming the
+  // call (thousands overflowed Sema's stack before); an expression at the parser's depth
+  // limit analyses.
+  auto chain = [](int n) {
+    std::string src = "model M {\n  input x: f32[B, 4]\n";
+    for (int i = 0; i + 1 < n; ++i)
+      src += "  fn f" + std::to_string(i) + "(x) {\n    return f" + std::to_string(i + 1) + "(x) + 1\n  }\n";
+    src += "  fn f" + std::to_string(n - 1) + "(x) {\n    return relu(x)\n  }\n  output y = f0(x)\n}";
+    return src;
+  };
+  Analyzed ok(chain(64));
+  CHECK(ok.errors.empty());
+  Analyzed deep(chain(20000));
+  REQUIRE(deep.errors.size() == 1);
+  CHECK(deep.errors[0].find("function 'f64' called 65 calls deep") != std::string::npos);
+  std::string sum = "x";
+  for (int i = 1; i < 254; ++i) sum += " + relu(x)" + std::string(i % 2 ? "" : " * 2.0");
+  Analyzed wide("model M {\n  input x: f32[B, 4]\n  output y = " + sum + "\n}");
+  CHECK(wide.errors.empty());
+}
+
+TEST_CASE("sema: calls deep inside expressions of functions called deep add up to at most 1,024 levels") {
+  // Each of n functions returns its successor's call under 60 relus: 16 (976 levels)
+  // analyse; 64 (3,900 levels, which overflowed the stack before) are an error.
+  auto chain = [](int n) {
+    std::string src = "model M {\n  input x: f32[B, 4]\n";
+    for (int i = 0; i < n; ++i) {
+      std::string inner = i + 1 < n ? "f" + std::to_string(i + 1) + "(x)" : "x";
+      std::string e = inner;
+      for (int k = 0; k < 60; ++k) e = "relu(" + e + ")";
+      src += "  fn f" + std::to_string(i) + "(x) {\n    return " + e + "\n  }\n";
+    }
+    return src + "  output y = f0(x)\n}";
+  };
+  Analyzed ok(chain(16));
+  CHECK(ok.errors.empty());
+  Analyzed deep(chain(64));
+  REQUIRE(deep.errors.size() == 1);
+  CHECK(deep.errors[0].find("expressions nested too deeply across function calls") != std::string::npos);
+}
