@@ -2,6 +2,8 @@
 #include "compiler/Frontend/Parser.h"
 #include "compiler/Frontend/Lexer.h"
 
+#include "llvm/Support/SaveAndRestore.h"
+
 #include <algorithm>
 
 namespace dlc {
@@ -83,6 +85,16 @@ private:
 
   ExprPtr parseExpr();
   ExprPtr parseNested();
+  /// (this->*parse)() one level deeper; an error at `at` past kMaxExprDepth. Brackets, call
+  /// arguments and signs recurse through here before any node exists for deepen to count.
+  ExprPtr descend(SrcLoc at, ExprPtr (Parser::*parse)()) {
+    if (nesting >= kMaxExprDepth) {
+      tooDeep(at);
+      return nullptr;
+    }
+    llvm::SaveAndRestore deeper(nesting, nesting + 1);
+    return (this->*parse)();
+  }
   /// Sets e's depth from its operands'; false (reported) beyond kMaxExprDepth.
   bool deepen(Expr &e) {
     for (const ExprPtr &a : e.args) e.depth = std::max(e.depth, a->depth + 1);
@@ -140,11 +152,7 @@ void Parser::parseBlock(Ctx ctx, std::vector<StmtPtr> &out, Model *model, SrcLoc
       braces += at(Tok::LBrace) ? 1 : at(Tok::RBrace) ? -1 : 0;
     return;
   }
-  ++blockDepth;
-  struct Leave {
-    int &depth;
-    ~Leave() { --depth; }
-  } leave{blockDepth};
+  llvm::SaveAndRestore deeper(blockDepth, blockDepth + 1);
   for (;;) {
     skipNewlines();
     if (at(Tok::RBrace)) { take(); return; }
@@ -317,17 +325,7 @@ StmtPtr Parser::parseStmt(Ctx ctx, Model *model) {
   return nullptr;
 }
 
-ExprPtr Parser::parseExpr() {
-  // Brackets and call arguments recurse through here before any node exists to count.
-  if (nesting >= kMaxExprDepth) {
-    tooDeep(cur().loc);
-    return nullptr;
-  }
-  ++nesting;
-  ExprPtr e = parseNested();
-  --nesting;
-  return e;
-}
+ExprPtr Parser::parseExpr() { return descend(cur().loc, &Parser::parseNested); }
 
 ExprPtr Parser::parseNested() {
   ExprPtr lhs = parseAdditive();
@@ -390,13 +388,7 @@ ExprPtr Parser::parseMultiplicative() {
 ExprPtr Parser::parseUnary() {
   if (at(Tok::Minus)) {
     Token op = take();
-    if (nesting >= kMaxExprDepth) {
-      tooDeep(op.loc);
-      return nullptr;
-    }
-    ++nesting;
-    ExprPtr x = parseUnary();
-    --nesting;
+    ExprPtr x = descend(op.loc, &Parser::parseUnary);
     if (!x) return nullptr;
     // Fold the sign into numeric literals so that `-1` in a shape is a plain constant.
     if (x->kind == Expr::Int) { x->intValue = -x->intValue; x->loc = op.loc; return x; }

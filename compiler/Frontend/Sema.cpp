@@ -1,6 +1,8 @@
 //===- Sema.cpp - checks a parsed model and unrolls it into a graph -------===//
 #include "compiler/Frontend/Sema.h"
 
+#include "llvm/Support/SaveAndRestore.h"
+
 #include <cmath>
 #include <set>
 
@@ -273,11 +275,7 @@ Val Sema::eval(const Expr &e, Scope &scope, const std::string *hint) {
     evalTooDeep = true;
     return Val{};
   }
-  ++evalDepth;
-  struct Leave {
-    int &depth;
-    ~Leave() { --depth; }
-  } leave{evalDepth};
+  llvm::SaveAndRestore deeper(evalDepth, evalDepth + 1);
   Val v;
   v.loc = e.loc;
   switch (e.kind) {

@@ -38,7 +38,8 @@ dlrt_status runStep(dlrt_session *s, bool train, const dlrt_tensor *inputs, int3
   if (r->outputs || r->num_outputs)
     if (dlrt_status st = checkOutputs(m->sig.outputs, odims, r->outputs, r->num_outputs, s->gpu != nullptr)) return st;
   if (r->predictions) {
-    if (!ts.predictions) return fail("there are no predictions: the loss is not cross_entropy or nll, nor a sum with one such term");
+    if (!ts.predictions)
+      return fail("there are no predictions: the loss is not cross_entropy or nll, nor a sum with one such term");
     if (r->predictions->dtype != DLRT_I64 || !sameShape(*r->predictions, pdims))
       return fail("predictions: expected i64" + shapeStr(pdims.data(), int(pdims.size())));
   }

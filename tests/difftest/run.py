@@ -872,6 +872,7 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
     seed 203947: a batch_norm over slice(seq, 1, 28, 100) of T = 37 rows). Returns
     the largest error as a fraction of the bound, and where one compiled its source and its
     first output's dims as dlrun info spells them (check_train's `dynamic`), else None."""
+    import harness as h
     worst = 0.0
     cpu = [k for k in kernels if k != "cuda"]
     for what, text, (name, dim, symbol) in dynamic_sources(m, seed) if cpu else ():
@@ -891,11 +892,12 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
             runs[k] = (out, run_dlrun(["infer", os.path.join(wd, "dynamic_%s.so" % k), "--weights", weights, "--out-dir",
                                        out, "--threads", "2"], case[1].items(), wd, "dynamic"))
         failures = set(err for _, err in runs.values())
-        if len(runs) == len(cpu) and len(failures) == 1 and None not in failures and (
-                "Python's slicing would clamp" in failures.pop() or clamped_slice(
-                    subprocess.run([os.path.join(BIN, "dlrun"), "info", os.path.join(wd, "dynamic_%s.so" % cpu[0])],
-                                   capture_output=True, text=True).stdout, symbol, dict(case[1])[name].shape[dim])):
-            continue  # a slice whose bounds clamp at this size, alike on every path: the next dim
+        if len(runs) == len(cpu) and len(failures) == 1 and None not in failures:
+            err = failures.pop()
+            if "Python's slicing would clamp" in err or clamped_slice(
+                    h.dlrun(["info", os.path.join(wd, "dynamic_%s.so" % cpu[0])], check=False).stdout, symbol,
+                    dict(case[1])[name].shape[dim]):
+                continue  # a slice whose bounds clamp at this size, alike on every path: the next dim
         for k, (out, err) in runs.items():
             if err:
                 problems.append("%s b%d, %s: %s" % (k, case[0], what, err))
@@ -904,8 +906,7 @@ def check_dynamic(m, seed, kernels, weights, case, refs, wd, problems):
         compiled = [k for k in cpu if not errors[k]]
         if not compiled:
             return worst, None
-        info = subprocess.run([os.path.join(BIN, "dlrun"), "info", os.path.join(wd, "dynamic_%s.so" % compiled[0])],
-                              capture_output=True, text=True).stdout
+        info = h.dlrun(["info", os.path.join(wd, "dynamic_%s.so" % compiled[0])], check=False).stdout
         row = re.search(r"^\s+%s\s+\w+\s+\[([^\]]*)\]" % re.escape(m.outputs[0][0]), info, re.M)
         return worst, (text, row.group(1).split(", ") if row else [""])
     return worst, None

@@ -242,7 +242,7 @@ PAIRS_PARAMS = [("a.weight", (6, 6)), ("a.bias", (6,)), ("b.weight", (6, 6)), ("
 def pairs_loss(P, I):
     x = I["x"]
     s = linear(P, "a", x) @ linear(P, "b", x).transpose(1, 2)
-    n = F.nll_loss(F.log_softmax(linear(P, "dense", x), -1).reshape(-1, 5), I["label"].reshape(-1).long())
+    n = F.nll_loss(pairs_scores(P, I).reshape(-1, 5), I["label"].reshape(-1).long())
     return F.binary_cross_entropy_with_logits(s, I["t"]) + n * 0.5
 
 
